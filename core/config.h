@@ -1,0 +1,111 @@
+/* config: loads the YAML config with every node's file position, expands
+ * ${env:NAME} and ${env:NAME:-default} in scalars, checks the service
+ * section and pipeline references, and checks each component's options
+ * against its option table. Errors accumulate in the config (all of them
+ * are reported, not only the first) as "file:line:col: <id>: <key>: why".
+ *
+ * The pp_config node type is defined here; the cfg_* functions below are
+ * what the host API table hands to components. */
+#ifndef PROFPIPE_CONFIG_H
+#define PROFPIPE_CONFIG_H
+
+#include <stdio.h>
+#include <profpipe/plugin.h>
+
+typedef enum queue_policy {
+    QUEUE_BLOCK = 0,
+    QUEUE_DROP_OLDEST = 1,
+} queue_policy;
+
+typedef struct config_component {
+    char *id;   /* "pprof_scrape/go" */
+    char *type; /* "pprof_scrape" */
+    pp_kind kind;
+    pp_config *node; /* its options (an empty mapping if none were written) */
+    int line, col;   /* of the id */
+    int used;        /* named by some pipeline */
+} config_component;
+
+typedef struct config_pipeline {
+    char *name; /* "profiles/default" */
+    char **receivers;
+    size_t n_receivers;
+    char **processors;
+    size_t n_processors;
+    char **exporters;
+    size_t n_exporters;
+    int64_t queue_size;   /* bytes; key `queue_size`, default 64MiB */
+    queue_policy policy;  /* key `full_policy`: block (default) | drop_oldest */
+} config_pipeline;
+
+typedef struct config {
+    char *path;
+    config_component *components;
+    size_t n_components;
+    config_pipeline *pipelines;
+    size_t n_pipelines;
+    char **plugins; /* service.plugins, as written */
+    size_t n_plugins;
+    char *telemetry_address;     /* default "127.0.0.1:8888"; "" disables */
+    pp_log_level log_level;      /* service.telemetry.log_level, default info */
+    int64_t shutdown_timeout_ns; /* service.shutdown_timeout, default 10s */
+
+    char **errors; /* every error found so far, formatted */
+    size_t n_errors;
+    char **warnings;
+    size_t n_warnings;
+    void *priv; /* the YAML document and node storage */
+} config;
+
+/* Loads and checks the structure: top-level sections, component ids,
+ * service keys, pipelines and what they name (an undefined component is
+ * an error; a defined but unused one a warning). Returns NULL only when
+ * out of memory; otherwise check n_errors. */
+config *config_load_file(const char *path);
+/* Same from text; `name` stands for the file name in messages. */
+config *config_load_string(const char *text, const char *name);
+void config_free(config *c);
+
+/* Checks a component's options against `table` and, when non-NULL,
+ * `extra` (options the host adds to every exporter): unknown keys, wrong
+ * types, missing required keys, bad durations and sizes, recursively for
+ * sections. Annotates the nodes so the cfg_* getters find defaults.
+ * Returns the number of errors added. */
+int config_check_options(config *c, config_component *comp,
+                         const pp_option *table, const pp_option *extra);
+
+/* Looks a component up by id; NULL if none. */
+config_component *config_find(config *c, const char *id);
+
+/* Writes the option table for `profpipe components` (indent for nested
+ * sections), or as a Markdown table for a component's README. */
+void config_print_options(FILE *out, const pp_option *table, int indent);
+void config_print_options_markdown(FILE *out, const pp_option *table);
+
+/* Adds a formatted error (for the host's own checks of a config). */
+void config_add_error(config *c, const pp_config *node, const char *key,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Units, shared with the host API table. */
+int units_parse_duration_ns(const char *text, int64_t *out);
+int units_parse_size(const char *text, int64_t *out);
+
+/* The host API's config view (see pp_host in plugin.h). */
+const char *cfg_string(const pp_config *c, const char *key);
+int64_t cfg_int(const pp_config *c, const char *key);
+double cfg_double(const pp_config *c, const char *key);
+int cfg_bool(const pp_config *c, const char *key);
+int64_t cfg_duration_ns(const pp_config *c, const char *key);
+int64_t cfg_size(const pp_config *c, const char *key);
+int cfg_is_set(const pp_config *c, const char *key);
+const pp_config *cfg_child(const pp_config *c, const char *key);
+pp_node_kind cfg_kind(const pp_config *node);
+size_t cfg_count(const pp_config *node);
+const pp_config *cfg_item(const pp_config *node, size_t i);
+const char *cfg_key(const pp_config *node, size_t i);
+const char *cfg_scalar(const pp_config *node);
+char *cfg_secret(const pp_config *c, const char *key);
+int cfg_error(const pp_config *c, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,56 @@
+/* profile: one pprof profile with its series labels and time window, and
+ * the lazy codec between its two payload forms (raw bytes, decoded tree).
+ * Every function here has the signature of the pp_host member of the same
+ * name minus the prefix noted in plugin.h; host.c puts them in the table. */
+#ifndef PROFPIPE_PROFILE_H
+#define PROFPIPE_PROFILE_H
+
+#include <profpipe/plugin.h>
+
+/* Upper bound on a decompressed pprof (gzip bombs). */
+#define PROFILE_MAX_DECOMPRESSED ((size_t)512 << 20)
+
+pp_profile *profile_new(void);
+void profile_free(pp_profile *p);
+pp_profile *profile_clone(const pp_profile *p);
+
+size_t profile_label_count(const pp_profile *p);
+const char *profile_label_name(const pp_profile *p, size_t i);
+const char *profile_label_value(const pp_profile *p, size_t i);
+const char *profile_label_get(const pp_profile *p, const char *name);
+int profile_label_set(pp_profile *p, const char *name, const char *value);
+int profile_label_del(pp_profile *p, const char *name);
+uint64_t profile_labels_fingerprint(const pp_profile *p);
+
+int64_t profile_from(const pp_profile *p);
+int64_t profile_until(const pp_profile *p);
+void profile_set_window(pp_profile *p, int64_t from_ns, int64_t until_ns);
+
+int profile_set_raw(pp_profile *p, const void *data, size_t len);
+int profile_raw_gz(pp_profile *p, const uint8_t **data, size_t *len, char *err,
+                   size_t errlen);
+size_t profile_size(const pp_profile *p);
+const pp_pprof *profile_tree(pp_profile *p, char *err, size_t errlen);
+pp_pprof *profile_tree_mut(pp_profile *p, char *err, size_t errlen);
+pp_pprof *profile_tree_new(pp_profile *p);
+
+void *profile_alloc(pp_profile *p, size_t size);
+int64_t pprof_intern(pp_profile *p, const char *s);
+const pp_location *pprof_location(const pp_profile *p, uint64_t id);
+const pp_function *pprof_function(const pp_profile *p, uint64_t id);
+int pprof_compact(pp_profile *p);
+int pprof_merge(pp_profile *dst, pp_profile *src, char *err, size_t errlen);
+const char *pprof_family(const pp_pprof *t);
+
+int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
+              size_t *out_len, char *err, size_t errlen);
+int gz_gzip(const void *in, size_t in_len, uint8_t **out, size_t *out_len);
+
+int push_encode(pp_profile *const *profiles, size_t n, uint8_t **out,
+                size_t *out_len, char *err, size_t errlen);
+/* push_decode needs batch_add: it is given the function to call, so the
+ * codec does not depend on the batch module. */
+int push_decode(const void *data, size_t len, pp_batch *into,
+                int (*add)(pp_batch *, pp_profile *), char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what profpipe needs on Debian 12 (only what is missing) and
+# builds it. `setup.sh` builds build/; `setup.sh test` also installs the
+# test tools; `setup.sh test asan` builds build-asan/ with sanitizers too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_PKGS="cmake make gcc pkg-config libyaml-dev libprotobuf-c-dev protobuf-c-compiler
+  zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev librdkafka-dev libpcre2-dev libelf-dev"
+TEST_PKGS="libcmocka-dev golang-go golang-github-google-pprof-dev kcat linux-perf nodejs npm
+  procps iproute2 curl ca-certificates"
+
+want="$BUILD_PKGS"
+[ "${1:-}" = test ] && want="$want $TEST_PKGS"
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup: installing$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing
+fi
+
+build() { # dir, extra cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j "$(nproc)"
+}
+build build
+if [ "${2:-}" = asan ]; then
+  build build-asan -DPROFPIPE_SANITIZE=ON
+fi

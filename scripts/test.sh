@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole suite under ctest:
+# once as built, once under AddressSanitizer + UndefinedBehaviorSanitizer.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test asan || exit 1
+[ -d tests/e2e/node ] && [ -f tests/e2e/node/package.json ] && \
+  (cd tests/e2e/node && npm install --no-audit --no-fund --loglevel=error >/dev/null) || true
+
+status=0
+echo "== test suite (build/)"
+(cd build && ctest --output-on-failure "$@") || status=1
+echo "== test suite under ASan+UBSan (build-asan/)"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure "$@") || status=1
+exit $status

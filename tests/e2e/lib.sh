@@ -1,0 +1,87 @@
+# Shared helpers for the end-to-end tests; sourced by tests/e2e/**/test_*.sh.
+# ctest sets PROFPIPE (the binary), BUILD_DIR, SOURCE_DIR and SANITIZE.
+set -euo pipefail
+
+: "${SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${BUILD_DIR:=$SOURCE_DIR/build}"
+: "${PROFPIPE:=$BUILD_DIR/profpipe}"
+: "${SANITIZE:=0}"
+
+export GO111MODULE=off GOPATH=/usr/share/gocode
+export GOCACHE="$BUILD_DIR/gocache"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/profpipe-e2e.XXXXXX")
+PIDS=()
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  sleep 0.2
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+# Runs a command in the background, remembering it for cleanup.
+bg() { "$@" & PIDS+=($!); }
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.1s until it succeeds.
+wait_for() {
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+# A free TCP port on 127.0.0.1 (asks the kernel, via a throwaway listener).
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$(( 20000 + RANDOM % 30000 ))
+    if ! ss -Htln "sport = :$p" | grep -q .; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+
+# go_build OUT SRC_DIR: builds a Go test program (standard library and
+# Debian's golang-*-dev packages only).
+go_build() { (cd "$2" && go build -o "$1" .) ; }
+
+# Starts profpipe with a config; its log goes to $T/<name>.log.
+# Sets PROFPIPE_PID.
+start_profpipe() { # name config [extra args]
+  local name=$1 cfg=$2; shift 2
+  "$PROFPIPE" run -c "$cfg" "$@" >"$T/$name.log" 2>&1 &
+  PROFPIPE_PID=$!
+  PIDS+=("$PROFPIPE_PID")
+}
+
+# Sends SIGTERM and waits for exit; fails unless it exits 0 in time.
+stop_profpipe() { # pid [seconds]
+  local pid=$1 secs=${2:-30} rc=0
+  kill -TERM "$pid"
+  for _ in $(seq 1 $((secs * 10))); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then fail "profpipe $pid did not exit within ${secs}s"; fi
+  wait "$pid" || rc=$?
+  [ "$rc" = 0 ] || fail "profpipe $pid exited $rc"
+}
+
+# go tool pprof -raw on a file, to $2.
+pprof_raw() { go tool pprof -raw "$1" > "$2" 2>"$2.err" || { cat "$2.err" >&2; return 1; }; }
+
+# Sum of sample values (column N, 1-based) in `go tool pprof -raw` output.
+pprof_total() { # file column
+  go tool pprof -raw "$1" 2>/dev/null | awk -v col="$2" '
+    /^Samples:/ {s=1; getline; next}
+    /^Locations/ {s=0}
+    s && /^ *[0-9-]+/ { sub(/:.*/, ""); n=split($0, v, " "); t += v[col] }
+    END { print t+0 }'
+}
