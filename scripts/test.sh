@@ -4,8 +4,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test asan || exit 1
-[ -d tests/e2e/node ] && [ -f tests/e2e/node/package.json ] && \
-  (cd tests/e2e/node && npm install --no-audit --no-fund --loglevel=error >/dev/null) || true
+# node test programs (a real Pyroscope SDK) install their npm packages here
+for pkg in tests/e2e/*/node/package.json; do
+  [ -f "$pkg" ] || continue
+  (cd "$(dirname "$pkg")" && npm install --no-audit --no-fund --loglevel=error >/dev/null) || exit 1
+done
 
 status=0
 echo "== test suite (build/)"
