@@ -74,8 +74,11 @@ void config_free(config *c);
 int config_check_options(config *c, config_component *comp,
                          const pp_option *table, const pp_option *extra);
 
-/* Looks a component up by id; NULL if none. */
+/* Looks a component up by id; NULL if none. Kinds are separate
+ * namespaces (receiver `file` and exporter `file` may both exist), so
+ * config_find returns the first of any kind; prefer config_find_kind. */
 config_component *config_find(config *c, const char *id);
+config_component *config_find_kind(config *c, pp_kind kind, const char *id);
 
 /* Writes the option table for `profpipe components` (indent for nested
  * sections), or as a Markdown table for a component's README. */

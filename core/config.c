@@ -1,0 +1,601 @@
+/* config: loads the document and checks its structure: the four top-level
+ * sections, component ids, the service section and what the pipelines
+ * name. Component options are checked later, by config_check_options,
+ * once the host knows each component's option table.
+ *
+ * The service section is checked with the same option-table machinery the
+ * components use (its tables are below), so it gets the same unknown-key,
+ * type and default handling, and the same messages, for free.
+ *
+ * Every message is "<file>:<line>:<col>: <scope>: <key path>: <why>";
+ * errors are collected, not returned one at a time, so that `profpipe
+ * validate` shows them all at once. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_internal.h"
+
+#define CONFIG_MAX_FILE_BYTES ((long)16 << 20)
+
+static const char *const section_names[] = {"receivers", "processors", "exporters"};
+static const pp_kind section_kinds[] = {PP_RECEIVER, PP_PROCESSOR, PP_EXPORTER};
+#define N_SECTIONS (sizeof section_kinds / sizeof section_kinds[0])
+
+static const pp_option telemetry_options[] = {
+    {"address", PP_OPT_STRING, "127.0.0.1:8888",
+     "host:port of the /metrics and /healthz server; \"\" disables it", 0, NULL},
+    {"log_level", PP_OPT_STRING, "info", "debug, info, warn or error", 0, NULL},
+    {0},
+};
+
+static const pp_option pipeline_options[] = {
+    {"receivers", PP_OPT_STRING_LIST, NULL, "receiver ids feeding the pipeline", 0, NULL},
+    {"processors", PP_OPT_STRING_LIST, NULL, "processor ids, applied in order", 0, NULL},
+    {"exporters", PP_OPT_STRING_LIST, NULL, "exporter ids the pipeline delivers to", 0,
+     NULL},
+    {"queue_size", PP_OPT_SIZE, "64MiB", "bound of the pipeline's queue in bytes", 0, NULL},
+    {"full_policy", PP_OPT_STRING, "block", "block or drop_oldest when the queue is full",
+     0, NULL},
+    {0},
+};
+
+static const pp_option service_options[] = {
+    {"pipelines", PP_OPT_ANY, NULL, "pipeline name -> receivers, processors, exporters",
+     0, NULL},
+    {"plugins", PP_OPT_STRING_LIST, NULL, "plugin .so files to load", 0, NULL},
+    {"telemetry", PP_OPT_SECTION, NULL, "self-observability", 0, telemetry_options},
+    {"shutdown_timeout", PP_OPT_DURATION, "10s", "deadline for draining at shutdown", 0,
+     NULL},
+    {0},
+};
+
+static const char *const log_level_names[] = {"debug", "info", "warn", "error"};
+
+/* ---------------------------------------------------------------- */
+/* Messages                                                          */
+/* ---------------------------------------------------------------- */
+
+static int list_push(char ***list, size_t *n, char *s)
+{
+    char **l = realloc(*list, (*n + 1) * sizeof *l);
+    if (!l)
+        return -1;
+    *list = l;
+    l[(*n)++] = s;
+    return 0;
+}
+
+/* Where a message about node[key] points, and the key path it names. */
+static const pp_config *report_target(const pp_config *node, const char *key,
+                                      int *line, int *col)
+{
+    const pp_config *target = key ? config_node_get(node, key, NULL) : node;
+    int named = !target || target->kind != PP_NODE_SCALAR;
+    const pp_config *at = target ? target : node;
+    *line = named ? at->name_line : at->line;
+    *col = named ? at->name_col : at->col;
+    return target;
+}
+
+void config_vreport(config *c, int warning, const pp_config *node, const char *key,
+                    const char *fmt, va_list ap)
+{
+    if (!c)
+        return;
+    char what[1024];
+    vsnprintf(what, sizeof what, fmt, ap);
+    char where[512] = "";
+    if (node) {
+        int line, col;
+        const pp_config *target = report_target(node, key, &line, &col);
+        const char *path = node->path ? node->path : "";
+        char keypath[384];
+        if (target && target != node && target->path)
+            snprintf(keypath, sizeof keypath, "%s", target->path);
+        else if (key)
+            snprintf(keypath, sizeof keypath, "%s%s%s", path, *path ? "." : "", key);
+        else
+            snprintf(keypath, sizeof keypath, "%s", path);
+        snprintf(where, sizeof where, ":%d:%d%s%s%s%s", line, col,
+                 node->scope ? ": " : "", node->scope ? node->scope : "",
+                 *keypath ? ": " : "", keypath);
+    }
+    char *msg = NULL;
+    if (asprintf(&msg, "%s%s: %s", c->path ? c->path : "config", where, what) < 0)
+        return;
+    config_priv *priv = c->priv;
+    pthread_mutex_lock(&priv->lock);
+    int rc = warning ? list_push(&c->warnings, &c->n_warnings, msg)
+                     : list_push(&c->errors, &c->n_errors, msg);
+    pthread_mutex_unlock(&priv->lock);
+    if (rc < 0)
+        free(msg);
+}
+
+void config_report(config *c, int warning, const pp_config *node, const char *key,
+                   const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    config_vreport(c, warning, node, key, fmt, ap);
+    va_end(ap);
+}
+
+void config_add_error(config *c, const pp_config *node, const char *key,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    config_vreport(c, 0, node, key, fmt, ap);
+    va_end(ap);
+}
+
+const char *config_scope(config *c, const char *fmt, ...)
+{
+    config_priv *priv = c->priv;
+    char *s = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (rc < 0)
+        return NULL;
+    if (list_push(&priv->scopes, &priv->n_scopes, s) < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* ---------------------------------------------------------------- */
+/* Component ids and sections                                        */
+/* ---------------------------------------------------------------- */
+
+static int id_type_char(char ch, int first)
+{
+    return (ch >= 'a' && ch <= 'z') || (!first && ((ch >= '0' && ch <= '9') || ch == '_'));
+}
+
+static int id_name_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
+}
+
+/* `type` or `type/name`; returns the length of the type, or 0 if invalid. */
+static size_t id_parse(const char *id)
+{
+    size_t t = 0;
+    while (id[t] && id[t] != '/') {
+        if (!id_type_char(id[t], t == 0))
+            return 0;
+        t++;
+    }
+    if (t == 0 || !id[t])
+        return t;
+    const char *name = id + t + 1;
+    if (!*name)
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!id_name_char(*p))
+            return 0;
+    return t;
+}
+
+config_component *config_find_kind(config *c, pp_kind kind, const char *id)
+{
+    for (size_t i = 0; c && id && i < c->n_components; i++)
+        if (c->components[i].kind == kind && strcmp(c->components[i].id, id) == 0)
+            return &c->components[i];
+    return NULL;
+}
+
+config_component *config_find(config *c, const char *id)
+{
+    for (size_t i = 0; c && id && i < c->n_components; i++)
+        if (strcmp(c->components[i].id, id) == 0)
+            return &c->components[i];
+    return NULL;
+}
+
+static int component_add(config *c, pp_kind kind, const pp_config *key, pp_config *value,
+                         size_t type_len)
+{
+    config_component *comps =
+        realloc(c->components, (c->n_components + 1) * sizeof *comps);
+    if (!comps)
+        return -1;
+    c->components = comps;
+    config_component *comp = &comps[c->n_components];
+    memset(comp, 0, sizeof *comp);
+    comp->kind = kind;
+    comp->node = value;
+    comp->line = key->line;
+    comp->col = key->col;
+    comp->id = strdup(key->text);
+    comp->type = strndup(key->text, type_len);
+    if (!comp->id || !comp->type) {
+        free(comp->id);
+        free(comp->type);
+        return -1;
+    }
+    c->n_components++;
+    return 0;
+}
+
+static int section_component(config *c, size_t s, pp_config *key, pp_config *value)
+{
+    key->scope = section_names[s];
+    size_t type_len = id_parse(key->text);
+    if (type_len == 0) {
+        config_report(c, 0, key, NULL,
+                      "invalid component id \"%s\" (use type or type/name: type "
+                      "[a-z][a-z0-9_]*, name [A-Za-z0-9_.-]+)", key->text);
+        return 0;
+    }
+    if (config_find_kind(c, section_kinds[s], key->text))
+        return 0; /* the duplicate key is reported when the root is adopted */
+    config_node_make_empty(value, PP_NODE_MAPPING);
+    const char *scope = config_scope(c, "%s.%s", section_names[s], key->text);
+    if (!scope || config_node_adopt(value, c, scope, "") < 0)
+        return -1;
+    value->name_line = key->line;
+    value->name_col = key->col;
+    if (value->kind != PP_NODE_MAPPING)
+        config_report(c, 0, value, NULL, "expected a mapping of options, got %s",
+                      config_kind_name(value));
+    return component_add(c, section_kinds[s], key, value, type_len);
+}
+
+static int section_load(config *c, size_t s, pp_config *key, pp_config *section)
+{
+    config_node_make_empty(section, PP_NODE_MAPPING);
+    if (section->kind != PP_NODE_MAPPING) {
+        key->scope = NULL;
+        config_report(c, 0, key, NULL, "%s: expected a mapping of component ids, got %s",
+                      section_names[s], config_kind_name(section));
+        return 0;
+    }
+    for (size_t i = 0; i < section->n; i++)
+        if (section_component(c, s, section->keys[i], section->items[i]) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Pipelines                                                         */
+/* ---------------------------------------------------------------- */
+
+static const char *kind_section(pp_kind kind)
+{
+    for (size_t s = 0; s < N_SECTIONS; s++)
+        if (section_kinds[s] == kind)
+            return section_names[s];
+    return "?";
+}
+
+/* Reads one of a pipeline's lists, checking each id names a component. */
+static int pipeline_list(config *c, const pp_config *pnode, pp_kind kind, char ***out,
+                         size_t *n_out)
+{
+    const char *key = kind_section(kind);
+    const pp_config *list = config_node_get(pnode, key, NULL);
+    if (!list || list->kind != PP_NODE_SEQUENCE)
+        return 0;
+    if (list->n && !(*out = calloc(list->n, sizeof **out)))
+        return -1;
+    for (size_t i = 0; i < list->n; i++) {
+        const pp_config *item = list->items[i];
+        if (item->kind != PP_NODE_SCALAR)
+            continue; /* reported by the option check */
+        config_component *comp = config_find_kind(c, kind, item->text);
+        if (!comp)
+            config_report(c, 0, item, NULL, "\"%s\" is not defined in %s", item->text,
+                          key);
+        for (size_t j = 0; j < *n_out; j++)
+            if (strcmp((*out)[j], item->text) == 0)
+                config_report(c, 0, item, NULL, "\"%s\" is listed twice", item->text);
+        if (comp)
+            comp->used = 1;
+        if (!((*out)[(*n_out)++] = strdup(item->text)))
+            return -1;
+    }
+    return 0;
+}
+
+static int pipeline_load(config *c, config_pipeline *p, const pp_config *key,
+                         pp_config *pnode)
+{
+    if (!(p->name = strdup(key->text)))
+        return -1;
+    config_check_mapping(pnode, pipeline_options, NULL);
+    if (pipeline_list(c, pnode, PP_RECEIVER, &p->receivers, &p->n_receivers) < 0 ||
+        pipeline_list(c, pnode, PP_PROCESSOR, &p->processors, &p->n_processors) < 0 ||
+        pipeline_list(c, pnode, PP_EXPORTER, &p->exporters, &p->n_exporters) < 0)
+        return -1;
+    if (p->n_receivers == 0)
+        config_report(c, 0, pnode, NULL, "the pipeline has no receivers");
+    if (p->n_exporters == 0)
+        config_report(c, 0, pnode, NULL, "the pipeline has no exporters");
+    p->queue_size = cfg_size(pnode, "queue_size");
+    const char *policy = cfg_string(pnode, "full_policy");
+    if (policy && strcmp(policy, "drop_oldest") == 0)
+        p->policy = QUEUE_DROP_OLDEST;
+    else if (policy && strcmp(policy, "block") != 0)
+        config_report(c, 0, pnode, "full_policy",
+                      "invalid policy \"%s\" (use block or drop_oldest)", policy);
+    return 0;
+}
+
+/* Scopes each pipeline's subtree by its name before the service section
+ * is adopted, so that messages say "service.pipelines.<name>: <key>". */
+static int pipelines_adopt(config *c, pp_config *pipelines)
+{
+    for (size_t i = 0; i < pipelines->n; i++) {
+        pp_config *key = pipelines->keys[i], *pnode = pipelines->items[i];
+        if (id_parse(key->text) == 0 || config_node_get(pipelines, key->text, NULL) != pnode)
+            continue; /* invalid or duplicate names are reported later */
+        config_node_make_empty(pnode, PP_NODE_MAPPING);
+        const char *scope = config_scope(c, "service.pipelines.%s", key->text);
+        if (!scope || config_node_adopt(pnode, c, scope, "") < 0)
+            return -1;
+        pnode->name_line = key->line;
+        pnode->name_col = key->col;
+    }
+    return 0;
+}
+
+static int pipelines_load(config *c, pp_config *service, pp_config *pipelines)
+{
+    if (!pipelines || pipelines->kind != PP_NODE_MAPPING || pipelines->n == 0) {
+        config_report(c, 0, pipelines ? pipelines : service,
+                      pipelines ? NULL : "pipelines",
+                      "no pipelines defined (add service.pipelines.<name> with "
+                      "receivers and exporters)");
+        return 0;
+    }
+    if (!(c->pipelines = calloc(pipelines->n, sizeof *c->pipelines)))
+        return -1;
+    for (size_t i = 0; i < pipelines->n; i++) {
+        pp_config *key = pipelines->keys[i], *pnode = pipelines->items[i];
+        if (id_parse(key->text) == 0) {
+            config_report(c, 0, key, NULL, "invalid pipeline name \"%s\" (use "
+                          "type or type/name, e.g. profiles/default)", key->text);
+            continue;
+        }
+        if (config_node_get(pipelines, key->text, NULL) != pnode)
+            continue; /* reported as a duplicate key */
+        if (pipeline_load(c, &c->pipelines[c->n_pipelines++], key, pnode) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* The service section                                               */
+/* ---------------------------------------------------------------- */
+
+static int service_plugins(config *c, const pp_config *service)
+{
+    const pp_config *list = cfg_child(service, "plugins");
+    if (!list || list->kind != PP_NODE_SEQUENCE)
+        return 0;
+    for (size_t i = 0; i < list->n; i++) {
+        if (list->items[i]->kind != PP_NODE_SCALAR)
+            continue;
+        char *s = strdup(list->items[i]->text);
+        if (!s || list_push(&c->plugins, &c->n_plugins, s) < 0) {
+            free(s);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int service_telemetry(config *c, const pp_config *service)
+{
+    const pp_config *tel = cfg_child(service, "telemetry");
+    const char *address = cfg_string(tel, "address");
+    if (!(c->telemetry_address = strdup(address ? address : "")))
+        return -1;
+    const char *level = cfg_string(tel, "log_level");
+    c->log_level = PP_LOG_INFO;
+    if (!level)
+        return 0;
+    for (size_t i = 0; i < sizeof log_level_names / sizeof log_level_names[0]; i++) {
+        if (strcmp(level, log_level_names[i]) == 0) {
+            c->log_level = (pp_log_level)i;
+            return 0;
+        }
+    }
+    config_report(c, 0, tel, "log_level",
+                  "invalid log level \"%s\" (use debug, info, warn or error)", level);
+    return 0;
+}
+
+static int service_load(config *c, pp_config *root, pp_config *service)
+{
+    if (!service) {
+        config_report(c, 0, root, "service",
+                      "no pipelines defined (add a service section with pipelines)");
+        return 0;
+    }
+    config_node_make_empty(service, PP_NODE_MAPPING);
+    pp_config *pipelines = config_node_get(service, "pipelines", NULL);
+    if (pipelines && pipelines->kind == PP_NODE_MAPPING && pipelines_adopt(c, pipelines) < 0)
+        return -1;
+    if (config_node_adopt(service, c, "service", "") < 0)
+        return -1;
+    if (service->kind != PP_NODE_MAPPING) {
+        config_report(c, 0, service, NULL, "expected a mapping, got %s",
+                      config_kind_name(service));
+        return 0;
+    }
+    if (pipelines_load(c, service, pipelines) < 0)
+        return -1;
+    config_check_mapping(service, service_options, NULL);
+    c->shutdown_timeout_ns = cfg_duration_ns(service, "shutdown_timeout");
+    if (service_plugins(c, service) < 0 || service_telemetry(c, service) < 0)
+        return -1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Loading                                                           */
+/* ---------------------------------------------------------------- */
+
+static void warn_unused(config *c)
+{
+    for (size_t i = 0; i < c->n_components; i++) {
+        config_component *comp = &c->components[i];
+        if (!comp->used)
+            config_report(c, 1, comp->node, NULL, "defined but not used by any pipeline");
+    }
+}
+
+/* Checks the root; returns -1 only when out of memory. */
+static int config_load_root(config *c, pp_config *root)
+{
+    if (root->kind != PP_NODE_MAPPING) {
+        config_report(c, 0, root, NULL, "the config must be a mapping with receivers, "
+                      "processors, exporters and service");
+        return 0;
+    }
+    pp_config *service = NULL;
+    for (size_t i = 0; i < root->n; i++) {
+        pp_config *key = root->keys[i];
+        size_t s = 0;
+        while (s < N_SECTIONS && strcmp(key->text, section_names[s]) != 0)
+            s++;
+        if (s < N_SECTIONS) {
+            if (section_load(c, s, key, root->items[i]) < 0)
+                return -1;
+        } else if (strcmp(key->text, "service") == 0) {
+            service = service ? service : root->items[i];
+        } else {
+            config_report(c, 0, key, NULL, "unknown top-level section \"%s\" (valid: "
+                          "receivers, processors, exporters, service)", key->text);
+        }
+    }
+    if (service_load(c, root, service) < 0)
+        return -1;
+    if (config_node_adopt(root, c, NULL, "") < 0)
+        return -1;
+    if (c->n_pipelines)
+        warn_unused(c);
+    return 0;
+}
+
+static config *config_new(const char *name)
+{
+    config *c = calloc(1, sizeof *c);
+    config_priv *priv = calloc(1, sizeof *priv);
+    if (!c || !priv || !(c->path = strdup(name ? name : "config"))) {
+        free(c);
+        free(priv);
+        return NULL;
+    }
+    pthread_mutex_init(&priv->lock, NULL);
+    c->priv = priv;
+    c->log_level = PP_LOG_INFO;
+    c->shutdown_timeout_ns = (int64_t)10 * 1000000000;
+    return c;
+}
+
+config *config_load_string(const char *text, const char *name)
+{
+    config *c = config_new(name);
+    if (!c)
+        return NULL;
+    config_priv *priv = c->priv;
+    priv->root = config_node_parse(c, text, strlen(text));
+    if (priv->root && config_load_root(c, priv->root) < 0) {
+        config_free(c);
+        return NULL;
+    }
+    if (!c->telemetry_address && !(c->telemetry_address = strdup("127.0.0.1:8888"))) {
+        config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Reads a whole file; NULL with errno set. */
+static char *read_text_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *text = NULL;
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        size <= CONFIG_MAX_FILE_BYTES && (text = malloc((size_t)size + 1))) {
+        if (fread(text, 1, (size_t)size, f) == (size_t)size) {
+            text[size] = '\0';
+        } else {
+            free(text);
+            text = NULL;
+            errno = EIO;
+        }
+    } else if (size > CONFIG_MAX_FILE_BYTES) {
+        errno = EFBIG;
+    }
+    fclose(f);
+    return text;
+}
+
+config *config_load_file(const char *path)
+{
+    char *text = read_text_file(path);
+    if (!text) {
+        int err = errno;
+        config *c = config_new(path);
+        if (c)
+            config_add_error(c, NULL, NULL, "cannot read the config: %s", strerror(err));
+        return c;
+    }
+    config *c = config_load_string(text, path);
+    free(text);
+    return c;
+}
+
+static void free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+void config_free(config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_components; i++) {
+        free(c->components[i].id);
+        free(c->components[i].type);
+    }
+    free(c->components);
+    for (size_t i = 0; i < c->n_pipelines; i++) {
+        config_pipeline *p = &c->pipelines[i];
+        free(p->name);
+        free_list(p->receivers, p->n_receivers);
+        free_list(p->processors, p->n_processors);
+        free_list(p->exporters, p->n_exporters);
+    }
+    free(c->pipelines);
+    free_list(c->plugins, c->n_plugins);
+    free(c->telemetry_address);
+    free_list(c->errors, c->n_errors);
+    free_list(c->warnings, c->n_warnings);
+    config_priv *priv = c->priv;
+    if (priv) {
+        config_node_free(priv->root);
+        free_list(priv->scopes, priv->n_scopes);
+        pthread_mutex_destroy(&priv->lock);
+        free(priv);
+    }
+    free(c->path);
+    free(c);
+}
