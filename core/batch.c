@@ -1,0 +1,202 @@
+/* batch: see batch.h. The ack is a small shared record: each batch (or
+ * copy) carrying it holds one count, and the callback runs when the last
+ * holder is freed. Views hold their parts, so an ack fires only after the
+ * exporter that gathered a batch into a view is done with the view. */
+#include "batch.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "profile.h"
+
+typedef struct batch_ack {
+    atomic_long holders;
+    atomic_ulong lost;
+    pp_ack_fn fn;
+    void *arg;
+} batch_ack;
+
+struct pp_batch {
+    atomic_int refs;
+    pp_profile **profiles;
+    size_t n, cap;
+    batch_ack *ack;
+    pp_batch **parts; /* views only: the batches whose profiles we borrow */
+    size_t n_parts;
+};
+
+pp_batch *batch_new(void)
+{
+    pp_batch *b = calloc(1, sizeof *b);
+    if (b)
+        atomic_init(&b->refs, 1);
+    return b;
+}
+
+static int batch_reserve(pp_batch *b, size_t want)
+{
+    if (want <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap * 2 : 8;
+    while (cap < want)
+        cap *= 2;
+    pp_profile **grown = realloc(b->profiles, cap * sizeof *grown);
+    if (!grown)
+        return -1;
+    b->profiles = grown;
+    b->cap = cap;
+    return 0;
+}
+
+int batch_add(pp_batch *b, pp_profile *p)
+{
+    if (!b || !p || b->parts || batch_reserve(b, b->n + 1) != 0) {
+        if (p)
+            profile_free(p);
+        return -1;
+    }
+    b->profiles[b->n++] = p;
+    return 0;
+}
+
+size_t batch_count(const pp_batch *b)
+{
+    return b ? b->n : 0;
+}
+
+pp_profile *batch_get(pp_batch *b, size_t i)
+{
+    return (b && i < b->n) ? b->profiles[i] : NULL;
+}
+
+pp_profile *batch_take(pp_batch *b, size_t i)
+{
+    if (!b || i >= b->n || b->parts)
+        return NULL;
+    pp_profile *p = b->profiles[i];
+    for (size_t j = i + 1; j < b->n; j++)
+        b->profiles[j - 1] = b->profiles[j];
+    b->n--;
+    return p;
+}
+
+void batch_ref(pp_batch *b)
+{
+    atomic_fetch_add(&b->refs, 1);
+}
+
+int batch_refcount(const pp_batch *b)
+{
+    return atomic_load(&((pp_batch *)b)->refs);
+}
+
+static void ack_hold(batch_ack *a)
+{
+    if (a)
+        atomic_fetch_add(&a->holders, 1);
+}
+
+static void ack_release(batch_ack *a)
+{
+    if (!a || atomic_fetch_sub(&a->holders, 1) != 1)
+        return;
+    a->fn(a->arg, atomic_load(&a->lost));
+    free(a);
+}
+
+void batch_unref(pp_batch *b)
+{
+    if (!b || atomic_fetch_sub(&b->refs, 1) != 1)
+        return;
+    if (b->parts) {
+        for (size_t i = 0; i < b->n_parts; i++)
+            batch_unref(b->parts[i]);
+        free(b->parts);
+    } else {
+        for (size_t i = 0; i < b->n; i++)
+            profile_free(b->profiles[i]);
+    }
+    free(b->profiles);
+    ack_release(b->ack);
+    free(b);
+}
+
+void batch_set_ack(pp_batch *b, pp_ack_fn fn, void *arg)
+{
+    if (!b || !fn || b->ack)
+        return;
+    batch_ack *a = calloc(1, sizeof *a);
+    if (!a) {
+        fn(arg, b->n); /* cannot track it: report it lost rather than hang */
+        return;
+    }
+    atomic_init(&a->holders, 1);
+    a->fn = fn;
+    a->arg = arg;
+    b->ack = a;
+}
+
+size_t batch_bytes(const pp_batch *b)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < b->n; i++)
+        total += profile_size(b->profiles[i]);
+    return total;
+}
+
+void batch_mark_lost(pp_batch *b)
+{
+    if (b->ack)
+        atomic_fetch_add(&b->ack->lost, b->n);
+    for (size_t i = 0; i < b->n_parts; i++)
+        batch_mark_lost(b->parts[i]);
+}
+
+pp_batch *batch_make_exclusive(pp_batch *b)
+{
+    if (atomic_load(&b->refs) == 1 && !b->parts)
+        return b;
+    pp_batch *copy = batch_new();
+    for (size_t i = 0; copy && i < b->n; i++) {
+        pp_profile *p = profile_clone(b->profiles[i]);
+        if (!p || batch_add(copy, p) != 0) {
+            batch_unref(copy);
+            copy = NULL;
+        }
+    }
+    if (!copy) { /* out of memory: the caller counts it dropped */
+        batch_mark_lost(b);
+        batch_unref(b);
+        return NULL;
+    }
+    copy->ack = b->ack;
+    ack_hold(copy->ack);
+    batch_unref(b);
+    return copy;
+}
+
+pp_batch *batch_view(pp_batch *const *parts, size_t n)
+{
+    pp_batch *v = batch_new();
+    if (!v)
+        return NULL;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += parts[i]->n;
+    v->parts = calloc(n ? n : 1, sizeof *v->parts);
+    v->profiles = calloc(total ? total : 1, sizeof *v->profiles);
+    if (!v->parts || !v->profiles) {
+        free(v->parts);
+        free(v->profiles);
+        free(v);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        batch_ref(parts[i]);
+        v->parts[v->n_parts++] = parts[i];
+        for (size_t j = 0; j < parts[i]->n; j++)
+            v->profiles[v->n++] = parts[i]->profiles[j];
+    }
+    v->cap = total;
+    return v;
+}

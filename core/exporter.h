@@ -1,0 +1,33 @@
+/* exporter: the queue and worker thread every exporter gets from the
+ * host, so that retry with backoff, the bounded sending queue and
+ * batching are written once. The options below are added to every
+ * exporter's own option table. */
+#ifndef PROFPIPE_EXPORTER_H
+#define PROFPIPE_EXPORTER_H
+
+#include <profpipe/plugin.h>
+
+#include "instance.h"
+
+extern const pp_option exporter_common_options[];
+
+typedef struct exporter_rt exporter_rt;
+
+/* Reads the common options from inst->cfg. */
+exporter_rt *exporter_rt_new(pp_instance *inst);
+int exporter_rt_start(exporter_rt *e);
+/* Takes ownership of b; 0, or -1 if the exporter is closed (b dropped and
+ * counted). Blocks while a `block` queue is full. */
+int exporter_enqueue(exporter_rt *e, pp_batch *b);
+/* From now on retries end at deadline_ns (monotonic) and what is still
+ * queued then is dropped and counted. */
+void exporter_rt_set_deadline(exporter_rt *e, int64_t deadline_ns);
+/* Closes the queue and waits for the worker to drain it. */
+void exporter_rt_finish(exporter_rt *e);
+void exporter_rt_free(exporter_rt *e);
+
+/* Full-jitter backoff: the wait before retry `attempt` (0-based). */
+int64_t exporter_backoff_ns(int64_t initial_ns, int64_t max_ns, double multiplier,
+                            unsigned attempt, unsigned *seed);
+
+#endif

@@ -1,0 +1,142 @@
+/* host: fills the pp_host table from the core modules. Only thin
+ * adapters live here; each function's behaviour is in its module. */
+#include "host.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "batch.h"
+#include "config.h"
+#include "instance.h"
+#include "log.h"
+#include "metrics.h"
+#include "profile.h"
+
+static void host_log(pp_instance *self, pp_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, self ? self->log_name : NULL, fmt, ap);
+    va_end(ap);
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t host_now_ns(void)
+{
+    return clock_ns(CLOCK_REALTIME);
+}
+
+static int64_t host_monotonic_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+static const char *host_instance_id(const pp_instance *self)
+{
+    return self ? self->id : "";
+}
+
+static pp_metric *host_metric(pp_instance *self, const char *name, const char *help,
+                              pp_metric_type type, const char *labels)
+{
+    char full[256], all_labels[1024];
+    snprintf(full, sizeof full, "profpipe_%s", name);
+    const char *own = self ? self->metric_labels : "";
+    if (labels && labels[0])
+        snprintf(all_labels, sizeof all_labels, "%s%s%s", own, own[0] ? "," : "", labels);
+    else
+        snprintf(all_labels, sizeof all_labels, "%s", own);
+    return metrics_get(full, help, type, all_labels);
+}
+
+static int host_push_decode(const void *data, size_t len, pp_batch *into, char *err,
+                            size_t errlen)
+{
+    return push_decode(data, len, into, batch_add, err, errlen);
+}
+
+static const pp_host host_table = {
+    .abi_version = PP_ABI_VERSION,
+    .log = host_log,
+    .now_ns = host_now_ns,
+    .monotonic_ns = host_monotonic_ns,
+    .instance_id = host_instance_id,
+
+    .cfg_string = cfg_string,
+    .cfg_int = cfg_int,
+    .cfg_double = cfg_double,
+    .cfg_bool = cfg_bool,
+    .cfg_duration_ns = cfg_duration_ns,
+    .cfg_size = cfg_size,
+    .cfg_is_set = cfg_is_set,
+    .cfg_child = cfg_child,
+    .cfg_kind = cfg_kind,
+    .cfg_count = cfg_count,
+    .cfg_item = cfg_item,
+    .cfg_key = cfg_key,
+    .cfg_scalar = cfg_scalar,
+    .cfg_secret = cfg_secret,
+    .cfg_error = cfg_error,
+    .parse_duration_ns = units_parse_duration_ns,
+    .parse_size = units_parse_size,
+
+    .profile_new = profile_new,
+    .profile_free = profile_free,
+    .profile_clone = profile_clone,
+    .label_count = profile_label_count,
+    .label_name = profile_label_name,
+    .label_value = profile_label_value,
+    .label_get = profile_label_get,
+    .label_set = profile_label_set,
+    .label_del = profile_label_del,
+    .labels_fingerprint = profile_labels_fingerprint,
+    .profile_from = profile_from,
+    .profile_until = profile_until,
+    .profile_set_window = profile_set_window,
+    .profile_set_raw = profile_set_raw,
+    .profile_raw_gz = profile_raw_gz,
+    .profile_size = profile_size,
+    .profile_tree = profile_tree,
+    .profile_tree_mut = profile_tree_mut,
+    .profile_tree_new = profile_tree_new,
+
+    .profile_alloc = profile_alloc,
+    .pprof_intern = pprof_intern,
+    .pprof_location = pprof_location,
+    .pprof_function = pprof_function,
+    .pprof_compact = pprof_compact,
+    .pprof_merge = pprof_merge,
+    .pprof_family = pprof_family,
+
+    .batch_new = batch_new,
+    .batch_add = batch_add,
+    .batch_count = batch_count,
+    .batch_get = batch_get,
+    .batch_take = batch_take,
+    .batch_ref = batch_ref,
+    .batch_unref = batch_unref,
+    .batch_set_ack = batch_set_ack,
+    .emit = instance_emit,
+
+    .metric = host_metric,
+    .metric_add = metrics_add,
+    .metric_set = metrics_set,
+    .metric_remove = metrics_remove,
+
+    .gunzip = gz_gunzip,
+    .gzip = gz_gzip,
+    .push_encode = push_encode,
+    .push_decode = host_push_decode,
+};
+
+const pp_host *host_api(void)
+{
+    return &host_table;
+}

@@ -1,0 +1,23 @@
+/* log: logfmt lines on stderr (`ts=... level=... component=... msg="..."`),
+ * one write per line so lines from different threads never interleave. */
+#ifndef PROFPIPE_LOG_H
+#define PROFPIPE_LOG_H
+
+#include <stdarg.h>
+#include <profpipe/plugin.h>
+
+void log_set_level(pp_log_level level);
+pp_log_level log_get_level(void);
+/* "debug", "info", "warn", "error" → 0, else -1. */
+int log_parse_level(const char *text, pp_log_level *out);
+/* component may be NULL for the service itself. */
+void log_msg(pp_log_level level, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void log_vmsg(pp_log_level level, const char *component, const char *fmt, va_list ap);
+
+#define log_error(...) log_msg(PP_LOG_ERROR, NULL, __VA_ARGS__)
+#define log_warn(...) log_msg(PP_LOG_WARN, NULL, __VA_ARGS__)
+#define log_info(...) log_msg(PP_LOG_INFO, NULL, __VA_ARGS__)
+#define log_debug(...) log_msg(PP_LOG_DEBUG, NULL, __VA_ARGS__)
+
+#endif

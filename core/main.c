@@ -1,0 +1,311 @@
+/* main: the command line and the process's life.
+ *
+ *   profpipe [run] [-c FILE]      run (default config: config/profpipe.yaml)
+ *   profpipe validate -c FILE     check everything that can be checked
+ *   profpipe components [-c FILE] [--plugin SO]...   list component types
+ *
+ * Signals are blocked in every thread and taken by the main thread with
+ * sigwait(), so handlers never run on a component's thread: SIGTERM and
+ * SIGINT drain and exit 0; SIGHUP loads the config again and swaps the
+ * running service for the new one only if the new one builds. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "exporter.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "registry.h"
+#include "service.h"
+
+#ifndef PROFPIPE_VERSION
+#define PROFPIPE_VERSION "dev"
+#endif
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+#define DEFAULT_CONFIG "config/profpipe.yaml"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: profpipe [run] [-c FILE]\n"
+            "       profpipe validate -c FILE\n"
+            "       profpipe components [-c FILE] [--plugin PATH]... [--markdown TYPE]\n"
+            "       profpipe --version | --help\n"
+            "\n"
+            "  run         run the pipelines of FILE (default %s) until SIGTERM/SIGINT;\n"
+            "              SIGHUP reloads FILE\n"
+            "  validate    check FILE (syntax, types, references, plugins) without starting\n"
+            "  components  list every built-in and loaded component with its options\n"
+            "\n"
+            "exit codes: 0 ok, 1 runtime failure, 2 bad config or usage\n",
+            DEFAULT_CONFIG);
+}
+
+static void print_diagnostics(const config *c)
+{
+    for (size_t i = 0; i < c->n_warnings; i++)
+        fprintf(stderr, "warning: %s\n", c->warnings[i]);
+    for (size_t i = 0; i < c->n_errors; i++)
+        fprintf(stderr, "error: %s\n", c->errors[i]);
+}
+
+/* Loads and builds; prints what is wrong. NULL config on load failure. */
+static service *load_and_build(const char *path, config **out)
+{
+    config *c = config_load_file(path);
+    *out = c;
+    if (!c) {
+        fprintf(stderr, "error: %s: out of memory\n", path);
+        return NULL;
+    }
+    service *s = c->n_errors ? NULL : service_build(c);
+    print_diagnostics(c);
+    return s;
+}
+
+static int cmd_validate(const char *path)
+{
+    config *c = NULL;
+    service *s = load_and_build(path, &c);
+    int ok = s != NULL;
+    service_free(s);
+    if (ok)
+        printf("%s: ok\n", path);
+    config_free(c);
+    return ok ? 0 : EXIT_USAGE;
+}
+
+static void print_component(const pp_component *comp, const char *origin)
+{
+    printf("%s %s (%s)\n  %s\n", kind_name(comp->kind), comp->type, origin,
+           comp->description ? comp->description : "");
+    config_print_options(stdout, comp->options, 2);
+    if (comp->kind == PP_EXPORTER) {
+        printf("  (every exporter also takes:)\n");
+        config_print_options(stdout, exporter_common_options, 2);
+    }
+    printf("\n");
+}
+
+static int cmd_components(const char *config_path, char **plugins, size_t n_plugins,
+                          const char *markdown_type)
+{
+    registry_init();
+    char err[1024];
+    for (size_t i = 0; i < n_plugins; i++) {
+        if (registry_load_plugin(plugins[i], err, sizeof err) != 0) {
+            fprintf(stderr, "error: %s\n", err);
+            return EXIT_USAGE;
+        }
+    }
+    if (config_path) {
+        config *c = config_load_file(config_path);
+        int bad = !c || c->n_errors;
+        for (size_t i = 0; c && !bad && i < c->n_plugins; i++) {
+            if (registry_load_plugin(c->plugins[i], err, sizeof err) != 0) {
+                fprintf(stderr, "error: %s\n", err);
+                bad = 1;
+            }
+        }
+        if (c && c->n_errors)
+            print_diagnostics(c);
+        config_free(c);
+        if (bad)
+            return EXIT_USAGE;
+    }
+    for (size_t i = 0; i < registry_count(); i++) {
+        const pp_component *comp = registry_at(i);
+        if (markdown_type) {
+            if (strcmp(comp->type, markdown_type) == 0)
+                config_print_options_markdown(stdout, comp->options);
+            continue;
+        }
+        print_component(comp, registry_origin(i));
+    }
+    return 0;
+}
+
+/* The running state, swapped by a reload. */
+typedef struct runtime {
+    config *cfg;
+    service *svc;
+    telemetry_server *telemetry;
+    char *telemetry_address;
+} runtime;
+
+static int start_telemetry(runtime *rt, const char *address)
+{
+    if (rt->telemetry_address && strcmp(rt->telemetry_address, address) == 0)
+        return 0;
+    telemetry_stop(rt->telemetry);
+    rt->telemetry = NULL;
+    free(rt->telemetry_address);
+    rt->telemetry_address = strdup(address);
+    if (!address[0])
+        return 0;
+    char err[512];
+    rt->telemetry = telemetry_start(address, err, sizeof err);
+    if (!rt->telemetry) {
+        log_error("%s", err);
+        return -1;
+    }
+    log_info("telemetry on http://%s/metrics", address);
+    return 0;
+}
+
+static void apply_log_level(const config *c)
+{
+    log_set_level(c->log_level);
+}
+
+/* SIGHUP: the new config replaces the old only if it builds and starts. */
+static void reload(runtime *rt, const char *path)
+{
+    log_info("SIGHUP: reloading %s", path);
+    config *c = config_load_file(path);
+    service *s = (c && !c->n_errors) ? service_build(c) : NULL;
+    if (!s) {
+        for (size_t i = 0; c && i < c->n_errors; i++)
+            log_error("reload refused, keeping the running config: %s", c->errors[i]);
+        config_free(c);
+        return;
+    }
+    for (size_t i = 0; i < c->n_warnings; i++)
+        log_warn("%s", c->warnings[i]);
+    service_stop(rt->svc, rt->cfg->shutdown_timeout_ns);
+    if (service_start(s) != 0) {
+        log_error("reload: the new config failed to start; restarting the previous one");
+        service_free(s);
+        config_free(c);
+        service_free(rt->svc);
+        rt->svc = service_build(rt->cfg);
+        if (!rt->svc || service_start(rt->svc) != 0)
+            log_error("the previous config failed to restart too: nothing is running");
+        return;
+    }
+    service_free(rt->svc);
+    config_free(rt->cfg);
+    rt->svc = s;
+    rt->cfg = c;
+    apply_log_level(c);
+    start_telemetry(rt, c->telemetry_address);
+    log_info("reloaded %s", path);
+}
+
+static int cmd_run(const char *path)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    runtime rt = {0};
+    rt.svc = load_and_build(path, &rt.cfg);
+    if (!rt.svc) {
+        config_free(rt.cfg);
+        return EXIT_USAGE;
+    }
+    apply_log_level(rt.cfg);
+    metrics_set(metrics_get("profpipe_build_info", "profpipe's version.", PP_GAUGE,
+                            "version=\"" PROFPIPE_VERSION "\""), 1);
+    int rc = 0;
+    if (start_telemetry(&rt, rt.cfg->telemetry_address) != 0 || service_start(rt.svc) != 0) {
+        rc = EXIT_RUNTIME;
+    } else {
+        log_info("profpipe %s running %s", PROFPIPE_VERSION, path);
+        for (;;) {
+            int sig = 0;
+            if (sigwait(&set, &sig) != 0)
+                continue;
+            if (sig == SIGHUP) {
+                reload(&rt, path);
+                continue;
+            }
+            log_info("%s: stopping (deadline %lldms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                     (long long)(rt.cfg->shutdown_timeout_ns / 1000000));
+            break;
+        }
+        if (rt.svc)
+            service_stop(rt.svc, rt.cfg->shutdown_timeout_ns);
+        log_info("stopped");
+    }
+    service_free(rt.svc);
+    telemetry_stop(rt.telemetry);
+    free(rt.telemetry_address);
+    config_free(rt.cfg);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *command = "run";
+    int first = 1;
+    if (argc > 1 && argv[1][0] != '-') {
+        command = argv[1];
+        first = 2;
+    }
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"plugin", required_argument, NULL, 'p'},
+        {"markdown", required_argument, NULL, 'm'}, {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'}, {0},
+    };
+    const char *config_path = NULL, *markdown = NULL;
+    char **plugins = calloc((size_t)argc, sizeof *plugins);
+    size_t n_plugins = 0;
+    optind = first;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'p':
+            plugins[n_plugins++] = optarg;
+            break;
+        case 'm':
+            markdown = optarg;
+            break;
+        case 'V':
+            printf("profpipe %s (plugin ABI %d)\n", PROFPIPE_VERSION, PP_ABI_VERSION);
+            free(plugins);
+            return 0;
+        case 'h':
+            usage(stdout);
+            free(plugins);
+            return 0;
+        default:
+            usage(stderr);
+            free(plugins);
+            return EXIT_USAGE;
+        }
+    }
+    int rc;
+    if (optind < argc) {
+        fprintf(stderr, "profpipe: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        rc = EXIT_USAGE;
+    } else if (strcmp(command, "run") == 0) {
+        rc = cmd_run(config_path ? config_path : DEFAULT_CONFIG);
+    } else if (strcmp(command, "validate") == 0) {
+        rc = config_path ? cmd_validate(config_path) : EXIT_USAGE;
+        if (!config_path)
+            fprintf(stderr, "profpipe validate: -c FILE is required\n");
+    } else if (strcmp(command, "components") == 0) {
+        rc = cmd_components(config_path, plugins, n_plugins, markdown);
+    } else {
+        fprintf(stderr, "profpipe: unknown command \"%s\"\n", command);
+        usage(stderr);
+        rc = EXIT_USAGE;
+    }
+    free(plugins);
+    return rc;
+}

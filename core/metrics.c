@@ -1,0 +1,157 @@
+/* metrics: a mutex-guarded array of metric records. The count of series
+ * is small (components × a handful, plus per-target series), so lookups
+ * are linear and rendering sorts by name to group HELP/TYPE lines. */
+#include "metrics.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pp_metric {
+    char *name;
+    char *help;
+    char *labels;
+    pp_metric_type type;
+    double value;
+    int hidden;
+};
+
+static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static pp_metric **metrics;
+static size_t n_metrics, cap_metrics;
+
+static int same(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+pp_metric *metrics_get(const char *name, const char *help, pp_metric_type type,
+                       const char *labels)
+{
+    pthread_mutex_lock(&metrics_lock);
+    for (size_t i = 0; i < n_metrics; i++) {
+        pp_metric *m = metrics[i];
+        if (same(m->name, name) && same(m->labels, labels)) {
+            m->hidden = 0;
+            pthread_mutex_unlock(&metrics_lock);
+            return m;
+        }
+    }
+    pp_metric *m = calloc(1, sizeof *m);
+    if (m && n_metrics == cap_metrics) {
+        size_t cap = cap_metrics ? cap_metrics * 2 : 64;
+        pp_metric **grown = realloc(metrics, cap * sizeof *grown);
+        if (!grown) {
+            free(m);
+            m = NULL;
+        } else {
+            metrics = grown;
+            cap_metrics = cap;
+        }
+    }
+    if (m) {
+        m->name = strdup(name);
+        m->help = strdup(help ? help : "");
+        m->labels = strdup(labels ? labels : "");
+        m->type = type;
+        metrics[n_metrics++] = m;
+    }
+    pthread_mutex_unlock(&metrics_lock);
+    return m;
+}
+
+void metrics_add(pp_metric *m, double delta)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&metrics_lock);
+    m->value += delta;
+    pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_set(pp_metric *m, double value)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&metrics_lock);
+    m->value = value;
+    pthread_mutex_unlock(&metrics_lock);
+}
+
+double metrics_value(pp_metric *m)
+{
+    if (!m)
+        return 0;
+    pthread_mutex_lock(&metrics_lock);
+    double v = m->value;
+    pthread_mutex_unlock(&metrics_lock);
+    return v;
+}
+
+void metrics_remove(pp_metric *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&metrics_lock);
+    m->hidden = 1;
+    m->value = 0;
+    pthread_mutex_unlock(&metrics_lock);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    const pp_metric *x = *(pp_metric *const *)a, *y = *(pp_metric *const *)b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->labels, y->labels);
+}
+
+char *metrics_render(size_t *len)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&buf, &size);
+    if (!out)
+        return NULL;
+    pthread_mutex_lock(&metrics_lock);
+    pp_metric **sorted = malloc((n_metrics ? n_metrics : 1) * sizeof *sorted);
+    if (sorted) {
+        memcpy(sorted, metrics, n_metrics * sizeof *sorted);
+        qsort(sorted, n_metrics, sizeof *sorted, by_name);
+        const char *last = "";
+        for (size_t i = 0; i < n_metrics; i++) {
+            pp_metric *m = sorted[i];
+            if (m->hidden)
+                continue;
+            if (strcmp(m->name, last) != 0) {
+                fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name,
+                        m->type == PP_COUNTER ? "counter" : "gauge");
+                last = m->name;
+            }
+            if (m->labels[0])
+                fprintf(out, "%s{%s} %.17g\n", m->name, m->labels, m->value);
+            else
+                fprintf(out, "%s %.17g\n", m->name, m->value);
+        }
+        free(sorted);
+    }
+    pthread_mutex_unlock(&metrics_lock);
+    fclose(out);
+    if (len)
+        *len = size;
+    return buf;
+}
+
+void metrics_reset_all(void)
+{
+    pthread_mutex_lock(&metrics_lock);
+    for (size_t i = 0; i < n_metrics; i++) {
+        free(metrics[i]->name);
+        free(metrics[i]->help);
+        free(metrics[i]->labels);
+        free(metrics[i]);
+    }
+    free(metrics);
+    metrics = NULL;
+    n_metrics = cap_metrics = 0;
+    pthread_mutex_unlock(&metrics_lock);
+}

@@ -1,0 +1,181 @@
+/* queue: a mutex, two condition variables (not empty / not full) and a
+ * singly linked list. Sizes are measured once, at push, so the bound does
+ * not drift if a profile's payload changes form later. */
+#include "queue.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "batch.h"
+
+typedef struct queue_item {
+    pp_batch *batch;
+    size_t bytes;
+    struct queue_item *next;
+} queue_item;
+
+struct queue {
+    pthread_mutex_t lock;
+    pthread_cond_t not_empty;
+    pthread_cond_t not_full;
+    queue_item *head, *tail;
+    size_t bytes, length, max_bytes;
+    queue_policy policy;
+    queue_drop_fn on_drop;
+    void *drop_arg;
+    int closed;
+};
+
+queue *queue_new(size_t max_bytes, queue_policy policy, queue_drop_fn on_drop, void *arg)
+{
+    queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->not_empty, &attr);
+    pthread_cond_init(&q->not_full, &attr);
+    pthread_condattr_destroy(&attr);
+    q->max_bytes = max_bytes;
+    q->policy = policy;
+    q->on_drop = on_drop;
+    q->drop_arg = arg;
+    return q;
+}
+
+void queue_free(queue *q)
+{
+    if (!q)
+        return;
+    queue_item *it = q->head;
+    while (it) {
+        queue_item *next = it->next;
+        batch_unref(it->batch);
+        free(it);
+        it = next;
+    }
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->not_empty);
+    pthread_cond_destroy(&q->not_full);
+    free(q);
+}
+
+static queue_item *queue_unlink_head(queue *q)
+{
+    queue_item *it = q->head;
+    q->head = it->next;
+    if (!q->head)
+        q->tail = NULL;
+    q->bytes -= it->bytes;
+    q->length--;
+    return it;
+}
+
+static int queue_fits(const queue *q, size_t bytes)
+{
+    return q->length == 0 || q->bytes + bytes <= q->max_bytes;
+}
+
+int queue_push(queue *q, pp_batch *b)
+{
+    queue_item *it = calloc(1, sizeof *it);
+    if (!it)
+        return -1;
+    it->batch = b;
+    it->bytes = batch_bytes(b);
+
+    pthread_mutex_lock(&q->lock);
+    if (q->policy == QUEUE_BLOCK) {
+        while (!q->closed && !queue_fits(q, it->bytes))
+            pthread_cond_wait(&q->not_full, &q->lock);
+    } else {
+        while (!q->closed && !queue_fits(q, it->bytes)) {
+            queue_item *old = queue_unlink_head(q);
+            if (q->on_drop)
+                q->on_drop(q->drop_arg, old->batch);
+            else
+                batch_unref(old->batch);
+            free(old);
+        }
+    }
+    if (q->closed) {
+        pthread_mutex_unlock(&q->lock);
+        free(it);
+        return -1;
+    }
+    if (q->tail)
+        q->tail->next = it;
+    else
+        q->head = it;
+    q->tail = it;
+    q->bytes += it->bytes;
+    q->length++;
+    pthread_cond_signal(&q->not_empty);
+    pthread_mutex_unlock(&q->lock);
+    return 0;
+}
+
+pp_batch *queue_pop(queue *q, int64_t timeout_ns)
+{
+    struct timespec until;
+    if (timeout_ns >= 0) {
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        int64_t ns = until.tv_nsec + timeout_ns % 1000000000;
+        until.tv_sec += (time_t)(timeout_ns / 1000000000 + ns / 1000000000);
+        until.tv_nsec = ns % 1000000000;
+    }
+    pthread_mutex_lock(&q->lock);
+    while (!q->head && !q->closed) {
+        if (timeout_ns < 0) {
+            pthread_cond_wait(&q->not_empty, &q->lock);
+        } else if (pthread_cond_timedwait(&q->not_empty, &q->lock, &until) == ETIMEDOUT) {
+            break;
+        }
+    }
+    pp_batch *b = NULL;
+    if (q->head) {
+        queue_item *it = queue_unlink_head(q);
+        b = it->batch;
+        free(it);
+        pthread_cond_broadcast(&q->not_full);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return b;
+}
+
+void queue_close(queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->closed = 1;
+    pthread_cond_broadcast(&q->not_empty);
+    pthread_cond_broadcast(&q->not_full);
+    pthread_mutex_unlock(&q->lock);
+}
+
+int queue_closed_and_empty(queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    int r = q->closed && !q->head;
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+size_t queue_bytes(queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t r = q->bytes;
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+size_t queue_length(queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t r = q->length;
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}

@@ -1,0 +1,33 @@
+/* queue: a FIFO of batches bounded in bytes, shared by producer threads
+ * and one consumer. When full, `block` makes producers wait and
+ * `drop_oldest` evicts the oldest batches (handed to a callback so the
+ * owner counts them). One batch larger than the whole bound is still
+ * accepted into an empty queue, so nothing is refused for its size alone. */
+#ifndef PROFPIPE_QUEUE_H
+#define PROFPIPE_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <profpipe/plugin.h>
+
+#include "config.h"
+
+typedef struct queue queue;
+/* Called with each batch evicted by drop_oldest (the callback owns it). */
+typedef void (*queue_drop_fn)(void *arg, pp_batch *b);
+
+queue *queue_new(size_t max_bytes, queue_policy policy, queue_drop_fn on_drop, void *arg);
+void queue_free(queue *q); /* unrefs what is left */
+/* Takes ownership of b. 0, or -1 if the queue is closed (b is returned
+ * to the caller's ownership in that case: *b stays valid). */
+int queue_push(queue *q, pp_batch *b);
+/* Next batch, or NULL after timeout_ns (< 0: wait forever) or when the
+ * queue is closed and empty. */
+pp_batch *queue_pop(queue *q, int64_t timeout_ns);
+/* Refuses further pushes and wakes every waiter; pops go on until empty. */
+void queue_close(queue *q);
+int queue_closed_and_empty(queue *q);
+size_t queue_bytes(queue *q);
+size_t queue_length(queue *q);
+
+#endif

@@ -1,0 +1,191 @@
+/* registry: a flat array of (component, origin). The checks at plugin
+ * load follow nginx's module loading: the signature says "this is a
+ * profpipe module at all", the ABI version says "built against our
+ * header", and only then is anything inside it read. */
+#include "registry.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const pp_component *const builtin_components[];
+
+typedef struct registry_entry {
+    const pp_component *component;
+    const char *origin; /* "built-in" or a strdup'ed path */
+} registry_entry;
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static registry_entry *entries;
+static size_t n_entries, cap_entries;
+static char **loaded_paths;
+static size_t n_loaded;
+static int builtins_done;
+
+const char *kind_name(pp_kind kind)
+{
+    switch (kind) {
+    case PP_RECEIVER:
+        return "receiver";
+    case PP_PROCESSOR:
+        return "processor";
+    case PP_EXPORTER:
+        return "exporter";
+    }
+    return "unknown";
+}
+
+static const pp_component *find_locked(pp_kind kind, const char *type)
+{
+    for (size_t i = 0; i < n_entries; i++) {
+        const pp_component *c = entries[i].component;
+        if (c->kind == kind && strcmp(c->type, type) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static int add_locked(const pp_component *c, const char *origin)
+{
+    if (n_entries == cap_entries) {
+        size_t cap = cap_entries ? cap_entries * 2 : 32;
+        registry_entry *grown = realloc(entries, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        entries = grown;
+        cap_entries = cap;
+    }
+    entries[n_entries].component = c;
+    entries[n_entries].origin = origin;
+    n_entries++;
+    return 0;
+}
+
+void registry_init(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    if (!builtins_done) {
+        for (size_t i = 0; builtin_components[i]; i++)
+            add_locked(builtin_components[i], "built-in");
+        builtins_done = 1;
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static int component_valid(const pp_component *c, char *why, size_t len)
+{
+    if (!c->type || !c->type[0])
+        return snprintf(why, len, "a component has no type name"), -1;
+    if (c->kind != PP_RECEIVER && c->kind != PP_PROCESSOR && c->kind != PP_EXPORTER)
+        return snprintf(why, len, "component %s has an unknown kind %d", c->type, (int)c->kind), -1;
+    if (!c->create || !c->destroy)
+        return snprintf(why, len, "component %s has no create/destroy callback", c->type), -1;
+    if (c->kind == PP_PROCESSOR && !c->process)
+        return snprintf(why, len, "processor %s has no process callback", c->type), -1;
+    if (c->kind == PP_EXPORTER && !c->export)
+        return snprintf(why, len, "exporter %s has no export callback", c->type), -1;
+    if (!c->options)
+        return snprintf(why, len, "component %s has no option table", c->type), -1;
+    return 0;
+}
+
+static int check_module(const pp_module *m, const char *path, char *err, size_t errlen)
+{
+    char why[256];
+    if (m->signature != PP_MODULE_SIGNATURE)
+        return snprintf(err, errlen, "plugin %s: %s is not a profpipe module (bad signature)",
+                        path, PP_MODULE_SYMBOL), -1;
+    if (m->abi_version != PP_ABI_VERSION)
+        return snprintf(err, errlen,
+                        "plugin %s: built for plugin ABI version %u, this profpipe speaks %u; "
+                        "rebuild it against this profpipe's profpipe/plugin.h",
+                        path, m->abi_version, PP_ABI_VERSION), -1;
+    if (!m->components || !m->components[0])
+        return snprintf(err, errlen, "plugin %s: declares no components", path), -1;
+    for (size_t i = 0; m->components[i]; i++) {
+        const pp_component *c = m->components[i];
+        if (component_valid(c, why, sizeof why) != 0)
+            return snprintf(err, errlen, "plugin %s: %s", path, why), -1;
+        if (find_locked(c->kind, c->type))
+            return snprintf(err, errlen, "plugin %s: %s type \"%s\" is already registered",
+                            path, kind_name(c->kind), c->type), -1;
+        for (size_t j = 0; j < i; j++)
+            if (m->components[j]->kind == c->kind && strcmp(m->components[j]->type, c->type) == 0)
+                return snprintf(err, errlen, "plugin %s: declares %s type \"%s\" twice", path,
+                                kind_name(c->kind), c->type), -1;
+    }
+    return 0;
+}
+
+int registry_load_plugin(const char *path, char *err, size_t errlen)
+{
+    registry_init();
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < n_loaded; i++) {
+        if (strcmp(loaded_paths[i], path) == 0) {
+            pthread_mutex_unlock(&registry_lock);
+            return 0;
+        }
+    }
+    int rc = -1;
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        snprintf(err, errlen, "plugin %s: cannot load: %s", path, dlerror());
+        goto out;
+    }
+    const pp_module *m = dlsym(handle, PP_MODULE_SYMBOL);
+    if (!m) {
+        snprintf(err, errlen, "plugin %s: no symbol %s (is it a profpipe plugin?)", path,
+                 PP_MODULE_SYMBOL);
+        dlclose(handle);
+        goto out;
+    }
+    if (check_module(m, path, err, errlen) != 0) {
+        dlclose(handle);
+        goto out;
+    }
+    char **grown = realloc(loaded_paths, (n_loaded + 1) * sizeof *grown);
+    char *origin = strdup(path);
+    if (!grown || !origin) {
+        free(origin);
+        if (grown)
+            loaded_paths = grown;
+        snprintf(err, errlen, "plugin %s: out of memory", path);
+        goto out;
+    }
+    loaded_paths = grown;
+    loaded_paths[n_loaded++] = origin;
+    for (size_t i = 0; m->components[i]; i++)
+        add_locked(m->components[i], origin);
+    rc = 0;
+out:
+    pthread_mutex_unlock(&registry_lock);
+    return rc;
+}
+
+const pp_component *registry_find(pp_kind kind, const char *type)
+{
+    registry_init();
+    pthread_mutex_lock(&registry_lock);
+    const pp_component *c = find_locked(kind, type);
+    pthread_mutex_unlock(&registry_lock);
+    return c;
+}
+
+size_t registry_count(void)
+{
+    registry_init();
+    return n_entries;
+}
+
+const pp_component *registry_at(size_t i)
+{
+    return i < n_entries ? entries[i].component : NULL;
+}
+
+const char *registry_origin(size_t i)
+{
+    return i < n_entries ? entries[i].origin : NULL;
+}

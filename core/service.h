@@ -1,0 +1,24 @@
+/* service: the running graph of one config: receiver and exporter
+ * instances, pipelines with their processor instances, and the order in
+ * which they start and stop. A reload builds a new service next to the
+ * old one, then swaps (see main.c). */
+#ifndef PROFPIPE_SERVICE_H
+#define PROFPIPE_SERVICE_H
+
+#include "config.h"
+
+typedef struct service service;
+
+/* Loads the config's plugins, checks every component's options and
+ * create()s every component a pipeline uses. Errors go to cfg->errors;
+ * returns NULL if there were any. Nothing is started. */
+service *service_build(config *cfg);
+/* Starts exporters, pipelines, then receivers. -1 (and everything
+ * stopped again) if a component fails to start. */
+int service_start(service *s);
+/* Stops receivers, drains pipelines and exporter queues, flushes
+ * exporters; gives up on what is left at now + timeout_ns. */
+void service_stop(service *s, int64_t timeout_ns);
+void service_free(service *s); /* stops first if running */
+
+#endif
