@@ -67,43 +67,16 @@ static int list_push(char ***list, size_t *n, char *s)
     return 0;
 }
 
-/* Where a message about node[key] points, and the key path it names. */
-static const pp_config *report_target(const pp_config *node, const char *key,
-                                      int *line, int *col)
+void config_report_at(config *c, int warning, const char *scope, int line, int col,
+                      const char *path, const char *what)
 {
-    const pp_config *target = key ? config_node_get(node, key, NULL) : node;
-    int named = !target || target->kind != PP_NODE_SCALAR;
-    const pp_config *at = target ? target : node;
-    *line = named ? at->name_line : at->line;
-    *col = named ? at->name_col : at->col;
-    return target;
-}
-
-void config_vreport(config *c, int warning, const pp_config *node, const char *key,
-                    const char *fmt, va_list ap)
-{
-    if (!c)
-        return;
-    char what[1024];
-    vsnprintf(what, sizeof what, fmt, ap);
     char where[512] = "";
-    if (node) {
-        int line, col;
-        const pp_config *target = report_target(node, key, &line, &col);
-        const char *path = node->path ? node->path : "";
-        char keypath[384];
-        if (target && target != node && target->path)
-            snprintf(keypath, sizeof keypath, "%s", target->path);
-        else if (key)
-            snprintf(keypath, sizeof keypath, "%s%s%s", path, *path ? "." : "", key);
-        else
-            snprintf(keypath, sizeof keypath, "%s", path);
-        snprintf(where, sizeof where, ":%d:%d%s%s%s%s", line, col,
-                 node->scope ? ": " : "", node->scope ? node->scope : "",
-                 *keypath ? ": " : "", keypath);
-    }
+    if (line > 0)
+        snprintf(where, sizeof where, ":%d:%d", line, col);
     char *msg = NULL;
-    if (asprintf(&msg, "%s%s: %s", c->path ? c->path : "config", where, what) < 0)
+    if (asprintf(&msg, "%s%s%s%s%s%s: %s", c->path, where, scope ? ": " : "",
+                 scope ? scope : "", path && *path ? ": " : "", path ? path : "",
+                 what) < 0)
         return;
     config_priv *priv = c->priv;
     pthread_mutex_lock(&priv->lock);
@@ -112,6 +85,42 @@ void config_vreport(config *c, int warning, const pp_config *node, const char *k
     pthread_mutex_unlock(&priv->lock);
     if (rc < 0)
         free(msg);
+}
+
+/* A message about node[key] points at the value when it is a scalar, and
+ * where it is named (its key or list item) when it is a list, a mapping,
+ * null, or absent (then at node itself). */
+void config_vreport(config *c, int warning, const pp_config *node, const char *key,
+                    const char *fmt, va_list ap)
+{
+    if (!c)
+        return;
+    char what[1024];
+    vsnprintf(what, sizeof what, fmt, ap);
+    if (!node) {
+        config_report_at(c, warning, NULL, 0, 0, NULL, what);
+        return;
+    }
+    const pp_config *target = key ? config_node_get(node, key, NULL) : node;
+    const pp_config *at = target ? target : node;
+    int named = !target || target->kind != PP_NODE_SCALAR || target->is_null;
+    const char *path = node->path ? node->path : "";
+    char keypath[384];
+    if (target && target != node && target->path)
+        snprintf(keypath, sizeof keypath, "%s", target->path);
+    else if (key)
+        snprintf(keypath, sizeof keypath, "%s%s%s", path, *path ? "." : "", key);
+    else
+        snprintf(keypath, sizeof keypath, "%s", path);
+    config_report_at(c, warning, node->scope, named ? at->name_line : at->line,
+                     named ? at->name_col : at->col, keypath, what);
+}
+
+void config_report_kind(const pp_config *v, const char *expected)
+{
+    char what[256];
+    snprintf(what, sizeof what, "expected %s, got %s", expected, config_kind_name(v));
+    config_report_at(v->owner, 0, v->scope, v->line, v->col, v->path, what);
 }
 
 void config_report(config *c, int warning, const pp_config *node, const char *key,
@@ -244,8 +253,7 @@ static int section_component(config *c, size_t s, pp_config *key, pp_config *val
     value->name_line = key->line;
     value->name_col = key->col;
     if (value->kind != PP_NODE_MAPPING)
-        config_report(c, 0, value, NULL, "expected a mapping of options, got %s",
-                      config_kind_name(value));
+        config_report_kind(value, "a mapping of options");
     return component_add(c, section_kinds[s], key, value, type_len);
 }
 

@@ -79,6 +79,11 @@ void config_vreport(config *c, int warning, const pp_config *node,
 void config_report(config *c, int warning, const pp_config *node,
                    const char *key, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Stores a formatted message; line 0 for none. */
+void config_report_at(config *c, int warning, const char *scope, int line, int col,
+                      const char *path, const char *what);
+/* "expected <what>, got a list" at the node's value. */
+void config_report_kind(const pp_config *n, const char *expected);
 /* Stores a scope string for the config's lifetime. */
 const char *config_scope(config *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

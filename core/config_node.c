@@ -124,7 +124,7 @@ static int node_append(pp_config *parent, pp_config *key, pp_config *value)
 
 static void builder_error(node_builder *b, int line, int col, const char *what)
 {
-    config_add_error(b->c, NULL, NULL, "%d:%d: %s", line, col, what);
+    config_report_at(b->c, 0, NULL, line, col, NULL, what);
 }
 
 static int builder_next(node_builder *b, yaml_event_t *ev)

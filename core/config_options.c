@@ -131,18 +131,12 @@ const pp_option *config_option_find(const pp_config *n, const char *key)
 static int check_map(pp_config *map, const pp_option *table, const pp_option *extra,
                      int check_required);
 
-static void report_kind(pp_config *v, const char *expected)
-{
-    config_report(v->owner, 0, v, NULL, "expected %s, got %s", expected,
-                  config_kind_name(v));
-}
-
 static void check_scalars(pp_config *v)
 {
     for (size_t i = 0; i < v->n; i++) {
         pp_config *item = v->items[i];
         if (item->kind != PP_NODE_SCALAR || item->is_null)
-            report_kind(item, "a string");
+            config_report_kind(item, "a string");
     }
 }
 
@@ -151,7 +145,7 @@ static void check_value(const pp_option *opt, pp_config *v)
     if (config_type_is_scalar(opt->type)) {
         const char *problem;
         if (v->kind != PP_NODE_SCALAR)
-            report_kind(v, opt->type == PP_OPT_STRING ? "a string" : "a scalar");
+            config_report_kind(v, opt->type == PP_OPT_STRING ? "a string" : "a scalar");
         else if (!v->is_null && (problem = scalar_problem(opt->type, v->text)))
             config_report(v->owner, 0, v, NULL, problem, v->text);
         return;
@@ -161,7 +155,7 @@ static void check_value(const pp_option *opt, pp_config *v)
     case PP_OPT_SECTION_LIST:
         config_node_make_empty(v, PP_NODE_SEQUENCE);
         if (v->kind != PP_NODE_SEQUENCE) {
-            report_kind(v, "a list");
+            config_report_kind(v, "a list");
             return;
         }
         for (size_t i = 0; opt->type == PP_OPT_SECTION_LIST && i < v->n; i++)
@@ -172,7 +166,7 @@ static void check_value(const pp_option *opt, pp_config *v)
     case PP_OPT_STRING_MAP:
         config_node_make_empty(v, PP_NODE_MAPPING);
         if (v->kind != PP_NODE_MAPPING)
-            report_kind(v, "a mapping of strings");
+            config_report_kind(v, "a mapping of strings");
         else
             check_scalars(v);
         return;
@@ -268,7 +262,7 @@ static int check_map(pp_config *map, const pp_option *table, const pp_option *ex
 {
     config_node_make_empty(map, PP_NODE_MAPPING);
     if (map->kind != PP_NODE_MAPPING) {
-        report_kind(map, "a mapping");
+        config_report_kind(map, "a mapping");
         return 0;
     }
     implicit_clear(map);
