@@ -1,0 +1,132 @@
+/* file_seen: a chained hash table from path to the version read (see
+ * file_seen.h). Buckets double when the table is more than full, so lookups
+ * stay O(1) for drop-in folders of any size. */
+#include "file_seen.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SEEN_INITIAL_BUCKETS 64
+
+typedef struct seen_entry {
+    char *path;
+    seen_version version;
+    unsigned scan; /* the scan that last marked it */
+    struct seen_entry *next;
+} seen_entry;
+
+struct seen_set {
+    seen_entry **buckets;
+    size_t n_buckets; /* a power of two */
+    size_t count;
+    unsigned scan;
+};
+
+/* FNV-1a: short, and good enough for paths. */
+static uint64_t seen_hash(const char *s) {
+    uint64_t h = 14695981039346656037ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+seen_set *seen_new(void) {
+    seen_set *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->buckets = calloc(SEEN_INITIAL_BUCKETS, sizeof *s->buckets);
+    if (!s->buckets) {
+        free(s);
+        return NULL;
+    }
+    s->n_buckets = SEEN_INITIAL_BUCKETS;
+    return s;
+}
+
+void seen_free(seen_set *s) {
+    if (!s) return;
+    for (size_t i = 0; i < s->n_buckets; i++) {
+        seen_entry *e = s->buckets[i];
+        while (e) {
+            seen_entry *next = e->next;
+            free(e->path);
+            free(e);
+            e = next;
+        }
+    }
+    free(s->buckets);
+    free(s);
+}
+
+static seen_entry *seen_find(const seen_set *s, const char *path) {
+    seen_entry *e = s->buckets[seen_hash(path) & (s->n_buckets - 1)];
+    while (e && strcmp(e->path, path) != 0) e = e->next;
+    return e;
+}
+
+void seen_begin_scan(seen_set *s) { s->scan++; }
+
+int seen_check(seen_set *s, const char *path, const seen_version *v) {
+    seen_entry *e = seen_find(s, path);
+    if (!e) return 0;
+    e->scan = s->scan; /* still on disk: keep it even if it changed */
+    return e->version.ino == v->ino && e->version.size == v->size &&
+           e->version.mtime_ns == v->mtime_ns;
+}
+
+/* Doubles the bucket array; on allocation failure the table stays as it
+ * is (only slower). */
+static void seen_grow(seen_set *s) {
+    size_t n = s->n_buckets * 2;
+    seen_entry **buckets = calloc(n, sizeof *buckets);
+    if (!buckets) return;
+    for (size_t i = 0; i < s->n_buckets; i++) {
+        seen_entry *e = s->buckets[i];
+        while (e) {
+            seen_entry *next = e->next;
+            size_t b = seen_hash(e->path) & (n - 1);
+            e->next = buckets[b];
+            buckets[b] = e;
+            e = next;
+        }
+    }
+    free(s->buckets);
+    s->buckets = buckets;
+    s->n_buckets = n;
+}
+
+int seen_record(seen_set *s, const char *path, const seen_version *v) {
+    seen_entry *e = seen_find(s, path);
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (!e || !(e->path = strdup(path))) {
+            free(e);
+            return -1;
+        }
+        if (s->count >= s->n_buckets) seen_grow(s);
+        size_t b = seen_hash(path) & (s->n_buckets - 1);
+        e->next = s->buckets[b];
+        s->buckets[b] = e;
+        s->count++;
+    }
+    e->version = *v;
+    e->scan = s->scan;
+    return 0;
+}
+
+void seen_sweep(seen_set *s) {
+    for (size_t i = 0; i < s->n_buckets; i++) {
+        seen_entry **link = &s->buckets[i];
+        while (*link) {
+            seen_entry *e = *link;
+            if (e->scan == s->scan) {
+                link = &e->next;
+                continue;
+            }
+            *link = e->next;
+            free(e->path);
+            free(e);
+            s->count--;
+        }
+    }
+}
+
+size_t seen_count(const seen_set *s) { return s->count; }
