@@ -432,8 +432,8 @@ static int expand_one(text_buf *out, const char *s, size_t n, char *why, size_t 
         return buf_put(out, sep + 2, n - name_len - 2);
     if (!value) {
         snprintf(why, whylen,
-                 "environment variable %s is not set (give a default with "
-                 ENV_PREFIX "%s:-default})", name, name);
+                 "environment variable %.64s is not set (give a default with "
+                 ENV_PREFIX "%.64s:-default})", name, name);
         return -1;
     }
     return buf_put(out, value, strlen(value));
