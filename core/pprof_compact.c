@@ -1,0 +1,227 @@
+/* pprof_compact: make a tree as small as what it says.
+ *
+ * Three steps, in the order that lets each see the previous one's result:
+ * samples with the same stack and labels are summed and all-zero samples
+ * dropped; locations no sample names are dropped, then functions and
+ * mappings no kept location names; finally strings nothing refers to are
+ * dropped and every string index in the tree is renumbered. Ids are kept as
+ * they are (nothing outside the tree refers to them, and keeping them means
+ * a processor's own notes stay right). Everything happens in place in the
+ * existing arrays. Labels of a sample are sorted first so that label order
+ * does not make two equal samples look different, as in pprof. */
+#include "pprof_internal.h"
+#include "pprof_keymap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int sample_is_zero(const pp_sample *s)
+{
+    for (size_t i = 0; i < s->n_values; i++)
+        if (s->values[i])
+            return 0;
+    return 1;
+}
+
+/* Adds src's values to dst's (wrapping, as Go's int64 addition does). */
+static void sample_add(pp_sample *dst, const pp_sample *src)
+{
+    size_t n = dst->n_values < src->n_values ? dst->n_values : src->n_values;
+    for (size_t i = 0; i < n; i++)
+        dst->values[i] = (int64_t)((uint64_t)dst->values[i] + (uint64_t)src->values[i]);
+}
+
+static int compact_samples(pp_pprof *t)
+{
+    keymap seen;
+    key_buf k = {0};
+    if (keymap_init(&seen, t->n_samples) < 0)
+        return -1;
+    size_t kept = 0;
+    int rc = 0;
+    for (size_t i = 0; i < t->n_samples && rc == 0; i++) {
+        pp_sample *s = &t->samples[i];
+        if (s->n_labels > 1)
+            qsort(s->labels, s->n_labels, sizeof(pp_label), pprof_label_cmp);
+        pprof_sample_key(&k, s->location_ids, s->n_location_ids, s->labels, s->n_labels);
+        uint64_t at;
+        if (k.failed)
+            rc = -1;
+        else if (keymap_get(&seen, k.data, k.len, &at))
+            sample_add(&t->samples[at], s);
+        else if (keymap_put(&seen, k.data, k.len, kept) < 0)
+            rc = -1;
+        else
+            t->samples[kept++] = *s;
+    }
+    keymap_free(&seen);
+    key_buf_free(&k);
+    if (rc < 0)
+        return -1;
+    size_t nonzero = 0;
+    for (size_t i = 0; i < kept; i++)
+        if (!sample_is_zero(&t->samples[i]))
+            t->samples[nonzero++] = t->samples[i];
+    t->n_samples = nonzero;
+    return 0;
+}
+
+/* A sorted, deduplicated set of ids, malloc'd. */
+typedef struct id_list {
+    uint64_t *ids;
+    size_t n, cap;
+} id_list;
+
+static int id_list_add(id_list *l, uint64_t id)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        uint64_t *nl = realloc(l->ids, cap * sizeof(*nl));
+        if (!nl)
+            return -1;
+        l->ids = nl;
+        l->cap = cap;
+    }
+    l->ids[l->n++] = id;
+    return 0;
+}
+
+static void id_list_seal(id_list *l)
+{
+    if (l->n)
+        qsort(l->ids, l->n, sizeof(uint64_t), pprof_u64_cmp);
+}
+
+static int id_list_has(const id_list *l, uint64_t id)
+{
+    return l->n && bsearch(&id, l->ids, l->n, sizeof(uint64_t), pprof_u64_cmp) != NULL;
+}
+
+static int compact_references(pp_pprof *t)
+{
+    id_list locs = {0}, fns = {0}, maps = {0};
+    int rc = 0;
+    for (size_t i = 0; i < t->n_samples && rc == 0; i++)
+        for (size_t j = 0; j < t->samples[i].n_location_ids && rc == 0; j++)
+            rc = id_list_add(&locs, t->samples[i].location_ids[j]);
+    id_list_seal(&locs);
+    size_t kept = 0;
+    for (size_t i = 0; i < t->n_locations && rc == 0; i++) {
+        pp_location *l = &t->locations[i];
+        if (!id_list_has(&locs, l->id))
+            continue;
+        t->locations[kept++] = *l;
+        if (l->mapping_id)
+            rc = id_list_add(&maps, l->mapping_id);
+        for (size_t j = 0; j < l->n_lines && rc == 0; j++)
+            rc = id_list_add(&fns, l->lines[j].function_id);
+    }
+    if (rc == 0) {
+        t->n_locations = kept;
+        id_list_seal(&fns);
+        id_list_seal(&maps);
+        kept = 0;
+        for (size_t i = 0; i < t->n_functions; i++)
+            if (id_list_has(&fns, t->functions[i].id))
+                t->functions[kept++] = t->functions[i];
+        t->n_functions = kept;
+        kept = 0;
+        for (size_t i = 0; i < t->n_mappings; i++)
+            if (id_list_has(&maps, t->mappings[i].id))
+                t->mappings[kept++] = t->mappings[i];
+        t->n_mappings = kept;
+    }
+    free(locs.ids);
+    free(fns.ids);
+    free(maps.ids);
+    return rc;
+}
+
+/* Calls fn on every string index field of the tree. */
+static void each_string_ref(pp_pprof *t, void (*fn)(int64_t *idx, void *arg), void *arg)
+{
+    for (size_t i = 0; i < t->n_sample_types; i++) {
+        fn(&t->sample_types[i].type, arg);
+        fn(&t->sample_types[i].unit, arg);
+    }
+    for (size_t i = 0; i < t->n_samples; i++)
+        for (size_t j = 0; j < t->samples[i].n_labels; j++) {
+            fn(&t->samples[i].labels[j].key, arg);
+            fn(&t->samples[i].labels[j].str, arg);
+            fn(&t->samples[i].labels[j].num_unit, arg);
+        }
+    for (size_t i = 0; i < t->n_mappings; i++) {
+        fn(&t->mappings[i].filename, arg);
+        fn(&t->mappings[i].build_id, arg);
+    }
+    for (size_t i = 0; i < t->n_functions; i++) {
+        fn(&t->functions[i].name, arg);
+        fn(&t->functions[i].system_name, arg);
+        fn(&t->functions[i].filename, arg);
+    }
+    for (size_t i = 0; i < t->n_comments; i++)
+        fn(&t->comments[i], arg);
+    fn(&t->drop_frames, arg);
+    fn(&t->keep_frames, arg);
+    fn(&t->period_type.type, arg);
+    fn(&t->period_type.unit, arg);
+    fn(&t->default_sample_type, arg);
+    fn(&t->doc_url, arg);
+}
+
+typedef struct string_remap {
+    int64_t *to; /* old index -> new index, -1 while unused */
+    size_t n;
+} string_remap;
+
+static void mark_string(int64_t *idx, void *arg)
+{
+    string_remap *r = arg;
+    if (*idx >= 0 && (uint64_t)*idx < r->n)
+        r->to[*idx] = 0;
+}
+
+static void renumber_string(int64_t *idx, void *arg)
+{
+    string_remap *r = arg;
+    if (*idx >= 0 && (uint64_t)*idx < r->n)
+        *idx = r->to[*idx];
+}
+
+static int compact_strings(pp_pprof *t)
+{
+    if (t->n_strings == 0)
+        return 0;
+    string_remap r = {malloc(t->n_strings * sizeof(int64_t)), t->n_strings};
+    if (!r.to)
+        return -1;
+    for (size_t i = 0; i < r.n; i++)
+        r.to[i] = -1;
+    r.to[0] = 0;
+    each_string_ref(t, mark_string, &r);
+    size_t kept = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        if (r.to[i] < 0)
+            continue;
+        r.to[i] = (int64_t)kept;
+        t->strings[kept++] = t->strings[i];
+    }
+    t->n_strings = kept;
+    each_string_ref(t, renumber_string, &r);
+    free(r.to);
+    return 0;
+}
+
+int pprof_compact(pp_profile *p)
+{
+    pp_pprof *t = profile_tree_mut(p, NULL, 0);
+    if (!t)
+        return -1;
+    int rc = compact_samples(t);
+    if (rc == 0)
+        rc = compact_references(t);
+    if (rc == 0)
+        rc = compact_strings(t);
+    pprof_caches_reset(p);
+    return rc;
+}

@@ -1,0 +1,287 @@
+/* pprof_tree: helpers over a decoded tree that processors and receivers
+ * use: lookups by id, string interning and the profile family.
+ *
+ * The id indexes and the intern map are caches built on first use. A
+ * processor may replace any array of the tree at any time (plugin.h lets it
+ * allocate a new one and swap the pointer), so each cache remembers the
+ * array pointer and length it was built from and is rebuilt when they no
+ * longer match; a lookup that finds a stale entry rebuilds once too. Go
+ * writes ids 1..n in order, so the common case needs no table at all. */
+#include "pprof_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define INTERN_MIN_SLOTS 64
+#define INTERN_MIN_CAP 16
+#define FNV32_OFFSET 2166136261u
+#define FNV32_PRIME 16777619u
+/* 64-bit multiplicative hashing constant (2^64 / golden ratio) */
+#define ID_HASH_MULT 0x9e3779b97f4a7c15ull
+
+static void id_index_free(id_index *x)
+{
+    free(x->ids);
+    free(x->pos);
+    memset(x, 0, sizeof(*x));
+}
+
+void pprof_caches_reset(pp_profile *p)
+{
+    free(p->intern.slots);
+    memset(&p->intern, 0, sizeof(p->intern));
+    id_index_free(&p->loc_index);
+    id_index_free(&p->fn_index);
+}
+
+static size_t slots_for(size_t n)
+{
+    size_t s = INTERN_MIN_SLOTS;
+    while (s < n * 2)
+        s *= 2;
+    return s;
+}
+
+static size_t id_slot(uint64_t id, size_t n_slots)
+{
+    return (size_t)((id * ID_HASH_MULT) >> 32) & (n_slots - 1);
+}
+
+/* Builds x over n elements of `stride` bytes whose first member is the id. */
+static int id_index_build(id_index *x, const void *arr, size_t n, size_t stride)
+{
+    id_index_free(x);
+    x->built_for = arr;
+    x->built_n = n;
+    x->dense = 1;
+    const uint8_t *base = arr;
+    for (size_t i = 0; i < n && x->dense; i++)
+        if (*(const uint64_t *)(const void *)(base + i * stride) != i + 1)
+            x->dense = 0;
+    if (x->dense)
+        return 0;
+    x->n_slots = slots_for(n);
+    x->ids = calloc(x->n_slots, sizeof(*x->ids));
+    x->pos = calloc(x->n_slots, sizeof(*x->pos));
+    if (!x->ids || !x->pos) {
+        id_index_free(x);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t id = *(const uint64_t *)(const void *)(base + i * stride);
+        if (id == 0)
+            continue;
+        size_t s = id_slot(id, x->n_slots);
+        while (x->ids[s] && x->ids[s] != id)
+            s = (s + 1) & (x->n_slots - 1);
+        x->ids[s] = id;
+        x->pos[s] = i;
+    }
+    return 0;
+}
+
+/* Candidate position of id according to x, or -1. */
+static long id_index_lookup(const id_index *x, size_t n, uint64_t id)
+{
+    if (x->dense)
+        return id >= 1 && id <= n ? (long)(id - 1) : -1;
+    if (id == 0)
+        return -1;
+    size_t s = id_slot(id, x->n_slots);
+    while (x->ids[s] && x->ids[s] != id)
+        s = (s + 1) & (x->n_slots - 1);
+    return x->ids[s] ? (long)x->pos[s] : -1;
+}
+
+/* Position of id in arr, or -1. A candidate whose id differs means the
+ * array was edited in place since the index was built: rebuild and retry. */
+static long id_index_find(id_index *x, const void *arr, size_t n, size_t stride, uint64_t id)
+{
+    const uint8_t *base = arr;
+    if (x->built_for != arr || x->built_n != n || (!x->dense && !x->ids))
+        if (id_index_build(x, arr, n, stride) < 0)
+            return -1;
+    long i = id_index_lookup(x, n, id);
+    if (i < 0 || *(const uint64_t *)(const void *)(base + (size_t)i * stride) == id)
+        return i;
+    if (id_index_build(x, arr, n, stride) < 0)
+        return -1;
+    i = id_index_lookup(x, n, id);
+    if (i < 0 || *(const uint64_t *)(const void *)(base + (size_t)i * stride) != id)
+        return -1;
+    return i;
+}
+
+/* Lookups take a const profile: the index is a cache, see the file comment. */
+const pp_location *pprof_location(const pp_profile *p, uint64_t id)
+{
+    pp_profile *m = (pp_profile *)p;
+    const pp_pprof *t = &m->tree;
+    long i = id_index_find(&m->loc_index, t->locations, t->n_locations,
+                           sizeof(pp_location), id);
+    return i < 0 ? NULL : &t->locations[i];
+}
+
+const pp_function *pprof_function(const pp_profile *p, uint64_t id)
+{
+    pp_profile *m = (pp_profile *)p;
+    const pp_pprof *t = &m->tree;
+    long i = id_index_find(&m->fn_index, t->functions, t->n_functions,
+                           sizeof(pp_function), id);
+    return i < 0 ? NULL : &t->functions[i];
+}
+
+/* ---------------- interning ---------------- */
+
+static uint32_t str_hash(const char *s)
+{
+    uint32_t h = FNV32_OFFSET;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= FNV32_PRIME;
+    }
+    return h;
+}
+
+static void intern_insert(intern_map *m, const char *const *strings, size_t idx)
+{
+    size_t s = str_hash(strings[idx]) & (m->n_slots - 1);
+    while (m->slots[s])
+        s = (s + 1) & (m->n_slots - 1);
+    m->slots[s] = (uint32_t)idx + 1;
+}
+
+static int intern_build(pp_profile *p)
+{
+    intern_map *m = &p->intern;
+    const pp_pprof *t = &p->tree;
+    free(m->slots);
+    m->n_slots = slots_for(t->n_strings);
+    m->slots = calloc(m->n_slots, sizeof(*m->slots));
+    if (!m->slots)
+        return -1;
+    for (size_t i = 0; i < t->n_strings; i++)
+        intern_insert(m, t->strings, i);
+    if (m->built_for != t->strings)
+        m->strings_cap = t->n_strings; /* someone else's array: assume full */
+    m->built_for = t->strings;
+    m->built_n = t->n_strings;
+    return 0;
+}
+
+/* Appends s to the string table, growing it in the arena by doubling. */
+static int64_t intern_append(pp_profile *p, const char *s)
+{
+    intern_map *m = &p->intern;
+    pp_pprof *t = &p->tree;
+    if (t->n_strings == m->strings_cap) {
+        size_t cap = m->strings_cap < INTERN_MIN_CAP ? INTERN_MIN_CAP : m->strings_cap * 2;
+        const char **ns = arena_calloc(&p->mem, cap, sizeof(*ns));
+        if (!ns)
+            return -1;
+        memcpy(ns, t->strings, t->n_strings * sizeof(*ns));
+        t->strings = ns;
+        m->strings_cap = cap;
+    }
+    char *copy = arena_strndup(&p->mem, s, strlen(s));
+    if (!copy)
+        return -1;
+    t->strings[t->n_strings] = copy;
+    int64_t idx = (int64_t)t->n_strings++;
+    m->built_for = t->strings;
+    m->built_n = t->n_strings;
+    if (m->built_n * 2 > m->n_slots) {
+        if (intern_build(p) < 0)
+            return -1;
+    } else {
+        intern_insert(m, t->strings, (size_t)idx);
+    }
+    return idx;
+}
+
+int64_t pprof_intern(pp_profile *p, const char *s)
+{
+    intern_map *m = &p->intern;
+    pp_pprof *t = &p->tree;
+    if (!p->has_tree || !s)
+        return -1;
+    if (!m->slots || m->built_for != t->strings || m->built_n != t->n_strings)
+        if (intern_build(p) < 0)
+            return -1;
+    size_t slot = str_hash(s) & (m->n_slots - 1);
+    while (m->slots[slot]) {
+        size_t idx = m->slots[slot] - 1;
+        if (strcmp(t->strings[idx], s) == 0)
+            return (int64_t)idx;
+        slot = (slot + 1) & (m->n_slots - 1);
+    }
+    return intern_append(p, s);
+}
+
+/* ---------------- orderings shared by compact, merge, validate ---------------- */
+
+int pprof_label_cmp(const void *a, const void *b)
+{
+    const pp_label *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    if (x->str != y->str)
+        return x->str < y->str ? -1 : 1;
+    if (x->num != y->num)
+        return x->num < y->num ? -1 : 1;
+    return (x->num_unit > y->num_unit) - (x->num_unit < y->num_unit);
+}
+
+int pprof_u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* ---------------- profile family ---------------- */
+
+static int has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The `__name__` Pyroscope and Alloy give a profile of these sample types,
+ * decided by the first sample type that is recognized:
+ *   samples, cpu            -> process_cpu (Go CPU profile)
+ *   alloc_*, inuse_*        -> memory      (Go heap and allocs)
+ *   goroutine, goroutines   -> goroutine
+ *   contentions, delay      -> block
+ *   threadcreate            -> threadcreate
+ * Go's mutex profile has exactly the sample types of its block profile
+ * (contentions/count, delay/nanoseconds), so the tree cannot tell them
+ * apart: a receiver that knows the source (the /debug/pprof/mutex path, a
+ * file named mutex.pb.gz) sets `__name__="mutex"` itself. */
+const char *pprof_family(const pp_pprof *t)
+{
+    static const struct {
+        const char *prefix;
+        int exact;
+        const char *family;
+    } rules[] = {
+        {"cpu", 1, "process_cpu"},         {"samples", 1, "process_cpu"},
+        {"alloc_", 0, "memory"},           {"inuse_", 0, "memory"},
+        {"goroutine", 1, "goroutine"},     {"goroutines", 1, "goroutine"},
+        {"contentions", 1, "block"},       {"delay", 1, "block"},
+        {"threadcreate", 1, "threadcreate"},
+    };
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < t->n_sample_types; i++) {
+        int64_t idx = t->sample_types[i].type;
+        if (idx < 0 || (uint64_t)idx >= t->n_strings)
+            continue;
+        const char *type = t->strings[idx];
+        for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]); r++) {
+            int match = rules[r].exact ? strcmp(type, rules[r].prefix) == 0
+                                       : has_prefix(type, rules[r].prefix);
+            if (match)
+                return rules[r].family;
+        }
+    }
+    return NULL;
+}
