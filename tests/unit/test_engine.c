@@ -1,0 +1,280 @@
+/* Unit tests of the engine's own modules: queue bounds and full policies,
+ * batch references, copy-on-write and acks, exporter backoff, the plugin
+ * registry's load errors, and the metrics text format. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "exporter.h"
+#include "metrics.h"
+#include "profile.h"
+#include "queue.h"
+#include "registry.h"
+
+static pp_batch *batch_of(size_t n, size_t payload)
+{
+    pp_batch *b = batch_new();
+    char *bytes = calloc(1, payload ? payload : 1);
+    for (size_t i = 0; i < n; i++) {
+        pp_profile *p = profile_new();
+        profile_label_set(p, "service_name", "svc");
+        profile_set_raw(p, bytes, payload);
+        batch_add(b, p);
+    }
+    free(bytes);
+    return b;
+}
+
+static void test_queue_fifo_and_bytes(void **state)
+{
+    (void)state;
+    queue *q = queue_new(1 << 20, QUEUE_BLOCK, NULL, NULL);
+    pp_batch *a = batch_of(1, 100), *b = batch_of(2, 100);
+    assert_int_equal(queue_push(q, a), 0);
+    assert_int_equal(queue_push(q, b), 0);
+    assert_int_equal(queue_length(q), 2);
+    assert_int_equal(queue_bytes(q), 300);
+    assert_ptr_equal(queue_pop(q, 0), a);
+    assert_ptr_equal(queue_pop(q, 0), b);
+    assert_null(queue_pop(q, 1000000)); /* 1 ms timeout, empty */
+    assert_int_equal(queue_bytes(q), 0);
+    batch_unref(a);
+    batch_unref(b);
+    queue_free(q);
+}
+
+static int dropped_profiles;
+static void count_drop(void *arg, pp_batch *b)
+{
+    (void)arg;
+    dropped_profiles += (int)batch_count(b);
+    batch_unref(b);
+}
+
+static void test_queue_drop_oldest(void **state)
+{
+    (void)state;
+    dropped_profiles = 0;
+    queue *q = queue_new(250, QUEUE_DROP_OLDEST, count_drop, NULL);
+    pp_batch *first = batch_of(1, 100), *second = batch_of(1, 100), *third = batch_of(1, 100);
+    assert_int_equal(queue_push(q, first), 0);
+    assert_int_equal(queue_push(q, second), 0);
+    assert_int_equal(queue_push(q, third), 0); /* evicts `first` */
+    assert_int_equal(dropped_profiles, 1);
+    assert_int_equal(queue_bytes(q), 200);
+    assert_ptr_equal(queue_pop(q, 0), second);
+    assert_ptr_equal(queue_pop(q, 0), third);
+    batch_unref(second);
+    batch_unref(third);
+    /* one batch larger than the whole bound still goes into an empty queue */
+    pp_batch *huge = batch_of(1, 1000);
+    assert_int_equal(queue_push(q, huge), 0);
+    assert_ptr_equal(queue_pop(q, 0), huge);
+    batch_unref(huge);
+    queue_free(q);
+}
+
+typedef struct pusher {
+    queue *q;
+    pp_batch *b;
+    volatile int done;
+} pusher;
+
+static void *push_thread(void *arg)
+{
+    pusher *p = arg;
+    queue_push(p->q, p->b);
+    p->done = 1;
+    return NULL;
+}
+
+static void test_queue_block_waits_for_room(void **state)
+{
+    (void)state;
+    queue *q = queue_new(150, QUEUE_BLOCK, NULL, NULL);
+    pp_batch *a = batch_of(1, 100);
+    assert_int_equal(queue_push(q, a), 0);
+    pusher p = {.q = q, .b = batch_of(1, 100)};
+    pthread_t t;
+    pthread_create(&t, NULL, push_thread, &p);
+    usleep(100000);
+    assert_int_equal(p.done, 0); /* blocked: 200 > 150 */
+    assert_ptr_equal(queue_pop(q, 0), a);
+    pthread_join(t, NULL);
+    assert_int_equal(p.done, 1);
+    pp_batch *b = queue_pop(q, 0);
+    assert_ptr_equal(b, p.b);
+    batch_unref(a);
+    batch_unref(b);
+    queue_free(q);
+}
+
+static void test_queue_close_wakes_and_refuses(void **state)
+{
+    (void)state;
+    queue *q = queue_new(150, QUEUE_BLOCK, NULL, NULL);
+    pp_batch *a = batch_of(1, 100);
+    assert_int_equal(queue_push(q, a), 0);
+    pusher p = {.q = q, .b = batch_of(1, 100)};
+    pthread_t t;
+    pthread_create(&t, NULL, push_thread, &p);
+    usleep(50000);
+    queue_close(q);
+    pthread_join(t, NULL);
+    assert_int_equal(p.done, 1); /* woken, refused: still ours */
+    batch_unref(p.b);
+    assert_int_equal(queue_closed_and_empty(q), 0);
+    assert_ptr_equal(queue_pop(q, -1), a); /* drains after close */
+    assert_null(queue_pop(q, -1));          /* closed and empty: no wait */
+    assert_int_equal(queue_closed_and_empty(q), 1);
+    batch_unref(a);
+    queue_free(q);
+}
+
+static int acks;
+static uint64_t acked_lost;
+static void on_ack(void *arg, uint64_t lost)
+{
+    (void)arg;
+    acks++;
+    acked_lost = lost;
+}
+
+static void test_batch_ack_after_all_copies(void **state)
+{
+    (void)state;
+    acks = 0;
+    pp_batch *b = batch_of(3, 10);
+    batch_set_ack(b, on_ack, NULL);
+    batch_ref(b); /* a second pipeline holds it too */
+    pp_batch *mine = batch_make_exclusive(b); /* copy: b still held once */
+    assert_ptr_not_equal(mine, b);
+    assert_int_equal(batch_count(mine), 3);
+    assert_string_equal(profile_label_get(batch_get(mine, 0), "service_name"), "svc");
+    batch_unref(b);
+    assert_int_equal(acks, 0); /* the copy still holds the ack */
+    pp_batch *parts[] = {mine};
+    pp_batch *view = batch_view(parts, 1);
+    batch_unref(mine);
+    assert_int_equal(acks, 0); /* the view holds the copy */
+    assert_int_equal(batch_count(view), 3);
+    batch_unref(view);
+    assert_int_equal(acks, 1);
+    assert_int_equal(acked_lost, 0);
+}
+
+static void test_batch_exclusive_no_copy_when_alone(void **state)
+{
+    (void)state;
+    pp_batch *b = batch_of(1, 10);
+    assert_ptr_equal(batch_make_exclusive(b), b);
+    batch_unref(b);
+}
+
+static void test_batch_lost_counts_in_ack(void **state)
+{
+    (void)state;
+    acks = 0;
+    pp_batch *b = batch_of(2, 10);
+    batch_set_ack(b, on_ack, NULL);
+    batch_mark_lost(b);
+    batch_unref(b);
+    assert_int_equal(acks, 1);
+    assert_int_equal(acked_lost, 2);
+}
+
+static void test_batch_take(void **state)
+{
+    (void)state;
+    pp_batch *b = batch_of(3, 10);
+    pp_profile *second = batch_get(b, 1);
+    pp_profile *taken = batch_take(b, 1);
+    assert_ptr_equal(taken, second);
+    assert_int_equal(batch_count(b), 2);
+    profile_free(taken);
+    batch_unref(b);
+}
+
+static void test_backoff_full_jitter_bounds(void **state)
+{
+    (void)state;
+    unsigned seed = 42;
+    const int64_t initial = 1000000000LL, max = 8000000000LL;
+    int64_t largest_late = 0;
+    for (unsigned attempt = 0; attempt < 20; attempt++) {
+        for (int i = 0; i < 50; i++) {
+            int64_t d = exporter_backoff_ns(initial, max, 2.0, attempt, &seed);
+            int64_t bound = initial << (attempt < 3 ? attempt : 3);
+            assert_true(d >= 0);
+            assert_true(d <= bound);
+            if (attempt > 5 && d > largest_late)
+                largest_late = d;
+        }
+    }
+    assert_true(largest_late > max / 2); /* it does grow to the cap */
+}
+
+static void test_registry_load_errors(void **state)
+{
+    (void)state;
+    char err[1024];
+    registry_init();
+    assert_int_equal(registry_load_plugin("/nonexistent/libnothing.so", err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/libnothing.so"));
+    assert_non_null(strstr(err, "cannot load"));
+    /* a real shared object that is not a profpipe plugin */
+    const char *libz = "libz.so.1";
+    assert_int_equal(registry_load_plugin(libz, err, sizeof err), -1);
+    assert_non_null(strstr(err, "profpipe_module"));
+}
+
+static void test_metrics_render(void **state)
+{
+    (void)state;
+    pp_metric *a = metrics_get("profpipe_test_total", "A test counter.", PP_COUNTER,
+                               "component_id=\"x\"");
+    pp_metric *b = metrics_get("profpipe_test_total", "A test counter.", PP_COUNTER,
+                               "component_id=\"y\"");
+    assert_ptr_equal(metrics_get("profpipe_test_total", "", PP_COUNTER, "component_id=\"x\""), a);
+    metrics_add(a, 2);
+    metrics_add(a, 3);
+    metrics_set(b, 7);
+    size_t len;
+    char *text = metrics_render(&len);
+    assert_non_null(strstr(text, "# HELP profpipe_test_total A test counter.\n"
+                                 "# TYPE profpipe_test_total counter\n"
+                                 "profpipe_test_total{component_id=\"x\"} 5\n"
+                                 "profpipe_test_total{component_id=\"y\"} 7\n"));
+    free(text);
+    metrics_remove(b);
+    text = metrics_render(&len);
+    assert_null(strstr(text, "component_id=\"y\""));
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_queue_fifo_and_bytes),
+        cmocka_unit_test(test_queue_drop_oldest),
+        cmocka_unit_test(test_queue_block_waits_for_room),
+        cmocka_unit_test(test_queue_close_wakes_and_refuses),
+        cmocka_unit_test(test_batch_ack_after_all_copies),
+        cmocka_unit_test(test_batch_exclusive_no_copy_when_alone),
+        cmocka_unit_test(test_batch_lost_counts_in_ack),
+        cmocka_unit_test(test_batch_take),
+        cmocka_unit_test(test_backoff_full_jitter_bounds),
+        cmocka_unit_test(test_registry_load_errors),
+        cmocka_unit_test(test_metrics_render),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
