@@ -569,6 +569,12 @@ config *config_load_file(const char *path)
     return c;
 }
 
+const pp_config *config_service(const config *c)
+{
+    const config_priv *priv = c ? c->priv : NULL;
+    return priv ? config_node_get(priv->root, "service", NULL) : NULL;
+}
+
 static void free_list(char **list, size_t n)
 {
     for (size_t i = 0; i < n; i++)

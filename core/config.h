@@ -85,7 +85,16 @@ config_component *config_find_kind(config *c, pp_kind kind, const char *id);
 void config_print_options(FILE *out, const pp_option *table, int indent);
 void config_print_options_markdown(FILE *out, const pp_option *table);
 
-/* Adds a formatted error (for the host's own checks of a config). */
+/* The `service` mapping as written (NULL if none), for the host's own
+ * messages about it, e.g. at cfg_item(cfg_child(svc, "plugins"), i). */
+const pp_config *config_service(const config *c);
+
+/* Adds a formatted error (for the host's own checks of a config). The
+ * message reads "<file>:<line>:<col>: <scope>: <key path>: <what>", at
+ * node[key] (a scalar value's position, or where a list or mapping is
+ * named), at node itself when key is NULL, or where node is named when it
+ * has no such key; list items are numbered from 0 ("rules[0].regex").
+ * Without a node it reads "<file>: <what>". */
 void config_add_error(config *c, const pp_config *node, const char *key,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

@@ -29,9 +29,16 @@
 /* Scalars                                                           */
 /* ---------------------------------------------------------------- */
 
+/* strtoll and strtod skip leading blanks and take "0x" forms; we do not. */
+static int starts_like_number(const char *text)
+{
+    return text && ((*text >= '0' && *text <= '9') || *text == '-' || *text == '+' ||
+                    *text == '.');
+}
+
 int config_parse_int(const char *text, int64_t *out)
 {
-    if (!text || !*text)
+    if (!starts_like_number(text))
         return -1;
     char *end;
     errno = 0;
@@ -44,7 +51,7 @@ int config_parse_int(const char *text, int64_t *out)
 
 int config_parse_double(const char *text, double *out)
 {
-    if (!text || !*text)
+    if (!starts_like_number(text) || strpbrk(text, "xX"))
         return -1;
     char *end;
     errno = 0;
@@ -189,32 +196,82 @@ static void implicit_clear(pp_config *map)
     map->n_implicit = 0;
 }
 
-/* An empty mapping standing for an absent section; -1 out of memory. */
+/* Puts a node made from a table's default where its parent is named. */
+static void implicit_place(pp_config *n, int line, int col)
+{
+    n->line = n->name_line = line;
+    n->col = n->name_col = col;
+    for (size_t i = 0; i < n->n; i++) {
+        implicit_place(n->items[i], line, col);
+        if (n->keys)
+            implicit_place(n->keys[i], line, col);
+    }
+}
+
+/* The node an absent option stands for: an empty mapping for a section,
+ * the parsed default_value for lists, maps and ANY; NULL when there is
+ * none (or out of memory, or a default that does not parse). */
+static pp_config *implicit_node(pp_config *map, const pp_option *opt)
+{
+    pp_config *n = NULL;
+    if (opt->type == PP_OPT_SECTION)
+        n = config_node_new(PP_NODE_MAPPING, map->name_line, map->name_col);
+    else if (!config_type_is_scalar(opt->type) && opt->default_value)
+        n = config_node_parse(map->owner, opt->default_value, strlen(opt->default_value));
+    if (!n)
+        return NULL;
+    implicit_place(n, map->name_line, map->name_col);
+    char *path = NULL;
+    if (asprintf(&path, "%s%s%s", map->path ? map->path : "",
+                 map->path && *map->path ? "." : "", opt->name) < 0 ||
+        config_node_adopt(n, map->owner, map->scope, path) < 0) {
+        free(path);
+        config_node_free(n);
+        return NULL;
+    }
+    free(path);
+    return n;
+}
+
+/* Gives an absent option its implicit node, if it has one; -1 out of
+ * memory. */
 static int implicit_add(pp_config *map, const pp_option *opt)
 {
-    size_t n = map->n_implicit + 1;
-    pp_config **nodes = realloc(map->implicit, n * sizeof *nodes);
+    pp_config *n = implicit_node(map, opt);
+    if (!n)
+        return 0;
+    size_t count = map->n_implicit + 1;
+    pp_config **nodes = realloc(map->implicit, count * sizeof *nodes);
     if (nodes)
         map->implicit = nodes;
-    const pp_option **opts = realloc(map->implicit_opts, n * sizeof *opts);
+    const pp_option **opts = realloc(map->implicit_opts, count * sizeof *opts);
     if (opts)
         map->implicit_opts = opts;
-    pp_config *s = config_node_new(PP_NODE_MAPPING, map->name_line, map->name_col);
-    char *path = NULL;
-    if (!nodes || !opts || !s ||
-        asprintf(&path, "%s%s%s", map->path ? map->path : "",
-                 map->path && *map->path ? "." : "", opt->name) < 0) {
-        config_node_free(s);
+    if (!nodes || !opts) {
+        config_node_free(n);
         return -1;
     }
-    s->adopted = 1;
-    s->owner = map->owner;
-    s->scope = map->scope;
-    s->path = path;
-    nodes[map->n_implicit] = s;
+    nodes[map->n_implicit] = n;
     opts[map->n_implicit] = opt;
-    map->n_implicit = n;
-    return check_map(s, opt->children, NULL, 0) < 0 ? -1 : 0;
+    map->n_implicit = count;
+    if (opt->type == PP_OPT_SECTION)
+        return check_map(n, opt->children, NULL, 0);
+    check_value(opt, n);
+    return 0;
+}
+
+/* A default the option's own type cannot parse is a bug in the table;
+ * say so where the user would look, rather than read it as 0. */
+static void check_default(pp_config *map, const pp_option *opt)
+{
+    const char *problem;
+    if (config_type_is_scalar(opt->type) && opt->default_value &&
+        (problem = scalar_problem(opt->type, opt->default_value))) {
+        char what[256];
+        snprintf(what, sizeof what, problem, opt->default_value);
+        config_report(map->owner, 0, map, opt->name,
+                      "the option table's default is wrong: %s", what);
+    }
 }
 
 /* `key` and `key_file` both written: one of them would be ignored. */
@@ -243,15 +300,16 @@ static void valid_keys(const pp_config *map, char *out, size_t len)
                                      o->name);
 }
 
-/* Per-table pass over the options: required keys, absent sections. */
+/* Per-table pass over the options: required keys, absent options. */
 static int check_table(pp_config *map, const pp_option *table, int check_required)
 {
     for (const pp_option *o = table; o && o->name; o++) {
         const pp_config *v = config_node_get(map, o->name, NULL);
         if (check_required && o->required && (!v || v->is_null))
             config_report(map->owner, 0, map, o->name, "required option is missing");
-        if (!v && o->type == PP_OPT_SECTION && implicit_add(map, o) < 0)
+        if (!v && implicit_add(map, o) < 0)
             return -1;
+        check_default(map, o);
         check_secret_pair(map, o);
     }
     return 0;

@@ -852,6 +852,56 @@ static void test_getters_defaults(void **state)
     config_free(c);
 }
 
+static const pp_option default_options[] = {
+    {"include", PP_OPT_STRING_LIST, "[\"*.pb.gz\", \"*.pprof\"]", "globs", 0, NULL},
+    {"headers", PP_OPT_STRING_MAP, "{x-scope: tenant-1}", "HTTP headers", 0, NULL},
+    {"routes", PP_OPT_SECTION_LIST, "[{match: a}, {match: b, weight: 2}]", "routes", 0,
+     (const pp_option[]){
+         {"match", PP_OPT_STRING, NULL, "what", 1, NULL},
+         {"weight", PP_OPT_INT, "1", "how much", 0, NULL},
+         {0},
+     }},
+    {"outer", PP_OPT_SECTION, NULL, "nested sections", 0,
+     (const pp_option[]){
+         {"inner", PP_OPT_SECTION, NULL, "inner", 0,
+          (const pp_option[]){{"depth", PP_OPT_INT, "2", "how deep", 0, NULL}, {0}}},
+         {0},
+     }},
+    {"buggy", PP_OPT_DURATION, "15", "a default without a unit", 0, NULL},
+    {0},
+};
+
+static void test_list_defaults(void **state)
+{
+    (void)state;
+    config *c = load("receivers:\n"
+                     "  file:\n"
+                     "  file/b:\n"
+                     "    include: [a]\n"
+                     "exporters: {file: }\n"
+                     SERVICE_USING("file, file/b", "file"));
+    for (size_t i = 0; i < 2; i++)
+        config_check_options(c, &c->components[i], default_options, NULL);
+    expect_error(c, "t.yaml:2:3: receivers.file: buggy: the option table's default is wrong: "
+                    "invalid duration \"15\" (use e.g. 500ms, 15s, 2m)");
+    const pp_config *n = config_find(c, "file")->node;
+    const pp_config *include = cfg_child(n, "include");
+    assert_int_equal(cfg_count(include), 2);
+    assert_string_equal(cfg_scalar(cfg_item(include, 1)), "*.pprof");
+    assert_false(cfg_is_set(n, "include"));
+    assert_string_equal(cfg_scalar(cfg_item(cfg_child(n, "headers"), 0)), "tenant-1");
+    const pp_config *routes = cfg_child(n, "routes");
+    assert_int_equal(cfg_count(routes), 2);
+    assert_int_equal(cfg_int(cfg_item(routes, 0), "weight"), 1);
+    assert_int_equal(cfg_int(cfg_item(routes, 1), "weight"), 2);
+    assert_string_equal(cfg_string(cfg_item(routes, 1), "match"), "b");
+    assert_int_equal(cfg_int(cfg_child(cfg_child(n, "outer"), "inner"), "depth"), 2);
+    assert_int_equal(cfg_duration_ns(n, "buggy"), 0);
+    const pp_config *b = config_find(c, "file/b")->node;
+    assert_int_equal(cfg_count(cfg_child(b, "include")), 1);
+    config_free(c);
+}
+
 static void test_getters_misuse(void **state)
 {
     (void)state;
@@ -908,6 +958,8 @@ static void test_getters_unchecked(void **state)
                      "    s: 1KiB\n"
                      "    b: true\n"
                      "    x: 0.5\n"
+                     "    blank: \" 5\"\n"
+                     "    hex: 0x10\n"
                      "exporters: {file: }\n" SERVICE_USING("file", "file"));
     const pp_config *n = config_find(c, "file")->node;
     assert_int_equal(cfg_int(n, "n"), 42);
@@ -916,6 +968,11 @@ static void test_getters_unchecked(void **state)
     assert_true(cfg_bool(n, "b"));
     assert_true(cfg_double(n, "x") == 0.5);
     assert_int_equal(cfg_int(n, "missing"), 0);
+    assert_int_equal(cfg_int(n, "d"), 0);
+    assert_int_equal(cfg_int(n, "blank"), 0);
+    assert_int_equal(cfg_int(n, "hex"), 0);
+    assert_true(cfg_double(n, "hex") == 0);
+    assert_true(cfg_double(n, "d") == 0);
     config_free(c);
 }
 
@@ -983,7 +1040,8 @@ static void test_cfg_error_positions(void **state)
                              "    rules:\n"
                              "      - regex: \"(\"\n"
                              "exporters: {file: {endpoint: y}}\n"
-                             SERVICE_USING("file", "file"));
+                             SERVICE_USING("file", "file")
+                             "  plugins: [./x.so]\n");
     expect_clean(c);
     const pp_config *n = config_find_kind(c, PP_RECEIVER, "file")->node;
     assert_int_equal(cfg_error(n, "endpoint", "bad URL %s", "x"), -1);
@@ -1002,9 +1060,12 @@ static void test_cfg_error_positions(void **state)
     expect_error(c, "t.yaml:7:9: receivers.file: rules[0].action: absent in an item");
     config_add_error(c, n, NULL, "unknown receiver type \"%s\"", "file");
     expect_error(c, "t.yaml:2:3: receivers.file: unknown receiver type \"file\"");
+    config_add_error(c, cfg_item(cfg_child(config_service(c), "plugins"), 0), NULL,
+                     "cannot open");
+    expect_error(c, "t.yaml:14:13: service: plugins[0]: cannot open");
     config_add_error(c, NULL, NULL, "plugin %s: no such file", "x.so");
     expect_error(c, "t.yaml: plugin x.so: no such file");
-    assert_int_equal(c->n_errors, 9);
+    assert_int_equal(c->n_errors, 10);
     config_free(c);
 }
 
@@ -1129,6 +1190,45 @@ static void test_print_options(void **state)
     free(text);
 }
 
+/* Every prefix of a real config: loading and checking must not crash or
+ * leak (under ASan), whatever the parser is left holding. */
+static void test_truncated_inputs(void **state)
+{
+    (void)state;
+    static const char full[] =
+        "receivers:\n"
+        "  file/a: &x\n"
+        "    endpoint: \"${env:PP_TEST_UNSET:-http://h}\"\n"
+        "    targets: [a, 'b', \"c\"]\n"
+        "    rules:\n"
+        "      - {regex: \"(.*)\", modulus: 3}\n"
+        "    tls: {insecure: true}\n"
+        "  file/b: *x\n"
+        "exporters:\n"
+        "  file:\n"
+        "    endpoint: y\n"
+        "    retry_on_failure: {max_interval: 1m}\n"
+        "service:\n"
+        "  telemetry: {log_level: warn}\n"
+        "  pipelines:\n"
+        "    profiles:\n"
+        "      receivers: [file/a, file/b]\n"
+        "      exporters: [file]\n";
+    char buf[sizeof full];
+    for (size_t len = 0; len < sizeof full; len++) {
+        memcpy(buf, full, len);
+        buf[len] = '\0';
+        config *c = load_checked(buf);
+        for (size_t i = 0; i < c->n_components; i++) {
+            const pp_config *n = c->components[i].node;
+            (void)cfg_string(n, "endpoint");
+            (void)cfg_duration_ns(cfg_child(n, "retry_on_failure"), "max_interval");
+            (void)cfg_int(cfg_item(cfg_child(n, "rules"), 0), "modulus");
+        }
+        config_free(c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1150,6 +1250,7 @@ int main(void)
         cmocka_unit_test(test_option_unknown_lists_extra),
         cmocka_unit_test(test_option_null_values),
         cmocka_unit_test(test_getters_defaults),
+        cmocka_unit_test(test_list_defaults),
         cmocka_unit_test(test_getters_misuse),
         cmocka_unit_test(test_getters_unchecked),
         cmocka_unit_test(test_secrets),
@@ -1157,6 +1258,7 @@ int main(void)
         cmocka_unit_test(test_aliases),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_print_options),
+        cmocka_unit_test(test_truncated_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
