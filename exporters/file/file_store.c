@@ -233,7 +233,8 @@ static int scan_service(store_list *l, const char *root, const char *rel) {
 int store_list_scan(store_list *l, const char *root, char *err, size_t errlen) {
     if (each_subdir(root, "", l, scan_service) < 0)
         return store_error(err, errlen, "scan %s: %s", root, strerror(errno));
-    qsort(l->files + l->head, l->count, sizeof *l->files, by_mtime);
+    if (l->count)
+        qsort(l->files + l->head, l->count, sizeof *l->files, by_mtime);
     return 0;
 }
 
