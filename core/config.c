@@ -18,6 +18,8 @@
 #include "config_internal.h"
 
 #define CONFIG_MAX_FILE_BYTES ((long)16 << 20)
+/* For ordering messages by line, then column. */
+#define CONFIG_MAX_COLUMNS 1000000L
 
 static const char *const section_names[] = {"receivers", "processors", "exporters"};
 static const pp_kind section_kinds[] = {PP_RECEIVER, PP_PROCESSOR, PP_EXPORTER};
@@ -67,6 +69,33 @@ static int list_push(char ***list, size_t *n, char *s)
     return 0;
 }
 
+/* The line and column a stored message names (0 if none). */
+static long message_pos(const config *c, const char *msg)
+{
+    const char *p = msg + strlen(c->path);
+    if (*p != ':')
+        return 0;
+    char *end;
+    long line = strtol(p + 1, &end, 10);
+    long col = *end == ':' ? strtol(end + 1, NULL, 10) : 0;
+    return line * CONFIG_MAX_COLUMNS + col;
+}
+
+/* Inserts msg after every message at or before its position, so that
+ * `profpipe validate` lists problems in file order, whichever check found
+ * them first. */
+static int list_insert_sorted(const config *c, char ***list, size_t *n, char *msg)
+{
+    if (list_push(list, n, msg) < 0)
+        return -1;
+    long pos = message_pos(c, msg);
+    size_t i = *n - 1;
+    for (; i > 0 && message_pos(c, (*list)[i - 1]) > pos; i--)
+        (*list)[i] = (*list)[i - 1];
+    (*list)[i] = msg;
+    return 0;
+}
+
 void config_report_at(config *c, int warning, const char *scope, int line, int col,
                       const char *path, const char *what)
 {
@@ -80,8 +109,8 @@ void config_report_at(config *c, int warning, const char *scope, int line, int c
         return;
     config_priv *priv = c->priv;
     pthread_mutex_lock(&priv->lock);
-    int rc = warning ? list_push(&c->warnings, &c->n_warnings, msg)
-                     : list_push(&c->errors, &c->n_errors, msg);
+    int rc = warning ? list_insert_sorted(c, &c->warnings, &c->n_warnings, msg)
+                     : list_insert_sorted(c, &c->errors, &c->n_errors, msg);
     pthread_mutex_unlock(&priv->lock);
     if (rc < 0)
         free(msg);
@@ -234,14 +263,27 @@ static int component_add(config *c, pp_kind kind, const pp_config *key, pp_confi
     return 0;
 }
 
+/* An error at a key that is not adopted yet, under an explicit scope. */
+static void report_key(config *c, const char *scope, const pp_config *key,
+                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void report_key(config *c, const char *scope, const pp_config *key,
+                       const char *fmt, ...)
+{
+    char what[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    config_report_at(c, 0, scope, key->line, key->col, NULL, what);
+}
+
 static int section_component(config *c, size_t s, pp_config *key, pp_config *value)
 {
-    key->scope = section_names[s];
     size_t type_len = id_parse(key->text);
     if (type_len == 0) {
-        config_report(c, 0, key, NULL,
-                      "invalid component id \"%s\" (use type or type/name: type "
-                      "[a-z][a-z0-9_]*, name [A-Za-z0-9_.-]+)", key->text);
+        report_key(c, section_names[s], key,
+                   "invalid component id \"%s\" (use type or type/name: type "
+                   "[a-z][a-z0-9_]*, name [A-Za-z0-9_.-]+)", key->text);
         return 0;
     }
     if (config_find_kind(c, section_kinds[s], key->text))
@@ -261,9 +303,8 @@ static int section_load(config *c, size_t s, pp_config *key, pp_config *section)
 {
     config_node_make_empty(section, PP_NODE_MAPPING);
     if (section->kind != PP_NODE_MAPPING) {
-        key->scope = NULL;
-        config_report(c, 0, key, NULL, "%s: expected a mapping of component ids, got %s",
-                      section_names[s], config_kind_name(section));
+        report_key(c, section_names[s], key, "expected a mapping of component ids, got %s",
+                   config_kind_name(section));
         return 0;
     }
     for (size_t i = 0; i < section->n; i++)
@@ -483,8 +524,8 @@ static int config_load_root(config *c, pp_config *root)
         } else if (strcmp(key->text, "service") == 0) {
             service = service ? service : root->items[i];
         } else {
-            config_report(c, 0, key, NULL, "unknown top-level section \"%s\" (valid: "
-                          "receivers, processors, exporters, service)", key->text);
+            report_key(c, NULL, key, "unknown top-level section \"%s\" (valid: "
+                       "receivers, processors, exporters, service)", key->text);
         }
     }
     if (service_load(c, root, service) < 0)

@@ -45,7 +45,7 @@ struct pp_config {
 
 /* Bounds on hostile input. */
 #define CONFIG_MAX_DEPTH 64
-#define CONFIG_MAX_NODES 1000000
+#define CONFIG_MAX_NODES 100000
 
 typedef struct config_priv {
     pp_config *root;

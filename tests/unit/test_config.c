@@ -67,6 +67,19 @@ static void expect_clean(const config *c)
     }
 }
 
+/* Messages come in file order, whichever check found them first. */
+static void expect_file_order(const config *c)
+{
+    int last_line = 0, last_col = 0;
+    for (size_t i = 0; i < c->n_errors; i++) {
+        int line = 0, col = 0;
+        assert_int_equal(sscanf(c->errors[i], "t.yaml:%d:%d:", &line, &col), 2);
+        assert_true(line > last_line || (line == last_line && col >= last_col));
+        last_line = line;
+        last_col = col;
+    }
+}
+
 static config *load(const char *text)
 {
     config *c = config_load_string(text, "t.yaml");
@@ -476,6 +489,7 @@ static void test_service_errors(void **state)
     expect_error(c, "t.yaml:17:7: service.pipelines.profiles: batch: unknown option "
                     "(valid: receivers, processors, exporters, queue_size, full_policy)");
     assert_int_equal(c->n_errors, 9);
+    expect_file_order(c);
     config_free(c);
 }
 
@@ -723,6 +737,7 @@ static void test_option_errors(void **state)
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         expect_error(c, want[i]);
     assert_int_equal(c->n_errors, sizeof want / sizeof want[0]);
+    expect_file_order(c);
     config_free(c);
 }
 
