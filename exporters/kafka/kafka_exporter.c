@@ -166,8 +166,7 @@ static rd_kafka_conf_t *exporter_conf(kafka_exporter *e, const pp_config *cfg)
 {
     const pp_host *h = e->ctx.host;
     const char *compression = h->cfg_string(cfg, "compression");
-    if (check_compression(h, cfg, compression) != 0)
-        return NULL;
+    int bad = check_compression(h, cfg, compression) != 0;
     char timeout_ms[DECIMAL_MAX], max_bytes[DECIMAL_MAX];
     snprintf(timeout_ms, sizeof timeout_ms, "%" PRId64, e->timeout_ns / NS_PER_MS);
     snprintf(max_bytes, sizeof max_bytes, "%" PRId64,
@@ -176,15 +175,18 @@ static rd_kafka_conf_t *exporter_conf(kafka_exporter *e, const pp_config *cfg)
     const char *defaults[] = {
         "enable.idempotence", "true",
         "acks", "all",
-        "compression.codec", compression,
+        "compression.codec", bad ? "none" : compression,
         "message.timeout.ms", timeout_ms,
         "message.max.bytes", max_bytes,
         "partitioner", "murmur2_random",
         NULL,
     };
     rd_kafka_conf_t *conf = kafka_conf_build(&e->ctx, cfg, "brokers", "producer", defaults);
-    if (conf == NULL)
+    if (conf == NULL || bad) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
         return NULL;
+    }
     rd_kafka_conf_set_dr_msg_cb(conf, delivery_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     return conf;
