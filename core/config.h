@@ -1,11 +1,22 @@
 /* config: loads the YAML config with every node's file position, expands
- * ${env:NAME} and ${env:NAME:-default} in scalars, checks the service
+ * ${env:NAME} and ${env:NAME:-default} in scalars ($$ is a literal $; any
+ * other $ is left alone, so relabel's ${1} survives), checks the service
  * section and pipeline references, and checks each component's options
  * against its option table. Errors accumulate in the config (all of them
- * are reported, not only the first) as "file:line:col: <id>: <key>: why".
+ * are reported, not only the first, in file order) as
+ *   "<file>:<line>:<col>: <section>.<id>: <key path>: <why>"
+ * e.g. "p.yaml:7:22: receivers.pprof_scrape/go: scrape_interval: invalid
+ * duration "15x" (use e.g. 500ms, 15s, 2m)"; service-level ones under
+ * "service" or "service.pipelines.<name>". A null value (`relabel:`) is an
+ * empty mapping for a component, and "not set" for a scalar option.
  *
- * The pp_config node type is defined here; the cfg_* functions below are
- * what the host API table hands to components. */
+ * Implemented in config.c (loading, service, messages), config_node.c
+ * (YAML events to nodes, ${env:}), config_options.c (option tables),
+ * config_get.c (the cfg_* view) and units.c.
+ *
+ * The pp_config node type is private to those files (config_internal.h);
+ * the cfg_* functions below are what the host API table hands to
+ * components. */
 #ifndef PROFPIPE_CONFIG_H
 #define PROFPIPE_CONFIG_H
 
@@ -102,7 +113,14 @@ void config_add_error(config *c, const pp_config *node, const char *key,
 int units_parse_duration_ns(const char *text, int64_t *out);
 int units_parse_size(const char *text, int64_t *out);
 
-/* The host API's config view (see pp_host in plugin.h). */
+/* The host API's config view (see pp_host in plugin.h). A key left out
+ * answers with its option's default_value, parsed with the option's type,
+ * inside sections and section-list items too; an absent section reads as
+ * an empty one (cfg_child is non-NULL, cfg_is_set 0). A key the table does
+ * not know, or of another type, answers 0 or NULL (cfg_string reads any
+ * scalar option as text). NULL nodes are allowed everywhere. Read-only
+ * after loading and checking: safe from any thread. cfg_secret returns a
+ * malloc'd string. */
 const char *cfg_string(const pp_config *c, const char *key);
 int64_t cfg_int(const pp_config *c, const char *key);
 double cfg_double(const pp_config *c, const char *key);

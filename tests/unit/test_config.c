@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "config.h"
 
@@ -1205,6 +1206,48 @@ static void test_print_options(void **state)
     free(text);
 }
 
+#define READER_THREADS 4
+#define READS_PER_THREAD 2000
+
+/* Components read their options from their own threads, and create()s may
+ * report errors concurrently: reads see defaults, no report is lost. */
+static void *reader_thread(void *arg)
+{
+    const pp_config *n = arg;
+    for (int i = 0; i < READS_PER_THREAD; i++) {
+        if (cfg_duration_ns(n, "scrape_interval") != 15 * NS_PER_S ||
+            cfg_int(cfg_item(cfg_child(n, "rules"), 0), "modulus") != 3 ||
+            strcmp(cfg_string(cfg_child(n, "tls"), "ca_file"), "/etc/ssl/ca.pem") != 0)
+            return (void *)1;
+        if (i % (READS_PER_THREAD / 10) == 0)
+            cfg_error(n, "endpoint", "report %d", i);
+    }
+    return NULL;
+}
+
+static void test_concurrent_reads(void **state)
+{
+    (void)state;
+    config *c = load_checked("receivers:\n"
+                             "  file:\n"
+                             "    endpoint: x\n"
+                             "    rules: [{modulus: 3}]\n"
+                             "exporters: {file: {endpoint: y}}\n"
+                             SERVICE_USING("file", "file"));
+    expect_clean(c);
+    pthread_t threads[READER_THREADS];
+    for (int i = 0; i < READER_THREADS; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, reader_thread,
+                                        config_find(c, "file")->node), 0);
+    for (int i = 0; i < READER_THREADS; i++) {
+        void *failed = NULL;
+        pthread_join(threads[i], &failed);
+        assert_null(failed);
+    }
+    assert_int_equal(c->n_errors, READER_THREADS * 10);
+    config_free(c);
+}
+
 /* Every prefix of a real config: loading and checking must not crash or
  * leak (under ASan), whatever the parser is left holding. */
 static void test_truncated_inputs(void **state)
@@ -1273,6 +1316,7 @@ int main(void)
         cmocka_unit_test(test_aliases),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_print_options),
+        cmocka_unit_test(test_concurrent_reads),
         cmocka_unit_test(test_truncated_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
