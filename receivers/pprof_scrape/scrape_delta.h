@@ -1,0 +1,61 @@
+/* scrape_delta: turns cumulative pprof sample types into per-interval
+ * deltas, one scrape_delta per target and profile type.
+ *
+ * Go's block and mutex profiles and the alloc_* sample types of its heap
+ * profile count from process start. A profile store sums what it is sent
+ * over a query's time range, so each scrape must carry only what happened
+ * since the previous one. The state kept between scrapes is one hash
+ * table: sample key -> cumulative values of the previous scrape, where
+ * the key is a 64-bit hash of the stack (function name and line of every
+ * frame, or the address of a frame without symbols) and the sample's
+ * labels (Go's heap profile tells allocation sizes apart by a `bytes`
+ * label). Only the values are kept, never the profile: memory stays at
+ * one table (two, swapped) per series whatever the number of scrapes.
+ *
+ * Rules (as Grafana Alloy's pyroscope.scrape does them):
+ * - cumulative sample types are alloc_objects/count, alloc_space/bytes,
+ *   contentions/count and delay/nanoseconds; the rest of a profile's
+ *   values (inuse_*) pass unchanged;
+ * - the first scrape only sets the baseline and is not emitted;
+ * - a value that went down means the process restarted: the scrape
+ *   becomes the new baseline and nothing is emitted, so no value ever
+ *   goes negative;
+ * - samples whose deltas are all zero (and with no other non-zero value)
+ *   are dropped by pprof_compact.
+ */
+#ifndef SCRAPE_DELTA_H
+#define SCRAPE_DELTA_H
+
+#include <stddef.h>
+
+#include <profpipe/plugin.h>
+
+typedef struct scrape_delta scrape_delta;
+
+typedef enum scrape_delta_result {
+    SCRAPE_DELTA_ERROR = -1,   /* reason in err; state unchanged */
+    SCRAPE_DELTA_NONE = 0,     /* no cumulative sample type: emit as is */
+    SCRAPE_DELTA_BASELINE = 1, /* first scrape: kept as baseline, do not emit */
+    SCRAPE_DELTA_RESET = 2,    /* a counter went back: new baseline, do not emit */
+    SCRAPE_DELTA_EMIT = 3,     /* p now holds the deltas: emit it */
+} scrape_delta_result;
+
+scrape_delta *scrape_delta_new(void);
+void scrape_delta_free(scrape_delta *d);
+
+/* 1 if a sample type (type/unit strings) is cumulative since process start. */
+int scrape_delta_is_cumulative(const char *type, const char *unit);
+
+/* Applies the rules above to p (its tree is decoded and changed in
+ * place). `time_ns` is the scrape's wall-clock time; on EMIT the tree's
+ * duration becomes the time since the previous scrape and *from_ns says
+ * when that was. */
+scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host,
+                                       pp_profile *p, int64_t time_ns,
+                                       int64_t *from_ns, char *err,
+                                       size_t errlen);
+
+/* Number of keys remembered (for tests and memory checks). */
+size_t scrape_delta_size(const scrape_delta *d);
+
+#endif

@@ -1,0 +1,364 @@
+/* scrape_loop: one thread, one libcurl multi handle, every target and
+ * profile type.
+ *
+ * Each slot (target x profile type) has its own due time, first placed
+ * at a hash-derived offset within the interval so that 500 targets do
+ * not all fire at once, then advanced by whole intervals (a slot that
+ * fell behind skips the missed turns rather than bunching up). A slot
+ * whose previous transfer is still running skips its turn: one request
+ * per target and profile type at a time, which is also what Go's CPU
+ * profile handler allows. Between turns the thread sleeps in
+ * curl_multi_poll until the next due time, socket activity, or
+ * curl_multi_wakeup from stop().
+ *
+ * libcurl handles are pooled (reset, not re-created); the multi handle
+ * keeps the connection cache, so keep-alive connections to a target are
+ * reused across its profile types and intervals. Response bodies are
+ * freed as soon as the profile holds its copy: memory does not grow with
+ * time, only with the number of targets (their delta tables). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "scrape_loop.h"
+
+#define NS_PER_MS 1000000LL
+/* Longest sleep between checks of the stop flag and file_sd. */
+#define LOOP_MAX_WAIT_MS 1000
+/* Idle libcurl handles kept for reuse. */
+#define EASY_POOL_MAX 64
+#define BODY_INITIAL_CAP 16384
+#define CONNECT_TIMEOUT_MAX_MS 5000L
+#define MAX_REDIRECTS 5L
+#define USER_AGENT "profpipe-pprof-scrape/1"
+
+const char *const scrape_reason_names[REASON_COUNT] = {
+    "connect",     "timeout",         "http_401",  "http_403",
+    "http_429",    "http_503",        "http_status", "body_size_limit",
+    "invalid_profile", "transport",
+};
+
+uint64_t scrape_hash(const char *a, const char *b)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    const char *s;
+    for (s = a; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    h = (h ^ 0xff) * 0x100000001b3ull;
+    for (s = b; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* ---- handle pool ---- */
+
+static scrape_easy *easy_get(scrape_loop *l)
+{
+    scrape_easy *e = l->idle;
+    if (e) {
+        l->idle = e->next;
+        l->n_idle--;
+        return e;
+    }
+    e = calloc(1, sizeof *e);
+    if (e && !(e->curl = curl_easy_init())) {
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+static void easy_put(scrape_loop *l, scrape_easy *e)
+{
+    if (l->n_idle >= EASY_POOL_MAX) {
+        curl_easy_cleanup(e->curl);
+        free(e);
+        return;
+    }
+    curl_easy_reset(e->curl);
+    e->errbuf[0] = '\0';
+    e->next = l->idle;
+    l->idle = e;
+    l->n_idle++;
+}
+
+static void body_free(scrape_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+/* libcurl write callback: appends, aborts past body_size_limit. */
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    scrape_buf *b = arg;
+    size_t n = size * nmemb;
+    if (b->limit > 0 && b->len + n > (size_t)b->limit) {
+        b->over_limit = 1;
+        return 0; /* libcurl ends the transfer with CURLE_WRITE_ERROR */
+    }
+    if (b->len + n > b->cap) {
+        size_t ncap = b->cap ? b->cap : BODY_INITIAL_CAP;
+        uint8_t *g;
+        while (ncap < b->len + n)
+            ncap *= 2;
+        g = realloc(b->data, ncap);
+        if (!g)
+            return 0;
+        b->data = g;
+        b->cap = ncap;
+    }
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    return n;
+}
+
+void scrape_slot_abort(scrape_loop *l, scrape_slot *s)
+{
+    if (!s->easy)
+        return;
+    curl_multi_remove_handle(l->multi, s->easy->curl);
+    easy_put(l, s->easy);
+    s->easy = NULL;
+    body_free(&s->body);
+}
+
+/* ---- starting a transfer ---- */
+
+static void set_transport(CURL *c, const scrape_target *t)
+{
+    const scrape_transport *tr = &t->transport;
+    if (t->headers)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
+    if (t->connect_to)
+        curl_easy_setopt(c, CURLOPT_CONNECT_TO, t->connect_to);
+    if (tr->username) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(c, CURLOPT_USERNAME, tr->username);
+        curl_easy_setopt(c, CURLOPT_PASSWORD, tr->password ? tr->password : "");
+    }
+    if (tr->proxy_url)
+        curl_easy_setopt(c, CURLOPT_PROXY, tr->proxy_url);
+    if (tr->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, tr->ca_file);
+    if (tr->cert_file)
+        curl_easy_setopt(c, CURLOPT_SSLCERT, tr->cert_file);
+    if (tr->key_file)
+        curl_easy_setopt(c, CURLOPT_SSLKEY, tr->key_file);
+    if (tr->insecure_skip_verify) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (tr->follow_redirects) {
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(c, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
+    }
+}
+
+static int slot_start(scrape_loop *l, scrape_slot *s, int64_t now)
+{
+    const scrape_config *cfg = l->cfg;
+    int64_t timeout_ms = cfg->timeout_ns / NS_PER_MS;
+    scrape_easy *e = easy_get(l);
+    CURL *c;
+    if (!e)
+        return -1;
+    if (s->ptype->seconds)
+        timeout_ms += cfg->profiling_seconds * 1000;
+    body_free(&s->body);
+    s->body.limit = cfg->body_size_limit;
+    c = e->curl;
+    curl_easy_setopt(c, CURLOPT_URL, s->url);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, s);
+    curl_easy_setopt(c, CURLOPT_SHARE, l->share);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->body);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, e->errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(timeout_ms < CONNECT_TIMEOUT_MAX_MS ? timeout_ms
+                                                                : CONNECT_TIMEOUT_MAX_MS));
+    curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    if (cfg->body_size_limit > 0)
+        curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->body_size_limit);
+    set_transport(c, s->target);
+    if (curl_multi_add_handle(l->multi, c) != CURLM_OK) {
+        body_free(&s->body);
+        easy_put(l, e);
+        return -1;
+    }
+    s->easy = e;
+    s->start_mono = now;
+    s->start_wall = l->host->now_ns();
+    return 0;
+}
+
+/* Next due time after now, in whole intervals from the slot's phase. */
+static void schedule_next(const scrape_loop *l, scrape_slot *s, int64_t now)
+{
+    int64_t iv = l->cfg->interval_ns;
+    s->next_due += iv;
+    if (s->next_due <= now)
+        s->next_due += ((now - s->next_due) / iv + 1) * iv;
+}
+
+/* Starts what is due; returns the earliest due time left. */
+static int64_t start_due(scrape_loop *l, int64_t now)
+{
+    int64_t earliest = now + LOOP_MAX_WAIT_MS * NS_PER_MS;
+    size_t i, j;
+    for (i = 0; i < l->n_targets; i++) {
+        scrape_target *t = l->targets[i];
+        for (j = 0; j < t->n_slots; j++) {
+            scrape_slot *s = &t->slots[j];
+            if (s->next_due <= now) {
+                if (!s->easy && slot_start(l, s, now) < 0)
+                    l->host->log(l->self, PP_LOG_ERROR, "cannot start %s: out of memory",
+                                 s->url);
+                schedule_next(l, s, now);
+            }
+            if (s->next_due < earliest)
+                earliest = s->next_due;
+        }
+    }
+    return earliest;
+}
+
+static void drain(scrape_loop *l)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(l->multi, &left))) {
+        scrape_slot *s = NULL;
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+        if (!s || !s->easy)
+            continue;
+        /* read everything before the handle goes back to the pool */
+        curl_multi_remove_handle(l->multi, m->easy_handle);
+        scrape_result(l, s, m->data.result, l->host->monotonic_ns());
+        easy_put(l, s->easy);
+        s->easy = NULL;
+        body_free(&s->body);
+    }
+}
+
+static void flush_batch(scrape_loop *l)
+{
+    pp_batch *b = l->batch;
+    l->batch = NULL;
+    if (!b)
+        return;
+    if (l->host->batch_count(b) == 0) {
+        l->host->batch_unref(b);
+        return;
+    }
+    l->host->emit(l->self, b); /* -1 means shutting down: dropped, counted by the host */
+}
+
+static void *loop_main(void *arg)
+{
+    scrape_loop *l = arg;
+    int running = 0;
+    scrape_set_sync(l);
+    while (!atomic_load(&l->stopping)) {
+        int64_t now = l->host->monotonic_ns(), earliest, wait_ms;
+        scrape_set_refresh_sd(l, now);
+        earliest = start_due(l, now);
+        curl_multi_perform(l->multi, &running);
+        drain(l);
+        flush_batch(l);
+        if (l->cfg->n_sd_files && l->sd_next < earliest)
+            earliest = l->sd_next;
+        wait_ms = (earliest - l->host->monotonic_ns()) / NS_PER_MS + 1;
+        if (wait_ms < 0)
+            wait_ms = 0;
+        if (wait_ms > LOOP_MAX_WAIT_MS)
+            wait_ms = LOOP_MAX_WAIT_MS;
+        curl_multi_poll(l->multi, NULL, 0, (int)wait_ms, NULL);
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+scrape_loop *scrape_loop_new(const pp_host *host, pp_instance *self,
+                             const scrape_config *cfg)
+{
+    scrape_loop *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->host = host;
+    l->self = self;
+    l->cfg = cfg;
+    atomic_init(&l->stopping, 0);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        free(l);
+        return NULL;
+    }
+    l->multi = curl_multi_init();
+    l->share = curl_share_init();
+    if (!l->multi || !l->share) {
+        scrape_loop_free(l);
+        return NULL;
+    }
+    curl_share_setopt(l->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(l->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    l->m_targets = host->metric(self, "scrape_targets", "Targets being scraped.", PP_GAUGE,
+                                NULL);
+    return l;
+}
+
+int scrape_loop_start(scrape_loop *l)
+{
+    if (pthread_create(&l->thread, NULL, loop_main, l) != 0) {
+        l->host->log(l->self, PP_LOG_ERROR, "cannot start the scrape thread");
+        return -1;
+    }
+    l->started = 1;
+    return 0;
+}
+
+void scrape_loop_stop(scrape_loop *l)
+{
+    if (!l->started)
+        return;
+    atomic_store(&l->stopping, 1);
+    curl_multi_wakeup(l->multi);
+    pthread_join(l->thread, NULL);
+    l->started = 0;
+}
+
+void scrape_loop_free(scrape_loop *l)
+{
+    size_t i;
+    if (!l)
+        return;
+    scrape_loop_stop(l);
+    for (i = 0; i < l->n_targets; i++)
+        scrape_target_free(l, l->targets[i]);
+    free(l->targets);
+    for (i = 0; i < l->n_sd_specs; i++)
+        scrape_spec_clear(&l->sd_specs[i]);
+    free(l->sd_specs);
+    while (l->idle) {
+        scrape_easy *e = l->idle;
+        l->idle = e->next;
+        curl_easy_cleanup(e->curl);
+        free(e);
+    }
+    if (l->batch)
+        l->host->batch_unref(l->batch);
+    if (l->multi)
+        curl_multi_cleanup(l->multi);
+    if (l->share)
+        curl_share_cleanup(l->share);
+    curl_global_cleanup();
+    free(l);
+}

@@ -1,0 +1,220 @@
+/* scrape_result: what happens when one transfer ends.
+ *
+ * A failure is classified into one reason (scrape_reason), counted in
+ * errors_total{reason}, and logged so that a person can act on it
+ * without drowning: a warning when a slot's reason changes, debug while
+ * it stays the same, info when it recovers. Connection errors, timeouts,
+ * 401 and 403 mark the whole target down (up = 0), logged once per
+ * change of state with the status. 429 and 503 skip the profile type
+ * until the server's Retry-After has passed (at least this interval).
+ *
+ * A 200 becomes a profile: cumulative types go through the slot's delta
+ * state (and need the decoded tree); the rest pass as the raw bytes
+ * received, after a cheap check that they are a pprof at all. Series
+ * labels are the target's plus `__name__`, and `__delta__="false"` on
+ * profiles whose values are already per-interval deltas (ours, or
+ * godeltaprof's), as Alloy sends it so Pyroscope does not delta again. */
+#include <stdio.h>
+#include <string.h>
+
+#include "scrape_loop.h"
+
+#define NS_PER_SEC 1000000000LL
+/* Upper bound on a decompressed profile during the pprof check. */
+#define CHECK_MAX_DECOMPRESSED ((size_t)512 << 20)
+
+static int is_down_reason(scrape_reason r)
+{
+    return r == REASON_CONNECT || r == REASON_TIMEOUT || r == REASON_HTTP_401 ||
+           r == REASON_HTTP_403;
+}
+
+static scrape_reason classify(CURLcode rc, long status, const scrape_buf *body)
+{
+    switch (rc) {
+    case CURLE_OK:
+        if (status == 401)
+            return REASON_HTTP_401;
+        if (status == 403)
+            return REASON_HTTP_403;
+        if (status == 429)
+            return REASON_HTTP_429;
+        if (status == 503)
+            return REASON_HTTP_503;
+        return status == 200 ? REASON_NONE : REASON_HTTP_STATUS;
+    case CURLE_OPERATION_TIMEDOUT:
+        return REASON_TIMEOUT;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+        return REASON_CONNECT;
+    case CURLE_FILESIZE_EXCEEDED:
+        return REASON_BODY_LIMIT;
+    case CURLE_WRITE_ERROR:
+        return body->over_limit ? REASON_BODY_LIMIT : REASON_TRANSPORT;
+    case CURLE_PARTIAL_FILE:
+        return REASON_INVALID;
+    default:
+        return REASON_TRANSPORT;
+    }
+}
+
+static void count_error(scrape_loop *l, scrape_target *t, scrape_reason r)
+{
+    if (!t->m_errors[r]) {
+        char labels[1024];
+        snprintf(labels, sizeof labels, "%s,reason=\"%s\"", t->metric_labels,
+                 scrape_reason_names[r]);
+        t->m_errors[r] = l->host->metric(l->self, "scrape_errors_total",
+                                         "Failed scrapes by reason.", PP_COUNTER, labels);
+    }
+    l->host->metric_add(t->m_errors[r], 1);
+}
+
+static void on_failure(scrape_loop *l, scrape_slot *s, scrape_reason r, const char *detail,
+                       int64_t now)
+{
+    scrape_target *t = s->target;
+    count_error(l, t, r);
+    if (is_down_reason(r)) {
+        int changed = !t->down || t->down_reason != r;
+        l->host->log(l->self, changed ? PP_LOG_WARN : PP_LOG_DEBUG,
+                     "target %s down: %s: %s", t->base_url, s->ptype->path, detail);
+        t->down = 1;
+        t->down_reason = r;
+    } else {
+        l->host->log(l->self, s->last_reason != r ? PP_LOG_WARN : PP_LOG_DEBUG,
+                     "scrape %s%s failed: %s", t->base_url, s->ptype->path, detail);
+    }
+    if (r == REASON_HTTP_429 || r == REASON_HTTP_503) {
+        curl_off_t after = 0;
+        curl_easy_getinfo(s->easy->curl, CURLINFO_RETRY_AFTER, &after);
+        if (after > 0 && now + (int64_t)after * NS_PER_SEC > s->next_due)
+            s->next_due = now + (int64_t)after * NS_PER_SEC;
+    }
+    s->last_reason = r;
+}
+
+static void on_success(scrape_loop *l, scrape_slot *s)
+{
+    scrape_target *t = s->target;
+    if (t->down)
+        l->host->log(l->self, PP_LOG_INFO, "target %s up again", t->base_url);
+    else if (s->last_reason != REASON_NONE)
+        l->host->log(l->self, PP_LOG_INFO, "scrape %s%s ok again", t->base_url,
+                     s->ptype->path);
+    t->down = 0;
+    t->down_reason = REASON_NONE;
+    s->last_reason = REASON_NONE;
+}
+
+static int needs_delta(const scrape_ptype *pt)
+{
+    return !pt->seconds && !pt->server_delta && strcmp(pt->name, "goroutine") != 0 &&
+           strcmp(pt->name, "threadcreate") != 0;
+}
+
+static int set_labels(const pp_host *h, pp_profile *p, const scrape_slot *s, int delta)
+{
+    const scrape_target *t = s->target;
+    size_t i;
+    for (i = 0; i < t->n_labels; i++)
+        if (h->label_set(p, t->labels[i].name, t->labels[i].value) < 0)
+            return -1;
+    if (h->label_set(p, "__name__", s->ptype->name) < 0)
+        return -1;
+    return delta ? h->label_set(p, "__delta__", "false") : 0;
+}
+
+/* Builds the profile from a 200 body; 0 (emitted or kept as a baseline)
+ * or -1 with the reason in why. */
+static int take_profile(scrape_loop *l, scrape_slot *s, char *why, size_t whylen)
+{
+    const pp_host *h = l->host;
+    int64_t until = h->now_ns(), from = s->start_wall;
+    int delta = s->ptype->server_delta;
+    pp_profile *p;
+    if (!needs_delta(s->ptype) &&
+        scrape_check_pprof(h, s->body.data, s->body.len, CHECK_MAX_DECOMPRESSED, why,
+                           whylen) < 0)
+        return -1;
+    p = h->profile_new();
+    if (!p || h->profile_set_raw(p, s->body.data, s->body.len) < 0) {
+        snprintf(why, whylen, "out of memory");
+        if (p)
+            h->profile_free(p);
+        return -1;
+    }
+    if (needs_delta(s->ptype)) {
+        char err[256];
+        scrape_delta_result r;
+        if (!s->delta && !(s->delta = scrape_delta_new())) {
+            h->profile_free(p);
+            snprintf(why, whylen, "out of memory");
+            return -1;
+        }
+        r = scrape_delta_apply(s->delta, h, p, until, &from, err, sizeof err);
+        if (r == SCRAPE_DELTA_ERROR) {
+            h->profile_free(p);
+            snprintf(why, whylen, "not a pprof: %s", err);
+            return -1;
+        }
+        if (r == SCRAPE_DELTA_RESET)
+            h->log(l->self, PP_LOG_INFO,
+                   "%s%s: counters went back (process restarted?): new delta baseline",
+                   s->target->base_url, s->ptype->path);
+        if (r == SCRAPE_DELTA_BASELINE || r == SCRAPE_DELTA_RESET) {
+            h->profile_free(p);
+            return 0;
+        }
+        delta = r == SCRAPE_DELTA_EMIT;
+    }
+    if (set_labels(h, p, s, delta) < 0 || (!l->batch && !(l->batch = h->batch_new()))) {
+        h->profile_free(p);
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    h->profile_set_window(p, from, until);
+    h->batch_add(l->batch, p);
+    return 0;
+}
+
+static void describe(char *out, size_t outlen, CURLcode rc, long status,
+                     const scrape_slot *s, scrape_reason r)
+{
+    if (r == REASON_BODY_LIMIT)
+        snprintf(out, outlen, "body larger than body_size_limit (%lld bytes): aborted",
+                 (long long)s->body.limit);
+    else if (rc != CURLE_OK)
+        snprintf(out, outlen, "%s", s->easy->errbuf[0] ? s->easy->errbuf
+                                                        : curl_easy_strerror(rc));
+    else
+        snprintf(out, outlen, "HTTP %ld", status);
+}
+
+void scrape_result(scrape_loop *l, scrape_slot *s, CURLcode rc, int64_t now)
+{
+    scrape_target *t = s->target;
+    long status = 0;
+    char why[512];
+    scrape_reason r;
+    curl_easy_getinfo(s->easy->curl, CURLINFO_RESPONSE_CODE, &status);
+    l->host->metric_set(s->m_duration, (double)(now - s->start_mono) / NS_PER_SEC);
+    l->host->metric_add(t->m_bytes, (double)s->body.len);
+    r = classify(rc, status, &s->body);
+    if (r == REASON_NONE) {
+        if (take_profile(l, s, why, sizeof why) == 0)
+            on_success(l, s);
+        else
+            on_failure(l, s, REASON_INVALID, why, now);
+    } else {
+        describe(why, sizeof why, rc, status, s, r);
+        if (r == REASON_HTTP_429 || r == REASON_HTTP_503)
+            strncat(why, ": skipping this profile type until Retry-After has passed",
+                    sizeof why - strlen(why) - 1);
+        on_failure(l, s, r, why, now);
+    }
+    l->host->metric_set(t->m_up, t->down ? 0 : 1);
+}

@@ -1,0 +1,395 @@
+/* scrape_set: the set of targets the loop scrapes.
+ *
+ * The wanted set is the static specs plus the last good read of the
+ * file_sd files. A target is identified by its key (URL base and series
+ * labels); on every change the set is diffed by key, so a target that
+ * stays keeps its schedule and its delta baselines, a new one gets its
+ * own start offset within the interval (a hash of its key and profile
+ * type: spread, and stable across restarts), and one that went away has
+ * its transfers aborted and its self-metrics removed. */
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "scrape_loop.h"
+
+#define URL_MAX_EXTRA 64 /* room for "?seconds=N" and separators */
+
+static int buf_add(char **s, size_t *len, size_t *cap, const char *add)
+{
+    size_t n = strlen(add);
+    if (*len + n + 1 > *cap) {
+        size_t ncap = (*len + n + 1) * 2;
+        char *g = realloc(*s, ncap);
+        if (!g)
+            return -1;
+        *s = g;
+        *cap = ncap;
+    }
+    memcpy(*s + *len, add, n + 1);
+    *len += n;
+    return 0;
+}
+
+static char *target_key(const char *base, const scrape_kv *labels, size_t n)
+{
+    char *s = NULL;
+    size_t len = 0, cap = 0, i;
+    if (buf_add(&s, &len, &cap, base) < 0)
+        return NULL;
+    for (i = 0; i < n; i++)
+        if (buf_add(&s, &len, &cap, "\n") < 0 || buf_add(&s, &len, &cap, labels[i].name) < 0 ||
+            buf_add(&s, &len, &cap, "=") < 0 || buf_add(&s, &len, &cap, labels[i].value) < 0) {
+            free(s);
+            return NULL;
+        }
+    return s;
+}
+
+/* Prometheus label value escaping: backslash, quote, newline. */
+static int add_escaped(char **s, size_t *len, size_t *cap, const char *v)
+{
+    char one[3] = {0};
+    for (; *v; v++) {
+        one[0] = *v == '\n' ? '\\' : *v;
+        one[1] = *v == '\n' ? 'n' : '\0';
+        if ((*v == '\\' || *v == '"') && buf_add(s, len, cap, "\\") < 0)
+            return -1;
+        if (buf_add(s, len, cap, one) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static char *metric_labels(const char *target)
+{
+    char *s = NULL;
+    size_t len = 0, cap = 0;
+    if (buf_add(&s, &len, &cap, "target=\"") < 0 || add_escaped(&s, &len, &cap, target) < 0 ||
+        buf_add(&s, &len, &cap, "\"") < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int build_headers(scrape_target *t)
+{
+    const scrape_transport *tr = &t->transport;
+    char line[4096];
+    size_t i;
+    struct curl_slist *n;
+    if (tr->bearer_token) {
+        snprintf(line, sizeof line, "Authorization: Bearer %s", tr->bearer_token);
+        if (!(n = curl_slist_append(t->headers, line)))
+            return -1;
+        t->headers = n;
+    }
+    for (i = 0; i < tr->n_headers; i++) {
+        snprintf(line, sizeof line, "%s: %s", tr->headers[i].name, tr->headers[i].value);
+        if (!(n = curl_slist_append(t->headers, line)))
+            return -1;
+        t->headers = n;
+    }
+    return 0;
+}
+
+/* URL of one profile type: base + path + params (+ seconds). */
+static char *slot_url(const scrape_loop *l, const char *base, const scrape_ptype *pt)
+{
+    const scrape_config *c = l->cfg;
+    char *s = NULL, tail[URL_MAX_EXTRA];
+    size_t len = 0, cap = 0, i;
+    int has_query = strchr(pt->path, '?') != NULL;
+    if (buf_add(&s, &len, &cap, base) < 0 || buf_add(&s, &len, &cap, pt->path) < 0)
+        goto oom;
+    for (i = 0; i < c->n_params; i++) {
+        char *k = curl_easy_escape(NULL, c->params[i].name, 0);
+        char *v = curl_easy_escape(NULL, c->params[i].value, 0);
+        int rc = k && v ? 0 : -1;
+        if (rc == 0)
+            rc = buf_add(&s, &len, &cap, has_query ? "&" : "?");
+        if (rc == 0)
+            rc = buf_add(&s, &len, &cap, k);
+        if (rc == 0)
+            rc = buf_add(&s, &len, &cap, "=");
+        if (rc == 0)
+            rc = buf_add(&s, &len, &cap, v);
+        curl_free(k);
+        curl_free(v);
+        if (rc < 0)
+            goto oom;
+        has_query = 1;
+    }
+    if (pt->seconds) {
+        snprintf(tail, sizeof tail, "%sseconds=%lld", has_query ? "&" : "?",
+                 (long long)c->profiling_seconds);
+        if (buf_add(&s, &len, &cap, tail) < 0)
+            goto oom;
+    }
+    return s;
+oom:
+    free(s);
+    return NULL;
+}
+
+static int build_slots(scrape_loop *l, scrape_target *t, int64_t now)
+{
+    const scrape_config *c = l->cfg;
+    size_t i;
+    t->slots = calloc(c->n_ptypes, sizeof *t->slots);
+    if (!t->slots)
+        return -1;
+    t->n_slots = c->n_ptypes;
+    for (i = 0; i < c->n_ptypes; i++) {
+        scrape_slot *s = &t->slots[i];
+        char labels[1024];
+        s->target = t;
+        s->ptype = &c->ptypes[i];
+        s->last_reason = REASON_NONE;
+        s->url = slot_url(l, t->base_url, s->ptype);
+        if (!s->url)
+            return -1;
+        s->next_due = now + (int64_t)(scrape_hash(t->key, s->ptype->path) %
+                                      (uint64_t)c->interval_ns);
+        snprintf(labels, sizeof labels, "%s,profile=\"%s\"", t->metric_labels, s->ptype->name);
+        s->m_duration = l->host->metric(l->self, "scrape_duration_seconds",
+                                        "Duration of the last scrape of a target's profile type.",
+                                        PP_GAUGE, labels);
+    }
+    return 0;
+}
+
+/* The URL base; with tls server_name, the URL names that host and
+ * libcurl is told to connect to the real address instead. */
+static int build_base(scrape_target *t, const char *scheme, const char *prefix)
+{
+    const char *name = t->transport.server_name, *port = strrchr(t->instance, ':');
+    size_t n = strlen(scheme) + strlen(t->instance) + strlen(prefix) +
+               (name ? strlen(name) : 0) + 8;
+    t->base_url = malloc(n);
+    if (!t->base_url || !port)
+        return -1;
+    if (name && strcmp(scheme, "https") == 0) {
+        char entry[1024];
+        snprintf(t->base_url, n, "%s://%s%s%s", scheme, name, port, prefix);
+        snprintf(entry, sizeof entry, "%s%s:%.*s%s", name, port, (int)(port - t->instance),
+                 t->instance, port);
+        t->connect_to = curl_slist_append(NULL, entry);
+        return t->connect_to ? 0 : -1;
+    }
+    snprintf(t->base_url, n, "%s://%s%s", scheme, t->instance, prefix);
+    return 0;
+}
+
+static scrape_target *target_new(scrape_loop *l, const scrape_spec *spec, char *key,
+                                 const char *scheme, char *instance, const char *prefix,
+                                 scrape_kv *labels, size_t n_labels, int64_t now)
+{
+    scrape_target *t = calloc(1, sizeof *t);
+    const scrape_transport *tr = spec->transport ? spec->transport : &l->cfg->transport;
+    if (!t)
+        return NULL;
+    t->key = key;
+    t->instance = instance;
+    t->labels = labels;
+    t->n_labels = n_labels;
+    t->down_reason = REASON_NONE;
+    if (scrape_transport_copy(&t->transport, tr) < 0 || build_base(t, scheme, prefix) < 0 ||
+        build_headers(t) < 0 || !(t->metric_labels = metric_labels(t->base_url)))
+        goto fail;
+    t->m_up = l->host->metric(l->self, "scrape_up", "1 if the target answers, 0 if it is down.",
+                              PP_GAUGE, t->metric_labels);
+    t->m_bytes = l->host->metric(l->self, "scrape_bytes_total",
+                                 "Response bytes received from the target.", PP_COUNTER,
+                                 t->metric_labels);
+    if (build_slots(l, t, now) < 0)
+        goto fail;
+    return t;
+fail:
+    scrape_target_free(l, t);
+    return NULL;
+}
+
+void scrape_target_free(scrape_loop *l, scrape_target *t)
+{
+    size_t i;
+    if (!t)
+        return;
+    for (i = 0; i < t->n_slots; i++) {
+        scrape_slot_abort(l, &t->slots[i]);
+        scrape_delta_free(t->slots[i].delta);
+        free(t->slots[i].url);
+        if (t->slots[i].m_duration)
+            l->host->metric_remove(t->slots[i].m_duration);
+    }
+    if (t->m_up)
+        l->host->metric_remove(t->m_up);
+    if (t->m_bytes)
+        l->host->metric_remove(t->m_bytes);
+    for (i = 0; i < REASON_COUNT; i++)
+        if (t->m_errors[i])
+            l->host->metric_remove(t->m_errors[i]);
+    free(t->slots);
+    free(t->key);
+    free(t->base_url);
+    free(t->instance);
+    free(t->metric_labels);
+    scrape_kv_free(t->labels, t->n_labels);
+    scrape_transport_clear(&t->transport);
+    curl_slist_free_all(t->headers);
+    curl_slist_free_all(t->connect_to);
+    free(t);
+}
+
+/* Moves the target with `key` out of `old` (NULL if none). */
+static scrape_target *take_target(scrape_target **old, size_t n, const char *key)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (old[i] && strcmp(old[i]->key, key) == 0) {
+            scrape_target *t = old[i];
+            old[i] = NULL;
+            return t;
+        }
+    return NULL;
+}
+
+static int in_set(scrape_target **set, size_t n, const char *key)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (strcmp(set[i]->key, key) == 0)
+            return 1;
+    return 0;
+}
+
+/* Adds the target for spec to next[] (kept from old, or new). */
+static void sync_one(scrape_loop *l, const scrape_spec *spec, scrape_target **next,
+                     size_t *n_next, int64_t now)
+{
+    char *scheme, *instance, *prefix, *key = NULL, *base = NULL, why[256];
+    scrape_kv *labels = NULL;
+    size_t n_labels = 0;
+    scrape_target *t;
+    if (scrape_parse_address(spec->address, l->cfg->scheme, &scheme, &instance, &prefix, why,
+                             sizeof why) < 0) {
+        l->host->log(l->self, PP_LOG_WARN, "skipping target: %s", why);
+        return;
+    }
+    if (scrape_target_labels(l->cfg->job, instance, spec->labels, spec->n_labels, &labels,
+                             &n_labels) == 0 &&
+        (base = malloc(strlen(scheme) + strlen(instance) + strlen(prefix) + 4)))
+        sprintf(base, "%s://%s%s", scheme, instance, prefix);
+    key = base ? target_key(base, labels, n_labels) : NULL;
+    free(base);
+    if (!key || in_set(next, *n_next, key)) {
+        free(key); /* a duplicate: scraped once */
+        scrape_kv_free(labels, n_labels);
+        free(instance);
+    } else if ((t = take_target(l->targets, l->n_targets, key))) {
+        free(key);
+        scrape_kv_free(labels, n_labels);
+        free(instance);
+        next[(*n_next)++] = t;
+    } else if ((t = target_new(l, spec, key, scheme, instance, prefix, labels, n_labels, now))) {
+        next[(*n_next)++] = t;
+        l->host->log(l->self, PP_LOG_INFO, "target added: %s", t->base_url);
+    } else {
+        l->host->log(l->self, PP_LOG_ERROR, "cannot add target %s: out of memory",
+                     spec->address);
+    }
+    free(scheme);
+    free(prefix);
+}
+
+void scrape_set_sync(scrape_loop *l)
+{
+    const scrape_config *c = l->cfg;
+    size_t n_max = c->n_specs + l->n_sd_specs, n_next = 0, i;
+    scrape_target **next = calloc(n_max ? n_max : 1, sizeof *next);
+    int64_t now = l->host->monotonic_ns();
+    if (!next) {
+        l->host->log(l->self, PP_LOG_ERROR, "cannot update targets: out of memory");
+        return;
+    }
+    for (i = 0; i < c->n_specs; i++)
+        sync_one(l, &c->specs[i], next, &n_next, now);
+    for (i = 0; i < l->n_sd_specs; i++)
+        sync_one(l, &l->sd_specs[i], next, &n_next, now);
+    for (i = 0; i < l->n_targets; i++) {
+        if (!l->targets[i])
+            continue;
+        l->host->log(l->self, PP_LOG_INFO, "target removed: %s", l->targets[i]->base_url);
+        scrape_target_free(l, l->targets[i]);
+    }
+    free(l->targets);
+    l->targets = next;
+    l->n_targets = n_next;
+    l->host->metric_set(l->m_targets, (double)n_next);
+    /* one connection per target and profile type being fetched at once */
+    curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)(n_next * c->n_ptypes + 8));
+}
+
+/* ---- file_sd ---- */
+
+/* Globs every pattern into g and hashes the paths with their sizes,
+ * mtimes and inodes: a changed file changes the signature. */
+static uint64_t sd_files_signature(const scrape_config *c, glob_t *g)
+{
+    uint64_t sig = scrape_hash("file_sd", "");
+    size_t i;
+    for (i = 0; i < c->n_sd_files; i++)
+        glob(c->sd_files[i], i ? GLOB_APPEND : 0, NULL, g);
+    for (i = 0; i < g->gl_pathc; i++) {
+        struct stat st;
+        char stamp[128];
+        if (stat(g->gl_pathv[i], &st) != 0)
+            continue;
+        snprintf(stamp, sizeof stamp, "|%lld.%ld|%lld|%llu", (long long)st.st_mtim.tv_sec,
+                 st.st_mtim.tv_nsec, (long long)st.st_size, (unsigned long long)st.st_ino);
+        sig = sig * 31 + scrape_hash(g->gl_pathv[i], stamp);
+    }
+    return sig;
+}
+
+void scrape_set_refresh_sd(scrape_loop *l, int64_t now)
+{
+    const scrape_config *c = l->cfg;
+    glob_t g;
+    scrape_spec *specs = NULL;
+    size_t n = 0, i;
+    uint64_t sig;
+    char err[512];
+    if (c->n_sd_files == 0 || now < l->sd_next)
+        return;
+    l->sd_next = now + c->sd_refresh_ns;
+    memset(&g, 0, sizeof g);
+    sig = sd_files_signature(c, &g);
+    if (sig == l->sd_signature) {
+        globfree(&g);
+        return;
+    }
+    l->sd_signature = sig;
+    for (i = 0; i < g.gl_pathc; i++)
+        if (scrape_sd_read(g.gl_pathv[i], &specs, &n, err, sizeof err) < 0)
+            break;
+    if (i < g.gl_pathc) {
+        l->host->log(l->self, PP_LOG_WARN, "file_sd: %s; keeping the previous targets", err);
+        for (i = 0; i < n; i++)
+            scrape_spec_clear(&specs[i]);
+        free(specs);
+    } else {
+        l->host->log(l->self, PP_LOG_INFO, "file_sd: %zu targets from %zu files", n,
+                     (size_t)g.gl_pathc);
+        for (i = 0; i < l->n_sd_specs; i++)
+            scrape_spec_clear(&l->sd_specs[i]);
+        free(l->sd_specs);
+        l->sd_specs = specs;
+        l->n_sd_specs = n;
+        scrape_set_sync(l);
+    }
+    globfree(&g);
+}
