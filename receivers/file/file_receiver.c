@@ -85,8 +85,9 @@ static const pp_option file_receiver_options[] = {
      "the service_name label; default: the file name up to its first `.` "
      "(`checkout.heap.pb.gz` gives `checkout`)", 0, NULL},
     {"profile_type", PP_OPT_STRING, NULL,
-     "the __name__ label; default: the family of the sample types "
-     "(process_cpu, memory, goroutine, block, mutex, ...)", 0, NULL},
+     "the __name__ label; default: the family of the sample types (process_cpu, "
+     "memory, goroutine, block, threadcreate; block is mutex when the file name "
+     "says `mutex`)", 0, NULL},
     {"delete_after_read", PP_OPT_BOOL, "false",
      "delete a file once every pipeline is done with its profile", 0, NULL},
     {"failed_dir", PP_OPT_STRING, NULL,
@@ -260,12 +261,22 @@ static void name_from_file(const char *path, char *out, size_t outlen) {
     snprintf(out, outlen, "%.*s", (int)n, base);
 }
 
+/* Go writes block and mutex profiles with the same sample types
+ * (contentions/count, delay/nanoseconds): only the name can tell them
+ * apart, as `curl -o app.mutex.pb.gz .../debug/pprof/mutex` does. */
+static int mutex_named(const char *path) {
+    const char *base = strrchr(path, '/');
+    return strstr(base ? base + 1 : path, "mutex") != NULL;
+}
+
 /* Sets service_name, __name__ and the configured labels. */
 static int label_profile(file_receiver *r, pp_profile *p, const pp_pprof *t,
                          const char *path, char *err, size_t errlen) {
     const pp_host *h = r->host;
     char service[256];
     const char *type = r->profile_type ? r->profile_type : h->pprof_family(t);
+    if (!r->profile_type && type && !strcmp(type, "block") && mutex_named(path))
+        type = "mutex";
     if (!type) {
         file_error(err, errlen, "no profile type fits its sample types; set profile_type");
         return -1;
@@ -394,10 +405,13 @@ static int take_file(file_receiver *r, const char *path, const struct stat *st) 
         return 0;
     }
     pp_batch *b = h->batch_new();
-    if (!b || (r->delete_after_read && set_delete_ack(r, b, path, &v) < 0) ||
-        h->batch_add(b, p) < 0) {
+    /* the ack goes on after the profile: an ack set on an empty batch that
+     * cannot be tracked would report it done at once */
+    if (!b || h->batch_add(b, p) < 0 ||
+        (r->delete_after_read && set_delete_ack(r, b, path, &v) < 0)) {
         h->log(r->self, PP_LOG_ERROR, "out of memory reading file=%s", path);
-        if (b) h->batch_unref(b);
+        if (b) h->batch_unref(b); /* batch_add freed p if it failed */
+        else h->profile_free(p);
         return 0; /* not recorded: tried again on the next scan */
     }
     /* recorded before the emit: with delete_after_read the file stays on

@@ -1,0 +1,283 @@
+/* Tests of the file receiver through core/harness.h: which files a scan
+ * takes (globs, exclude, min_file_age, read once vs watch, re-read after a
+ * rewrite), the labels and window it puts on a profile, and what happens
+ * to bad files (never emitted; moved to failed_dir) and to read files with
+ * delete_after_read (deleted once the batch is acknowledged). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+extern const pp_component pp_receiver_file;
+
+#define T0 1700000000000000000LL
+#define SEC 1000000000LL
+#define NO_EMIT_MS 400 /* how long to wait to believe nothing comes */
+#define EMIT_MS 5000
+
+static char tmpdir[256];
+
+static int setup_dir(void **state) {
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_file_receiver.XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_dir(void **state) {
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The gzip'd pprof of a one-sample profile with the given sample type. */
+static void profile_bytes(const char *type, const char *unit, int64_t value, uint8_t **out,
+                          size_t *len) {
+    const pp_host *h = harness_host();
+    pp_profile *p = h->profile_new();
+    pp_pprof *t = h->profile_tree_new(p);
+    int64_t ty = h->pprof_intern(p, type), un = h->pprof_intern(p, unit);
+    t->sample_types = h->profile_alloc(p, sizeof *t->sample_types);
+    t->sample_types[0] = (pp_value_type){ty, un};
+    t->n_sample_types = 1;
+    t->samples = h->profile_alloc(p, sizeof *t->samples);
+    t->samples[0].values = h->profile_alloc(p, sizeof(int64_t));
+    t->samples[0].values[0] = value;
+    t->samples[0].n_values = 1;
+    t->n_samples = 1;
+    t->time_nanos = T0;
+    t->duration_nanos = 10 * SEC;
+    const uint8_t *gz;
+    char err[256];
+    assert_int_equal(h->profile_raw_gz(p, &gz, len, err, sizeof err), 0);
+    *out = malloc(*len);
+    memcpy(*out, gz, *len);
+    h->profile_free(p);
+}
+
+/* Writes name in tmpdir with data, its mtime `age` seconds back. */
+static void put_file(const char *name, const void *data, size_t len, int age) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(data, 1, len, f);
+    fclose(f);
+    struct timeval tv[2];
+    gettimeofday(&tv[0], NULL);
+    tv[0].tv_sec -= age;
+    tv[1] = tv[0];
+    assert_int_equal(utimes(path, tv), 0);
+}
+
+static void put_cpu(const char *name, int64_t value, int age) {
+    uint8_t *gz;
+    size_t len;
+    profile_bytes("cpu", "nanoseconds", value, &gz, &len);
+    put_file(name, gz, len, age);
+    free(gz);
+}
+
+static harness *receiver(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static harness *receiver(const char *fmt, ...) {
+    char yaml[1024], err[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(yaml, sizeof yaml, fmt, ap);
+    va_end(ap);
+    harness *hs = harness_new(&pp_receiver_file, "file", yaml, err, sizeof err);
+    if (!hs) fail_msg("%s", err);
+    assert_int_equal(harness_start(hs), 0);
+    return hs;
+}
+
+/* The next emitted profile's label, or fails. Returns the batch. */
+static pp_batch *next(harness *hs) {
+    pp_batch *b = harness_wait_emit(hs, EMIT_MS);
+    assert_non_null(b);
+    assert_int_equal(harness_host()->batch_count(b), 1);
+    return b;
+}
+
+static const char *label(pp_batch *b, const char *name) {
+    const pp_host *h = harness_host();
+    return h->label_get(h->batch_get(b, 0), name);
+}
+
+static void nothing_more(harness *hs) { assert_null(harness_wait_emit(hs, NO_EMIT_MS)); }
+
+static int file_exists(const char *rel) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, rel);
+    return access(path, F_OK) == 0;
+}
+
+static void test_options(void **state) {
+    (void)state;
+    char err[512];
+    assert_null(harness_new(&pp_receiver_file, "file", "", err, sizeof err));
+    assert_non_null(strstr(err, "include"));
+    assert_null(harness_new(&pp_receiver_file, "file",
+                            "include: [x]\nlabels: {service_name: a}\n", err, sizeof err));
+    assert_non_null(strstr(err, "service_name"));
+    assert_null(harness_new(&pp_receiver_file, "file", "include: [x]\nlabels: {\"a-b\": c}\n",
+                            err, sizeof err));
+    assert_non_null(strstr(err, "a-b"));
+    assert_null(harness_new(&pp_receiver_file, "file", "include: [x]\npoll_interval: often\n",
+                            err, sizeof err));
+    assert_non_null(strstr(err, "poll_interval"));
+}
+
+static void test_reads_gzip_and_plain_with_labels(void **state) {
+    (void)state;
+    uint8_t *gz, *plain;
+    size_t len, plain_len;
+    char err[256];
+    profile_bytes("alloc_space", "bytes", 7, &gz, &len);
+    assert_int_equal(harness_host()->gunzip(gz, len, 1 << 20, &plain, &plain_len, err,
+                                            sizeof err), 0);
+    put_file("checkout.heap.pb.gz", gz, len, 5);
+    put_file("plain.pprof", plain, plain_len, 5);
+    free(gz);
+    free(plain);
+    harness *hs = receiver("include: ['%s/*.pb.gz', '%s/*.pprof']\nmin_file_age: 0s\n"
+                           "labels: {env: prod}\n", tmpdir, tmpdir);
+    const pp_host *h = harness_host();
+    for (int i = 0; i < 2; i++) {
+        pp_batch *b = next(hs);
+        pp_profile *p = h->batch_get(b, 0);
+        assert_string_equal(label(b, "service_name"), i == 0 ? "checkout" : "plain");
+        assert_string_equal(label(b, "__name__"), "memory");
+        assert_string_equal(label(b, "env"), "prod");
+        assert_int_equal(h->profile_from(p), T0);
+        assert_int_equal(h->profile_until(p), T0 + 10 * SEC);
+        h->batch_unref(b);
+    }
+    nothing_more(hs); /* read once, and poll_interval 0 reads once */
+    harness_free(hs);
+}
+
+static void test_bad_files_moved_never_emitted(void **state) {
+    (void)state;
+    put_file("bad.pb.gz", "\x1f\x8b not really", 14, 5);
+    put_file("empty.pb.gz", "", 0, 5);
+    put_cpu("good.pb.gz", 1, 5);
+    uint8_t *gz;
+    size_t len;
+    profile_bytes("strange", "things", 1, &gz, &len); /* decodes, but no family */
+    put_file("odd.pb.gz", gz, len, 5);
+    free(gz);
+    harness *hs = receiver("include: ['%s/*.pb.gz']\nmin_file_age: 0s\nfailed_dir: %s/failed\n",
+                           tmpdir, tmpdir);
+    pp_batch *b = next(hs);
+    assert_string_equal(label(b, "service_name"), "good");
+    assert_string_equal(label(b, "__name__"), "process_cpu");
+    harness_host()->batch_unref(b);
+    nothing_more(hs);
+    assert_true(file_exists("failed/bad.pb.gz"));
+    assert_true(file_exists("failed/empty.pb.gz"));
+    assert_true(file_exists("failed/odd.pb.gz"));
+    assert_false(file_exists("bad.pb.gz"));
+    assert_true(file_exists("good.pb.gz"));
+    harness_free(hs);
+}
+
+static void test_exclude_and_overrides(void **state) {
+    (void)state;
+    put_cpu("a.pb.gz", 1, 5);
+    put_cpu("skip-me.pb.gz", 1, 5);
+    put_cpu("app.mutex.pb.gz", 1, 5);
+    harness *hs = receiver("include: ['%s/*.pb.gz']\nexclude: ['skip-*', '%s/app.*']\n"
+                           "min_file_age: 0s\nservice_name: svc\nprofile_type: custom\n",
+                           tmpdir, tmpdir);
+    pp_batch *b = next(hs);
+    assert_string_equal(label(b, "service_name"), "svc");
+    assert_string_equal(label(b, "__name__"), "custom");
+    harness_host()->batch_unref(b);
+    nothing_more(hs);
+    harness_free(hs);
+}
+
+static void test_mutex_named_file(void **state) {
+    (void)state;
+    uint8_t *gz;
+    size_t len;
+    profile_bytes("contentions", "count", 3, &gz, &len);
+    put_file("app.mutex.pb.gz", gz, len, 5);
+    harness *hs = receiver("include: ['%s/*.pb.gz']\nmin_file_age: 0s\n", tmpdir);
+    pp_batch *b = next(hs);
+    assert_string_equal(label(b, "__name__"), "mutex");
+    harness_host()->batch_unref(b);
+    harness_free(hs);
+    free(gz);
+}
+
+static void test_watch_reads_new_and_rewritten_once(void **state) {
+    (void)state;
+    put_cpu("one.pb.gz", 1, 5);
+    harness *hs = receiver("include: ['%s/*.pb.gz']\npoll_interval: 100ms\nmin_file_age: 0s\n",
+                           tmpdir);
+    const pp_host *h = harness_host();
+    pp_batch *b = next(hs);
+    assert_string_equal(label(b, "service_name"), "one");
+    h->batch_unref(b);
+    nothing_more(hs); /* not read twice */
+    put_cpu("two.pb.gz", 2, 0);
+    b = next(hs);
+    assert_string_equal(label(b, "service_name"), "two");
+    h->batch_unref(b);
+    put_cpu("one.pb.gz", 3, 1); /* rewritten: a newer version */
+    b = next(hs);
+    assert_string_equal(label(b, "service_name"), "one");
+    h->batch_unref(b);
+    nothing_more(hs);
+    harness_free(hs);
+}
+
+static void test_min_file_age_waits(void **state) {
+    (void)state;
+    put_cpu("young.pb.gz", 1, 0);
+    harness *hs = receiver("include: ['%s/*.pb.gz']\nmin_file_age: 1s\n", tmpdir);
+    nothing_more(hs); /* too young at first ... */
+    pp_batch *b = next(hs); /* ... read once old enough, even in read-once mode */
+    assert_string_equal(label(b, "service_name"), "young");
+    harness_host()->batch_unref(b);
+    harness_free(hs);
+}
+
+static void test_delete_after_read_on_ack(void **state) {
+    (void)state;
+    put_cpu("gone.pb.gz", 1, 5);
+    harness *hs = receiver("include: ['%s/*.pb.gz']\nmin_file_age: 0s\ndelete_after_read: true\n",
+                           tmpdir);
+    pp_batch *b = next(hs);
+    assert_true(file_exists("gone.pb.gz")); /* kept until the batch is done */
+    harness_host()->batch_unref(b);
+    assert_false(file_exists("gone.pb.gz"));
+    harness_free(hs);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_options),
+#define DIR_TEST(t) cmocka_unit_test_setup_teardown(t, setup_dir, remove_dir)
+        DIR_TEST(test_reads_gzip_and_plain_with_labels),
+        DIR_TEST(test_bad_files_moved_never_emitted),
+        DIR_TEST(test_exclude_and_overrides),
+        DIR_TEST(test_mutex_named_file),
+        DIR_TEST(test_watch_reads_new_and_rewritten_once),
+        DIR_TEST(test_min_file_age_waits),
+        DIR_TEST(test_delete_after_read_on_ack),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
