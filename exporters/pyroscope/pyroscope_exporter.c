@@ -1,0 +1,568 @@
+/* pyroscope exporter: delivers profiles to Grafana Pyroscope (or Grafana
+ * Cloud Profiles) the way Grafana Alloy's pyroscope.write does.
+ *
+ * api: push (default) sends every profile of an export() call as one
+ * series of one push.v1.PushRequest to POST {endpoint}/push.v1.
+ * PusherService/Push (connect unary, application/proto); the host encodes
+ * the request (host->push_encode) so there is one codec in the program.
+ * api: ingest speaks the legacy POST /ingest?name=app{k=v}&from=&until=
+ * &format=pprof API of older servers, one request per profile.
+ *
+ * Outcomes follow the server: 2xx exported; connection errors, 408, 429
+ * and 5xx retried by the host with backoff (a Retry-After is passed on);
+ * any other 4xx rejected for good with the server's message logged next
+ * to the series. Before anything is sent, each profile is checked against
+ * Pyroscope's distributor rules (pyroscope_series.c): what the server
+ * would refuse is rejected here, counted by reason, and never retried.
+ * Retry, queueing and batching themselves belong to the host. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <profpipe/plugin.h>
+
+#include "pyroscope_http.h"
+#include "pyroscope_series.h"
+
+#define PUSH_PATH "/push.v1.PusherService/Push"
+#define INGEST_PATH "/ingest"
+#define PUSH_CONTENT_TYPE "application/proto"
+#define INGEST_CONTENT_TYPE "application/octet-stream"
+#define DEFAULT_SPY_NAME "profpipe"
+#define LABEL_SPY "pyroscope_spy"
+#define SERIES_LOG_MAX 1024
+#define URL_MAX 16384
+#define NS_PER_SEC 1000000000LL
+#define HTTP_OK_MIN 200
+#define HTTP_OK_MAX 299
+#define HTTP_TIMEOUT 408
+#define HTTP_TOO_MANY 429
+#define HTTP_SERVER_ERROR 500
+
+static const pp_option basic_auth_options[] = {
+    {"username", PP_OPT_STRING, NULL, "user name for HTTP basic auth", 0, NULL},
+    {"password", PP_OPT_STRING, NULL, "password for HTTP basic auth", 0, NULL},
+    {"password_file", PP_OPT_STRING, NULL, "file holding the password", 0, NULL},
+    {0},
+};
+
+static const pp_option tls_options[] = {
+    {"ca_file", PP_OPT_STRING, NULL, "CA bundle to verify the server with", 0, NULL},
+    {"cert_file", PP_OPT_STRING, NULL, "client certificate (PEM)", 0, NULL},
+    {"key_file", PP_OPT_STRING, NULL, "client private key (PEM)", 0, NULL},
+    {"insecure_skip_verify", PP_OPT_BOOL, "false", "do not verify the server's certificate",
+     0, NULL},
+    {0},
+};
+
+static const pp_option pyro_options[] = {
+    {"endpoint", PP_OPT_STRING, NULL,
+     "base URL of the Pyroscope server, e.g. http://pyroscope:4040", 1, NULL},
+    {"api", PP_OPT_STRING, "push",
+     "push (push.v1.PusherService/Push) or ingest (legacy /ingest)", 0, NULL},
+    {"tenant_id", PP_OPT_STRING, NULL, "tenant, sent as X-Scope-OrgID", 0, NULL},
+    {"basic_auth", PP_OPT_SECTION, NULL, "HTTP basic auth", 0, basic_auth_options},
+    {"bearer_token", PP_OPT_STRING, NULL, "sent as Authorization: Bearer", 0, NULL},
+    {"bearer_token_file", PP_OPT_STRING, NULL, "file holding the bearer token", 0, NULL},
+    {"headers", PP_OPT_STRING_MAP, NULL, "extra HTTP headers sent with every request", 0,
+     NULL},
+    {"timeout", PP_OPT_DURATION, "10s", "timeout of one HTTP request", 0, NULL},
+    {"tls", PP_OPT_SECTION, NULL, "TLS settings for https endpoints", 0, tls_options},
+    {"max_label_name_length", PP_OPT_INT, "1024",
+     "longest label name Pyroscope accepts (-validation.max-length-label-name)", 0, NULL},
+    {"max_label_value_length", PP_OPT_INT, "2048",
+     "longest label value Pyroscope accepts (-validation.max-length-label-value)", 0, NULL},
+    {"max_label_names_per_series", PP_OPT_INT, "30",
+     "most labels per series Pyroscope accepts (-validation.max-label-names-per-series)",
+     0, NULL},
+    {"max_profile_size", PP_OPT_SIZE, "4MiB",
+     "largest uncompressed profile Pyroscope accepts (-validation.max-profile-size-bytes;"
+     " 0 = no limit)",
+     0, NULL},
+    {0},
+};
+
+typedef enum pyro_api { API_PUSH, API_INGEST } pyro_api;
+
+typedef struct pyro_exporter {
+    const pp_host *h;
+    pp_instance *self;
+    pyro_api api;
+    char *url; /* push URL, or the endpoint without a trailing '/' for ingest */
+    pyro_limits limits;
+    pyro_http_config http_cfg; /* strings borrowed from the config, or below */
+    char *password;            /* owned: from password or password_file */
+    char *bearer_token;        /* owned */
+    const char **header_names; /* owned arrays of borrowed strings */
+    const char **header_values;
+    pyro_http *http; /* made in start() */
+} pyro_exporter;
+
+/* ------------------------------------------------------------------ */
+/* create / destroy                                                     */
+/* ------------------------------------------------------------------ */
+
+static int pyro_read_limits(pyro_exporter *e, const pp_config *cfg)
+{
+    const pp_host *h = e->h;
+    e->limits.max_label_name_length = h->cfg_int(cfg, "max_label_name_length");
+    e->limits.max_label_value_length = h->cfg_int(cfg, "max_label_value_length");
+    e->limits.max_label_names = h->cfg_int(cfg, "max_label_names_per_series");
+    e->limits.max_profile_size = h->cfg_size(cfg, "max_profile_size");
+    if (e->limits.max_label_name_length <= 0)
+        return h->cfg_error(cfg, "max_label_name_length", "must be positive");
+    if (e->limits.max_label_value_length <= 0)
+        return h->cfg_error(cfg, "max_label_value_length", "must be positive");
+    if (e->limits.max_label_names <= 0)
+        return h->cfg_error(cfg, "max_label_names_per_series", "must be positive");
+    return 0;
+}
+
+static int pyro_read_endpoint(pyro_exporter *e, const pp_config *cfg)
+{
+    const pp_host *h = e->h;
+    const char *endpoint = h->cfg_string(cfg, "endpoint");
+    if (strncmp(endpoint, "http://", strlen("http://")) != 0 &&
+        strncmp(endpoint, "https://", strlen("https://")) != 0)
+        return h->cfg_error(cfg, "endpoint", "must start with http:// or https://, got '%s'",
+                            endpoint);
+    const char *api = h->cfg_string(cfg, "api");
+    if (strcmp(api, "push") == 0)
+        e->api = API_PUSH;
+    else if (strcmp(api, "ingest") == 0)
+        e->api = API_INGEST;
+    else
+        return h->cfg_error(cfg, "api", "must be push or ingest, got '%s'", api);
+    size_t len = strlen(endpoint);
+    while (len > 0 && endpoint[len - 1] == '/')
+        len--;
+    const char *path = e->api == API_PUSH ? PUSH_PATH : "";
+    size_t need = len + strlen(path) + 1;
+    e->url = malloc(need);
+    if (!e->url)
+        return -1;
+    snprintf(e->url, need, "%.*s%s", (int)len, endpoint, path);
+    return 0;
+}
+
+static int pyro_read_auth(pyro_exporter *e, const pp_config *cfg)
+{
+    const pp_host *h = e->h;
+    const pp_config *basic = h->cfg_child(cfg, "basic_auth");
+    if (basic && h->cfg_is_set(basic, "username")) {
+        if (h->cfg_is_set(basic, "password") && h->cfg_is_set(basic, "password_file"))
+            return h->cfg_error(basic, "password", "set password or password_file, not both");
+        e->http_cfg.username = h->cfg_string(basic, "username");
+        if (h->cfg_is_set(basic, "password") || h->cfg_is_set(basic, "password_file")) {
+            e->password = h->cfg_secret(basic, "password");
+            if (!e->password)
+                return -1;
+        }
+        e->http_cfg.password = e->password;
+    }
+    if (h->cfg_is_set(cfg, "bearer_token") || h->cfg_is_set(cfg, "bearer_token_file")) {
+        if (h->cfg_is_set(cfg, "bearer_token") && h->cfg_is_set(cfg, "bearer_token_file"))
+            return h->cfg_error(cfg, "bearer_token",
+                                "set bearer_token or bearer_token_file, not both");
+        if (e->http_cfg.username)
+            return h->cfg_error(cfg, "bearer_token", "set basic_auth or bearer_token, not both");
+        e->bearer_token = h->cfg_secret(cfg, "bearer_token");
+        if (!e->bearer_token)
+            return -1;
+        e->http_cfg.bearer_token = e->bearer_token;
+    }
+    return 0;
+}
+
+static int pyro_read_http(pyro_exporter *e, const pp_config *cfg)
+{
+    const pp_host *h = e->h;
+    e->http_cfg.timeout_ns = h->cfg_duration_ns(cfg, "timeout");
+    if (e->http_cfg.timeout_ns <= 0)
+        return h->cfg_error(cfg, "timeout", "must be positive");
+    if (h->cfg_is_set(cfg, "tenant_id"))
+        e->http_cfg.tenant_id = h->cfg_string(cfg, "tenant_id");
+    const pp_config *tls = h->cfg_child(cfg, "tls");
+    if (tls) {
+        if (h->cfg_is_set(tls, "ca_file"))
+            e->http_cfg.ca_file = h->cfg_string(tls, "ca_file");
+        if (h->cfg_is_set(tls, "cert_file"))
+            e->http_cfg.cert_file = h->cfg_string(tls, "cert_file");
+        if (h->cfg_is_set(tls, "key_file"))
+            e->http_cfg.key_file = h->cfg_string(tls, "key_file");
+        if (!e->http_cfg.cert_file != !e->http_cfg.key_file)
+            return h->cfg_error(tls, "cert_file", "cert_file and key_file go together");
+        e->http_cfg.insecure_skip_verify = h->cfg_bool(tls, "insecure_skip_verify");
+    }
+    const pp_config *headers = h->cfg_child(cfg, "headers");
+    size_t n = headers ? h->cfg_count(headers) : 0;
+    if (n) {
+        e->header_names = calloc(n, sizeof(char *));
+        e->header_values = calloc(n, sizeof(char *));
+        if (!e->header_names || !e->header_values)
+            return -1;
+        for (size_t i = 0; i < n; i++) {
+            e->header_names[i] = h->cfg_key(headers, i);
+            e->header_values[i] = h->cfg_scalar(h->cfg_item(headers, i));
+            if (!e->header_values[i])
+                return h->cfg_error(headers, e->header_names[i], "must be a string");
+        }
+    }
+    e->http_cfg.header_names = e->header_names;
+    e->http_cfg.header_values = e->header_values;
+    e->http_cfg.n_headers = n;
+    return 0;
+}
+
+static void pyro_destroy(void *state)
+{
+    pyro_exporter *e = state;
+    if (!e)
+        return;
+    pyro_http_free(e->http);
+    free(e->url);
+    free(e->password);
+    free(e->bearer_token);
+    free(e->header_names);
+    free(e->header_values);
+    free(e);
+}
+
+static int pyro_create(const pp_host *host, pp_instance *self, const pp_config *cfg,
+                       void **state)
+{
+    pyro_exporter *e = calloc(1, sizeof(*e));
+    if (!e) {
+        host->log(self, PP_LOG_ERROR, "out of memory");
+        return -1;
+    }
+    e->h = host;
+    e->self = self;
+    if (pyro_read_endpoint(e, cfg) < 0 || pyro_read_limits(e, cfg) < 0 ||
+        pyro_read_auth(e, cfg) < 0 || pyro_read_http(e, cfg) < 0) {
+        pyro_destroy(e);
+        return -1;
+    }
+    *state = e;
+    return 0;
+}
+
+static int pyro_start(void *state)
+{
+    pyro_exporter *e = state;
+    char err[256];
+    e->http = pyro_http_new(&e->http_cfg, err, sizeof(err));
+    if (!e->http) {
+        e->h->log(e->self, PP_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* export                                                               */
+/* ------------------------------------------------------------------ */
+
+/* A profile refused for good: counted by reason and logged with its
+ * series, as the issue asks ("nothing is dropped silently"). */
+static void pyro_reject(pyro_exporter *e, pp_outcome *outcome, const pyro_series *s,
+                        const char *reason, const char *why)
+{
+    char series[SERIES_LOG_MAX];
+    pyro_series_format(s, series, sizeof(series));
+    char labels[128];
+    snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
+    pp_metric *m = e->h->metric(e->self, "pyroscope_rejected_profiles_total",
+                                "Profiles the pyroscope exporter rejected, by reason",
+                                PP_COUNTER, labels);
+    if (m)
+        e->h->metric_add(m, 1);
+    e->h->log(e->self, PP_LOG_WARN, "rejected profile %s: %s (%s)", series, why, reason);
+    *outcome = PP_REJECTED;
+}
+
+/* Checks one profile and returns what to send: p itself, or a relabeled
+ * clone in *clone (caller frees). NULL when rejected (outcome set). */
+static pp_profile *pyro_prepare(pyro_exporter *e, pp_profile *p, pyro_series *s,
+                                pp_outcome *outcome, pp_profile **clone)
+{
+    const pp_host *h = e->h;
+    const char *reason = NULL;
+    char why[512];
+    *clone = NULL;
+    if (pyro_series_build(h, p, &e->limits, s, &reason, why, sizeof(why)) < 0) {
+        pyro_reject(e, outcome, s, reason, why);
+        return NULL;
+    }
+    const uint8_t *raw;
+    size_t len;
+    if (h->profile_raw_gz(p, &raw, &len, why, sizeof(why)) < 0) {
+        pyro_reject(e, outcome, s, "malformed_profile", why);
+        return NULL;
+    }
+    uint64_t size = pyro_payload_size(raw, len);
+    if (e->limits.max_profile_size > 0 && size > (uint64_t)e->limits.max_profile_size) {
+        snprintf(why, sizeof(why), "profile is %" PRIu64 " bytes uncompressed; limit %lld",
+                 size, (long long)e->limits.max_profile_size);
+        pyro_reject(e, outcome, s, "profile_size_limit", why);
+        return NULL;
+    }
+    if (!s->changed)
+        return p;
+    pp_profile *c = h->profile_clone(p);
+    if (!c)
+        return NULL;
+    while (h->label_count(c) > 0)
+        h->label_del(c, h->label_name(c, 0));
+    for (size_t i = 0; i < s->n; i++)
+        if (h->label_set(c, s->labels[i].name, s->labels[i].value) < 0) {
+            h->profile_free(c);
+            return NULL;
+        }
+    *clone = c;
+    return c;
+}
+
+/* Sorts an HTTP answer into an outcome. Returns 1 when delivered, 0 when
+ * rejected for good (logged by the caller), -1 when to be retried
+ * (status and message set in res). */
+static int pyro_classify(const char *url, int rc, const pyro_response *resp,
+                         pp_export_result *res)
+{
+    if (rc < 0) {
+        snprintf(res->message, sizeof(res->message), "POST %.200s: %.256s", url, resp->error);
+        return -1;
+    }
+    if (resp->status >= HTTP_OK_MIN && resp->status <= HTTP_OK_MAX)
+        return 1;
+    if (resp->status == HTTP_TIMEOUT || resp->status == HTTP_TOO_MANY ||
+        resp->status >= HTTP_SERVER_ERROR) {
+        snprintf(res->message, sizeof(res->message), "POST %.200s: HTTP %ld: %.256s", url,
+                 resp->status, resp->body);
+        res->retry_after_ns = resp->retry_after_ns;
+        return -1;
+    }
+    return 0;
+}
+
+static void pyro_server_rejected(pyro_exporter *e, pp_outcome *outcome,
+                                 const pyro_series *s, const pyro_response *resp)
+{
+    char why[PYRO_HTTP_BODY_MAX + 32];
+    snprintf(why, sizeof(why), "server answered HTTP %ld: %s", resp->status, resp->body);
+    pyro_reject(e, outcome, s, "server_rejected", why);
+}
+
+typedef struct push_plan {
+    pp_profile **send;   /* what goes into the request */
+    pp_profile **clones; /* owned, NULL where send[k] is the batch's own */
+    size_t *index;       /* batch index of send[k] */
+    pyro_series *series;
+    size_t n;
+} push_plan;
+
+static void push_plan_free(const pp_host *h, push_plan *plan)
+{
+    for (size_t k = 0; k < plan->n; k++) {
+        if (plan->clones[k])
+            h->profile_free(plan->clones[k]);
+        pyro_series_free(&plan->series[k]);
+    }
+    free(plan->send);
+    free(plan->clones);
+    free(plan->index);
+    free(plan->series);
+}
+
+static int push_plan_build(pyro_exporter *e, pp_batch *b, pp_outcome *outcome,
+                           push_plan *plan)
+{
+    size_t n = e->h->batch_count(b);
+    memset(plan, 0, sizeof(*plan));
+    plan->send = calloc(n + 1, sizeof(*plan->send));
+    plan->clones = calloc(n + 1, sizeof(*plan->clones));
+    plan->index = calloc(n + 1, sizeof(*plan->index));
+    plan->series = calloc(n + 1, sizeof(*plan->series));
+    if (!plan->send || !plan->clones || !plan->index || !plan->series)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (outcome[i] != PP_PENDING)
+            continue;
+        size_t k = plan->n;
+        pyro_series *s = &plan->series[k];
+        pp_profile *p = pyro_prepare(e, e->h->batch_get(b, i), s, &outcome[i],
+                                     &plan->clones[k]);
+        if (!p) {
+            pyro_series_free(s);
+            if (outcome[i] == PP_PENDING)
+                return -1; /* out of memory, not the profile's fault */
+            continue;
+        }
+        plan->send[k] = p;
+        plan->index[k] = i;
+        plan->n++;
+    }
+    return 0;
+}
+
+static pp_status pyro_export_push(pyro_exporter *e, pp_batch *b, pp_outcome *outcome,
+                                  pp_export_result *res)
+{
+    push_plan plan;
+    pp_status status = PP_OK;
+    if (push_plan_build(e, b, outcome, &plan) < 0) {
+        snprintf(res->message, sizeof(res->message), "out of memory");
+        push_plan_free(e->h, &plan);
+        return PP_RETRY;
+    }
+    if (plan.n == 0) {
+        push_plan_free(e->h, &plan);
+        return PP_OK;
+    }
+    uint8_t *body = NULL;
+    size_t len = 0;
+    char err[256];
+    if (e->h->push_encode(plan.send, plan.n, &body, &len, err, sizeof(err)) < 0) {
+        snprintf(res->message, sizeof(res->message), "cannot encode PushRequest: %s", err);
+        push_plan_free(e->h, &plan);
+        return PP_PERMANENT;
+    }
+    pyro_response resp;
+    int rc = pyro_http_post(e->http, e->url, PUSH_CONTENT_TYPE, body, len, &resp);
+    free(body);
+    int verdict = pyro_classify(e->url, rc, &resp, res);
+    if (verdict < 0)
+        status = PP_RETRY;
+    else if (verdict == 0)
+        for (size_t k = 0; k < plan.n; k++)
+            pyro_server_rejected(e, &outcome[plan.index[k]], &plan.series[k], &resp);
+    push_plan_free(e->h, &plan);
+    return status;
+}
+
+/* Samples per second for CPU-like profiles (period in nanoseconds), which
+ * /ingest carries as sampleRate; 0 when the profile has none. */
+static int64_t pyro_sample_rate(pyro_exporter *e, pp_profile *p)
+{
+    char err[128];
+    const pp_pprof *t = e->h->profile_tree(p, err, sizeof(err));
+    if (!t || t->period <= 0 || t->period_type.unit <= 0 ||
+        (size_t)t->period_type.unit >= t->n_strings ||
+        strcmp(t->strings[t->period_type.unit], "nanoseconds") != 0)
+        return 0;
+    return (NS_PER_SEC + t->period / 2) / t->period;
+}
+
+/* Builds the /ingest URL for one profile; NULL with the reason in err. */
+static char *pyro_ingest_url(pyro_exporter *e, pp_profile *p, const pyro_series *s,
+                             char *err, size_t errlen)
+{
+    char *name = pyro_ingest_name(s, err, errlen);
+    if (!name)
+        return NULL;
+    const char *spy = pyro_series_get(s, LABEL_SPY);
+    char *ename = pyro_http_escape(e->http, name);
+    char *espy = pyro_http_escape(e->http, spy ? spy : DEFAULT_SPY_NAME);
+    free(name);
+    char *url = malloc(URL_MAX);
+    if (!ename || !espy || !url) {
+        free(ename);
+        free(espy);
+        free(url);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int64_t from = e->h->profile_from(p) / NS_PER_SEC;
+    int64_t until = e->h->profile_until(p) / NS_PER_SEC;
+    if (until < from)
+        until = from;
+    int64_t rate = pyro_sample_rate(e, p);
+    int len = snprintf(url, URL_MAX, "%s%s?name=%s&from=%lld&until=%lld&format=pprof&spyName=%s",
+                       e->url, INGEST_PATH, ename, (long long)from, (long long)until, espy);
+    if (rate > 0 && len > 0 && len < URL_MAX)
+        len += snprintf(url + len, URL_MAX - (size_t)len, "&sampleRate=%lld", (long long)rate);
+    free(ename);
+    free(espy);
+    if (len < 0 || len >= URL_MAX) {
+        free(url);
+        snprintf(err, errlen, "/ingest URL longer than %d bytes", URL_MAX);
+        return NULL;
+    }
+    return url;
+}
+
+/* One /ingest request. Returns -1 when the caller must stop and retry. */
+static int pyro_ingest_one(pyro_exporter *e, pp_profile *p, pp_outcome *outcome,
+                           pp_export_result *res)
+{
+    pyro_series s;
+    pp_profile *clone;
+    pp_profile *send = pyro_prepare(e, p, &s, outcome, &clone);
+    if (!send) {
+        pyro_series_free(&s);
+        return *outcome == PP_PENDING ? -1 : 0;
+    }
+    char err[256];
+    char *url = pyro_ingest_url(e, send, &s, err, sizeof(err));
+    const uint8_t *raw;
+    size_t len;
+    int rc = 0;
+    if (!url) {
+        pyro_reject(e, outcome, &s, "invalid_labels", err);
+    } else if (e->h->profile_raw_gz(send, &raw, &len, err, sizeof(err)) == 0) {
+        pyro_response resp;
+        int verdict = pyro_classify(url, pyro_http_post(e->http, url, INGEST_CONTENT_TYPE,
+                                                        raw, len, &resp),
+                                    &resp, res);
+        if (verdict > 0)
+            *outcome = PP_EXPORTED;
+        else if (verdict == 0)
+            pyro_server_rejected(e, outcome, &s, &resp);
+        else
+            rc = -1;
+    } else {
+        pyro_reject(e, outcome, &s, "malformed_profile", err);
+    }
+    free(url);
+    if (clone)
+        e->h->profile_free(clone);
+    pyro_series_free(&s);
+    return rc;
+}
+
+static pp_status pyro_export_ingest(pyro_exporter *e, pp_batch *b, pp_outcome *outcome,
+                                    pp_export_result *res)
+{
+    size_t n = e->h->batch_count(b);
+    for (size_t i = 0; i < n; i++) {
+        if (outcome[i] != PP_PENDING)
+            continue;
+        if (pyro_ingest_one(e, e->h->batch_get(b, i), &outcome[i], res) < 0) {
+            if (!res->message[0])
+                snprintf(res->message, sizeof(res->message), "out of memory");
+            return PP_RETRY;
+        }
+    }
+    return PP_OK;
+}
+
+static pp_status pyro_export(void *state, pp_batch *b, pp_outcome *outcome,
+                             pp_export_result *res)
+{
+    pyro_exporter *e = state;
+    if (e->api == API_PUSH)
+        return pyro_export_push(e, b, outcome, res);
+    return pyro_export_ingest(e, b, outcome, res);
+}
+
+const pp_component pp_exporter_pyroscope = {
+    .type = "pyroscope",
+    .kind = PP_EXPORTER,
+    .description = "pushes profiles to Grafana Pyroscope (push API or legacy /ingest)",
+    .options = pyro_options,
+    .create = pyro_create,
+    .start = pyro_start,
+    .destroy = pyro_destroy,
+    .export = pyro_export,
+};

@@ -1,0 +1,222 @@
+/* pyroscope_http: libcurl POSTs for the pyroscope exporter.
+ *
+ * The handle is configured once (TLS, timeout, fixed headers) and reused:
+ * curl_easy_reset is never called, so the connection cache and TLS
+ * session stay warm. Only the URL, body and per-request content type
+ * change between calls. A response body is read only up to
+ * PYRO_HTTP_BODY_MAX: it is for the log, and a server must not be able
+ * to make us buffer megabytes of error page. */
+#include "pyroscope_http.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#define NS_PER_SEC 1000000000LL
+#define NS_PER_MS 1000000LL
+#define RETRY_AFTER "retry-after:"
+#define HEADER_MAX 8192
+
+struct pyro_http {
+    CURL *curl;
+    struct curl_slist *fixed; /* tenant, auth, user headers */
+    char *bearer_header;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_ALL); }
+
+typedef struct body_sink {
+    pyro_response *resp;
+    size_t len;
+} body_sink;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    body_sink *s = arg;
+    size_t n = size * nmemb;
+    size_t room = sizeof(s->resp->body) - 1 - s->len;
+    size_t take = n < room ? n : room;
+    memcpy(s->resp->body + s->len, data, take);
+    s->len += take;
+    s->resp->body[s->len] = '\0';
+    return n; /* the rest is read and discarded */
+}
+
+/* Retry-After: delta-seconds or an HTTP-date (RFC 9110 10.2.3). */
+static int64_t parse_retry_after(const char *v)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (isdigit((unsigned char)*v))
+        return (int64_t)strtoll(v, NULL, 10) * NS_PER_SEC;
+    time_t when = curl_getdate(v, NULL);
+    time_t now = time(NULL);
+    if (when == (time_t)-1 || when <= now)
+        return 0;
+    return (int64_t)(when - now) * NS_PER_SEC;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+    pyro_response *resp = arg;
+    size_t n = size * nmemb;
+    size_t plen = strlen(RETRY_AFTER);
+    if (n > plen && n < HEADER_MAX && strncasecmp(data, RETRY_AFTER, plen) == 0) {
+        char value[HEADER_MAX];
+        memcpy(value, data + plen, n - plen);
+        value[n - plen] = '\0';
+        resp->retry_after_ns = parse_retry_after(value);
+    }
+    return n;
+}
+
+static int add_header(struct curl_slist **list, const char *name, const char *value)
+{
+    size_t len = strlen(name) + strlen(value) + 3;
+    char *line = malloc(len);
+    if (!line)
+        return -1;
+    snprintf(line, len, "%s: %s", name, value);
+    struct curl_slist *nl = curl_slist_append(*list, line);
+    free(line);
+    if (!nl)
+        return -1;
+    *list = nl;
+    return 0;
+}
+
+static int http_setup(pyro_http *c, const pyro_http_config *cfg)
+{
+    CURL *h = c->curl;
+    int rc = 0;
+    rc |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout_ns / NS_PER_MS));
+    rc |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    rc |= curl_easy_setopt(h, CURLOPT_USERAGENT, "profpipe");
+    if (cfg->ca_file)
+        rc |= curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file);
+    if (cfg->cert_file)
+        rc |= curl_easy_setopt(h, CURLOPT_SSLCERT, cfg->cert_file);
+    if (cfg->key_file)
+        rc |= curl_easy_setopt(h, CURLOPT_SSLKEY, cfg->key_file);
+    if (cfg->insecure_skip_verify) {
+        rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (cfg->username) {
+        rc |= curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        rc |= curl_easy_setopt(h, CURLOPT_USERNAME, cfg->username);
+        rc |= curl_easy_setopt(h, CURLOPT_PASSWORD, cfg->password ? cfg->password : "");
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+static int http_fixed_headers(pyro_http *c, const pyro_http_config *cfg)
+{
+    if (cfg->tenant_id && *cfg->tenant_id &&
+        add_header(&c->fixed, "X-Scope-OrgID", cfg->tenant_id) < 0)
+        return -1;
+    if (cfg->bearer_token) {
+        size_t len = strlen(cfg->bearer_token) + sizeof("Bearer ");
+        c->bearer_header = malloc(len);
+        if (!c->bearer_header)
+            return -1;
+        snprintf(c->bearer_header, len, "Bearer %s", cfg->bearer_token);
+        if (add_header(&c->fixed, "Authorization", c->bearer_header) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < cfg->n_headers; i++)
+        if (add_header(&c->fixed, cfg->header_names[i], cfg->header_values[i]) < 0)
+            return -1;
+    /* libcurl would send "Expect: 100-continue" for large bodies: a wasted
+     * round trip on every push. */
+    struct curl_slist *nl = curl_slist_append(c->fixed, "Expect:");
+    if (!nl)
+        return -1;
+    c->fixed = nl;
+    return 0;
+}
+
+pyro_http *pyro_http_new(const pyro_http_config *cfg, char *err, size_t errlen)
+{
+    pthread_once(&curl_once, curl_init_once);
+    pyro_http *c = calloc(1, sizeof(*c));
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->curl = curl_easy_init();
+    if (!c->curl || http_setup(c, cfg) < 0 || http_fixed_headers(c, cfg) < 0) {
+        snprintf(err, errlen, "cannot set up libcurl");
+        pyro_http_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void pyro_http_free(pyro_http *c)
+{
+    if (!c)
+        return;
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    curl_slist_free_all(c->fixed);
+    free(c->bearer_header);
+    free(c);
+}
+
+int pyro_http_post(pyro_http *c, const char *url, const char *content_type,
+                   const void *body, size_t len, pyro_response *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    struct curl_slist *headers = NULL;
+    for (const struct curl_slist *f = c->fixed; f; f = f->next) {
+        struct curl_slist *nl = curl_slist_append(headers, f->data);
+        if (!nl) {
+            curl_slist_free_all(headers);
+            snprintf(resp->error, sizeof(resp->error), "out of memory");
+            return -1;
+        }
+        headers = nl;
+    }
+    if (add_header(&headers, "Content-Type", content_type) < 0) {
+        curl_slist_free_all(headers);
+        snprintf(resp->error, sizeof(resp->error), "out of memory");
+        return -1;
+    }
+    body_sink sink = {resp, 0};
+    CURL *h = c->curl;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(headers);
+    if (rc != CURLE_OK) {
+        snprintf(resp->error, sizeof(resp->error), "%s", curl_easy_strerror(rc));
+        return -1;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    return 0;
+}
+
+char *pyro_http_escape(pyro_http *c, const char *s)
+{
+    char *e = curl_easy_escape(c->curl, s, 0);
+    if (!e)
+        return NULL;
+    char *copy = strdup(e);
+    curl_free(e);
+    return copy;
+}

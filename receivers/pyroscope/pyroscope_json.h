@@ -1,0 +1,36 @@
+/* pyroscope_json: a small JSON reader for the two JSON documents the
+ * pyroscope receiver accepts: the connect JSON form of push.v1.PushRequest
+ * and the Go SDK's sample_type_config. It builds a tree of values; input
+ * is bounded by the request size limit and nesting by PJ_MAX_DEPTH, so a
+ * hostile document cannot exhaust the stack. */
+#ifndef PYROSCOPE_JSON_H
+#define PYROSCOPE_JSON_H
+
+#include <stddef.h>
+
+#define PJ_MAX_DEPTH 32
+
+typedef enum pj_type { PJ_NULL, PJ_BOOL, PJ_NUMBER, PJ_STRING, PJ_ARRAY, PJ_OBJECT } pj_type;
+
+typedef struct pj_value {
+    pj_type type;
+    char *str;   /* STRING: decoded UTF-8; NUMBER: its text. Owned. */
+    size_t len;  /* of str */
+    int boolean; /* BOOL */
+    struct pj_value *items; /* ARRAY items or OBJECT values, n of them */
+    char **keys;            /* OBJECT keys */
+    size_t n;
+} pj_value;
+
+/* Parses one JSON document. 0, or -1 with the reason (and offset) in err. */
+int pj_parse(const char *text, size_t len, pj_value *out, char *err, size_t errlen);
+void pj_free(pj_value *v);
+
+/* Member `key` of an object, or NULL (also when v is not an object). */
+const pj_value *pj_get(const pj_value *v, const char *key);
+
+/* Standard or URL-safe base64, padding optional (protobuf's JSON mapping
+ * accepts both). 0 and a malloc'd buffer, or -1. */
+int pj_base64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen);
+
+#endif

@@ -1,0 +1,89 @@
+/* pyroscope_receiver: what the receiver's files share. The HTTP side
+ * (pyroscope_receiver.c) reads a whole request body within the limits and
+ * hands it to one of two handlers: /ingest (pyroscope_ingest.c) or the
+ * push API (pyroscope_push.c). A handler turns the body into profiles,
+ * emits them, and fills a reply; it never talks HTTP itself. */
+#ifndef PYROSCOPE_RECEIVER_H
+#define PYROSCOPE_RECEIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <profpipe/plugin.h>
+
+#define PYRO_LABEL_SERVICE "service_name"
+#define PYRO_LABEL_NAME "__name__"
+#define PYRO_LABEL_DELTA "__delta__"
+#define PYRO_LABEL_SPY "pyroscope_spy"
+
+#define HTTP_OK 200
+#define HTTP_BAD_REQUEST 400
+#define HTTP_UNAUTHORIZED 401
+#define HTTP_NOT_FOUND 404
+#define HTTP_METHOD_NOT_ALLOWED 405
+#define HTTP_TOO_LARGE 413
+#define HTTP_UNSUPPORTED_MEDIA 415
+#define HTTP_INTERNAL 500
+#define HTTP_UNAVAILABLE 503
+
+typedef struct pyro_receiver {
+    const pp_host *h;
+    pp_instance *self;
+    char *bind_host;          /* owned */
+    char *bind_port;          /* owned */
+    int64_t max_body;         /* max_request_body_size */
+    int64_t max_decompressed; /* max_decompressed_size */
+    int64_t max_labels;       /* max_labels */
+    int64_t max_connections;
+    int64_t read_timeout_ns;
+    char *username;     /* owned; required from clients when set */
+    char *password;     /* owned */
+    char *bearer_token; /* owned */
+    const char *tenant_label; /* borrowed; NULL = X-Scope-OrgID dropped */
+    void *daemon;             /* struct MHD_Daemon *, made in start() */
+} pyro_receiver;
+
+/* One request, as the handlers see it. Everything is borrowed for the
+ * duration of the handler call. */
+typedef struct pyro_request {
+    pyro_receiver *r;
+    void *conn; /* struct MHD_Connection * for query arguments */
+    const unsigned char *body;
+    size_t len;
+    const char *content_type; /* NULL if absent */
+    const char *tenant;       /* X-Scope-OrgID, NULL if absent */
+} pyro_request;
+
+typedef struct pyro_reply {
+    int status;
+    char message[512];
+} pyro_reply;
+
+/* Sets the reply; returns -1 when status is an error, else 0. */
+int pyro_reply_set(pyro_reply *out, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Query argument of the request, or NULL. */
+const char *pyro_query(const pyro_request *q, const char *key);
+
+/* Checks a payload that may be gzip'd against max_decompressed (413 when
+ * over, 400 when corrupt) and stores a copy in p. 0 or -1, reply set. */
+int pyro_payload_set(const pyro_request *q, pp_profile *p, const void *data, size_t len,
+                     pyro_reply *out);
+
+/* Gives p its __name__ (from its sample types, or `hint` when those do
+ * not tell; 400 if neither) and the tenant label, checks service_name and
+ * the label count, and adds p to b (which takes ownership of p, also on
+ * error). 0 or -1, reply set. */
+int pyro_profile_finish(const pyro_request *q, pp_batch *b, pp_profile *p,
+                        const char *hint, pyro_reply *out);
+
+/* Emits b (ownership passes) and sets a 200, or 503 when the host is
+ * shutting down. */
+int pyro_emit(const pyro_request *q, pp_batch *b, pyro_reply *out);
+
+int pyro_handle_ingest(const pyro_request *q, pyro_reply *out);
+int pyro_handle_push_proto(const pyro_request *q, pyro_reply *out);
+int pyro_handle_push_json(const pyro_request *q, pyro_reply *out);
+
+#endif
