@@ -1,0 +1,651 @@
+/* Unit tests of the pprof codec and tree helpers: round trip of a
+ * hand-built tree (checked with protobuf-c as an independent decoder),
+ * every malformed input the decoder must reject with its message, the gzip
+ * limit, compact, merge, intern, lookups by id and the profile family. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pprof_internal.h"
+#include "profile.pb-c.h"
+
+#define ERR_LEN 512
+#define T0 1700000000000000000LL
+#define SEC 1000000000LL
+
+#define S(p, str) pprof_intern((p), (str))
+
+/* A small CPU-like profile: 2 sample types, 1 mapping, 3 functions,
+ * 3 locations (one with an inlined frame), 2 samples with labels. */
+static pp_profile *fixture(void)
+{
+    pp_profile *p = profile_new();
+    pp_pprof *t = profile_tree_new(p);
+    t->n_sample_types = 2;
+    t->sample_types = profile_alloc(p, 2 * sizeof(pp_value_type));
+    t->sample_types[0] = (pp_value_type){S(p, "samples"), S(p, "count")};
+    t->sample_types[1] = (pp_value_type){S(p, "cpu"), S(p, "nanoseconds")};
+    t->period_type = (pp_value_type){S(p, "cpu"), S(p, "nanoseconds")};
+    t->period = 10000000;
+    t->time_nanos = T0;
+    t->duration_nanos = SEC;
+    t->n_mappings = 1;
+    t->mappings = profile_alloc(p, sizeof(pp_mapping));
+    t->mappings[0] = (pp_mapping){1, 0x400000, 0x500000, 0, S(p, "/bin/app"), S(p, "abc"),
+                                  1, 1, 1, 0};
+    t->n_functions = 3;
+    t->functions = profile_alloc(p, 3 * sizeof(pp_function));
+    const char *names[] = {"main.main", "main.work", "main.inner"};
+    for (int i = 0; i < 3; i++)
+        t->functions[i] = (pp_function){(uint64_t)i + 1, S(p, names[i]), S(p, names[i]),
+                                        S(p, "main.go"), 10 * (i + 1)};
+    t->n_locations = 3;
+    t->locations = profile_alloc(p, 3 * sizeof(pp_location));
+    for (int i = 0; i < 3; i++) {
+        pp_location *l = &t->locations[i];
+        l->id = (uint64_t)i + 1;
+        l->mapping_id = 1;
+        l->address = 0x401000 + 0x1000 * (uint64_t)i;
+        l->n_lines = i == 2 ? 2 : 1;
+        l->lines = profile_alloc(p, l->n_lines * sizeof(pp_line));
+        l->lines[0] = (pp_line){(uint64_t)i + 1, 12 + i, 0};
+        if (i == 2)
+            l->lines[1] = (pp_line){2, 25, 3};
+    }
+    t->n_samples = 2;
+    t->samples = profile_alloc(p, 2 * sizeof(pp_sample));
+    uint64_t stacks[2][2] = {{3, 1}, {2, 1}};
+    for (int i = 0; i < 2; i++) {
+        pp_sample *s = &t->samples[i];
+        s->n_location_ids = 2;
+        s->location_ids = profile_alloc(p, 2 * sizeof(uint64_t));
+        memcpy(s->location_ids, stacks[i], sizeof(stacks[i]));
+        s->n_values = 2;
+        s->values = profile_alloc(p, 2 * sizeof(int64_t));
+        s->values[0] = 5 + 2 * i;
+        s->values[1] = (5 + 2 * i) * 10000000LL;
+    }
+    pp_sample *s0 = &t->samples[0];
+    s0->n_labels = 2;
+    s0->labels = profile_alloc(p, 2 * sizeof(pp_label));
+    s0->labels[0] = (pp_label){S(p, "thread"), S(p, "t1"), 0, 0};
+    s0->labels[1] = (pp_label){S(p, "bytes"), 0, 1024, S(p, "bytes")};
+    t->n_comments = 1;
+    t->comments = profile_alloc(p, sizeof(int64_t));
+    t->comments[0] = S(p, "hello");
+    t->drop_frames = S(p, "runtime\\..*");
+    t->default_sample_type = S(p, "cpu");
+    return p;
+}
+
+static const char *str(const pp_pprof *t, int64_t i) { return t->strings[i]; }
+
+/* Encodes p's tree (no validation on the way) and decodes it again. */
+static const pp_pprof *reencode(pp_profile *p, pp_profile **out, char *err)
+{
+    const uint8_t *gz;
+    size_t len;
+    assert_int_equal(profile_raw_gz(p, &gz, &len, err, ERR_LEN), 0);
+    *out = profile_new();
+    assert_int_equal(profile_set_raw(*out, gz, len), 0);
+    return profile_tree(*out, err, ERR_LEN);
+}
+
+static void test_roundtrip(void **state)
+{
+    (void)state;
+    char err[ERR_LEN] = "";
+    pp_profile *p = fixture(), *q;
+    const pp_pprof *t = reencode(p, &q, err);
+    assert_non_null(t);
+    assert_int_equal(t->n_sample_types, 2);
+    assert_string_equal(str(t, t->sample_types[1].type), "cpu");
+    assert_string_equal(str(t, t->sample_types[1].unit), "nanoseconds");
+    assert_string_equal(str(t, t->period_type.type), "cpu");
+    assert_int_equal(t->period, 10000000);
+    assert_int_equal(t->time_nanos, T0);
+    assert_int_equal(t->duration_nanos, SEC);
+    assert_int_equal(t->n_mappings, 1);
+    assert_int_equal(t->mappings[0].memory_limit, 0x500000);
+    assert_string_equal(str(t, t->mappings[0].build_id), "abc");
+    assert_true(t->mappings[0].has_line_numbers);
+    assert_false(t->mappings[0].has_inline_frames);
+    assert_int_equal(t->n_functions, 3);
+    assert_string_equal(str(t, t->functions[2].name), "main.inner");
+    assert_int_equal(t->functions[2].start_line, 30);
+    assert_int_equal(t->n_locations, 3);
+    assert_int_equal(t->locations[2].n_lines, 2);
+    assert_int_equal(t->locations[2].lines[1].function_id, 2);
+    assert_int_equal(t->locations[2].lines[1].column, 3);
+    assert_int_equal(t->n_samples, 2);
+    assert_int_equal(t->samples[0].location_ids[0], 3);
+    assert_int_equal(t->samples[1].values[1], 70000000);
+    assert_int_equal(t->samples[0].n_labels, 2);
+    assert_string_equal(str(t, t->samples[0].labels[0].str), "t1");
+    assert_int_equal(t->samples[0].labels[1].num, 1024);
+    assert_string_equal(str(t, t->samples[0].labels[1].num_unit), "bytes");
+    assert_string_equal(str(t, t->comments[0]), "hello");
+    assert_string_equal(str(t, t->drop_frames), "runtime\\..*");
+    assert_string_equal(str(t, t->default_sample_type), "cpu");
+    profile_free(q);
+    profile_free(p);
+}
+
+/* protobuf-c, generated from our proto/profile.proto, reads what we write. */
+static void test_encode_read_by_protobuf_c(void **state)
+{
+    (void)state;
+    pp_profile *p = fixture();
+    uint8_t *plain;
+    size_t len;
+    assert_int_equal(pprof_encode(profile_tree(p, NULL, 0), &plain, &len), 0);
+    Perftools__Profiles__Profile *m = perftools__profiles__profile__unpack(NULL, len, plain);
+    assert_non_null(m);
+    assert_int_equal(m->n_sample, 2);
+    assert_int_equal(m->sample[1]->value[0], 7);
+    assert_string_equal(m->string_table[0], "");
+    assert_string_equal(m->string_table[m->function[0]->name], "main.main");
+    assert_int_equal(m->location[2]->n_line, 2);
+    assert_int_equal(m->time_nanos, T0);
+    assert_int_equal(m->period_type->type, m->sample_type[1]->type);
+    perftools__profiles__profile__free_unpacked(m, NULL);
+    free(plain);
+    profile_free(p);
+}
+
+/* ---------------- malformed trees ---------------- */
+
+typedef struct breakage {
+    const char *name;
+    void (*apply)(pp_pprof *t);
+    const char *want; /* substring of the error */
+} breakage;
+
+static void b_string0(pp_pprof *t) { t->strings[0] = "x"; }
+static void b_fn_name(pp_pprof *t) { t->functions[1].name = 999; }
+static void b_fn_negative(pp_pprof *t) { t->functions[0].filename = -1; }
+static void b_label_key(pp_pprof *t) { t->samples[0].labels[0].key = 500; }
+static void b_label_unit(pp_pprof *t) { t->samples[0].labels[1].num_unit = 500; }
+static void b_sample_type(pp_pprof *t) { t->sample_types[0].unit = 77; }
+static void b_period_type(pp_pprof *t) { t->period_type.type = 77; }
+static void b_mapping_file(pp_pprof *t) { t->mappings[0].filename = 77; }
+static void b_comment(pp_pprof *t) { t->comments[0] = 77; }
+static void b_drop(pp_pprof *t) { t->drop_frames = 77; }
+static void b_values(pp_pprof *t) { t->samples[1].n_values = 1; }
+static void b_loc_zero(pp_pprof *t) { t->locations[1].id = 0; }
+static void b_loc_dup(pp_pprof *t) { t->locations[2].id = 1; }
+static void b_fn_zero(pp_pprof *t) { t->functions[0].id = 0; }
+static void b_fn_dup(pp_pprof *t) { t->functions[2].id = 2; }
+static void b_map_zero(pp_pprof *t) { t->mappings[0].id = 0; }
+static void b_map_dup(pp_pprof *t)
+{
+    static pp_mapping two[2];
+    two[0] = two[1] = t->mappings[0];
+    t->mappings = two;
+    t->n_mappings = 2;
+}
+static void b_unknown_loc(pp_pprof *t) { t->samples[1].location_ids[0] = 42; }
+static void b_unknown_fn(pp_pprof *t) { t->locations[0].lines[0].function_id = 42; }
+static void b_unknown_map(pp_pprof *t) { t->locations[2].mapping_id = 9; }
+
+static const breakage breakages[] = {
+    {"string0", b_string0, "string_table[0] must be \"\", got \"x\""},
+    {"fn name", b_fn_name, "string index 999 out of range (string table has"},
+    {"fn negative", b_fn_negative, "string index -1 out of range"},
+    {"label key", b_label_key, "string index 500 out of range"},
+    {"label unit", b_label_unit, "in label.num_unit of sample 0"},
+    {"sample type", b_sample_type, "in sample_type.unit 0"},
+    {"period type", b_period_type, "in period_type.type"},
+    {"mapping file", b_mapping_file, "in mapping.filename 0"},
+    {"comment", b_comment, "in comment 0"},
+    {"drop frames", b_drop, "in drop_frames"},
+    {"values", b_values, "sample 1 has 1 values, expected 2 (one per sample type)"},
+    {"loc zero", b_loc_zero, "location 1 has id 0"},
+    {"loc dup", b_loc_dup, "duplicate location id 1"},
+    {"fn zero", b_fn_zero, "function 0 has id 0"},
+    {"fn dup", b_fn_dup, "duplicate function id 2"},
+    {"map zero", b_map_zero, "mapping 0 has id 0"},
+    {"map dup", b_map_dup, "duplicate mapping id 1"},
+    {"unknown loc", b_unknown_loc, "sample 1 names unknown location id 42"},
+    {"unknown fn", b_unknown_fn, "location 1 names unknown function id 42"},
+    {"unknown map", b_unknown_map, "location 3 names unknown mapping id 9"},
+};
+
+static void test_malformed_trees(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(breakages) / sizeof(breakages[0]); i++) {
+        char err[ERR_LEN] = "";
+        pp_profile *p = fixture();
+        breakages[i].apply(profile_tree_mut(p, NULL, 0));
+        uint8_t *plain;
+        size_t len;
+        assert_int_equal(pprof_encode(&p->tree, &plain, &len), 0);
+        pp_profile *q = profile_new();
+        assert_int_equal(profile_set_raw(q, plain, len), 0);
+        const pp_pprof *t = profile_tree(q, err, sizeof(err));
+        if (t || !strstr(err, breakages[i].want))
+            fail_msg("%s: got \"%s\", want \"%s\"", breakages[i].name, err,
+                     breakages[i].want);
+        /* still unusable on a second try, and nothing leaks */
+        assert_null(profile_tree(q, err, sizeof(err)));
+        free(plain);
+        profile_free(q);
+        profile_free(p);
+    }
+}
+
+/* ---------------- malformed bytes ---------------- */
+
+static void expect_decode_error(const void *data, size_t len, const char *want)
+{
+    char err[ERR_LEN] = "";
+    pp_profile *p = profile_new();
+    assert_int_equal(profile_set_raw(p, data, len), 0);
+    if (profile_tree(p, err, sizeof(err)) || !strstr(err, want))
+        fail_msg("got \"%s\", want \"%s\"", err, want);
+    profile_free(p);
+}
+
+static void test_malformed_bytes(void **state)
+{
+    (void)state;
+    expect_decode_error("", 0, "empty profile");
+    /* field 1 (sample_type) claims 0x7f bytes, has 1 */
+    expect_decode_error("\x0a\x7f\x08", 3, "bad protobuf: Profile: length-delimited field runs past");
+    /* field 9 varint cut short */
+    expect_decode_error("\x48\x80", 2, "bad protobuf: Profile: truncated varint");
+    /* varint longer than 10 bytes */
+    expect_decode_error("\x48\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12,
+                        "bad protobuf: Profile: truncated varint");
+    /* wire type 3 (start group) */
+    expect_decode_error("\x0b", 1, "unsupported wire type");
+    /* field number 0 */
+    expect_decode_error("\x00\x00", 2, "invalid field number");
+    /* sample (field 2) given as a varint */
+    expect_decode_error("\x10\x01", 2, "Profile field 2 has wire type 0, expected 2");
+    /* a sample whose location list is a truncated packed varint */
+    expect_decode_error("\x12\x03\x0a\x01\x80", 5, "Sample.location_id: truncated packed varint");
+    /* nested message with a bad field inside */
+    expect_decode_error("\x0a\x02\x08\x80", 4, "bad protobuf: ValueType: truncated varint");
+    /* only time_nanos: no string table at all */
+    expect_decode_error("\x48\x01", 2, "string table is empty");
+    /* gzip magic then garbage */
+    expect_decode_error("\x1f\x8b\x08\x00garbagegarbage", 18, "bad gzip");
+}
+
+static void test_truncated_gzip(void **state)
+{
+    (void)state;
+    pp_profile *p = fixture();
+    const uint8_t *gz;
+    size_t len;
+    assert_int_equal(profile_raw_gz(p, &gz, &len, NULL, 0), 0);
+    expect_decode_error(gz, len / 2, "bad gzip: truncated stream");
+    expect_decode_error(gz, len - 4, "bad gzip");
+    /* a valid stream followed by junk */
+    uint8_t *junk = malloc(len + 3);
+    memcpy(junk, gz, len);
+    memcpy(junk + len, "xyz", 3);
+    expect_decode_error(junk, len + 3, "3 bytes of trailing garbage");
+    free(junk);
+    profile_free(p);
+}
+
+static void test_gzip_bomb(void **state)
+{
+    (void)state;
+    const size_t zeros = (size_t)8 << 20, limit = (size_t)1 << 20;
+    uint8_t *plain = calloc(1, zeros), *gz, *out = (uint8_t *)"x";
+    size_t gz_len, out_len = 1;
+    assert_int_equal(gz_gzip(plain, zeros, &gz, &gz_len), 0);
+    assert_true(gz_len < zeros / 100);
+    char err[ERR_LEN] = "";
+    assert_int_equal(gz_gunzip(gz, gz_len, limit, &out, &out_len, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "exceeds the limit of 1048576 bytes"));
+    assert_null(out);
+    assert_int_equal(out_len, 0);
+    /* with room enough it inflates exactly */
+    assert_int_equal(gz_gunzip(gz, gz_len, zeros * 2, &out, &out_len, err, sizeof(err)), 0);
+    assert_int_equal(out_len, zeros);
+    assert_memory_equal(out, plain, zeros);
+    free(out);
+    free(gz);
+    free(plain);
+}
+
+static void test_gzip_concatenated(void **state)
+{
+    (void)state;
+    uint8_t *a, *b, *out;
+    size_t al, bl, ol;
+    assert_int_equal(gz_gzip("hello ", 6, &a, &al), 0);
+    assert_int_equal(gz_gzip("world", 5, &b, &bl), 0);
+    uint8_t *both = malloc(al + bl);
+    memcpy(both, a, al);
+    memcpy(both + al, b, bl);
+    assert_int_equal(gz_gunzip(both, al + bl, 100, &out, &ol, NULL, 0), 0);
+    assert_int_equal(ol, 11);
+    assert_memory_equal(out, "hello world", 11);
+    free(out);
+    free(both);
+    free(a);
+    free(b);
+}
+
+/* ---------------- tree helpers ---------------- */
+
+static void test_intern(void **state)
+{
+    (void)state;
+    pp_profile *p = fixture();
+    pp_pprof *t = profile_tree_mut(p, NULL, 0);
+    size_t n = t->n_strings;
+    int64_t cpu = S(p, "cpu");
+    assert_string_equal(t->strings[cpu], "cpu");
+    assert_int_equal(S(p, "cpu"), cpu);
+    assert_int_equal(S(p, ""), 0);
+    assert_int_equal(t->n_strings, n);
+    int64_t fresh = S(p, "brand new");
+    assert_int_equal(fresh, (int64_t)n);
+    assert_int_equal(t->n_strings, n + 1);
+    for (int i = 0; i < 200; i++) { /* grows the table and the map */
+        char name[32];
+        snprintf(name, sizeof(name), "s%d", i);
+        assert_int_equal(S(p, name), (int64_t)(n + 1 + (size_t)i));
+    }
+    assert_int_equal(S(p, "brand new"), fresh);
+    assert_int_equal(S(p, "s17"), (int64_t)(n + 18));
+    /* a processor replaces the table: interning follows the new one */
+    const char **mine = profile_alloc(p, 2 * sizeof(char *));
+    mine[0] = "";
+    mine[1] = "only";
+    t->strings = mine;
+    t->n_strings = 2;
+    assert_int_equal(S(p, "only"), 1);
+    assert_int_equal(S(p, "cpu"), 2);
+    assert_string_equal(t->strings[2], "cpu");
+    profile_free(p);
+}
+
+static void test_lookup_by_id(void **state)
+{
+    (void)state;
+    pp_profile *p = fixture();
+    pp_pprof *t = profile_tree_mut(p, NULL, 0);
+    assert_ptr_equal(pprof_location(p, 2), &t->locations[1]);
+    assert_null(pprof_location(p, 0));
+    assert_null(pprof_location(p, 4));
+    assert_ptr_equal(pprof_function(p, 3), &t->functions[2]);
+    /* sparse ids in a replaced array */
+    pp_function *fns = profile_alloc(p, 3 * sizeof(pp_function));
+    memcpy(fns, t->functions, 3 * sizeof(pp_function));
+    fns[0].id = 1000;
+    fns[1].id = 7;
+    fns[2].id = 123456789;
+    t->functions = fns;
+    assert_ptr_equal(pprof_function(p, 7), &fns[1]);
+    assert_ptr_equal(pprof_function(p, 123456789), &fns[2]);
+    assert_null(pprof_function(p, 2));
+    /* an id edited in place: the stale entry is noticed and the index rebuilt */
+    fns[1].id = 8;
+    assert_null(pprof_function(p, 7));
+    assert_ptr_equal(pprof_function(p, 8), &fns[1]);
+    /* array shrunk */
+    t->n_functions = 1;
+    assert_null(pprof_function(p, 8));
+    assert_ptr_equal(pprof_function(p, 1000), &fns[0]);
+    profile_free(p);
+}
+
+/* Appends a sample with the given stack, values and one string label. */
+static void add_sample(pp_profile *p, const uint64_t *locs, size_t n, int64_t v0,
+                       int64_t v1, const char *label)
+{
+    pp_pprof *t = &p->tree;
+    pp_sample *ns = profile_alloc(p, (t->n_samples + 1) * sizeof(pp_sample));
+    if (t->n_samples)
+        memcpy(ns, t->samples, t->n_samples * sizeof(pp_sample));
+    pp_sample *s = &ns[t->n_samples];
+    s->location_ids = profile_alloc(p, n * sizeof(uint64_t));
+    memcpy(s->location_ids, locs, n * sizeof(uint64_t));
+    s->n_location_ids = n;
+    s->values = profile_alloc(p, 2 * sizeof(int64_t));
+    s->values[0] = v0;
+    s->values[1] = v1;
+    s->n_values = 2;
+    if (label) {
+        s->labels = profile_alloc(p, sizeof(pp_label));
+        s->labels[0] = (pp_label){S(p, "thread"), S(p, label), 0, 0};
+        s->n_labels = 1;
+    }
+    t->samples = ns;
+    t->n_samples++;
+}
+
+static void test_compact(void **state)
+{
+    (void)state;
+    pp_profile *p = fixture();
+    pp_pprof *t = profile_tree_mut(p, NULL, 0);
+    uint64_t stack[] = {2, 1};
+    add_sample(p, stack, 2, 3, 30, NULL);    /* same as sample 1: summed */
+    add_sample(p, stack, 2, 0, 0, "t9");      /* all zero: dropped */
+    add_sample(p, stack, 2, 1, 10, "t2");     /* differs by label: kept */
+    /* same stack and labels as sample 0, labels in the other order */
+    uint64_t s0[] = {3, 1};
+    add_sample(p, s0, 2, 1, 1, NULL);
+    pp_sample *last = &t->samples[t->n_samples - 1];
+    last->labels = profile_alloc(p, 2 * sizeof(pp_label));
+    last->labels[0] = t->samples[0].labels[1];
+    last->labels[1] = t->samples[0].labels[0];
+    last->n_labels = 2;
+    S(p, "unused string");
+    size_t strings_before = t->n_strings;
+    assert_int_equal(pprof_compact(p), 0);
+    assert_int_equal(t->n_samples, 3);
+    assert_int_equal(t->samples[0].values[0], 6);
+    assert_int_equal(t->samples[1].values[0], 10);
+    assert_int_equal(t->samples[1].values[1], 70000030);
+    assert_string_equal(t->strings[t->samples[2].labels[0].str], "t2");
+    assert_true(t->n_strings < strings_before);
+    for (size_t i = 0; i < t->n_strings; i++)
+        assert_string_not_equal(t->strings[i], "unused string");
+    assert_string_equal(t->strings[0], "");
+    /* indices were renumbered consistently */
+    assert_string_equal(t->strings[pprof_function(p, 3)->name], "main.inner");
+    assert_string_equal(t->strings[t->sample_types[1].type], "cpu");
+    assert_string_equal(t->strings[t->comments[0]], "hello");
+    assert_string_equal(t->strings[t->mappings[0].filename], "/bin/app");
+    /* drop everything that references location 2 and function 2 */
+    t->n_samples = 1; /* keeps only stack {3, 1}: location 2 unused */
+    t->locations[2].n_lines = 1; /* function 2 now unused too */
+    assert_int_equal(pprof_compact(p), 0);
+    assert_int_equal(t->n_locations, 2);
+    assert_null(pprof_location(p, 2));
+    assert_int_equal(t->n_functions, 2);
+    assert_null(pprof_function(p, 2));
+    for (size_t i = 0; i < t->n_strings; i++)
+        assert_string_not_equal(t->strings[i], "main.work");
+    /* the result is a valid profile */
+    char err[ERR_LEN] = "";
+    pp_profile *q;
+    assert_non_null(reencode(p, &q, err));
+    profile_free(q);
+    profile_free(p);
+}
+
+/* A second profile with the same content as fixture() but numbered
+ * differently: ids shifted, strings in another order. */
+static pp_profile *fixture_renumbered(void)
+{
+    pp_profile *p = profile_new();
+    pp_pprof *t = profile_tree_new(p);
+    S(p, "zzz padding");
+    pp_profile *f = fixture();
+    const pp_pprof *ft = profile_tree(f, NULL, 0);
+    t->n_sample_types = 2;
+    t->sample_types = profile_alloc(p, 2 * sizeof(pp_value_type));
+    for (int i = 0; i < 2; i++)
+        t->sample_types[i] = (pp_value_type){S(p, str(ft, ft->sample_types[i].type)),
+                                             S(p, str(ft, ft->sample_types[i].unit))};
+    t->period_type = t->sample_types[1];
+    t->period = 20000000;
+    t->time_nanos = T0 - SEC;
+    t->duration_nanos = 2 * SEC;
+    t->n_mappings = 1;
+    t->mappings = profile_alloc(p, sizeof(pp_mapping));
+    t->mappings[0] = ft->mappings[0];
+    t->mappings[0].id = 50;
+    t->mappings[0].memory_start += 0x100000; /* relocated: addresses move too */
+    t->mappings[0].memory_limit += 0x100000;
+    t->mappings[0].filename = S(p, "/bin/app");
+    t->mappings[0].build_id = S(p, "abc");
+    t->n_functions = 3;
+    t->functions = profile_alloc(p, 3 * sizeof(pp_function));
+    for (int i = 0; i < 3; i++) {
+        pp_function fn = ft->functions[2 - i];
+        fn.id += 100;
+        fn.name = S(p, str(ft, fn.name));
+        fn.system_name = S(p, str(ft, fn.system_name));
+        fn.filename = S(p, str(ft, fn.filename));
+        t->functions[i] = fn;
+    }
+    t->n_locations = 3;
+    t->locations = profile_alloc(p, 3 * sizeof(pp_location));
+    for (int i = 0; i < 3; i++) {
+        pp_location l = ft->locations[i];
+        l.id += 200;
+        l.mapping_id = 50;
+        l.address += 0x100000;
+        l.lines = profile_alloc(p, l.n_lines * sizeof(pp_line));
+        for (size_t j = 0; j < l.n_lines; j++) {
+            l.lines[j] = ft->locations[i].lines[j];
+            l.lines[j].function_id += 100;
+        }
+        t->locations[i] = l;
+    }
+    uint64_t a[] = {203, 201}, b[] = {202, 202, 201};
+    add_sample(p, a, 2, 100, 1000, NULL);  /* new: no labels, unlike fixture's */
+    add_sample(p, b, 3, 1, 1, NULL);       /* new stack */
+    uint64_t c[] = {202, 201};
+    add_sample(p, c, 2, 10, 100, NULL);    /* same as fixture's sample 1 */
+    profile_free(f);
+    return p;
+}
+
+static void test_merge(void **state)
+{
+    (void)state;
+    char err[ERR_LEN] = "";
+    pp_profile *dst = fixture(), *src = fixture_renumbered();
+    assert_int_equal(pprof_merge(dst, src, err, sizeof(err)), 0);
+    const pp_pprof *t = profile_tree(dst, NULL, 0);
+    assert_int_equal(t->n_functions, 3);
+    assert_int_equal(t->n_mappings, 1);
+    assert_int_equal(t->n_locations, 3);
+    assert_int_equal(t->n_samples, 4);
+    assert_int_equal(t->samples[1].values[0], 17); /* 7 + 10 */
+    assert_int_equal(t->samples[2].values[0], 100);
+    assert_int_equal(t->samples[2].n_labels, 0);
+    assert_int_equal(t->samples[3].n_location_ids, 3);
+    assert_int_equal(t->samples[3].location_ids[0], 2);
+    assert_int_equal(t->time_nanos, T0 - SEC);
+    assert_int_equal(t->duration_nanos, 3 * SEC);
+    assert_int_equal(t->period, 20000000);
+    /* the merged tree is valid and survives a round trip */
+    pp_profile *q;
+    assert_non_null(reencode(dst, &q, err));
+    profile_free(q);
+    /* merging src again only adds values */
+    assert_int_equal(pprof_merge(dst, src, err, sizeof(err)), 0);
+    t = profile_tree(dst, NULL, 0);
+    assert_int_equal(t->n_samples, 4);
+    assert_int_equal(t->samples[1].values[0], 27);
+    assert_int_equal(pprof_merge(dst, dst, err, sizeof(err)), -1);
+    profile_free(src);
+    profile_free(dst);
+}
+
+static void test_merge_incompatible(void **state)
+{
+    (void)state;
+    char err[ERR_LEN] = "";
+    pp_profile *dst = fixture(), *src = fixture();
+    pp_pprof *t = profile_tree_mut(src, NULL, 0);
+    t->sample_types[1].unit = S(src, "microseconds");
+    assert_int_equal(pprof_merge(dst, src, err, sizeof(err)), -1);
+    assert_string_equal(err, "incompatible sample type 1: cpu/nanoseconds vs cpu/microseconds");
+    t->sample_types[1].unit = S(src, "nanoseconds");
+    t->n_sample_types = 1;
+    assert_int_equal(pprof_merge(dst, src, err, sizeof(err)), -1);
+    assert_string_equal(err, "incompatible sample types: 2 vs 1 types");
+    t->n_sample_types = 2;
+    t->period_type.type = S(src, "wall");
+    assert_int_equal(pprof_merge(dst, src, err, sizeof(err)), -1);
+    assert_string_equal(err, "incompatible period types: cpu/nanoseconds vs wall/nanoseconds");
+    assert_int_equal(profile_tree(dst, NULL, 0)->n_samples, 2); /* untouched */
+    profile_free(src);
+    profile_free(dst);
+}
+
+static const char *family_of(const char *const *types, size_t n)
+{
+    static pp_profile *p;
+    profile_free(p);
+    p = profile_new();
+    pp_pprof *t = profile_tree_new(p);
+    t->sample_types = profile_alloc(p, (n ? n : 1) * sizeof(pp_value_type));
+    for (size_t i = 0; i < n; i++)
+        t->sample_types[i] = (pp_value_type){S(p, types[i]), S(p, "count")};
+    t->n_sample_types = n;
+    return pprof_family(t);
+}
+
+static void test_family(void **state)
+{
+    (void)state;
+    const char *cpu[] = {"samples", "cpu"}, *heap[] = {"alloc_objects", "alloc_space",
+                                                       "inuse_objects", "inuse_space"};
+    const char *inuse[] = {"inuse_space"}, *gor[] = {"goroutine"}, *gors[] = {"goroutines"};
+    const char *block[] = {"contentions", "delay"}, *tc[] = {"threadcreate"};
+    const char *odd[] = {"wall"}, *late[] = {"unknown", "cpu"};
+    assert_string_equal(family_of(cpu, 2), "process_cpu");
+    assert_string_equal(family_of(heap, 4), "memory");
+    assert_string_equal(family_of(inuse, 1), "memory");
+    assert_string_equal(family_of(gor, 1), "goroutine");
+    assert_string_equal(family_of(gors, 1), "goroutine");
+    assert_string_equal(family_of(block, 2), "block");
+    assert_string_equal(family_of(tc, 1), "threadcreate");
+    assert_string_equal(family_of(late, 2), "process_cpu");
+    assert_null(family_of(odd, 1));
+    assert_null(family_of(NULL, 0));
+    assert_null(pprof_family(NULL));
+    family_of(NULL, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_encode_read_by_protobuf_c),
+        cmocka_unit_test(test_malformed_trees),
+        cmocka_unit_test(test_malformed_bytes),
+        cmocka_unit_test(test_truncated_gzip),
+        cmocka_unit_test(test_gzip_bomb),
+        cmocka_unit_test(test_gzip_concatenated),
+        cmocka_unit_test(test_intern),
+        cmocka_unit_test(test_lookup_by_id),
+        cmocka_unit_test(test_compact),
+        cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_merge_incompatible),
+        cmocka_unit_test(test_family),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
