@@ -4,7 +4,8 @@
  * pointers so perf and the perf receiver can walk its stacks.
  *
  * usage: split_workload SECONDS [THREE_PARTS ONE_PART]
- * Prints "heavy_ns=<n> light_ns=<n>" when done.
+ * Prints "heavy_ns=<n> light_ns=<n> process_ns=<n>" when done (the last:
+ * all CPU time of the process, CLOCK_PROCESS_CPUTIME_ID).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,19 +16,15 @@
 
 static volatile uint64_t sink;
 
-static int64_t thread_cpu_ns(void)
+static int64_t clock_ns(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    clock_gettime(clock, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+static int64_t thread_cpu_ns(void) { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
+static int64_t wall_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 
 /* Spins until `budget` ns of this thread's CPU time are spent; returns the
  * CPU time actually spent. noinline: each must be its own frame. */
@@ -57,6 +54,7 @@ int main(int argc, char **argv)
         heavy += heavy_work(SLICE_NS * heavy_parts);
         light += light_work(SLICE_NS * light_parts);
     }
-    printf("heavy_ns=%lld light_ns=%lld\n", (long long)heavy, (long long)light);
+    printf("heavy_ns=%lld light_ns=%lld process_ns=%lld\n", (long long)heavy,
+           (long long)light, (long long)clock_ns(CLOCK_PROCESS_CPUTIME_ID));
     return 0;
 }

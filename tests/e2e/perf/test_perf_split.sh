@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# A C workload whose CPU time splits 3:1 between heavy_work and light_work
+# (it measures that itself with CLOCK_THREAD_CPUTIME_ID) runs while both the
+# perf receiver (→ file exporter) and `perf record -F 99 -g` sample it.
+# Checked: the receiver's profiles show both functions in the workload's
+# own ratio within 5 points, `perf report` on the same run agrees within 5
+# points, the number of samples matches the workload's CPU time × 99 Hz
+# within 10%, every profile opens in `go tool pprof -raw`, and the lost and
+# throttle counters are exported in /metrics.
+source "$SOURCE_DIR/tests/e2e/lib.sh"
+source "$SOURCE_DIR/tests/e2e/perf/perf_lib.sh"
+perf_require_access
+
+FREQ=99
+RUN_S=8
+perf_build_workload "$T/split_workload"
+port=$(free_port)
+perf_config "$T/cfg.yaml" "$T/out" "$port" "    interval: 2s
+    frequency: $FREQ
+    comm: split_workload"
+start_profpipe perf "$T/cfg.yaml"
+perf_wait_sampling perf
+
+"$T/split_workload" "$RUN_S" > "$T/workload.out" &
+wpid=$!
+PIDS+=("$wpid")
+# perf attaches to the same process and ends when it exits
+bg perf record -q -F "$FREQ" -g -p "$wpid" -o "$T/perf.data" > "$T/perf-record.log" 2>&1
+perf_pid=${PIDS[-1]}
+wait "$wpid" || fail "workload failed"
+wait "$perf_pid" || fail "perf record failed: $(cat "$T/perf-record.log")"
+sleep $((3 * PERF_SLOW)) # the interval holding the workload's end is emitted
+curl -sf "http://127.0.0.1:$port/metrics" > "$T/metrics" || fail "no /metrics"
+stop_profpipe "$PROFPIPE_PID"
+
+# the workload's own measure
+read -r heavy_ns light_ns process_ns < <(sed 's/[a-z_]*=//g' "$T/workload.out")
+want=$(awk -v h="$heavy_ns" -v l="$light_ns" 'BEGIN { printf "%.1f", 100 * h / (h + l) }')
+pass "workload: heavy_work $want% of heavy+light (CLOCK_THREAD_CPUTIME_ID)"
+
+# the receiver's profiles of that pid
+mapfile -t files < <(grep -F "\"pid\":\"$wpid\"" "$T/out/index.jsonl" | sed 's/^{"path":"\([^"]*\)".*/\1/')
+[ "${#files[@]}" -ge 3 ] || fail "expected profiles of pid $wpid every 2s, got ${#files[@]}"
+paths=()
+for f in "${files[@]}"; do
+  paths+=("$T/out/$f")
+  pprof_raw "$T/out/$f" "$T/raw.txt" || fail "go tool pprof -raw cannot read $f"
+  grep -q "^PeriodType: cpu nanoseconds" "$T/raw.txt" || fail "$f: period type is not cpu/nanoseconds"
+  grep -q "^Period: $((1000000000 / FREQ))\$" "$T/raw.txt" || fail "$f: period is not 1e9/$FREQ"
+  grep -q "^samples/count cpu/nanoseconds" "$T/raw.txt" || fail "$f: sample types"
+done
+line=$(grep -F "\"pid\":\"$wpid\"" "$T/out/index.jsonl" | head -1)
+for kv in '"__name__":"process_cpu"' '"service_name":"split_workload"' '"comm":"split_workload"' \
+          "\"exe\":\"$T/split_workload\""; do
+  [[ "$line" == *"$kv"* ]] || fail "labels lack $kv: $line"
+done
+pass "${#files[@]} profiles of pid $wpid open in go tool pprof -raw, labels $kv..."
+
+pprof_cum_counts "${paths[@]}" > "$T/counts"
+heavy=$(awk '$1 == "heavy_work" {print $2}' "$T/counts")
+light=$(awk '$1 == "light_work" {print $2}' "$T/counts")
+[ -n "$heavy" ] && [ -n "$light" ] || { cat "$T/counts" >&2; fail "heavy_work or light_work missing"; }
+got=$(awk -v h="$heavy" -v l="$light" 'BEGIN { printf "%.1f", 100 * h / (h + l) }')
+within "$got" "$want" 5 || fail "receiver: heavy_work $got% (samples $heavy:$light), workload says $want%"
+pass "receiver: heavy_work $got% ($heavy:$light samples), workload $want%"
+
+# perf's view of the same run
+perf report -i "$T/perf.data" --stdio --children --sort sym -g none 2>/dev/null > "$T/report.txt"
+pheavy=$(awk '$NF == "heavy_work" {sub("%", "", $1); print $1; exit}' "$T/report.txt")
+plight=$(awk '$NF == "light_work" {sub("%", "", $1); print $1; exit}' "$T/report.txt")
+[ -n "$pheavy" ] && [ -n "$plight" ] || { head -30 "$T/report.txt" >&2; fail "perf report lacks the functions"; }
+pgot=$(awk -v h="$pheavy" -v l="$plight" 'BEGIN { printf "%.1f", 100 * h / (h + l) }')
+within "$pgot" "$got" 5 || fail "perf report: heavy_work $pgot%, receiver $got%"
+pass "perf report: heavy_work $pgot%, receiver $got%"
+
+# samples ≈ CPU time × frequency
+total=$(pprof_sample_total "${paths[@]}")
+expect=$(awk -v ns="$process_ns" -v f="$FREQ" 'BEGIN { printf "%.0f", ns / 1e9 * f }')
+within "$total" "$expect" "$(awk -v e="$expect" 'BEGIN { print e * 0.10 }')" ||
+  fail "receiver: $total samples, CPU time × $FREQ Hz = $expect"
+pass "receiver: $total samples for $(awk -v ns="$process_ns" 'BEGIN{printf "%.2f", ns/1e9}')s of CPU (expected $expect ±10%)"
+
+for m in perf_lost_samples_total perf_throttle_events_total perf_unthrottle_events_total; do
+  grep -q "^profpipe_${m}{component_id=\"perf\"} " "$T/metrics" || fail "/metrics lacks $m"
+done
+lost=$(awk '/^profpipe_perf_lost_samples_total/ {print $2}' "$T/metrics")
+[ "$lost" = 0 ] || fail "the receiver lost $lost records at 99 Hz"
+pass "/metrics: lost, throttle and unthrottle counters exported (lost $lost)"
