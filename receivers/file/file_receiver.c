@@ -53,7 +53,9 @@ typedef struct file_receiver {
     int delete_after_read;
     const char *failed_dir; /* NULL: leave bad files where they are */
 
+    char *id; /* the component id, the key for parking `seen` on reload */
     seen_set *seen;
+    const seen_set *parked; /* what stop() parked, for destroy() to discard */
     pp_metric *m_read, *m_failed;
     pthread_t thread;
     int started;
@@ -169,6 +171,8 @@ static void file_receiver_destroy(void *state) {
     file_receiver *r = state;
     if (!r) return;
     seen_free(r->seen);
+    if (r->parked) seen_discard(r->id, r->parked);
+    free(r->id);
     free(r->include.items);
     free(r->exclude.items);
     pthread_cond_destroy(&r->wake);
@@ -202,7 +206,8 @@ static int file_receiver_create(const pp_host *host, pp_instance *self,
         return -1;
     if (r->include.n == 0) return host->cfg_error(cfg, "include", "needs at least one pattern");
     if (r->max_file_size <= 0) return host->cfg_error(cfg, "max_file_size", "must be > 0");
-    if (!(r->seen = seen_new())) return host->cfg_error(cfg, NULL, "out of memory");
+    if (!(r->seen = seen_new()) || !(r->id = strdup(host->instance_id(self))))
+        return host->cfg_error(cfg, NULL, "out of memory");
     return 0;
 }
 
@@ -513,6 +518,11 @@ static void *file_receiver_run(void *arg) {
 static int file_receiver_start(void *state) {
     file_receiver *r = state;
     const pp_host *h = r->host;
+    seen_set *before = seen_adopt(r->id); /* a reload: what the old one read */
+    if (before) {
+        seen_free(r->seen);
+        r->seen = before;
+    }
     r->m_read = h->metric(r->self, "file_receiver_files_total",
                           "Files read by the file receiver, by result.", PP_COUNTER,
                           "result=\"read\"");
@@ -537,6 +547,9 @@ static void file_receiver_stop(void *state, int64_t deadline_ns) {
     pthread_mutex_unlock(&r->lock);
     pthread_join(r->thread, NULL);
     r->started = 0;
+    seen_park(r->id, r->seen); /* for a successor after a reload */
+    r->parked = r->seen;
+    r->seen = NULL;
 }
 
 const pp_component pp_receiver_file = {

@@ -3,6 +3,7 @@
  * stay O(1) for drop-in folders of any size. */
 #include "file_seen.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,3 +131,73 @@ void seen_sweep(seen_set *s) {
 }
 
 size_t seen_count(const seen_set *s) { return s->count; }
+
+/* ---------------------------------------------------------------- */
+/* Parking across a reload                                           */
+/* ---------------------------------------------------------------- */
+
+typedef struct parked_set {
+    char *id;
+    seen_set *set;
+    struct parked_set *next;
+} parked_set;
+
+static pthread_mutex_t parked_lock = PTHREAD_MUTEX_INITIALIZER;
+static parked_set *parked;
+
+/* Unlinks and returns the entry for id; call with parked_lock held. */
+static parked_set *parked_take(const char *id) {
+    for (parked_set **link = &parked; *link; link = &(*link)->next) {
+        parked_set *p = *link;
+        if (strcmp(p->id, id) != 0) continue;
+        *link = p->next;
+        return p;
+    }
+    return NULL;
+}
+
+void seen_park(const char *id, seen_set *s) {
+    parked_set *p = calloc(1, sizeof *p);
+    if (!p || !(p->id = strdup(id))) { /* the next instance reads the folder again */
+        free(p);
+        seen_free(s);
+        return;
+    }
+    p->set = s;
+    pthread_mutex_lock(&parked_lock);
+    parked_set *old = parked_take(id);
+    p->next = parked;
+    parked = p;
+    pthread_mutex_unlock(&parked_lock);
+    if (old) {
+        seen_free(old->set);
+        free(old->id);
+        free(old);
+    }
+}
+
+seen_set *seen_adopt(const char *id) {
+    pthread_mutex_lock(&parked_lock);
+    parked_set *p = parked_take(id);
+    pthread_mutex_unlock(&parked_lock);
+    if (!p) return NULL;
+    seen_set *s = p->set;
+    free(p->id);
+    free(p);
+    return s;
+}
+
+void seen_discard(const char *id, const seen_set *s) {
+    pthread_mutex_lock(&parked_lock);
+    parked_set *p = parked_take(id);
+    if (p && p->set != s) { /* someone else's: put it back */
+        p->next = parked;
+        parked = p;
+        p = NULL;
+    }
+    pthread_mutex_unlock(&parked_lock);
+    if (!p) return;
+    seen_free(p->set);
+    free(p->id);
+    free(p);
+}

@@ -6,7 +6,8 @@
  * marks the paths it still sees; seen_sweep() then forgets the others, so
  * memory follows what is on disk, not everything ever read.
  *
- * Used only by the receiver's own thread: no locking. */
+ * A set is used only by its receiver's own thread: no locking, except
+ * for the parking table below. */
 #ifndef FILE_SEEN_H
 #define FILE_SEEN_H
 
@@ -35,5 +36,15 @@ int seen_record(seen_set *s, const char *path, const seen_version *v);
 /* Forgets the paths the current scan did not mark. */
 void seen_sweep(seen_set *s);
 size_t seen_count(const seen_set *s);
+
+/* Hand-over across a config reload. The reload stops the old instance,
+ * starts the new one, then destroys the old one: the old one parks its
+ * set under its component id when it stops, a new instance with the same
+ * id adopts it when it starts, so SIGHUP does not read a folder again.
+ * These three lock a process-wide table; any thread may call them. */
+void seen_park(const char *id, seen_set *s); /* takes ownership of s */
+seen_set *seen_adopt(const char *id);        /* NULL if none parked */
+/* Frees the set parked under id if it is still s (nobody adopted it). */
+void seen_discard(const char *id, const seen_set *s);
 
 #endif

@@ -267,6 +267,30 @@ static void test_delete_after_read_on_ack(void **state) {
     harness_free(hs);
 }
 
+/* A SIGHUP builds a new instance with the same id: it must not read the
+ * folder again. The old one is stopped before the new one starts. */
+static void test_reload_hands_over_what_was_read(void **state) {
+    (void)state;
+    put_cpu("once.pb.gz", 1, 5);
+    const char *fmt = "include: ['%s/*.pb.gz']\npoll_interval: 100ms\nmin_file_age: 0s\n";
+    harness *old = receiver(fmt, tmpdir);
+    pp_batch *b = next(old);
+    harness_host()->batch_unref(b);
+    char yaml[512], err[512];
+    snprintf(yaml, sizeof yaml, fmt, tmpdir);
+    harness *fresh = harness_new(&pp_receiver_file, "file", yaml, err, sizeof err);
+    assert_non_null(fresh);
+    pp_receiver_file.stop(harness_state(old), 0);
+    assert_int_equal(harness_start(fresh), 0);
+    nothing_more(fresh);
+    put_cpu("new.pb.gz", 1, 0);
+    b = next(fresh);
+    assert_string_equal(label(b, "service_name"), "new");
+    harness_host()->batch_unref(b);
+    harness_free(old);
+    harness_free(fresh);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_options),
@@ -278,6 +302,7 @@ int main(void) {
         DIR_TEST(test_watch_reads_new_and_rewritten_once),
         DIR_TEST(test_min_file_age_waits),
         DIR_TEST(test_delete_after_read_on_ack),
+        DIR_TEST(test_reload_hands_over_what_was_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
