@@ -1,0 +1,320 @@
+/* Unit tests of pprof_scrape's delta state: baselines, deltas matched by
+ * stack and labels, restarts, pass-through of non-cumulative types. The
+ * profiles are built with the host's tree API, as a scrape would decode
+ * them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../receivers/pprof_scrape/scrape_delta.h"
+
+#include "harness.h"
+
+#define N_HEAP_TYPES 4 /* alloc_objects, alloc_space, inuse_objects, inuse_space */
+#define T0 1000000000000LL
+#define SEC 1000000000LL
+
+typedef struct heap_sample {
+    const char *fn;
+    int64_t line;
+    int64_t bytes_label; /* 0 = no label */
+    int64_t v[N_HEAP_TYPES];
+} heap_sample;
+
+static pp_profile *make_profile(const char *const types[][2], size_t n_types,
+                                const heap_sample *in, size_t n)
+{
+    const pp_host *h = harness_host();
+    pp_profile *p = h->profile_new();
+    pp_pprof *t = h->profile_tree_new(p);
+    size_t i, j;
+    t->sample_types = h->profile_alloc(p, n_types * sizeof *t->sample_types);
+    t->n_sample_types = n_types;
+    for (i = 0; i < n_types; i++) {
+        t->sample_types[i].type = h->pprof_intern(p, types[i][0]);
+        t->sample_types[i].unit = h->pprof_intern(p, types[i][1]);
+    }
+    t->functions = h->profile_alloc(p, n * sizeof *t->functions);
+    t->locations = h->profile_alloc(p, n * sizeof *t->locations);
+    t->samples = h->profile_alloc(p, n * sizeof *t->samples);
+    t->n_functions = t->n_locations = t->n_samples = n;
+    for (i = 0; i < n; i++) {
+        pp_sample *s = &t->samples[i];
+        t->functions[i].id = i + 1;
+        t->functions[i].name = h->pprof_intern(p, in[i].fn);
+        t->locations[i].id = i + 1;
+        t->locations[i].address = 0x1000 + i; /* distinct even for equal frames */
+        t->locations[i].lines = h->profile_alloc(p, sizeof(pp_line));
+        t->locations[i].n_lines = 1;
+        t->locations[i].lines[0].function_id = i + 1;
+        t->locations[i].lines[0].line = in[i].line;
+        s->location_ids = h->profile_alloc(p, sizeof(uint64_t));
+        s->location_ids[0] = i + 1;
+        s->n_location_ids = 1;
+        s->values = h->profile_alloc(p, n_types * sizeof(int64_t));
+        s->n_values = n_types;
+        for (j = 0; j < n_types; j++)
+            s->values[j] = in[i].v[j];
+        if (in[i].bytes_label) {
+            s->labels = h->profile_alloc(p, sizeof(pp_label));
+            s->n_labels = 1;
+            s->labels[0].key = h->pprof_intern(p, "bytes");
+            s->labels[0].num = in[i].bytes_label;
+        }
+    }
+    return p;
+}
+
+static const char *const heap_types[N_HEAP_TYPES][2] = {
+    {"alloc_objects", "count"},
+    {"alloc_space", "bytes"},
+    {"inuse_objects", "count"},
+    {"inuse_space", "bytes"},
+};
+
+static pp_profile *heap(const heap_sample *in, size_t n)
+{
+    return make_profile(heap_types, N_HEAP_TYPES, in, n);
+}
+
+/* Sum of sample type `col` over samples whose leaf function is fn. */
+static int64_t total(pp_profile *p, const char *fn, size_t col)
+{
+    const pp_host *h = harness_host();
+    const pp_pprof *t = h->profile_tree(p, NULL, 0);
+    int64_t sum = 0;
+    size_t i;
+    for (i = 0; i < t->n_samples; i++) {
+        const pp_location *loc = h->pprof_location(p, t->samples[i].location_ids[0]);
+        const pp_function *f = h->pprof_function(p, loc->lines[0].function_id);
+        if (!fn || strcmp(t->strings[f->name], fn) == 0)
+            sum += t->samples[i].values[col];
+    }
+    return sum;
+}
+
+static scrape_delta_result apply(scrape_delta *d, pp_profile *p, int64_t when)
+{
+    char err[256];
+    int64_t from = 0;
+    scrape_delta_result r = scrape_delta_apply(d, harness_host(), p, when, &from, err, sizeof err);
+    if (r == SCRAPE_DELTA_EMIT)
+        assert_int_equal(from, when - SEC);
+    return r;
+}
+
+static void test_first_is_baseline_then_deltas(void **st)
+{
+    const pp_host *h = harness_host();
+    heap_sample a[] = {{"main.grow", 10, 0, {10, 4096, 3, 1000}},
+                       {"main.other", 20, 0, {5, 500, 1, 100}}};
+    heap_sample b[] = {{"main.grow", 10, 0, {25, 9096, 4, 1100}},
+                       {"main.other", 20, 0, {5, 500, 1, 100}}};
+    scrape_delta *d = scrape_delta_new();
+    pp_profile *p1 = heap(a, 2), *p2 = heap(b, 2);
+    (void)st;
+    assert_int_equal(apply(d, p1, T0), SCRAPE_DELTA_BASELINE);
+    assert_int_equal(scrape_delta_size(d), 2);
+    assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_EMIT);
+    assert_int_equal(total(p2, "main.grow", 0), 15);
+    assert_int_equal(total(p2, "main.grow", 1), 5000);
+    /* inuse_* pass unchanged */
+    assert_int_equal(total(p2, "main.grow", 2), 4);
+    assert_int_equal(total(p2, "main.grow", 3), 1100);
+    assert_int_equal(total(p2, "main.other", 0), 0);
+    assert_int_equal(total(p2, "main.other", 3), 100);
+    assert_int_equal(h->profile_tree(p2, NULL, 0)->duration_nanos, SEC);
+    h->profile_free(p1);
+    h->profile_free(p2);
+    scrape_delta_free(d);
+}
+
+static void test_all_zero_samples_dropped(void **st)
+{
+    const pp_host *h = harness_host();
+    heap_sample a[] = {{"main.grow", 10, 0, {10, 4096, 0, 0}},
+                       {"main.idle", 30, 0, {7, 700, 0, 0}}};
+    heap_sample b[] = {{"main.grow", 10, 0, {11, 4496, 0, 0}},
+                       {"main.idle", 30, 0, {7, 700, 0, 0}}};
+    scrape_delta *d = scrape_delta_new();
+    pp_profile *p1 = heap(a, 2), *p2 = heap(b, 2);
+    (void)st;
+    apply(d, p1, T0);
+    assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_EMIT);
+    assert_int_equal(h->profile_tree(p2, NULL, 0)->n_samples, 1);
+    assert_int_equal(total(p2, "main.grow", 1), 400);
+    h->profile_free(p1);
+    h->profile_free(p2);
+    scrape_delta_free(d);
+}
+
+/* Two samples with the same frames (different addresses) are one key:
+ * their sums are compared, and the profile's total is exact. */
+static void test_equal_stacks_summed(void **st)
+{
+    const pp_host *h = harness_host();
+    heap_sample a[] = {{"main.grow", 10, 0, {10, 100, 0, 0}},
+                       {"main.grow", 10, 0, {20, 200, 0, 0}}};
+    heap_sample b[] = {{"main.grow", 10, 0, {5, 50, 0, 0}},
+                       {"main.grow", 10, 0, {40, 400, 0, 0}}};
+    scrape_delta *d = scrape_delta_new();
+    pp_profile *p1 = heap(a, 2), *p2 = heap(b, 2);
+    (void)st;
+    apply(d, p1, T0);
+    assert_int_equal(scrape_delta_size(d), 1);
+    /* one sample went down but the key's sum grew: not a restart */
+    assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_EMIT);
+    assert_int_equal(total(p2, "main.grow", 0), 15);
+    assert_int_equal(total(p2, "main.grow", 1), 150);
+    h->profile_free(p1);
+    h->profile_free(p2);
+    scrape_delta_free(d);
+}
+
+/* Go's heap profile tells allocation sizes apart by a `bytes` label. */
+static void test_labels_are_part_of_the_key(void **st)
+{
+    const pp_host *h = harness_host();
+    heap_sample a[] = {{"main.grow", 10, 4096, {10, 40960, 0, 0}},
+                       {"main.grow", 10, 64, {100, 6400, 0, 0}}};
+    heap_sample b[] = {{"main.grow", 10, 4096, {12, 49152, 0, 0}},
+                       {"main.grow", 10, 64, {100, 6400, 0, 0}}};
+    scrape_delta *d = scrape_delta_new();
+    pp_profile *p1 = heap(a, 2), *p2 = heap(b, 2);
+    (void)st;
+    apply(d, p1, T0);
+    assert_int_equal(scrape_delta_size(d), 2);
+    assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_EMIT);
+    assert_int_equal(total(p2, "main.grow", 0), 2);
+    assert_int_equal(h->profile_tree(p2, NULL, 0)->n_samples, 1);
+    h->profile_free(p1);
+    h->profile_free(p2);
+    scrape_delta_free(d);
+}
+
+static void test_new_stack_counts_in_full(void **st)
+{
+    const pp_host *h = harness_host();
+    heap_sample a[] = {{"main.grow", 10, 0, {10, 100, 0, 0}}};
+    heap_sample b[] = {{"main.grow", 10, 0, {10, 100, 0, 0}},
+                       {"main.fresh", 40, 0, {3, 30, 0, 0}}};
+    scrape_delta *d = scrape_delta_new();
+    pp_profile *p1 = heap(a, 1), *p2 = heap(b, 2);
+    (void)st;
+    apply(d, p1, T0);
+    assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_EMIT);
+    assert_int_equal(total(p2, "main.fresh", 1), 30);
+    assert_int_equal(total(p2, NULL, 1), 30);
+    h->profile_free(p1);
+    h->profile_free(p2);
+    scrape_delta_free(d);
+}
+
+/* A process restart: counters go back; no negative value is emitted,
+ * the scrape becomes the new baseline, the next one is a delta again. */
+static void test_restart_resets_baseline(void **st)
+{
+    const pp_host *h = harness_host();
+    heap_sample a[] = {{"main.grow", 10, 0, {1000, 100000, 0, 0}},
+                       {"runtime.init", 5, 0, {3, 300, 0, 0}}};
+    heap_sample b[] = {{"main.grow", 10, 0, {10, 1000, 0, 0}},
+                       {"runtime.init", 5, 0, {3, 300, 0, 0}}};
+    heap_sample c[] = {{"main.grow", 10, 0, {30, 3000, 0, 0}},
+                       {"runtime.init", 5, 0, {3, 300, 0, 0}}};
+    scrape_delta *d = scrape_delta_new();
+    pp_profile *p1 = heap(a, 2), *p2 = heap(b, 2), *p3 = heap(c, 2);
+    (void)st;
+    apply(d, p1, T0);
+    assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_RESET);
+    assert_int_equal(apply(d, p3, T0 + 2 * SEC), SCRAPE_DELTA_EMIT);
+    assert_int_equal(total(p3, "main.grow", 0), 20);
+    assert_int_equal(total(p3, "main.grow", 1), 2000);
+    h->profile_free(p1);
+    h->profile_free(p2);
+    h->profile_free(p3);
+    scrape_delta_free(d);
+}
+
+static void test_block_profile_and_non_cumulative(void **st)
+{
+    static const char *const block_types[2][2] = {{"contentions", "count"},
+                                                  {"delay", "nanoseconds"}};
+    static const char *const goroutine_types[1][2] = {{"goroutine", "count"}};
+    const pp_host *h = harness_host();
+    heap_sample a[] = {{"sync.(*Mutex).Lock", 1, 0, {4, 4000, 0, 0}}};
+    heap_sample b[] = {{"sync.(*Mutex).Lock", 1, 0, {9, 9500, 0, 0}}};
+    heap_sample g[] = {{"main.parked", 1, 0, {50, 0, 0, 0}}};
+    scrape_delta *d = scrape_delta_new(), *dg = scrape_delta_new();
+    pp_profile *p1 = make_profile(block_types, 2, a, 1);
+    pp_profile *p2 = make_profile(block_types, 2, b, 1);
+    pp_profile *pg = make_profile(goroutine_types, 1, g, 1);
+    (void)st;
+    assert_true(scrape_delta_is_cumulative("delay", "nanoseconds"));
+    assert_false(scrape_delta_is_cumulative("inuse_space", "bytes"));
+    apply(d, p1, T0);
+    assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_EMIT);
+    assert_int_equal(total(p2, NULL, 0), 5);
+    assert_int_equal(total(p2, NULL, 1), 5500);
+    assert_int_equal(apply(dg, pg, T0), SCRAPE_DELTA_NONE);
+    assert_int_equal(total(pg, NULL, 0), 50);
+    h->profile_free(p1);
+    h->profile_free(p2);
+    h->profile_free(pg);
+    scrape_delta_free(d);
+    scrape_delta_free(dg);
+}
+
+/* Changed sample types (another program on the port): a new baseline. */
+static void test_changed_types_start_over(void **st)
+{
+    static const char *const block_types[2][2] = {{"contentions", "count"},
+                                                  {"delay", "nanoseconds"}};
+    const pp_host *h = harness_host();
+    heap_sample a[] = {{"main.grow", 10, 0, {10, 100, 0, 0}}};
+    scrape_delta *d = scrape_delta_new();
+    pp_profile *p1 = heap(a, 1), *p2 = make_profile(block_types, 2, a, 1);
+    (void)st;
+    apply(d, p1, T0);
+    assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_BASELINE);
+    h->profile_free(p1);
+    h->profile_free(p2);
+    scrape_delta_free(d);
+}
+
+/* Many scrapes of the same stacks: the state does not grow. */
+static void test_state_stays_flat(void **st)
+{
+    const pp_host *h = harness_host();
+    scrape_delta *d = scrape_delta_new();
+    int i;
+    (void)st;
+    for (i = 0; i < 50; i++) {
+        heap_sample a[] = {{"main.grow", 10, 0, {10 * i, 100 * i, 0, 0}},
+                           {"main.other", 11, 0, {i, i, 0, 0}}};
+        pp_profile *p = heap(a, 2);
+        assert_int_not_equal(apply(d, p, T0 + i * SEC), SCRAPE_DELTA_ERROR);
+        assert_int_equal(scrape_delta_size(d), 2);
+        h->profile_free(p);
+    }
+    scrape_delta_free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_is_baseline_then_deltas),
+        cmocka_unit_test(test_all_zero_samples_dropped),
+        cmocka_unit_test(test_equal_stacks_summed),
+        cmocka_unit_test(test_labels_are_part_of_the_key),
+        cmocka_unit_test(test_new_stack_counts_in_full),
+        cmocka_unit_test(test_restart_resets_baseline),
+        cmocka_unit_test(test_block_profile_and_non_cumulative),
+        cmocka_unit_test(test_changed_types_start_over),
+        cmocka_unit_test(test_state_stays_flat),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
