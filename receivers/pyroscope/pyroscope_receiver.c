@@ -108,6 +108,45 @@ int pyro_payload_set(const pyro_request *q, pp_profile *p, const void *data, siz
     return 0;
 }
 
+/* Sample types of SDKs other than Go's that host->pprof_family does not
+ * name: the Node and Python SDKs' wall-clock profiles ("wall" next to
+ * "samples", which alone would read as CPU) and Node's heap ("objects",
+ * "space"), named as Pyroscope names them. `first` rules win over the
+ * host's table; the others only fill its gaps. */
+static const struct {
+    const char *type;
+    int first;
+    const char *family;
+} sdk_families[] = {
+    {"wall", 1, "wall"},
+    {"objects", 0, "memory"},
+    {"space", 0, "memory"},
+};
+
+static const char *sdk_family(const pp_pprof *t, int first)
+{
+    for (size_t i = 0; i < t->n_sample_types; i++) {
+        int64_t idx = t->sample_types[i].type;
+        if (idx < 0 || (size_t)idx >= t->n_strings)
+            continue;
+        for (size_t r = 0; r < sizeof(sdk_families) / sizeof(sdk_families[0]); r++)
+            if (sdk_families[r].first == first &&
+                strcmp(t->strings[idx], sdk_families[r].type) == 0)
+                return sdk_families[r].family;
+    }
+    return NULL;
+}
+
+static const char *profile_family(const pp_host *h, const pp_pprof *t, const char *hint)
+{
+    const char *family = sdk_family(t, 1);
+    if (!family)
+        family = h->pprof_family(t);
+    if (!family)
+        family = sdk_family(t, 0);
+    return family ? family : hint;
+}
+
 int pyro_profile_finish(const pyro_request *q, pp_batch *b, pp_profile *p,
                         const char *hint, pyro_reply *out)
 {
@@ -116,9 +155,7 @@ int pyro_profile_finish(const pyro_request *q, pp_batch *b, pp_profile *p,
     if (!h->label_get(p, PYRO_LABEL_NAME)) {
         char err[256];
         const pp_pprof *t = h->profile_tree(p, err, sizeof(err));
-        const char *family = t ? h->pprof_family(t) : NULL;
-        if (!family)
-            family = hint;
+        const char *family = t ? profile_family(h, t, hint) : NULL;
         if (!t)
             rc = pyro_reply_set(out, HTTP_BAD_REQUEST, "bad pprof: %s", err);
         else if (!family)
@@ -570,12 +607,11 @@ static int pyro_start(void *state)
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     r->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, r, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)r->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(r->read_timeout_ns / NS_PER_SEC),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_LIMIT,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, r, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        r, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, r, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, r,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)r->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(r->read_timeout_ns / NS_PER_SEC), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, r, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!r->daemon) {
         r->h->log(r->self, PP_LOG_ERROR, "cannot listen on %s:%s (in use?)", r->bind_host,
