@@ -104,7 +104,7 @@ static const perf_symfile *symfile_of(perf_resolver *r, const perf_process *p,
 }
 
 const char *perf_resolve_user(perf_resolver *r, const perf_process *p,
-                              uint64_t addr, const perf_map **map,
+                              uint64_t addr, int is_return, const perf_map **map,
                               int *resolved, char *buf, size_t buflen)
 {
     const perf_map *m = perf_proc_find_map(p, addr);
@@ -116,7 +116,7 @@ const char *perf_resolve_user(perf_resolver *r, const perf_process *p,
     }
     uint64_t off = addr - m->start + m->pgoff;
     const perf_symfile *f = symfile_of(r, p, m);
-    const char *name = f ? perf_symfile_lookup(f, off) : NULL;
+    const char *name = f ? perf_symfile_lookup(f, off - (is_return && off)) : NULL;
     if (name) {
         *resolved = 1;
         return name;
@@ -126,8 +126,8 @@ const char *perf_resolve_user(perf_resolver *r, const perf_process *p,
     return buf;
 }
 
-const char *perf_resolve_kernel(perf_resolver *r, uint64_t addr, int *resolved,
-                                char *buf, size_t buflen)
+const char *perf_resolve_kernel(perf_resolver *r, uint64_t addr, int is_return,
+                                int *resolved, char *buf, size_t buflen)
 {
     const char *name = NULL;
     if (!r->kallsyms_tried) {
@@ -136,7 +136,7 @@ const char *perf_resolve_kernel(perf_resolver *r, uint64_t addr, int *resolved,
         r->kallsyms_tried = 1;
     }
     if (r->kallsyms)
-        name = perf_kallsyms_lookup(r->kallsyms, addr);
+        name = perf_kallsyms_lookup(r->kallsyms, addr - (is_return && addr));
     *resolved = name != NULL;
     if (name)
         return name;
@@ -234,9 +234,8 @@ static int add_kernel_mapping(builder *b)
     return b->kernel_map_id ? 0 : -1;
 }
 
-/* The location id of one frame; `lookup` is the address to symbolize (a
- * return address minus one, so a call at a function's end still names it). */
-static uint64_t location_id(builder *b, uint64_t addr, uint64_t lookup, int kernel)
+/* The location id of one frame (is_return: addr is a return address). */
+static uint64_t location_id(builder *b, uint64_t addr, int is_return, int kernel)
 {
     u64map *index = kernel ? &b->loc_kernel : &b->loc_user;
     uint64_t id = u64map_get(index, addr);
@@ -247,14 +246,15 @@ static uint64_t location_id(builder *b, uint64_t addr, uint64_t lookup, int kern
     if (id)
         return id;
     if (kernel) {
-        name = perf_resolve_kernel(b->r, lookup, &resolved, buf, sizeof buf);
+        name = perf_resolve_kernel(b->r, addr, is_return, &resolved, buf, sizeof buf);
         file = KERNEL_MAPPING_NAME;
         if (!b->kernel_map_id && add_kernel_mapping(b) < 0)
             return 0;
         b->kmin = b->kmin && b->kmin < addr ? b->kmin : addr;
         b->kmax = b->kmax > addr ? b->kmax : addr;
     } else {
-        name = perf_resolve_user(b->r, b->proc, lookup, &m, &resolved, buf, sizeof buf);
+        name = perf_resolve_user(b->r, b->proc, addr, is_return, &m, &resolved, buf,
+                                 sizeof buf);
         file = m ? m->path : "";
     }
     if (!resolved)
@@ -295,7 +295,7 @@ static int stack_locations(builder *b, const perf_stack *st, uint64_t *out)
         }
         if (skip)
             continue;
-        uint64_t id = location_id(b, ip, first_in_context ? ip : ip - 1, kernel);
+        uint64_t id = location_id(b, ip, !first_in_context, kernel);
         if (!id)
             return -1;
         out[n++] = id;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <linux/perf_event.h>
@@ -40,6 +41,13 @@ static void put(recbuf *b, const void *p, size_t n)
 static void put32(recbuf *b, uint32_t v) { put(b, &v, 4); }
 static void put64(recbuf *b, uint64_t v) { put(b, &v, 8); }
 
+/* header.size is the u16 at offset 6 */
+static void set_size(void *rec, size_t size)
+{
+    uint16_t v = (uint16_t)size;
+    memcpy((uint8_t *)rec + offsetof(struct perf_event_header, size), &v, sizeof v);
+}
+
 static void begin(recbuf *b, uint32_t type, uint16_t misc)
 {
     struct perf_event_header h = {type, misc, 0};
@@ -56,7 +64,7 @@ static void finish(recbuf *b, uint32_t pid, uint64_t time)
     put64(b, time);
     put32(b, 0);
     put32(b, 0);
-    ((struct perf_event_header *)(void *)b->words)->size = (uint16_t)b->len;
+    set_size(b->words, b->len);
 }
 
 static void sample(recbuf *b, uint32_t pid, uint64_t time, const uint64_t *ips, uint64_t n)
@@ -71,7 +79,7 @@ static void sample(recbuf *b, uint32_t pid, uint64_t time, const uint64_t *ips, 
     put64(b, n);
     for (uint64_t i = 0; i < n; i++)
         put64(b, ips[i]);
-    ((struct perf_event_header *)(void *)b->words)->size = (uint16_t)b->len;
+    set_size(b->words, b->len);
 }
 
 static void test_sample_layout(void **state)
@@ -91,7 +99,7 @@ static void test_sample_layout(void **state)
     assert_int_equal(s.ips[2], 0x402000);
     assert_int_equal(perf_record_time(b.words), 777);
     /* a callchain longer than the record is refused, not read past */
-    ((struct perf_event_header *)(void *)b.words)->size -= 8;
+    set_size(b.words, b.len - 8);
     assert_int_equal(perf_parse_sample(b.words, &s), -1);
 }
 
@@ -198,7 +206,7 @@ static void test_ring_read_wrapping_record(void **state)
     /* a record claiming more than the ring holds: skipped to head */
     meta->data_head += 8;
     memset(&ring.data[meta->data_tail % RING_DATA], 0, 8);
-    ((struct perf_event_header *)(void *)&ring.data[meta->data_tail % RING_DATA])->size = 64;
+    set_size(&ring.data[meta->data_tail % RING_DATA], 64);
     perf_records_reset(&rs);
     assert_int_equal(perf_ring_read(&ring, &rs), -1);
     assert_int_equal(meta->data_tail, meta->data_head);

@@ -93,7 +93,7 @@ static void run(const char *cmd)
 static void test_debug_file_by_build_id(void **state)
 {
     (void)state;
-    char cmd[12000], stripped[4200], dbgdir[4200], dbg[4300];
+    char cmd[32768], stripped[4200], dbgdir[4200], dbg[4300];
     perf_procs t;
     perf_process *p = load_self(&t);
     perf_symfile *full = perf_symfile_load(exe, NULL), *bare, *with_debug;
@@ -121,7 +121,7 @@ static void test_debug_file_by_build_id(void **state)
 static void test_cache_shares_and_sweeps(void **state)
 {
     (void)state;
-    char copy[4200], cmd[9000];
+    char copy[4200], cmd[16384];
     struct stat a, b;
     perf_symcache *c = perf_symcache_new(NULL);
     const char *p1[] = {"/nonexistent/first", exe}, *p2[1];
