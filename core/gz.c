@@ -67,11 +67,12 @@ int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
     memset(&zs, 0, sizeof(zs));
     if (inflateInit2(&zs, GZ_WINDOW_BITS + GZ_FORMAT_GZIP) != Z_OK)
         return gz_fail(err, errlen, "gzip: inflateInit failed");
+    /* room for one byte past the limit: filling it proves the stream is
+     * larger than allowed, while a stream of exactly max_out bytes fits */
+    size_t room = max_out == SIZE_MAX ? max_out : max_out + 1;
     size_t cap = in_len * GZ_GUESS_RATIO + GZ_MIN_OUT;
-    if (cap > max_out || cap < in_len)
-        cap = max_out;
-    if (cap == 0)
-        cap = 1;
+    if (cap > room || cap < in_len)
+        cap = room;
     uint8_t *buf = malloc(cap);
     if (!buf) {
         inflateEnd(&zs);
@@ -83,17 +84,11 @@ int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
     zs.avail_in = (uInt)(in_len > UINT32_MAX ? UINT32_MAX : in_len);
     int rc = -1;
     for (;;) {
-        if (len == cap) {
-            if (cap >= max_out) {
-                gz_fail(err, errlen,
-                        "gzip: decompressed size exceeds the limit of %zu bytes",
-                        max_out);
-                break;
-            }
-            if (gz_grow(&buf, &cap, max_out) < 0) {
-                gz_fail(err, errlen, "gzip: out of memory");
-                break;
-            }
+        if (len > max_out)
+            break;
+        if (len == cap && gz_grow(&buf, &cap, room) < 0) {
+            gz_fail(err, errlen, "gzip: out of memory");
+            break;
         }
         zs.next_out = buf + len;
         zs.avail_out = (uInt)(cap - len > UINT32_MAX ? UINT32_MAX : cap - len);
@@ -134,6 +129,9 @@ int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
         break;
     }
     inflateEnd(&zs);
+    if (len > max_out)
+        rc = gz_fail(err, errlen, "gzip: decompressed size exceeds the limit of %zu bytes",
+                     max_out);
     if (rc < 0) {
         free(buf);
         return -1;

@@ -334,6 +334,13 @@ static void test_gzip_concatenated(void **state)
     assert_int_equal(ol, 11);
     assert_memory_equal(out, "hello world", 11);
     free(out);
+    /* the limit is exact: 11 bytes fit in 11, not in 10 */
+    assert_int_equal(gz_gunzip(both, al + bl, 11, &out, &ol, NULL, 0), 0);
+    free(out);
+    assert_int_equal(gz_gunzip(both, al + bl, 10, &out, &ol, NULL, 0), -1);
+    assert_int_equal(gz_gunzip(a, al, 6, &out, &ol, NULL, 0), 0);
+    free(out);
+    assert_int_equal(gz_gunzip(a, al, 5, &out, &ol, NULL, 0), -1);
     free(both);
     free(a);
     free(b);
