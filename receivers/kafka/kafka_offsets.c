@@ -138,8 +138,7 @@ int64_t kafka_offsets_revoke(kafka_offsets *ko, const char *topic, int32_t parti
     pthread_mutex_lock(&ko->lock);
     partition_slot *s = find_slot(ko, topic, partition);
     if (s != NULL && s->active) {
-        if (s->committable > s->committed)
-            commit = s->committed = s->committable;
+        commit = s->committed = s->committable;
         *in_flight = s->len - s->start;
         slot_reset(ko, s);
         s->active = 0;
@@ -229,13 +228,14 @@ void kafka_offsets_ack(void *arg, uint64_t lost)
     unref_unlock(ko);
 }
 
-size_t kafka_offsets_advanced(kafka_offsets *ko, kafka_offsets_visit visit, void *arg)
+size_t kafka_offsets_advanced(kafka_offsets *ko, int all, kafka_offsets_visit visit,
+                              void *arg)
 {
     size_t n = 0;
     pthread_mutex_lock(&ko->lock);
     for (size_t i = 0; i < ko->n_slots; i++) {
         partition_slot *s = &ko->slots[i];
-        if (!s->active || s->committable <= s->committed)
+        if (!s->active || s->committable < 0 || (!all && s->committable <= s->committed))
             continue;
         s->committed = s->committable;
         visit(arg, s->topic, s->partition, s->committed);

@@ -36,7 +36,7 @@ void kafka_offsets_release(kafka_offsets *ko);
 
 /* Starts tracking a partition (a new generation). 0, or -1 out of memory. */
 int kafka_offsets_assign(kafka_offsets *ko, const char *topic, int32_t partition);
-/* Stops tracking it. Returns the offset to commit (-1: nothing new) and
+/* Stops tracking it. Returns the offset to commit (-1: nothing finished) and
  * sets *in_flight to the messages not yet finished (consumed again by the
  * next owner: possible duplicates). */
 int64_t kafka_offsets_revoke(kafka_offsets *ko, const char *topic, int32_t partition,
@@ -52,8 +52,10 @@ kafka_ack *kafka_offsets_track(kafka_offsets *ko, const char *topic, int32_t par
 void kafka_offsets_ack(void *ack, uint64_t lost);
 
 /* Calls visit for each partition whose commit point moved since the last
- * call (or revoke), and remembers it as committed. Returns how many. */
-size_t kafka_offsets_advanced(kafka_offsets *ko, kafka_offsets_visit visit, void *arg);
+ * call (or, with `all`, that has one at all: to repeat a commit that
+ * failed), and remembers it as committed. Returns how many. */
+size_t kafka_offsets_advanced(kafka_offsets *ko, int all, kafka_offsets_visit visit,
+                              void *arg);
 
 /* If some partition's oldest unfinished message was lost, starts that
  * partition over from it (a new generation) and returns 1 with where to

@@ -42,6 +42,8 @@
 #define REVOKE_DRAIN_NS (INT64_C(3000) * NS_PER_MS)
 #define REVOKE_DRAIN_STEP_NS (INT64_C(10) * NS_PER_MS)
 #define SEEK_TIMEOUT_MS 5000
+/* How long the last commit is retried while the group rebalances. */
+#define FINAL_COMMIT_WAIT_NS (INT64_C(5000) * NS_PER_MS)
 #define TOPIC_NAME_MAX 256
 #define WHY_MAX 512
 #define ERR_MAX 256
@@ -59,6 +61,7 @@ typedef struct kafka_receiver {
 
     pthread_t thread;
     int running;
+    int commit_failed; /* the last commit failed: repeat every offset */
     atomic_int stopping;
     int64_t last_commit_ns;
 
@@ -420,22 +423,43 @@ static void add_commit(void *arg, const char *topic, int32_t partition, int64_t 
     rd_kafka_topic_partition_list_add(arg, topic, partition)->offset = offset;
 }
 
-/* Commits acknowledged progress: asynchronously at most every
- * COMMIT_INTERVAL_NS while consuming, synchronously when `now` is set. */
-static void commit_progress(kafka_receiver *r, int now)
+/* Commits acknowledged progress asynchronously, at most every
+ * COMMIT_INTERVAL_NS; after a failed commit, every offset again. */
+static void commit_progress(kafka_receiver *r)
 {
     int64_t t = mono_ns();
-    if (!now && t - r->last_commit_ns < COMMIT_INTERVAL_NS)
+    if (t - r->last_commit_ns < COMMIT_INTERVAL_NS)
         return;
     r->last_commit_ns = t;
     r->ctx.host->metric_set(r->m_in_flight, (double)kafka_offsets_in_flight(r->offsets));
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    if (kafka_offsets_advanced(r->offsets, add_commit, l) > 0) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(r->rk, l, now ? 0 : 1);
-        if (now && err != RD_KAFKA_RESP_ERR_NO_ERROR)
-            r->ctx.host->log(r->ctx.self, PP_LOG_WARN, "final offset commit failed: %s",
-                             rd_kafka_err2str(err));
+    if (kafka_offsets_advanced(r->offsets, r->commit_failed, add_commit, l) > 0) {
+        r->commit_failed = 0;
+        rd_kafka_commit(r->rk, l, 1);
     }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* The last commit, once the exporters are done: synchronous, and repeated
+ * while the group is rebalancing (other gateways stopping at the same
+ * time), serving the consumer meanwhile so that it can rejoin. Messages it
+ * delivers then are dropped untracked: their offsets stay uncommitted. */
+static void commit_final(kafka_receiver *r)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    int64_t deadline = mono_ns() + FINAL_COMMIT_WAIT_NS;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    kafka_offsets_advanced(r->offsets, 1, add_commit, l);
+    while (l->cnt > 0 && (err = rd_kafka_commit(r->rk, l, 0)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+           mono_ns() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, POLL_MS);
+        if (m != NULL)
+            rd_kafka_message_destroy(m);
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        r->ctx.host->log(r->ctx.self, PP_LOG_WARN,
+                         "final offset commit failed: %s: the next owner may consume "
+                         "acknowledged messages again", rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -470,7 +494,7 @@ static void *consume_loop(void *arg)
         if (m != NULL)
             rd_kafka_message_destroy(m);
         handle_rewinds(r);
-        commit_progress(r, 0);
+        commit_progress(r);
     }
     return NULL;
 }
@@ -556,6 +580,7 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         r->ctx.host->metric_add(r->m_commits, 1);
     } else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        r->commit_failed = 1;
         r->ctx.host->metric_add(r->m_commit_failures, 1);
         r->ctx.host->log(r->ctx.self, PP_LOG_WARN, "offset commit failed: %s",
                          rd_kafka_err2str(err));
@@ -628,7 +653,7 @@ static void kafka_receiver_destroy(void *state)
     kafka_receiver *r = state;
     kafka_receiver_stop(r, 0);
     if (r->rk != NULL) {
-        commit_progress(r, 1);
+        commit_final(r);
         rd_kafka_consumer_close(r->rk);
         rd_kafka_destroy(r->rk);
     }

@@ -58,3 +58,87 @@ go_profiles() {
 
 # topic_has TOPIC N: the topic holds at least N messages (for wait_for).
 topic_has() { [ "$(kcat_count "$1")" -ge "$2" ]; }
+
+# profile_round DIR ROUND: copies the Go profiles as r<ROUND>-<type>.pb.gz
+# into DIR (through a temp name, so a reader never sees half a file); the
+# file receiver names each one's service r<ROUND>-<type>, so every profile
+# the agent sends can be told apart in the gateways' output.
+profile_round() {
+  local f base
+  for f in "$T/go"/*.pb.gz; do
+    base=$(basename "$f" .pb.gz)
+    cp "$f" "$1/.tmp-$base"
+    mv "$1/.tmp-$base" "$1/r$2-$base.pb.gz"
+  done
+}
+
+# agent_config FILE INPUT_DIR [EXPORTER_EXTRA_YAML]: file receiver polling
+# INPUT_DIR -> kafka exporter to topic `profiles`, with short retries.
+agent_config() {
+  cat >"$1" <<YAML
+receivers:
+  file:
+    include: ["$2/*.pb.gz"]
+    poll_interval: 200ms
+    min_file_age: 0s
+exporters:
+  kafka:
+    brokers: [${BOOTSTRAP//,/, }]
+    topic: profiles
+    timeout: 3s
+    retry_on_failure: {initial_interval: 500ms, max_interval: 1s, max_elapsed_time: 0s}
+${3:-}
+service:
+  telemetry: {address: "${AGENT_TELEMETRY:-}"}
+  pipelines:
+    profiles:
+      receivers: [file]
+      exporters: [kafka]
+YAML
+}
+
+# gateway_config FILE OUT_DIR [RECEIVER_EXTRA_YAML]: kafka receiver in
+# group `gateways` -> file exporter writing OUT_DIR.
+gateway_config() {
+  cat >"$1" <<YAML
+receivers:
+  kafka:
+    brokers: [${BOOTSTRAP//,/, }]
+    topics: [profiles]
+    group_id: gateways
+    initial_offset: earliest
+    consumer:
+      session.timeout.ms: "6000"
+      heartbeat.interval.ms: "500"
+${3:-}
+exporters:
+  file:
+    directory: $2
+service:
+  telemetry: {address: ""}
+  pipelines:
+    profiles:
+      receivers: [kafka]
+      exporters: [file]
+YAML
+}
+
+# services_in OUT_DIR...: the service_name of every profile the file
+# exporters listed, one per line (repeated for duplicates).
+services_in() {
+  local d
+  for d in "$@"; do
+    [ -f "$d/index.jsonl" ] && jq -r '.labels.service_name' "$d/index.jsonl"
+  done
+  return 0
+}
+
+# all_arrived N OUT_DIR...: N distinct profiles are in the outputs.
+all_arrived() { local n=$1; shift; [ "$(services_in "$@" | sort -u | wc -l)" -ge "$n" ]; }
+
+# in_flight_at_revoke LOG...: messages the gateways left to the next owner
+# on a rebalance (the only place duplicates may come from).
+in_flight_at_revoke() {
+  cat "$@" | sed -n 's/.*revoked.*: \([0-9]*\) message(s) in flight.*/\1/p' |
+    awk '{ s += $1 } END { print s + 0 }'
+}
