@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "profile.h"
 #include "queue.h"
+#include "spool.h"
 
 static const pp_option retry_options[] = {
     {"enabled", PP_OPT_BOOL, "true", "Retry exports that failed for a retryable reason.", 0, NULL},
@@ -39,6 +40,12 @@ static const pp_option sending_queue_options[] = {
     {"queue_size", PP_OPT_SIZE, "64MiB", "Bytes of profiles the queue holds.", 0, NULL},
     {"full_policy", PP_OPT_STRING, "block",
      "When full: `block` the pipeline, or `drop_oldest` (counted).", 0, NULL},
+    {"storage", PP_OPT_STRING, NULL,
+     "Directory of a persistent queue: each profile waits on disk until its export is "
+     "finished, so what a stop or crash leaves undelivered is sent after the next start.",
+     0, NULL},
+    {"fsync", PP_OPT_BOOL, "false", "fsync each spooled profile before it counts as queued.", 0,
+     NULL},
     {0},
 };
 
@@ -62,6 +69,18 @@ const pp_option exporter_common_options[] = {
     {0},
 };
 
+/* What a queued batch has on disk: one record per profile (0: none). */
+typedef struct spool_tag {
+    size_t n;
+    uint64_t seqs[];
+} spool_tag;
+
+/* A queued batch and its spool records. */
+typedef struct queued {
+    pp_batch *batch;
+    spool_tag *tag;
+} queued;
+
 struct exporter_rt {
     pp_instance *inst;
     queue *q;
@@ -70,6 +89,9 @@ struct exporter_rt {
     double multiplier;
     int64_t max_profiles, max_bytes, max_delay_ns;
     unsigned seed;
+    spool *spool; /* sending_queue.storage, or NULL */
+    queued *parts;            /* room for max_profiles gathered batches */
+    pp_batch **part_batches;  /* the same batches, for batch_view */
 
     pthread_t thread;
     int running;
@@ -85,9 +107,19 @@ static int64_t mono_now(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void on_queue_drop(void *arg, pp_batch *b)
+
+static void forget_records(exporter_rt *e, spool_tag *tag)
+{
+    for (size_t i = 0; tag && i < tag->n; i++)
+        if (tag->seqs[i])
+            spool_remove(e->spool, tag->seqs[i]);
+    free(tag);
+}
+
+static void on_queue_drop(void *arg, pp_batch *b, void *tag)
 {
     exporter_rt *e = arg;
+    forget_records(e, tag);
     metrics_add(e->inst->m_dropped, (double)batch_count(b));
     log_msg(PP_LOG_WARN, e->inst->log_name, "sending queue full: dropped the oldest %zu profiles",
             batch_count(b));
@@ -105,24 +137,29 @@ exporter_rt *exporter_rt_new(pp_instance *inst)
     const pp_config *retry = cfg_child(c, "retry_on_failure");
     const pp_config *sq = cfg_child(c, "sending_queue");
     const pp_config *bt = cfg_child(c, "batch");
-    /* An absent section still has its defaults: read them from the table. */
-    e->retry_enabled = retry ? cfg_bool(retry, "enabled") : 1;
-    e->initial_ns = retry ? cfg_duration_ns(retry, "initial_interval") : 5000000000LL;
-    e->max_interval_ns = retry ? cfg_duration_ns(retry, "max_interval") : 30000000000LL;
-    e->max_elapsed_ns = retry ? cfg_duration_ns(retry, "max_elapsed_time") : 300000000000LL;
-    e->multiplier = retry ? cfg_double(retry, "multiplier") : 1.5;
-    int64_t queue_size = sq ? cfg_size(sq, "queue_size") : (64LL << 20);
-    const char *policy = sq ? cfg_string(sq, "full_policy") : "block";
-    e->max_profiles = bt ? cfg_int(bt, "max_profiles") : 64;
-    e->max_bytes = bt ? cfg_size(bt, "max_bytes") : (4LL << 20);
-    e->max_delay_ns = bt ? cfg_duration_ns(bt, "max_delay") : 0;
+    e->retry_enabled = cfg_bool(retry, "enabled");
+    e->initial_ns = cfg_duration_ns(retry, "initial_interval");
+    e->max_interval_ns = cfg_duration_ns(retry, "max_interval");
+    e->max_elapsed_ns = cfg_duration_ns(retry, "max_elapsed_time");
+    e->multiplier = cfg_double(retry, "multiplier");
+    int64_t queue_size = cfg_size(sq, "queue_size");
+    const char *policy = cfg_string(sq, "full_policy");
+    e->max_profiles = cfg_int(bt, "max_profiles");
+    e->max_bytes = cfg_size(bt, "max_bytes");
+    e->max_delay_ns = cfg_duration_ns(bt, "max_delay");
+    if (strcmp(policy, "block") != 0 && strcmp(policy, "drop_oldest") != 0) {
+        cfg_error(sq, "full_policy", "must be block or drop_oldest, not \"%s\"", policy);
+        free(e);
+        return NULL;
+    }
     if (e->max_profiles < 1)
         e->max_profiles = 1;
+    e->parts = malloc((size_t)e->max_profiles * sizeof *e->parts);
+    e->part_batches = malloc((size_t)e->max_profiles * sizeof *e->part_batches);
     if (e->multiplier < 1.0)
         e->multiplier = 1.0;
     e->seed = (unsigned)mono_now() ^ (unsigned)(uintptr_t)e;
-    queue_policy qp = (policy && strcmp(policy, "drop_oldest") == 0) ? QUEUE_DROP_OLDEST
-                                                                      : QUEUE_BLOCK;
+    queue_policy qp = strcmp(policy, "drop_oldest") == 0 ? QUEUE_DROP_OLDEST : QUEUE_BLOCK;
     e->q = queue_new((size_t)queue_size, qp, on_queue_drop, e);
     pthread_mutex_init(&e->lock, NULL);
     pthread_condattr_t attr;
@@ -130,7 +167,7 @@ exporter_rt *exporter_rt_new(pp_instance *inst)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&e->wake, &attr);
     pthread_condattr_destroy(&attr);
-    if (!e->q) {
+    if (!e->q || !e->parts || !e->part_batches) {
         exporter_rt_free(e);
         return NULL;
     }
@@ -200,9 +237,9 @@ static void settle_pending(pp_outcome *outcome, size_t n, pp_outcome to)
             outcome[i] = to;
 }
 
-/* Tries until nothing is PENDING or the retry budget is spent. Returns
- * how many profiles were given up on (still PENDING). */
-static size_t export_with_retry(exporter_rt *e, pp_batch *b, pp_outcome *outcome)
+/* Tries until nothing is PENDING or the retry budget is spent. Profiles
+ * given up on stay PENDING; *cut says the shutdown deadline ended it. */
+static void export_with_retry(exporter_rt *e, pp_batch *b, pp_outcome *outcome, int *cut)
 {
     pp_instance *inst = e->inst;
     size_t n = batch_count(b);
@@ -213,16 +250,16 @@ static size_t export_with_retry(exporter_rt *e, pp_batch *b, pp_outcome *outcome
         pp_status st = inst->comp->export(inst->state, b, outcome, &res);
         if (st == PP_OK) {
             settle_pending(outcome, n, PP_EXPORTED);
-            return 0;
+            return;
         }
         size_t pending = count_pending(outcome, n);
         if (pending == 0)
-            return 0;
+            return;
         if (st == PP_PERMANENT) {
             log_msg(PP_LOG_WARN, inst->log_name, "export rejected, not retried (%zu profiles): %s",
                     pending, res.message);
             settle_pending(outcome, n, PP_REJECTED);
-            return 0;
+            return;
         }
         int64_t delay = exporter_backoff_ns(e->initial_ns, e->max_interval_ns, e->multiplier,
                                             attempt, &e->seed);
@@ -233,7 +270,7 @@ static size_t export_with_retry(exporter_rt *e, pp_batch *b, pp_outcome *outcome
             log_msg(PP_LOG_ERROR, inst->log_name,
                     "export failed, giving up on %zu profiles after %u attempts: %s", pending,
                     attempt + 1, res.message);
-            return pending;
+            return;
         }
         log_msg(PP_LOG_WARN, inst->log_name,
                 "export failed (%zu profiles), retry %u in %lldms: %s", pending, attempt + 1,
@@ -241,14 +278,18 @@ static size_t export_with_retry(exporter_rt *e, pp_batch *b, pp_outcome *outcome
         metrics_add(inst->m_retries, 1);
         if (sleep_until_retry(e, delay) != 0) {
             log_msg(PP_LOG_ERROR, inst->log_name,
-                    "shutdown deadline reached while retrying: %zu profiles not delivered: %s",
-                    pending, res.message);
-            return pending;
+                    "shutdown deadline reached while retrying: %zu profiles not delivered%s: %s",
+                    pending, e->spool ? " (kept in the spool for the next start)" : "",
+                    res.message);
+            *cut = 1;
+            return;
         }
     }
 }
 
-static void account(exporter_rt *e, pp_batch *b, const pp_outcome *outcome)
+/* Counts the outcome. Profiles cut off by the deadline while a spool
+ * keeps them are not counted as failed: they are sent after a restart. */
+static void account(exporter_rt *e, pp_batch *b, const pp_outcome *outcome, int cut)
 {
     double sent = 0, sent_bytes = 0, rejected = 0, failed = 0;
     for (size_t i = 0; i < batch_count(b); i++) {
@@ -267,31 +308,36 @@ static void account(exporter_rt *e, pp_batch *b, const pp_outcome *outcome)
     metrics_add(e->inst->m_out, sent);
     metrics_add(e->inst->m_out_bytes, sent_bytes);
     metrics_add(e->inst->m_rejected, rejected);
-    metrics_add(e->inst->m_failed, failed);
+    if (!(cut && e->spool))
+        metrics_add(e->inst->m_failed, failed);
 }
+
 
 /* Gathers `first` and what else is queued, within the batch limits, into
  * parts[] (room for max_profiles); returns how many parts. */
-static size_t gather(exporter_rt *e, pp_batch *first, pp_batch **parts)
+static size_t gather(exporter_rt *e, queued first, queued *parts)
 {
     size_t cap = (size_t)e->max_profiles, n = 1;
-    size_t profiles = batch_count(first), bytes = batch_bytes(first);
+    size_t profiles = batch_count(first.batch), bytes = batch_bytes(first.batch);
     parts[0] = first;
     int64_t until = mono_now() + e->max_delay_ns;
     while (n < cap && profiles < cap && bytes < (size_t)e->max_bytes) {
         int64_t wait = until - mono_now();
-        pp_batch *next = queue_pop(e->q, wait > 0 ? wait : 0);
+        void *tag = NULL;
+        pp_batch *next = queue_pop_tagged(e->q, wait > 0 ? wait : 0, &tag);
         if (!next)
             break;
-        parts[n++] = next;
+        parts[n].batch = next;
+        parts[n++].tag = tag;
         profiles += batch_count(next);
         bytes += batch_bytes(next);
     }
     return n;
 }
 
-/* Exports b (borrowed) to the end and counts the outcome. */
-static void export_one(exporter_rt *e, pp_batch *b)
+/* Exports b (borrowed) to the end and counts the outcome; 1 if the
+ * shutdown deadline cut it off. */
+static int export_one(exporter_rt *e, pp_batch *b)
 {
     pp_instance *inst = e->inst;
     size_t n = batch_count(b);
@@ -300,59 +346,172 @@ static void export_one(exporter_rt *e, pp_batch *b)
         log_msg(PP_LOG_ERROR, inst->log_name, "out of memory: dropped %zu profiles", n);
         metrics_add(inst->m_dropped, (double)n);
         batch_mark_lost(b);
+        return 0;
+    }
+    int cut = 0;
+    export_with_retry(e, b, outcome, &cut);
+    account(e, b, outcome, cut);
+    free(outcome);
+    return cut;
+}
+
+/* Past the deadline: what is still queued is dropped, or left on disk. */
+static void drop_at_deadline(exporter_rt *e, queued item)
+{
+    pp_instance *inst = e->inst;
+    size_t n = batch_count(item.batch);
+    if (e->spool && item.tag) {
+        log_msg(PP_LOG_WARN, inst->log_name,
+                "shutdown deadline passed: %zu queued profiles stay in the spool", n);
+        free(item.tag);
+    } else {
+        metrics_add(inst->m_dropped, (double)n);
+        log_msg(PP_LOG_ERROR, inst->log_name,
+                "shutdown deadline passed: dropped %zu queued profiles", n);
+        batch_mark_lost(item.batch);
+    }
+    batch_unref(item.batch);
+}
+
+/* Replays what an earlier run left in the spool, max_profiles at a time,
+ * before anything new: the oldest profiles go first. */
+typedef struct replay_state {
+    exporter_rt *e;
+    pp_batch *batch;
+    spool_tag *tag;
+} replay_state;
+
+static void replay_flush(replay_state *r)
+{
+    if (!r->batch)
+        return;
+    int cut = export_one(r->e, r->batch);
+    if (cut)
+        free(r->tag);
+    else
+        forget_records(r->e, r->tag);
+    batch_unref(r->batch);
+    r->batch = NULL;
+    r->tag = NULL;
+}
+
+static void replay_one(void *arg, pp_profile *p, uint64_t seq)
+{
+    replay_state *r = arg;
+    exporter_rt *e = r->e;
+    if (past_deadline(e)) { /* stopping: it stays on disk */
+        profile_free(p);
         return;
     }
-    export_with_retry(e, b, outcome);
-    account(e, b, outcome);
-    free(outcome);
+    if (!r->batch) {
+        r->batch = batch_new();
+        r->tag = calloc(1, sizeof *r->tag + (size_t)e->max_profiles * sizeof r->tag->seqs[0]);
+        if (!r->batch || !r->tag) {
+            batch_unref(r->batch);
+            free(r->tag);
+            r->batch = NULL;
+            r->tag = NULL;
+            profile_free(p);
+            return;
+        }
+    }
+    batch_add(r->batch, p);
+    r->tag->seqs[r->tag->n++] = seq;
+    metrics_add(e->inst->m_in, 1);
+    if (r->tag->n >= (size_t)e->max_profiles)
+        replay_flush(r);
+}
+
+static void replay_spool(exporter_rt *e)
+{
+    replay_state r = {.e = e};
+    size_t n = spool_replay(e->spool, spool_first_new_seq(e->spool), replay_one, &r);
+    replay_flush(&r);
+    if (n)
+        log_msg(PP_LOG_INFO, e->inst->log_name, "resent %zu profiles left in the spool", n);
 }
 
 static void *exporter_main(void *arg)
 {
     exporter_rt *e = arg;
-    pp_instance *inst = e->inst;
-    pp_batch **parts = malloc((size_t)e->max_profiles * sizeof *parts);
+    if (e->spool)
+        replay_spool(e);
     for (;;) {
-        pp_batch *first = queue_pop(e->q, -1);
-        if (!first)
+        queued first = {0};
+        first.batch = queue_pop_tagged(e->q, -1, (void **)&first.tag);
+        if (!first.batch)
             break;
         if (past_deadline(e)) {
-            metrics_add(inst->m_dropped, (double)batch_count(first));
-            log_msg(PP_LOG_ERROR, inst->log_name,
-                    "shutdown deadline passed: dropped %zu queued profiles", batch_count(first));
-            batch_mark_lost(first);
-            batch_unref(first);
+            drop_at_deadline(e, first);
             continue;
         }
-        size_t n = parts ? gather(e, first, parts) : 1;
-        metrics_set(inst->m_queue_bytes, (double)queue_bytes(e->q));
-        pp_batch *view = n > 1 ? batch_view(parts, n) : NULL;
-        if (view) {
-            export_one(e, view);
-            batch_unref(view);
-        } else { /* one part, or no memory for a view: one call each */
-            for (size_t i = 0; i < n; i++)
-                export_one(e, n > 1 ? parts[i] : first);
-        }
+        size_t n = gather(e, first, e->parts);
+        metrics_set(e->inst->m_queue_bytes, (double)queue_bytes(e->q));
         for (size_t i = 0; i < n; i++)
-            batch_unref(n > 1 ? parts[i] : first);
+            e->part_batches[i] = e->parts[i].batch;
+        pp_batch *view = n > 1 ? batch_view(e->part_batches, n) : NULL;
+        int cut = 0;
+        if (view) {
+            cut = export_one(e, view);
+            batch_unref(view);
+        } else { /* one batch, or no memory for a view: one call each */
+            for (size_t i = 0; i < n; i++)
+                cut |= export_one(e, e->parts[i].batch);
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (cut && e->spool)
+                free(e->parts[i].tag);
+            else
+                forget_records(e, e->parts[i].tag);
+            batch_unref(e->parts[i].batch);
+        }
     }
-    free(parts);
     return NULL;
 }
 
 int exporter_rt_start(exporter_rt *e)
 {
+    const pp_config *sq = cfg_child(e->inst->cfg, "sending_queue");
+    const char *storage = cfg_string(sq, "storage");
+    if (storage && storage[0] && !e->spool) {
+        char err[512];
+        e->spool = spool_open(storage, cfg_bool(sq, "fsync"), err, sizeof err);
+        if (!e->spool) {
+            log_msg(PP_LOG_ERROR, e->inst->log_name, "sending_queue.storage: %s", err);
+            return -1;
+        }
+    }
     if (pthread_create(&e->thread, NULL, exporter_main, e) != 0)
         return -1;
     e->running = 1;
     return 0;
 }
 
+/* Writes each profile of b to the spool; the tag lists the records. */
+static spool_tag *spool_batch(exporter_rt *e, pp_batch *b)
+{
+    size_t n = batch_count(b);
+    spool_tag *tag = calloc(1, sizeof *tag + n * sizeof tag->seqs[0]);
+    if (!tag)
+        return NULL;
+    tag->n = n;
+    for (size_t i = 0; i < n; i++) {
+        char err[512];
+        if (spool_write(e->spool, batch_get(b, i), &tag->seqs[i], err, sizeof err) != 0) {
+            tag->seqs[i] = 0;
+            log_msg(PP_LOG_ERROR, e->inst->log_name,
+                    "cannot spool a profile (it stays queued in memory only): %s", err);
+        }
+    }
+    return tag;
+}
+
 int exporter_enqueue(exporter_rt *e, pp_batch *b)
 {
     size_t n = batch_count(b);
-    if (queue_push(e->q, b) != 0) {
+    spool_tag *tag = e->spool ? spool_batch(e, b) : NULL;
+    if (queue_push_tagged(e->q, b, tag) != 0) {
+        forget_records(e, tag);
         metrics_add(e->inst->m_dropped, (double)n);
         batch_mark_lost(b);
         batch_unref(b);
@@ -389,6 +548,9 @@ void exporter_rt_free(exporter_rt *e)
         exporter_rt_finish(e);
     if (e->q)
         queue_free(e->q);
+    spool_close(e->spool);
+    free(e->parts);
+    free(e->part_batches);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->wake);
     free(e);

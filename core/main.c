@@ -64,7 +64,7 @@ static service *load_and_build(const char *path, config **out)
         fprintf(stderr, "error: %s: out of memory\n", path);
         return NULL;
     }
-    service *s = c->n_errors ? NULL : service_build(c);
+    service *s = service_build(c);
     print_diagnostics(c);
     return s;
 }
@@ -169,7 +169,7 @@ static void reload(runtime *rt, const char *path)
 {
     log_info("SIGHUP: reloading %s", path);
     config *c = config_load_file(path);
-    service *s = (c && !c->n_errors) ? service_build(c) : NULL;
+    service *s = c ? service_build(c) : NULL;
     if (!s) {
         for (size_t i = 0; c && i < c->n_errors; i++)
             log_error("reload refused, keeping the running config: %s", c->errors[i]);

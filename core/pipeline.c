@@ -29,8 +29,9 @@ static int64_t wall_now(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void on_queue_drop(void *arg, pp_batch *b)
+static void on_queue_drop(void *arg, pp_batch *b, void *tag)
 {
+    (void)tag;
     pipeline *p = arg;
     metrics_add(p->m_dropped, (double)batch_count(b));
     log_msg(PP_LOG_WARN, p->name, "pipeline queue full: dropped the oldest %zu profiles",

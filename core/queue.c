@@ -12,6 +12,7 @@
 
 typedef struct queue_item {
     pp_batch *batch;
+    void *tag;
     size_t bytes;
     struct queue_item *next;
 } queue_item;
@@ -82,10 +83,16 @@ static int queue_fits(const queue *q, size_t bytes)
 
 int queue_push(queue *q, pp_batch *b)
 {
+    return queue_push_tagged(q, b, NULL);
+}
+
+int queue_push_tagged(queue *q, pp_batch *b, void *tag)
+{
     queue_item *it = calloc(1, sizeof *it);
     if (!it)
         return -1;
     it->batch = b;
+    it->tag = tag;
     it->bytes = batch_bytes(b);
 
     pthread_mutex_lock(&q->lock);
@@ -96,7 +103,7 @@ int queue_push(queue *q, pp_batch *b)
         while (!q->closed && !queue_fits(q, it->bytes)) {
             queue_item *old = queue_unlink_head(q);
             if (q->on_drop)
-                q->on_drop(q->drop_arg, old->batch);
+                q->on_drop(q->drop_arg, old->batch, old->tag);
             else
                 batch_unref(old->batch);
             free(old);
@@ -121,6 +128,11 @@ int queue_push(queue *q, pp_batch *b)
 
 pp_batch *queue_pop(queue *q, int64_t timeout_ns)
 {
+    return queue_pop_tagged(q, timeout_ns, NULL);
+}
+
+pp_batch *queue_pop_tagged(queue *q, int64_t timeout_ns, void **tag)
+{
     struct timespec until;
     if (timeout_ns >= 0) {
         clock_gettime(CLOCK_MONOTONIC, &until);
@@ -140,6 +152,8 @@ pp_batch *queue_pop(queue *q, int64_t timeout_ns)
     if (q->head) {
         queue_item *it = queue_unlink_head(q);
         b = it->batch;
+        if (tag)
+            *tag = it->tag;
         free(it);
         pthread_cond_broadcast(&q->not_full);
     }

@@ -13,17 +13,21 @@
 #include "config.h"
 
 typedef struct queue queue;
-/* Called with each batch evicted by drop_oldest (the callback owns it). */
-typedef void (*queue_drop_fn)(void *arg, pp_batch *b);
+/* Called with each batch evicted by drop_oldest, and the tag it was
+ * pushed with (the callback owns both). */
+typedef void (*queue_drop_fn)(void *arg, pp_batch *b, void *tag);
 
 queue *queue_new(size_t max_bytes, queue_policy policy, queue_drop_fn on_drop, void *arg);
 void queue_free(queue *q); /* unrefs what is left */
 /* Takes ownership of b. 0, or -1 if the queue is closed (b is returned
  * to the caller's ownership in that case: *b stays valid). */
 int queue_push(queue *q, pp_batch *b);
+/* The same, with an opaque tag that comes back with the batch. */
+int queue_push_tagged(queue *q, pp_batch *b, void *tag);
 /* Next batch, or NULL after timeout_ns (< 0: wait forever) or when the
  * queue is closed and empty. */
 pp_batch *queue_pop(queue *q, int64_t timeout_ns);
+pp_batch *queue_pop_tagged(queue *q, int64_t timeout_ns, void **tag);
 /* Refuses further pushes and wakes every waiter; pops go on until empty. */
 void queue_close(queue *q);
 int queue_closed_and_empty(queue *q);

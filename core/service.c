@@ -53,21 +53,30 @@ static pp_instance *find_instance(pp_instance **arr, size_t n, const char *id)
     return NULL;
 }
 
-static void load_plugins(config *cfg)
+/* Returns the number of plugins that failed to load. */
+static size_t load_plugins(config *cfg)
 {
+    const pp_config *list = cfg_child(config_service(cfg), "plugins");
+    size_t failed = 0;
     for (size_t i = 0; i < cfg->n_plugins; i++) {
         char err[1024];
-        if (registry_load_plugin(cfg->plugins[i], err, sizeof err) != 0)
-            config_add_error(cfg, NULL, NULL, "service.plugins[%zu]: %s", i, err);
+        if (registry_load_plugin(cfg->plugins[i], err, sizeof err) != 0) {
+            config_add_error(cfg, cfg_item(list, i), NULL, "%s", err);
+            failed++;
+        }
     }
+    return failed;
 }
 
-/* Checks every defined component's options (used or not). */
-static void check_components(config *cfg)
+/* Checks every defined component's options (used or not). When a plugin
+ * failed to load, types nobody knows are not reported again. */
+static void check_components(config *cfg, size_t plugins_failed)
 {
     for (size_t i = 0; i < cfg->n_components; i++) {
         config_component *cc = &cfg->components[i];
         const pp_component *comp = registry_find(cc->kind, cc->type);
+        if (!comp && plugins_failed)
+            continue;
         if (!comp) {
             config_add_error(cfg, cc->node, NULL, "unknown %s type \"%s\" (see `profpipe "
                              "components`; external types need their plugin in service.plugins)",
@@ -92,14 +101,6 @@ static pp_instance *make_instance(service *s, config_component *cc, const char *
     return inst;
 }
 
-static config_component *find_kind(config *cfg, pp_kind kind, const char *id)
-{
-    for (size_t i = 0; i < cfg->n_components; i++)
-        if (cfg->components[i].kind == kind && strcmp(cfg->components[i].id, id) == 0)
-            return &cfg->components[i];
-    return NULL;
-}
-
 /* The shared receiver or exporter instance for an id, created once. */
 static pp_instance *shared_instance(service *s, pp_kind kind, const char *id)
 {
@@ -108,7 +109,7 @@ static pp_instance *shared_instance(service *s, pp_kind kind, const char *id)
     pp_instance *inst = find_instance(*arr, *n, id);
     if (inst)
         return inst;
-    config_component *cc = find_kind(s->cfg, kind, id);
+    config_component *cc = config_find_kind(s->cfg, kind, id);
     if (!cc)
         return NULL;
     inst = make_instance(s, cc, NULL);
@@ -144,7 +145,7 @@ static int build_pipeline(service *s, config_pipeline *cp)
             rc = -1;
     }
     for (size_t i = 0; i < cp->n_processors; i++) {
-        config_component *cc = find_kind(s->cfg, PP_PROCESSOR, cp->processors[i]);
+        config_component *cc = config_find_kind(s->cfg, PP_PROCESSOR, cp->processors[i]);
         pp_instance *proc = cc ? make_instance(s, cc, cp->name) : NULL;
         if (!proc || append(&p->processors, &p->n_processors, proc) != 0) {
             instance_free(proc);
@@ -171,10 +172,7 @@ static int build_pipeline(service *s, config_pipeline *cp)
 service *service_build(config *cfg)
 {
     registry_init();
-    load_plugins(cfg);
-    if (cfg->n_errors)
-        return NULL;
-    check_components(cfg);
+    check_components(cfg, load_plugins(cfg));
     if (cfg->n_errors)
         return NULL;
     service *s = calloc(1, sizeof *s);

@@ -11,7 +11,9 @@ typedef struct service service;
 
 /* Loads the config's plugins, checks every component's options and
  * create()s every component a pipeline uses. Errors go to cfg->errors;
- * returns NULL if there were any. Nothing is started. */
+ * returns NULL if there were any, including errors the loader found
+ * before (so one run reports the options' errors along with those).
+ * Nothing is started. */
 service *service_build(config *cfg);
 /* Starts exporters, pipelines, then receivers. -1 (and everything
  * stopped again) if a component fails to start. */

@@ -53,8 +53,9 @@ static void test_queue_fifo_and_bytes(void **state)
 }
 
 static int dropped_profiles;
-static void count_drop(void *arg, pp_batch *b)
+static void count_drop(void *arg, pp_batch *b, void *tag)
 {
+    (void)tag;
     (void)arg;
     dropped_profiles += (int)batch_count(b);
     batch_unref(b);
