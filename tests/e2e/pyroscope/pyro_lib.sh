@@ -1,0 +1,44 @@
+# Helpers for the pyroscope end-to-end tests; sourced after lib.sh.
+
+PYRO_DIR="$SOURCE_DIR/tests/e2e/pyroscope"
+
+# Builds the recording server (recorder/main.go) into $T/recorder.
+build_recorder() {
+  go_build "$T/recorder" "$PYRO_DIR/recorder" || fail "cannot build the recorder"
+}
+
+# start_recorder PORT LOG [flags...]: a stand-in Pyroscope on 127.0.0.1:PORT.
+start_recorder() {
+  local port=$1 log=$2; shift 2
+  : >"$log"
+  bg "$T/recorder" -addr "127.0.0.1:$port" -log "$log" "$@"
+  wait_for 10 port_open "$port" || fail "recorder did not start"
+}
+
+port_open() { ss -Htln "sport = :$1" | grep -q .; }
+
+# Lines of FILE matching an extended regex (0 when none).
+count_lines() { grep -cE "$2" "$1" 2>/dev/null || true; }
+
+# The Node SDK program's packages; scripts/test.sh installs them, this
+# covers a ctest run without it (npm reaches its registry or fails).
+node_ready() {
+  [ -d "$PYRO_DIR/node/node_modules/@pyroscope/nodejs" ] && return 0
+  (cd "$PYRO_DIR/node" && timeout 120 npm install --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
+# metric_value PORT NAME_AND_LABELS_REGEX: sum of the matching samples of
+# profpipe's /metrics on 127.0.0.1:PORT.
+metric_value() {
+  curl -fsS "http://127.0.0.1:$1/metrics" |
+    awk -v re="$2" '$0 !~ /^#/ && $1 ~ re { s += $NF } END { print s + 0 }'
+}
+
+# go tool pprof -raw without the lines that name the file.
+pprof_body() { go tool pprof -raw "$1" 2>/dev/null | grep -v '^Profile\|^Duration\|^Time:' ; }
+
+# Real Go profiles (one of each runtime type) into DIR.
+go_profiles_into() {
+  go_build "$T/profgen" "$SOURCE_DIR/tests/e2e/go/profgen" || fail "cannot build profgen"
+  timeout 30 "$T/profgen" "$1" >/dev/null || fail "profgen failed"
+}
