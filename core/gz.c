@@ -5,10 +5,8 @@
  * therefore grows its output geometrically only up to `max_out` and fails
  * as soon as the stream wants more. Concatenated gzip members (allowed by
  * RFC 1952, written by some tools) are inflated one after the other. */
-#include "profile.h"
+#include "pprof_internal.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -22,20 +20,6 @@
 #define GZ_GUESS_RATIO 4
 #define GZ_MAGIC0 0x1f
 #define GZ_MAGIC1 0x8b
-
-static int gz_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int gz_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Grows *buf to at least twice its size, capped at max. 0 or -1. */
 static int gz_grow(uint8_t **buf, size_t *cap, size_t max)
@@ -51,8 +35,9 @@ static int gz_grow(uint8_t **buf, size_t *cap, size_t max)
     return 0;
 }
 
-static int gz_has_magic(const uint8_t *p, size_t len)
+int gz_is_gzip(const void *data, size_t len)
 {
+    const uint8_t *p = data;
     return len >= 2 && p[0] == GZ_MAGIC0 && p[1] == GZ_MAGIC1;
 }
 
@@ -61,12 +46,12 @@ int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
 {
     *out = NULL;
     *out_len = 0;
-    if (!gz_has_magic(in, in_len))
-        return gz_fail(err, errlen, "bad gzip: missing gzip magic bytes");
+    if (!gz_is_gzip(in, in_len))
+        return pprof_errorf(err, errlen, "bad gzip: missing gzip magic bytes");
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
     if (inflateInit2(&zs, GZ_WINDOW_BITS + GZ_FORMAT_GZIP) != Z_OK)
-        return gz_fail(err, errlen, "gzip: inflateInit failed");
+        return pprof_errorf(err, errlen, "gzip: inflateInit failed");
     /* room for one byte past the limit: filling it proves the stream is
      * larger than allowed, while a stream of exactly max_out bytes fits */
     size_t room = max_out == SIZE_MAX ? max_out : max_out + 1;
@@ -76,7 +61,7 @@ int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
     uint8_t *buf = malloc(cap);
     if (!buf) {
         inflateEnd(&zs);
-        return gz_fail(err, errlen, "gzip: out of memory");
+        return pprof_errorf(err, errlen, "gzip: out of memory");
     }
     const uint8_t *src = in;
     size_t len = 0;
@@ -87,7 +72,7 @@ int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
         if (len > max_out)
             break;
         if (len == cap && gz_grow(&buf, &cap, room) < 0) {
-            gz_fail(err, errlen, "gzip: out of memory");
+            pprof_errorf(err, errlen, "gzip: out of memory");
             break;
         }
         zs.next_out = buf + len;
@@ -102,8 +87,8 @@ int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
                 rc = 0;
                 break;
             }
-            if (!gz_has_magic(src + consumed, rest)) {
-                gz_fail(err, errlen, "bad gzip: %zu bytes of trailing garbage", rest);
+            if (!gz_is_gzip(src + consumed, rest)) {
+                pprof_errorf(err, errlen, "bad gzip: %zu bytes of trailing garbage", rest);
                 break;
             }
             inflateReset(&zs);
@@ -122,15 +107,15 @@ int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
                                          : in_len - consumed);
                 continue;
             }
-            gz_fail(err, errlen, "bad gzip: truncated stream (unexpected end of input)");
+            pprof_errorf(err, errlen, "bad gzip: truncated stream (unexpected end of input)");
             break;
         }
-        gz_fail(err, errlen, "bad gzip: %s", zs.msg ? zs.msg : "corrupt stream");
+        pprof_errorf(err, errlen, "bad gzip: %s", zs.msg ? zs.msg : "corrupt stream");
         break;
     }
     inflateEnd(&zs);
     if (len > max_out)
-        rc = gz_fail(err, errlen, "gzip: decompressed size exceeds the limit of %zu bytes",
+        rc = pprof_errorf(err, errlen, "gzip: decompressed size exceeds the limit of %zu bytes",
                      max_out);
     if (rc < 0) {
         free(buf);

@@ -106,45 +106,104 @@ static int dec_next(decoder *d, wire_reader *r, wire_field *f, const char *msg)
     return 0;
 }
 
-static int decode_value_type(decoder *d, const uint8_t *data, size_t len,
-                             pp_value_type *vt)
+/* Messages made only of integer fields are decoded from a table: field
+ * number -> where in the struct the value goes and as what. */
+typedef enum scalar_kind { SCALAR_U64, SCALAR_I64, SCALAR_BOOL } scalar_kind;
+
+typedef struct scalar_field {
+    uint32_t num;
+    scalar_kind kind;
+    size_t offset;
+} scalar_field;
+
+#define FIELD(num, kind, type, member) {(num), (kind), offsetof(type, member)}
+#define TABLE_LEN(t) (sizeof(t) / sizeof((t)[0]))
+
+static const scalar_field value_type_fields[] = {
+    FIELD(1, SCALAR_I64, pp_value_type, type),
+    FIELD(2, SCALAR_I64, pp_value_type, unit),
+};
+static const scalar_field label_fields[] = {
+    FIELD(1, SCALAR_I64, pp_label, key),
+    FIELD(2, SCALAR_I64, pp_label, str),
+    FIELD(3, SCALAR_I64, pp_label, num),
+    FIELD(4, SCALAR_I64, pp_label, num_unit),
+};
+static const scalar_field mapping_fields[] = {
+    FIELD(1, SCALAR_U64, pp_mapping, id),
+    FIELD(2, SCALAR_U64, pp_mapping, memory_start),
+    FIELD(3, SCALAR_U64, pp_mapping, memory_limit),
+    FIELD(4, SCALAR_U64, pp_mapping, file_offset),
+    FIELD(5, SCALAR_I64, pp_mapping, filename),
+    FIELD(6, SCALAR_I64, pp_mapping, build_id),
+    FIELD(7, SCALAR_BOOL, pp_mapping, has_functions),
+    FIELD(8, SCALAR_BOOL, pp_mapping, has_filenames),
+    FIELD(9, SCALAR_BOOL, pp_mapping, has_line_numbers),
+    FIELD(10, SCALAR_BOOL, pp_mapping, has_inline_frames),
+};
+static const scalar_field line_fields[] = {
+    FIELD(1, SCALAR_U64, pp_line, function_id),
+    FIELD(2, SCALAR_I64, pp_line, line),
+    FIELD(3, SCALAR_I64, pp_line, column),
+};
+/* Location's field 4 (lines) is a message: decode_location handles it. */
+static const scalar_field location_fields[] = {
+    FIELD(1, SCALAR_U64, pp_location, id),
+    FIELD(2, SCALAR_U64, pp_location, mapping_id),
+    FIELD(3, SCALAR_U64, pp_location, address),
+    FIELD(5, SCALAR_BOOL, pp_location, is_folded),
+};
+static const scalar_field function_fields[] = {
+    FIELD(1, SCALAR_U64, pp_function, id),
+    FIELD(2, SCALAR_I64, pp_function, name),
+    FIELD(3, SCALAR_I64, pp_function, system_name),
+    FIELD(4, SCALAR_I64, pp_function, filename),
+    FIELD(5, SCALAR_I64, pp_function, start_line),
+};
+static const scalar_field profile_fields[] = {
+    FIELD(PROFILE_DROP_FRAMES, SCALAR_I64, pp_pprof, drop_frames),
+    FIELD(PROFILE_KEEP_FRAMES, SCALAR_I64, pp_pprof, keep_frames),
+    FIELD(PROFILE_TIME_NANOS, SCALAR_I64, pp_pprof, time_nanos),
+    FIELD(PROFILE_DURATION_NANOS, SCALAR_I64, pp_pprof, duration_nanos),
+    FIELD(PROFILE_PERIOD, SCALAR_I64, pp_pprof, period),
+    FIELD(PROFILE_DEFAULT_SAMPLE_TYPE, SCALAR_I64, pp_pprof, default_sample_type),
+    FIELD(PROFILE_DOC_URL, SCALAR_I64, pp_pprof, doc_url),
+};
+
+/* Stores f into out if the table knows its number: 1 stored, 0 not in the
+ * table, -1 wrong wire type. */
+static int set_scalar(decoder *d, const wire_field *f, const scalar_field *table, size_t n,
+                      void *out, const char *msg)
 {
-    for (wire_reader r = {data, data + len}; r.p < r.end;) {
-        wire_field f;
-        if (dec_next(d, &r, &f, "ValueType") < 0)
-            return -1;
-        if (f.num > 2)
+    for (size_t i = 0; i < n; i++) {
+        if (table[i].num != f->num)
             continue;
-        if (dec_expect(d, &f, WIRE_VARINT, "ValueType") < 0)
+        if (dec_expect(d, f, WIRE_VARINT, msg) < 0)
             return -1;
-        if (f.num == 1)
-            vt->type = (int64_t)f.v;
-        else
-            vt->unit = (int64_t)f.v;
+        void *dst = (uint8_t *)out + table[i].offset;
+        switch (table[i].kind) {
+        case SCALAR_U64: *(uint64_t *)dst = f->v; break;
+        case SCALAR_I64: *(int64_t *)dst = (int64_t)f->v; break;
+        default: *(int *)dst = f->v != 0; break;
+        }
+        return 1;
     }
     return 0;
 }
 
-static int decode_label(decoder *d, const uint8_t *data, size_t len, pp_label *l)
+static int decode_scalars(decoder *d, const uint8_t *data, size_t len,
+                          const scalar_field *table, size_t n, void *out, const char *msg)
 {
     for (wire_reader r = {data, data + len}; r.p < r.end;) {
         wire_field f;
-        if (dec_next(d, &r, &f, "Label") < 0)
+        if (dec_next(d, &r, &f, msg) < 0 || set_scalar(d, &f, table, n, out, msg) < 0)
             return -1;
-        if (f.num > 4)
-            continue;
-        if (dec_expect(d, &f, WIRE_VARINT, "Label") < 0)
-            return -1;
-        int64_t v = (int64_t)f.v;
-        switch (f.num) {
-        case 1: l->key = v; break;
-        case 2: l->str = v; break;
-        case 3: l->num = v; break;
-        default: l->num_unit = v; break;
-        }
     }
     return 0;
 }
+
+#define DECODE_SCALARS(d, f, table, out, msg)                                            \
+    decode_scalars((d), (f).data, (f).len, (table), TABLE_LEN(table), (out), (msg))
 
 static int decode_sample(decoder *d, const uint8_t *data, size_t len, pp_sample *s)
 {
@@ -181,55 +240,9 @@ static int decode_sample(decoder *d, const uint8_t *data, size_t len, pp_sample 
         else if (f.num == 2)
             rc = fill_ints(d, &f, (uint64_t *)s->values, &s->n_values, "Sample.value");
         else if (f.num == 3)
-            rc = decode_label(d, f.data, f.len, &s->labels[s->n_labels++]);
+            rc = DECODE_SCALARS(d, f, label_fields, &s->labels[s->n_labels++], "Label");
         if (rc < 0)
             return -1;
-    }
-    return 0;
-}
-
-static int decode_mapping(decoder *d, const uint8_t *data, size_t len, pp_mapping *m)
-{
-    for (wire_reader r = {data, data + len}; r.p < r.end;) {
-        wire_field f;
-        if (dec_next(d, &r, &f, "Mapping") < 0)
-            return -1;
-        if (f.num > 10)
-            continue;
-        if (dec_expect(d, &f, WIRE_VARINT, "Mapping") < 0)
-            return -1;
-        switch (f.num) {
-        case 1: m->id = f.v; break;
-        case 2: m->memory_start = f.v; break;
-        case 3: m->memory_limit = f.v; break;
-        case 4: m->file_offset = f.v; break;
-        case 5: m->filename = (int64_t)f.v; break;
-        case 6: m->build_id = (int64_t)f.v; break;
-        case 7: m->has_functions = f.v != 0; break;
-        case 8: m->has_filenames = f.v != 0; break;
-        case 9: m->has_line_numbers = f.v != 0; break;
-        default: m->has_inline_frames = f.v != 0; break;
-        }
-    }
-    return 0;
-}
-
-static int decode_line(decoder *d, const uint8_t *data, size_t len, pp_line *l)
-{
-    for (wire_reader r = {data, data + len}; r.p < r.end;) {
-        wire_field f;
-        if (dec_next(d, &r, &f, "Line") < 0)
-            return -1;
-        if (f.num > 3)
-            continue;
-        if (dec_expect(d, &f, WIRE_VARINT, "Line") < 0)
-            return -1;
-        if (f.num == 1)
-            l->function_id = f.v;
-        else if (f.num == 2)
-            l->line = (int64_t)f.v;
-        else
-            l->column = (int64_t)f.v;
     }
     return 0;
 }
@@ -253,44 +266,14 @@ static int decode_location(decoder *d, const uint8_t *data, size_t len, pp_locat
         wire_field f;
         if (dec_next(d, &r, &f, "Location") < 0)
             return -1;
-        if (f.num > 5)
-            continue;
-        if (f.num == 4) {
-            if (decode_line(d, f.data, f.len, &l->lines[l->n_lines++]) < 0)
-                return -1;
-            continue;
-        }
-        if (dec_expect(d, &f, WIRE_VARINT, "Location") < 0)
-            return -1;
-        if (f.num == 1)
-            l->id = f.v;
-        else if (f.num == 2)
-            l->mapping_id = f.v;
-        else if (f.num == 3)
-            l->address = f.v;
+        int rc;
+        if (f.num == 4)
+            rc = DECODE_SCALARS(d, f, line_fields, &l->lines[l->n_lines++], "Line");
         else
-            l->is_folded = f.v != 0;
-    }
-    return 0;
-}
-
-static int decode_function(decoder *d, const uint8_t *data, size_t len, pp_function *fn)
-{
-    for (wire_reader r = {data, data + len}; r.p < r.end;) {
-        wire_field f;
-        if (dec_next(d, &r, &f, "Function") < 0)
+            rc = set_scalar(d, &f, location_fields, TABLE_LEN(location_fields), l,
+                            "Location");
+        if (rc < 0)
             return -1;
-        if (f.num > 5)
-            continue;
-        if (dec_expect(d, &f, WIRE_VARINT, "Function") < 0)
-            return -1;
-        switch (f.num) {
-        case 1: fn->id = f.v; break;
-        case 2: fn->name = (int64_t)f.v; break;
-        case 3: fn->system_name = (int64_t)f.v; break;
-        case 4: fn->filename = (int64_t)f.v; break;
-        default: fn->start_line = (int64_t)f.v; break;
-        }
     }
     return 0;
 }
@@ -343,33 +326,13 @@ static int profile_alloc_arrays(decoder *d, const profile_counts *c, pp_pprof *t
     return 0;
 }
 
-/* Scalar top-level fields; 1 if f was one of them, 0 if not, -1 on error. */
-static int profile_scalar(decoder *d, const wire_field *f, pp_pprof *t)
-{
-    int64_t *dst;
-    switch (f->num) {
-    case PROFILE_DROP_FRAMES: dst = &t->drop_frames; break;
-    case PROFILE_KEEP_FRAMES: dst = &t->keep_frames; break;
-    case PROFILE_TIME_NANOS: dst = &t->time_nanos; break;
-    case PROFILE_DURATION_NANOS: dst = &t->duration_nanos; break;
-    case PROFILE_PERIOD: dst = &t->period; break;
-    case PROFILE_DEFAULT_SAMPLE_TYPE: dst = &t->default_sample_type; break;
-    case PROFILE_DOC_URL: dst = &t->doc_url; break;
-    default: return 0;
-    }
-    if (dec_expect(d, f, WIRE_VARINT, "Profile") < 0)
-        return -1;
-    *dst = (int64_t)f->v;
-    return 1;
-}
-
 static int profile_fill(decoder *d, const uint8_t *data, size_t len, pp_pprof *t)
 {
     for (wire_reader r = {data, data + len}; r.p < r.end;) {
         wire_field f;
         if (dec_next(d, &r, &f, "Profile") < 0)
             return -1;
-        int rc = profile_scalar(d, &f, t);
+        int rc = set_scalar(d, &f, profile_fields, TABLE_LEN(profile_fields), t, "Profile");
         if (rc != 0) {
             if (rc < 0)
                 return -1;
@@ -377,19 +340,21 @@ static int profile_fill(decoder *d, const uint8_t *data, size_t len, pp_pprof *t
         }
         switch (f.num) {
         case PROFILE_SAMPLE_TYPE:
-            rc = decode_value_type(d, f.data, f.len, &t->sample_types[t->n_sample_types++]);
+            rc = DECODE_SCALARS(d, f, value_type_fields, &t->sample_types[t->n_sample_types++],
+                                "ValueType");
             break;
         case PROFILE_SAMPLE:
             rc = decode_sample(d, f.data, f.len, &t->samples[t->n_samples++]);
             break;
         case PROFILE_MAPPING:
-            rc = decode_mapping(d, f.data, f.len, &t->mappings[t->n_mappings++]);
+            rc = DECODE_SCALARS(d, f, mapping_fields, &t->mappings[t->n_mappings++], "Mapping");
             break;
         case PROFILE_LOCATION:
             rc = decode_location(d, f.data, f.len, &t->locations[t->n_locations++]);
             break;
         case PROFILE_FUNCTION:
-            rc = decode_function(d, f.data, f.len, &t->functions[t->n_functions++]);
+            rc = DECODE_SCALARS(d, f, function_fields, &t->functions[t->n_functions++],
+                                "Function");
             break;
         case PROFILE_STRING_TABLE: {
             char *s = arena_strndup(d->a, (const char *)f.data, f.len);
@@ -400,7 +365,7 @@ static int profile_fill(decoder *d, const uint8_t *data, size_t len, pp_pprof *t
         }
         case PROFILE_PERIOD_TYPE:
             if ((rc = dec_expect(d, &f, WIRE_LEN, "Profile")) == 0)
-                rc = decode_value_type(d, f.data, f.len, &t->period_type);
+                rc = DECODE_SCALARS(d, f, value_type_fields, &t->period_type, "ValueType");
             break;
         case PROFILE_COMMENT:
             rc = fill_ints(d, &f, (uint64_t *)t->comments, &t->n_comments,
@@ -432,7 +397,7 @@ int pprof_decode(arena *a, const uint8_t *data, size_t len, pp_pprof *out, char 
 int pprof_decode_any(arena *a, const uint8_t *data, size_t len, pp_pprof *out, char *err,
                      size_t errlen)
 {
-    if (!(len >= 2 && data[0] == 0x1f && data[1] == 0x8b))
+    if (!gz_is_gzip(data, len))
         return pprof_decode(a, data, len, out, err, errlen);
     uint8_t *plain;
     size_t plain_len;
@@ -465,7 +430,7 @@ int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos,
                     int64_t *duration_nanos, char *err, size_t errlen)
 {
     *time_nanos = *duration_nanos = 0;
-    if (!(len >= 2 && data[0] == 0x1f && data[1] == 0x8b))
+    if (!gz_is_gzip(data, len))
         return scan_time_plain(data, len, time_nanos, duration_nanos, err, errlen);
     uint8_t *plain;
     size_t plain_len;

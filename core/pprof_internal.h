@@ -58,6 +58,9 @@ struct pp_profile {
     id_index loc_index, fn_index;
 };
 
+/* Starts with the gzip magic bytes. */
+int gz_is_gzip(const void *data, size_t len);
+
 /* Raw buffers. */
 raw_buf *raw_buf_new(const void *data, size_t len);
 /* Takes ownership of a malloc'd block (freed on failure too). */

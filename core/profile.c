@@ -26,8 +26,6 @@
 /* separates names and values in the fingerprint; never valid UTF-8 */
 #define FINGERPRINT_SEP 0xff
 #define LABELS_MIN_CAP 8
-#define GZIP_MAGIC0 0x1f
-#define GZIP_MAGIC1 0x8b
 
 int pprof_errorf(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -52,7 +50,7 @@ raw_buf *raw_buf_adopt(uint8_t *data, size_t len)
     atomic_init(&b->refs, 1);
     b->len = len;
     b->data = data;
-    b->gz = len >= 2 && data[0] == GZIP_MAGIC0 && data[1] == GZIP_MAGIC1;
+    b->gz = gz_is_gzip(data, len);
     return b;
 }
 
