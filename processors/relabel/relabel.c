@@ -12,7 +12,7 @@
  * host->pprof_compact, so totals do not change (unless a keep/drop rule
  * removes samples, which is what such a rule asks for). Samples of one
  * profile share few distinct label sets, so each distinct set is
- * relabelled once and the result reused (see label_cache). */
+ * relabelled once and the result copied to its samples (see label_cache). */
 #include <profpipe/plugin.h>
 
 #include <stdint.h>
@@ -246,13 +246,10 @@ static long sample_string_labels(label_cache *c, const pp_sample *s)
 static int sample_set_labels(relabel_state *st, pp_profile *p, pp_sample *s,
                              const cache_entry *e, size_t n_string)
 {
+    /* each sample gets its own array: pprof_compact renumbers string
+     * indices in place, so a shared array would be renumbered twice */
     size_t n_numeric = s->n_labels - n_string;
-    if (n_numeric == 0) {
-        s->labels = e->out;
-        s->n_labels = e->n_out;
-        return 0;
-    }
-    pp_label *l = st->host->profile_alloc(p, (e->n_out + n_numeric) * sizeof *l);
+    pp_label *l = st->host->profile_alloc(p, (e->n_out + n_numeric + 1) * sizeof *l);
     if (!l) return -1;
     memcpy(l, e->out, e->n_out * sizeof *l);
     size_t k = e->n_out;

@@ -1,0 +1,228 @@
+/* downsample processor: each option on small hand-built trees, checked
+ * after an encode/decode round trip: totals kept, depths and fractions as
+ * configured, windows merged and emitted by tick (and at final tick),
+ * incompatible profiles passed on, keep_one_in per series. */
+#include "test_downsample_fixture.h"
+
+extern const pp_component pp_processor_downsample;
+
+#define SEC 1000000000LL
+
+static pp_profile *cpu_profile(const char *service)
+{
+    pp_profile *p = fx_profile(service, "process_cpu", "samples/count,cpu/nanoseconds");
+    fx_sample1(p, "main;a;b;c;d;e", 50, "");
+    fx_sample1(p, "main;a;b;x", 30, "");
+    fx_sample1(p, "main;a;y", 2, "");
+    fx_sample1(p, "main;a;z", 1, "");
+    fx_sample1(p, "main;q", 3, "");
+    fx_sample1(p, "main;r;s", 4, "");
+    fx_sample1(p, "main", 10, "");
+    return p; /* total 100 */
+}
+
+static size_t max_depth(pp_profile *p)
+{
+    char err[FX_ERR];
+    const pp_pprof *t = fx_host()->profile_tree(p, err, sizeof err);
+    size_t d = 0;
+    for (size_t i = 0; i < t->n_samples; i++)
+        if (t->samples[i].n_location_ids > d) d = t->samples[i].n_location_ids;
+    return d;
+}
+
+static pp_profile *run_one(const char *yaml, pp_profile *p, harness **hs_out)
+{
+    const pp_host *h = fx_host();
+    harness *hs = fx_harness(&pp_processor_downsample, yaml);
+    pp_batch *out = fx_run(&pp_processor_downsample, hs, p);
+    assert_non_null(out);
+    assert_int_equal(h->batch_count(out), 1);
+    pp_profile *q = fx_roundtrip(h->batch_take(out, 0));
+    h->batch_unref(out);
+    *hs_out = hs;
+    return q;
+}
+
+static void test_max_stack_depth(void **state)
+{
+    (void)state;
+    harness *hs;
+    pp_profile *q = run_one("max_stack_depth: 3", cpu_profile("svc"), &hs);
+    assert_true(max_depth(q) <= 3);
+    for (size_t vi = 0; vi < 2; vi++) {
+        assert_int_equal(fx_sum(q, NULL, vi, NULL, NULL), 100);
+        /* main;a;b;c;d;e and main;a;b;x become main;a;[truncated] */
+        assert_int_equal(fx_sum(q, "main;a;[truncated]", vi, NULL, NULL), 80);
+        assert_int_equal(fx_sum(q, "main;a;y", vi, NULL, NULL), 2);
+        assert_int_equal(fx_sum(q, "main;r;s", vi, NULL, NULL), 4);
+    }
+    fx_host()->profile_free(q);
+    harness_free(hs);
+}
+
+static void test_min_fraction(void **state)
+{
+    (void)state;
+    harness *hs;
+    /* 5% of 100: nodes under 5 fold: main;a;y (2), main;a;z (1) into
+     * main;a;[other]; main;q (3) and main;r (4) into main;[other] */
+    pp_profile *q = run_one("min_fraction: 0.05", cpu_profile("svc"), &hs);
+    for (size_t vi = 0; vi < 2; vi++) {
+        assert_int_equal(fx_sum(q, NULL, vi, NULL, NULL), 100);
+        assert_int_equal(fx_sum(q, "main;a;[other]", vi, NULL, NULL), 3);
+        assert_int_equal(fx_sum(q, "main;[other]", vi, NULL, NULL), 7);
+        assert_int_equal(fx_sum(q, "main;a;b;c;d;e", vi, NULL, NULL), 50);
+        assert_int_equal(fx_sum(q, "main;a;b;x", vi, NULL, NULL), 30);
+        assert_int_equal(fx_sum(q, "main", vi, NULL, NULL), 10);
+    }
+    char err[FX_ERR];
+    assert_int_equal(fx_host()->profile_tree(q, err, sizeof err)->n_samples, 5);
+    fx_host()->profile_free(q);
+    harness_free(hs);
+}
+
+static void test_depth_then_fraction(void **state)
+{
+    (void)state;
+    harness *hs;
+    /* depth 2 first: everything below main but main;q is main;[truncated]
+     * (87); then 20% of 100: main;q (3) folds into main;[other] */
+    pp_profile *q = run_one("max_stack_depth: 2\nmin_fraction: 0.2", cpu_profile("svc"), &hs);
+    assert_true(max_depth(q) <= 2);
+    assert_int_equal(fx_sum(q, NULL, 1, NULL, NULL), 100);
+    assert_int_equal(fx_sum(q, "main;[truncated]", 1, NULL, NULL), 87);
+    assert_int_equal(fx_sum(q, "main;[other]", 1, NULL, NULL), 3);
+    assert_int_equal(fx_sum(q, "main", 1, NULL, NULL), 10);
+    fx_host()->profile_free(q);
+    harness_free(hs);
+}
+
+static void test_sample_types(void **state)
+{
+    (void)state;
+    const pp_host *h = fx_host();
+    harness *hs;
+    pp_profile *p = fx_profile("svc", "memory",
+                               "alloc_objects/count,alloc_space/bytes,inuse_objects/count,"
+                               "inuse_space/bytes");
+    int64_t v1[4] = {1, 100, 2, 200}, v2[4] = {3, 300, 0, 0};
+    fx_sample(p, "main;alloc", v1, "");
+    fx_sample(p, "main;free", v2, "");
+    pp_profile *q = run_one("sample_types: [inuse_space]", p, &hs);
+    char err[FX_ERR];
+    const pp_pprof *t = h->profile_tree(q, err, sizeof err);
+    assert_int_equal(t->n_sample_types, 1);
+    assert_string_equal(t->strings[t->sample_types[0].type], "inuse_space");
+    assert_int_equal(fx_sum(q, "main;alloc", 0, NULL, NULL), 200);
+    assert_int_equal(fx_sum(q, NULL, 0, NULL, NULL), 200);
+    h->profile_free(q);
+    harness_free(hs);
+
+    /* none of the listed types: dropped */
+    hs = fx_harness(&pp_processor_downsample, "sample_types: [inuse_space]");
+    assert_null(fx_run(&pp_processor_downsample, hs, cpu_profile("svc")));
+    harness_free(hs);
+}
+
+static void test_keep_one_in(void **state)
+{
+    (void)state;
+    const pp_host *h = fx_host();
+    harness *hs = fx_harness(&pp_processor_downsample, "keep_one_in: 3");
+    size_t kept_a = 0, kept_b = 0;
+    for (int i = 0; i < 9; i++) {
+        pp_batch *out = fx_run(&pp_processor_downsample, hs, cpu_profile(i % 3 ? "a" : "b"));
+        if (!out) continue;
+        const char *svc = h->label_get(h->batch_get(out, 0), "service_name");
+        if (strcmp(svc, "a") == 0) kept_a++;
+        else kept_b++;
+        h->batch_unref(out);
+    }
+    assert_int_equal(kept_a, 2); /* 6 profiles of a: the 1st and 4th */
+    assert_int_equal(kept_b, 1); /* 3 profiles of b: the 1st */
+    harness_free(hs);
+}
+
+static void test_window(void **state)
+{
+    (void)state;
+    const pp_host *h = fx_host();
+    harness *hs = fx_harness(&pp_processor_downsample, "window: 60s\nmax_stack_depth: 4");
+    void *st = harness_state(hs);
+    for (int i = 0; i < 3; i++) {
+        pp_profile *p = cpu_profile("svc");
+        h->profile_set_window(p, (10 + i) * SEC, (11 + i) * SEC);
+        assert_null(fx_run(&pp_processor_downsample, hs, p)); /* held by the window */
+    }
+    pp_profile *other = cpu_profile("other");
+    assert_null(fx_run(&pp_processor_downsample, hs, other));
+    /* a profile pprof cannot merge (other sample types) passes on */
+    pp_profile *heap = fx_profile("svc", "process_cpu", "alloc_space/bytes");
+    fx_sample1(heap, "main", 1, "");
+    pp_batch *pass = fx_run(&pp_processor_downsample, hs, heap);
+    assert_non_null(pass);
+    assert_int_equal(h->batch_count(pass), 1);
+    h->batch_unref(pass);
+
+    int64_t now = h->now_ns();
+    assert_null(pp_processor_downsample.tick(st, now + SEC, 0)); /* still open */
+    pp_batch *out = pp_processor_downsample.tick(st, now + 61 * SEC, 0);
+    assert_non_null(out);
+    assert_int_equal(h->batch_count(out), 2);
+    for (size_t i = 0; i < 2; i++) {
+        pp_profile *q = h->batch_get(out, i);
+        int64_t want = strcmp(h->label_get(q, "service_name"), "svc") == 0 ? 300 : 100;
+        assert_int_equal(fx_sum(q, NULL, 1, NULL, NULL), want);
+        assert_true(max_depth(q) <= 4);
+        if (want == 300) {
+            assert_int_equal(h->profile_from(q), 10 * SEC);
+            assert_int_equal(h->profile_until(q), 13 * SEC);
+        }
+    }
+    h->batch_unref(out);
+    assert_null(pp_processor_downsample.tick(st, now + 62 * SEC, 0));
+    harness_free(hs);
+}
+
+/* At shutdown the final tick emits open windows whatever their age. */
+static void test_window_final_tick(void **state)
+{
+    (void)state;
+    const pp_host *h = fx_host();
+    harness *hs = fx_harness(&pp_processor_downsample, "window: 1h");
+    assert_null(fx_run(&pp_processor_downsample, hs, cpu_profile("svc")));
+    assert_null(fx_run(&pp_processor_downsample, hs, cpu_profile("svc")));
+    pp_batch *out = pp_processor_downsample.tick(harness_state(hs), h->now_ns(), 1);
+    assert_non_null(out);
+    assert_int_equal(h->batch_count(out), 1);
+    assert_int_equal(fx_sum(h->batch_get(out, 0), NULL, 0, NULL, NULL), 200);
+    h->batch_unref(out);
+    harness_free(hs);
+}
+
+static void test_bad_options(void **state)
+{
+    (void)state;
+    const char *bad[] = {"min_fraction: 1.5", "max_stack_depth: -1", "keep_one_in: 0",
+                         "window: -5s"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[FX_ERR] = "";
+        harness *hs = harness_new(&pp_processor_downsample, "downsample", bad[i], err, sizeof err);
+        if (hs) {
+            harness_free(hs);
+            fail_msg("accepted %s", bad[i]);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_max_stack_depth),   cmocka_unit_test(test_min_fraction),
+        cmocka_unit_test(test_depth_then_fraction), cmocka_unit_test(test_sample_types),
+        cmocka_unit_test(test_keep_one_in),       cmocka_unit_test(test_window),
+        cmocka_unit_test(test_window_final_tick), cmocka_unit_test(test_bad_options),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
