@@ -268,7 +268,8 @@ static int ref_cmp(const void *a, const void *b)
 
 void perf_records_sort(perf_records *rs)
 {
-    qsort(rs->refs, rs->n, sizeof *rs->refs, ref_cmp);
+    if (rs->n > 1)
+        qsort(rs->refs, rs->n, sizeof *rs->refs, ref_cmp);
 }
 
 const void *perf_records_get(const perf_records *rs, size_t i)

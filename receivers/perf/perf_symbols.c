@@ -190,6 +190,8 @@ static int sym_cmp(const void *a, const void *b)
 static void sort_syms(perf_symfile *f)
 {
     size_t out = 0;
+    if (f->n_syms < 2)
+        return;
     qsort(f->syms, f->n_syms, sizeof *f->syms, sym_cmp);
     for (size_t i = 0; i < f->n_syms; i++) /* aliases: keep one per address */
         if (out == 0 || f->syms[out - 1].addr != f->syms[i].addr)

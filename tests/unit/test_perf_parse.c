@@ -172,7 +172,7 @@ static void test_ring_copy_wraps(void **state)
 static void test_ring_read_wrapping_record(void **state)
 {
     (void)state;
-    uint8_t *mem = aligned_alloc(PAGE, PAGE + RING_DATA);
+    uint8_t *mem = calloc(1, PAGE + RING_DATA); /* malloc alignment suffices */
     struct perf_event_mmap_page *meta = (void *)mem;
     perf_ring ring = {.fd = -1, .base = mem, .data = mem + PAGE, .data_size = RING_DATA};
     perf_records rs = {0};

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Two processes under the perf receiver (→ file exporter):
+# - a Go program (Debian golang-go) that spends its time in main.burnCPU:
+#   that function is on top of its profile, named from the Go .symtab;
+# - a C program started and ended inside one 2s interval, under its own
+#   comm: it still gets its profile, with its own pid, comm, exe and the
+#   service_name a rule gives it (regex on comm with $1).
+# Every profile written opens in `go tool pprof -raw`.
+source "$SOURCE_DIR/tests/e2e/lib.sh"
+source "$SOURCE_DIR/tests/e2e/perf/perf_lib.sh"
+perf_require_access
+
+go_build "$T/goburn" "$SOURCE_DIR/tests/e2e/perf/goburn"
+perf_build_workload "$T/shortlived"
+port=$(free_port)
+perf_config "$T/cfg.yaml" "$T/out" "$port" "    interval: 2s
+    comm: \"goburn|shortlived\"
+    service_name:
+      - regex: \"short(.*)\"
+        source: comm
+        name: \"svc-\$1\""
+start_profpipe perf "$T/cfg.yaml"
+perf_wait_sampling perf
+
+"$T/goburn" 4 > "$T/goburn.out" &
+gpid=$!
+PIDS+=("$gpid")
+sleep 1
+"$T/shortlived" 0.4 > "$T/short.out" &
+spid=$!
+PIDS+=("$spid")
+wait "$spid" || fail "shortlived failed"
+wait "$gpid" || fail "goburn failed"
+sleep $((3 * PERF_SLOW))
+stop_profpipe "$PROFPIPE_PID"
+[ -s "$T/out/index.jsonl" ] || fail "no profiles written"
+
+n=0
+while read -r f; do
+  pprof_raw "$T/out/$f" "$T/raw.txt" || fail "go tool pprof -raw cannot read $f"
+  n=$((n + 1))
+done < <(sed 's/^{"path":"\([^"]*\)".*/\1/' "$T/out/index.jsonl")
+pass "all $n profiles open in go tool pprof -raw"
+
+# the Go program: main.burnCPU on top
+mapfile -t gfiles < <(index_lines_with "$T/out/index.jsonl" pid "$gpid" | sed 's/^{"path":"\([^"]*\)".*/\1/')
+[ "${#gfiles[@]}" -ge 1 ] || fail "no profile of goburn (pid $gpid)"
+gpaths=(); for f in "${gfiles[@]}"; do gpaths+=("$T/out/$f"); done
+go tool pprof -top -sample_index=samples "${gpaths[@]}" 2>/dev/null > "$T/go.top"
+top=$(awk '/^ *flat +flat%/ {getline; print $6; exit}' "$T/go.top")
+[ "$top" = main.burnCPU ] || { cat "$T/go.top" >&2; fail "top of goburn is $top, not main.burnCPU"; }
+grep -q ' main.main$' "$T/go.top" || fail "goburn's stacks lack main.main"
+index_lines_with "$T/out/index.jsonl" pid "$gpid" | head -1 | grep -q '"service_name":"goburn"' ||
+  fail "goburn's service_name is not its executable's name"
+pass "goburn: main.burnCPU on top of ${#gfiles[@]} profiles ($(awk '/Total samples/ {print $NF}' "$T/go.top") samples)"
+
+# the short-lived process: its own profile and labels
+sline=$(index_lines_with "$T/out/index.jsonl" pid "$spid" | head -1)
+[ -n "$sline" ] || fail "no profile of the short-lived process (pid $spid)"
+for kv in '"service_name":"svc-lived"' '"comm":"shortlived"' "\"exe\":\"$T/shortlived\"" \
+          '"__name__":"process_cpu"'; do
+  [[ "$sline" == *"$kv"* ]] || fail "short-lived labels lack $kv: $sline"
+done
+sfile=$(sed 's/^{"path":"\([^"]*\)".*/\1/' <<<"$sline")
+[[ "$sfile" == svc-lived/process_cpu/* ]] || fail "short-lived profile not under svc-lived/: $sfile"
+pprof_cum_counts "$T/out/$sfile" > "$T/short.counts"
+grep -q '^heavy_work ' "$T/short.counts" || { cat "$T/short.counts" >&2; fail "short-lived profile lacks heavy_work"; }
+pass "short-lived pid $spid: profile with service_name=svc-lived, comm, exe, and its functions"
