@@ -8,7 +8,8 @@ set -euo pipefail
 : "${SANITIZE:=0}"
 
 export GO111MODULE=off GOPATH=/usr/share/gocode
-export GOCACHE="$BUILD_DIR/gocache"
+# one Go build cache for the plain and the sanitizer runs of the suite
+export GOCACHE="$SOURCE_DIR/build/gocache"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/profpipe-e2e.XXXXXX")
 PIDS=()
