@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The pyroscope exporter against a recording stand-in Pyroscope that
+# decodes every request (push.v1.PushRequest, or /ingest's query and body),
+# parses each pprof with github.com/google/pprof and checks tenant and
+# credentials. Input: one real profile of each Go runtime type (profgen)
+# read by the file receiver. Scenarios:
+#   503 x3 then 200   every profile delivered exactly once, retries counted
+#   400               nothing retried, every profile counted as rejected
+#   429 Retry-After 2 the next attempt waits at least 2 s
+#   api: ingest       legacy /ingest: name{labels}, from/until s, pprof body
+#   label limits      what Pyroscope would refuse is rejected before sending
+source "$SOURCE_DIR/tests/e2e/lib.sh"
+source "$SOURCE_DIR/tests/e2e/pyroscope/pyro_lib.sh"
+
+build_recorder
+go_profiles_into "$T/in"
+n_in=$(ls "$T/in"/*.pb.gz | wc -l)
+[ "$n_in" -ge 5 ] || fail "profgen wrote $n_in profiles"
+
+# run_agent NAME RECORDER_PORT EXTRA_EXPORTER_YAML: file receiver -> exporter.
+run_agent() {
+  local name=$1 rport=$2 extra=$3
+  mport=$(free_port)
+  cat >"$T/$name.yaml" <<YAML
+receivers:
+  file:
+    include: ["$T/in/*.pb.gz"]
+    min_file_age: 0s
+    service_name: checkout
+    labels: {env: test, __internal: dropped}
+exporters:
+  pyroscope:
+    endpoint: http://127.0.0.1:$rport
+    tenant_id: tenant-1
+    bearer_token: tok3n
+    headers: {X-Extra: yes}
+    retry_on_failure: {initial_interval: 100ms, max_interval: 300ms, max_elapsed_time: 60s}
+$extra
+service:
+  telemetry: {address: "127.0.0.1:$mport"}
+  pipelines:
+    profiles:
+      receivers: [file]
+      exporters: [pyroscope]
+YAML
+  start_profpipe "$name" "$T/$name.yaml"
+  wait_for 10 port_open "$mport" || fail "$name: no telemetry; $(cat "$T/$name.log")"
+}
+
+# finished: every input profile ended as sent or rejected.
+finished() {
+  local done
+  done=$(( $(metric_value "$mport" 'profpipe_exporter_sent_profiles_total') +
+           $(metric_value "$mport" 'profpipe_exporter_rejected_profiles_total') ))
+  [ "$done" -ge "$n_in" ]
+}
+
+# -- 503 x3, then 200: exactly once --------------------------------------
+rp=$(free_port)
+start_recorder "$rp" "$T/r1.log" -script 503,503,503,200 -retry-after 0 -bearer tok3n -tenant tenant-1
+run_agent a1 "$rp" ""
+wait_for 40 finished || fail "503: not finished; $(tail -5 "$T/a1.log"); $(cat "$T/r1.log" | cut -c1-200)"
+retries=$(metric_value "$mport" 'profpipe_exporter_retries_total')
+sent=$(metric_value "$mport" 'profpipe_exporter_sent_profiles_total')
+stop_profpipe "$PROFPIPE_PID"
+! grep -q '^error' "$T/r1.log" || fail "recorder: $(grep '^error' "$T/r1.log" | head -3)"
+ok=$(count_lines "$T/r1.log" '^profile .* status=200 ')
+uniq=$(grep -E '^profile .* status=200 ' "$T/r1.log" | grep -o 'sha=[0-9a-f]*' | sort -u | wc -l)
+[ "$ok" = "$n_in" ] && [ "$uniq" = "$n_in" ] ||
+  fail "503: $ok profiles accepted ($uniq distinct), want $n_in each; $(cut -c1-160 "$T/r1.log")"
+[ "$sent" = "$n_in" ] || fail "503: sent_profiles_total $sent, want $n_in"
+[ "$retries" -ge 1 ] || fail "503: no retries counted"
+[ "$(count_lines "$T/r1.log" '^req .*status=503')" -ge 3 ] || fail "503: fewer than 3 refused requests"
+bad=$(grep -E '^profile .* status=200 ' "$T/r1.log" |
+  grep -v 'service_name="checkout"' | grep -v 'env="test"' || true)
+[ -z "$bad" ] || fail "503: labels lost: $bad"
+grep -q '__internal' "$T/r1.log" && fail "503: a reserved __ label was sent"
+for fam in process_cpu memory goroutine; do
+  grep -qE "^profile .*status=200 .*__name__=\"$fam\"" "$T/r1.log" || fail "503: no $fam profile"
+done
+[ "$(count_lines "$T/r1.log" '^req .*tenant=tenant-1 auth=ok')" = "$(count_lines "$T/r1.log" '^req ')" ] ||
+  fail "503: tenant or auth missing on some request"
+pass "503 x3 then 200: $n_in profiles delivered exactly once after $retries retries"
+
+# -- 400: rejected, never retried ---------------------------------------------
+rp=$(free_port)
+start_recorder "$rp" "$T/r2.log" -script 400 -bearer tok3n -tenant tenant-1 -body "bad profile for test"
+run_agent a2 "$rp" ""
+wait_for 30 finished || fail "400: not finished; $(tail -5 "$T/a2.log")"
+sleep 1 # a retry, if any, would come now
+rejected=$(metric_value "$mport" 'profpipe_exporter_rejected_profiles_total')
+retries=$(metric_value "$mport" 'profpipe_exporter_retries_total')
+stop_profpipe "$PROFPIPE_PID"
+[ "$rejected" = "$n_in" ] || fail "400: rejected_profiles_total $rejected, want $n_in"
+[ "$retries" = 0 ] || fail "400: $retries retries"
+sentn=$(count_lines "$T/r2.log" '^profile ')
+uniq=$(grep '^profile ' "$T/r2.log" | grep -o 'sha=[0-9a-f]*' | sort -u | wc -l)
+[ "$sentn" = "$n_in" ] && [ "$uniq" = "$n_in" ] || fail "400: $sentn profiles sent ($uniq distinct), want each once"
+grep -q 'rejected profile {.*service_name=.*checkout.*bad profile for test' "$T/a2.log" ||
+  fail "400: the server's message is not logged with the series: $(grep -i reject "$T/a2.log" | head -3)"
+pass "400: $n_in profiles rejected once each, no retry, server message logged"
+
+# -- 429 with Retry-After: 2 --------------------------------------------------
+rp=$(free_port)
+start_recorder "$rp" "$T/r3.log" -script 429,200 -retry-after 2 -bearer tok3n -tenant tenant-1
+run_agent a3 "$rp" "    batch: {max_profiles: 100, max_delay: 300ms}"
+wait_for 30 finished || fail "429: not finished; $(tail -5 "$T/a3.log")"
+stop_profpipe "$PROFPIPE_PID"
+t1=$(awk '/^req n=1 /{sub("ms=","",$3); print $3}' "$T/r3.log")
+t2=$(awk '/^req n=2 /{sub("ms=","",$3); print $3}' "$T/r3.log")
+[ -n "$t1" ] && [ -n "$t2" ] || fail "429: want 2 requests: $(cut -c1-120 "$T/r3.log")"
+[ $((t2 - t1)) -ge 2000 ] || fail "429: retried after $((t2 - t1)) ms, Retry-After asked 2000"
+uniq=$(grep -E '^profile .* status=200 ' "$T/r3.log" | grep -o 'sha=[0-9a-f]*' | sort -u | wc -l)
+[ "$uniq" = "$n_in" ] || fail "429: $uniq of $n_in profiles delivered"
+pass "429: next attempt after $((t2 - t1)) ms (Retry-After: 2)"
+
+# -- api: ingest -----------------------------------------------------------------
+rp=$(free_port)
+start_recorder "$rp" "$T/r4.log" -script 200 -bearer tok3n -tenant tenant-1
+run_agent a4 "$rp" "    api: ingest"
+wait_for 30 finished || fail "ingest: not finished; $(tail -5 "$T/a4.log")"
+stop_profpipe "$PROFPIPE_PID"
+! grep -q '^error' "$T/r4.log" || fail "ingest: $(grep '^error' "$T/r4.log" | head -3)"
+[ "$(count_lines "$T/r4.log" '^ingest .*name=checkout\{env=test\} .*format=pprof spyName=profpipe')" = "$n_in" ] ||
+  fail "ingest: $(grep '^ingest' "$T/r4.log" | cut -c1-200 | head -3)"
+grep -qE '^ingest .*sampleRate=100 .*types=samples/count,cpu/nanoseconds' "$T/r4.log" ||
+  fail "ingest: the CPU profile has no sampleRate=100"
+awk '/^ingest /{for(i=1;i<=NF;i++){if($i~/^from=/)f=substr($i,6); if($i~/^until=/)u=substr($i,7)}
+     if (f < 1000000000 || f > 9999999999 || u < f) bad=1} END{exit bad}' "$T/r4.log" ||
+  fail "ingest: from/until are not Unix seconds"
+pass "api: ingest: $n_in /ingest requests with name, window and pprof"
+
+# -- local limits: refused before sending ---------------------------------------
+rp=$(free_port)
+start_recorder "$rp" "$T/r5.log" -script 200
+run_agent a5 "$rp" "    max_label_names_per_series: 2"
+wait_for 30 finished || fail "limits: not finished; $(tail -5 "$T/a5.log")"
+local_rej=$(metric_value "$mport" 'profpipe_pyroscope_rejected_profiles_total\{.*reason="max_label_names_per_series"')
+stop_profpipe "$PROFPIPE_PID"
+[ "$(count_lines "$T/r5.log" '^req ')" = 0 ] || fail "limits: requests were sent"
+[ "$local_rej" = "$n_in" ] || fail "limits: $local_rej counted by reason, want $n_in"
+grep -q 'rejected profile {.*(max_label_names_per_series)' "$T/a5.log" || fail "limits: not logged"
+pass "limits: $n_in profiles over max_label_names_per_series rejected locally, none sent"
