@@ -38,8 +38,8 @@ static uint64_t add_marker_frame(const pp_host *h, pp_profile *p, pp_pprof *t, c
     pp_location *locs = h->profile_alloc(p, (t->n_locations + 1) * sizeof *locs);
     pp_line *line = h->profile_alloc(p, sizeof *line);
     if (name_idx < 0 || !fns || !locs || !line) return 0;
-    memcpy(fns, t->functions, t->n_functions * sizeof *fns);
-    memcpy(locs, t->locations, t->n_locations * sizeof *locs);
+    if (t->n_functions) memcpy(fns, t->functions, t->n_functions * sizeof *fns);
+    if (t->n_locations) memcpy(locs, t->locations, t->n_locations * sizeof *locs);
     fns[t->n_functions] = (pp_function){.id = max_fn + 1, .name = name_idx, .system_name = name_idx};
     *line = (pp_line){.function_id = max_fn + 1};
     locs[t->n_locations] = (pp_location){.id = max_loc + 1, .lines = line, .n_lines = 1};
@@ -57,7 +57,7 @@ static int restack(const pp_host *h, pp_profile *p, pp_sample *s, uint64_t marke
     uint64_t *ids = h->profile_alloc(p, (keep + 1) * sizeof *ids);
     if (!ids) return -1;
     ids[0] = marker;
-    memcpy(ids + 1, s->location_ids + (s->n_location_ids - keep), keep * sizeof *ids);
+    if (keep) memcpy(ids + 1, s->location_ids + (s->n_location_ids - keep), keep * sizeof *ids);
     s->location_ids = ids;
     s->n_location_ids = keep + 1;
     return 0;

@@ -178,7 +178,8 @@ static cache_entry *cache_slot(label_cache *c, const pp_label *l, size_t n)
     size_t j = h & (c->n_slots - 1);
     for (; c->slots[j].used; j = (j + 1) & (c->n_slots - 1)) {
         cache_entry *e = &c->slots[j];
-        if (e->hash == h && e->n_in == n && memcmp(e->in, l, n * sizeof *l) == 0) return e;
+        if (e->hash == h && e->n_in == n && (n == 0 || memcmp(e->in, l, n * sizeof *l) == 0))
+            return e;
     }
     cache_entry *e = &c->slots[j];
     e->used = 1;
@@ -186,7 +187,7 @@ static cache_entry *cache_slot(label_cache *c, const pp_label *l, size_t n)
     e->n_in = n;
     e->in = malloc((n ? n : 1) * sizeof *l);
     if (!e->in) return NULL;
-    memcpy(e->in, l, n * sizeof *l);
+    if (n) memcpy(e->in, l, n * sizeof *l);
     c->n_used++;
     return e;
 }
@@ -251,7 +252,7 @@ static int sample_set_labels(relabel_state *st, pp_profile *p, pp_sample *s,
     size_t n_numeric = s->n_labels - n_string;
     pp_label *l = st->host->profile_alloc(p, (e->n_out + n_numeric + 1) * sizeof *l);
     if (!l) return -1;
-    memcpy(l, e->out, e->n_out * sizeof *l);
+    if (e->n_out) memcpy(l, e->out, e->n_out * sizeof *l);
     size_t k = e->n_out;
     for (size_t i = 0; i < s->n_labels; i++)
         if (s->labels[i].str == 0) l[k++] = s->labels[i];

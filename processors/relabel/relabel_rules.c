@@ -445,7 +445,7 @@ static int buf_reserve(char **buf, size_t *cap, size_t need)
 static int buf_append(char **buf, size_t *cap, size_t *len, const char *s, size_t n)
 {
     if (buf_reserve(buf, cap, *len + n + 1) != 0) return -1;
-    memcpy(*buf + *len, s, n);
+    if (n) memcpy(*buf + *len, s, n);
     *len += n;
     (*buf)[*len] = '\0';
     return 0;

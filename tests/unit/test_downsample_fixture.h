@@ -71,8 +71,8 @@ static uint64_t fx_location(pp_profile *p, pp_pprof *t, const char *name)
     pp_function *fns = h->profile_alloc(p, (t->n_functions + 1) * sizeof *fns);
     pp_location *locs = h->profile_alloc(p, (t->n_locations + 1) * sizeof *locs);
     pp_line *line = h->profile_alloc(p, sizeof *line);
-    memcpy(fns, t->functions, t->n_functions * sizeof *fns);
-    memcpy(locs, t->locations, t->n_locations * sizeof *locs);
+    if (t->n_functions) memcpy(fns, t->functions, t->n_functions * sizeof *fns);
+    if (t->n_locations) memcpy(locs, t->locations, t->n_locations * sizeof *locs);
     int64_t s = h->pprof_intern(p, name);
     fns[t->n_functions] = (pp_function){.id = id, .name = s, .system_name = s};
     *line = (pp_line){.function_id = id, .line = 1};
@@ -101,7 +101,7 @@ static void fx_sample(pp_profile *p, const char *stack, const int64_t *values,
          tok = strtok_r(NULL, ";", &save))
         frames[n++] = fx_location(p, t, tok);
     pp_sample *samples = h->profile_alloc(p, (t->n_samples + 1) * sizeof *samples);
-    memcpy(samples, t->samples, t->n_samples * sizeof *samples);
+    if (t->n_samples) memcpy(samples, t->samples, t->n_samples * sizeof *samples);
     pp_sample *s = &samples[t->n_samples];
     s->location_ids = h->profile_alloc(p, (n ? n : 1) * sizeof(uint64_t));
     for (size_t i = 0; i < n; i++) s->location_ids[i] = frames[n - 1 - i]; /* leaf first */
