@@ -610,8 +610,12 @@ static int open_rings(perf_receiver *r)
     char err[512];
     perf_open_spec spec = {r->frequency, r->include_kernel, r->cgroup_fd, r->buffer_size};
     if (n <= 0) {
-        r->host->log(r->self, PP_LOG_ERROR, "cannot read the online CPUs (%s)",
-                     "/sys/devices/system/cpu/online");
+        int e = errno;
+        r->host->log(r->self, PP_LOG_ERROR, "cannot read the online CPUs (%s): %s%s",
+                     "/sys/devices/system/cpu/online", strerror(e),
+                     e == EMFILE ? ": too many open files; raise the limit (`ulimit -n`, "
+                                   "or LimitNOFILE= in the systemd unit)"
+                                 : "");
         return -1;
     }
     r->rings = calloc((size_t)n, sizeof *r->rings);

@@ -1,0 +1,253 @@
+/* test_perf_receiver: the perf receiver through the real config checker and
+ * host (core/harness.h): option errors with the key they concern; a live
+ * run sampling this very process (pids: [self]) whose emitted profile
+ * carries our labels and names our busy function; and the start errors a
+ * user meets, each with what to do: a pid that does not exist, too many open
+ * files, and no permission (a child that gave up root). Start errors are
+ * provoked in forked children whose stderr (the log) is read back.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+extern const pp_component pp_receiver_perf;
+
+#define BURN_NS 1500000000LL
+#define EMIT_WAIT_MS 10000
+#define NOBODY_UID 65534
+
+static volatile uint64_t sink;
+
+static int64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+__attribute__((noinline)) void perf_receiver_test_burn(int64_t ns)
+{
+    int64_t end = cpu_ns() + ns;
+    uint64_t x = sink;
+    while (cpu_ns() < end)
+        for (int i = 0; i < 10000; i++)
+            x = x * 6364136223846793005ull + 1;
+    sink = x;
+}
+
+static void expect_option_error(const char *yaml, const char *key, const char *what)
+{
+    char err[1024] = "";
+    harness *h = harness_new(&pp_receiver_perf, "perf", yaml, err, sizeof err);
+    if (h) {
+        harness_free(h);
+        fail_msg("accepted: %s", yaml);
+    }
+    if (!strstr(err, key) || !strstr(err, what))
+        fail_msg("for %s: error \"%s\" lacks \"%s\" or \"%s\"", yaml, err, key, what);
+}
+
+static void test_option_errors(void **state)
+{
+    (void)state;
+    expect_option_error("frequency: 0", "frequency", "between 1 and");
+    expect_option_error("interval: 10ms", "interval", "at least");
+    expect_option_error("comm: \"(\"", "comm", "invalid regex");
+    expect_option_error("exe: \"[a-\"", "exe", "invalid regex");
+    expect_option_error("pids: [\"12x\"]", "pids", "not a process id");
+    expect_option_error("pids: [\"0\"]", "pids", "not a process id");
+    expect_option_error("service_name:\n  - regex: \"(a)\"\n    name: \"$2\"", "name",
+                        "group");
+    expect_option_error("service_name:\n  - regex: \"a\"\n    source: pid\n    name: x",
+                        "source", "comm, exe or cgroup");
+    expect_option_error("unknown_key: 1", "unknown_key", "");
+
+    char err[256];
+    harness *h = harness_new(&pp_receiver_perf, "perf",
+                             "comm: \".*\"\nservice_name:\n  - regex: \"/opt/(\\\\w+)/.*\"\n"
+                             "    name: \"$1\"",
+                             err, sizeof err);
+    if (!h)
+        fail_msg("valid options refused: %s", err);
+    harness_free(h); /* create + destroy, no start: what `validate` does */
+}
+
+static const char *label(pp_profile *p, const char *name)
+{
+    const char *v = harness_host()->label_get(p, name);
+    return v ? v : "";
+}
+
+/* The profile of our pid in the batch, or NULL. */
+static pp_profile *own_profile(pp_batch *b)
+{
+    const pp_host *host = harness_host();
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    for (size_t i = 0; i < host->batch_count(b); i++) {
+        pp_profile *p = host->batch_get(b, i);
+        if (strcmp(label(p, "pid"), pid) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+static int has_function(pp_profile *p, const char *name)
+{
+    char err[256];
+    const pp_pprof *t = harness_host()->profile_tree(p, err, sizeof err);
+    if (!t)
+        return 0;
+    for (size_t i = 0; i < t->n_functions; i++)
+        if (strcmp(t->strings[t->functions[i].name], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_samples_this_process(void **state)
+{
+    (void)state;
+    const pp_host *host = harness_host();
+    char yaml[128], err[512], exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    snprintf(yaml, sizeof yaml, "interval: 1s\npids: [\"%d\"]", (int)getpid());
+    harness *h = harness_new(&pp_receiver_perf, "perf", yaml, err, sizeof err);
+    if (!h)
+        fail_msg("%s", err);
+    assert_int_equal(harness_start(h), 0);
+    perf_receiver_test_burn(BURN_NS);
+    pp_profile *mine = NULL;
+    pp_batch *b = NULL;
+    for (int tries = 0; tries < 5 && !mine; tries++) {
+        if (b)
+            host->batch_unref(b);
+        b = harness_wait_emit(h, EMIT_WAIT_MS);
+        assert_non_null(b);
+        mine = own_profile(b);
+    }
+    assert_non_null(mine);
+    assert_string_equal(label(mine, "__name__"), "process_cpu");
+    assert_string_equal(label(mine, "service_name"), "test_perf_receiver");
+    assert_string_equal(label(mine, "comm"), "test_perf_recei"); /* 15 chars */
+    assert_string_equal(label(mine, "exe"), exe);
+    assert_true(host->profile_until(mine) > host->profile_from(mine));
+    assert_true(has_function(mine, "perf_receiver_test_burn"));
+    host->batch_unref(b);
+    harness_free(h);
+}
+
+/* Runs harness_start in a child after prep(); returns its exit status
+ * (0: started) with the child's log in out. */
+static int start_in_child(const char *yaml, void (*prep)(void), char *out, size_t outlen)
+{
+    char path[] = "/tmp/test_perf_receiver.XXXXXX";
+    int fd = mkstemp(path), status = -1;
+    pid_t pid;
+    assert_true(fd >= 0);
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char err[512];
+        dup2(fd, STDERR_FILENO);
+        harness *h = harness_new(&pp_receiver_perf, "perf", yaml, err, sizeof err);
+        if (!h)
+            _exit(2);
+        if (prep)
+            prep();
+        int rc = harness_start(h);
+        _exit(rc == 0 ? 0 : 1); /* no cleanup: the parent only reads the log */
+    }
+    waitpid(pid, &status, 0);
+    ssize_t n = pread(fd, out, outlen - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_pid_that_does_not_exist(void **state)
+{
+    (void)state;
+    char yaml[64], log[8192];
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    snprintf(yaml, sizeof yaml, "pids: [\"%d\"]", (int)dead);
+    assert_int_equal(start_in_child(yaml, NULL, log, sizeof log), 1);
+    if (!strstr(log, "does not exist") || !strstr(log, "`comm`"))
+        fail_msg("log: %s", log);
+}
+
+/* Leaves room for the eventfd and one more descriptor: the CPU list is
+ * read, the first CPU's event opens, the second's hits EMFILE (2+ CPUs);
+ * on one CPU the CPU list read fails with the same advice. */
+static void few_files(void)
+{
+    int probe = dup(0);
+    struct rlimit rl;
+    close(probe);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = (rlim_t)probe + 2;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static void test_too_many_open_files(void **state)
+{
+    (void)state;
+    char log[8192];
+    assert_int_equal(start_in_child("", few_files, log, sizeof log), 1);
+    if (!strstr(log, "too many open files") || !strstr(log, "ulimit -n"))
+        fail_msg("log: %s", log);
+}
+
+static void become_nobody(void)
+{
+    if (setgid(NOBODY_UID) != 0 || setuid(NOBODY_UID) != 0)
+        _exit(3);
+}
+
+static void test_no_permission(void **state)
+{
+    (void)state;
+    char log[8192];
+    int paranoid = 2;
+    FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
+    if (f) {
+        if (fscanf(f, "%d", &paranoid) != 1)
+            paranoid = 2;
+        fclose(f);
+    }
+    if (getuid() != 0 || paranoid <= 0)
+        skip(); /* nobody could sample system-wide: nothing to refuse */
+    assert_int_equal(start_in_child("", become_nobody, log, sizeof log), 1);
+    if (!strstr(log, "kernel.perf_event_paranoid") || !strstr(log, "CAP_PERFMON"))
+        fail_msg("log: %s", log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_option_errors),
+        cmocka_unit_test(test_samples_this_process),
+        cmocka_unit_test(test_pid_that_does_not_exist),
+        cmocka_unit_test(test_too_many_open_files),
+        cmocka_unit_test(test_no_permission),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
