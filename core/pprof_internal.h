@@ -5,6 +5,7 @@
 #ifndef PROFPIPE_PPROF_INTERNAL_H
 #define PROFPIPE_PPROF_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -46,7 +47,12 @@ typedef struct intern_map {
     size_t n_slots;
 } intern_map;
 
+/* Threads: a profile is changed only by its one owner, but once emitted it
+ * may be read by several pipelines at once, and reading is lazy (decode,
+ * encode, index building fill caches). `lock` serializes those cache fills;
+ * the owner-only mutators (labels, set_raw, tree_mut edits) need no lock. */
 struct pp_profile {
+    pthread_mutex_t lock;
     profile_label *labels; /* sorted by name, names unique */
     size_t n_labels, cap_labels;
     int64_t from_ns, until_ns;

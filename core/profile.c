@@ -12,6 +12,10 @@
  *   profile_tree_mut  raw -> tree, raw dropped (the tree becomes the truth)
  *   profile_raw_gz    tree -> gzip'd bytes, or plain -> gzip'd bytes
  *
+ * Reads of an emitted profile may come from several pipeline threads at
+ * once, so every lazy conversion runs under the profile's mutex (see
+ * pprof_internal.h); uncontended, it costs a few nanoseconds per call.
+ *
  * Series labels are a small sorted array of owned strings: profiles carry a
  * handful of labels, so binary search over an array beats any map. */
 #include "pprof_internal.h"
@@ -86,8 +90,13 @@ void raw_buf_unref(raw_buf *b)
 pp_profile *profile_new(void)
 {
     pp_profile *p = calloc(1, sizeof(*p));
-    if (p)
-        arena_init(&p->mem);
+    if (!p)
+        return NULL;
+    if (pthread_mutex_init(&p->lock, NULL) != 0) {
+        free(p);
+        return NULL;
+    }
+    arena_init(&p->mem);
     return p;
 }
 
@@ -116,6 +125,7 @@ void profile_free(pp_profile *p)
     free(p->labels);
     profile_drop_tree(p);
     profile_drop_raw(p);
+    pthread_mutex_destroy(&p->lock);
     free(p);
 }
 
@@ -137,28 +147,33 @@ static int profile_copy_labels(pp_profile *dst, const pp_profile *src)
     return 0;
 }
 
+static int raw_gz_locked(pp_profile *p, const uint8_t **data, size_t *len, char *err,
+                         size_t errlen);
+
 /* The source is logically const: encoding its tree into shared bytes only
- * fills a cache, which is why the cast below is sound for a profile used by
- * one thread at a time. */
+ * fills a cache, under its lock, which is why the cast below is sound. */
 pp_profile *profile_clone(const pp_profile *src)
 {
     pp_profile *s = (pp_profile *)src;
-    if (!s->raw && s->has_tree) {
-        const uint8_t *data;
-        size_t len;
-        if (profile_raw_gz(s, &data, &len, NULL, 0) < 0)
-            return NULL;
-    }
     pp_profile *p = profile_new();
     if (!p)
         return NULL;
-    if (profile_copy_labels(p, s) < 0) {
-        profile_free(p);
-        return NULL;
-    }
+    pthread_mutex_lock(&s->lock);
+    const uint8_t *data;
+    size_t len;
+    int rc = 0;
+    if (!s->raw && s->has_tree)
+        rc = raw_gz_locked(s, &data, &len, NULL, 0);
+    if (rc == 0)
+        rc = profile_copy_labels(p, s);
     p->from_ns = s->from_ns;
     p->until_ns = s->until_ns;
     p->raw = raw_buf_ref(s->raw);
+    pthread_mutex_unlock(&s->lock);
+    if (rc < 0) {
+        profile_free(p);
+        return NULL;
+    }
     return p;
 }
 
@@ -302,14 +317,16 @@ int profile_set_raw(pp_profile *p, const void *data, size_t len)
     raw_buf *b = raw_buf_new(data, len);
     if (!b)
         return -1;
+    pthread_mutex_lock(&p->lock);
     profile_drop_tree(p);
     profile_drop_raw(p);
     p->raw = b;
+    pthread_mutex_unlock(&p->lock);
     return 0;
 }
 
-int profile_raw_gz(pp_profile *p, const uint8_t **data, size_t *len, char *err,
-                   size_t errlen)
+static int raw_gz_locked(pp_profile *p, const uint8_t **data, size_t *len, char *err,
+                         size_t errlen)
 {
     if (p->raw && p->raw->gz) {
         *data = p->raw->data;
@@ -341,16 +358,25 @@ int profile_raw_gz(pp_profile *p, const uint8_t **data, size_t *len, char *err,
     return 0;
 }
 
-size_t profile_size(const pp_profile *p)
+int profile_raw_gz(pp_profile *p, const uint8_t **data, size_t *len, char *err,
+                   size_t errlen)
 {
-    if (p->raw)
-        return p->raw->len;
-    if (p->has_tree)
-        return p->mem.used;
-    return 0;
+    pthread_mutex_lock(&p->lock);
+    int rc = raw_gz_locked(p, data, len, err, errlen);
+    pthread_mutex_unlock(&p->lock);
+    return rc;
 }
 
-const pp_pprof *profile_tree(pp_profile *p, char *err, size_t errlen)
+size_t profile_size(const pp_profile *p)
+{
+    pp_profile *m = (pp_profile *)p; /* the lock only: nothing changes */
+    pthread_mutex_lock(&m->lock);
+    size_t size = p->raw ? p->raw->len : p->has_tree ? p->mem.used : 0;
+    pthread_mutex_unlock(&m->lock);
+    return size;
+}
+
+static const pp_pprof *tree_locked(pp_profile *p, char *err, size_t errlen)
 {
     if (p->has_tree)
         return &p->tree;
@@ -366,26 +392,38 @@ const pp_pprof *profile_tree(pp_profile *p, char *err, size_t errlen)
     return &p->tree;
 }
 
+const pp_pprof *profile_tree(pp_profile *p, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&p->lock);
+    const pp_pprof *t = tree_locked(p, err, errlen);
+    pthread_mutex_unlock(&p->lock);
+    return t;
+}
+
 pp_pprof *profile_tree_mut(pp_profile *p, char *err, size_t errlen)
 {
-    if (!profile_tree(p, err, errlen))
-        return NULL;
-    profile_drop_raw(p);
-    return &p->tree;
+    pthread_mutex_lock(&p->lock);
+    pp_pprof *t = tree_locked(p, err, errlen) ? &p->tree : NULL;
+    if (t)
+        profile_drop_raw(p);
+    pthread_mutex_unlock(&p->lock);
+    return t;
 }
 
 pp_pprof *profile_tree_new(pp_profile *p)
 {
+    pthread_mutex_lock(&p->lock);
     profile_drop_tree(p);
     profile_drop_raw(p);
     const char **strings = arena_calloc(&p->mem, 1, sizeof(*strings));
-    if (!strings)
-        return NULL;
-    strings[0] = "";
-    p->tree.strings = strings;
-    p->tree.n_strings = 1;
-    p->has_tree = 1;
-    return &p->tree;
+    if (strings) {
+        strings[0] = "";
+        p->tree.strings = strings;
+        p->tree.n_strings = 1;
+        p->has_tree = 1;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return strings ? &p->tree : NULL;
 }
 
 void *profile_alloc(pp_profile *p, size_t size) { return arena_alloc(&p->mem, size); }

@@ -2,7 +2,7 @@
  * replace, delete, fingerprint fixed across runs), the time window, and
  * the lazy payload: raw kept undecoded through label changes, decoded on
  * demand, re-encoded on demand, clones sharing one raw buffer even across
- * threads. */
+ * threads, and one profile read by several threads at once. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -294,6 +294,53 @@ static void test_clone_threads(void **state)
     profile_free(p);
 }
 
+/* What several pipelines do at once with one emitted profile: decode it,
+ * look up ids, encode it, clone it. Each lazy fill happens once, under the
+ * profile's lock (TSan runs this cleanly). */
+static void *shared_reader(void *arg)
+{
+    pp_profile *p = arg;
+    for (int i = 0; i < CLONES_PER_THREAD / 10; i++) {
+        const pp_pprof *t = profile_tree(p, NULL, 0);
+        const uint8_t *d;
+        size_t n;
+        if (!t || t->samples[0].values[0] != 7 || !pprof_location(p, 1) ||
+            !pprof_function(p, 1) || profile_raw_gz(p, &d, &n, NULL, 0) < 0 ||
+            profile_size(p) == 0)
+            return (void *)1;
+        pp_profile *c = profile_clone(p);
+        if (!c)
+            return (void *)1;
+        profile_free(c);
+    }
+    return NULL;
+}
+
+static void test_shared_readers(void **state)
+{
+    (void)state;
+    for (int tree_only = 0; tree_only < 2; tree_only++) {
+        pp_profile *p = profile_new();
+        if (tree_only) {
+            build_tree(p, 7);
+        } else {
+            size_t len;
+            uint8_t *plain = plain_bytes(7, &len);
+            profile_set_raw(p, plain, len);
+            free(plain);
+        }
+        pthread_t th[CLONE_THREADS];
+        for (int i = 0; i < CLONE_THREADS; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, shared_reader, p), 0);
+        for (int i = 0; i < CLONE_THREADS; i++) {
+            void *rv;
+            pthread_join(th[i], &rv);
+            assert_null(rv);
+        }
+        profile_free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_tree_new),
         cmocka_unit_test(test_clone_shares_raw),
         cmocka_unit_test(test_clone_threads),
+        cmocka_unit_test(test_shared_readers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
