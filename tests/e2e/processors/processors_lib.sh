@@ -1,0 +1,56 @@
+# Helpers for the processor e2e tests (file receiver -> processor -> file
+# exporter, outputs read back with go tool pprof -raw). Sourced after lib.sh.
+
+# go_profiles, indexcheck, index_lines, wait_index, telemetry_port come
+# from the foundation tests' helpers.
+source "$SOURCE_DIR/tests/e2e/foundation/foundation_lib.sh"
+
+# raw_samples FILE > lines: "<values...> | <location ids leaf first> | <labels>"
+# from go tool pprof -raw: one line per sample.
+raw_samples() {
+  go tool pprof -raw "$1" 2>/dev/null | awk '
+    function flush() { if (have) print vals " | " locs " | " labels; have = 0 }
+    /^Samples:/ { s = 1; getline; next }
+    /^Locations/ { flush(); s = 0 }
+    s && /^ *-?[0-9]+( +-?[0-9]+)*: / {
+      flush(); have = 1
+      i = index($0, ":"); vals = substr($0, 1, i - 1); locs = substr($0, i + 1)
+      gsub(/^ +| +$/, "", vals); gsub(/^ +| +$/, "", locs); labels = ""; next }
+    s && have { l = $0; gsub(/^ +| +$/, "", l); labels = labels (labels ? " " : "") l }
+    END { flush() }'
+}
+
+# raw_label_totals FILE COL KEY > "value total" per value of sample label
+# KEY ("-" for samples without it), sorted.
+raw_label_totals() {
+  raw_samples "$1" | awk -F' \\| ' -v col="$2" -v key="$3" '
+    { split($1, v, " "); val = "-"
+      if (match($3, "(^| )" key ":\\[[^]]*\\]")) {
+        m = substr($3, RSTART, RLENGTH); sub(/^ /, "", m)
+        val = substr(m, length(key) + 3, length(m) - length(key) - 3) }
+      t[val] += v[col] }
+    END { for (k in t) print k "\t" t[k] }' | sort
+}
+
+# raw_max_depth FILE: the most locations any sample has.
+raw_max_depth() {
+  raw_samples "$1" | awk -F' \\| ' '{ n = split($2, l, " "); if (n > m) m = n } END { print m + 0 }'
+}
+
+# raw_location_id FILE NAME: id of the location whose function is NAME.
+raw_location_id() {
+  go tool pprof -raw "$1" 2>/dev/null | awk -v name="$2" '
+    /^Locations/ { s = 1; next } /^Mappings/ { s = 0 }
+    s && index($0, " " name " ") { sub(/:.*/, ""); gsub(/ /, ""); print; exit }'
+}
+
+# raw_smallest_node FILE COL SKIP_ID: the smallest total of any call-tree
+# node (root-first location path) over samples, not counting nodes that
+# end in location SKIP_ID (the [other] marker), as "node_total total".
+raw_smallest_node() {
+  raw_samples "$1" | awk -F' \\| ' -v col="$2" -v skip="$3" '
+    { split($1, v, " "); n = split($2, l, " "); total += v[col]; path = ""
+      for (i = n; i >= 1; i--) { path = path "/" l[i]; if (l[i] != skip) node[path] += v[col] } }
+    END { min = -1; for (p in node) if (min < 0 || node[p] < min) min = node[p]; print min " " total }'
+}
+
