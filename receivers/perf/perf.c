@@ -43,8 +43,6 @@
 #define NS_PER_MS 1000000LL
 #define SYMCACHE_KEEP_INTERVALS 20
 #define SAMPLE_RATE_PATH "/proc/sys/kernel/perf_event_max_sample_rate"
-#define CGROUP_ROOTS_V1 "/sys/fs/cgroup/perf_event"
-#define CGROUP_ROOT_V2 "/sys/fs/cgroup"
 #define SERVICE_NAME_MAX 256
 #define LABEL_NUM_MAX 32
 
@@ -576,30 +574,35 @@ static int check_pids(perf_receiver *r)
     return 0;
 }
 
+/* The cgroup's directory: under the perf_event v1 mount, under the cgroup2
+ * mount (the path as /proc/<pid>/cgroup shows it), or as written. */
 static int open_cgroup(perf_receiver *r)
 {
-    char path[4096];
+    char v1root[PERF_PATH_MAX] = "", v2root[PERF_PATH_MAX] = "";
+    char v1[2 * PERF_PATH_MAX], v2[2 * PERF_PATH_MAX];
     const char *candidates[3];
     size_t n = 0;
-    char v1[4096], v2[4096];
     if (!r->cgroup)
         return 0;
-    if (r->cgroup[0] == '/' && strncmp(r->cgroup, CGROUP_ROOT_V2, strlen(CGROUP_ROOT_V2)) == 0)
+    perf_cgroup_roots(v1root, sizeof v1root, v2root, sizeof v2root);
+    snprintf(v1, sizeof v1, "%s/%s", v1root, r->cgroup);
+    snprintf(v2, sizeof v2, "%s/%s", v2root, r->cgroup);
+    if (v1root[0])
+        candidates[n++] = v1;
+    if (v2root[0])
+        candidates[n++] = v2;
+    if (r->cgroup[0] == '/')
         candidates[n++] = r->cgroup;
-    snprintf(v1, sizeof v1, "%s/%s", CGROUP_ROOTS_V1, r->cgroup);
-    snprintf(v2, sizeof v2, "%s/%s", CGROUP_ROOT_V2, r->cgroup);
-    candidates[n++] = v1;
-    candidates[n++] = v2;
     for (size_t i = 0; i < n; i++) {
         r->cgroup_fd = open(candidates[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (r->cgroup_fd >= 0)
             return 0;
     }
-    snprintf(path, sizeof path, "%s", v2);
     r->host->log(r->self, PP_LOG_ERROR,
-                 "cgroup: %s: not found (looked under %s and %s); give the cgroup's path "
-                 "as in /proc/<pid>/cgroup",
-                 r->cgroup, CGROUP_ROOTS_V1, CGROUP_ROOT_V2);
+                 "cgroup: %s: not found under the perf_event cgroup mount (%s) nor the "
+                 "cgroup2 mount (%s); give the path /proc/<pid>/cgroup shows, or the "
+                 "cgroup directory's absolute path",
+                 r->cgroup, v1root[0] ? v1root : "none", v2root[0] ? v2root : "none");
     return -1;
 }
 

@@ -390,6 +390,49 @@ void perf_cgroup_pick(const char *text, char *out, size_t outlen)
     snprintf(out, outlen, "%s", v1);
 }
 
+void perf_cgroup_roots_parse(const char *mounts, char *v1, size_t v1len, char *v2,
+                             size_t v2len)
+{
+    const char *line = mounts;
+    v1[0] = v2[0] = '\0';
+    while (*line) {
+        char dev[PERF_PATH_MAX], dir[PERF_PATH_MAX], type[64], opts[PERF_PATH_MAX];
+        size_t len = strcspn(line, "\n");
+        if (sscanf(line, "%4095s %4095s %63s %4095s", dev, dir, type, opts) == 4) {
+            if (strcmp(type, "cgroup2") == 0 && !v2[0])
+                snprintf(v2, v2len, "%s", dir);
+            else if (strcmp(type, "cgroup") == 0 && !v1[0]) {
+                /* the controller is one of the comma-separated options */
+                char *save = NULL;
+                for (char *tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+                    if (strcmp(tok, "perf_event") == 0)
+                        snprintf(v1, v1len, "%s", dir);
+            }
+        }
+        line += len;
+        if (*line == '\n')
+            line++;
+    }
+}
+
+void perf_cgroup_roots(char *v1, size_t v1len, char *v2, size_t v2len)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = fopen("/proc/self/mounts", "r"), *out = open_memstream(&text, &len);
+    char buf[PERF_PATH_MAX];
+    v1[0] = v2[0] = '\0';
+    while (f && out && fgets(buf, sizeof buf, f))
+        fputs(buf, out);
+    if (f)
+        fclose(f);
+    if (out)
+        fclose(out);
+    if (text)
+        perf_cgroup_roots_parse(text, v1, v1len, v2, v2len);
+    free(text);
+}
+
 int perf_container_id(const char *cgroup, char out[PERF_CONTAINER_ID_LEN + 1])
 {
     int found = 0;

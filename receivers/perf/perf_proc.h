@@ -17,6 +17,7 @@
 
 #define PERF_COMM_MAX 16   /* TASK_COMM_LEN */
 #define PERF_CONTAINER_ID_LEN 64
+#define PERF_PATH_MAX 4096
 
 typedef struct perf_map {
     uint64_t start, end, pgoff;
@@ -89,6 +90,12 @@ int perf_maps_parse_line(const char *line, perf_map *out);
 /* The cgroup to show for a /proc/<pid>/cgroup text: the v2 path, else the
  * first v1 path other than "/". Writes "" if none. */
 void perf_cgroup_pick(const char *text, char *out, size_t outlen);
+/* Mount points, from /proc/mounts text, of the cgroup v1 hierarchy holding
+ * the perf_event controller and of cgroup2; "" for one not mounted. */
+void perf_cgroup_roots_parse(const char *mounts, char *v1, size_t v1len, char *v2,
+                             size_t v2len);
+/* The same from this machine's /proc/self/mounts. */
+void perf_cgroup_roots(char *v1, size_t v1len, char *v2, size_t v2len);
 /* The container id (64 hex digits, as docker, containerd and CRI-O name
  * their cgroups) in a cgroup path: 1 and out filled, or 0. */
 int perf_container_id(const char *cgroup, char out[PERF_CONTAINER_ID_LEN + 1]);

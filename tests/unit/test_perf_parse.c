@@ -281,6 +281,23 @@ static void test_cgroup_and_container(void **state)
     assert_int_equal(perf_container_id(text, id), 0);
 }
 
+static void test_cgroup_mounts(void **state)
+{
+    (void)state;
+    char v1[256], v2[256];
+    perf_cgroup_roots_parse("tmpfs /sys/fs/cgroup tmpfs rw 0 0\n"
+                            "cgroup /sys/fs/cgroup/cpu cgroup rw,relatime,cpu 0 0\n"
+                            "cgroup /sys/fs/cgroup/perf_event cgroup rw,nosuid,perf_event 0 0\n"
+                            "cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0\n",
+                            v1, sizeof v1, v2, sizeof v2);
+    assert_string_equal(v1, "/sys/fs/cgroup/perf_event");
+    assert_string_equal(v2, "/sys/fs/cgroup/unified");
+    perf_cgroup_roots_parse("cgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate 0 0\n", v1,
+                            sizeof v1, v2, sizeof v2);
+    assert_string_equal(v1, "");
+    assert_string_equal(v2, "/sys/fs/cgroup");
+}
+
 static void test_mappings_cut_like_mmap(void **state)
 {
     (void)state;
@@ -391,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_cpu_list),
         cmocka_unit_test(test_maps_lines),
         cmocka_unit_test(test_cgroup_and_container),
+        cmocka_unit_test(test_cgroup_mounts),
         cmocka_unit_test(test_mappings_cut_like_mmap),
         cmocka_unit_test(test_process_table_and_proc),
         cmocka_unit_test(test_stacks_count),
