@@ -41,6 +41,65 @@ int gz_is_gzip(const void *data, size_t len)
     return len >= 2 && p[0] == GZ_MAGIC0 && p[1] == GZ_MAGIC1;
 }
 
+/* zlib counts in 32 bits: feed and drain at most that much per call. */
+static uInt gz_chunk(size_t n) { return (uInt)(n > UINT32_MAX ? UINT32_MAX : n); }
+
+/* Output buffer of an inflate, never grown past `room`. */
+typedef struct gz_out {
+    uint8_t *buf;
+    size_t len, cap, room;
+} gz_out;
+
+/* After a member ended: 1 when the input is used up, 0 when another gzip
+ * member follows (the stream is reset for it), -1 on trailing garbage. */
+static int gz_next_member(z_stream *zs, const uint8_t *src, size_t in_len, char *err,
+                          size_t errlen)
+{
+    size_t consumed = (size_t)((const uint8_t *)zs->next_in - src);
+    size_t rest = in_len - consumed;
+    if (rest == 0)
+        return 1;
+    if (!gz_is_gzip(src + consumed, rest))
+        return pprof_errorf(err, errlen, "bad gzip: %zu bytes of trailing garbage", rest);
+    inflateReset(zs);
+    zs->avail_in = gz_chunk(rest);
+    return 0;
+}
+
+/* Inflates all of src into o. 0, or -1 with the reason (the limit is
+ * checked by the caller, from o->len). */
+static int gz_inflate_all(z_stream *zs, const uint8_t *src, size_t in_len, gz_out *o,
+                          size_t max_out, char *err, size_t errlen)
+{
+    zs->next_in = (Bytef *)src;
+    zs->avail_in = gz_chunk(in_len);
+    while (o->len <= max_out) {
+        if (o->len == o->cap && gz_grow(&o->buf, &o->cap, o->room) < 0)
+            return pprof_errorf(err, errlen, "gzip: out of memory");
+        zs->next_out = o->buf + o->len;
+        zs->avail_out = gz_chunk(o->cap - o->len);
+        uInt before = zs->avail_out;
+        int zr = inflate(zs, Z_NO_FLUSH);
+        o->len += before - zs->avail_out;
+        size_t consumed = (size_t)((const uint8_t *)zs->next_in - src);
+        if (zr == Z_STREAM_END) {
+            int end = gz_next_member(zs, src, in_len, err, errlen);
+            if (end != 0)
+                return end > 0 ? 0 : -1;
+        } else if (zr == Z_BUF_ERROR && zs->avail_out != 0) {
+            /* no progress with output room left: more input, or none */
+            if (consumed == in_len)
+                return pprof_errorf(err, errlen,
+                                    "bad gzip: truncated stream (unexpected end of input)");
+            zs->avail_in = gz_chunk(in_len - consumed);
+        } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            return pprof_errorf(err, errlen, "bad gzip: %s",
+                                zs->msg ? zs->msg : "corrupt stream");
+        }
+    }
+    return 0;
+}
+
 int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
               size_t *out_len, char *err, size_t errlen)
 {
@@ -48,81 +107,31 @@ int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
     *out_len = 0;
     if (!gz_is_gzip(in, in_len))
         return pprof_errorf(err, errlen, "bad gzip: missing gzip magic bytes");
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    if (inflateInit2(&zs, GZ_WINDOW_BITS + GZ_FORMAT_GZIP) != Z_OK)
-        return pprof_errorf(err, errlen, "gzip: inflateInit failed");
     /* room for one byte past the limit: filling it proves the stream is
      * larger than allowed, while a stream of exactly max_out bytes fits */
-    size_t room = max_out == SIZE_MAX ? max_out : max_out + 1;
-    size_t cap = in_len * GZ_GUESS_RATIO + GZ_MIN_OUT;
-    if (cap > room || cap < in_len)
-        cap = room;
-    uint8_t *buf = malloc(cap);
-    if (!buf) {
-        inflateEnd(&zs);
+    gz_out o = {NULL, 0, 0, max_out == SIZE_MAX ? max_out : max_out + 1};
+    o.cap = in_len * GZ_GUESS_RATIO + GZ_MIN_OUT;
+    if (o.cap > o.room || o.cap < in_len)
+        o.cap = o.room;
+    if (!(o.buf = malloc(o.cap)))
         return pprof_errorf(err, errlen, "gzip: out of memory");
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (inflateInit2(&zs, GZ_WINDOW_BITS + GZ_FORMAT_GZIP) != Z_OK) {
+        free(o.buf);
+        return pprof_errorf(err, errlen, "gzip: inflateInit failed");
     }
-    const uint8_t *src = in;
-    size_t len = 0;
-    zs.next_in = (Bytef *)src;
-    zs.avail_in = (uInt)(in_len > UINT32_MAX ? UINT32_MAX : in_len);
-    int rc = -1;
-    for (;;) {
-        if (len > max_out)
-            break;
-        if (len == cap && gz_grow(&buf, &cap, room) < 0) {
-            pprof_errorf(err, errlen, "gzip: out of memory");
-            break;
-        }
-        zs.next_out = buf + len;
-        zs.avail_out = (uInt)(cap - len > UINT32_MAX ? UINT32_MAX : cap - len);
-        uInt before = zs.avail_out;
-        int zr = inflate(&zs, Z_NO_FLUSH);
-        len += before - zs.avail_out;
-        if (zr == Z_STREAM_END) {
-            size_t consumed = (size_t)((const uint8_t *)zs.next_in - src);
-            size_t rest = in_len - consumed;
-            if (rest == 0) {
-                rc = 0;
-                break;
-            }
-            if (!gz_is_gzip(src + consumed, rest)) {
-                pprof_errorf(err, errlen, "bad gzip: %zu bytes of trailing garbage", rest);
-                break;
-            }
-            inflateReset(&zs);
-            zs.avail_in = (uInt)(rest > UINT32_MAX ? UINT32_MAX : rest);
-            continue;
-        }
-        if (zr == Z_OK)
-            continue;
-        if (zr == Z_BUF_ERROR && zs.avail_out == 0)
-            continue; /* output full: grow and go on */
-        if (zr == Z_BUF_ERROR) {
-            size_t consumed = (size_t)((const uint8_t *)zs.next_in - src);
-            if (consumed < in_len) {
-                zs.avail_in = (uInt)(in_len - consumed > UINT32_MAX
-                                         ? UINT32_MAX
-                                         : in_len - consumed);
-                continue;
-            }
-            pprof_errorf(err, errlen, "bad gzip: truncated stream (unexpected end of input)");
-            break;
-        }
-        pprof_errorf(err, errlen, "bad gzip: %s", zs.msg ? zs.msg : "corrupt stream");
-        break;
-    }
+    int rc = gz_inflate_all(&zs, in, in_len, &o, max_out, err, errlen);
     inflateEnd(&zs);
-    if (len > max_out)
-        rc = pprof_errorf(err, errlen, "gzip: decompressed size exceeds the limit of %zu bytes",
-                     max_out);
+    if (rc == 0 && o.len > max_out)
+        rc = pprof_errorf(err, errlen,
+                          "gzip: decompressed size exceeds the limit of %zu bytes", max_out);
     if (rc < 0) {
-        free(buf);
+        free(o.buf);
         return -1;
     }
-    *out = buf;
-    *out_len = len;
+    *out = o.buf;
+    *out_len = o.len;
     return 0;
 }
 
