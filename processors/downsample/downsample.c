@@ -10,10 +10,12 @@
  * Windows open when a series' first profile arrives (wall clock, the
  * clock tick() is given) and close on the first tick() at least `window`
  * later, or at shutdown (tick with final=1): a window's profile is never
- * lost while the host drains. A profile pprof's merge rules refuse
- * (different sample or period types) passes through unmerged and is
- * counted. A payload that cannot be decoded passes through unchanged and
- * is counted: downsampling is never a reason to lose data. */
+ * lost while the host drains. The merged profile covers [earliest from,
+ * latest until] and its time and duration say so (pprof's merge sums
+ * durations, which overlapping inputs would inflate). A profile pprof's
+ * merge rules refuse (different sample or period types) passes through
+ * unmerged and is counted. A payload that cannot be decoded passes on
+ * unchanged and is counted: downsampling is never a reason to lose data. */
 #include <profpipe/plugin.h>
 
 #include <stdio.h>
@@ -184,6 +186,21 @@ static pp_batch *downsample_process(void *state, pp_batch *in)
     return in;
 }
 
+/* pprof's merge sums durations, which for profiles that overlap (a
+ * replayed file, two scrapers) claims more time than the window covers;
+ * the window's profile says what it covers: [earliest from, latest until].
+ * 0 or -1 (out of memory); undecodable is left as it is. */
+static int window_fix_time(downsample_state *st, pp_profile *p)
+{
+    char err[ERRBUF];
+    const pp_host *h = st->host;
+    pp_pprof *t = h->profile_tree_mut(p, err, sizeof err);
+    if (!t) return 0;
+    t->time_nanos = h->profile_from(p);
+    t->duration_nanos = h->profile_until(p) - h->profile_from(p);
+    return 0;
+}
+
 /* Closes the windows open for at least window_ns (all when final). */
 static pp_batch *downsample_tick(void *state, int64_t now_ns, int final)
 {
@@ -196,7 +213,7 @@ static pp_batch *downsample_tick(void *state, int64_t now_ns, int final)
         if (!final && now_ns - s->opened_ns < st->window_ns) continue;
         pp_profile *p = s->window;
         s->window = NULL;
-        if (shape(st, p) != 0) {
+        if ((s->merged > 1 && window_fix_time(st, p) != 0) || shape(st, p) != 0) {
             h->log(st->self, PP_LOG_ERROR, "out of memory closing a window: profile dropped");
             h->profile_free(p);
             continue;

@@ -29,7 +29,7 @@ raw_label_totals() {
         m = substr($3, RSTART, RLENGTH); sub(/^ /, "", m)
         val = substr(m, length(key) + 3, length(m) - length(key) - 3) }
       t[val] += v[col] }
-    END { for (k in t) print k "\t" t[k] }' | sort
+    END { for (k in t) printf "%s\t%.0f\n", k, t[k] }' | sort
 }
 
 # raw_max_depth FILE: the most locations any sample has.
@@ -51,6 +51,13 @@ raw_smallest_node() {
   raw_samples "$1" | awk -F' \\| ' -v col="$2" -v skip="$3" '
     { split($1, v, " "); n = split($2, l, " "); total += v[col]; path = ""
       for (i = n; i >= 1; i--) { path = path "/" l[i]; if (l[i] != skip) node[path] += v[col] } }
-    END { min = -1; for (p in node) if (min < 0 || node[p] < min) min = node[p]; print min " " total }'
+    END { min = -1; for (p in node) if (min < 0 || node[p] < min) min = node[p]
+          printf "%.0f %.0f\n", min, total }'
 }
 
+
+# raw_total FILE COL: exact sum of column COL (lib.sh's pprof_total prints
+# big sums as 3.08e+09 under mawk, Debian's default awk).
+raw_total() {
+  raw_samples "$1" | awk -F' \\| ' -v col="$2" '{ split($1, v, " "); t += v[col] } END { printf "%.0f\n", t }'
+}

@@ -83,7 +83,7 @@ while IFS=$'\t' read -r trace total; do
     [ -z "$got" ] || fail "trace $trace dropped by the OTel rule but still on $got ns"
   fi
 done < "$T/in.traces"
-in_total=$(pprof_total "$IN" 2); keep_total=$(pprof_total "$KEEP" 2)
+in_total=$(raw_total "$IN" 2); keep_total=$(raw_total "$KEEP" 2)
 [ "$in_total" = "$keep_total" ] || fail "keep_ratio changed the total: $keep_total vs $in_total"
 with_span=$(raw_label_totals "$KEEP" 2 span_id | awk -F'\t' '$1 != "-" {t += $2} END {print t+0}')
 [ "$with_span" = "$kept_total" ] || fail "span ids left on $with_span ns, want $kept_total (kept traces)"
@@ -94,7 +94,7 @@ pass "keep_ratio 0.5: kept traces match OpenTelemetry Go's TraceIDRatioBased dec
 sum=0
 while IFS=$'\t' read -r path labels _; do
   f="$T/names/$path"
-  total=$(pprof_total "$f" 2); sum=$((sum + total))
+  total=$(raw_total "$f" 2); sum=$((sum + total))
   name=$(tr ',' '\n' <<<"$labels" | sed -n 's/^span_name=//p')
   case "$name" in
     "") want=$(awk -F'\t' '$1 == "-" {print $2}' "$T/in.names") ;;
