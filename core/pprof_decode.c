@@ -15,24 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Profile field numbers (proto/profile.proto) */
-enum {
-    PROFILE_SAMPLE_TYPE = 1,
-    PROFILE_SAMPLE = 2,
-    PROFILE_MAPPING = 3,
-    PROFILE_LOCATION = 4,
-    PROFILE_FUNCTION = 5,
-    PROFILE_STRING_TABLE = 6,
-    PROFILE_DROP_FRAMES = 7,
-    PROFILE_KEEP_FRAMES = 8,
-    PROFILE_TIME_NANOS = 9,
-    PROFILE_DURATION_NANOS = 10,
-    PROFILE_PERIOD_TYPE = 11,
-    PROFILE_PERIOD = 12,
-    PROFILE_COMMENT = 13,
-    PROFILE_DEFAULT_SAMPLE_TYPE = 14,
-    PROFILE_DOC_URL = 15,
-};
 
 typedef struct decoder {
     arena *a;

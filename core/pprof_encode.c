@@ -147,12 +147,12 @@ static void enc_value_type(enc_buf *b, uint32_t num, const pp_value_type *vt)
 
 static void enc_sample(enc_buf *b, const pp_sample *s)
 {
-    size_t body = enc_begin(b, 2);
+    size_t body = enc_begin(b, PROFILE_SAMPLE);
     enc_packed(b, 1, s->location_ids, s->n_location_ids);
     enc_packed(b, 2, (const uint64_t *)s->values, s->n_values);
     for (size_t i = 0; i < s->n_labels; i++) {
         const pp_label *l = &s->labels[i];
-        size_t lb = enc_begin(b, 3);
+        size_t lb = enc_begin(b, 3); /* Sample.label */
         enc_int(b, 1, (uint64_t)l->key);
         enc_int(b, 2, (uint64_t)l->str);
         enc_int(b, 3, (uint64_t)l->num);
@@ -164,7 +164,7 @@ static void enc_sample(enc_buf *b, const pp_sample *s)
 
 static void enc_mapping(enc_buf *b, const pp_mapping *m)
 {
-    size_t body = enc_begin(b, 3);
+    size_t body = enc_begin(b, PROFILE_MAPPING);
     enc_int(b, 1, m->id);
     enc_int(b, 2, m->memory_start);
     enc_int(b, 3, m->memory_limit);
@@ -180,12 +180,12 @@ static void enc_mapping(enc_buf *b, const pp_mapping *m)
 
 static void enc_location(enc_buf *b, const pp_location *l)
 {
-    size_t body = enc_begin(b, 4);
+    size_t body = enc_begin(b, PROFILE_LOCATION);
     enc_int(b, 1, l->id);
     enc_int(b, 2, l->mapping_id);
     enc_int(b, 3, l->address);
     for (size_t i = 0; i < l->n_lines; i++) {
-        size_t lb = enc_begin(b, 4);
+        size_t lb = enc_begin(b, 4); /* Location.line */
         enc_int(b, 1, l->lines[i].function_id);
         enc_int(b, 2, (uint64_t)l->lines[i].line);
         enc_int(b, 3, (uint64_t)l->lines[i].column);
@@ -197,7 +197,7 @@ static void enc_location(enc_buf *b, const pp_location *l)
 
 static void enc_function(enc_buf *b, const pp_function *f)
 {
-    size_t body = enc_begin(b, 5);
+    size_t body = enc_begin(b, PROFILE_FUNCTION);
     enc_int(b, 1, f->id);
     enc_int(b, 2, (uint64_t)f->name);
     enc_int(b, 3, (uint64_t)f->system_name);
@@ -210,7 +210,7 @@ int pprof_encode(const pp_pprof *t, uint8_t **out, size_t *out_len)
 {
     enc_buf b = {0};
     for (size_t i = 0; i < t->n_sample_types; i++)
-        enc_value_type(&b, 1, &t->sample_types[i]);
+        enc_value_type(&b, PROFILE_SAMPLE_TYPE, &t->sample_types[i]);
     for (size_t i = 0; i < t->n_samples; i++)
         enc_sample(&b, &t->samples[i]);
     for (size_t i = 0; i < t->n_mappings; i++)
@@ -220,19 +220,19 @@ int pprof_encode(const pp_pprof *t, uint8_t **out, size_t *out_len)
     for (size_t i = 0; i < t->n_functions; i++)
         enc_function(&b, &t->functions[i]);
     if (t->n_strings == 0)
-        enc_bytes(&b, 6, "", 0);
+        enc_bytes(&b, PROFILE_STRING_TABLE, "", 0);
     for (size_t i = 0; i < t->n_strings; i++)
-        enc_bytes(&b, 6, t->strings[i], strlen(t->strings[i]));
-    enc_int(&b, 7, (uint64_t)t->drop_frames);
-    enc_int(&b, 8, (uint64_t)t->keep_frames);
-    enc_int(&b, 9, (uint64_t)t->time_nanos);
-    enc_int(&b, 10, (uint64_t)t->duration_nanos);
+        enc_bytes(&b, PROFILE_STRING_TABLE, t->strings[i], strlen(t->strings[i]));
+    enc_int(&b, PROFILE_DROP_FRAMES, (uint64_t)t->drop_frames);
+    enc_int(&b, PROFILE_KEEP_FRAMES, (uint64_t)t->keep_frames);
+    enc_int(&b, PROFILE_TIME_NANOS, (uint64_t)t->time_nanos);
+    enc_int(&b, PROFILE_DURATION_NANOS, (uint64_t)t->duration_nanos);
     if (t->period_type.type || t->period_type.unit)
-        enc_value_type(&b, 11, &t->period_type);
-    enc_int(&b, 12, (uint64_t)t->period);
-    enc_packed(&b, 13, (const uint64_t *)t->comments, t->n_comments);
-    enc_int(&b, 14, (uint64_t)t->default_sample_type);
-    enc_int(&b, 15, (uint64_t)t->doc_url);
+        enc_value_type(&b, PROFILE_PERIOD_TYPE, &t->period_type);
+    enc_int(&b, PROFILE_PERIOD, (uint64_t)t->period);
+    enc_packed(&b, PROFILE_COMMENT, (const uint64_t *)t->comments, t->n_comments);
+    enc_int(&b, PROFILE_DEFAULT_SAMPLE_TYPE, (uint64_t)t->default_sample_type);
+    enc_int(&b, PROFILE_DOC_URL, (uint64_t)t->doc_url);
     if (b.failed) {
         free(b.data);
         return -1;
