@@ -1,0 +1,370 @@
+// target: a Go service for pprof_scrape's end-to-end tests and benchmark,
+// standard library only.
+//
+// -mode plain: net/http/pprof on the default mux, as most services have it.
+// -mode prod: the shape of a production service: pprof handlers on their
+// own mux, each behind an X-Pprof-Token check (401) and a token-bucket
+// rate limiter (429 with Retry-After).
+//
+// The workload has what the tests look for: a known hot function
+// (main.hotFunction), a growing allocator (main.growOnce, 4096-byte
+// objects, some retained), 50 goroutines parked in main.parked, and a
+// mutex contended by main.contend.
+//
+// So that the alloc deltas profpipe computes can be checked against the
+// runtime's own count, MemProfileRate is 1 (every allocation sampled, no
+// scaling: the profile's numbers are exact), and /debug/pprof/allocs is
+// wrapped: it stops the allocator, runs GCs (the heap profile is
+// published as of a completed GC), records the allocator's own cumulative
+// totals (and runtime.MemStats) as a snapshot, then serves the profile.
+// Snapshot i is therefore exactly what allocs request i reflects for
+// main.growOnce; GET /stats returns them all.
+//
+// Test controls: /control/reject?n=K&retry_after=S answers the next K
+// pprof requests with 429; /requests lists every pprof request with its
+// status; /bad/html, /bad/truncated and /bad/big?mb=N serve bodies that
+// are not a pprof.
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"runtime"
+	rpprof "runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	allocSize      = 4096
+	maxRetained    = 4096
+	parkedCount    = 50
+	contenders     = 4
+	requestLogSize = 100000
+)
+
+func init() {
+	runtime.MemProfileRate = 1
+}
+
+var (
+	sink      float64
+	sinkBytes []byte
+
+	allocMu      sync.Mutex
+	allocBytes   int64
+	allocObjects int64
+	retained     [][]byte
+
+	hot sync.Mutex
+)
+
+//go:noinline
+func hotFunction(n int) float64 {
+	x := 0.0
+	for i := 0; i < n; i++ {
+		x += math.Sqrt(float64(i))
+	}
+	return x
+}
+
+func burn() {
+	for {
+		start := time.Now()
+		for time.Since(start) < 20*time.Millisecond {
+			sink += hotFunction(20000)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+//go:noinline
+func growOnce() []byte {
+	return make([]byte, allocSize)
+}
+
+func grow(every time.Duration) {
+	for {
+		allocMu.Lock()
+		b := growOnce()
+		allocBytes += allocSize
+		allocObjects++
+		if len(retained) < maxRetained && allocObjects%4 == 0 {
+			retained = append(retained, b)
+		}
+		sinkBytes = b
+		allocMu.Unlock()
+		time.Sleep(every)
+	}
+}
+
+//go:noinline
+func parked(ch chan struct{}) {
+	<-ch
+}
+
+//go:noinline
+func contend() {
+	for {
+		hot.Lock()
+		time.Sleep(200 * time.Microsecond)
+		hot.Unlock()
+		runtime.Gosched()
+	}
+}
+
+func startWorkload(parkCh chan struct{}) {
+	runtime.SetBlockProfileRate(1)
+	runtime.SetMutexProfileFraction(1)
+	go burn()
+	go grow(time.Millisecond)
+	for i := 0; i < parkedCount; i++ {
+		go parked(parkCh)
+	}
+	for i := 0; i < contenders; i++ {
+		go contend()
+	}
+}
+
+// ---- allocs with snapshots ----
+
+type snapshot struct {
+	UnixMs       int64  `json:"unix_ms"`
+	AllocBytes   int64  `json:"alloc_bytes"`
+	AllocObjects int64  `json:"alloc_objects"`
+	TotalAlloc   uint64 `json:"total_alloc"`
+	Mallocs      uint64 `json:"mallocs"`
+}
+
+var (
+	snapMu    sync.Mutex
+	snapshots []snapshot
+)
+
+func allocsHandler(w http.ResponseWriter, r *http.Request) {
+	allocMu.Lock()
+	defer allocMu.Unlock()
+	// Two GCs: the first one's mark termination closes the profiling cycle
+	// holding every allocation made so far; the second publishes it even
+	// if a concurrent GC kept the first from publishing on its own.
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	snapMu.Lock()
+	snapshots = append(snapshots, snapshot{time.Now().UnixMilli(), allocBytes, allocObjects,
+		ms.TotalAlloc, ms.Mallocs})
+	snapMu.Unlock()
+	pprof.Handler("allocs").ServeHTTP(w, r)
+}
+
+func statsHandler(w http.ResponseWriter, r *http.Request) {
+	snapMu.Lock()
+	defer snapMu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]interface{}{
+		"pid": os.Getpid(), "snapshots": snapshots,
+	})
+}
+
+// ---- request log, reject control, limiter, token ----
+
+type request struct {
+	UnixMs int64  `json:"unix_ms"`
+	Path   string `json:"path"`
+	Status int    `json:"status"`
+	Port   string `json:"port"`
+}
+
+var (
+	reqMu      sync.Mutex
+	requests   []request
+	rejectNext int64
+	retryAfter int64 = 1
+)
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func logged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{w, 200}
+		next.ServeHTTP(sw, r)
+		if !strings.HasPrefix(r.URL.Path, "/debug/") && !strings.HasPrefix(r.URL.Path, "/bad/") {
+			return
+		}
+		_, port, _ := net.SplitHostPort(r.Context().Value(http.LocalAddrContextKey).(net.Addr).String())
+		reqMu.Lock()
+		if len(requests) < requestLogSize {
+			requests = append(requests, request{time.Now().UnixMilli(), r.URL.Path, sw.status, port})
+		}
+		reqMu.Unlock()
+	})
+}
+
+func rejecting(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/debug/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if atomic.AddInt64(&rejectNext, -1) >= 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(atomic.LoadInt64(&retryAfter), 10))
+			http.Error(w, "rate limited", http.StatusTooManyRequests)
+			return
+		}
+		atomic.StoreInt64(&rejectNext, 0)
+		next.ServeHTTP(w, r)
+	})
+}
+
+type bucket struct {
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+	rate   float64
+	burst  float64
+}
+
+func (b *bucket) allow() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	b.tokens = math.Min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+func guarded(token string, limit *bucket, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Pprof-Token") != token {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		if !limit.allow() {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "rate limited", http.StatusTooManyRequests)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ---- bodies that are not a pprof ----
+
+func badHTML(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html")
+	fmt.Fprint(w, "<!DOCTYPE html><html><body><h1>Login required</h1></body></html>")
+}
+
+func badTruncated(w http.ResponseWriter, r *http.Request) {
+	var buf bytes.Buffer
+	rpprof.Lookup("goroutine").WriteTo(&buf, 0)
+	w.Write(buf.Bytes()[:buf.Len()/2])
+}
+
+func badBig(w http.ResponseWriter, r *http.Request) {
+	mb, _ := strconv.Atoi(r.URL.Query().Get("mb"))
+	if mb <= 0 {
+		mb = 2
+	}
+	zw := gzip.NewWriter(w)
+	chunk := make([]byte, 1<<20)
+	for i := 0; i < mb; i++ {
+		zw.Write(chunk)
+	}
+	zw.Close()
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:6060", "listen address(es), comma-separated")
+	portCount := flag.Int("port-count", 1, "listen on this many consecutive ports from each addr's")
+	mode := flag.String("mode", "plain", "plain or prod")
+	token := flag.String("token", "", "prod: expected X-Pprof-Token")
+	rate := flag.Float64("rate", 100, "prod: pprof requests per second allowed")
+	burst := flag.Float64("burst", 50, "prod: burst of the rate limiter")
+	workload := flag.Bool("workload", true, "run the workload")
+	flag.Parse()
+
+	parkCh := make(chan struct{})
+	if *workload {
+		startWorkload(parkCh)
+	}
+
+	var root http.Handler
+	if *mode == "prod" {
+		limit := &bucket{tokens: *burst, last: time.Now(), rate: *rate, burst: *burst}
+		g := func(h http.Handler) http.Handler { return guarded(*token, limit, h) }
+		mux := http.NewServeMux()
+		mux.Handle("/debug/pprof/", g(http.HandlerFunc(pprof.Index)))
+		mux.Handle("/debug/pprof/profile", g(http.HandlerFunc(pprof.Profile)))
+		mux.Handle("/debug/pprof/allocs", g(http.HandlerFunc(allocsHandler)))
+		mux.HandleFunc("/stats", statsHandler)
+		root = mux
+	} else {
+		// net/http/pprof registered itself on the default mux
+		http.HandleFunc("/debug/pprof/allocs", allocsHandler)
+		http.HandleFunc("/stats", statsHandler)
+		http.HandleFunc("/bad/html", badHTML)
+		http.HandleFunc("/bad/truncated", badTruncated)
+		http.HandleFunc("/bad/big", badBig)
+		root = http.DefaultServeMux
+	}
+	control := http.NewServeMux()
+	control.HandleFunc("/control/reject", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)
+		s, _ := strconv.ParseInt(r.URL.Query().Get("retry_after"), 10, 64)
+		if s > 0 {
+			atomic.StoreInt64(&retryAfter, s)
+		}
+		atomic.StoreInt64(&rejectNext, n)
+	})
+	control.HandleFunc("/requests", func(w http.ResponseWriter, r *http.Request) {
+		reqMu.Lock()
+		defer reqMu.Unlock()
+		json.NewEncoder(w).Encode(requests)
+	})
+	control.Handle("/", logged(rejecting(root)))
+
+	var wg sync.WaitGroup
+	for _, a := range strings.Split(*addr, ",") {
+		host, p, err := net.SplitHostPort(a)
+		if err != nil {
+			log.Fatal(err)
+		}
+		base, _ := strconv.Atoi(p)
+		for i := 0; i < *portCount; i++ {
+			ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(base+i)))
+			if err != nil {
+				log.Fatal(err)
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); log.Fatal(http.Serve(ln, control)) }()
+		}
+	}
+	fmt.Fprintf(os.Stderr, "target: %s mode, pid %d\n", *mode, os.Getpid())
+	wg.Wait()
+}
