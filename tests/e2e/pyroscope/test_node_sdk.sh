@@ -96,7 +96,8 @@ done
 [ "$checked" = "$(n_b)" ] || fail "checked $checked files for $(n_b) index lines"
 hot=0
 for f in "$T"/out_b/node-e2e/wall/*.pb.gz; do
-  go tool pprof -raw "$f" 2>/dev/null | grep -q burnCpuInNamedFunction && hot=$((hot + 1))
+  go tool pprof -raw "$f" >"$T/w.raw" 2>/dev/null || fail "go tool pprof cannot read $f"
+  grep -q burnCpuInNamedFunction "$T/w.raw" && hot=$((hot + 1))
 done
 [ "$hot" -gt 0 ] || fail "the SDK's hot function is in no wall profile"
 pass "$checked profiles identical after SDK -> A -> B (go tool pprof -raw)"

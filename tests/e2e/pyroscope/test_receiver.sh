@@ -59,7 +59,7 @@ still_serving "first good /ingest"
 head -c 300 "$T/in/cpu.pb.gz" >"$T/trunc.gz"
 post 400 "truncated" "$good_ingest" --data-binary @"$T/trunc.gz"
 still_serving "truncated gzip body"
-gzip -dc "$T/in/heap.pb.gz" | head -c 200 >"$T/trunc.pb"
+gzip -dc "$T/in/heap.pb.gz" >"$T/heap.pb" && head -c 200 "$T/heap.pb" >"$T/trunc.pb"
 post 400 "pprof" "$good_ingest" --data-binary @"$T/trunc.pb"
 still_serving "truncated plain pprof"
 
@@ -89,7 +89,7 @@ exec 3<>"/dev/tcp/127.0.0.1/$port"
   cat "$T/in/cpu.pb.gz"; } >&3
 timeout 10 cat <&3 >"$T/body" || true
 exec 3>&-
-head -1 "$T/body" | grep -q ' 400 ' && grep -q 'more than 64 tags' "$T/body" ||
+grep -q '^HTTP/1.1 400 ' "$T/body" && grep -q 'more than 64 tags' "$T/body" ||
   fail "10,000 tags: $(head -c 300 "$T/body")"
 still_serving "10,000 tags"
 
@@ -140,7 +140,7 @@ n=$(wc -l <"$T/out/index.jsonl")
 [ "$n" = "$good" ] || fail "$n profiles written, want the $good good ones: $(cut -c1-200 "$T/out/index.jsonl")"
 [ "$(count_lines "$T/out/index.jsonl" '"service_name":"shop","__name__":"process_cpu"|"__name__":"process_cpu".*"service_name":"shop"')" = $((good - 2)) ] ||
   fail "service_name shop (app name without .cpu) and process_cpu expected: $(head -1 "$T/out/index.jsonl")"
-line=$(grep '"service_name":"shop"' "$T/out/index.jsonl" | head -1)
+line=$(grep -m1 '"service_name":"shop"' "$T/out/index.jsonl")
 for want in '"region":"eu"' '"pod":"p1"' '"pyroscope_spy":"gospy"' '"__delta__":"false"' \
             "\"from\":$(((now - 10) * 1000000000))" "\"until\":$((now * 1000000000))"; do
   grep -qF "$want" <<<"$line" || fail "/ingest profile lacks $want: $line"
