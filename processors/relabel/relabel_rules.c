@@ -306,7 +306,7 @@ static int rule_read_sources(relabel_rule *r, const pp_host *host, const pp_conf
 
 /* Prometheus' per-action field rules. 0 or the cfg_error. */
 static int rule_validate(const relabel_rule *r, const pp_host *host, const pp_config *item,
-                         const char *where, int sources_set)
+                         int sources_set)
 {
     const char *act = action_names[r->action];
     const char *tl = r->target_label;
@@ -316,8 +316,7 @@ static int rule_validate(const relabel_rule *r, const pp_host *host, const pp_co
     switch (r->action) {
     case ACT_HASHMOD:
         if (r->modulus == 0)
-            return host->cfg_error(item, "modulus", "%s: hashmod requires a non-zero modulus",
-                                   where);
+            return host->cfg_error(item, "modulus", "hashmod requires a non-zero modulus");
         /* fall through */
     case ACT_LOWERCASE:
     case ACT_UPPERCASE:
@@ -325,58 +324,56 @@ static int rule_validate(const relabel_rule *r, const pp_host *host, const pp_co
     case ACT_DROPEQUAL:
         if (!label_name_valid(tl))
             return host->cfg_error(item, "target_label",
-                                   "%s: %s requires a valid target_label", where, act);
+                                   "%s requires a valid target_label", act);
         if (r->action != ACT_HASHMOD && !default_repl)
             return host->cfg_error(item, "replacement",
-                                   "%s: replacement can not be set for %s", where, act);
+                                   "replacement can not be set for %s", act);
         if ((r->action == ACT_KEEPEQUAL || r->action == ACT_DROPEQUAL) &&
             (!default_regex || !default_sep || r->modulus != 0))
             return host->cfg_error(item, NULL,
-                                   "%s: %s takes only source_labels and target_label", where,
-                                   act);
+                                   "%s takes only source_labels and target_label", act);
         return 0;
     case ACT_REPLACE:
         if (!label_template_valid(tl))
             return host->cfg_error(item, "target_label",
-                                   "%s: replace requires a valid target_label", where);
+                                   "replace requires a valid target_label");
         return 0;
     case ACT_LABELMAP:
         if (!label_template_valid(r->replacement))
             return host->cfg_error(item, "replacement",
-                                   "%s: \"%s\" is not a valid label name for labelmap", where,
+                                   "\"%s\" is not a valid label name for labelmap",
                                    r->replacement);
         return 0;
     case ACT_LABELDROP:
     case ACT_LABELKEEP:
         if (sources_set || tl || !default_sep || !default_repl || r->modulus != 0)
-            return host->cfg_error(item, NULL, "%s: %s takes only regex", where, act);
+            return host->cfg_error(item, NULL, "%s takes only regex", act);
         return 0;
     default:
         return 0;
     }
 }
 
-static int rule_compile_regex(relabel_rule *r, const pp_host *host, const pp_config *item,
-                              const char *where)
+static int rule_compile_regex(relabel_rule *r, const pp_host *host, const pp_config *item)
 {
     const char *pattern = opt_string(host, item, "regex", DEFAULT_REGEX);
     char msg[256];
     size_t at;
     r->re = relabel_regex_compile(pattern, msg, sizeof msg, &at);
     if (!r->re)
-        return host->cfg_error(item, "regex", "%s.regex: invalid RE2 regex at position %zu: %s",
-                               where, at, msg);
+        return host->cfg_error(item, "regex", "invalid RE2 regex at position %zu: %s", at, msg);
     r->md = pcre2_match_data_create_from_pattern(r->re, NULL);
-    if (!r->md) return host->cfg_error(item, "regex", "%s.regex: out of memory", where);
+    if (!r->md) return host->cfg_error(item, "regex", "out of memory");
     return 0;
 }
 
-static int rule_compile(relabel_rule *r, const pp_host *host, const pp_config *item,
-                        const char *where)
+/* Errors are reported at the rule's own node: the host names it as
+ * `rules[i].<key>` with its file position. */
+static int rule_compile(relabel_rule *r, const pp_host *host, const pp_config *item)
 {
     const char *action = opt_string(host, item, "action", "replace");
     if (parse_action(action, &r->action) != 0)
-        return host->cfg_error(item, "action", "%s: unknown action \"%s\"", where, action);
+        return host->cfg_error(item, "action", "unknown action \"%s\"", action);
     if (rule_read_sources(r, host, item) != 0) return host->cfg_error(item, NULL, "out of memory");
     r->separator = strdup(opt_string(host, item, "separator", DEFAULT_SEPARATOR));
     r->replacement = strdup(opt_string(host, item, "replacement", DEFAULT_REPLACEMENT));
@@ -386,12 +383,12 @@ static int rule_compile(relabel_rule *r, const pp_host *host, const pp_config *i
         return host->cfg_error(item, NULL, "out of memory");
     if (host->cfg_is_set(item, "modulus")) {
         int64_t m = host->cfg_int(item, "modulus");
-        if (m < 0) return host->cfg_error(item, "modulus", "%s: modulus must be >= 0", where);
+        if (m < 0) return host->cfg_error(item, "modulus", "modulus must be >= 0");
         r->modulus = (uint64_t)m;
     }
-    if (rule_validate(r, host, item, where, host->cfg_is_set(item, "source_labels")) != 0)
+    if (rule_validate(r, host, item, host->cfg_is_set(item, "source_labels")) != 0)
         return -1;
-    return rule_compile_regex(r, host, item, where);
+    return rule_compile_regex(r, host, item);
 }
 
 int relabel_rules_compile(relabel_rules *out, const pp_host *host, const pp_config *parent,
@@ -405,10 +402,8 @@ int relabel_rules_compile(relabel_rules *out, const pp_host *host, const pp_conf
     out->rules = calloc(n, sizeof *out->rules);
     if (!out->rules) return host->cfg_error(parent, list_key, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        char where[64];
-        snprintf(where, sizeof where, "%s[%zu]", list_key, i);
         out->n++;
-        if (rule_compile(&out->rules[i], host, host->cfg_item(list, i), where) != 0) {
+        if (rule_compile(&out->rules[i], host, host->cfg_item(list, i)) != 0) {
             relabel_rules_free(out);
             return -1;
         }

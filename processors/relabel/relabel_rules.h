@@ -37,7 +37,7 @@ typedef struct relabel_rules {
 extern const pp_option relabel_rule_options[];
 
 /* Compiles the rules of the sequence `list` (NULL or absent: no rules).
- * `list_key` is the option's name, for messages ("rules[2].regex").
+ * `list_key` is the option's name (`rules` or `sample_labels`).
  * Returns 0, or -1 after reporting through host->cfg_error. */
 int relabel_rules_compile(relabel_rules *out, const pp_host *host,
                           const pp_config *parent, const char *list_key);
