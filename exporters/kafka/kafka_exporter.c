@@ -454,6 +454,10 @@ static void produce_profile(kafka_exporter *e, pp_batch *b, size_t i,
     h->metric_set(e->m_in_flight, (double)++e->in_flight);
 }
 
+/* Polls delivery reports until all came or the deadline. Messages still
+ * queued then (never sent: the brokers are unreachable) are purged, so a
+ * retry does not add a second copy when they come back; messages already
+ * sent cannot be taken back and may still arrive (at least once). */
 static void wait_reports(kafka_exporter *e, int64_t deadline_ns)
 {
     while (e->waiting > 0) {
@@ -462,6 +466,10 @@ static void wait_reports(kafka_exporter *e, int64_t deadline_ns)
             break;
         rd_kafka_poll(e->rk, left_ms < POLL_STEP_MS ? (int)left_ms : POLL_STEP_MS);
     }
+    if (e->waiting == 0)
+        return;
+    rd_kafka_purge(e->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
+    rd_kafka_poll(e->rk, 0);
 }
 
 /* Turns the call's delivery reports into outcomes and a status. */

@@ -31,6 +31,8 @@ typedef struct partition_slot {
     size_t start, len, cap;
     int64_t committable; /* one past the finished prefix; -1 none yet */
     int64_t committed;   /* last value handed to visit/revoke */
+    int64_t confirmed;   /* last commit the group coordinator accepted; -1 */
+    int64_t base;        /* first offset tracked since assigned; -1 */
 } partition_slot;
 
 struct kafka_offsets {
@@ -125,21 +127,24 @@ int kafka_offsets_assign(kafka_offsets *ko, const char *topic, int32_t partition
     }
     slot_reset(ko, s);
     s->active = 1;
-    s->committable = s->committed = -1;
+    s->committable = s->committed = s->confirmed = s->base = -1;
     pthread_mutex_unlock(&ko->lock);
     return 0;
 }
 
 int64_t kafka_offsets_revoke(kafka_offsets *ko, const char *topic, int32_t partition,
-                             size_t *in_flight)
+                             size_t *in_flight, size_t *unconfirmed)
 {
     int64_t commit = -1;
-    *in_flight = 0;
+    *in_flight = *unconfirmed = 0;
     pthread_mutex_lock(&ko->lock);
     partition_slot *s = find_slot(ko, topic, partition);
     if (s != NULL && s->active) {
         commit = s->committed = s->committable;
         *in_flight = s->len - s->start;
+        int64_t from = s->confirmed > s->base ? s->confirmed : s->base;
+        if (s->committable > from && from >= 0)
+            *unconfirmed = (size_t)(s->committable - from);
         slot_reset(ko, s);
         s->active = 0;
     }
@@ -149,6 +154,8 @@ int64_t kafka_offsets_revoke(kafka_offsets *ko, const char *topic, int32_t parti
 
 static int window_append(partition_slot *s, int64_t offset)
 {
+    if (s->base < 0)
+        s->base = offset;
     /* A redelivery (after a seek) replaces what was tracked from there on. */
     while (s->len > s->start && s->window[s->len - 1].offset >= offset)
         s->len--;
@@ -226,6 +233,16 @@ void kafka_offsets_ack(void *arg, uint64_t lost)
     }
     free(ack);
     unref_unlock(ko);
+}
+
+void kafka_offsets_confirm(kafka_offsets *ko, const char *topic, int32_t partition,
+                           int64_t offset)
+{
+    pthread_mutex_lock(&ko->lock);
+    partition_slot *s = find_slot(ko, topic, partition);
+    if (s != NULL && s->active && offset > s->confirmed)
+        s->confirmed = offset;
+    pthread_mutex_unlock(&ko->lock);
 }
 
 size_t kafka_offsets_advanced(kafka_offsets *ko, int all, kafka_offsets_visit visit,

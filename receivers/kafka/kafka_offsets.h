@@ -36,11 +36,16 @@ void kafka_offsets_release(kafka_offsets *ko);
 
 /* Starts tracking a partition (a new generation). 0, or -1 out of memory. */
 int kafka_offsets_assign(kafka_offsets *ko, const char *topic, int32_t partition);
-/* Stops tracking it. Returns the offset to commit (-1: nothing finished) and
- * sets *in_flight to the messages not yet finished (consumed again by the
- * next owner: possible duplicates). */
+/* Stops tracking it. Returns the offset to commit (-1: nothing finished)
+ * and sets *in_flight to the messages not yet finished (consumed again by
+ * the next owner: possible duplicates), and *unconfirmed to those finished
+ * since the last confirmed commit (also consumed again if this last
+ * commit fails; counted by offsets, so an upper bound across gaps). */
 int64_t kafka_offsets_revoke(kafka_offsets *ko, const char *topic, int32_t partition,
-                             size_t *in_flight);
+                             size_t *in_flight, size_t *unconfirmed);
+/* The group coordinator accepted a commit of `offset`. */
+void kafka_offsets_confirm(kafka_offsets *ko, const char *topic, int32_t partition,
+                           int64_t offset);
 
 /* Records a consumed message before it is handed on. Returns its ack
  * handle, or NULL if the partition is not assigned or memory ran out. A

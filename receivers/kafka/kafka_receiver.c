@@ -514,25 +514,28 @@ static void revoke(kafka_receiver *r, rd_kafka_t *rk, rd_kafka_topic_partition_l
     if (!lost)
         drain_in_flight(r);
     rd_kafka_topic_partition_list_t *commit = rd_kafka_topic_partition_list_new(parts->cnt);
-    size_t again = 0;
+    size_t again = 0, unconfirmed = 0;
     for (int i = 0; i < parts->cnt; i++) {
-        size_t in_flight;
+        size_t in_flight, done;
         const rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        int64_t offset = kafka_offsets_revoke(r->offsets, tp->topic, tp->partition, &in_flight);
+        int64_t offset =
+            kafka_offsets_revoke(r->offsets, tp->topic, tp->partition, &in_flight, &done);
         if (offset >= 0)
             add_commit(commit, tp->topic, tp->partition, offset);
         again += in_flight;
+        unconfirmed += done;
     }
-    if (commit->cnt > 0 && !lost) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(rk, commit, 0);
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-            r->ctx.host->log(r->ctx.self, PP_LOG_WARN, "commit on revoke failed: %s",
-                             rd_kafka_err2str(err));
-    }
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST;
+    if (commit->cnt > 0 && !lost && (err = rd_kafka_commit(rk, commit, 0)) != 0)
+        r->ctx.host->log(r->ctx.self, PP_LOG_WARN, "commit on revoke failed: %s",
+                         rd_kafka_err2str(err));
+    if (commit->cnt == 0 || err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        unconfirmed = 0; /* committed now */
+    again += unconfirmed;
     r->ctx.host->metric_add(r->m_redelivered, (double)again);
     r->ctx.host->log(r->ctx.self, PP_LOG_INFO,
-                     "%d partition(s) revoked%s: %zu message(s) in flight left to the next "
-                     "owner",
+                     "%d partition(s) revoked%s: %zu message(s) in flight or not committed "
+                     "left to the next owner",
                      parts->cnt, lost ? " (assignment lost)" : "", again);
     rd_kafka_topic_partition_list_destroy(commit);
 }
@@ -575,8 +578,12 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
     (void)rk;
-    (void)offsets;
     kafka_receiver *r = opaque;
+    for (int i = 0; offsets != NULL && i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &offsets->elems[i];
+        if (tp->err == RD_KAFKA_RESP_ERR_NO_ERROR && tp->offset >= 0)
+            kafka_offsets_confirm(r->offsets, tp->topic, tp->partition, tp->offset);
+    }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         r->ctx.host->metric_add(r->m_commits, 1);
     } else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET) {

@@ -92,6 +92,22 @@ static void test_partitions_are_independent(void **unused)
     kafka_offsets_release(ko);
 }
 
+static void test_confirmed_commits_bound_redelivery(void **unused)
+{
+    (void)unused;
+    kafka_offsets *ko = kafka_offsets_new();
+    kafka_offsets_assign(ko, TOPIC, 0);
+    for (int i = 20; i < 30; i++)
+        kafka_offsets_ack(kafka_offsets_track(ko, TOPIC, 0, i), 0);
+    assert_int_equal(commit_point(ko), 30);
+    kafka_offsets_confirm(ko, TOPIC, 0, 26); /* an earlier commit got through */
+    size_t in_flight, unconfirmed;
+    assert_int_equal(kafka_offsets_revoke(ko, TOPIC, 0, &in_flight, &unconfirmed), 30);
+    assert_int_equal(in_flight, 0);
+    assert_int_equal(unconfirmed, 4); /* 26..29 come again if 30 is not committed */
+    kafka_offsets_release(ko);
+}
+
 static void test_unassigned_partition_is_not_tracked(void **unused)
 {
     (void)unused;
@@ -110,14 +126,15 @@ static void test_revoke_commits_done_and_counts_in_flight(void **unused)
     kafka_ack *c = kafka_offsets_track(ko, TOPIC, 0, 2);
     kafka_offsets_ack(a, 0);
     kafka_offsets_ack(c, 0);
-    size_t in_flight;
-    assert_int_equal(kafka_offsets_revoke(ko, TOPIC, 0, &in_flight), 1);
+    size_t in_flight, unconfirmed;
+    assert_int_equal(kafka_offsets_revoke(ko, TOPIC, 0, &in_flight, &unconfirmed), 1);
     assert_int_equal(in_flight, 2); /* offsets 1 and 2 will be consumed again */
+    assert_int_equal(unconfirmed, 1); /* offset 0, if committing 1 fails */
     /* A late ack after the revoke changes nothing, even once reassigned. */
     kafka_offsets_assign(ko, TOPIC, 0);
     kafka_offsets_ack(b, 0);
     assert_int_equal(commit_point(ko), -1);
-    assert_int_equal(kafka_offsets_revoke(ko, TOPIC, 0, &in_flight), -1);
+    assert_int_equal(kafka_offsets_revoke(ko, TOPIC, 0, &in_flight, &unconfirmed), -1);
     kafka_offsets_release(ko);
 }
 
@@ -205,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_commits_longest_acknowledged_prefix),
         cmocka_unit_test(test_offset_gaps),
         cmocka_unit_test(test_partitions_are_independent),
+        cmocka_unit_test(test_confirmed_commits_bound_redelivery),
         cmocka_unit_test(test_unassigned_partition_is_not_tracked),
         cmocka_unit_test(test_revoke_commits_done_and_counts_in_flight),
         cmocka_unit_test(test_lost_message_rewinds),

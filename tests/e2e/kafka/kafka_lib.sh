@@ -20,11 +20,13 @@ start_mock() {
   MOCK_REPLIES=2
 }
 
+mock_replied() { [ "$(wc -l <"$T/mock.out")" -ge "$MOCK_REPLIES" ]; }
+
 # mock_cmd COMMAND...: sends a command and waits for its `ok` reply.
 mock_cmd() {
   echo "$*" >&7
   MOCK_REPLIES=$((MOCK_REPLIES + 1))
-  wait_for 10 test "$(wc -l <"$T/mock.out")" -ge "$MOCK_REPLIES" || fail "mock: no reply to $*"
+  wait_for 10 mock_replied || fail "mock: no reply to $*"
   tail -n 1 "$T/mock.out" | grep -q '^ok' || fail "mock: $* -> $(tail -n 1 "$T/mock.out")"
 }
 
@@ -97,8 +99,8 @@ service:
 YAML
 }
 
-# gateway_config FILE OUT_DIR [RECEIVER_EXTRA_YAML]: kafka receiver in
-# group `gateways` -> file exporter writing OUT_DIR.
+# gateway_config FILE OUT_DIR [RECEIVER_EXTRA_YAML [EXPORTER_EXTRA_YAML]]:
+# kafka receiver in group `gateways` -> file exporter writing OUT_DIR.
 gateway_config() {
   cat >"$1" <<YAML
 receivers:
@@ -110,10 +112,12 @@ receivers:
     consumer:
       session.timeout.ms: "6000"
       heartbeat.interval.ms: "500"
+      max.poll.interval.ms: "10000"
 ${3:-}
 exporters:
   file:
     directory: $2
+${4:-}
 service:
   telemetry: {address: ""}
   pipelines:
@@ -139,6 +143,14 @@ all_arrived() { local n=$1; shift; [ "$(services_in "$@" | sort -u | wc -l)" -ge
 # in_flight_at_revoke LOG...: messages the gateways left to the next owner
 # on a rebalance (the only place duplicates may come from).
 in_flight_at_revoke() {
-  cat "$@" | sed -n 's/.*revoked.*: \([0-9]*\) message(s) in flight.*/\1/p' |
+  cat "$@" | sed -n 's/.*revoked.*: \([0-9]*\) message(s) in flight or not committed.*/\1/p' |
     awk '{ s += $1 } END { print s + 0 }'
 }
+
+# metric URL NAME: the value of a metric (summed over its label sets).
+metric() {
+  curl -fsS "http://$1/metrics" | awk -v n="$2" '$1 ~ "(^|_)" n "($|{)" { s += $NF } END { print s + 0 }'
+}
+
+# metric_above URL NAME N: the metric is above N (for wait_for).
+metric_above() { [ "$(metric "$1" "$2")" -gt "$3" ]; }
