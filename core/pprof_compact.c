@@ -15,12 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int sample_is_zero(const pp_sample *s)
+void pprof_drop_zero_samples(pp_pprof *t)
 {
-    for (size_t i = 0; i < s->n_values; i++)
-        if (s->values[i])
-            return 0;
-    return 1;
+    size_t kept = 0;
+    for (size_t i = 0; i < t->n_samples; i++) {
+        const pp_sample *s = &t->samples[i];
+        size_t j = 0;
+        while (j < s->n_values && s->values[j] == 0)
+            j++;
+        if (j < s->n_values)
+            t->samples[kept++] = *s;
+    }
+    t->n_samples = kept;
 }
 
 /* Adds src's values to dst's (wrapping, as Go's int64 addition does). */
@@ -58,11 +64,8 @@ static int compact_samples(pp_pprof *t)
     key_buf_free(&k);
     if (rc < 0)
         return -1;
-    size_t nonzero = 0;
-    for (size_t i = 0; i < kept; i++)
-        if (!sample_is_zero(&t->samples[i]))
-            t->samples[nonzero++] = t->samples[i];
-    t->n_samples = nonzero;
+    t->n_samples = kept;
+    pprof_drop_zero_samples(t);
     return 0;
 }
 

@@ -95,6 +95,10 @@ int pprof_encode(const pp_pprof *t, uint8_t **out, size_t *out_len);
 int pprof_label_cmp(const void *a, const void *b);
 int pprof_u64_cmp(const void *a, const void *b);
 
+/* Removes the samples whose values are all zero (pprof does after a merge
+ * or compaction: they weigh nothing). */
+void pprof_drop_zero_samples(pp_pprof *t);
+
 /* Forgets caches that depend on the tree (intern map, id indexes). */
 void pprof_caches_reset(pp_profile *p);
 

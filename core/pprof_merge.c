@@ -463,9 +463,10 @@ int pprof_merge(pp_profile *dst, pp_profile *src, char *err, size_t errlen)
         rc = merge_locations(&m);
     if (rc == 0)
         rc = merge_samples(&m);
-    if (rc == 0)
+    if (rc == 0) {
+        pprof_drop_zero_samples(m.d); /* as pprof does after a merge */
         merge_header(m.d, s);
-    else
+    } else
         pprof_errorf(err, errlen, "merge: out of memory or inconsistent source tree");
     merge_free(&m);
     return rc;

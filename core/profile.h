@@ -1,7 +1,27 @@
 /* profile: one pprof profile with its series labels and time window, and
  * the lazy codec between its two payload forms (raw bytes, decoded tree).
  * Every function here has the signature of the pp_host member of the same
- * name minus the prefix noted in plugin.h; host.c puts them in the table. */
+ * name minus the prefix noted in plugin.h; host.c puts them in the table.
+ *
+ * Implemented by profile.c (object, labels, payload), pprof_decode.c and
+ * pprof_validate.c (bytes -> tree), pprof_encode.c (tree -> bytes),
+ * pprof_tree.c (lookups, intern, family), pprof_compact.c, pprof_merge.c,
+ * gz.c and push_codec.c; internals in pprof_internal.h.
+ *
+ * Semantics beyond plugin.h:
+ * - profile_label_set with an empty value deletes the label (Prometheus:
+ *   an empty label is an absent one); a NULL or empty name is -1.
+ * - Threads: the owner changes a profile; any number of threads may read
+ *   an emitted one at once (profile_tree, profile_raw_gz, profile_size,
+ *   profile_clone, pprof_location, pprof_function), their lazy fills
+ *   being serialized by a per-profile lock. Clones share the raw bytes.
+ * - pprof_location/pprof_function follow arrays a processor replaced; an id
+ *   edited in place is noticed when the old id is looked up.
+ * - pprof_merge may leave dst partly merged when it fails for lack of
+ *   memory; incompatible profiles are refused before dst is touched.
+ * - pprof_family cannot tell Go's mutex profile from its block profile
+ *   (same sample types): it answers "block"; a receiver that knows the
+ *   source (the /debug/pprof/mutex path) sets `__name__="mutex"` itself. */
 #ifndef PROFPIPE_PROFILE_H
 #define PROFPIPE_PROFILE_H
 

@@ -543,6 +543,7 @@ static pp_profile *fixture_renumbered(void)
     add_sample(p, b, 3, 1, 1, NULL);       /* new stack */
     uint64_t c[] = {202, 201};
     add_sample(p, c, 2, 10, 100, NULL);    /* same as fixture's sample 1 */
+    add_sample(p, a, 2, 0, 0, "idle");     /* all zero: not in the result */
     profile_free(f);
     return p;
 }
