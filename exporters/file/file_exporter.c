@@ -46,8 +46,8 @@ typedef struct file_exporter {
 
 static const pp_option file_exporter_options[] = {
     {"directory", PP_OPT_STRING, NULL,
-     "root folder: profiles go to <directory>/<service_name>/<__name__>/, the "
-     "index to <directory>/index.jsonl (relative to the working directory)", 1, NULL},
+     "root folder: profiles go to `<directory>/<service_name>/<__name__>/`, the index "
+     "to `<directory>/index.jsonl`; relative to the working directory", 1, NULL},
     {"fsync", PP_OPT_BOOL, "false",
      "fsync each file, its folder and the index before a profile counts as exported",
      0, NULL},

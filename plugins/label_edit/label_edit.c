@@ -31,7 +31,7 @@ static const pp_option label_edit_options[] = {
      "labels to add or overwrite, name: value (applied after remove)", 0, NULL},
     {"remove", PP_OPT_STRING_LIST, NULL, "label names to delete", 0, NULL},
     {"drop_types", PP_OPT_STRING_LIST, NULL,
-     "profile families (__name__ values, e.g. goroutine) whose profiles are dropped",
+     "profile families (`__name__` values such as `goroutine`) whose profiles are dropped",
      0, NULL},
     {0},
 };

@@ -84,12 +84,12 @@ static const pp_option file_receiver_options[] = {
     {"max_file_size", PP_OPT_SIZE, "64MiB", "a larger file is refused as failed", 0, NULL},
     {"labels", PP_OPT_STRING_MAP, NULL, "series labels added to every profile", 0, NULL},
     {"service_name", PP_OPT_STRING, NULL,
-     "the service_name label; default: the file name up to its first `.` "
+     "the `service_name` label; default: the file name up to its first `.` "
      "(`checkout.heap.pb.gz` gives `checkout`)", 0, NULL},
     {"profile_type", PP_OPT_STRING, NULL,
-     "the __name__ label; default: the family of the sample types (process_cpu, "
-     "memory, goroutine, block, threadcreate; block is mutex when the file name "
-     "says `mutex`)", 0, NULL},
+     "the `__name__` label; default: the family of the sample types (`process_cpu`, "
+     "`memory`, `goroutine`, `block`, `threadcreate`; `block` becomes `mutex` when the "
+     "file name says `mutex`)", 0, NULL},
     {"delete_after_read", PP_OPT_BOOL, "false",
      "delete a file once every pipeline is done with its profile", 0, NULL},
     {"failed_dir", PP_OPT_STRING, NULL,

@@ -1,0 +1,41 @@
+# Helpers for the foundation e2e tests (file receiver -> processors -> file
+# exporter, reload, shutdown, validate, telemetry). Sourced after lib.sh.
+
+export BUILD_DIR SOURCE_DIR
+PLUGIN="$BUILD_DIR/plugins/liblabel_edit.so"
+[ -f "$PLUGIN" ] || fail "missing $PLUGIN (build the label_edit target)"
+
+# go_profiles DIR: real Go runtime profiles from profgen, one per type, as
+# DIR/goapp.<type>.pb.gz (the file receiver names the service `goapp`).
+go_profiles() {
+  local dir=$1 f
+  go_build "$T/profgen" "$SOURCE_DIR/tests/e2e/go/profgen"
+  timeout 30 "$T/profgen" "$T/profgen.out" || fail "profgen failed"
+  mkdir -p "$dir"
+  for f in "$T"/profgen.out/*.pb.gz; do cp "$f" "$dir/goapp.$(basename "$f")"; done
+}
+
+# indexcheck DIR > summary: checks every index line against its file
+# (Go's encoding/json and pprof's own parser); one summary line each.
+indexcheck() {
+  [ -x "$T/indexcheck" ] || go_build "$T/indexcheck" "$SOURCE_DIR/tests/e2e/foundation/indexcheck"
+  "$T/indexcheck" "$1"
+}
+
+# index_lines DIR: how many profiles the index lists.
+index_lines() { if [ -f "$1/index.jsonl" ]; then wc -l < "$1/index.jsonl"; else echo 0; fi; }
+
+index_has() { [ "$(index_lines "$1")" -ge "$2" ]; }
+
+# wait_index DIR N SECONDS: until the index lists at least N profiles.
+wait_index() {
+  wait_for "$3" index_has "$1" "$2" ||
+    fail "index of $1 has $(index_lines "$1") lines, want $2 (log: $(tail -5 "$T"/*.log 2>/dev/null))"
+}
+
+# drop FILE DIR NAME: puts FILE into a watched folder the way a careful
+# writer does (write elsewhere, rename in), so no half file is ever seen.
+drop() { cp "$1" "$2/.$3.part" && mv "$2/.$3.part" "$2/$3"; }
+
+# telemetry_port: a free port, in TELEMETRY.
+telemetry_port() { TELEMETRY="127.0.0.1:$(free_port)"; }

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The command line: `components` lists the file receiver and exporter and
+# the plugin's processor with their option tables (and the components'
+# READMEs carry the same tables), --version and --help exit 0, bad usage
+# exits 2.
+source "$SOURCE_DIR/tests/e2e/lib.sh"
+source "$SOURCE_DIR/tests/e2e/foundation/foundation_lib.sh"
+
+expect_rc() { # rc command...: runs it, output to $T/out
+  local want=$1 rc=0; shift
+  "$@" > "$T/out" 2>&1 || rc=$?
+  [ "$rc" = "$want" ] || fail "$*: exit $rc, want $want: $(head -5 "$T/out")"
+}
+has() { grep -qE -- "$1" "$T/out" || fail "'$1' missing from: $(head -20 "$T/out")"; }
+
+expect_rc 0 "$PROFPIPE" components --plugin "$PLUGIN"
+has '^receiver file \(built-in\)'
+for o in include exclude poll_interval min_file_age max_file_size labels service_name \
+         profile_type delete_after_read failed_dir; do
+  sed -n '/^receiver file /,/^$/p' "$T/out" | grep -qE "^  $o +" || fail "receiver file: option $o not listed"
+done
+has '^exporter file \(built-in\)'
+for o in directory fsync max_total_size max_age retry_on_failure sending_queue; do
+  sed -n '/^exporter file /,/^$/p' "$T/out" | grep -qE "^  $o +" || fail "exporter file: option $o not listed"
+done
+has "^processor label_edit \\($PLUGIN\\)"
+for o in set remove drop_types; do
+  sed -n '/^processor label_edit /,/^$/p' "$T/out" | grep -qE "^  $o +" || fail "label_edit: option $o not listed"
+done
+sed -n '/^receiver file /,/^$/p' "$T/out" | grep -qE '^  min_file_age +duration +1s ' ||
+  fail "receiver file: min_file_age should show type duration and default 1s"
+pass "components lists file receiver, file exporter and the plugin's label_edit with their options"
+
+# plugins named in a config's service.plugins are listed too
+cat > "$T/plugins.yaml" <<YAML
+receivers: {file: {include: ["$T/in/*"]}}
+exporters: {file: {directory: $T/out}}
+service:
+  plugins: [$PLUGIN]
+  pipelines: {profiles: {receivers: [file], exporters: [file]}}
+YAML
+expect_rc 0 "$PROFPIPE" components -c "$T/plugins.yaml"
+has '^processor label_edit '
+pass "components -c loads the config's plugins"
+
+# each README's option table is the component's own table, row for row
+check_readme() { # type readme nth-table-of-that-type
+  "$PROFPIPE" components --plugin "$PLUGIN" --markdown "$1" > "$T/md"
+  awk -v want="$3" '/^\| Option/ {n++} n == want && /^\| `/' "$T/md" > "$T/rows"
+  [ -s "$T/rows" ] || fail "no markdown table for $1"
+  while IFS= read -r row; do
+    grep -qF -- "$row" "$2" || fail "$2 lacks the option row: $row"
+  done < "$T/rows"
+}
+check_readme file "$SOURCE_DIR/receivers/file/README.md" 1
+check_readme file "$SOURCE_DIR/exporters/file/README.md" 2
+check_readme label_edit "$SOURCE_DIR/plugins/label_edit/README.md" 1
+pass "the READMEs' option tables match the components' tables"
+
+expect_rc 0 "$PROFPIPE" --version
+version=$(sed -n 's/^project(profpipe VERSION \([0-9.]*\).*/\1/p' "$SOURCE_DIR/CMakeLists.txt")
+has "^profpipe $version"
+expect_rc 0 "$PROFPIPE" --help
+has 'validate'; has 'components'; has 'run'
+pass "--version ($version) and --help exit 0"
+
+expect_rc 2 "$PROFPIPE" frobnicate
+expect_rc 2 "$PROFPIPE" run --no-such-flag
+expect_rc 2 "$PROFPIPE" validate
+expect_rc 2 "$PROFPIPE" run -c "$T/does-not-exist.yaml"
+has 'does-not-exist.yaml'
+expect_rc 2 "$PROFPIPE" components --plugin "$T/nope.so"
+pass "bad usage, a missing config and a missing plugin exit 2"

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SIGHUP: a good new config replaces the running one without losing or
+# repeating profiles (files dropped around the reload all arrive once; a
+# file read before it is not read again); a broken one is refused with its
+# file:line and key in the log, and the old config keeps running.
+source "$SOURCE_DIR/tests/e2e/lib.sh"
+source "$SOURCE_DIR/tests/e2e/foundation/foundation_lib.sh"
+
+go_profiles "$T/gen"
+P="$T/gen/goapp.heap.pb.gz"
+mkdir -p "$T/in"
+telemetry_port
+write_config() { # version [extra receiver line]
+  cat > "$T/config.yaml" <<YAML
+receivers:
+  file:
+    include: ["$T/in/*.pb.gz"]
+    poll_interval: 200ms
+    min_file_age: 0s
+${2:-}
+processors:
+  label_edit: {set: {version: $1}}
+exporters:
+  file: {directory: $T/out}
+service:
+  plugins: [$PLUGIN]
+  telemetry: {address: "$TELEMETRY"}
+  pipelines:
+    profiles:
+      receivers: [file]
+      processors: [label_edit]
+      exporters: [file]
+YAML
+}
+version_of() { # service -> the version labels of its index lines
+  indexcheck "$T/out" | awk -F'\t' -v s="service_name=$1" '$2 ~ s"(,|$)"' |
+    sed 's/.*version=\([^,	]*\).*/\1/' | tr '\n' ' ' | sed 's/ $//'
+}
+
+write_config v1
+start_profpipe run "$T/config.yaml"
+drop "$P" "$T/in" a1.heap.pb.gz
+wait_index "$T/out" 1 20
+[ "$(version_of a1)" = v1 ] || fail "a1: want version v1, got '$(version_of a1)'"
+
+# files arriving around a good reload
+for i in 1 2 3 4 5; do drop "$P" "$T/in" "b$i.heap.pb.gz"; done
+write_config v2
+kill -HUP "$PROFPIPE_PID"
+wait_for 20 grep -q 'msg="reloaded' "$T/run.log" || fail "no reload in the log: $(tail -5 "$T/run.log")"
+drop "$P" "$T/in" c1.heap.pb.gz
+wait_index "$T/out" 7 20
+sleep 0.6 # three more polls: a repeated read would show now
+[ "$(index_lines "$T/out")" = 7 ] || fail "want 7 profiles (a1 read once), got $(index_lines "$T/out")"
+[ "$(version_of c1)" = v2 ] || fail "c1 after the reload: want v2, got '$(version_of c1)'"
+for i in 1 2 3 4 5; do
+  v=$(version_of "b$i")
+  [ "$v" = v1 ] || [ "$v" = v2 ] || fail "b$i: want one line with v1 or v2, got '$v'"
+done
+pass "good reload: new label on later profiles, the 5 in flight all arrived once, none read twice"
+
+# a broken config: refused, named, and the old one keeps running
+write_config v3 "    poll_intervall: 1s"
+kill -HUP "$PROFPIPE_PID"
+wait_for 20 grep -q 'reload refused' "$T/run.log" || fail "broken config not refused: $(tail -5 "$T/run.log")"
+grep 'reload refused' "$T/run.log" | grep -q 'config.yaml:6:.*poll_intervall' ||
+  fail "the refusal does not name config.yaml:6 and poll_intervall: $(grep 'reload refused' "$T/run.log")"
+drop "$P" "$T/in" d1.heap.pb.gz
+wait_index "$T/out" 8 20
+[ "$(version_of d1)" = v2 ] || fail "d1 after a refused reload: want v2 (old config), got '$(version_of d1)'"
+kill -0 "$PROFPIPE_PID" || fail "profpipe died"
+pass "broken reload: refused with file:line and key, the running config kept working"
+
+stop_profpipe "$PROFPIPE_PID"
+pass "exit 0 after two reloads"
