@@ -69,74 +69,74 @@ static int compact_samples(pp_pprof *t)
     return 0;
 }
 
-/* A sorted, deduplicated set of ids, malloc'd. */
-typedef struct id_list {
-    uint64_t *ids;
-    size_t n, cap;
-} id_list;
-
-static int id_list_add(id_list *l, uint64_t id)
+/* Keeps the elements of an id'd array whose `used` flag is set, in order. */
+static size_t keep_used(void *arr, size_t n, size_t stride, const uint8_t *used)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        uint64_t *nl = realloc(l->ids, cap * sizeof(*nl));
-        if (!nl)
-            return -1;
-        l->ids = nl;
-        l->cap = cap;
-    }
-    l->ids[l->n++] = id;
-    return 0;
-}
-
-static void id_list_seal(id_list *l)
-{
-    if (l->n)
-        qsort(l->ids, l->n, sizeof(uint64_t), pprof_u64_cmp);
-}
-
-static int id_list_has(const id_list *l, uint64_t id)
-{
-    return l->n && bsearch(&id, l->ids, l->n, sizeof(uint64_t), pprof_u64_cmp) != NULL;
-}
-
-static int compact_references(pp_pprof *t)
-{
-    id_list locs = {0}, fns = {0}, maps = {0};
-    int rc = 0;
-    for (size_t i = 0; i < t->n_samples && rc == 0; i++)
-        for (size_t j = 0; j < t->samples[i].n_location_ids && rc == 0; j++)
-            rc = id_list_add(&locs, t->samples[i].location_ids[j]);
-    id_list_seal(&locs);
+    uint8_t *base = arr;
     size_t kept = 0;
-    for (size_t i = 0; i < t->n_locations && rc == 0; i++) {
-        pp_location *l = &t->locations[i];
-        if (!id_list_has(&locs, l->id))
+    for (size_t i = 0; i < n; i++)
+        if (used[i])
+            memmove(base + kept++ * stride, base + i * stride, stride);
+    return kept;
+}
+
+/* Position of mapping id: direct when ids are 1..n (the usual case), else
+ * a scan (a profile has few mappings). */
+static long mapping_pos(const pp_pprof *t, uint64_t id)
+{
+    if (id == 0)
+        return -1;
+    if (id <= t->n_mappings && t->mappings[id - 1].id == id)
+        return (long)(id - 1);
+    for (size_t m = 0; m < t->n_mappings; m++)
+        if (t->mappings[m].id == id)
+            return (long)m;
+    return -1;
+}
+
+/* Marks, by array position, the elements that kept samples reach: their
+ * locations, and the functions and mappings of those locations. Positions
+ * come from the profile's id indexes, so this is linear in the stacks. */
+static void mark_used(pp_profile *p, uint8_t *loc_used, uint8_t *fn_used, uint8_t *map_used)
+{
+    const pp_pprof *t = &p->tree;
+    for (size_t i = 0; i < t->n_samples; i++)
+        for (size_t j = 0; j < t->samples[i].n_location_ids; j++) {
+            const pp_location *l = pprof_location(p, t->samples[i].location_ids[j]);
+            if (l)
+                loc_used[l - t->locations] = 1;
+        }
+    for (size_t i = 0; i < t->n_locations; i++) {
+        if (!loc_used[i])
             continue;
-        t->locations[kept++] = *l;
-        if (l->mapping_id)
-            rc = id_list_add(&maps, l->mapping_id);
-        for (size_t j = 0; j < l->n_lines && rc == 0; j++)
-            rc = id_list_add(&fns, l->lines[j].function_id);
+        const pp_location *l = &t->locations[i];
+        for (size_t j = 0; j < l->n_lines; j++) {
+            const pp_function *f = pprof_function(p, l->lines[j].function_id);
+            if (f)
+                fn_used[f - t->functions] = 1;
+        }
+        long m = mapping_pos(t, l->mapping_id);
+        if (m >= 0)
+            map_used[m] = 1;
     }
+}
+
+static int compact_references(pp_profile *p)
+{
+    pp_pprof *t = &p->tree;
+    uint8_t *loc_used = calloc(t->n_locations + 1, 1);
+    uint8_t *fn_used = calloc(t->n_functions + 1, 1);
+    uint8_t *map_used = calloc(t->n_mappings + 1, 1);
+    int rc = loc_used && fn_used && map_used ? 0 : -1;
     if (rc == 0) {
-        t->n_locations = kept;
-        id_list_seal(&fns);
-        id_list_seal(&maps);
-        kept = 0;
-        for (size_t i = 0; i < t->n_functions; i++)
-            if (id_list_has(&fns, t->functions[i].id))
-                t->functions[kept++] = t->functions[i];
-        t->n_functions = kept;
-        kept = 0;
-        for (size_t i = 0; i < t->n_mappings; i++)
-            if (id_list_has(&maps, t->mappings[i].id))
-                t->mappings[kept++] = t->mappings[i];
-        t->n_mappings = kept;
+        mark_used(p, loc_used, fn_used, map_used);
+        t->n_locations = keep_used(t->locations, t->n_locations, sizeof(pp_location), loc_used);
+        t->n_functions = keep_used(t->functions, t->n_functions, sizeof(pp_function), fn_used);
+        t->n_mappings = keep_used(t->mappings, t->n_mappings, sizeof(pp_mapping), map_used);
     }
-    free(locs.ids);
-    free(fns.ids);
-    free(maps.ids);
+    free(loc_used);
+    free(fn_used);
+    free(map_used);
     return rc;
 }
 
@@ -222,7 +222,7 @@ int pprof_compact(pp_profile *p)
         return -1;
     int rc = compact_samples(t);
     if (rc == 0)
-        rc = compact_references(t);
+        rc = compact_references(p);
     if (rc == 0)
         rc = compact_strings(t);
     pprof_caches_reset(p);
