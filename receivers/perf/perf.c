@@ -41,6 +41,7 @@
 #define MAX_CPUS 4096
 #define DRAIN_PERIOD_MS 250
 #define NS_PER_MS 1000000LL
+#define NS_PER_S 1000000000LL
 #define SYMCACHE_KEEP_INTERVALS 20
 #define SAMPLE_RATE_PATH "/proc/sys/kernel/perf_event_max_sample_rate"
 #define SERVICE_NAME_MAX 256
@@ -99,14 +100,19 @@ typedef struct perf_receiver {
     perf_resolver resolver;
     int64_t window_start; /* wall ns */
     pp_metric *m_lost, *m_throttle, *m_unthrottle, *m_samples, *m_unresolved,
-        *m_processes, *m_no_stack;
+        *m_processes, *m_no_stack, *m_cpu;
 } perf_receiver;
+
+static int64_t clock_ns(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
 
 static int64_t mono_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    return clock_ns(CLOCK_MONOTONIC);
 }
 
 /* ------------------------------------------------------------ options */
@@ -551,6 +557,8 @@ static void *reader_main(void *arg)
             if (next_flush <= now) /* fell behind (emit blocked): skip ahead */
                 next_flush = now + r->interval_ns;
         }
+        r->host->metric_set(r->m_cpu,
+                            (double)clock_ns(CLOCK_THREAD_CPUTIME_ID) / (double)NS_PER_S);
     }
     drain(r);
     flush(r, 0); /* the partial last interval */
@@ -651,6 +659,10 @@ static void make_metrics(perf_receiver *r)
                                 "Distinct frames named by mapping+offset, no symbol found",
                                 PP_COUNTER, NULL);
     r->m_processes = h->metric(r->self, "perf_processes", "Processes tracked", PP_GAUGE, NULL);
+    r->m_cpu = h->metric(r->self, "perf_reader_cpu_seconds_total",
+                         "CPU time of the receiver's reader thread (reading rings, tracking "
+                         "processes, symbolizing, building profiles)",
+                         PP_COUNTER, NULL);
 }
 
 static int perf_start(void *state)
