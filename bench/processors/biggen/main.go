@@ -1,0 +1,87 @@
+// biggen writes a large real CPU profile for bench/processors/run.sh:
+// eight mutually recursive functions pick their callee from a fixed
+// pseudo-random sequence, so the runtime's sampler sees thousands of
+// distinct stacks up to 24 frames deep, as a busy service's profile has.
+// Usage: biggen OUT.pb.gz SECONDS. Standard library only.
+package main
+
+import (
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"time"
+)
+
+const (
+	maxDepth   = 24
+	burnRounds = 2000
+	workers    = 2 // one per core here: twice the samples per second
+)
+
+type rng struct{ state uint64 }
+
+func (r *rng) next() uint64 { // xorshift64: deterministic callee choices
+	r.state ^= r.state << 13
+	r.state ^= r.state >> 7
+	r.state ^= r.state << 17
+	return r.state
+}
+
+func burn(seed uint64) uint64 {
+	x := seed | 1
+	for i := 0; i < burnRounds; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	return x
+}
+
+var fns [8]func(*rng, int)
+
+func call(r *rng, d int) {
+	r.state ^= burn(r.state) & 1
+	if d <= 0 || r.next()%5 == 0 {
+		return
+	}
+	fns[r.next()%8](r, d-1)
+}
+
+func alpha(r *rng, d int)   { call(r, d) }
+func bravo(r *rng, d int)   { call(r, d) }
+func charlie(r *rng, d int) { call(r, d) }
+func delta(r *rng, d int)   { call(r, d) }
+func echo(r *rng, d int)    { call(r, d) }
+func foxtrot(r *rng, d int) { call(r, d) }
+func golf(r *rng, d int)    { call(r, d) }
+func hotel(r *rng, d int)   { call(r, d) }
+
+func main() {
+	fns = [8]func(*rng, int){alpha, bravo, charlie, delta, echo, foxtrot, golf, hotel}
+	seconds, err := strconv.ParseFloat(os.Args[2], 64)
+	if err != nil {
+		panic(err)
+	}
+	f, err := os.Create(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		panic(err)
+	}
+	end := time.Now().Add(time.Duration(seconds * float64(time.Second)))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(r *rng) {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				fns[r.next()%8](r, maxDepth)
+			}
+		}(&rng{state: 88172645463325252 + uint64(w)})
+	}
+	wg.Wait()
+	pprof.StopCPUProfile()
+	if err := f.Close(); err != nil {
+		panic(err)
+	}
+}

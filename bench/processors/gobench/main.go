@@ -1,0 +1,219 @@
+// gobench is the Go side of bench/processors/run.sh: the same work as
+// proc_bench, written with Debian's github.com/google/pprof/profile, the
+// library the Go ecosystem (and go tool pprof) uses. Per profile: the same
+// three relabel rules on the series labels (Go's regexp, anchored as
+// Prometheus anchors), parse the gzip'd pprof, cut stacks deeper than
+// MAX_DEPTH under a [truncated] frame, fold call-tree nodes below
+// MIN_FRACTION of the total into [other], merge equal samples (Compact),
+// and write it gzip'd. Prints one line for run.sh.
+//
+// Usage: gobench SECONDS MIN_FRACTION MAX_DEPTH FILE...
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/google/pprof/profile"
+)
+
+type rule struct {
+	source []string
+	re     *regexp.Regexp
+	target string
+	repl   string
+	action string
+}
+
+func anchored(s string) *regexp.Regexp { return regexp.MustCompile("^(?s:" + s + ")$") }
+
+var rules = []rule{
+	{source: []string{"service_name"}, re: anchored("(.*)-app"), target: "app", repl: "${1}", action: "replace"},
+	{source: []string{"env"}, re: anchored("prod|staging"), action: "keep"},
+	{re: anchored("tmp_.*"), action: "labeldrop"},
+}
+
+func inputLabels() map[string]string {
+	return map[string]string{"service_name": "checkout-app", "__name__": "process_cpu",
+		"env": "prod", "tmp_request": "r-1234", "instance": "10.0.0.1:6060"}
+}
+
+func relabel(ls map[string]string) bool {
+	for _, r := range rules {
+		val := ""
+		for i, s := range r.source {
+			if i > 0 {
+				val += ";"
+			}
+			val += ls[s]
+		}
+		switch r.action {
+		case "replace":
+			m := r.re.FindStringSubmatchIndex(val)
+			if m == nil {
+				continue
+			}
+			res := string(r.re.ExpandString(nil, r.repl, val, m))
+			if res == "" {
+				delete(ls, r.target)
+			} else {
+				ls[r.target] = res
+			}
+		case "keep":
+			if !r.re.MatchString(val) {
+				return false
+			}
+		case "labeldrop":
+			for k := range ls {
+				if r.re.MatchString(k) {
+					delete(ls, k)
+				}
+			}
+		}
+	}
+	return ls["service_name"] != "" && ls["__name__"] != ""
+}
+
+// marker adds a function and location named name; returns the location.
+func marker(p *profile.Profile, name string) *profile.Location {
+	var maxFn, maxLoc uint64
+	for _, f := range p.Function {
+		if f.ID > maxFn {
+			maxFn = f.ID
+		}
+	}
+	for _, l := range p.Location {
+		if l.ID > maxLoc {
+			maxLoc = l.ID
+		}
+	}
+	fn := &profile.Function{ID: maxFn + 1, Name: name, SystemName: name}
+	loc := &profile.Location{ID: maxLoc + 1, Line: []profile.Line{{Function: fn}}}
+	p.Function = append(p.Function, fn)
+	p.Location = append(p.Location, loc)
+	return loc
+}
+
+func truncate(p *profile.Profile, maxDepth int) {
+	var cut *profile.Location
+	for _, s := range p.Sample {
+		if len(s.Location) <= maxDepth {
+			continue
+		}
+		if cut == nil {
+			cut = marker(p, "[truncated]")
+		}
+		keep := s.Location[len(s.Location)-(maxDepth-1):]
+		s.Location = append([]*profile.Location{cut}, keep...)
+	}
+}
+
+type nodeKey struct {
+	parent int
+	loc    uint64
+}
+
+func valueIndex(p *profile.Profile) int {
+	for i, st := range p.SampleType {
+		if p.DefaultSampleType != "" && st.Type == p.DefaultSampleType {
+			return i
+		}
+	}
+	return len(p.SampleType) - 1
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+func fold(p *profile.Profile, minFraction float64) {
+	vi := valueIndex(p)
+	nodes := map[nodeKey]int{}
+	var totals []int64
+	var total int64
+	for _, s := range p.Sample {
+		v := s.Value[vi]
+		total += v
+		parent := -1
+		for d := len(s.Location) - 1; d >= 0; d-- {
+			k := nodeKey{parent, s.Location[d].ID}
+			id, ok := nodes[k]
+			if !ok {
+				id = len(totals)
+				nodes[k] = id
+				totals = append(totals, 0)
+			}
+			totals[id] += v
+			parent = id
+		}
+	}
+	threshold := minFraction * float64(abs(total))
+	var other *profile.Location
+	for _, s := range p.Sample {
+		parent := -1
+		n := len(s.Location)
+		for d := 0; d < n; d++ {
+			id := nodes[nodeKey{parent, s.Location[n-1-d].ID}]
+			if float64(abs(totals[id])) < threshold {
+				if other == nil {
+					other = marker(p, "[other]")
+				}
+				s.Location = append([]*profile.Location{other}, s.Location[n-d:]...)
+				break
+			}
+			parent = id
+		}
+	}
+}
+
+func main() {
+	if len(os.Args) < 5 {
+		fmt.Fprintln(os.Stderr, "usage: gobench SECONDS MIN_FRACTION MAX_DEPTH FILE...")
+		os.Exit(2)
+	}
+	seconds, _ := strconv.ParseFloat(os.Args[1], 64)
+	minFraction, _ := strconv.ParseFloat(os.Args[2], 64)
+	maxDepth, _ := strconv.Atoi(os.Args[3])
+	var inputs [][]byte
+	for _, path := range os.Args[4:] {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			panic(err)
+		}
+		inputs = append(inputs, b)
+	}
+	var profiles, bytesIn, bytesOut int
+	start := time.Now()
+	var buf bytes.Buffer
+	for time.Since(start).Seconds() < seconds {
+		for _, in := range inputs {
+			profiles++
+			bytesIn += len(in)
+			if !relabel(inputLabels()) {
+				continue
+			}
+			p, err := profile.ParseData(in)
+			if err != nil {
+				panic(err)
+			}
+			truncate(p, maxDepth)
+			fold(p, minFraction)
+			p = p.Compact()
+			buf.Reset()
+			if err := p.Write(&buf); err != nil {
+				panic(err)
+			}
+			bytesOut += buf.Len()
+		}
+	}
+	el := time.Since(start).Seconds()
+	fmt.Printf("go profiles=%d seconds=%.3f profiles_per_s=%.1f mb_per_s=%.3f bytes_out=%d\n",
+		profiles, el, float64(profiles)/el, float64(bytesIn)/1e6/el, bytesOut)
+}
