@@ -254,6 +254,8 @@ static int has_prefix(const char *s, const char *prefix)
  * decided by the first sample type that is recognized:
  *   samples, cpu            -> process_cpu (Go CPU profile)
  *   alloc_*, inuse_*        -> memory      (Go heap and allocs)
+ *   objects, space          -> memory      (Node.js heap, @datadog/pprof)
+ *   wall                    -> wall        (Node.js wall time)
  *   goroutine, goroutines   -> goroutine
  *   contentions, delay      -> block
  *   threadcreate            -> threadcreate
@@ -270,6 +272,8 @@ const char *pprof_family(const pp_pprof *t)
     } rules[] = {
         {"cpu", 1, "process_cpu"},         {"samples", 1, "process_cpu"},
         {"alloc_", 0, "memory"},           {"inuse_", 0, "memory"},
+        {"objects", 1, "memory"},          {"space", 1, "memory"},
+        {"wall", 1, "wall"},
         {"goroutine", 1, "goroutine"},     {"goroutines", 1, "goroutine"},
         {"contentions", 1, "block"},       {"delay", 1, "block"},
         {"threadcreate", 1, "threadcreate"},

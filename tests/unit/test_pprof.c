@@ -623,7 +623,8 @@ static void test_family(void **state)
                                                        "inuse_objects", "inuse_space"};
     const char *inuse[] = {"inuse_space"}, *gor[] = {"goroutine"}, *gors[] = {"goroutines"};
     const char *block[] = {"contentions", "delay"}, *tc[] = {"threadcreate"};
-    const char *odd[] = {"wall"}, *late[] = {"unknown", "cpu"};
+    const char *odd[] = {"frobs"}, *late[] = {"unknown", "cpu"};
+    const char *node_wall[] = {"sample", "wall"}, *node_heap[] = {"objects", "space"};
     assert_string_equal(family_of(cpu, 2), "process_cpu");
     assert_string_equal(family_of(heap, 4), "memory");
     assert_string_equal(family_of(inuse, 1), "memory");
@@ -632,6 +633,8 @@ static void test_family(void **state)
     assert_string_equal(family_of(block, 2), "block");
     assert_string_equal(family_of(tc, 1), "threadcreate");
     assert_string_equal(family_of(late, 2), "process_cpu");
+    assert_string_equal(family_of(node_wall, 2), "wall");
+    assert_string_equal(family_of(node_heap, 2), "memory");
     assert_null(family_of(odd, 1));
     assert_null(family_of(NULL, 0));
     assert_null(pprof_family(NULL));
