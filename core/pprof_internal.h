@@ -91,6 +91,11 @@ int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos,
 /* Serializes t (plain protobuf) into a malloc'd buffer. 0 or -1 (memory). */
 int pprof_encode(const pp_pprof *t, uint8_t **out, size_t *out_len);
 
+/* 64-bit FNV-1a, continued from h (start with PPROF_FNV_OFFSET): stable
+ * across runs and machines, for fingerprints and hash tables alike. */
+#define PPROF_FNV_OFFSET 0xcbf29ce484222325ull
+uint64_t pprof_fnv1a(uint64_t h, const void *data, size_t len);
+
 /* qsort orderings: labels by (key, str, num, num_unit); uint64_t ids. */
 int pprof_label_cmp(const void *a, const void *b);
 int pprof_u64_cmp(const void *a, const void *b);

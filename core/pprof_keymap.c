@@ -1,24 +1,17 @@
 /* pprof_keymap: see pprof_keymap.h. The table stays at most half full, so
- * probes are short; the hash is 64-bit FNV-1a over the key bytes. */
+ * probes are short; the hash is FNV-1a (pprof_fnv1a) over the key bytes. */
 #include "pprof_keymap.h"
+#include "pprof_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define KEYMAP_MIN_SLOTS 64
 #define KEY_MIN_CAP 256
-#define FNV64_OFFSET 0xcbf29ce484222325ull
-#define FNV64_PRIME 0x100000001b3ull
 
 static uint64_t key_hash(const void *key, size_t len)
 {
-    const uint8_t *b = key;
-    uint64_t h = FNV64_OFFSET;
-    for (size_t i = 0; i < len; i++) {
-        h ^= b[i];
-        h *= FNV64_PRIME;
-    }
-    return h;
+    return pprof_fnv1a(PPROF_FNV_OFFSET, key, len);
 }
 
 int keymap_init(keymap *m, size_t expected)

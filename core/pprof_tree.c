@@ -14,8 +14,6 @@
 
 #define INTERN_MIN_SLOTS 64
 #define INTERN_MIN_CAP 16
-#define FNV32_OFFSET 2166136261u
-#define FNV32_PRIME 16777619u
 /* 64-bit multiplicative hashing constant (2^64 / golden ratio) */
 #define ID_HASH_MULT 0x9e3779b97f4a7c15ull
 
@@ -138,14 +136,9 @@ const pp_function *pprof_function(const pp_profile *p, uint64_t id)
 
 /* ---------------- interning ---------------- */
 
-static uint32_t str_hash(const char *s)
+static size_t str_hash(const char *s)
 {
-    uint32_t h = FNV32_OFFSET;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= FNV32_PRIME;
-    }
-    return h;
+    return (size_t)pprof_fnv1a(PPROF_FNV_OFFSET, s, strlen(s));
 }
 
 static void intern_insert(intern_map *m, const char *const *strings, size_t idx)

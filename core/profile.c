@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FNV64_OFFSET 0xcbf29ce484222325ull
 #define FNV64_PRIME 0x100000001b3ull
 /* separates names and values in the fingerprint; never valid UTF-8 */
 #define FINGERPRINT_SEP 0xff
@@ -274,7 +273,7 @@ int profile_label_del(pp_profile *p, const char *name)
     return 1;
 }
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+uint64_t pprof_fnv1a(uint64_t h, const void *data, size_t len)
 {
     const unsigned char *b = data;
     for (size_t i = 0; i < len; i++) {
@@ -289,12 +288,12 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
 uint64_t profile_labels_fingerprint(const pp_profile *p)
 {
     static const unsigned char sep = FINGERPRINT_SEP;
-    uint64_t h = FNV64_OFFSET;
+    uint64_t h = PPROF_FNV_OFFSET;
     for (size_t i = 0; i < p->n_labels; i++) {
-        h = fnv1a(h, p->labels[i].name, strlen(p->labels[i].name));
-        h = fnv1a(h, &sep, 1);
-        h = fnv1a(h, p->labels[i].value, strlen(p->labels[i].value));
-        h = fnv1a(h, &sep, 1);
+        h = pprof_fnv1a(h, p->labels[i].name, strlen(p->labels[i].name));
+        h = pprof_fnv1a(h, &sep, 1);
+        h = pprof_fnv1a(h, p->labels[i].value, strlen(p->labels[i].value));
+        h = pprof_fnv1a(h, &sep, 1);
     }
     return h;
 }
