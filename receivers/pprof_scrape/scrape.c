@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "scrape.h"
 
@@ -245,18 +246,31 @@ static int check_keys(const pp_host *h, const pp_config *node, const pp_option *
     return rc;
 }
 
+/* Adds a mapping's pairs to kv; a name already there (any case: these
+ * are HTTP headers and query parameters) gets the new value, so a
+ * target's header replaces the job's. */
 static int read_map(const pp_host *h, const pp_config *map, scrape_kv **kv, size_t *n_kv)
 {
-    size_t i, n = map ? h->cfg_count(map) : 0;
+    size_t i, j, n = map ? h->cfg_count(map) : 0;
+    scrape_kv *grown;
     if (n == 0)
         return 0;
-    *kv = realloc(*kv, (*n_kv + n) * sizeof **kv);
-    if (!*kv)
+    grown = realloc(*kv, (*n_kv + n) * sizeof **kv);
+    if (!grown)
         return -1;
+    *kv = grown;
     for (i = 0; i < n; i++) {
-        const char *v = h->cfg_scalar(h->cfg_item(map, i));
-        scrape_kv *e = &(*kv)[(*n_kv)++];
-        e->name = strdup(h->cfg_key(map, i));
+        const char *name = h->cfg_key(map, i), *v = h->cfg_scalar(h->cfg_item(map, i));
+        scrape_kv *e = NULL;
+        for (j = 0; j < *n_kv && !e; j++)
+            if (strcasecmp((*kv)[j].name, name) == 0)
+                e = &(*kv)[j];
+        if (!e) {
+            e = &(*kv)[(*n_kv)++];
+            e->name = strdup(name);
+            e->value = NULL;
+        }
+        free(e->value);
         e->value = strdup(v ? v : "");
         if (!e->name || !e->value)
             return -1;

@@ -8,13 +8,15 @@
  * change of state with the status. 429 and 503 skip the profile type
  * until the server's Retry-After has passed (at least this interval).
  *
- * A 200 becomes a profile: cumulative types go through the slot's delta
- * state (and need the decoded tree); the rest pass as the raw bytes
- * received, after a cheap check that they are a pprof at all. Series
+ * A 200 becomes a profile once a cheap check says it is a pprof at all
+ * and inflates to no more than body_size_limit: cumulative types go
+ * through the slot's delta state (and need the decoded tree); the rest
+ * pass as the raw bytes received. Series
  * labels are the target's plus `__name__`, and `__delta__="false"` on
  * profiles whose values are already per-interval deltas (ours, or
  * godeltaprof's), as Alloy sends it so Pyroscope does not delta again. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "scrape_loop.h"
@@ -128,57 +130,99 @@ static int set_labels(const pp_host *h, pp_profile *p, const scrape_slot *s, int
     return delta ? h->label_set(p, "__delta__", "false") : 0;
 }
 
-/* Builds the profile from a 200 body; 0 (emitted or kept as a baseline)
- * or -1 with the reason in why. */
-static int take_profile(scrape_loop *l, scrape_slot *s, char *why, size_t whylen)
+/* The size a gzip stream says it inflates to (its trailer: modulo 4 GiB,
+ * and meaningless if the stream is cut short). */
+static uint64_t gzip_isize(const scrape_buf *b)
+{
+    const uint8_t *t = b->data + b->len - 4;
+    if (b->len < 18 || b->data[0] != 0x1f || b->data[1] != 0x8b)
+        return 0;
+    return (uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 | (uint64_t)t[3] << 24;
+}
+
+/* Is the body a pprof, inflating to no more than body_size_limit? Only
+ * when the bounded check fails and the trailer claims a large size is
+ * the body inflated again without the limit, to tell "too large" from
+ * "broken" (a truncated stream's trailer is garbage). */
+static scrape_reason check_body(const pp_host *h, const scrape_buf *b, char *why,
+                                size_t whylen)
+{
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    char ignored[256];
+    if (scrape_check_pprof(h, b->data, b->len,
+                           b->limit > 0 ? (size_t)b->limit : CHECK_MAX_DECOMPRESSED, why,
+                           whylen) == 0)
+        return REASON_NONE;
+    if (b->limit <= 0 || gzip_isize(b) <= (uint64_t)b->limit ||
+        h->gunzip(b->data, b->len, CHECK_MAX_DECOMPRESSED, &plain, &plain_len, ignored,
+                  sizeof ignored) < 0)
+        return REASON_INVALID;
+    free(plain);
+    snprintf(why, whylen, "body inflates to %zu bytes, more than body_size_limit (%lld bytes)",
+             plain_len, (long long)b->limit);
+    return REASON_BODY_LIMIT;
+}
+
+/* Runs the body through the slot's delta state; REASON_NONE with *keep
+ * telling whether to emit p, or REASON_INVALID with why. */
+static scrape_reason take_delta(scrape_loop *l, scrape_slot *s, pp_profile *p, int64_t until,
+                                int64_t *from, int *delta, int *keep, char *why,
+                                size_t whylen)
+{
+    const pp_host *h = l->host;
+    char err[256];
+    scrape_delta_result r;
+    *keep = 0;
+    if (!s->delta && !(s->delta = scrape_delta_new())) {
+        snprintf(why, whylen, "out of memory");
+        return REASON_INVALID;
+    }
+    r = scrape_delta_apply(s->delta, h, p, until, from, err, sizeof err);
+    if (r == SCRAPE_DELTA_ERROR) {
+        snprintf(why, whylen, "not a pprof: %s", err);
+        return REASON_INVALID;
+    }
+    if (r == SCRAPE_DELTA_RESET)
+        h->log(l->self, PP_LOG_INFO,
+               "%s%s: counters went back (process restarted?): new delta baseline",
+               s->target->base_url, s->ptype->path);
+    *keep = r == SCRAPE_DELTA_EMIT || r == SCRAPE_DELTA_NONE;
+    *delta = r == SCRAPE_DELTA_EMIT;
+    return REASON_NONE;
+}
+
+/* Builds the profile from a 200 body and adds it to the loop's batch
+ * (or keeps it only as a delta baseline); a failure reason with why. */
+static scrape_reason take_profile(scrape_loop *l, scrape_slot *s, char *why, size_t whylen)
 {
     const pp_host *h = l->host;
     int64_t until = h->now_ns(), from = s->start_wall;
-    int delta = s->ptype->server_delta;
+    int delta = s->ptype->server_delta, keep = 1;
+    scrape_reason r = check_body(h, &s->body, why, whylen);
     pp_profile *p;
-    if (!needs_delta(s->ptype) &&
-        scrape_check_pprof(h, s->body.data, s->body.len, CHECK_MAX_DECOMPRESSED, why,
-                           whylen) < 0)
-        return -1;
+    if (r != REASON_NONE)
+        return r;
     p = h->profile_new();
     if (!p || h->profile_set_raw(p, s->body.data, s->body.len) < 0) {
         snprintf(why, whylen, "out of memory");
+        r = REASON_INVALID;
+    } else if (needs_delta(s->ptype)) {
+        r = take_delta(l, s, p, until, &from, &delta, &keep, why, whylen);
+    }
+    if (r == REASON_NONE && keep &&
+        (set_labels(h, p, s, delta) < 0 || (!l->batch && !(l->batch = h->batch_new())))) {
+        snprintf(why, whylen, "out of memory");
+        r = REASON_INVALID;
+    }
+    if (r != REASON_NONE || !keep) {
         if (p)
             h->profile_free(p);
-        return -1;
-    }
-    if (needs_delta(s->ptype)) {
-        char err[256];
-        scrape_delta_result r;
-        if (!s->delta && !(s->delta = scrape_delta_new())) {
-            h->profile_free(p);
-            snprintf(why, whylen, "out of memory");
-            return -1;
-        }
-        r = scrape_delta_apply(s->delta, h, p, until, &from, err, sizeof err);
-        if (r == SCRAPE_DELTA_ERROR) {
-            h->profile_free(p);
-            snprintf(why, whylen, "not a pprof: %s", err);
-            return -1;
-        }
-        if (r == SCRAPE_DELTA_RESET)
-            h->log(l->self, PP_LOG_INFO,
-                   "%s%s: counters went back (process restarted?): new delta baseline",
-                   s->target->base_url, s->ptype->path);
-        if (r == SCRAPE_DELTA_BASELINE || r == SCRAPE_DELTA_RESET) {
-            h->profile_free(p);
-            return 0;
-        }
-        delta = r == SCRAPE_DELTA_EMIT;
-    }
-    if (set_labels(h, p, s, delta) < 0 || (!l->batch && !(l->batch = h->batch_new()))) {
-        h->profile_free(p);
-        snprintf(why, whylen, "out of memory");
-        return -1;
+        return r;
     }
     h->profile_set_window(p, from, until);
     h->batch_add(l->batch, p);
-    return 0;
+    return REASON_NONE;
 }
 
 static void describe(char *out, size_t outlen, CURLcode rc, long status,
@@ -205,10 +249,11 @@ void scrape_result(scrape_loop *l, scrape_slot *s, CURLcode rc, int64_t now)
     l->host->metric_add(t->m_bytes, (double)s->body.len);
     r = classify(rc, status, &s->body);
     if (r == REASON_NONE) {
-        if (take_profile(l, s, why, sizeof why) == 0)
+        r = take_profile(l, s, why, sizeof why);
+        if (r == REASON_NONE)
             on_success(l, s);
         else
-            on_failure(l, s, REASON_INVALID, why, now);
+            on_failure(l, s, r, why, now);
     } else {
         describe(why, sizeof why, rc, status, s, r);
         if (r == REASON_HTTP_429 || r == REASON_HTTP_503)

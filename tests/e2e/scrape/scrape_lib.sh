@@ -93,8 +93,15 @@ assert_no_negative() {
   done
 }
 
-# The JSON list of requests a target server saw (path, status, unix_ms).
-target_requests() { curl -sf "http://127.0.0.1:$1/requests"; }
+# The requests a target server saw, one "unix_ms path status" a line.
+target_requests() {
+  curl -sf "http://127.0.0.1:$1/requests" | tr '{' '\n' |
+    sed -n 's/.*"unix_ms":\([0-9]*\),"path":"\([^"]*\)","status":\([0-9]*\).*/\1 \2 \3/p'
+}
+
+# count_log LEVEL PATTERN: lines of the profpipe log at LEVEL matching
+# the extended regex PATTERN.
+count_log() { grep "level=$1 " "$T/scrape.log" | grep -cE "$2" || true; }
 
 # metric NAME_AND_LABEL_SUBSTRING MPORT: the value of the first matching
 # /metrics line.

@@ -22,8 +22,8 @@
 //
 // Test controls: /control/reject?n=K&retry_after=S answers the next K
 // pprof requests with 429; /requests lists every pprof request with its
-// status; /bad/html, /bad/truncated and /bad/big?mb=N serve bodies that
-// are not a pprof.
+// status; /bad/html, /bad/truncated and /bad/big?mb=N[&random=1] serve bodies that
+// are not a pprof; -silent ADDR accepts connections and never answers.
 package main
 
 import (
@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"log"
 	"math"
+	"math/rand"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -293,10 +294,32 @@ func badBig(w http.ResponseWriter, r *http.Request) {
 	}
 	zw := gzip.NewWriter(w)
 	chunk := make([]byte, 1<<20)
+	if r.URL.Query().Get("random") != "" {
+		rand.Read(chunk) // incompressible: as large on the wire
+	}
 	for i := 0; i < mb; i++ {
 		zw.Write(chunk)
 	}
 	zw.Close()
+}
+
+var held []net.Conn
+
+// listenSilent accepts connections and never answers (scrape timeouts).
+func listenSilent(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
 }
 
 func main() {
@@ -307,7 +330,12 @@ func main() {
 	rate := flag.Float64("rate", 100, "prod: pprof requests per second allowed")
 	burst := flag.Float64("burst", 50, "prod: burst of the rate limiter")
 	workload := flag.Bool("workload", true, "run the workload")
+	silent := flag.String("silent", "", "also accept connections here and never answer")
 	flag.Parse()
+
+	if *silent != "" {
+		listenSilent(*silent)
+	}
 
 	parkCh := make(chan struct{})
 	if *workload {
