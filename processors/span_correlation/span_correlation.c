@@ -135,7 +135,9 @@ static int64_t canon_key(const span_state *st, prof_ctx *c, int id)
 }
 
 /* Moves trace/span ids from the series labels into c->series_id
- * (normalized; malformed ones are only counted). 0 or -1. */
+ * (normalized; malformed ones are only counted). Without a tree (the
+ * payload could not be decoded) they are only removed: ids must never
+ * stay series labels. 0 or -1. */
 static int move_series_ids(span_state *st, prof_ctx *c)
 {
     const pp_host *h = st->host;
@@ -149,7 +151,8 @@ static int move_series_ids(span_state *st, prof_ctx *c)
         char hex[ID_MAX_HEX + 1];
         if (span_id_normalize(h->label_value(c->p, i), id_hex_len[id], hex) != 0)
             c->malformed++;
-        else if (!c->series_id[id] && (c->series_id[id] = h->pprof_intern(c->p, hex)) <= 0)
+        else if (c->t && !c->series_id[id] &&
+                 (c->series_id[id] = h->pprof_intern(c->p, hex)) <= 0)
             return -1;
         char *name = strdup(h->label_name(c->p, i));
         if (!name) return -1;
@@ -266,9 +269,10 @@ static int fix_profile(span_state *st, pp_profile *p)
     char err[ERRBUF];
     const pp_pprof *ro = h->profile_tree(p, err, sizeof err);
     if (!ro) {
-        h->log(st->self, PP_LOG_WARN, "profile passed on unchanged: %s", err);
+        h->log(st->self, PP_LOG_WARN, "payload passed on unchanged: %s", err);
         h->metric_add(st->decode_errors, 1);
-        return 0;
+        prof_ctx bare = {.p = p};
+        return move_series_ids(st, &bare);
     }
     if (!has_ids(st, p, ro)) return 0;
     prof_ctx c = {.p = p, .t = h->profile_tree_mut(p, err, sizeof err)};

@@ -209,6 +209,26 @@ static void test_span_names_to_series(void **state)
     harness_free(hs);
 }
 
+/* An undecodable payload passes on, but never with ids as series labels. */
+static void test_undecodable_payload(void **state)
+{
+    (void)state;
+    const pp_host *h = fx_host();
+    pp_profile *p = h->profile_new();
+    h->label_set(p, "service_name", "svc");
+    h->label_set(p, "__name__", "process_cpu");
+    h->label_set(p, "otel.trace_id", TRACE_A);
+    static const uint8_t junk[] = {0x1f, 0x8b, 0x00, 0x01};
+    assert_int_equal(h->profile_set_raw(p, junk, sizeof junk), 0);
+    harness *hs;
+    pp_batch *out = run("", p, &hs);
+    assert_int_equal(h->batch_count(out), 1);
+    assert_null(h->label_get(h->batch_get(out, 0), "otel.trace_id"));
+    assert_string_equal(h->label_get(h->batch_get(out, 0), "service_name"), "svc");
+    h->batch_unref(out);
+    harness_free(hs);
+}
+
 static void test_bad_options(void **state)
 {
     (void)state;
@@ -234,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_series_ids_move_down),
         cmocka_unit_test(test_keep_ratio_in_samples),
         cmocka_unit_test(test_span_names_to_series),
+        cmocka_unit_test(test_undecodable_payload),
         cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
