@@ -290,7 +290,7 @@ static int relabel_samples_tree(relabel_state *st, pp_profile *p, pp_pprof *t,
     return 0;
 }
 
-/* 1 keep, 0 dropped (payload could not be decoded: counted), -1 error. */
+/* 1 keep (an undecodable payload too: counted, left as it is), -1 error. */
 static int relabel_samples(relabel_state *st, pp_profile *p)
 {
     const pp_host *h = st->host;
