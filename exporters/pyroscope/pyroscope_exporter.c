@@ -62,6 +62,10 @@ static const pp_option pyro_options[] = {
     {"api", PP_OPT_STRING, "push",
      "push (push.v1.PusherService/Push) or ingest (legacy /ingest)", 0, NULL},
     {"tenant_id", PP_OPT_STRING, NULL, "tenant, sent as X-Scope-OrgID", 0, NULL},
+    {"tenant_label", PP_OPT_STRING, NULL,
+     "series label whose value is sent as X-Scope-OrgID instead of tenant_id (and not as a"
+     " label): forwards the tenant a pyroscope receiver kept with its tenant_label",
+     0, NULL},
     {"basic_auth", PP_OPT_SECTION, NULL, "HTTP basic auth", 0, basic_auth_options},
     {"bearer_token", PP_OPT_STRING, NULL, "sent as Authorization: Bearer", 0, NULL},
     {"bearer_token_file", PP_OPT_STRING, NULL, "file holding the bearer token", 0, NULL},
@@ -91,6 +95,8 @@ typedef struct pyro_exporter {
     pyro_api api;
     char *url; /* push URL, or the endpoint without a trailing '/' for ingest */
     pyro_limits limits;
+    const char *tenant_id;    /* borrowed from the config; NULL = none */
+    const char *tenant_label; /* borrowed; NULL = none */
     pyro_http_config http_cfg; /* strings borrowed from the config, or below */
     char *password;            /* owned: from password or password_file */
     char *bearer_token;        /* owned */
@@ -182,7 +188,9 @@ static int pyro_read_http(pyro_exporter *e, const pp_config *cfg)
     if (e->http_cfg.timeout_ns <= 0)
         return h->cfg_error(cfg, "timeout", "must be positive");
     if (h->cfg_is_set(cfg, "tenant_id"))
-        e->http_cfg.tenant_id = h->cfg_string(cfg, "tenant_id");
+        e->tenant_id = h->cfg_string(cfg, "tenant_id");
+    if (h->cfg_is_set(cfg, "tenant_label"))
+        e->tenant_label = h->cfg_string(cfg, "tenant_label");
     const pp_config *tls = h->cfg_child(cfg, "tls");
     if (tls) {
         if (h->cfg_is_set(tls, "ca_file"))
@@ -291,7 +299,8 @@ static pp_profile *pyro_prepare(pyro_exporter *e, pp_profile *p, pyro_series *s,
     const char *reason = NULL;
     char why[512];
     *clone = NULL;
-    if (pyro_series_build(h, p, &e->limits, s, &reason, why, sizeof(why)) < 0) {
+    if (pyro_series_build(h, p, &e->limits, e->tenant_label, s, &reason, why, sizeof(why)) <
+        0) {
         pyro_reject(e, outcome, s, reason, why);
         return NULL;
     }
@@ -406,37 +415,82 @@ static int push_plan_build(pyro_exporter *e, pp_batch *b, pp_outcome *outcome,
     return 0;
 }
 
+/* The tenant a planned profile goes to: its own, else tenant_id. */
+static const char *plan_tenant(const pyro_exporter *e, const push_plan *plan, size_t k)
+{
+    return plan->series[k].tenant ? plan->series[k].tenant : e->tenant_id;
+}
+
+static int same_tenant(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Sends every not yet sent profile of `tenant` in one PushRequest and
+ * sets their outcomes. PP_RETRY when the server asks to try again. */
+static pp_status push_tenant(pyro_exporter *e, push_plan *plan, const char *tenant,
+                             int *sent, pp_outcome *outcome, pp_export_result *res)
+{
+    pp_profile **group = calloc(plan->n, sizeof(*group));
+    size_t *ks = calloc(plan->n, sizeof(*ks));
+    if (!group || !ks) {
+        free(group);
+        free(ks);
+        snprintf(res->message, sizeof(res->message), "out of memory");
+        return PP_RETRY;
+    }
+    size_t m = 0;
+    for (size_t k = 0; k < plan->n; k++)
+        if (!sent[k] && same_tenant(plan_tenant(e, plan, k), tenant)) {
+            sent[k] = 1;
+            group[m] = plan->send[k];
+            ks[m++] = k;
+        }
+    uint8_t *body = NULL;
+    size_t len = 0;
+    char err[256];
+    pp_status status = PP_OK;
+    if (e->h->push_encode(group, m, &body, &len, err, sizeof(err)) < 0) {
+        for (size_t j = 0; j < m; j++)
+            pyro_reject(e, &outcome[plan->index[ks[j]]], &plan->series[ks[j]],
+                        "malformed_profile", err);
+    } else {
+        pyro_response resp;
+        int rc = pyro_http_post(e->http, e->url, PUSH_CONTENT_TYPE, tenant, body, len, &resp);
+        int verdict = pyro_classify(e->url, rc, &resp, res);
+        for (size_t j = 0; j < m && verdict >= 0; j++) {
+            pp_outcome *o = &outcome[plan->index[ks[j]]];
+            if (verdict > 0)
+                *o = PP_EXPORTED;
+            else
+                pyro_server_rejected(e, o, &plan->series[ks[j]], &resp);
+        }
+        if (verdict < 0)
+            status = PP_RETRY;
+    }
+    free(body);
+    free(group);
+    free(ks);
+    return status;
+}
+
 static pp_status pyro_export_push(pyro_exporter *e, pp_batch *b, pp_outcome *outcome,
                                   pp_export_result *res)
 {
     push_plan plan;
     pp_status status = PP_OK;
-    if (push_plan_build(e, b, outcome, &plan) < 0) {
+    int *sent = NULL;
+    if (push_plan_build(e, b, outcome, &plan) < 0 ||
+        !(sent = calloc(plan.n + 1, sizeof(*sent)))) {
         snprintf(res->message, sizeof(res->message), "out of memory");
         push_plan_free(e->h, &plan);
         return PP_RETRY;
     }
-    if (plan.n == 0) {
-        push_plan_free(e->h, &plan);
-        return PP_OK;
-    }
-    uint8_t *body = NULL;
-    size_t len = 0;
-    char err[256];
-    if (e->h->push_encode(plan.send, plan.n, &body, &len, err, sizeof(err)) < 0) {
-        snprintf(res->message, sizeof(res->message), "cannot encode PushRequest: %s", err);
-        push_plan_free(e->h, &plan);
-        return PP_PERMANENT;
-    }
-    pyro_response resp;
-    int rc = pyro_http_post(e->http, e->url, PUSH_CONTENT_TYPE, body, len, &resp);
-    free(body);
-    int verdict = pyro_classify(e->url, rc, &resp, res);
-    if (verdict < 0)
-        status = PP_RETRY;
-    else if (verdict == 0)
-        for (size_t k = 0; k < plan.n; k++)
-            pyro_server_rejected(e, &outcome[plan.index[k]], &plan.series[k], &resp);
+    /* one PushRequest per tenant: a tenant is a request header */
+    for (size_t k = 0; k < plan.n && status == PP_OK; k++)
+        if (!sent[k])
+            status = push_tenant(e, &plan, plan_tenant(e, &plan, k), sent, outcome, res);
+    free(sent);
     push_plan_free(e->h, &plan);
     return status;
 }
@@ -512,9 +566,10 @@ static int pyro_ingest_one(pyro_exporter *e, pp_profile *p, pp_outcome *outcome,
         pyro_reject(e, outcome, &s, "invalid_labels", err);
     } else if (e->h->profile_raw_gz(send, &raw, &len, err, sizeof(err)) == 0) {
         pyro_response resp;
-        int verdict = pyro_classify(url, pyro_http_post(e->http, url, INGEST_CONTENT_TYPE,
-                                                        raw, len, &resp),
-                                    &resp, res);
+        const char *tenant = s.tenant ? s.tenant : e->tenant_id;
+        int verdict = pyro_classify(
+            url, pyro_http_post(e->http, url, INGEST_CONTENT_TYPE, tenant, raw, len, &resp),
+            &resp, res);
         if (verdict > 0)
             *outcome = PP_EXPORTED;
         else if (verdict == 0)

@@ -24,7 +24,7 @@
 
 struct pyro_http {
     CURL *curl;
-    struct curl_slist *fixed; /* tenant, auth, user headers */
+    struct curl_slist *fixed; /* auth and user headers */
     char *bearer_header;
 };
 
@@ -118,9 +118,6 @@ static int http_setup(pyro_http *c, const pyro_http_config *cfg)
 
 static int http_fixed_headers(pyro_http *c, const pyro_http_config *cfg)
 {
-    if (cfg->tenant_id && *cfg->tenant_id &&
-        add_header(&c->fixed, "X-Scope-OrgID", cfg->tenant_id) < 0)
-        return -1;
     if (cfg->bearer_token) {
         size_t len = strlen(cfg->bearer_token) + sizeof("Bearer ");
         c->bearer_header = malloc(len);
@@ -171,7 +168,7 @@ void pyro_http_free(pyro_http *c)
 }
 
 int pyro_http_post(pyro_http *c, const char *url, const char *content_type,
-                   const void *body, size_t len, pyro_response *resp)
+                   const char *tenant, const void *body, size_t len, pyro_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
     struct curl_slist *headers = NULL;
@@ -184,7 +181,8 @@ int pyro_http_post(pyro_http *c, const char *url, const char *content_type,
         }
         headers = nl;
     }
-    if (add_header(&headers, "Content-Type", content_type) < 0) {
+    if (add_header(&headers, "Content-Type", content_type) < 0 ||
+        (tenant && *tenant && add_header(&headers, "X-Scope-OrgID", tenant) < 0)) {
         curl_slist_free_all(headers);
         snprintf(resp->error, sizeof(resp->error), "out of memory");
         return -1;

@@ -2,7 +2,7 @@
  * libcurl. One easy handle per exporter, reused so that keep-alive
  * connections and TLS sessions survive between exports (the exporter's
  * worker is the only thread that calls it). Headers every request carries
- * (tenant, auth, user headers) are built once. */
+ * (auth, user headers) are built once; the tenant is given per request. */
 #ifndef PYROSCOPE_HTTP_H
 #define PYROSCOPE_HTTP_H
 
@@ -15,7 +15,6 @@ typedef struct pyro_http_config {
     const char *cert_file;
     const char *key_file;
     int insecure_skip_verify;
-    const char *tenant_id; /* X-Scope-OrgID; NULL or "" = none */
     const char *username;  /* basic auth when non-NULL */
     const char *password;
     const char *bearer_token; /* Authorization: Bearer when non-NULL */
@@ -39,10 +38,11 @@ typedef struct pyro_http pyro_http;
 pyro_http *pyro_http_new(const pyro_http_config *cfg, char *err, size_t errlen);
 void pyro_http_free(pyro_http *c);
 
-/* POSTs body to url. Returns 0 when an HTTP answer came (any status),
- * -1 on a transport error (connect, TLS, timeout), both with resp filled. */
+/* POSTs body to url, with X-Scope-OrgID: tenant unless tenant is NULL or
+ * "". Returns 0 when an HTTP answer came (any status), -1 on a transport
+ * error (connect, TLS, timeout), both with resp filled. */
 int pyro_http_post(pyro_http *c, const char *url, const char *content_type,
-                   const void *body, size_t len, pyro_response *resp);
+                   const char *tenant, const void *body, size_t len, pyro_response *resp);
 
 /* URL-encodes s (RFC 3986 unreserved kept). malloc'd, or NULL. */
 char *pyro_http_escape(pyro_http *c, const char *s);

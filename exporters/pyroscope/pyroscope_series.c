@@ -109,6 +109,7 @@ void pyro_series_free(pyro_series *s)
         free(s->labels[i].value);
     }
     free(s->labels);
+    free(s->tenant);
     memset(s, 0, sizeof(*s));
 }
 
@@ -134,8 +135,10 @@ void pyro_series_format(const pyro_series *s, char *buf, size_t len)
         snprintf(buf + off, len - off, "}");
 }
 
-/* Copies the labels Alloy's pyroscope.write would send. 0 or -1 (memory). */
-static int series_collect(const pp_host *h, const pp_profile *p, pyro_series *out)
+/* Copies the labels Alloy's pyroscope.write would send, and takes the
+ * tenant label out. 0 or -1 (memory). */
+static int series_collect(const pp_host *h, const pp_profile *p, const char *tenant_label,
+                          pyro_series *out)
 {
     size_t n = h->label_count(p);
     out->labels = calloc(n ? n : 1, sizeof(*out->labels));
@@ -144,6 +147,13 @@ static int series_collect(const pp_host *h, const pp_profile *p, pyro_series *ou
     for (size_t i = 0; i < n; i++) {
         const char *name = h->label_name(p, i);
         const char *value = h->label_value(p, i);
+        if (tenant_label && strcmp(name, tenant_label) == 0) {
+            out->changed = 1;
+            out->tenant = strdup(value);
+            if (!out->tenant)
+                return -1;
+            continue;
+        }
         int reserved = strncmp(name, RESERVED_PREFIX, strlen(RESERVED_PREFIX)) == 0;
         if (reserved && strcmp(name, LABEL_NAME) != 0 && strcmp(name, LABEL_DELTA) != 0) {
             out->changed = 1;
@@ -193,11 +203,11 @@ static int series_check_labels(const pyro_series *s, const pyro_limits *lim,
 }
 
 int pyro_series_build(const pp_host *h, const pp_profile *p,
-                      const pyro_limits *lim, pyro_series *out,
-                      const char **reason, char *err, size_t errlen)
+                      const pyro_limits *lim, const char *tenant_label,
+                      pyro_series *out, const char **reason, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
-    if (series_collect(h, p, out) < 0)
+    if (series_collect(h, p, tenant_label, out) < 0)
         return series_fail(reason, "out_of_memory", err, errlen, "out of memory");
     if (out->n == 0)
         return series_fail(reason, "missing_labels", err, errlen,

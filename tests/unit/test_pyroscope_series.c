@@ -35,18 +35,25 @@ static pp_profile *labeled(const char *const *kv)
 }
 
 /* Builds the series of kv; returns the reason or NULL when accepted. */
-static const char *check(const char *const *kv, const pyro_limits *lim, pyro_series *s)
+static const char *check_tenant(const char *const *kv, const pyro_limits *lim,
+                                const char *tenant_label, pyro_series *s)
 {
     pp_profile *p = labeled(kv);
     const char *reason = NULL;
     char err[256];
-    int rc = pyro_series_build(harness_host(), p, lim, s, &reason, err, sizeof err);
+    int rc = pyro_series_build(harness_host(), p, lim, tenant_label, s, &reason, err,
+                               sizeof err);
     harness_host()->profile_free(p);
     if (rc == 0)
         return NULL;
     assert_non_null(reason);
     assert_true(err[0] != '\0');
     return reason;
+}
+
+static const char *check(const char *const *kv, const pyro_limits *lim, pyro_series *s)
+{
+    return check_tenant(kv, lim, NULL, s);
 }
 
 static void series_like_alloy(void **state)
@@ -123,6 +130,25 @@ static void series_refused_like_pyroscope(void **state)
     const char *const many[] = {"service_name", "a", "__name__", "x", "k", "v", NULL};
     pyro_series s;
     assert_string_equal(check(many, &three, &s), "max_label_names_per_series");
+    pyro_series_free(&s);
+}
+
+static void tenant_label_taken_out(void **state)
+{
+    (void)state;
+    const char *const kv[] = {"service_name", "a", "__name__", "x", "tenant", "t1", NULL};
+    pyro_series s;
+    pyro_limits two = default_limits;
+    two.max_label_names = 2; /* the tenant label is not sent, so not counted */
+    assert_null(check_tenant(kv, &two, "tenant", &s));
+    assert_string_equal(s.tenant, "t1");
+    assert_int_equal(s.n, 2);
+    assert_null(pyro_series_get(&s, "tenant"));
+    assert_true(s.changed);
+    pyro_series_free(&s);
+    assert_null(check_tenant(kv, &default_limits, "other", &s));
+    assert_null(s.tenant);
+    assert_int_equal(s.n, 3);
     pyro_series_free(&s);
 }
 
@@ -207,6 +233,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(series_like_alloy),
         cmocka_unit_test(series_refused_like_pyroscope),
+        cmocka_unit_test(tenant_label_taken_out),
         cmocka_unit_test(ingest_name),
         cmocka_unit_test(payload_size_from_gzip_trailer),
         cmocka_unit_test(options_checked),

@@ -141,3 +141,44 @@ stop_profpipe "$PROFPIPE_PID"
 [ "$local_rej" = "$n_in" ] || fail "limits: $local_rej counted by reason, want $n_in"
 grep -q 'rejected profile {.*(max_label_names_per_series)' "$T/a5.log" || fail "limits: not logged"
 pass "limits: $n_in profiles over max_label_names_per_series rejected locally, none sent"
+
+# -- tenant_label: one PushRequest per tenant, the label sent as the header -----
+rp=$(free_port)
+start_recorder "$rp" "$T/r6.log" -script 200
+mport=$(free_port)
+cat >"$T/a6.yaml" <<YAML
+receivers:
+  file/a:
+    include: ["$T/in/*.pb.gz"]
+    min_file_age: 0s
+    service_name: checkout
+    labels: {org: tenant-a}
+  file/b:
+    include: ["$T/in/*.pb.gz"]
+    min_file_age: 0s
+    service_name: checkout
+    labels: {org: tenant-b}
+exporters:
+  pyroscope:
+    endpoint: http://127.0.0.1:$rp
+    tenant_label: org
+    batch: {max_profiles: 100, max_delay: 1s}
+service:
+  telemetry: {address: "127.0.0.1:$mport"}
+  pipelines:
+    profiles:
+      receivers: [file/a, file/b]
+      exporters: [pyroscope]
+YAML
+start_profpipe a6 "$T/a6.yaml"
+n_in=$((n_in * 2)) # finished() counts both receivers' profiles
+wait_for 30 finished || fail "tenants: not finished; $(tail -5 "$T/a6.log")"
+stop_profpipe "$PROFPIPE_PID"
+grep -q 'org=' "$T/r6.log" && fail "tenants: the tenant label was sent as a label"
+per_tenant=$(awk '/^req /{for(i=1;i<=NF;i++) if($i~/^tenant=/) t[$2]=substr($i,8)}
+  /^profile /{sub("req=","n=",$2); c[t[$2]]++}
+  END{for(k in c) printf "%s:%d ", k, c[k]}' "$T/r6.log")
+for tn in tenant-a tenant-b; do
+  grep -q "$tn:$((n_in / 2)) " <<<"$per_tenant" || fail "tenants: per tenant $per_tenant, want $((n_in / 2)) each"
+done
+pass "tenant_label: profiles sent under their own X-Scope-OrgID ($per_tenant)"

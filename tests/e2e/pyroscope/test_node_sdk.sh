@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The real @pyroscope/nodejs SDK (npm) pushes wall/CPU and heap profiles
-# with tags to profpipe A's pyroscope receiver; A's pyroscope exporter
-# forwards them (push API, tenant, basic auth) to profpipe B's pyroscope
-# receiver, which writes files. A also writes what it received to files,
+# with tags and a tenant to profpipe A's pyroscope receiver; A's pyroscope
+# exporter forwards them (push API, the SDK's tenant as X-Scope-OrgID,
+# basic auth) to profpipe B's pyroscope receiver, which writes files. A also writes what it received to files,
 # so every profile B wrote is compared with the one A got from the SDK:
 # same labels (service_name, tags), same `go tool pprof -raw` content.
 source "$SOURCE_DIR/tests/e2e/lib.sh"
@@ -32,10 +32,12 @@ cat >"$T/a.yaml" <<YAML
 receivers:
   pyroscope:
     endpoint: 127.0.0.1:$pa
+    tenant_label: sdk_tenant
 exporters:
   pyroscope:
     endpoint: http://127.0.0.1:$pb/
-    tenant_id: team-a
+    tenant_id: fallback
+    tenant_label: sdk_tenant
     basic_auth: {username: agent, password_file: $T/password}
     retry_on_failure: {initial_interval: 200ms}
   file:
@@ -52,7 +54,7 @@ start_profpipe a "$T/a.yaml"; pid_a=$PROFPIPE_PID
 wait_for 10 port_open "$pa" || fail "A did not listen: $(cat "$T/a.log")"
 wait_for 10 port_open "$pb" || fail "B did not listen: $(cat "$T/b.log")"
 
-(cd "$PYRO_DIR/node" && PYROSCOPE_URL="http://127.0.0.1:$pa" RUN_SECONDS=4 \
+(cd "$PYRO_DIR/node" && PYROSCOPE_URL="http://127.0.0.1:$pa" RUN_SECONDS=4 PYRO_TENANT=team-node \
    timeout 60 node push.js) || fail "the Node SDK program failed"
 
 n_a() { wc -l <"$T/out_a/index.jsonl" 2>/dev/null || echo 0; }
@@ -70,11 +72,14 @@ n_mem=$(count_lines "$idx_b" '"__name__":"memory"')
 [ "$n_wall" -ge 2 ] && [ "$n_mem" -ge 2 ] || fail "want >=2 wall and >=2 memory, got $n_wall, $n_mem"
 [ $((n_wall + n_mem)) = "$(n_b)" ] || fail "unexpected profile types in $(cat "$idx_b")"
 for want in '"service_name":"node-e2e"' '"region":"eu-north-1"' '"team":"profiling"' \
-            '"tenant":"team-a"' '"__delta__":"false"' '"pyroscope_spy":"nodespy"' \
+            '"tenant":"team-node"' '"__delta__":"false"' '"pyroscope_spy":"nodespy"' \
             '"otel_scope_name":"com.grafana.pyroscope/nodejs"' '"process_runtime_name":"nodejs"'; do
   [ "$(count_lines "$idx_b" "$want")" = "$(n_b)" ] || fail "not every profile has $want: $(head -2 "$idx_b")"
 done
-pass "labels: service_name, tags, tenant, __delta__ on all $(n_b) profiles"
+! grep -q sdk_tenant "$idx_b" || fail "A sent its tenant label as a label, not as X-Scope-OrgID"
+[ "$(count_lines "$T/out_a/index.jsonl" '"sdk_tenant":"team-node"')" = "$(n_a)" ] ||
+  fail "A did not keep the SDK's X-Scope-OrgID: $(head -1 "$T/out_a/index.jsonl")"
+pass "labels: service_name, tags, tenant forwarded, __delta__ on all $(n_b) profiles"
 
 # Every B profile equals the A profile in the same place of its type's
 # sequence. (Windows differ: the push API carries none, so B takes each

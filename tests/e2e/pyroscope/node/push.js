@@ -20,6 +20,7 @@ Pyroscope.init({
   flushIntervalMs: 1000,
   basicAuthUser: process.env.PYRO_USER,
   basicAuthPassword: process.env.PYRO_PASS,
+  tenantID: process.env.PYRO_TENANT,
   heap: { samplingIntervalBytes: 4096 },
   wall: { collectCpuTime: true },
 });
