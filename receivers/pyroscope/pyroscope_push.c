@@ -77,7 +77,10 @@ int pyro_handle_push_proto(const pyro_request *q, pyro_reply *out)
     char err[256];
     if (h->push_decode(q->body, q->len, decoded, err, sizeof(err)) < 0) {
         h->batch_unref(decoded);
-        return pyro_reply_set(out, HTTP_BAD_REQUEST, "bad PushRequest: %s", err);
+        /* the codec inflates each raw profile (bounded) to read its time */
+        return pyro_reply_set(out, strstr(err, "exceeds the limit") ? HTTP_TOO_LARGE
+                                                                   : HTTP_BAD_REQUEST,
+                              "bad PushRequest: %s", err);
     }
     int rc = push_finish_all(q, decoded, 0, out);
     h->batch_unref(decoded);
