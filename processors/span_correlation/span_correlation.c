@@ -230,21 +230,66 @@ static int sample_fix(span_state *st, prof_ctx *c, pp_sample *s)
     return 0;
 }
 
-/* Whether p has ids anywhere: a read-only look that spares the decode
- * to a mutable tree (and the re-encode) for profiles without any. */
-static int has_ids(const span_state *st, pp_profile *p, const pp_pprof *t)
+/* Read-only caches for needs_fix, per string-table index. */
+typedef struct scan_cache {
+    uint8_t *kind;               /* enum key_kind of a key */
+    uint8_t *value[N_ID_KINDS];  /* 0 unknown, 1 canonical id, 2 not */
+} scan_cache;
+
+enum { VALUE_UNKNOWN = 0, VALUE_CANONICAL, VALUE_OTHER };
+
+static int id_canonical(scan_cache *sc, const pp_pprof *t, int64_t str, int id)
+{
+    if (sc->value[id][str] == VALUE_UNKNOWN) {
+        char hex[ID_MAX_HEX + 1];
+        int ok = span_id_normalize(t->strings[str], id_hex_len[id], hex) == 0 &&
+                 strcmp(hex, t->strings[str]) == 0;
+        sc->value[id][str] = ok ? VALUE_CANONICAL : VALUE_OTHER;
+    }
+    return sc->value[id][str] == VALUE_CANONICAL;
+}
+
+/* Whether sample s would change: an id not canonical (value or key), a
+ * second id of a kind, or a trace keep_ratio does not keep. */
+static int sample_needs_fix(const span_state *st, scan_cache *sc, const pp_pprof *t,
+                            const pp_sample *s)
+{
+    int64_t seen[N_ID_KINDS] = {0, 0};
+    for (size_t j = 0; j < s->n_labels; j++) {
+        const pp_label *l = &s->labels[j];
+        if (l->str <= 0 || l->key <= 0 || (size_t)l->key >= t->n_strings ||
+            (size_t)l->str >= t->n_strings)
+            continue;
+        if (sc->kind[l->key] == KIND_UNKNOWN)
+            sc->kind[l->key] = (uint8_t)kind_of(st, t->strings[l->key]);
+        if (sc->kind[l->key] == KIND_OTHER) continue;
+        int id = sc->kind[l->key] == KIND_TRACE ? ID_TRACE : ID_SPAN;
+        if (seen[id] || strcmp(t->strings[l->key], st->keys[id].names[0]) != 0 ||
+            !id_canonical(sc, t, l->str, id))
+            return 1;
+        seen[id] = l->str;
+    }
+    return seen[ID_TRACE] && st->keep_ratio < 1 &&
+           !span_trace_keep(t->strings[seen[ID_TRACE]], st->keep_ratio);
+}
+
+/* Whether fixing the ids would change p at all. Read-only, so that a
+ * profile whose ids are already canonical and kept (what SDKs send) is
+ * passed on without being re-encoded. 1 yes, 0 no, -1 out of memory. */
+static int needs_fix(const span_state *st, pp_profile *p, const pp_pprof *t)
 {
     const pp_host *h = st->host;
     for (size_t i = 0; i < h->label_count(p); i++)
         if (kind_of(st, h->label_name(p, i)) != KIND_OTHER) return 1;
-    for (size_t i = 0; i < t->n_samples; i++)
-        for (size_t j = 0; j < t->samples[i].n_labels; j++) {
-            const pp_label *l = &t->samples[i].labels[j];
-            if (l->str != 0 && l->key > 0 && (size_t)l->key < t->n_strings &&
-                kind_of(st, t->strings[l->key]) != KIND_OTHER)
-                return 1;
-        }
-    return 0;
+    size_t n = t->n_strings ? t->n_strings : 1;
+    scan_cache sc = {.kind = calloc(n, 1)};
+    for (int id = 0; id < N_ID_KINDS; id++) sc.value[id] = calloc(n, 1);
+    int rc = sc.kind && sc.value[ID_TRACE] && sc.value[ID_SPAN] ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < t->n_samples; i++)
+        rc = sample_needs_fix(st, &sc, t, &t->samples[i]);
+    free(sc.kind);
+    for (int id = 0; id < N_ID_KINDS; id++) free(sc.value[id]);
+    return rc;
 }
 
 static void ctx_free(prof_ctx *c)
@@ -274,7 +319,8 @@ static int fix_profile(span_state *st, pp_profile *p)
         prof_ctx bare = {.p = p};
         return move_series_ids(st, &bare);
     }
-    if (!has_ids(st, p, ro)) return 0;
+    int needed = needs_fix(st, p, ro);
+    if (needed <= 0) return needed;
     prof_ctx c = {.p = p, .t = h->profile_tree_mut(p, err, sizeof err)};
     if (!c.t) return -1;
     c.n_strings = c.t->n_strings;

@@ -66,6 +66,8 @@ for col in 1 2; do
   done
 done
 pass "defaults: per-span, per-trace and per-name totals equal the input's"
+cmp -s "$IN" "$ALL" || fail "defaults: canonical, kept ids but the payload was re-encoded"
+pass "defaults: ids already canonical, so the payload passed through byte for byte"
 
 # --- keep_ratio 0.5 against the Go SDK rule ---
 KEEP="$T/keep/$(cut -f1 "$T/keep.summary")"
