@@ -15,7 +15,7 @@ start_target() {
   TARGET_PID=$!
   PIDS+=("$TARGET_PID")
   local addr
-  addr=$(printf '%s\n' "$@" | sed -n 's/^127\.0\.0\.1:\([0-9]*\)$/\1/p' | head -1)
+  addr=$(printf '%s\n' "$@" | grep -o '^127\.0\.0\.1:[0-9]*' | head -1 | cut -d: -f2)
   wait_for 20 curl -sf "http://127.0.0.1:$addr/stats" || fail "target $name did not start"
 }
 
@@ -93,10 +93,12 @@ assert_no_negative() {
   done
 }
 
-# The requests a target server saw, one "unix_ms path status" a line.
+# The requests a target server saw on port PORT, one "unix_ms path
+# status" a line (the server logs every port it listens on).
 target_requests() {
   curl -sf "http://127.0.0.1:$1/requests" | tr '{' '\n' |
-    sed -n 's/.*"unix_ms":\([0-9]*\),"path":"\([^"]*\)","status":\([0-9]*\).*/\1 \2 \3/p'
+    sed -n 's/.*"unix_ms":\([0-9]*\),"path":"\([^"]*\)","status":\([0-9]*\),"port":"\([0-9]*\)".*/\1 \2 \3 \4/p' |
+    awk -v port="$1" '$4 == port { print $1, $2, $3 }'
 }
 
 # count_log LEVEL PATTERN: lines of the profpipe log at LEVEL matching
