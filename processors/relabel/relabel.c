@@ -8,7 +8,8 @@
  *
  * `sample_labels` is a second rule list, same fields, run on each pprof
  * sample's string labels (numeric labels are left alone). It decodes the
- * tree. Samples whose label set becomes equal are summed by
+ * tree, and re-encodes only when some sample changes (a dry run on the
+ * read-only tree decides). Samples whose label set becomes equal are summed by
  * host->pprof_compact, so totals do not change (unless a keep/drop rule
  * removes samples, which is what such a rule asks for). Samples of one
  * profile share few distinct label sets, so each distinct set is
@@ -203,10 +204,10 @@ static int labels_unchanged(const pp_pprof *t, const pp_label *in, size_t n,
     return 1;
 }
 
-/* Runs the sample rules on one distinct label set and fills e. */
-static int cache_fill(relabel_state *st, pp_profile *p, const pp_pprof *t, cache_entry *e)
+/* Runs the sample rules on e's labels into st->scratch and sets
+ * e->dropped. 1 if the set changes (or is dropped), 0 if not, -1 OOM. */
+static int cache_eval(relabel_state *st, const pp_pprof *t, cache_entry *e)
 {
-    const pp_host *h = st->host;
     relabel_labels *ls = &st->scratch;
     relabel_labels_clear(ls);
     for (size_t i = 0; i < e->n_in; i++)
@@ -215,7 +216,16 @@ static int cache_fill(relabel_state *st, pp_profile *p, const pp_pprof *t, cache
     relabel_verdict v = relabel_rules_apply(&st->sample_rules, ls);
     if (v == RELABEL_ERROR) return -1;
     e->dropped = v == RELABEL_DROP;
-    if (e->dropped || labels_unchanged(t, e->in, e->n_in, ls)) return 0;
+    return e->dropped || !labels_unchanged(t, e->in, e->n_in, ls);
+}
+
+/* Runs the sample rules on one distinct label set and fills e. */
+static int cache_fill(relabel_state *st, pp_profile *p, const pp_pprof *t, cache_entry *e)
+{
+    const pp_host *h = st->host;
+    relabel_labels *ls = &st->scratch;
+    int changed = cache_eval(st, t, e);
+    if (changed <= 0 || e->dropped) return changed < 0 ? -1 : 0;
     e->out = h->profile_alloc(p, (ls->n ? ls->n : 1) * sizeof *e->out);
     if (!e->out) return -1;
     for (size_t i = 0; i < ls->n; i++) {
@@ -290,17 +300,41 @@ static int relabel_samples_tree(relabel_state *st, pp_profile *p, pp_pprof *t,
     return 0;
 }
 
+/* Whether the sample rules change any sample of the read-only tree t:
+ * 1 yes, 0 no, -1 OOM. Lets an unchanged profile keep its raw bytes. */
+static int samples_would_change(relabel_state *st, const pp_pprof *t)
+{
+    label_cache c = {0};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < t->n_samples; i++) {
+        long n = sample_string_labels(&c, &t->samples[i]);
+        cache_entry *e = n < 0 ? NULL : cache_slot(&c, c.tmp, (size_t)n);
+        if (!e || !e->in) rc = -1;
+        else if (!e->filled) {
+            rc = cache_eval(st, t, e);
+            e->filled = 1;
+        }
+    }
+    cache_clear(&c);
+    free(c.tmp);
+    return rc;
+}
+
 /* 1 keep (an undecodable payload too: counted, left as it is), -1 error. */
 static int relabel_samples(relabel_state *st, pp_profile *p)
 {
     const pp_host *h = st->host;
     char err[ERRBUF];
-    pp_pprof *t = h->profile_tree_mut(p, err, sizeof err);
-    if (!t) {
+    const pp_pprof *ro = h->profile_tree(p, err, sizeof err);
+    if (!ro) {
         h->log(st->self, PP_LOG_WARN, "sample labels left as they are: %s", err);
         h->metric_add(st->decode_errors, 1);
         return 1;
     }
+    int would = samples_would_change(st, ro);
+    if (would <= 0) return would == 0 ? 1 : -1;
+    pp_pprof *t = h->profile_tree_mut(p, err, sizeof err);
+    if (!t) return -1;
     label_cache cache = {0};
     int changed = 0;
     int rc = relabel_samples_tree(st, p, t, &cache, &changed);

@@ -7,7 +7,8 @@
 #    relabelling never decodes);
 #  - sample_labels labeldrop of span_id/trace_id on a pprof.Do-labelled
 #    CPU profile: the ids are gone, samples merged, every per-span-name
-#    total and the profile total equal the input's;
+#    total and the profile total equal the input's; rules that change no
+#    sample leave the payload byte for byte;
 #  - `profpipe validate` names rules[i].regex and the position of a bad
 #    regex.
 source "$SOURCE_DIR/tests/e2e/lib.sh"
@@ -49,19 +50,26 @@ processors:
     sample_labels:
       - regex: span_id|trace_id
         action: labeldrop
+  relabel/noop:
+    sample_labels:
+      - regex: no_such_label
+        action: labeldrop
 exporters:
   file/series: {directory: $T/series}
   file/samples: {directory: $T/samples}
+  file/noop: {directory: $T/noop}
 service:
   telemetry: {address: "$TELEMETRY"}
   pipelines:
     profiles/series: {receivers: [file/go], processors: [relabel/series], exporters: [file/series]}
     profiles/samples: {receivers: [file/spans], processors: [relabel/samples], exporters: [file/samples]}
+    profiles/noop: {receivers: [file/spans], processors: [relabel/noop], exporters: [file/noop]}
 YAML
 
 start_profpipe run "$T/config.yaml"
 wait_index "$T/series" 5 30
 wait_index "$T/samples" 1 30
+wait_index "$T/noop" 1 30
 sleep 0.5 # a goroutine or threadcreate line would be a bug: give it time to show
 stop_profpipe "$PROFPIPE_PID"
 for d in series samples; do indexcheck "$T/$d" > "$T/$d.summary" || fail "$d: index does not match"; done
@@ -96,6 +104,9 @@ done
 n_in=$(raw_samples "$SPANS" | wc -l); n_out=$(raw_samples "$OUT" | wc -l)
 [ "$n_out" -lt "$n_in" ] || fail "no samples merged ($n_out of $n_in)"
 pass "sample_labels labeldrop: ids gone, $n_in samples merged into $n_out, totals equal"
+cmp -s "$SPANS" "$(find "$T/noop" -name '*.pb.gz' | head -1)" ||
+  fail "sample rules that change nothing still re-encoded the payload"
+pass "sample rules that change nothing leave the payload byte for byte"
 
 # --- a bad regex is a config error with its place ---
 cat > "$T/bad.yaml" <<YAML
