@@ -102,11 +102,17 @@ static int filter(downsample_state *st, pp_profile *p)
         }
     }
     if (st->n_sample_types == 0) return 1;
+    char err[ERRBUF];
+    const pp_pprof *ro = h->profile_tree(p, err, sizeof err);
+    size_t listed = ro ? ds_count_listed_types(ro, st->sample_types, st->n_sample_types) : 0;
+    if (ro && listed == ro->n_sample_types) return 1; /* nothing to remove: no re-encode */
+    if (ro && listed == 0) {
+        h->metric_add(st->dropped_no_type, 1);
+        return 0;
+    }
     pp_pprof *t = tree_or_count(st, p);
     if (!t) return 1;
-    int rc = ds_keep_sample_types(h, p, t, st->sample_types, st->n_sample_types);
-    if (rc == 0) h->metric_add(st->dropped_no_type, 1);
-    return rc;
+    return ds_keep_sample_types(h, p, t, st->sample_types, st->n_sample_types);
 }
 
 /* Merges p into its series' window. 1 taken (p now belongs to the

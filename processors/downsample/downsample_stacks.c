@@ -74,6 +74,14 @@ static int type_listed(const char *name, char *const *types, size_t n)
     return 0;
 }
 
+size_t ds_count_listed_types(const pp_pprof *t, char *const *types, size_t n_types)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->n_sample_types; i++)
+        k += (size_t)type_listed(t->strings[t->sample_types[i].type], types, n_types);
+    return k;
+}
+
 int ds_keep_sample_types(const pp_host *h, pp_profile *p, pp_pprof *t, char *const *types,
                          size_t n_types)
 {

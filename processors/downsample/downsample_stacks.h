@@ -18,6 +18,8 @@
 #define DS_FRAME_TRUNCATED "[truncated]"
 #define DS_FRAME_OTHER "[other]"
 
+/* How many of t's sample types are listed in types[]. */
+size_t ds_count_listed_types(const pp_pprof *t, char *const *types, size_t n_types);
 /* 1 if some type is kept, 0 if none of the listed types is present (the
  * tree is left unchanged), -1 on error. */
 int ds_keep_sample_types(const pp_host *h, pp_profile *p, pp_pprof *t,
