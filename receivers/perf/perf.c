@@ -99,6 +99,7 @@ typedef struct perf_receiver {
     perf_procs procs;
     perf_resolver resolver;
     int64_t window_start; /* wall ns */
+    pp_batch *pending;    /* profiles made mid-interval, emitted at its end */
     pp_metric *m_lost, *m_throttle, *m_unthrottle, *m_samples, *m_unresolved,
         *m_processes, *m_no_stack, *m_cpu;
 } perf_receiver;
@@ -272,6 +273,9 @@ static void close_all(perf_receiver *r)
         close(r->wake_fd);
     r->cgroup_fd = r->wake_fd = -1;
     perf_records_free(&r->records);
+    if (r->pending)
+        r->host->batch_unref(r->pending);
+    r->pending = NULL;
     if (r->procs.buckets)
         perf_procs_free(&r->procs);
     perf_symcache_free(r->resolver.cache);
@@ -294,6 +298,8 @@ static void perf_destroy(void *state)
     free_rules(r);
     free(r);
 }
+
+static void stash_samples(perf_receiver *r, perf_process *p);
 
 /* ---------------------------------------------------- process records */
 
@@ -359,8 +365,10 @@ static void on_comm(perf_receiver *r, const void *rec)
     p = process_get(r, c.pid);
     if (!p || perf_record_time(rec) <= p->loaded_time)
         return; /* already seen in /proc */
-    if (c.exec)
+    if (c.exec) {
+        stash_samples(r, p);
         perf_proc_exec(p);
+    }
     perf_proc_set_comm(p, c.comm);
 }
 
@@ -390,7 +398,9 @@ static void on_fork(perf_receiver *r, const void *rec)
     child = perf_procs_find(&r->procs, t.pid);
     if (child && child->loaded_time > t.time)
         return; /* read from /proc after the fork already */
-    parent = perf_procs_find(&r->procs, t.ppid);
+    if (child)
+        stash_samples(r, child); /* a stale entry: the pid was reused */
+    parent = process_get(r, t.ppid); /* the child starts as a copy of it */
     child = perf_procs_add(&r->procs, t.pid);
     if (!child)
         return;
@@ -471,28 +481,47 @@ typedef struct flush_ctx {
     int check_alive;
 } flush_ctx;
 
-static void profile_process(flush_ctx *fc, perf_process *p)
+/* Adds p's profile for [from, until) to batch. */
+static void profile_process(perf_receiver *r, perf_process *p, pp_batch *batch, int64_t from,
+                            int64_t until)
 {
-    perf_receiver *r = fc->r;
     const pp_host *h = r->host;
     char err[256];
     pp_profile *prof = h->profile_new();
     const char *family;
     if (!prof)
         return;
-    if (perf_pprof_build(&r->resolver, prof, p, r->frequency, fc->from, fc->until - fc->from,
-                         err, sizeof err) < 0) {
+    if (perf_pprof_build(&r->resolver, prof, p, r->frequency, from, until - from, err,
+                         sizeof err) < 0) {
         h->log(r->self, PP_LOG_WARN, "%s", err);
         h->profile_free(prof);
         return;
     }
     family = h->pprof_family(h->profile_tree(prof, err, sizeof err));
-    h->profile_set_window(prof, fc->from, fc->until);
-    if (set_labels(r, prof, p, family ? family : "process_cpu") < 0 ||
-        h->batch_add(fc->batch, prof) < 0) {
+    h->profile_set_window(prof, from, until);
+    if (set_labels(r, prof, p, family ? family : "process_cpu") < 0) {
         h->log(r->self, PP_LOG_WARN, "pid %u: out of memory labelling its profile", p->pid);
         h->profile_free(prof);
+        return;
     }
+    if (h->batch_add(batch, prof) < 0) /* frees prof */
+        h->log(r->self, PP_LOG_WARN, "pid %u: out of memory adding its profile", p->pid);
+}
+
+/* p is about to change identity (exec) or be replaced (its pid reused):
+ * the samples it has so far become a profile now, under the labels and
+ * mappings they were taken with, emitted with the interval's others. */
+static void stash_samples(perf_receiver *r, perf_process *p)
+{
+    if (!p->stacks.total || p->match != 1) {
+        perf_stacks_clear(&p->stacks);
+        return;
+    }
+    if (!r->pending)
+        r->pending = r->host->batch_new();
+    if (r->pending)
+        profile_process(r, p, r->pending, r->window_start, r->host->now_ns());
+    perf_stacks_clear(&p->stacks);
 }
 
 /* Emits p's profile if it has samples; returns 1 to drop p from the table
@@ -501,7 +530,7 @@ static int flush_process(perf_process *p, void *arg)
 {
     flush_ctx *fc = arg;
     if (p->stacks.total && p->match == 1 && fc->batch)
-        profile_process(fc, p);
+        profile_process(fc->r, p, fc->batch, fc->from, fc->until);
     perf_stacks_clear(&p->stacks);
     if (p->exited)
         return 1;
@@ -511,7 +540,10 @@ static int flush_process(perf_process *p, void *arg)
 static void flush(perf_receiver *r, int check_alive)
 {
     const pp_host *h = r->host;
-    flush_ctx fc = {r, h->batch_new(), r->window_start, h->now_ns(), check_alive};
+    /* profiles stashed during the interval (execs) go out with the rest */
+    flush_ctx fc = {r, r->pending ? r->pending : h->batch_new(), r->window_start, h->now_ns(),
+                    check_alive};
+    r->pending = NULL;
     perf_procs_each(&r->procs, flush_process, &fc);
     r->window_start = fc.until;
     perf_symcache_sweep(r->resolver.cache, SYMCACHE_KEEP_INTERVALS);

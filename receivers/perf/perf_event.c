@@ -98,7 +98,10 @@ static void fill_attr(struct perf_event_attr *a, const perf_open_spec *spec)
     a->sample_freq = (uint64_t)spec->frequency;
     a->sample_type = PERF_SAMPLE_BITS;
     a->disabled = 1;
-    a->mmap = 0;
+    /* Both: the kernel generates mapping records at all only while some
+     * event has `mmap` set (it counts those, not `mmap2`), and writes them
+     * in the MMAP2 layout when `mmap2` is set. */
+    a->mmap = 1;
     a->mmap2 = 1;
     a->comm = 1;
     a->comm_exec = 1;

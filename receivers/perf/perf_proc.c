@@ -338,10 +338,10 @@ int perf_proc_load(perf_process *p, uint64_t now_mono_ns)
     char path[64], buf[PATH_MAX + 1];
     ssize_t n;
 
-    p->loaded_time = now_mono_ns;
     snprintf(path, sizeof path, "/proc/%u/comm", p->pid);
     if (read_small_file(path, buf, sizeof buf) < 0)
-        return -1;
+        return -1; /* gone: records will have to tell everything */
+    p->loaded_time = now_mono_ns;
     perf_proc_set_comm(p, buf);
     snprintf(path, sizeof path, "/proc/%u/exe", p->pid);
     n = readlink(path, buf, sizeof buf - 1);

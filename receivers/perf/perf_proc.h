@@ -70,8 +70,9 @@ void perf_procs_remove(perf_procs *t, uint32_t pid);
 /* Calls fn on every process; fn returns 1 to remove it. */
 void perf_procs_each(perf_procs *t, int (*fn)(perf_process *, void *), void *arg);
 
-/* Reads comm, exe, cgroup and executable mappings from /proc/<pid>.
- * 0, or -1 when the process is gone. */
+/* Reads comm, exe, cgroup and executable mappings from /proc/<pid> and
+ * sets loaded_time. 0, or -1 when the process is gone (loaded_time is then
+ * left alone, so that every record about it still applies). */
 int perf_proc_load(perf_process *p, uint64_t now_mono_ns);
 int perf_proc_copy(perf_process *child, const perf_process *parent);
 void perf_proc_set_comm(perf_process *p, const char *comm);

@@ -4,7 +4,13 @@
 #   that function is on top of its profile, named from the Go .symtab;
 # - a C program started and ended inside one 2s interval, under its own
 #   comm: it still gets its profile, with its own pid, comm, exe and the
-#   service_name a rule gives it (regex on comm with $1).
+#   service_name a rule gives it (regex on comm with $1);
+# - a C program living 80 ms, gone before the receiver next reads its rings
+#   (every 250 ms): named and symbolized from the kernel's FORK, COMM and
+#   MMAP2 records alone, since /proc has nothing left of it;
+# - a shell (a copy of bash named prexec) that burns CPU, then execs the C
+#   program in the same process: the samples before the exec make a profile
+#   labelled prexec, those after one labelled shortlived, both of that pid.
 # Every profile written opens in `go tool pprof -raw`.
 source "$SOURCE_DIR/tests/e2e/lib.sh"
 source "$SOURCE_DIR/tests/e2e/perf/perf_lib.sh"
@@ -12,9 +18,11 @@ perf_require_access
 
 go_build "$T/goburn" "$SOURCE_DIR/tests/e2e/perf/goburn"
 perf_build_workload "$T/shortlived"
+cp "$(command -v bash)" "$T/prexec"
+cp "$T/shortlived" "$T/tiny"
 port=$(free_port)
 perf_config "$T/cfg.yaml" "$T/out" "$port" "    interval: 2s
-    comm: \"goburn|shortlived\"
+    comm: \"goburn|shortlived|prexec|tiny\"
     service_name:
       - regex: \"short(.*)\"
         source: comm
@@ -30,6 +38,15 @@ sleep 1
 spid=$!
 PIDS+=("$spid")
 wait "$spid" || fail "shortlived failed"
+"$T/prexec" -c 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec "$0" 0.5' \
+  "$T/shortlived" > "$T/prexec.out" &
+xpid=$!
+PIDS+=("$xpid")
+wait "$xpid" || fail "prexec failed"
+"$T/tiny" 0.08 > "$T/tiny.out" &
+tpid=$!
+PIDS+=("$tpid")
+wait "$tpid" || fail "tiny failed"
 wait "$gpid" || fail "goburn failed"
 sleep $((3 * PERF_SLOW))
 stop_profpipe "$PROFPIPE_PID"
@@ -66,3 +83,25 @@ sfile=$(sed 's/^{"path":"\([^"]*\)".*/\1/' <<<"$sline")
 pprof_cum_counts "$T/out/$sfile" > "$T/short.counts"
 grep -q '^heavy_work ' "$T/short.counts" || { cat "$T/short.counts" >&2; fail "short-lived profile lacks heavy_work"; }
 pass "short-lived pid $spid: profile with service_name=svc-lived, comm, exe, and its functions"
+
+# one process, two programs: a profile for each side of the exec
+xline=$(index_lines_with "$T/out/index.jsonl" pid "$xpid" | grep -F '"comm":"prexec"' | head -1)
+yline=$(index_lines_with "$T/out/index.jsonl" pid "$xpid" | grep -F '"comm":"shortlived"' | head -1)
+[ -n "$xline" ] || fail "no profile of pid $xpid before its exec (comm prexec)"
+[ -n "$yline" ] || fail "no profile of pid $xpid after its exec (comm shortlived)"
+[[ "$xline" == *"\"exe\":\"$T/prexec\""* ]] || fail "before exec, exe: $xline"
+[[ "$yline" == *"\"exe\":\"$T/shortlived\""* ]] || fail "after exec, exe: $yline"
+pprof_cum_counts "$T/out/$(sed 's/^{"path":"\([^"]*\)".*/\1/' <<<"$xline")" > "$T/x.counts"
+pprof_cum_counts "$T/out/$(sed 's/^{"path":"\([^"]*\)".*/\1/' <<<"$yline")" > "$T/y.counts"
+! grep -q '^heavy_work ' "$T/x.counts" || fail "the shell's profile holds the program's functions"
+grep -q '^heavy_work ' "$T/y.counts" || fail "the program's profile lacks heavy_work"
+pass "exec in pid $xpid: $(wc -l < "$T/x.counts") functions as prexec, heavy_work only after the exec"
+
+# 80 ms of life: known from the kernel's records only
+tline=$(index_lines_with "$T/out/index.jsonl" pid "$tpid" | head -1)
+[ -n "$tline" ] || fail "no profile of the 80 ms process (pid $tpid)"
+[[ "$tline" == *"\"comm\":\"tiny\""* && "$tline" == *"\"exe\":\"$T/tiny\""* ]] ||
+  fail "80 ms process labels: $tline"
+pprof_cum_counts "$T/out/$(sed 's/^{"path":"\([^"]*\)".*/\1/' <<<"$tline")" > "$T/t.counts"
+grep -q '^main ' "$T/t.counts" || { cat "$T/t.counts" >&2; fail "80 ms process: main not resolved"; }
+pass "80 ms process pid $tpid: labels and symbols from FORK/COMM/MMAP2 records"
