@@ -58,22 +58,27 @@ static const pp_option file_exporter_options[] = {
     {0},
 };
 
+/* The host does not call destroy() after a failed create(): nothing is
+ * allocated before the checks pass. */
 static int file_exporter_create(const pp_host *host, pp_instance *self,
                                 const pp_config *cfg, void **state) {
+    const char *directory = host->cfg_string(cfg, "directory");
+    int64_t max_total_size = host->cfg_size(cfg, "max_total_size");
+    int64_t max_age_ns = host->cfg_duration_ns(cfg, "max_age");
+    if (!directory || !*directory)
+        return host->cfg_error(cfg, "directory", "must not be empty");
+    if (max_total_size < 0) return host->cfg_error(cfg, "max_total_size", "must be >= 0");
+    if (max_age_ns < 0) return host->cfg_error(cfg, "max_age", "must be >= 0");
     file_exporter *e = calloc(1, sizeof *e);
-    if (!e) return -1;
+    if (!e) return host->cfg_error(cfg, NULL, "out of memory");
     e->host = host;
     e->self = self;
+    e->directory = directory;
+    e->do_fsync = host->cfg_bool(cfg, "fsync");
+    e->max_total_size = max_total_size;
+    e->max_age_ns = max_age_ns;
     e->index.fd = -1;
     *state = e;
-    e->directory = host->cfg_string(cfg, "directory");
-    e->do_fsync = host->cfg_bool(cfg, "fsync");
-    e->max_total_size = host->cfg_size(cfg, "max_total_size");
-    e->max_age_ns = host->cfg_duration_ns(cfg, "max_age");
-    if (!e->directory || !*e->directory)
-        return host->cfg_error(cfg, "directory", "must not be empty");
-    if (e->max_total_size < 0) return host->cfg_error(cfg, "max_total_size", "must be >= 0");
-    if (e->max_age_ns < 0) return host->cfg_error(cfg, "max_age", "must be >= 0");
     return 0;
 }
 

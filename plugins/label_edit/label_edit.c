@@ -57,23 +57,31 @@ static int check_name(const pp_host *h, const pp_config *node, const char *key,
     return 0;
 }
 
+/* Checks the label names; nothing is allocated, so a refusal leaks
+ * nothing (the host does not call destroy() after a failed create()). */
+static int check_names(const pp_host *h, const pp_config *set, const pp_config *remove) {
+    for (size_t i = 0; set && i < h->cfg_count(set); i++)
+        if (check_name(h, set, h->cfg_key(set, i), h->cfg_key(set, i), 0)) return -1;
+    for (size_t i = 0; remove && i < h->cfg_count(remove); i++) {
+        const pp_config *item = h->cfg_item(remove, i);
+        if (check_name(h, item, NULL, h->cfg_scalar(item), 1)) return -1;
+    }
+    return 0;
+}
+
 static int label_edit_create(const pp_host *host, pp_instance *self, const pp_config *cfg,
                              void **state) {
+    const pp_config *set = host->cfg_child(cfg, "set");
+    const pp_config *remove = host->cfg_child(cfg, "remove");
+    if (check_names(host, set, remove) < 0) return -1;
     label_edit *le = calloc(1, sizeof *le);
     if (!le) return -1;
     le->host = host;
     le->self = self;
-    le->set = host->cfg_child(cfg, "set");
-    le->remove = host->cfg_child(cfg, "remove");
+    le->set = set;
+    le->remove = remove;
     le->drop_types = host->cfg_child(cfg, "drop_types");
     *state = le;
-    for (size_t i = 0; le->set && i < host->cfg_count(le->set); i++)
-        if (check_name(host, le->set, host->cfg_key(le->set, i), host->cfg_key(le->set, i), 0))
-            return -1;
-    for (size_t i = 0; le->remove && i < host->cfg_count(le->remove); i++) {
-        const pp_config *item = host->cfg_item(le->remove, i);
-        if (check_name(host, item, NULL, host->cfg_scalar(item), 1)) return -1;
-    }
     return 0;
 }
 

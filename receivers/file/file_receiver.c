@@ -180,20 +180,9 @@ static void file_receiver_destroy(void *state) {
     free(r);
 }
 
-static int file_receiver_create(const pp_host *host, pp_instance *self,
-                                const pp_config *cfg, void **state) {
-    file_receiver *r = calloc(1, sizeof *r);
-    if (!r) return -1;
-    r->host = host;
-    r->self = self;
-    pthread_mutex_init(&r->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->wake, &attr);
-    pthread_condattr_destroy(&attr);
-    *state = r;
-
+/* Reads and checks the options into r. 0, or -1 after cfg_error. */
+static int configure(file_receiver *r, const pp_config *cfg) {
+    const pp_host *host = r->host;
     r->poll_interval_ns = host->cfg_duration_ns(cfg, "poll_interval");
     r->min_file_age_ns = host->cfg_duration_ns(cfg, "min_file_age");
     r->max_file_size = host->cfg_size(cfg, "max_file_size");
@@ -206,8 +195,29 @@ static int file_receiver_create(const pp_host *host, pp_instance *self,
         return -1;
     if (r->include.n == 0) return host->cfg_error(cfg, "include", "needs at least one pattern");
     if (r->max_file_size <= 0) return host->cfg_error(cfg, "max_file_size", "must be > 0");
-    if (!(r->seen = seen_new()) || !(r->id = strdup(host->instance_id(self))))
+    if (!(r->seen = seen_new()) || !(r->id = strdup(host->instance_id(r->self))))
         return host->cfg_error(cfg, NULL, "out of memory");
+    return 0;
+}
+
+/* The host does not call destroy() after a failed create(): free here. */
+static int file_receiver_create(const pp_host *host, pp_instance *self,
+                                const pp_config *cfg, void **state) {
+    file_receiver *r = calloc(1, sizeof *r);
+    if (!r) return -1;
+    r->host = host;
+    r->self = self;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    if (configure(r, cfg) < 0) {
+        file_receiver_destroy(r);
+        return -1;
+    }
+    *state = r;
     return 0;
 }
 

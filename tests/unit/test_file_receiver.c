@@ -65,11 +65,14 @@ static void profile_bytes(const char *type, const char *unit, int64_t value, uin
     h->profile_free(p);
 }
 
-/* Writes name in tmpdir with data, its mtime `age` seconds back. */
+/* Puts name in tmpdir with data, its mtime `age` seconds back. Written
+ * under a hidden name and renamed in, as a careful writer does: a scan in
+ * between must not see the file before its mtime is set. */
 static void put_file(const char *name, const void *data, size_t len, int age) {
-    char path[512];
+    char path[512], tmp[512];
     snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "wb");
+    snprintf(tmp, sizeof tmp, "%s/.%s.part", tmpdir, name);
+    FILE *f = fopen(tmp, "wb");
     assert_non_null(f);
     fwrite(data, 1, len, f);
     fclose(f);
@@ -77,7 +80,8 @@ static void put_file(const char *name, const void *data, size_t len, int age) {
     gettimeofday(&tv[0], NULL);
     tv[0].tv_sec -= age;
     tv[1] = tv[0];
-    assert_int_equal(utimes(path, tv), 0);
+    assert_int_equal(utimes(tmp, tv), 0);
+    assert_int_equal(rename(tmp, path), 0);
 }
 
 static void put_cpu(const char *name, int64_t value, int age) {
@@ -114,7 +118,10 @@ static const char *label(pp_batch *b, const char *name) {
     return h->label_get(h->batch_get(b, 0), name);
 }
 
-static void nothing_more(harness *hs) { assert_null(harness_wait_emit(hs, NO_EMIT_MS)); }
+static void nothing_more(harness *hs) {
+    pp_batch *b = harness_wait_emit(hs, NO_EMIT_MS);
+    if (b) fail_msg("unexpected profile of service %s", label(b, "service_name"));
+}
 
 static int file_exists(const char *rel) {
     char path[512];
