@@ -1,0 +1,310 @@
+/* Tests of the pyroscope receiver through core/harness.h and real HTTP
+ * (libcurl) on loopback: what a profile emitted from /ingest and from the
+ * push API carries (service_name without a type suffix, tags, __name__
+ * from the sample types or the suffix, __delta__, pyroscope_spy, tenant,
+ * window in every time unit SDKs use), and that refused requests emit
+ * nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "harness.h"
+
+extern const pp_component pp_receiver_pyroscope;
+
+#define SEC 1000000000LL
+#define T0 (1700000000LL * SEC)
+#define EMIT_MS 5000
+#define NO_EMIT_MS 300
+
+typedef struct fixture {
+    harness *hs;
+    int port;
+    char base[64];
+} fixture;
+
+/* A port nobody listens on now (the kernel picks it). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->port = free_port();
+    char yaml[256], err[256];
+    snprintf(yaml, sizeof yaml, "endpoint: 127.0.0.1:%d\ntenant_label: tenant\nmax_labels: 8",
+             f->port);
+    f->hs = harness_new(&pp_receiver_pyroscope, "pyroscope", yaml, err, sizeof err);
+    if (!f->hs) {
+        fprintf(stderr, "harness: %s\n", err);
+        return -1;
+    }
+    if (harness_start(f->hs) < 0)
+        return -1;
+    snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", f->port);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    harness_free(f->hs);
+    free(f);
+    return 0;
+}
+
+/* The gzip'd pprof of a one-sample profile of the given sample type. */
+static uint8_t *profile_bytes(const char *type, const char *unit, size_t *len)
+{
+    const pp_host *h = harness_host();
+    pp_profile *p = h->profile_new();
+    pp_pprof *t = h->profile_tree_new(p);
+    int64_t ty = h->pprof_intern(p, type), un = h->pprof_intern(p, unit);
+    t->sample_types = h->profile_alloc(p, sizeof *t->sample_types);
+    t->sample_types[0] = (pp_value_type){ty, un};
+    t->n_sample_types = 1;
+    t->samples = h->profile_alloc(p, sizeof *t->samples);
+    t->samples[0].values = h->profile_alloc(p, sizeof(int64_t));
+    t->samples[0].values[0] = 42;
+    t->samples[0].n_values = 1;
+    t->n_samples = 1;
+    t->time_nanos = T0;
+    t->duration_nanos = 10 * SEC;
+    const uint8_t *gz;
+    char err[256];
+    assert_int_equal(h->profile_raw_gz(p, &gz, len, err, sizeof err), 0);
+    uint8_t *out = malloc(*len);
+    memcpy(out, gz, *len);
+    h->profile_free(p);
+    return out;
+}
+
+static size_t discard(char *d, size_t s, size_t n, void *arg)
+{
+    (void)d;
+    (void)arg;
+    return s * n;
+}
+
+/* POSTs body to base+path; returns the HTTP status. */
+static long post(const fixture *f, const char *path, const char *ctype, const char *tenant,
+                 const void *body, size_t len)
+{
+    char url[1024], h1[128], h2[128];
+    snprintf(url, sizeof url, "%s%s", f->base, path);
+    CURL *c = curl_easy_init();
+    struct curl_slist *hl = NULL;
+    snprintf(h1, sizeof h1, "Content-Type: %s", ctype);
+    hl = curl_slist_append(hl, h1);
+    if (tenant) {
+        snprintf(h2, sizeof h2, "X-Scope-OrgID: %s", tenant);
+        hl = curl_slist_append(hl, h2);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+static void assert_label(pp_profile *p, const char *name, const char *want)
+{
+    const char *got = harness_host()->label_get(p, name);
+    if (!got || strcmp(got, want) != 0)
+        fail_msg("label %s: got %s, want %s", name, got ? got : "(none)", want);
+}
+
+/* The one profile of the next emitted batch (the caller unrefs b). */
+static pp_profile *next_profile(fixture *f, pp_batch **b)
+{
+    *b = harness_wait_emit(f->hs, EMIT_MS);
+    assert_non_null(*b);
+    assert_int_equal(harness_host()->batch_count(*b), 1);
+    return harness_host()->batch_get(*b, 0);
+}
+
+static void ingest_labels_and_window(void **state)
+{
+    fixture *f = *state;
+    const pp_host *h = harness_host();
+    size_t len;
+    uint8_t *cpu = profile_bytes("cpu", "nanoseconds", &len);
+    assert_int_equal(post(f, "/ingest?name=shop.cpu%7Bregion%3Deu%2Cpod%3Dp1%7D&from=1700000000"
+                             "&until=1700000010&format=pprof&spyName=gospy",
+                          "application/octet-stream", "t9", cpu, len),
+                     200);
+    pp_batch *b;
+    pp_profile *p = next_profile(f, &b);
+    assert_label(p, "service_name", "shop");
+    assert_label(p, "__name__", "process_cpu");
+    assert_label(p, "region", "eu");
+    assert_label(p, "pod", "p1");
+    assert_label(p, "__delta__", "false");
+    assert_label(p, "pyroscope_spy", "gospy");
+    assert_label(p, "tenant", "t9");
+    assert_int_equal(h->label_count(p), 7);
+    assert_int_equal(h->profile_from(p), T0);
+    assert_int_equal(h->profile_until(p), T0 + 10 * SEC);
+    h->batch_unref(b);
+
+    /* milliseconds, as some SDKs send; no from/until: the pprof's own */
+    assert_int_equal(post(f, "/ingest?name=a&from=1700000000000&until=1700000005000",
+                          "application/octet-stream", NULL, cpu, len) == 400, 1);
+    assert_int_equal(post(f, "/ingest?name=a&format=pprof&from=1700000000000&until=1700000005000",
+                          "application/octet-stream", NULL, cpu, len),
+                     200);
+    p = next_profile(f, &b);
+    assert_int_equal(h->profile_from(p), T0);
+    assert_int_equal(h->profile_until(p), T0 + 5 * SEC);
+    assert_null(h->label_get(p, "tenant"));
+    h->batch_unref(b);
+    assert_int_equal(post(f, "/ingest?name=a&format=pprof", "application/octet-stream", NULL,
+                          cpu, len),
+                     200);
+    p = next_profile(f, &b);
+    assert_int_equal(h->profile_from(p), T0);
+    assert_int_equal(h->profile_until(p), T0 + 10 * SEC);
+    h->batch_unref(b);
+    free(cpu);
+}
+
+static void family_from_types_or_suffix(void **state)
+{
+    fixture *f = *state;
+    const pp_host *h = harness_host();
+    size_t len;
+    uint8_t *odd = profile_bytes("things", "count", &len);
+    assert_int_equal(post(f, "/ingest?name=svc.goroutines&format=pprof",
+                          "application/octet-stream", NULL, odd, len),
+                     200);
+    pp_batch *b;
+    pp_profile *p = next_profile(f, &b);
+    assert_label(p, "service_name", "svc");
+    assert_label(p, "__name__", "goroutine");
+    h->batch_unref(b);
+    /* neither the types nor the name tell */
+    assert_int_equal(post(f, "/ingest?name=svc&format=pprof", "application/octet-stream", NULL,
+                          odd, len),
+                     400);
+    free(odd);
+
+    size_t wl;
+    uint8_t *wall = profile_bytes("wall", "nanoseconds", &wl);
+    assert_int_equal(post(f, "/ingest?name=node&format=pprof", "application/octet-stream",
+                          NULL, wall, wl),
+                     200);
+    p = next_profile(f, &b);
+    assert_label(p, "__name__", "wall");
+    h->batch_unref(b);
+    free(wall);
+    assert_null(harness_wait_emit(f->hs, NO_EMIT_MS));
+}
+
+static void push_json_labels_as_sent(void **state)
+{
+    fixture *f = *state;
+    const pp_host *h = harness_host();
+    size_t len;
+    uint8_t *cpu = profile_bytes("cpu", "nanoseconds", &len);
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t cap = len * 2 + 512;
+    char *json = malloc(cap);
+    size_t o = (size_t)snprintf(json, cap,
+                                "{\"series\":[{\"labels\":[{\"name\":\"service_name\",\"value\":"
+                                "\"api\"},{\"name\":\"__name__\",\"value\":\"custom\"},{\"name\":"
+                                "\"__delta__\",\"value\":\"false\"}],\"samples\":[{\"ID\":\"1\","
+                                "\"raw_profile\":\"");
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)cpu[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)cpu[i + 1] << 8;
+        if (i + 2 < len)
+            v |= cpu[i + 2];
+        json[o++] = b64[v >> 18 & 63];
+        json[o++] = b64[v >> 12 & 63];
+        json[o++] = i + 1 < len ? b64[v >> 6 & 63] : '=';
+        json[o++] = i + 2 < len ? b64[v & 63] : '=';
+    }
+    o += (size_t)snprintf(json + o, cap - o, "\"}]}]}");
+    assert_int_equal(post(f, "/push.v1.PusherService/Push", "application/json", "t1", json, o),
+                     200);
+    pp_batch *b;
+    pp_profile *p = next_profile(f, &b);
+    assert_label(p, "service_name", "api");
+    assert_label(p, "__name__", "custom"); /* kept as sent */
+    assert_label(p, "__delta__", "false");
+    assert_label(p, "tenant", "t1");
+    assert_int_equal(h->profile_from(p), T0);
+    assert_int_equal(h->profile_until(p), T0 + 10 * SEC);
+    h->batch_unref(b);
+    free(json);
+    free(cpu);
+}
+
+static void refused_requests_emit_nothing(void **state)
+{
+    fixture *f = *state;
+    size_t len;
+    uint8_t *cpu = profile_bytes("cpu", "nanoseconds", &len);
+    assert_int_equal(post(f, "/nope", "application/octet-stream", NULL, cpu, len), 404);
+    assert_int_equal(post(f, "/ingest?name=a%7Bb&format=pprof", "application/octet-stream",
+                          NULL, cpu, len),
+                     400);
+    /* max_labels: 8 counts service_name, __name__, __delta__ too */
+    assert_int_equal(post(f, "/ingest?name=a%7Bk1%3D1%2Ck2%3D2%2Ck3%3D3%2Ck4%3D4%2Ck5%3D5%2Ck6"
+                             "%3D6%7D&format=pprof",
+                          "application/octet-stream", NULL, cpu, len),
+                     400);
+    assert_int_equal(post(f, "/ingest?name=a&format=pprof", "application/octet-stream", NULL,
+                          cpu, len / 2),
+                     400);
+    const char *bad_b64 = "{\"series\":[{\"labels\":[{\"name\":\"__name__\",\"value\":"
+                          "\"x\"}],\"samples\":[{\"rawProfile\":\"!!\"}]}]}";
+    assert_int_equal(post(f, "/push.v1.PusherService/Push", "application/json", NULL, bad_b64,
+                          strlen(bad_b64)),
+                     400);
+    assert_null(harness_wait_emit(f->hs, NO_EMIT_MS));
+    free(cpu);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(ingest_labels_and_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(family_from_types_or_suffix, setup, teardown),
+        cmocka_unit_test_setup_teardown(push_json_labels_as_sent, setup, teardown),
+        cmocka_unit_test_setup_teardown(refused_requests_emit_nothing, setup, teardown),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
