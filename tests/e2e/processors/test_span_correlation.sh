@@ -74,22 +74,24 @@ KEEP="$T/keep/$(cut -f1 "$T/keep.summary")"
 raw_label_totals "$IN" 2 trace_id | grep -v '^-' > "$T/in.traces"
 raw_label_totals "$KEEP" 2 trace_id > "$T/keep.traces"
 [ "$(wc -l < "$T/in.traces")" -ge 4 ] || fail "too few traces sampled in the input"
-kept_total=0
+kept_total=0; n_kept=0; n_dropped=0
 while IFS=$'\t' read -r trace total; do
   decision=$(awk -v t="$trace" '$1 == t {print $2}' "$T/in/decisions.txt")
   got=$(awk -F'\t' -v t="$trace" '$1 == t {print $2}' "$T/keep.traces")
   if [ "$decision" = 1 ]; then
     [ "$got" = "$total" ] || fail "trace $trace kept by the OTel rule: total $got, want $total"
-    kept_total=$((kept_total + total))
+    kept_total=$((kept_total + total)); n_kept=$((n_kept + 1))
   else
     [ -z "$got" ] || fail "trace $trace dropped by the OTel rule but still on $got ns"
+    n_dropped=$((n_dropped + 1))
   fi
 done < "$T/in.traces"
+[ "$n_kept" -ge 1 ] && [ "$n_dropped" -ge 1 ] || fail "want kept and dropped traces: $n_kept/$n_dropped"
 in_total=$(raw_total "$IN" 2); keep_total=$(raw_total "$KEEP" 2)
 [ "$in_total" = "$keep_total" ] || fail "keep_ratio changed the total: $keep_total vs $in_total"
 with_span=$(raw_label_totals "$KEEP" 2 span_id | awk -F'\t' '$1 != "-" {t += $2} END {print t+0}')
 [ "$with_span" = "$kept_total" ] || fail "span ids left on $with_span ns, want $kept_total (kept traces)"
-pass "keep_ratio 0.5: kept traces match OpenTelemetry Go's TraceIDRatioBased decisions, totals kept"
+pass "keep_ratio 0.5: $n_kept kept and $n_dropped stripped traces match OpenTelemetry Go's TraceIDRatioBased decisions, totals kept"
 
 # --- span names as series, bounded ---
 [ "$(index_lines "$T/names")" = "$want_split" ] || fail "names: $(index_lines "$T/names") profiles, want $want_split"
