@@ -121,11 +121,12 @@ static int64_t id_norm(const span_state *st, prof_ctx *c, int64_t str, int id)
     if (cache && *cache) return *cache;
     char hex[ID_MAX_HEX + 1];
     int64_t r = -1;
-    if (span_id_normalize(c->t->strings[str], id_hex_len[id], hex) == 0)
+    if (span_id_normalize(c->t->strings[str], id_hex_len[id], hex) == 0) {
         r = strcmp(hex, c->t->strings[str]) == 0 ? str : st->host->pprof_intern(c->p, hex);
-    if (r == 0) r = -2;
-    if (cache && r != -2) *cache = r;
-    return r < -1 ? -2 : r;
+        if (r <= 0) return -2;
+    }
+    if (cache) *cache = r;
+    return r;
 }
 
 static int64_t canon_key(const span_state *st, prof_ctx *c, int id)
@@ -177,7 +178,7 @@ static int sample_read_ids(const span_state *st, prof_ctx *c, const pp_sample *s
     for (size_t i = 0; i < s->n_labels; i++) {
         const pp_label *l = &s->labels[i];
         enum key_kind k = key_kind(st, c, l->key);
-        if (k == KIND_OTHER || l->str == 0) {
+        if (k == KIND_OTHER || l->str <= 0 || (size_t)l->str >= c->t->n_strings) {
             si->n_other++;
             continue;
         }
