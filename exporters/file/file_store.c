@@ -125,8 +125,13 @@ int store_write(const char *dir, const char *base, const void *data, size_t len,
         errno = saved;
         return -1;
     }
-    if (do_fsync && fsync_dir(dir) < 0)
-        return store_error(err, errlen, "fsync %s: %s", dir, strerror(errno));
+    if (do_fsync && fsync_dir(dir) < 0) {
+        /* not durable, so not done: take it back, the retry writes it again */
+        saved = errno;
+        char final[PATH_MAX];
+        if (store_join(final, sizeof final, dir, name) == 0) unlink(final);
+        return store_error(err, errlen, "fsync %s: %s", dir, strerror(saved));
+    }
     return 0;
 }
 

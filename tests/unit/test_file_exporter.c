@@ -9,9 +9,11 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -296,6 +298,59 @@ static void test_disk_error_retries(void **state) {
     harness_free(hs);
 }
 
+/* A disk that fills up (RLIMIT_FSIZE makes writes past a size fail with
+ * EFBIG, like ENOSPC): first while writing the profile, then while
+ * appending its index line. Each time PP_RETRY with the reason, nothing
+ * partial left, and the retry writes both once there is room. */
+static void with_file_size_limit(rlim_t limit) {
+    struct rlimit rl;
+    getrlimit(RLIMIT_FSIZE, &rl);
+    rl.rlim_cur = limit;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+static void test_full_disk_retries_without_leftovers(void **state) {
+    (void)state;
+    signal(SIGXFSZ, SIG_IGN); /* get EFBIG instead of being killed */
+    struct rlimit saved;
+    getrlimit(RLIMIT_FSIZE, &saved);
+    harness *hs = exporter("");
+    char index[300], lines[4][1024], cmd[512];
+    snprintf(index, sizeof index, "%s/out/index.jsonl", tmpdir);
+    pp_outcome out[1] = {0};
+    pp_export_result res;
+
+    with_file_size_limit(8); /* the profile itself does not fit */
+    pp_profile *ps[1] = {make_profile("svc", 1, T0, T0 + SEC)};
+    pp_status st = export(hs, ps, 1, out, &res);
+    assert_int_equal(st, PP_RETRY);
+    assert_non_null(strstr(res.message, "File too large"));
+    snprintf(cmd, sizeof cmd, "test -z \"$(find %s/out -type f -name '*.pb.gz')\"", tmpdir);
+    assert_int_equal(system(cmd), 0); /* neither the profile nor its temp file */
+    setrlimit(RLIMIT_FSIZE, &saved);
+
+    ps[0] = make_profile("svc", 1, T0, T0 + SEC);
+    assert_int_equal(export(hs, ps, 1, out, &res), PP_OK);
+    struct stat st_index;
+    assert_int_equal(stat(index, &st_index), 0);
+
+    with_file_size_limit((rlim_t)st_index.st_size + 8); /* the next line does not fit */
+    memset(out, 0, sizeof out);
+    ps[0] = make_profile("svc", 2, T0 + SEC, T0 + 2 * SEC);
+    st = export(hs, ps, 1, out, &res);
+    setrlimit(RLIMIT_FSIZE, &saved);
+    assert_int_equal(st, PP_RETRY);
+    assert_non_null(strstr(res.message, "index.jsonl"));
+    assert_int_equal(count_lines(index, lines, 4), 1); /* no torn line */
+    snprintf(cmd, sizeof cmd, "test $(find %s/out -type f -name '*.pb.gz' | wc -l) = 1", tmpdir);
+    assert_int_equal(system(cmd), 0); /* the file without a line was taken back */
+
+    ps[0] = make_profile("svc", 2, T0 + SEC, T0 + 2 * SEC);
+    assert_int_equal(export(hs, ps, 1, out, &res), PP_OK);
+    assert_int_equal(count_lines(index, lines, 4), 2);
+    harness_free(hs);
+}
+
 static void test_bad_profile_rejected_and_finished_skipped(void **state) {
     (void)state;
     harness *hs = exporter("");
@@ -338,6 +393,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_start_applies_max_age_and_repairs_index,
                                         setup_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_disk_error_retries, setup_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_full_disk_retries_without_leftovers, setup_dir,
+                                        remove_dir),
         cmocka_unit_test_setup_teardown(test_bad_profile_rejected_and_finished_skipped,
                                         setup_dir, remove_dir),
     };
