@@ -144,7 +144,8 @@ static const pp_option scrape_opts[] = {
      NULL},
     {"params", PP_OPT_STRING_MAP, NULL, "Query parameters added to every request.", 0, NULL},
     {"body_size_limit", PP_OPT_SIZE, "64MiB",
-     "A response larger than this is aborted; 0 = no limit.", 0, NULL},
+     "A body larger than this, as received (the transfer is aborted) or once inflated, "
+     "fails the scrape; 0 = no limit.", 0, NULL},
     {"bearer_token", PP_OPT_STRING, NULL, "Sent as `Authorization: Bearer`.", 0, NULL},
     {"bearer_token_file", PP_OPT_STRING, NULL, "File holding the bearer token.", 0, NULL},
     {"basic_auth", PP_OPT_SECTION, NULL, "HTTP basic authentication.", 0, basic_auth_opts},

@@ -118,6 +118,16 @@ static int needs_delta(const scrape_ptype *pt)
            strcmp(pt->name, "threadcreate") != 0;
 }
 
+/* Profiles whose cumulative types the target already turned into
+ * per-interval values: godeltaprof, or ?seconds=N on Go's heap, block and
+ * mutex handlers. They carry __delta__="false" like our own deltas. */
+static int target_sent_deltas(const scrape_ptype *pt)
+{
+    return pt->server_delta ||
+           (pt->seconds && (strcmp(pt->name, "memory") == 0 || strcmp(pt->name, "block") == 0 ||
+                            strcmp(pt->name, "mutex") == 0));
+}
+
 static int set_labels(const pp_host *h, pp_profile *p, const scrape_slot *s, int delta)
 {
     const scrape_target *t = s->target;
@@ -198,7 +208,7 @@ static scrape_reason take_profile(scrape_loop *l, scrape_slot *s, char *why, siz
 {
     const pp_host *h = l->host;
     int64_t until = h->now_ns(), from = s->start_wall;
-    int delta = s->ptype->server_delta, keep = 1;
+    int delta = target_sent_deltas(s->ptype), keep = 1;
     scrape_reason r = check_body(h, &s->body, why, whylen);
     pp_profile *p;
     if (r != REASON_NONE)
