@@ -9,6 +9,9 @@
 #   429 Retry-After 2 the next attempt waits at least 2 s
 #   api: ingest       legacy /ingest: name{labels}, from/until s, pprof body
 #   label limits      what Pyroscope would refuse is rejected before sending
+#   tenant_label      one PushRequest per tenant, the label as X-Scope-OrgID
+#   TLS               ca_file and a client certificate (mutual TLS), or
+#                     insecure_skip_verify; an unknown CA is retried, not sent
 source "$SOURCE_DIR/tests/e2e/lib.sh"
 source "$SOURCE_DIR/tests/e2e/pyroscope/pyro_lib.sh"
 
@@ -30,7 +33,7 @@ receivers:
     labels: {env: test, __internal: dropped}
 exporters:
   pyroscope:
-    endpoint: http://127.0.0.1:$rport
+    endpoint: ${scheme:-http}://127.0.0.1:$rport
     tenant_id: tenant-1
     bearer_token: tok3n
     headers: {X-Extra: yes}
@@ -182,3 +185,29 @@ for tn in tenant-a tenant-b; do
   grep -q "$tn:$((n_in / 2)) " <<<"$per_tenant" || fail "tenants: per tenant $per_tenant, want $((n_in / 2)) each"
 done
 pass "tenant_label: profiles sent under their own X-Scope-OrgID ($per_tenant)"
+
+# -- TLS ------------------------------------------------------------------------
+n_in=$((n_in / 2))
+mkdir -p "$T/tls"
+rp=$(free_port)
+start_recorder "$rp" "$T/r7.log" -script 200 -bearer tok3n -tenant tenant-1 -tls "$T/tls"
+wait_for 5 test -s "$T/tls/client-key.pem" || fail "TLS: recorder wrote no certificates"
+scheme=https
+client="cert_file: $T/tls/client.pem, key_file: $T/tls/client-key.pem"
+run_agent a7 "$rp" "    tls: {ca_file: $T/tls/ca.pem, $client}"
+wait_for 30 finished || fail "TLS: not finished; $(tail -5 "$T/a7.log")"
+stop_profpipe "$PROFPIPE_PID"
+[ "$(count_lines "$T/r7.log" '^profile .*status=200 ')" = "$n_in" ] || fail "TLS: $(head -3 "$T/r7.log")"
+: >"$T/r7.log"
+run_agent a8 "$rp" "    tls: {insecure_skip_verify: true, $client}"
+wait_for 30 finished || fail "TLS insecure: not finished; $(tail -5 "$T/a8.log")"
+stop_profpipe "$PROFPIPE_PID"
+[ "$(count_lines "$T/r7.log" '^profile .*status=200 ')" = "$n_in" ] || fail "TLS insecure: $(head -3 "$T/r7.log")"
+: >"$T/r7.log"
+run_agent a9 "$rp" "    tls: {$client}"
+wait_for 20 test "$(metric_value "$mport" 'profpipe_exporter_retries_total')" -ge 1 ||
+  fail "TLS unknown CA: no retry; $(tail -3 "$T/a9.log")"
+[ "$(metric_value "$mport" 'profpipe_exporter_sent_profiles_total')" = 0 ] || fail "TLS unknown CA: sent"
+kill -TERM "$PROFPIPE_PID"
+[ "$(count_lines "$T/r7.log" '^req ')" = 0 ] || fail "TLS unknown CA: a request got through"
+pass "TLS: mutual TLS with ca_file, insecure_skip_verify, unknown CA retried and never sent"

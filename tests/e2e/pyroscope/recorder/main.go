@@ -13,7 +13,9 @@
 // Flags: -addr, -log, -script "503,503,200" (one status per request, the
 // last one repeating), -retry-after N (sent with 429 and 503), -user and
 // -pass or -bearer (required credentials), -tenant (required
-// X-Scope-OrgID), -body "text" (sent with error statuses).
+// X-Scope-OrgID), -body "text" (sent with error statuses), -tls DIR (serve
+// HTTPS with a CA made on the spot: DIR/ca.pem, and a client certificate
+// DIR/client.pem + DIR/client-key.pem that is then required).
 //
 // Standard library and Debian's github.com/google/pprof only; build with
 // GO111MODULE=off GOPATH=/usr/share/gocode.
@@ -22,15 +24,25 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,6 +62,7 @@ var (
 	bearer     = flag.String("bearer", "", "required bearer token")
 	tenant     = flag.String("tenant", "", "required X-Scope-OrgID")
 	errBody    = flag.String("body", "scripted failure", "body of error answers")
+	tlsDir     = flag.String("tls", "", "serve HTTPS; write ca.pem, client.pem, client-key.pem here")
 )
 
 type recorder struct {
@@ -343,6 +356,71 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	fmt.Fprintf(w, `{"code":"invalid_argument","message":%q}`, *errBody)
 }
 
+// --- TLS: a CA, a server certificate for 127.0.0.1, a client certificate ---
+
+func writePEM(path, kind string, der []byte) {
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// issue makes a key and a certificate from tmpl signed by parent (itself
+// when parent is nil).
+func issue(tmpl *x509.Certificate, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return cert, key, der
+}
+
+func tlsConfig(dir string) *tls.Config {
+	now := time.Now()
+	ca, caKey, caDER := issue(&x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "recorder test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}, nil, nil)
+	_, srvKey, srvDER := issue(&x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+	}, ca, caKey)
+	_, cliKey, cliDER := issue(&x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "profpipe"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+	}, ca, caKey)
+	writePEM(filepath.Join(dir, "ca.pem"), "CERTIFICATE", caDER)
+	writePEM(filepath.Join(dir, "client.pem"), "CERTIFICATE", cliDER)
+	cliKeyDER, err := x509.MarshalECPrivateKey(cliKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	writePEM(filepath.Join(dir, "client-key.pem"), "EC PRIVATE KEY", cliKeyDER)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}},
+		ClientCAs:    pool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+	}
+}
+
 func main() {
 	flag.Parse()
 	r := &recorder{}
@@ -358,5 +436,10 @@ func main() {
 		log.Fatal(err)
 	}
 	r.out = out
-	log.Fatal(http.ListenAndServe(*addr, r))
+	if *tlsDir == "" {
+		log.Fatal(http.ListenAndServe(*addr, r))
+	}
+	srv := &http.Server{Addr: *addr, Handler: r, TLSConfig: tlsConfig(*tlsDir),
+		ErrorLog: log.New(out, "tlserror ", 0)}
+	log.Fatal(srv.ListenAndServeTLS("", ""))
 }
