@@ -116,37 +116,88 @@ static int has_function(pp_profile *p, const char *name)
     return 0;
 }
 
+/* Functions of the kernel mapping: named ones (from kallsyms) and all. */
+static void kernel_functions(pp_profile *p, size_t *named, size_t *all)
+{
+    const pp_host *host = harness_host();
+    char err[256];
+    const pp_pprof *t = host->profile_tree(p, err, sizeof err);
+    *named = *all = 0;
+    for (size_t i = 0; t && i < t->n_locations; i++) {
+        const pp_location *l = &t->locations[i];
+        for (size_t m = 0; m < t->n_mappings; m++) {
+            if (t->mappings[m].id != l->mapping_id ||
+                strcmp(t->strings[t->mappings[m].filename], "[kernel.kallsyms]") != 0)
+                continue;
+            const pp_function *f = host->pprof_function(p, l->lines[0].function_id);
+            (*all)++;
+            *named += strncmp(t->strings[f->name], "[kernel]", 8) != 0;
+        }
+    }
+}
+
+/* Starts the receiver on this process, burns CPU (its clock reads are
+ * system calls), and returns our profile from the first batch holding it;
+ * *batch is the caller's to unref. */
+static pp_profile *sample_self(harness **h, const char *extra, pp_batch **batch)
+{
+    const pp_host *host = harness_host();
+    char yaml[256], err[512];
+    pp_profile *mine = NULL;
+    snprintf(yaml, sizeof yaml, "interval: 1s\npids: [\"%d\"]\n%s", (int)getpid(), extra);
+    *h = harness_new(&pp_receiver_perf, "perf", yaml, err, sizeof err);
+    if (!*h)
+        fail_msg("%s", err);
+    assert_int_equal(harness_start(*h), 0);
+    perf_receiver_test_burn(BURN_NS);
+    *batch = NULL;
+    for (int tries = 0; tries < 5 && !mine; tries++) {
+        if (*batch)
+            host->batch_unref(*batch);
+        *batch = harness_wait_emit(*h, EMIT_WAIT_MS);
+        assert_non_null(*batch);
+        mine = own_profile(*batch);
+    }
+    assert_non_null(mine);
+    return mine;
+}
+
 static void test_samples_this_process(void **state)
 {
     (void)state;
     const pp_host *host = harness_host();
-    char yaml[128], err[512], exe[4096];
+    char exe[4096];
+    harness *h;
+    pp_batch *b;
+    size_t named, all;
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     assert_true(n > 0);
     exe[n] = '\0';
-    snprintf(yaml, sizeof yaml, "interval: 1s\npids: [\"%d\"]", (int)getpid());
-    harness *h = harness_new(&pp_receiver_perf, "perf", yaml, err, sizeof err);
-    if (!h)
-        fail_msg("%s", err);
-    assert_int_equal(harness_start(h), 0);
-    perf_receiver_test_burn(BURN_NS);
-    pp_profile *mine = NULL;
-    pp_batch *b = NULL;
-    for (int tries = 0; tries < 5 && !mine; tries++) {
-        if (b)
-            host->batch_unref(b);
-        b = harness_wait_emit(h, EMIT_WAIT_MS);
-        assert_non_null(b);
-        mine = own_profile(b);
-    }
-    assert_non_null(mine);
+    pp_profile *mine = sample_self(&h, "", &b);
     assert_string_equal(label(mine, "__name__"), "process_cpu");
     assert_string_equal(label(mine, "service_name"), "test_perf_receiver");
     assert_string_equal(label(mine, "comm"), "test_perf_recei"); /* 15 chars */
     assert_string_equal(label(mine, "exe"), exe);
     assert_true(host->profile_until(mine) > host->profile_from(mine));
     assert_true(has_function(mine, "perf_receiver_test_burn"));
+    kernel_functions(mine, &named, &all);
+    assert_int_equal(all, 0); /* include_kernel is off */
     host->batch_unref(b);
+    harness_free(h);
+}
+
+static void test_include_kernel(void **state)
+{
+    (void)state;
+    harness *h;
+    pp_batch *b;
+    size_t named, all;
+    pp_profile *mine = sample_self(&h, "include_kernel: true", &b);
+    assert_true(has_function(mine, "perf_receiver_test_burn"));
+    kernel_functions(mine, &named, &all);
+    if (all == 0 || named == 0)
+        fail_msg("kernel frames: %zu, named from kallsyms: %zu", all, named);
+    harness_host()->batch_unref(b);
     harness_free(h);
 }
 
@@ -245,6 +296,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_option_errors),
         cmocka_unit_test(test_samples_this_process),
+        cmocka_unit_test(test_include_kernel),
         cmocka_unit_test(test_pid_that_does_not_exist),
         cmocka_unit_test(test_too_many_open_files),
         cmocka_unit_test(test_no_permission),
