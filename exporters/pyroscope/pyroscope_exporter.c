@@ -149,6 +149,7 @@ static int pyro_read_endpoint(pyro_exporter *e, const pp_config *cfg)
     if (!e->url)
         return -1;
     snprintf(e->url, need, "%.*s%s", (int)len, endpoint, path);
+    e->http_cfg.connect = e->api == API_PUSH;
     return 0;
 }
 

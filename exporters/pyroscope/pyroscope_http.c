@@ -127,6 +127,8 @@ static int http_fixed_headers(pyro_http *c, const pyro_http_config *cfg)
         if (add_header(&c->fixed, "Authorization", c->bearer_header) < 0)
             return -1;
     }
+    if (cfg->connect && add_header(&c->fixed, "Connect-Protocol-Version", "1") < 0)
+        return -1;
     for (size_t i = 0; i < cfg->n_headers; i++)
         if (add_header(&c->fixed, cfg->header_names[i], cfg->header_values[i]) < 0)
             return -1;

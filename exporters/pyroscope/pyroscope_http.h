@@ -21,6 +21,7 @@ typedef struct pyro_http_config {
     const char *const *header_names; /* extra headers, n_headers of each */
     const char *const *header_values;
     size_t n_headers;
+    int connect; /* send Connect-Protocol-Version: 1 (the push API) */
 } pyro_http_config;
 
 #define PYRO_HTTP_BODY_MAX 1024 /* of a response body, kept for the log */

@@ -270,6 +270,9 @@ func (r *recorder) handlePush(n int, status int, body []byte, req *http.Request)
 	if ct := req.Header.Get("Content-Type"); ct != "application/proto" {
 		return fmt.Errorf("Content-Type %q, want application/proto", ct)
 	}
+	if v := req.Header.Get("Connect-Protocol-Version"); v != "1" {
+		return fmt.Errorf("Connect-Protocol-Version %q, want 1", v)
+	}
 	ss, err := decodePush(body)
 	if err != nil {
 		return err
