@@ -331,7 +331,9 @@ func main() {
 	burst := flag.Float64("burst", 50, "prod: burst of the rate limiter")
 	workload := flag.Bool("workload", true, "run the workload")
 	silent := flag.String("silent", "", "also accept connections here and never answer")
+	memRate := flag.Int("mem-rate", 1, "runtime.MemProfileRate (1: every allocation, exact)")
 	flag.Parse()
+	runtime.MemProfileRate = *memRate
 
 	if *silent != "" {
 		listenSilent(*silent)

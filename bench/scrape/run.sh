@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# pprof_scrape's cost for N local targets, next to a plain Go scraper doing
+# the same requests, in the same run.
+#
+# One Go service (tests/e2e/scrape/go/target, no workload, Go's default
+# MemProfileRate) listens on N consecutive ports; each port is one target.
+# Five profile types per target: memory, goroutine, block, mutex and a
+# custom `heap` (/debug/pprof/heap): three of them go through the delta
+# path. process_cpu is left out because a Go process serves one CPU
+# profile at a time, and all targets here are one process.
+# profpipe's pipeline drops every profile right after the receiver
+# (relabel `drop`), so what is measured is scraping, not an exporter.
+#
+# The peer (bench/scrape/go/peer) runs the same schedule against the same
+# URLs with Go's net/http (keep-alive), reads every body and inflates it:
+# the least any scraper does (no deltas, no profile built).
+#
+# For each N: CPU time (user + system) over DURATION seconds after a
+# warm-up of two intervals, and RSS sampled every second over the same
+# time: first sample, peak, last (flat memory means last ~ first).
+#
+# usage: bench/scrape/run.sh [BUILD_DIR]        (default: build)
+# env:   NS="10 100 500"  INTERVAL=5 (seconds)  DURATION=30 (seconds)
+set -euo pipefail
+SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD_DIR=$(cd "${1:-$SOURCE_DIR/build}" && pwd)
+PROFPIPE=$BUILD_DIR/profpipe
+NS=${NS:-"10 100 500"}
+INTERVAL=${INTERVAL:-5}
+DURATION=${DURATION:-30}
+PATHS="/debug/pprof/allocs,/debug/pprof/goroutine,/debug/pprof/block,/debug/pprof/mutex,/debug/pprof/heap"
+[ -x "$PROFPIPE" ] || { echo "no $PROFPIPE: build first" >&2; exit 1; }
+export GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$BUILD_DIR/gocache"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/profpipe-bench-scrape.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$T"
+}
+trap cleanup EXIT
+# 500 targets x 5 types can hold 2,500 sockets on each side
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+(cd "$SOURCE_DIR/tests/e2e/scrape/go/target" && go build -o "$T/target" .)
+(cd "$SOURCE_DIR/bench/scrape/go/peer" && go build -o "$T/peer" .)
+
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# A run of N free consecutive ports.
+free_base() { # n
+  local base p
+  for _ in $(seq 1 50); do
+    base=$(( 20000 + RANDOM % (40000 - $1) ))
+    p=$(ss -Htln | awk -v lo="$base" -v hi=$((base + $1)) '{n = split($4, a, ":"); if (a[n] >= lo && a[n] < hi) print}' | wc -l)
+    [ "$p" = 0 ] && { echo "$base"; return 0; }
+  done
+  return 1
+}
+
+# measure PID: waits two intervals, then samples DURATION seconds;
+# prints "cpu_seconds rss_first_kb rss_peak_kb rss_last_kb".
+measure() {
+  local pid=$1 c0 c1 r first="" peak=0
+  sleep $((2 * INTERVAL))
+  c0=$(cpu_ticks "$pid")
+  for _ in $(seq 1 "$DURATION"); do
+    sleep 1
+    r=$(rss_kb "$pid")
+    [ -n "$first" ] || first=$r
+    [ "$r" -gt "$peak" ] && peak=$r
+  done
+  c1=$(cpu_ticks "$pid")
+  echo "$(awk -v d=$((c1 - c0)) -v t="$TICK" 'BEGIN {printf "%.2f", d / t}') $first $peak $r"
+}
+
+run_profpipe() { # n base mport -> measure line
+  local n=$1 base=$2 mport=$3 i
+  {
+    echo "receivers:"
+    echo "  pprof_scrape/bench:"
+    echo "    scrape_interval: ${INTERVAL}s"
+    echo "    scrape_timeout: ${INTERVAL}s"
+    echo "    targets:"
+    for i in $(seq 0 $((n - 1))); do echo "      - 127.0.0.1:$((base + i))"; done
+    echo "    profiling_config:"
+    echo "      profile.process_cpu: {enabled: false}"
+    echo "      profile.custom: [{name: heap, path: /debug/pprof/heap}]"
+    echo "processors:"
+    echo "  relabel/drop_all:"
+    echo "    rules: [{source_labels: [__name__], regex: '.*', action: drop}]"
+    echo "exporters:"
+    echo "  file: {directory: $T/out}"
+    echo "service:"
+    echo "  telemetry: {address: \"127.0.0.1:$mport\"}"
+    echo "  pipelines:"
+    echo "    profiles/bench:"
+    echo "      receivers: [pprof_scrape/bench]"
+    echo "      processors: [relabel/drop_all]"
+    echo "      exporters: [file]"
+  } >"$T/bench.yaml"
+  "$PROFPIPE" run -c "$T/bench.yaml" >"$T/profpipe-$n.log" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  measure "$pid"
+  curl -sf "http://127.0.0.1:$mport/metrics" >"$T/metrics-$n.txt" || true
+  kill -TERM "$pid"
+  wait "$pid" || true
+}
+
+run_peer() { # n base -> measure line
+  local n=$1 base=$2 i targets=""
+  for i in $(seq 0 $((n - 1))); do targets="$targets${targets:+,}127.0.0.1:$((base + i))"; done
+  "$T/peer" -targets "$targets" -paths "$PATHS" -interval "${INTERVAL}s" \
+    -duration "$((2 * INTERVAL + DURATION + 1))s" 2>"$T/peer-$n.log" &
+  local pid=$!
+  PIDS+=("$pid")
+  measure "$pid"
+  wait "$pid" || true
+}
+
+sum_metric() { # file name
+  awk -v m="$2" 'index($0, m "{") == 1 {s += $NF} END {printf "%d", s}' "$1"
+}
+
+printf 'pprof_scrape vs a plain Go scraper: 5 profile types per target, interval %ss, %ss measured\n' \
+  "$INTERVAL" "$DURATION"
+printf '%6s | %24s | %24s | %11s | %s\n' "" "CPU s (% of one core)" "RSS MiB first/peak/last" "ratio" ""
+printf '%6s | %11s %12s | %11s %12s | %5s %5s | %s\n' N profpipe peer profpipe peer CPU RSS "profiles emitted / scrape errors"
+for n in $NS; do
+  base=$(free_base "$n") || { echo "no $n free ports" >&2; exit 1; }
+  mport=$((base + n))
+  "$T/target" -workload=false -mem-rate 524288 -addr "127.0.0.1:$base" -port-count "$n" \
+    >"$T/target-$n.log" 2>&1 &
+  tpid=$!
+  PIDS+=("$tpid")
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$base/stats" >/dev/null && break; sleep 0.1; done
+  read -r pc pf pp pl < <(run_profpipe "$n" "$base" "$mport")
+  read -r gc gf gp gl < <(run_peer "$n" "$base")
+  kill -TERM "$tpid"
+  wait "$tpid" 2>/dev/null || true
+  okp=$(sum_metric "$T/metrics-$n.txt" profpipe_receiver_accepted_profiles_total)
+  errs=$(sum_metric "$T/metrics-$n.txt" profpipe_scrape_errors_total)
+  awk -v n="$n" -v pc="$pc" -v gc="$gc" -v pf="$pf" -v pp="$pp" -v pl="$pl" \
+    -v gf="$gf" -v gp="$gp" -v gl="$gl" -v d="$DURATION" -v ok="$okp" -v e="$errs" 'BEGIN {
+      printf "%6d | %5.2f (%3.0f%%) %5.2f (%3.0f%%) | %3.0f/%3.0f/%3.0f %3.0f/%3.0f/%3.0f | %5.2f %5.2f | %s / %s\n",
+        n, pc, 100 * pc / d, gc, 100 * gc / d,
+        pf / 1024, pp / 1024, pl / 1024, gf / 1024, gp / 1024, gl / 1024,
+        (gc > 0 ? pc / gc : 0), (gp > 0 ? pp / gp : 0), ok, e
+    }'
+done
+echo "ratio: profpipe / peer (below 1: profpipe cheaper). Emitted profiles exclude the"
+echo "first scrape of each cumulative type, kept as a delta baseline."
