@@ -284,57 +284,79 @@ static int mutex_named(const char *path) {
     return strstr(base ? base + 1 : path, "mutex") != NULL;
 }
 
+/* What a file's profile is: its type (a static string) and window. */
+typedef struct file_facts {
+    const char *type;
+    int64_t from, until;
+} file_facts;
+
+/* Decodes the payload into a throwaway profile, to prove it is pprof and
+ * learn its facts. The profile that is emitted carries only the raw
+ * bytes: queues are bounded by those, and a pipeline that passes profiles
+ * through never holds a decoded tree. 0, or -1 with the reason. */
+static int probe(file_receiver *r, const uint8_t *data, size_t len, const char *path,
+                 const struct stat *st, file_facts *f, char *err, size_t errlen) {
+    const pp_host *h = r->host;
+    pp_profile *p = h->profile_new();
+    if (!p || h->profile_set_raw(p, data, len) < 0) {
+        if (p) h->profile_free(p);
+        return file_error(err, errlen, "out of memory");
+    }
+    const pp_pprof *t = h->profile_tree(p, err, errlen);
+    int rc = t ? 0 : -1;
+    if (t) {
+        f->type = r->profile_type ? r->profile_type : h->pprof_family(t);
+        if (!r->profile_type && f->type && !strcmp(f->type, "block") && mutex_named(path))
+            f->type = "mutex";
+        if (!f->type)
+            rc = file_error(err, errlen, "no profile type fits its sample types; set profile_type");
+        f->from = t->time_nanos;
+        if (f->from > 0) {
+            f->until = f->from + t->duration_nanos;
+        } else { /* no time in the profile: it ended when the file was written */
+            f->until = mtime_ns(st);
+            f->from = f->until - t->duration_nanos;
+        }
+    }
+    h->profile_free(p);
+    return rc;
+}
+
 /* Sets service_name, __name__ and the configured labels. */
-static int label_profile(file_receiver *r, pp_profile *p, const pp_pprof *t,
-                         const char *path, char *err, size_t errlen) {
+static int label_profile(file_receiver *r, pp_profile *p, const char *type, const char *path) {
     const pp_host *h = r->host;
     char service[256];
-    const char *type = r->profile_type ? r->profile_type : h->pprof_family(t);
-    if (!r->profile_type && type && !strcmp(type, "block") && mutex_named(path))
-        type = "mutex";
-    if (!type) {
-        file_error(err, errlen, "no profile type fits its sample types; set profile_type");
-        return -1;
-    }
     if (r->service_name) snprintf(service, sizeof service, "%s", r->service_name);
     else name_from_file(path, service, sizeof service);
     int rc = h->label_set(p, "service_name", service) | h->label_set(p, "__name__", type);
     for (size_t i = 0; r->labels && i < h->cfg_count(r->labels); i++)
         rc |= h->label_set(p, h->cfg_key(r->labels, i),
                            h->cfg_scalar(h->cfg_item(r->labels, i)));
-    if (rc) file_error(err, errlen, "out of memory");
     return rc ? -1 : 0;
 }
 
-/* The profile in `path`, decoded to prove it is one, labelled and timed;
- * NULL with the reason in err. */
+/* The profile in `path`, proved to be one, labelled and timed; NULL with
+ * the reason in err. */
 static pp_profile *load_profile(file_receiver *r, const char *path,
                                 const struct stat *st, char *err, size_t errlen) {
     const pp_host *h = r->host;
     uint8_t *data = NULL;
     size_t len = 0;
+    file_facts f = {0};
     if (read_whole(path, r->max_file_size, &data, &len, err, errlen) < 0) return NULL;
+    if (probe(r, data, len, path, st, &f, err, errlen) < 0) {
+        free(data);
+        return NULL;
+    }
     pp_profile *p = h->profile_new();
     int rc = p ? h->profile_set_raw(p, data, len) : -1;
     free(data);
-    if (rc < 0) {
+    if (rc < 0 || label_profile(r, p, f.type, path) < 0) {
         file_error(err, errlen, "out of memory");
         if (p) h->profile_free(p);
         return NULL;
     }
-    const pp_pprof *t = h->profile_tree(p, err, errlen);
-    if (!t || label_profile(r, p, t, path, err, errlen) < 0) {
-        h->profile_free(p);
-        return NULL;
-    }
-    int64_t from = t->time_nanos, until;
-    if (from > 0) {
-        until = from + t->duration_nanos;
-    } else { /* no time in the profile: it ended when the file was written */
-        until = mtime_ns(st);
-        from = until - t->duration_nanos;
-    }
-    h->profile_set_window(p, from, until);
+    h->profile_set_window(p, f.from, f.until);
     return p;
 }
 
