@@ -109,6 +109,17 @@ static int text_put(regex_text *t, const char *s, size_t origin)
     return 0;
 }
 
+/* Whether the text after `(?` opens a group RE2 knows: flags `(?i)`,
+ * `(?i:...)`, `(?:...)` or a named group `(?P<n>...)`, `(?<n>...)`.
+ * PCRE2 also reads lookaround, `(?P=n)`, `(?>...)`, `(?R)`, ...: refused. */
+static int re2_group(const char *q)
+{
+    if (q[0] == 'P' && q[1] == '<') return 1;
+    if (q[0] == '<') return q[1] != '=' && q[1] != '!';
+    while (*q && strchr("imsU-", *q)) q++;
+    return *q == ')' || *q == ':';
+}
+
 /* Translates what RE2 and PCRE2 read differently. Returns 0, or -1 with
  * the reason and offset of a construct RE2 refuses. */
 static int regex_translate(const char *pat, regex_text *t, char *err, size_t errlen,
@@ -126,7 +137,9 @@ static int regex_translate(const char *pat, regex_text *t, char *err, size_t err
         return -1;
     }
     text_put(t, REGEX_PREFIX, 0);
-    int quoted = 0; /* inside \Q...\E everything is literal */
+    int quoted = 0;   /* inside \Q...\E everything is literal */
+    int in_class = 0; /* inside [...] a `(` is a literal */
+    size_t class_start = 0;
     for (size_t i = 0; i < n; i++) {
         char c = pat[i];
         if (quoted) {
@@ -167,13 +180,17 @@ static int regex_translate(const char *pat, regex_text *t, char *err, size_t err
             t->origin[t->len++] = i + 1;
             i++;
             continue;
-        } else if (c == '(' && pat[i + 1] == '?') {
-            const char *q = pat + i + 2;
-            if (*q == '=' || *q == '!' || (q[0] == '<' && (q[1] == '=' || q[1] == '!'))) {
-                snprintf(err, errlen, "lookaround is not RE2 syntax");
-                *err_offset = i;
-                return -1;
-            }
+        } else if (in_class) {
+            /* `]` right after `[` or `[^` is a literal, not the end */
+            if (c == ']' && i > class_start) in_class = 0;
+        } else if (c == '[') {
+            in_class = 1;
+            class_start = i + 1 + (pat[i + 1] == '^');
+        } else if (c == '(' && pat[i + 1] == '?' && !re2_group(pat + i + 2)) {
+            snprintf(err, errlen, "lookaround, backreferences, recursion and atomic "
+                                  "groups are not RE2 syntax");
+            *err_offset = i;
+            return -1;
         }
         t->text[t->len] = c;
         t->origin[t->len++] = i;

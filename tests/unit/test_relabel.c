@@ -243,6 +243,10 @@ static void test_config_errors(void **state)
                  "rules[0].regex", "backreference");
     expect_error("rules:\n  - {source_labels: [a], regex: 'a(?=b)', action: keep}",
                  "rules[0].regex", "lookaround");
+    expect_error("rules:\n  - {source_labels: [a], regex: '(?P<x>a)(?P=x)', action: keep}",
+                 "rules[0].regex", "position 8");
+    expect_error("rules:\n  - {source_labels: [a], regex: '(?>a+)', action: keep}",
+                 "rules[0].regex", "not RE2");
     expect_error("rules:\n  - {source_labels: [a], target_label: s, action: hashmod}",
                  "modulus", NULL);
     expect_error("rules:\n  - {source_labels: [a], regex: x, action: labeldrop}", "labeldrop",
@@ -272,6 +276,11 @@ static void test_re2_syntax(void **state)
         {"\\d+", "\xd9\xa3", 0},       /* \d is ASCII only, as in RE2 */
         {"\\Qa.b\\E", "a.b", 1},
         {"\\Qa.b\\E", "axb", 0},
+        {"[(?=]+", "(?=", 1},         /* in a class, ( ? = are literals */
+        {"[]a]", "]", 1},             /* ] first in a class is literal */
+        {"(?i:A)(?-i:b)", "aB", 0},
+        {"(?i:A)(?-i:b)", "ab", 1},
+        {"(?<n>x)", "x", 1},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         char err[256];
