@@ -40,11 +40,10 @@ perf_wait_sampling() { # name
     { cat "$T/$1.log" >&2; fail "profpipe did not start sampling"; }
 }
 
-# Builds the C workload with frame pointers (never sanitized: it is the
-# profiled program, not ours). Extra args: more output names (hard links, so
-# that the same program runs under another comm).
+# Builds the C workload with frame pointers and line tables (never
+# sanitized: it is the profiled program, not ours).
 perf_build_workload() { # out
-  cc -O1 -fno-omit-frame-pointer -o "$1" "$SOURCE_DIR/tests/e2e/perf/split_workload.c" ||
+  cc -O1 -g -fno-omit-frame-pointer -o "$1" "$SOURCE_DIR/tests/e2e/perf/split_workload.c" ||
     fail "cannot build the workload"
 }
 

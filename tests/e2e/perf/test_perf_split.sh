@@ -5,8 +5,10 @@
 # Checked: the receiver's profiles show both functions in the workload's
 # own ratio within 5 points, `perf report` on the same run agrees within 5
 # points, the number of samples matches the workload's CPU time × 99 Hz
-# within 10%, every profile opens in `go tool pprof -raw`, and the lost and
-# throttle counters are exported in /metrics.
+# within 10%, every profile opens in `go tool pprof -raw`, go tool pprof
+# finds source lines from the profile's mappings and addresses on its own
+# (-symbolize=force -lines), and the lost and throttle counters are exported
+# in /metrics.
 source "$SOURCE_DIR/tests/e2e/lib.sh"
 source "$SOURCE_DIR/tests/e2e/perf/perf_lib.sh"
 perf_require_access
@@ -63,6 +65,12 @@ light=$(awk '$1 == "light_work" {print $2}' "$T/counts")
 got=$(awk -v h="$heavy" -v l="$light" 'BEGIN { printf "%.1f", 100 * h / (h + l) }')
 within "$got" "$want" 5 || fail "receiver: heavy_work $got% (samples $heavy:$light), workload says $want%"
 pass "receiver: heavy_work $got% ($heavy:$light samples), workload $want%"
+
+# mappings and addresses right: pprof itself turns them into source lines
+go tool pprof -symbolize=force -lines -top "${paths[0]}" > "$T/lines.txt" 2>&1
+grep -Eq ' (heavy|light)_work .*split_workload\.c:[0-9]+$' "$T/lines.txt" ||
+  { cat "$T/lines.txt" >&2; fail "go tool pprof -lines found no source line from our mappings"; }
+pass "go tool pprof -symbolize=force -lines: $(grep -Eom1 'heavy_work .*split_workload\.c:[0-9]+' "$T/lines.txt")"
 
 # perf's view of the same run
 perf report -i "$T/perf.data" --stdio --children --sort sym -g none 2>/dev/null > "$T/report.txt"
