@@ -17,6 +17,10 @@
 // HTTPS with a CA made on the spot: DIR/ca.pem, and a client certificate
 // DIR/client.pem + DIR/client-key.pem that is then required).
 //
+// recorder -make-push FILE -labels N writes to stdout a PushRequest of one
+// series with service_name, __name__ and N more labels, FILE as its raw
+// profile, and exits: hostile input for the receiver's tests.
+//
 // Standard library and Debian's github.com/google/pprof only; build with
 // GO111MODULE=off GOPATH=/usr/share/gocode.
 package main
@@ -63,7 +67,37 @@ var (
 	tenant     = flag.String("tenant", "", "required X-Scope-OrgID")
 	errBody    = flag.String("body", "scripted failure", "body of error answers")
 	tlsDir     = flag.String("tls", "", "serve HTTPS; write ca.pem, client.pem, client-key.pem here")
+	makePush   = flag.String("make-push", "", "write a PushRequest with this raw profile to stdout")
+	nLabels    = flag.Int("labels", 0, "extra labels in the -make-push series")
 )
+
+// --- protobuf wire writing, for -make-push ---
+
+func appendBytesField(b []byte, num uint64, data []byte) []byte {
+	b = binary.AppendUvarint(b, num<<3|2)
+	b = binary.AppendUvarint(b, uint64(len(data)))
+	return append(b, data...)
+}
+
+func labelPair(name, value string) []byte {
+	return appendBytesField(appendBytesField(nil, 1, []byte(name)), 2, []byte(value))
+}
+
+func writePush(rawPath string, extra int) {
+	raw, err := os.ReadFile(rawPath)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var series []byte
+	series = appendBytesField(series, 1, labelPair("service_name", "hostile"))
+	series = appendBytesField(series, 1, labelPair("__name__", "process_cpu"))
+	for i := 0; i < extra; i++ {
+		series = appendBytesField(series, 1, labelPair(fmt.Sprintf("l%d", i), "v"))
+	}
+	sample := appendBytesField(appendBytesField(nil, 1, raw), 2, []byte("id-1"))
+	series = appendBytesField(series, 2, sample)
+	os.Stdout.Write(appendBytesField(nil, 1, series))
+}
 
 type recorder struct {
 	mu       sync.Mutex
@@ -426,6 +460,10 @@ func tlsConfig(dir string) *tls.Config {
 
 func main() {
 	flag.Parse()
+	if *makePush != "" {
+		writePush(*makePush, *nLabels)
+		return
+	}
 	r := &recorder{}
 	for _, s := range strings.Split(*script, ",") {
 		st, err := strconv.Atoi(strings.TrimSpace(s))
