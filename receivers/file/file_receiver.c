@@ -457,7 +457,11 @@ static int take_file(file_receiver *r, const char *path, const struct stat *st) 
         h->log(r->self, PP_LOG_WARN, "out of memory: file=%s may be read again", path);
     h->log(r->self, PP_LOG_DEBUG, "read file=%s bytes=%lld", path, (long long)st->st_size);
     h->metric_add(r->m_read, 1);
-    return h->emit(r->self, b) < 0 ? -1 : 0;
+    if (h->emit(r->self, b) == 0) return 0;
+    /* the host is stopping and dropped it: whoever scans next (a successor
+     * after a reload, or the next start) must read the file again */
+    seen_forget(r->seen, path);
+    return -1;
 }
 
 /* ---------------------------------------------------------------- */

@@ -113,6 +113,17 @@ int seen_record(seen_set *s, const char *path, const seen_version *v) {
     return 0;
 }
 
+void seen_forget(seen_set *s, const char *path) {
+    seen_entry **link = &s->buckets[seen_hash(path) & (s->n_buckets - 1)];
+    while (*link && strcmp((*link)->path, path) != 0) link = &(*link)->next;
+    seen_entry *e = *link;
+    if (!e) return;
+    *link = e->next;
+    free(e->path);
+    free(e);
+    s->count--;
+}
+
 void seen_sweep(seen_set *s) {
     for (size_t i = 0; i < s->n_buckets; i++) {
         seen_entry **link = &s->buckets[i];

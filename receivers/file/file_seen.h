@@ -33,6 +33,8 @@ int seen_check(seen_set *s, const char *path, const seen_version *v);
 /* Remembers `path` as read in version `v` (copies path). 0, or -1 when out
  * of memory. */
 int seen_record(seen_set *s, const char *path, const seen_version *v);
+/* Forgets one path (its profile was dropped: read it again). */
+void seen_forget(seen_set *s, const char *path);
 /* Forgets the paths the current scan did not mark. */
 void seen_sweep(seen_set *s);
 size_t seen_count(const seen_set *s);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "../../receivers/file/file_seen.h"
 
 extern const pp_component pp_receiver_file;
 
@@ -127,6 +128,42 @@ static int file_exists(const char *rel) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", tmpdir, rel);
     return access(path, F_OK) == 0;
+}
+
+/* The memory of what was read: a version per path, marked per scan,
+ * swept, forgotten on request, and parked across a reload. */
+static void test_seen_set(void **state) {
+    (void)state;
+    seen_set *s = seen_new();
+    seen_version v1 = {1, 100, 1000}, v2 = {1, 100, 2000};
+    char path[32];
+    seen_begin_scan(s);
+    for (int i = 0; i < 500; i++) { /* past several doublings */
+        snprintf(path, sizeof path, "/in/%d.pb.gz", i);
+        assert_int_equal(seen_check(s, path, &v1), 0);
+        assert_int_equal(seen_record(s, path, &v1), 0);
+    }
+    assert_int_equal(seen_count(s), 500);
+    seen_begin_scan(s);
+    assert_int_equal(seen_check(s, "/in/7.pb.gz", &v1), 1);
+    assert_int_equal(seen_check(s, "/in/8.pb.gz", &v2), 0); /* rewritten */
+    seen_sweep(s); /* only the two seen in this scan stay */
+    assert_int_equal(seen_count(s), 2);
+    seen_forget(s, "/in/7.pb.gz");
+    seen_forget(s, "/in/nothing");
+    assert_int_equal(seen_count(s), 1);
+
+    seen_park("file/x", s);
+    seen_set *other = seen_new();
+    seen_park("file/y", other);
+    assert_null(seen_adopt("file/z"));
+    seen_set *back = seen_adopt("file/x");
+    assert_ptr_equal(back, s);
+    assert_null(seen_adopt("file/x")); /* adopted once */
+    seen_discard("file/y", s);         /* not s: stays parked */
+    seen_discard("file/y", other);     /* freed */
+    assert_null(seen_adopt("file/y"));
+    seen_free(back);
 }
 
 static void test_options(void **state) {
@@ -300,6 +337,7 @@ static void test_reload_hands_over_what_was_read(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seen_set),
         cmocka_unit_test(test_options),
 #define DIR_TEST(t) cmocka_unit_test_setup_teardown(t, setup_dir, remove_dir)
         DIR_TEST(test_reads_gzip_and_plain_with_labels),
