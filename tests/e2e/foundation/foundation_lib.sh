@@ -3,7 +3,7 @@
 
 export BUILD_DIR SOURCE_DIR
 PLUGIN="$BUILD_DIR/plugins/liblabel_edit.so"
-[ -f "$PLUGIN" ] || fail "missing $PLUGIN (build the label_edit target)"
+[ -f "$PLUGIN" ] || fail "missing $PLUGIN (build the plugin_label_edit target)"
 
 # go_profiles DIR: real Go runtime profiles from profgen, one per type, as
 # DIR/goapp.<type>.pb.gz (the file receiver names the service `goapp`).
