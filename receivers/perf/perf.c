@@ -278,11 +278,7 @@ static void close_all(perf_receiver *r)
     r->pending = NULL;
     if (r->procs.buckets)
         perf_procs_free(&r->procs);
-    perf_symcache_free(r->resolver.cache);
-    r->resolver.cache = NULL;
-    perf_kallsyms_free(r->resolver.kallsyms);
-    r->resolver.kallsyms = NULL;
-    r->resolver.kallsyms_tried = 0;
+    perf_resolver_free(&r->resolver);
 }
 
 static void perf_destroy(void *state)

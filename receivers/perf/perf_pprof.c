@@ -86,13 +86,52 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+void perf_resolver_free(perf_resolver *r)
+{
+    perf_symcache_free(r->cache);
+    perf_kallsyms_free(r->kallsyms);
+    perf_symfile_free(r->vdso);
+    r->cache = NULL;
+    r->kallsyms = NULL;
+    r->vdso = NULL;
+    r->kallsyms_tried = r->vdso_tried = 0;
+}
+
+/* The vDSO's symbols, read once from this process's own copy. */
+static const perf_symfile *vdso_symbols(perf_resolver *r, const perf_map *m)
+{
+    if (!r->vdso_tried) {
+        char line[PERF_PATH_MAX];
+        FILE *f = fopen("/proc/self/maps", "r");
+        r->vdso_tried = 1;
+        while (f && fgets(line, sizeof line, f)) {
+            perf_map own;
+            if (perf_maps_parse_line(line, &own) != 1)
+                continue;
+            if (strcmp(own.path, "[vdso]") == 0) {
+                r->vdso_size = own.end - own.start;
+                r->vdso = perf_symfile_load_image((const void *)(uintptr_t)own.start,
+                                                  r->vdso_size);
+            }
+            free(own.path);
+        }
+        if (f)
+            fclose(f);
+    }
+    /* a 32-bit process maps another image: its size tells */
+    return r->vdso && m->end - m->start == r->vdso_size ? r->vdso : NULL;
+}
+
 /* The symbols of m's file, read through the process's own view of the
  * file system (containers), its map_files link (deleted files), or the
- * path as it is. NULL for mappings that are no file. */
+ * path as it is; the vDSO's from our own. NULL for other mappings that are
+ * no file. */
 static const perf_symfile *symfile_of(perf_resolver *r, const perf_process *p,
                                       const perf_map *m)
 {
     char root_path[PATH_MAX], files_path[PATH_MAX];
+    if (strcmp(m->path, "[vdso]") == 0)
+        return vdso_symbols(r, m);
     if (m->path[0] != '/')
         return NULL;
     snprintf(root_path, sizeof root_path, "/proc/%u/root%s", p->pid, m->path);

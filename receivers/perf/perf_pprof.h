@@ -22,8 +22,14 @@ typedef struct perf_resolver {
     perf_kallsyms *kallsyms; /* loaded at the first kernel frame */
     int kallsyms_tried;
     const char *kallsyms_path;
+    perf_symfile *vdso; /* our own vDSO, the same image every process maps */
+    size_t vdso_size;
+    int vdso_tried;
     uint64_t unresolved; /* frames named by mapping+offset, since the last read */
 } perf_resolver;
+
+/* Frees what the resolver loaded (cache, kallsyms, vDSO symbols). */
+void perf_resolver_free(perf_resolver *r);
 
 /* Fills `prof` (a new profile) with the pprof of p's stacks: sample types
  * samples/count and cpu/nanoseconds, each sample weighing 1e9/frequency

@@ -134,26 +134,17 @@ static int read_segments(perf_symfile *f, Elf *e)
     return 0;
 }
 
-/* Reads one ELF file: segments and build id when want_layout, function
+/* Reads an opened ELF: segments and build id when want_layout, function
  * symbols from .symtab (from .dynsym only if there is no .symtab). Returns
- * 1 if .symtab was found, 0 if not, -1 on a file that is not ELF. */
-static int read_elf(perf_symfile *f, const char *path, int want_layout)
+ * 1 if .symtab was found, 0 if not, -1 on what is not ELF. */
+static int read_elf_handle(perf_symfile *f, Elf *e, int want_layout)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    Elf *e;
     Elf_Scn *scn = NULL, *dynsym = NULL;
     GElf_Shdr dynsym_sh;
     int has_symtab = 0, rc = 0;
 
-    if (fd < 0)
+    if (!e || elf_kind(e) != ELF_K_ELF)
         return -1;
-    e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-    if (!e || elf_kind(e) != ELF_K_ELF) {
-        if (e)
-            elf_end(e);
-        close(fd);
-        return -1;
-    }
     if (want_layout && read_segments(f, e) < 0)
         rc = -1;
     while (rc == 0 && (scn = elf_nextscn(e, scn)) != NULL) {
@@ -173,9 +164,21 @@ static int read_elf(perf_symfile *f, const char *path, int want_layout)
     }
     if (rc == 0 && !has_symtab && dynsym && read_symtab(f, e, dynsym, &dynsym_sh) < 0)
         rc = -1;
-    elf_end(e);
-    close(fd);
     return rc < 0 ? -1 : has_symtab;
+}
+
+static int read_elf(perf_symfile *f, const char *path, int want_layout)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+    Elf *e;
+    if (fd < 0)
+        return -1;
+    e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    rc = read_elf_handle(f, e, want_layout);
+    if (e)
+        elf_end(e);
+    close(fd);
+    return rc;
 }
 
 static int sym_cmp(const void *a, const void *b)
@@ -223,17 +226,44 @@ static void load_debug_file(perf_symfile *f, const char *debug_root)
     f->pool_cap = tmp.pool_cap;
 }
 
+static void elf_ready(void)
+{
+    static int ready;
+    if (!ready) { /* idempotent; the race is harmless */
+        elf_version(EV_CURRENT);
+        ready = 1;
+    }
+}
+
+perf_symfile *perf_symfile_load_image(const void *image, size_t len)
+{
+    perf_symfile *f = calloc(1, sizeof *f);
+    char *copy = malloc(len); /* libelf wants a buffer it may write */
+    Elf *e;
+    if (!f || !copy) {
+        free(f);
+        free(copy);
+        return NULL;
+    }
+    elf_ready();
+    memcpy(copy, image, len);
+    e = elf_memory(copy, len);
+    if (read_elf_handle(f, e, 1) < 0)
+        f->n_syms = f->n_segs = 0;
+    if (e)
+        elf_end(e);
+    free(copy);
+    sort_syms(f);
+    return f;
+}
+
 perf_symfile *perf_symfile_load(const char *path, const char *debug_root)
 {
-    static int elf_ready;
     perf_symfile *f = calloc(1, sizeof *f);
     int r;
     if (!f)
         return NULL;
-    if (!elf_ready) { /* idempotent; the race is harmless */
-        elf_version(EV_CURRENT);
-        elf_ready = 1;
-    }
+    elf_ready();
     r = read_elf(f, path, 1);
     if (r == 0)
         load_debug_file(f, debug_root);

@@ -28,6 +28,8 @@ typedef struct perf_kallsyms perf_kallsyms;
  * .build-id/ debug files are looked for (NULL: none). Never NULL unless out
  * of memory: a file that cannot be read gives an empty symfile. */
 perf_symfile *perf_symfile_load(const char *path, const char *debug_root);
+/* The same from an ELF image in memory (copied), e.g. the vDSO. */
+perf_symfile *perf_symfile_load_image(const void *image, size_t len);
 void perf_symfile_free(perf_symfile *f);
 /* Function containing the address at `file_offset` in the file, or NULL. */
 const char *perf_symfile_lookup(const perf_symfile *f, uint64_t file_offset);

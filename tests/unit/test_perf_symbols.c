@@ -4,7 +4,8 @@
  * a debug file under <root>/.build-id/xx/yyyy.debug, the cache sharing one
  * symbol table between two files with the same build id and dropping
  * entries nobody used, kallsyms text, and the pprof a process's stacks
- * become (names for unresolved frames, never dropped).
+ * become (names for unresolved frames, never dropped), and vDSO frames
+ * named from our own copy of the vDSO.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -253,8 +254,30 @@ static void test_pprof_from_stacks(void **state)
     assert_true(seen_nosym);
     assert_int_equal(r.unresolved, 2);
     h->profile_free(prof);
-    perf_symcache_free(r.cache);
-    perf_kallsyms_free(r.kallsyms);
+    perf_resolver_free(&r);
+    perf_procs_free(&t);
+}
+
+static void test_vdso_frames(void **state)
+{
+    (void)state;
+    perf_procs t;
+    perf_process *p = load_self(&t);
+    perf_resolver r = {.host = harness_host(), .cache = perf_symcache_new(NULL)};
+    const perf_map *vdso = NULL, *m;
+    char buf[256];
+    int resolved, named = 0;
+    for (size_t i = 0; i < p->n_maps; i++)
+        if (strcmp(p->maps[i].path, "[vdso]") == 0)
+            vdso = &p->maps[i];
+    if (!vdso)
+        skip(); /* vdso=0 on the kernel command line */
+    for (uint64_t a = vdso->start; a < vdso->end && !named; a += 4) {
+        const char *name = perf_resolve_user(&r, p, a, 0, &m, &resolved, buf, sizeof buf);
+        named = resolved && strstr(name, "gettime") != NULL;
+    }
+    assert_true(named);
+    perf_resolver_free(&r);
     perf_procs_free(&t);
 }
 
@@ -266,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_cache_shares_and_sweeps),
         cmocka_unit_test(test_kallsyms),
         cmocka_unit_test(test_pprof_from_stacks),
+        cmocka_unit_test(test_vdso_frames),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
