@@ -16,6 +16,7 @@ SECONDS_EACH=${1:-5}
 MIN_FRACTION=0.01
 MAX_DEPTH=16
 BIG_CPU_SECONDS=10
+ROUNDS=2
 export GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$BUILD/gocache"
 
 cmake --build "$BUILD" --target proc_bench -j2 >/dev/null
@@ -28,12 +29,21 @@ trap 'rm -rf "$TMP"' EXIT
 "$TMP/biggen" "$TMP/in/big.cpu.pb.gz" "$BIG_CPU_SECONDS"
 FILES=("$TMP"/in/*.pb.gz)
 echo "inputs: ${#FILES[@]} profiles, $(cat "${FILES[@]}" | wc -c) bytes gzip'd;" \
-     "min_fraction=$MIN_FRACTION max_stack_depth=$MAX_DEPTH, ${SECONDS_EACH}s each"
+     "min_fraction=$MIN_FRACTION max_stack_depth=$MAX_DEPTH, best of $ROUNDS rounds of ${SECONDS_EACH}s"
 
-C=$("$BUILD/bench/processors/proc_bench" "$SECONDS_EACH" "$MIN_FRACTION" "$MAX_DEPTH" "${FILES[@]}")
-GO=$("$TMP/gobench" "$SECONDS_EACH" "$MIN_FRACTION" "$MAX_DEPTH" "${FILES[@]}")
+# alternate the two, ROUNDS times, and keep each side's best round: other
+# load on the machine then hurts both sides alike
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+best() { # current candidate
+  if [ -z "$1" ] || awk -v a="$(field profiles_per_s "$2")" -v b="$(field profiles_per_s "$1")" \
+       'BEGIN {exit !(a > b)}'; then echo "$2"; else echo "$1"; fi
+}
+C=""; GO=""
+for _ in $(seq 1 "$ROUNDS"); do
+  C=$(best "$C" "$("$BUILD/bench/processors/proc_bench" "$SECONDS_EACH" "$MIN_FRACTION" "$MAX_DEPTH" "${FILES[@]}")")
+  GO=$(best "$GO" "$("$TMP/gobench" "$SECONDS_EACH" "$MIN_FRACTION" "$MAX_DEPTH" "${FILES[@]}")")
+done
 echo "$C"
 echo "$GO"
-field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 awk -v c="$(field profiles_per_s "$C")" -v g="$(field profiles_per_s "$GO")" \
   'BEGIN { printf "ratio profpipe/go: %.2fx profiles/s\n", c / g }'

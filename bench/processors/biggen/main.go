@@ -2,7 +2,7 @@
 // eight mutually recursive functions pick their callee from a fixed
 // pseudo-random sequence, so the runtime's sampler sees thousands of
 // distinct stacks up to 24 frames deep, as a busy service's profile has.
-// Usage: biggen OUT.pb.gz SECONDS. Standard library only.
+// Usage: biggen OUT.pb.gz CPU_SECONDS. Standard library only.
 package main
 
 import (
@@ -10,6 +10,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -55,6 +56,16 @@ func foxtrot(r *rng, d int) { call(r, d) }
 func golf(r *rng, d int)    { call(r, d) }
 func hotel(r *rng, d int)   { call(r, d) }
 
+// cpuTime is the process' CPU time: the profile gets the same number of
+// samples on a busy machine as on an idle one.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func main() {
 	fns = [8]func(*rng, int){alpha, bravo, charlie, delta, echo, foxtrot, golf, hotel}
 	seconds, err := strconv.ParseFloat(os.Args[2], 64)
@@ -68,13 +79,13 @@ func main() {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		panic(err)
 	}
-	end := time.Now().Add(time.Duration(seconds * float64(time.Second)))
+	end := time.Duration(seconds * float64(time.Second))
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(r *rng) {
 			defer wg.Done()
-			for time.Now().Before(end) {
+			for cpuTime() < end {
 				fns[r.next()%8](r, maxDepth)
 			}
 		}(&rng{state: 88172645463325252 + uint64(w)})
