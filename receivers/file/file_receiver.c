@@ -5,9 +5,10 @@
  * rewritten file is read again), decodes it to prove it is a pprof before
  * anything leaves (a bad file is logged with its reason and skipped or
  * moved to `failed_dir`, never emitted), labels it and emits it as a batch
- * of one. One file per batch keeps memory to one file at a time and lets
- * `delete_after_read` delete exactly the files whose profiles every
- * pipeline has finished with (the batch's ack), so a crash loses nothing.
+ * of one. One file per batch holds the receiver to one file in memory at a
+ * time and lets `delete_after_read` delete exactly the files whose
+ * profiles every pipeline has finished with (the batch's ack), so a crash
+ * loses nothing; the exporters' `batch` settings coalesce them again.
  *
  * poll_interval 0 reads what is there at start and stops; otherwise the
  * folder is watched by polling, which works on every filesystem (inotify
