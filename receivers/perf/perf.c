@@ -102,6 +102,9 @@ typedef struct perf_receiver {
     pp_batch *pending;    /* profiles made mid-interval, emitted at its end */
     pp_metric *m_lost, *m_throttle, *m_unthrottle, *m_samples, *m_unresolved,
         *m_processes, *m_no_stack, *m_cpu;
+    /* counted while applying records, added to the metrics once per drain
+     * (the host's metrics take a lock) */
+    uint64_t n_lost, n_throttle, n_unthrottle, n_samples, n_no_stack;
 } perf_receiver;
 
 static int64_t clock_ns(clockid_t clock)
@@ -345,11 +348,11 @@ static void on_sample(perf_receiver *r, const void *rec)
     for (uint64_t i = 0; i < s.n_ips; i++)
         frames += s.ips[i] < (uint64_t)PERF_CONTEXT_MAX;
     if (!frames) { /* a kernel thread without include_kernel */
-        r->host->metric_add(r->m_no_stack, 1);
+        r->n_no_stack++;
         return;
     }
     if (perf_stacks_add(&p->stacks, s.ips, (uint32_t)s.n_ips) == 0)
-        r->host->metric_add(r->m_samples, 1);
+        r->n_samples++;
 }
 
 static void on_comm(perf_receiver *r, const void *rec)
@@ -428,11 +431,29 @@ static void apply_record(perf_receiver *r, const void *rec)
     case PERF_RECORD_EXIT: on_exit_record(r, rec); break;
     case PERF_RECORD_LOST:
         if (perf_parse_lost(rec, &lost) == 0)
-            r->host->metric_add(r->m_lost, (double)lost);
+            r->n_lost += lost;
         break;
-    case PERF_RECORD_THROTTLE: r->host->metric_add(r->m_throttle, 1); break;
-    case PERF_RECORD_UNTHROTTLE: r->host->metric_add(r->m_unthrottle, 1); break;
+    case PERF_RECORD_THROTTLE: r->n_throttle++; break;
+    case PERF_RECORD_UNTHROTTLE: r->n_unthrottle++; break;
     default: break;
+    }
+}
+
+static void publish_counts(perf_receiver *r)
+{
+    const pp_host *h = r->host;
+    struct {
+        pp_metric *m;
+        uint64_t *n;
+    } counts[] = {{r->m_lost, &r->n_lost},
+                  {r->m_throttle, &r->n_throttle},
+                  {r->m_unthrottle, &r->n_unthrottle},
+                  {r->m_samples, &r->n_samples},
+                  {r->m_no_stack, &r->n_no_stack}};
+    for (size_t i = 0; i < sizeof counts / sizeof *counts; i++) {
+        if (*counts[i].n)
+            h->metric_add(counts[i].m, (double)*counts[i].n);
+        *counts[i].n = 0;
     }
 }
 
@@ -446,6 +467,7 @@ static void drain(perf_receiver *r)
     perf_records_sort(&r->records);
     for (size_t i = 0; i < r->records.n; i++)
         apply_record(r, perf_records_get(&r->records, i));
+    publish_counts(r);
 }
 
 /* -------------------------------------------------------------- flush */

@@ -242,7 +242,8 @@ int perf_ring_read(perf_ring *r, perf_records *out)
     while (tail < head) {
         struct perf_event_header h;
         perf_ring_copy(r->data, r->data_size, tail, &h, sizeof h);
-        if (h.size < sizeof h || h.size > head - tail) {
+        /* records are 8-byte multiples: our copies stay aligned for parsing */
+        if (h.size < sizeof h || h.size % sizeof(uint64_t) || h.size > head - tail) {
             rc = -1; /* corrupt: skip what is left */
             break;
         }
