@@ -12,10 +12,26 @@ start_recorder() {
   local port=$1 log=$2; shift 2
   : >"$log"
   bg "$T/recorder" -addr "127.0.0.1:$port" -log "$log" "$@"
-  wait_for 10 port_open "$port" || fail "recorder did not start"
+  local pid=${PIDS[${#PIDS[@]}-1]}
+  wait_for 10 port_open "$port" && kill -0 "$pid" 2>/dev/null || fail "recorder did not start"
 }
 
 port_open() { ss -Htln "sport = :$1" | grep -q .; }
+
+# free_port, skipping ports any socket holds (not only listeners): with
+# many tests on one machine, a client's ephemeral port or a TIME_WAIT one
+# in free_port's range cannot be bound either.
+unused_port() {
+  local p
+  for _ in $(seq 1 20); do
+    p=$(free_port) || return 1
+    if ! ss -Htan "sport = :$p" | grep -q .; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+
+# logged LOG TEXT: LOG has a line containing TEXT (fixed string).
+logged() { grep -qF -- "$2" "$1" 2>/dev/null; }
 
 # Lines of FILE matching an extended regex (0 when none).
 count_lines() { grep -cE "$2" "$1" 2>/dev/null || true; }

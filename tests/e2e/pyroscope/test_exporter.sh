@@ -23,7 +23,7 @@ n_in=$(ls "$T/in"/*.pb.gz | wc -l)
 # run_agent NAME RECORDER_PORT EXTRA_EXPORTER_YAML: file receiver -> exporter.
 run_agent() {
   local name=$1 rport=$2 extra=$3
-  mport=$(free_port)
+  mport=$(unused_port)
   cat >"$T/$name.yaml" <<YAML
 receivers:
   file:
@@ -47,7 +47,8 @@ service:
       exporters: [pyroscope]
 YAML
   start_profpipe "$name" "$T/$name.yaml"
-  wait_for 10 port_open "$mport" || fail "$name: no telemetry; $(cat "$T/$name.log")"
+  wait_for 10 logged "$T/$name.log" "telemetry on http://127.0.0.1:$mport/" ||
+    fail "$name: no telemetry; $(cat "$T/$name.log")"
 }
 
 # finished: every input profile ended as sent or rejected.
@@ -59,7 +60,7 @@ finished() {
 }
 
 # -- 503 x3, then 200: exactly once --------------------------------------
-rp=$(free_port)
+rp=$(unused_port)
 start_recorder "$rp" "$T/r1.log" -script 503,503,503,200 -retry-after 0 -bearer tok3n -tenant tenant-1
 run_agent a1 "$rp" ""
 wait_for 40 finished || fail "503: not finished; $(tail -5 "$T/a1.log"); $(cat "$T/r1.log" | cut -c1-200)"
@@ -86,7 +87,7 @@ done
 pass "503 x3 then 200: $n_in profiles delivered exactly once after $retries retries"
 
 # -- 400: rejected, never retried ---------------------------------------------
-rp=$(free_port)
+rp=$(unused_port)
 start_recorder "$rp" "$T/r2.log" -script 400 -bearer tok3n -tenant tenant-1 -body "bad profile for test"
 run_agent a2 "$rp" ""
 wait_for 30 finished || fail "400: not finished; $(tail -5 "$T/a2.log")"
@@ -104,7 +105,7 @@ grep -q 'rejected profile {.*service_name=.*checkout.*bad profile for test' "$T/
 pass "400: $n_in profiles rejected once each, no retry, server message logged"
 
 # -- 429 with Retry-After: 2 --------------------------------------------------
-rp=$(free_port)
+rp=$(unused_port)
 start_recorder "$rp" "$T/r3.log" -script 429,200 -retry-after 2 -bearer tok3n -tenant tenant-1
 run_agent a3 "$rp" "    batch: {max_profiles: 100, max_delay: 300ms}"
 wait_for 30 finished || fail "429: not finished; $(tail -5 "$T/a3.log")"
@@ -118,7 +119,7 @@ uniq=$(grep -E '^profile .* status=200 ' "$T/r3.log" | grep -o 'sha=[0-9a-f]*' |
 pass "429: next attempt after $((t2 - t1)) ms (Retry-After: 2)"
 
 # -- api: ingest -----------------------------------------------------------------
-rp=$(free_port)
+rp=$(unused_port)
 start_recorder "$rp" "$T/r4.log" -script 200 -bearer tok3n -tenant tenant-1
 run_agent a4 "$rp" "    api: ingest"
 wait_for 30 finished || fail "ingest: not finished; $(tail -5 "$T/a4.log")"
@@ -134,7 +135,7 @@ awk '/^ingest /{for(i=1;i<=NF;i++){if($i~/^from=/)f=substr($i,6); if($i~/^until=
 pass "api: ingest: $n_in /ingest requests with name, window and pprof"
 
 # -- local limits: refused before sending ---------------------------------------
-rp=$(free_port)
+rp=$(unused_port)
 start_recorder "$rp" "$T/r5.log" -script 200
 run_agent a5 "$rp" "    max_label_names_per_series: 2"
 wait_for 30 finished || fail "limits: not finished; $(tail -5 "$T/a5.log")"
@@ -146,9 +147,9 @@ grep -q 'rejected profile {.*(max_label_names_per_series)' "$T/a5.log" || fail "
 pass "limits: $n_in profiles over max_label_names_per_series rejected locally, none sent"
 
 # -- tenant_label: one PushRequest per tenant, the label sent as the header -----
-rp=$(free_port)
+rp=$(unused_port)
 start_recorder "$rp" "$T/r6.log" -script 200
-mport=$(free_port)
+mport=$(unused_port)
 cat >"$T/a6.yaml" <<YAML
 receivers:
   file/a:
@@ -189,7 +190,7 @@ pass "tenant_label: profiles sent under their own X-Scope-OrgID ($per_tenant)"
 # -- TLS ------------------------------------------------------------------------
 n_in=$((n_in / 2))
 mkdir -p "$T/tls"
-rp=$(free_port)
+rp=$(unused_port)
 start_recorder "$rp" "$T/r7.log" -script 200 -bearer tok3n -tenant tenant-1 -tls "$T/tls"
 wait_for 5 test -s "$T/tls/client-key.pem" || fail "TLS: recorder wrote no certificates"
 scheme=https
@@ -205,7 +206,8 @@ stop_profpipe "$PROFPIPE_PID"
 [ "$(count_lines "$T/r7.log" '^profile .*status=200 ')" = "$n_in" ] || fail "TLS insecure: $(head -3 "$T/r7.log")"
 : >"$T/r7.log"
 run_agent a9 "$rp" "    tls: {$client}"
-wait_for 20 test "$(metric_value "$mport" 'profpipe_exporter_retries_total')" -ge 1 ||
+retried() { [ "$(metric_value "$mport" 'profpipe_exporter_retries_total')" -ge 1 ]; }
+wait_for 20 retried ||
   fail "TLS unknown CA: no retry; $(tail -3 "$T/a9.log")"
 [ "$(metric_value "$mport" 'profpipe_exporter_sent_profiles_total')" = 0 ] || fail "TLS unknown CA: sent"
 kill -TERM "$PROFPIPE_PID"

@@ -9,7 +9,7 @@ source "$SOURCE_DIR/tests/e2e/lib.sh"
 source "$SOURCE_DIR/tests/e2e/pyroscope/pyro_lib.sh"
 
 node_ready || fail "cannot install the Node SDK (npm)"
-pa=$(free_port); pb=$(free_port)
+pa=$(unused_port); pb=$(unused_port)
 
 cat >"$T/b.yaml" <<YAML
 receivers:
@@ -51,16 +51,18 @@ service:
 YAML
 start_profpipe b "$T/b.yaml"; pid_b=$PROFPIPE_PID
 start_profpipe a "$T/a.yaml"; pid_a=$PROFPIPE_PID
-wait_for 10 port_open "$pa" || fail "A did not listen: $(cat "$T/a.log")"
-wait_for 10 port_open "$pb" || fail "B did not listen: $(cat "$T/b.log")"
+wait_for 10 logged "$T/a.log" "listening on 127.0.0.1:$pa" || fail "A did not listen: $(cat "$T/a.log")"
+wait_for 10 logged "$T/b.log" "listening on 127.0.0.1:$pb" || fail "B did not listen: $(cat "$T/b.log")"
 
 (cd "$PYRO_DIR/node" && PYROSCOPE_URL="http://127.0.0.1:$pa" RUN_SECONDS=4 PYRO_TENANT=team-node \
    timeout 60 node push.js) || fail "the Node SDK program failed"
 
 n_a() { wc -l <"$T/out_a/index.jsonl" 2>/dev/null || echo 0; }
 n_b() { wc -l <"$T/out_b/index.jsonl" 2>/dev/null || echo 0; }
-wait_for 30 test "$(n_a)" -gt 0 || fail "A wrote nothing; log: $(tail -5 "$T/a.log")"
-wait_for 30 test "$(n_b)" = "$(n_a)" ||
+a_wrote() { [ "$(n_a)" -gt 0 ]; }
+b_caught_up() { [ "$(n_b)" = "$(n_a)" ]; }
+wait_for 30 a_wrote || fail "A wrote nothing; log: $(tail -5 "$T/a.log")"
+wait_for 30 b_caught_up ||
   fail "B has $(n_b) of A's $(n_a) profiles; A: $(tail -5 "$T/a.log") B: $(tail -5 "$T/b.log")"
 stop_profpipe "$pid_a"
 stop_profpipe "$pid_b"

@@ -14,7 +14,7 @@ source "$SOURCE_DIR/tests/e2e/pyroscope/pyro_lib.sh"
 
 go_profiles_into "$T/in"
 build_recorder # its -make-push writes PushRequests
-port=$(free_port)
+port=$(unused_port)
 cat >"$T/r.yaml" <<YAML
 receivers:
   pyroscope:
@@ -34,7 +34,8 @@ service:
       exporters: [file]
 YAML
 start_profpipe r "$T/r.yaml"
-wait_for 10 port_open "$port" || fail "receiver did not listen: $(cat "$T/r.log")"
+wait_for 10 logged "$T/r.log" "listening on 127.0.0.1:$port" ||
+  fail "receiver did not listen: $(cat "$T/r.log")"
 base="http://127.0.0.1:$port"
 now=$(date +%s)
 good_ingest="$base/ingest?name=shop.cpu%7Bregion%3Deu%2Cpod%3Dp1%7D&from=$((now - 10))&until=$now&format=pprof&spyName=gospy&sampleRate=100"
