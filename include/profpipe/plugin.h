@@ -84,7 +84,9 @@ typedef enum pp_node_kind {
 /* Plain arrays; every string field is an index into strings[].        */
 /* Memory belongs to the profile's arena: to change an array, allocate */
 /* a new one with host->profile_alloc() and replace the pointer; add   */
-/* strings only with host->pprof_intern().                             */
+/* strings only with host->pprof_intern(). Each sample owns its own    */
+/* location_ids, values and labels arrays: never share one between     */
+/* samples (pprof_compact rewrites them in place).                     */
 /* ------------------------------------------------------------------ */
 
 typedef struct pp_value_type {

@@ -84,5 +84,5 @@ pprof_total() { # file column
     /^Samples:/ {s=1; getline; next}
     /^Locations/ {s=0}
     s && /^ *[0-9-]+/ { sub(/:.*/, ""); n=split($0, v, " "); t += v[col] }
-    END { print t+0 }'
+    END { printf "%.0f\n", t }'
 }
