@@ -26,10 +26,12 @@ perf_wait_sampling perf
 wpid=$!
 PIDS+=("$wpid")
 # perf attaches to the same process and ends when it exits
-bg perf record -q -F "$FREQ" -g -p "$wpid" -o "$T/perf.data" > "$T/perf-record.log" 2>&1
+bg perf record -F "$FREQ" -g -p "$wpid" -o "$T/perf.data" > "$T/perf-record.log" 2>&1
 perf_pid=${PIDS[-1]}
 wait "$wpid" || fail "workload failed"
-wait "$perf_pid" || fail "perf record failed: $(cat "$T/perf-record.log")"
+rc=0; wait "$perf_pid" || rc=$?
+# perf's own exit status is only informative: perf report below needs its data
+[ "$rc" = 0 ] || echo "note: perf record exited $rc: $(cat "$T/perf-record.log")"
 sleep $((3 * PERF_SLOW)) # the interval holding the workload's end is emitted
 curl -sf "http://127.0.0.1:$port/metrics" > "$T/metrics" || fail "no /metrics"
 stop_profpipe "$PROFPIPE_PID"
