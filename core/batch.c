@@ -20,7 +20,8 @@ struct pp_batch {
     atomic_int refs;
     pp_profile **profiles;
     size_t n, cap;
-    batch_ack *ack;
+    batch_ack **acks; /* each held once by this batch */
+    size_t n_acks;
     pp_batch **parts; /* views only: the batches whose profiles we borrow */
     size_t n_parts;
 };
@@ -117,23 +118,46 @@ void batch_unref(pp_batch *b)
             profile_free(b->profiles[i]);
     }
     free(b->profiles);
-    ack_release(b->ack);
+    for (size_t i = 0; i < b->n_acks; i++)
+        ack_release(b->acks[i]);
+    free(b->acks);
     free(b);
+}
+
+/* b holds one more count of a (unless it already holds a). */
+static int batch_hold(pp_batch *b, batch_ack *a)
+{
+    for (size_t i = 0; i < b->n_acks; i++)
+        if (b->acks[i] == a)
+            return 0;
+    batch_ack **grown = realloc(b->acks, (b->n_acks + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    b->acks = grown;
+    ack_hold(a);
+    b->acks[b->n_acks++] = a;
+    return 0;
 }
 
 void batch_set_ack(pp_batch *b, pp_ack_fn fn, void *arg)
 {
-    if (!b || !fn || b->ack)
+    if (!b || !fn)
         return;
     batch_ack *a = calloc(1, sizeof *a);
-    if (!a) {
+    if (!a || batch_hold(b, a) != 0) {
+        free(a);
         fn(arg, b->n); /* cannot track it: report it lost rather than hang */
         return;
     }
-    atomic_init(&a->holders, 1);
-    a->fn = fn;
+    a->fn = fn; /* held once, by b */
     a->arg = arg;
-    b->ack = a;
+}
+
+void batch_adopt_acks(pp_batch *dst, pp_batch *src)
+{
+    for (size_t i = 0; dst && src && i < src->n_acks; i++)
+        if (batch_hold(dst, src->acks[i]) != 0)
+            atomic_fetch_add(&src->acks[i]->lost, 1); /* no memory: say so */
 }
 
 size_t batch_bytes(const pp_batch *b)
@@ -146,8 +170,8 @@ size_t batch_bytes(const pp_batch *b)
 
 void batch_mark_lost(pp_batch *b)
 {
-    if (b->ack)
-        atomic_fetch_add(&b->ack->lost, b->n);
+    for (size_t i = 0; i < b->n_acks; i++)
+        atomic_fetch_add(&b->acks[i]->lost, b->n);
     for (size_t i = 0; i < b->n_parts; i++)
         batch_mark_lost(b->parts[i]);
 }
@@ -169,8 +193,7 @@ pp_batch *batch_make_exclusive(pp_batch *b)
         batch_unref(b);
         return NULL;
     }
-    copy->ack = b->ack;
-    ack_hold(copy->ack);
+    batch_adopt_acks(copy, b);
     batch_unref(b);
     return copy;
 }

@@ -5,7 +5,8 @@
  * own copy first (batch_make_exclusive). An exporter worker may gather
  * several queued batches into one "view" batch that borrows their profiles
  * and holds a reference to each. An optional ack fires once every copy
- * and view of a batch is gone, counting profiles dropped on the way. */
+ * and view of a batch is gone, counting profiles dropped on the way; a
+ * batch may carry several (a window's output carries its inputs' acks). */
 #ifndef PROFPIPE_BATCH_H
 #define PROFPIPE_BATCH_H
 
@@ -20,6 +21,7 @@ pp_profile *batch_take(pp_batch *b, size_t i);
 void batch_ref(pp_batch *b);
 void batch_unref(pp_batch *b);
 void batch_set_ack(pp_batch *b, pp_ack_fn fn, void *arg);
+void batch_adopt_acks(pp_batch *dst, pp_batch *src);
 int batch_refcount(const pp_batch *b);
 
 /* Sum of profile_size over the batch (for queue bounds). */

@@ -123,6 +123,7 @@ static const pp_host host_table = {
     .batch_ref = batch_ref,
     .batch_unref = batch_unref,
     .batch_set_ack = batch_set_ack,
+    .batch_adopt_acks = batch_adopt_acks,
     .emit = instance_emit,
 
     .metric = host_metric,

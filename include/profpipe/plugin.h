@@ -323,6 +323,10 @@ typedef struct pp_host {
     void (*batch_unref)(pp_batch *b);
     /* Calls fn(arg, lost) once every copy of b is finished with. */
     void (*batch_set_ack)(pp_batch *b, pp_ack_fn fn, void *arg);
+    /* dst holds src's acks too, until dst is finished with: for a
+     * processor whose output carries input it took earlier (a window), so
+     * that input is acknowledged only when the output is delivered. */
+    void (*batch_adopt_acks)(pp_batch *dst, pp_batch *src);
 
     /* Receivers: hands b to every pipeline this receiver feeds. Takes
      * ownership of b. Blocks while a `block` queue is full; returns 0, or

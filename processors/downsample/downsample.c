@@ -115,13 +115,22 @@ static int filter(downsample_state *st, pp_profile *p)
     return ds_keep_sample_types(h, p, t, st->sample_types, st->n_sample_types);
 }
 
-/* Merges p into its series' window. 1 taken (p now belongs to the
- * window), 0 not mergeable (counted; p stays), -1 error. */
-static int window_add(downsample_state *st, pp_profile *p)
+/* The window holds the acks of the batch its profile came from, so the
+ * input is acknowledged when the window's profile is delivered. */
+static int window_hold_acks(downsample_state *st, ds_series *s, pp_batch *from)
+{
+    if (!s->acks && !(s->acks = st->host->batch_new())) return -1;
+    st->host->batch_adopt_acks(s->acks, from);
+    return 0;
+}
+
+/* Merges p (from batch `in`) into its series' window. 1 taken (p now
+ * belongs to the window), 0 not mergeable (counted; p stays), -1 error. */
+static int window_add(downsample_state *st, pp_profile *p, pp_batch *in)
 {
     const pp_host *h = st->host;
     ds_series *s = ds_series_get(&st->series, h->labels_fingerprint(p));
-    if (!s) return -1;
+    if (!s || window_hold_acks(st, s, in) != 0) return -1;
     if (!s->window) {
         s->window = p;
         s->opened_ns = h->now_ns();
@@ -145,13 +154,13 @@ static int window_add(downsample_state *st, pp_profile *p)
 
 /* What happens to one profile: 1 passes on, 0 dropped or taken by a
  * window, -1 error (dropped). */
-static int downsample_one(downsample_state *st, pp_profile *p, int *taken)
+static int downsample_one(downsample_state *st, pp_profile *p, pp_batch *from, int *taken)
 {
     *taken = 0;
     int rc = filter(st, p);
     if (rc != 1) return rc;
     if (st->window_ns > 0) {
-        rc = window_add(st, p);
+        rc = window_add(st, p, from);
         if (rc != 0) {
             *taken = rc == 1;
             return rc == 1 ? 0 : -1;
@@ -175,7 +184,7 @@ static pp_batch *downsample_process(void *state, pp_batch *in)
     for (size_t i = n; i-- > 0;) ps[i] = h->batch_take(in, i);
     for (size_t i = 0; i < n; i++) {
         int taken;
-        int rc = downsample_one(st, ps[i], &taken);
+        int rc = downsample_one(st, ps[i], in, &taken);
         if (taken) continue;
         if (rc == 1) {
             h->batch_add(in, ps[i]); /* frees it on failure */
@@ -218,17 +227,18 @@ static pp_batch *downsample_tick(void *state, int64_t now_ns, int final)
         if (!s->used || !s->window) continue;
         if (!final && now_ns - s->opened_ns < st->window_ns) continue;
         pp_profile *p = s->window;
+        pp_batch *acks = s->acks;
         s->window = NULL;
-        if ((s->merged > 1 && window_fix_time(st, p) != 0) || shape(st, p) != 0) {
+        s->acks = NULL;
+        if ((s->merged > 1 && window_fix_time(st, p) != 0) || shape(st, p) != 0 ||
+            (!out && !(out = h->batch_new()))) {
             h->log(st->self, PP_LOG_ERROR, "out of memory closing a window: profile dropped");
             h->profile_free(p);
+            h->batch_unref(acks);
             continue;
         }
-        if (!out && !(out = h->batch_new())) {
-            h->log(st->self, PP_LOG_ERROR, "out of memory closing a window: profile dropped");
-            h->profile_free(p);
-            continue;
-        }
+        h->batch_adopt_acks(out, acks);
+        h->batch_unref(acks);
         h->batch_add(out, p);
     }
     return out;
@@ -245,6 +255,8 @@ static void downsample_destroy(void *state)
 {
     downsample_state *st = state;
     if (!st) return;
+    for (size_t i = 0; i < st->series.n_slots; i++)
+        if (st->series.slots[i].used) st->host->batch_unref(st->series.slots[i].acks);
     ds_series_free(&st->series, free_window, st);
     for (size_t i = 0; i < st->n_sample_types; i++) free(st->sample_types[i]);
     free(st->sample_types);

@@ -18,6 +18,7 @@ typedef struct ds_series {
     pp_profile *window; /* owned; NULL when no window is open */
     int64_t opened_ns;  /* wall clock when the window opened */
     size_t merged;      /* profiles merged into the window */
+    pp_batch *acks;     /* owned, empty: holds the acks of the window's inputs */
     int used;
 } ds_series;
 
