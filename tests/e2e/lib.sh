@@ -39,12 +39,13 @@ wait_for() {
   done
 }
 
-# A free TCP port on 127.0.0.1 (asks the kernel, via a throwaway listener).
+# A TCP port on 127.0.0.1 no socket holds, in any state, below the
+# kernel's ephemeral range (so no outgoing connection takes it meanwhile).
 free_port() {
   local p
-  for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 30000 ))
-    if ! ss -Htln "sport = :$p" | grep -q .; then echo "$p"; return 0; fi
+  for _ in $(seq 1 100); do
+    p=$(( 10000 + RANDOM % 22000 ))
+    if ! ss -Htan "( sport = :$p or dport = :$p )" | grep -q .; then echo "$p"; return 0; fi
   done
   return 1
 }
