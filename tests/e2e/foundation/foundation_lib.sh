@@ -25,12 +25,16 @@ indexcheck() {
 # index_lines DIR: how many profiles the index lists.
 index_lines() { if [ -f "$1/index.jsonl" ]; then wc -l < "$1/index.jsonl"; else echo 0; fi; }
 
-index_has() { [ "$(index_lines "$1")" -ge "$2" ]; }
-
-# wait_index DIR N SECONDS: until the index lists at least N profiles.
+# wait_index DIR N SECONDS: until the index lists at least N profiles;
+# fails at once if profpipe is gone (no point waiting for a dead process).
 wait_index() {
-  wait_for "$3" index_has "$1" "$2" ||
-    fail "index of $1 has $(index_lines "$1") lines, want $2 (log: $(tail -5 "$T"/*.log 2>/dev/null))"
+  local deadline=$(( $(date +%s) + $3 ))
+  until [ "$(index_lines "$1")" -ge "$2" ]; do
+    kill -0 "$PROFPIPE_PID" 2>/dev/null || fail "profpipe exited early: $(tail -5 "$T"/*.log 2>/dev/null)"
+    [ "$(date +%s)" -lt "$deadline" ] ||
+      fail "index of $1 has $(index_lines "$1") lines, want $2 (log: $(tail -5 "$T"/*.log 2>/dev/null))"
+    sleep 0.1
+  done
 }
 
 # drop FILE DIR NAME: puts FILE into a watched folder the way a careful

@@ -8,7 +8,6 @@ source "$SOURCE_DIR/tests/e2e/lib.sh"
 source "$SOURCE_DIR/tests/e2e/foundation/foundation_lib.sh"
 
 go_profiles "$T/in"
-telemetry_port
 cat > "$T/config.yaml" <<YAML
 receivers:
   file:
@@ -25,7 +24,7 @@ exporters:
     directory: $T/out
 service:
   plugins: [$PLUGIN]
-  telemetry: {address: "$TELEMETRY"}
+  telemetry: {address: ""}  # no port to collide on; test_telemetry checks it
   pipelines:
     profiles:
       receivers: [file]
