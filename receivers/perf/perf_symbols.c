@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define BUILD_ID_MAX 64 /* bytes; GNU build ids are 20 */
@@ -327,6 +328,7 @@ typedef struct symcache_entry {
     uint64_t dev, ino;
     perf_symfile *file; /* NULL: empty slot */
     unsigned last_round;
+    int64_t mtime_ns, size; /* of the file read: a rewrite in place shows */
 } symcache_entry;
 
 struct perf_symcache {
@@ -412,23 +414,27 @@ static perf_symfile *same_build(perf_symcache *c, const perf_symfile *f)
     return NULL;
 }
 
-const perf_symfile *perf_symcache_get(perf_symcache *c, uint64_t dev,
-                                      uint64_t ino, const char *const *paths,
-                                      size_t n_paths)
+/* The first of paths that can be read (the last one regardless); its
+ * modification time and size in *mtime_ns, *size (-1 if unknown). */
+static const char *pick_path(const char *const *paths, size_t n_paths, int64_t *mtime_ns,
+                             int64_t *size)
 {
-    size_t j;
-    perf_symfile *f = NULL, *shared;
-    for (j = slot_of(c->cap, dev, ino); c->slots[j].file; j = (j + 1) & (c->cap - 1)) {
-        if (c->slots[j].dev == dev && c->slots[j].ino == ino) {
-            c->slots[j].last_round = c->round;
-            return c->slots[j].file;
-        }
+    struct stat st;
+    size_t i = 0;
+    while (i + 1 < n_paths && access(paths[i], R_OK) != 0)
+        i++;
+    *mtime_ns = *size = -1;
+    if (n_paths && stat(paths[i], &st) == 0) {
+        *mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+        *size = (int64_t)st.st_size;
     }
-    for (size_t i = 0; i < n_paths && !f; i++) {
-        if (access(paths[i], R_OK) != 0 && i + 1 < n_paths)
-            continue;
-        f = perf_symfile_load(paths[i], c->debug_root);
-    }
+    return n_paths ? paths[i] : NULL;
+}
+
+/* Loads the symbols of path, or shares those of a file with its build id. */
+static perf_symfile *load_shared(perf_symcache *c, const char *path)
+{
+    perf_symfile *f = perf_symfile_load(path, c->debug_root), *shared;
     if (!f)
         return NULL;
     shared = same_build(c, f);
@@ -436,17 +442,54 @@ const perf_symfile *perf_symcache_get(perf_symcache *c, uint64_t dev,
         perf_symfile_free(f);
         f = shared;
     }
-    if ((c->n + 1) * 2 > c->cap) {
-        if (rehash(c, c->cap * 2, ~0u) < 0) {
-            if (!shared)
-                perf_symfile_free(f);
-            return NULL;
+    f->refs++;
+    return f;
+}
+
+/* A cached entry, checked once a round against a rewrite in place (same
+ * inode, new contents: `cp` over a binary no process runs). */
+static const perf_symfile *cached(perf_symcache *c, symcache_entry *e,
+                                  const char *const *paths, size_t n_paths)
+{
+    int64_t mtime_ns, size;
+    if (e->last_round != c->round) {
+        const char *path = pick_path(paths, n_paths, &mtime_ns, &size);
+        if (mtime_ns >= 0 && (mtime_ns != e->mtime_ns || size != e->size)) {
+            perf_symfile *f = load_shared(c, path);
+            if (f) {
+                release(e->file);
+                e->file = f;
+                e->mtime_ns = mtime_ns;
+                e->size = size;
+            }
         }
+    }
+    e->last_round = c->round;
+    return e->file;
+}
+
+const perf_symfile *perf_symcache_get(perf_symcache *c, uint64_t dev,
+                                      uint64_t ino, const char *const *paths,
+                                      size_t n_paths)
+{
+    size_t j;
+    perf_symfile *f;
+    int64_t mtime_ns, size;
+    const char *path;
+    for (j = slot_of(c->cap, dev, ino); c->slots[j].file; j = (j + 1) & (c->cap - 1))
+        if (c->slots[j].dev == dev && c->slots[j].ino == ino)
+            return cached(c, &c->slots[j], paths, n_paths);
+    path = pick_path(paths, n_paths, &mtime_ns, &size);
+    f = path ? load_shared(c, path) : NULL;
+    if (!f)
+        return NULL;
+    if ((c->n + 1) * 2 > c->cap && rehash(c, c->cap * 2, ~0u) < 0) {
+        release(f);
+        return NULL;
     }
     for (j = slot_of(c->cap, dev, ino); c->slots[j].file; j = (j + 1) & (c->cap - 1))
         ;
-    f->refs++;
-    c->slots[j] = (symcache_entry){dev, ino, f, c->round};
+    c->slots[j] = (symcache_entry){dev, ino, f, c->round, mtime_ns, size};
     c->n++;
     return f;
 }

@@ -154,6 +154,35 @@ static void test_cache_shares_and_sweeps(void **state)
     perf_symcache_free(c);
 }
 
+/* `cat new > old` keeps the inode: the next round notices the new file. */
+static void test_cache_rewrite_in_place(void **state)
+{
+    (void)state;
+    char path[4200], cmd[16384];
+    struct stat st;
+    perf_symcache *c = perf_symcache_new(NULL);
+    const char *paths[1] = {path};
+    perf_procs t;
+    perf_process *p = load_self(&t);
+    uint64_t off = file_offset_of(p, (const void *)perf_test_marker_function);
+
+    snprintf(path, sizeof path, "%s/rewritten", tmpdir);
+    snprintf(cmd, sizeof cmd, "cat '%s' > '%s'", exe, path);
+    run(cmd);
+    assert_int_equal(stat(path, &st), 0);
+    const perf_symfile *f = perf_symcache_get(c, st.st_dev, st.st_ino, paths, 1);
+    assert_string_equal(perf_symfile_lookup(f, off), "perf_test_marker_function");
+    perf_symcache_sweep(c, 5);
+    snprintf(cmd, sizeof cmd, "cat /bin/true > '%s'", path);
+    run(cmd);
+    f = perf_symcache_get(c, st.st_dev, st.st_ino, paths, 1);
+    const char *now = perf_symfile_lookup(f, off);
+    assert_true(now == NULL || strcmp(now, "perf_test_marker_function") != 0);
+    assert_string_not_equal(perf_symfile_build_id(f), "");
+    perf_symcache_free(c);
+    perf_procs_free(&t);
+}
+
 static void test_kallsyms(void **state)
 {
     (void)state;
@@ -287,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_own_function_by_file_offset),
         cmocka_unit_test(test_debug_file_by_build_id),
         cmocka_unit_test(test_cache_shares_and_sweeps),
+        cmocka_unit_test(test_cache_rewrite_in_place),
         cmocka_unit_test(test_kallsyms),
         cmocka_unit_test(test_pprof_from_stacks),
         cmocka_unit_test(test_vdso_frames),
