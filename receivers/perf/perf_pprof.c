@@ -132,7 +132,7 @@ static const perf_symfile *symfile_of(perf_resolver *r, const perf_process *p,
     char root_path[PATH_MAX], files_path[PATH_MAX];
     if (strcmp(m->path, "[vdso]") == 0)
         return vdso_symbols(r, m);
-    if (m->path[0] != '/')
+    if (m->path[0] != '/' || strncmp(m->path, "//anon", 6) == 0)
         return NULL;
     snprintf(root_path, sizeof root_path, "/proc/%u/root%s", p->pid, m->path);
     snprintf(files_path, sizeof files_path, "/proc/%u/map_files/%llx-%llx",
@@ -160,7 +160,10 @@ const char *perf_resolve_user(perf_resolver *r, const perf_process *p,
         *resolved = 1;
         return name;
     }
-    snprintf(buf, buflen, "%s+0x%llx", m->path[0] ? base_name(m->path) : "[anon]",
+    /* anonymous executable memory (JIT code) is "" in /proc, "//anon" in
+     * MMAP2 records */
+    int anon = !m->path[0] || strncmp(m->path, "//anon", 6) == 0;
+    snprintf(buf, buflen, "%s+0x%llx", anon ? "[anon]" : base_name(m->path),
              (unsigned long long)off);
     return buf;
 }

@@ -247,10 +247,13 @@ static void test_pprof_from_stacks(void **state)
     assert_int_equal(perf_proc_add_map(p, 0x100000, 0x200000, 0x3000, 0, 0, "/opt/libnosym.so"),
                      0);
     uint64_t in_nosym[] = {(uint64_t)PERF_CONTEXT_USER, 0x100010};
+    assert_int_equal(perf_proc_add_map(p, 0x300000, 0x301000, 0, 0, 0, "//anon"), 0);
+    uint64_t in_jit[] = {(uint64_t)PERF_CONTEXT_USER, 0x300040};
     for (int i = 0; i < 3; i++)
         perf_stacks_add(&p->stacks, with_kernel, 5);
     perf_stacks_add(&p->stacks, user_only, 2);
     perf_stacks_add(&p->stacks, in_nosym, 2);
+    perf_stacks_add(&p->stacks, in_jit, 2);
 
     pp_profile *prof = h->profile_new();
     assert_int_equal(perf_pprof_build(&r, prof, p, 99, 1000, 2000, err, sizeof err), 0);
@@ -262,8 +265,8 @@ static void test_pprof_from_stacks(void **state)
     assert_int_equal(tree->period, 1000000000 / 99);
     assert_string_equal(h->pprof_family(tree), "process_cpu");
     assert_string_equal(tree->strings[tree->mappings[0].filename], exe);
-    assert_int_equal(tree->n_samples, 3);
-    int seen_kernel = 0, seen_nosym = 0;
+    assert_int_equal(tree->n_samples, 4);
+    int seen_kernel = 0, seen_nosym = 0, seen_jit = 0;
     for (size_t i = 0; i < tree->n_samples; i++) {
         const pp_sample *s = &tree->samples[i];
         if (s->values[0] == 3) {
@@ -277,11 +280,14 @@ static void test_pprof_from_stacks(void **state)
         } else if (strcmp(function_name(prof, tree, s->location_ids[0]),
                           "libnosym.so+0x3010") == 0) {
             seen_nosym = 1;
+        } else if (strcmp(function_name(prof, tree, s->location_ids[0]), "[anon]+0x40") == 0) {
+            seen_jit = 1;
         }
     }
     assert_true(seen_kernel);
     assert_true(seen_nosym);
-    assert_int_equal(r.unresolved, 2);
+    assert_true(seen_jit);
+    assert_int_equal(r.unresolved, 3);
     h->profile_free(prof);
     perf_resolver_free(&r);
     perf_procs_free(&t);
