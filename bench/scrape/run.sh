@@ -20,14 +20,14 @@
 # time: first sample, peak, last (flat memory means last ~ first).
 #
 # usage: bench/scrape/run.sh [BUILD_DIR]        (default: build)
-# env:   NS="10 100 500"  INTERVAL=5 (seconds)  DURATION=30 (seconds)
+# env:   NS="10 100 500"  INTERVAL=10 (seconds)  DURATION=40 (seconds)
 set -euo pipefail
 SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD_DIR=$(cd "${1:-$SOURCE_DIR/build}" && pwd)
 PROFPIPE=$BUILD_DIR/profpipe
 NS=${NS:-"10 100 500"}
-INTERVAL=${INTERVAL:-5}
-DURATION=${DURATION:-30}
+INTERVAL=${INTERVAL:-10}
+DURATION=${DURATION:-40}
 PATHS="/debug/pprof/allocs,/debug/pprof/goroutine,/debug/pprof/block,/debug/pprof/mutex,/debug/pprof/heap"
 [ -x "$PROFPIPE" ] || { echo "no $PROFPIPE: build first" >&2; exit 1; }
 export GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$BUILD_DIR/gocache"
@@ -133,7 +133,7 @@ printf '%6s | %11s %12s | %11s %12s | %5s %5s | %s\n' N profpipe peer profpipe p
 for n in $NS; do
   base=$(free_base "$n") || { echo "no $n free ports" >&2; exit 1; }
   mport=$((base + n))
-  "$T/target" -workload=false -mem-rate 524288 -addr "127.0.0.1:$base" -port-count "$n" \
+  "$T/target" -workload=false -exact-allocs=false -mem-rate 524288 -addr "127.0.0.1:$base" -port-count "$n" \
     >"$T/target-$n.log" 2>&1 &
   tpid=$!
   PIDS+=("$tpid")

@@ -220,6 +220,16 @@ static int read_secret_pair(const pp_host *h, const pp_config *node, const char 
     return 0;
 }
 
+static int check_scalars(const pp_host *h, const pp_config *map)
+{
+    size_t i, n = h->cfg_count(map);
+    int rc = 0;
+    for (i = 0; i < n; i++)
+        if (h->cfg_kind(h->cfg_item(map, i)) != PP_NODE_SCALAR)
+            rc = h->cfg_error(map, h->cfg_key(map, i), "expected a single value");
+    return rc;
+}
+
 /* Checks an unchecked mapping's keys (and scalar vs section) against a table. */
 static int check_keys(const pp_host *h, const pp_config *node, const pp_option *table)
 {
@@ -239,6 +249,8 @@ static int check_keys(const pp_host *h, const pp_config *node, const pp_option *
             h->cfg_kind(v) != PP_NODE_MAPPING)
             rc = h->cfg_error(node, k, "expected a mapping");
         else if (o->type == PP_OPT_SECTION && check_keys(h, v, o->children) < 0)
+            rc = -1;
+        else if (o->type == PP_OPT_STRING_MAP && check_scalars(h, v) < 0)
             rc = -1;
         else if (o->type != PP_OPT_SECTION && o->type != PP_OPT_STRING_MAP &&
                  h->cfg_kind(v) != PP_NODE_SCALAR)

@@ -40,6 +40,8 @@ struct scrape_delta {
     int64_t prev_time_ns;
     uint64_t *sample_keys; /* scratch: one key per sample */
     size_t sample_keys_cap;
+    uint64_t *loc_hashes; /* scratch: one hash per location (by index) */
+    size_t loc_hashes_cap;
 };
 
 static const struct {
@@ -79,6 +81,7 @@ void scrape_delta_free(scrape_delta *d)
     table_free(&d->prev);
     table_free(&d->cur);
     free(d->sample_keys);
+    free(d->loc_hashes);
     free(d);
 }
 
@@ -135,13 +138,13 @@ static const pp_function *find_function(const pp_host *host, const pp_profile *p
     return host->pprof_function(p, id);
 }
 
-static uint64_t hash_frame(const pp_host *host, const pp_profile *p, const pp_pprof *t,
-                           uint64_t h, uint64_t loc_id)
+/* The hash of one location's frames, seeded so that it can be mixed
+ * into a stack's hash in order. */
+static uint64_t hash_location(const pp_host *host, const pp_profile *p, const pp_pprof *t,
+                              const pp_location *loc)
 {
-    const pp_location *loc = find_location(host, p, t, loc_id);
+    uint64_t h = FNV_OFFSET;
     size_t i;
-    if (!loc)
-        return fnv_u64(h, loc_id);
     if (loc->n_lines == 0)
         return fnv_u64(fnv_u64(h, KEY_NO_SYMBOL), loc->address);
     for (i = 0; i < loc->n_lines; i++) {
@@ -152,14 +155,34 @@ static uint64_t hash_frame(const pp_host *host, const pp_profile *p, const pp_pp
     return h;
 }
 
-static uint64_t sample_key(const pp_host *host, const pp_profile *p, const pp_pprof *t,
-                           const pp_sample *s)
+/* Hashes every location once per profile: a sample's stack is then a
+ * few multiplications per frame, however long the function names. */
+static int hash_locations(scrape_delta *d, const pp_host *host, const pp_profile *p,
+                          const pp_pprof *t)
+{
+    size_t i;
+    if (t->n_locations > d->loc_hashes_cap) {
+        uint64_t *g = realloc(d->loc_hashes, t->n_locations * sizeof *g);
+        if (!g)
+            return -1;
+        d->loc_hashes = g;
+        d->loc_hashes_cap = t->n_locations;
+    }
+    for (i = 0; i < t->n_locations; i++)
+        d->loc_hashes[i] = hash_location(host, p, t, &t->locations[i]);
+    return 0;
+}
+
+static uint64_t sample_key(const scrape_delta *d, const pp_host *host, const pp_profile *p,
+                           const pp_pprof *t, const pp_sample *s)
 {
     uint64_t h = FNV_OFFSET;
     size_t i;
     h = fnv_u64(h, s->n_location_ids);
-    for (i = 0; i < s->n_location_ids; i++)
-        h = hash_frame(host, p, t, h, s->location_ids[i]);
+    for (i = 0; i < s->n_location_ids; i++) {
+        const pp_location *loc = find_location(host, p, t, s->location_ids[i]);
+        h = (h ^ (loc ? d->loc_hashes[loc - t->locations] : s->location_ids[i])) * FNV_PRIME;
+    }
     h = fnv_u64(h, s->n_labels);
     for (i = 0; i < s->n_labels; i++) {
         h = fnv_str(h, t, s->labels[i].key);
@@ -293,7 +316,7 @@ static int fill_current(scrape_delta *d, const pp_host *host, const pp_profile *
         d->sample_keys = k;
         d->sample_keys_cap = t->n_samples;
     }
-    if (table_reset(&d->cur, width) < 0)
+    if (table_reset(&d->cur, width) < 0 || hash_locations(d, host, p, t) < 0)
         return -1;
     for (i = 0; i < t->n_samples; i++) {
         const pp_sample *s = &t->samples[i];
@@ -303,7 +326,7 @@ static int fill_current(scrape_delta *d, const pp_host *host, const pp_profile *
                          s->n_values, t->n_sample_types);
             return -1;
         }
-        d->sample_keys[i] = sample_key(host, p, t, s);
+        d->sample_keys[i] = sample_key(d, host, p, t, s);
         if (table_add(&d->cur, width, d->sample_keys[i], s->values, idx) < 0)
             return -1;
     }
@@ -328,9 +351,12 @@ static int went_back(const scrape_delta *d)
     return 0;
 }
 
-static void write_deltas(scrape_delta *d, pp_pprof *t)
+/* Writes each key's delta into its first sample; returns 1 if some
+ * sample is now all zeros (and needs compacting away). */
+static int write_deltas(scrape_delta *d, pp_pprof *t)
 {
     size_t i, j, w = d->width;
+    int zeros = 0;
     for (i = 0; i < t->n_samples; i++) {
         int64_t *v = t->samples[i].values;
         long cs = table_find(&d->cur, d->sample_keys[i]);
@@ -342,7 +368,11 @@ static void write_deltas(scrape_delta *d, pp_pprof *t)
             v[d->idx[j]] = d->cur.used[cs] ? 0 : d->cur.vals[(size_t)cs * w + j] - before;
         }
         d->cur.used[cs] = 1;
+        for (j = 0; j < t->samples[i].n_values && v[j] == 0; j++)
+            ;
+        zeros |= j == t->samples[i].n_values;
     }
+    return zeros;
 }
 
 static void swap_tables(scrape_delta *d, int64_t time_ns)
@@ -360,7 +390,7 @@ scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host,
 {
     size_t idx[DELTA_MAX_TYPES], width;
     uint64_t sig;
-    int fresh;
+    int fresh, zeros;
     pp_pprof *t;
     if (err && errlen)
         err[0] = '\0';
@@ -394,11 +424,12 @@ scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host,
         swap_tables(d, time_ns);
         return SCRAPE_DELTA_RESET;
     }
-    write_deltas(d, t);
+    zeros = write_deltas(d, t);
     if (from_ns)
         *from_ns = d->prev_time_ns;
     t->duration_nanos = time_ns - d->prev_time_ns;
     swap_tables(d, time_ns);
-    host->pprof_compact(p);
+    if (zeros)
+        host->pprof_compact(p);
     return SCRAPE_DELTA_EMIT;
 }

@@ -16,8 +16,12 @@
  * reused across its profile types and intervals. Response bodies are
  * freed as soon as the profile holds its copy: memory does not grow with
  * time, only with the number of targets (their delta tables). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "scrape_loop.h"
 
@@ -30,6 +34,8 @@
 #define CONNECT_TIMEOUT_MAX_MS 5000L
 #define MAX_REDIRECTS 5L
 #define USER_AGENT "profpipe-pprof-scrape/1"
+/* Socket events handled per epoll_wait. */
+#define EPOLL_BATCH 256
 
 const char *const scrape_reason_names[REASON_COUNT] = {
     "connect",     "timeout",         "http_401",  "http_403",
@@ -262,31 +268,88 @@ static void flush_batch(scrape_loop *l)
     l->host->emit(l->self, b); /* -1 means shutting down: dropped, counted by the host */
 }
 
+/* ---- libcurl's socket interface ---- */
+
+/* CURLMOPT_SOCKETFUNCTION: watch, change or forget a socket. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+    scrape_loop *l = arg;
+    struct epoll_event ev = {0};
+    (void)easy;
+    (void)sockp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+        return 0;
+    }
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    ev.data.fd = fd;
+    if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT)
+        epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when libcurl wants to be called next. */
+static int on_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+    scrape_loop *l = arg;
+    (void)multi;
+    l->curl_deadline = timeout_ms < 0 ? -1 : l->host->monotonic_ns() + timeout_ms * NS_PER_MS;
+    return 0;
+}
+
+/* Waits until `earliest` (or an event) and hands the events to libcurl. */
+static void wait_and_act(scrape_loop *l, int64_t earliest)
+{
+    struct epoll_event ev[EPOLL_BATCH];
+    int64_t now = l->host->monotonic_ns(), wait_ms;
+    int n, i, running;
+    if (l->curl_deadline >= 0 && l->curl_deadline < earliest)
+        earliest = l->curl_deadline;
+    if (l->cfg->n_sd_files && l->sd_next < earliest)
+        earliest = l->sd_next;
+    wait_ms = earliest <= now ? 0 : (earliest - now + NS_PER_MS - 1) / NS_PER_MS;
+    if (wait_ms > LOOP_MAX_WAIT_MS)
+        wait_ms = LOOP_MAX_WAIT_MS;
+    n = epoll_wait(l->epfd, ev, EPOLL_BATCH, (int)wait_ms);
+    for (i = 0; i < n; i++) {
+        int flags = 0;
+        if (ev[i].data.fd == l->wakefd)
+            continue; /* stop(): the loop condition sees it */
+        flags |= ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0;
+        flags |= ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0;
+        flags |= ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0;
+        curl_multi_socket_action(l->multi, ev[i].data.fd, flags, &running);
+    }
+    if (l->curl_deadline >= 0 && l->curl_deadline <= l->host->monotonic_ns()) {
+        l->curl_deadline = -1;
+        curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+}
+
 static void *loop_main(void *arg)
 {
     scrape_loop *l = arg;
-    int running = 0;
     scrape_set_sync(l);
     while (!atomic_load(&l->stopping)) {
-        int64_t now = l->host->monotonic_ns(), earliest, wait_ms;
+        int64_t now = l->host->monotonic_ns(), earliest;
         scrape_set_refresh_sd(l, now);
         earliest = start_due(l, now);
-        curl_multi_perform(l->multi, &running);
+        wait_and_act(l, earliest);
         drain(l);
         flush_batch(l);
-        if (l->cfg->n_sd_files && l->sd_next < earliest)
-            earliest = l->sd_next;
-        wait_ms = (earliest - l->host->monotonic_ns()) / NS_PER_MS + 1;
-        if (wait_ms < 0)
-            wait_ms = 0;
-        if (wait_ms > LOOP_MAX_WAIT_MS)
-            wait_ms = LOOP_MAX_WAIT_MS;
-        curl_multi_poll(l->multi, NULL, 0, (int)wait_ms, NULL);
     }
     return NULL;
 }
 
 /* ---- lifecycle ---- */
+
+static int add_wakefd(scrape_loop *l)
+{
+    struct epoll_event ev = {0};
+    ev.events = EPOLLIN;
+    ev.data.fd = l->wakefd;
+    return epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wakefd, &ev);
+}
 
 scrape_loop *scrape_loop_new(const pp_host *host, pp_instance *self,
                              const scrape_config *cfg)
@@ -294,6 +357,7 @@ scrape_loop *scrape_loop_new(const pp_host *host, pp_instance *self,
     scrape_loop *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
+    l->epfd = l->wakefd = -1;
     l->host = host;
     l->self = self;
     l->cfg = cfg;
@@ -302,12 +366,19 @@ scrape_loop *scrape_loop_new(const pp_host *host, pp_instance *self,
         free(l);
         return NULL;
     }
+    l->curl_deadline = -1;
     l->multi = curl_multi_init();
     l->share = curl_share_init();
-    if (!l->multi || !l->share) {
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    l->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!l->multi || !l->share || l->epfd < 0 || l->wakefd < 0 || add_wakefd(l) < 0) {
         scrape_loop_free(l);
         return NULL;
     }
+    curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
+    curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
     curl_share_setopt(l->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(l->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     l->m_targets = host->metric(self, "scrape_targets", "Targets being scraped.", PP_GAUGE,
@@ -327,10 +398,12 @@ int scrape_loop_start(scrape_loop *l)
 
 void scrape_loop_stop(scrape_loop *l)
 {
+    uint64_t one = 1;
     if (!l->started)
         return;
     atomic_store(&l->stopping, 1);
-    curl_multi_wakeup(l->multi);
+    if (write(l->wakefd, &one, sizeof one) < 0)
+        l->host->log(l->self, PP_LOG_WARN, "cannot wake the scrape thread: %m");
     pthread_join(l->thread, NULL);
     l->started = 0;
 }
@@ -359,6 +432,10 @@ void scrape_loop_free(scrape_loop *l)
         curl_multi_cleanup(l->multi);
     if (l->share)
         curl_share_cleanup(l->share);
+    if (l->epfd >= 0)
+        close(l->epfd);
+    if (l->wakefd >= 0)
+        close(l->wakefd);
     curl_global_cleanup();
     free(l);
 }

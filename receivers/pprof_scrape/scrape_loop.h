@@ -91,6 +91,9 @@ struct scrape_loop {
 
     CURLM *multi;
     CURLSH *share;
+    int epfd;              /* sockets libcurl asks us to watch */
+    int wakefd;            /* eventfd: stop() wakes the loop */
+    int64_t curl_deadline; /* monotonic ns of libcurl's timer; -1 = none */
     scrape_easy *idle;  /* pooled handles */
     size_t n_idle;
 

@@ -235,6 +235,7 @@ static void test_options_invalid(void **st)
     expect_error("targets: [\"ftp://x:1\"]\n", "scheme");
     expect_error("targets: [{address: a:1, colour: red}]\n", "colour");
     expect_error("targets: [{labels: {a: b}}]\n", "address");
+    expect_error("targets: [{address: a:1, labels: {a: [1, 2]}}]\n", "single value");
     expect_error("targets: [a:1]\nbearer_token: x\nbasic_auth: {username: u, password: p}\n",
                  "not both");
     expect_error("targets: [a:1]\nscrape_interval: 1s\n", "profiling duration");

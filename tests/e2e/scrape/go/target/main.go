@@ -332,6 +332,7 @@ func main() {
 	workload := flag.Bool("workload", true, "run the workload")
 	silent := flag.String("silent", "", "also accept connections here and never answer")
 	memRate := flag.Int("mem-rate", 1, "runtime.MemProfileRate (1: every allocation, exact)")
+	exact := flag.Bool("exact-allocs", true, "allocs requests pause the allocator, GC and snapshot")
 	flag.Parse()
 	runtime.MemProfileRate = *memRate
 
@@ -351,12 +352,16 @@ func main() {
 		mux := http.NewServeMux()
 		mux.Handle("/debug/pprof/", g(http.HandlerFunc(pprof.Index)))
 		mux.Handle("/debug/pprof/profile", g(http.HandlerFunc(pprof.Profile)))
-		mux.Handle("/debug/pprof/allocs", g(http.HandlerFunc(allocsHandler)))
+		if *exact {
+			mux.Handle("/debug/pprof/allocs", g(http.HandlerFunc(allocsHandler)))
+		}
 		mux.HandleFunc("/stats", statsHandler)
 		root = mux
 	} else {
 		// net/http/pprof registered itself on the default mux
-		http.HandleFunc("/debug/pprof/allocs", allocsHandler)
+		if *exact {
+			http.HandleFunc("/debug/pprof/allocs", allocsHandler)
+		}
 		http.HandleFunc("/stats", statsHandler)
 		http.HandleFunc("/bad/html", badHTML)
 		http.HandleFunc("/bad/truncated", badTruncated)
