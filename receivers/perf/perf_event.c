@@ -33,32 +33,35 @@
 /* Deepest callchain asked for; the kernel caps it at perf_event_max_stack. */
 #define PERF_MAX_STACK 127
 #define PERF_PARANOID_PATH "/proc/sys/kernel/perf_event_paranoid"
+#define PERF_MAX_RATE_PATH "/proc/sys/kernel/perf_event_max_sample_rate"
+#define SYSCTL_TEXT_MAX 32
 #define PERF_CPU_ONLINE_PATH "/sys/devices/system/cpu/online"
 
-static int read_paranoid(void)
+/* A sysctl's value as text (first line of its /proc/sys file), or "?". */
+static const char *sysctl_text(const char *path, char *buf, size_t len)
 {
-    FILE *f = fopen(PERF_PARANOID_PATH, "r");
-    int v = 99;
-    if (!f)
-        return v;
-    if (fscanf(f, "%d", &v) != 1)
-        v = 99;
-    fclose(f);
-    return v;
+    FILE *f = fopen(path, "r");
+    if (!f || !fgets(buf, (int)len, f))
+        snprintf(buf, len, "?");
+    if (f)
+        fclose(f);
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf;
 }
 
 static void explain_open_error(int err_no, int cpu, char *err, size_t errlen)
 {
+    char value[SYSCTL_TEXT_MAX];
     switch (err_no) {
     case EACCES:
     case EPERM:
         snprintf(err, errlen,
                  "perf_event_open on CPU %d: permission denied "
-                 "(kernel.perf_event_paranoid=%d): system-wide sampling needs "
+                 "(kernel.perf_event_paranoid=%s): system-wide sampling needs "
                  "CAP_PERFMON (or CAP_SYS_ADMIN before Linux 5.8), e.g. run as "
                  "root or `setcap cap_perfmon+ep profpipe`, or lower it with "
                  "`sysctl -w kernel.perf_event_paranoid=-1`",
-                 cpu, read_paranoid());
+                 cpu, sysctl_text(PERF_PARANOID_PATH, value, sizeof value));
         break;
     case EMFILE:
     case ENFILE:
@@ -75,6 +78,13 @@ static void explain_open_error(int err_no, int cpu, char *err, size_t errlen)
                  "perf_event_open on CPU %d: %s: this kernel or machine does "
                  "not offer the cpu-clock software event",
                  cpu, strerror(err_no));
+        break;
+    case EINVAL:
+        snprintf(err, errlen,
+                 "perf_event_open on CPU %d: invalid argument: is `frequency` above "
+                 "kernel.perf_event_max_sample_rate (now %s; the kernel lowers it when "
+                 "sampling interrupts take too long)?",
+                 cpu, sysctl_text(PERF_MAX_RATE_PATH, value, sizeof value));
         break;
     case EBADF:
         snprintf(err, errlen,
