@@ -297,9 +297,10 @@ static int decode_push(kafka_receiver *r, const rd_kafka_message_t *m, pp_batch 
     char err[ERR_MAX];
     if (apply_headers(r, m, NULL, &meta, why, cap) != 0)
         return -1;
-    if (h->push_decode(m->payload, m->len, b, err, sizeof err) != 0 || h->batch_count(b) == 0)
-        return snprintf(why, cap, "not a PushRequest: %s",
-                        h->batch_count(b) ? err : "no profiles"), -1;
+    if (h->push_decode(m->payload, m->len, b, err, sizeof err) != 0)
+        return snprintf(why, cap, "not a PushRequest: %s", err), -1;
+    if (h->batch_count(b) == 0)
+        return snprintf(why, cap, "a PushRequest without profiles"), -1;
     for (size_t i = 0; i < h->batch_count(b); i++) {
         pp_profile *p = h->batch_get(b, i);
         const pp_pprof *t = h->profile_tree(p, err, sizeof err);

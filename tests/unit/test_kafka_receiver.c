@@ -2,7 +2,8 @@
  * messages produced by a plain producer come out as profiles with the
  * labels and window of their headers; poison messages are skipped and
  * dead-lettered; offsets are committed only up to the longest run of
- * acknowledged messages, also at shutdown. */
+ * acknowledged messages, also at shutdown; a PushRequest message gives one
+ * profile per series. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -189,12 +190,39 @@ static void test_shutdown_commits_only_acknowledged(void **state)
     assert_int_equal(committed(f, "g2", 1), 1);
 }
 
+static void test_pyroscope_push_encoding(void **state)
+{
+    fixture *f = *state;
+    const pp_host *host = harness_host();
+    pp_profile *profiles[2] = {make_profile("first", 2), make_profile("second", 3)};
+    uint8_t *push;
+    size_t len;
+    char err[256];
+    assert_int_equal(host->push_encode(profiles, 2, &push, &len, err, sizeof err), 0);
+    produce(f, 2, push, len, NULL);
+    produce(f, 2, "\xff\xff", 2, NULL); /* not a PushRequest */
+    free(push);
+    host->profile_free(profiles[0]);
+    host->profile_free(profiles[1]);
+    harness *h = receiver(f, "g3", "encoding: pyroscope_push\n");
+    pp_batch *b = harness_wait_emit(h, EMIT_TIMEOUT_MS);
+    assert_non_null(b);
+    assert_int_equal(host->batch_count(b), 2); /* one profile per series */
+    assert_string_equal(host->label_get(host->batch_get(b, 0), "service_name"), "first");
+    assert_string_equal(host->label_get(host->batch_get(b, 1), "service_name"), "second");
+    assert_null(harness_wait_emit(h, QUIET_MS));
+    host->batch_unref(b);
+    assert_int_equal(wait_committed(f, "g3", 2, 2), 2);
+    harness_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_option_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decodes_skips_poison_and_commits_acked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_commits_only_acknowledged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pyroscope_push_encoding, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
