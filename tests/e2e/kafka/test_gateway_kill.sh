@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A gateway SIGKILLed mid-stream and restarted: the messages it had
-# consumed but not yet exported (its file exporter batches for 2s, so some
+# consumed but not yet exported (its file exporter batches for 5s, so some
 # always are) were never committed, so the restarted gateway consumes them
 # again and nothing the agent sent is missing.
 source "$SOURCE_DIR/tests/e2e/lib.sh"
@@ -13,7 +13,7 @@ per_round=$(ls "$T/go"/*.pb.gz | wc -l)
 want=$((ROUNDS * per_round))
 mkdir -p "$T/in"
 GW_TELEMETRY=127.0.0.1:$(free_port)
-gateway_config "$T/gw.yaml" "$T/out" "" "    batch: {max_profiles: 1000, max_delay: 2s}"
+gateway_config "$T/gw.yaml" "$T/out" "" "    batch: {max_profiles: 1000, max_delay: 5s}"
 sed -i "s|address: \"\"|address: \"$GW_TELEMETRY\"|" "$T/gw.yaml"
 start_profpipe gw "$T/gw.yaml"; gw=$PROFPIPE_PID
 agent_config "$T/agent.yaml" "$T/in"
