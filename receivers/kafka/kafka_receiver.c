@@ -194,6 +194,8 @@ static int kafka_receiver_create(const pp_host *host, pp_instance *self,
     if (kafka_encoding_parse(host->cfg_string(cfg, "encoding"), &r->encoding) != 0)
         bad = host->cfg_error(cfg, "encoding", "\"%s\" is not pprof or pyroscope_push",
                               host->cfg_string(cfg, "encoding"));
+    if (*host->cfg_string(cfg, "group_id") == '\0')
+        bad = host->cfg_error(cfg, "group_id", "must not be empty");
     const char *dlq = host->cfg_string(cfg, "dead_letter_file");
     if (dlq != NULL && *dlq != '\0' && (r->dead_letter_path = strdup(dlq)) == NULL)
         bad = -1;

@@ -113,6 +113,9 @@ static void test_option_errors(void **state)
     snprintf(yaml, sizeof yaml, "%s\ninitial_offset: middle", f->yaml_brokers);
     assert_null(harness_new(&pp_receiver_kafka, "kafka", yaml, err, sizeof err));
     assert_non_null(strstr(err, "initial_offset"));
+    snprintf(yaml, sizeof yaml, "%s\ngroup_id: \"\"", f->yaml_brokers);
+    assert_null(harness_new(&pp_receiver_kafka, "kafka", yaml, err, sizeof err));
+    assert_non_null(strstr(err, "group_id"));
     snprintf(yaml, sizeof yaml, "%s\nencoding: json", f->yaml_brokers);
     assert_null(harness_new(&pp_receiver_kafka, "kafka", yaml, err, sizeof err));
     assert_non_null(strstr(err, "encoding"));
@@ -216,6 +219,20 @@ static void test_pyroscope_push_encoding(void **state)
     harness_free(h);
 }
 
+static void test_cooperative_rebalance_protocol(void **state)
+{
+    fixture *f = *state;
+    const char *svc[] = {"profpipe.label.service_name", "gamma", NULL};
+    produce_profile(f, 3, svc);
+    harness *h = receiver(f, "g4",
+                          "consumer: {partition.assignment.strategy: cooperative-sticky}\n");
+    pp_batch *b = harness_wait_emit(h, EMIT_TIMEOUT_MS);
+    assert_non_null(b);
+    harness_host()->batch_unref(b);
+    assert_int_equal(wait_committed(f, "g4", 3, 1), 1);
+    harness_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +240,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decodes_skips_poison_and_commits_acked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_commits_only_acknowledged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pyroscope_push_encoding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cooperative_rebalance_protocol, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
