@@ -122,8 +122,11 @@ static int cmd_components(const char *config_path, char **plugins, size_t n_plug
     for (size_t i = 0; i < registry_count(); i++) {
         const pp_component *comp = registry_at(i);
         if (markdown_type) {
-            if (strcmp(comp->type, markdown_type) == 0)
+            if (strcmp(comp->type, markdown_type) == 0) {
+                printf("### %s `%s`\n\n", kind_name(comp->kind), comp->type);
                 config_print_options_markdown(stdout, comp->options);
+                printf("\n");
+            }
             continue;
         }
         print_component(comp, registry_origin(i));
