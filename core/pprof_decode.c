@@ -390,35 +390,3 @@ int pprof_decode_any(arena *a, const uint8_t *data, size_t len, pp_pprof *out, c
     return rc;
 }
 
-static int scan_time_plain(const uint8_t *data, size_t len, int64_t *time_nanos,
-                           int64_t *duration_nanos, char *err, size_t errlen)
-{
-    decoder d = {NULL, err, errlen};
-    if (len == 0)
-        return pprof_errorf(err, errlen, "empty profile (0 bytes)");
-    for (wire_reader r = {data, data + len}; r.p < r.end;) {
-        wire_field f;
-        if (dec_next(&d, &r, &f, "Profile") < 0)
-            return -1;
-        if (f.num == PROFILE_TIME_NANOS && f.type == WIRE_VARINT)
-            *time_nanos = (int64_t)f.v;
-        else if (f.num == PROFILE_DURATION_NANOS && f.type == WIRE_VARINT)
-            *duration_nanos = (int64_t)f.v;
-    }
-    return 0;
-}
-
-int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos,
-                    int64_t *duration_nanos, char *err, size_t errlen)
-{
-    *time_nanos = *duration_nanos = 0;
-    if (!gz_is_gzip(data, len))
-        return scan_time_plain(data, len, time_nanos, duration_nanos, err, errlen);
-    uint8_t *plain;
-    size_t plain_len;
-    if (gz_gunzip(data, len, PROFILE_MAX_DECOMPRESSED, &plain, &plain_len, err, errlen) < 0)
-        return -1;
-    int rc = scan_time_plain(plain, plain_len, time_nanos, duration_nanos, err, errlen);
-    free(plain);
-    return rc;
-}
