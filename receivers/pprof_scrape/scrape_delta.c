@@ -1,12 +1,18 @@
 /* scrape_delta: cumulative sample types -> per-interval deltas.
  *
- * Design and rules: see scrape_delta.h. Two open-addressing tables (key ->
- * summed cumulative values) are kept per series: `prev` holds the last
- * scrape, `cur` is filled from the new one, then they swap. Samples of
- * one profile that share a key (same frames and labels, different
- * addresses) are summed first; the whole key's delta is written into the
- * first such sample and zero into the others, so the profile's totals are
- * exactly current minus previous. */
+ * Design and rules: see scrape_delta.h. Between scrapes a series keeps
+ * only its baseline: the keys of the last scrape, sorted, with their
+ * summed cumulative values, allocated to the exact size (24 bytes per
+ * distinct stack for Go's two alloc_* types). A scrape builds a
+ * transient hash table of its own keys, compares it with the baseline,
+ * writes the deltas, and becomes the new baseline; the table and the
+ * per-profile scratch arrays are freed before returning, so 500 targets
+ * with large heap profiles hold baselines only.
+ *
+ * Samples of one profile that share a key (same frames and labels,
+ * different addresses) are summed first; the whole key's delta is written
+ * into the first such sample and zero into the others, so the profile's
+ * totals are exactly current minus previous. */
 #include "scrape_delta.h"
 
 #include <stdio.h>
@@ -15,33 +21,36 @@
 
 /* Cumulative sample types one profile may have (Go has two). */
 #define DELTA_MAX_TYPES 8
-#define DELTA_INITIAL_CAP 64
+#define DELTA_MIN_CAP 64
 /* FNV-1a 64-bit parameters. */
 #define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
 /* Kept apart from any real string hash: marks a frame without symbols. */
 #define KEY_NO_SYMBOL 0x9e3779b97f4a7c15ull
 
+/* The last scrape: keys ascending, `width` values per key. */
+typedef struct delta_base {
+    uint64_t *keys;
+    int64_t *vals;
+    size_t n;
+} delta_base;
+
+/* A scrape being processed: key -> summed values, open addressing. */
 typedef struct delta_table {
     uint64_t *keys; /* 0 = empty slot */
     int64_t *vals;  /* cap * width */
-    unsigned char *used; /* EMIT pass: the key's delta was given out */
+    unsigned char *used; /* the key's delta was given to a sample */
     size_t cap;
     size_t count;
 } delta_table;
 
 struct scrape_delta {
-    delta_table prev;
-    delta_table cur;
+    delta_base prev;
     int have_prev;
     uint64_t signature; /* of the sample types the baseline had */
     size_t width;       /* cumulative types in the baseline */
     size_t idx[DELTA_MAX_TYPES];
     int64_t prev_time_ns;
-    uint64_t *sample_keys; /* scratch: one key per sample */
-    size_t sample_keys_cap;
-    uint64_t *loc_hashes; /* scratch: one hash per location (by index) */
-    size_t loc_hashes_cap;
 };
 
 static const struct {
@@ -66,26 +75,22 @@ int scrape_delta_is_cumulative(const char *type, const char *unit)
 
 scrape_delta *scrape_delta_new(void) { return calloc(1, sizeof(scrape_delta)); }
 
-static void table_free(delta_table *t)
+static void base_free(delta_base *b)
 {
-    free(t->keys);
-    free(t->vals);
-    free(t->used);
-    memset(t, 0, sizeof *t);
+    free(b->keys);
+    free(b->vals);
+    memset(b, 0, sizeof *b);
 }
 
 void scrape_delta_free(scrape_delta *d)
 {
     if (!d)
         return;
-    table_free(&d->prev);
-    table_free(&d->cur);
-    free(d->sample_keys);
-    free(d->loc_hashes);
+    base_free(&d->prev);
     free(d);
 }
 
-size_t scrape_delta_size(const scrape_delta *d) { return d->have_prev ? d->prev.count : 0; }
+size_t scrape_delta_size(const scrape_delta *d) { return d->have_prev ? d->prev.n : 0; }
 
 /* ---- hashing ---- */
 
@@ -156,32 +161,27 @@ static uint64_t hash_location(const pp_host *host, const pp_profile *p, const pp
 }
 
 /* Hashes every location once per profile: a sample's stack is then a
- * few multiplications per frame, however long the function names. */
-static int hash_locations(scrape_delta *d, const pp_host *host, const pp_profile *p,
-                          const pp_pprof *t)
+ * few multiplications per frame, however long the function names.
+ * Returns a malloc'd array indexed like t->locations, NULL when out of
+ * memory. */
+static uint64_t *hash_locations(const pp_host *host, const pp_profile *p, const pp_pprof *t)
 {
+    uint64_t *h = malloc((t->n_locations ? t->n_locations : 1) * sizeof *h);
     size_t i;
-    if (t->n_locations > d->loc_hashes_cap) {
-        uint64_t *g = realloc(d->loc_hashes, t->n_locations * sizeof *g);
-        if (!g)
-            return -1;
-        d->loc_hashes = g;
-        d->loc_hashes_cap = t->n_locations;
-    }
-    for (i = 0; i < t->n_locations; i++)
-        d->loc_hashes[i] = hash_location(host, p, t, &t->locations[i]);
-    return 0;
+    for (i = 0; h && i < t->n_locations; i++)
+        h[i] = hash_location(host, p, t, &t->locations[i]);
+    return h;
 }
 
-static uint64_t sample_key(const scrape_delta *d, const pp_host *host, const pp_profile *p,
-                           const pp_pprof *t, const pp_sample *s)
+static uint64_t sample_key(const uint64_t *loc_hashes, const pp_host *host,
+                           const pp_profile *p, const pp_pprof *t, const pp_sample *s)
 {
     uint64_t h = FNV_OFFSET;
     size_t i;
     h = fnv_u64(h, s->n_location_ids);
     for (i = 0; i < s->n_location_ids; i++) {
         const pp_location *loc = find_location(host, p, t, s->location_ids[i]);
-        h = (h ^ (loc ? d->loc_hashes[loc - t->locations] : s->location_ids[i])) * FNV_PRIME;
+        h = (h ^ (loc ? loc_hashes[loc - t->locations] : s->location_ids[i])) * FNV_PRIME;
     }
     h = fnv_u64(h, s->n_labels);
     for (i = 0; i < s->n_labels; i++) {
@@ -204,12 +204,24 @@ static uint64_t types_signature(const pp_pprof *t)
     return key_finish(h);
 }
 
-/* ---- the table ---- */
+/* ---- the transient table ---- */
 
-static int table_alloc(delta_table *t, size_t cap, size_t width)
+static void table_free(delta_table *t)
 {
+    free(t->keys);
+    free(t->vals);
+    free(t->used);
+    memset(t, 0, sizeof *t);
+}
+
+/* Room for n keys at a load of at most one half (a power of two). */
+static int table_alloc(delta_table *t, size_t n, size_t width)
+{
+    size_t cap = DELTA_MIN_CAP;
+    while (cap < 2 * n)
+        cap *= 2;
     t->keys = calloc(cap, sizeof *t->keys);
-    t->vals = calloc(cap * (width ? width : 1), sizeof *t->vals);
+    t->vals = calloc(cap * width, sizeof *t->vals);
     t->used = calloc(cap, 1);
     t->cap = cap;
     t->count = 0;
@@ -220,31 +232,7 @@ static int table_alloc(delta_table *t, size_t cap, size_t width)
     return 0;
 }
 
-/* Empties the table for `width` values per key, keeping its memory. */
-static int table_reset(delta_table *t, size_t width)
-{
-    if (!t->keys)
-        return table_alloc(t, DELTA_INITIAL_CAP, width);
-    memset(t->keys, 0, t->cap * sizeof *t->keys);
-    memset(t->used, 0, t->cap);
-    free(t->vals);
-    t->vals = calloc(t->cap * width, sizeof *t->vals);
-    t->count = 0;
-    return t->vals ? 0 : -1;
-}
-
-static long table_find(const delta_table *t, uint64_t key)
-{
-    size_t mask = t->cap - 1, i;
-    if (!t->keys)
-        return -1;
-    for (i = key & mask; t->keys[i]; i = (i + 1) & mask)
-        if (t->keys[i] == key)
-            return (long)i;
-    return -1;
-}
-
-static size_t table_slot(delta_table *t, uint64_t key)
+static size_t table_slot(const delta_table *t, uint64_t key)
 {
     size_t mask = t->cap - 1, i;
     for (i = key & mask; t->keys[i] && t->keys[i] != key; i = (i + 1) & mask)
@@ -252,39 +240,59 @@ static size_t table_slot(delta_table *t, uint64_t key)
     return i;
 }
 
-static int table_grow(delta_table *t, size_t width)
+/* Adds the sample's cumulative values to its key's sums. The table was
+ * sized for every sample, so it never fills up. */
+static void table_add(delta_table *t, size_t width, uint64_t key, const int64_t *values,
+                      const size_t *idx)
 {
-    delta_table n = {0};
-    size_t i, j;
-    if (table_alloc(&n, t->cap * 2, width) < 0)
-        return -1;
-    for (i = 0; i < t->cap; i++) {
-        if (!t->keys[i])
-            continue;
-        j = table_slot(&n, t->keys[i]);
-        n.keys[j] = t->keys[i];
-        memcpy(&n.vals[j * width], &t->vals[i * width], width * sizeof *n.vals);
-        n.count++;
-    }
-    table_free(t);
-    *t = n;
-    return 0;
-}
-
-/* Adds the sample's cumulative values to its key's sums. */
-static int table_add(delta_table *t, size_t width, uint64_t key, const int64_t *values,
-                     const size_t *idx)
-{
-    size_t slot, j;
-    if ((t->count + 1) * 2 > t->cap && table_grow(t, width) < 0)
-        return -1;
-    slot = table_slot(t, key);
+    size_t slot = table_slot(t, key), j;
     if (!t->keys[slot]) {
         t->keys[slot] = key;
         t->count++;
     }
     for (j = 0; j < width; j++)
         t->vals[slot * width + j] += values[idx[j]];
+}
+
+/* ---- the baseline ---- */
+
+static long base_find(const delta_base *b, uint64_t key)
+{
+    size_t lo = 0, hi = b->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b->keys[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < b->n && b->keys[lo] == key ? (long)lo : -1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The table's keys and values, sorted, sized exactly. */
+static int base_from_table(delta_base *b, const delta_table *t, size_t width)
+{
+    size_t i, n = 0;
+    b->keys = malloc((t->count ? t->count : 1) * sizeof *b->keys);
+    b->vals = malloc((t->count ? t->count : 1) * width * sizeof *b->vals);
+    if (!b->keys || !b->vals) {
+        base_free(b);
+        return -1;
+    }
+    for (i = 0; i < t->cap; i++)
+        if (t->keys[i])
+            b->keys[n++] = t->keys[i];
+    qsort(b->keys, n, sizeof *b->keys, cmp_u64);
+    for (i = 0; i < n; i++)
+        memcpy(&b->vals[i * width], &t->vals[table_slot(t, b->keys[i]) * width],
+               width * sizeof *b->vals);
+    b->n = n;
     return 0;
 }
 
@@ -303,49 +311,60 @@ static size_t cumulative_indexes(const pp_pprof *t, size_t *idx)
     return n;
 }
 
-/* Fills d->cur and d->sample_keys from p's samples. */
-static int fill_current(scrape_delta *d, const pp_host *host, const pp_profile *p,
+/* One scrape's transient state. */
+typedef struct delta_work {
+    delta_table cur;
+    uint64_t *sample_keys; /* one per sample */
+} delta_work;
+
+static void work_free(delta_work *w)
+{
+    table_free(&w->cur);
+    free(w->sample_keys);
+}
+
+/* Keys every sample and sums the profile's values per key. */
+static int fill_current(delta_work *w, const pp_host *host, const pp_profile *p,
                         const pp_pprof *t, size_t width, const size_t *idx, char *err,
                         size_t errlen)
 {
+    uint64_t *loc_hashes;
     size_t i;
-    if (t->n_samples > d->sample_keys_cap) {
-        uint64_t *k = realloc(d->sample_keys, t->n_samples * sizeof *k);
-        if (!k)
-            return -1;
-        d->sample_keys = k;
-        d->sample_keys_cap = t->n_samples;
-    }
-    if (table_reset(&d->cur, width) < 0 || hash_locations(d, host, p, t) < 0)
+    w->sample_keys = malloc((t->n_samples ? t->n_samples : 1) * sizeof *w->sample_keys);
+    loc_hashes = hash_locations(host, p, t);
+    if (!w->sample_keys || !loc_hashes || table_alloc(&w->cur, t->n_samples, width) < 0) {
+        free(loc_hashes);
         return -1;
+    }
     for (i = 0; i < t->n_samples; i++) {
         const pp_sample *s = &t->samples[i];
         if (s->n_values != t->n_sample_types) {
             if (err)
                 snprintf(err, errlen, "sample %zu has %zu values for %zu sample types", i,
                          s->n_values, t->n_sample_types);
+            free(loc_hashes);
             return -1;
         }
-        d->sample_keys[i] = sample_key(d, host, p, t, s);
-        if (table_add(&d->cur, width, d->sample_keys[i], s->values, idx) < 0)
-            return -1;
+        w->sample_keys[i] = sample_key(loc_hashes, host, p, t, s);
+        table_add(&w->cur, width, w->sample_keys[i], s->values, idx);
     }
+    free(loc_hashes);
     return 0;
 }
 
 /* 1 if some key's value is lower now than in the previous scrape. */
-static int went_back(const scrape_delta *d)
+static int went_back(const scrape_delta *d, const delta_table *cur)
 {
     size_t i, j, w = d->width;
-    for (i = 0; i < d->cur.cap; i++) {
+    for (i = 0; i < cur->cap; i++) {
         long ps;
-        if (!d->cur.keys[i])
+        if (!cur->keys[i])
             continue;
-        ps = table_find(&d->prev, d->cur.keys[i]);
+        ps = base_find(&d->prev, cur->keys[i]);
         if (ps < 0)
             continue;
         for (j = 0; j < w; j++)
-            if (d->cur.vals[i * w + j] < d->prev.vals[(size_t)ps * w + j])
+            if (cur->vals[i * w + j] < d->prev.vals[(size_t)ps * w + j])
                 return 1;
     }
     return 0;
@@ -353,21 +372,19 @@ static int went_back(const scrape_delta *d)
 
 /* Writes each key's delta into its first sample; returns 1 if some
  * sample is now all zeros (and needs compacting away). */
-static int write_deltas(scrape_delta *d, pp_pprof *t)
+static int write_deltas(const scrape_delta *d, delta_work *wk, pp_pprof *t)
 {
     size_t i, j, w = d->width;
     int zeros = 0;
     for (i = 0; i < t->n_samples; i++) {
         int64_t *v = t->samples[i].values;
-        long cs = table_find(&d->cur, d->sample_keys[i]);
-        long ps = table_find(&d->prev, d->sample_keys[i]);
-        if (cs < 0)
-            continue; /* cannot happen: every sample was added */
+        size_t cs = table_slot(&wk->cur, wk->sample_keys[i]);
+        long ps = base_find(&d->prev, wk->sample_keys[i]);
         for (j = 0; j < w; j++) {
             int64_t before = ps >= 0 ? d->prev.vals[(size_t)ps * w + j] : 0;
-            v[d->idx[j]] = d->cur.used[cs] ? 0 : d->cur.vals[(size_t)cs * w + j] - before;
+            v[d->idx[j]] = wk->cur.used[cs] ? 0 : wk->cur.vals[cs * w + j] - before;
         }
-        d->cur.used[cs] = 1;
+        wk->cur.used[cs] = 1;
         for (j = 0; j < t->samples[i].n_values && v[j] == 0; j++)
             ;
         zeros |= j == t->samples[i].n_values;
@@ -375,13 +392,37 @@ static int write_deltas(scrape_delta *d, pp_pprof *t)
     return zeros;
 }
 
-static void swap_tables(scrape_delta *d, int64_t time_ns)
+/* The scrape in wk becomes the baseline. */
+static int rebase(scrape_delta *d, const delta_work *wk, int64_t time_ns)
 {
-    delta_table tmp = d->prev;
-    d->prev = d->cur;
-    d->cur = tmp;
+    delta_base next = {0};
+    if (base_from_table(&next, &wk->cur, d->width) < 0)
+        return -1;
+    base_free(&d->prev);
+    d->prev = next;
     d->have_prev = 1;
     d->prev_time_ns = time_ns;
+    return 0;
+}
+
+/* Deltas of p against the baseline (same sample types as it). */
+static scrape_delta_result delta_against_base(scrape_delta *d, delta_work *wk,
+                                              const pp_host *host, pp_profile *p,
+                                              pp_pprof *t, int64_t time_ns,
+                                              int64_t *from_ns)
+{
+    int zeros;
+    if (went_back(d, &wk->cur))
+        return rebase(d, wk, time_ns) < 0 ? SCRAPE_DELTA_ERROR : SCRAPE_DELTA_RESET;
+    zeros = write_deltas(d, wk, t);
+    if (from_ns)
+        *from_ns = d->prev_time_ns;
+    t->duration_nanos = time_ns - d->prev_time_ns;
+    if (rebase(d, wk, time_ns) < 0)
+        return SCRAPE_DELTA_ERROR;
+    if (zeros)
+        host->pprof_compact(p);
+    return SCRAPE_DELTA_EMIT;
 }
 
 scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host,
@@ -390,7 +431,8 @@ scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host,
 {
     size_t idx[DELTA_MAX_TYPES], width;
     uint64_t sig;
-    int fresh, zeros;
+    delta_work wk = {0};
+    scrape_delta_result r;
     pp_pprof *t;
     if (err && errlen)
         err[0] = '\0';
@@ -401,35 +443,23 @@ scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host,
     if (width == 0)
         return SCRAPE_DELTA_NONE;
     sig = types_signature(t);
-    fresh = !d->have_prev || sig != d->signature;
-    if (fresh) {
-        /* new series or new sample types: the old tables do not fit */
-        table_free(&d->prev);
-        table_free(&d->cur);
-        d->have_prev = 0;
-    }
-    if (fill_current(d, host, p, t, width, idx, err, errlen) < 0) {
+    if (fill_current(&wk, host, p, t, width, idx, err, errlen) < 0) {
         if (err && !err[0])
             snprintf(err, errlen, "out of memory");
+        work_free(&wk);
         return SCRAPE_DELTA_ERROR;
     }
-    if (fresh) {
+    if (d->have_prev && sig == d->signature) {
+        r = delta_against_base(d, &wk, host, p, t, time_ns, from_ns);
+    } else {
+        /* a new series, or other sample types: start over */
         d->signature = sig;
         d->width = width;
         memcpy(d->idx, idx, sizeof idx);
-        swap_tables(d, time_ns);
-        return SCRAPE_DELTA_BASELINE;
+        r = rebase(d, &wk, time_ns) < 0 ? SCRAPE_DELTA_ERROR : SCRAPE_DELTA_BASELINE;
     }
-    if (went_back(d)) {
-        swap_tables(d, time_ns);
-        return SCRAPE_DELTA_RESET;
-    }
-    zeros = write_deltas(d, t);
-    if (from_ns)
-        *from_ns = d->prev_time_ns;
-    t->duration_nanos = time_ns - d->prev_time_ns;
-    swap_tables(d, time_ns);
-    if (zeros)
-        host->pprof_compact(p);
-    return SCRAPE_DELTA_EMIT;
+    if (r == SCRAPE_DELTA_ERROR && err && !err[0])
+        snprintf(err, errlen, "out of memory");
+    work_free(&wk);
+    return r;
 }

@@ -104,6 +104,7 @@ struct scrape_loop {
     uint64_t sd_signature; /* paths, sizes and mtimes seen last */
     int64_t sd_next;       /* monotonic time of the next check */
     pp_metric *m_targets;
+    int synced; /* the first target set has been built */
 
     pp_batch *batch; /* profiles finished in this loop turn */
 

@@ -296,7 +296,9 @@ static void sync_one(scrape_loop *l, const scrape_spec *spec, scrape_target **ne
         next[(*n_next)++] = t;
     } else if ((t = target_new(l, spec, key, scheme, instance, prefix, labels, n_labels, now))) {
         next[(*n_next)++] = t;
-        l->host->log(l->self, PP_LOG_INFO, "target added: %s", t->base_url);
+        /* the first set is summed up in one line; changes are news */
+        l->host->log(l->self, l->synced ? PP_LOG_INFO : PP_LOG_DEBUG, "target added: %s",
+                     t->base_url);
     } else {
         l->host->log(l->self, PP_LOG_ERROR, "cannot add target %s: out of memory",
                      spec->address);
@@ -328,6 +330,10 @@ void scrape_set_sync(scrape_loop *l)
     free(l->targets);
     l->targets = next;
     l->n_targets = n_next;
+    if (!l->synced)
+        l->host->log(l->self, PP_LOG_INFO, "scraping %zu targets, %zu profile types each, every "
+                     "%lld ms", n_next, c->n_ptypes, (long long)(c->interval_ns / 1000000));
+    l->synced = 1;
     l->host->metric_set(l->m_targets, (double)n_next);
     /* one connection per target and profile type being fetched at once */
     curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)(n_next * c->n_ptypes + 8));
