@@ -201,6 +201,107 @@ static void test_window_final_tick(void **state)
     harness_free(hs);
 }
 
+/* What an acknowledging receiver (kafka) sees of one input batch. */
+typedef struct ack_seen {
+    int fired;
+    uint64_t lost;
+} ack_seen;
+
+static void on_ack(void *arg, uint64_t lost)
+{
+    ack_seen *a = arg;
+    a->fired++;
+    a->lost += lost;
+}
+
+static pp_batch *acked_batch(ack_seen *a, pp_profile *p1, pp_profile *p2)
+{
+    const pp_host *h = fx_host();
+    pp_batch *b = h->batch_new();
+    assert_int_equal(h->batch_add(b, p1), 0);
+    if (p2) assert_int_equal(h->batch_add(b, p2), 0);
+    h->batch_set_ack(b, on_ack, a);
+    return b;
+}
+
+/* A window holds its inputs' acks: an input batch whose profile went
+ * into a window is acknowledged only once the window's output batch is
+ * released (delivered), not when the processor lets go of the input. */
+static void test_window_holds_acks(void **state)
+{
+    (void)state;
+    const pp_host *h = fx_host();
+    harness *hs = fx_harness(&pp_processor_downsample, "window: 60s");
+    void *st = harness_state(hs);
+    ack_seen a1 = {0}, a2 = {0}, a3 = {0};
+
+    /* batch 1: its one profile opens the window; the processor passes
+     * nothing on and releases the input batch */
+    assert_null(pp_processor_downsample.process(st, acked_batch(&a1, cpu_profile("svc"), NULL)));
+    assert_int_equal(a1.fired, 0);
+
+    /* batch 2: one profile merges, one (other sample types) passes on;
+     * releasing what passed on must not ack what the window holds */
+    pp_profile *heap = fx_profile("svc", "process_cpu", "alloc_space/bytes");
+    fx_sample1(heap, "main", 1, "");
+    pp_batch *pass =
+        pp_processor_downsample.process(st, acked_batch(&a2, cpu_profile("svc"), heap));
+    assert_non_null(pass);
+    assert_int_equal(h->batch_count(pass), 1);
+    h->batch_unref(pass);
+    assert_int_equal(a2.fired, 0);
+
+    /* control: without a window, the input is acked when what passed on
+     * is released (so the zero counts around are not an ack that never
+     * fires at all) */
+    pp_profile *heap2 = fx_profile("other", "process_cpu", "alloc_space/bytes");
+    fx_sample1(heap2, "main", 1, "");
+    harness *plain = fx_harness(&pp_processor_downsample, "max_stack_depth: 4");
+    pass = pp_processor_downsample.process(harness_state(plain), acked_batch(&a3, heap2, NULL));
+    assert_non_null(pass);
+    h->batch_unref(pass);
+    assert_int_equal(a3.fired, 1);
+    harness_free(plain);
+
+    /* the window is still open: nothing acknowledged */
+    int64_t now = h->now_ns();
+    assert_null(pp_processor_downsample.tick(st, now + SEC, 0));
+    assert_int_equal(a1.fired + a2.fired, 0);
+
+    /* closed: the output carries the acks until it is released */
+    pp_batch *out = pp_processor_downsample.tick(st, now + 61 * SEC, 0);
+    assert_non_null(out);
+    assert_int_equal(h->batch_count(out), 1);
+    assert_int_equal(fx_sum(h->batch_get(out, 0), NULL, 1, NULL, NULL), 200);
+    assert_int_equal(a1.fired + a2.fired, 0);
+    h->batch_ref(out); /* a second holder (two exporters): still not acked */
+    h->batch_unref(out);
+    assert_int_equal(a1.fired + a2.fired, 0);
+    h->batch_unref(out);
+    assert_int_equal(a1.fired, 1);
+    assert_int_equal(a2.fired, 1);
+    assert_int_equal(a1.lost + a2.lost, 0);
+    harness_free(hs);
+}
+
+/* The final tick at shutdown hands the acks on the same way. */
+static void test_final_tick_holds_acks(void **state)
+{
+    (void)state;
+    const pp_host *h = fx_host();
+    harness *hs = fx_harness(&pp_processor_downsample, "window: 1h");
+    ack_seen a = {0};
+    assert_null(pp_processor_downsample.process(harness_state(hs),
+                                                acked_batch(&a, cpu_profile("svc"), NULL)));
+    pp_batch *out = pp_processor_downsample.tick(harness_state(hs), h->now_ns(), 1);
+    assert_non_null(out);
+    assert_int_equal(a.fired, 0);
+    h->batch_unref(out);
+    assert_int_equal(a.fired, 1);
+    assert_int_equal(a.lost, 0);
+    harness_free(hs);
+}
+
 static void test_bad_options(void **state)
 {
     (void)state;
@@ -222,7 +323,8 @@ int main(void)
         cmocka_unit_test(test_max_stack_depth),   cmocka_unit_test(test_min_fraction),
         cmocka_unit_test(test_depth_then_fraction), cmocka_unit_test(test_sample_types),
         cmocka_unit_test(test_keep_one_in),       cmocka_unit_test(test_window),
-        cmocka_unit_test(test_window_final_tick), cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_window_final_tick), cmocka_unit_test(test_window_holds_acks),
+        cmocka_unit_test(test_final_tick_holds_acks), cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
