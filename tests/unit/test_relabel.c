@@ -11,6 +11,7 @@
 #include "test_downsample_fixture.h"
 
 #include "../../processors/relabel/relabel_rules.h"
+#include "pprof_internal.h" /* has_tree: whether a profile was ever decoded */
 
 extern const pp_component pp_processor_relabel;
 
@@ -220,6 +221,85 @@ static void test_table(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i]);
 }
 
+/* Every series action at once, none of which needs the payload. */
+static const char *const series_only_rules =
+    "rules:\n"
+    "  - {source_labels: [service_name], regex: '(.*)', target_label: app}\n"
+    "  - {source_labels: [env], regex: 'prod', action: keep}\n"
+    "  - {source_labels: [env], regex: 'dev', action: drop}\n"
+    "  - {source_labels: [env], target_label: env2, action: keepequal}\n"
+    "  - {source_labels: [env], target_label: app, action: dropequal}\n"
+    "  - {source_labels: [instance], modulus: 4, target_label: shard, action: hashmod}\n"
+    "  - {regex: 'meta_(.+)', action: labelmap}\n"
+    "  - {regex: 'meta_.+', action: labeldrop}\n"
+    "  - {regex: 'service_name|__name__|app|env|env2|shard|zone|instance|E', action: labelkeep}\n"
+    "  - {source_labels: [env], target_label: E, action: uppercase}\n"
+    "  - {source_labels: [E], target_label: env, action: lowercase}\n";
+
+static pp_profile *series_profile(const void *payload, size_t len)
+{
+    const pp_host *h = fx_host();
+    pp_profile *p = h->profile_new();
+    const char *labels[][2] = {{"service_name", "svc"}, {"__name__", "process_cpu"},
+                               {"env", "prod"},         {"env2", "prod"},
+                               {"instance", "a:1"},     {"meta_zone", "b"}};
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
+        assert_int_equal(h->label_set(p, labels[i][0], labels[i][1]), 0);
+    assert_int_equal(h->profile_set_raw(p, payload, len), 0);
+    return p;
+}
+
+/* Runs the series-only rules on a profile holding `payload`; checks the
+ * rules did their work, that the payload is byte for byte what came in
+ * and that nothing ever decoded it. */
+static void series_only_untouched(const void *payload, size_t len)
+{
+    const pp_host *h = fx_host();
+    harness *hs = fx_harness(&pp_processor_relabel, series_only_rules);
+    pp_batch *out = fx_run(&pp_processor_relabel, hs, series_profile(payload, len));
+    assert_int_equal(h->batch_count(out), 1);
+    pp_profile *q = h->batch_get(out, 0);
+    char got[1024];
+    profile_labels(q, got, sizeof got);
+    /* shard: md5("a:1") last 8 bytes mod 4 = 0 (Python's hashlib) */
+    assert_string_equal(got, "E=PROD,__name__=process_cpu,app=svc,env2=prod,env=prod,instance=a:1,"
+                             "service_name=svc,shard=0,zone=b");
+    assert_false(q->has_tree);
+    assert_non_null(q->raw);
+    assert_int_equal(q->raw->len, len);
+    assert_memory_equal(q->raw->data, payload, len);
+    h->batch_unref(out);
+    harness_free(hs);
+}
+
+/* A labels-only pipeline never decodes the payload: a real pprof passes
+ * with its tree never built, and bytes that are no pprof at all (plain
+ * junk, and junk behind a gzip header) pass the same rules untouched. */
+static void test_series_rules_never_decode(void **state)
+{
+    (void)state;
+    const pp_host *h = fx_host();
+    pp_profile *src = fx_profile("svc", "process_cpu", "samples/count,cpu/nanoseconds");
+    fx_sample1(src, "main;work", 7, "span_id=00f067aa0ba902b7");
+    const uint8_t *gz;
+    size_t gz_len;
+    char err[FX_ERR];
+    assert_int_equal(h->profile_raw_gz(src, &gz, &gz_len, err, sizeof err), 0);
+    series_only_untouched(gz, gz_len);
+    h->profile_free(src);
+
+    static const uint8_t junk[] = {0xde, 0xad, 0xbe, 0xef, 0x00, 0xff};
+    static const uint8_t gz_junk[] = {0x1f, 0x8b, 0x08, 0x00, 'n', 'o', 't', ' ', 'p', 'p'};
+    for (int i = 0; i < 2; i++) { /* the premise: neither decodes */
+        pp_profile *bad =
+            i ? series_profile(gz_junk, sizeof gz_junk) : series_profile(junk, sizeof junk);
+        assert_null(h->profile_tree(bad, err, sizeof err));
+        h->profile_free(bad);
+    }
+    series_only_untouched(junk, sizeof junk);
+    series_only_untouched(gz_junk, sizeof gz_junk);
+}
+
 /* Option errors name the rule and, for regexes, the position. */
 static void expect_error(const char *yaml, const char *part1, const char *part2)
 {
@@ -346,6 +426,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_series_rules_never_decode),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_re2_syntax),
         cmocka_unit_test(test_sample_labels_merge),
