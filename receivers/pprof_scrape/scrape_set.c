@@ -63,12 +63,25 @@ static int add_escaped(char **s, size_t *len, size_t *cap, const char *v)
     return 0;
 }
 
-static char *metric_labels(const char *target)
+/* `target="URL"`, plus `series="k=v,..."` when another target has the
+ * same URL (same address, other labels): self-metrics must never be
+ * shared, or one target's removal would remove another's series. */
+static char *metric_labels(const char *target, const scrape_kv *series, size_t n)
 {
     char *s = NULL;
-    size_t len = 0, cap = 0;
-    if (buf_add(&s, &len, &cap, "target=\"") < 0 || add_escaped(&s, &len, &cap, target) < 0 ||
-        buf_add(&s, &len, &cap, "\"") < 0) {
+    size_t len = 0, cap = 0, i;
+    int rc = buf_add(&s, &len, &cap, "target=\"") < 0 || add_escaped(&s, &len, &cap, target) < 0 ||
+             buf_add(&s, &len, &cap, "\"") < 0;
+    if (!rc && series) {
+        rc = buf_add(&s, &len, &cap, ",series=\"") < 0;
+        for (i = 0; !rc && i < n; i++)
+            rc = (i && buf_add(&s, &len, &cap, ",") < 0) ||
+                 add_escaped(&s, &len, &cap, series[i].name) < 0 ||
+                 buf_add(&s, &len, &cap, "=") < 0 ||
+                 add_escaped(&s, &len, &cap, series[i].value) < 0;
+        rc = rc || buf_add(&s, &len, &cap, "\"") < 0;
+    }
+    if (rc) {
         free(s);
         return NULL;
     }
@@ -184,21 +197,56 @@ static int build_base(scrape_target *t, const char *scheme, const char *prefix)
     return 0;
 }
 
-static scrape_target *target_new(scrape_loop *l, const scrape_spec *spec, char *key,
-                                 const char *scheme, char *instance, const char *prefix,
-                                 scrape_kv *labels, size_t n_labels, int64_t now)
+static int labels_in_use(scrape_target *const *set, size_t n, const char *m)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (set[i] && strcmp(set[i]->metric_labels, m) == 0)
+            return 1;
+    return 0;
+}
+
+/* Self-metric labels unique among next[] and the old targets still held. */
+static char *unique_metric_labels(const scrape_loop *l, scrape_target *const *next,
+                                  size_t n_next, const scrape_target *t)
+{
+    char *m = metric_labels(t->base_url, NULL, 0);
+    if (m && (labels_in_use(next, n_next, m) || labels_in_use(l->targets, l->n_targets, m))) {
+        free(m);
+        m = metric_labels(t->base_url, t->labels, t->n_labels);
+    }
+    return m;
+}
+
+/* What a spec asks for, resolved before any network; the strings move
+ * into the target that gets built from it. */
+typedef struct wanted {
+    const scrape_spec *spec;
+    char *key;
+    char *scheme;
+    char *instance;
+    char *prefix;
+    scrape_kv *labels;
+    size_t n_labels;
+} wanted;
+
+static scrape_target *target_new(scrape_loop *l, wanted *w, scrape_target *const *next,
+                                 size_t n_next, int64_t now)
 {
     scrape_target *t = calloc(1, sizeof *t);
-    const scrape_transport *tr = spec->transport ? spec->transport : &l->cfg->transport;
+    const scrape_transport *tr = w->spec->transport ? w->spec->transport : &l->cfg->transport;
     if (!t)
         return NULL;
-    t->key = key;
-    t->instance = instance;
-    t->labels = labels;
-    t->n_labels = n_labels;
+    t->key = w->key;
+    t->instance = w->instance;
+    t->labels = w->labels;
+    t->n_labels = w->n_labels;
+    w->key = w->instance = NULL;
+    w->labels = NULL;
+    w->n_labels = 0;
     t->down_reason = REASON_NONE;
-    if (scrape_transport_copy(&t->transport, tr) < 0 || build_base(t, scheme, prefix) < 0 ||
-        build_headers(t) < 0 || !(t->metric_labels = metric_labels(t->base_url)))
+    if (scrape_transport_copy(&t->transport, tr) < 0 || build_base(t, w->scheme, w->prefix) < 0 ||
+        build_headers(t) < 0 || !(t->metric_labels = unique_metric_labels(l, next, n_next, t)))
         goto fail;
     t->m_up = l->host->metric(l->self, "scrape_up", "1 if the target answers, 0 if it is down.",
                               PP_GAUGE, t->metric_labels);
@@ -257,76 +305,107 @@ static scrape_target *take_target(scrape_target **old, size_t n, const char *key
     return NULL;
 }
 
-static int in_set(scrape_target **set, size_t n, const char *key)
+static void wanted_clear(wanted *w)
+{
+    free(w->key);
+    free(w->scheme);
+    free(w->instance);
+    free(w->prefix);
+    scrape_kv_free(w->labels, w->n_labels);
+    memset(w, 0, sizeof *w);
+}
+
+/* Resolves a spec; -1 if it cannot be a target (logged). */
+static int wanted_resolve(scrape_loop *l, const scrape_spec *spec, wanted *w)
+{
+    char why[256], *base;
+    w->spec = spec;
+    if (scrape_parse_address(spec->address, l->cfg->scheme, &w->scheme, &w->instance,
+                             &w->prefix, why, sizeof why) < 0) {
+        l->host->log(l->self, PP_LOG_WARN, "skipping target: %s", why);
+        return -1;
+    }
+    if (scrape_target_labels(l->cfg->job, w->instance, spec->labels, spec->n_labels,
+                             &w->labels, &w->n_labels) < 0 ||
+        !(base = malloc(strlen(w->scheme) + strlen(w->instance) + strlen(w->prefix) + 4))) {
+        l->host->log(l->self, PP_LOG_ERROR, "cannot add target %s: out of memory",
+                     spec->address);
+        return -1;
+    }
+    sprintf(base, "%s://%s%s", w->scheme, w->instance, w->prefix);
+    w->key = target_key(base, w->labels, w->n_labels);
+    free(base);
+    return w->key ? 0 : -1;
+}
+
+static int wanted_has(const wanted *w, size_t n, const char *key)
 {
     size_t i;
     for (i = 0; i < n; i++)
-        if (strcmp(set[i]->key, key) == 0)
+        if (strcmp(w[i].key, key) == 0)
             return 1;
     return 0;
 }
 
-/* Adds the target for spec to next[] (kept from old, or new). */
-static void sync_one(scrape_loop *l, const scrape_spec *spec, scrape_target **next,
-                     size_t *n_next, int64_t now)
+/* Every spec resolved, duplicates (same key) once. */
+static size_t resolve_all(scrape_loop *l, wanted *w)
 {
-    char *scheme, *instance, *prefix, *key = NULL, *base = NULL, why[256];
-    scrape_kv *labels = NULL;
-    size_t n_labels = 0;
-    scrape_target *t;
-    if (scrape_parse_address(spec->address, l->cfg->scheme, &scheme, &instance, &prefix, why,
-                             sizeof why) < 0) {
-        l->host->log(l->self, PP_LOG_WARN, "skipping target: %s", why);
-        return;
+    const scrape_config *c = l->cfg;
+    size_t n = 0, i;
+    for (i = 0; i < c->n_specs + l->n_sd_specs; i++) {
+        const scrape_spec *spec = i < c->n_specs ? &c->specs[i] : &l->sd_specs[i - c->n_specs];
+        if (wanted_resolve(l, spec, &w[n]) == 0 && !wanted_has(w, n, w[n].key))
+            n++;
+        else
+            wanted_clear(&w[n]);
     }
-    if (scrape_target_labels(l->cfg->job, instance, spec->labels, spec->n_labels, &labels,
-                             &n_labels) == 0 &&
-        (base = malloc(strlen(scheme) + strlen(instance) + strlen(prefix) + 4)))
-        sprintf(base, "%s://%s%s", scheme, instance, prefix);
-    key = base ? target_key(base, labels, n_labels) : NULL;
-    free(base);
-    if (!key || in_set(next, *n_next, key)) {
-        free(key); /* a duplicate: scraped once */
-        scrape_kv_free(labels, n_labels);
-        free(instance);
-    } else if ((t = take_target(l->targets, l->n_targets, key))) {
-        free(key);
-        scrape_kv_free(labels, n_labels);
-        free(instance);
-        next[(*n_next)++] = t;
-    } else if ((t = target_new(l, spec, key, scheme, instance, prefix, labels, n_labels, now))) {
-        next[(*n_next)++] = t;
-        /* the first set is summed up in one line; changes are news */
-        l->host->log(l->self, l->synced ? PP_LOG_INFO : PP_LOG_DEBUG, "target added: %s",
-                     t->base_url);
-    } else {
-        l->host->log(l->self, PP_LOG_ERROR, "cannot add target %s: out of memory",
-                     spec->address);
+    return n;
+}
+
+/* Frees the targets no longer wanted, first, so that their self-metrics
+ * are gone before new targets register theirs. */
+static void drop_unwanted(scrape_loop *l, const wanted *w, size_t n)
+{
+    size_t i;
+    for (i = 0; i < l->n_targets; i++) {
+        if (!l->targets[i] || wanted_has(w, n, l->targets[i]->key))
+            continue;
+        l->host->log(l->self, PP_LOG_INFO, "target removed: %s", l->targets[i]->base_url);
+        scrape_target_free(l, l->targets[i]);
+        l->targets[i] = NULL;
     }
-    free(scheme);
-    free(prefix);
 }
 
 void scrape_set_sync(scrape_loop *l)
 {
     const scrape_config *c = l->cfg;
-    size_t n_max = c->n_specs + l->n_sd_specs, n_next = 0, i;
-    scrape_target **next = calloc(n_max ? n_max : 1, sizeof *next);
+    size_t n_max = c->n_specs + l->n_sd_specs, n_want, n_next = 0, i;
+    wanted *want = calloc(n_max ? n_max : 1, sizeof *want);
+    scrape_target **next = calloc(n_max ? n_max : 1, sizeof *next), *t;
     int64_t now = l->host->monotonic_ns();
-    if (!next) {
+    if (!want || !next) {
         l->host->log(l->self, PP_LOG_ERROR, "cannot update targets: out of memory");
+        free(want);
+        free(next);
         return;
     }
-    for (i = 0; i < c->n_specs; i++)
-        sync_one(l, &c->specs[i], next, &n_next, now);
-    for (i = 0; i < l->n_sd_specs; i++)
-        sync_one(l, &l->sd_specs[i], next, &n_next, now);
-    for (i = 0; i < l->n_targets; i++) {
-        if (!l->targets[i])
-            continue;
-        l->host->log(l->self, PP_LOG_INFO, "target removed: %s", l->targets[i]->base_url);
-        scrape_target_free(l, l->targets[i]);
+    n_want = resolve_all(l, want);
+    drop_unwanted(l, want, n_want);
+    for (i = 0; i < n_want; i++) {
+        if ((t = take_target(l->targets, l->n_targets, want[i].key))) {
+            next[n_next++] = t;
+        } else if ((t = target_new(l, &want[i], next, n_next, now))) {
+            next[n_next++] = t;
+            /* the first set is summed up in one line; changes are news */
+            l->host->log(l->self, l->synced ? PP_LOG_INFO : PP_LOG_DEBUG, "target added: %s",
+                         t->base_url);
+        } else {
+            l->host->log(l->self, PP_LOG_ERROR, "cannot add target %s: out of memory",
+                         want[i].spec->address);
+        }
+        wanted_clear(&want[i]);
     }
+    free(want);
     free(l->targets);
     l->targets = next;
     l->n_targets = n_next;

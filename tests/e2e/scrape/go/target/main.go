@@ -24,16 +24,26 @@
 // pprof requests with 429; /requests lists every pprof request with its
 // status; /bad/html, /bad/truncated and /bad/big?mb=N[&random=1] serve bodies that
 // are not a pprof; -silent ADDR accepts connections and never answers.
+// -tls-name serves HTTPS with a self-signed certificate for that name;
+// -bearer and -basic make the prod mode check those instead of the token.
 package main
 
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"log"
 	"math"
+	"math/big"
 	"math/rand"
 	"net"
 	"net/http"
@@ -259,9 +269,22 @@ func (b *bucket) allow() bool {
 	return true
 }
 
+var bearer, basicUser, basicPass string
+
+func authorized(r *http.Request, token string) bool {
+	if bearer != "" {
+		return r.Header.Get("Authorization") == "Bearer "+bearer
+	}
+	if basicUser != "" {
+		u, p, ok := r.BasicAuth()
+		return ok && u == basicUser && p == basicPass
+	}
+	return r.Header.Get("X-Pprof-Token") == token
+}
+
 func guarded(token string, limit *bucket, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("X-Pprof-Token") != token {
+		if !authorized(r, token) {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
@@ -303,6 +326,41 @@ func badBig(w http.ResponseWriter, r *http.Request) {
 	zw.Close()
 }
 
+// selfSigned makes a CA-signed-by-itself certificate for name and writes
+// the certificate (the CA file a client needs) to caPath.
+func selfSigned(name, caPath string) *tls.Config {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: name},
+		DNSNames:              []string{name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	if err := os.WriteFile(caPath, certPEM, 0o644); err != nil {
+		log.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}}
+}
+
 var held []net.Conn
 
 // listenSilent accepts connections and never answers (scrape timeouts).
@@ -333,7 +391,18 @@ func main() {
 	silent := flag.String("silent", "", "also accept connections here and never answer")
 	memRate := flag.Int("mem-rate", 1, "runtime.MemProfileRate (1: every allocation, exact)")
 	exact := flag.Bool("exact-allocs", true, "allocs requests pause the allocator, GC and snapshot")
+	tlsName := flag.String("tls-name", "", "serve TLS with a self-signed certificate for this name")
+	tlsCA := flag.String("tls-ca", "ca.pem", "with -tls-name: where to write the certificate")
+	flag.StringVar(&bearer, "bearer", "", "prod: require this bearer token instead of X-Pprof-Token")
+	basic := flag.String("basic", "", "prod: require basic auth user:password instead")
 	flag.Parse()
+	if u, p, ok := strings.Cut(*basic, ":"); ok {
+		basicUser, basicPass = u, p
+	}
+	var tlsConfig *tls.Config
+	if *tlsName != "" {
+		tlsConfig = selfSigned(*tlsName, *tlsCA)
+	}
 	runtime.MemProfileRate = *memRate
 
 	if *silent != "" {
@@ -395,6 +464,9 @@ func main() {
 			ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(base+i)))
 			if err != nil {
 				log.Fatal(err)
+			}
+			if tlsConfig != nil {
+				ln = tls.NewListener(ln, tlsConfig)
 			}
 			wg.Add(1)
 			go func() { defer wg.Done(); log.Fatal(http.Serve(ln, control)) }()

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# pprof_scrape's transport settings against real Go servers:
+# - HTTPS with a self-signed certificate issued for "pprof.test" only:
+#   tls_config {ca_file, server_name} verifies it while connecting to
+#   127.0.0.1; a bearer token read from bearer_token_file is accepted;
+# - the same server without the CA: the TLS failure is logged once with
+#   curl's reason, nothing is emitted;
+# - with insecure_skip_verify but a wrong bearer token: 401, down;
+# - plain HTTP with basic_auth (password from password_file);
+# - two targets at the same URL keep separate self-metrics.
+# temp files under our build dir: other suites clean /tmp
+export TMPDIR="${BUILD_DIR:?}/e2e-tmp" && mkdir -p "$TMPDIR"
+source "$SOURCE_DIR/tests/e2e/lib.sh"
+source "$SOURCE_DIR/tests/e2e/scrape/scrape_lib.sh"
+
+build_target
+PT=$(free_port)
+PB=$(free_port)
+MP=$(free_port)
+"$T/target" -mode prod -workload=false -tls-name pprof.test -tls-ca "$T/ca.pem" -bearer b3arer \
+  -addr "127.0.0.1:$PT" >"$T/tls.log" 2>&1 &
+PIDS+=($!)
+wait_for 20 curl -sfk "https://127.0.0.1:$PT/stats" || fail "TLS target did not start"
+start_target basic -mode prod -workload=false -basic alice:wonder -addr "127.0.0.1:$PB"
+printf 'b3arer\n' >"$T/token"
+printf 'wonder\n' >"$T/password"
+
+write_config "$T/c.yaml" "$MP" <<EOF2
+    targets:
+      - address: https://127.0.0.1:$PT
+        labels: {service_name: tls-ok}
+        bearer_token_file: $T/token
+        tls_config: {ca_file: $T/ca.pem, server_name: pprof.test}
+      - address: https://127.0.0.1:$PT/
+        labels: {service_name: tls-no-ca}
+        bearer_token_file: $T/token
+      - address: https://127.0.0.1:$PT
+        labels: {service_name: tls-bad-token}
+        bearer_token: wrong
+        tls_config: {insecure_skip_verify: true}
+      - address: 127.0.0.1:$PB
+        labels: {service_name: basic-ok}
+        basic_auth: {username: alice, password_file: $T/password}
+    scrape_interval: 1s
+    scrape_timeout: 1s
+    profiling_config:
+      profile.process_cpu: {enabled: false}
+      profile.block: {enabled: false}
+      profile.mutex: {enabled: false}
+EOF2
+start_profpipe scrape "$T/c.yaml"
+wait_for 20 files_at_least "$T/out/tls-ok/goroutine" 2 ||
+  { cat "$T/scrape.log"; fail "nothing over TLS with the CA and server_name"; }
+wait_for 10 files_at_least "$T/out/basic-ok/goroutine" 2 || fail "nothing with basic auth"
+sleep 2
+curl -sf "http://127.0.0.1:$MP/metrics" >"$T/metrics.txt" || fail "no /metrics"
+stop_profpipe "$PROFPIPE_PID"
+
+# two targets at the same URL (other labels) keep separate self-metrics
+n_up=$(grep -c "^profpipe_scrape_up{component_id=\"pprof_scrape/e2e\",target=\"https://127.0.0.1:$PT\"" "$T/metrics.txt" || true)
+[ "$n_up" = 2 ] || fail "want two scrape_up series for https://127.0.0.1:$PT, got $n_up"
+grep -q "target=\"https://127.0.0.1:$PT\",series=\".*service_name=tls-bad-token" "$T/metrics.txt" ||
+  fail "no series label telling the targets at the same URL apart"
+
+[ ! -d "$T/out/tls-no-ca" ] || fail "profiles from the target whose certificate cannot be verified"
+[ ! -d "$T/out/tls-bad-token" ] || fail "profiles despite a wrong bearer token"
+n=$(count_log warn "scrape https://127\.0\.0\.1:$PT/debug/pprof/goroutine failed: .*(certificate|SSL)")
+[ "$n" = 1 ] || { grep -i certif "$T/scrape.log" >&2 || true; fail "want one TLS warning for goroutine, got $n"; }
+n=$(count_log warn "target https://127\.0\.0\.1:$PT down: /debug/pprof/[a-z]+: HTTP 401")
+[ "$n" = 1 ] || fail "want one 401 warning for the wrong bearer token, got $n"
+grep -qF '"__name__":"memory"' "$T/out/index.jsonl" || fail "no memory profile"
+pass "TLS with ca_file + server_name, bearer_token_file, basic_auth password_file; unverifiable certificate and wrong token refused"
