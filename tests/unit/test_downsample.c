@@ -4,6 +4,8 @@
  * incompatible profiles passed on, keep_one_in per series. */
 #include "test_downsample_fixture.h"
 
+#include "metrics.h"
+
 extern const pp_component pp_processor_downsample;
 
 #define SEC 1000000000LL
@@ -144,12 +146,19 @@ static void test_keep_one_in(void **state)
     harness_free(hs);
 }
 
+static double metric_value(harness *hs, const char *name)
+{
+    return metrics_value(fx_host()->metric(harness_instance(hs), name, "", PP_COUNTER, NULL));
+}
+
 static void test_window(void **state)
 {
     (void)state;
     const pp_host *h = fx_host();
     harness *hs = fx_harness(&pp_processor_downsample, "window: 60s\nmax_stack_depth: 4");
     void *st = harness_state(hs);
+    double incompatible0 = metric_value(hs, "downsample_incompatible_profiles_total");
+    double merged0 = metric_value(hs, "downsample_merged_profiles_total");
     for (int i = 0; i < 3; i++) {
         pp_profile *p = cpu_profile("svc");
         h->profile_set_window(p, (10 + i) * SEC, (11 + i) * SEC);
@@ -164,6 +173,8 @@ static void test_window(void **state)
     assert_non_null(pass);
     assert_int_equal(h->batch_count(pass), 1);
     h->batch_unref(pass);
+    assert_true(metric_value(hs, "downsample_incompatible_profiles_total") == incompatible0 + 1);
+    assert_true(metric_value(hs, "downsample_merged_profiles_total") == merged0 + 2);
 
     int64_t now = h->now_ns();
     assert_null(pp_processor_downsample.tick(st, now + SEC, 0)); /* still open */
@@ -305,15 +316,23 @@ static void test_final_tick_holds_acks(void **state)
 static void test_bad_options(void **state)
 {
     (void)state;
-    const char *bad[] = {"min_fraction: 1.5", "max_stack_depth: -1", "keep_one_in: 0",
-                         "window: -5s"};
+    /* option text, and what the error must name (the key) */
+    const char *bad[][2] = {{"min_fraction: 1.5", "min_fraction"},
+                            {"max_stack_depth: -1", "max_stack_depth"},
+                            {"keep_one_in: 0", "keep_one_in"},
+                            {"window: -5s", "window"},
+                            {"sample_types: [inuse_space, '']", "sample_types"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[FX_ERR] = "";
-        harness *hs = harness_new(&pp_processor_downsample, "downsample", bad[i], err, sizeof err);
+        harness *hs = harness_new(&pp_processor_downsample, "downsample", bad[i][0], err,
+                                  sizeof err);
         if (hs) {
             harness_free(hs);
-            fail_msg("accepted %s", bad[i]);
+            fail_msg("accepted %s", bad[i][0]);
         }
+        if (!strstr(err, bad[i][1]) || !strstr(err, "downsample"))
+            fail_msg("error for \"%s\" does not name downsample and %s: %s", bad[i][0],
+                     bad[i][1], err);
     }
 }
 

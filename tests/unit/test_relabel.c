@@ -11,6 +11,7 @@
 #include "test_downsample_fixture.h"
 
 #include "../../processors/relabel/relabel_rules.h"
+#include "metrics.h"
 #include "pprof_internal.h" /* has_tree: whether a profile was ever decoded */
 
 extern const pp_component pp_processor_relabel;
@@ -300,6 +301,39 @@ static void test_series_rules_never_decode(void **state)
     series_only_untouched(gz_junk, sizeof gz_junk);
 }
 
+/* The value of one of the instance's metrics (same name and labels as
+ * the processor registered: the same handle). */
+static double metric_value(harness *hs, const char *name, const char *labels)
+{
+    return metrics_value(fx_host()->metric(harness_instance(hs), name, "", PP_COUNTER, labels));
+}
+
+/* Drops are counted by reason: a keep/drop rule, and a profile the rules
+ * left without service_name or __name__. */
+static void test_drops_counted(void **state)
+{
+    (void)state;
+    const pp_host *h = fx_host();
+    harness *hs = fx_harness(&pp_processor_relabel,
+                             "rules:\n  - {source_labels: [env], regex: dev, action: drop}\n"
+                             "  - {source_labels: [env], regex: nameless, target_label: __name__,"
+                             " replacement: ''}");
+    const char *rule = "reason=\"rule\"", *missing = "reason=\"missing_required_label\"";
+    const char *name = "relabel_dropped_profiles_total";
+    double rule0 = metric_value(hs, name, rule), missing0 = metric_value(hs, name, missing);
+    const char *inputs[] = {BASE ",env=dev", BASE ",env=prod", BASE ",env=nameless", BASE};
+    size_t kept = 0;
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        pp_batch *out = fx_run(&pp_processor_relabel, hs, labelled_profile(inputs[i]));
+        kept += h->batch_count(out);
+        h->batch_unref(out);
+    }
+    assert_int_equal(kept, 2);
+    assert_true(metric_value(hs, name, rule) == rule0 + 1);
+    assert_true(metric_value(hs, name, missing) == missing0 + 1);
+    harness_free(hs);
+}
+
 /* Option errors name the rule and, for regexes, the position. */
 static void expect_error(const char *yaml, const char *part1, const char *part2)
 {
@@ -427,6 +461,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_series_rules_never_decode),
+        cmocka_unit_test(test_drops_counted),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_re2_syntax),
         cmocka_unit_test(test_sample_labels_merge),

@@ -7,6 +7,7 @@
 #include "test_downsample_fixture.h"
 
 #include "../../processors/span_correlation/span_ids.h"
+#include "metrics.h"
 
 extern const pp_component pp_processor_span_correlation;
 
@@ -68,6 +69,11 @@ static void test_keep_rule(void **state)
                      keep_table[i].keep);
 }
 
+static double metric_value(harness *hs, const char *name)
+{
+    return metrics_value(fx_host()->metric(harness_instance(hs), name, "", PP_COUNTER, NULL));
+}
+
 static pp_batch *run(const char *yaml, pp_profile *p, harness **hs)
 {
     *hs = fx_harness(&pp_processor_span_correlation, yaml);
@@ -83,22 +89,27 @@ static void test_normalize_in_samples(void **state)
     fx_sample1(p, "main;work", 5, "span_id=not-hex"); /* malformed: merges with the next */
     fx_sample1(p, "main;work", 7, "");
     fx_sample1(p, "main;idle", 3, "trace.id=" TRACE_A ",spanId=00f067aa0ba902b7,span_name=GET");
-    harness *hs;
-    pp_batch *out = run("", p, &hs);
+    fx_sample1(p, "main;idle", 2, "trace_id=" TRACE_A ",trace_id=zz"); /* second id */
+    harness *hs = fx_harness(&pp_processor_span_correlation, "");
+    double malformed0 = metric_value(hs, "span_correlation_malformed_ids_total");
+    pp_batch *out = fx_run(&pp_processor_span_correlation, hs, p);
     assert_int_equal(h->batch_count(out), 1);
+    /* "not-hex" and "zz": counted; a second valid id is not malformed */
+    assert_true(metric_value(hs, "span_correlation_malformed_ids_total") == malformed0 + 2);
     pp_profile *q = fx_roundtrip(h->batch_take(out, 0));
     for (size_t vi = 0; vi < 2; vi++) {
-        assert_int_equal(fx_sum(q, NULL, vi, NULL, NULL), 25);
+        assert_int_equal(fx_sum(q, NULL, vi, NULL, NULL), 27);
+        assert_int_equal(fx_sum(q, "main;idle", vi, "trace_id", TRACE_A), 5);
         assert_int_equal(fx_sum(q, "main;work", vi, "span_id", "00000000000000b7"), 10);
         assert_int_equal(fx_sum(q, "main;work", vi, "trace_id", TRACE_A), 10);
         assert_int_equal(fx_sum(q, "main;work", vi, "span_id", NULL), 12);
         assert_int_equal(fx_sum(q, "main;idle", vi, "span_id", "00f067aa0ba902b7"), 3);
         assert_int_equal(fx_sum(q, "main;idle", vi, "span_name", "GET"), 3);
-        assert_int_equal(fx_sum(q, NULL, vi, "otel.trace_id", NULL), 25);
-        assert_int_equal(fx_sum(q, NULL, vi, "spanId", NULL), 25);
+        assert_int_equal(fx_sum(q, NULL, vi, "otel.trace_id", NULL), 27);
+        assert_int_equal(fx_sum(q, NULL, vi, "spanId", NULL), 27);
     }
     char err[FX_ERR];
-    assert_int_equal(h->profile_tree(q, err, sizeof err)->n_samples, 3);
+    assert_int_equal(h->profile_tree(q, err, sizeof err)->n_samples, 4);
     h->profile_free(q);
     h->batch_unref(out);
     harness_free(hs);
@@ -134,16 +145,22 @@ static void test_keep_ratio_in_samples(void **state)
     const pp_host *h = fx_host();
     pp_profile *p = fx_profile("svc", "process_cpu", "samples/count");
     int64_t want_kept = 0;
+    int want_stripped = 0;
     for (size_t i = 0; i < sizeof keep_table / sizeof keep_table[0]; i++) {
         if (keep_table[i].ratio != 0.5) continue;
         char labels[128];
         snprintf(labels, sizeof labels, "trace_id=%s,span_id=%016zx", keep_table[i].trace, i + 1);
         fx_sample1(p, "main;op", (int64_t)(1 << i), labels);
         if (keep_table[i].keep) want_kept += 1 << i;
+        else want_stripped++;
     }
     fx_sample1(p, "main;op", 1000, "");
-    harness *hs;
-    pp_batch *out = run("keep_ratio: 0.5", p, &hs);
+    harness *hs = fx_harness(&pp_processor_span_correlation, "keep_ratio: 0.5");
+    double stripped0 = metric_value(hs, "span_correlation_stripped_samples_total");
+    pp_batch *out = fx_run(&pp_processor_span_correlation, hs, p);
+    assert_true(want_stripped > 0);
+    assert_true(metric_value(hs, "span_correlation_stripped_samples_total") ==
+                stripped0 + want_stripped);
     pp_profile *q = fx_roundtrip(h->batch_take(out, 0));
     int64_t total = fx_sum(q, NULL, 0, NULL, NULL);
     int64_t unlabelled = fx_sum(q, "main;op", 0, "trace_id", NULL);
@@ -232,16 +249,23 @@ static void test_undecodable_payload(void **state)
 static void test_bad_options(void **state)
 {
     (void)state;
-    const char *bad[] = {"keep_ratio: 1.5", "max_span_names: 0",
-                         "id_labels: {trace_id: [x], span_id: [x]}", "id_labels: {span_id: []}"};
+    /* option text, and what the error must name */
+    const char *bad[][2] = {{"keep_ratio: 1.5", "keep_ratio"},
+                            {"max_span_names: 0", "max_span_names"},
+                            {"id_labels: {trace_id: [x], span_id: [x]}", "\"x\""},
+                            {"id_labels: {span_id: []}", "span_id"},
+                            {"span_name_label: ''", "span_name_label"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[FX_ERR] = "";
-        harness *hs = harness_new(&pp_processor_span_correlation, "span_correlation", bad[i], err,
-                                  sizeof err);
+        harness *hs = harness_new(&pp_processor_span_correlation, "span_correlation", bad[i][0],
+                                  err, sizeof err);
         if (hs) {
             harness_free(hs);
-            fail_msg("accepted %s", bad[i]);
+            fail_msg("accepted %s", bad[i][0]);
         }
+        if (!strstr(err, bad[i][1]) || !strstr(err, "span_correlation"))
+            fail_msg("error for \"%s\" does not name span_correlation and %s: %s", bad[i][0],
+                     bad[i][1], err);
     }
 }
 
