@@ -61,3 +61,19 @@ raw_smallest_node() {
 raw_total() {
   raw_samples "$1" | awk -F' \\| ' -v col="$2" '{ split($1, v, " "); t += v[col] } END { printf "%.0f\n", t }'
 }
+
+# metric NAME COMPONENT_ID: the value of metric NAME (full name, with the
+# profpipe_ prefix) summed over its series of that component, read from
+# the telemetry endpoint at $TELEMETRY; "absent" when it has none (so a
+# misspelt name never passes for a 0).
+metric() {
+  curl -sf "http://$TELEMETRY/metrics" | awk -v n="$1{" -v id="component_id=\"$2\"" '
+    index($0, n) == 1 && index($0, id) { s += $NF; found = 1 }
+    END { if (found) printf "%.0f\n", s; else print "absent" }'
+}
+
+# wait_metric SECONDS NAME COMPONENT_ID VALUE: until the metric equals VALUE.
+wait_metric() {
+  wait_for "$1" test "$(metric "$2" "$3")" = "$4" ||
+    fail "$2 of $3 is $(metric "$2" "$3"), want $4"
+}

@@ -47,7 +47,11 @@ wait_index "$T/frac" 7 30
 wait_index "$T/types" 2 30
 wait_index "$T/one" 2 30
 wait_index "$T/window" 1 30
-sleep 0.5
+# the 1h window took all 4 copies (1 opened it, 3 merged) and let
+# nothing out while the 2s window closed
+wait_metric 30 profpipe_downsample_merged_profiles_total downsample/final 3
+[ "$(metric profpipe_processor_outgoing_profiles_total downsample/final)" = 0 ] ||
+  fail "the 1h window closed before shutdown"
 [ "$(index_lines "$T/final")" = 0 ] || fail "the 1h window closed before shutdown"
 stop_profpipe "$PROFPIPE_PID"
 for d in depth frac types window final one; do

@@ -70,7 +70,13 @@ start_profpipe run "$T/config.yaml"
 wait_index "$T/series" 5 30
 wait_index "$T/samples" 1 30
 wait_index "$T/noop" 1 30
-sleep 0.5 # a goroutine or threadcreate line would be a bug: give it time to show
+# all 7 inputs went through relabel/series, 5 came out and all 5 reached
+# the exporter: no further line can come, so the count below is final
+wait_metric 30 profpipe_processor_incoming_profiles_total relabel/series 7
+wait_metric 30 profpipe_processor_outgoing_profiles_total relabel/series 5
+wait_metric 30 profpipe_exporter_sent_profiles_total file/series 5
+[ "$(metric profpipe_relabel_dropped_profiles_total relabel/series)" = 2 ] ||
+  fail "relabel_dropped_profiles_total is not 2 (goroutine, threadcreate)"
 stop_profpipe "$PROFPIPE_PID"
 for d in series samples; do indexcheck "$T/$d" > "$T/$d.summary" || fail "$d: index does not match"; done
 
