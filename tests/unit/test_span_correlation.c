@@ -226,6 +226,29 @@ static void test_span_names_to_series(void **state)
     harness_free(hs);
 }
 
+/* id_labels replaces the default keys: listed keys are ids (written
+ * under the first of each list), unlisted ones are ordinary labels. */
+static void test_custom_id_labels(void **state)
+{
+    (void)state;
+    const pp_host *h = fx_host();
+    pp_profile *p = fx_profile("svc", "process_cpu", "samples/count");
+    fx_sample1(p, "main;a", 4, "x-trace=0AF7651916CD43DD8448EB211C80319C,sid=0xB7");
+    fx_sample1(p, "main;b", 6, "tid=xyz,span_id=NOT-AN-ID-HERE");
+    harness *hs;
+    pp_batch *out = run("id_labels: {trace_id: [tid, x-trace], span_id: [sid]}", p, &hs);
+    pp_profile *q = fx_roundtrip(h->batch_take(out, 0));
+    assert_int_equal(fx_sum(q, "main;a", 0, "tid", TRACE_A), 4);
+    assert_int_equal(fx_sum(q, "main;a", 0, "sid", "00000000000000b7"), 4);
+    assert_int_equal(fx_sum(q, NULL, 0, "x-trace", NULL), 10);
+    assert_int_equal(fx_sum(q, "main;b", 0, "tid", NULL), 6); /* malformed: removed */
+    /* span_id is not an id key here: left exactly as it was */
+    assert_int_equal(fx_sum(q, "main;b", 0, "span_id", "NOT-AN-ID-HERE"), 6);
+    h->profile_free(q);
+    h->batch_unref(out);
+    harness_free(hs);
+}
+
 /* An undecodable payload passes on, but never with ids as series labels. */
 static void test_undecodable_payload(void **state)
 {
@@ -278,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_series_ids_move_down),
         cmocka_unit_test(test_keep_ratio_in_samples),
         cmocka_unit_test(test_span_names_to_series),
+        cmocka_unit_test(test_custom_id_labels),
         cmocka_unit_test(test_undecodable_payload),
         cmocka_unit_test(test_bad_options),
     };
