@@ -1,7 +1,9 @@
 // biggen writes a large real CPU profile for bench/processors/run.sh:
 // eight mutually recursive functions pick their callee from a fixed
-// pseudo-random sequence, so the runtime's sampler sees thousands of
-// distinct stacks up to 24 frames deep, as a busy service's profile has.
+// pseudo-random sequence, so nearly every CPU sample has a stack of its
+// own (about 700 distinct stacks, ~6 KB gzip'd, from 10 CPU seconds) up
+// to ~50 frames deep (24 calls, each through call()), deeper and wider
+// than profgen's profiles.
 // Usage: biggen OUT.pb.gz CPU_SECONDS. Standard library only.
 package main
 
