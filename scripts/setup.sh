@@ -7,11 +7,16 @@ cd "$(dirname "$0")/.."
 
 BUILD_PKGS="cmake make gcc pkg-config libyaml-dev libprotobuf-c-dev protobuf-c-compiler
   zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev librdkafka-dev libpcre2-dev libelf-dev"
-TEST_PKGS="libcmocka-dev golang-go golang-github-google-pprof-dev kcat linux-perf nodejs npm
+TEST_PKGS="libcmocka-dev golang-go golang-github-google-pprof-dev kcat linux-perf
   procps iproute2 curl ca-certificates jq"
 
 want="$BUILD_PKGS"
 [ "${1:-}" = test ] && want="$want $TEST_PKGS"
+# Node.js may come from elsewhere than Debian (its own npm inside): only
+# when there is no node or npm command are Debian's packages installed.
+if [ "${1:-}" = test ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+  want="$want nodejs npm"
+fi
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
