@@ -1,11 +1,16 @@
 /* test_perf_receiver: the perf receiver through the real config checker and
  * host (core/harness.h): option errors with the key they concern; a live
- * run sampling this very process (pids: [self]) whose emitted profile
- * carries our labels and names our busy function, without kernel frames;
- * with include_kernel, a loop of system calls shows kernel frames named
- * from /proc/kallsyms; and the start errors a
+ * run sampling this very process, selected by `exe` (a regex on our path;
+ * system-wide sampling filtered in user space), whose emitted profile
+ * carries our labels, names our busy function without kernel frames, and
+ * has the default frequency's period (1e9/99 ns) with cpu/nanoseconds =
+ * samples × period; with include_kernel and `pids: [self]`, a loop of
+ * system calls shows kernel frames named from /proc/kallsyms; in both runs
+ * every profile emitted is of this process (the filter holds); and the
+ * start errors a
  * user meets, each with what to do: a pid that does not exist, too many open
- * files, and no permission (a child that gave up root). Start errors are
+ * files, a cgroup that is not found, and no permission (a child that gave
+ * up root). Start errors are
  * provoked in forked children whose stderr (the log) is read back.
  */
 #include <setjmp.h>
@@ -32,6 +37,7 @@ extern const pp_component pp_receiver_perf;
 #define MAX_BATCHES 6
 #define EMIT_WAIT_MS 10000
 #define NOBODY_UID 65534
+#define DEFAULT_PERIOD_NS (1000000000 / 99) /* frequency's default: 99 Hz */
 
 static volatile uint64_t sink;
 
@@ -86,6 +92,8 @@ static void test_option_errors(void **state)
                         "group");
     expect_option_error("service_name:\n  - regex: \"a\"\n    source: pid\n    name: x",
                         "source", "comm, exe or cgroup");
+    expect_option_error("buffer_size: 1KiB", "buffer_size", "at least 4KiB");
+    expect_option_error("cgroup: \"\"", "cgroup", "must not be empty");
     expect_option_error("unknown_key: 1", "unknown_key", "");
 
     char err[256];
@@ -160,28 +168,60 @@ static int64_t sample_count(pp_profile *p)
     return n;
 }
 
-/* Starts the receiver on this process, runs burn, and returns our profile
+/* Every profile in b is of this process: the receiver's filter held. */
+static void only_own_profiles(pp_batch *b)
+{
+    const pp_host *host = harness_host();
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    for (size_t i = 0; i < host->batch_count(b); i++) {
+        const char *got = label(host->batch_get(b, i), "pid");
+        if (strcmp(got, pid) != 0)
+            fail_msg("filtered to pid %s, got a profile of pid %s (comm %s)", pid, got,
+                     label(host->batch_get(b, i), "comm"));
+    }
+}
+
+/* A shell burning CPU beside us while we are sampled: the profile of a
+ * process the filter must leave out. Returns its pid. */
+static pid_t start_decoy(void)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done",
+              (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Starts the receiver selecting this process with `select` (a YAML line),
+ * runs burn, and returns our profile
  * from the batches that follow: the first with MIN_SAMPLES samples, else
  * the fullest (an interval may hold only the tail of the burn). *batch
  * holds it; the caller unrefs it. */
-static pp_profile *sample_self(harness **h, const char *extra, void (*burn)(int64_t),
-                               pp_batch **batch)
+static pp_profile *sample_self(harness **h, const char *select, const char *extra,
+                               void (*burn)(int64_t), pp_batch **batch)
 {
     const pp_host *host = harness_host();
-    char yaml[256], err[512];
+    char yaml[8192], err[512];
     pp_profile *best = NULL;
     int64_t best_n = -1;
-    snprintf(yaml, sizeof yaml, "interval: 1s\npids: [\"%d\"]\n%s", (int)getpid(), extra);
+    snprintf(yaml, sizeof yaml, "interval: 1s\n%s\n%s", select, extra);
     *h = harness_new(&pp_receiver_perf, "perf", yaml, err, sizeof err);
     if (!*h)
         fail_msg("%s", err);
     assert_int_equal(harness_start(*h), 0);
+    pid_t decoy = start_decoy();
     burn(BURN_NS);
+    waitpid(decoy, NULL, 0);
     *batch = NULL;
     for (int tries = 0; tries < MAX_BATCHES && best_n < MIN_SAMPLES; tries++) {
         pp_batch *b = harness_wait_emit(*h, EMIT_WAIT_MS);
         if (!b)
             break;
+        only_own_profiles(b);
         pp_profile *mine = own_profile(b);
         int64_t n = mine ? sample_count(mine) : -1;
         if (n > best_n) {
@@ -202,14 +242,16 @@ static void test_samples_this_process(void **state)
 {
     (void)state;
     const pp_host *host = harness_host();
-    char exe[4096];
+    char exe[4096], select[4200], err[256];
     harness *h;
     pp_batch *b;
     size_t named, all;
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     assert_true(n > 0);
     exe[n] = '\0';
-    pp_profile *mine = sample_self(&h, "", perf_receiver_test_burn, &b);
+    /* \Q..\E: our path literally (YAML single quotes keep the backslashes) */
+    snprintf(select, sizeof select, "exe: '\\Q%s\\E'", exe);
+    pp_profile *mine = sample_self(&h, select, "", perf_receiver_test_burn, &b);
     assert_string_equal(label(mine, "__name__"), "process_cpu");
     assert_string_equal(label(mine, "service_name"), "test_perf_receiver");
     assert_string_equal(label(mine, "comm"), "test_perf_recei"); /* 15 chars */
@@ -218,6 +260,15 @@ static void test_samples_this_process(void **state)
     assert_true(has_function(mine, "perf_receiver_test_burn"));
     kernel_functions(mine, &named, &all);
     assert_int_equal(all, 0); /* include_kernel is off */
+    const pp_pprof *t = host->profile_tree(mine, err, sizeof err);
+    assert_non_null(t);
+    assert_int_equal(t->period, DEFAULT_PERIOD_NS);
+    assert_int_equal(t->n_sample_types, 2);
+    assert_string_equal(t->strings[t->sample_types[0].type], "samples");
+    assert_string_equal(t->strings[t->sample_types[1].type], "cpu");
+    assert_string_equal(t->strings[t->sample_types[1].unit], "nanoseconds");
+    for (size_t i = 0; i < t->n_samples; i++)
+        assert_int_equal(t->samples[i].values[1], t->samples[i].values[0] * DEFAULT_PERIOD_NS);
     host->batch_unref(b);
     harness_free(h);
 }
@@ -228,7 +279,9 @@ static void test_include_kernel(void **state)
     harness *h;
     pp_batch *b;
     size_t named, all;
-    pp_profile *mine = sample_self(&h, "include_kernel: true", perf_receiver_test_syscalls, &b);
+    char select[64];
+    snprintf(select, sizeof select, "pids: [\"%d\"]", (int)getpid());
+    pp_profile *mine = sample_self(&h, select, "include_kernel: true", perf_receiver_test_syscalls, &b);
     assert_true(has_function(mine, "perf_receiver_test_syscalls"));
     kernel_functions(mine, &named, &all);
     if (all == 0 || named == 0)
@@ -278,6 +331,16 @@ static void test_pid_that_does_not_exist(void **state)
     snprintf(yaml, sizeof yaml, "pids: [\"%d\"]", (int)dead);
     assert_int_equal(start_in_child(yaml, NULL, log, sizeof log), 1);
     if (!strstr(log, "does not exist") || !strstr(log, "`comm`"))
+        fail_msg("log: %s", log);
+}
+
+static void test_cgroup_not_found(void **state)
+{
+    (void)state;
+    char log[8192];
+    assert_int_equal(start_in_child("cgroup: /profpipe-no-such-group", NULL, log, sizeof log), 1);
+    if (!strstr(log, "cgroup: /profpipe-no-such-group: not found") ||
+        !strstr(log, "/proc/<pid>/cgroup"))
         fail_msg("log: %s", log);
 }
 
@@ -334,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_samples_this_process),
         cmocka_unit_test(test_include_kernel),
         cmocka_unit_test(test_pid_that_does_not_exist),
+        cmocka_unit_test(test_cgroup_not_found),
         cmocka_unit_test(test_too_many_open_files),
         cmocka_unit_test(test_no_permission),
     };

@@ -25,15 +25,15 @@ start_profpipe perf "$T/cfg.yaml"
 perf_wait_sampling perf
 
 # a subshell moves itself into the group, then becomes the workload
-bash -c 'echo $$ > "$1/cgroup.procs" && exec "$2" 2' _ "$root/$group" "$T/inside" > "$T/inside.out" &
+bash -c 'echo $$ > "$1/cgroup.procs" && exec "$2" 4 1' _ "$root/$group" "$T/inside" > "$T/inside.out" &
 ipid=$!
 PIDS+=("$ipid")
-"$T/outside" 2 > "$T/outside.out" &
+"$T/outside" 4 1 > "$T/outside.out" &
 opid=$!
 PIDS+=("$opid")
 wait "$ipid" || fail "workload in the cgroup failed"
 wait "$opid" || fail "workload outside failed"
-sleep $((2 * PERF_SLOW))
+# no wait: stopping drains the rings and emits the partial last interval
 stop_profpipe "$PROFPIPE_PID"
 
 [ -s "$T/out/index.jsonl" ] || { cat "$T/perf.log" >&2; fail "no profiles written"; }
