@@ -30,6 +30,36 @@ unused_port() {
   return 1
 }
 
+# start_listening NAME WRITE_CONFIG: starts profpipe NAME with the config
+# `WRITE_CONFIG PORT` prints, its receiver on a fresh port, and waits until
+# it listens there. A port free_port chose can still be taken by another
+# test before profpipe binds it: then it tries another (3 tries); a port
+# an earlier start_listening of this test took is never chosen again. Sets
+# LISTEN_PORT and PROFPIPE_PID.
+USED_PORTS=()
+start_listening() {
+  local name=$1 write=$2 try port
+  for try in 1 2 3; do
+    port=$(unused_port) || fail "no free port"
+    [[ " ${USED_PORTS[*]} " != *" $port "* ]] || continue
+    USED_PORTS+=("$port")
+    "$write" "$port" >"$T/$name.yaml"
+    start_profpipe "$name" "$T/$name.yaml"
+    LISTEN_PORT=$port
+    wait_for 30 listening_or_dead "$T/$name.log" "$port" "$PROFPIPE_PID" ||
+      fail "$name did not listen on $port within 30s: $(tail -5 "$T/$name.log")"
+    logged "$T/$name.log" "listening on 127.0.0.1:$port" && return 0
+    logged "$T/$name.log" "cannot listen" ||
+      fail "$name exited before listening: $(tail -5 "$T/$name.log")"
+    wait "$PROFPIPE_PID" 2>/dev/null || true
+  done
+  fail "$name: no port to listen on after $try tries: $(tail -3 "$T/$name.log")"
+}
+
+listening_or_dead() {
+  logged "$1" "listening on 127.0.0.1:$2" || ! kill -0 "$3" 2>/dev/null
+}
+
 # logged LOG TEXT: LOG has a line containing TEXT (fixed string).
 logged() { grep -qF -- "$2" "$1" 2>/dev/null; }
 
