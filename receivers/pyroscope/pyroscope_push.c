@@ -9,7 +9,16 @@
  * kept as sent (including __delta__), __name__ is derived from the
  * sample types only when the sender left it out. Any bad series fails
  * the whole request (400), as in Pyroscope: the client then knows that
- * none of it was taken. */
+ * none of it was taken.
+ *
+ * Gzip bombs: the host's codec inflates every raw profile (streaming,
+ * bounded only by the core's own limit, hundreds of MiB) to read its
+ * time. So before the codec sees a protobuf request, its raw profiles are
+ * found by walking the wire format here and checked against one budget of
+ * max_decompressed_size for the whole request (pyro_payload_check); the
+ * JSON form is checked against the same budget sample by sample. A request
+ * of one big bomb or of many small ones costs at most that much inflating
+ * and is answered 413 before anything is decoded. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,46 +26,17 @@
 #include "pyroscope_json.h"
 #include "pyroscope_receiver.h"
 
-/* Payload check, window and labels of every profile of a decoded push. */
-static int push_finish_all(const pyro_request *q, pp_batch *decoded, int checked,
-                           pyro_reply *out)
+/* __name__, tenant and labels of every profile of a decoded push (whose
+ * payloads were checked), emitted as one batch. */
+static int push_finish_all(const pyro_request *q, pp_batch *decoded, pyro_reply *out)
 {
     const pp_host *h = q->r->h;
     pp_batch *b = h->batch_new();
     if (!b)
         return pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     int rc = 0;
-    while (rc == 0 && h->batch_count(decoded) > 0) {
-        pp_profile *p = h->batch_take(decoded, 0);
-        if (checked) {
-            rc = pyro_profile_finish(q, b, p, NULL, out);
-            continue;
-        }
-        const uint8_t *raw;
-        size_t len;
-        char err[256];
-        if (h->profile_raw_gz(p, &raw, &len, err, sizeof(err)) < 0) {
-            h->profile_free(p);
-            rc = pyro_reply_set(out, HTTP_BAD_REQUEST, "raw_profile: %s", err);
-            break;
-        }
-        /* pyro_payload_set is the one place that bounds inflation; it
-         * stores what it checks, so it gets a copy of p's own bytes */
-        uint8_t *copy = malloc(len ? len : 1);
-        if (!copy) {
-            h->profile_free(p);
-            rc = pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
-            break;
-        }
-        memcpy(copy, raw, len);
-        rc = pyro_payload_set(q, p, copy, len, out);
-        free(copy);
-        if (rc < 0) {
-            h->profile_free(p);
-            break;
-        }
-        rc = pyro_profile_finish(q, b, p, NULL, out);
-    }
+    while (rc == 0 && h->batch_count(decoded) > 0)
+        rc = pyro_profile_finish(q, b, h->batch_take(decoded, 0), NULL, out);
     if (rc < 0) {
         h->batch_unref(b);
         return -1;
@@ -68,21 +48,153 @@ static int push_finish_all(const pyro_request *q, pp_batch *decoded, int checked
     return pyro_emit(q, b, out);
 }
 
+/* ------------------------------------------------------------------ */
+/* protobuf wire walk: the raw profiles of a PushRequest                */
+/* ------------------------------------------------------------------ */
+
+#define WIRE_VARINT 0
+#define WIRE_I64 1
+#define WIRE_LEN 2
+#define WIRE_I32 5
+#define WIRE_I64_SIZE 8
+#define WIRE_I32_SIZE 4
+#define WIRE_VARINT_MAX_BYTES 10
+#define PUSH_FIELD_SERIES 1  /* PushRequest.series */
+#define SERIES_FIELD_SAMPLES 2 /* RawProfileSeries.samples */
+#define SAMPLE_FIELD_RAW 1   /* RawSample.raw_profile */
+#define CORE_INFLATE_LIMIT_TEXT "inflates to more than" /* host->push_decode's error */
+
+typedef struct wire {
+    const uint8_t *p, *end;
+} wire;
+
+static int wire_varint(wire *w, uint64_t *v)
+{
+    *v = 0;
+    for (int i = 0; i < WIRE_VARINT_MAX_BYTES && w->p < w->end; i++) {
+        uint8_t byte = *w->p++;
+        *v |= (uint64_t)(byte & 0x7f) << (7 * i);
+        if (!(byte & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* Next field of a message: its number, and for a length-delimited field
+ * its bytes (other wire types are skipped, val = NULL). 1 = a field,
+ * 0 = end of the message, -1 = malformed. */
+static int wire_next(wire *w, uint64_t *field, const uint8_t **val, size_t *len)
+{
+    if (w->p >= w->end)
+        return 0;
+    uint64_t tag, n;
+    if (wire_varint(w, &tag) < 0)
+        return -1;
+    *field = tag >> 3;
+    *val = NULL;
+    size_t left = (size_t)(w->end - w->p);
+    switch (tag & 7) {
+    case WIRE_VARINT:
+        return wire_varint(w, &n) < 0 ? -1 : 1;
+    case WIRE_I64:
+        n = WIRE_I64_SIZE;
+        break;
+    case WIRE_I32:
+        n = WIRE_I32_SIZE;
+        break;
+    case WIRE_LEN:
+        if (wire_varint(w, &n) < 0)
+            return -1;
+        left = (size_t)(w->end - w->p);
+        *val = w->p;
+        *len = (size_t)n;
+        break;
+    default:
+        return -1;
+    }
+    if (n > left)
+        return -1;
+    w->p += n;
+    return 1;
+}
+
+/* Checks the raw profiles of one RawProfileSeries against *budget. */
+static int push_check_series(const pyro_request *q, const uint8_t *data, size_t len,
+                             size_t index, int64_t *budget, pyro_reply *out)
+{
+    wire ws = {data, data + len};
+    uint64_t field;
+    const uint8_t *val;
+    size_t vlen = 0;
+    int more;
+    for (size_t k = 0; (more = wire_next(&ws, &field, &val, &vlen)) > 0;) {
+        if (field != SERIES_FIELD_SAMPLES || !val)
+            continue;
+        wire wr = {val, val + vlen};
+        const uint8_t *raw;
+        size_t raw_len = 0;
+        int m;
+        while ((m = wire_next(&wr, &field, &raw, &raw_len)) > 0)
+            if (field == SAMPLE_FIELD_RAW && raw &&
+                pyro_payload_check(q, raw, raw_len, budget, out) < 0) {
+                size_t n = strlen(out->message);
+                snprintf(out->message + n, sizeof(out->message) - n,
+                         " (series %zu sample %zu)", index, k);
+                return -1;
+            }
+        if (m < 0)
+            break;
+        k++;
+    }
+    if (more != 0)
+        return pyro_reply_set(out, HTTP_BAD_REQUEST,
+                              "bad PushRequest: series %zu is not a valid RawProfileSeries",
+                              index);
+    return 0;
+}
+
+/* Finds every raw profile of a protobuf PushRequest without decoding it
+ * and checks them against one max_decompressed_size budget (413 over it,
+ * 400 for an empty or corrupt one or a malformed message). */
+static int push_check_payloads(const pyro_request *q, pyro_reply *out)
+{
+    int64_t budget = q->r->max_decompressed;
+    wire w = {q->body, q->body + q->len};
+    uint64_t field;
+    const uint8_t *val;
+    size_t vlen = 0;
+    size_t index = 0;
+    int more;
+    while ((more = wire_next(&w, &field, &val, &vlen)) > 0) {
+        if (field != PUSH_FIELD_SERIES || !val)
+            continue;
+        if (push_check_series(q, val, vlen, index++, &budget, out) < 0)
+            return -1;
+    }
+    if (more < 0)
+        return pyro_reply_set(out, HTTP_BAD_REQUEST,
+                              "bad PushRequest: not a valid push.v1.PushRequest");
+    return 0;
+}
+
 int pyro_handle_push_proto(const pyro_request *q, pyro_reply *out)
 {
     const pp_host *h = q->r->h;
+    if (push_check_payloads(q, out) < 0)
+        return -1;
     pp_batch *decoded = h->batch_new();
     if (!decoded)
         return pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     char err[256];
     if (h->push_decode(q->body, q->len, decoded, err, sizeof(err)) < 0) {
         h->batch_unref(decoded);
-        /* the codec inflates each raw profile (bounded) to read its time */
-        return pyro_reply_set(out, strstr(err, "exceeds the limit") ? HTTP_TOO_LARGE
-                                                                   : HTTP_BAD_REQUEST,
+        /* over the core's own inflation limit: only when max_decompressed_size
+         * is set above it */
+        return pyro_reply_set(out, strstr(err, CORE_INFLATE_LIMIT_TEXT) ? HTTP_TOO_LARGE
+                                                                       : HTTP_BAD_REQUEST,
                               "bad PushRequest: %s", err);
     }
-    int rc = push_finish_all(q, decoded, 0, out);
+    int rc = push_finish_all(q, decoded, out);
     h->batch_unref(decoded);
     return rc;
 }
@@ -95,7 +207,8 @@ static const pj_value *pj_member2(const pj_value *v, const char *a, const char *
 
 /* One JSON sample of a series into a profile added to `into`. */
 static int push_json_sample(const pyro_request *q, const pj_value *labels,
-                            const pj_value *sample, pp_batch *into, pyro_reply *out)
+                            const pj_value *sample, pp_batch *into, int64_t *budget,
+                            pyro_reply *out)
 {
     const pp_host *h = q->r->h;
     const pj_value *raw = pj_member2(sample, "rawProfile", "raw_profile");
@@ -105,9 +218,10 @@ static int push_json_sample(const pyro_request *q, const pj_value *labels,
     size_t len;
     if (pj_base64_decode(raw->str, raw->len, &bytes, &len) < 0)
         return pyro_reply_set(out, HTTP_BAD_REQUEST, "rawProfile is not base64");
-    pp_profile *p = h->profile_new();
-    int rc = p ? pyro_payload_set(q, p, bytes, len, out)
-               : pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
+    pp_profile *p = NULL;
+    int rc = pyro_payload_check(q, bytes, len, budget, out);
+    if (rc == 0 && (!(p = h->profile_new()) || h->profile_set_raw(p, bytes, len) < 0))
+        rc = pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     free(bytes);
     for (size_t i = 0; rc == 0 && labels && i < labels->n; i++) {
         const pj_value *name = pj_get(&labels->items[i], "name");
@@ -140,6 +254,7 @@ static int push_json_sample(const pyro_request *q, const pj_value *labels,
 static int push_json_series(const pyro_request *q, const pj_value *series, pp_batch *into,
                             pyro_reply *out)
 {
+    int64_t budget = q->r->max_decompressed; /* for all the request's profiles */
     for (size_t i = 0; i < series->n; i++) {
         const pj_value *s = &series->items[i];
         const pj_value *labels = pj_get(s, "labels");
@@ -149,7 +264,7 @@ static int push_json_series(const pyro_request *q, const pj_value *series, pp_ba
             return pyro_reply_set(out, HTTP_BAD_REQUEST,
                                   "series %zu: want {labels: [], samples: []}", i);
         for (size_t k = 0; samples && k < samples->n; k++)
-            if (push_json_sample(q, labels, &samples->items[k], into, out) < 0)
+            if (push_json_sample(q, labels, &samples->items[k], into, &budget, out) < 0)
                 return -1;
     }
     return 0;
@@ -173,7 +288,7 @@ int pyro_handle_push_json(const pyro_request *q, pyro_reply *out)
         rc = series ? push_json_series(q, series, decoded, out) : 0;
     pj_free(&doc);
     if (rc == 0)
-        rc = push_finish_all(q, decoded, 1, out);
+        rc = push_finish_all(q, decoded, out);
     if (decoded)
         h->batch_unref(decoded);
     return rc;

@@ -49,7 +49,8 @@ static const pp_option pyro_options[] = {
     {"max_request_body_size", PP_OPT_SIZE, "16MiB",
      "largest request body accepted (413 beyond)", 0, NULL},
     {"max_decompressed_size", PP_OPT_SIZE, "64MiB",
-     "largest decompressed gzip body or profile accepted (413 beyond: gzip bombs)", 0, NULL},
+     "largest decompressed gzip body, or all the profiles of one request together, accepted"
+     " (413 beyond: gzip bombs)", 0, NULL},
     {"max_labels", PP_OPT_INT, "64", "most series labels per profile (400 beyond)", 0, NULL},
     {"max_connections", PP_OPT_INT, "64", "most concurrent client connections", 0, NULL},
     {"read_timeout", PP_OPT_DURATION, "30s", "idle time after which a connection is closed",
@@ -82,28 +83,40 @@ const char *pyro_query(const pyro_request *q, const char *key)
     return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
-int pyro_payload_set(const pyro_request *q, pp_profile *p, const void *data, size_t len,
-                     pyro_reply *out)
+int pyro_payload_check(const pyro_request *q, const void *data, size_t len, int64_t *budget,
+                       pyro_reply *out)
 {
     const pp_host *h = q->r->h;
     const unsigned char *b = data;
-    if (len >= 2 && b[0] == 0x1f && b[1] == 0x8b) {
-        uint8_t *plain = NULL;
-        size_t plain_len = 0;
-        char err[256];
-        if (h->gunzip(data, len, (size_t)q->r->max_decompressed, &plain, &plain_len, err,
-                      sizeof(err)) < 0)
-            return pyro_reply_set(out, strstr(err, GZIP_LIMIT_TEXT) ? HTTP_TOO_LARGE
-                                                                   : HTTP_BAD_REQUEST,
-                                  "profile: %s", err);
-        free(plain);
-    } else if (len > (size_t)q->r->max_decompressed) {
-        return pyro_reply_set(out, HTTP_TOO_LARGE, "profile larger than %lld bytes",
-                              (long long)q->r->max_decompressed);
-    }
     if (len == 0)
         return pyro_reply_set(out, HTTP_BAD_REQUEST, "empty profile");
-    if (h->profile_set_raw(p, data, len) < 0)
+    size_t plain_len = len;
+    if (len >= 2 && b[0] == 0x1f && b[1] == 0x8b) {
+        uint8_t *plain = NULL;
+        char err[256];
+        if (h->gunzip(data, len, (size_t)*budget, &plain, &plain_len, err, sizeof(err)) < 0) {
+            if (!strstr(err, GZIP_LIMIT_TEXT))
+                return pyro_reply_set(out, HTTP_BAD_REQUEST, "profile: %s", err);
+            plain_len = (size_t)*budget + 1;
+        }
+        free(plain);
+    }
+    if (plain_len > (uint64_t)*budget)
+        return pyro_reply_set(out, HTTP_TOO_LARGE,
+                              "profile: decompressed size " GZIP_LIMIT_TEXT " of %lld bytes"
+                              " (max_decompressed_size, for all the request's profiles)",
+                              (long long)q->r->max_decompressed);
+    *budget -= (int64_t)plain_len;
+    return 0;
+}
+
+int pyro_payload_set(const pyro_request *q, pp_profile *p, const void *data, size_t len,
+                     pyro_reply *out)
+{
+    int64_t budget = q->r->max_decompressed;
+    if (pyro_payload_check(q, data, len, &budget, out) < 0)
+        return -1;
+    if (q->r->h->profile_set_raw(p, data, len) < 0)
         return pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     return 0;
 }

@@ -66,8 +66,17 @@ int pyro_reply_set(pyro_reply *out, int status, const char *fmt, ...)
 /* Query argument of the request, or NULL. */
 const char *pyro_query(const pyro_request *q, const char *key);
 
-/* Checks a payload that may be gzip'd against max_decompressed (413 when
- * over, 400 when corrupt) and stores a copy in p. 0 or -1, reply set. */
+/* Checks a payload that may be gzip'd (400 when empty or corrupt) against
+ * *budget decompressed bytes (413 when over: inflation stops at the
+ * budget, so a gzip bomb costs at most that much) and lowers *budget by
+ * its decompressed size: one budget of max_decompressed_size for all the
+ * profiles of a request bounds what a request of many small bombs costs.
+ * 0 or -1, reply set. */
+int pyro_payload_check(const pyro_request *q, const void *data, size_t len, int64_t *budget,
+                       pyro_reply *out);
+
+/* pyro_payload_check against max_decompressed_size, then stores a copy of
+ * the payload in p. 0 or -1, reply set. */
 int pyro_payload_set(const pyro_request *q, pp_profile *p, const void *data, size_t len,
                      pyro_reply *out);
 

@@ -2,8 +2,9 @@
  * (libcurl) on loopback: what a profile emitted from /ingest and from the
  * push API carries (service_name without a type suffix, tags, __name__
  * from the sample types or the suffix, __delta__, pyroscope_spy, tenant,
- * window in every time unit SDKs use), and that refused requests emit
- * nothing. */
+ * window in every time unit SDKs use), that refused requests emit
+ * nothing, and that all the profiles of one push share one
+ * max_decompressed_size budget, checked before the request is decoded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,13 +48,13 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
-static int setup(void **state)
+/* A started receiver on a fresh port with `options` after its endpoint. */
+static int setup_with(void **state, const char *options)
 {
     fixture *f = calloc(1, sizeof *f);
     f->port = free_port();
     char yaml[256], err[256];
-    snprintf(yaml, sizeof yaml, "endpoint: 127.0.0.1:%d\ntenant_label: tenant\nmax_labels: 8",
-             f->port);
+    snprintf(yaml, sizeof yaml, "endpoint: 127.0.0.1:%d\n%s", f->port, options);
     f->hs = harness_new(&pp_receiver_pyroscope, "pyroscope", yaml, err, sizeof err);
     if (!f->hs) {
         fprintf(stderr, "harness: %s\n", err);
@@ -64,6 +65,16 @@ static int setup(void **state)
     snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", f->port);
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, "tenant_label: tenant\nmax_labels: 8");
+}
+
+static int setup_small_budget(void **state)
+{
+    return setup_with(state, "max_decompressed_size: 64KiB");
 }
 
 static int teardown(void **state)
@@ -227,14 +238,33 @@ static void family_from_types_or_suffix(void **state)
     assert_null(harness_wait_emit(f->hs, NO_EMIT_MS));
 }
 
+/* Writes the base64 of data at out (room for 4/3 of len + 4); returns
+ * the characters written. */
+static size_t base64_put(char *out, const uint8_t *data, size_t len)
+{
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)data[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)data[i + 1] << 8;
+        if (i + 2 < len)
+            v |= data[i + 2];
+        out[o++] = b64[v >> 18 & 63];
+        out[o++] = b64[v >> 12 & 63];
+        out[o++] = i + 1 < len ? b64[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < len ? b64[v & 63] : '=';
+    }
+    return o;
+}
+
 static void push_json_labels_as_sent(void **state)
 {
     fixture *f = *state;
     const pp_host *h = harness_host();
     size_t len;
     uint8_t *cpu = profile_bytes("cpu", "nanoseconds", &len);
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t cap = len * 2 + 512;
     char *json = malloc(cap);
     size_t o = (size_t)snprintf(json, cap,
@@ -242,17 +272,7 @@ static void push_json_labels_as_sent(void **state)
                                 "\"api\"},{\"name\":\"__name__\",\"value\":\"custom\"},{\"name\":"
                                 "\"__delta__\",\"value\":\"false\"}],\"samples\":[{\"ID\":\"1\","
                                 "\"raw_profile\":\"");
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)cpu[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)cpu[i + 1] << 8;
-        if (i + 2 < len)
-            v |= cpu[i + 2];
-        json[o++] = b64[v >> 18 & 63];
-        json[o++] = b64[v >> 12 & 63];
-        json[o++] = i + 1 < len ? b64[v >> 6 & 63] : '=';
-        json[o++] = i + 2 < len ? b64[v & 63] : '=';
-    }
+    o += base64_put(json + o, cpu, len);
     o += (size_t)snprintf(json + o, cap - o, "\"}]}]}");
     assert_int_equal(post(f, "/push.v1.PusherService/Push", "application/json", "t1", json, o),
                      200);
@@ -295,6 +315,114 @@ static void refused_requests_emit_nothing(void **state)
     free(cpu);
 }
 
+#define WIRE_LEN_FIELD(n) ((uint8_t)((n) << 3 | 2))
+#define BUDGET_PROFILE_TEXT 30000 /* a profile inflating to ~30 KiB of a 64 KiB budget */
+#define BOMB_SIZE (1u << 20)
+
+/* Appends protobuf field `field` (length-delimited) holding data at out. */
+static size_t pb_put(uint8_t *out, unsigned field, const void *data, size_t len)
+{
+    size_t o = 0;
+    out[o++] = WIRE_LEN_FIELD(field);
+    for (size_t v = len; ; v >>= 7) {
+        out[o++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+        if (v < 0x80)
+            break;
+    }
+    memcpy(out + o, data, len);
+    return o + len;
+}
+
+/* A PushRequest of one series {service_name="svc"} whose samples are the
+ * n raw profiles (malloc'd; *len its size), written by hand so that any
+ * bytes can be a raw profile. */
+static uint8_t *push_request(uint8_t *const *raws, const size_t *lens, size_t n, size_t *len)
+{
+    size_t cap = 256;
+    for (size_t i = 0; i < n; i++)
+        cap += lens[i] + 64;
+    uint8_t *series = malloc(cap), *req = malloc(cap + 16), label[64];
+    size_t nl = pb_put(label, 1, "service_name", strlen("service_name"));
+    nl += pb_put(label + nl, 2, "svc", 3);
+    size_t ns = pb_put(series, 1, label, nl);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *sample = malloc(lens[i] + 16);
+        size_t k = pb_put(sample, 1, raws[i], lens[i]);
+        ns += pb_put(series + ns, 2, sample, k);
+        free(sample);
+    }
+    *len = pb_put(req, 1, series, ns);
+    free(series);
+    return req;
+}
+
+/* A valid cpu profile inflating to a little over BUDGET_PROFILE_TEXT bytes
+ * (a long unit name), gzip'd. */
+static uint8_t *fat_profile(size_t *len)
+{
+    char *unit = malloc(BUDGET_PROFILE_TEXT + 1);
+    memset(unit, 'n', BUDGET_PROFILE_TEXT);
+    unit[BUDGET_PROFILE_TEXT] = 0;
+    uint8_t *out = profile_bytes("cpu", unit, len);
+    free(unit);
+    return out;
+}
+
+/* max_decompressed_size: 64KiB. A raw profile inflating to 1 MiB is 413
+ * (not the codec's 400 for a bad pprof: the check comes first), and so
+ * are three ~30 KiB profiles in one request, in protobuf or JSON, while
+ * two of them are taken. */
+static void push_profiles_share_one_budget(void **state)
+{
+    fixture *f = *state;
+    const pp_host *h = harness_host();
+    uint8_t *zeros = calloc(1, BOMB_SIZE), *bomb, *fat[3];
+    size_t bomb_len, fat_len[3], len;
+    assert_int_equal(h->gzip(zeros, BOMB_SIZE, &bomb, &bomb_len), 0);
+    free(zeros);
+    uint8_t *req = push_request(&bomb, &bomb_len, 1, &len);
+    assert_int_equal(post(f, "/push.v1.PusherService/Push", "application/proto", NULL, req, len),
+                     413);
+    free(req);
+    free(bomb);
+
+    for (int i = 0; i < 3; i++)
+        fat[i] = fat_profile(&fat_len[i]);
+    req = push_request(fat, fat_len, 3, &len);
+    assert_int_equal(post(f, "/push.v1.PusherService/Push", "application/proto", NULL, req, len),
+                     413);
+    free(req);
+    assert_null(harness_wait_emit(f->hs, NO_EMIT_MS));
+
+    size_t cap = 3 * fat_len[0] * 2 + 512;
+    char *json = malloc(cap);
+    size_t o = (size_t)snprintf(json, cap, "{\"series\":[{\"labels\":[{\"name\":"
+                                           "\"service_name\",\"value\":\"svc\"}],\"samples\":[");
+    for (int i = 0; i < 3; i++) {
+        o += (size_t)snprintf(json + o, cap - o, "%s{\"rawProfile\":\"", i ? "," : "");
+        o += base64_put(json + o, fat[i], fat_len[i]);
+        o += (size_t)snprintf(json + o, cap - o, "\"}");
+    }
+    o += (size_t)snprintf(json + o, cap - o, "]}]}");
+    assert_int_equal(post(f, "/push.v1.PusherService/Push", "application/json", NULL, json, o),
+                     413);
+    free(json);
+    assert_null(harness_wait_emit(f->hs, NO_EMIT_MS));
+
+    req = push_request(fat, fat_len, 2, &len);
+    assert_int_equal(post(f, "/push.v1.PusherService/Push", "application/proto", NULL, req, len),
+                     200);
+    free(req);
+    pp_batch *b = harness_wait_emit(f->hs, EMIT_MS);
+    assert_non_null(b);
+    assert_int_equal(h->batch_count(b), 2);
+    assert_label(h->batch_get(b, 0), "service_name", "svc");
+    assert_label(h->batch_get(b, 0), "__name__", "process_cpu");
+    h->batch_unref(b);
+    for (int i = 0; i < 3; i++)
+        free(fat[i]);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
@@ -303,6 +431,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(family_from_types_or_suffix, setup, teardown),
         cmocka_unit_test_setup_teardown(push_json_labels_as_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(refused_requests_emit_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(push_profiles_share_one_budget, setup_small_budget,
+                                        teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -3,12 +3,13 @@
 # Good: raw pprof and the Go SDK's multipart form on /ingest (prev_profile
 # turned into a delta), the push API as protobuf (from profpipe's own
 # exporter in test_node_sdk.sh, and one written by the recorder) and as
-# connect JSON. Hostile: truncated bodies, a 1 GiB gzip bomb (as a profile
-# and as Content-Encoding), an oversized body, unbalanced braces, 10,000
-# tags in a name and 10,000 labels in a PushRequest, a wrong password, an
-# unsupported format, a garbage PushRequest, a client that never finishes
-# its upload. Each is a 4xx with a message, and the next good request is
-# still answered 200; only the good requests' profiles reach the files.
+# connect JSON. Hostile: truncated bodies, a 1 GiB gzip bomb (as a
+# profile, as Content-Encoding and inside a PushRequest), an oversized
+# body, unbalanced braces, 10,000 tags in a name and 10,000 labels in a
+# PushRequest, a wrong password, an unsupported format, a garbage
+# PushRequest, a client that never finishes its upload. Each is a 4xx
+# with a message, and the next good request is still answered 200; only
+# the good requests' profiles reach the files.
 source "$SOURCE_DIR/tests/e2e/lib.sh"
 source "$SOURCE_DIR/tests/e2e/pyroscope/pyro_lib.sh"
 
@@ -73,6 +74,13 @@ still_serving "gzip bomb as a profile"
 post 413 "exceeds the limit" "$base/push.v1.PusherService/Push" --data-binary @"$T/bomb.gz" \
   -H 'Content-Type: application/proto' -H 'Content-Encoding: gzip'
 still_serving "gzip bomb as Content-Encoding"
+# the bomb as the raw profile of a PushRequest: stopped at the receiver's
+# limit before the host's codec inflates it (the codec alone would inflate
+# 512 MiB of it and answer 400)
+"$T/recorder" -make-push "$T/bomb.gz" >"$T/push_bomb.pb"
+post 413 "exceeds the limit" "$base/push.v1.PusherService/Push" --data-binary @"$T/push_bomb.pb" \
+  -H 'Content-Type: application/proto'
+still_serving "gzip bomb inside a PushRequest"
 
 head -c 5M /dev/urandom >"$T/big"
 post 413 "larger than" "$good_ingest" --data-binary @"$T/big"
