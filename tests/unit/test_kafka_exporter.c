@@ -183,13 +183,19 @@ static void test_too_large_is_rejected(void **state)
 {
     fixture *f = *state;
     const pp_host *host = harness_host();
-    harness *h = exporter(f, "max_message_bytes: 100\n");
+    harness *h = exporter(f, "max_message_bytes: 300\n");
+    double too_large = metric_sum("kafka_messages_too_large_total");
+    double acked = metric_sum("kafka_messages_acknowledged_total");
     pp_batch *b = host->batch_new();
     host->batch_add(b, make_profile("big", 200));
-    pp_outcome outcome[1] = {0};
+    host->batch_add(b, make_profile("small", 1)); /* fits: still delivered */
+    pp_outcome outcome[2] = {0};
     pp_export_result result;
     assert_int_equal(export_all(h, b, outcome, &result), PP_OK);
     assert_int_equal(outcome[0], PP_REJECTED);
+    assert_int_equal(outcome[1], PP_EXPORTED);
+    assert_true(metric_sum("kafka_messages_too_large_total") == too_large + 1);
+    assert_true(metric_sum("kafka_messages_acknowledged_total") == acked + 1);
     host->batch_unref(b);
     harness_free(h);
 }

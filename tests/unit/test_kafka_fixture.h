@@ -1,6 +1,6 @@
 /* What the kafka unit tests share: a mock cluster of 3 brokers in the
  * test process (librdkafka's rdkafka_mock.h) with the topic made, and a small
- * CPU profile to send. Included by test_kafka_*.c;
+ * CPU profile to send, and a metric's value. Included by test_kafka_*.c;
  * everything is static. */
 #ifndef TEST_KAFKA_FIXTURE_H
 #define TEST_KAFKA_FIXTURE_H
@@ -13,6 +13,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "harness.h"
+#include "metrics.h"
 
 #define TOPIC "profiles"
 #define PARTITIONS 4
@@ -83,6 +84,25 @@ static pp_profile *make_profile(const char *service, int samples)
     h->label_set(p, "__name__", "process_cpu");
     h->profile_set_window(p, 1700000000000000000, 1700000010000000000);
     return p;
+}
+
+/* The sum of a metric over its label sets, from the /metrics text. */
+static inline double metric_sum(const char *name)
+{
+    size_t len, name_len = strlen(name);
+    char *text = metrics_render(&len), *line = text;
+    double sum = 0;
+    while (line != NULL && *line != '\0') {
+        char *end = strchr(line, '\n');
+        if (end != NULL)
+            *end = '\0';
+        char *at = line[0] == '#' ? NULL : strstr(line, name);
+        if (at != NULL && (at[name_len] == '{' || at[name_len] == ' '))
+            sum += strtod(strrchr(line, ' ') + 1, NULL);
+        line = end != NULL ? end + 1 : NULL;
+    }
+    free(text);
+    return sum;
 }
 
 #endif

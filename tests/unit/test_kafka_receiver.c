@@ -3,7 +3,7 @@
  * labels and window of their headers; poison messages are skipped and
  * dead-lettered; offsets are committed only up to the longest run of
  * acknowledged messages, also at shutdown; a PushRequest message gives one
- * profile per series. */
+ * profile per series. Drops and rebalances: test_kafka_receiver_acks.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,91 +17,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "harness.h"
-#include "test_kafka_fixture.h"
-
-extern const pp_component pp_receiver_kafka;
-
-#define EMIT_TIMEOUT_MS 15000
-#define QUIET_MS 1500
-#define COMMIT_WAIT_MS 5000
-#define STEP_US 100000
-
-/* Produces one message to `partition`; headers are name, value pairs. */
-static void produce(fixture *f, int32_t partition, const void *value, size_t len,
-                    const char *const *headers)
-{
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(f->mc),
-                      errstr, sizeof errstr);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(8);
-    for (size_t i = 0; headers && headers[i]; i += 2)
-        rd_kafka_header_add(hdrs, headers[i], -1, headers[i + 1], -1);
-    assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(TOPIC),
-                                       RD_KAFKA_V_PARTITION(partition),
-                                       RD_KAFKA_V_VALUE((void *)value, len),
-                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                       RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END),
-                     0);
-    assert_int_equal(rd_kafka_flush(rk, COMMIT_WAIT_MS), 0);
-    rd_kafka_destroy(rk);
-}
-
-static void produce_profile(fixture *f, int32_t partition, const char *const *headers)
-{
-    const pp_host *host = harness_host();
-    pp_profile *p = make_profile("ignored", 2);
-    const uint8_t *data;
-    size_t len;
-    char err[256];
-    assert_int_equal(host->profile_raw_gz(p, &data, &len, err, sizeof err), 0);
-    produce(f, partition, data, len, headers);
-    host->profile_free(p);
-}
-
-/* The group's committed offset of `partition` (negative: none). */
-static int64_t committed(fixture *f, const char *group, int32_t partition)
-{
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(f->mc),
-                      errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, TOPIC, partition);
-    int64_t offset = -1;
-    if (rd_kafka_committed(rk, l, COMMIT_WAIT_MS) == 0)
-        offset = l->elems[0].offset;
-    rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_destroy(rk);
-    return offset;
-}
-
-static int64_t wait_committed(fixture *f, const char *group, int32_t partition, int64_t want)
-{
-    int64_t got = -1;
-    for (int waited = 0; waited < COMMIT_WAIT_MS * 1000; waited += STEP_US) {
-        if ((got = committed(f, group, partition)) == want)
-            break;
-        usleep(STEP_US);
-    }
-    return got;
-}
-
-static harness *receiver(fixture *f, const char *group, const char *extra)
-{
-    char yaml[1024], err[512];
-    snprintf(yaml, sizeof yaml,
-             "%s\ntopics: [%s]\ngroup_id: %s\ninitial_offset: earliest\n%s",
-             f->yaml_brokers, TOPIC, group, extra);
-    harness *h = harness_new(&pp_receiver_kafka, "kafka", yaml, err, sizeof err);
-    if (h == NULL)
-        fail_msg("options refused: %s", err);
-    assert_int_equal(harness_start(h), 0);
-    return h;
-}
+#include "test_kafka_receiver.h"
 
 static void test_option_errors(void **state)
 {
