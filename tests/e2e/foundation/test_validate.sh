@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `profpipe validate -c` on the table of broken configs in bad/expect.tsv:
-# each must exit 2 and name its file:line and the key or reason the table
+# each must exit 2, and its first error must name file:line:column, where
+# (component id, pipeline or section) and the key and reason the table
 # expects. A good config exits 0; an unused component is a warning, not an
 # error; validate starts nothing (the exporter's folder is not created).
 source "$SOURCE_DIR/tests/e2e/lib.sh"
@@ -9,19 +10,19 @@ source "$SOURCE_DIR/tests/e2e/foundation/foundation_lib.sh"
 BAD="$SOURCE_DIR/tests/e2e/foundation/bad"
 unset PROFPIPE_E2E_SURELY_UNSET
 n=0
-while IFS=$'\t' read -r file line text; do
+while IFS=$'\t' read -r file pos where text; do
   case $file in ''|'#'*) continue;; esac
   rc=0
   out=$(cd "$BAD" && "$PROFPIPE" validate -c "$file" 2>&1) || rc=$?
   [ "$rc" = 2 ] || fail "$file: exit $rc, want 2; output: $out"
-  grep -q -- "$file:$line:" <<<"$out" || fail "$file: no '$file:$line:' in: $out"
-  grep -qF -- "$text" <<<"$out" || fail "$file: no '$text' in: $out"
+  # the first error is the one the row describes, at its position
+  first=$(grep -m1 '^error: ' <<<"$out") || fail "$file: no error line in: $out"
+  if [ "$where" = - ]; then want="error: $file:$pos: "; else want="error: $file:$pos: $where: "; fi
+  [[ $first == "$want"* ]] || fail "$file: first error does not start with '$want': $first"
+  grep -qF -- "$text" <<<"$first" || fail "$file: no '$text' in: $first"
   n=$((n + 1))
 done < "$BAD/expect.tsv"
-for f in "$BAD"/*.yaml; do
-  grep -q "^$(basename "$f")	" "$BAD/expect.tsv" || fail "$(basename "$f") has no row in expect.tsv"
-done
-pass "$n broken configs: exit 2, each names its file:line and key"
+pass "$n broken configs: exit 2, each names its file:line:col, component and key"
 
 cat > "$T/good.yaml" <<YAML
 receivers:
