@@ -8,8 +8,11 @@
  *   scrape_sd.c       file_sd files read with libyaml (JSON is YAML too);
  *   scrape_delta.c    cumulative sample types turned into per-interval deltas;
  *   scrape_check.c    a cheap "is this body a pprof at all" check;
- *   scrape_loop.c     the one thread: a libcurl multi event loop for every
- *                     target and profile type, scheduling, failures, metrics.
+ *   scrape_loop.c     the one thread: a libcurl multi event loop (epoll) for
+ *                     every target and profile type, and its schedule;
+ *   scrape_set.c      the target set: built from specs, diffed, file_sd;
+ *   scrape_result.c   a finished request: failures, metrics, the profile.
+ *                     (these three share scrape_loop.h)
  *
  * Config data (scrape_config and what it points to) is built in create()
  * and only read afterwards. Everything in scrape_loop is owned by the loop

@@ -8,8 +8,10 @@
  * whose previous transfer is still running skips its turn: one request
  * per target and profile type at a time, which is also what Go's CPU
  * profile handler allows. Between turns the thread sleeps in
- * curl_multi_poll until the next due time, socket activity, or
- * curl_multi_wakeup from stop().
+ * epoll_wait until the next due time, libcurl's own timer, socket
+ * activity, or stop()'s eventfd. libcurl's socket interface
+ * (curl_multi_socket_action) says which sockets to watch, so a turn
+ * costs what its active sockets cost, not a scan of every connection.
  *
  * libcurl handles are pooled (reset, not re-created); the multi handle
  * keeps the connection cache, so keep-alive connections to a target are
