@@ -4,11 +4,17 @@
 # parses each pprof with github.com/google/pprof and checks tenant and
 # credentials. Input: one real profile of each Go runtime type (profgen)
 # read by the file receiver. Scenarios:
-#   503 x3 then 200   every profile delivered exactly once, retries counted
+#   503 x3 then 200   every profile delivered exactly once, retries counted,
+#                     the configured extra header on every request
 #   400               nothing retried, every profile counted as rejected
-#   429 Retry-After 2 the next attempt waits at least 2 s
+#   503 for ever      every profile given up on after max_elapsed_time,
+#                     counted as failed, none as sent or rejected
+#   timeout           an answer 5 s late is given up on after timeout
+#                     (500ms) and retried; bearer_token_file
+#   429 Retry-After 2 the next attempt waits at least 2 s; batch puts
+#                     several series in one PushRequest
 #   api: ingest       legacy /ingest: name{labels}, from/until s, pprof body
-#   label limits      what Pyroscope would refuse is rejected before sending
+#   label/size limits what Pyroscope would refuse is rejected before sending
 #   tenant_label      one PushRequest per tenant, the label as X-Scope-OrgID
 #   TLS               ca_file and a client certificate (mutual TLS), or
 #                     insecure_skip_verify; an unknown CA is retried, not sent
@@ -35,9 +41,9 @@ exporters:
   pyroscope:
     endpoint: ${scheme:-http}://127.0.0.1:$rport
     tenant_id: tenant-1
-    bearer_token: tok3n
+    ${auth:-bearer_token: tok3n}
     headers: {X-Extra: yes}
-    retry_on_failure: {initial_interval: 100ms, max_interval: 300ms, max_elapsed_time: 60s}
+    retry_on_failure: {initial_interval: 100ms, max_interval: 300ms, max_elapsed_time: ${give_up_after:-60s}}
 $extra
 service:
   telemetry: {address: "127.0.0.1:$mport"}
@@ -61,7 +67,8 @@ finished() {
 
 # -- 503 x3, then 200: exactly once --------------------------------------
 rp=$(unused_port)
-start_recorder "$rp" "$T/r1.log" -script 503,503,503,200 -retry-after 0 -bearer tok3n -tenant tenant-1
+start_recorder "$rp" "$T/r1.log" -script 503,503,503,200 -retry-after 0 -bearer tok3n -tenant tenant-1 \
+  -header X-Extra=yes
 run_agent a1 "$rp" ""
 wait_for 40 finished || fail "503: not finished; $(tail -5 "$T/a1.log"); $(cat "$T/r1.log" | cut -c1-200)"
 retries=$(metric_value "$mport" 'profpipe_exporter_retries_total')
@@ -86,6 +93,39 @@ done
   fail "503: tenant or auth missing on some request"
 pass "503 x3 then 200: $n_in profiles delivered exactly once after $retries retries"
 
+# -- 503 for ever: given up on after max_elapsed_time, counted as failed ------
+rp=$(unused_port)
+start_recorder "$rp" "$T/r0.log" -script 503 -bearer tok3n -tenant tenant-1
+give_up_after=1s run_agent a0 "$rp" ""
+gave_up() { [ "$(metric_value "$mport" 'profpipe_exporter_failed_profiles_total')" -ge "$n_in" ]; }
+wait_for 30 gave_up || fail "503 for ever: not given up; $(tail -5 "$T/a0.log")"
+failed=$(metric_value "$mport" 'profpipe_exporter_failed_profiles_total')
+sent=$(metric_value "$mport" 'profpipe_exporter_sent_profiles_total')
+rejected=$(metric_value "$mport" 'profpipe_exporter_rejected_profiles_total')
+stop_profpipe "$PROFPIPE_PID"
+[ "$failed" = "$n_in" ] && [ "$sent" = 0 ] && [ "$rejected" = 0 ] ||
+  fail "503 for ever: failed $failed sent $sent rejected $rejected, want $n_in 0 0"
+[ "$(count_lines "$T/r0.log" '^req ')" -ge 2 ] || fail "503 for ever: not retried"
+pass "503 for ever: $n_in profiles given up on after max_elapsed_time, counted as failed"
+
+# -- timeout: a late answer is not waited for ------------------------------------
+rp=$(unused_port)
+start_recorder "$rp" "$T/rt.log" -script 0,200 -hang 5s -bearer tok3n -tenant tenant-1
+echo -n tok3n >"$T/token"
+auth="bearer_token_file: $T/token" run_agent at "$rp" "    timeout: 500ms"
+wait_for 30 finished || fail "timeout: not finished; $(tail -5 "$T/at.log")"
+retries=$(metric_value "$mport" 'profpipe_exporter_retries_total')
+stop_profpipe "$PROFPIPE_PID"
+t1=$(awk '/^req n=1 /{sub("ms=","",$3); print $3}' "$T/rt.log")
+t2=$(awk '/^req n=2 /{sub("ms=","",$3); print $3}' "$T/rt.log")
+[ -n "$t1" ] && [ -n "$t2" ] || fail "timeout: want 2 requests: $(cut -c1-120 "$T/rt.log")"
+[ $((t2 - t1)) -lt 4000 ] || fail "timeout: next request $((t2 - t1)) ms after the hung one: timeout not applied"
+[ "$retries" -ge 1 ] || fail "timeout: no retry counted"
+uniq=$(grep -E '^profile .* status=200 ' "$T/rt.log" | grep -o 'sha=[0-9a-f]*' | sort -u | wc -l)
+[ "$uniq" = "$n_in" ] || fail "timeout: $uniq of $n_in profiles delivered (bearer_token_file?)"
+! grep -q '^error' "$T/rt.log" || fail "timeout: $(grep '^error' "$T/rt.log" | head -3)"
+pass "timeout: the hung request given up on, next one $((t2 - t1)) ms later; bearer_token_file sent"
+
 # -- 400: rejected, never retried ---------------------------------------------
 rp=$(unused_port)
 start_recorder "$rp" "$T/r2.log" -script 400 -bearer tok3n -tenant tenant-1 -body "bad profile for test"
@@ -107,7 +147,7 @@ pass "400: $n_in profiles rejected once each, no retry, server message logged"
 # -- 429 with Retry-After: 2 --------------------------------------------------
 rp=$(unused_port)
 start_recorder "$rp" "$T/r3.log" -script 429,200 -retry-after 2 -bearer tok3n -tenant tenant-1
-run_agent a3 "$rp" "    batch: {max_profiles: 100, max_delay: 300ms}"
+run_agent a3 "$rp" "    batch: {max_profiles: 100, max_delay: 1s}"
 wait_for 30 finished || fail "429: not finished; $(tail -5 "$T/a3.log")"
 stop_profpipe "$PROFPIPE_PID"
 t1=$(awk '/^req n=1 /{sub("ms=","",$3); print $3}' "$T/r3.log")
@@ -116,7 +156,9 @@ t2=$(awk '/^req n=2 /{sub("ms=","",$3); print $3}' "$T/r3.log")
 [ $((t2 - t1)) -ge 2000 ] || fail "429: retried after $((t2 - t1)) ms, Retry-After asked 2000"
 uniq=$(grep -E '^profile .* status=200 ' "$T/r3.log" | grep -o 'sha=[0-9a-f]*' | sort -u | wc -l)
 [ "$uniq" = "$n_in" ] || fail "429: $uniq of $n_in profiles delivered"
-pass "429: next attempt after $((t2 - t1)) ms (Retry-After: 2)"
+most=$(awk '/^profile .* status=200 /{c[$2]++} END{m=0; for(k in c) if(c[k]>m) m=c[k]; print m}' "$T/r3.log")
+[ "$most" -ge 2 ] || fail "429: batch: no PushRequest carried more than $most profiles"
+pass "429: next attempt after $((t2 - t1)) ms (Retry-After: 2); up to $most series per PushRequest"
 
 # -- api: ingest -----------------------------------------------------------------
 rp=$(unused_port)
@@ -145,6 +187,16 @@ stop_profpipe "$PROFPIPE_PID"
 [ "$local_rej" = "$n_in" ] || fail "limits: $local_rej counted by reason, want $n_in"
 grep -q 'rejected profile {.*(max_label_names_per_series)' "$T/a5.log" || fail "limits: not logged"
 pass "limits: $n_in profiles over max_label_names_per_series rejected locally, none sent"
+rp=$(unused_port)
+start_recorder "$rp" "$T/r5b.log" -script 200
+run_agent a5b "$rp" "    max_profile_size: 64"
+wait_for 30 finished || fail "size limit: not finished; $(tail -5 "$T/a5b.log")"
+local_rej=$(metric_value "$mport" 'profpipe_pyroscope_rejected_profiles_total\{.*reason="profile_size_limit"')
+stop_profpipe "$PROFPIPE_PID"
+[ "$(count_lines "$T/r5b.log" '^req ')" = 0 ] || fail "size limit: requests were sent"
+[ "$local_rej" = "$n_in" ] || fail "size limit: $local_rej counted by reason, want $n_in"
+grep -q 'rejected profile {.*(profile_size_limit)' "$T/a5b.log" || fail "size limit: not logged: $(grep -i reject "$T/a5b.log" | head -2)"
+pass "limits: $n_in profiles over max_profile_size rejected locally, none sent"
 
 # -- tenant_label: one PushRequest per tenant, the label sent as the header -----
 rp=$(unused_port)

@@ -13,7 +13,9 @@
 // Flags: -addr, -log, -script "503,503,200" (one status per request, the
 // last one repeating), -retry-after N (sent with 429 and 503), -user and
 // -pass or -bearer (required credentials), -tenant (required
-// X-Scope-OrgID), -body "text" (sent with error statuses), -tls DIR (serve
+// X-Scope-OrgID), -header NAME=VALUE (a required extra header), status 0
+// in -script (hang: answer 503 only after -hang, 3s), -body "text" (sent
+// with error statuses), -tls DIR (serve
 // HTTPS with a CA made on the spot: DIR/ca.pem, and a client certificate
 // DIR/client.pem + DIR/client-key.pem that is then required).
 //
@@ -65,6 +67,8 @@ var (
 	pass       = flag.String("pass", "", "required basic auth password")
 	bearer     = flag.String("bearer", "", "required bearer token")
 	tenant     = flag.String("tenant", "", "required X-Scope-OrgID")
+	header     = flag.String("header", "", "required extra header, NAME=VALUE")
+	hangFor    = flag.Duration("hang", 3*time.Second, "how long a scripted 0 (hang) waits before its 503")
 	errBody    = flag.String("body", "scripted failure", "body of error answers")
 	tlsDir     = flag.String("tls", "", "serve HTTPS; write ca.pem, client.pem, client-key.pem here")
 	makePush   = flag.String("make-push", "", "write a PushRequest with this raw profile to stdout")
@@ -292,6 +296,9 @@ func (r *recorder) authState(req *http.Request) string {
 	return "ok"
 }
 
+// statusHang in -script: the request is answered 503, but only after -hang.
+const statusHang = 0
+
 func (r *recorder) nextStatus() int {
 	st := r.statuses[len(r.statuses)-1]
 	if r.n <= len(r.statuses) {
@@ -349,10 +356,13 @@ func (r *recorder) handleIngest(n int, status int, body []byte, req *http.Reques
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(req.Body)
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.n++
 	n := r.n
 	status := r.nextStatus()
+	hang := status == statusHang
+	if hang {
+		status = http.StatusServiceUnavailable
+	}
 	auth := r.authState(req)
 	if auth != "ok" {
 		status = http.StatusUnauthorized
@@ -361,6 +371,10 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if *tenant != "" && gotTenant != *tenant {
 		status = http.StatusBadRequest
 		r.printf("error req=%d msg=tenant %q, want %q", n, gotTenant, *tenant)
+	}
+	if name, want, ok := strings.Cut(*header, "="); ok && req.Header.Get(name) != want {
+		status = http.StatusBadRequest
+		r.printf("error req=%d msg=header %s %q, want %q", n, name, req.Header.Get(name), want)
 	}
 	r.printf("req n=%d ms=%d path=%s status=%d tenant=%s auth=%s len=%d", n,
 		time.Now().UnixNano()/int64(time.Millisecond), req.URL.Path, status, gotTenant, auth,
@@ -378,6 +392,10 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		r.printf("error req=%d msg=%v", n, err)
 		status = http.StatusBadRequest
+	}
+	r.mu.Unlock()
+	if hang { // outside the lock: later requests are answered meanwhile
+		time.Sleep(*hangFor)
 	}
 	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) &&
 		*retryAfter != "" {
