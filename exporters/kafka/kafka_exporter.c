@@ -225,7 +225,7 @@ static int kafka_exporter_create(const pp_host *host, pp_instance *self,
                               host->cfg_string(cfg, "encoding"));
     if (parse_key(e, cfg, host->cfg_string(cfg, "key")) != 0)
         bad = -1;
-    if (bad == 0 && (e->conf = exporter_conf(e, cfg)) == NULL)
+    if ((e->conf = exporter_conf(e, cfg)) == NULL) /* its errors too, not only the first */
         bad = -1;
     if (bad) {
         exporter_free(e);

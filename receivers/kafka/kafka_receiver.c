@@ -125,9 +125,11 @@ static rd_kafka_conf_t *receiver_conf(kafka_receiver *r, const pp_config *cfg)
 {
     const pp_host *h = r->ctx.host;
     const char *initial = h->cfg_string(cfg, "initial_offset");
+    int bad = 0;
     if (strcmp(initial, "earliest") != 0 && strcmp(initial, "latest") != 0) {
-        h->cfg_error(cfg, "initial_offset", "\"%s\" is not earliest or latest", initial);
-        return NULL;
+        bad = h->cfg_error(cfg, "initial_offset", "\"%s\" is not earliest or latest",
+                           initial);
+        initial = "latest"; /* go on: the consumer properties' errors too */
     }
     const char *defaults[] = {
         "group.id", h->cfg_string(cfg, "group_id"),
@@ -137,8 +139,11 @@ static rd_kafka_conf_t *receiver_conf(kafka_receiver *r, const pp_config *cfg)
         NULL,
     };
     rd_kafka_conf_t *conf = kafka_conf_build(&r->ctx, cfg, "brokers", "consumer", defaults);
-    if (conf == NULL)
+    if (conf == NULL || bad) {
+        if (conf != NULL)
+            rd_kafka_conf_destroy(conf);
         return NULL;
+    }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
     rd_kafka_conf_set_error_cb(conf, consumer_error_cb);
@@ -199,7 +204,7 @@ static int kafka_receiver_create(const pp_host *host, pp_instance *self,
     const char *dlq = host->cfg_string(cfg, "dead_letter_file");
     if (dlq != NULL && *dlq != '\0' && (r->dead_letter_path = strdup(dlq)) == NULL)
         bad = -1;
-    if (bad == 0 && (r->conf = receiver_conf(r, cfg)) == NULL)
+    if ((r->conf = receiver_conf(r, cfg)) == NULL) /* every error, not only the first */
         bad = -1;
     if (bad == 0 && (r->offsets = kafka_offsets_new()) == NULL)
         bad = -1;

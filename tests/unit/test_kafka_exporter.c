@@ -124,6 +124,9 @@ static void test_delivers_with_headers_and_keys(void **state)
     fixture *f = *state;
     const pp_host *host = harness_host();
     harness *h = exporter(f, "compression: zstd\n");
+    double sent = metric_sum("kafka_messages_sent_total");
+    double acked = metric_sum("kafka_messages_acknowledged_total");
+    double bytes = metric_sum("kafka_bytes_sent_total");
     pp_batch *b = host->batch_new();
     host->batch_add(b, make_profile("checkout", 3));
     host->batch_add(b, make_profile("checkout", 5)); /* same series */
@@ -133,6 +136,10 @@ static void test_delivers_with_headers_and_keys(void **state)
     assert_int_equal(export_all(h, b, outcome, &result), PP_OK);
     for (int i = 0; i < 3; i++)
         assert_int_equal(outcome[i], PP_EXPORTED);
+    assert_true(metric_sum("kafka_messages_sent_total") == sent + 3);
+    assert_true(metric_sum("kafka_messages_acknowledged_total") == acked + 3);
+    assert_true(metric_sum("kafka_bytes_sent_total") > bytes);
+    assert_true(metric_sum("kafka_messages_in_flight") == 0);
 
     rd_kafka_message_t *msgs[8];
     rd_kafka_t *reader;
@@ -205,6 +212,8 @@ static void test_brokers_down_then_up(void **state)
     fixture *f = *state;
     const pp_host *host = harness_host();
     harness *h = exporter(f, "timeout: 1s\n");
+    double retried = metric_sum("kafka_messages_retried_total");
+    double failed = metric_sum("kafka_messages_failed_total");
     for (int id = 1; id <= BROKERS; id++)
         rd_kafka_mock_broker_set_down(f->mc, id);
     pp_batch *b = host->batch_new();
@@ -214,6 +223,7 @@ static void test_brokers_down_then_up(void **state)
     assert_int_equal(export_all(h, b, outcome, &result), PP_RETRY);
     assert_int_equal(outcome[0], PP_PENDING);
     assert_true(result.message[0] != '\0');
+    assert_true(metric_sum("kafka_messages_retried_total") == retried + 1);
     for (int id = 1; id <= BROKERS; id++)
         rd_kafka_mock_broker_set_up(f->mc, id);
     pp_status st = PP_RETRY;
@@ -221,6 +231,8 @@ static void test_brokers_down_then_up(void **state)
         st = export_all(h, b, outcome, &result);
     assert_int_equal(st, PP_OK);
     assert_int_equal(outcome[0], PP_EXPORTED);
+    /* the purged message's report may come in a later call's poll */
+    assert_true(metric_sum("kafka_messages_failed_total") >= failed + 1);
     host->batch_unref(b);
     harness_free(h);
 }

@@ -3,7 +3,8 @@
 # kcat (the independent client) reads the topic back: every value is the
 # input file byte for byte and opens in `go tool pprof` with the same
 # totals, the headers carry the series labels and window, and every
-# message of one series has the same key and partition.
+# message of one series has the same key and partition. Then `profpipe
+# validate` on bad kafka options reports every one with file:line:col.
 source "$SOURCE_DIR/tests/e2e/lib.sh"
 source "$SOURCE_DIR/tests/e2e/kafka/kafka_lib.sh"
 
@@ -72,3 +73,30 @@ done <"$T/meta.tsv"
 series=$(cut -f3 "$T/meta.tsv" | sort -u | wc -l)
 [ "$series" -lt "$n_in" ] || fail "expected some series with more than one profile"
 pass "$n_in profiles in $series series, each series on one partition"
+
+# Bad options: `profpipe validate` names every one, with file:line:col.
+cat >"$T/bad.yaml" <<YAML
+receivers:
+  kafka:
+    brokers: [127.0.0.1:9]
+    initial_offset: middle
+    consumer: {bogus.prop: x}
+exporters:
+  kafka:
+    brokers: [127.0.0.1:9]
+    compression: brotli
+    key: series
+    producer: {no.such: "1"}
+service:
+  pipelines:
+    profiles: {receivers: [kafka], exporters: [kafka]}
+YAML
+! "$PROFPIPE" validate -c "$T/bad.yaml" >"$T/bad.out" 2>&1 || fail "bad options validated"
+for want in "bad.yaml:4:[0-9]*: receivers.kafka: initial_offset: \"middle\"" \
+  "bad.yaml:5:[0-9]*: receivers.kafka: consumer.bogus.prop: No such configuration property" \
+  "bad.yaml:9:[0-9]*: exporters.kafka: compression: unknown compression \"brotli\"" \
+  "bad.yaml:10:[0-9]*: exporters.kafka: key: \"series\"" \
+  "bad.yaml:11:[0-9]*: exporters.kafka: producer.no.such: No such configuration property"; do
+  grep -q "$want" "$T/bad.out" || fail "validate did not report /$want/: $(cat "$T/bad.out")"
+done
+pass "validate names every bad kafka option with its file:line:col"
