@@ -3,8 +3,9 @@
  * push API carries (service_name without a type suffix, tags, __name__
  * from the sample types or the suffix, __delta__, pyroscope_spy, tenant,
  * window in every time unit SDKs use), that refused requests emit
- * nothing, and that all the profiles of one push share one
- * max_decompressed_size budget, checked before the request is decoded. */
+ * nothing, that all the profiles of one push share one
+ * max_decompressed_size budget, checked before the request is decoded,
+ * and that bearer_token keeps out every other Authorization. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,6 +73,11 @@ static int setup(void **state)
     return setup_with(state, "tenant_label: tenant\nmax_labels: 8");
 }
 
+static int setup_bearer(void **state)
+{
+    return setup_with(state, "bearer_token: t0k3n");
+}
+
 static int setup_small_budget(void **state)
 {
     return setup_with(state, "max_decompressed_size: 64KiB");
@@ -118,11 +124,14 @@ static size_t discard(char *d, size_t s, size_t n, void *arg)
     return s * n;
 }
 
+/* Authorization header value post() sends, when not NULL. */
+static const char *post_auth;
+
 /* POSTs body to base+path; returns the HTTP status. */
 static long post(const fixture *f, const char *path, const char *ctype, const char *tenant,
                  const void *body, size_t len)
 {
-    char url[1024], h1[128], h2[128];
+    char url[1024], h1[128], h2[128], h3[128];
     snprintf(url, sizeof url, "%s%s", f->base, path);
     CURL *c = curl_easy_init();
     struct curl_slist *hl = NULL;
@@ -131,6 +140,10 @@ static long post(const fixture *f, const char *path, const char *ctype, const ch
     if (tenant) {
         snprintf(h2, sizeof h2, "X-Scope-OrgID: %s", tenant);
         hl = curl_slist_append(hl, h2);
+    }
+    if (post_auth) {
+        snprintf(h3, sizeof h3, "Authorization: %s", post_auth);
+        hl = curl_slist_append(hl, h3);
     }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
@@ -423,6 +436,31 @@ static void push_profiles_share_one_budget(void **state)
         free(fat[i]);
 }
 
+/* bearer_token: only "Authorization: Bearer <token>" gets in. */
+static void bearer_token_required(void **state)
+{
+    fixture *f = *state;
+    size_t len;
+    uint8_t *cpu = profile_bytes("cpu", "nanoseconds", &len);
+    static const char *refused[] = {NULL, "Bearer wrong", "Bearer t0k3n2", "Basic dTp0MGszbg=="};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        post_auth = refused[i];
+        assert_int_equal(post(f, "/ingest?name=a&format=pprof", "application/octet-stream",
+                              NULL, cpu, len),
+                         401);
+    }
+    assert_null(harness_wait_emit(f->hs, NO_EMIT_MS));
+    post_auth = "Bearer t0k3n";
+    assert_int_equal(post(f, "/ingest?name=a&format=pprof", "application/octet-stream", NULL,
+                          cpu, len),
+                     200);
+    post_auth = NULL;
+    pp_batch *b;
+    next_profile(f, &b);
+    harness_host()->batch_unref(b);
+    free(cpu);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
@@ -433,6 +471,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(refused_requests_emit_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(push_profiles_share_one_budget, setup_small_budget,
                                         teardown),
+        cmocka_unit_test_setup_teardown(bearer_token_required, setup_bearer, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

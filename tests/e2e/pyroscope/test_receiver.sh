@@ -39,7 +39,8 @@ wait_for 10 logged "$T/r.log" "listening on 127.0.0.1:$port" ||
   fail "receiver did not listen: $(cat "$T/r.log")"
 base="http://127.0.0.1:$port"
 now=$(date +%s)
-good_ingest="$base/ingest?name=shop.cpu%7Bregion%3Deu%2Cpod%3Dp1%7D&from=$((now - 10))&until=$now&format=pprof&spyName=gospy&sampleRate=100"
+# (units and aggregationType describe non-pprof formats: accepted, unused)
+good_ingest="$base/ingest?name=shop.cpu%7Bregion%3Deu%2Cpod%3Dp1%7D&from=$((now - 10))&until=$now&format=pprof&spyName=gospy&sampleRate=100&units=samples&aggregationType=sum"
 
 # post EXPECTED_STATUS EXPECTED_TEXT URL [curl args...]: checks status and
 # that the body says EXPECTED_TEXT (when not empty).
