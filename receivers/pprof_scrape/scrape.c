@@ -540,6 +540,7 @@ static int read_config(const pp_host *h, pp_instance *self, const pp_config *cfg
 {
     const char *job = h->cfg_string(cfg, "job_name");
     int64_t limit;
+    int rc = 0;
     c->job = strdup(job && job[0] ? job : h->instance_id(self));
     c->scheme = strdup(h->cfg_string(cfg, "scheme"));
     if (!c->job || !c->scheme)
@@ -549,11 +550,16 @@ static int read_config(const pp_host *h, pp_instance *self, const pp_config *cfg
     limit = h->cfg_size(cfg, "body_size_limit");
     c->body_size_limit = limit > 0 ? limit : 0;
     c->transport.follow_redirects = h->cfg_bool(cfg, "follow_redirects");
-    if (read_transport(h, cfg, &c->transport) < 0 ||
-        read_map(h, h->cfg_child(cfg, "params"), &c->params, &c->n_params) < 0 ||
-        read_ptypes(h, cfg, c) < 0 || read_durations(h, cfg, c) < 0)
-        return -1;
-    if (read_targets(h, cfg, c) < 0 || read_file_sd(h, cfg, c) < 0)
+    if (read_map(h, h->cfg_child(cfg, "params"), &c->params, &c->n_params) < 0 ||
+        read_ptypes(h, cfg, c) < 0)
+        return -1; /* out of memory */
+    /* each reader reports its own errors: run them all, so that one
+     * validate run lists every mistake */
+    rc |= read_transport(h, cfg, &c->transport);
+    rc |= read_durations(h, cfg, c);
+    rc |= read_targets(h, cfg, c);
+    rc |= read_file_sd(h, cfg, c);
+    if (rc)
         return -1;
     if (c->n_specs == 0 && c->n_sd_files == 0)
         return h->cfg_error(cfg, "targets", "no targets: set targets or file_sd");
