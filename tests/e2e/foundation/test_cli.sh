@@ -51,6 +51,11 @@ check_readme() { # type readme nth-table-of-that-type
   while IFS= read -r row; do
     grep -qF -- "$row" "$2" || fail "$2 lacks the option row: $row"
   done < "$T/rows"
+  # and the README's own table (the first after "## Options") has no other row
+  awk '/^## Options/ {o = 1; next} o && /^\| `/ {print; t = 1; next} t && !/^\|/ {exit}' "$2" > "$T/readme_rows"
+  while IFS= read -r row; do
+    grep -qxF -- "$row" "$T/rows" || fail "$2 has a row the component does not: $row"
+  done < "$T/readme_rows"
 }
 check_readme file "$SOURCE_DIR/receivers/file/README.md" 1
 check_readme file "$SOURCE_DIR/exporters/file/README.md" 2

@@ -24,7 +24,7 @@ exporters:
     directory: $T/out
     fsync: true
 service:
-  telemetry: {address: ""}  # no port to collide on; test_telemetry checks it
+  telemetry: {address: "", log_level: debug}  # debug: one "read file=" line per accepted file
   shutdown_timeout: 30s
   pipelines:
     profiles:
@@ -49,5 +49,10 @@ find "$T/in" -name '*.pb.gz' -printf '%f\n' | sed 's/\..*//' | sort > "$T/left"
 [ -z "$(comm -12 "$T/written" "$T/left")" ] || fail "written but not deleted: $(comm -12 "$T/written" "$T/left" | head -3)"
 [ $((written + left)) = $N ] || fail "lost: $written written + $left left != $N"
 [ -z "$(find "$T/out" -name '.tmp-*')" ] || fail "temp files left behind"
+# a profile dropped on the way keeps its file too, so "left" alone cannot
+# tell unread from lost: every file the receiver read must be written
+read=$(grep -c 'msg="read file=' "$T/run.log" || true)
+[ "$read" = "$written" ] || fail "read $read files but wrote $written profiles"
+! grep -E 'dropped|not delivered|refused' "$T/run.log" || fail "profiles were dropped at SIGTERM"
 [ "$written" -gt "$at_term" ] || echo "note: nothing was in flight at SIGTERM this time"
 pass "SIGTERM: exit 0, $written written ($((written - at_term)) drained after the signal), $left untouched, none lost"
