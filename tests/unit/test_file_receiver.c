@@ -41,9 +41,10 @@ static int remove_dir(void **state) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* The gzip'd pprof of a one-sample profile with the given sample type. */
-static void profile_bytes(const char *type, const char *unit, int64_t value, uint8_t **out,
-                          size_t *len) {
+/* The gzip'd pprof of a one-sample profile with the given sample type,
+ * taken at time_ns (0: no time) over 10 s. */
+static void profile_bytes_at(const char *type, const char *unit, int64_t value,
+                             int64_t time_ns, uint8_t **out, size_t *len) {
     const pp_host *h = harness_host();
     pp_profile *p = h->profile_new();
     pp_pprof *t = h->profile_tree_new(p);
@@ -56,7 +57,7 @@ static void profile_bytes(const char *type, const char *unit, int64_t value, uin
     t->samples[0].values[0] = value;
     t->samples[0].n_values = 1;
     t->n_samples = 1;
-    t->time_nanos = T0;
+    t->time_nanos = time_ns;
     t->duration_nanos = 10 * SEC;
     const uint8_t *gz;
     char err[256];
@@ -64,6 +65,11 @@ static void profile_bytes(const char *type, const char *unit, int64_t value, uin
     *out = malloc(*len);
     memcpy(*out, gz, *len);
     h->profile_free(p);
+}
+
+static void profile_bytes(const char *type, const char *unit, int64_t value, uint8_t **out,
+                          size_t *len) {
+    profile_bytes_at(type, unit, value, T0, out, len);
 }
 
 /* Puts name in tmpdir with data, its mtime `age` seconds back. Written
@@ -335,6 +341,77 @@ static void test_reload_hands_over_what_was_read(void **state) {
     harness_free(fresh);
 }
 
+
+/* Without failed_dir a bad file stays where it is and is not read again
+ * until it is rewritten; a file over max_file_size is refused too. */
+static void test_bad_file_kept_until_rewritten(void **state) {
+    (void)state;
+    put_file("bad.pb.gz", "not a profile at all", 20, 5);
+    uint8_t *gz;
+    size_t len;
+    profile_bytes("cpu", "nanoseconds", 1, &gz, &len);
+    char big[64];
+    assert_true(len > 16);
+    snprintf(big, sizeof big, "max_file_size: %zu\n", len - 1);
+    harness *hs = receiver("include: ['%s/*.pb.gz']\npoll_interval: 100ms\nmin_file_age: 0s\n",
+                           tmpdir);
+    nothing_more(hs); /* skipped, and not retried every poll */
+    assert_true(file_exists("bad.pb.gz"));
+    put_file("bad.pb.gz", gz, len, 1); /* fixed in place: a new version */
+    pp_batch *b = next(hs);
+    assert_string_equal(label(b, "service_name"), "bad");
+    harness_host()->batch_unref(b);
+    nothing_more(hs);
+    harness_free(hs);
+
+    put_file("large.pb.gz", gz, len, 5);
+    char yaml[512], err[512];
+    snprintf(yaml, sizeof yaml, "include: ['%s/large.pb.gz']\nmin_file_age: 0s\n%s", tmpdir,
+             big);
+    hs = harness_new(&pp_receiver_file, "file", yaml, err, sizeof err);
+    assert_non_null(hs);
+    assert_int_equal(harness_start(hs), 0);
+    nothing_more(hs); /* one byte over the limit: refused */
+    assert_true(file_exists("large.pb.gz"));
+    harness_free(hs);
+    free(gz);
+}
+
+/* A profile without time_nanos ends when its file was last written. */
+static void test_window_without_time_from_mtime(void **state) {
+    (void)state;
+    uint8_t *gz;
+    size_t len;
+    profile_bytes_at("cpu", "nanoseconds", 1, 0, &gz, &len);
+    put_file("untimed.pb.gz", gz, len, 100);
+    free(gz);
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/untimed.pb.gz", tmpdir);
+    assert_int_equal(stat(path, &st), 0);
+    int64_t mtime = (int64_t)st.st_mtim.tv_sec * SEC + st.st_mtim.tv_nsec;
+    harness *hs = receiver("include: ['%s/*.pb.gz']\nmin_file_age: 0s\n", tmpdir);
+    pp_batch *b = next(hs);
+    const pp_host *h = harness_host();
+    assert_int_equal(h->profile_until(h->batch_get(b, 0)), mtime);
+    assert_int_equal(h->profile_from(h->batch_get(b, 0)), mtime - 10 * SEC);
+    h->batch_unref(b);
+    harness_free(hs);
+}
+
+/* delete_after_read deletes the version it read, not one written since. */
+static void test_delete_spares_a_rewritten_file(void **state) {
+    (void)state;
+    put_cpu("busy.pb.gz", 1, 5);
+    harness *hs = receiver("include: ['%s/*.pb.gz']\nmin_file_age: 0s\ndelete_after_read: true\n",
+                           tmpdir);
+    pp_batch *b = next(hs);
+    put_cpu("busy.pb.gz", 2, 1); /* a new version arrives before the ack */
+    harness_host()->batch_unref(b);
+    assert_true(file_exists("busy.pb.gz"));
+    harness_free(hs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seen_set),
@@ -348,6 +425,9 @@ int main(void) {
         DIR_TEST(test_min_file_age_waits),
         DIR_TEST(test_delete_after_read_on_ack),
         DIR_TEST(test_reload_hands_over_what_was_read),
+        DIR_TEST(test_bad_file_kept_until_rewritten),
+        DIR_TEST(test_window_without_time_from_mtime),
+        DIR_TEST(test_delete_spares_a_rewritten_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
