@@ -13,10 +13,13 @@ start_recorder() {
   : >"$log"
   bg "$T/recorder" -addr "127.0.0.1:$port" -log "$log" "$@"
   local pid=${PIDS[${#PIDS[@]}-1]}
-  wait_for 10 port_open "$port" && kill -0 "$pid" 2>/dev/null || fail "recorder did not start"
+  wait_for 10 listens "$port" "$pid" ||
+    fail "recorder did not listen on $port: $(ss -Htlnp "sport = :$port")"
 }
 
-port_open() { ss -Htln "sport = :$1" | grep -q .; }
+# listens PORT PID: PID itself listens on PORT (not another test's process
+# that took the port first).
+listens() { ss -Htlnp "sport = :$1" | grep -q "pid=$2,"; }
 
 # free_port, skipping ports any socket holds (not only listeners): with
 # many tests on one machine, a client's ephemeral port or a TIME_WAIT one

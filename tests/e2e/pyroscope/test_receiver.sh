@@ -15,11 +15,11 @@ source "$SOURCE_DIR/tests/e2e/pyroscope/pyro_lib.sh"
 
 go_profiles_into "$T/in"
 build_recorder # its -make-push writes PushRequests
-port=$(unused_port)
-cat >"$T/r.yaml" <<YAML
+r_config() {
+  cat <<YAML
 receivers:
   pyroscope:
-    endpoint: 127.0.0.1:$port
+    endpoint: 127.0.0.1:$1
     basic_auth: {username: sdk, password: pw}
     max_request_body_size: 4MiB
     max_decompressed_size: 16MiB
@@ -34,9 +34,8 @@ service:
       receivers: [pyroscope]
       exporters: [file]
 YAML
-start_profpipe r "$T/r.yaml"
-wait_for 10 logged "$T/r.log" "listening on 127.0.0.1:$port" ||
-  fail "receiver did not listen: $(cat "$T/r.log")"
+}
+start_listening r r_config; port=$LISTEN_PORT
 base="http://127.0.0.1:$port"
 now=$(date +%s)
 # (units and aggregationType describe non-pprof formats: accepted, unused)
