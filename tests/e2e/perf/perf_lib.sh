@@ -9,6 +9,10 @@ perf_require_access() {
   fi
 }
 
+# A command that fails outside a condition ends the test (set -e): say
+# which, so that no failure is silent.
+trap 'rc=$?; echo "FAIL: ${0##*/}:$LINENO: \`$BASH_COMMAND\` returned $rc" >&2' ERR
+
 # Under ASan/UBSan profpipe is several times slower: allow it more time.
 PERF_SLOW=1
 [ "$SANITIZE" = 1 ] || [ "$SANITIZE" = ON ] || [ "$SANITIZE" = TRUE ] && PERF_SLOW=3
