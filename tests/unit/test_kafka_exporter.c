@@ -1,8 +1,9 @@
 /* Unit tests of the kafka exporter against librdkafka's mock cluster
  * (3 brokers in this process): option errors, delivery with the wire
- * format's headers and keys read back by a plain consumer, rejection of
- * oversized profiles, retry while the brokers are down or refuse produce
- * requests, and the pyroscope_push encoding. */
+ * format's headers and keys read back by a plain consumer, every
+ * compression codec, rejection of oversized profiles, retry while the
+ * brokers are down or refuse produce requests, the pyroscope_push
+ * encoding, and the exporter's metrics along the way. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -301,11 +302,49 @@ static void test_pyroscope_push_encoding(void **state)
     harness_free(h);
 }
 
+/* Every compression codec the option offers is one librdkafka has: the
+ * messages arrive and their values are the profiles. */
+static void test_every_compression_delivers(void **state)
+{
+    static const char *const codecs[] = {"none", "gzip", "snappy", "lz4", "zstd"};
+    enum { N_CODECS = sizeof codecs / sizeof codecs[0] };
+    fixture *f = *state;
+    const pp_host *host = harness_host();
+    for (size_t c = 0; c < N_CODECS; c++) {
+        char extra[64];
+        snprintf(extra, sizeof extra, "compression: %s\n", codecs[c]);
+        harness *h = exporter(f, extra);
+        pp_batch *b = host->batch_new();
+        host->batch_add(b, make_profile(codecs[c], 50));
+        pp_outcome outcome[1] = {0};
+        pp_export_result result;
+        assert_int_equal(export_all(h, b, outcome, &result), PP_OK);
+        assert_int_equal(outcome[0], PP_EXPORTED);
+        host->batch_unref(b);
+        harness_free(h);
+    }
+    rd_kafka_message_t *msgs[N_CODECS + 1];
+    rd_kafka_t *reader;
+    size_t n = consume_all(f, msgs, N_CODECS + 1, &reader);
+    assert_int_equal(n, N_CODECS);
+    for (size_t i = 0; i < n; i++) {
+        char err[256];
+        pp_profile *back = host->profile_new();
+        assert_int_equal(host->profile_set_raw(back, msgs[i]->payload, msgs[i]->len), 0);
+        const pp_pprof *t = host->profile_tree(back, err, sizeof err);
+        assert_non_null(t);
+        assert_int_equal(t->n_samples, 50);
+        host->profile_free(back);
+    }
+    consumed_free(reader, msgs, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_option_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delivers_with_headers_and_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_compression_delivers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_large_is_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_brokers_down_then_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_produce_is_retried, setup, teardown),
