@@ -4,9 +4,11 @@
  * to virtual address) and its function symbols sorted by address, with
  * their names in one string pool. The ELF file is closed after loading, so
  * the cache holds no descriptors. A symbol of size 0 (hand-written assembly)
- * covers up to the next symbol.
+ * covers up to the next symbol. A Go binary stripped of .symtab is read
+ * from its .gopclntab (perf_gopclntab.c).
  */
 #include "perf_symbols.h"
+#include "perf_gopclntab.h"
 
 #include <fcntl.h>
 #include <gelf.h>
@@ -135,17 +137,39 @@ static int read_segments(perf_symfile *f, Elf *e)
     return 0;
 }
 
+static int add_go_sym(void *arg, uint64_t addr, uint64_t size, const char *name)
+{
+    return add_sym(arg, addr, size, name);
+}
+
+/* A Go binary without .symtab: its functions from .gopclntab. A table we
+ * cannot read leaves the frames named by mapping+offset. */
+static int read_gopclntab(perf_symfile *f, Elf_Scn *scn)
+{
+    Elf_Data *d = elf_getdata(scn, NULL);
+    size_t before = f->n_syms;
+    if (!d || !d->d_buf)
+        return 0;
+    if (perf_gopclntab_read(d->d_buf, d->d_size, add_go_sym, f) < 0)
+        f->n_syms = before; /* all or nothing */
+    return 0;
+}
+
 /* Reads an opened ELF: segments and build id when want_layout, function
- * symbols from .symtab (from .dynsym only if there is no .symtab). Returns
- * 1 if .symtab was found, 0 if not, -1 on what is not ELF. */
+ * symbols from .symtab (from .dynsym, and a Go binary's .gopclntab, only
+ * if there is no .symtab). Returns 1 if .symtab was found, 0 if not, -1 on
+ * what is not ELF. */
 static int read_elf_handle(perf_symfile *f, Elf *e, int want_layout)
 {
-    Elf_Scn *scn = NULL, *dynsym = NULL;
+    Elf_Scn *scn = NULL, *dynsym = NULL, *gopclntab = NULL;
     GElf_Shdr dynsym_sh;
+    size_t shstrndx = 0;
     int has_symtab = 0, rc = 0;
 
     if (!e || elf_kind(e) != ELF_K_ELF)
         return -1;
+    if (elf_getshdrstrndx(e, &shstrndx) != 0)
+        shstrndx = 0;
     if (want_layout && read_segments(f, e) < 0)
         rc = -1;
     while (rc == 0 && (scn = elf_nextscn(e, scn)) != NULL) {
@@ -161,9 +185,15 @@ static int read_elf_handle(perf_symfile *f, Elf *e, int want_layout)
             dynsym_sh = sh;
         } else if (sh.sh_type == SHT_NOTE && want_layout && !f->build_id[0]) {
             read_build_id(f, scn);
+        } else if (sh.sh_type == SHT_PROGBITS && shstrndx) {
+            const char *name = elf_strptr(e, shstrndx, sh.sh_name);
+            if (name && strcmp(name, ".gopclntab") == 0)
+                gopclntab = scn;
         }
     }
     if (rc == 0 && !has_symtab && dynsym && read_symtab(f, e, dynsym, &dynsym_sh) < 0)
+        rc = -1;
+    if (rc == 0 && !has_symtab && gopclntab && read_gopclntab(f, gopclntab) < 0)
         rc = -1;
     return rc < 0 ? -1 : has_symtab;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Two processes under the perf receiver (→ file exporter):
 # - a Go program (Debian golang-go) that spends its time in main.burnCPU:
-#   that function is on top of its profile, named from the Go .symtab;
+#   that function is on top of its profile, named from the Go .symtab; the
+#   same program built with -ldflags="-s -w" (no .symtab, as in many
+#   container images) gets the same name from its .gopclntab;
 # - a C program living a fraction of a 2s interval, under its own
 #   comm: it still gets its profile, with its own pid, comm, exe and the
 #   service_name a rule gives it (regex on comm with $1);
@@ -19,12 +21,15 @@ source "$SOURCE_DIR/tests/e2e/perf/perf_lib.sh"
 perf_require_access
 
 go_build "$T/goburn" "$SOURCE_DIR/tests/e2e/perf/goburn"
+(cd "$SOURCE_DIR/tests/e2e/perf/goburn" && go build -ldflags="-s -w" -o "$T/gostripped" .) ||
+  fail "cannot build the stripped Go program"
+! readelf -S "$T/gostripped" | grep -q '\.symtab' || fail "gostripped still has a .symtab"
 perf_build_workload "$T/shortlived"
 cp "$(command -v bash)" "$T/prexec"
 cp "$T/shortlived" "$T/tiny"
 port=$(free_port)
 perf_config "$T/cfg.yaml" "$T/out" "$port" "    interval: 2s
-    comm: \"goburn|shortlived|prexec|tiny\"
+    comm: \"goburn|gostripped|shortlived|prexec|tiny\"
     service_name:
       - regex: \"short(.*)\"
         source: comm
@@ -35,6 +40,9 @@ perf_wait_sampling perf
 "$T/goburn" 4 > "$T/goburn.out" &
 gpid=$!
 PIDS+=("$gpid")
+"$T/gostripped" 4 > "$T/gostripped.out" &
+gspid=$!
+PIDS+=("$gspid")
 sleep 1
 "$T/shortlived" 2 0.3 > "$T/short.out" &
 spid=$!
@@ -50,6 +58,7 @@ tpid=$!
 PIDS+=("$tpid")
 wait "$tpid" || fail "tiny failed"
 wait "$gpid" || fail "goburn failed"
+wait "$gspid" || fail "gostripped failed"
 # no wait: stopping drains the rings and emits the partial last interval
 stop_profpipe "$PROFPIPE_PID"
 [ -s "$T/out/index.jsonl" ] || fail "no profiles written"
@@ -72,6 +81,16 @@ grep -q ' main.main$' "$T/go.top" || fail "goburn's stacks lack main.main"
 index_lines_with "$T/out/index.jsonl" pid "$gpid" | head -1 | grep -q '"service_name":"goburn"' ||
   fail "goburn's service_name is not its executable's name"
 pass "goburn: main.burnCPU on top of ${#gfiles[@]} profiles ($(awk '/Total samples/ {print $NF}' "$T/go.top") samples)"
+
+# the stripped Go program: names from .gopclntab
+mapfile -t sgfiles < <(index_lines_with "$T/out/index.jsonl" pid "$gspid" | sed 's/^{"path":"\([^"]*\)".*/\1/')
+[ "${#sgfiles[@]}" -ge 1 ] || fail "no profile of gostripped (pid $gspid)"
+sgpaths=(); for f in "${sgfiles[@]}"; do sgpaths+=("$T/out/$f"); done
+go tool pprof -top -sample_index=samples "${sgpaths[@]}" 2>/dev/null > "$T/gostripped.top"
+top=$(awk '/^ *flat +flat%/ {getline; print $6; exit}' "$T/gostripped.top")
+[ "$top" = main.burnCPU ] || { cat "$T/gostripped.top" >&2; fail "top of gostripped is $top, not main.burnCPU"; }
+grep -q ' main.main$' "$T/gostripped.top" || fail "gostripped's stacks lack main.main"
+pass "gostripped (no .symtab): main.burnCPU on top, from .gopclntab"
 
 # the short-lived process: its own profile and labels
 sline=$(index_lines_with "$T/out/index.jsonl" pid "$spid" | head -1)
