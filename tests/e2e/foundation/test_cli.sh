@@ -62,6 +62,37 @@ check_readme file "$SOURCE_DIR/exporters/file/README.md" 2
 check_readme label_edit "$SOURCE_DIR/plugins/label_edit/README.md" 1
 pass "the READMEs' option tables match the components' tables"
 
+# `profpipe` alone is `run -c config/profpipe.yaml`; SIGINT stops it like SIGTERM
+mkdir -p "$T/home/config" "$T/in"
+cat > "$T/home/config/profpipe.yaml" <<YAML
+receivers: {file: {include: ["$T/in/*"], poll_interval: 1s}}
+exporters: {file: {directory: $T/out}}
+service:
+  telemetry: {address: ""}
+  pipelines: {profiles: {receivers: [file], exporters: [file]}}
+YAML
+(cd "$T/home" && exec "$PROFPIPE") > "$T/default.log" 2>&1 &
+pid=$!
+PIDS+=("$pid")
+wait_for 20 grep -q 'running config/profpipe.yaml' "$T/default.log" ||
+  fail "profpipe without arguments did not run config/profpipe.yaml: $(tail -3 "$T/default.log")"
+kill -INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" = 0 ] || fail "exit $rc after SIGINT, want 0: $(tail -3 "$T/default.log")"
+grep -q 'SIGINT: stopping' "$T/default.log" || fail "no SIGINT in the log"
+pass "no arguments: runs config/profpipe.yaml; SIGINT exits 0"
+
+# a runtime failure (the telemetry port is taken, here by a first profpipe) exits 1
+telemetry_port
+sed "s/address: \"\"/address: \"$TELEMETRY\"/" "$T/home/config/profpipe.yaml" > "$T/port.yaml"
+start_profpipe first "$T/port.yaml"
+wait_for 20 grep -q 'telemetry on' "$T/first.log" || fail "first profpipe: $(tail -3 "$T/first.log")"
+expect_rc 1 timeout 30 "$PROFPIPE" run -c "$T/port.yaml"
+has "$TELEMETRY"
+stop_profpipe "$PROFPIPE_PID"
+pass "a port in use: exit 1, naming the address"
+
 expect_rc 0 "$PROFPIPE" --version
 version=$(sed -n 's/^project(profpipe VERSION \([0-9.]*\).*/\1/p' "$SOURCE_DIR/CMakeLists.txt")
 has "^profpipe $version"
