@@ -70,27 +70,30 @@ while read -r f; do
 done < <(sed 's/^{"path":"\([^"]*\)".*/\1/' "$T/out/index.jsonl")
 pass "all $n profiles open in go tool pprof -raw"
 
+# go_burn_on_top NAME PID: the profiles of PID, merged, have main.burnCPU
+# on top and main.main in their stacks. Sets NPROFILES and NSAMPLES.
+go_burn_on_top() {
+  local name=$1 pid=$2 files paths=() f top
+  mapfile -t files < <(index_lines_with "$T/out/index.jsonl" pid "$pid" | sed 's/^{"path":"\([^"]*\)".*/\1/')
+  [ "${#files[@]}" -ge 1 ] || fail "no profile of $name (pid $pid)"
+  for f in "${files[@]}"; do paths+=("$T/out/$f"); done
+  go tool pprof -top -sample_index=samples "${paths[@]}" 2>/dev/null > "$T/$name.top"
+  top=$(awk '/^ *flat +flat%/ {getline; print $6; exit}' "$T/$name.top")
+  [ "$top" = main.burnCPU ] || { cat "$T/$name.top" >&2; fail "top of $name is $top, not main.burnCPU"; }
+  grep -q ' main.main$' "$T/$name.top" || fail "$name's stacks lack main.main"
+  NPROFILES=${#files[@]}
+  NSAMPLES=$(awk '/Total samples/ {print $NF}' "$T/$name.top")
+}
+
 # the Go program: main.burnCPU on top
-mapfile -t gfiles < <(index_lines_with "$T/out/index.jsonl" pid "$gpid" | sed 's/^{"path":"\([^"]*\)".*/\1/')
-[ "${#gfiles[@]}" -ge 1 ] || fail "no profile of goburn (pid $gpid)"
-gpaths=(); for f in "${gfiles[@]}"; do gpaths+=("$T/out/$f"); done
-go tool pprof -top -sample_index=samples "${gpaths[@]}" 2>/dev/null > "$T/go.top"
-top=$(awk '/^ *flat +flat%/ {getline; print $6; exit}' "$T/go.top")
-[ "$top" = main.burnCPU ] || { cat "$T/go.top" >&2; fail "top of goburn is $top, not main.burnCPU"; }
-grep -q ' main.main$' "$T/go.top" || fail "goburn's stacks lack main.main"
+go_burn_on_top goburn "$gpid"
 index_lines_with "$T/out/index.jsonl" pid "$gpid" | head -1 | grep -q '"service_name":"goburn"' ||
   fail "goburn's service_name is not its executable's name"
-pass "goburn: main.burnCPU on top of ${#gfiles[@]} profiles ($(awk '/Total samples/ {print $NF}' "$T/go.top") samples)"
+pass "goburn: main.burnCPU on top of $NPROFILES profiles ($NSAMPLES samples)"
 
 # the stripped Go program: names from .gopclntab
-mapfile -t sgfiles < <(index_lines_with "$T/out/index.jsonl" pid "$gspid" | sed 's/^{"path":"\([^"]*\)".*/\1/')
-[ "${#sgfiles[@]}" -ge 1 ] || fail "no profile of gostripped (pid $gspid)"
-sgpaths=(); for f in "${sgfiles[@]}"; do sgpaths+=("$T/out/$f"); done
-go tool pprof -top -sample_index=samples "${sgpaths[@]}" 2>/dev/null > "$T/gostripped.top"
-top=$(awk '/^ *flat +flat%/ {getline; print $6; exit}' "$T/gostripped.top")
-[ "$top" = main.burnCPU ] || { cat "$T/gostripped.top" >&2; fail "top of gostripped is $top, not main.burnCPU"; }
-grep -q ' main.main$' "$T/gostripped.top" || fail "gostripped's stacks lack main.main"
-pass "gostripped (no .symtab): main.burnCPU on top, from .gopclntab"
+go_burn_on_top gostripped "$gspid"
+pass "gostripped (no .symtab): main.burnCPU on top of $NPROFILES profiles, named from .gopclntab"
 
 # the short-lived process: its own profile and labels
 sline=$(index_lines_with "$T/out/index.jsonl" pid "$spid" | head -1)
