@@ -43,3 +43,18 @@ drop() { cp "$1" "$2/.$3.part" && mv "$2/.$3.part" "$2/$3"; }
 
 # telemetry_port: a free port, in TELEMETRY.
 telemetry_port() { TELEMETRY="127.0.0.1:$(free_port)"; }
+
+# metric_value SERIES: the value of the series whose name and labels are
+# exactly SERIES on http://$TELEMETRY/metrics (empty if absent). The page
+# is read whole first: `curl | grep -q` under pipefail fails on SIGPIPE.
+metric_value() {
+  local page
+  page=$(curl -sf "http://$TELEMETRY/metrics") || return 0
+  awk -v s="$1" 'index($0, s" ") == 1 {print $2}' <<<"$page"
+}
+metric_is() { [ "$(metric_value "$1")" = "$2" ]; }
+# expect_metric SERIES VALUE: waits up to 20s for it (counters move just
+# after the data they count).
+expect_metric() {
+  wait_for 20 metric_is "$1" "$2" || fail "$1 = '$(metric_value "$1")', want $2"
+}

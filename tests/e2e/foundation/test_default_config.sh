@@ -28,11 +28,7 @@ ls profiles/myapp/memory/*.pb.gz >/dev/null 2>&1 || fail "the dropped file is no
 tail -1 profiles/index.jsonl | grep -q '"source":"dropin"' || fail "no source=dropin label: $(tail -1 profiles/index.jsonl)"
 wait_for 10 test ! -e dropin/myapp.heap.pb.gz || fail "the dropped file was not deleted after writing"
 wait_for 10 test -e dropin/failed/notes.pb.gz || fail "the bad file was not moved to dropin/failed"
-# the page is read whole first: `curl | grep -q` under pipefail fails when
-# grep exits at its match while curl is still writing (SIGPIPE)
-metrics=$(curl -sf "http://$TELEMETRY/metrics") || fail "/metrics did not answer"
-grep -qF 'profpipe_file_receiver_files_total{component_id="file/dropin",result="failed"} 1' <<<"$metrics" ||
-  fail "the failed file is not counted: $(grep file_receiver_files_total <<<"$metrics")"
+expect_metric 'profpipe_file_receiver_files_total{component_id="file/dropin",result="failed"}' 1
 
 indexcheck profiles > /dev/null || fail "index does not match its files"
 

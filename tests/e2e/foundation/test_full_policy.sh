@@ -51,31 +51,22 @@ service:
 YAML
 
 start_profpipe run "$T/config.yaml"
-value() { # the value of the series whose name and labels are exactly $1
-  local page
-  page=$(curl -sf "http://$TELEMETRY/metrics") || return 0
-  awk -v s="$1" 'index($0, s" ") == 1 {print $2}' <<<"$page"
-}
-is() { [ "$(value "$1")" = "$2" ]; }
-expect() { # series value
-  wait_for 20 is "$1" "$2" || fail "$1 = '$(value "$1")', want $2"
-}
 for i in $(seq 1 $N); do
   drop "$T/gen/goapp.heap.pb.gz" "$T/in" "s$i.heap.pb.gz"
-  expect 'profpipe_receiver_accepted_profiles_total{component_id="file"}' "$i"
+  expect_metric 'profpipe_receiver_accepted_profiles_total{component_id="file"}' "$i"
   sleep 0.3 # the pipeline and exporter threads take it
 done
-expect 'profpipe_file_receiver_files_total{component_id="file",result="read"}' $N
+expect_metric 'profpipe_file_receiver_files_total{component_id="file",result="read"}' $N
 # a: held by the worker + queued = 2; the rest dropped by the exporter
-expect 'profpipe_exporter_enqueued_profiles_total{component_id="file/a"}' $N
-expect 'profpipe_exporter_dropped_profiles_total{component_id="file/a"}' $((N - 2))
-expect 'profpipe_pipeline_dropped_profiles_total{pipeline="profiles/a"}' 0
+expect_metric 'profpipe_exporter_enqueued_profiles_total{component_id="file/a"}' $N
+expect_metric 'profpipe_exporter_dropped_profiles_total{component_id="file/a"}' $((N - 2))
+expect_metric 'profpipe_pipeline_dropped_profiles_total{pipeline="profiles/a"}' 0
 # b: worker + exporter queue = 2 enqueued, 1 in the pipeline thread's hand,
 # 1 in the pipeline queue; the rest dropped by the pipeline queue
-expect 'profpipe_exporter_enqueued_profiles_total{component_id="file/b"}' 2
-expect 'profpipe_exporter_dropped_profiles_total{component_id="file/b"}' 0
-expect 'profpipe_pipeline_dropped_profiles_total{pipeline="profiles/b"}' $((N - 4))
-expect 'profpipe_exporter_sent_profiles_total{component_id="file/a"}' 0
+expect_metric 'profpipe_exporter_enqueued_profiles_total{component_id="file/b"}' 2
+expect_metric 'profpipe_exporter_dropped_profiles_total{component_id="file/b"}' 0
+expect_metric 'profpipe_pipeline_dropped_profiles_total{pipeline="profiles/b"}' $((N - 4))
+expect_metric 'profpipe_exporter_sent_profiles_total{component_id="file/a"}' 0
 grep -q 'component=exporter/file/a msg="sending queue full: dropped the oldest' "$T/run.log" ||
   fail "exporter drops not logged"
 grep -q 'component=profiles/b msg="pipeline queue full: dropped the oldest' "$T/run.log" ||

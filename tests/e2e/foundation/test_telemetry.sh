@@ -25,30 +25,23 @@ start_profpipe run "$T/config.yaml"
 wait_index "$T/out" 3 30
 wait_for 10 curl -sf "http://$TELEMETRY/healthz" || fail "/healthz did not answer 200"
 metrics() { curl -sf "http://$TELEMETRY/metrics"; }
-value() { # the value of the series whose name and labels are exactly $1
-  metrics | awk -v s="$1" 'index($0, s" ") == 1 {print $2}'
-}
-is() { [ "$(value "$1")" = "$2" ]; }
-expect() { # series value: waits for it (counters move just after the index)
-  wait_for 10 is "$1" "$2" || fail "$1 = '$(value "$1")', want $2"
-}
-expect 'profpipe_file_receiver_files_total{component_id="file/in",result="read"}' 3
-expect 'profpipe_file_receiver_files_total{component_id="file/in",result="failed"}' 1
-expect 'profpipe_receiver_accepted_profiles_total{component_id="file/in"}' 3
-expect 'profpipe_exporter_sent_profiles_total{component_id="file/out"}' 3
-expect 'profpipe_exporter_rejected_profiles_total{component_id="file/out"}' 0
-expect 'profpipe_exporter_dropped_profiles_total{component_id="file/out"}' 0
-expect 'profpipe_exporter_queue_bytes{component_id="file/out"}' 0
-expect 'profpipe_pipeline_dropped_profiles_total{pipeline="profiles"}' 0
-expect 'profpipe_pipeline_queue_bytes{pipeline="profiles"}' 0
+expect_metric 'profpipe_file_receiver_files_total{component_id="file/in",result="read"}' 3
+expect_metric 'profpipe_file_receiver_files_total{component_id="file/in",result="failed"}' 1
+expect_metric 'profpipe_receiver_accepted_profiles_total{component_id="file/in"}' 3
+expect_metric 'profpipe_exporter_sent_profiles_total{component_id="file/out"}' 3
+expect_metric 'profpipe_exporter_rejected_profiles_total{component_id="file/out"}' 0
+expect_metric 'profpipe_exporter_dropped_profiles_total{component_id="file/out"}' 0
+expect_metric 'profpipe_exporter_queue_bytes{component_id="file/out"}' 0
+expect_metric 'profpipe_pipeline_dropped_profiles_total{pipeline="profiles"}' 0
+expect_metric 'profpipe_pipeline_queue_bytes{pipeline="profiles"}' 0
 # the receiver passes files on as read: its bytes are the good files' sizes
 in_bytes=$(cat "$T"/in/goapp.*.pb.gz | wc -c)
-expect 'profpipe_receiver_accepted_bytes_total{component_id="file/in"}' "$in_bytes"
+expect_metric 'profpipe_receiver_accepted_bytes_total{component_id="file/in"}' "$in_bytes"
 bytes=$(awk -F'"bytes":' '{split($2, a, /[,}]/); s += a[1]} END {print s}' "$T/out/index.jsonl")
-expect 'profpipe_file_exporter_written_bytes_total{component_id="file/out"}' "$bytes"
-expect 'profpipe_file_exporter_disk_bytes{component_id="file/out"}' "$bytes"
+expect_metric 'profpipe_file_exporter_written_bytes_total{component_id="file/out"}' "$bytes"
+expect_metric 'profpipe_file_exporter_disk_bytes{component_id="file/out"}' "$bytes"
 version=$(sed -n 's/^project(profpipe VERSION \([0-9.]*\).*/\1/p' "$SOURCE_DIR/CMakeLists.txt")
-expect "profpipe_build_info{version=\"$version\"}" 1
+expect_metric "profpipe_build_info{version=\"$version\"}" 1
 pass "/metrics: files read 3 / failed 1, receiver 3 ($in_bytes bytes), exporter 3 ($bytes bytes), queues empty, nothing dropped, build info $version"
 
 # the whole page is Prometheus text: HELP and TYPE before each family,
