@@ -12,7 +12,8 @@
 #   (its 4096-byte objects: the runtime may charge a rare allocation of
 #   its own, e.g. on preemption, to the frame it interrupted);
 # - block and mutex: main.contend's contention, as deltas;
-# - no negative value anywhere; the series labels of the index.
+# - no negative value anywhere; the series labels of the index;
+# - defaults: threadcreate and the godeltaprof paths never requested.
 # temp files under our build dir: other suites clean /tmp
 export TMPDIR="${BUILD_DIR:?}/e2e-tmp" && mkdir -p "$TMPDIR"
 source "$SOURCE_DIR/tests/e2e/lib.sh"
@@ -36,6 +37,16 @@ wait_for 40 files_at_least "$T/out/plain-svc/memory" 4 ||
 [ "$(metric "scrape_up{component_id=\"pprof_scrape/e2e\",target=\"http://127.0.0.1:$P\"}" "$MP")" = 1 ] ||
   fail "scrape_up is not 1"
 stop_profpipe "$PROFPIPE_PID"
+
+# --- defaults: threadcreate and the godeltaprof paths are off ---
+target_requests "$P" >"$T/requests.txt"
+for p in threadcreate delta_heap delta_block delta_mutex; do
+  [ "$(grep -c " /debug/pprof/$p " "$T/requests.txt")" = 0 ] || fail "/debug/pprof/$p requested by default"
+done
+for p in profile allocs goroutine block mutex; do
+  [ "$(grep -c " /debug/pprof/$p 200\$" "$T/requests.txt")" -gt 0 ] || fail "/debug/pprof/$p never requested"
+done
+pass "defaults: the five Alloy profile types requested; threadcreate and delta_* never"
 
 # --- CPU: the hot function on top ---
 top=$(go tool pprof -top -nodecount=3 "$T"/out/plain-svc/process_cpu/*.pb.gz 2>/dev/null |

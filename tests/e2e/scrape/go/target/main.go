@@ -22,8 +22,10 @@
 //
 // Test controls: /control/reject?n=K&retry_after=S answers the next K
 // pprof requests with 429; /requests lists every pprof request with its
-// status; /bad/html, /bad/truncated and /bad/big?mb=N[&random=1] serve bodies that
-// are not a pprof; -silent ADDR accepts connections and never answers.
+// status and query; /debug/pprof/delta_{heap,block,mutex} serve
+// godeltaprof-style profiles with known values (godelta.go); /bad/html,
+// /bad/truncated and /bad/big?mb=N[&random=1] serve bodies that are not
+// a pprof; -silent ADDR accepts connections and never answers.
 // -tls-name serves HTTPS with a self-signed certificate for that name;
 // -bearer and -basic make the prod mode check those instead of the token.
 package main
@@ -197,6 +199,7 @@ type request struct {
 	Path   string `json:"path"`
 	Status int    `json:"status"`
 	Port   string `json:"port"`
+	Query  string `json:"query"`
 }
 
 var (
@@ -226,7 +229,8 @@ func logged(next http.Handler) http.Handler {
 		_, port, _ := net.SplitHostPort(r.Context().Value(http.LocalAddrContextKey).(net.Addr).String())
 		reqMu.Lock()
 		if len(requests) < requestLogSize {
-			requests = append(requests, request{time.Now().UnixMilli(), r.URL.Path, sw.status, port})
+			requests = append(requests, request{time.Now().UnixMilli(), r.URL.Path, sw.status, port,
+				r.URL.RawQuery})
 		}
 		reqMu.Unlock()
 	})
@@ -435,6 +439,9 @@ func main() {
 		http.HandleFunc("/bad/html", badHTML)
 		http.HandleFunc("/bad/truncated", badTruncated)
 		http.HandleFunc("/bad/big", badBig)
+		for _, k := range deltaKinds {
+			http.HandleFunc(k.path, deltaHandler(k))
+		}
 		root = http.DefaultServeMux
 	}
 	control := http.NewServeMux()
