@@ -81,7 +81,7 @@ typedef struct kafka_exporter {
     char first_error[256];
 
     pp_metric *m_sent, *m_acked, *m_failed, *m_retried, *m_in_flight, *m_bytes,
-        *m_too_large;
+        *m_too_large, *m_duplicates;
     int64_t in_flight;
 } kafka_exporter;
 
@@ -159,6 +159,10 @@ static void make_metrics(kafka_exporter *e)
     e->m_too_large = h->metric(s, "kafka_messages_too_large_total",
                                "profiles rejected for exceeding max_message_bytes",
                                PP_COUNTER, NULL);
+    e->m_duplicates = h->metric(s, "kafka_messages_possibly_duplicated_total",
+                                "messages the brokers may hold although their profile is "
+                                "sent again (late or possibly persisted failed reports)",
+                                PP_COUNTER, NULL);
 }
 
 /* Builds the producer's configuration from the options; reports errors. */
@@ -290,9 +294,16 @@ static void delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     } else {
         e->ctx.host->metric_add(e->m_failed, 1);
     }
-    if (call != e->call || e->deliveries == NULL || index >= e->n_deliveries ||
-        e->deliveries[index] != DELIVERY_WAITING)
-        return; /* a late report from an earlier call */
+    int late = call != e->call || e->deliveries == NULL || index >= e->n_deliveries ||
+               e->deliveries[index] != DELIVERY_WAITING;
+    /* Its profile is (or was) retried, yet the brokers have or may have
+     * this copy: the topic may hold it twice. */
+    if (late ? m->err == RD_KAFKA_RESP_ERR_NO_ERROR
+             : m->err != RD_KAFKA_RESP_ERR_NO_ERROR && !is_permanent(m->err) &&
+                   rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED)
+        e->ctx.host->metric_add(e->m_duplicates, 1);
+    if (late)
+        return; /* a report from an earlier call */
     e->waiting--;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         e->deliveries[index] = DELIVERY_OK;
