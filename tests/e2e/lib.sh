@@ -23,6 +23,8 @@ cleanup() {
   if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
+# a command that ends a test through `set -e` is named, not silent
+trap 'echo "FAIL: line $LINENO of ${BASH_SOURCE[0]}: exit $? from: $BASH_COMMAND" >&2' ERR
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
