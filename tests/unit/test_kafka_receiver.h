@@ -58,7 +58,9 @@ static inline void produce_profile(fixture *f, int32_t partition, const char *co
     host->profile_free(p);
 }
 
-/* The group's committed offset of `partition` (negative: none). */
+/* The group's committed offset of `partition` (negative: none). The
+ * coordinator may refuse to answer while the group rebalances: asked
+ * again until it answers; a failure when it never does. */
 static inline int64_t committed(fixture *f, const char *group, int32_t partition)
 {
     char errstr[256];
@@ -69,11 +71,19 @@ static inline int64_t committed(fixture *f, const char *group, int32_t partition
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, TOPIC, partition);
-    int64_t offset = -1;
-    if (rd_kafka_committed(rk, l, COMMIT_WAIT_MS) == 0)
-        offset = l->elems[0].offset;
+    int answered = 0;
+    for (int waited = 0; !answered && waited < COMMIT_WAIT_MS * 1000; waited += STEP_US) {
+        l->elems[0].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        answered = rd_kafka_committed(rk, l, COMMIT_WAIT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                   l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (!answered)
+            usleep(STEP_US);
+    }
+    int64_t offset = l->elems[0].offset;
     rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_destroy(rk);
+    if (!answered)
+        fail_msg("no committed offset of %s/%d for group %s", TOPIC, (int)partition, group);
     return offset;
 }
 

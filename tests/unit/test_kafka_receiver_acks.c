@@ -52,10 +52,11 @@ static void test_dropped_message_is_consumed_again(void **state)
     harness_free(h);
 }
 
-/* The next batch either receiver emits, and which one did; NULL in time. */
-static pp_batch *wait_either(harness *x, harness *y, harness **from)
+/* The next batch either receiver emits, and which one did; NULL after
+ * about timeout_ms. */
+static pp_batch *wait_either(harness *x, harness *y, harness **from, int timeout_ms)
 {
-    for (int waited = 0; waited < REBALANCE_WAIT_MS; waited += 2 * POLL_EACH_MS) {
+    for (int waited = 0; waited < timeout_ms; waited += 2 * POLL_EACH_MS) {
         pp_batch *b = harness_wait_emit(x, POLL_EACH_MS);
         if (b != NULL)
             return *from = x, b;
@@ -88,17 +89,28 @@ static void test_rebalance_commits_done_and_leaves_in_flight(void **state)
     /* A second member joins: the first revokes with `held` in flight. */
     harness *second = receiver_id(f, "kafka/second", "g6", GROUP_TIMEOUTS);
     harness *owner = NULL;
-    pp_batch *copy = wait_either(first, second, &owner);
+    pp_batch *copy = wait_either(first, second, &owner, REBALANCE_WAIT_MS);
     assert_non_null(copy); /* partition 1's new owner consumes it again */
     assert_string_equal(service_of(copy), "held");
     assert_true(metric_sum("kafka_messages_redelivered_total") >= again + 1);
     host->batch_unref(held); /* the revoked generation's ack: ignored */
     assert_true(committed(f, "g6", 1) < 0);
-    assert_int_equal(committed(f, "g6", 0), 1); /* partition 0 was not read again */
-    assert_null(harness_wait_emit(first, QUIET_MS)); /* no other copy of either */
-    assert_null(harness_wait_emit(second, QUIET_MS));
+    assert_int_equal(committed(f, "g6", 0), 1);
+    /* Finishing the copy commits partition 1. A loaded machine may see one
+     * more rebalance meanwhile, which hands out (and counts) one more copy:
+     * only `held` may come again, and each is finished as it comes. */
     host->batch_unref(copy);
-    assert_int_equal(wait_committed(f, "g6", 1, 1), 1);
+    int64_t got = -1;
+    for (int waited = 0; waited < REBALANCE_WAIT_MS && got != 1; waited += 2 * POLL_EACH_MS) {
+        pp_batch *more = wait_either(first, second, &owner, 2 * POLL_EACH_MS);
+        if (more != NULL) {
+            assert_string_equal(service_of(more), "held");
+            host->batch_unref(more);
+        }
+        got = committed(f, "g6", 1);
+    }
+    assert_int_equal(got, 1);
+    assert_int_equal(committed(f, "g6", 0), 1); /* partition 0 never came again */
     harness_free(second);
     harness_free(first);
 }
