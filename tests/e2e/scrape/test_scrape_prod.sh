@@ -33,7 +33,9 @@ EOF
 start_profpipe scrape "$T/c.yaml"
 wait_for 30 files_at_least "$T/out/svc-a/goroutine" 2 ||
   { cat "$T/scrape.log"; fail "no goroutine profiles from A"; }
-sleep 3 # more intervals of B failing
+# B retried (and failing) for a few intervals; waited on, not slept
+b_401_at_least() { [ "$(target_requests "$PB" | awk '$3 == 401' | wc -l)" -ge "$1" ]; }
+wait_for 40 b_401_at_least 10 || fail "B was not retried every interval"
 
 # --- wrong token ---
 n401=$(count_log warn "target http://127\.0\.0\.1:$PB down: /debug/pprof/[a-z]+: HTTP 401")
@@ -55,7 +57,14 @@ pass "wrong token: B down, one warning with HTTP 401, scrape_up 0; A keeps worki
 curl -sf "http://127.0.0.1:$PA/control/reject?n=3&retry_after=$RETRY_AFTER" ||
   fail "cannot reach A's control endpoint"
 before=$(find "$T/out/svc-a" -name '*.pb.gz' | wc -l)
-sleep $((RETRY_AFTER + 5))
+# until each of the three rejected profile types was requested again
+# (the checks below then say whether that waited for Retry-After)
+rejected_retried() {
+  target_requests "$PA" >"$T/a.req"
+  awk '$3 == 429 { t[$2] = 1; n++; next } ($2 in t) { d[$2] = 1 }
+    END { for (p in t) if (!(p in d)) exit 1; exit n != 3 }' "$T/a.req"
+}
+wait_for 40 rejected_retried || true
 target_requests "$PA" >"$T/a.req"
 n429=$(awk '$3 == 429' "$T/a.req" | wc -l)
 [ "$n429" = 3 ] || fail "A answered $n429 requests with 429, want 3"
