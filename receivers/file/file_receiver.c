@@ -56,7 +56,6 @@ typedef struct file_receiver {
 
     char *id; /* the component id, the key for parking `seen` on reload */
     seen_set *seen;
-    const seen_set *parked; /* what stop() parked, for destroy() to discard */
     pp_metric *m_read, *m_failed;
     pthread_t thread;
     int started;
@@ -172,7 +171,6 @@ static void file_receiver_destroy(void *state) {
     file_receiver *r = state;
     if (!r) return;
     seen_free(r->seen);
-    if (r->parked) seen_discard(r->id, r->parked);
     free(r->id);
     free(r->include.items);
     free(r->exclude.items);
@@ -585,7 +583,6 @@ static void file_receiver_stop(void *state, int64_t deadline_ns) {
     pthread_join(r->thread, NULL);
     r->started = 0;
     seen_park(r->id, r->seen); /* for a successor after a reload */
-    r->parked = r->seen;
     r->seen = NULL;
 }
 

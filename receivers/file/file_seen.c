@@ -197,18 +197,3 @@ seen_set *seen_adopt(const char *id) {
     free(p);
     return s;
 }
-
-void seen_discard(const char *id, const seen_set *s) {
-    pthread_mutex_lock(&parked_lock);
-    parked_set *p = parked_take(id);
-    if (p && p->set != s) { /* someone else's: put it back */
-        p->next = parked;
-        parked = p;
-        p = NULL;
-    }
-    pthread_mutex_unlock(&parked_lock);
-    if (!p) return;
-    seen_free(p->set);
-    free(p->id);
-    free(p);
-}

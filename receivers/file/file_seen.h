@@ -39,14 +39,16 @@ void seen_forget(seen_set *s, const char *path);
 void seen_sweep(seen_set *s);
 size_t seen_count(const seen_set *s);
 
-/* Hand-over across a config reload. The reload stops the old instance,
- * starts the new one, then destroys the old one: the old one parks its
- * set under its component id when it stops, a new instance with the same
- * id adopts it when it starts, so SIGHUP does not read a folder again.
- * These three lock a process-wide table; any thread may call them. */
+/* Hand-over across a config reload: an instance parks its set under its
+ * component id when it stops, and the next instance with that id adopts
+ * it when it starts, so SIGHUP does not read a folder again. A parked set
+ * stays parked until adopted, whatever is destroyed in between: a reload
+ * whose new config fails to start destroys the old instance before the
+ * old config is built and started again, and that one must still adopt
+ * it. (A set whose id never comes back is held, reachable, until exit: one
+ * per component id ever used.) Both lock a process-wide table; any thread
+ * may call them. */
 void seen_park(const char *id, seen_set *s); /* takes ownership of s */
 seen_set *seen_adopt(const char *id);        /* NULL if none parked */
-/* Frees the set parked under id if it is still s (nobody adopted it). */
-void seen_discard(const char *id, const seen_set *s);
 
 #endif

@@ -30,6 +30,7 @@ static char tmpdir[256];
 
 static int setup_dir(void **state) {
     (void)state;
+    seen_free(seen_adopt("file")); /* what an earlier test's receiver parked */
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_file_receiver.XXXXXX");
     return mkdtemp(tmpdir) ? 0 : -1;
 }
@@ -166,9 +167,12 @@ static void test_seen_set(void **state) {
     seen_set *back = seen_adopt("file/x");
     assert_ptr_equal(back, s);
     assert_null(seen_adopt("file/x")); /* adopted once */
-    seen_discard("file/y", s);         /* not s: stays parked */
-    seen_discard("file/y", other);     /* freed */
+    seen_park("file/y", seen_new()); /* parking again replaces (and frees) the older set */
+    seen_set *y = seen_adopt("file/y");
+    assert_non_null(y);
+    assert_ptr_not_equal(y, other);
     assert_null(seen_adopt("file/y"));
+    seen_free(y);
     seen_free(back);
 }
 
@@ -412,6 +416,21 @@ static void test_delete_spares_a_rewritten_file(void **state) {
     harness_free(hs);
 }
 
+/* A reload whose new config fails to start destroys the old instance
+ * before the old config is started again: the restarted instance must
+ * still take over what the destroyed one read. */
+static void test_hand_over_survives_destroy(void **state) {
+    (void)state;
+    put_cpu("once.pb.gz", 1, 5);
+    const char *fmt = "include: ['%s/*.pb.gz']\npoll_interval: 100ms\nmin_file_age: 0s\n";
+    harness *old = receiver(fmt, tmpdir);
+    harness_host()->batch_unref(next(old));
+    harness_free(old); /* stopped and destroyed, no successor yet */
+    harness *again = receiver(fmt, tmpdir);
+    nothing_more(again);
+    harness_free(again);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seen_set),
@@ -428,6 +447,7 @@ int main(void) {
         DIR_TEST(test_bad_file_kept_until_rewritten),
         DIR_TEST(test_window_without_time_from_mtime),
         DIR_TEST(test_delete_spares_a_rewritten_file),
+        DIR_TEST(test_hand_over_survives_destroy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

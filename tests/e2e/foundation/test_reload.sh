@@ -3,7 +3,9 @@
 # repeating profiles (files dropped around the reload all arrive once; a
 # file read before it is not read again); a broken one is refused with its
 # file:line and key in the log, and the old config keeps running; a good
-# one while 150 profiles are in flight loses and repeats none of them.
+# one while 150 profiles are in flight loses and repeats none of them; one
+# that fails to start brings the previous config back, which reads nothing
+# twice.
 source "$SOURCE_DIR/tests/e2e/lib.sh"
 source "$SOURCE_DIR/tests/e2e/foundation/foundation_lib.sh"
 
@@ -95,5 +97,23 @@ got=$(grep -c 'service_name=e[0-9]*' "$T/summary" || true)
 echo "index at SIGHUP: $((at_hup - before)) of $M"
 pass "reload with $((before + M - at_hup)) of $M profiles still to write: all $M written once, none dropped"
 
+# a config that validates but cannot start (its spool folder cannot be
+# made): the previous config is started again and keeps working
+write_config v5
+sed -i 's|fsync: true}|fsync: true, sending_queue: {storage: /dev/null/spool}}|' "$T/config.yaml"
+grep -q /dev/null/spool "$T/config.yaml" || fail "test bug: the spool line was not written"
+kill -HUP "$PROFPIPE_PID"
+failed_start() { grep -q 'the new config failed to start' "$T/run.log"; }
+wait_for 30 failed_start || fail "no failed start in the log: $(tail -5 "$T/run.log")"
+n=$(index_lines "$T/out")
+drop "$P" "$T/in" f1.heap.pb.gz
+wait_index "$T/out" $((n + 1)) 20
+sleep 0.6 # three more polls: a folder read again would show now
+[ "$(index_lines "$T/out")" = $((n + 1)) ] ||
+  fail "the restarted config read the folder again: $(index_lines "$T/out") lines, want $((n + 1))"
+[ "$(version_of f1)" = v4 ] || fail "f1 after a failed start: want v4 (previous config), got '$(version_of f1)'"
+! grep -q 'nothing is running' "$T/run.log" || fail "the previous config did not restart"
+pass "a config that fails to start: the previous one runs again, nothing read twice"
+
 stop_profpipe "$PROFPIPE_PID"
-pass "exit 0 after three reloads"
+pass "exit 0 after four reloads"
