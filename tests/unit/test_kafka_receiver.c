@@ -54,6 +54,7 @@ static void test_decodes_skips_poison_and_commits_acked(void **state)
     unlink(dead);
     char extra[600];
     snprintf(extra, sizeof extra, "dead_letter_file: %s\n", dead);
+    double undecodable = metric_sum("kafka_messages_undecodable_total");
     harness *h = receiver(f, "g1", extra);
 
     pp_batch *first = harness_wait_emit(h, EMIT_TIMEOUT_MS);
@@ -70,6 +71,7 @@ static void test_decodes_skips_poison_and_commits_acked(void **state)
     assert_string_equal(host->label_get(p, "service_name"), "unknown_service");
     assert_true(host->profile_from(p) > 0);
     assert_null(harness_wait_emit(h, QUIET_MS));
+    assert_true(metric_sum("kafka_messages_undecodable_total") == undecodable + 2);
 
     host->batch_unref(first); /* 0 done, 1 and 2 skipped, 3 in flight: commit 3 */
     assert_int_equal(wait_committed(f, "g1", 0, 3), 3);
