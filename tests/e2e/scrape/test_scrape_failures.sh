@@ -42,8 +42,22 @@ EOF
 start_profpipe scrape "$T/c.yaml"
 wait_for 30 files_at_least "$T/out/good/goroutine" 4 ||
   { cat "$T/scrape.log"; fail "no goroutine profiles from the good target"; }
-sleep 1
-curl -sf "http://127.0.0.1:$MP/metrics" >"$T/metrics.txt" || fail "no /metrics"
+errors() { # target reason -> the errors_total value
+  grep -F "scrape_errors_total{component_id=\"pprof_scrape/e2e\",target=\"http://127.0.0.1:$1\",reason=\"$2\"}" \
+    "$T/metrics.txt" | awk '{print $NF}'
+}
+REASONS=("$P invalid_profile" "$P body_size_limit" "$REFUSED connect" "$SILENT timeout")
+# /metrics once every failing target and reason counted twice (no sleep)
+errors_counted() {
+  local tr v
+  curl -sf "http://127.0.0.1:$MP/metrics" >"$T/metrics.txt" || return 1
+  for tr in "${REASONS[@]}"; do
+    set -- $tr
+    v=$(errors "$1" "$2")
+    [ "${v:-0}" -ge 2 ] || return 1
+  done
+}
+wait_for 30 errors_counted || true
 stop_profpipe "$PROFPIPE_PID"
 
 base="http://127\.0\.0\.1:$P"
@@ -67,11 +81,7 @@ n_good=$(find "$T/out/good/goroutine" -name '*.pb.gz' | wc -l)
 [ "$(find "$T/out" -name '*.pb.gz' | wc -l)" = "$n_good" ] || fail "profiles from a failing target"
 pass "only the good target's goroutine profiles came out ($n_good)"
 
-errors() { # target reason -> the errors_total value
-  grep -F "scrape_errors_total{component_id=\"pprof_scrape/e2e\",target=\"http://127.0.0.1:$1\",reason=\"$2\"}" \
-    "$T/metrics.txt" | awk '{print $NF}'
-}
-for tr in "$P invalid_profile" "$P body_size_limit" "$REFUSED connect" "$SILENT timeout"; do
+for tr in "${REASONS[@]}"; do
   set -- $tr
   v=$(errors "$1" "$2")
   [ "${v:-0}" -ge 2 ] || fail "errors_total for $1 reason $2 is '${v:-}', want >= 2"

@@ -53,7 +53,9 @@ put a.json "[]"
 wait_for 5 grep -qF "target removed: http://127.0.0.1:$PA" "$T/scrape.log" ||
   fail "A not removed"
 t_rm=$(date +%s%3N)
-sleep 2.5
+# B scraped three times since: A's slot had two intervals to show up
+b_since() { [ "$(target_requests "$PB" | awk -v t="$1" '$1 > t' | wc -l)" -ge "$2" ]; }
+wait_for 20 b_since "$t_rm" 3 || fail "B not scraped after A's removal"
 late=$(target_requests "$PA" | awk -v t="$t_rm" '$1 > t' | wc -l)
 [ "$late" = 0 ] || fail "A still scraped $late times after removal"
 curl -sf "http://127.0.0.1:$MP/metrics" >"$T/metrics.txt"
@@ -67,7 +69,8 @@ n_b=$(target_requests "$PB" | wc -l)
 put a.json '[{"targets": ["127.0.0.1:1"'
 wait_for 5 grep -q "level=warn .*file_sd: .*a.json.*keeping the previous targets" "$T/scrape.log" ||
   fail "no warning for the broken file"
-sleep 2
+t_broken=$(date +%s%3N)
+wait_for 20 b_since "$t_broken" 2 || fail "B not scraped after the broken file"
 [ "$(target_requests "$PB" | wc -l)" -gt "$n_b" ] || fail "B not scraped after the broken file"
 pass "broken file: warning, previous targets kept"
 

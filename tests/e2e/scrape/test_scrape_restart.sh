@@ -31,7 +31,9 @@ wait_for 20 files_at_least "$T/out/rs/memory" 3 ||
 
 kill -KILL "$TARGET_PID"
 wait "$TARGET_PID" 2>/dev/null || true
-sleep 2.5
+# profpipe saw it gone (no fixed sleep)
+wait_for 20 grep -q "level=warn .*target http://127\.0\.0\.1:$P down: " "$T/scrape.log" ||
+  fail "the killed target was not reported down"
 restart_ns=$(date +%s%N)
 start_target second -addr "127.0.0.1:$P"
 before=$(find "$T/out/rs/memory" -name '*.pb.gz' | wc -l)

@@ -52,8 +52,17 @@ start_profpipe scrape "$T/c.yaml"
 wait_for 20 files_at_least "$T/out/tls-ok/goroutine" 2 ||
   { cat "$T/scrape.log"; fail "nothing over TLS with the CA and server_name"; }
 wait_for 10 files_at_least "$T/out/basic-ok/goroutine" 2 || fail "nothing with basic auth"
-sleep 2
-curl -sf "http://127.0.0.1:$MP/metrics" >"$T/metrics.txt" || fail "no /metrics"
+# waited on: a memory delta (after its baseline), both refusals logged,
+# both targets at https://127.0.0.1:$PT in /metrics
+tls_settled() {
+  files_at_least "$T/out/tls-ok/memory" 1 || return 1
+  [ "$(count_log warn "https://127\.0\.0\.1:$PT.*(certificate|SSL)")" -ge 1 ] || return 1
+  [ "$(count_log warn "target https://127\.0\.0\.1:$PT down: .*HTTP 401")" -ge 1 ] || return 1
+  curl -sf "http://127.0.0.1:$MP/metrics" >"$T/metrics.txt" || return 1
+  [ "$(grep -c "^profpipe_scrape_up{component_id=\"pprof_scrape/e2e\",target=\"https://127.0.0.1:$PT\"" "$T/metrics.txt")" -ge 2 ]
+}
+wait_for 20 tls_settled || true
+[ -s "$T/metrics.txt" ] || fail "no /metrics"
 stop_profpipe "$PROFPIPE_PID"
 
 # two targets at the same URL (other labels) keep separate self-metrics
