@@ -146,9 +146,10 @@ int instance_emit(pp_instance *inst, pp_batch *b)
         return 0;
     }
     ensure_series_labels(inst, b);
-    metrics_add(inst->m_in, (double)n);
-    metrics_add(inst->m_in_bytes, (double)batch_bytes(b));
+    size_t bytes = batch_bytes(b);
     if (inst->capture) {
+        metrics_add(inst->m_in, (double)n);
+        metrics_add(inst->m_in_bytes, (double)bytes);
         if (queue_push(inst->capture, b) != 0) {
             batch_unref(b);
             return -1;
@@ -164,8 +165,12 @@ int instance_emit(pp_instance *inst, pp_batch *b)
             refused = 1;
         }
     }
-    if (refused)
+    if (refused) {
         metrics_add(inst->m_dropped, (double)n);
+    } else {
+        metrics_add(inst->m_in, (double)n);
+        metrics_add(inst->m_in_bytes, (double)bytes);
+    }
     batch_unref(b);
     return refused ? -1 : 0;
 }

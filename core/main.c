@@ -186,8 +186,11 @@ static void reload(runtime *rt, const char *path)
         log_error("reload: the new config failed to start; restarting the previous one");
         service_free(s);
         config_free(c);
+        /* the replacement is built while the stopped one still exists, so
+         * its components can take over what the old ones hand on */
+        service *previous = service_build(rt->cfg);
         service_free(rt->svc);
-        rt->svc = service_build(rt->cfg);
+        rt->svc = previous;
         if (!rt->svc || service_start(rt->svc) != 0)
             log_error("the previous config failed to restart too: nothing is running");
         return;
@@ -197,7 +200,8 @@ static void reload(runtime *rt, const char *path)
     rt->svc = s;
     rt->cfg = c;
     apply_log_level(c);
-    start_telemetry(rt, c->telemetry_address);
+    if (start_telemetry(rt, c->telemetry_address) != 0)
+        log_error("reload: the pipelines run, but without /metrics and /healthz");
     log_info("reloaded %s", path);
 }
 

@@ -12,6 +12,7 @@
 
 #include "exporter.h"
 #include "host.h"
+#include "http.h"
 #include "instance.h"
 #include "log.h"
 #include "pipeline.h"
@@ -66,6 +67,18 @@ static size_t load_plugins(config *cfg)
         }
     }
     return failed;
+}
+
+static void check_telemetry(config *cfg)
+{
+    char host[256];
+    unsigned port;
+    const char *address = cfg->telemetry_address;
+    if (!address || !address[0] || http_split_address(address, host, sizeof host, &port) == 0)
+        return;
+    const pp_config *telemetry = cfg_child(config_service(cfg), "telemetry");
+    config_add_error(cfg, cfg_child(telemetry, "address"), NULL,
+                     "telemetry address \"%s\" is not host:port (e.g. 127.0.0.1:8888)", address);
 }
 
 /* Checks every defined component's options (used or not). When a plugin
@@ -172,6 +185,7 @@ static int build_pipeline(service *s, config_pipeline *cp)
 service *service_build(config *cfg)
 {
     registry_init();
+    check_telemetry(cfg);
     check_components(cfg, load_plugins(cfg));
     if (cfg->n_errors)
         return NULL;
@@ -200,8 +214,6 @@ static void stop_receivers(service *s, int64_t deadline)
 
 static void stop_exporters(service *s, int64_t deadline)
 {
-    for (size_t i = 0; i < s->n_exporters; i++)
-        exporter_rt_set_deadline(s->exporters[i]->exporter, deadline);
     for (size_t i = 0; i < s->n_exporters; i++)
         exporter_rt_finish(s->exporters[i]->exporter);
     for (size_t i = 0; i < s->n_exporters; i++) {
@@ -254,6 +266,11 @@ void service_stop(service *s, int64_t timeout_ns)
     if (!s->started)
         return;
     int64_t deadline = mono_now() + (timeout_ns > 0 ? timeout_ns : 0);
+    /* First of all: an exporter retrying a dead backend behind full
+     * `block` queues holds every producer up to the receivers; from the
+     * deadline on it stops waiting and drops, so the joins below end. */
+    for (size_t i = 0; i < s->n_exporters; i++)
+        exporter_rt_set_deadline(s->exporters[i]->exporter, deadline);
     stop_receivers(s, deadline);
     for (size_t i = 0; i < s->n_pipelines; i++)
         pipeline_finish(s->pipelines[i]);
