@@ -351,6 +351,11 @@ static int export_one(exporter_rt *e, pp_batch *b)
     int cut = 0;
     export_with_retry(e, b, outcome, &cut);
     account(e, b, outcome, cut);
+    /* Given up on (retries spent, or cut off by the deadline with no
+     * spool to keep them): their acks must say so, so that a source that
+     * can deliver again (Kafka) does not commit them. */
+    if (count_pending(outcome, n) > 0 && !(cut && e->spool))
+        batch_mark_lost(b);
     free(outcome);
     return cut;
 }

@@ -15,6 +15,7 @@
 
 #include "batch.h"
 #include "exporter.h"
+#include "harness.h"
 #include "metrics.h"
 #include "profile.h"
 #include "queue.h"
@@ -262,6 +263,58 @@ static void test_metrics_render(void **state)
     free(text);
 }
 
+/* An exporter whose backend never answers. */
+static int always_failing_calls;
+static int failing_create(const pp_host *h, pp_instance *self, const pp_config *c, void **st)
+{
+    (void)h, (void)self, (void)c;
+    *st = NULL;
+    return 0;
+}
+static void failing_destroy(void *st)
+{
+    (void)st;
+}
+static pp_status failing_export(void *st, pp_batch *b, pp_outcome *o, pp_export_result *r)
+{
+    (void)st, (void)b, (void)o;
+    always_failing_calls++;
+    snprintf(r->message, sizeof r->message, "connection refused");
+    return PP_RETRY;
+}
+static const pp_option no_options[] = {{0}};
+static const pp_component failing_exporter = {
+    .type = "failing", .kind = PP_EXPORTER, .description = "never delivers",
+    .options = no_options, .create = failing_create, .destroy = failing_destroy,
+    .export = failing_export,
+};
+
+/* Profiles given up on are reported lost in their ack, so a source that
+ * can deliver them again (Kafka) does not commit them. */
+static void test_given_up_profiles_are_lost_in_ack(void **state)
+{
+    (void)state;
+    char err[512];
+    harness *h = harness_new(&failing_exporter, "failing",
+                             "retry_on_failure:\n  enabled: false", err, sizeof err);
+    assert_non_null(h);
+    exporter_rt *e = exporter_rt_new(harness_instance(h));
+    assert_non_null(e);
+    assert_int_equal(exporter_rt_start(e), 0);
+    acks = 0;
+    acked_lost = 0;
+    always_failing_calls = 0;
+    pp_batch *b = batch_of(2, 10);
+    batch_set_ack(b, on_ack, NULL);
+    assert_int_equal(exporter_enqueue(e, b), 0);
+    exporter_rt_finish(e);
+    assert_int_equal(always_failing_calls, 1); /* no retry when disabled */
+    assert_int_equal(acks, 1);
+    assert_int_equal(acked_lost, 2);
+    exporter_rt_free(e);
+    harness_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_backoff_full_jitter_bounds),
         cmocka_unit_test(test_registry_load_errors),
         cmocka_unit_test(test_metrics_render),
+        cmocka_unit_test(test_given_up_profiles_are_lost_in_ack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
