@@ -7,7 +7,7 @@
 #   saw going down every other request). Every profile must come out with
 #   exactly those values (passed as they are: no baseline dropped, so n=1
 #   is there; no client-side delta or reset), named memory/block/mutex
-#   with __delta__=false;
+#   with __delta__=false, and job = job_name;
 # - threadcreate (off by default: the plain test checks it is never
 #   requested then): enabled, it comes out as __name__=threadcreate with
 #   its threadcreate/count sample type and no __delta__;
@@ -27,6 +27,7 @@ write_config "$T/c.yaml" "$MP" <<EOF
     targets:
       - address: 127.0.0.1:$P
         labels: {service_name: gd}
+    job_name: gd-job
     scrape_interval: 2s
     scrape_timeout: 3s
     profiling_config:
@@ -71,6 +72,7 @@ check_godelta() { # dir fn ntypes path
     line=$(grep -F "\"path\":\"gd/$dir/$(basename "$f")\"" "$idx")
     case "$line" in *"\"__name__\":\"$dir\""*'"__delta__":"false"'* | *'"__delta__":"false"'*"\"__name__\":\"$dir\""*) ;;
       *) fail "$f: want __name__=$dir and __delta__=false: $line" ;; esac
+    case "$line" in *'"job":"gd-job"'*) ;; *) fail "$f: job label is not job_name gd-job: $line" ;; esac
     count=$((count + 1))
   done
   [ "$first" = 1 ] || fail "$dir: the first served profile (n=1) was not emitted: seen$seen"

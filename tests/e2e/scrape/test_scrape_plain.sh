@@ -36,6 +36,19 @@ wait_for 40 files_at_least "$T/out/plain-svc/memory" 4 ||
   { cat "$T/scrape.log"; fail "fewer than 4 memory profiles after 40s"; }
 [ "$(metric "scrape_up{component_id=\"pprof_scrape/e2e\",target=\"http://127.0.0.1:$P\"}" "$MP")" = 1 ] ||
   fail "scrape_up is not 1"
+curl -sf "http://127.0.0.1:$MP/metrics" >"$T/metrics.txt" || fail "no /metrics"
+bytes=$(grep -F "profpipe_scrape_bytes_total{component_id=\"pprof_scrape/e2e\",target=\"http://127.0.0.1:$P\"" "$T/metrics.txt" | awk '{print $NF}')
+awk -v b="${bytes:-0}" 'BEGIN { exit !(b > 10000) }' || fail "scrape_bytes_total is '${bytes:-}'"
+for name in process_cpu memory goroutine block mutex; do
+  d=$(grep -F "profpipe_scrape_duration_seconds{component_id=\"pprof_scrape/e2e\",target=\"http://127.0.0.1:$P\"" "$T/metrics.txt" |
+    grep -F "profile=\"$name\"" | awk '{print $NF}')
+  # CPU is taken over ?seconds=1 (interval 2s - 1s): at least a second;
+  # every type under its timeout (3s, + 1s for CPU)
+  min=0; [ "$name" = process_cpu ] && min=0.9
+  awk -v d="${d:--1}" -v m="$min" 'BEGIN { exit !(d > m && d < 5) }' ||
+    fail "scrape_duration_seconds of $name is '${d:-}'"
+done
+pass "metrics: scrape_bytes_total $bytes; scrape_duration_seconds per profile type (CPU ~1 s)"
 stop_profpipe "$PROFPIPE_PID"
 
 # --- defaults: threadcreate and the godeltaprof paths are off ---
@@ -46,7 +59,10 @@ done
 for p in profile allocs goroutine block mutex; do
   [ "$(grep -c " /debug/pprof/$p 200\$" "$T/requests.txt")" -gt 0 ] || fail "/debug/pprof/$p never requested"
 done
-pass "defaults: the five Alloy profile types requested; threadcreate and delta_* never"
+curl -sf "http://127.0.0.1:$P/requests" | tr '{' '\n' | grep '"path":"/debug/pprof/profile"' >"$T/cpu_req.txt"
+[ "$(grep -vc '"query":"seconds=1"' "$T/cpu_req.txt")" = 0 ] ||
+  fail "CPU not requested with ?seconds=1 (scrape_interval 2s - 1s): $(head -1 "$T/cpu_req.txt")"
+pass "defaults: the five Alloy profile types requested; threadcreate and delta_* never; CPU with ?seconds=1"
 
 # --- CPU: the hot function on top ---
 top=$(go tool pprof -top -nodecount=3 "$T"/out/plain-svc/process_cpu/*.pb.gz 2>/dev/null |
