@@ -7,6 +7,8 @@
 #   curl's reason, nothing is emitted;
 # - with insecure_skip_verify but a wrong bearer token: 401, down;
 # - plain HTTP with basic_auth (password from password_file);
+# - mutual TLS: a server requiring a client certificate accepts the
+#   tls_config cert_file/key_file pair and refuses a target without it;
 # - two targets at the same URL keep separate self-metrics.
 # temp files under our build dir: other suites clean /tmp
 export TMPDIR="${BUILD_DIR:?}/e2e-tmp" && mkdir -p "$TMPDIR"
@@ -16,11 +18,16 @@ source "$SOURCE_DIR/tests/e2e/scrape/scrape_lib.sh"
 build_target
 PT=$(free_port)
 PB=$(free_port)
+PM=$(free_port)
 MP=$(free_port)
 "$T/target" -mode prod -workload=false -tls-name pprof.test -tls-ca "$T/ca.pem" -bearer b3arer \
   -addr "127.0.0.1:$PT" >"$T/tls.log" 2>&1 &
 PIDS+=($!)
 wait_for 20 curl -sfk "https://127.0.0.1:$PT/stats" || fail "TLS target did not start"
+"$T/target" -workload=false -tls-name pprof.test -tls-ca "$T/ca-m.pem" \
+  -tls-client-cert "$T/client.pem" -addr "127.0.0.1:$PM" >"$T/mtls.log" 2>&1 &
+PIDS+=($!)
+wait_for 20 test -s "$T/client.pem.key" || fail "mTLS target did not start"
 start_target basic -mode prod -workload=false -basic alice:wonder -addr "127.0.0.1:$PB"
 printf 'b3arer\n' >"$T/token"
 printf 'wonder\n' >"$T/password"
@@ -38,6 +45,13 @@ write_config "$T/c.yaml" "$MP" <<EOF2
         labels: {service_name: tls-bad-token}
         bearer_token: wrong
         tls_config: {insecure_skip_verify: true}
+      - address: https://127.0.0.1:$PM
+        labels: {service_name: mtls-ok}
+        tls_config: {ca_file: $T/ca-m.pem, server_name: pprof.test,
+                     cert_file: $T/client.pem, key_file: $T/client.pem.key}
+      - address: https://127.0.0.1:$PM
+        labels: {service_name: mtls-no-cert}
+        tls_config: {ca_file: $T/ca-m.pem, server_name: pprof.test}
       - address: 127.0.0.1:$PB
         labels: {service_name: basic-ok}
         basic_auth: {username: alice, password_file: $T/password}
@@ -54,15 +68,20 @@ wait_for 20 files_at_least "$T/out/tls-ok/goroutine" 2 ||
 wait_for 10 files_at_least "$T/out/basic-ok/goroutine" 2 || fail "nothing with basic auth"
 # waited on: a memory delta (after its baseline), both refusals logged,
 # both targets at https://127.0.0.1:$PT in /metrics
+# with server_name, the log names the target by that name (it is the URL
+# libcurl is given; the address is reached through CURLOPT_CONNECT_TO)
+MTLS_REFUSED="target https://pprof\.test:$PM down: /debug/pprof/[a-z]+: .*(certificate|SSL|handshake)"
 tls_settled() {
   files_at_least "$T/out/tls-ok/memory" 1 || return 1
+  files_at_least "$T/out/mtls-ok/goroutine" 2 || return 1
+  [ "$(count_log warn "$MTLS_REFUSED")" -ge 1 ] || return 1
   [ "$(count_log warn "https://127\.0\.0\.1:$PT.*(certificate|SSL)")" -ge 1 ] || return 1
   [ "$(count_log warn "target https://127\.0\.0\.1:$PT down: .*HTTP 401")" -ge 1 ] || return 1
   curl -sf "http://127.0.0.1:$MP/metrics" >"$T/metrics.txt" || return 1
   [ "$(grep -c "^profpipe_scrape_up{component_id=\"pprof_scrape/e2e\",target=\"https://127.0.0.1:$PT\"" "$T/metrics.txt")" -ge 2 ]
 }
 wait_for 20 tls_settled || true
-[ -s "$T/metrics.txt" ] || fail "no /metrics"
+[ -s "$T/metrics.txt" ] || { grep "level=warn" "$T/scrape.log" >&2; fail "no /metrics"; }
 stop_profpipe "$PROFPIPE_PID"
 
 # two targets at the same URL (other labels) keep separate self-metrics
@@ -78,4 +97,8 @@ n=$(count_log warn "scrape https://127\.0\.0\.1:$PT/debug/pprof/goroutine failed
 n=$(count_log warn "target https://127\.0\.0\.1:$PT down: /debug/pprof/[a-z]+: HTTP 401")
 [ "$n" = 1 ] || fail "want one 401 warning for the wrong bearer token, got $n"
 grep -qF '"__name__":"memory"' "$T/out/index.jsonl" || fail "no memory profile"
-pass "TLS with ca_file + server_name, bearer_token_file, basic_auth password_file; unverifiable certificate and wrong token refused"
+files_at_least "$T/out/mtls-ok/goroutine" 2 || fail "nothing over mutual TLS with cert_file/key_file"
+[ ! -d "$T/out/mtls-no-cert" ] || fail "profiles from the mTLS server without a client certificate"
+[ "$(count_log warn "$MTLS_REFUSED")" = 1 ] ||
+  fail "want one warning for the target without a client certificate, got $(count_log warn "$MTLS_REFUSED")"
+pass "TLS with ca_file + server_name, client cert_file/key_file, bearer_token_file, basic_auth password_file; unverifiable certificate, missing client certificate and wrong token refused"

@@ -27,6 +27,7 @@
 // /bad/truncated and /bad/big?mb=N[&random=1] serve bodies that are not
 // a pprof; -silent ADDR accepts connections and never answers.
 // -tls-name serves HTTPS with a self-signed certificate for that name;
+// -tls-client-cert also requires a client certificate (mutual TLS);
 // -bearer and -basic make the prod mode check those instead of the token.
 package main
 
@@ -365,6 +366,39 @@ func selfSigned(name, caPath string) *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{cert}}
 }
 
+// requireClientCert makes a self-signed client certificate (its own CA),
+// writes it and its key to certPath and keyPath, and makes cfg require
+// and verify a client certificate signed by it (mutual TLS).
+func requireClientCert(cfg *tls.Config, certPath, keyPath string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(2),
+		Subject:               pkix.Name{CommonName: "profpipe-client"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	if os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644) != nil ||
+		os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600) != nil {
+		log.Fatal("cannot write the client certificate")
+	}
+	cfg.ClientCAs = x509.NewCertPool()
+	cfg.ClientCAs.AddCert(cert)
+	cfg.ClientAuth = tls.RequireAndVerifyClientCert
+}
+
 var held []net.Conn
 
 // listenSilent accepts connections and never answers (scrape timeouts).
@@ -397,6 +431,8 @@ func main() {
 	exact := flag.Bool("exact-allocs", true, "allocs requests pause the allocator, GC and snapshot")
 	tlsName := flag.String("tls-name", "", "serve TLS with a self-signed certificate for this name")
 	tlsCA := flag.String("tls-ca", "ca.pem", "with -tls-name: where to write the certificate")
+	clientCert := flag.String("tls-client-cert", "",
+		"with -tls-name: require a client certificate; write it here (its key to this + .key)")
 	flag.StringVar(&bearer, "bearer", "", "prod: require this bearer token instead of X-Pprof-Token")
 	basic := flag.String("basic", "", "prod: require basic auth user:password instead")
 	flag.Parse()
@@ -406,6 +442,9 @@ func main() {
 	var tlsConfig *tls.Config
 	if *tlsName != "" {
 		tlsConfig = selfSigned(*tlsName, *tlsCA)
+		if *clientCert != "" {
+			requireClientCert(tlsConfig, *clientCert, *clientCert+".key")
+		}
 	}
 	runtime.MemProfileRate = *memRate
 
