@@ -13,7 +13,9 @@
 #   its threadcreate/count sample type and no __delta__;
 # - custom entries: {name, path} scraped at that path under that name
 #   (heap: alloc_* made deltas, so __delta__=false); {delta: true}
-#   requested with ?seconds=N; {enabled: false} never requested.
+#   requested with ?seconds=N; {enabled: false} never requested;
+# - schedule: the six paths' first requests spread over the first
+#   interval (hash-derived offsets), not all at once.
 export TMPDIR="${BUILD_DIR:?}/e2e-tmp" && mkdir -p "$TMPDIR"
 source "$SOURCE_DIR/tests/e2e/lib.sh"
 source "$SOURCE_DIR/tests/e2e/scrape/scrape_lib.sh"
@@ -45,6 +47,7 @@ write_config "$T/c.yaml" "$MP" <<EOF
         - {name: block_window, path: /debug/pprof/block, delta: true}
         - {name: never, path: /debug/pprof/never, enabled: false}
 EOF
+t_start=$(date +%s%3N)
 start_profpipe scrape "$T/c.yaml"
 for d in memory block mutex threadcreate heap_custom block_window; do
   wait_for 40 files_at_least "$T/out/gd/$d" 3 ||
@@ -85,6 +88,17 @@ check_godelta mutex main.deltaMutexSite 2 /debug/pprof/delta_mutex
 for p in /debug/pprof/allocs /debug/pprof/goroutine /debug/pprof/mutex /debug/pprof/profile; do
   ! grep -q " $p " "$T/requests.txt" || fail "$p requested though disabled"
 done
+
+# --- schedule: the six paths start spread over the first interval ---
+awk -v t0="$t_start" -v limit=3500 '
+  !($2 in first) { first[$2] = $1; if (!n++ || $1 < lo) lo = $1; if ($1 > hi) hi = $1 }
+  END {
+    if (n != 6) { print n " paths requested, want 6"; exit 1 }
+    if (hi - t0 > limit) { print "a path first requested " hi - t0 " ms after start"; exit 1 }
+    if (hi - lo < 100) { print "first requests within " hi - lo " ms: not spread"; exit 1 }
+    printf "first requests spread over %d ms, all within %d ms of start\n", hi - lo, hi - t0
+  }' "$T/requests.txt" >"$T/spread.txt" || fail "$(cat "$T/spread.txt")"
+pass "schedule: $(cat "$T/spread.txt") (interval 2 s)"
 
 # --- threadcreate ---
 for f in "$T"/out/gd/threadcreate/*.pb.gz; do
