@@ -21,6 +21,7 @@ struct pp_config {
     pp_node_kind kind;
     int is_null;            /* a plain empty, `~` or `null` scalar */
     int expand;             /* scalar value whose ${env:} is still to expand */
+    int unexpanded;         /* its ${env:} failed (reported): no further checks */
     int adopted;            /* expanded, checked and placed under a scope */
     int line, col;          /* where the value starts, 1-based */
     int name_line, name_col; /* where it is named: its key or its `-` */

@@ -511,6 +511,7 @@ static void adopt_scalar(pp_config *n)
     char *value = expand_env(n->text, why, sizeof why);
     if (!value) {
         config_report(n->owner, 0, n, NULL, "%s", why);
+        n->unexpanded = 1;
         return;
     }
     free(n->text);

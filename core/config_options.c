@@ -153,7 +153,7 @@ static void check_value(const pp_option *opt, pp_config *v)
         const char *problem;
         if (v->kind != PP_NODE_SCALAR)
             config_report_kind(v, opt->type == PP_OPT_STRING ? "a string" : "a scalar");
-        else if (!v->is_null && (problem = scalar_problem(opt->type, v->text)))
+        else if (!v->is_null && !v->unexpanded && (problem = scalar_problem(opt->type, v->text)))
             config_report(v->owner, 0, v, NULL, problem, v->text);
         return;
     }

@@ -565,6 +565,18 @@ static void test_env_expansion(void **state)
     assert_int_equal(c->n_errors, 3);
     config_free(c);
 
+    /* a failed expansion is one error, not one more for the value's type */
+    c = load_checked("receivers:\n"
+                     "  file:\n"
+                     "    endpoint: x\n"
+                     "    compress: ${env:PP_TEST_UNSET}\n"
+                     "exporters:\n"
+                     "  file: {endpoint: y}\n" SERVICE_USING("file", "file"));
+    expect_error(c, "t.yaml:4:15: receivers.file: compress: environment variable PP_TEST_UNSET "
+                    "is not set (give a default with ${env:PP_TEST_UNSET:-default})");
+    assert_int_equal(c->n_errors, 1);
+    config_free(c);
+
     /* in the service section too, and in pipeline lists */
     setenv("PP_TEST_RECV", "file", 1);
     c = load("receivers: {file: }\n"
