@@ -6,6 +6,7 @@
 #   once with the status and the target, scrape_up 0; A is unaffected.
 # - A then answers 429 with Retry-After: 3 to three requests: each of
 #   those profile types waits at least 3 s, then succeeds; nothing stops.
+# - then a 503 whose Retry-After is an HTTP date: honoured the same way.
 # temp files under our build dir: other suites clean /tmp
 export TMPDIR="${BUILD_DIR:?}/e2e-tmp" && mkdir -p "$TMPDIR"
 source "$SOURCE_DIR/tests/e2e/lib.sh"
@@ -86,6 +87,27 @@ after=$(find "$T/out/svc-a" -name '*.pb.gz' | wc -l)
 [ "$after" -gt "$before" ] || fail "no profiles from A after the 429s"
 kill -0 "$PROFPIPE_PID" || fail "profpipe died"
 pass "429: each rejected type waited >= ${RETRY_AFTER}s, then succeeded; $((after - before)) new profiles"
+
+
+# --- 503 with Retry-After as an HTTP date 5 s ahead (second resolution:
+# >= 4 s), longer than the 2 s interval ---
+t503=$(date +%s%3N)
+curl -sf "http://127.0.0.1:$PA/control/reject?n=1&retry_after=5&status=503&as_date=1" ||
+  fail "cannot reach A's control endpoint"
+retried_503() {
+  target_requests "$PA" | awk -v t="$t503" '$1 > t' >"$T/a503.req"
+  awk '$3 == 503 { p = $2; next } p != "" && $2 == p { found = 1 } END { exit !found }' "$T/a503.req"
+}
+wait_for 40 retried_503 || { cat "$T/a503.req"; fail "the 503'd type was not requested again"; }
+awk '$3 == 503 && !p { p = $2; t = $1; next }
+  p != "" && $2 == p { gap = $1 - t; ok = $3 == 200; exit }
+  END { if (gap < 3900 || !ok) { print p ": next request after " gap " ms, status ok=" ok; exit 1 } }' \
+  "$T/a503.req" || fail "Retry-After (HTTP date) of the 503 not honoured"
+[ "$(count_log warn "127\.0\.0\.1:$PA/debug/pprof/[a-z]+ failed: HTTP 503")" -ge 1 ] ||
+  fail "no warning for the 503"
+e503=$(metric "target=\"http://127.0.0.1:$PA\",reason=\"http_503\"" "$MP")
+[ "${e503:-0}" = 1 ] || fail "errors_total{reason=http_503} for A is '${e503:-}', want 1"
+pass "503 with an HTTP-date Retry-After: that type waited >= 4 s (interval 2 s), then succeeded; errors_total http_503 = 1"
 
 stop_profpipe "$PROFPIPE_PID"
 assert_no_negative

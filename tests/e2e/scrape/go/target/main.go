@@ -20,8 +20,9 @@
 // Snapshot i is therefore exactly what allocs request i reflects for
 // main.growOnce; GET /stats returns them all.
 //
-// Test controls: /control/reject?n=K&retry_after=S answers the next K
-// pprof requests with 429; /requests lists every pprof request with its
+// Test controls: /control/reject?n=K&retry_after=S[&status=503][&as_date=1]
+// answers the next K pprof requests with 429 (or that status) and
+// Retry-After S seconds (or as an HTTP date S seconds ahead); /requests lists every pprof request with its
 // status and query; /debug/pprof/delta_{heap,block,mutex} serve
 // godeltaprof-style profiles with known values (godelta.go); /bad/html,
 // /bad/truncated and /bad/big?mb=N[&random=1] serve bodies that are not
@@ -208,6 +209,9 @@ var (
 	requests   []request
 	rejectNext int64
 	retryAfter int64 = 1
+	// with as_date=1: Retry-After as an HTTP date retryAfter seconds ahead
+	retryAsDate  int64
+	rejectStatus int64 = http.StatusTooManyRequests
 )
 
 type statusWriter struct {
@@ -244,8 +248,15 @@ func rejecting(next http.Handler) http.Handler {
 			return
 		}
 		if atomic.AddInt64(&rejectNext, -1) >= 0 {
-			w.Header().Set("Retry-After", strconv.FormatInt(atomic.LoadInt64(&retryAfter), 10))
-			http.Error(w, "rate limited", http.StatusTooManyRequests)
+			ra := atomic.LoadInt64(&retryAfter)
+			if atomic.LoadInt64(&retryAsDate) != 0 {
+				w.Header().Set("Retry-After",
+					time.Now().Add(time.Duration(ra)*time.Second).UTC().Format(http.TimeFormat))
+			} else {
+				w.Header().Set("Retry-After", strconv.FormatInt(ra, 10))
+			}
+			code := int(atomic.LoadInt64(&rejectStatus))
+			http.Error(w, http.StatusText(code), code)
 			return
 		}
 		atomic.StoreInt64(&rejectNext, 0)
@@ -490,6 +501,13 @@ func main() {
 		if s > 0 {
 			atomic.StoreInt64(&retryAfter, s)
 		}
+		code, _ := strconv.ParseInt(r.URL.Query().Get("status"), 10, 64)
+		if code == 0 {
+			code = http.StatusTooManyRequests
+		}
+		asDate, _ := strconv.ParseInt(r.URL.Query().Get("as_date"), 10, 64)
+		atomic.StoreInt64(&rejectStatus, code)
+		atomic.StoreInt64(&retryAsDate, asDate)
 		atomic.StoreInt64(&rejectNext, n)
 	})
 	control.HandleFunc("/requests", func(w http.ResponseWriter, r *http.Request) {
