@@ -97,6 +97,25 @@ static void test_addresses(void **st)
     assert_non_null(strstr(err, "scheme"));
     assert_int_equal(scrape_parse_address("h:99999", "http", &s, &i, &p, err, sizeof err), -1);
     assert_int_equal(scrape_parse_address(":80", "http", &s, &i, &p, err, sizeof err), -1);
+    /* `scheme: https` applies to host:port targets; a URL keeps its own */
+    assert_int_equal(scrape_parse_address("10.0.0.1:8443", "https", &s, &i, &p, err, sizeof err),
+                     0);
+    assert_string_equal(s, "https");
+    assert_string_equal(i, "10.0.0.1:8443");
+    free(s);
+    free(i);
+    free(p);
+    assert_int_equal(scrape_parse_address("api.example.com", "https", &s, &i, &p, err, sizeof err),
+                     0);
+    assert_string_equal(i, "api.example.com:443");
+    free(s);
+    free(i);
+    free(p);
+    assert_int_equal(scrape_parse_address("http://h:1", "https", &s, &i, &p, err, sizeof err), 0);
+    assert_string_equal(s, "http");
+    free(s);
+    free(i);
+    free(p);
 }
 
 static char *write_temp(const char *suffix, const char *text)
