@@ -5,7 +5,8 @@
 #   127.0.0.1; a bearer token read from bearer_token_file is accepted;
 # - the same server without the CA: the TLS failure is logged once with
 #   curl's reason, nothing is emitted;
-# - with insecure_skip_verify but a wrong bearer token: 401, down;
+# - with insecure_skip_verify but a wrong bearer token: 401, down; with
+#   the right one inline: profiles (as with an inline basic_auth password);
 # - plain HTTP with basic_auth (password from password_file);
 # - mutual TLS: a server requiring a client certificate accepts the
 #   tls_config cert_file/key_file pair and refuses a target without it;
@@ -55,6 +56,13 @@ write_config "$T/c.yaml" "$MP" <<EOF2
       - address: 127.0.0.1:$PB
         labels: {service_name: basic-ok}
         basic_auth: {username: alice, password_file: $T/password}
+      - address: http://127.0.0.1:$PB/
+        labels: {service_name: basic-inline}
+        basic_auth: {username: alice, password: wonder}
+      - address: https://127.0.0.1:$PT/
+        labels: {service_name: bearer-inline}
+        bearer_token: b3arer
+        tls_config: {insecure_skip_verify: true}
     scrape_interval: 1s
     scrape_timeout: 1s
     profiling_config:
@@ -74,11 +82,13 @@ MTLS_REFUSED="target https://pprof\.test:$PM down: /debug/pprof/[a-z]+: .*(certi
 tls_settled() {
   files_at_least "$T/out/tls-ok/memory" 1 || return 1
   files_at_least "$T/out/mtls-ok/goroutine" 2 || return 1
+  files_at_least "$T/out/basic-inline/goroutine" 2 || return 1
+  files_at_least "$T/out/bearer-inline/goroutine" 2 || return 1
   [ "$(count_log warn "$MTLS_REFUSED")" -ge 1 ] || return 1
   [ "$(count_log warn "https://127\.0\.0\.1:$PT.*(certificate|SSL)")" -ge 1 ] || return 1
   [ "$(count_log warn "target https://127\.0\.0\.1:$PT down: .*HTTP 401")" -ge 1 ] || return 1
   curl -sf "http://127.0.0.1:$MP/metrics" >"$T/metrics.txt" || return 1
-  [ "$(grep -c "^profpipe_scrape_up{component_id=\"pprof_scrape/e2e\",target=\"https://127.0.0.1:$PT\"" "$T/metrics.txt")" -ge 2 ]
+  [ "$(grep -c "^profpipe_scrape_up{component_id=\"pprof_scrape/e2e\",target=\"https://127.0.0.1:$PT\"" "$T/metrics.txt")" -ge 3 ]
 }
 wait_for 20 tls_settled || true
 [ -s "$T/metrics.txt" ] || { grep "level=warn" "$T/scrape.log" >&2; fail "no /metrics"; }
@@ -86,7 +96,7 @@ stop_profpipe "$PROFPIPE_PID"
 
 # two targets at the same URL (other labels) keep separate self-metrics
 n_up=$(grep -c "^profpipe_scrape_up{component_id=\"pprof_scrape/e2e\",target=\"https://127.0.0.1:$PT\"" "$T/metrics.txt" || true)
-[ "$n_up" = 2 ] || fail "want two scrape_up series for https://127.0.0.1:$PT, got $n_up"
+[ "$n_up" = 3 ] || fail "want three scrape_up series (no-ca, bad-token, bearer-inline) for https://127.0.0.1:$PT, got $n_up"
 grep -q "target=\"https://127.0.0.1:$PT\",series=\".*service_name=tls-bad-token" "$T/metrics.txt" ||
   fail "no series label telling the targets at the same URL apart"
 
@@ -98,7 +108,10 @@ n=$(count_log warn "target https://127\.0\.0\.1:$PT down: /debug/pprof/[a-z]+: H
 [ "$n" = 1 ] || fail "want one 401 warning for the wrong bearer token, got $n"
 grep -qF '"__name__":"memory"' "$T/out/index.jsonl" || fail "no memory profile"
 files_at_least "$T/out/mtls-ok/goroutine" 2 || fail "nothing over mutual TLS with cert_file/key_file"
+files_at_least "$T/out/basic-inline/goroutine" 2 || fail "nothing with an inline basic_auth password"
+files_at_least "$T/out/bearer-inline/goroutine" 2 ||
+  fail "nothing with an inline bearer_token (insecure_skip_verify)"
 [ ! -d "$T/out/mtls-no-cert" ] || fail "profiles from the mTLS server without a client certificate"
 [ "$(count_log warn "$MTLS_REFUSED")" = 1 ] ||
   fail "want one warning for the target without a client certificate, got $(count_log warn "$MTLS_REFUSED")"
-pass "TLS with ca_file + server_name, client cert_file/key_file, bearer_token_file, basic_auth password_file; unverifiable certificate, missing client certificate and wrong token refused"
+pass "TLS with ca_file + server_name, client cert_file/key_file, bearer_token(_file), basic_auth password(_file), insecure_skip_verify; unverifiable certificate, missing client certificate and wrong token refused"
