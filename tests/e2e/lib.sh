@@ -1,5 +1,10 @@
 # Shared helpers for the end-to-end tests; sourced by tests/e2e/**/test_*.sh.
 # ctest sets PROFPIPE (the binary), BUILD_DIR, SOURCE_DIR and SANITIZE.
+#
+# Two pitfalls these tests have hit: `wait_for N test "$(cmd)"` expands
+# $(cmd) once, so pass a function that reads the state on every poll; and
+# `curl … | grep -q …` fails under pipefail when grep exits at its match
+# while curl still writes (SIGPIPE): read the page whole first.
 set -euo pipefail
 
 : "${SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
