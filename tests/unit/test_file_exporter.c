@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "unit_support.h"
 #include "../../exporters/file/file_store.h"
 
 extern const pp_component pp_exporter_file;
@@ -30,15 +31,12 @@ static char tmpdir[256];
 
 static int setup_dir(void **state) {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_file_exporter.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return unit_make_tmpdir(tmpdir, sizeof tmpdir, "test_file_exporter");
 }
 
 static int remove_dir(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return unit_remove_tmpdir(tmpdir);
 }
 
 /* A one-sample CPU profile with the given labels and window. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "unit_support.h"
 #include "../../receivers/file/file_seen.h"
 
 extern const pp_component pp_receiver_file;
@@ -30,42 +31,19 @@ static char tmpdir[256];
 
 static int setup_dir(void **state) {
     (void)state;
-    seen_free(seen_adopt("file")); /* what an earlier test's receiver parked */
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_file_receiver.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return unit_make_tmpdir(tmpdir, sizeof tmpdir, "test_file_receiver");
 }
 
 static int remove_dir(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return unit_remove_tmpdir(tmpdir);
 }
 
 /* The gzip'd pprof of a one-sample profile with the given sample type,
  * taken at time_ns (0: no time) over 10 s. */
 static void profile_bytes_at(const char *type, const char *unit, int64_t value,
                              int64_t time_ns, uint8_t **out, size_t *len) {
-    const pp_host *h = harness_host();
-    pp_profile *p = h->profile_new();
-    pp_pprof *t = h->profile_tree_new(p);
-    int64_t ty = h->pprof_intern(p, type), un = h->pprof_intern(p, unit);
-    t->sample_types = h->profile_alloc(p, sizeof *t->sample_types);
-    t->sample_types[0] = (pp_value_type){ty, un};
-    t->n_sample_types = 1;
-    t->samples = h->profile_alloc(p, sizeof *t->samples);
-    t->samples[0].values = h->profile_alloc(p, sizeof(int64_t));
-    t->samples[0].values[0] = value;
-    t->samples[0].n_values = 1;
-    t->n_samples = 1;
-    t->time_nanos = time_ns;
-    t->duration_nanos = 10 * SEC;
-    const uint8_t *gz;
-    char err[256];
-    assert_int_equal(h->profile_raw_gz(p, &gz, len, err, sizeof err), 0);
-    *out = malloc(*len);
-    memcpy(*out, gz, *len);
-    h->profile_free(p);
+    *out = unit_one_sample_gz(type, unit, value, time_ns, 10 * SEC, len);
 }
 
 static void profile_bytes(const char *type, const char *unit, int64_t value, uint8_t **out,

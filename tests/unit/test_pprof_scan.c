@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "pprof_internal.h"
 #include "profile.h"
+#include "unit_support.h"
 
 #define T0 1700000000123456789LL
 #define D0 10000000000LL
@@ -18,25 +20,11 @@
 /* A small real profile with time and duration, as plain protobuf. */
 static uint8_t *plain_profile(size_t *len)
 {
-    pp_profile *p = profile_new();
-    pp_pprof *t = profile_tree_new(p);
-    t->sample_types = profile_alloc(p, sizeof *t->sample_types);
-    t->sample_types[0] = (pp_value_type){pprof_intern(p, "samples"), pprof_intern(p, "count")};
-    t->n_sample_types = 1;
-    t->samples = profile_alloc(p, sizeof *t->samples);
-    t->samples[0].values = profile_alloc(p, sizeof(int64_t));
-    t->samples[0].values[0] = 7;
-    t->samples[0].n_values = 1;
-    t->n_samples = 1;
-    t->time_nanos = T0;
-    t->duration_nanos = D0;
-    const uint8_t *gz;
     size_t gz_len;
+    uint8_t *gz = unit_one_sample_gz("samples", "count", 7, T0, D0, &gz_len), *plain;
     char err[256];
-    assert_int_equal(profile_raw_gz(p, &gz, &gz_len, err, sizeof err), 0);
-    uint8_t *plain;
     assert_int_equal(gz_gunzip(gz, gz_len, 1 << 20, &plain, len, err, sizeof err), 0);
-    profile_free(p);
+    free(gz);
     return plain;
 }
 

@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 
 #include "harness.h"
+#include "unit_support.h"
 
 extern const pp_component pp_receiver_pyroscope;
 
@@ -94,27 +95,7 @@ static int teardown(void **state)
 /* The gzip'd pprof of a one-sample profile of the given sample type. */
 static uint8_t *profile_bytes(const char *type, const char *unit, size_t *len)
 {
-    const pp_host *h = harness_host();
-    pp_profile *p = h->profile_new();
-    pp_pprof *t = h->profile_tree_new(p);
-    int64_t ty = h->pprof_intern(p, type), un = h->pprof_intern(p, unit);
-    t->sample_types = h->profile_alloc(p, sizeof *t->sample_types);
-    t->sample_types[0] = (pp_value_type){ty, un};
-    t->n_sample_types = 1;
-    t->samples = h->profile_alloc(p, sizeof *t->samples);
-    t->samples[0].values = h->profile_alloc(p, sizeof(int64_t));
-    t->samples[0].values[0] = 42;
-    t->samples[0].n_values = 1;
-    t->n_samples = 1;
-    t->time_nanos = T0;
-    t->duration_nanos = 10 * SEC;
-    const uint8_t *gz;
-    char err[256];
-    assert_int_equal(h->profile_raw_gz(p, &gz, len, err, sizeof err), 0);
-    uint8_t *out = malloc(*len);
-    memcpy(out, gz, *len);
-    h->profile_free(p);
-    return out;
+    return unit_one_sample_gz(type, unit, 42, T0, 10 * SEC, len);
 }
 
 static size_t discard(char *d, size_t s, size_t n, void *arg)

@@ -1,0 +1,55 @@
+/* unit_support: helpers several unit tests share. Include after cmocka.h
+ * and harness.h. */
+#ifndef PROFPIPE_UNIT_SUPPORT_H
+#define PROFPIPE_UNIT_SUPPORT_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The gzip'd pprof of a profile with one sample type and one sample of
+ * `value` (no stack), taken at time_ns (0: none) over duration_ns.
+ * malloc'd; its length in *len. */
+static inline uint8_t *unit_one_sample_gz(const char *type, const char *unit, int64_t value,
+                                          int64_t time_ns, int64_t duration_ns, size_t *len)
+{
+    const pp_host *h = harness_host();
+    pp_profile *p = h->profile_new();
+    pp_pprof *t = h->profile_tree_new(p);
+    int64_t ty = h->pprof_intern(p, type), un = h->pprof_intern(p, unit);
+    t->sample_types = h->profile_alloc(p, sizeof *t->sample_types);
+    t->sample_types[0] = (pp_value_type){ty, un};
+    t->n_sample_types = 1;
+    t->samples = h->profile_alloc(p, sizeof *t->samples);
+    t->samples[0].values = h->profile_alloc(p, sizeof(int64_t));
+    t->samples[0].values[0] = value;
+    t->samples[0].n_values = 1;
+    t->n_samples = 1;
+    t->time_nanos = time_ns;
+    t->duration_nanos = duration_ns;
+    const uint8_t *gz;
+    char err[256];
+    assert_int_equal(h->profile_raw_gz(p, &gz, len, err, sizeof err), 0);
+    uint8_t *out = malloc(*len);
+    assert_non_null(out);
+    memcpy(out, gz, *len);
+    h->profile_free(p);
+    return out;
+}
+
+/* A new folder /tmp/<name>.XXXXXX in dir (room for 256 bytes). 0 or -1. */
+static inline int unit_make_tmpdir(char *dir, size_t len, const char *name)
+{
+    snprintf(dir, len, "/tmp/%s.XXXXXX", name);
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+/* Removes a folder made by unit_make_tmpdir, with what is in it. */
+static inline int unit_remove_tmpdir(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+#endif
