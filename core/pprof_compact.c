@@ -29,12 +29,11 @@ void pprof_drop_zero_samples(pp_pprof *t)
     t->n_samples = kept;
 }
 
-/* Adds src's values to dst's (wrapping, as Go's int64 addition does). */
-static void sample_add(pp_sample *dst, const pp_sample *src)
+void pprof_sample_add(pp_sample *dst, const pp_sample *src)
 {
     size_t n = dst->n_values < src->n_values ? dst->n_values : src->n_values;
     for (size_t i = 0; i < n; i++)
-        dst->values[i] = (int64_t)((uint64_t)dst->values[i] + (uint64_t)src->values[i]);
+        dst->values[i] = pprof_add_sat(dst->values[i], src->values[i]);
 }
 
 static int compact_samples(pp_pprof *t)
@@ -54,7 +53,7 @@ static int compact_samples(pp_pprof *t)
         if (k.failed)
             rc = -1;
         else if (keymap_get(&seen, k.data, k.len, &at))
-            sample_add(&t->samples[at], s);
+            pprof_sample_add(&t->samples[at], s);
         else if (keymap_put(&seen, k.data, k.len, kept) < 0)
             rc = -1;
         else

@@ -100,6 +100,21 @@ uint64_t pprof_fnv1a(uint64_t h, const void *data, size_t len);
 int pprof_label_cmp(const void *a, const void *b);
 int pprof_u64_cmp(const void *a, const void *b);
 
+/* Saturating int64 arithmetic for sums of sample values and durations:
+ * a result out of range sticks at INT64_MAX or INT64_MIN. Go's pprof wraps
+ * instead, which turns a huge total negative; C's signed overflow is
+ * undefined behaviour. */
+static inline int64_t pprof_add_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (!__builtin_add_overflow(a, b, &r))
+        return r;
+    return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
+/* dst->values[i] += src->values[i] (saturating) for the values both have. */
+void pprof_sample_add(pp_sample *dst, const pp_sample *src);
+
 /* Removes the samples whose values are all zero (pprof does after a merge
  * or compaction: they weigh nothing). */
 void pprof_drop_zero_samples(pp_pprof *t);

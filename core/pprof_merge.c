@@ -9,7 +9,8 @@
  * to dst when missing, with a fresh id. Arrays of dst grow by doubling in
  * dst's arena. As in pprof: the period types and the sample types (number,
  * type and unit of each) must be equal; the merged time is the earliest,
- * the duration the sum, the period the larger. */
+ * the duration the sum, the period the larger. Sums that leave int64's
+ * range (durations, sample values) stick at its ends (pprof_add_sat). */
 #include "pprof_internal.h"
 #include "pprof_keymap.h"
 
@@ -386,9 +387,7 @@ static int merge_samples(merge_ctx *m)
                 return -1;
             continue;
         }
-        pp_sample *ds = &m->d->samples[at];
-        for (size_t j = 0; j < ds->n_values && j < ss->n_values; j++)
-            ds->values[j] = (int64_t)((uint64_t)ds->values[j] + (uint64_t)ss->values[j]);
+        pprof_sample_add(&m->d->samples[at], ss);
     }
     return 0;
 }
@@ -397,7 +396,7 @@ static void merge_header(pp_pprof *d, const pp_pprof *s)
 {
     if (s->time_nanos && (!d->time_nanos || s->time_nanos < d->time_nanos))
         d->time_nanos = s->time_nanos;
-    d->duration_nanos += s->duration_nanos;
+    d->duration_nanos = pprof_add_sat(d->duration_nanos, s->duration_nanos);
     if (s->period > d->period)
         d->period = s->period;
 }

@@ -7,10 +7,12 @@
  * temporary message structs of an encode live in one arena. On decode each
  * raw sample becomes one profile that shares nothing with the request; its
  * window comes from the pprof's own time_nanos and duration_nanos (read
- * without decoding the tree), or is "now" when the pprof has no time. */
+ * without decoding the tree), or is "now" when the pprof has no time; a
+ * window whose end is past int64 nanoseconds is refused, not wrapped. */
 #include "pprof_internal.h"
 #include "push.pb-c.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,9 +126,18 @@ static int64_t wall_now_ns(void)
 static pp_profile *push_profile(const Push__V1__RawProfileSeries *ser,
                                 const Push__V1__RawSample *rs, char *err, size_t errlen)
 {
-    int64_t t = 0, d = 0;
+    int64_t t = 0, d = 0, until;
     if (pprof_scan_time(rs->raw_profile.data, rs->raw_profile.len, &t, &d, err, errlen) < 0)
         return NULL;
+    if (t == 0)
+        t = wall_now_ns();
+    if (__builtin_add_overflow(t, d > 0 ? d : 0, &until)) {
+        pprof_errorf(err, errlen,
+                     "time_nanos %" PRId64 " + duration_nanos %" PRId64
+                     " is past the largest time (int64 nanoseconds)",
+                     t, d);
+        return NULL;
+    }
     pp_profile *p = profile_new();
     if (!p || profile_set_raw(p, rs->raw_profile.data, rs->raw_profile.len) < 0) {
         profile_free(p);
@@ -143,9 +154,7 @@ static pp_profile *push_profile(const Push__V1__RawProfileSeries *ser,
             return NULL;
         }
     }
-    if (t == 0)
-        t = wall_now_ns();
-    profile_set_window(p, t, t + (d > 0 ? d : 0));
+    profile_set_window(p, t, until);
     return p;
 }
 

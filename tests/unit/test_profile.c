@@ -14,7 +14,9 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "pprof_internal.h"
+#include "unit_support.h"
 
 #define ERR_LEN 256
 #define CLONE_THREADS 4
@@ -23,29 +25,8 @@
 /* A minimal valid pprof tree with one sample type and one sample. */
 static void build_tree(pp_profile *p, int64_t value)
 {
-    pp_pprof *t = profile_tree_new(p);
-    t->sample_types = profile_alloc(p, sizeof(pp_value_type));
-    t->sample_types[0] = (pp_value_type){pprof_intern(p, "goroutine"),
-                                         pprof_intern(p, "count")};
-    t->n_sample_types = 1;
-    t->functions = profile_alloc(p, sizeof(pp_function));
-    t->functions[0] = (pp_function){1, pprof_intern(p, "main.main"), 0, 0, 0};
-    t->n_functions = 1;
-    t->locations = profile_alloc(p, sizeof(pp_location));
-    t->locations[0].id = 1;
-    t->locations[0].lines = profile_alloc(p, sizeof(pp_line));
-    t->locations[0].lines[0] = (pp_line){1, 7, 0};
-    t->locations[0].n_lines = 1;
-    t->n_locations = 1;
-    t->samples = profile_alloc(p, sizeof(pp_sample));
-    t->samples[0].location_ids = profile_alloc(p, sizeof(uint64_t));
-    t->samples[0].location_ids[0] = 1;
-    t->samples[0].n_location_ids = 1;
-    t->samples[0].values = profile_alloc(p, sizeof(int64_t));
-    t->samples[0].values[0] = value;
-    t->samples[0].n_values = 1;
-    t->n_samples = 1;
-    t->time_nanos = 1234;
+    unit_one_frame_tree(p, "goroutine", "count", value);
+    p->tree.time_nanos = 1234;
 }
 
 /* Serialized plain (not gzip'd) bytes of build_tree(value). */

@@ -37,6 +37,35 @@ static inline uint8_t *unit_one_sample_gz(const char *type, const char *unit, in
     return out;
 }
 
+/* Makes p's payload a new tree: one sample type type/unit and one sample
+ * of `value` on a one-frame stack (main.main, line 7). */
+static inline void unit_one_frame_tree(pp_profile *p, const char *type, const char *unit,
+                                       int64_t value)
+{
+    const pp_host *h = harness_host();
+    pp_pprof *t = h->profile_tree_new(p);
+    t->sample_types = h->profile_alloc(p, sizeof(pp_value_type));
+    t->sample_types[0] = (pp_value_type){h->pprof_intern(p, type), h->pprof_intern(p, unit)};
+    t->n_sample_types = 1;
+    t->functions = h->profile_alloc(p, sizeof(pp_function));
+    t->functions[0] = (pp_function){1, h->pprof_intern(p, "main.main"), 0, 0, 0};
+    t->n_functions = 1;
+    t->locations = h->profile_alloc(p, sizeof(pp_location));
+    t->locations[0].id = 1;
+    t->locations[0].lines = h->profile_alloc(p, sizeof(pp_line));
+    t->locations[0].lines[0] = (pp_line){1, 7, 0};
+    t->locations[0].n_lines = 1;
+    t->n_locations = 1;
+    t->samples = h->profile_alloc(p, sizeof(pp_sample));
+    t->samples[0].location_ids = h->profile_alloc(p, sizeof(uint64_t));
+    t->samples[0].location_ids[0] = 1;
+    t->samples[0].n_location_ids = 1;
+    t->samples[0].values = h->profile_alloc(p, sizeof(int64_t));
+    t->samples[0].values[0] = value;
+    t->samples[0].n_values = 1;
+    t->n_samples = 1;
+}
+
 /* A new folder /tmp/<name>.XXXXXX in dir (room for 256 bytes). 0 or -1. */
 static inline int unit_make_tmpdir(char *dir, size_t len, const char *name)
 {
