@@ -135,6 +135,9 @@ static const pp_host host_table = {
     .gzip = gz_gzip,
     .push_encode = push_encode,
     .push_decode = host_push_decode,
+
+    .pprof_string_len = pprof_string_len,
+    .pprof_intern_bytes = pprof_intern_bytes,
 };
 
 const pp_host *host_api(void)

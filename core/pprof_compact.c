@@ -201,11 +201,14 @@ static int compact_strings(pp_pprof *t)
         r.to[i] = -1;
     r.to[0] = 0;
     each_string_ref(t, mark_string, &r);
+    struct pp_string_lens *lens = t->string_lens;
     size_t kept = 0;
     for (size_t i = 0; i < r.n; i++) {
         if (r.to[i] < 0)
             continue;
         r.to[i] = (int64_t)kept;
+        if (lens && kept < lens->n) /* a length moves with its string */
+            lens->items[kept] = i < lens->n ? lens->items[i] : (pprof_str_entry){0};
         t->strings[kept++] = t->strings[i];
     }
     t->n_strings = kept;

@@ -6,7 +6,8 @@
  * fields, then a filling pass writes straight into arrays allocated once in
  * the profile's arena. No malloc per sample, and the only copy of the data is
  * the one the tree keeps (strings are copied so that the raw bytes can be
- * dropped). Both packed and unpacked encodings of repeated scalars are read,
+ * dropped, NUL-terminated, with the length of those holding NUL bytes kept
+ * beside them: see pp_string_lens). Both packed and unpacked encodings of repeated scalars are read,
  * as proto3 requires. Unknown fields are skipped. The structure is checked
  * afterwards by pprof_validate. */
 #include "pprof_internal.h"
@@ -342,7 +343,10 @@ static int profile_fill(decoder *d, const uint8_t *data, size_t len, pp_pprof *t
             char *s = arena_strndup(d->a, (const char *)f.data, f.len);
             if (!s)
                 return dec_oom(d);
-            t->strings[t->n_strings++] = s;
+            t->strings[t->n_strings] = s;
+            if (memchr(s, 0, f.len) && pprof_str_len_set(d->a, t, t->n_strings, f.len) < 0)
+                return dec_oom(d);
+            t->n_strings++;
             break;
         }
         case PROFILE_PERIOD_TYPE:

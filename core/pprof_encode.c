@@ -222,7 +222,7 @@ int pprof_encode(const pp_pprof *t, uint8_t **out, size_t *out_len)
     if (t->n_strings == 0)
         enc_bytes(&b, PROFILE_STRING_TABLE, "", 0);
     for (size_t i = 0; i < t->n_strings; i++)
-        enc_bytes(&b, PROFILE_STRING_TABLE, t->strings[i], strlen(t->strings[i]));
+        enc_bytes(&b, PROFILE_STRING_TABLE, t->strings[i], pprof_str_len(t, i));
     enc_int(&b, PROFILE_DROP_FRAMES, (uint64_t)t->drop_frames);
     enc_int(&b, PROFILE_KEEP_FRAMES, (uint64_t)t->keep_frames);
     enc_int(&b, PROFILE_TIME_NANOS, (uint64_t)t->time_nanos);

@@ -47,6 +47,31 @@ typedef struct intern_map {
     size_t n_slots;
 } intern_map;
 
+/* The byte lengths of a tree's strings that hold NUL bytes (plugin.h's
+ * pp_pprof.string_lens). Entry i speaks for strings[i] only while
+ * items[i].ptr is that very pointer: an entry left behind by a string that
+ * was replaced or moved is never believed, and every other string's length
+ * is its strlen(). Made on the first such string, so a profile without one
+ * (nearly all) pays nothing. Lives in the tree's arena. */
+typedef struct pprof_str_entry {
+    const char *ptr;
+    size_t len;
+} pprof_str_entry;
+
+struct pp_string_lens {
+    pprof_str_entry *items;
+    size_t n; /* entries, all usable */
+};
+
+/* Byte length of t->strings[i] (i must be in range). */
+size_t pprof_str_len(const pp_pprof *t, size_t i);
+/* Records that t->strings[i] is len bytes long (it holds a NUL byte).
+ * 0 or -1 (memory). */
+int pprof_str_len_set(arena *a, pp_pprof *t, size_t i, size_t len);
+/* 1 if string ia of ta and string ib of tb are the same bytes. Indices out
+ * of range read as "". */
+int pprof_str_eq(const pp_pprof *ta, int64_t ia, const pp_pprof *tb, int64_t ib);
+
 /* Threads: a profile is changed only by its one owner, but once emitted it
  * may be read by several pipelines at once, and reading is lazy (decode,
  * encode, index building fill caches). `lock` serializes those cache fills;

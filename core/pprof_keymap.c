@@ -117,9 +117,8 @@ void key_reset(key_buf *k) { k->len = 0; }
 
 void key_u64(key_buf *k, uint64_t v) { key_append(k, &v, sizeof(v)); }
 
-void key_str(key_buf *k, const char *s)
+void key_bytes(key_buf *k, const char *s, size_t len)
 {
-    size_t len = strlen(s);
     key_u64(k, len);
     key_append(k, s, len);
 }

@@ -41,8 +41,8 @@ int keymap_put(keymap *m, const void *key, size_t len, uint64_t value);
 
 void key_reset(key_buf *k);
 void key_u64(key_buf *k, uint64_t v);
-/* Appends a string with its length, so that ("ab","c") != ("a","bc"). */
-void key_str(key_buf *k, const char *s);
+/* Appends len bytes with their length, so that ("ab","c") != ("a","bc"). */
+void key_bytes(key_buf *k, const char *s, size_t len);
 void key_buf_free(key_buf *k);
 
 /* The identity of a sample: its stack and its labels, which the caller has

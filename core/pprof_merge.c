@@ -41,11 +41,16 @@ static const char *str_of(const pp_pprof *t, int64_t idx)
     return idx >= 0 && (uint64_t)idx < t->n_strings ? t->strings[idx] : "";
 }
 
+/* Appends string idx of t to the key, every byte of it. */
+static void key_string(key_buf *k, const pp_pprof *t, int64_t idx)
+{
+    key_bytes(k, str_of(t, idx), pprof_string_len(t, idx));
+}
+
 static int same_value_type(const pp_pprof *a, const pp_value_type *x, const pp_pprof *b,
                            const pp_value_type *y)
 {
-    return strcmp(str_of(a, x->type), str_of(b, y->type)) == 0 &&
-           strcmp(str_of(a, x->unit), str_of(b, y->unit)) == 0;
+    return pprof_str_eq(a, x->type, b, y->type) && pprof_str_eq(a, x->unit, b, y->unit);
 }
 
 static int merge_check(const pp_pprof *d, const pp_pprof *s, char *err, size_t errlen)
@@ -97,9 +102,9 @@ static int id_put(keymap *km, uint64_t id, uint64_t value)
 static void function_key(key_buf *k, const pp_pprof *t, const pp_function *f)
 {
     key_reset(k);
-    key_str(k, str_of(t, f->name));
-    key_str(k, str_of(t, f->system_name));
-    key_str(k, str_of(t, f->filename));
+    key_string(k, t, f->name);
+    key_string(k, t, f->system_name);
+    key_string(k, t, f->filename);
     key_u64(k, (uint64_t)f->start_line);
 }
 
@@ -108,8 +113,8 @@ static void mapping_key(key_buf *k, const pp_pprof *t, const pp_mapping *mp)
     key_reset(k);
     key_u64(k, mp->memory_limit - mp->memory_start);
     key_u64(k, mp->file_offset);
-    key_str(k, str_of(t, mp->build_id));
-    key_str(k, str_of(t, mp->filename));
+    key_string(k, t, mp->build_id);
+    key_string(k, t, mp->filename);
 }
 
 /* Location key in dst terms: mapping and function ids already mapped. */
@@ -175,7 +180,9 @@ static int index_dst(merge_ctx *m)
 /* Interns src string idx into dst. */
 static int64_t intern_src(merge_ctx *m, int64_t idx)
 {
-    return idx == 0 ? 0 : pprof_intern(m->dp, str_of(m->s, idx));
+    if (idx == 0)
+        return 0;
+    return pprof_intern_bytes(m->dp, str_of(m->s, idx), pprof_string_len(m->s, idx));
 }
 
 static int merge_functions(merge_ctx *m)

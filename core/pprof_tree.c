@@ -1,5 +1,7 @@
 /* pprof_tree: helpers over a decoded tree that processors and receivers
- * use: lookups by id, string interning and the profile family.
+ * use: lookups by id, string interning, string lengths and the profile
+ * family. Strings are byte strings compared by length and bytes, so two
+ * that differ only after a NUL byte stay two strings.
  *
  * The id indexes and the intern map are caches built on first use. A
  * processor may replace any array of the tree at any time (plugin.h lets it
@@ -134,16 +136,65 @@ const pp_function *pprof_function(const pp_profile *p, uint64_t id)
     return i < 0 ? NULL : &t->functions[i];
 }
 
-/* ---------------- interning ---------------- */
+/* ---------------- string lengths ---------------- */
 
-static size_t str_hash(const char *s)
+#define STR_LENS_MIN 16
+
+size_t pprof_str_len(const pp_pprof *t, size_t i)
 {
-    return (size_t)pprof_fnv1a(PPROF_FNV_OFFSET, s, strlen(s));
+    const struct pp_string_lens *l = t->string_lens;
+    if (l && i < l->n && l->items[i].ptr && l->items[i].ptr == t->strings[i])
+        return l->items[i].len;
+    return strlen(t->strings[i]);
 }
 
-static void intern_insert(intern_map *m, const char *const *strings, size_t idx)
+int pprof_str_len_set(arena *a, pp_pprof *t, size_t i, size_t len)
 {
-    size_t s = str_hash(strings[idx]) & (m->n_slots - 1);
+    struct pp_string_lens *l = t->string_lens;
+    if (!l) {
+        if (!(l = arena_calloc(a, 1, sizeof(*l))))
+            return -1;
+        t->string_lens = l;
+    }
+    if (i >= l->n) {
+        size_t n = l->n < STR_LENS_MIN ? STR_LENS_MIN : l->n;
+        while (n <= i)
+            n *= 2;
+        pprof_str_entry *items = arena_calloc(a, n, sizeof(*items));
+        if (!items)
+            return -1;
+        if (l->n)
+            memcpy(items, l->items, l->n * sizeof(*items));
+        l->items = items;
+        l->n = n;
+    }
+    l->items[i] = (pprof_str_entry){t->strings[i], len};
+    return 0;
+}
+
+size_t pprof_string_len(const pp_pprof *t, int64_t idx)
+{
+    if (!t || idx < 0 || (uint64_t)idx >= t->n_strings)
+        return 0;
+    return pprof_str_len(t, (size_t)idx);
+}
+
+int pprof_str_eq(const pp_pprof *ta, int64_t ia, const pp_pprof *tb, int64_t ib)
+{
+    size_t la = pprof_string_len(ta, ia), lb = pprof_string_len(tb, ib);
+    return la == lb && (la == 0 || memcmp(ta->strings[ia], tb->strings[ib], la) == 0);
+}
+
+/* ---------------- interning ---------------- */
+
+static size_t bytes_hash(const char *s, size_t len)
+{
+    return (size_t)pprof_fnv1a(PPROF_FNV_OFFSET, s, len);
+}
+
+static void intern_insert(intern_map *m, const pp_pprof *t, size_t idx)
+{
+    size_t s = bytes_hash(t->strings[idx], pprof_str_len(t, idx)) & (m->n_slots - 1);
     while (m->slots[s])
         s = (s + 1) & (m->n_slots - 1);
     m->slots[s] = (uint32_t)idx + 1;
@@ -159,7 +210,7 @@ static int intern_build(pp_profile *p)
     if (!m->slots)
         return -1;
     for (size_t i = 0; i < t->n_strings; i++)
-        intern_insert(m, t->strings, i);
+        intern_insert(m, t, i);
     if (m->built_for != t->strings)
         m->strings_cap = t->n_strings; /* someone else's array: assume full */
     m->built_for = t->strings;
@@ -167,8 +218,9 @@ static int intern_build(pp_profile *p)
     return 0;
 }
 
-/* Appends s to the string table, growing it in the arena by doubling. */
-static int64_t intern_append(pp_profile *p, const char *s)
+/* Appends the len bytes at s to the string table, growing it in the arena
+ * by doubling. */
+static int64_t intern_append(pp_profile *p, const char *s, size_t len)
 {
     intern_map *m = &p->intern;
     pp_pprof *t = &p->tree;
@@ -181,10 +233,12 @@ static int64_t intern_append(pp_profile *p, const char *s)
         t->strings = ns;
         m->strings_cap = cap;
     }
-    char *copy = arena_strndup(&p->mem, s, strlen(s));
+    char *copy = arena_strndup(&p->mem, s, len);
     if (!copy)
         return -1;
     t->strings[t->n_strings] = copy;
+    if (memchr(s, 0, len) && pprof_str_len_set(&p->mem, t, t->n_strings, len) < 0)
+        return -1;
     int64_t idx = (int64_t)t->n_strings++;
     m->built_for = t->strings;
     m->built_n = t->n_strings;
@@ -192,12 +246,12 @@ static int64_t intern_append(pp_profile *p, const char *s)
         if (intern_build(p) < 0)
             return -1;
     } else {
-        intern_insert(m, t->strings, (size_t)idx);
+        intern_insert(m, t, (size_t)idx);
     }
     return idx;
 }
 
-int64_t pprof_intern(pp_profile *p, const char *s)
+int64_t pprof_intern_bytes(pp_profile *p, const char *s, size_t len)
 {
     intern_map *m = &p->intern;
     pp_pprof *t = &p->tree;
@@ -206,14 +260,19 @@ int64_t pprof_intern(pp_profile *p, const char *s)
     if (!m->slots || m->built_for != t->strings || m->built_n != t->n_strings)
         if (intern_build(p) < 0)
             return -1;
-    size_t slot = str_hash(s) & (m->n_slots - 1);
+    size_t slot = bytes_hash(s, len) & (m->n_slots - 1);
     while (m->slots[slot]) {
         size_t idx = m->slots[slot] - 1;
-        if (strcmp(t->strings[idx], s) == 0)
+        if (pprof_str_len(t, idx) == len && memcmp(t->strings[idx], s, len) == 0)
             return (int64_t)idx;
         slot = (slot + 1) & (m->n_slots - 1);
     }
-    return intern_append(p, s);
+    return intern_append(p, s, len);
+}
+
+int64_t pprof_intern(pp_profile *p, const char *s)
+{
+    return s ? pprof_intern_bytes(p, s, strlen(s)) : -1;
 }
 
 /* ---------------- orderings shared by compact, merge, validate ---------------- */
@@ -278,8 +337,10 @@ const char *pprof_family(const pp_pprof *t)
         if (idx < 0 || (uint64_t)idx >= t->n_strings)
             continue;
         const char *type = t->strings[idx];
+        size_t len = pprof_str_len(t, (size_t)idx);
         for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]); r++) {
-            int match = rules[r].exact ? strcmp(type, rules[r].prefix) == 0
+            int match = rules[r].exact ? len == strlen(rules[r].prefix) &&
+                                             strcmp(type, rules[r].prefix) == 0
                                        : has_prefix(type, rules[r].prefix);
             if (match)
                 return rules[r].family;

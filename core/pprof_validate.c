@@ -149,7 +149,7 @@ int pprof_validate(const pp_pprof *t, char *err, size_t errlen)
 {
     if (t->n_strings == 0)
         return pprof_errorf(err, errlen, "string table is empty (string_table[0] must be \"\")");
-    if (t->strings[0][0] != '\0')
+    if (pprof_str_len(t, 0) != 0)
         return pprof_errorf(err, errlen, "string_table[0] must be \"\", got \"%.40s\"",
                             t->strings[0]);
     if (check_strings(t, err, errlen) < 0)

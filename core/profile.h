@@ -56,6 +56,8 @@ pp_pprof *profile_tree_new(pp_profile *p);
 
 void *profile_alloc(pp_profile *p, size_t size);
 int64_t pprof_intern(pp_profile *p, const char *s);
+int64_t pprof_intern_bytes(pp_profile *p, const char *s, size_t len);
+size_t pprof_string_len(const pp_pprof *t, int64_t idx);
 const pp_location *pprof_location(const pp_profile *p, uint64_t id);
 const pp_function *pprof_function(const pp_profile *p, uint64_t id);
 int pprof_compact(pp_profile *p);

@@ -81,7 +81,8 @@ typedef enum pp_node_kind {
 
 /* ------------------------------------------------------------------ */
 /* The decoded pprof tree (github.com/google/pprof profile.proto).     */
-/* Plain arrays; every string field is an index into strings[].        */
+/* Plain arrays; every string field is an index into strings[]: each   */
+/* is NUL-terminated, and its byte length is host->pprof_string_len(). */
 /* Memory belongs to the profile's arena: to change an array, allocate */
 /* a new one with host->profile_alloc() and replace the pointer; add   */
 /* strings only with host->pprof_intern(). Each sample owns its own    */
@@ -169,6 +170,11 @@ typedef struct pp_pprof {
     size_t n_comments;
     int64_t default_sample_type;
     int64_t doc_url;
+    /* Appended to ABI 1. Host-private: the byte lengths of the strings
+     * that hold NUL bytes (pprof strings are byte strings, so strlen() can
+     * stop short of their end). Read lengths with host->pprof_string_len
+     * and add such strings with host->pprof_intern_bytes. */
+    struct pp_string_lens *string_lens;
 } pp_pprof;
 
 /* ------------------------------------------------------------------ */
@@ -359,6 +365,14 @@ typedef struct pp_host {
      * sample, labels from its series; from/until taken from the pprof). */
     int (*push_decode)(const void *data, size_t len, pp_batch *into, char *err,
                        size_t errlen);
+
+    /* --- appended to ABI 1: pprof strings as byte strings --- */
+    /* Byte length of t->strings[idx], NUL bytes included (a string read
+     * from a profile may hold them: compare and copy it with this length,
+     * not strlen). 0 for an index outside the table. */
+    size_t (*pprof_string_len)(const pp_pprof *t, int64_t idx);
+    /* pprof_intern for the len bytes at s, which may include NUL bytes. */
+    int64_t (*pprof_intern_bytes)(pp_profile *p, const char *s, size_t len);
 } pp_host;
 
 /* ------------------------------------------------------------------ */

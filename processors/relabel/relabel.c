@@ -219,6 +219,20 @@ static int cache_eval(relabel_state *st, const pp_pprof *t, cache_entry *e)
     return e->dropped || !labels_unchanged(t, e->in, e->n_in, ls);
 }
 
+/* The input label of e that reads as (name, value), or -1. Rules see
+ * label strings as C strings, but pprof strings are byte strings (a value
+ * may hold NUL bytes): a label the rules left as it was keeps the exact
+ * string it came with. */
+static long input_label(const pp_pprof *t, const cache_entry *e, const char *name,
+                        const char *value)
+{
+    for (size_t j = 0; j < e->n_in; j++)
+        if (strcmp(t->strings[e->in[j].key], name) == 0 &&
+            strcmp(t->strings[e->in[j].str], value) == 0)
+            return (long)j;
+    return -1;
+}
+
 /* Runs the sample rules on one distinct label set and fills e. */
 static int cache_fill(relabel_state *st, pp_profile *p, const pp_pprof *t, cache_entry *e)
 {
@@ -229,6 +243,12 @@ static int cache_fill(relabel_state *st, pp_profile *p, const pp_pprof *t, cache
     e->out = h->profile_alloc(p, (ls->n ? ls->n : 1) * sizeof *e->out);
     if (!e->out) return -1;
     for (size_t i = 0; i < ls->n; i++) {
+        long j = input_label(t, e, ls->items[i].name, ls->items[i].value);
+        if (j >= 0) {
+            e->out[i].key = e->in[j].key;
+            e->out[i].str = e->in[j].str;
+            continue;
+        }
         e->out[i].key = h->pprof_intern(p, ls->items[i].name);
         e->out[i].str = h->pprof_intern(p, ls->items[i].value);
         if (e->out[i].key < 0 || e->out[i].str < 0) return -1;
