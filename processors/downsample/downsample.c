@@ -104,7 +104,7 @@ static int filter(downsample_state *st, pp_profile *p)
     if (st->n_sample_types == 0) return 1;
     char err[ERRBUF];
     const pp_pprof *ro = h->profile_tree(p, err, sizeof err);
-    size_t listed = ro ? ds_count_listed_types(ro, st->sample_types, st->n_sample_types) : 0;
+    size_t listed = ro ? ds_count_listed_types(h, ro, st->sample_types, st->n_sample_types) : 0;
     if (ro && listed == ro->n_sample_types) return 1; /* nothing to remove: no re-encode */
     if (ro && listed == 0) {
         h->metric_add(st->dropped_no_type, 1);
@@ -212,7 +212,9 @@ static int window_fix_time(downsample_state *st, pp_profile *p)
     pp_pprof *t = h->profile_tree_mut(p, err, sizeof err);
     if (!t) return 0;
     t->time_nanos = h->profile_from(p);
-    t->duration_nanos = h->profile_until(p) - h->profile_from(p);
+    /* a window wider than int64 nanoseconds (hostile times) says the most it can */
+    if (__builtin_sub_overflow(h->profile_until(p), h->profile_from(p), &t->duration_nanos))
+        t->duration_nanos = INT64_MAX;
     return 0;
 }
 

@@ -84,6 +84,113 @@ static void test_min_fraction(void **state)
     harness_free(hs);
 }
 
+/* A new location for function `name` (len bytes; added if new) at `line`,
+ * even when one for that function and line exists: as Node.js' pprof
+ * writer does for each call path. */
+static uint64_t new_location(pp_profile *p, const char *name, size_t len, int64_t line)
+{
+    const pp_host *h = fx_host();
+    char err[FX_ERR];
+    pp_pprof *t = h->profile_tree_mut(p, err, sizeof err);
+    int64_t s = h->pprof_intern_bytes(p, name, len);
+    uint64_t fid = 0;
+    for (size_t i = 0; i < t->n_functions; i++)
+        if (t->functions[i].name == s) fid = t->functions[i].id;
+    if (!fid) {
+        pp_function *fns = h->profile_alloc(p, (t->n_functions + 1) * sizeof *fns);
+        if (t->n_functions) memcpy(fns, t->functions, t->n_functions * sizeof *fns);
+        fid = t->n_functions + 1;
+        fns[t->n_functions] = (pp_function){.id = fid, .name = s, .system_name = s};
+        t->functions = fns;
+        t->n_functions++;
+    }
+    pp_location *locs = h->profile_alloc(p, (t->n_locations + 1) * sizeof *locs);
+    pp_line *ln = h->profile_alloc(p, sizeof *ln);
+    if (t->n_locations) memcpy(locs, t->locations, t->n_locations * sizeof *locs);
+    *ln = (pp_line){.function_id = fid, .line = line};
+    uint64_t id = t->n_locations + 1;
+    locs[t->n_locations] = (pp_location){.id = id, .address = 0x100 * id, .lines = ln, .n_lines = 1};
+    t->locations = locs;
+    t->n_locations++;
+    return id;
+}
+
+/* A sample of value v on the stack leaf, root (location ids). */
+static void add_pair(pp_profile *p, uint64_t leaf, uint64_t root, int64_t v)
+{
+    const pp_host *h = fx_host();
+    char err[FX_ERR];
+    pp_pprof *t = h->profile_tree_mut(p, err, sizeof err);
+    pp_sample *samples = h->profile_alloc(p, (t->n_samples + 1) * sizeof *samples);
+    if (t->n_samples) memcpy(samples, t->samples, t->n_samples * sizeof *samples);
+    pp_sample *s = &samples[t->n_samples];
+    s->n_location_ids = leaf ? 2 : 1;
+    s->location_ids = h->profile_alloc(p, 2 * sizeof(uint64_t));
+    s->location_ids[0] = leaf ? leaf : root;
+    s->location_ids[1] = root;
+    s->values = h->profile_alloc(p, 2 * sizeof(int64_t));
+    s->values[0] = s->values[1] = v;
+    s->n_values = 2;
+    t->samples = samples;
+    t->n_samples++;
+}
+
+/* Frames are told apart by content, not location id: one function line
+ * at several locations is one node (Node.js profiles), and two names that
+ * differ only after a NUL byte are two. */
+static void test_min_fraction_by_frame(void **state)
+{
+    (void)state;
+    harness *hs;
+    pp_profile *p = fx_profile("svc", "wall", "samples/count,wall/microseconds");
+    uint64_t main_loc = new_location(p, "main", 4, 1);
+    for (int i = 0; i < 3; i++) add_pair(p, new_location(p, "dup", 3, 7), main_loc, 10);
+    add_pair(p, new_location(p, "pkg.abc\0def", 11, 1), main_loc, 20);
+    add_pair(p, new_location(p, "pkg.abc\0xyz", 11, 1), main_loc, 22);
+    add_pair(p, 0, main_loc, 28);
+    /* total 100, cutoff 25: dup (3 x 10 = 30) stays, each pkg.abc\0... (20,
+     * 22) folds; were they one name, 42 would stay */
+    pp_profile *q = run_one("min_fraction: 0.25", p, &hs);
+    for (size_t vi = 0; vi < 2; vi++) {
+        assert_int_equal(fx_sum(q, NULL, vi, NULL, NULL), 100);
+        assert_int_equal(fx_sum(q, "main;dup", vi, NULL, NULL), 30);
+        assert_int_equal(fx_sum(q, "main;[other]", vi, NULL, NULL), 42);
+        assert_int_equal(fx_sum(q, "main", vi, NULL, NULL), 28);
+    }
+    fx_host()->profile_free(q);
+    harness_free(hs);
+    /* a cutoff as go tool pprof computes it: (int64)(100 * 0.299) = 29,
+     * and a node of 29.9% of the total is not below it */
+    p = fx_profile("svc", "wall", "samples/count,wall/microseconds");
+    main_loc = new_location(p, "main", 4, 1);
+    add_pair(p, new_location(p, "a", 1, 1), main_loc, 29);
+    add_pair(p, 0, main_loc, 71);
+    q = run_one("min_fraction: 0.299", p, &hs);
+    assert_int_equal(fx_sum(q, "main;a", 1, NULL, NULL), 29);
+    fx_host()->profile_free(q);
+    harness_free(hs);
+}
+
+/* Sums past int64 saturate instead of overflowing (UBSan would abort). */
+static void test_min_fraction_huge_values(void **state)
+{
+    (void)state;
+    harness *hs;
+    pp_profile *p = fx_profile("svc", "process_cpu", "samples/count,cpu/nanoseconds");
+    uint64_t main_loc = new_location(p, "main", 4, 1);
+    add_pair(p, new_location(p, "a", 1, 1), main_loc, INT64_MAX);
+    add_pair(p, new_location(p, "b", 1, 1), main_loc, INT64_MAX);
+    add_pair(p, new_location(p, "c", 1, 1), main_loc, INT64_MIN);
+    add_pair(p, new_location(p, "d", 1, 1), main_loc, 1);
+    /* total stuck at INT64_MAX then + MIN = -1, + 1 = 0: nothing is below
+     * a zero cutoff, nothing folds */
+    pp_profile *q = run_one("min_fraction: 0.5", p, &hs);
+    assert_int_equal(fx_sum(q, "main;d", 1, NULL, NULL), 1);
+    assert_true(fx_sum(q, "main;c", 1, NULL, NULL) == INT64_MIN);
+    fx_host()->profile_free(q);
+    harness_free(hs);
+}
+
 static void test_depth_then_fraction(void **state)
 {
     (void)state;
@@ -340,6 +447,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_stack_depth),   cmocka_unit_test(test_min_fraction),
+        cmocka_unit_test(test_min_fraction_by_frame),
+        cmocka_unit_test(test_min_fraction_huge_values),
         cmocka_unit_test(test_depth_then_fraction), cmocka_unit_test(test_sample_types),
         cmocka_unit_test(test_keep_one_in),       cmocka_unit_test(test_window),
         cmocka_unit_test(test_window_final_tick), cmocka_unit_test(test_window_holds_acks),

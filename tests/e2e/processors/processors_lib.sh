@@ -45,16 +45,32 @@ raw_location_id() {
 }
 
 # raw_smallest_node FILE COL SKIP_ID: the smallest total of any call-tree
-# node (root-first location path) over samples, not counting nodes that
-# end in location SKIP_ID (the [other] marker), as "node_total total".
+# node over samples, as "node_total total". A node is a root-first path of
+# frames as go tool pprof -lines tells them apart (each location's function
+# names and file:lines; its address when it has none), not of location
+# ids: one frame may have several locations. Nodes ending in location
+# SKIP_ID (the [other] marker) are not counted.
 raw_smallest_node() {
-  raw_samples "$1" | awk -F' \\| ' -v col="$2" -v skip="$3" '
-    { split($1, v, " "); n = split($2, l, " "); total += v[col]; path = ""
-      for (i = n; i >= 1; i--) { path = path "/" l[i]; if (l[i] != skip) node[path] += v[col] } }
-    END { min = -1; for (p in node) if (min < 0 || node[p] < min) min = node[p]
-          printf "%.0f %.0f\n", min, total }'
+  go tool pprof -raw "$1" 2>/dev/null | awk -v col="$2" -v skip="$3" '
+    /^Samples:/ { s = "samples"; getline; next }
+    /^Locations/ { s = "locations"; next }
+    /^Mappings/ { s = ""; next }
+    s == "samples" && /^ *-?[0-9]+( +-?[0-9]+)*: / {
+      n++; i = index($0, ":"); vals[n] = substr($0, 1, i - 1); locs[n] = substr($0, i + 1); next }
+    s == "locations" && /^ *[0-9]+: / {
+      id = $1; sub(/:$/, "", id); f = $0
+      sub(/^ *[0-9]+: 0x[0-9a-f]+ (M=[0-9]+ )?/, "", f); sub(/ s=[0-9]+ *$/, "", f)
+      frame[id] = f == "" ? $2 : f; next }
+    s == "locations" && NF > 0 { f = $0; sub(/^ +/, "", f); sub(/ s=[0-9]+ *$/, "", f)
+      frame[id] = frame[id] " / " f; next }
+    END {
+      for (j = 1; j <= n; j++) {
+        split(vals[j], v, " "); k = split(locs[j], l, " "); total += v[col]; path = ""
+        for (i = k; i >= 1; i--) { path = path "/" frame[l[i]]; if (l[i] != skip) node[path] += v[col] }
+      }
+      min = -1; for (p in node) if (min < 0 || node[p] < min) min = node[p]
+      printf "%.0f %.0f\n", min, total }'
 }
-
 
 # raw_total FILE COL: exact sum of column COL (lib.sh's pprof_total prints
 # big sums as 3.08e+09 under mawk, Debian's default awk).

@@ -3,8 +3,9 @@
 # mutex, threadcreate) through downsample, one pipeline per option, read
 # back with go tool pprof -raw:
 #  - max_stack_depth 3: no stack deeper than 3, per-type totals unchanged;
-#  - min_fraction 0.05: no call-tree node below 5% of the total except the
-#    [other] markers, totals unchanged;
+#  - min_fraction 0.05: no call-tree node (a path of frames by function
+#    and line) below 5% of the total except the [other] markers, totals
+#    unchanged;
 #  - sample_types [inuse_space]: only that type, its total unchanged;
 #  - window 2s over 4 copies of one CPU profile: one profile, 4x totals;
 #  - window 1h: emitted at shutdown all the same, never lost;
@@ -102,7 +103,8 @@ check_fraction() { # type column: the output of that type is told apart from
   done
   [ -n "$out" ] || fail "$1: no output of its family"
   read -r min total < <(raw_smallest_node "$in" "$2" none)
-  if ! awk -v m="$min" -v t="$total" 'BEGIN {exit !(m < 0.05 * t)}'; then
+  # the cutoff go tool pprof -nodefraction uses: the product cut to an integer
+  if ! awk -v m="$min" -v t="$total" 'BEGIN {exit !(m < int(0.05 * t))}'; then
     [ -z "$(raw_location_id "$out" '[other]')" ] || fail "$1: [other] but no input node below 5%"
     return 0
   fi
@@ -110,7 +112,7 @@ check_fraction() { # type column: the output of that type is told apart from
   other=$(raw_location_id "$out" '[other]')
   [ -n "$other" ] || fail "$1: no [other] frame in the output"
   read -r min total < <(raw_smallest_node "$out" "$2" "$other")
-  awk -v m="$min" -v t="$total" 'BEGIN {exit !(m >= 0.05 * t)}' ||
+  awk -v m="$min" -v t="$total" 'BEGIN {exit !(m >= int(0.05 * t))}' ||
     fail "$1: a node of $min is below 5% of $total"
 }
 folded=0
