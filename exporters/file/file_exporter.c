@@ -131,6 +131,22 @@ static int file_exporter_start(void *state) {
     return 0;
 }
 
+/* "type/unit" of a sample type as a JSON string, every byte of both
+ * (pprof strings may hold NUL bytes). */
+static void type_unit(const pp_host *h, const pp_pprof *t, const pp_value_type *v, json_buf *b) {
+    size_t tl = h->pprof_string_len(t, v->type), ul = h->pprof_string_len(t, v->unit);
+    char *text = malloc(tl + ul + 2);
+    if (!text) {
+        b->failed = 1;
+        return;
+    }
+    memcpy(text, t->strings[v->type], tl);
+    text[tl] = '/';
+    memcpy(text + tl + 1, t->strings[v->unit], ul);
+    json_bytes(b, text, tl + 1 + ul);
+    free(text);
+}
+
 /* The index line of one written profile. */
 static void index_line(file_exporter *e, pp_profile *p, const pp_pprof *t,
                        const char *relpath, size_t bytes, json_buf *b) {
@@ -151,11 +167,8 @@ static void index_line(file_exporter *e, pp_profile *p, const pp_pprof *t,
     json_int(b, h->profile_until(p));
     json_raw(b, ",\"sample_types\":[");
     for (size_t i = 0; i < t->n_sample_types; i++) {
-        const pp_value_type *v = &t->sample_types[i];
-        char type[512];
-        snprintf(type, sizeof type, "%s/%s", t->strings[v->type], t->strings[v->unit]);
         if (i) json_raw(b, ",");
-        json_string(b, type);
+        type_unit(h, t, &t->sample_types[i], b);
     }
     snprintf(fp, sizeof fp, "%016llx", (unsigned long long)h->labels_fingerprint(p));
     json_raw(b, "],\"bytes\":");

@@ -2,6 +2,7 @@
  * (see file_index.h). */
 #include "file_index.h"
 #include "file_store.h"
+#include "json_text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,24 +41,15 @@ static void json_put(json_buf *b, const char *s, size_t n) {
 
 void json_raw(json_buf *b, const char *s) { json_put(b, s, strlen(s)); }
 
-void json_string(json_buf *b, const char *s) {
+static void json_sink_put(void *arg, const char *text, size_t len) { json_put(arg, text, len); }
+
+void json_bytes(json_buf *b, const char *s, size_t len) {
     json_put(b, "\"", 1);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            json_put(b, esc, 2);
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            json_put(b, esc, strlen(esc));
-        } else {
-            json_put(b, s, 1);
-        }
-    }
+    json_escape_bytes(s, len, json_sink_put, b);
     json_put(b, "\"", 1);
 }
+
+void json_string(json_buf *b, const char *s) { json_bytes(b, s ? s : "", s ? strlen(s) : 0); }
 
 void json_int(json_buf *b, int64_t v) {
     char num[32];

@@ -29,7 +29,9 @@ typedef struct json_buf {
 } json_buf;
 
 void json_raw(json_buf *b, const char *s);
-void json_string(json_buf *b, const char *s); /* quoted and escaped */
+/* Quoted and escaped (json_text.h: valid UTF-8 whatever the bytes). */
+void json_string(json_buf *b, const char *s);
+void json_bytes(json_buf *b, const char *s, size_t len);
 void json_int(json_buf *b, int64_t v);
 void json_free(json_buf *b);
 

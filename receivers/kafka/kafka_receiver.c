@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json_text.h"
 #include "kafka_client.h"
 #include "kafka_offsets.h"
 
@@ -336,18 +337,13 @@ static void base64_write(FILE *f, const uint8_t *data, size_t len)
     }
 }
 
+static void file_put(void *arg, const char *text, size_t len) { fwrite(text, 1, len, arg); }
+
+/* s as a JSON string (json_text.h: valid UTF-8 whatever the bytes). */
 static void json_string_write(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
+    json_escape_bytes(s, strlen(s), file_put, f);
     fputc('"', f);
 }
 

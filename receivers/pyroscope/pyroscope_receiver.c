@@ -22,6 +22,7 @@
 
 #include <microhttpd.h>
 
+#include "json_text.h"
 #include "pyroscope_receiver.h"
 
 #define PUSH_PATH "/push.v1.PusherService/Push"
@@ -217,24 +218,6 @@ static int is_json(const char *content_type)
                                        strlen("application/json")) == 0;
 }
 
-/* Writes s as the inside of a JSON string. */
-static void json_escape(const char *s, char *out, size_t outlen)
-{
-    size_t o = 0;
-    for (; *s && o + 7 < outlen; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(out + o, outlen - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o] = '\0';
-}
-
 /* connect's error codes for the HTTP statuses we answer with. */
 static const char *connect_code(int status)
 {
@@ -275,7 +258,7 @@ static enum MHD_Result send_reply(pyro_receiver *r, struct MHD_Connection *c, ro
         type = json ? "application/json" : "application/proto";
     } else if (rt == ROUTE_PUSH) {
         char msg[sizeof(rep->message) * 2];
-        json_escape(rep->message, msg, sizeof(msg));
+        json_escape_to(rep->message, msg, sizeof(msg)); /* valid UTF-8 whatever the bytes */
         snprintf(body, sizeof(body), "{\"code\":\"%s\",\"message\":\"%s\"}",
                  connect_code(rep->status), msg);
         type = "application/json";
