@@ -200,6 +200,24 @@ static void key_string(frame_key *k, const pp_host *h, const pp_pprof *t, int64_
     if (len) key_put(k, t->strings[idx], len);
 }
 
+/* Lookups by id without the host's lock when ids are 1..n in order (as
+ * nearly every writer numbers them); the host's index otherwise. */
+static const pp_function *function_of(const pp_host *h, pp_profile *p, const pp_pprof *t,
+                                      uint64_t id)
+{
+    if (id >= 1 && id <= t->n_functions && t->functions[id - 1].id == id)
+        return &t->functions[id - 1];
+    return h->pprof_function(p, id);
+}
+
+static const pp_location *location_of(const pp_host *h, pp_profile *p, const pp_pprof *t,
+                                      uint64_t id)
+{
+    if (id >= 1 && id <= t->n_locations && t->locations[id - 1].id == id)
+        return &t->locations[id - 1];
+    return h->pprof_location(p, id);
+}
+
 /* What `go tool pprof` tells one location by: per line its function's
  * name and file and the line number; without lines (or functions), the
  * mapping and address. */
@@ -210,7 +228,7 @@ static void location_key(frame_key *k, const pp_host *h, pp_profile *p, const pp
     k->len = 0;
     key_u64(k, l->n_lines);
     for (size_t i = 0; i < l->n_lines; i++) {
-        const pp_function *f = h->pprof_function(p, l->lines[i].function_id);
+        const pp_function *f = function_of(h, p, t, l->lines[i].function_id);
         if (!f) continue;
         key_u64(k, i);
         key_string(k, h, t, f->name);
@@ -287,7 +305,7 @@ static int frames_build(frame_index *fi, const pp_host *h, pp_profile *p, const 
 static uint64_t frame_of_id(const frame_index *fi, const pp_host *h, pp_profile *p,
                             const pp_pprof *t, uint64_t id)
 {
-    const pp_location *l = h->pprof_location(p, id);
+    const pp_location *l = location_of(h, p, t, id);
     if (!l || (size_t)(l - t->locations) >= fi->n_locations) return FRAME_UNKNOWN_BIT | id;
     return fi->frame_of[l - t->locations];
 }

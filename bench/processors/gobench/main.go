@@ -3,8 +3,9 @@
 // library the Go ecosystem (and go tool pprof) uses. Per profile: the same
 // three relabel rules on the series labels (Go's regexp, anchored as
 // Prometheus anchors), parse the gzip'd pprof, cut stacks deeper than
-// MAX_DEPTH under a [truncated] frame, fold call-tree nodes below
-// MIN_FRACTION of the total into [other], merge equal samples (Compact),
+// MAX_DEPTH under a [truncated] frame, fold call-tree nodes (paths of
+// frames by function, file and line) below MIN_FRACTION of the total into
+// [other], merge equal samples (Compact),
 // and write it gzip'd. Prints one line for run.sh.
 //
 // Usage: gobench SECONDS MIN_FRACTION MAX_DEPTH FILE...
@@ -16,6 +17,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/pprof/profile"
@@ -114,7 +116,7 @@ func truncate(p *profile.Profile, maxDepth int) {
 
 type nodeKey struct {
 	parent int
-	loc    uint64
+	frame  int
 }
 
 func valueIndex(p *profile.Profile) int {
@@ -133,8 +135,43 @@ func abs(v int64) int64 {
 	return v
 }
 
+// frames numbers locations by content, as go tool pprof -lines tells
+// frames apart: function name, file and line of each line (address and
+// mapping when unsymbolized).
+func frames(p *profile.Profile) map[*profile.Location]int {
+	byKey := map[string]int{}
+	out := make(map[*profile.Location]int, len(p.Location))
+	var b strings.Builder
+	for _, l := range p.Location {
+		b.Reset()
+		named := 0
+		for i, ln := range l.Line {
+			if ln.Function == nil {
+				continue
+			}
+			fmt.Fprintf(&b, "%d\x00%s\x00%s\x00%d\x00", i, ln.Function.Name, ln.Function.Filename, ln.Line)
+			named++
+		}
+		if named == 0 {
+			var m uint64
+			if l.Mapping != nil {
+				m = l.Mapping.ID
+			}
+			fmt.Fprintf(&b, "@%d:%x", m, l.Address)
+		}
+		id, ok := byKey[b.String()]
+		if !ok {
+			id = len(byKey)
+			byKey[b.String()] = id
+		}
+		out[l] = id
+	}
+	return out
+}
+
 func fold(p *profile.Profile, minFraction float64) {
 	vi := valueIndex(p)
+	frameOf := frames(p)
 	nodes := map[nodeKey]int{}
 	var totals []int64
 	var total int64
@@ -143,7 +180,7 @@ func fold(p *profile.Profile, minFraction float64) {
 		total += v
 		parent := -1
 		for d := len(s.Location) - 1; d >= 0; d-- {
-			k := nodeKey{parent, s.Location[d].ID}
+			k := nodeKey{parent, frameOf[s.Location[d]]}
 			id, ok := nodes[k]
 			if !ok {
 				id = len(totals)
@@ -154,14 +191,14 @@ func fold(p *profile.Profile, minFraction float64) {
 			parent = id
 		}
 	}
-	threshold := minFraction * float64(abs(total))
+	cutoff := abs(int64(float64(total) * minFraction)) // go tool pprof's nodeCutoff
 	var other *profile.Location
 	for _, s := range p.Sample {
 		parent := -1
 		n := len(s.Location)
 		for d := 0; d < n; d++ {
-			id := nodes[nodeKey{parent, s.Location[n-1-d].ID}]
-			if float64(abs(totals[id])) < threshold {
+			id := nodes[nodeKey{parent, frameOf[s.Location[n-1-d]]}]
+			if abs(totals[id]) < cutoff {
 				if other == nil {
 					other = marker(p, "[other]")
 				}
