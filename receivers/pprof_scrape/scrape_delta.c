@@ -107,12 +107,14 @@ static uint64_t fnv_bytes(uint64_t h, const void *data, size_t n)
 
 static uint64_t fnv_u64(uint64_t h, uint64_t v) { return fnv_bytes(h, &v, sizeof v); }
 
-static uint64_t fnv_str(uint64_t h, const pp_pprof *t, int64_t idx)
+/* Every byte of string idx: pprof strings may hold NUL bytes, and two
+ * that differ after one are two strings. */
+static uint64_t fnv_str(uint64_t h, const pp_host *host, const pp_pprof *t, int64_t idx)
 {
-    const char *s = (idx > 0 && (size_t)idx < t->n_strings) ? t->strings[idx] : "";
-    size_t n = strlen(s);
+    int in_range = idx > 0 && (size_t)idx < t->n_strings;
+    size_t n = in_range ? host->pprof_string_len(t, idx) : 0;
     h = fnv_u64(h, n); /* length first: "ab"+"c" differs from "a"+"bc" */
-    return fnv_bytes(h, s, n);
+    return n ? fnv_bytes(h, t->strings[idx], n) : h;
 }
 
 /* Final avalanche (splitmix64), and never 0 (the empty-slot marker). */
@@ -154,7 +156,7 @@ static uint64_t hash_location(const pp_host *host, const pp_profile *p, const pp
         return fnv_u64(fnv_u64(h, KEY_NO_SYMBOL), loc->address);
     for (i = 0; i < loc->n_lines; i++) {
         const pp_function *fn = find_function(host, p, t, loc->lines[i].function_id);
-        h = fn ? fnv_str(h, t, fn->name) : fnv_u64(h, KEY_NO_SYMBOL);
+        h = fn ? fnv_str(h, host, t, fn->name) : fnv_u64(h, KEY_NO_SYMBOL);
         h = fnv_u64(h, (uint64_t)loc->lines[i].line);
     }
     return h;
@@ -185,21 +187,21 @@ static uint64_t sample_key(const uint64_t *loc_hashes, const pp_host *host,
     }
     h = fnv_u64(h, s->n_labels);
     for (i = 0; i < s->n_labels; i++) {
-        h = fnv_str(h, t, s->labels[i].key);
-        h = fnv_str(h, t, s->labels[i].str);
+        h = fnv_str(h, host, t, s->labels[i].key);
+        h = fnv_str(h, host, t, s->labels[i].str);
         h = fnv_u64(h, (uint64_t)s->labels[i].num);
-        h = fnv_str(h, t, s->labels[i].num_unit);
+        h = fnv_str(h, host, t, s->labels[i].num_unit);
     }
     return key_finish(h);
 }
 
-static uint64_t types_signature(const pp_pprof *t)
+static uint64_t types_signature(const pp_host *host, const pp_pprof *t)
 {
     uint64_t h = fnv_u64(FNV_OFFSET, t->n_sample_types);
     size_t i;
     for (i = 0; i < t->n_sample_types; i++) {
-        h = fnv_str(h, t, t->sample_types[i].type);
-        h = fnv_str(h, t, t->sample_types[i].unit);
+        h = fnv_str(h, host, t, t->sample_types[i].type);
+        h = fnv_str(h, host, t, t->sample_types[i].unit);
     }
     return key_finish(h);
 }
@@ -442,7 +444,7 @@ scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host,
     width = cumulative_indexes(t, idx);
     if (width == 0)
         return SCRAPE_DELTA_NONE;
-    sig = types_signature(t);
+    sig = types_signature(host, t);
     if (fill_current(&wk, host, p, t, width, idx, err, errlen) < 0) {
         if (err && !err[0])
             snprintf(err, errlen, "out of memory");

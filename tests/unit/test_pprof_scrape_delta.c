@@ -196,6 +196,24 @@ static void test_labels_are_part_of_the_key(void **st)
     scrape_delta_free(d);
 }
 
+/* pprof strings are byte strings: names that differ only after a NUL
+ * byte are two frames, two keys. */
+static void test_names_differing_after_nul(void **st)
+{
+    const pp_host *h = harness_host();
+    heap_sample a[] = {{"main.f", 10, 0, {10, 100, 0, 0}}, {"main.f", 10, 0, {20, 200, 0, 0}}};
+    scrape_delta *d = scrape_delta_new();
+    pp_profile *p1 = heap(a, 2);
+    (void)st;
+    pp_pprof *t = h->profile_tree_mut(p1, NULL, 0);
+    t->functions[0].name = h->pprof_intern_bytes(p1, "main.f\0one", 10);
+    t->functions[1].name = h->pprof_intern_bytes(p1, "main.f\0two", 10);
+    apply(d, p1, T0);
+    assert_int_equal(scrape_delta_size(d), 2);
+    h->profile_free(p1);
+    scrape_delta_free(d);
+}
+
 static void test_new_stack_counts_in_full(void **st)
 {
     const pp_host *h = harness_host();
@@ -310,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_all_zero_samples_dropped),
         cmocka_unit_test(test_equal_stacks_summed),
         cmocka_unit_test(test_labels_are_part_of_the_key),
+        cmocka_unit_test(test_names_differing_after_nul),
         cmocka_unit_test(test_new_stack_counts_in_full),
         cmocka_unit_test(test_restart_resets_baseline),
         cmocka_unit_test(test_block_profile_and_non_cumulative),
