@@ -222,6 +222,12 @@ typedef struct pp_metric pp_metric;
 /* Opaque handle the host gives each component instance. */
 typedef struct pp_instance pp_instance;
 
+/* Series a component writes itself into the telemetry /metrics (see
+ * pp_host.exposition_add): `write` appends len bytes of Prometheus text
+ * to the page being rendered; `out` is the host's, opaque. */
+typedef void (*pp_text_write_fn)(void *out, const char *data, size_t len);
+typedef void (*pp_exposition_fn)(void *arg, pp_text_write_fn write, void *out);
+
 /* ------------------------------------------------------------------ */
 /* The host API table.                                                 */
 /* ------------------------------------------------------------------ */
@@ -359,6 +365,20 @@ typedef struct pp_host {
      * sample, labels from its series; from/until taken from the pprof). */
     int (*push_decode)(const void *data, size_t len, pp_batch *into, char *err,
                        size_t errlen);
+
+    /* --- appended to ABI version 1: text of a component's own in the
+     * telemetry /metrics, for series that are not one number per
+     * component (the profile_metrics exporter's per-service series with
+     * their own timestamps) --- */
+    /* At every render of /metrics, after the host's own metrics, the host
+     * calls fn(arg, write, out) on the telemetry thread; fn writes whole
+     * Prometheus text families (HELP, TYPE, samples) and must not call
+     * exposition_add/remove. One fn per instance: adding again replaces
+     * it. 0, or -1 when out of memory. */
+    int (*exposition_add)(pp_instance *self, pp_exposition_fn fn, void *arg);
+    /* Forgets the instance's fn; when it returns, no render is calling it
+     * any more, so its state can be freed. Harmless if none was added. */
+    void (*exposition_remove)(pp_instance *self);
 } pp_host;
 
 /* ------------------------------------------------------------------ */
