@@ -186,16 +186,13 @@ static void stamp(pm_value *v, int64_t ts_ms)
 /* How much a counter reading adds: a delta as is; a running total its
  * increase over the source's baseline (0 for the first one or for an
  * older window; from zero after a restart). */
-static double counter_increase(pm_source *src, const pm_reading *r, int c, int64_t until_ns,
-                               int *ooo)
+static double counter_increase(pm_source *src, const pm_reading *r, int c, int64_t until_ns)
 {
     double v = r->counter[c];
     if (!(r->cumulative & (1u << c)))
         return v;
-    if (src->bases & (1u << c) && until_ns < src->base_until[c]) {
-        *ooo = 1;
+    if (src->bases & (1u << c) && until_ns < src->base_until[c])
         return 0;
-    }
     double prev = src->base[c];
     int had = (src->bases >> c) & 1u;
     src->bases |= 1u << c;
@@ -223,17 +220,14 @@ static double cpu_scale(const pm_store *s, pm_source *src, const pm_input *in)
     return scale;
 }
 
-static void update_gauges(pm_series *se, pm_source *src, const pm_input *in, int64_t ts_ms,
-                          int *ooo)
+static void update_gauges(pm_series *se, pm_source *src, const pm_input *in, int64_t ts_ms)
 {
     const pm_reading *r = in->reading;
     for (int g = 0; g < PM_N_GAUGES; g++) {
         if (!(r->gauges & (1u << g)))
             continue;
-        if (src->gauges & (1u << g) && in->until_ns < src->gauge_until[g]) {
-            *ooo = 1;
+        if (src->gauges & (1u << g) && in->until_ns < src->gauge_until[g])
             continue;
-        }
         src->gauges |= 1u << g;
         src->gauge[g] = r->gauge[g];
         src->gauge_until[g] = in->until_ns;
@@ -249,7 +243,7 @@ static void update_gauges(pm_series *se, pm_source *src, const pm_input *in, int
 }
 
 static pm_add_result update_counters(pm_store *s, pm_series *se, pm_source *src, const pm_input *in,
-                                     int64_t ts_ms, int *ooo)
+                                     int64_t ts_ms)
 {
     const pm_reading *r = in->reading;
     double scale = 1.0;
@@ -258,7 +252,7 @@ static pm_add_result update_counters(pm_store *s, pm_series *se, pm_source *src,
     for (int c = 0; c < PM_N_COUNTERS; c++) {
         if (!(r->counters & (1u << c)))
             continue;
-        double add = counter_increase(src, r, c, in->until_ns, ooo);
+        double add = counter_increase(src, r, c, in->until_ns);
         if (c == PM_CPU_SECONDS)
             add *= scale;
         if (!se->counter[c].present || add > 0) {
@@ -302,12 +296,12 @@ pm_add_result pm_store_add(pm_store *s, const pm_input *in, int64_t now_ns, int6
     if (clamped.until_ns <= 0 || clamped.until_ns > wall_ns + FUTURE_TOLERANCE_NS)
         clamped.until_ns = wall_ns;
     int64_t ts_ms = clamped.until_ns / NS_PER_MS;
-    int ooo = 0;
-    update_gauges(se, src, &clamped, ts_ms, &ooo);
-    pm_add_result res = update_counters(s, se, src, &clamped, ts_ms, &ooo);
-    if (ooo)
+    if (clamped.until_ns < src->newest_until)
         s->stats.out_of_order++;
-    return res;
+    else
+        src->newest_until = clamped.until_ns;
+    update_gauges(se, src, &clamped, ts_ms);
+    return update_counters(s, se, src, &clamped, ts_ms);
 }
 
 /* Drops sources not seen since `cutoff`, and re-sums the gauges. */

@@ -66,6 +66,7 @@ typedef struct pm_source {
     double base[PM_N_COUNTERS];
     int64_t base_until[PM_N_COUNTERS];
     int64_t cpu_until;
+    int64_t newest_until; /* latest window end seen */
     uint64_t windows[PM_WINDOW_RING];
     size_t n_windows, next_window;
 } pm_source;
