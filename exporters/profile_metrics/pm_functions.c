@@ -146,6 +146,7 @@ static void expose(pm_fn *f, pm_fn_cap *cap, int on)
     if (on == f->exposed)
         return;
     f->exposed = on;
+    f->fresh = on;
     f->self_total = f->cum_total = 0;
     if (on) {
         cap->exposed++;
@@ -212,13 +213,20 @@ int pm_fn_add(pm_fn_table *t, const pm_fn_params *p, pm_fn_cap *cap, const pm_fn
     }
     if (rerank(t, p, cap) < 0)
         return -1;
+    /* a series that changed, or starts (at 0 when its function is not in
+     * this profile), is stamped anew: Prometheus refuses a new value at a
+     * timestamp it has */
     for (size_t i = 0; i < t->n; i++) {
         pm_fn *f = &t->fns[i];
-        if (!f->exposed || f->pending_seq != t->seq)
+        int in_profile = f->pending_seq == t->seq;
+        if (!f->exposed || (!in_profile && !f->fresh))
             continue;
-        f->self_total += f->pending_self;
-        f->cum_total += f->pending_cum;
+        if (in_profile) {
+            f->self_total += f->pending_self;
+            f->cum_total += f->pending_cum;
+        }
         f->ts_ms = ts_ms > f->ts_ms ? ts_ms : f->ts_ms + 1;
+        f->fresh = 0;
     }
     return rc;
 }

@@ -38,6 +38,7 @@ typedef struct pm_fn {
     uint64_t pending_seq;
     int64_t ts_ms;
     int exposed;
+    int fresh; /* exposed by the last ranking: its series starts now */
 } pm_fn;
 
 typedef struct pm_fn_table {

@@ -311,6 +311,23 @@ static void test_function_cap_and_top_n(void **state)
         value_of(&s,
                  "profile_function_cpu_seconds_total{service_name=\"one\",function=\"main.a\"}") <
         0);
+    /* two's next profile has only main.a: the slots freed in one go to
+     * two's main.b, whose series starts at 0 with this window's time (a
+     * timestamp of its own: never one a previous series had) */
+    const char *only_a_names[] = {"main.a"};
+    double only_a[] = {1};
+    pm_reading r_two = fn_reading(only_a_names, only_a, 1);
+    add(&s, "service_name=\"two\"", 2, 10, 20, &r_two, 4);
+    page p = render(&s);
+    double v;
+    long long ts;
+    assert_true(sample_of(
+        p.text, "profile_function_cpu_seconds_total{service_name=\"two\",function=\"main.b\"}", &v,
+        &ts));
+    assert_true(v == 0);
+    assert_int_equal(ts, (T0 + 20 * SEC) / 1000000);
+    free(p.text);
+    pm_reading_free(&r_two);
     pm_reading_free(&r);
     pm_reading_free(&r2);
     pm_reading_free(&r3);
