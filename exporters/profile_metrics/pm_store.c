@@ -76,24 +76,50 @@ void pm_store_free(pm_store *s)
     s->n_series = s->cap_series = 0;
 }
 
+/* Length of the valid UTF-8 sequence at s (1 to 4), or 0 if invalid
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static size_t utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (n == 0 || s[0] > 0xf4)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+/* Prometheus refuses a whole scrape over one label value that is not
+ * UTF-8, so a byte that does not start a valid sequence becomes U+FFFD. */
 int pm_label_append(char *buf, size_t len, size_t *pos, const char *name, const char *value)
 {
+    static const char replacement[] = "\xef\xbf\xbd";
     size_t p = *pos;
     int n = snprintf(buf + p, len - p, "%s%s=\"", p ? "," : "", name);
     if (n < 0 || (size_t)n >= len - p)
         return -1;
     p += (size_t)n;
-    for (const char *c = value; *c; c++) {
-        const char *esc = *c == '\\' ? "\\\\" : *c == '"' ? "\\\"" : *c == '\n' ? "\\n" : NULL;
-        size_t need = esc ? 2 : 1;
-        if (p + need + 2 > len)
-            return -1;
-        if (esc) {
-            memcpy(buf + p, esc, 2);
-        } else {
-            buf[p] = *c;
+    const unsigned char *c = (const unsigned char *)value;
+    while (*c) {
+        const char *from = (const char *)c;
+        size_t take = utf8_len(c), step = take ? take : 1;
+        if (*c == '\\' || *c == '"' || *c == '\n') {
+            from = *c == '\\' ? "\\\\" : *c == '"' ? "\\\"" : "\\n";
+            take = 2;
+        } else if (!take) {
+            from = replacement;
+            take = sizeof replacement - 1;
         }
-        p += need;
+        if (p + take + 2 > len)
+            return -1;
+        memcpy(buf + p, from, take);
+        p += take;
+        c += step;
     }
     buf[p++] = '"';
     buf[p] = '\0';

@@ -411,6 +411,14 @@ static void test_label_escaping(void **state)
     assert_string_equal(buf, "service_name=\"a\\\"b\\\\c\\nd\"");
     assert_int_equal(pm_label_append(buf, sizeof buf, &pos, "x", "y"), 0);
     assert_string_equal(buf, "service_name=\"a\\\"b\\\\c\\nd\",x=\"y\"");
+    /* not UTF-8 (Prometheus would refuse the whole scrape): U+FFFD per
+     * bad byte; valid multi-byte characters kept */
+    char utf[64];
+    pos = 0;
+    assert_int_equal(
+        pm_label_append(utf, sizeof utf, &pos, "f", "a\xff\xc3\xa9\xed\xa0\x80\xe2\x82"), 0);
+    assert_string_equal(utf, "f=\"a\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                             "\xef\xbf\xbd\xef\xbf\xbd\"");
     char tiny[8];
     pos = 0;
     assert_int_equal(pm_label_append(tiny, sizeof tiny, &pos, "name", "long value"), -1);
