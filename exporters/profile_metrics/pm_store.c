@@ -49,6 +49,8 @@ static const family gauge_families[PM_N_GAUGES] = {
     [PM_GOROUTINES] = {"profile_goroutines", "Goroutines in the latest goroutine profile.", 0},
 };
 
+/* A function name longer than this (escaped) gets no series. */
+#define FUNCTION_LABEL_MAX 4096
 #define FN_SELF_NAME "profile_function_cpu_seconds_total"
 #define FN_CUM_NAME "profile_function_cpu_cumulative_seconds_total"
 
@@ -154,8 +156,10 @@ static pm_series *new_series(pm_store *s, const char *labels)
     return se;
 }
 
+static void resum_gauges(pm_series *se);
+
 /* The source with fp, added if new; when the series has max_sources,
- * the one seen longest ago makes room. */
+ * the one seen longest ago makes room (and leaves the gauges' sums). */
 static pm_source *find_source(pm_store *s, pm_series *se, uint64_t fp)
 {
     for (size_t i = 0; i < se->n_sources; i++)
@@ -169,6 +173,7 @@ static pm_source *find_source(pm_store *s, pm_series *se, uint64_t fp)
         s->stats.sources_evicted++;
         memset(&se->sources[oldest], 0, sizeof se->sources[oldest]);
         se->sources[oldest].fp = fp;
+        resum_gauges(se);
         return &se->sources[oldest];
     }
     if (se->n_sources == se->cap_sources) {
@@ -330,16 +335,9 @@ pm_add_result pm_store_add(pm_store *s, const pm_input *in, int64_t now_ns, int6
     return update_counters(s, se, src, &clamped, ts_ms);
 }
 
-/* Drops sources not seen since `cutoff`, and re-sums the gauges. */
-static void expire_sources(pm_series *se, int64_t cutoff)
+/* Sums each gauge over the series' processes again, after one left. */
+static void resum_gauges(pm_series *se)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < se->n_sources; i++)
-        if (se->sources[i].seen_ns >= cutoff)
-            se->sources[k++] = se->sources[i];
-    if (k == se->n_sources)
-        return;
-    se->n_sources = k;
     for (int g = 0; g < PM_N_GAUGES; g++) {
         double sum = 0;
         int any = 0;
@@ -356,6 +354,19 @@ static void expire_sources(pm_series *se, int64_t cutoff)
             stamp(&se->gauge[g], se->gauge[g].ts_ms);
         }
     }
+}
+
+/* Drops sources not seen since `cutoff`. */
+static void expire_sources(pm_series *se, int64_t cutoff)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < se->n_sources; i++)
+        if (se->sources[i].seen_ns >= cutoff)
+            se->sources[k++] = se->sources[i];
+    if (k == se->n_sources)
+        return;
+    se->n_sources = k;
+    resum_gauges(se);
 }
 
 size_t pm_store_expire(pm_store *s, int64_t now_ns)
@@ -437,7 +448,7 @@ static void render_values(const pm_store *s, const text_out *o, const family *f,
 static void render_functions(const pm_store *s, const text_out *o, int cumulative)
 {
     int any = 0;
-    char label[1024];
+    char label[FUNCTION_LABEL_MAX];
     for (size_t i = 0; i < s->n_series; i++) {
         const pm_series *se = s->series[i];
         for (size_t j = 0; j < se->fns.n; j++) {

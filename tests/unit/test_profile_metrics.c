@@ -385,6 +385,26 @@ static void test_staleness_expiry(void **state)
     pm_store_free(&s);
 }
 
+static void test_sources_bounded(void **state)
+{
+    (void)state;
+    pm_limits l = limits();
+    l.max_sources = 2;
+    pm_store s;
+    pm_store_init(&s, &l);
+    pm_reading g = gauge_reading(PM_GOROUTINES, 100);
+    add(&s, "service_name=\"a\"", 1, 0, 10, &g, 1);
+    add(&s, "service_name=\"a\"", 2, 0, 10, &g, 2);
+    assert_true(value_of(&s, "profile_goroutines{service_name=\"a\"}") == 200);
+    /* a third process: the one seen longest ago (1) leaves the sum */
+    pm_reading other = gauge_reading(PM_INUSE_BYTES, 5);
+    add(&s, "service_name=\"a\"", 3, 0, 10, &other, 3);
+    assert_int_equal(s.stats.sources_evicted, 1);
+    assert_int_equal(s.series[0]->n_sources, 2);
+    assert_true(value_of(&s, "profile_goroutines{service_name=\"a\"}") == 100);
+    pm_store_free(&s);
+}
+
 static void test_series_limit_and_unrecognised(void **state)
 {
     (void)state;
@@ -768,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_function_cap_and_top_n),
         cmocka_unit_test(test_tracked_functions_bounded),
         cmocka_unit_test(test_staleness_expiry),
+        cmocka_unit_test(test_sources_bounded),
         cmocka_unit_test(test_series_limit_and_unrecognised),
         cmocka_unit_test(test_label_escaping),
         cmocka_unit_test(test_read_cpu),
