@@ -222,11 +222,16 @@ static int pm_create(const pp_host *host, pp_instance *self, const pp_config *cf
 /* the page                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Expires stale series and writes the page; called with e->lock held. */
+static void report_locked(pm_exporter *e);
+
+/* Expires stale series and writes the page; called with e->lock held.
+ * The counts of what expired reach the exporter's own metrics now, so on
+ * the telemetry page (rendered before this text) at the next scrape. */
 static void render_locked(pm_exporter *e, pm_write_fn write, void *out)
 {
     pm_store_expire(&e->store, e->host->monotonic_ns());
     pm_store_render(&e->store, e->timestamps, write, out);
+    report_locked(e);
 }
 
 static void pm_expose(void *arg, pp_text_write_fn write, void *out)
@@ -462,28 +467,26 @@ static pp_outcome take(pm_exporter *e, pp_profile *p)
     return PP_EXPORTED;
 }
 
-/* Adds to the component's own counters what the store counted since. */
-static void report(pm_exporter *e)
+/* Adds to the component's own counters what the store counted since
+ * (expiries happen on renders too); called with e->lock held, so that the
+ * export worker and a render never report the same count twice. */
+static void report_locked(pm_exporter *e)
 {
     const pp_host *h = e->host;
-    pthread_mutex_lock(&e->lock);
-    pm_store_expire(&e->store, h->monotonic_ns());
-    pm_stats now = e->store.stats;
-    uint64_t hits = e->store.fn_cap.hits, fn_expired = e->store.fn_cap.expired;
-    size_t n_series = e->store.n_series, n_fn = e->store.fn_cap.exposed;
-    pthread_mutex_unlock(&e->lock);
+    const pm_stats *now = &e->store.stats;
     pm_stats *was = &e->reported;
-    h->metric_add(e->m_unrecognised, (double)(now.unrecognised - was->unrecognised));
-    h->metric_add(e->m_duplicate, (double)(now.duplicates - was->duplicates));
-    h->metric_add(e->m_series_limit, (double)(now.series_limited - was->series_limited));
-    h->metric_add(e->m_out_of_order, (double)(now.out_of_order - was->out_of_order));
-    h->metric_add(e->m_series_expired, (double)(now.series_expired - was->series_expired));
-    h->metric_add(e->m_sources_evicted, (double)(now.sources_evicted - was->sources_evicted));
+    uint64_t hits = e->store.fn_cap.hits, fn_expired = e->store.fn_cap.expired;
+    h->metric_add(e->m_unrecognised, (double)(now->unrecognised - was->unrecognised));
+    h->metric_add(e->m_duplicate, (double)(now->duplicates - was->duplicates));
+    h->metric_add(e->m_series_limit, (double)(now->series_limited - was->series_limited));
+    h->metric_add(e->m_out_of_order, (double)(now->out_of_order - was->out_of_order));
+    h->metric_add(e->m_series_expired, (double)(now->series_expired - was->series_expired));
+    h->metric_add(e->m_sources_evicted, (double)(now->sources_evicted - was->sources_evicted));
     h->metric_add(e->m_cap_hits, (double)(hits - e->reported_cap_hits));
     h->metric_add(e->m_fn_expired, (double)(fn_expired - e->reported_fn_expired));
-    h->metric_set(e->m_series, (double)n_series);
-    h->metric_set(e->m_fn_series, (double)n_fn);
-    *was = now;
+    h->metric_set(e->m_series, (double)e->store.n_series);
+    h->metric_set(e->m_fn_series, (double)e->store.fn_cap.exposed);
+    *was = *now;
     e->reported_cap_hits = hits;
     e->reported_fn_expired = fn_expired;
 }
@@ -496,7 +499,10 @@ static pp_status pm_export(void *state, pp_batch *b, pp_outcome *outcome, pp_exp
     for (size_t i = 0; i < h->batch_count(b); i++)
         if (outcome[i] == PP_PENDING)
             outcome[i] = take(e, h->batch_get(b, i));
-    report(e);
+    pthread_mutex_lock(&e->lock);
+    pm_store_expire(&e->store, h->monotonic_ns());
+    report_locked(e);
+    pthread_mutex_unlock(&e->lock);
     return PP_OK;
 }
 
