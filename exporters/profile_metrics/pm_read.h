@@ -45,7 +45,7 @@ typedef struct pm_reading {
 /* Reads tree t of a profile with labels `name` (`__name__`, may be NULL)
  * and `delta` (`__delta__`, may be NULL). With want_functions, fills
  * fns for CPU profiles. 0 (reading->counters|gauges may be 0: nothing
- * recognised) or -1 out of memory. */
+ * recognised) or -1 out of memory; free with pm_reading_free either way. */
 int pm_read(const pp_pprof *t, const char *name, const char *delta, int want_functions,
             pm_reading *out);
 void pm_reading_free(pm_reading *r);

@@ -26,6 +26,9 @@
 #define ERR_LEN 256
 #define SERIES_LABELS_MAX 2048
 #define UNKNOWN_SERVICE "unknown_service"
+/* The endpoint serves scrapers: a few connections, none idle for long. */
+#define ENDPOINT_MAX_CONNECTIONS 32
+#define ENDPOINT_TIMEOUT_S 30
 #define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
 
@@ -312,7 +315,9 @@ static int start_endpoint(pm_exporter *e)
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     e->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR,
-                                 ai->ai_addr, MHD_OPTION_END);
+                                 ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+                                 (unsigned)ENDPOINT_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+                                 (unsigned)ENDPOINT_TIMEOUT_S, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!e->daemon) {
         h->log(e->self, PP_LOG_ERROR, "cannot listen on %s (in use?)", e->endpoint);
@@ -448,6 +453,7 @@ static pp_outcome take(pm_exporter *e, pp_profile *p)
     if (pm_read(t, h->label_get(p, "__name__"), h->label_get(p, "__delta__"),
                 e->store.lim.functions, &r) < 0) {
         h->log(e->self, PP_LOG_WARN, "out of memory reading a profile: skipped");
+        pm_reading_free(&r);
         return PP_EXPORTED;
     }
     if (series_labels(e, p, labels, sizeof labels) < 0) {
