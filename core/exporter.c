@@ -171,6 +171,11 @@ exporter_rt *exporter_rt_new(pp_instance *inst)
         exporter_rt_free(e);
         return NULL;
     }
+    /* beside queue_bytes, so that an alert can say "near full" */
+    metrics_set(metrics_get("profpipe_exporter_queue_capacity_bytes",
+                            "Bytes the sending queue holds at most (queue_size).", PP_GAUGE,
+                            inst->metric_labels),
+                (double)queue_size);
     return e;
 }
 

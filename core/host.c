@@ -62,6 +62,16 @@ static int host_push_decode(const void *data, size_t len, pp_batch *into, char *
     return push_decode(data, len, into, batch_add, err, errlen);
 }
 
+static int host_exposition_add(pp_instance *self, pp_exposition_fn fn, void *arg)
+{
+    return metrics_exposition_add(self, fn, arg);
+}
+
+static void host_exposition_remove(pp_instance *self)
+{
+    metrics_exposition_remove(self);
+}
+
 static const pp_host host_table = {
     .abi_version = PP_ABI_VERSION,
     .log = host_log,
@@ -138,6 +148,8 @@ static const pp_host host_table = {
 
     .pprof_string_len = pprof_string_len,
     .pprof_intern_bytes = pprof_intern_bytes,
+    .exposition_add = host_exposition_add,
+    .exposition_remove = host_exposition_remove,
 };
 
 const pp_host *host_api(void)

@@ -167,6 +167,25 @@ static void apply_log_level(const config *c)
     log_set_level(c->log_level);
 }
 
+/* Counts a reload's outcome and keeps whether the last one worked, as
+ * Prometheus does (prometheus_config_last_reload_successful). */
+static void set_last_reload_successful(int ok)
+{
+    metrics_set(metrics_get("profpipe_config_last_reload_successful",
+                            "1 if the last reload was applied (or none was asked for), 0 if it "
+                            "was refused or failed.",
+                            PP_GAUGE, NULL),
+                ok);
+}
+
+static void count_reload(int ok)
+{
+    metrics_add(metrics_get("profpipe_config_reloads_total", "SIGHUP reloads by result.",
+                            PP_COUNTER, ok ? "result=\"success\"" : "result=\"failure\""),
+                1);
+    set_last_reload_successful(ok);
+}
+
 /* SIGHUP: the new config replaces the old only if it builds and starts. */
 static void reload(runtime *rt, const char *path)
 {
@@ -177,6 +196,7 @@ static void reload(runtime *rt, const char *path)
         for (size_t i = 0; c && i < c->n_errors; i++)
             log_error("reload refused, keeping the running config: %s", c->errors[i]);
         config_free(c);
+        count_reload(0);
         return;
     }
     for (size_t i = 0; i < c->n_warnings; i++)
@@ -193,6 +213,7 @@ static void reload(runtime *rt, const char *path)
         rt->svc = previous;
         if (!rt->svc || service_start(rt->svc) != 0)
             log_error("the previous config failed to restart too: nothing is running");
+        count_reload(0);
         return;
     }
     service_free(rt->svc);
@@ -202,6 +223,7 @@ static void reload(runtime *rt, const char *path)
     apply_log_level(c);
     if (start_telemetry(rt, c->telemetry_address) != 0)
         log_error("reload: the pipelines run, but without /metrics and /healthz");
+    count_reload(1);
     log_info("reloaded %s", path);
 }
 
@@ -224,6 +246,7 @@ static int cmd_run(const char *path)
     apply_log_level(rt.cfg);
     metrics_set(metrics_get("profpipe_build_info", "profpipe's version.", PP_GAUGE,
                             "version=\"" PROFPIPE_VERSION "\""), 1);
+    set_last_reload_successful(1);
     int rc = 0;
     if (start_telemetry(&rt, rt.cfg->telemetry_address) != 0 || service_start(rt.svc) != 0) {
         rc = EXIT_RUNTIME;

@@ -20,6 +20,18 @@ static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static pp_metric **metrics;
 static size_t n_metrics, cap_metrics;
 
+/* Components' own text (exposition_add), called after the registry is
+ * rendered and its lock released, under their own lock so that removing
+ * one waits for a render in progress. */
+typedef struct exposition {
+    const void *owner;
+    pp_exposition_fn fn;
+    void *arg;
+} exposition;
+static pthread_mutex_t expositions_lock = PTHREAD_MUTEX_INITIALIZER;
+static exposition *expositions;
+static size_t n_expositions, cap_expositions;
+
 static int same(const char *a, const char *b)
 {
     return strcmp(a ? a : "", b ? b : "") == 0;
@@ -98,6 +110,49 @@ void metrics_remove(pp_metric *m)
     pthread_mutex_unlock(&metrics_lock);
 }
 
+int metrics_exposition_add(const void *owner, pp_exposition_fn fn, void *arg)
+{
+    int rc = 0;
+    pthread_mutex_lock(&expositions_lock);
+    size_t i = 0;
+    while (i < n_expositions && expositions[i].owner != owner)
+        i++;
+    if (i == n_expositions && n_expositions == cap_expositions) {
+        size_t cap = cap_expositions ? cap_expositions * 2 : 4;
+        exposition *grown = realloc(expositions, cap * sizeof *grown);
+        if (grown) {
+            expositions = grown;
+            cap_expositions = cap;
+        } else {
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        expositions[i] = (exposition){owner, fn, arg};
+        if (i == n_expositions)
+            n_expositions++;
+    }
+    pthread_mutex_unlock(&expositions_lock);
+    return rc;
+}
+
+void metrics_exposition_remove(const void *owner)
+{
+    pthread_mutex_lock(&expositions_lock);
+    for (size_t i = 0; i < n_expositions; i++) {
+        if (expositions[i].owner == owner) {
+            expositions[i] = expositions[--n_expositions];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&expositions_lock);
+}
+
+static void write_to_stream(void *out, const char *data, size_t len)
+{
+    fwrite(data, 1, len, (FILE *)out);
+}
+
 static int by_name(const void *a, const void *b)
 {
     const pp_metric *x = *(pp_metric *const *)a, *y = *(pp_metric *const *)b;
@@ -135,6 +190,10 @@ char *metrics_render(size_t *len)
         free(sorted);
     }
     pthread_mutex_unlock(&metrics_lock);
+    pthread_mutex_lock(&expositions_lock);
+    for (size_t i = 0; i < n_expositions; i++)
+        expositions[i].fn(expositions[i].arg, write_to_stream, out);
+    pthread_mutex_unlock(&expositions_lock);
     fclose(out);
     if (len)
         *len = size;

@@ -17,6 +17,11 @@ void metrics_add(pp_metric *m, double delta);
 void metrics_set(pp_metric *m, double value);
 double metrics_value(pp_metric *m);
 void metrics_remove(pp_metric *m);
+/* Adds (or replaces) owner's text source, rendered after the registry;
+ * see pp_host.exposition_add. 0 or -1. */
+int metrics_exposition_add(const void *owner, pp_exposition_fn fn, void *arg);
+/* Removes owner's source; waits for a render that is calling it. */
+void metrics_exposition_remove(const void *owner);
 /* Prometheus text exposition format 0.0.4; returns a malloc'd string. */
 char *metrics_render(size_t *len);
 void metrics_reset_all(void); /* tests only: forget every metric */

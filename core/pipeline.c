@@ -55,6 +55,10 @@ pipeline *pipeline_new(const char *name, size_t queue_bytes, queue_policy policy
     snprintf(labels, sizeof labels, "pipeline=\"%s\"", name);
     p->m_queue_bytes = metrics_get("profpipe_pipeline_queue_bytes",
                                    "Bytes waiting in the pipeline's queue.", PP_GAUGE, labels);
+    metrics_set(metrics_get("profpipe_pipeline_queue_capacity_bytes",
+                            "Bytes the pipeline's queue holds at most (queue_size).", PP_GAUGE,
+                            labels),
+                (double)queue_bytes);
     p->m_dropped = metrics_get("profpipe_pipeline_dropped_profiles_total",
                                "Profiles dropped because the pipeline's queue was full.",
                                PP_COUNTER, labels);

@@ -228,6 +228,12 @@ typedef struct pp_metric pp_metric;
 /* Opaque handle the host gives each component instance. */
 typedef struct pp_instance pp_instance;
 
+/* Series a component writes itself into the telemetry /metrics (see
+ * pp_host.exposition_add): `write` appends len bytes of Prometheus text
+ * to the page being rendered; `out` is the host's, opaque. */
+typedef void (*pp_text_write_fn)(void *out, const char *data, size_t len);
+typedef void (*pp_exposition_fn)(void *arg, pp_text_write_fn write, void *out);
+
 /* ------------------------------------------------------------------ */
 /* The host API table.                                                 */
 /* ------------------------------------------------------------------ */
@@ -373,6 +379,19 @@ typedef struct pp_host {
     size_t (*pprof_string_len)(const pp_pprof *t, int64_t idx);
     /* pprof_intern for the len bytes at s, which may include NUL bytes. */
     int64_t (*pprof_intern_bytes)(pp_profile *p, const char *s, size_t len);
+    /* --- appended to ABI version 1: text of a component's own in the
+     * telemetry /metrics, for series that are not one number per
+     * component (the profile_metrics exporter's per-service series with
+     * their own timestamps) --- */
+    /* At every render of /metrics, after the host's own metrics, the host
+     * calls fn(arg, write, out) on the telemetry thread; fn writes whole
+     * Prometheus text families (HELP, TYPE, samples) and must not call
+     * exposition_add/remove. One fn per instance: adding again replaces
+     * it. 0, or -1 when out of memory. */
+    int (*exposition_add)(pp_instance *self, pp_exposition_fn fn, void *arg);
+    /* Forgets the instance's fn; when it returns, no render is calling it
+     * any more, so its state can be freed. Harmless if none was added. */
+    void (*exposition_remove)(pp_instance *self);
 } pp_host;
 
 /* ------------------------------------------------------------------ */

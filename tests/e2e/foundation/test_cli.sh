@@ -60,6 +60,7 @@ check_readme() { # type readme nth-table-of-that-type
 check_readme file "$SOURCE_DIR/receivers/file/README.md" 1
 check_readme file "$SOURCE_DIR/exporters/file/README.md" 2
 check_readme label_edit "$SOURCE_DIR/plugins/label_edit/README.md" 1
+check_readme profile_metrics "$SOURCE_DIR/exporters/profile_metrics/README.md" 1
 pass "the READMEs' option tables match the components' tables"
 
 # `profpipe` alone is `run -c config/profpipe.yaml`; SIGINT stops it like SIGTERM
