@@ -7,8 +7,8 @@
  * the profile's arena. No malloc per sample, and the only copy of the data is
  * the one the tree keeps (strings are copied so that the raw bytes can be
  * dropped, NUL-terminated, with the length of those holding NUL bytes kept
- * beside them: see pp_string_lens). Both packed and unpacked encodings of repeated scalars are read,
- * as proto3 requires. Unknown fields are skipped. The structure is checked
+ * beside them: see pp_string_lens). Both packed and unpacked encodings of
+ * repeated scalars are read, as proto3 requires. Unknown fields are skipped. The structure is checked
  * afterwards by pprof_validate. */
 #include "pprof_internal.h"
 #include "pprof_wire.h"

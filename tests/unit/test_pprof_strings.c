@@ -180,6 +180,46 @@ static void test_merge_by_bytes(void **state)
     profile_free(dst);
 }
 
+/* Random string tables (any bytes, NULs and invalid UTF-8 included),
+ * written as protobuf by hand: decode, encode, decode keeps every string's
+ * bytes, and interning any of them finds a string with the same bytes. */
+static void test_random_string_tables(void **state)
+{
+    (void)state;
+    enum { ROUNDS = 300, MAX_STRINGS = 40, MAX_LEN = 12 };
+    unsigned seed = 7;
+    for (int round = 0; round < ROUNDS; round++) {
+        uint8_t buf[MAX_STRINGS * (MAX_LEN + 2) + 2] = {0x32, 0x00}; /* string_table[0] = "" */
+        size_t len = 2, n = 1 + (size_t)(rand_r(&seed) % (MAX_STRINGS - 1));
+        char want[MAX_STRINGS][MAX_LEN];
+        size_t want_len[MAX_STRINGS] = {0};
+        for (size_t i = 1; i < n; i++) {
+            want_len[i] = 1 + (size_t)(rand_r(&seed) % (MAX_LEN - 1));
+            buf[len++] = 0x32;
+            buf[len++] = (uint8_t)want_len[i];
+            for (size_t j = 0; j < want_len[i]; j++) {
+                int r = rand_r(&seed);
+                want[i][j] = (char)(r % 3 == 0 ? 0 : r >> 8); /* many NULs */
+                buf[len++] = (uint8_t)want[i][j];
+            }
+        }
+        pp_profile *p = profile_new(), *q;
+        assert_int_equal(profile_set_raw(p, buf, len), 0);
+        char err[ERR_LEN] = "";
+        assert_non_null(profile_tree_mut(p, err, sizeof err)); /* raw dropped: encode the tree */
+        const pp_pprof *t = reencoded(p, &q);
+        assert_int_equal(t->n_strings, n);
+        for (size_t i = 1; i < n; i++) {
+            assert_bytes(t, (int64_t)i, want[i], want_len[i]);
+            int64_t idx = intern(q, want[i], want_len[i]);
+            assert_bytes(&q->tree, idx, want[i], want_len[i]);
+            assert_true(idx <= (int64_t)i);
+        }
+        profile_free(q);
+        profile_free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_encode_decode_keep_bytes),
         cmocka_unit_test(test_compact_moves_lengths),
         cmocka_unit_test(test_merge_by_bytes),
+        cmocka_unit_test(test_random_string_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
