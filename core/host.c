@@ -12,6 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "profile.h"
+#include "ui/ui.h"
 
 static void host_log(pp_instance *self, pp_log_level level, const char *fmt, ...)
 {
@@ -60,6 +61,16 @@ static int host_push_decode(const void *data, size_t len, pp_batch *into, char *
                             size_t errlen)
 {
     return push_decode(data, len, into, batch_add, err, errlen);
+}
+
+static void host_target_state(pp_instance *self, const pp_target_state *st)
+{
+    ui_target_state(self ? self->id : "", st);
+}
+
+static void host_target_forget(pp_instance *self, const char *target, const char *profile)
+{
+    ui_target_forget(self ? self->id : "", target, profile);
 }
 
 static const pp_host host_table = {
@@ -135,6 +146,8 @@ static const pp_host host_table = {
     .gzip = gz_gzip,
     .push_encode = push_encode,
     .push_decode = host_push_decode,
+    .target_state = host_target_state,
+    .target_forget = host_target_forget,
 };
 
 const pp_host *host_api(void)
