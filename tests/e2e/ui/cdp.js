@@ -15,7 +15,8 @@ const path = require('path');
 
 const [url, waitExpr, resultExpr, shot] = process.argv.slice(2);
 const timeoutMs = 1000 * (+process.env.CDP_TIMEOUT_S || 60);
-const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pp-chromium-'));
+// a fresh profile each run, under CDP_TMP (the test's own temp dir) if set
+const profileDir = fs.mkdtempSync(path.join(process.env.CDP_TMP || os.tmpdir(), 'pp-chromium-'));
 const browser = spawn(process.env.CHROMIUM || 'chromium', [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -58,12 +59,16 @@ function finish(code, text) {
   finishing = true;
   if (text) (code ? process.stderr : process.stdout).write(text + '\n');
   const cleanup = () => {
-    fs.rmSync(profileDir, {recursive: true, force: true, maxRetries: 5});
+    try {
+      fs.rmSync(profileDir, {recursive: true, force: true, maxRetries: 10, retryDelay: 100});
+    } catch (e) { /* a helper process still writing: CDP_TMP's owner removes it */ }
     process.exit(code);
   };
   if (browser.exitCode !== null || browser.signalCode !== null) return cleanup();
   browser.once('exit', cleanup);
-  browser.kill('SIGKILL');
+  // ask politely first, so the helper processes end with the browser
+  send('Browser.close').catch(() => {});
+  setTimeout(() => browser.kill('SIGKILL'), 3000).unref();
 }
 
 async function main() {
