@@ -312,7 +312,7 @@ static int64_t weight_threshold(const flame *f, size_t max_nodes)
     for (size_t i = 0; i < f->n_nodes; i++)
         w[i] = weight(&f->nodes[i]);
     qsort(w, f->n_nodes, sizeof *w, by_weight_desc);
-    int64_t th = w[max_nodes - 1] + 1; /* ties past the bound go too */
+    int64_t th = w[max_nodes - 1]; /* ties past the bound: see write_nodes */
     free(w);
     return th > 1 ? th : 1;
 }
@@ -337,14 +337,15 @@ static int link_children(flame *f)
     return 0;
 }
 
-static void write_nodes(FILE *out, const flame *f, int diff, int64_t threshold, size_t *shown)
+static void write_nodes(FILE *out, const flame *f, int diff, int64_t threshold, size_t max_nodes,
+                        size_t *shown)
 {
     /* iterative depth-first walk: depth is bounded only by the stacks */
     uint32_t node = 0;
     int first = 1;
     for (;;) {
         const fnode *n = &f->nodes[node];
-        int show = node == 0 || weight(n) >= threshold;
+        int show = node == 0 || (weight(n) >= threshold && *shown < max_nodes);
         if (show) {
             fprintf(out, "%s%u,%lld,%lld,%u", first ? "" : ",", n->name, (long long)n->total,
                     (long long)n->self, n->depth);
@@ -411,7 +412,7 @@ int ui_write_flamegraph(FILE *out, pp_profile *p, long sample, pp_profile *base,
     }
     fprintf(out, "],\"nodes\":[");
     size_t shown = 0;
-    write_nodes(out, &f, base != NULL, threshold, &shown);
+    write_nodes(out, &f, base != NULL, threshold, max_nodes ? max_nodes : 1, &shown);
     fprintf(out, "]");
     json_kint(out, "nodes_total", (int64_t)f.n_nodes, 1);
     json_kint(out, "nodes_shown", (int64_t)shown, 1);

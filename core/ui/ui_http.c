@@ -11,7 +11,8 @@
 #define UI_INDEX "/ui/index.html"
 /* Everything the page loads comes from this listener; nothing else runs. */
 #define UI_CSP                                                                                     \
-    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "              \
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src "      \
+    "'self'; "                                                                                     \
     "connect-src 'self'; frame-ancestors 'none'"
 
 int ui_handles(const char *url)
