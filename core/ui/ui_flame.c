@@ -312,7 +312,10 @@ static int64_t weight_threshold(const flame *f, size_t max_nodes)
     for (size_t i = 0; i < f->n_nodes; i++)
         w[i] = weight(&f->nodes[i]);
     qsort(w, f->n_nodes, sizeof *w, by_weight_desc);
-    int64_t th = w[max_nodes - 1]; /* ties past the bound: see write_nodes */
+    /* the least weight that keeps at most max_nodes: when nodes tied at
+     * the bound would pass it, none of them is shown (showing some would
+     * cut heavier nodes that come later in depth-first order) */
+    int64_t th = w[max_nodes - 1] + (w[max_nodes] == w[max_nodes - 1] ? 1 : 0);
     free(w);
     return th > 1 ? th : 1;
 }

@@ -366,12 +366,15 @@ async function showProfiles(seq, p) {
     const q = selectionParams(p, '');
     q.set('series', id);
     if (p.get('sample_type')) q.set('sample_type', p.get('sample_type'));
+    // frames under half a pixel are not drawn; the heaviest 4 per pixel of
+    // width hold every frame that is (a node weighs at least its children)
+    q.set('max_nodes', Math.max(2000, 4 * (view.clientWidth || 1400)));
     if (mode === 'diff') for (const [k, v] of selectionParams(p, 'base_')) q.set(k, v);
     if (mode === 'diff' && !p.get('base_window') && !p.get('base_from'))
       throw new Error('diff: pick a base first (select windows, then "use as diff base")');
     const flameUrl = '/api/v1/profile?' + q.toString();
     const [flame, top] = await Promise.all([getJSON(flameUrl),
-      mode === 'top' ? getJSON(flameUrl.replace(/(&|\?)base_[^&]*/g, '') + '&format=top') : null]);
+      mode === 'top' ? getJSON(flameUrl.replace(/&(base_|max_nodes)[^&]*/g, '') + '&format=top') : null]);
     if (seq !== renderSeq) return;
     html += controls(p, flame) + '<p id="summary">' + esc(flame.sample_type.type) + ': ' +
       esc(unitValue(flame.total, flame.sample_type.unit)) + ' in ' + flame.windows + ' window(s)' +

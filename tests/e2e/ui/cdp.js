@@ -6,7 +6,8 @@
 //
 // Opens URL in a 1400x900 window, waits (up to CDP_TIMEOUT_S, default 60)
 // until WAIT_EXPR is true in the page, prints the JSON value of
-// RESULT_EXPR, and saves a full-page screenshot if asked.
+// RESULT_EXPR, and saves a full-page screenshot if asked. WAIT_EXPR is
+// polled every CDP_POLL_MS (default 200).
 'use strict';
 const {spawn} = require('child_process');
 const fs = require('fs');
@@ -89,7 +90,7 @@ async function main() {
       return finish(1, 'cdp.js: timed out waiting for ' + waitExpr + '\npage text: ' +
                     (body.result && body.result.value));
     }
-    await sleep(200);
+    await sleep(+process.env.CDP_POLL_MS || 200);
   }
   const r = await s('Runtime.evaluate',
                     {expression: resultExpr || 'null', returnByValue: true, awaitPromise: true});
