@@ -58,9 +58,9 @@ static const pp_option service_options[] = {
      0, NULL},
     {"plugins", PP_OPT_STRING_LIST, NULL, "plugin .so files to load", 0, NULL},
     {"telemetry", PP_OPT_SECTION, NULL, "self-observability", 0, telemetry_options},
-    {"ui", PP_OPT_SECTION, NULL, "the built-in page on the telemetry address", 0, ui_options},
     {"shutdown_timeout", PP_OPT_DURATION, "10s", "deadline for draining at shutdown", 0,
      NULL},
+    {"ui", PP_OPT_SECTION, NULL, "the built-in page on the telemetry address", 0, ui_options},
     {0},
 };
 

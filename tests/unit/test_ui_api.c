@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "batch.h"
+#include "config.h"
 #include "host.h"
 #include "metrics.h"
 #include "profile.h"
@@ -441,6 +442,43 @@ static void fuzz_parameters(void **state)
     }
 }
 
+static config *load(const char *service_extra)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "receivers: {file: {include: [\"x\"]}}\nexporters: {file: {directory: d}}\n"
+             "service:\n  pipelines:\n    profiles: {receivers: [file], exporters: [file]}\n"
+             "%s",
+             service_extra);
+    config *c = config_load_string(text, "t.yaml");
+    assert_non_null(c);
+    return c;
+}
+
+static void config_section(void **state)
+{
+    (void)state;
+    config *c = load("");
+    assert_int_equal(c->n_errors, 0);
+    assert_int_equal(c->ui_enabled, 1);
+    assert_int_equal(c->ui_retention_ns, (int64_t)15 * 60 * 1000 * MS);
+    assert_int_equal(c->ui_max_bytes, (int64_t)64 << 20);
+    config_free(c);
+    c = load("  ui: {enabled: false, retention: 2m, max_bytes: 1MiB}\n");
+    assert_int_equal(c->n_errors, 0);
+    assert_int_equal(c->ui_enabled, 0);
+    assert_int_equal(c->ui_retention_ns, (int64_t)120 * 1000 * MS);
+    assert_int_equal(c->ui_max_bytes, (int64_t)1 << 20);
+    config_free(c);
+    c = load("  ui: {max_bytes: lots, colour: red}\n");
+    assert_int_equal(c->n_errors, 2);
+    assert_non_null(
+        strstr(c->errors[0], "t.yaml:6:19: service: ui.max_bytes: invalid size \"lots\""));
+    assert_non_null(
+        strstr(c->errors[1], "ui.colour: unknown option (valid: enabled, retention, max_bytes)"));
+    config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +493,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(fan_out_kept_once, setup, teardown),
         cmocka_unit_test_setup_teardown(target_states, setup, teardown),
         cmocka_unit_test_setup_teardown(fuzz_parameters, setup, teardown),
+        cmocka_unit_test(config_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
