@@ -179,6 +179,30 @@ echo "$diff" | jq -e '[.[] | select(.name == "main.hotFunction")][0] | (.cls | t
   fail "diff: main.hotFunction not marked shrunk: $diff"
 pass "diff (b vs a): $(echo "$diff" | jq -c 'map(select(.name == "main.changedFunction" or .name == "main.hotFunction")) | map({(.name): .delta}) | add')"
 
+# ---- the timeline: a click picks one window, a shift-click a range
+clicks=$(page "$B/#profiles?series=$SERIES" "$READY && document.querySelector('#flame .frame')" "
+  new Promise(done => {
+    const row = document.querySelector('tr.series[data-series=\"$SERIES\"]');
+    const ws = row.querySelectorAll('.w');
+    const wait = (cond, then) => { const t0 = Date.now(); (function poll() {
+      if (cond()) then(); else if (Date.now() - t0 > 20000) done({timeout: location.hash});
+      else setTimeout(poll, 100); })(); };
+    const summary = () => (document.querySelector('#summary') || {}).textContent || '';
+    ws[1].click();
+    wait(() => location.hash.includes('window=' + ws[1].dataset.w) && document.body.dataset.ready === '1' &&
+               / 1 window\\(s\\)/.test(summary()), () => {
+      const one = {hash: location.hash, summary: summary()};
+      const again = document.querySelector('tr.series[data-series=\"$SERIES\"]').querySelectorAll('.w');
+      again[3].dispatchEvent(new MouseEvent('click', {bubbles: true, shiftKey: true}));
+      wait(() => location.hash.includes('from=') && document.body.dataset.ready === '1' &&
+                 / 3 window\\(s\\)/.test(summary()), () =>
+        done({one, range: {hash: location.hash, summary: summary(),
+              selected: document.querySelectorAll('tr.series.selected .w.sel').length}}));
+    });
+  })")
+echo "$clicks" | jq -e '.one.summary and (.range.selected == 3)' >/dev/null || fail "timeline clicks: $clicks"
+pass "timeline: a click shows one window, a shift-click a merged range of 3 ($(echo "$clicks" | jq -r '.range.summary'))"
+
 # ---- top table and the pprof download
 top=$(page "$B/#profiles?series=$SERIES&from=$A_FROM&until=$T_SWITCH&view=top" "$READY && document.querySelector('#top')" "
   ({rows: Array.from(document.querySelectorAll('#top tr[data-name]')).slice(0, 3).map(tr => tr.dataset.name),
