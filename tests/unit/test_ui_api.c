@@ -18,6 +18,7 @@
 #include "config.h"
 #include "host.h"
 #include "metrics.h"
+#include "pprof_internal.h"
 #include "profile.h"
 #include "ui/ui.h"
 #include "ui/ui_internal.h"
@@ -442,6 +443,40 @@ static void fuzz_parameters(void **state)
     }
 }
 
+/* Keeping a window copies no payload and decodes nothing: the kept
+ * window (and what a view collects) shares the pipeline's raw buffer. */
+static void kept_by_reference_not_decoded(void **state)
+{
+    (void)state;
+    pp_profile *built = stacks(1000, 2000, phase_a, values_a, 2, "svc");
+    const uint8_t *gz;
+    size_t len;
+    assert_int_equal(profile_raw_gz(built, &gz, &len, NULL, 0), 0);
+    pp_profile *p = profile_new();
+    assert_int_equal(profile_set_raw(p, gz, len), 0);
+    profile_label_set(p, "service_name", "svc");
+    profile_set_window(p, 1000 * MS, 2000 * MS);
+    profile_free(built);
+    pp_batch *b = batch_new();
+    batch_add(b, p);
+    ui_observe(b);
+    assert_false(p->has_tree);
+    assert_int_equal(atomic_load(&p->raw->refs), 2); /* the pipeline's and the page's */
+    char id[17];
+    first_series(id);
+    uint64_t series;
+    assert_int_equal(ui_series_parse(id, &series), 0);
+    ui_select sel = {.series = series, .from_ns = 0, .until_ns = INT64_MAX};
+    pp_profile **list;
+    assert_int_equal(ui_store_collect(&sel, &list), 1);
+    assert_ptr_equal(list[0]->raw, p->raw);
+    assert_false(list[0]->has_tree);
+    ui_store_release(list, 1);
+    batch_unref(b); /* the pipeline is done: the page's reference remains */
+    ui_response r = get("/api/v1/profile", "series", id, NULL);
+    expect(&r, 200, "\"total\":100");
+}
+
 static config *load(const char *service_extra)
 {
     char text[1024];
@@ -493,6 +528,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(fan_out_kept_once, setup, teardown),
         cmocka_unit_test_setup_teardown(target_states, setup, teardown),
         cmocka_unit_test_setup_teardown(fuzz_parameters, setup, teardown),
+        cmocka_unit_test_setup_teardown(kept_by_reference_not_decoded, setup, teardown),
         cmocka_unit_test(config_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
