@@ -152,6 +152,8 @@ async function showTargets(seq) {
     let html = '<h2>Scrape targets</h2><table id="targets"><tr><th>component</th><th>target</th>' +
       '<th>profile</th><th>state</th><th>last scrape</th><th>duration</th><th>bytes</th>' +
       '<th>error</th></tr>';
+    d.targets.sort((a, b) => (a.component + ' ' + a.target + ' ' + a.profile)
+      .localeCompare(b.component + ' ' + b.target + ' ' + b.profile));
     for (const t of d.targets) {
       html += '<tr class="' + (t.up ? 'up' : 'down') + '" data-target="' + esc(t.target) +
         '" data-profile="' + esc(t.profile) + '"><td>' + esc(t.component) + '</td><td>' +
