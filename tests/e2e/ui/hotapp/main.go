@@ -1,6 +1,7 @@
 // hotapp: a net/http/pprof service with a known CPU split that it measures
 // itself. One goroutine, locked to its OS thread, works in slices of
-// sliceMs: in phase "a" main.hotFunction takes hotShareA of each slice and
+// sliceNs (97 ms: many CPU-profile periods of 10 ms and no multiple of
+// one, so the profiler's ticks do not alias with the slices): in phase "a" main.hotFunction takes hotShareA of each slice and
 // main.coldFunction the rest; GET /switch moves it to phase "b", where
 // main.changedFunction takes changedShareB and main.hotFunction the rest.
 // Each function spins until the thread's own CPU clock
@@ -21,7 +22,7 @@ import (
 )
 
 const (
-	sliceNs              = 10_000_000
+	sliceNs              = 97_000_000
 	hotShareA            = 0.75
 	changedShareB        = 0.60
 	clockThreadCPUTimeID = 3
