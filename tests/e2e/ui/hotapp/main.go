@@ -1,7 +1,8 @@
 // hotapp: a net/http/pprof service with a known CPU split that it measures
 // itself. One goroutine, locked to its OS thread, works in slices of
 // sliceNs (97 ms: many CPU-profile periods of 10 ms and no multiple of
-// one, so the profiler's ticks do not alias with the slices): in phase "a" main.hotFunction takes hotShareA of each slice and
+// one, so the profiler's ticks do not alias with the slices): in phase
+// "a" main.hotFunction takes hotShareA of each slice and
 // main.coldFunction the rest; GET /switch moves it to phase "b", where
 // main.changedFunction takes changedShareB and main.hotFunction the rest.
 // Each function spins until the thread's own CPU clock
