@@ -163,6 +163,12 @@ static int start_telemetry(runtime *rt, const char *address)
     return 0;
 }
 
+/* The page keeps profiles only when something can serve it. */
+static void configure_ui(const config *c)
+{
+    ui_configure(c->ui_enabled && c->telemetry_address[0], c->ui_retention_ns, c->ui_max_bytes);
+}
+
 static void apply_log_level(const config *c)
 {
     log_set_level(c->log_level);
@@ -204,7 +210,7 @@ static void reload(runtime *rt, const char *path)
     }
     ui_set_running(s, c); /* before the old service is freed */
     ui_reload_result(1, NULL, 0);
-    ui_configure(c->ui_enabled, c->ui_retention_ns, c->ui_max_bytes);
+    configure_ui(c);
     service_free(rt->svc);
     config_free(rt->cfg);
     rt->svc = s;
@@ -235,7 +241,7 @@ static int cmd_run(const char *path)
     metrics_set(metrics_get("profpipe_build_info", "profpipe's version.", PP_GAUGE,
                             "version=\"" PROFPIPE_VERSION "\""), 1);
     int rc = 0;
-    ui_configure(rt.cfg->ui_enabled, rt.cfg->ui_retention_ns, rt.cfg->ui_max_bytes);
+    configure_ui(rt.cfg);
     if (start_telemetry(&rt, rt.cfg->telemetry_address) != 0 || service_start(rt.svc) != 0) {
         rc = EXIT_RUNTIME;
     } else {
