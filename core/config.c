@@ -32,6 +32,16 @@ static const pp_option telemetry_options[] = {
     {0},
 };
 
+static const pp_option ui_options[] = {
+    {"enabled", PP_OPT_BOOL, "true",
+     "serve the built-in page (/, /ui/, /api/v1/...) on the telemetry address", 0, NULL},
+    {"retention", PP_OPT_DURATION, "15m", "how long the page keeps recent profile windows", 0,
+     NULL},
+    {"max_bytes", PP_OPT_SIZE, "64MiB",
+     "bound on the profile bytes the page keeps; the oldest windows go first", 0, NULL},
+    {0},
+};
+
 static const pp_option pipeline_options[] = {
     {"receivers", PP_OPT_STRING_LIST, NULL, "receiver ids feeding the pipeline", 0, NULL},
     {"processors", PP_OPT_STRING_LIST, NULL, "processor ids, applied in order", 0, NULL},
@@ -50,6 +60,7 @@ static const pp_option service_options[] = {
     {"telemetry", PP_OPT_SECTION, NULL, "self-observability", 0, telemetry_options},
     {"shutdown_timeout", PP_OPT_DURATION, "10s", "deadline for draining at shutdown", 0,
      NULL},
+    {"ui", PP_OPT_SECTION, NULL, "the built-in page on the telemetry address", 0, ui_options},
     {0},
 };
 
@@ -486,6 +497,10 @@ static int service_load(config *c, pp_config *root, pp_config *service)
         return -1;
     config_check_mapping(service, service_options, NULL);
     c->shutdown_timeout_ns = cfg_duration_ns(service, "shutdown_timeout");
+    const pp_config *ui = cfg_child(service, "ui");
+    c->ui_enabled = cfg_bool(ui, "enabled");
+    c->ui_retention_ns = cfg_duration_ns(ui, "retention");
+    c->ui_max_bytes = cfg_size(ui, "max_bytes");
     if (service_plugins(c, service) < 0 || service_telemetry(c, service) < 0)
         return -1;
     return 0;
@@ -550,6 +565,9 @@ static config *config_new(const char *name)
     c->priv = priv;
     c->log_level = PP_LOG_INFO;
     c->shutdown_timeout_ns = (int64_t)10 * 1000000000;
+    c->ui_enabled = 1;
+    c->ui_retention_ns = (int64_t)15 * 60 * 1000000000;
+    c->ui_max_bytes = (int64_t)64 << 20;
     return c;
 }
 

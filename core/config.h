@@ -60,6 +60,9 @@ typedef struct config {
     char *telemetry_address;     /* default "127.0.0.1:8888"; "" disables */
     pp_log_level log_level;      /* service.telemetry.log_level, default info */
     int64_t shutdown_timeout_ns; /* service.shutdown_timeout, default 10s */
+    int ui_enabled;              /* service.ui.enabled, default on */
+    int64_t ui_retention_ns;     /* service.ui.retention, default 15m */
+    int64_t ui_max_bytes;        /* service.ui.max_bytes, default 64MiB */
 
     char **errors; /* every error found so far, formatted */
     size_t n_errors;

@@ -565,3 +565,13 @@ void exporter_rt_free(exporter_rt *e)
     pthread_cond_destroy(&e->wake);
     free(e);
 }
+
+size_t exporter_rt_queue_bytes(exporter_rt *e)
+{
+    return e ? queue_bytes(e->q) : 0;
+}
+
+size_t exporter_rt_queue_limit(const exporter_rt *e)
+{
+    return e ? queue_max_bytes(e->q) : 0;
+}

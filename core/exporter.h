@@ -25,6 +25,9 @@ void exporter_rt_set_deadline(exporter_rt *e, int64_t deadline_ns);
 /* Closes the queue and waits for the worker to drain it. */
 void exporter_rt_finish(exporter_rt *e);
 void exporter_rt_free(exporter_rt *e);
+/* The sending queue's fill and bound, in bytes (for the built-in page). */
+size_t exporter_rt_queue_bytes(exporter_rt *e);
+size_t exporter_rt_queue_limit(const exporter_rt *e);
 
 /* Full-jitter backoff: the wait before retry `attempt` (0-based). */
 int64_t exporter_backoff_ns(int64_t initial_ns, int64_t max_ns, double multiplier,

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "profile.h"
+#include "ui/ui.h"
 
 static void host_log(pp_instance *self, pp_log_level level, const char *fmt, ...)
 {
@@ -70,6 +71,16 @@ static int host_exposition_add(pp_instance *self, pp_exposition_fn fn, void *arg
 static void host_exposition_remove(pp_instance *self)
 {
     metrics_exposition_remove(self);
+}
+
+static void host_target_state(pp_instance *self, const pp_target_state *st)
+{
+    ui_target_state(self ? self->id : "", st);
+}
+
+static void host_target_forget(pp_instance *self, const char *target, const char *profile)
+{
+    ui_target_forget(self ? self->id : "", target, profile);
 }
 
 static const pp_host host_table = {
@@ -150,6 +161,8 @@ static const pp_host host_table = {
     .pprof_intern_bytes = pprof_intern_bytes,
     .exposition_add = host_exposition_add,
     .exposition_remove = host_exposition_remove,
+    .target_state = host_target_state,
+    .target_forget = host_target_forget,
 };
 
 const pp_host *host_api(void)

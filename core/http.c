@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "ui/ui.h"
 
 #define HTTP_MAX_PORT 65535
 
@@ -72,6 +73,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
     if (strcmp(url, "/healthz") == 0)
         return reply(conn, MHD_HTTP_OK, "text/plain", "ok\n", 3, MHD_RESPMEM_PERSISTENT);
+    if (ui_handles(url))
+        return (enum MHD_Result)ui_handle(conn, url);
     return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", "not found: try /metrics or /healthz\n",
                  36, MHD_RESPMEM_PERSISTENT);
 }

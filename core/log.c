@@ -13,6 +13,12 @@
 
 static _Atomic int log_level = PP_LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static _Atomic(log_observer_fn) log_observer;
+
+void log_set_observer(log_observer_fn fn)
+{
+    atomic_store(&log_observer, fn);
+}
 
 void log_set_level(pp_log_level level)
 {
@@ -61,10 +67,15 @@ static size_t append_quoted(char *buf, size_t len, size_t cap, const char *s)
 
 void log_vmsg(pp_log_level level, const char *component, const char *fmt, va_list ap)
 {
-    if ((int)level < atomic_load(&log_level))
+    log_observer_fn observer = level >= PP_LOG_WARN ? atomic_load(&log_observer) : NULL;
+    if ((int)level < atomic_load(&log_level) && !observer)
         return;
     char msg[LOG_LINE_MAX];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    if (observer)
+        observer(level, component, msg);
+    if ((int)level < atomic_load(&log_level))
+        return;
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -14,6 +14,11 @@ int log_parse_level(const char *text, pp_log_level *out);
 void log_msg(pp_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void log_vmsg(pp_log_level level, const char *component, const char *fmt, va_list ap);
+/* Called with every warning and error (whatever the log level), from the
+ * thread that logs it: the built-in page shows each component's last one.
+ * NULL turns it off. */
+typedef void (*log_observer_fn)(pp_log_level level, const char *component, const char *msg);
+void log_set_observer(log_observer_fn fn);
 
 #define log_error(...) log_msg(PP_LOG_ERROR, NULL, __VA_ARGS__)
 #define log_warn(...) log_msg(PP_LOG_WARN, NULL, __VA_ARGS__)

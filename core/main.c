@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "registry.h"
 #include "service.h"
+#include "ui/ui.h"
 
 #ifndef PROFPIPE_VERSION
 #define PROFPIPE_VERSION "dev"
@@ -162,6 +163,12 @@ static int start_telemetry(runtime *rt, const char *address)
     return 0;
 }
 
+/* The page keeps profiles only when something can serve it. */
+static void configure_ui(const config *c)
+{
+    ui_configure(c->ui_enabled && c->telemetry_address[0], c->ui_retention_ns, c->ui_max_bytes);
+}
+
 static void apply_log_level(const config *c)
 {
     log_set_level(c->log_level);
@@ -195,6 +202,7 @@ static void reload(runtime *rt, const char *path)
     if (!s) {
         for (size_t i = 0; c && i < c->n_errors; i++)
             log_error("reload refused, keeping the running config: %s", c->errors[i]);
+        ui_reload_result(0, c ? c->errors : NULL, c ? c->n_errors : 0);
         config_free(c);
         count_reload(0);
         return;
@@ -204,6 +212,9 @@ static void reload(runtime *rt, const char *path)
     service_stop(rt->svc, rt->cfg->shutdown_timeout_ns);
     if (service_start(s) != 0) {
         log_error("reload: the new config failed to start; restarting the previous one");
+        char *why = "the new config failed to start (see the log); the previous one was restarted";
+        ui_reload_result(0, &why, 1);
+        ui_set_running(NULL, NULL);
         service_free(s);
         config_free(c);
         /* the replacement is built while the stopped one still exists, so
@@ -213,9 +224,14 @@ static void reload(runtime *rt, const char *path)
         rt->svc = previous;
         if (!rt->svc || service_start(rt->svc) != 0)
             log_error("the previous config failed to restart too: nothing is running");
+        else
+            ui_set_running(rt->svc, rt->cfg);
         count_reload(0);
         return;
     }
+    ui_set_running(s, c); /* before the old service is freed */
+    ui_reload_result(1, NULL, 0);
+    configure_ui(c);
     service_free(rt->svc);
     config_free(rt->cfg);
     rt->svc = s;
@@ -248,9 +264,11 @@ static int cmd_run(const char *path)
                             "version=\"" PROFPIPE_VERSION "\""), 1);
     set_last_reload_successful(1);
     int rc = 0;
+    configure_ui(rt.cfg);
     if (start_telemetry(&rt, rt.cfg->telemetry_address) != 0 || service_start(rt.svc) != 0) {
         rc = EXIT_RUNTIME;
     } else {
+        ui_set_running(rt.svc, rt.cfg);
         log_info("profpipe %s running %s", PROFPIPE_VERSION, path);
         for (;;) {
             int sig = 0;
@@ -268,10 +286,12 @@ static int cmd_run(const char *path)
             service_stop(rt.svc, rt.cfg->shutdown_timeout_ns);
         log_info("stopped");
     }
-    service_free(rt.svc);
     telemetry_stop(rt.telemetry);
+    ui_set_running(NULL, NULL);
+    service_free(rt.svc);
     free(rt.telemetry_address);
     config_free(rt.cfg);
+    ui_reset();
     return rc;
 }
 

@@ -193,3 +193,8 @@ size_t queue_length(queue *q)
     pthread_mutex_unlock(&q->lock);
     return r;
 }
+
+size_t queue_max_bytes(const queue *q)
+{
+    return q->max_bytes; /* set once at queue_new */
+}

@@ -33,5 +33,6 @@ void queue_close(queue *q);
 int queue_closed_and_empty(queue *q);
 size_t queue_bytes(queue *q);
 size_t queue_length(queue *q);
+size_t queue_max_bytes(const queue *q); /* the bound given to queue_new */
 
 #endif

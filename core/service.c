@@ -303,3 +303,21 @@ void service_free(service *s)
     free(s->exporters);
     free(s);
 }
+
+pipeline *const *service_pipelines(const service *s, size_t *n)
+{
+    *n = s ? s->n_pipelines : 0;
+    return s ? s->pipelines : NULL;
+}
+
+pp_instance *const *service_receivers(const service *s, size_t *n)
+{
+    *n = s ? s->n_receivers : 0;
+    return s ? s->receivers : NULL;
+}
+
+pp_instance *const *service_exporters(const service *s, size_t *n)
+{
+    *n = s ? s->n_exporters : 0;
+    return s ? s->exporters : NULL;
+}

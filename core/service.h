@@ -23,4 +23,12 @@ int service_start(service *s);
 void service_stop(service *s, int64_t timeout_ns);
 void service_free(service *s); /* stops first if running */
 
+/* The running graph, read-only, for the built-in page: the arrays stay
+ * valid until service_free. */
+struct pipeline;
+struct pp_instance;
+struct pipeline *const *service_pipelines(const service *s, size_t *n);
+struct pp_instance *const *service_receivers(const service *s, size_t *n);
+struct pp_instance *const *service_exporters(const service *s, size_t *n);
+
 #endif

@@ -225,6 +225,24 @@ typedef enum pp_metric_type {
 
 typedef struct pp_metric pp_metric;
 
+/* ------------------------------------------------------------------ */
+/* What a receiver that polls targets shows on the built-in page       */
+/* (appended to ABI 1).                                                */
+/* ------------------------------------------------------------------ */
+
+/* One target x profile type, as last scraped. Strings are borrowed for
+ * the call only: the host copies what it keeps. */
+typedef struct pp_target_state {
+    const char *target;  /* "http://127.0.0.1:6060" */
+    const char *profile; /* the profile type's `__name__`: "process_cpu" */
+    const char *path;    /* "/debug/pprof/profile" */
+    int up;              /* 1 if the last scrape of this slot worked */
+    int64_t last_ns;     /* wall clock (Unix ns) when the last scrape began */
+    int64_t duration_ns; /* how long it took */
+    uint64_t bytes;      /* body bytes it returned */
+    const char *error;   /* why it failed; NULL or "" when it worked */
+} pp_target_state;
+
 /* Opaque handle the host gives each component instance. */
 typedef struct pp_instance pp_instance;
 
@@ -392,6 +410,13 @@ typedef struct pp_host {
     /* Forgets the instance's fn; when it returns, no render is calling it
      * any more, so its state can be freed. Harmless if none was added. */
     void (*exposition_remove)(pp_instance *self);
+    /* --- appended to ABI 1: target states for the built-in page. A
+     * plugin built against an older header never calls them. --- */
+    /* Records (or replaces) the state of st->target x st->profile; copies
+     * everything. Any thread. */
+    void (*target_state)(pp_instance *self, const pp_target_state *st);
+    /* The target x profile went away (NULL profile: every profile of it). */
+    void (*target_forget)(pp_instance *self, const char *target, const char *profile);
 } pp_host;
 
 /* ------------------------------------------------------------------ */

@@ -248,6 +248,19 @@ static void describe(char *out, size_t outlen, CURLcode rc, long status,
         snprintf(out, outlen, "HTTP %ld", status);
 }
 
+/* What the built-in page shows for this target x profile type. */
+static void report_state(scrape_loop *l, const scrape_slot *s, int ok, const char *why,
+                         int64_t now)
+{
+    if (!l->host->target_state)
+        return;
+    pp_target_state st = {.target = s->target->base_url, .profile = s->ptype->name,
+                          .path = s->ptype->path, .up = ok, .last_ns = s->start_wall,
+                          .duration_ns = now - s->start_mono, .bytes = s->body.len,
+                          .error = ok ? NULL : why};
+    l->host->target_state(l->self, &st);
+}
+
 void scrape_result(scrape_loop *l, scrape_slot *s, CURLcode rc, int64_t now)
 {
     scrape_target *t = s->target;
@@ -264,12 +277,14 @@ void scrape_result(scrape_loop *l, scrape_slot *s, CURLcode rc, int64_t now)
             on_success(l, s);
         else
             on_failure(l, s, r, why, now);
+        report_state(l, s, r == REASON_NONE, why, now);
     } else {
         describe(why, sizeof why, rc, status, s, r);
         if (r == REASON_HTTP_429 || r == REASON_HTTP_503)
             strncat(why, ": skipping this profile type until Retry-After has passed",
                     sizeof why - strlen(why) - 1);
         on_failure(l, s, r, why, now);
+        report_state(l, s, 0, why, now);
     }
     l->host->metric_set(t->m_up, t->down ? 0 : 1);
 }

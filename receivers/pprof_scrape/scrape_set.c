@@ -275,6 +275,8 @@ void scrape_target_free(scrape_loop *l, scrape_target *t)
     }
     if (t->m_up)
         l->host->metric_remove(t->m_up);
+    if (l->host->target_forget)
+        l->host->target_forget(l->self, t->base_url, NULL);
     if (t->m_bytes)
         l->host->metric_remove(t->m_bytes);
     for (i = 0; i < REASON_COUNT; i++)

@@ -480,7 +480,7 @@ static void test_service_errors(void **state)
     expect_error(c, "t.yaml:8:5: service: telemetry.port: unknown option (valid: "
                     "address, log_level)");
     expect_error(c, "t.yaml:9:3: service: extensions: unknown option (valid: pipelines, "
-                    "plugins, telemetry, shutdown_timeout)");
+                    "plugins, telemetry, shutdown_timeout, ui)");
     expect_error(c, "t.yaml:11:5: service: pipelines.Profiles: invalid pipeline name "
                     "\"Profiles\" (use type or type/name, e.g. profiles/default)");
     expect_error(c, "t.yaml:15:19: service.pipelines.profiles: queue_size: invalid size "
