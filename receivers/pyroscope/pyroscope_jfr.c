@@ -208,6 +208,7 @@ typedef struct sum_entry {
     sum_key key;
     int used;
     uint64_t values[2];
+    uint64_t events;
 } sum_entry;
 
 typedef struct parser {
@@ -936,6 +937,7 @@ static void add_sum(parser *p, jfr_kind kind, sum_key k, uint64_t v0, uint64_t v
     }
     e->values[0] = add_sat(e->values[0], v0);
     e->values[1] = add_sat(e->values[1], v1);
+    e->events++;
     p->info->events[kind]++;
 }
 
@@ -965,9 +967,13 @@ static void read_sample(parser *p, const jfr_class *c)
     read_struct(p, c, v, 0);
     if (p->failed || v[S_STACK_TRACE].kind != V_NUM)
         return;
-    sum_key traced = {v[S_STACK_TRACE].num, num(&v[S_CONTEXT_ID]), num(&v[S_SPAN_ID]),
-                      num(&v[S_SPAN_NAME]), 0};
-    sum_key plain = {v[S_STACK_TRACE].num, 0, 0, 0, 0};
+    sum_key traced, plain;
+    memset(&traced, 0, sizeof(traced)); /* padding too: keys are compared with memcmp */
+    memset(&plain, 0, sizeof(plain));
+    traced.stack = plain.stack = v[S_STACK_TRACE].num;
+    traced.context = num(&v[S_CONTEXT_ID]);
+    traced.span = num(&v[S_SPAN_ID]);
+    traced.span_name = num(&v[S_SPAN_NAME]);
     int wall = strcmp(p->info->event, EVENT_WALL) == 0;
     const char *state = thread_state(p, &v[S_STATE]);
     switch (c->role) {
@@ -1073,8 +1079,11 @@ static void emit_sums(parser *p)
         if (!e->used)
             continue;
         const stack_rec *st = (const stack_rec *)(uintptr_t)jfr_map_get(&p->stacks, e->key.stack);
-        if (!st)
+        size_t n_frames = st ? resolve_stack(p, st) : 0;
+        if (n_frames == 0) { /* nothing to show it under */
+            p->info->stackless[e->key.kind] += e->events;
             continue;
+        }
         jfr_sample s = {
             .kind = (jfr_kind)e->key.kind,
             .n_values = n_values[e->key.kind],
@@ -1083,7 +1092,7 @@ static void emit_sums(parser *p)
             .span_id = e->key.span,
             .span_name = e->key.span_name,
         };
-        s.n_frames = resolve_stack(p, st);
+        s.n_frames = n_frames;
         s.frames = p->resolved;
         if (!p->failed && p->fn(p->arg, &s) < 0)
             fail(p, JFR_ERR_CALLBACK, "conversion stopped");
@@ -1115,13 +1124,13 @@ static uint64_t read_chunk_header(parser *p, size_t len)
 {
     size_t at = p->pos;
     const uint8_t *h = p->buf + at;
+    if (memcmp(h, CHUNK_MAGIC, len - at < CHUNK_MAGIC_LEN ? len - at : CHUNK_MAGIC_LEN) != 0) {
+        fail(p, JFR_ERR_FORMAT, "not a JFR chunk (no \"FLR\" magic)");
+        return 0;
+    }
     if (len - at < CHUNK_HEADER_SIZE) {
         fail(p, JFR_ERR_FORMAT, "truncated chunk header (%zu of %d bytes)", len - at,
              CHUNK_HEADER_SIZE);
-        return 0;
-    }
-    if (memcmp(h, CHUNK_MAGIC, CHUNK_MAGIC_LEN) != 0) {
-        fail(p, JFR_ERR_FORMAT, "not a JFR chunk (no \"FLR\" magic)");
         return 0;
     }
     unsigned major = (unsigned)rd_be(h + OFF_MAJOR, 2), minor = (unsigned)rd_be(h + 6, 2);

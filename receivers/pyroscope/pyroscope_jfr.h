@@ -65,7 +65,9 @@ typedef struct jfr_info {
     int64_t cpu_period_ns;             /* jdk.ExecutionSample's "period" setting; 0 if none */
     char event[JFR_EVENT_SETTING_MAX]; /* async-profiler's "event" setting: cpu, itimer, wall */
     size_t chunks;
-    uint64_t events[JFR_KINDS]; /* events read, per kind */
+    uint64_t events[JFR_KINDS];    /* events read, per kind */
+    uint64_t stackless[JFR_KINDS]; /* of those, left out: no stack trace, or no frame of it
+                                      resolves (a thread that is not Java's) */
 } jfr_info;
 
 #define JFR_ERR_FORMAT (-1)   /* malformed or truncated: err names what and where */
