@@ -88,18 +88,16 @@ static int split_body(const pyro_request *q, const uint8_t **jfr, size_t *jfr_le
     return 0;
 }
 
-static int sample_rate(const pyro_request *q, int64_t *hz, pyro_reply *out)
+/* The sampleRate parameter in Hz; 0 when absent or not a positive number
+ * (Pyroscope's ingest handler, too, falls back to its default then). */
+static int64_t sample_rate(const pyro_request *q)
 {
     const char *s = pyro_query(q, "sampleRate");
-    *hz = 0;
     if (!s || !*s)
         return 0;
     char *end;
     long long v = strtoll(s, &end, 10);
-    if (*end || v <= 0)
-        return pyro_reply_set(out, HTTP_BAD_REQUEST, "sampleRate must be a positive integer");
-    *hz = v;
-    return 0;
+    return *end || v <= 0 ? 0 : v;
 }
 
 static int convert(const pyro_request *q, const part_bytes *rec, const jfr_labels *labels,
@@ -119,12 +117,12 @@ int pyro_jfr_profiles(const pyro_request *q, pp_profile ***out, size_t *n, pyro_
 {
     const uint8_t *jfr, *lab = NULL;
     size_t jfr_len, lab_len;
-    int64_t budget = q->r->max_decompressed, hz;
+    int64_t budget = q->r->max_decompressed, hz = sample_rate(q);
     part_bytes rec = {0}, lp = {0};
     jfr_labels *labels = NULL;
     char err[256];
     *n = 0;
-    if (split_body(q, &jfr, &jfr_len, &lab, &lab_len, reply) < 0 || sample_rate(q, &hz, reply) < 0)
+    if (split_body(q, &jfr, &jfr_len, &lab, &lab_len, reply) < 0)
         return -1;
     if (jfr_len == 0)
         return pyro_reply_set(reply, HTTP_BAD_REQUEST, "jfr: empty recording");

@@ -6,8 +6,8 @@
  * each profile as Pyroscope does; thousands of truncations and byte
  * mutations of the recording are refused or read without a crash (ASan in
  * CI), with an error naming the offset; a small budget is a memory error,
- * not a crash; the Java SDK's LabelsSnapshot (pyroscope-java v2.x
- * jfr_labels.proto) decodes, and garbage in it is refused. */
+ * not a crash. (Recordings shaped as async-profiler writes them, and the
+ * Java SDK's labels: test_pyroscope_jfr_async.c.) */
 
 // clang-format off
 #include <setjmp.h>
@@ -25,7 +25,6 @@
 #include "unit_support.h"
 
 #include "../../receivers/pyroscope/pyroscope_jfr.h"
-#include "../../receivers/pyroscope/pyroscope_jfr_labels.h"
 #include "../../receivers/pyroscope/pyroscope_jfr_pprof.h"
 
 #define BUDGET ((size_t)64 << 20)
@@ -271,90 +270,12 @@ static void test_budget(void **state)
     assert_int_equal(n, 0);
 }
 
-/* protobuf writers for the LabelsSnapshot, as pyroscope-java's generated
- * code lays it out (map entries: key = 1, value = 2). */
-static size_t put_varint(uint8_t *o, uint64_t v)
-{
-    size_t n = 0;
-    for (; v >= 0x80; v >>= 7)
-        o[n++] = (uint8_t)(v | 0x80);
-    o[n++] = (uint8_t)v;
-    return n;
-}
-
-static size_t put_bytes(uint8_t *o, int field, const uint8_t *b, size_t len)
-{
-    size_t n = put_varint(o, (uint64_t)field << 3 | 2);
-    n += put_varint(o + n, len);
-    memcpy(o + n, b, len);
-    return n + len;
-}
-
-static size_t put_num(uint8_t *o, int field, uint64_t v)
-{
-    size_t n = put_varint(o, (uint64_t)field << 3);
-    return n + put_varint(o + n, v);
-}
-
-static size_t string_entry(uint8_t *o, int64_t id, const char *s)
-{
-    uint8_t e[128];
-    size_t n = put_num(e, 1, (uint64_t)id);
-    n += put_bytes(e + n, 2, (const uint8_t *)s, strlen(s));
-    return put_bytes(o, 2, e, n);
-}
-
-static void test_labels_snapshot(void **state)
-{
-    (void)state;
-    uint8_t msg[512], ctx[64], pair[16], entry[96];
-    size_t n = 0, c = 0, p;
-    /* context 7: {1: 2} and {3: 4} */
-    p = put_num(pair, 1, 1);
-    p += put_num(pair + p, 2, 2);
-    c += put_bytes(ctx + c, 1, pair, p);
-    p = put_num(pair, 1, 3);
-    p += put_num(pair + p, 2, 4);
-    c += put_bytes(ctx + c, 1, pair, p);
-    size_t e = put_num(entry, 1, 7);
-    e += put_bytes(entry + e, 2, ctx, c);
-    n += put_bytes(msg + n, 1, entry, e);
-    n += string_entry(msg + n, 1, "controller");
-    n += string_entry(msg + n, 2, "checkout");
-    n += string_entry(msg + n, 3, "region");
-    n += string_entry(msg + n, 4, "eu-west");
-    jfr_labels *l = NULL;
-    char err[256];
-    assert_int_equal(jfr_labels_parse(msg, n, BUDGET, &l, err, sizeof(err)), 0);
-    size_t pairs = 0;
-    const int64_t *kv = jfr_labels_context(l, 7, &pairs);
-    assert_int_equal(pairs, 2);
-    assert_string_equal(jfr_labels_string(l, kv[0]), "controller");
-    assert_string_equal(jfr_labels_string(l, kv[1]), "checkout");
-    assert_string_equal(jfr_labels_string(l, kv[2]), "region");
-    assert_string_equal(jfr_labels_string(l, kv[3]), "eu-west");
-    assert_null(jfr_labels_context(l, 8, &pairs));
-    assert_int_equal(pairs, 0);
-    jfr_labels_free(l);
-    /* every truncation is refused or read, never past its end */
-    for (size_t len = 0; len < n; len++) {
-        l = NULL;
-        int rc = jfr_labels_parse(msg, len, BUDGET, &l, err, sizeof(err));
-        assert_true(rc == 0 || rc == JFR_ERR_FORMAT);
-        jfr_labels_free(l);
-    }
-    const uint8_t garbage[] = {0x0a, 0x7f, 0x01};
-    assert_int_equal(jfr_labels_parse(garbage, sizeof(garbage), BUDGET, &l, err, sizeof(err)),
-                     JFR_ERR_FORMAT);
-    assert_non_null(strstr(err, "LabelsSnapshot"));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_recording), cmocka_unit_test(test_conversion),
         cmocka_unit_test(test_truncations),    cmocka_unit_test(test_mutations),
-        cmocka_unit_test(test_budget),         cmocka_unit_test(test_labels_snapshot),
+        cmocka_unit_test(test_budget),
     };
     return cmocka_run_group_tests(tests, make_recording, drop_recording);
 }
