@@ -44,6 +44,10 @@
 #define VARINT_MAX_BYTES 9
 #define VARINT_PAYLOAD_BITS 7
 #define MAX_NESTING 32
+/* Field reads allowed per byte of recording (and a floor): types of empty
+ * structs nest to no bytes at all, so bytes alone do not bound the time. */
+#define STEPS_PER_BYTE 16
+#define STEPS_MIN ((size_t)1 << 20)
 #define NS_PER_SEC 1000000000ULL
 #define THREAD_STATE_SLEEPING "STATE_SLEEPING"
 #define THREAD_STATE_RUNNABLE "STATE_RUNNABLE"
@@ -216,6 +220,7 @@ typedef struct parser {
     size_t pos, end; /* absolute offsets; end bounds the current read */
     size_t chunk_end;
     int failed; /* JFR_ERR_* once set */
+    size_t steps, max_steps; /* field reads so far, and the most allowed */
     char *err;
     size_t errlen;
     jfr_mem mem;
@@ -414,6 +419,16 @@ static void rd_string(parser *p, jfr_str *out)
 
 static void skip_value(parser *p, const jfr_class *c, int depth);
 
+/* Counts one field read; 0 when over the limit (p->failed set). */
+static int step(parser *p)
+{
+    if (++p->steps <= p->max_steps)
+        return 1;
+    fail(p, JFR_ERR_FORMAT, "recording's types take more than %zu field reads to walk",
+         p->max_steps);
+    return 0;
+}
+
 static void skip_one(parser *p, const jfr_field *f, int depth)
 {
     if (f->cpool)
@@ -475,7 +490,7 @@ static void skip_value(parser *p, const jfr_class *c, int depth)
         rd_string(p, NULL);
         return;
     default:
-        for (size_t i = 0; i < c->n_fields && !p->failed; i++)
+        for (size_t i = 0; i < c->n_fields && !p->failed && step(p); i++)
             skip_field(p, &c->fields[i], depth);
     }
 }
@@ -485,7 +500,7 @@ static void read_frame(parser *p, const jfr_field *f, int depth);
 /* Reads a struct, keeping the fields with a slot in vals[slot]. */
 static void read_struct(parser *p, const jfr_class *c, jfr_val *vals, int depth)
 {
-    for (size_t i = 0; i < c->n_fields && !p->failed; i++) {
+    for (size_t i = 0; i < c->n_fields && !p->failed && step(p); i++) {
         const jfr_field *f = &c->fields[i];
         jfr_val *v = f->slot >= 0 ? &vals[f->slot] : NULL;
         role r = f->cls ? f->cls->role : R_STRUCT;
@@ -1182,6 +1197,8 @@ int jfr_parse(const uint8_t *data, size_t len, size_t budget, jfr_sample_fn fn, 
     memset(info, 0, sizeof(*info));
     p.mem.budget = budget;
     p.arena.mem = &p.mem;
+    p.max_steps =
+        len > (SIZE_MAX - STEPS_MIN) / STEPS_PER_BYTE ? SIZE_MAX : len * STEPS_PER_BYTE + STEPS_MIN;
     jfr_map *maps[] = {&p.classes, &p.symbols, &p.strings, &p.class_names,
                        &p.methods, &p.stacks,  &p.states};
     for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)

@@ -198,11 +198,10 @@ static uint64_t snum(strtab *t, int v)
     return sidx(t, t->own[t->n]);
 }
 
-static void w_metadata(wbuf *w)
+static void w_metadata_of(wbuf *w, const cspec *classes, size_t n_classes)
 {
     strtab t = {0};
     wbuf tree = {0}, ev = {0};
-    size_t n_classes = sizeof(classes) / sizeof(classes[0]);
     /* root { metadata { class* { field* } } region {} } */
     w_varint(&tree, sidx(&t, "root"));
     w_varint(&tree, 0);
@@ -255,6 +254,11 @@ static void w_metadata(wbuf *w)
     w_event(w, &ev);
     free(tree.b);
     free(ev.b);
+}
+
+static void w_metadata(wbuf *w)
+{
+    w_metadata_of(w, classes, sizeof(classes) / sizeof(classes[0]));
 }
 
 /* ------------------------------------------------------------ chunks */
@@ -324,6 +328,21 @@ static void w_sample(wbuf *w, int type, int n, const uint64_t *fields)
     free(ev.b);
 }
 
+static void w_header(wbuf *w, size_t size, size_t cp_off, size_t meta_off, int64_t start)
+{
+    w_bytes(w, "FLR\0", 4);
+    w_be(w, 2, 2);
+    w_be(w, 1, 2);
+    w_be(w, size, 8);
+    w_be(w, cp_off, 8);
+    w_be(w, meta_off, 8);
+    w_be(w, (uint64_t)start, 8);
+    w_be(w, CHUNK_NS, 8);
+    w_be(w, 0, 8);
+    w_be(w, TICKS_PER_SEC, 8);
+    w_be(w, 1, 4);
+}
+
 static void w_chunk(wbuf *w, int index)
 {
     wbuf body = {0}, ev = {0};
@@ -348,17 +367,7 @@ static void w_chunk(wbuf *w, int index)
     w_sample(&body, EV_MONITOR, 3, (const uint64_t[]){2000, 1, CTX});
     size_t meta_off = 68 + body.n;
     w_metadata(&body);
-    w_bytes(w, "FLR\0", 4);
-    w_be(w, 2, 2);
-    w_be(w, 1, 2);
-    w_be(w, 68 + body.n, 8);
-    w_be(w, cp_off, 8);
-    w_be(w, meta_off, 8);
-    w_be(w, (uint64_t)(START_NS + index * CHUNK_NS), 8);
-    w_be(w, CHUNK_NS, 8);
-    w_be(w, 0, 8);
-    w_be(w, TICKS_PER_SEC, 8);
-    w_be(w, 1, 4);
+    w_header(w, 68 + body.n, cp_off, meta_off, START_NS + index * CHUNK_NS);
     w_bytes(w, body.b, body.n);
     free(body.b);
     free(ev.b);
@@ -646,12 +655,50 @@ static void test_async_hostile(void **state)
     free(rec.b);
 }
 
+#define BOMB_LEVELS 30
+
+/* Empty structs nested 30 deep, 7 fields each: 7^30 field reads that take
+ * no byte, for one constant of the deepest type. */
+static void test_nested_empty_types(void **state)
+{
+    (void)state;
+    static cspec bomb[BOMB_LEVELS];
+    static char names[BOMB_LEVELS][16];
+    for (int k = 0; k < BOMB_LEVELS; k++) {
+        snprintf(names[k], sizeof(names[k]), "bomb.E%d", k);
+        bomb[k] = (cspec){200 + k, names[k], {{0}}};
+        for (int f = 0; k > 0 && f < 7; f++)
+            bomb[k].f[f] = (fspec){names[k - 1], 200 + k - 1, 0, 0};
+    }
+    wbuf body = {0}, ev = {0}, rec = {0};
+    w_varint(&ev, 1); /* a checkpoint with one constant of the deepest type */
+    for (int i = 0; i < 3; i++)
+        w_varint(&ev, 0);
+    w_byte(&ev, 0);
+    w_varint(&ev, 1);
+    w_varint(&ev, 200 + BOMB_LEVELS - 1);
+    w_varint(&ev, 1);
+    w_varint(&ev, 1);
+    w_event(&body, &ev);
+    size_t meta_off = 68 + body.n;
+    w_metadata_of(&body, bomb, BOMB_LEVELS);
+    w_header(&rec, 68 + body.n, 68, meta_off, START_NS);
+    w_bytes(&rec, body.b, body.n);
+    jfr_info info;
+    char err[256];
+    assert_int_equal(jfr_parse(rec.b, rec.n, BUDGET, ignore, NULL, &info, err, sizeof(err)),
+                     JFR_ERR_FORMAT);
+    assert_non_null(strstr(err, "field reads"));
+    free(body.b);
+    free(ev.b);
+    free(rec.b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_async_profiler_shape),
-        cmocka_unit_test(test_async_reader_counts),
-        cmocka_unit_test(test_async_hostile),
+        cmocka_unit_test(test_async_profiler_shape), cmocka_unit_test(test_async_reader_counts),
+        cmocka_unit_test(test_async_hostile),        cmocka_unit_test(test_nested_empty_types),
         cmocka_unit_test(test_labels_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
