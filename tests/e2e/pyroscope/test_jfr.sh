@@ -10,8 +10,8 @@
 # event type is one profile named as Pyroscope names it, the hot method is
 # on top of CPU, and each profile's totals are the events' count and the
 # sum of their sizes or durations. The multipart upload gives the same
-# profiles. A truncated or corrupt recording is a 400 naming the offset,
-# and nothing of it is written.
+# profiles. A truncated or corrupt recording is a 400 naming the offset, a
+# gzip bomb a 413, and nothing of them is written.
 source "$SOURCE_DIR/tests/e2e/lib.sh"
 source "$SOURCE_DIR/tests/e2e/pyroscope/pyro_lib.sh"
 
@@ -55,6 +55,7 @@ r_config() {
 receivers:
   pyroscope:
     endpoint: 127.0.0.1:$1
+    max_decompressed_size: 32MiB
 exporters:
   file:
     directory: $T/out
@@ -118,6 +119,17 @@ printf -- '--%s\r\nContent-Disposition: form-data; name="labels"\r\n\r\nx\r\n--%
 post 400 "without a 'jfr' part" "http://127.0.0.1:$port/ingest?name=bad&$query" \
   --data-binary @"$T/nojfr" -H "Content-Type: multipart/form-data; boundary=$boundary"
 pass "truncated, corrupt and foreign bodies: 400 naming the offset"
+# a gzip bomb as the recording, raw and as the form's jfr part
+head -c 64M /dev/zero | gzip -1 >"$T/bomb.gz"
+post 413 "max_decompressed_size" "http://127.0.0.1:$port/ingest?name=bad&$query" --data-binary @"$T/bomb.gz"
+{
+  printf -- '--%s\r\nContent-Disposition: form-data; name="jfr"; filename="jfr"\r\n\r\n' "$boundary"
+  cat "$T/bomb.gz"
+  printf '\r\n--%s--\r\n' "$boundary"
+} >"$T/bombform"
+post 413 "max_decompressed_size" "http://127.0.0.1:$port/ingest?name=bad&$query" \
+  --data-binary @"$T/bombform" -H "Content-Type: multipart/form-data; boundary=$boundary"
+pass "a 64 MiB gzip bomb as the recording: 413 (max_decompressed_size 32MiB)"
 
 idx="$T/out/index.jsonl"
 # jfrapp: cpu, 3 memory (when the TLAB had events), mutex, block
