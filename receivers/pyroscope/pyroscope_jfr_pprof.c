@@ -246,7 +246,9 @@ static int sample_labels(converter *c, kind_builder *b, pp_sample *smp, const jf
         s->context_id ? jfr_labels_context(c->labels, (int64_t)s->context_id, &n_pairs) : NULL;
     const char *span_name =
         s->span_name ? jfr_labels_string(c->labels, (int64_t)s->span_name) : NULL;
-    size_t most = n_pairs + 2;
+    size_t most = n_pairs + (s->span_id != 0) + (span_name != NULL);
+    if (most == 0)
+        return 0;
     smp->labels = prof_alloc(c, b, most * sizeof(*smp->labels));
     if (!smp->labels)
         return -1;
