@@ -1,8 +1,9 @@
 /* Tests of the JFR reader and its conversion to pprof (the pyroscope
  * receiver's format=jfr) on a real recording, made at test time by the
  * JDK (OpenJDK 17, Debian openjdk-17-jdk-headless) running
- * tests/e2e/pyroscope/jfr/JfrWorkload.java with workload.jfc: every event
- * kind it records is read, the hot method leads CPU, the conversion names
+ * tests/e2e/pyroscope/jfr/JfrWorkload.java with workload.jfc (several
+ * chunks, as the workload starts a second recording): every event kind it
+ * records is read, the hot method leads CPU, the conversion names
  * each profile as Pyroscope does; thousands of truncations and byte
  * mutations of the recording are refused or read without a crash (ASan in
  * CI), with an error naming the offset; a small budget is a memory error,
@@ -105,7 +106,7 @@ static void test_real_recording(void **state)
     jfr_info info;
     char err[256];
     assert_int_equal(jfr_parse(rec, rec_len, BUDGET, count_sample, &t, &info, err, sizeof(err)), 0);
-    assert_int_equal(info.chunks, 1);
+    assert_true(info.chunks >= 2); /* the workload's second recording adds chunks */
     assert_true(info.end_ns > info.start_ns);
     assert_int_equal(info.cpu_period_ns, 10 * 1000 * 1000); /* workload.jfc: 10 ms */
     assert_true(info.events[JFR_CPU] > 0);
@@ -171,6 +172,21 @@ static void test_conversion(void **state)
     assert_true(seen_cpu && seen_mutex && seen_block && seen_outside);
 }
 
+/* Whether the recording's first len bytes are whole chunks. */
+static int chunk_boundary(size_t len)
+{
+    size_t at = 0;
+    while (len > 0 && at < len && rec_len - at >= CHUNK_HEADER_SIZE) {
+        uint64_t size = 0;
+        for (int i = 8; i < 16; i++)
+            size = size << 8 | rec[at + i];
+        if (size == 0 || size > rec_len - at)
+            return 0;
+        at += (size_t)size;
+    }
+    return len > 0 && at == len;
+}
+
 /* A truncated recording is an error that names where (never a crash). */
 static void test_truncations(void **state)
 {
@@ -182,6 +198,8 @@ static void test_truncations(void **state)
         jfr_info info;
         char err[256] = "";
         int rc = jfr_parse(rec, len, BUDGET, count_sample, &t, &info, err, sizeof(err));
+        if (chunk_boundary(len)) /* whole chunks are a recording */
+            continue;
         assert_int_equal(rc, JFR_ERR_FORMAT);
         assert_true(len == 0 || strstr(err, "offset") != NULL);
         tried++;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # /ingest?format=jfr against the JDK itself (OpenJDK 17): a small Java
 # workload (jfr/JfrWorkload.java: a hot method, allocations, monitor and
-# ReentrantLock contention) runs for 2 s under JFR (jfr/workload.jfc). Its
-# recording is posted to profpipe's pyroscope receiver twice: as the raw
+# ReentrantLock contention; a second recording halfway, so the file has
+# several chunks) runs for 2 s under JFR (jfr/workload.jfc). Its recording
+# is posted to profpipe's pyroscope receiver twice: as the raw
 # body, and as pyroscope-java's upload (v2.x PyroscopeExporter, OkHttp's
 # multipart form: a gzip'd `jfr` part and a gzip'd LabelsSnapshot `labels`
 # part, the SDK's query parameters). The file exporter's output is checked
@@ -23,6 +24,8 @@ timeout 120 java "-XX:StartFlightRecording=filename=$T/r.jfr,settings=$JFR_DIR/w
   -cp "$T/classes" JfrWorkload 2000 >"$T/java.log" 2>&1 ||
   fail "the Java workload failed: $(tail -5 "$T/java.log")"
 [ -s "$T/r.jfr" ] || fail "the JDK wrote no recording"
+chunks=$(jfr summary "$T/r.jfr" | awk '/Chunks:/ { print $2 }')
+[ "${chunks:-0}" -ge 2 ] || fail "the recording has ${chunks:-no} chunks, want several"
 
 # What the JDK reads in its own recording: events with a Java stack (an
 # event of a thread that is not Java's has no frames, and a sample without

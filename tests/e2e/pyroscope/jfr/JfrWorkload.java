@@ -1,9 +1,12 @@
 // The workload the JFR tests record: a known hot method on the main thread
 // (CPU samples), allocations inside and outside TLABs, threads contending
 // for one monitor (jdk.JavaMonitorEnter) and for a ReentrantLock
-// (jdk.ThreadPark). Runs for the number of milliseconds in args[0].
+// (jdk.ThreadPark). Runs for the number of milliseconds in args[0];
+// halfway through it starts a second recording, which makes the JVM begin
+// a new chunk: the recording has two.
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import jdk.jfr.Recording;
 
 public class JfrWorkload {
     static final Object MONITOR = new Object();
@@ -47,7 +50,9 @@ public class JfrWorkload {
     }
 
     public static void main(String[] args) throws Exception {
-        long until = System.currentTimeMillis() + Long.parseLong(args[0]);
+        long start = System.currentTimeMillis(), length = Long.parseLong(args[0]);
+        long until = start + length;
+        Recording second = null;
         Thread[] threads = {
             new Thread(JfrWorkload::allocate, "allocator"),
             new Thread(JfrWorkload::holdMonitor, "monitor-1"),
@@ -57,9 +62,16 @@ public class JfrWorkload {
         };
         for (Thread t : threads)
             t.start();
-        while (System.currentTimeMillis() < until)
+        while (System.currentTimeMillis() < until) {
             sink += hotBurn(2_000_000);
+            if (second == null && System.currentTimeMillis() >= start + length / 2) {
+                second = new Recording();
+                second.start();
+            }
+        }
         running = false;
+        if (second != null)
+            second.close();
         for (Thread t : threads)
             t.join();
     }
