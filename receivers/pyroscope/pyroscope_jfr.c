@@ -1,7 +1,7 @@
 /* pyroscope_jfr: the JFR recording reader (see pyroscope_jfr.h); its
  * lower half, values and metadata, is pyroscope_jfr_read.c. Format facts,
  * read from the JDK's own reader (jdk.jfr.internal.consumer.ChunkHeader/
- * ChunkParser, JDK 17) and from grafana/jfr-parser (parser/, 2026-02):
+ * ChunkParser, JDK 17) and from grafana/jfr-parser (parser/, commit 1d06ce3 of 2026-02-20):
  * - chunk header, big-endian: "FLR\0", major u16 (2), minor u16, size
  *   i64, constant-pool offset i64, metadata offset i64, start ns i64,
  *   duration ns i64, start ticks i64, ticks per second i64, features i32;

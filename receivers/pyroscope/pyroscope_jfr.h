@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 /* The profiles Pyroscope makes of a recording (grafana/jfr-parser
- * pprof/pprof.go, v0.x as of 2026-02), by the events they come from. */
+ * pprof/pprof.go, commit 1d06ce3 of 2026-02-20), by the events they come from. */
 typedef enum jfr_kind {
     JFR_CPU = 0,            /* jdk.ExecutionSample not sleeping */
     JFR_WALL,               /* execution samples with event=wall; profiler.WallClockSample */

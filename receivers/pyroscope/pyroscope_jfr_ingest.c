@@ -1,6 +1,6 @@
 /* pyroscope_jfr_ingest: /ingest?format=jfr (see pyroscope_jfr_ingest.h).
  *
- * What pyroscope-java (v2.x, io.pyroscope.javaagent.impl.PyroscopeExporter)
+ * What pyroscope-java (v2.9.1 and main after it, io.pyroscope.javaagent.impl.PyroscopeExporter)
  * sends: POST /ingest?name=app{tags}&units=samples&aggregationType=sum
  * &from=&until=&spyName=javaspy&sampleRate=<Hz, CPU/wall only>&format=jfr,
  * with a multipart/form-data body: part `jfr` (the recording, gzip'd

@@ -1,5 +1,5 @@
 /* pyroscope_jfr_labels: the Java SDK's LabelsSnapshot, the optional
- * `labels` part of its /ingest?format=jfr upload (pyroscope-java v2.x,
+ * `labels` part of its /ingest?format=jfr upload (pyroscope-java v2.9.1,
  * agent/jfr_labels.proto; Pyroscope reads the same message):
  *   message Context { map<int64, int64> labels = 1; }
  *   message LabelsSnapshot { map<int64, Context> contexts = 1;

@@ -1,7 +1,7 @@
 /* pyroscope_jfr_pprof: JFR recording → pprof profiles, one per kind of
  * event present, as Pyroscope's converter makes them (grafana/jfr-parser
- * pprof/, the converter Pyroscope's /ingest?format=jfr runs, as of
- * 2026-02), with the context labels of the Java SDK's LabelsSnapshot on
+ * pprof/ at commit 1d06ce3 of 2026-02-20, the converter Pyroscope's
+ * /ingest?format=jfr runs), with the context labels of the Java SDK's LabelsSnapshot on
  * the samples. */
 #ifndef PYROSCOPE_JFR_PPROF_H
 #define PYROSCOPE_JFR_PPROF_H

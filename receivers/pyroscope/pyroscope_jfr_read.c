@@ -1,7 +1,7 @@
 /* pyroscope_jfr_read: the lower half of the JFR reader (see
  * pyroscope_jfr_read.h). Format facts, read from the JDK's own reader
  * (jdk.jfr.internal.consumer.RecordingInput/MetadataReader, JDK 17) and
- * from grafana/jfr-parser (parser/, as of 2026-02):
+ * from grafana/jfr-parser (parser/, commit 1d06ce3 of 2026-02-20):
  * - integers are LEB128 of at most 9 bytes, the 9th holding 8 bits;
  *   boolean and byte are one raw byte, float and double raw big-endian;
  * - a string is an encoding byte then: 0 null, 1 "", 2 a java.lang.String

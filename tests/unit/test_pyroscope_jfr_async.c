@@ -2,13 +2,13 @@
  * for the Pyroscope Java SDK (which embeds it), written here byte by byte
  * since async-profiler cannot be installed on the test machine: event and
  * type layouts as grafana/jfr-parser describes them
- * (internal/cmd/gen/types.go, 2026-02: jdk.ExecutionSample and
+ * (internal/cmd/gen/types.go, commit 1d06ce3 of 2026-02-20: jdk.ExecutionSample and
  * profiler.WallClockSample with contextId/spanId/spanName, profiler.Malloc,
  * profiler.LiveObject, jdk.ActiveSetting "event"), two chunks, ticks that
  * are not nanoseconds, and every string encoding of the JFR format (UTF-8,
  * Latin-1, char array, constant-pool reference). Checked: the wall and
  * CPU split of an event=wall recording, context labels from the Java
- * SDK's LabelsSnapshot (pyroscope-java v2.x agent/jfr_labels.proto) with
+ * SDK's LabelsSnapshot (pyroscope-java v2.9.1 agent/jfr_labels.proto) with
  * profile_id and span_name, durations in ns, merged lambda class names,
  * sums across chunks; every truncation and many mutations of it refused
  * or read without a crash; LabelsSnapshot decoding and its garbage. */

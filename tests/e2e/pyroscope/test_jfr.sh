@@ -4,7 +4,7 @@
 # ReentrantLock contention; a second recording halfway, so the file has
 # several chunks) runs for 2 s under JFR (jfr/workload.jfc). Its recording
 # is posted to profpipe's pyroscope receiver twice: as the raw
-# body, and as pyroscope-java's upload (v2.x PyroscopeExporter, OkHttp's
+# body, and as pyroscope-java's upload (v2.9.1 PyroscopeExporter, OkHttp's
 # multipart form: a gzip'd `jfr` part and a gzip'd LabelsSnapshot `labels`
 # part, the SDK's query parameters). The file exporter's output is checked
 # against the recording as the JDK's own `jfr print --json` reads it: each
