@@ -1,8 +1,9 @@
 /* pyroscope_ingest: POST /ingest, Pyroscope's legacy SDK endpoint.
  *
  * Query: name=app{k=v,...} (required), from/until (Unix seconds; ms, us
- * and ns are told apart by magnitude as Pyroscope does), format (pprof
- * only: the other formats are answered 400 naming the format), spyName
+ * and ns are told apart by magnitude as Pyroscope does), format (pprof,
+ * or jfr: the Java SDK's recordings, pyroscope_jfr_ingest.c; the other
+ * formats are answered 400 naming the format), spyName
  * (kept as the pyroscope_spy label, as Pyroscope's ingest adapter does),
  * sampleRate, units, aggregationType (they describe non-pprof formats;
  * a pprof carries its own period and sample types).
