@@ -1,8 +1,9 @@
 /* pyroscope_ingest: POST /ingest, Pyroscope's legacy SDK endpoint.
  *
  * Query: name=app{k=v,...} (required), from/until (Unix seconds; ms, us
- * and ns are told apart by magnitude as Pyroscope does), format (pprof
- * only: the other formats are answered 400 naming the format), spyName
+ * and ns are told apart by magnitude as Pyroscope does), format (pprof,
+ * or jfr: the Java SDK's recordings, pyroscope_jfr_ingest.c; the other
+ * formats are answered 400 naming the format), spyName
  * (kept as the pyroscope_spy label, as Pyroscope's ingest adapter does),
  * sampleRate, units, aggregationType (they describe non-pprof formats;
  * a pprof carries its own period and sample types).
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pyroscope_jfr_ingest.h"
 #include "pyroscope_json.h"
 #include "pyroscope_multipart.h"
 #include "pyroscope_name.h"
@@ -212,11 +214,43 @@ static int ingest_check_format(const pyro_request *q, int multipart, pyro_reply 
     const char *format = pyro_query(q, "format");
     if (!format || !*format)
         format = multipart ? "pprof" : "folded";
-    if (strcmp(format, "pprof") != 0)
+    if (strcmp(format, "pprof") != 0 && strcmp(format, "jfr") != 0)
         return pyro_reply_set(out, HTTP_BAD_REQUEST,
                               "format '%.64s' is not supported by profpipe; send format=pprof",
                               format);
     return 0;
+}
+
+/* format=jfr: one profile per kind of event in the recording, each with
+ * the request's labels and window (pyroscope_jfr_ingest.c). */
+static int ingest_jfr(const pyro_request *q, const pyro_name *name, pyro_reply *out)
+{
+    const pp_host *h = q->r->h;
+    pp_profile **ps = NULL;
+    size_t n = 0, i = 0;
+    if (pyro_jfr_profiles(q, &ps, &n, out) < 0)
+        return -1;
+    pp_batch *b = h->batch_new();
+    int rc = b ? 0 : pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
+    for (; i < n && rc == 0; i++) {
+        rc = ingest_labels(q, ps[i], name, out);
+        if (rc == 0)
+            rc = ingest_window(q, ps[i], out);
+        if (rc == 0)
+            rc = pyro_profile_finish(q, b, ps[i], NULL, out); /* takes ps[i] */
+        else
+            h->profile_free(ps[i]);
+    }
+    for (; i < n; i++)
+        h->profile_free(ps[i]);
+    free(ps);
+    if (rc == 0 && h->batch_count(b) == 0)
+        rc = pyro_reply_set(out, HTTP_OK, "ok (no profile events in the recording)");
+    else if (rc == 0)
+        return pyro_emit(q, b, out);
+    if (b)
+        h->batch_unref(b);
+    return rc;
 }
 
 int pyro_handle_ingest(const pyro_request *q, pyro_reply *out)
@@ -236,6 +270,12 @@ int pyro_handle_ingest(const pyro_request *q, pyro_reply *out)
     if (!*name.app) {
         pyro_name_free(&name);
         return pyro_reply_set(out, HTTP_BAD_REQUEST, "name: empty application name");
+    }
+    const char *format = pyro_query(q, "format");
+    if (format && strcmp(format, "jfr") == 0) {
+        int jrc = ingest_jfr(q, &name, out);
+        pyro_name_free(&name);
+        return jrc;
     }
     pp_profile *p = h->profile_new();
     if (!p) {

@@ -25,6 +25,7 @@
 
 #include "pyroscope_json.h"
 #include "pyroscope_receiver.h"
+#include "pyroscope_wire.h"
 
 /* __name__, tenant and labels of every profile of a decoded push (whose
  * payloads were checked), emitted as one batch. */
@@ -52,89 +53,28 @@ static int push_finish_all(const pyro_request *q, pp_batch *decoded, pyro_reply 
 /* protobuf wire walk: the raw profiles of a PushRequest                */
 /* ------------------------------------------------------------------ */
 
-#define WIRE_VARINT 0
-#define WIRE_I64 1
-#define WIRE_LEN 2
-#define WIRE_I32 5
-#define WIRE_I64_SIZE 8
-#define WIRE_I32_SIZE 4
-#define WIRE_VARINT_MAX_BYTES 10
 #define PUSH_FIELD_SERIES 1  /* PushRequest.series */
 #define SERIES_FIELD_SAMPLES 2 /* RawProfileSeries.samples */
 #define SAMPLE_FIELD_RAW 1   /* RawSample.raw_profile */
 #define CORE_INFLATE_LIMIT_TEXT "inflates to more than" /* host->push_decode's error */
 
-typedef struct wire {
-    const uint8_t *p, *end;
-} wire;
-
-static int wire_varint(wire *w, uint64_t *v)
-{
-    *v = 0;
-    for (int i = 0; i < WIRE_VARINT_MAX_BYTES && w->p < w->end; i++) {
-        uint8_t byte = *w->p++;
-        *v |= (uint64_t)(byte & 0x7f) << (7 * i);
-        if (!(byte & 0x80))
-            return 0;
-    }
-    return -1;
-}
-
-/* Next field of a message: its number, and for a length-delimited field
- * its bytes (other wire types are skipped, val = NULL). 1 = a field,
- * 0 = end of the message, -1 = malformed. */
-static int wire_next(wire *w, uint64_t *field, const uint8_t **val, size_t *len)
-{
-    if (w->p >= w->end)
-        return 0;
-    uint64_t tag, n;
-    if (wire_varint(w, &tag) < 0)
-        return -1;
-    *field = tag >> 3;
-    *val = NULL;
-    size_t left = (size_t)(w->end - w->p);
-    switch (tag & 7) {
-    case WIRE_VARINT:
-        return wire_varint(w, &n) < 0 ? -1 : 1;
-    case WIRE_I64:
-        n = WIRE_I64_SIZE;
-        break;
-    case WIRE_I32:
-        n = WIRE_I32_SIZE;
-        break;
-    case WIRE_LEN:
-        if (wire_varint(w, &n) < 0)
-            return -1;
-        left = (size_t)(w->end - w->p);
-        *val = w->p;
-        *len = (size_t)n;
-        break;
-    default:
-        return -1;
-    }
-    if (n > left)
-        return -1;
-    w->p += n;
-    return 1;
-}
-
 /* Checks the raw profiles of one RawProfileSeries against *budget. */
 static int push_check_series(const pyro_request *q, const uint8_t *data, size_t len,
                              size_t index, int64_t *budget, pyro_reply *out)
 {
-    wire ws = {data, data + len};
-    uint64_t field;
+    pyro_wire ws = {data, data + len};
+    uint64_t field, num;
     const uint8_t *val;
     size_t vlen = 0;
     int more;
-    for (size_t k = 0; (more = wire_next(&ws, &field, &val, &vlen)) > 0;) {
+    for (size_t k = 0; (more = pyro_wire_next(&ws, &field, &num, &val, &vlen)) > 0;) {
         if (field != SERIES_FIELD_SAMPLES || !val)
             continue;
-        wire wr = {val, val + vlen};
+        pyro_wire wr = {val, val + vlen};
         const uint8_t *raw;
         size_t raw_len = 0;
         int m;
-        while ((m = wire_next(&wr, &field, &raw, &raw_len)) > 0)
+        while ((m = pyro_wire_next(&wr, &field, &num, &raw, &raw_len)) > 0)
             if (field == SAMPLE_FIELD_RAW && raw &&
                 pyro_payload_check(q, raw, raw_len, budget, out) < 0) {
                 size_t n = strlen(out->message);
@@ -159,13 +99,13 @@ static int push_check_series(const pyro_request *q, const uint8_t *data, size_t 
 static int push_check_payloads(const pyro_request *q, pyro_reply *out)
 {
     int64_t budget = q->r->max_decompressed;
-    wire w = {q->body, q->body + q->len};
-    uint64_t field;
+    pyro_wire w = {q->body, q->body + q->len};
+    uint64_t field, num;
     const uint8_t *val;
     size_t vlen = 0;
     size_t index = 0;
     int more;
-    while ((more = wire_next(&w, &field, &val, &vlen)) > 0) {
+    while ((more = pyro_wire_next(&w, &field, &num, &val, &vlen)) > 0) {
         if (field != PUSH_FIELD_SERIES || !val)
             continue;
         if (push_check_series(q, val, vlen, index++, &budget, out) < 0)

@@ -118,7 +118,8 @@ code=$(curl -sS -o "$T/body" -w '%{http_code}' --data-binary @"$T/in/cpu.pb.gz" 
 [ "$code" = 401 ] || fail "no credentials: HTTP $code"
 still_serving "wrong and missing password"
 
-post 400 "format 'jfr'" "$base/ingest?name=shop&format=jfr" --data-binary @"$T/in/cpu.pb.gz"
+post 400 "format 'trie'" "$base/ingest?name=shop&format=trie" --data-binary @"$T/in/cpu.pb.gz"
+post 400 "jfr: not a JFR chunk" "$base/ingest?name=shop&format=jfr" --data-binary @"$T/in/cpu.pb.gz"
 post 400 "format 'folded'" "$base/ingest?name=shop" --data-binary 'foo;bar 1'
 still_serving "unsupported formats"
 

@@ -1,0 +1,705 @@
+/* Tests of format=jfr on recordings shaped as async-profiler writes them
+ * for the Pyroscope Java SDK (which embeds it), written here byte by byte
+ * since async-profiler cannot be installed on the test machine: event and
+ * type layouts as grafana/jfr-parser describes them
+ * (internal/cmd/gen/types.go, commit 1d06ce3 of 2026-02-20: jdk.ExecutionSample and
+ * profiler.WallClockSample with contextId/spanId/spanName, profiler.Malloc,
+ * profiler.LiveObject, jdk.ActiveSetting "event"), two chunks, ticks that
+ * are not nanoseconds, and every string encoding of the JFR format (UTF-8,
+ * Latin-1, char array, constant-pool reference). Checked: the wall and
+ * CPU split of an event=wall recording, context labels from the Java
+ * SDK's LabelsSnapshot (pyroscope-java v2.9.1 agent/jfr_labels.proto) with
+ * profile_id and span_name, durations in ns, merged lambda class names,
+ * sums across chunks; every truncation and many mutations of it refused
+ * or read without a crash; LabelsSnapshot decoding and its garbage. */
+// clang-format off
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#include "../../receivers/pyroscope/pyroscope_jfr.h"
+#include "../../receivers/pyroscope/pyroscope_jfr_labels.h"
+#include "../../receivers/pyroscope/pyroscope_jfr_pprof.h"
+
+#define BUDGET ((size_t)16 << 20)
+#define TICKS_PER_SEC 1000000 /* microsecond ticks */
+#define START_NS 1700000000000000000LL
+#define CHUNK_NS 5000000000LL
+#define PERIOD_NS 10000000LL /* sampleRate=100 */
+#define CTX 5
+#define SPAN 0xabcULL
+#define SPAN_NAME 9
+#define MUTATIONS 4000
+
+/* ------------------------------------------------------------ writer */
+
+typedef struct wbuf {
+    uint8_t *b;
+    size_t n, cap;
+} wbuf;
+
+static void w_bytes(wbuf *w, const void *p, size_t n)
+{
+    if (w->n + n > w->cap) {
+        w->cap = (w->n + n) * 2;
+        w->b = realloc(w->b, w->cap);
+        assert_non_null(w->b);
+    }
+    memcpy(w->b + w->n, p, n);
+    w->n += n;
+}
+
+static void w_byte(wbuf *w, uint8_t v)
+{
+    w_bytes(w, &v, 1);
+}
+
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    for (; v >= 0x80 && n < 9; v >>= 7)
+        n++;
+    return n;
+}
+
+static void w_varint(wbuf *w, uint64_t v)
+{
+    for (int i = 0; i < 8 && v >= 0x80; i++, v >>= 7)
+        w_byte(w, (uint8_t)(v | 0x80));
+    w_byte(w, (uint8_t)v); /* fits: the test's values are below 2^56 */
+}
+
+static void w_be(wbuf *w, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--)
+        w_byte(w, (uint8_t)(v >> (8 * i)));
+}
+
+static void w_utf8(wbuf *w, const char *s)
+{
+    w_byte(w, 3);
+    w_varint(w, strlen(s));
+    w_bytes(w, s, strlen(s));
+}
+
+/* An event: its size (counting itself), then the payload. */
+static void w_event(wbuf *w, const wbuf *payload)
+{
+    size_t size_len = 1;
+    while (varint_len(payload->n + size_len) != size_len)
+        size_len++;
+    w_varint(w, payload->n + size_len);
+    w_bytes(w, payload->b, payload->n);
+}
+
+/* ------------------------------------------------------------ metadata */
+
+enum {
+    T_LONG = 1,
+    T_INT,
+    T_BOOLEAN,
+    T_STRING,
+    T_SYMBOL = 10,
+    T_CLASS,
+    T_METHOD,
+    T_FRAME,
+    T_TRACE,
+    T_STATE,
+    EV_EXEC = 101,
+    EV_WALL,
+    EV_LIVE,
+    EV_MALLOC,
+    EV_SETTING,
+    EV_MONITOR
+};
+
+typedef struct fspec {
+    const char *name;
+    int type, cpool, array;
+} fspec;
+
+typedef struct cspec {
+    int id;
+    const char *name;
+    fspec f[7];
+} cspec;
+
+static const cspec classes[] = {
+    {T_LONG, "long", {{0}}},
+    {T_INT, "int", {{0}}},
+    {T_BOOLEAN, "boolean", {{0}}},
+    {T_STRING, "java.lang.String", {{0}}},
+    {T_SYMBOL, "jdk.types.Symbol", {{"string", T_STRING, 0, 0}}},
+    {T_CLASS, "java.lang.Class", {{"name", T_SYMBOL, 1, 0}, {"modifiers", T_INT, 0, 0}}},
+    {T_METHOD, "jdk.types.Method", {{"type", T_CLASS, 1, 0}, {"name", T_SYMBOL, 1, 0}}},
+    {T_FRAME, "jdk.types.StackFrame", {{"method", T_METHOD, 1, 0}, {"lineNumber", T_INT, 0, 0}}},
+    {T_TRACE, "jdk.types.StackTrace", {{"truncated", T_BOOLEAN, 0, 0}, {"frames", T_FRAME, 0, 1}}},
+    {T_STATE, "jdk.types.ThreadState", {{"name", T_STRING, 0, 0}}},
+    {EV_EXEC,
+     "jdk.ExecutionSample",
+     {{"startTime", T_LONG, 0, 0},
+      {"stackTrace", T_TRACE, 1, 0},
+      {"state", T_STATE, 1, 0},
+      {"spanId", T_LONG, 0, 0},
+      {"spanName", T_LONG, 0, 0},
+      {"contextId", T_LONG, 0, 0}}},
+    {EV_WALL,
+     "profiler.WallClockSample",
+     {{"startTime", T_LONG, 0, 0},
+      {"stackTrace", T_TRACE, 1, 0},
+      {"state", T_STATE, 1, 0},
+      {"contextId", T_LONG, 0, 0},
+      {"samples", T_INT, 0, 0}}},
+    {EV_LIVE, "profiler.LiveObject", {{"startTime", T_LONG, 0, 0}, {"stackTrace", T_TRACE, 1, 0}}},
+    {EV_MALLOC,
+     "profiler.Malloc",
+     {{"startTime", T_LONG, 0, 0}, {"stackTrace", T_TRACE, 1, 0}, {"size", T_LONG, 0, 0}}},
+    {EV_SETTING,
+     "jdk.ActiveSetting",
+     {{"startTime", T_LONG, 0, 0},
+      {"id", T_LONG, 0, 0},
+      {"name", T_STRING, 0, 0},
+      {"value", T_STRING, 0, 0}}},
+    {EV_MONITOR,
+     "jdk.JavaMonitorEnter",
+     {{"startTime", T_LONG, 0, 0},
+      {"duration", T_LONG, 0, 0},
+      {"stackTrace", T_TRACE, 1, 0},
+      {"contextId", T_LONG, 0, 0}}},
+};
+
+typedef struct strtab {
+    const char *s[256];
+    char own[256][24];
+    size_t n;
+} strtab;
+
+static uint64_t sidx(strtab *t, const char *s)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->s[i], s) == 0)
+            return i;
+    t->s[t->n] = s;
+    return t->n++;
+}
+
+static uint64_t snum(strtab *t, int v)
+{
+    snprintf(t->own[t->n], sizeof(t->own[0]), "%d", v);
+    return sidx(t, t->own[t->n]);
+}
+
+static void w_metadata_of(wbuf *w, const cspec *classes, size_t n_classes)
+{
+    strtab t = {0};
+    wbuf tree = {0}, ev = {0};
+    /* root { metadata { class* { field* } } region {} } */
+    w_varint(&tree, sidx(&t, "root"));
+    w_varint(&tree, 0);
+    w_varint(&tree, 2);
+    w_varint(&tree, sidx(&t, "metadata"));
+    w_varint(&tree, 0);
+    w_varint(&tree, n_classes);
+    for (size_t i = 0; i < n_classes; i++) {
+        const cspec *c = &classes[i];
+        size_t nf = 0;
+        while (nf < 7 && c->f[nf].name)
+            nf++;
+        w_varint(&tree, sidx(&t, "class"));
+        w_varint(&tree, 2);
+        w_varint(&tree, sidx(&t, "id"));
+        w_varint(&tree, snum(&t, c->id));
+        w_varint(&tree, sidx(&t, "name"));
+        w_varint(&tree, sidx(&t, c->name));
+        w_varint(&tree, nf);
+        for (size_t j = 0; j < nf; j++) {
+            const fspec *f = &c->f[j];
+            w_varint(&tree, sidx(&t, "field"));
+            w_varint(&tree, 2 + (size_t)f->cpool + (size_t)f->array);
+            w_varint(&tree, sidx(&t, "name"));
+            w_varint(&tree, sidx(&t, f->name));
+            w_varint(&tree, sidx(&t, "class"));
+            w_varint(&tree, snum(&t, f->type));
+            if (f->cpool) {
+                w_varint(&tree, sidx(&t, "constantPool"));
+                w_varint(&tree, sidx(&t, "true"));
+            }
+            if (f->array) {
+                w_varint(&tree, sidx(&t, "dimension"));
+                w_varint(&tree, sidx(&t, "1"));
+            }
+            w_varint(&tree, 0);
+        }
+    }
+    w_varint(&tree, sidx(&t, "region"));
+    w_varint(&tree, 0);
+    w_varint(&tree, 0);
+    w_varint(&ev, 0); /* metadata */
+    w_varint(&ev, 0);
+    w_varint(&ev, 0);
+    w_varint(&ev, 1);
+    w_varint(&ev, t.n);
+    for (size_t i = 0; i < t.n; i++)
+        w_utf8(&ev, t.s[i]);
+    w_bytes(&ev, tree.b, tree.n);
+    w_event(w, &ev);
+    free(tree.b);
+    free(ev.b);
+}
+
+static void w_metadata(wbuf *w)
+{
+    w_metadata_of(w, classes, sizeof(classes) / sizeof(classes[0]));
+}
+
+/* ------------------------------------------------------------ chunks */
+
+static void w_checkpoint(wbuf *w)
+{
+    static const char lambda[] = "Main$$Lambda$14/0x0000000800c03200";
+    wbuf ev = {0};
+    w_varint(&ev, 1); /* checkpoint */
+    w_varint(&ev, 0);
+    w_varint(&ev, 0);
+    w_varint(&ev, 0); /* delta: the only one */
+    w_byte(&ev, 0);
+    w_varint(&ev, 6);
+    w_varint(&ev, T_STRING); /* the java.lang.String pool */
+    w_varint(&ev, 1);
+    w_varint(&ev, 7);
+    w_utf8(&ev, "run");
+    w_varint(&ev, T_SYMBOL);
+    w_varint(&ev, 4);
+    w_varint(&ev, 1);
+    w_utf8(&ev, "Main");
+    w_varint(&ev, 2); /* Latin-1 "h\xe9t" */
+    w_byte(&ev, 5);
+    w_varint(&ev, 3);
+    w_bytes(&ev, "h\xe9t", 3);
+    w_varint(&ev, 3); /* a char array */
+    w_byte(&ev, 4);
+    w_varint(&ev, strlen(lambda));
+    for (const char *c = lambda; *c; c++)
+        w_varint(&ev, (uint8_t)*c);
+    w_varint(&ev, 4); /* a reference to String 7 */
+    w_byte(&ev, 2);
+    w_varint(&ev, 7);
+    w_varint(&ev, T_CLASS);
+    w_varint(&ev, 2);
+    w_varint(&ev, 1), w_varint(&ev, 1), w_varint(&ev, 0);
+    w_varint(&ev, 2), w_varint(&ev, 3), w_varint(&ev, 0x1001);
+    w_varint(&ev, T_METHOD);
+    w_varint(&ev, 2);
+    w_varint(&ev, 1), w_varint(&ev, 1), w_varint(&ev, 2);
+    w_varint(&ev, 2), w_varint(&ev, 2), w_varint(&ev, 4);
+    w_varint(&ev, T_TRACE);
+    w_varint(&ev, 1);
+    w_varint(&ev, 1);
+    w_byte(&ev, 0);
+    w_varint(&ev, 2);
+    w_varint(&ev, 1), w_varint(&ev, 10); /* leaf: Main.hét line 10 */
+    w_varint(&ev, 2), w_varint(&ev, 0);
+    w_varint(&ev, T_STATE);
+    w_varint(&ev, 2);
+    w_varint(&ev, 1), w_utf8(&ev, "STATE_RUNNABLE");
+    w_varint(&ev, 2), w_utf8(&ev, "STATE_SLEEPING");
+    w_event(w, &ev);
+    free(ev.b);
+}
+
+/* One event of `type` with the given integer fields (after startTime). */
+static void w_sample(wbuf *w, int type, int n, const uint64_t *fields)
+{
+    wbuf ev = {0};
+    w_varint(&ev, (uint64_t)type);
+    w_varint(&ev, 12345); /* startTime */
+    for (int i = 0; i < n; i++)
+        w_varint(&ev, fields[i]);
+    w_event(w, &ev);
+    free(ev.b);
+}
+
+static void w_header(wbuf *w, size_t size, size_t cp_off, size_t meta_off, int64_t start)
+{
+    w_bytes(w, "FLR\0", 4);
+    w_be(w, 2, 2);
+    w_be(w, 1, 2);
+    w_be(w, size, 8);
+    w_be(w, cp_off, 8);
+    w_be(w, meta_off, 8);
+    w_be(w, (uint64_t)start, 8);
+    w_be(w, CHUNK_NS, 8);
+    w_be(w, 0, 8);
+    w_be(w, TICKS_PER_SEC, 8);
+    w_be(w, 1, 4);
+}
+
+static void w_chunk(wbuf *w, int index)
+{
+    wbuf body = {0}, ev = {0};
+    size_t cp_off = 68 + body.n;
+    w_checkpoint(&body);
+    if (index == 0) { /* async-profiler's event=wall */
+        w_varint(&ev, EV_SETTING);
+        w_varint(&ev, 0);
+        w_varint(&ev, EV_EXEC);
+        w_utf8(&ev, "event");
+        w_utf8(&ev, "wall");
+        w_event(&body, &ev);
+    }
+    for (int i = 0; i < 3; i++)
+        w_sample(&body, EV_EXEC, 5, (const uint64_t[]){1, 1, SPAN, SPAN_NAME, CTX});
+    w_sample(&body, EV_EXEC, 5, (const uint64_t[]){1, 2, 0, 0, 0});
+    w_sample(&body, EV_EXEC, 5, (const uint64_t[]){99, 1, 0, 0, 0}); /* no such stack */
+    w_sample(&body, EV_WALL, 4, (const uint64_t[]){1, 1, CTX, 4});
+    w_sample(&body, EV_LIVE, 1, (const uint64_t[]){1});
+    for (int i = 0; i < 2; i++)
+        w_sample(&body, EV_MALLOC, 2, (const uint64_t[]){1, 100});
+    w_sample(&body, EV_MONITOR, 3, (const uint64_t[]){2000, 1, CTX});
+    size_t meta_off = 68 + body.n;
+    w_metadata(&body);
+    w_header(w, 68 + body.n, cp_off, meta_off, START_NS + index * CHUNK_NS);
+    w_bytes(w, body.b, body.n);
+    free(body.b);
+    free(ev.b);
+}
+
+static wbuf recording(void)
+{
+    wbuf w = {0};
+    w_chunk(&w, 0);
+    w_chunk(&w, 1);
+    return w;
+}
+
+/* ------------------------------------------------------------ labels */
+
+/* protobuf writers for the LabelsSnapshot, as pyroscope-java's generated
+ * code lays it out (map entries: key = 1, value = 2). */
+static size_t put_varint(uint8_t *o, uint64_t v)
+{
+    size_t n = 0;
+    for (; v >= 0x80; v >>= 7)
+        o[n++] = (uint8_t)(v | 0x80);
+    o[n++] = (uint8_t)v;
+    return n;
+}
+
+static size_t put_bytes(uint8_t *o, int field, const uint8_t *b, size_t len)
+{
+    size_t n = put_varint(o, (uint64_t)field << 3 | 2);
+    n += put_varint(o + n, len);
+    memcpy(o + n, b, len);
+    return n + len;
+}
+
+static size_t put_num(uint8_t *o, int field, uint64_t v)
+{
+    size_t n = put_varint(o, (uint64_t)field << 3);
+    return n + put_varint(o + n, v);
+}
+
+static size_t string_entry(uint8_t *o, int64_t id, const char *s)
+{
+    uint8_t e[128];
+    size_t n = put_num(e, 1, (uint64_t)id);
+    n += put_bytes(e + n, 2, (const uint8_t *)s, strlen(s));
+    return put_bytes(o, 2, e, n);
+}
+
+static void test_labels_snapshot(void **state)
+{
+    (void)state;
+    uint8_t msg[512], ctx[64], pair[16], entry[96];
+    size_t n = 0, c = 0, p;
+    /* context 7: {1: 2} and {3: 4} */
+    p = put_num(pair, 1, 1);
+    p += put_num(pair + p, 2, 2);
+    c += put_bytes(ctx + c, 1, pair, p);
+    p = put_num(pair, 1, 3);
+    p += put_num(pair + p, 2, 4);
+    c += put_bytes(ctx + c, 1, pair, p);
+    size_t e = put_num(entry, 1, 7);
+    e += put_bytes(entry + e, 2, ctx, c);
+    n += put_bytes(msg + n, 1, entry, e);
+    n += string_entry(msg + n, 1, "controller");
+    n += string_entry(msg + n, 2, "checkout");
+    n += string_entry(msg + n, 3, "region");
+    n += string_entry(msg + n, 4, "eu-west");
+    jfr_labels *l = NULL;
+    char err[256];
+    assert_int_equal(jfr_labels_parse(msg, n, BUDGET, &l, err, sizeof(err)), 0);
+    size_t pairs = 0;
+    const int64_t *kv = jfr_labels_context(l, 7, &pairs);
+    assert_int_equal(pairs, 2);
+    assert_string_equal(jfr_labels_string(l, kv[0]), "controller");
+    assert_string_equal(jfr_labels_string(l, kv[1]), "checkout");
+    assert_string_equal(jfr_labels_string(l, kv[2]), "region");
+    assert_string_equal(jfr_labels_string(l, kv[3]), "eu-west");
+    assert_null(jfr_labels_context(l, 8, &pairs));
+    assert_int_equal(pairs, 0);
+    jfr_labels_free(l);
+    /* every truncation is refused or read, never past its end */
+    for (size_t len = 0; len < n; len++) {
+        l = NULL;
+        int rc = jfr_labels_parse(msg, len, BUDGET, &l, err, sizeof(err));
+        assert_true(rc == 0 || rc == JFR_ERR_FORMAT);
+        jfr_labels_free(l);
+    }
+    const uint8_t garbage[] = {0x0a, 0x7f, 0x01};
+    assert_int_equal(jfr_labels_parse(garbage, sizeof(garbage), BUDGET, &l, err, sizeof(err)),
+                     JFR_ERR_FORMAT);
+    assert_non_null(strstr(err, "LabelsSnapshot"));
+}
+
+/* The snapshot the test recording's context refers to: context CTX =
+ * {request: checkout}, and the span name SPAN_NAME. */
+static size_t snapshot(uint8_t *msg)
+{
+    uint8_t ctx[16], pair[16], entry[32];
+    size_t n = 0, p = put_num(pair, 1, 1);
+    p += put_num(pair + p, 2, 2);
+    size_t c = put_bytes(ctx, 1, pair, p);
+    size_t e = put_num(entry, 1, CTX);
+    e += put_bytes(entry + e, 2, ctx, c);
+    n += put_bytes(msg + n, 1, entry, e);
+    n += string_entry(msg + n, 1, "request");
+    n += string_entry(msg + n, 2, "checkout");
+    n += string_entry(msg + n, SPAN_NAME, "GET /pay");
+    return n;
+}
+
+static jfr_labels *test_labels(void)
+{
+    uint8_t msg[256];
+    size_t msg_len = snapshot(msg);
+    jfr_labels *labels = NULL;
+    char err[256];
+    assert_int_equal(jfr_labels_parse(msg, msg_len, BUDGET, &labels, err, sizeof(err)), 0);
+    return labels;
+}
+
+/* ------------------------------------------------------------ tests */
+
+typedef struct totals {
+    int64_t v[2];
+    size_t samples, labelled, traced;
+} totals;
+
+static const char *str(const pp_pprof *t, int64_t i)
+{
+    return i >= 0 && (size_t)i < t->n_strings ? t->strings[i] : "?";
+}
+
+static totals sum(const pp_pprof *t)
+{
+    totals s = {{0, 0}, t->n_samples, 0, 0};
+    for (size_t i = 0; i < t->n_samples; i++) {
+        const pp_sample *x = &t->samples[i];
+        for (size_t j = 0; j < x->n_values && j < 2; j++)
+            s.v[j] += x->values[j];
+        for (size_t l = 0; l < x->n_labels; l++) {
+            const char *k = str(t, x->labels[l].key), *v = str(t, x->labels[l].str);
+            s.labelled += strcmp(k, "request") == 0 && strcmp(v, "checkout") == 0;
+            s.traced += (strcmp(k, "profile_id") == 0 && strcmp(v, "0000000000000abc") == 0) +
+                        (strcmp(k, "span_name") == 0 && strcmp(v, "GET /pay") == 0);
+        }
+    }
+    return s;
+}
+
+/* The profile whose first sample type is `type`, or NULL. */
+static pp_profile *find(pp_profile **ps, size_t n, const char *type)
+{
+    char err[128];
+    for (size_t i = 0; i < n; i++) {
+        const pp_pprof *t = harness_host()->profile_tree(ps[i], err, sizeof(err));
+        if (t && strcmp(str(t, t->sample_types[0].type), type) == 0)
+            return ps[i];
+    }
+    return NULL;
+}
+
+static void test_async_profiler_shape(void **state)
+{
+    (void)state;
+    const pp_host *h = harness_host();
+    wbuf rec = recording();
+    jfr_labels *labels = test_labels();
+    char err[256];
+    pp_profile **ps = NULL;
+    size_t n = 0;
+    int rc = jfr_to_pprof(h, rec.b, rec.n, labels, 100, BUDGET, &ps, &n, err, sizeof(err));
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, 5);
+    struct {
+        const char *type, *family;
+        int64_t v0, v1;
+        size_t labelled, traced;
+    } want[] = {
+        /* 3 running samples with a span, 4 wall-clock running, in 2 chunks */
+        {"cpu", "process_cpu", (3 + 4) * 2 * PERIOD_NS, 0, 4, 4},
+        /* and the sleeping one too */
+        {"wall", "wall", (3 + 1 + 4) * 2 * PERIOD_NS, 0, 4, 4},
+        {"live", "memory", 2, 0, 0, 0},
+        {"malloc_objects", "memory", 4, 400, 0, 0},
+        /* 2000 us ticks = 2 ms, per chunk */
+        {"contentions", "mutex", 2, 4000000, 2, 0},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        pp_profile *p = find(ps, n, want[i].type);
+        assert_non_null(p);
+        const pp_pprof *t = h->profile_tree(p, err, sizeof(err));
+        totals s = sum(t);
+        assert_string_equal(h->label_get(p, "__name__"), want[i].family);
+        assert_string_equal(h->label_get(p, JFR_LABEL_EVENT), "wall");
+        assert_int_equal(s.v[0], want[i].v0);
+        assert_int_equal(s.v[1], want[i].v1);
+        /* label sets, after summing the chunks: with span, without */
+        assert_int_equal(s.labelled, want[i].labelled ? 2 - (i == 4) : 0);
+        assert_int_equal(s.traced, want[i].traced ? 2 : 0);
+        assert_int_equal(t->time_nanos, START_NS);
+        assert_int_equal(t->duration_nanos, 2 * CHUNK_NS);
+        /* frames: Latin-1 and pooled names, a lambda merged, lines */
+        int hot = 0, lambda = 0;
+        for (size_t l = 0; l < t->n_locations; l++) {
+            const pp_location *loc = &t->locations[l];
+            const pp_function *f = h->pprof_function(p, loc->lines[0].function_id);
+            hot += strcmp(str(t, f->name), "Main.h\xc3\xa9t") == 0 && loc->lines[0].line == 10;
+            lambda += strcmp(str(t, f->name), "Main$$Lambda_.run") == 0;
+        }
+        assert_int_equal(hot, 1);
+        assert_int_equal(lambda, 1);
+    }
+    for (size_t i = 0; i < n; i++)
+        h->profile_free(ps[i]);
+    free(ps);
+    jfr_labels_free(labels);
+    free(rec.b);
+}
+
+static int ignore(void *arg, const jfr_sample *s)
+{
+    (void)arg;
+    (void)s;
+    return 0;
+}
+
+static void test_async_reader_counts(void **state)
+{
+    (void)state;
+    wbuf rec = recording();
+    jfr_info info;
+    char err[256];
+    assert_int_equal(jfr_parse(rec.b, rec.n, BUDGET, ignore, NULL, &info, err, sizeof(err)), 0);
+    assert_int_equal(info.chunks, 2);
+    assert_string_equal(info.event, "wall");
+    assert_int_equal(info.events[JFR_CPU], 2 * (3 + 1 + 1)); /* with the missing stack */
+    assert_int_equal(info.stackless[JFR_CPU], 2);
+    assert_int_equal(info.events[JFR_WALL], 2 * (3 + 1 + 1 + 1));
+    assert_int_equal(info.events[JFR_MALLOC], 4);
+    assert_int_equal(info.events[JFR_LOCK], 2);
+    free(rec.b);
+}
+
+/* Every truncation, and mutations, through the whole conversion. */
+static void test_async_hostile(void **state)
+{
+    (void)state;
+    const pp_host *h = harness_host();
+    wbuf rec = recording();
+    jfr_labels *labels = test_labels();
+    char err[256];
+    uint8_t *buf = malloc(rec.n);
+    uint64_t seed = 88172645463325252ull;
+    size_t first_chunk = 0;
+    for (int b = 8; b < 16; b++)
+        first_chunk = first_chunk << 8 | rec.b[b];
+    size_t refused = 0;
+    assert_non_null(buf);
+    for (size_t i = 0; i < rec.n + MUTATIONS; i++) {
+        size_t len = i < rec.n ? i : rec.n;
+        memcpy(buf, rec.b, rec.n);
+        if (i >= rec.n)
+            for (int m = 0; m < 1 + (int)(seed % 3); m++) {
+                seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+                buf[seed % rec.n] = (uint8_t)(seed >> 24);
+            }
+        pp_profile **ps = NULL;
+        size_t n = 0;
+        int rc = jfr_to_pprof(h, buf, len, labels, 0, BUDGET, &ps, &n, err, sizeof(err));
+        if (i < rec.n && len != first_chunk) /* whole chunks are a recording */
+            assert_int_equal(rc, JFR_ERR_FORMAT);
+        assert_true(rc == 0 || rc == JFR_ERR_FORMAT || rc == JFR_ERR_MEMORY);
+        refused += rc != 0;
+        for (size_t k = 0; k < n; k++) {
+            const uint8_t *gz;
+            size_t gz_len;
+            assert_int_equal(h->profile_raw_gz(ps[k], &gz, &gz_len, err, sizeof(err)), 0);
+            h->profile_free(ps[k]);
+        }
+        free(ps);
+    }
+    assert_true(refused > rec.n);
+    free(buf);
+    jfr_labels_free(labels);
+    free(rec.b);
+}
+
+#define BOMB_LEVELS 30
+
+/* Empty structs nested 30 deep, 7 fields each: 7^30 field reads that take
+ * no byte, for one constant of the deepest type. */
+static void test_nested_empty_types(void **state)
+{
+    (void)state;
+    static cspec bomb[BOMB_LEVELS];
+    static char names[BOMB_LEVELS][16];
+    for (int k = 0; k < BOMB_LEVELS; k++) {
+        snprintf(names[k], sizeof(names[k]), "bomb.E%d", k);
+        bomb[k] = (cspec){200 + k, names[k], {{0}}};
+        for (int f = 0; k > 0 && f < 7; f++)
+            bomb[k].f[f] = (fspec){names[k - 1], 200 + k - 1, 0, 0};
+    }
+    wbuf body = {0}, ev = {0}, rec = {0};
+    w_varint(&ev, 1); /* a checkpoint with one constant of the deepest type */
+    for (int i = 0; i < 3; i++)
+        w_varint(&ev, 0);
+    w_byte(&ev, 0);
+    w_varint(&ev, 1);
+    w_varint(&ev, 200 + BOMB_LEVELS - 1);
+    w_varint(&ev, 1);
+    w_varint(&ev, 1);
+    w_event(&body, &ev);
+    size_t meta_off = 68 + body.n;
+    w_metadata_of(&body, bomb, BOMB_LEVELS);
+    w_header(&rec, 68 + body.n, 68, meta_off, START_NS);
+    w_bytes(&rec, body.b, body.n);
+    jfr_info info;
+    char err[256];
+    assert_int_equal(jfr_parse(rec.b, rec.n, BUDGET, ignore, NULL, &info, err, sizeof(err)),
+                     JFR_ERR_FORMAT);
+    assert_non_null(strstr(err, "field reads"));
+    free(body.b);
+    free(ev.b);
+    free(rec.b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_async_profiler_shape), cmocka_unit_test(test_async_reader_counts),
+        cmocka_unit_test(test_async_hostile),        cmocka_unit_test(test_nested_empty_types),
+        cmocka_unit_test(test_labels_snapshot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
