@@ -135,6 +135,7 @@ static const pp_host host_table = {
     .gzip = gz_gzip,
     .push_encode = push_encode,
     .push_decode = host_push_decode,
+    .pprof_family_display = pprof_family_display,
 };
 
 const pp_host *host_api(void)
