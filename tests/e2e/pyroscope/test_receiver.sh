@@ -119,7 +119,8 @@ code=$(curl -sS -o "$T/body" -w '%{http_code}' --data-binary @"$T/in/cpu.pb.gz" 
 still_serving "wrong and missing password"
 
 post 400 "format 'jfr'" "$base/ingest?name=shop&format=jfr" --data-binary @"$T/in/cpu.pb.gz"
-post 400 "format 'folded'" "$base/ingest?name=shop" --data-binary 'foo;bar 1'
+post 400 "format 'trie'" "$base/ingest?name=shop&format=trie" --data-binary 'foo;bar 1'
+post 400 "unsupported format" "$base/ingest?name=shop&format=pprof" --data-binary 'heap profile: 1: 2 [3: 4] @ heap/1048576'
 still_serving "unsupported formats"
 
 head -c 1000 /dev/urandom >"$T/garbage"
