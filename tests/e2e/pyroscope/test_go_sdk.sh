@@ -16,25 +16,8 @@ source "$SOURCE_DIR/tests/e2e/pyroscope/pyro_lib.sh"
 
 go_build "$T/gosdk" "$PYRO_DIR/gosdk" || fail "cannot build the Go SDK client"
 
-config() { # PORT DIR [extra receiver options]
-  cat <<YAML
-receivers:
-  pyroscope:
-    endpoint: 127.0.0.1:$1
-    ${3:-}
-exporters:
-  file:
-    directory: $2
-service:
-  telemetry: {address: ""}
-  pipelines:
-    profiles:
-      receivers: [pyroscope]
-      exporters: [file]
-YAML
-}
-config_default() { config "$1" "$T/out"; }
-config_sessions() { config "$1" "$T/out_s" "max_sessions_per_series: 2"; }
+config_default() { file_sink_config "$1" "$T/out"; }
+config_sessions() { file_sink_config "$1" "$T/out_s" "max_sessions_per_series: 2"; }
 start_listening default config_default; pid=$PROFPIPE_PID; port=$LISTEN_PORT
 start_listening sessions config_sessions; pid_s=$PROFPIPE_PID; port_s=$LISTEN_PORT
 

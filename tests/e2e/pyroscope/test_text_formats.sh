@@ -62,22 +62,7 @@ collapse lines >"$T/body.lines"
   fail "the collapse lost samples"
 grep -q 'main;hot_loop [0-9]' "$T/body.folded" || fail "no main;hot_loop stack: $(head -3 "$T/body.folded")"
 
-config() {
-  cat <<YAML
-receivers:
-  pyroscope:
-    endpoint: 127.0.0.1:$1
-exporters:
-  file:
-    directory: $T/out
-service:
-  telemetry: {address: ""}
-  pipelines:
-    profiles:
-      receivers: [pyroscope]
-      exporters: [file]
-YAML
-}
+config() { file_sink_config "$1" "$T/out"; }
 start_listening p config; pid=$PROFPIPE_PID; port=$LISTEN_PORT
 now=$(date +%s)
 ingest() { # query body-file
