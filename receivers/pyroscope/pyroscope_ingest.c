@@ -35,6 +35,7 @@
  * dropped as Pyroscope drops them, a `__name__` tag replaces the app name
  * as in Pyroscope's parser); __delta__="false" because SDKs send deltas. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,9 +167,14 @@ static int ingest_delta(const pyro_request *q, pp_profile *p, pp_profile *prev,
     for (size_t j = 0; j < t->n_sample_types; j++) {
         int64_t ti = t->sample_types[j].type;
         int cum = ti >= 0 && (size_t)ti < t->n_strings && is_cumulative(stc, t->strings[ti]);
-        for (size_t s = 0; s < t->n_samples; s++)
-            if (j < t->samples[s].n_values)
-                t->samples[s].values[j] = cum ? -t->samples[s].values[j] : 0;
+        for (size_t s = 0; s < t->n_samples; s++) {
+            if (j >= t->samples[s].n_values)
+                continue;
+            if (cum && t->samples[s].values[j] == INT64_MIN) /* no negation */
+                return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE,
+                                 "prev_profile: sample %zu holds INT64_MIN", s);
+            t->samples[s].values[j] = cum ? -t->samples[s].values[j] : 0;
+        }
     }
     if (h->pprof_merge(p, prev, err, sizeof(err)) < 0)
         return pyro_reply_set(out, HTTP_BAD_REQUEST, "profile and prev_profile: %s", err);
