@@ -11,7 +11,10 @@
  * goes to the /ingest or push handler; the client gets 200 only after
  * host->emit took the batch, so a 200 means profpipe owns the profiles.
  * Errors are answered with a message: text for /ingest, connect's JSON
- * error shape for the push API. */
+ * error shape for the push API. A 4xx is also logged at warn with the
+ * client's address, the service and the reason, and counted by reason
+ * (pyroscope_refused_requests_total), so a misconfigured SDK is seen at
+ * the default log level. */
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
