@@ -119,10 +119,17 @@ static int sanitize_one(const pp_host *h, pp_profile *p, pyro_reply *out)
 
 int pyro_labels_apply(const pyro_request *q, pp_profile *p, pyro_reply *out)
 {
+    const pp_host *h = q->r->h;
     if (session_apply(q, p, out) < 0)
         return -1;
+    /* counted after the session id went (as Pyroscope counts) and before
+     * the renames, whose cost grows with the count and which never add */
+    if ((int64_t)h->label_count(p) > q->r->max_labels)
+        return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_LABELS,
+                         "%zu series labels; limit %lld", h->label_count(p),
+                         (long long)q->r->max_labels);
     int rc;
-    while ((rc = sanitize_one(q->r->h, p, out)) > 0)
+    while ((rc = sanitize_one(h, p, out)) > 0)
         ;
     return rc;
 }

@@ -231,10 +231,6 @@ int pyro_profile_finish(const pyro_request *q, pp_batch *b, pp_profile *p,
         rc = pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     if (rc == 0)
         rc = pyro_labels_apply(q, p, out);
-    if (rc == 0 && (int64_t)h->label_count(p) > q->r->max_labels)
-        rc = pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_LABELS,
-                       "%zu series labels; limit %lld", h->label_count(p),
-                       (long long)q->r->max_labels);
     if (h->batch_add(b, p) < 0 && rc == 0)
         rc = pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     return rc;

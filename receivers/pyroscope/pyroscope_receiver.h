@@ -108,8 +108,8 @@ typedef struct pyro_naming {
 
 /* Proves p's payload decodes (400 naming the decoder's reason if not),
  * gives p its __name__ when it has none (pyro_naming), the tenant label,
- * applies the label rules of Pyroscope's distributor (pyro_labels_apply),
- * checks service_name and the label count, and adds p to b (which takes
+ * checks service_name, applies the label rules of Pyroscope's distributor
+ * and the label count (pyro_labels_apply), and adds p to b (which takes
  * ownership of p, also on error). `naming` may be NULL. 0 or -1, reply
  * set. */
 int pyro_profile_finish(const pyro_request *q, pp_batch *b, pp_profile *p,
@@ -120,7 +120,8 @@ int pyro_profile_finish(const pyro_request *q, pp_batch *b, pp_profile *p,
  * dropped, or with max_sessions_per_series > 0 kept as one of that many
  * values (Pyroscope's modulo); label names with dots get underscores
  * (otel.scope.name -> otel_scope_name), a clash with a different value
- * is a 400. 0 or -1, reply set. */
+ * is a 400; more than max_labels labels (once the session id went) is a
+ * 400. 0 or -1, reply set. */
 int pyro_labels_apply(const pyro_request *q, pp_profile *p, pyro_reply *out);
 
 /* Emits b (ownership passes) and sets a 200, or 503 when the host is
