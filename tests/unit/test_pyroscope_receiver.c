@@ -569,6 +569,40 @@ static void go_sdk_session_kept(void **state)
     harness_host()->batch_unref(b);
 }
 
+/* Dotted names that meet an underscored one: the same value merges, a
+ * different one is refused; the session id does not count against
+ * max_labels (8 here) once it is dropped. */
+static void labels_as_pyroscope_leaves_them(void **state)
+{
+    fixture *f = *state;
+    const pp_host *h = harness_host();
+    size_t len;
+    uint8_t *cpu = profile_bytes("cpu", "nanoseconds", &len);
+    double before = refused(f, "invalid_labels");
+    assert_int_equal(post(f, "/ingest?name=a%7Bk.x%3D1%2Ck_x%3D2%7D&format=pprof",
+                          "application/octet-stream", NULL, cpu, len),
+                     400);
+    assert_true(refused(f, "invalid_labels") == before + 1);
+    assert_int_equal(post(f, "/ingest?name=a%7Bk.x%3D1%2Ck_x%3D1%7D&format=pprof",
+                          "application/octet-stream", NULL, cpu, len),
+                     200);
+    pp_batch *b;
+    pp_profile *p = next_profile(f, &b);
+    assert_label(p, "k_x", "1");
+    assert_null(h->label_get(p, "k.x"));
+    h->batch_unref(b);
+    /* service_name, __name__, __delta__, pyroscope_spy + 4 tags = 8, and
+     * __session_id__ the 9th, dropped before counting */
+    assert_int_equal(post(f, "/ingest?name=a%7Bt1%3D1%2Ct2%3D2%2Ct3%3D3%2Ct4%3D4%2C"
+                             "__session_id__%3D0011223344556677%7D&format=pprof",
+                          "application/octet-stream", NULL, cpu, len),
+                     200);
+    p = next_profile(f, &b);
+    assert_int_equal(h->label_count(p), 8);
+    h->batch_unref(b);
+    free(cpu);
+}
+
 /* A PushRequest of one series with `labels` (name, value pairs) and one
  * raw profile. */
 static size_t push_one(uint8_t *out, const char *const *labels, size_t n_labels,
@@ -764,6 +798,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bearer_token_required, setup_bearer, teardown),
         cmocka_unit_test_setup_teardown(go_sdk_uploads, setup, teardown),
         cmocka_unit_test_setup_teardown(go_sdk_session_kept, setup_sessions, teardown),
+        cmocka_unit_test_setup_teardown(labels_as_pyroscope_leaves_them, setup, teardown),
         cmocka_unit_test_setup_teardown(push_undecodable_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(ingest_time_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(ingest_text_formats, setup, teardown),
