@@ -6,7 +6,9 @@
 # block with prev_profile) pushes to profpipe's pyroscope receiver, which
 # writes files. Checked in what the file exporter wrote, field by field:
 # each profile's __name__ is the one Pyroscope gives it (process_cpu,
-# memory, goroutines, mutex, block), its labels are exactly the SDK's tags
+# memory, goroutines, mutex, block: read in grafana/pyroscope weekly-f184,
+# pkg/og/convert/pprof/profile.go metricName and the default sample type
+# mapping of pkg/og/storage/tree/pprof.go), its labels are exactly the SDK's tags
 # as Pyroscope's distributor leaves them (__session_id__ dropped by
 # default, kept modulo max_sessions_per_series otherwise, dots in names
 # made underscores), and its `go tool pprof -raw` content is what was sent
