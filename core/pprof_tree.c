@@ -297,54 +297,96 @@ int pprof_u64_cmp(const void *a, const void *b)
 
 /* ---------------- profile family ---------------- */
 
-static int has_prefix(const char *s, const char *prefix)
+/* The one naming rule of every receiver that names a profile from its
+ * sample types: Pyroscope's /ingest rule (pkg/og/convert/pprof/profile.go
+ * metricName, grafana/pyroscope weekly-f184), which is what Pyroscope
+ * itself stores for a pprof an SDK uploads:
+ *   a sample type "wall"                     -> wall (Node, Python)
+ *   then, the first sample type whose display name (the SDK's
+ *   sample_type_config, else Pyroscope's default mapping: samples -> cpu,
+ *   goroutine -> goroutines, contentions -> mutex_count, delay ->
+ *   mutex_duration) contains
+ *     cpu                                    -> process_cpu
+ *     alloc_, inuse_, or is space / objects  -> memory
+ *     mutex_                                 -> mutex
+ *     block_                                 -> block
+ *     goroutines                             -> goroutines
+ * Two differences: fgprof's wall-clock profile (samples/count next to
+ * time/nanoseconds), which that rule would call process_cpu, is `fgprof`,
+ * the name Alloy's pyroscope.scrape gives it; and where no rule fits,
+ * Pyroscope falls back to the last sample type's name ("should not
+ * happen", says its code), which we do only for threadcreate (Go's
+ * /debug/pprof/threadcreate): any other unknown type is NULL, so that the
+ * receiver asks for an explicit name instead of inventing a series. */
+static const char *const default_display[][2] = {
+    {"samples", "cpu"},
+    {"goroutine", "goroutines"},
+    {"contentions", "mutex_count"},
+    {"delay", "mutex_duration"},
+};
+
+static const char *sample_type_name(const pp_pprof *t, size_t i)
 {
-    return strncmp(s, prefix, strlen(prefix)) == 0;
+    int64_t idx = t->sample_types[i].type;
+    if (idx < 0 || (uint64_t)idx >= t->n_strings)
+        return "";
+    return t->strings[idx];
 }
 
-/* The `__name__` Pyroscope and Alloy give a profile of these sample types,
- * decided by the first sample type that is recognized:
- *   samples, cpu            -> process_cpu (Go CPU profile)
- *   alloc_*, inuse_*        -> memory      (Go heap and allocs)
- *   objects, space          -> memory      (Node.js heap, @datadog/pprof)
- *   wall                    -> wall        (Node.js wall time)
- *   goroutine, goroutines   -> goroutine
- *   contentions, delay      -> block
- *   threadcreate            -> threadcreate
- * Go's mutex profile has exactly the sample types of its block profile
- * (contentions/count, delay/nanoseconds), so the tree cannot tell them
- * apart: a receiver that knows the source (the /debug/pprof/mutex path, a
- * file named mutex.pb.gz) sets `__name__="mutex"` itself. */
-const char *pprof_family(const pp_pprof *t)
+static const char *display_name(const pp_pprof *t, size_t i, const char *const *display)
 {
-    static const struct {
-        const char *prefix;
-        int exact;
-        const char *family;
-    } rules[] = {
-        {"cpu", 1, "process_cpu"},         {"samples", 1, "process_cpu"},
-        {"alloc_", 0, "memory"},           {"inuse_", 0, "memory"},
-        {"objects", 1, "memory"},          {"space", 1, "memory"},
-        {"wall", 1, "wall"},
-        {"goroutine", 1, "goroutine"},     {"goroutines", 1, "goroutine"},
-        {"contentions", 1, "block"},       {"delay", 1, "block"},
-        {"threadcreate", 1, "threadcreate"},
-    };
-    if (!t)
+    const char *type = sample_type_name(t, i);
+    if (display)
+        return display[i] && *display[i] ? display[i] : type;
+    for (size_t d = 0; d < sizeof(default_display) / sizeof(default_display[0]); d++)
+        if (strcmp(type, default_display[d][0]) == 0)
+            return default_display[d][1];
+    return type;
+}
+
+static const char *family_of_display(const char *st)
+{
+    if (strstr(st, "cpu"))
+        return "process_cpu";
+    if (strstr(st, "alloc_") || strstr(st, "inuse_") || strcmp(st, "space") == 0 ||
+        strcmp(st, "objects") == 0)
+        return "memory";
+    if (strstr(st, "mutex_"))
+        return "mutex";
+    if (strstr(st, "block_"))
+        return "block";
+    if (strstr(st, "goroutines"))
+        return "goroutines";
+    if (strcmp(st, "threadcreate") == 0)
+        return "threadcreate";
+    return NULL;
+}
+
+static int has_type(const pp_pprof *t, const char *type)
+{
+    for (size_t i = 0; i < t->n_sample_types; i++)
+        if (strcmp(sample_type_name(t, i), type) == 0)
+            return 1;
+    return 0;
+}
+
+const char *pprof_family_display(const pp_pprof *t, const char *const *display)
+{
+    if (!t || t->n_sample_types == 0)
         return NULL;
+    if (has_type(t, "wall"))
+        return "wall";
+    if (has_type(t, "samples") && has_type(t, "time"))
+        return "fgprof";
     for (size_t i = 0; i < t->n_sample_types; i++) {
-        int64_t idx = t->sample_types[i].type;
-        if (idx < 0 || (uint64_t)idx >= t->n_strings)
-            continue;
-        const char *type = t->strings[idx];
-        size_t len = pprof_str_len(t, (size_t)idx);
-        for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]); r++) {
-            int match = rules[r].exact ? len == strlen(rules[r].prefix) &&
-                                             strcmp(type, rules[r].prefix) == 0
-                                       : has_prefix(type, rules[r].prefix);
-            if (match)
-                return rules[r].family;
-        }
+        const char *family = family_of_display(display_name(t, i, display));
+        if (family)
+            return family;
     }
     return NULL;
+}
+
+const char *pprof_family(const pp_pprof *t)
+{
+    return pprof_family_display(t, NULL);
 }

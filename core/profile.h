@@ -20,8 +20,10 @@
  * - pprof_merge may leave dst partly merged when it fails for lack of
  *   memory; incompatible profiles are refused before dst is touched.
  * - pprof_family cannot tell Go's mutex profile from its block profile
- *   (same sample types): it answers "block"; a receiver that knows the
- *   source (the /debug/pprof/mutex path) sets `__name__="mutex"` itself. */
+ *   (same sample types): like Pyroscope it answers "mutex"; a receiver
+ *   that knows better (a sample_type_config naming `block_count`, a file
+ *   named block) passes display names or sets `__name__` itself. The
+ *   name is a static string; NULL when no rule fits. */
 #ifndef PROFPIPE_PROFILE_H
 #define PROFPIPE_PROFILE_H
 
@@ -63,6 +65,7 @@ const pp_function *pprof_function(const pp_profile *p, uint64_t id);
 int pprof_compact(pp_profile *p);
 int pprof_merge(pp_profile *dst, pp_profile *src, char *err, size_t errlen);
 const char *pprof_family(const pp_pprof *t);
+const char *pprof_family_display(const pp_pprof *t, const char *const *display);
 
 int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
               size_t *out_len, char *err, size_t errlen);

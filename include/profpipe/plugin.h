@@ -337,9 +337,9 @@ typedef struct pp_host {
     /* Adds src's samples into dst under pprof's merge rules (equal period
      * type and sample types, else -1 with the reason in err). */
     int (*pprof_merge)(pp_profile *dst, pp_profile *src, char *err, size_t errlen);
-    /* The Pyroscope/Alloy profile family (`__name__`) of the tree's sample
-     * types: process_cpu, memory, goroutine, block, mutex, ...; NULL if
-     * nothing fits. */
+    /* The `__name__` Pyroscope gives a profile of the tree's sample types
+     * (wall, process_cpu, memory, goroutines, mutex, ...; the table in the
+     * top README); NULL if nothing fits. A static string. */
     const char *(*pprof_family)(const pp_pprof *t);
 
     /* --- batches --- */
@@ -417,6 +417,12 @@ typedef struct pp_host {
     void (*target_state)(pp_instance *self, const pp_target_state *st);
     /* The target x profile went away (NULL profile: every profile of it). */
     void (*target_forget)(pp_instance *self, const char *target, const char *profile);
+    /* --- appended after ABI version 1's first release --- */
+    /* pprof_family with the sender's display name of each sample type
+     * (display[i] for sample type i; NULL or "" = the type's own name),
+     * as Pyroscope's Go SDK sends them in its sample_type_config: block
+     * and mutex profiles differ only there. A static string or NULL. */
+    const char *(*pprof_family_display)(const pp_pprof *t, const char *const *display);
 } pp_host;
 
 /* ------------------------------------------------------------------ */

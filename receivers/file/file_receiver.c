@@ -87,9 +87,9 @@ static const pp_option file_receiver_options[] = {
      "the `service_name` label; default: the file name up to its first `.` "
      "(`checkout.heap.pb.gz` gives `checkout`)", 0, NULL},
     {"profile_type", PP_OPT_STRING, NULL,
-     "the `__name__` label; default: the family of the sample types (`process_cpu`, "
-     "`memory`, `goroutine`, `block`, `threadcreate`; `block` becomes `mutex` when the "
-     "file name says `mutex`)", 0, NULL},
+     "the `__name__` label; default: Pyroscope's name for the sample types (the table in "
+     "the top README: `process_cpu`, `memory`, `goroutines`, `mutex`, `wall`, ...; "
+     "`mutex` becomes `block` when the file name says `block` and not `mutex`)", 0, NULL},
     {"delete_after_read", PP_OPT_BOOL, "false",
      "delete a file once every pipeline is done with its profile", 0, NULL},
     {"failed_dir", PP_OPT_STRING, NULL,
@@ -276,16 +276,20 @@ static void name_from_file(const char *path, char *out, size_t outlen) {
 }
 
 /* Go writes block and mutex profiles with the same sample types
- * (contentions/count, delay/nanoseconds): only the name can tell them
- * apart, as `curl -o app.mutex.pb.gz .../debug/pprof/mutex` does. */
-static int mutex_named(const char *path) {
+ * (contentions/count, delay/nanoseconds), which the host's naming rule
+ * calls `mutex` as Pyroscope does: only the file name can say `block`, as
+ * `curl -o app.block.pb.gz .../debug/pprof/block` does. */
+static int block_named(const char *path) {
     const char *base = strrchr(path, '/');
-    return strstr(base ? base + 1 : path, "mutex") != NULL;
+    base = base ? base + 1 : path;
+    return strstr(base, "block") != NULL && strstr(base, "mutex") == NULL;
 }
 
-/* What a file's profile is: its type (a static string) and window. */
+#define FILE_TYPE_MAX 128
+
+/* What a file's profile is: its type (`__name__`) and window. */
 typedef struct file_facts {
-    const char *type;
+    char type[FILE_TYPE_MAX];
     int64_t from, until;
 } file_facts;
 
@@ -304,10 +308,11 @@ static int probe(file_receiver *r, const uint8_t *data, size_t len, const char *
     const pp_pprof *t = h->profile_tree(p, err, errlen);
     int rc = t ? 0 : -1;
     if (t) {
-        f->type = r->profile_type ? r->profile_type : h->pprof_family(t);
-        if (!r->profile_type && f->type && !strcmp(f->type, "block") && mutex_named(path))
-            f->type = "mutex";
-        if (!f->type)
+        const char *type = r->profile_type ? r->profile_type : h->pprof_family(t);
+        if (!r->profile_type && type && !strcmp(type, "mutex") && block_named(path))
+            type = "block";
+        snprintf(f->type, sizeof f->type, "%s", type ? type : "");
+        if (!type)
             rc = file_error(err, errlen, "no profile type fits its sample types; set profile_type");
         f->from = t->time_nanos;
         if (f->from > 0) {

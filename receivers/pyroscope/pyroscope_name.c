@@ -38,7 +38,7 @@ void pyro_name_free(pyro_name *n)
 
 int pyro_tag_key_valid(const char *s, size_t len)
 {
-    if (len == 0 || (len >= 2 && s[0] == '_' && s[1] == '_'))
+    if (len == 0)
         return 0;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
@@ -116,7 +116,7 @@ static int name_pairs(pyro_name *n, const char *b, const char *e, size_t max_lab
         trim(&vb, &ve);
         if (!pyro_tag_key_valid(kb, (size_t)(ke - kb)))
             return name_fail(n, err, errlen,
-                             "invalid tag key '%.*s' (want [A-Za-z0-9_.]+, not __*)",
+                             "invalid tag key '%.*s' (want [A-Za-z0-9_.]+)",
                              (int)(ke - kb), kb);
         if (memchr(vb, '=', (size_t)(ve - vb)) || has_control(vb, ve))
             return name_fail(n, err, errlen, "invalid value of tag '%.*s'", (int)(ke - kb),

@@ -4,7 +4,7 @@
  * text after the closing brace, a pair without `=`, an empty or malformed
  * key, or more than `max_labels` pairs are errors with a message (the
  * receiver answers them 400), never guesses. A later duplicate key wins,
- * as in Pyroscope's own parser. */
+ * as in Pyroscope's own parser (grafana/pyroscope api/model/labelset). */
 #ifndef PYROSCOPE_NAME_H
 #define PYROSCOPE_NAME_H
 
@@ -22,7 +22,9 @@ int pyro_name_parse(const char *text, size_t max_labels, pyro_name *out, char *e
                     size_t errlen);
 void pyro_name_free(pyro_name *n);
 
-/* 1 if s can be a tag key: [A-Za-z0-9_.]+, not starting with "__". */
+/* 1 if s can be a tag key: [A-Za-z0-9_.]+, as Pyroscope's labelset
+ * parser allows. Private keys (`__session_id__`, `__name__`) pass here;
+ * what they mean is the ingest handler's business. */
 int pyro_tag_key_valid(const char *s, size_t len);
 
 #endif

@@ -7,9 +7,11 @@
  * proto field names (raw_profile) accepted too, as protobuf's JSON
  * mapping requires. One profile per raw sample; the series labels are
  * kept as sent (including __delta__), __name__ is derived from the
- * sample types only when the sender left it out. Any bad series fails
- * the whole request (400), as in Pyroscope: the client then knows that
- * none of it was taken.
+ * sample types only when the sender left it out. Every raw profile is
+ * decoded before the request is answered, also when __name__ is there
+ * (a 200 for a profile no decoder can read would lose it later). Any bad
+ * series fails the whole request (400), as in Pyroscope: the client then
+ * knows that none of it was taken.
  *
  * Gzip bombs: the host's codec inflates every raw profile (streaming,
  * bounded only by the core's own limit, hundreds of MiB) to read its
@@ -87,9 +89,8 @@ static int push_check_series(const pyro_request *q, const uint8_t *data, size_t 
         k++;
     }
     if (more != 0)
-        return pyro_reply_set(out, HTTP_BAD_REQUEST,
-                              "bad PushRequest: series %zu is not a valid RawProfileSeries",
-                              index);
+        return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_BODY,
+                         "bad PushRequest: series %zu is not a valid RawProfileSeries", index);
     return 0;
 }
 
@@ -112,8 +113,8 @@ static int push_check_payloads(const pyro_request *q, pyro_reply *out)
             return -1;
     }
     if (more < 0)
-        return pyro_reply_set(out, HTTP_BAD_REQUEST,
-                              "bad PushRequest: not a valid push.v1.PushRequest");
+        return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_BODY,
+                         "bad PushRequest: not a valid push.v1.PushRequest");
     return 0;
 }
 
@@ -130,9 +131,9 @@ int pyro_handle_push_proto(const pyro_request *q, pyro_reply *out)
         h->batch_unref(decoded);
         /* over the core's own inflation limit: only when max_decompressed_size
          * is set above it */
-        return pyro_reply_set(out, strstr(err, CORE_INFLATE_LIMIT_TEXT) ? HTTP_TOO_LARGE
-                                                                       : HTTP_BAD_REQUEST,
-                              "bad PushRequest: %s", err);
+        if (strstr(err, CORE_INFLATE_LIMIT_TEXT))
+            return pyro_reply_set(out, HTTP_TOO_LARGE, "bad PushRequest: %s", err);
+        return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_BODY, "bad PushRequest: %s", err);
     }
     int rc = push_finish_all(q, decoded, out);
     h->batch_unref(decoded);
@@ -157,7 +158,7 @@ static int push_json_sample(const pyro_request *q, const pj_value *labels,
     unsigned char *bytes;
     size_t len;
     if (pj_base64_decode(raw->str, raw->len, &bytes, &len) < 0)
-        return pyro_reply_set(out, HTTP_BAD_REQUEST, "rawProfile is not base64");
+        return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_BODY, "rawProfile is not base64");
     pp_profile *p = NULL;
     int rc = pyro_payload_check(q, bytes, len, budget, out);
     if (rc == 0 && (!(p = h->profile_new()) || h->profile_set_raw(p, bytes, len) < 0))
@@ -180,7 +181,7 @@ static int push_json_sample(const pyro_request *q, const pj_value *labels,
         char err[256];
         const pp_pprof *t = h->profile_tree(p, err, sizeof(err));
         if (!t)
-            rc = pyro_reply_set(out, HTTP_BAD_REQUEST, "bad pprof: %s", err);
+            rc = pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "bad pprof: %s", err);
         else
             h->profile_set_window(p, t->time_nanos, t->time_nanos + t->duration_nanos);
     }
@@ -216,7 +217,7 @@ int pyro_handle_push_json(const pyro_request *q, pyro_reply *out)
     pj_value doc;
     char err[256];
     if (pj_parse((const char *)q->body, q->len, &doc, err, sizeof(err)) < 0)
-        return pyro_reply_set(out, HTTP_BAD_REQUEST, "bad PushRequest: %s", err);
+        return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_BODY, "bad PushRequest: %s", err);
     const pj_value *series = pj_get(&doc, "series");
     pp_batch *decoded = NULL;
     int rc;

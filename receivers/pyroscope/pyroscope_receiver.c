@@ -11,7 +11,10 @@
  * goes to the /ingest or push handler; the client gets 200 only after
  * host->emit took the batch, so a 200 means profpipe owns the profiles.
  * Errors are answered with a message: text for /ingest, connect's JSON
- * error shape for the push API. */
+ * error shape for the push API. A 4xx is also logged at warn with the
+ * client's address, the service and the reason, and counted by reason
+ * (pyroscope_refused_requests_total), so a misconfigured SDK is seen at
+ * the default log level. */
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,6 +65,10 @@ static const pp_option pyro_options[] = {
     {"bearer_token_file", PP_OPT_STRING, NULL, "file holding that token", 0, NULL},
     {"tenant_label", PP_OPT_STRING, NULL,
      "series label to keep the client's X-Scope-OrgID in; unset = dropped", 0, NULL},
+    {"max_sessions_per_series", PP_OPT_INT, "0",
+     "the Go SDK's `__session_id__` label: 0 drops it (Pyroscope's default), N > 0 keeps it "
+     "as one of N values per series (Pyroscope's -validation.max-sessions-per-series)", 0,
+     NULL},
     {0},
 };
 
@@ -69,9 +76,54 @@ static const pp_option pyro_options[] = {
 /* helpers shared with the handlers                                    */
 /* ------------------------------------------------------------------ */
 
+/* The reason of a reply whose caller named none. */
+static const char *status_reason(int status)
+{
+    switch (status) {
+    case HTTP_OK:
+        return "ok";
+    case HTTP_BAD_REQUEST:
+        return "bad_request";
+    case HTTP_UNAUTHORIZED:
+        return "unauthorized";
+    case HTTP_NOT_FOUND:
+        return "not_found";
+    case HTTP_METHOD_NOT_ALLOWED:
+        return "method_not_allowed";
+    case HTTP_TOO_LARGE:
+        return "too_large";
+    case HTTP_UNSUPPORTED_MEDIA:
+        return "unsupported_media_type";
+    case HTTP_UNAVAILABLE:
+        return "shutting_down";
+    default:
+        return "internal";
+    }
+}
+
+int pyro_fail(pyro_reply *out, int status, const char *reason, const char *fmt, ...)
+{
+    out->status = status;
+    out->reason = reason;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->message, sizeof(out->message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void pyro_reply_service(pyro_reply *out, const char *service, size_t len)
+{
+    if (len >= sizeof(out->service))
+        len = sizeof(out->service) - 1;
+    memcpy(out->service, service, len);
+    out->service[len] = '\0';
+}
+
 int pyro_reply_set(pyro_reply *out, int status, const char *fmt, ...)
 {
     out->status = status;
+    out->reason = status_reason(status);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(out->message, sizeof(out->message), fmt, ap);
@@ -90,14 +142,15 @@ int pyro_payload_check(const pyro_request *q, const void *data, size_t len, int6
     const pp_host *h = q->r->h;
     const unsigned char *b = data;
     if (len == 0)
-        return pyro_reply_set(out, HTTP_BAD_REQUEST, "empty profile");
+        return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "empty profile");
     size_t plain_len = len;
     if (len >= 2 && b[0] == 0x1f && b[1] == 0x8b) {
         uint8_t *plain = NULL;
         char err[256];
         if (h->gunzip(data, len, (size_t)*budget, &plain, &plain_len, err, sizeof(err)) < 0) {
             if (!strstr(err, GZIP_LIMIT_TEXT))
-                return pyro_reply_set(out, HTTP_BAD_REQUEST, "profile: %s", err);
+                return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "profile: %s",
+                                 err);
             plain_len = (size_t)*budget + 1;
         }
         free(plain);
@@ -122,71 +175,63 @@ int pyro_payload_set(const pyro_request *q, pp_profile *p, const void *data, siz
     return 0;
 }
 
-/* Sample types of SDKs other than Go's that host->pprof_family does not
- * name: the Node and Python SDKs' wall-clock profiles ("wall" next to
- * "samples", which alone would read as CPU) and Node's heap ("objects",
- * "space"), named as Pyroscope names them. `first` rules win over the
- * host's table; the others only fill its gaps. */
-static const struct {
-    const char *type;
-    int first;
-    const char *family;
-} sdk_families[] = {
-    {"wall", 1, "wall"},
-    {"objects", 0, "memory"},
-    {"space", 0, "memory"},
-};
-
-static const char *sdk_family(const pp_pprof *t, int first)
+/* Decodes a copy of p (sharing its raw bytes): a profile is proved
+ * readable before it is acknowledged, without leaving a tree on p that a
+ * pass-through pipeline would never need. */
+static int profile_decodes(const pp_host *h, const pp_profile *p, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < t->n_sample_types; i++) {
-        int64_t idx = t->sample_types[i].type;
-        if (idx < 0 || (size_t)idx >= t->n_strings)
-            continue;
-        for (size_t r = 0; r < sizeof(sdk_families) / sizeof(sdk_families[0]); r++)
-            if (sdk_families[r].first == first &&
-                strcmp(t->strings[idx], sdk_families[r].type) == 0)
-                return sdk_families[r].family;
+    pp_profile *probe = h->profile_clone(p);
+    if (!probe) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
-    return NULL;
+    int rc = h->profile_tree(probe, err, errlen) ? 0 : -1;
+    h->profile_free(probe);
+    return rc;
 }
 
-static const char *profile_family(const pp_host *h, const pp_pprof *t, const char *hint)
+/* __name__ by the host's naming rule (the sender's display names, else
+ * Pyroscope's defaults), else the app-name suffix's family. */
+static int profile_name(const pp_host *h, pp_profile *p, const pyro_naming *naming,
+                        pyro_reply *out)
 {
-    const char *family = sdk_family(t, 1);
+    char err[256];
+    const pp_pprof *t = h->profile_tree(p, err, sizeof(err));
+    if (!t)
+        return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "bad pprof: %s", err);
+    const char *family = h->pprof_family_display(t, naming ? naming->display : NULL);
+    if (!family && naming)
+        family = naming->hint;
     if (!family)
-        family = h->pprof_family(t);
-    if (!family)
-        family = sdk_family(t, 0);
-    return family ? family : hint;
+        return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE,
+                         "cannot tell the profile type: no sample types and no type in the "
+                         "name");
+    if (h->label_set(p, PYRO_LABEL_NAME, family) < 0)
+        return pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
+    return 0;
 }
 
 int pyro_profile_finish(const pyro_request *q, pp_batch *b, pp_profile *p,
-                        const char *hint, pyro_reply *out)
+                        const pyro_naming *naming, pyro_reply *out)
 {
     const pp_host *h = q->r->h;
     int rc = 0;
-    if (!h->label_get(p, PYRO_LABEL_NAME)) {
-        char err[256];
-        const pp_pprof *t = h->profile_tree(p, err, sizeof(err));
-        const char *family = t ? profile_family(h, t, hint) : NULL;
-        if (!t)
-            rc = pyro_reply_set(out, HTTP_BAD_REQUEST, "bad pprof: %s", err);
-        else if (!family)
-            rc = pyro_reply_set(out, HTTP_BAD_REQUEST,
-                                "cannot tell the profile type from its sample types");
-        else if (h->label_set(p, PYRO_LABEL_NAME, family) < 0)
-            rc = pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
-    }
+    char err[256];
     const char *service = h->label_get(p, PYRO_LABEL_SERVICE);
+    if (service)
+        pyro_reply_service(out, service, strlen(service));
+    if (!h->label_get(p, PYRO_LABEL_NAME))
+        rc = profile_name(h, p, naming, out);
+    else if (profile_decodes(h, p, err, sizeof(err)) < 0)
+        rc = pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "bad pprof: %s", err);
     if (rc == 0 && (!service || !*service))
-        rc = pyro_reply_set(out, HTTP_BAD_REQUEST, "the service_name label is required");
+        rc = pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_LABELS,
+                       "the service_name label is required");
     if (rc == 0 && q->tenant && q->r->tenant_label &&
         h->label_set(p, q->r->tenant_label, q->tenant) < 0)
         rc = pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
-    if (rc == 0 && (int64_t)h->label_count(p) > q->r->max_labels)
-        rc = pyro_reply_set(out, HTTP_BAD_REQUEST, "%zu series labels; limit %lld",
-                            h->label_count(p), (long long)q->r->max_labels);
+    if (rc == 0)
+        rc = pyro_labels_apply(q, p, out);
     if (h->batch_add(b, p) < 0 && rc == 0)
         rc = pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     return rc;
@@ -237,6 +282,40 @@ static const char *connect_code(int status)
     }
 }
 
+/* The client's numeric address, or "-". */
+static void client_address(struct MHD_Connection *c, char *out, size_t outlen)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, outlen, "-");
+    if (!ci || !ci->client_addr)
+        return;
+    socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                           : sizeof(struct sockaddr_in);
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+    if (getnameinfo(ci->client_addr, len, host, sizeof(host), port, sizeof(port),
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+        snprintf(out, outlen, "%s:%s", host, port);
+}
+
+/* A refused request: logged at warn (client, service, reason, message)
+ * and counted by reason. */
+static void note_refusal(pyro_receiver *r, struct MHD_Connection *c, const pyro_reply *rep)
+{
+    const char *reason = rep->reason ? rep->reason : status_reason(rep->status);
+    char addr[NI_MAXHOST + NI_MAXSERV + 2];
+    client_address(c, addr, sizeof(addr));
+    r->h->log(r->self, PP_LOG_WARN, "refused request: status=%d reason=%s client=%s service=%s: %s",
+              rep->status, reason, addr, rep->service[0] ? rep->service : "-", rep->message);
+    char labels[96];
+    snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
+    pp_metric *m = r->h->metric(r->self, "pyroscope_refused_requests_total",
+                                "requests the pyroscope receiver refused with a 4xx, by reason",
+                                PP_COUNTER, labels);
+    if (m)
+        r->h->metric_add(m, 1);
+}
+
 static void count_request(pyro_receiver *r, int status)
 {
     char labels[32];
@@ -265,7 +344,9 @@ static enum MHD_Result send_reply(pyro_receiver *r, struct MHD_Connection *c, ro
     } else {
         snprintf(body, sizeof(body), "%s\n", rep->message);
     }
-    if (rep->status != HTTP_OK)
+    if (rep->status >= HTTP_BAD_REQUEST && rep->status < HTTP_INTERNAL)
+        note_refusal(r, c, rep);
+    else if (rep->status != HTTP_OK)
         r->h->log(r->self, PP_LOG_DEBUG, "answered %d: %s", rep->status, rep->message);
     count_request(r, rep->status);
     struct MHD_Response *resp =
@@ -578,6 +659,9 @@ static int pyro_create(const pp_host *host, pp_instance *self, const pp_config *
         rc = pyro_read_auth(r, cfg);
     if (rc == 0 && host->cfg_is_set(cfg, "tenant_label"))
         r->tenant_label = host->cfg_string(cfg, "tenant_label");
+    r->max_sessions = host->cfg_int(cfg, "max_sessions_per_series");
+    if (rc == 0 && r->max_sessions < 0)
+        rc = host->cfg_error(cfg, "max_sessions_per_series", "must be 0 or more");
     if (rc < 0) {
         pyro_destroy(r);
         return -1;

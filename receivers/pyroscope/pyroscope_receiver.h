@@ -15,6 +15,8 @@
 #define PYRO_LABEL_NAME "__name__"
 #define PYRO_LABEL_DELTA "__delta__"
 #define PYRO_LABEL_SPY "pyroscope_spy"
+#define PYRO_LABEL_SESSION "__session_id__"
+#define PYRO_LABEL_APP "app_name"
 
 #define HTTP_OK 200
 #define HTTP_BAD_REQUEST 400
@@ -40,6 +42,7 @@ typedef struct pyro_receiver {
     char *password;     /* owned */
     char *bearer_token; /* owned */
     const char *tenant_label; /* borrowed; NULL = X-Scope-OrgID dropped */
+    int64_t max_sessions;     /* max_sessions_per_series; 0 = __session_id__ dropped */
     void *daemon;             /* struct MHD_Daemon *, made in start() */
 } pyro_receiver;
 
@@ -54,14 +57,28 @@ typedef struct pyro_request {
     const char *tenant;       /* X-Scope-OrgID, NULL if absent */
 } pyro_request;
 
+/* The answer to a request. `reason` is a short fixed token (the
+ * `reason` label of the rejected-requests counter: invalid_profile,
+ * unsupported_format, ...); `service` is the service the request was
+ * for, when known, for the warn line of a refusal. */
 typedef struct pyro_reply {
     int status;
+    const char *reason; /* static */
+    char service[128];
     char message[512];
 } pyro_reply;
 
-/* Sets the reply; returns -1 when status is an error, else 0. */
+/* Sets the reply, with a reason named after the status; returns -1 when
+ * status is an error, else 0. */
 int pyro_reply_set(pyro_reply *out, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* pyro_reply_set with a reason of its own (a static string). Returns -1. */
+int pyro_fail(pyro_reply *out, int status, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Remembers the service a request is for (for the log line of a refusal). */
+void pyro_reply_service(pyro_reply *out, const char *service, size_t len);
 
 /* Query argument of the request, or NULL. */
 const char *pyro_query(const pyro_request *q, const char *key);
@@ -80,18 +97,46 @@ int pyro_payload_check(const pyro_request *q, const void *data, size_t len, int6
 int pyro_payload_set(const pyro_request *q, pp_profile *p, const void *data, size_t len,
                      pyro_reply *out);
 
-/* Gives p its __name__ (from its sample types, or `hint` when those do
- * not tell; 400 if neither) and the tenant label, checks service_name and
- * the label count, and adds p to b (which takes ownership of p, also on
- * error). 0 or -1, reply set. */
+/* How to name a profile that arrives without __name__: the display names
+ * its sender gave its sample types (display[i] for sample type i, or NULL
+ * for none: host->pprof_family_display), and the family an app-name
+ * suffix stands for, used when the tree has no sample types. */
+typedef struct pyro_naming {
+    const char *const *display;
+    const char *hint;
+} pyro_naming;
+
+/* Proves p's payload decodes (400 naming the decoder's reason if not),
+ * gives p its __name__ when it has none (pyro_naming), the tenant label,
+ * checks service_name, applies the label rules of Pyroscope's distributor
+ * and the label count (pyro_labels_apply), and adds p to b (which takes
+ * ownership of p, also on error). `naming` may be NULL. 0 or -1, reply
+ * set. */
 int pyro_profile_finish(const pyro_request *q, pp_batch *b, pp_profile *p,
-                        const char *hint, pyro_reply *out);
+                        const pyro_naming *naming, pyro_reply *out);
+
+/* pyroscope_labels.c: what Pyroscope's distributor does to a series'
+ * labels with its default limits. `__session_id__` (the Go SDK's) is
+ * dropped, or with max_sessions_per_series > 0 kept as one of that many
+ * values (Pyroscope's modulo); label names with dots get underscores
+ * (otel.scope.name -> otel_scope_name), a clash with a different value
+ * is a 400; more than max_labels labels (once the session id went) is a
+ * 400. 0 or -1, reply set. */
+int pyro_labels_apply(const pyro_request *q, pp_profile *p, pyro_reply *out);
 
 /* Emits b (ownership passes) and sets a 200, or 503 when the host is
  * shutting down. */
 int pyro_emit(const pyro_request *q, pp_batch *b, pyro_reply *out);
 
 int pyro_handle_ingest(const pyro_request *q, pyro_reply *out);
+
+/* Named for what a 4xx is about: the `reason` label values. */
+#define PYRO_R_INVALID_PROFILE "invalid_profile"
+#define PYRO_R_INVALID_NAME "invalid_name"
+#define PYRO_R_INVALID_LABELS "invalid_labels"
+#define PYRO_R_INVALID_TIME "invalid_time_range"
+#define PYRO_R_UNSUPPORTED_FORMAT "unsupported_format"
+#define PYRO_R_INVALID_BODY "invalid_body"
 int pyro_handle_push_proto(const pyro_request *q, pyro_reply *out);
 int pyro_handle_push_json(const pyro_request *q, pyro_reply *out);
 

@@ -254,6 +254,36 @@ static void test_mutex_named_file(void **state) {
     free(gz);
 }
 
+/* The __name__ the receiver gives a file `name` holding one sample type. */
+static void assert_file_named(const char *name, const char *type, const char *want) {
+    uint8_t *gz;
+    size_t len;
+    char glob[600];
+    profile_bytes(type, "count", 3, &gz, &len);
+    put_file(name, gz, len, 5);
+    snprintf(glob, sizeof glob, "%s/%s", tmpdir, name);
+    harness *hs = receiver("include: ['%s']\nmin_file_age: 0s\n", glob);
+    pp_batch *b = next(hs);
+    if (strcmp(label(b, "__name__"), want) != 0)
+        fail_msg("%s (%s): __name__ %s, want %s", name, type, label(b, "__name__"), want);
+    harness_host()->batch_unref(b);
+    harness_free(hs);
+    free(gz);
+}
+
+/* The host's one naming rule, as Pyroscope names the same profiles: a
+ * wall profile (Node, Python) is wall, never process_cpu; a goroutine
+ * profile goroutines; Go's contentions/delay mutex unless the file name
+ * says block. */
+static void test_named_as_pyroscope(void **state) {
+    (void)state;
+    assert_file_named("node.pb.gz", "wall", "wall");
+    assert_file_named("app.goroutine.pb.gz", "goroutine", "goroutines");
+    assert_file_named("app.pb.gz", "contentions", "mutex");
+    assert_file_named("app.block.pb.gz", "delay", "block");
+    assert_file_named("fg.pb.gz", "samples", "process_cpu");
+}
+
 static void test_watch_reads_new_and_rewritten_once(void **state) {
     (void)state;
     put_cpu("one.pb.gz", 1, 5);
@@ -418,6 +448,7 @@ int main(void) {
         DIR_TEST(test_bad_files_moved_never_emitted),
         DIR_TEST(test_exclude_and_overrides),
         DIR_TEST(test_mutex_named_file),
+        DIR_TEST(test_named_as_pyroscope),
         DIR_TEST(test_watch_reads_new_and_rewritten_once),
         DIR_TEST(test_min_file_age_waits),
         DIR_TEST(test_delete_after_read_on_ack),

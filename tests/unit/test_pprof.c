@@ -625,12 +625,19 @@ static void test_family(void **state)
     const char *block[] = {"contentions", "delay"}, *tc[] = {"threadcreate"};
     const char *odd[] = {"frobs"}, *late[] = {"unknown", "cpu"};
     const char *node_wall[] = {"sample", "wall"}, *node_heap[] = {"objects", "space"};
+    const char *node_wall2[] = {"samples", "wall"}, *fgprof[] = {"samples", "time"};
     assert_string_equal(family_of(cpu, 2), "process_cpu");
     assert_string_equal(family_of(heap, 4), "memory");
     assert_string_equal(family_of(inuse, 1), "memory");
-    assert_string_equal(family_of(gor, 1), "goroutine");
-    assert_string_equal(family_of(gors, 1), "goroutine");
-    assert_string_equal(family_of(block, 2), "block");
+    /* Pyroscope's /ingest names a Go goroutine profile `goroutines` (its
+     * default display name of "goroutine"), and Go's block/mutex sample
+     * types `mutex` (display names mutex_count/mutex_duration) */
+    assert_string_equal(family_of(gor, 1), "goroutines");
+    assert_string_equal(family_of(gors, 1), "goroutines");
+    assert_string_equal(family_of(block, 2), "mutex");
+    /* wall before samples: a Node wall profile is never process_cpu */
+    assert_string_equal(family_of(node_wall2, 2), "wall");
+    assert_string_equal(family_of(fgprof, 2), "fgprof");
     assert_string_equal(family_of(tc, 1), "threadcreate");
     assert_string_equal(family_of(late, 2), "process_cpu");
     assert_string_equal(family_of(node_wall, 2), "wall");
@@ -639,6 +646,28 @@ static void test_family(void **state)
     assert_null(family_of(NULL, 0));
     assert_null(pprof_family(NULL));
     family_of(NULL, 0);
+}
+
+/* The Go SDK's sample_type_config display names decide block vs mutex. */
+static void test_family_display(void **state)
+{
+    (void)state;
+    const char *types[] = {"contentions", "delay"};
+    pp_profile *p = profile_new();
+    pp_pprof *t = profile_tree_new(p);
+    t->sample_types = profile_alloc(p, 2 * sizeof(pp_value_type));
+    for (size_t i = 0; i < 2; i++)
+        t->sample_types[i] = (pp_value_type){S(p, types[i]), S(p, "count")};
+    t->n_sample_types = 2;
+    const char *block[] = {"block_count", "block_duration"};
+    const char *mutex[] = {"mutex_count", "mutex_duration"};
+    const char *none[] = {NULL, NULL};
+    assert_string_equal(pprof_family_display(t, block), "block");
+    assert_string_equal(pprof_family_display(t, mutex), "mutex");
+    /* a config that names neither: the raw types, which no rule names */
+    assert_null(pprof_family_display(t, none));
+    assert_string_equal(pprof_family_display(t, NULL), "mutex");
+    profile_free(p);
 }
 
 int main(void)
@@ -657,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_merge_incompatible),
         cmocka_unit_test(test_family),
+        cmocka_unit_test(test_family_display),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 
 #include "harness.h"
+#include "metrics.h"
 #include "unit_support.h"
 
 extern const pp_component pp_receiver_pyroscope;
@@ -72,6 +73,11 @@ static int setup_with(void **state, const char *options)
 static int setup(void **state)
 {
     return setup_with(state, "tenant_label: tenant\nmax_labels: 8");
+}
+
+static int setup_sessions(void **state)
+{
+    return setup_with(state, "max_sessions_per_series: 4");
 }
 
 static int setup_bearer(void **state)
@@ -417,6 +423,343 @@ static void push_profiles_share_one_budget(void **state)
         free(fat[i]);
 }
 
+
+/* The refusals counted under `reason` so far. */
+static double refused(const fixture *f, const char *reason)
+{
+    char labels[96];
+    snprintf(labels, sizeof labels, "reason=\"%s\"", reason);
+    return metrics_value(harness_host()->metric(harness_instance(f->hs),
+                                                "pyroscope_refused_requests_total", "",
+                                                PP_COUNTER, labels));
+}
+
+#define MP_BOUNDARY "b0uNd4ry"
+
+/* A multipart form as pyroscope-go's upload writes it (upstream/remote,
+ * v1.4.2 and v0.x): `profile`, then `prev_profile` (v0.x only), then
+ * `sample_type_config`, each a form file. Returns the body's length. */
+static size_t go_sdk_form(uint8_t *out, const uint8_t *prof, size_t plen, const uint8_t *prev,
+                          size_t prevlen, const char *stc)
+{
+    size_t o = 0;
+    o += (size_t)sprintf((char *)out + o,
+                         "--" MP_BOUNDARY "\r\nContent-Disposition: form-data; name=\"profile\"; "
+                         "filename=\"profile.pprof\"\r\nContent-Type: "
+                         "application/octet-stream\r\n\r\n");
+    memcpy(out + o, prof, plen);
+    o += plen;
+    if (prev) {
+        o += (size_t)sprintf((char *)out + o,
+                             "\r\n--" MP_BOUNDARY "\r\nContent-Disposition: form-data; "
+                             "name=\"prev_profile\"; filename=\"profile.pprof\"\r\n"
+                             "Content-Type: application/octet-stream\r\n\r\n");
+        memcpy(out + o, prev, prevlen);
+        o += prevlen;
+    }
+    if (stc)
+        o += (size_t)sprintf((char *)out + o,
+                             "\r\n--" MP_BOUNDARY "\r\nContent-Disposition: form-data; "
+                             "name=\"sample_type_config\"; filename=\"sample_type_config.json\""
+                             "\r\nContent-Type: application/octet-stream\r\n\r\n%s",
+                             stc);
+    o += (size_t)sprintf((char *)out + o, "\r\n--" MP_BOUNDARY "--\r\n");
+    return o;
+}
+
+#define GO_SDK_NAME                                                                          \
+    "/ingest?name=gosvc%7B__session_id__%3D1f2e3d4c5b6a7988%2C__internal%3Dx%2Cenv%3Dprod%2C" \
+    "otel.scope.name%3Dcom.grafana.pyroscope%2Fgo%2Cprocess.runtime.name%3Dgo%7D"           \
+    "&from=1700000000000000000&until=1700000010000000000&spyName=gospy"
+#define GO_SDK_CTYPE "multipart/form-data; boundary=" MP_BOUNDARY
+
+/* Posts one Go SDK form of a one-type profile and returns the emitted
+ * profile's value (its batch in *b). */
+static pp_profile *go_sdk_post(fixture *f, const char *type, const char *unit, int64_t value,
+                               int64_t prev_value, const char *stc, pp_batch **b)
+{
+    size_t len, prevlen = 0;
+    uint8_t *prof = unit_one_sample_gz(type, unit, value, T0, 10 * SEC, &len);
+    uint8_t *prev = prev_value ? unit_one_sample_gz(type, unit, prev_value, T0, 0, &prevlen)
+                               : NULL;
+    uint8_t *body = malloc(len + prevlen + 2048);
+    size_t n = go_sdk_form(body, prof, len, prev, prevlen, stc);
+    assert_int_equal(post(f, GO_SDK_NAME, GO_SDK_CTYPE, NULL, body, n), 200);
+    free(body);
+    free(prof);
+    free(prev);
+    return next_profile(f, b);
+}
+
+static int64_t only_value(pp_profile *p)
+{
+    char err[128];
+    const pp_pprof *t = harness_host()->profile_tree(p, err, sizeof err);
+    assert_non_null(t);
+    int64_t sum = 0;
+    for (size_t i = 0; i < t->n_samples; i++)
+        sum += t->samples[i].values[0];
+    return sum;
+}
+
+/* pyroscope-go's uploads, named as Pyroscope names them: the display
+ * names of sample_type_config tell block from mutex, with and without
+ * prev_profile; __session_id__ is dropped (max_sessions_per_series 0),
+ * other private tags too, and dots in tag keys become underscores. */
+static void go_sdk_uploads(void **state)
+{
+    fixture *f = *state;
+    const pp_host *h = harness_host();
+    static const struct {
+        const char *type, *unit, *stc, *want;
+        int64_t prev;
+    } cases[] = {
+        {"contentions", "count",
+         "{\"contentions\":{\"units\":\"lock_samples\",\"display-name\":\"mutex_count\"},"
+         "\"delay\":{\"units\":\"lock_nanoseconds\",\"display-name\":\"mutex_duration\"}}",
+         "mutex", 0},
+        {"contentions", "count",
+         "{\"contentions\":{\"units\":\"lock_samples\",\"display-name\":\"block_count\"},"
+         "\"delay\":{\"units\":\"lock_nanoseconds\",\"display-name\":\"block_duration\"}}",
+         "block", 0},
+        {"delay", "nanoseconds",
+         "{\"contentions\":{\"display-name\":\"block_count\",\"cumulative\":true},"
+         "\"delay\":{\"display-name\":\"block_duration\",\"cumulative\":true}}",
+         "block", 10},
+        {"delay", "nanoseconds",
+         "{\"contentions\":{\"display-name\":\"mutex_count\",\"cumulative\":true},"
+         "\"delay\":{\"display-name\":\"mutex_duration\",\"cumulative\":true}}",
+         "mutex", 10},
+        {"goroutine", "count",
+         "{\"goroutine\":{\"display-name\":\"goroutines\",\"units\":\"goroutines\","
+         "\"aggregation\":\"average\"}}",
+         "goroutines", 0},
+        {"inuse_space", "bytes",
+         "{\"inuse_space\":{\"units\":\"bytes\",\"aggregation\":\"average\"}}", "memory", 0},
+        {"cpu", "nanoseconds", NULL, "process_cpu", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pp_batch *b;
+        pp_profile *p =
+            go_sdk_post(f, cases[i].type, cases[i].unit, 42, cases[i].prev, cases[i].stc, &b);
+        assert_label(p, "__name__", cases[i].want);
+        assert_int_equal(only_value(p), 42 - cases[i].prev);
+        assert_label(p, "service_name", "gosvc");
+        assert_label(p, "env", "prod");
+        assert_label(p, "otel_scope_name", "com.grafana.pyroscope/go");
+        assert_label(p, "process_runtime_name", "go");
+        assert_label(p, "pyroscope_spy", "gospy");
+        assert_null(h->label_get(p, "__session_id__"));
+        assert_null(h->label_get(p, "__internal"));
+        assert_null(h->label_get(p, "otel.scope.name"));
+        assert_int_equal(h->profile_from(p), T0);
+        h->batch_unref(b);
+    }
+}
+
+/* max_sessions_per_series: 4 keeps __session_id__ as the id modulo 4,
+ * written as the SDK writes ids (16 hex digits, little endian). */
+static void go_sdk_session_kept(void **state)
+{
+    fixture *f = *state;
+    pp_batch *b;
+    pp_profile *p = go_sdk_post(f, "cpu", "nanoseconds", 1, 0, NULL, &b);
+    /* 1f2e3d4c5b6a7988 little endian = 0x88796a5b4c3d2e1f; mod 4 = 3 */
+    assert_label(p, "__session_id__", "0300000000000000");
+    harness_host()->batch_unref(b);
+}
+
+/* Dotted names that meet an underscored one: the same value merges, a
+ * different one is refused; the session id does not count against
+ * max_labels (8 here) once it is dropped. */
+static void labels_as_pyroscope_leaves_them(void **state)
+{
+    fixture *f = *state;
+    const pp_host *h = harness_host();
+    size_t len;
+    uint8_t *cpu = profile_bytes("cpu", "nanoseconds", &len);
+    double before = refused(f, "invalid_labels");
+    assert_int_equal(post(f, "/ingest?name=a%7Bk.x%3D1%2Ck_x%3D2%7D&format=pprof",
+                          "application/octet-stream", NULL, cpu, len),
+                     400);
+    assert_true(refused(f, "invalid_labels") == before + 1);
+    assert_int_equal(post(f, "/ingest?name=a%7Bk.x%3D1%2Ck_x%3D1%7D&format=pprof",
+                          "application/octet-stream", NULL, cpu, len),
+                     200);
+    pp_batch *b;
+    pp_profile *p = next_profile(f, &b);
+    assert_label(p, "k_x", "1");
+    assert_null(h->label_get(p, "k.x"));
+    h->batch_unref(b);
+    /* service_name, __name__, __delta__, pyroscope_spy + 4 tags = 8, and
+     * __session_id__ the 9th, dropped before counting */
+    assert_int_equal(post(f, "/ingest?name=a%7Bt1%3D1%2Ct2%3D2%2Ct3%3D3%2Ct4%3D4%2C"
+                             "__session_id__%3D0011223344556677%7D&format=pprof",
+                          "application/octet-stream", NULL, cpu, len),
+                     200);
+    p = next_profile(f, &b);
+    assert_int_equal(h->label_count(p), 8);
+    h->batch_unref(b);
+    free(cpu);
+}
+
+/* A PushRequest of one series with `labels` (name, value pairs) and one
+ * raw profile. */
+static size_t push_one(uint8_t *out, const char *const *labels, size_t n_labels,
+                       const void *raw, size_t raw_len)
+{
+    uint8_t series[4096], pair[512], sample[2048];
+    size_t so = 0;
+    for (size_t i = 0; i < n_labels; i++) {
+        size_t po = pb_put(pair, 1, labels[2 * i], strlen(labels[2 * i]));
+        po += pb_put(pair + po, 2, labels[2 * i + 1], strlen(labels[2 * i + 1]));
+        so += pb_put(series + so, 1, pair, po);
+    }
+    size_t sl = pb_put(sample, 1, raw, raw_len);
+    so += pb_put(series + so, 2, sample, sl);
+    return pb_put(out, 1, series, so);
+}
+
+/* A push whose raw profile no decoder reads is refused (400) with or
+ * without __name__, nothing is emitted, and the refusal is counted. */
+static void push_undecodable_refused(void **state)
+{
+    fixture *f = *state;
+    static const char *const named[] = {"service_name", "svc", "__name__", "process_cpu"};
+    static const uint8_t zeros[] = {0, 0};
+    /* string_table [""] and a Function whose id is 0 */
+    static const uint8_t fn_id0[] = {0x32, 0x00, 0x2a, 0x00};
+    const struct {
+        const void *raw;
+        size_t len;
+    } raws[] = {{zeros, sizeof zeros}, {fn_id0, sizeof fn_id0}};
+    double before = refused(f, "invalid_profile");
+    int posts = 0;
+    for (size_t r = 0; r < 2; r++)
+        for (size_t n_labels = 1; n_labels <= 2; n_labels++) {
+            uint8_t req[4096];
+            size_t len = push_one(req, named, n_labels, raws[r].raw, raws[r].len);
+            assert_int_equal(post(f, "/push.v1.PusherService/Push", "application/proto", NULL,
+                                  req, len),
+                             400);
+            posts++;
+        }
+    assert_null(harness_wait_emit(f->hs, NO_EMIT_MS));
+    assert_true(refused(f, "invalid_profile") == before + posts);
+}
+
+/* from/until that overflow once scaled to nanoseconds: 400, not a
+ * negative window. */
+static void ingest_time_overflow(void **state)
+{
+    fixture *f = *state;
+    size_t len;
+    uint8_t *cpu = profile_bytes("cpu", "nanoseconds", &len);
+    static const char *const bad[] = {
+        "/ingest?name=a&format=pprof&from=17000000000080",
+        "/ingest?name=a&format=pprof&from=1700000000&until=99999999999999999",
+        "/ingest?name=a&format=pprof&from=99999999999999999999",
+        "/ingest?name=a&format=pprof&from=-5",
+    };
+    double before = refused(f, "invalid_time_range");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(post(f, bad[i], "application/octet-stream", NULL, cpu, len), 400);
+    assert_null(harness_wait_emit(f->hs, NO_EMIT_MS));
+    assert_true(refused(f, "invalid_time_range") == before + 4);
+    free(cpu);
+}
+
+/* The one sample whose leaf-to-root frame names, joined by ';' root
+ * first, are `stack`: its value, or -1. */
+static int64_t stack_value(pp_profile *p, const char *stack)
+{
+    const pp_host *h = harness_host();
+    char err[128], got[512];
+    const pp_pprof *t = h->profile_tree(p, err, sizeof err);
+    for (size_t i = 0; i < t->n_samples; i++) {
+        size_t o = 0;
+        got[0] = '\0';
+        for (size_t k = t->samples[i].n_location_ids; k > 0; k--) {
+            const pp_location *loc = h->pprof_location(p, t->samples[i].location_ids[k - 1]);
+            const pp_function *fn = h->pprof_function(p, loc->lines[0].function_id);
+            o += (size_t)snprintf(got + o, sizeof got - o, "%s%s", o ? ";" : "",
+                                  t->strings[fn->name]);
+        }
+        if (strcmp(got, stack) == 0)
+            return t->samples[i].values[0];
+    }
+    return -1;
+}
+
+static void assert_type(pp_profile *p, const char *type, const char *unit)
+{
+    char err[128];
+    const pp_pprof *t = harness_host()->profile_tree(p, err, sizeof err);
+    assert_int_equal(t->n_sample_types, 1);
+    assert_string_equal(t->strings[t->sample_types[0].type], type);
+    assert_string_equal(t->strings[t->sample_types[0].unit], unit);
+}
+
+/* folded (the default without a format) and lines, converted as
+ * Pyroscope's ingest adapter converts them. */
+static void ingest_text_formats(void **state)
+{
+    fixture *f = *state;
+    const pp_host *h = harness_host();
+    const char folded[] = "main;work;hash 3\r\nmain;work 2\n\nmain;work;hash 4\nno-count\n";
+    assert_int_equal(post(f, "/ingest?name=txt%7Benv%3Dqa%7D&from=1700000000&until=1700000010",
+                          "application/octet-stream", NULL, folded, strlen(folded)),
+                     200);
+    pp_batch *b;
+    pp_profile *p = next_profile(f, &b);
+    assert_label(p, "__name__", "process_cpu");
+    assert_label(p, "service_name", "txt");
+    assert_label(p, "env", "qa");
+    assert_label(p, "pyroscope_spy", "unknown");
+    assert_type(p, "cpu", "nanoseconds"); /* sampleRate 100: counts x 10 ms */
+    assert_int_equal(stack_value(p, "main;work;hash"), 7 * 10000000LL);
+    assert_int_equal(stack_value(p, "main;work"), 2 * 10000000LL);
+    char err[128];
+    const pp_pprof *t = h->profile_tree(p, err, sizeof err);
+    assert_int_equal(t->period, 10000000);
+    assert_string_equal(t->strings[t->period_type.type], "cpu");
+    assert_int_equal(t->n_functions, 3);
+    h->batch_unref(b);
+
+    const char lines[] = "a;b\na;b\na\n";
+    assert_int_equal(post(f, "/ingest?name=txt.alloc_space&format=lines&sampleRate=50",
+                          "text/plain", NULL, lines, strlen(lines)),
+                     200);
+    p = next_profile(f, &b);
+    assert_label(p, "__name__", "memory");
+    assert_type(p, "alloc_space", "bytes");
+    assert_int_equal(stack_value(p, "a;b"), 2);
+    assert_int_equal(stack_value(p, "a"), 1);
+    h->batch_unref(b);
+
+    assert_int_equal(post(f, "/ingest?name=svc.wall&format=folded&sampleRate=0", "text/plain",
+                          NULL, "x;y 5\n", 6),
+                     200);
+    p = next_profile(f, &b);
+    assert_label(p, "__name__", "wall");
+    assert_type(p, "samples", "count");
+    assert_int_equal(stack_value(p, "x;y"), 5);
+    h->batch_unref(b);
+
+    double before = refused(f, "invalid_profile");
+    assert_int_equal(post(f, "/ingest?name=svc", "text/plain", NULL, "x;y 5x\n", 7), 400);
+    assert_int_equal(post(f, "/ingest?name=svc", "text/plain", NULL, "x;y -5\n", 7), 400);
+    assert_int_equal(post(f, "/ingest?name=svc", "text/plain", NULL, "x;y\n", 4), 400);
+    assert_int_equal(post(f, "/ingest?name=svc", "text/plain", NULL, "x 99999999999999999\n",
+                          20),
+                     400); /* overflows once scaled by the 10 ms period */
+    assert_true(refused(f, "invalid_profile") == before + 4);
+    assert_int_equal(post(f, "/ingest?name=my.app", "text/plain", NULL, "x 1\n", 4), 400);
+    assert_int_equal(post(f, "/ingest?name=svc&format=speedscope", "text/plain", NULL, "{}", 2),
+                     400);
+    assert_null(harness_wait_emit(f->hs, NO_EMIT_MS));
+}
+
 /* bearer_token: only "Authorization: Bearer <token>" gets in. */
 static void bearer_token_required(void **state)
 {
@@ -453,6 +796,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(push_profiles_share_one_budget, setup_small_budget,
                                         teardown),
         cmocka_unit_test_setup_teardown(bearer_token_required, setup_bearer, teardown),
+        cmocka_unit_test_setup_teardown(go_sdk_uploads, setup, teardown),
+        cmocka_unit_test_setup_teardown(go_sdk_session_kept, setup_sessions, teardown),
+        cmocka_unit_test_setup_teardown(labels_as_pyroscope_leaves_them, setup, teardown),
+        cmocka_unit_test_setup_teardown(push_undecodable_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(ingest_time_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(ingest_text_formats, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -15,7 +15,7 @@ export PROFPIPE_PYROSCOPE_ADDRESS=127.0.0.1:$pyro_port
 cd "$T/root"
 start_profpipe run config/profpipe.yaml
 wait_index profiles 3 20
-for fam in process_cpu memory goroutine; do
+for fam in process_cpu memory goroutines; do
   ls profiles/example/$fam/*.pb.gz >/dev/null 2>&1 || fail "no sample in profiles/example/$fam"
 done
 pass "the samples are in ./profiles/example at once"

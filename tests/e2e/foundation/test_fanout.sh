@@ -52,7 +52,7 @@ count() { grep -c -- "$2" "$1" || true; }
 pass "one receiver -> two pipelines -> one shared exporter: 4+4 in shared, 4 in only_b"
 
 # each family arrived once per pipeline, with identical payload totals
-for fam in process_cpu memory goroutine block; do
+for fam in process_cpu memory goroutines block; do
   a=$(awk -F'\t' -v f="$fam" '$2 ~ "__name__="f"," && $2 ~ ",pipe=a," {print $4}' "$T/shared.sum")
   b=$(awk -F'\t' -v f="$fam" '$2 ~ "__name__="f"," && $2 ~ ",pipe=b," {print $4}' "$T/shared.sum")
   [ -n "$a" ] && [ "$a" = "$b" ] || fail "$fam: pipeline a totals '$a' != pipeline b totals '$b'"

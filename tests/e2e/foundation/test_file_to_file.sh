@@ -39,7 +39,7 @@ stop_profpipe "$PROFPIPE_PID"
 [ "$(index_lines "$T/out")" = 6 ] || fail "want 6 profiles (threadcreate dropped), got $(index_lines "$T/out")"
 
 indexcheck "$T/out" > "$T/summary" || fail "index does not match its files"
-family() { case $1 in cpu) echo process_cpu;; heap|allocs) echo memory;; *) echo "$1";; esac; }
+family() { case $1 in cpu) echo process_cpu;; heap|allocs) echo memory;; goroutine) echo goroutines;; *) echo "$1";; esac; }
 
 # expected: family, labels, and totals by go tool pprof -raw of each input
 : > "$T/want"; : > "$T/got"

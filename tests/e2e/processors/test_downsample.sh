@@ -59,7 +59,7 @@ for d in depth frac types window final one; do
   indexcheck "$T/$d" > "$T/$d.summary" || fail "$d: index does not match its files"
 done
 
-family() { case $1 in cpu) echo process_cpu;; heap|allocs) echo memory;; *) echo "$1";; esac; }
+family() { case $1 in cpu) echo process_cpu;; heap|allocs) echo memory;; goroutine) echo goroutines;; *) echo "$1";; esac; }
 ncols() { go tool pprof -raw "$1" 2>/dev/null | awk '/^Samples:/ {getline; print NF; exit}'; }
 totals() { # file [multiplier]
   local c out=""

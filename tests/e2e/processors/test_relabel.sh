@@ -32,7 +32,7 @@ processors:
   relabel/series:
     rules:
       - source_labels: [__name__]
-        regex: goroutine|threadcreate
+        regex: goroutines|threadcreate
         action: drop
       - source_labels: [service_name]
         regex: '(\w+?)app'

@@ -91,3 +91,24 @@ go_profiles_into() {
   go_build "$T/profgen" "$SOURCE_DIR/tests/e2e/go/profgen" || fail "cannot build profgen"
   timeout 30 "$T/profgen" "$1" >/dev/null || fail "profgen failed"
 }
+
+# file_sink_config PORT DIR [RECEIVER_OPTIONS]: a config of one pyroscope
+# receiver on 127.0.0.1:PORT (plus options, one YAML line each) writing to
+# a file exporter in DIR, for start_listening.
+file_sink_config() {
+  cat <<YAML
+receivers:
+  pyroscope:
+    endpoint: 127.0.0.1:$1
+$(printf '%s\n' "${@:3}" | sed '/^$/d; s/^/    /')
+exporters:
+  file:
+    directory: $2
+service:
+  telemetry: {address: ""}
+  pipelines:
+    profiles:
+      receivers: [pyroscope]
+      exporters: [file]
+YAML
+}

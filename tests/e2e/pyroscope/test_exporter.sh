@@ -86,7 +86,7 @@ bad=$(grep -E '^profile .* status=200 ' "$T/r1.log" |
   grep -v 'service_name="checkout"' | grep -v 'env="test"' || true)
 [ -z "$bad" ] || fail "503: labels lost: $bad"
 grep -q '__internal' "$T/r1.log" && fail "503: a reserved __ label was sent"
-for fam in process_cpu memory goroutine; do
+for fam in process_cpu memory goroutines; do
   grep -qE "^profile .*status=200 .*__name__=\"$fam\"" "$T/r1.log" || fail "503: no $fam profile"
 done
 [ "$(count_lines "$T/r1.log" '^req .*tenant=tenant-1 auth=ok')" = "$(count_lines "$T/r1.log" '^req ')" ] ||

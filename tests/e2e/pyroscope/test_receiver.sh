@@ -118,10 +118,23 @@ code=$(curl -sS -o "$T/body" -w '%{http_code}' --data-binary @"$T/in/cpu.pb.gz" 
 [ "$code" = 401 ] || fail "no credentials: HTTP $code"
 still_serving "wrong and missing password"
 
-post 400 "format 'trie'" "$base/ingest?name=shop&format=trie" --data-binary @"$T/in/cpu.pb.gz"
+post 400 "format 'trie'" "$base/ingest?name=shop&format=trie" --data-binary 'foo;bar 1'
 post 400 "jfr: not a JFR chunk" "$base/ingest?name=shop&format=jfr" --data-binary @"$T/in/cpu.pb.gz"
-post 400 "format 'folded'" "$base/ingest?name=shop" --data-binary 'foo;bar 1'
+post 400 "unsupported format" "$base/ingest?name=shop&format=pprof" --data-binary 'heap profile: 1: 2 [3: 4] @ heap/1048576'
 still_serving "unsupported formats"
+
+# a push whose raw profile no decoder reads, with __name__ in its series
+# (the codec's fast path): refused, not taken and lost later
+printf '\0\0' >"$T/undecodable"
+"$T/recorder" -make-push "$T/undecodable" -labels 0 >"$T/push_bad.pb"
+post 400 'invalid_argument' "$base/push.v1.PusherService/Push" --data-binary @"$T/push_bad.pb" \
+  -H 'Content-Type: application/proto'
+grep -E 'level=warn .*refused request: status=400 reason=invalid_profile client=127\.0\.0\.1:[0-9]+ service=' "$T/r.log" |
+  grep -q 'bad pprof' || fail "the refusal is not logged at warn with client, service, reason: $(tail -3 "$T/r.log")"
+still_serving "undecodable raw profile in a push with __name__"
+post 400 "from/until" "$base/ingest?name=shop&format=pprof&from=17000000000080" \
+  --data-binary @"$T/in/cpu.pb.gz"
+still_serving "from that overflows once scaled to nanoseconds"
 
 head -c 1000 /dev/urandom >"$T/garbage"
 post 400 '"code":"invalid_argument"' "$base/push.v1.PusherService/Push" --data-binary @"$T/garbage" \
