@@ -149,8 +149,8 @@ static int ingest_multipart(const pyro_request *q, pp_profile *p, pyro_reply *ou
     pj_value stc;
     int have_stc = 0;
     if (cfg) {
-        if (pj_parse((const char *)cfg->data, cfg->len, &stc, err, sizeof(err)) < 0)
-            return pyro_reply_set(out, HTTP_BAD_REQUEST, "sample_type_config: %s", err);
+        if (pyro_json_parse(q, cfg->data, cfg->len, "sample_type_config", &stc, out) < 0)
+            return -1;
         have_stc = 1;
     }
     pp_profile *prevp = q->r->h->profile_new();
