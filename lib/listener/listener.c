@@ -11,7 +11,14 @@
  * reports a connection closed before it closes its descriptor, under the
  * same lock the watchdog holds, so the watchdog never touches a reused
  * descriptor. A suspended connection (its request is being handled by
- * another thread) is exempt: that wait is ours. */
+ * another thread) is exempt: that wait is ours.
+ *
+ * The total limit is ours too: a full server that simply stopped
+ * accepting would leave a good client queued in the kernel behind every
+ * idle socket of a distributed attack. So libmicrohttpd may accept up to
+ * twice max_connections, and a connection beyond max_connections closes
+ * the oldest one that has not yet sent a whole request head (idle, or
+ * dripping it): a fresh client sends its request at once and is served. */
 #include "listener.h"
 
 #include <arpa/inet.h>
@@ -35,6 +42,7 @@
 #define NAME_MAX_SHOWN 48
 #define PEM_MAX_BYTES ((long)1 << 20)
 #define MAX_OPTIONS 24
+#define ACCEPT_HEADROOM 2 /* accepted connections per max_connections, see above */
 #define BEARER_PREFIX "Bearer "
 #define TENANT_HEADER "X-Scope-OrgID"
 #define TLS12_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -45,6 +53,7 @@ typedef struct tracked_conn {
     int fd;
     int64_t request_start_ns;
     int suspended, cut;
+    int in_request; /* its request head is whole: not evicted for room */
     struct tracked_conn *prev, *next;
 } tracked_conn;
 
@@ -58,11 +67,11 @@ struct listener {
     char *cert_pem, *key_pem, *ca_pem;
     pthread_mutex_t lock; /* guards conns and every tracked_conn */
     pthread_cond_t wake;
-    tracked_conn *conns;
+    tracked_conn *conns; /* newest first */
     int stopping;
     pthread_t watchdog;
     int watchdog_running;
-    pp_metric *cut_deadline, *aborted, *messages, *refused_403, *refused_401;
+    pp_metric *cut_deadline, *cut_room, *aborted, *messages, *refused_403, *refused_401;
 };
 
 static int64_t now_ns(void)
@@ -81,6 +90,26 @@ static void count(pp_metric *m, const pp_host *h)
 /* ------------------------------------------------------------------ */
 /* connection tracking and the request deadline                        */
 /* ------------------------------------------------------------------ */
+
+/* Over max_connections: closes the oldest connection without a whole
+ * request head. Called with the lock held. */
+static void make_room(listener *l)
+{
+    tracked_conn *oldest = NULL;
+    int64_t live = 0;
+    for (tracked_conn *t = l->conns; t; t = t->next) {
+        if (t->cut)
+            continue;
+        live++;
+        if (!t->in_request && !t->suspended)
+            oldest = t;
+    }
+    if (live <= l->cfg->max_connections || !oldest)
+        return;
+    oldest->cut = 1;
+    shutdown(oldest->fd, SHUT_RDWR);
+    count(l->cut_room, l->h);
+}
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
@@ -102,6 +131,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         if (l->conns)
             l->conns->prev = t;
         l->conns = t;
+        make_room(l);
         pthread_mutex_unlock(&l->lock);
         *socket_context = t;
         return;
@@ -138,6 +168,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     if (t) {
         pthread_mutex_lock(&l->lock);
         t->request_start_ns = now_ns(); /* the next request's clock */
+        t->in_request = 0;
         pthread_mutex_unlock(&l->lock);
     }
     if (l->handlers.completed)
@@ -304,6 +335,9 @@ int listener_admit(struct MHD_Connection *c, listener_verdict *v)
     if (!t) /* not tracked: memory was short when it arrived */
         return v->status = MHD_HTTP_SERVICE_UNAVAILABLE;
     listener *l = t->l;
+    pthread_mutex_lock(&l->lock);
+    t->in_request = 1;
+    pthread_mutex_unlock(&l->lock);
     const listener_config *cfg = l->cfg;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -396,6 +430,9 @@ static void make_metrics(listener *l, const char *name)
     snprintf(labels, sizeof labels, "%sreason=\"request_timeout\"", base);
     l->cut_deadline = h->metric(l->self, "http_connections_cut_total",
                                 "connections closed by profpipe, by reason", PP_COUNTER, labels);
+    snprintf(labels, sizeof labels, "%sreason=\"max_connections\"", base);
+    l->cut_room = h->metric(l->self, "http_connections_cut_total",
+                            "connections closed by profpipe, by reason", PP_COUNTER, labels);
     snprintf(labels, sizeof labels, "%.*s", (int)(strlen(base) ? strlen(base) - 1 : 0), base);
     l->aborted = h->metric(l->self, "http_requests_aborted_total",
                            "requests that ended without a complete reply (client gone, "
@@ -445,7 +482,7 @@ static struct MHD_Daemon *start_daemon(listener *l, const struct addrinfo *ai)
 #define OPT(o, v, p) ops[n++] = (struct MHD_OptionItem){o, (intptr_t)(v), (void *)(p)}
     OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, l);
     OPT(MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr);
-    OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL);
+    OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections * ACCEPT_HEADROOM, NULL);
     OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip, NULL);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, cfg->read_timeout_ns / NS_PER_SEC, NULL);
     OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_size, NULL);

@@ -13,6 +13,7 @@
 #define IPV4_BITS 32
 #define IPV6_BITS 128
 #define CIDR_TEXT_MAX 64
+#define MAX_CONNECTIONS 1000000
 
 const pp_option listener_tls_options[] = {
     {"cert_file", PP_OPT_STRING, NULL, "server certificate chain (PEM)", 1, NULL},
@@ -162,8 +163,8 @@ static int read_limits(const pp_host *h, const pp_config *cfg, listener_config *
     out->read_timeout_ns = h->cfg_duration_ns(cfg, "read_timeout");
     out->request_timeout_ns = h->cfg_duration_ns(cfg, "request_timeout");
     out->max_header_size = h->cfg_size(cfg, "max_header_size");
-    if (out->max_connections <= 0)
-        return h->cfg_error(cfg, "max_connections", "must be positive");
+    if (out->max_connections <= 0 || out->max_connections > MAX_CONNECTIONS)
+        return h->cfg_error(cfg, "max_connections", "must be 1 to %d", MAX_CONNECTIONS);
     if (out->max_connections_per_ip <= 0)
         return h->cfg_error(cfg, "max_connections_per_ip", "must be positive");
     if (out->read_timeout_ns < NS_PER_SEC)

@@ -768,8 +768,8 @@ static int pyro_start(void *state)
         pool_stop(r->pool);
         return -1;
     }
-    r->h->log(r->self, PP_LOG_INFO, "listening on %s%s:%s", r->listen.cert_file ? "https://" : "",
-              r->listen.host, r->listen.port);
+    r->h->log(r->self, PP_LOG_INFO, "listening on %s:%s%s", r->listen.host, r->listen.port,
+              r->listen.cert_file ? " (TLS)" : "");
     return 0;
 }
 
