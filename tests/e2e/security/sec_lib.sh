@@ -29,6 +29,7 @@ receivers:
     max_request_body_size: 4MiB
     max_decompressed_size: 8MiB
     decompression_budget: 32MiB
+    workers: 8
 ${3:-}
 exporters:
   file:
