@@ -365,7 +365,7 @@ int pj_parse_bounded(const char *text, size_t len, size_t max_bytes, pj_value *o
         return -2;
     }
     size_t n_values = p.n_values, n_keys = p.n_keys, n_containers = p.containers;
-    unsigned char *arena = malloc(need ? need : 1);
+    unsigned char *arena = calloc(1, need ? need : 1); /* slots start as zeroed values */
     if (!arena) {
         snprintf(err, errlen, "JSON: out of memory for %zu bytes", need);
         return -1;
