@@ -13,8 +13,9 @@
  * that must never stall the event loop. The client gets 200 only after
  * host->emit took the batch, so a 200 means profpipe owns the profiles.
  *
- * What a request inflates (gzip bodies and profiles, the parsed JSON
- * tree) is taken from one process-wide budget shared by every connection;
+ * What a request holds (its body, what gzip bodies and profiles inflate
+ * to, the parsed JSON tree) is taken from one process-wide budget shared
+ * by every connection;
  * when it is spent the request gets 503 with Retry-After, which the SDKs
  * honour, instead of memory growing with the number of connections.
  * Errors are answered with a message: text for /ingest, connect's JSON
@@ -52,9 +53,10 @@ static const pp_option pyro_options[] = {
     {"max_decompressed_size", PP_OPT_SIZE, "64MiB",
      "largest decompressed gzip body, all the profiles of one request together, or parsed JSON"
      " document accepted (413 beyond: gzip bombs)", 0, NULL},
-    {"decompression_budget", PP_OPT_SIZE, "256MiB",
-     "memory that all requests together may inflate to at once (gzip, JSON trees), shared by"
-     " every connection of the process; beyond it 503 with Retry-After", 0, NULL},
+    {"memory_budget", PP_OPT_SIZE, "256MiB",
+     "memory that all requests together may hold at once (bodies, what gzip inflates to, JSON"
+     " trees), shared by every connection of the process; beyond it 503 with Retry-After", 0,
+     NULL},
     {"workers", PP_OPT_INT, "4",
      "threads that decode requests and hand them on (a full `block` queue holds one)", 0,
      NULL},
@@ -65,7 +67,7 @@ static const pp_option pyro_options[] = {
 };
 
 /* ------------------------------------------------------------------ */
-/* the process-wide decompression budget                               */
+/* the process-wide memory budget                                      */
 /* ------------------------------------------------------------------ */
 
 static atomic_llong budget_capacity;
@@ -95,7 +97,7 @@ static void budget_give(int64_t n)
 static int budget_busy(pyro_reply *out)
 {
     return pyro_reply_set(out, HTTP_UNAVAILABLE,
-                          "decompression_budget is in use by other requests; retry later");
+                          "memory_budget is in use by other requests; retry later");
 }
 
 /* ------------------------------------------------------------------ */
@@ -278,8 +280,10 @@ typedef struct conn_state {
     unsigned char *body;
     size_t len, cap;
     int too_large;
+    int budget_spent;        /* the body found the memory budget spent: 503 */
+    int64_t body_reserved;   /* memory budget its buffer holds */
     const char *pinned_tenant; /* borrowed from the listener config */
-    int64_t reserved;          /* decompression budget held until the end */
+    int64_t reserved;          /* memory budget held until the end */
     pyro_reply reply;          /* STAGE_ANSWERED */
     struct conn_state *next;   /* in the worker queue */
 } conn_state;
@@ -412,26 +416,39 @@ static int request_precheck(pyro_receiver *r, struct MHD_Connection *c, const ch
     return 0;
 }
 
+static void body_drop(conn_state *st)
+{
+    free(st->body);
+    st->body = NULL;
+    st->len = st->cap = 0;
+    budget_give(st->body_reserved);
+    st->body_reserved = 0;
+}
+
 static void body_append(pyro_receiver *r, conn_state *st, const char *data, size_t n)
 {
-    if (st->too_large)
+    if (st->too_large || st->budget_spent)
         return;
     if (st->len + n > (size_t)r->max_body) {
         st->too_large = 1;
-        free(st->body);
-        st->body = NULL;
-        st->len = st->cap = 0;
+        body_drop(st);
         return;
     }
     if (st->len + n > st->cap) {
         size_t cap = st->cap ? st->cap : BODY_INITIAL_CAP;
         while (cap < st->len + n)
             cap *= 2;
-        unsigned char *nb = realloc(st->body, cap);
-        if (!nb) {
-            st->too_large = 1; /* answered 413: the client may retry smaller */
+        if (cap > (size_t)r->max_body)
+            cap = (size_t)r->max_body;
+        int64_t more = (int64_t)(cap - st->cap), got = budget_take_upto(more);
+        unsigned char *nb = got == more ? realloc(st->body, cap) : NULL;
+        if (!nb) { /* 503: the client retries when memory is free again */
+            budget_give(got);
+            st->budget_spent = 1;
+            body_drop(st);
             return;
         }
+        st->body_reserved += got;
         st->body = nb;
         st->cap = cap;
     }
@@ -467,8 +484,8 @@ static int body_inflate(pyro_receiver *r, struct MHD_Connection *c, conn_state *
         return pyro_reply_set(rep, HTTP_TOO_LARGE, "request body: %s", err);
     }
     budget_give(got - (int64_t)plain_len); /* the rest is held by the body */
+    body_drop(st);
     st->reserved += (int64_t)plain_len;
-    free(st->body);
     st->body = plain;
     st->len = st->cap = plain_len;
     return 0;
@@ -641,11 +658,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    if (st->too_large || pool_submit(r->pool, st) < 0) {
+    if (st->too_large || st->budget_spent || pool_submit(r->pool, st) < 0) {
         pyro_reply rep = {0};
         if (st->too_large)
             pyro_reply_set(&rep, HTTP_TOO_LARGE, "request body larger than %lld bytes",
                            (long long)r->max_body);
+        else if (st->budget_spent)
+            budget_busy(&rep);
         else
             pyro_reply_set(&rep, HTTP_UNAVAILABLE, "shutting down, profiles not taken");
         st->stage = STAGE_ANSWERED;
@@ -664,7 +683,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ptr,
     if (!st)
         return;
     budget_give(st->reserved);
-    free(st->body);
+    body_drop(st);
     free(st);
     *ptr = NULL;
 }
@@ -678,17 +697,18 @@ static int pyro_read_limits(pyro_receiver *r, const pp_config *cfg)
     const pp_host *h = r->h;
     r->max_body = h->cfg_size(cfg, "max_request_body_size");
     r->max_decompressed = h->cfg_size(cfg, "max_decompressed_size");
-    r->decompression_budget = h->cfg_size(cfg, "decompression_budget");
+    r->memory_budget = h->cfg_size(cfg, "memory_budget");
     r->max_labels = h->cfg_int(cfg, "max_labels");
     r->workers = h->cfg_int(cfg, "workers");
     if (r->max_body <= 0)
         return h->cfg_error(cfg, "max_request_body_size", "must be positive");
     if (r->max_decompressed <= 0)
         return h->cfg_error(cfg, "max_decompressed_size", "must be positive");
-    if (r->decompression_budget < r->max_decompressed)
-        return h->cfg_error(cfg, "decompression_budget",
-                            "must be at least max_decompressed_size (%lld)",
-                            (long long)r->max_decompressed);
+    if (r->memory_budget < r->max_decompressed || r->memory_budget < r->max_body)
+        return h->cfg_error(cfg, "memory_budget",
+                            "must be at least max_decompressed_size (%lld) and "
+                            "max_request_body_size (%lld)",
+                            (long long)r->max_decompressed, (long long)r->max_body);
     if (r->max_labels < 2)
         return h->cfg_error(cfg, "max_labels", "must be at least 2 (service_name, __name__)");
     if (r->workers < 1 || r->workers > MAX_WORKERS)
@@ -747,7 +767,7 @@ static int pyro_start(void *state)
 {
     pyro_receiver *r = state;
     /* the latest receiver started sizes the process-wide budget */
-    atomic_store(&budget_capacity, r->decompression_budget);
+    atomic_store(&budget_capacity, r->memory_budget);
     if (pool_start(r) < 0) {
         r->h->log(r->self, PP_LOG_ERROR, "cannot start %lld worker threads",
                   (long long)r->workers);

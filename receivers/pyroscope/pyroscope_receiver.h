@@ -38,7 +38,7 @@ typedef struct pyro_receiver {
     listener_config listen;   /* endpoint, limits, TLS, credentials */
     int64_t max_body;         /* max_request_body_size */
     int64_t max_decompressed; /* max_decompressed_size */
-    int64_t decompression_budget;
+    int64_t memory_budget;    /* process-wide, see pyroscope_receiver.c */
     int64_t max_labels; /* max_labels */
     int64_t workers;
     const char *tenant_label; /* borrowed; NULL = X-Scope-OrgID dropped */
@@ -55,7 +55,7 @@ typedef struct pyro_request {
     size_t len;
     const char *content_type; /* NULL if absent */
     const char *tenant;       /* X-Scope-OrgID (or the one the credentials pin), or NULL */
-    int64_t *reserved;        /* decompression budget the request holds until it ends */
+    int64_t *reserved;        /* memory budget the request holds until it ends */
 } pyro_request;
 
 typedef struct pyro_reply {
@@ -83,7 +83,7 @@ int pyro_payload_check(const pyro_request *q, const void *data, size_t len, int6
  * the payload in p. 0 or -1, reply set. */
 /* Parses a JSON document of the request (`what` names it in errors): 413
  * when its tree would exceed max_decompressed_size, 503 when the
- * process-wide decompression budget cannot hold it now. The memory stays
+ * process-wide memory budget cannot hold it now. The memory stays
  * charged to the request until it ends. 0 or -1, reply set. */
 int pyro_json_parse(const pyro_request *q, const void *text, size_t len, const char *what,
                     pj_value *doc, pyro_reply *out);

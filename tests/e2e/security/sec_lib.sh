@@ -28,7 +28,7 @@ receivers:
     max_header_size: 64KiB
     max_request_body_size: 4MiB
     max_decompressed_size: 8MiB
-    decompression_budget: 32MiB
+    memory_budget: 16MiB
     workers: 8
 ${3:-}
 exporters:
