@@ -5,8 +5,9 @@
 # 127.0.0.2 push is refused 403 before its (large) body is read. Then the
 # credentials: telemetry with basic auth (401 without), and a tenant
 # pinned to the receiver's credentials: another X-Scope-OrgID is 403,
-# none gets the pinned one, kept in the tenant label. Bounded: a dozen
-# requests.
+# none gets the pinned one, kept in the tenant label. Last, both on [::1]:
+# an IPv6 network admits ::1, an IPv4-only list refuses it. Bounded: a
+# dozen requests.
 source "$SOURCE_DIR/tests/e2e/lib.sh"
 source "$SOURCE_DIR/tests/e2e/pyroscope/pyro_lib.sh"
 source "$SOURCE_DIR/tests/e2e/security/sec_lib.sh"
@@ -60,3 +61,29 @@ check_nothing_lost
   fail "the pinned tenant is not on both profiles: $(grep tenant "$T/out/index.jsonl" | head -3)"
 grep -q 'team-b' "$T/out/index.jsonl" && fail "a profile of the refused tenant was written"
 pass "tenant pinned to the bearer token: another refused 403, none or the same kept as team-a"
+
+# IPv6: the receiver on [::1] allows ::1/128; telemetry on [::1] allows
+# only 127.0.0.0/8, which ::1 is not
+v6r=$(unused_port) && v6m=$(unused_port) || fail "no free port"
+cat >"$T/v6.yaml" <<YAML
+receivers:
+  pyroscope:
+    endpoint: "[::1]:$v6r"
+    allowed_networks: ["::1/128"]
+exporters:
+  file: {directory: $T/out6}
+service:
+  telemetry:
+    address: "[::1]:$v6m"
+    allowed_networks: [127.0.0.0/8]
+  pipelines: {profiles: {receivers: [pyroscope], exporters: [file]}}
+YAML
+start_profpipe v6 "$T/v6.yaml"
+wait_for 30 logged "$T/v6.log" "listening on ::1:$v6r" || fail "no IPv6 receiver: $(tail -3 "$T/v6.log")"
+c=$(code -g -H 'Content-Type: application/octet-stream' --data-binary @"$GOOD_PROFILE" "http://[::1]:$v6r/ingest?name=v6&format=pprof")
+[ "$c" = 200 ] || fail "::1 allowed by ::1/128: HTTP $c $(cat "$T/reply")"
+c=$(code -g "http://[::1]:$v6m/metrics")
+[ "$c" = 403 ] || fail "::1 outside 127.0.0.0/8: HTTP $c"
+stop_profpipe "$PROFPIPE_PID"
+[ "$(grep -c '"service_name":"v6"' "$T/out6/index.jsonl")" = 1 ] || fail "the IPv6 profile was not written"
+pass "IPv6: ::1 admitted by ::1/128, refused by an IPv4-only allowlist"
