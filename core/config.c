@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "host.h"
 
 #define CONFIG_MAX_FILE_BYTES ((long)16 << 20)
 /* For ordering messages by line, then column. */
@@ -28,6 +29,7 @@ static const pp_kind section_kinds[] = {PP_RECEIVER, PP_PROCESSOR, PP_EXPORTER};
 static const pp_option telemetry_options[] = {
     {"address", PP_OPT_STRING, "127.0.0.1:8888",
      "host:port of the /metrics and /healthz server; \"\" disables it", 0, NULL},
+    LISTENER_OPTIONS("64KiB"),
     {"log_level", PP_OPT_STRING, "info", "debug, info, warn or error", 0, NULL},
     {0},
 };
@@ -460,6 +462,8 @@ static int service_telemetry(config *c, const pp_config *service)
     const char *address = cfg_string(tel, "address");
     if (!(c->telemetry_address = strdup(address ? address : "")))
         return -1;
+    /* errors are reported into c; the address is set once final */
+    listener_config_read(host_api(), tel, NULL, &c->telemetry);
     const char *level = cfg_string(tel, "log_level");
     c->log_level = PP_LOG_INFO;
     if (!level)
@@ -586,6 +590,12 @@ config *config_load_string(const char *text, const char *name)
         config_free(c);
         return NULL;
     }
+    if (c->telemetry.max_connections == 0) { /* no telemetry options were read */
+        listener_config_free(&c->telemetry);
+        listener_config_read(host_api(), NULL, NULL, &c->telemetry);
+    }
+    /* a malformed address is reported by the service checks */
+    listener_config_set_address(&c->telemetry, c->telemetry_address);
     return c;
 }
 
@@ -660,6 +670,7 @@ void config_free(config *c)
     free(c->pipelines);
     free_list(c->plugins, c->n_plugins);
     free(c->telemetry_address);
+    listener_config_free(&c->telemetry);
     free_list(c->errors, c->n_errors);
     free_list(c->warnings, c->n_warnings);
     config_priv *priv = c->priv;

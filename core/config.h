@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <profpipe/plugin.h>
 
+#include "listener.h"
+
 typedef enum queue_policy {
     QUEUE_BLOCK = 0,
     QUEUE_DROP_OLDEST = 1,
@@ -58,6 +60,7 @@ typedef struct config {
     char **plugins; /* service.plugins, as written */
     size_t n_plugins;
     char *telemetry_address;     /* default "127.0.0.1:8888"; "" disables */
+    listener_config telemetry;   /* its limits, TLS and credentials; host NULL = off */
     pp_log_level log_level;      /* service.telemetry.log_level, default info */
     int64_t shutdown_timeout_ns; /* service.shutdown_timeout, default 10s */
     int ui_enabled;              /* service.ui.enabled, default on */

@@ -1,21 +1,25 @@
-/* http: libmicrohttpd with its own polling thread; the handlers only read
- * the metrics registry, so they need no other locking. */
+/* http: a listener (lib/listener: epoll loop, limits, TLS, credentials)
+ * serving the telemetry routes; the handlers only read the metrics
+ * registry, so they need no other locking. Every request is admitted
+ * (allowlist, client certificate, credentials) before the route dispatch. */
 #include "http.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "metrics.h"
 #include "ui/ui.h"
 
 #define HTTP_MAX_PORT 65535
 
+#define REALM_HEADER "Basic realm=\"profpipe\""
+
 struct telemetry_server {
-    struct MHD_Daemon *daemon;
+    listener_config cfg; /* a copy: the config it came from may be reloaded away */
+    listener *server;
 };
 
 int http_split_address(const char *address, char *host, size_t host_len, unsigned *port)
@@ -55,11 +59,31 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
     return ret;
 }
 
+/* 401 or 403 from the listener's verdict. */
+static enum MHD_Result refuse(struct MHD_Connection *conn, const listener_verdict *v)
+{
+    char body[sizeof v->message + 1];
+    int n = snprintf(body, sizeof body, "%s\n", v->message);
+    struct MHD_Response *r = MHD_create_response_from_buffer((size_t)n, body,
+                                                             MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "text/plain");
+    if (v->status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, REALM_HEADER);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)v->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **req_cls)
 {
     (void)cls, (void)version, (void)upload, (void)upload_size, (void)req_cls;
+    listener_verdict verdict;
+    if (listener_admit(conn, &verdict) != 0)
+        return refuse(conn, &verdict);
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n",
                      19, MHD_RESPMEM_PERSISTENT);
@@ -79,44 +103,41 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                  36, MHD_RESPMEM_PERSISTENT);
 }
 
-telemetry_server *telemetry_start(const char *address, char *err, size_t errlen)
+telemetry_server *telemetry_start(const listener_config *cfg, char *err, size_t errlen)
 {
-    char host[256];
-    unsigned port;
-    if (http_split_address(address, host, sizeof host, &port) != 0) {
-        snprintf(err, errlen, "telemetry address \"%s\" is not host:port", address);
-        return NULL;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
-    struct addrinfo *ai = NULL;
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%u", port);
-    int gai = getaddrinfo(host[0] ? host : NULL, portstr, &hints, &ai);
-    if (gai != 0) {
-        snprintf(err, errlen, "telemetry address \"%s\": %s", address, gai_strerror(gai));
-        return NULL;
-    }
     telemetry_server *t = calloc(1, sizeof *t);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    if (t)
-        t->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, NULL,
-                                     MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_END);
-    freeaddrinfo(ai);
-    if (!t || !t->daemon) {
-        snprintf(err, errlen, "cannot listen on telemetry address %s (in use?)", address);
+    if (!t) {
+        snprintf(err, errlen, "telemetry: out of memory");
+        return NULL;
+    }
+    if (listener_config_copy(&t->cfg, cfg) < 0) {
+        snprintf(err, errlen, "telemetry: out of memory");
+        free(t);
+        return NULL;
+    }
+    listener_handlers handlers = {.request = handle};
+    char why[384];
+    t->server =
+        listener_start(host_api(), NULL, "telemetry", &t->cfg, &handlers, why, sizeof why);
+    if (!t->server) {
+        snprintf(err, errlen, "telemetry: %s", why);
+        listener_config_free(&t->cfg);
         free(t);
         return NULL;
     }
     return t;
 }
 
+int telemetry_same(const telemetry_server *t, const listener_config *cfg)
+{
+    return t && listener_config_equal(&t->cfg, cfg);
+}
+
 void telemetry_stop(telemetry_server *t)
 {
     if (!t)
         return;
-    MHD_stop_daemon(t->daemon);
+    listener_stop(t->server);
+    listener_config_free(&t->cfg);
     free(t);
 }

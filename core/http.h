@@ -1,14 +1,20 @@
 /* http: the self-observability server on service.telemetry.address:
- * GET /metrics (Prometheus text) and GET /healthz. */
+ * GET /metrics (Prometheus text) and GET /healthz, behind the listener's
+ * limits, TLS, allowlist and credentials (service.telemetry options). */
 #ifndef PROFPIPE_HTTP_H
 #define PROFPIPE_HTTP_H
 
 #include <stddef.h>
 
+#include "listener.h"
+
 typedef struct telemetry_server telemetry_server;
 
-/* address is "host:port" (IPv4 or a name) or "[v6]:port". */
-telemetry_server *telemetry_start(const char *address, char *err, size_t errlen);
+/* Serves on cfg->host (copied). */
+telemetry_server *telemetry_start(const listener_config *cfg, char *err, size_t errlen);
+/* 1 when t runs with settings equal to cfg (never with TLS: a restart
+ * reads the certificate files again). */
+int telemetry_same(const telemetry_server *t, const listener_config *cfg);
 void telemetry_stop(telemetry_server *t);
 /* Parses "host:port" into host and port; -1 if malformed. */
 int http_split_address(const char *address, char *host, size_t host_len, unsigned *port);

@@ -140,26 +140,30 @@ typedef struct runtime {
     config *cfg;
     service *svc;
     telemetry_server *telemetry;
-    char *telemetry_address;
+    int telemetry_started; /* start_telemetry ran once */
 } runtime;
 
-static int start_telemetry(runtime *rt, const char *address)
+/* (Re)starts the telemetry server for c. It keeps running across a reload
+ * that leaves its settings alone, except with TLS: then it restarts, so
+ * that a SIGHUP reads rotated certificates. */
+static int start_telemetry(runtime *rt, const config *c)
 {
-    if (rt->telemetry_address && strcmp(rt->telemetry_address, address) == 0)
+    if (rt->telemetry_started && (rt->telemetry ? telemetry_same(rt->telemetry, &c->telemetry)
+                                                : !c->telemetry.host))
         return 0;
     telemetry_stop(rt->telemetry);
     rt->telemetry = NULL;
-    free(rt->telemetry_address);
-    rt->telemetry_address = strdup(address);
-    if (!address[0])
+    rt->telemetry_started = 1;
+    if (!c->telemetry.host)
         return 0;
     char err[512];
-    rt->telemetry = telemetry_start(address, err, sizeof err);
+    rt->telemetry = telemetry_start(&c->telemetry, err, sizeof err);
     if (!rt->telemetry) {
         log_error("%s", err);
         return -1;
     }
-    log_info("telemetry on http://%s/metrics", address);
+    log_info("telemetry on %s://%s/metrics", c->telemetry.cert_file ? "https" : "http",
+             c->telemetry_address);
     return 0;
 }
 
@@ -237,7 +241,7 @@ static void reload(runtime *rt, const char *path)
     rt->svc = s;
     rt->cfg = c;
     apply_log_level(c);
-    if (start_telemetry(rt, c->telemetry_address) != 0)
+    if (start_telemetry(rt, c) != 0)
         log_error("reload: the pipelines run, but without /metrics and /healthz");
     count_reload(1);
     log_info("reloaded %s", path);
@@ -265,7 +269,7 @@ static int cmd_run(const char *path)
     set_last_reload_successful(1);
     int rc = 0;
     configure_ui(rt.cfg);
-    if (start_telemetry(&rt, rt.cfg->telemetry_address) != 0 || service_start(rt.svc) != 0) {
+    if (start_telemetry(&rt, rt.cfg) != 0 || service_start(rt.svc) != 0) {
         rc = EXIT_RUNTIME;
     } else {
         ui_set_running(rt.svc, rt.cfg);
@@ -289,7 +293,6 @@ static int cmd_run(const char *path)
     telemetry_stop(rt.telemetry);
     ui_set_running(NULL, NULL);
     service_free(rt.svc);
-    free(rt.telemetry_address);
     config_free(rt.cfg);
     ui_reset();
     return rc;

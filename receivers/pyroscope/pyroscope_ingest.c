@@ -217,9 +217,8 @@ static int ingest_multipart(const pyro_request *q, ingest_ctx *in, pp_profile *p
     if (pyro_payload_set(q, p, prof->data, prof->len, out) < 0)
         return -1;
     if (cfg) {
-        if (pj_parse((const char *)cfg->data, cfg->len, &in->stc, err, sizeof(err)) < 0)
-            return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_BODY,
-                             "sample_type_config: %s", err);
+        if (pyro_json_parse(q, cfg->data, cfg->len, "sample_type_config", &in->stc, out) < 0)
+            return -1;
         in->have_stc = 1;
         if (in->stc.type != PJ_OBJECT)
             return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_BODY,

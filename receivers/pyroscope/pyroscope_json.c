@@ -1,5 +1,13 @@
 /* pyroscope_json: recursive-descent JSON (RFC 8259) into a value tree.
  *
+ * Memory is bounded by the input and known before it is taken: a first
+ * pass validates and counts values, member names, containers and string
+ * bytes; the tree then lives in one allocation of exactly that size
+ * (checked against the caller's limit), filled by two more passes. No
+ * string is copied twice and nothing grows by realloc, so a hostile shape
+ * (a million empty strings, deep nesting, a huge number) costs at most
+ * its count times sizeof(pj_value) plus its own length.
+ *
  * Strings are decoded (escapes, \uXXXX with surrogate pairs to UTF-8);
  * numbers are kept as text because the callers read them as int64 or not
  * at all. A parser state carries the position for error messages. */
@@ -11,11 +19,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The three passes over a document: MEASURE validates it and counts what
+ * the tree needs; COUNT records each container's item count (in the
+ * order containers open); BUILD fills the tree. Nothing is allocated
+ * before the total is known and checked against the caller's limit. */
+typedef enum pj_phase { PJ_MEASURE, PJ_COUNT, PJ_BUILD } pj_phase;
+
+/* Longest UTF-8 sequence one escape (or surrogate pair) decodes to. */
+#define PJ_UTF8_MAX 4
+
 typedef struct pj_parser {
     const char *s;
     size_t len, pos;
     char *err;
     size_t errlen;
+    pj_phase phase;
+    size_t n_values, n_keys, containers; /* counted by every pass */
+    size_t values_used, keys_used, str_used;
+    pj_value *values;     /* BUILD: the arena's item slots */
+    char **keys;          /* BUILD: its member-name slots */
+    size_t *child_counts; /* COUNT writes, BUILD reads */
+    char *strings;        /* BUILD: decoded strings and number texts */
 } pj_parser;
 
 static int pj_value_parse(pj_parser *p, pj_value *out, int depth);
@@ -114,42 +138,45 @@ static int pj_escape(pj_parser *p, char *buf, size_t *o)
     return 0;
 }
 
-/* A string starting at its opening quote. */
+/* A string starting at its opening quote. Decodes into the string area
+ * in the build pass; only measures in the others. Every pass advances
+ * str_used by the string's source length (content and closing quote),
+ * which is never less than what its decoded bytes and NUL take. */
 static int pj_string(pj_parser *p, char **out, size_t *outlen)
 {
-    p->pos++;
-    char *buf = malloc(p->len - p->pos + 1);
-    if (!buf)
-        return pj_fail(p, "out of memory");
+    size_t start = ++p->pos;
+    char *buf = p->phase == PJ_BUILD ? p->strings + p->str_used : NULL;
     size_t o = 0;
     for (;;) {
-        if (p->pos >= p->len) {
-            free(buf);
+        if (p->pos >= p->len)
             return pj_fail(p, "unterminated string");
-        }
         char c = p->s[p->pos++];
         if (c == '"')
             break;
-        if ((unsigned char)c < 0x20) {
-            free(buf);
+        if ((unsigned char)c < 0x20)
             return pj_fail(p, "control character in string");
-        }
         if (c != '\\') {
-            buf[o++] = c;
+            if (buf)
+                buf[o] = c;
+            o++;
             continue;
         }
-        if (p->pos >= p->len) {
-            free(buf);
+        if (p->pos >= p->len)
             return pj_fail(p, "unterminated string");
-        }
-        if (pj_escape(p, buf, &o) < 0) {
-            free(buf);
+        char tmp[PJ_UTF8_MAX];
+        size_t n = 0;
+        if (pj_escape(p, tmp, &n) < 0)
             return -1;
-        }
+        if (buf)
+            memcpy(buf + o, tmp, n);
+        o += n;
     }
-    buf[o] = '\0';
-    *out = buf;
-    *outlen = o;
+    p->str_used += p->pos - start;
+    if (buf) {
+        buf[o] = '\0';
+        *out = buf;
+        *outlen = o;
+    }
     return 0;
 }
 
@@ -162,6 +189,7 @@ static int pj_literal(pj_parser *p, const char *word)
     return 0;
 }
 
+/* A number is kept as its text: the source bytes and a NUL. */
 static int pj_number(pj_parser *p, pj_value *out)
 {
     size_t start = p->pos;
@@ -169,36 +197,24 @@ static int pj_number(pj_parser *p, pj_value *out)
         p->pos++;
     if (p->pos == start)
         return pj_fail(p, "unexpected character");
-    out->type = PJ_NUMBER;
-    out->str = strndup(p->s + start, p->pos - start);
-    out->len = p->pos - start;
-    return out->str ? 0 : pj_fail(p, "out of memory");
-}
-
-/* Appends a zeroed slot to a container; returns it or NULL. */
-static pj_value *pj_push(pj_value *c, int with_key)
-{
-    pj_value *items = realloc(c->items, (c->n + 1) * sizeof(*items));
-    if (!items)
-        return NULL;
-    c->items = items;
-    if (with_key) {
-        char **keys = realloc(c->keys, (c->n + 1) * sizeof(*keys));
-        if (!keys)
-            return NULL;
-        c->keys = keys;
-        keys[c->n] = NULL;
+    size_t n = p->pos - start;
+    if (p->phase == PJ_BUILD) {
+        out->type = PJ_NUMBER;
+        out->str = p->strings + p->str_used;
+        memcpy(out->str, p->s + start, n);
+        out->str[n] = '\0';
+        out->len = n;
     }
-    memset(&items[c->n], 0, sizeof(*items));
-    return &items[c->n++];
+    p->str_used += n + 1;
+    return 0;
 }
 
-static int pj_member_name(pj_parser *p, pj_value *obj)
+static int pj_member_name(pj_parser *p, char **key)
 {
     size_t klen;
     if (p->pos >= p->len || p->s[p->pos] != '"')
         return pj_fail(p, "expected a member name");
-    if (pj_string(p, &obj->keys[obj->n - 1], &klen) < 0)
+    if (pj_string(p, key, &klen) < 0)
         return -1;
     pj_ws(p);
     if (p->pos >= p->len || p->s[p->pos++] != ':')
@@ -206,22 +222,47 @@ static int pj_member_name(pj_parser *p, pj_value *obj)
     return 0;
 }
 
+/* Takes the slots of a container's items (and keys) from the arena: its
+ * item count was recorded by the counting pass, in the same order. */
+static void pj_container_open(pj_parser *p, pj_value *out, int object)
+{
+    size_t index = p->containers++;
+    if (p->phase == PJ_MEASURE)
+        return;
+    if (p->phase == PJ_COUNT) {
+        p->child_counts[index] = 0;
+        return;
+    }
+    out->type = object ? PJ_OBJECT : PJ_ARRAY;
+    out->n = p->child_counts[index];
+    out->items = out->n ? p->values + p->values_used : NULL;
+    p->values_used += out->n;
+    if (object && out->n) {
+        out->keys = p->keys + p->keys_used;
+        p->keys_used += out->n;
+    }
+}
+
 static int pj_container(pj_parser *p, pj_value *out, int depth, int object)
 {
     char close = object ? '}' : ']';
-    out->type = object ? PJ_OBJECT : PJ_ARRAY;
+    size_t index = p->containers;
+    pj_container_open(p, out, object);
     p->pos++;
     pj_ws(p);
     if (p->pos < p->len && p->s[p->pos] == close) {
         p->pos++;
         return 0;
     }
-    for (;;) {
+    for (size_t i = 0;; i++) {
         pj_ws(p);
-        pj_value *slot = pj_push(out, object);
-        if (!slot)
-            return pj_fail(p, "out of memory");
-        if (object && pj_member_name(p, out) < 0)
+        p->n_values++;
+        if (object)
+            p->n_keys++;
+        if (p->phase == PJ_COUNT)
+            p->child_counts[index]++;
+        pj_value *slot = p->phase == PJ_BUILD ? &out->items[i] : NULL;
+        if (object && pj_member_name(p, slot ? &out->keys[i] : NULL) < 0)
             return -1;
         if (pj_value_parse(p, slot, depth + 1) < 0)
             return -1;
@@ -238,6 +279,7 @@ static int pj_container(pj_parser *p, pj_value *out, int depth, int object)
     }
 }
 
+/* out is NULL in the passes that only measure. */
 static int pj_value_parse(pj_parser *p, pj_value *out, int depth)
 {
     if (depth > PJ_MAX_DEPTH)
@@ -245,57 +287,113 @@ static int pj_value_parse(pj_parser *p, pj_value *out, int depth)
     pj_ws(p);
     if (p->pos >= p->len)
         return pj_fail(p, "unexpected end");
+    int rc;
     switch (p->s[p->pos]) {
     case '{':
         return pj_container(p, out, depth, 1);
     case '[':
         return pj_container(p, out, depth, 0);
     case '"':
-        out->type = PJ_STRING;
-        return pj_string(p, &out->str, &out->len);
+        if (out)
+            out->type = PJ_STRING;
+        return pj_string(p, out ? &out->str : NULL, out ? &out->len : NULL);
     case 't':
-        out->type = PJ_BOOL;
-        out->boolean = 1;
-        return pj_literal(p, "true");
+        rc = pj_literal(p, "true");
+        if (out) {
+            out->type = PJ_BOOL;
+            out->boolean = 1;
+        }
+        return rc;
     case 'f':
-        out->type = PJ_BOOL;
-        return pj_literal(p, "false");
+        rc = pj_literal(p, "false");
+        if (out)
+            out->type = PJ_BOOL;
+        return rc;
     case 'n':
-        out->type = PJ_NULL;
-        return pj_literal(p, "null");
+        rc = pj_literal(p, "null");
+        if (out)
+            out->type = PJ_NULL;
+        return rc;
     default:
         return pj_number(p, out);
     }
 }
 
-int pj_parse(const char *text, size_t len, pj_value *out, char *err, size_t errlen)
+/* One pass over the whole document. */
+static int pj_pass(pj_parser *p, pj_phase phase, pj_value *root)
 {
-    pj_parser p = {text, len, 0, err, errlen};
+    p->phase = phase;
+    p->pos = 0;
+    p->n_values = p->n_keys = p->containers = 0;
+    p->values_used = p->keys_used = p->str_used = 0;
+    if (pj_value_parse(p, root, 0) < 0)
+        return -1;
+    pj_ws(p);
+    if (p->pos != p->len)
+        return pj_fail(p, "trailing data");
+    return 0;
+}
+
+/* Bytes of the one allocation that holds the tree, from the counts of
+ * the measuring pass. */
+static size_t pj_arena_size(const pj_parser *p)
+{
+    return p->n_values * sizeof(pj_value) + p->n_keys * sizeof(char *) +
+           p->containers * sizeof(size_t) + p->str_used;
+}
+
+int pj_measure(const char *text, size_t len, size_t *bytes, char *err, size_t errlen)
+{
+    pj_parser p = {.s = text, .len = len, .err = err, .errlen = errlen};
+    if (pj_pass(&p, PJ_MEASURE, NULL) < 0)
+        return -1;
+    *bytes = pj_arena_size(&p);
+    return 0;
+}
+
+int pj_parse_bounded(const char *text, size_t len, size_t max_bytes, pj_value *out, char *err,
+                     size_t errlen)
+{
+    pj_parser p = {.s = text, .len = len, .err = err, .errlen = errlen};
     memset(out, 0, sizeof(*out));
-    if (pj_value_parse(&p, out, 0) < 0) {
-        pj_free(out);
+    if (pj_pass(&p, PJ_MEASURE, NULL) < 0)
+        return -1;
+    size_t need = pj_arena_size(&p);
+    if (need > max_bytes) {
+        snprintf(err, errlen, "JSON document needs %zu bytes parsed; limit %zu", need,
+                 max_bytes);
+        return -2;
+    }
+    size_t n_values = p.n_values, n_keys = p.n_keys, n_containers = p.containers;
+    unsigned char *arena = calloc(1, need ? need : 1); /* slots start as zeroed values */
+    if (!arena) {
+        snprintf(err, errlen, "JSON: out of memory for %zu bytes", need);
         return -1;
     }
-    pj_ws(&p);
-    if (p.pos != len) {
-        pj_free(out);
-        return pj_fail(&p, "trailing data");
+    /* largest alignment first: values, then pointers and counts, then text */
+    p.values = (pj_value *)arena;
+    p.keys = (char **)(p.values + n_values);
+    p.child_counts = (size_t *)(p.keys + n_keys);
+    p.strings = (char *)(p.child_counts + n_containers);
+    if (pj_pass(&p, PJ_COUNT, NULL) < 0 || pj_pass(&p, PJ_BUILD, out) < 0) {
+        free(arena);
+        memset(out, 0, sizeof(*out));
+        return -1;
     }
+    out->arena = arena;
     return 0;
+}
+
+int pj_parse(const char *text, size_t len, pj_value *out, char *err, size_t errlen)
+{
+    return pj_parse_bounded(text, len, SIZE_MAX, out, err, errlen) < 0 ? -1 : 0;
 }
 
 void pj_free(pj_value *v)
 {
     if (!v)
         return;
-    for (size_t i = 0; i < v->n; i++) {
-        pj_free(&v->items[i]);
-        if (v->keys)
-            free(v->keys[i]);
-    }
-    free(v->items);
-    free(v->keys);
-    free(v->str);
+    free(v->arena);
     memset(v, 0, sizeof(*v));
 }
 

@@ -215,9 +215,8 @@ int pyro_handle_push_json(const pyro_request *q, pyro_reply *out)
 {
     const pp_host *h = q->r->h;
     pj_value doc;
-    char err[256];
-    if (pj_parse((const char *)q->body, q->len, &doc, err, sizeof(err)) < 0)
-        return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_BODY, "bad PushRequest: %s", err);
+    if (pyro_json_parse(q, q->body, q->len, "bad PushRequest", &doc, out) < 0)
+        return -1;
     const pj_value *series = pj_get(&doc, "series");
     pp_batch *decoded = NULL;
     int rc;

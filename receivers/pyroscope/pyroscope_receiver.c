@@ -2,67 +2,70 @@
  * services keep their Pyroscope SDKs (or Alloy) and point them at
  * profpipe instead of at Pyroscope.
  *
- * libmicrohttpd serves HTTP with one thread per connection (bounded by
- * max_connections): a slow client or a blocking emit (a full `block`
- * queue) then holds up only its own connection. Every request is checked
- * before its body is read (method, path, credentials, Content-Length) and
- * while it is read (max_request_body_size), so that an unauthenticated or
- * oversized upload is refused without buffering it. The body, once whole,
- * goes to the /ingest or push handler; the client gets 200 only after
+ * The HTTP side is a listener (lib/listener): one epoll event loop with
+ * connection limits, a per-request deadline, TLS, an allowlist and
+ * credentials. Every request is checked before its body is read (method,
+ * path, client address, credentials, Content-Length) and while it is read
+ * (max_request_body_size), so that an unauthenticated or oversized upload
+ * is refused without buffering it. The body, once whole, goes to a small
+ * pool of worker threads while its connection is suspended: the handler
+ * (/ingest or push) may block in host->emit on a full `block` queue, and
+ * that must never stall the event loop. The client gets 200 only after
  * host->emit took the batch, so a 200 means profpipe owns the profiles.
+ *
+ * What a request holds (its body, what gzip bodies and profiles inflate
+ * to, the parsed JSON tree) is taken from one process-wide budget shared
+ * by every connection;
+ * when it is spent the request gets 503 with Retry-After, which the SDKs
+ * honour, instead of memory growing with the number of connections.
  * Errors are answered with a message: text for /ingest, connect's JSON
  * error shape for the push API. A 4xx is also logged at warn with the
  * client's address, the service and the reason, and counted by reason
  * (pyroscope_refused_requests_total), so a misconfigured SDK is seen at
  * the default log level. */
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 #include <microhttpd.h>
 
 #include "json_text.h"
+#include "listener.h"
+#include "pyroscope_json.h"
 #include "pyroscope_receiver.h"
 
 #define PUSH_PATH "/push.v1.PusherService/Push"
 #define INGEST_PATH "/ingest"
-#define NS_PER_SEC 1000000000LL
-/* Room for long query strings (an /ingest name with many tags): MHD
- * answers 414 by itself beyond this, without our message. */
-#define CONNECTION_MEMORY_LIMIT ((size_t)512 << 10)
 #define BODY_INITIAL_CAP 4096
-#define LOG_LINE_MAX 512
 #define TENANT_HEADER "X-Scope-OrgID"
-#define BEARER_PREFIX "Bearer "
 #define GZIP_LIMIT_TEXT "exceeds the limit"
 #define REALM "profpipe"
+#define RETRY_AFTER_SECONDS "1"
+#define MAX_WORKERS 256
 
-static const pp_option basic_auth_options[] = {
-    {"username", PP_OPT_STRING, NULL, "user name clients must send", 1, NULL},
-    {"password", PP_OPT_STRING, NULL, "password clients must send", 0, NULL},
-    {"password_file", PP_OPT_STRING, NULL, "file holding that password", 0, NULL},
-    {0},
-};
-
+/* Room for long query strings (an /ingest name with many tags) in the
+ * default header bound. */
 static const pp_option pyro_options[] = {
     {"endpoint", PP_OPT_STRING, "127.0.0.1:4040", "host:port to listen on", 0, NULL},
+    LISTENER_OPTIONS("512KiB"),
     {"max_request_body_size", PP_OPT_SIZE, "16MiB",
      "largest request body accepted (413 beyond)", 0, NULL},
     {"max_decompressed_size", PP_OPT_SIZE, "64MiB",
-     "largest decompressed gzip body, or all the profiles of one request together, accepted"
-     " (413 beyond: gzip bombs)", 0, NULL},
+     "largest decompressed gzip body, all the profiles of one request together, or parsed JSON"
+     " document accepted (413 beyond: gzip bombs)", 0, NULL},
+    {"memory_budget", PP_OPT_SIZE, "256MiB",
+     "memory that all requests together may hold at once (bodies, what gzip inflates to, JSON"
+     " trees), shared by every connection of the process; beyond it 503 with Retry-After", 0,
+     NULL},
+    {"workers", PP_OPT_INT, "4",
+     "threads that decode requests and hand them on (a full `block` queue holds one)", 0,
+     NULL},
     {"max_labels", PP_OPT_INT, "64", "most series labels per profile (400 beyond)", 0, NULL},
-    {"max_connections", PP_OPT_INT, "64", "most concurrent client connections", 0, NULL},
-    {"read_timeout", PP_OPT_DURATION, "30s", "idle time after which a connection is closed",
-     0, NULL},
-    {"basic_auth", PP_OPT_SECTION, NULL, "require HTTP basic auth from clients", 0,
-     basic_auth_options},
-    {"bearer_token", PP_OPT_STRING, NULL, "require Authorization: Bearer <token>", 0, NULL},
-    {"bearer_token_file", PP_OPT_STRING, NULL, "file holding that token", 0, NULL},
     {"tenant_label", PP_OPT_STRING, NULL,
      "series label to keep the client's X-Scope-OrgID in; unset = dropped", 0, NULL},
     {"max_sessions_per_series", PP_OPT_INT, "0",
@@ -71,6 +74,40 @@ static const pp_option pyro_options[] = {
      NULL},
     {0},
 };
+
+/* ------------------------------------------------------------------ */
+/* the process-wide memory budget                                      */
+/* ------------------------------------------------------------------ */
+
+static atomic_llong budget_capacity;
+static atomic_llong budget_used;
+
+/* Takes up to `want` bytes of the budget; returns what it took (0 when
+ * none is left). */
+static int64_t budget_take_upto(int64_t want)
+{
+    long long used = atomic_load(&budget_used);
+    for (;;) {
+        long long room = atomic_load(&budget_capacity) - used;
+        long long take = room < want ? room : want;
+        if (take <= 0)
+            return 0;
+        if (atomic_compare_exchange_weak(&budget_used, &used, used + take))
+            return take;
+    }
+}
+
+static void budget_give(int64_t n)
+{
+    if (n > 0)
+        atomic_fetch_sub(&budget_used, n);
+}
+
+static int budget_busy(pyro_reply *out)
+{
+    return pyro_reply_set(out, HTTP_UNAVAILABLE,
+                          "memory_budget is in use by other requests; retry later");
+}
 
 /* ------------------------------------------------------------------ */
 /* helpers shared with the handlers                                    */
@@ -145,15 +182,20 @@ int pyro_payload_check(const pyro_request *q, const void *data, size_t len, int6
         return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "empty profile");
     size_t plain_len = len;
     if (len >= 2 && b[0] == 0x1f && b[1] == 0x8b) {
+        int64_t want = *budget, got = budget_take_upto(want);
+        if (got <= 0)
+            return budget_busy(out);
         uint8_t *plain = NULL;
         char err[256];
-        if (h->gunzip(data, len, (size_t)*budget, &plain, &plain_len, err, sizeof(err)) < 0) {
-            if (!strstr(err, GZIP_LIMIT_TEXT))
-                return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "profile: %s",
-                                 err);
-            plain_len = (size_t)*budget + 1;
-        }
+        int rc = h->gunzip(data, len, (size_t)got, &plain, &plain_len, err, sizeof(err));
         free(plain);
+        budget_give(got);
+        if (rc < 0 && !strstr(err, GZIP_LIMIT_TEXT))
+            return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "profile: %s", err);
+        if (rc < 0 && got < want)
+            return budget_busy(out);
+        if (rc < 0)
+            plain_len = (size_t)*budget + 1;
     }
     if (plain_len > (uint64_t)*budget)
         return pyro_reply_set(out, HTTP_TOO_LARGE,
@@ -161,6 +203,29 @@ int pyro_payload_check(const pyro_request *q, const void *data, size_t len, int6
                               " (max_decompressed_size, for all the request's profiles)",
                               (long long)q->r->max_decompressed);
     *budget -= (int64_t)plain_len;
+    return 0;
+}
+
+int pyro_json_parse(const pyro_request *q, const void *text, size_t len, const char *what,
+                    pj_value *doc, pyro_reply *out)
+{
+    size_t need = 0;
+    char err[256];
+    if (pj_measure(text, len, &need, err, sizeof(err)) < 0)
+        return pyro_reply_set(out, HTTP_BAD_REQUEST, "%s: %s", what, err);
+    if (need > (uint64_t)q->r->max_decompressed)
+        return pyro_reply_set(out, HTTP_TOO_LARGE,
+                              "%s: the parsed JSON needs %zu bytes, more than "
+                              "max_decompressed_size (%lld)",
+                              what, need, (long long)q->r->max_decompressed);
+    int64_t got = budget_take_upto((int64_t)need);
+    if (got < (int64_t)need) {
+        budget_give(got);
+        return budget_busy(out);
+    }
+    *q->reserved += got; /* given back when the request ends */
+    if (pj_parse_bounded(text, len, need, doc, err, sizeof(err)) < 0)
+        return pyro_reply_set(out, HTTP_BAD_REQUEST, "%s: %s", what, err);
     return 0;
 }
 
@@ -250,12 +315,35 @@ int pyro_emit(const pyro_request *q, pp_batch *b, pyro_reply *out)
 
 typedef enum route { ROUTE_INGEST = 1, ROUTE_PUSH } route;
 
+/* One request: read by the event loop, handled by a worker, answered by
+ * the event loop again once the worker resumed its connection. */
+typedef enum request_stage { STAGE_READING, STAGE_QUEUED, STAGE_ANSWERED } request_stage;
+
 typedef struct conn_state {
     route route;
+    request_stage stage;
+    struct MHD_Connection *conn;
     unsigned char *body;
     size_t len, cap;
     int too_large;
+    int budget_spent;        /* the body found the memory budget spent: 503 */
+    int64_t body_reserved;   /* memory budget its buffer holds */
+    const char *pinned_tenant; /* borrowed from the listener config */
+    int64_t reserved;          /* memory budget held until the end */
+    pyro_reply reply;          /* STAGE_ANSWERED */
+    struct conn_state *next;   /* in the worker queue */
 } conn_state;
+
+/* The workers and their queue: at most one entry per connection, so it
+ * is bounded by max_connections. */
+struct pyro_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    conn_state *head, *tail;
+    int stopping;
+    pthread_t *threads;
+    size_t n_threads;
+};
 
 static int is_json(const char *content_type)
 {
@@ -271,6 +359,8 @@ static const char *connect_code(int status)
         return "invalid_argument";
     case HTTP_UNAUTHORIZED:
         return "unauthenticated";
+    case HTTP_FORBIDDEN:
+        return "permission_denied";
     case HTTP_NOT_FOUND:
         return "unimplemented";
     case HTTP_TOO_LARGE:
@@ -354,6 +444,8 @@ static enum MHD_Result send_reply(pyro_receiver *r, struct MHD_Connection *c, ro
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (rep->status == HTTP_UNAVAILABLE)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_SECONDS);
     if (rep->status == HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Basic realm=\"" REALM "\"");
@@ -362,43 +454,11 @@ static enum MHD_Result send_reply(pyro_receiver *r, struct MHD_Connection *c, ro
     return rc;
 }
 
-/* Equal without an early exit, so timing does not reveal a prefix. */
-static int secret_equal(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned char diff = (unsigned char)(la != lb);
-    for (size_t i = 0; i < la; i++)
-        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
-    return diff == 0;
-}
-
-static int authorized(pyro_receiver *r, struct MHD_Connection *c)
-{
-    if (!r->username && !r->bearer_token)
-        return 1;
-    const char *auth =
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!auth)
-        return 0;
-    if (r->bearer_token && strncmp(auth, BEARER_PREFIX, strlen(BEARER_PREFIX)) == 0)
-        return secret_equal(auth + strlen(BEARER_PREFIX), r->bearer_token);
-    if (!r->username)
-        return 0;
-    char *pass = NULL;
-    char *user = MHD_basic_auth_get_username_password(c, &pass);
-    int ok = user && pass && secret_equal(user, r->username) &&
-             secret_equal(pass, r->password ? r->password : "");
-    if (user)
-        MHD_free(user);
-    if (pass)
-        MHD_free(pass);
-    return ok;
-}
-
 /* The checks made before any of the body is read. 0 to go on, else the
  * reply to send at once. */
 static int request_precheck(pyro_receiver *r, struct MHD_Connection *c, const char *url,
-                            const char *method, route *rt, pyro_reply *rep)
+                            const char *method, route *rt, const char **tenant,
+                            pyro_reply *rep)
 {
     if (strcmp(url, INGEST_PATH) == 0)
         *rt = ROUTE_INGEST;
@@ -408,8 +468,10 @@ static int request_precheck(pyro_receiver *r, struct MHD_Connection *c, const ch
         return pyro_reply_set(rep, HTTP_NOT_FOUND, "no such endpoint: %.200s", url);
     if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
         return pyro_reply_set(rep, HTTP_METHOD_NOT_ALLOWED, "%s needs POST", url);
-    if (!authorized(r, c))
-        return pyro_reply_set(rep, HTTP_UNAUTHORIZED, "missing or wrong credentials");
+    listener_verdict v;
+    if (listener_admit(c, &v) != 0)
+        return pyro_reply_set(rep, v.status, "%s", v.message);
+    *tenant = v.tenant;
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoll(cl, NULL, 10) > r->max_body)
@@ -418,26 +480,39 @@ static int request_precheck(pyro_receiver *r, struct MHD_Connection *c, const ch
     return 0;
 }
 
+static void body_drop(conn_state *st)
+{
+    free(st->body);
+    st->body = NULL;
+    st->len = st->cap = 0;
+    budget_give(st->body_reserved);
+    st->body_reserved = 0;
+}
+
 static void body_append(pyro_receiver *r, conn_state *st, const char *data, size_t n)
 {
-    if (st->too_large)
+    if (st->too_large || st->budget_spent)
         return;
     if (st->len + n > (size_t)r->max_body) {
         st->too_large = 1;
-        free(st->body);
-        st->body = NULL;
-        st->len = st->cap = 0;
+        body_drop(st);
         return;
     }
     if (st->len + n > st->cap) {
         size_t cap = st->cap ? st->cap : BODY_INITIAL_CAP;
         while (cap < st->len + n)
             cap *= 2;
-        unsigned char *nb = realloc(st->body, cap);
-        if (!nb) {
-            st->too_large = 1; /* answered 413: the client may retry smaller */
+        if (cap > (size_t)r->max_body)
+            cap = (size_t)r->max_body;
+        int64_t more = (int64_t)(cap - st->cap), got = budget_take_upto(more);
+        unsigned char *nb = got == more ? realloc(st->body, cap) : NULL;
+        if (!nb) { /* 503: the client retries when memory is free again */
+            budget_give(got);
+            st->budget_spent = 1;
+            body_drop(st);
             return;
         }
+        st->body_reserved += got;
         st->body = nb;
         st->cap = cap;
     }
@@ -457,15 +532,24 @@ static int body_inflate(pyro_receiver *r, struct MHD_Connection *c, conn_state *
     if (strcasecmp(enc, "gzip") != 0)
         return pyro_reply_set(rep, HTTP_UNSUPPORTED_MEDIA, "unsupported Content-Encoding %.64s",
                               enc);
+    int64_t want = r->max_decompressed, got = budget_take_upto(want);
+    if (got <= 0)
+        return budget_busy(rep);
     uint8_t *plain = NULL;
     size_t plain_len = 0;
     char err[256];
-    if (r->h->gunzip(st->body, st->len, (size_t)r->max_decompressed, &plain, &plain_len, err,
-                     sizeof(err)) < 0)
-        return pyro_reply_set(rep, strstr(err, GZIP_LIMIT_TEXT) ? HTTP_TOO_LARGE
-                                                                : HTTP_BAD_REQUEST,
-                              "request body: %s", err);
-    free(st->body);
+    if (r->h->gunzip(st->body, st->len, (size_t)got, &plain, &plain_len, err, sizeof(err)) <
+        0) {
+        budget_give(got);
+        if (!strstr(err, GZIP_LIMIT_TEXT))
+            return pyro_reply_set(rep, HTTP_BAD_REQUEST, "request body: %s", err);
+        if (got < want)
+            return budget_busy(rep);
+        return pyro_reply_set(rep, HTTP_TOO_LARGE, "request body: %s", err);
+    }
+    budget_give(got - (int64_t)plain_len); /* the rest is held by the body */
+    body_drop(st);
+    st->reserved += (int64_t)plain_len;
     st->body = plain;
     st->len = st->cap = plain_len;
     return 0;
@@ -488,7 +572,10 @@ static void request_dispatch(pyro_receiver *r, struct MHD_Connection *c, conn_st
         .len = st->len,
         .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                     MHD_HTTP_HEADER_CONTENT_TYPE),
-        .tenant = MHD_lookup_connection_value(c, MHD_HEADER_KIND, TENANT_HEADER),
+        .tenant = st->pinned_tenant
+                      ? st->pinned_tenant
+                      : MHD_lookup_connection_value(c, MHD_HEADER_KIND, TENANT_HEADER),
+        .reserved = &st->reserved,
     };
     if (st->route == ROUTE_INGEST)
         pyro_handle_ingest(&q, rep);
@@ -498,6 +585,127 @@ static void request_dispatch(pyro_receiver *r, struct MHD_Connection *c, conn_st
         pyro_handle_push_proto(&q, rep);
 }
 
+/* ------------------------------------------------------------------ */
+/* workers                                                              */
+/* ------------------------------------------------------------------ */
+
+static void *worker_main(void *arg)
+{
+    pyro_receiver *r = arg;
+    pyro_pool *pool = r->pool;
+    pthread_mutex_lock(&pool->lock);
+    for (;;) {
+        while (!pool->head && !pool->stopping)
+            pthread_cond_wait(&pool->ready, &pool->lock);
+        conn_state *st = pool->head;
+        if (!st)
+            break; /* stopping, and the queue is drained */
+        pool->head = st->next;
+        if (!pool->head)
+            pool->tail = NULL;
+        pthread_mutex_unlock(&pool->lock);
+        memset(&st->reply, 0, sizeof st->reply);
+        request_dispatch(r, st->conn, st, &st->reply);
+        st->stage = STAGE_ANSWERED;
+        listener_resume(st->conn);
+        pthread_mutex_lock(&pool->lock);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return NULL;
+}
+
+/* Suspends st's connection and queues it for a worker; -1 when stopping. */
+static int pool_submit(pyro_pool *pool, conn_state *st)
+{
+    pthread_mutex_lock(&pool->lock);
+    if (pool->stopping) {
+        pthread_mutex_unlock(&pool->lock);
+        return -1;
+    }
+    st->stage = STAGE_QUEUED;
+    st->next = NULL;
+    listener_suspend(st->conn);
+    if (pool->tail)
+        pool->tail->next = st;
+    else
+        pool->head = st;
+    pool->tail = st;
+    pthread_cond_signal(&pool->ready);
+    pthread_mutex_unlock(&pool->lock);
+    return 0;
+}
+
+static void pool_stop(pyro_pool *pool)
+{
+    if (!pool)
+        return;
+    pthread_mutex_lock(&pool->lock);
+    pool->stopping = 1;
+    pthread_cond_broadcast(&pool->ready);
+    pthread_mutex_unlock(&pool->lock);
+    for (size_t i = 0; i < pool->n_threads; i++)
+        pthread_join(pool->threads[i], NULL);
+    pool->n_threads = 0;
+}
+
+static void pool_free(pyro_pool *pool)
+{
+    if (!pool)
+        return;
+    pool_stop(pool);
+    pthread_cond_destroy(&pool->ready);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool->threads);
+    free(pool);
+}
+
+static int pool_start(pyro_receiver *r)
+{
+    pool_free(r->pool); /* of an earlier start */
+    pyro_pool *pool = calloc(1, sizeof *pool);
+    r->pool = pool;
+    if (!pool)
+        return -1;
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->ready, NULL);
+    pool->threads = calloc((size_t)r->workers, sizeof *pool->threads);
+    if (!pool->threads)
+        return -1;
+    for (int64_t i = 0; i < r->workers; i++) {
+        if (pthread_create(&pool->threads[i], NULL, worker_main, r) != 0)
+            return -1;
+        pool->n_threads++;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the event loop's side                                                */
+/* ------------------------------------------------------------------ */
+
+static const char *content_type(struct MHD_Connection *c)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+}
+
+static enum MHD_Result request_begin(pyro_receiver *r, struct MHD_Connection *c,
+                                     const char *url, const char *method, void **ptr)
+{
+    pyro_reply rep = {0};
+    route rt = ROUTE_INGEST;
+    const char *tenant = NULL;
+    if (request_precheck(r, c, url, method, &rt, &tenant, &rep) < 0)
+        return send_reply(r, c, rt, is_json(content_type(c)), &rep);
+    conn_state *st = calloc(1, sizeof(*st));
+    if (!st)
+        return MHD_NO;
+    st->route = rt;
+    st->conn = c;
+    st->pinned_tenant = tenant;
+    *ptr = st;
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **ptr)
@@ -505,30 +713,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     pyro_receiver *r = cls;
     conn_state *st = *ptr;
-    pyro_reply rep = {0};
-    if (!st) {
-        route rt = ROUTE_INGEST;
-        if (request_precheck(r, c, url, method, &rt, &rep) < 0)
-            return send_reply(r, c, rt, is_json(MHD_lookup_connection_value(
-                                               c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)),
-                              &rep);
-        st = calloc(1, sizeof(*st));
-        if (!st)
-            return MHD_NO;
-        st->route = rt;
-        *ptr = st;
-        return MHD_YES;
-    }
+    if (!st)
+        return request_begin(r, c, url, method, ptr);
+    if (st->stage == STAGE_ANSWERED)
+        return send_reply(r, c, st->route, is_json(content_type(c)), &st->reply);
     if (*upload_size) {
         body_append(r, st, upload_data, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
-    request_dispatch(r, c, st, &rep);
-    return send_reply(r, c, st->route,
-                      is_json(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                          MHD_HTTP_HEADER_CONTENT_TYPE)),
-                      &rep);
+    if (st->too_large || st->budget_spent || pool_submit(r->pool, st) < 0) {
+        pyro_reply rep = {0};
+        if (st->too_large)
+            pyro_reply_set(&rep, HTTP_TOO_LARGE, "request body larger than %lld bytes",
+                           (long long)r->max_body);
+        else if (st->budget_spent)
+            budget_busy(&rep);
+        else
+            pyro_reply_set(&rep, HTTP_UNAVAILABLE, "shutting down, profiles not taken");
+        st->stage = STAGE_ANSWERED;
+        return send_reply(r, c, st->route, is_json(content_type(c)), &rep);
+    }
+    return MHD_YES;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **ptr,
@@ -540,88 +746,49 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ptr,
     conn_state *st = *ptr;
     if (!st)
         return;
-    free(st->body);
+    budget_give(st->reserved);
+    body_drop(st);
     free(st);
     *ptr = NULL;
-}
-
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    pyro_receiver *r = cls;
-    char line[LOG_LINE_MAX];
-    vsnprintf(line, sizeof(line), fmt, ap);
-    size_t n = strlen(line);
-    while (n > 0 && line[n - 1] == '\n')
-        line[--n] = '\0';
-    r->h->log(r->self, PP_LOG_WARN, "http: %s", line);
 }
 
 /* ------------------------------------------------------------------ */
 /* lifecycle                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Splits "host:port" or "[v6]:port". 0 or -1. */
-static int split_endpoint(const char *ep, char **host, char **port)
-{
-    const char *colon = strrchr(ep, ':');
-    if (!colon || !colon[1])
-        return -1;
-    const char *hb = ep, *he = colon;
-    if (*hb == '[') {
-        hb++;
-        if (he[-1] != ']')
-            return -1;
-        he--;
-    }
-    *host = strndup(hb, (size_t)(he - hb));
-    *port = strdup(colon + 1);
-    return *host && *port ? 0 : -1;
-}
-
-static int pyro_read_auth(pyro_receiver *r, const pp_config *cfg)
-{
-    const pp_host *h = r->h;
-    const pp_config *basic = h->cfg_child(cfg, "basic_auth");
-    if (basic && h->cfg_is_set(basic, "username")) {
-        if (h->cfg_is_set(basic, "password") && h->cfg_is_set(basic, "password_file"))
-            return h->cfg_error(basic, "password", "set password or password_file, not both");
-        if (!h->cfg_is_set(basic, "password") && !h->cfg_is_set(basic, "password_file"))
-            return h->cfg_error(basic, "password", "password or password_file is required");
-        r->username = strdup(h->cfg_string(basic, "username"));
-        r->password = h->cfg_secret(basic, "password");
-        if (!r->username || !r->password)
-            return -1;
-    }
-    if (h->cfg_is_set(cfg, "bearer_token") || h->cfg_is_set(cfg, "bearer_token_file")) {
-        if (h->cfg_is_set(cfg, "bearer_token") && h->cfg_is_set(cfg, "bearer_token_file"))
-            return h->cfg_error(cfg, "bearer_token",
-                                "set bearer_token or bearer_token_file, not both");
-        r->bearer_token = h->cfg_secret(cfg, "bearer_token");
-        if (!r->bearer_token)
-            return -1;
-    }
-    return 0;
-}
-
 static int pyro_read_limits(pyro_receiver *r, const pp_config *cfg)
 {
     const pp_host *h = r->h;
     r->max_body = h->cfg_size(cfg, "max_request_body_size");
     r->max_decompressed = h->cfg_size(cfg, "max_decompressed_size");
+    r->memory_budget = h->cfg_size(cfg, "memory_budget");
     r->max_labels = h->cfg_int(cfg, "max_labels");
-    r->max_connections = h->cfg_int(cfg, "max_connections");
-    r->read_timeout_ns = h->cfg_duration_ns(cfg, "read_timeout");
+    r->workers = h->cfg_int(cfg, "workers");
     if (r->max_body <= 0)
         return h->cfg_error(cfg, "max_request_body_size", "must be positive");
     if (r->max_decompressed <= 0)
         return h->cfg_error(cfg, "max_decompressed_size", "must be positive");
+    if (r->memory_budget < r->max_decompressed || r->memory_budget < r->max_body)
+        return h->cfg_error(cfg, "memory_budget",
+                            "must be at least max_decompressed_size (%lld) and "
+                            "max_request_body_size (%lld)",
+                            (long long)r->max_decompressed, (long long)r->max_body);
     if (r->max_labels < 2)
         return h->cfg_error(cfg, "max_labels", "must be at least 2 (service_name, __name__)");
-    if (r->max_connections <= 0)
-        return h->cfg_error(cfg, "max_connections", "must be positive");
-    if (r->read_timeout_ns < NS_PER_SEC)
-        return h->cfg_error(cfg, "read_timeout", "must be at least 1s");
+    if (r->workers < 1 || r->workers > MAX_WORKERS)
+        return h->cfg_error(cfg, "workers", "must be 1 to %d", MAX_WORKERS);
     return 0;
+}
+
+static void pyro_stop(void *state, int64_t deadline_ns)
+{
+    (void)deadline_ns;
+    pyro_receiver *r = state;
+    /* workers first: they finish what they hold and resume its
+     * connection, so that the daemon stops with none suspended */
+    pool_stop(r->pool);
+    listener_stop(r->server);
+    r->server = NULL;
 }
 
 static void pyro_destroy(void *state)
@@ -629,13 +796,9 @@ static void pyro_destroy(void *state)
     pyro_receiver *r = state;
     if (!r)
         return;
-    if (r->daemon)
-        MHD_stop_daemon(r->daemon);
-    free(r->bind_host);
-    free(r->bind_port);
-    free(r->username);
-    free(r->password);
-    free(r->bearer_token);
+    pyro_stop(r, 0);
+    pool_free(r->pool);
+    listener_config_free(&r->listen);
     free(r);
 }
 
@@ -649,14 +812,11 @@ static int pyro_create(const pp_host *host, pp_instance *self, const pp_config *
     }
     r->h = host;
     r->self = self;
-    const char *ep = host->cfg_string(cfg, "endpoint");
-    int rc = 0;
-    if (split_endpoint(ep, &r->bind_host, &r->bind_port) < 0)
-        rc = host->cfg_error(cfg, "endpoint", "want host:port, got '%s'", ep);
+    int rc = listener_config_read(host, cfg, "endpoint", &r->listen);
+    if (rc == 0 && !r->listen.host)
+        rc = host->cfg_error(cfg, "endpoint", "must not be empty");
     if (rc == 0)
         rc = pyro_read_limits(r, cfg);
-    if (rc == 0)
-        rc = pyro_read_auth(r, cfg);
     if (rc == 0 && host->cfg_is_set(cfg, "tenant_label"))
         r->tenant_label = host->cfg_string(cfg, "tenant_label");
     r->max_sessions = host->cfg_int(cfg, "max_sessions_per_series");
@@ -673,42 +833,31 @@ static int pyro_create(const pp_host *host, pp_instance *self, const pp_config *
 static int pyro_start(void *state)
 {
     pyro_receiver *r = state;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-    struct addrinfo *ai = NULL;
-    const char *host = *r->bind_host ? r->bind_host : NULL;
-    int gai = getaddrinfo(host, r->bind_port, &hints, &ai);
-    if (gai != 0) {
-        r->h->log(r->self, PP_LOG_ERROR, "endpoint %s:%s: %s", r->bind_host, r->bind_port,
-                  gai_strerror(gai));
+    /* the latest receiver started sizes the process-wide budget */
+    atomic_store(&budget_capacity, r->memory_budget);
+    if (pool_start(r) < 0) {
+        r->h->log(r->self, PP_LOG_ERROR, "cannot start %lld worker threads",
+                  (long long)r->workers);
+        pool_stop(r->pool);
         return -1;
     }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    r->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, r, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, r,
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)r->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)(r->read_timeout_ns / NS_PER_SEC), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, r, MHD_OPTION_END);
-    freeaddrinfo(ai);
-    if (!r->daemon) {
-        r->h->log(r->self, PP_LOG_ERROR, "cannot listen on %s:%s (in use?)", r->bind_host,
-                  r->bind_port);
+    listener_handlers handlers = {
+        .request = on_request,
+        .cls = r,
+        .completed = on_completed,
+        .suspend_resume = 1,
+    };
+    char err[512];
+    r->server = listener_start(r->h, r->self, "pyroscope", &r->listen, &handlers, err,
+                               sizeof err);
+    if (!r->server) {
+        r->h->log(r->self, PP_LOG_ERROR, "%s", err);
+        pool_stop(r->pool);
         return -1;
     }
-    r->h->log(r->self, PP_LOG_INFO, "listening on %s:%s", r->bind_host, r->bind_port);
+    r->h->log(r->self, PP_LOG_INFO, "listening on %s:%s%s", r->listen.host, r->listen.port,
+              r->listen.cert_file ? " (TLS)" : "");
     return 0;
-}
-
-static void pyro_stop(void *state, int64_t deadline_ns)
-{
-    (void)deadline_ns;
-    pyro_receiver *r = state;
-    if (r->daemon)
-        MHD_stop_daemon(r->daemon);
-    r->daemon = NULL;
 }
 
 const pp_component pp_receiver_pyroscope = {

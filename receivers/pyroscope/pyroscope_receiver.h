@@ -11,6 +11,9 @@
 
 #include <profpipe/plugin.h>
 
+#include "listener.h"
+#include "pyroscope_json.h"
+
 #define PYRO_LABEL_SERVICE "service_name"
 #define PYRO_LABEL_NAME "__name__"
 #define PYRO_LABEL_DELTA "__delta__"
@@ -21,6 +24,7 @@
 #define HTTP_OK 200
 #define HTTP_BAD_REQUEST 400
 #define HTTP_UNAUTHORIZED 401
+#define HTTP_FORBIDDEN 403
 #define HTTP_NOT_FOUND 404
 #define HTTP_METHOD_NOT_ALLOWED 405
 #define HTTP_TOO_LARGE 413
@@ -28,22 +32,22 @@
 #define HTTP_INTERNAL 500
 #define HTTP_UNAVAILABLE 503
 
+typedef struct pyro_pool pyro_pool;
+
 typedef struct pyro_receiver {
     const pp_host *h;
     pp_instance *self;
-    char *bind_host;          /* owned */
-    char *bind_port;          /* owned */
+    listener_config listen;   /* endpoint, limits, TLS, credentials */
     int64_t max_body;         /* max_request_body_size */
     int64_t max_decompressed; /* max_decompressed_size */
-    int64_t max_labels;       /* max_labels */
-    int64_t max_connections;
-    int64_t read_timeout_ns;
-    char *username;     /* owned; required from clients when set */
-    char *password;     /* owned */
-    char *bearer_token; /* owned */
+    int64_t memory_budget;    /* process-wide, see pyroscope_receiver.c */
+    int64_t max_labels; /* max_labels */
+    int64_t workers;
     const char *tenant_label; /* borrowed; NULL = X-Scope-OrgID dropped */
     int64_t max_sessions;     /* max_sessions_per_series; 0 = __session_id__ dropped */
     void *daemon;             /* struct MHD_Daemon *, made in start() */
+    listener *server;         /* made in start() */
+    pyro_pool *pool;          /* the workers, made in start() */
 } pyro_receiver;
 
 /* One request, as the handlers see it. Everything is borrowed for the
@@ -54,7 +58,8 @@ typedef struct pyro_request {
     const unsigned char *body;
     size_t len;
     const char *content_type; /* NULL if absent */
-    const char *tenant;       /* X-Scope-OrgID, NULL if absent */
+    const char *tenant;       /* X-Scope-OrgID (or the one the credentials pin), or NULL */
+    int64_t *reserved;        /* memory budget the request holds until it ends */
 } pyro_request;
 
 /* The answer to a request. `reason` is a short fixed token (the
@@ -94,6 +99,13 @@ int pyro_payload_check(const pyro_request *q, const void *data, size_t len, int6
 
 /* pyro_payload_check against max_decompressed_size, then stores a copy of
  * the payload in p. 0 or -1, reply set. */
+/* Parses a JSON document of the request (`what` names it in errors): 413
+ * when its tree would exceed max_decompressed_size, 503 when the
+ * process-wide memory budget cannot hold it now. The memory stays
+ * charged to the request until it ends. 0 or -1, reply set. */
+int pyro_json_parse(const pyro_request *q, const void *text, size_t len, const char *what,
+                    pj_value *doc, pyro_reply *out);
+
 int pyro_payload_set(const pyro_request *q, pp_profile *p, const void *data, size_t len,
                      pyro_reply *out);
 

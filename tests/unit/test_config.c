@@ -478,7 +478,9 @@ static void test_service_errors(void **state)
     expect_error(c, "t.yaml:7:16: service: telemetry.log_level: invalid log level "
                     "\"loud\" (use debug, info, warn or error)");
     expect_error(c, "t.yaml:8:5: service: telemetry.port: unknown option (valid: "
-                    "address, log_level)");
+                    "address, max_connections, max_connections_per_ip, read_timeout, "
+                    "request_timeout, max_header_size, allowed_networks, tls, basic_auth, "
+                    "bearer_token, bearer_token_file, bearer_token_tenant, log_level)");
     expect_error(c, "t.yaml:9:3: service: extensions: unknown option (valid: pipelines, "
                     "plugins, telemetry, shutdown_timeout, ui)");
     expect_error(c, "t.yaml:11:5: service: pipelines.Profiles: invalid pipeline name "
