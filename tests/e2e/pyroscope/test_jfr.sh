@@ -7,7 +7,7 @@
 # body, and as pyroscope-java's upload (v2.9.1 PyroscopeExporter, OkHttp's
 # multipart form: a gzip'd `jfr` part and a gzip'd LabelsSnapshot `labels`
 # part, the SDK's query parameters). The file exporter's output is checked
-# against the recording as the JDK's own `jfr print --json` reads it: each
+# against the recording as the JDK's own `jfr print --json` reads each chunk: each
 # event type is one profile named as Pyroscope names it, the hot method is
 # on top of CPU, and each profile's totals are the events' count and the
 # sum of their sizes or durations. The multipart upload gives the same
