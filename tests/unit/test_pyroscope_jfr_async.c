@@ -263,7 +263,8 @@ static void w_metadata(wbuf *w)
 
 /* ------------------------------------------------------------ chunks */
 
-static void w_checkpoint(wbuf *w)
+/* The chunk's constant pools; its one stack trace has id `trace`. */
+static void w_checkpoint(wbuf *w, uint64_t trace)
 {
     static const char lambda[] = "Main$$Lambda$14/0x0000000800c03200";
     wbuf ev = {0};
@@ -303,7 +304,7 @@ static void w_checkpoint(wbuf *w)
     w_varint(&ev, 2), w_varint(&ev, 2), w_varint(&ev, 4);
     w_varint(&ev, T_TRACE);
     w_varint(&ev, 1);
-    w_varint(&ev, 1);
+    w_varint(&ev, trace);
     w_byte(&ev, 0);
     w_varint(&ev, 2);
     w_varint(&ev, 1), w_varint(&ev, 10); /* leaf: Main.hét line 10 */
@@ -347,7 +348,7 @@ static void w_chunk(wbuf *w, int index)
 {
     wbuf body = {0}, ev = {0};
     size_t cp_off = 68 + body.n;
-    w_checkpoint(&body);
+    w_checkpoint(&body, 1);
     if (index == 0) { /* async-profiler's event=wall */
         w_varint(&ev, EV_SETTING);
         w_varint(&ev, 0);
@@ -611,6 +612,55 @@ static void test_async_reader_counts(void **state)
     free(rec.b);
 }
 
+static int count_lock(void *arg, const jfr_sample *s)
+{
+    int64_t *lock = arg;
+    if (s->kind == JFR_LOCK) {
+        assert_int_equal(s->n_frames, 2);
+        assert_string_equal(s->frames[0].method, "h\xc3\xa9t");
+        lock[0] += s->values[0];
+        lock[1] += s->values[1];
+    }
+    return 0;
+}
+
+/* A chunk's events may name a stack trace that only the chunk before
+ * defines: the JDK does that to an event committed across a chunk
+ * rotation (a jdk.JavaMonitorEnter waiting while its thread's stack trace
+ * went into the old chunk). Constant pools are per chunk, as Pyroscope
+ * reads them (grafana/jfr-parser resets them at each chunk's metadata),
+ * and as the JDK reads the chunk alone: that event is left out and
+ * counted stackless, never given the old chunk's frames nor another
+ * stack's. (`jfr print` on the whole file shows such an event with a stack
+ * only when the event before it of its type, in the old chunk, named the
+ * same id: its parser keeps the last value it resolved per field.) */
+static void test_stack_of_an_earlier_chunk(void **state)
+{
+    (void)state;
+    wbuf rec = {0}, body = {0};
+    w_chunk(&rec, 0); /* stack 1, one monitor event of 2000 us */
+    size_t cp_off = 68;
+    w_checkpoint(&body, 2); /* this chunk's only stack trace is 2 */
+    w_sample(&body, EV_MONITOR, 3, (const uint64_t[]){3000, 2, 0});
+    w_sample(&body, EV_MONITOR, 3, (const uint64_t[]){7000, 1, 0}); /* chunk 0's stack */
+    w_sample(&body, EV_MONITOR, 3, (const uint64_t[]){5000, 2, 0});
+    size_t meta_off = 68 + body.n;
+    w_metadata(&body);
+    w_header(&rec, 68 + body.n, cp_off, meta_off, START_NS + CHUNK_NS);
+    w_bytes(&rec, body.b, body.n);
+    jfr_info info;
+    char err[256];
+    int64_t lock[2] = {0, 0};
+    assert_int_equal(jfr_parse(rec.b, rec.n, BUDGET, count_lock, lock, &info, err, sizeof(err)), 0);
+    assert_int_equal(info.chunks, 2);
+    assert_int_equal(info.events[JFR_LOCK], 4);
+    assert_int_equal(info.stackless[JFR_LOCK], 1);
+    assert_int_equal(lock[0], 3);
+    assert_int_equal(lock[1], (2000 + 3000 + 5000) * 1000LL); /* us ticks in ns */
+    free(rec.b);
+    free(body.b);
+}
+
 /* Every truncation, and mutations, through the whole conversion. */
 static void test_async_hostile(void **state)
 {
@@ -697,8 +747,11 @@ static void test_nested_empty_types(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_async_profiler_shape), cmocka_unit_test(test_async_reader_counts),
-        cmocka_unit_test(test_async_hostile),        cmocka_unit_test(test_nested_empty_types),
+        cmocka_unit_test(test_async_profiler_shape),
+        cmocka_unit_test(test_async_reader_counts),
+        cmocka_unit_test(test_stack_of_an_earlier_chunk),
+        cmocka_unit_test(test_async_hostile),
+        cmocka_unit_test(test_nested_empty_types),
         cmocka_unit_test(test_labels_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

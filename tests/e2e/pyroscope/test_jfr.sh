@@ -7,7 +7,7 @@
 # body, and as pyroscope-java's upload (v2.9.1 PyroscopeExporter, OkHttp's
 # multipart form: a gzip'd `jfr` part and a gzip'd LabelsSnapshot `labels`
 # part, the SDK's query parameters). The file exporter's output is checked
-# against the recording as the JDK's own `jfr print --json` reads it: each
+# against the recording as the JDK's own `jfr print --json` reads each chunk: each
 # event type is one profile named as Pyroscope names it, the hot method is
 # on top of CPU, and each profile's totals are the events' count and the
 # sum of their sizes or durations. The multipart upload gives the same
@@ -27,21 +27,41 @@ timeout 120 java "-XX:StartFlightRecording=filename=$T/r.jfr,settings=$JFR_DIR/w
 chunks=$(jfr summary "$T/r.jfr" | awk '/Chunks:/ { print $2 }')
 [ "${chunks:-0}" -ge 2 ] || fail "the recording has ${chunks:-no} chunks, want several"
 
-# What the JDK reads in its own recording: events with a Java stack (an
-# event of a thread that is not Java's has no frames, and a sample without
-# frames has nothing to show it under), as "count sum" of FIELD (a size,
-# or a duration as "PT<seconds>S", in ns).
-jdk_events() { jfr print --json --events "$1" "$T/r.jfr" >"$T/$1.json" || fail "jfr print $1"; }
-jdk_count_sum() { # EVENT FIELD|-
-  jdk_events "$1"
-  jq -r --arg f "$2" '[.recording.events[].values | select(.stackTrace.frames // [] | length > 0)] as $e
-    | [($e | length), (if $f == "-" then 0 else ($e | map(.[$f]
-        | if type == "string" then (ltrimstr("PT") | rtrimstr("S") | tonumber * 1e9 | round)
-          else . end) | add // 0) end)] | map(tostring) | join(" ")' "$T/$1.json"
+# What the JDK reads in the recording, chunk by chunk: events with a Java
+# stack (an event of a thread that is not Java's has no frames, and a
+# sample without frames has nothing to show it under), as "count sum" of
+# FIELD (a size, or a duration as "PT<seconds>S", in ns). Each chunk is
+# read alone because constant pools are per chunk: an event committed
+# across the JVM's chunk rotation may name a stack trace that only the
+# chunk before defines; Pyroscope (and profpipe) leave it out, as the JDK
+# does reading that chunk alone. `jfr print` on the whole file shows it
+# with a stack only when the event before it of its type named the same
+# id (its parsers keep the last value resolved), which load decides.
+JDK_EVENTS=jdk.ExecutionSample,jdk.ObjectAllocationInNewTLAB,jdk.ObjectAllocationOutsideTLAB
+JDK_EVENTS=$JDK_EVENTS,jdk.ObjectAllocationSample,jdk.JavaMonitorEnter,jdk.ThreadPark
+size=$(stat -c %s "$T/r.jfr") off=0 i=0
+while [ "$off" -lt "$size" ]; do
+  len=$(od -An -tu8 --endian=big -j$((off + 8)) -N8 "$T/r.jfr" | tr -d ' ')
+  [ "${len:-0}" -ge 68 ] && [ $((off + len)) -le "$size" ] || fail "chunk at $off: size '$len'"
+  dd if="$T/r.jfr" of="$T/chunk$i.jfr" iflag=skip_bytes,count_bytes bs=64K skip="$off" count="$len" \
+    status=none || fail "dd of chunk $i"
+  jfr print --json --events "$JDK_EVENTS" "$T/chunk$i.jfr" >"$T/chunk$i.json" ||
+    fail "jfr print of chunk $i (at $off)"
+  off=$((off + len)) i=$((i + 1))
+done
+[ "$i" = "$chunks" ] || fail "split $i chunks, jfr summary says $chunks"
+jq -s '[.[].recording.events[]]' "$T"/chunk*.json >"$T/jdk.json" || fail "jq of the chunks' events"
+# jdk_events EVENT: the values of its events with a Java stack
+jdk_events() {
+  jq -c --arg t "$1" '[.[] | select(.type == $t) | .values
+    | select(.stackTrace.frames // [] | length > 0)]' "$T/jdk.json"
 }
-jdk_cpu=$(jdk_events jdk.ExecutionSample &&
-  jq '[.recording.events[].values | select((.stackTrace.frames // [] | length > 0) and .state != "STATE_SLEEPING")] | length' \
-    "$T/jdk.ExecutionSample.json")
+jdk_count_sum() { # EVENT FIELD
+  jdk_events "$1" | jq -r --arg f "$2" '[length, (map(.[$f]
+      | if type == "string" then (ltrimstr("PT") | rtrimstr("S") | tonumber * 1e9 | round)
+        else . end) | add // 0)] | map(tostring) | join(" ")'
+}
+jdk_cpu=$(jdk_events jdk.ExecutionSample | jq '[.[] | select(.state != "STATE_SLEEPING")] | length')
 jdk_tlab=$(jdk_count_sum jdk.ObjectAllocationInNewTLAB tlabSize)
 jdk_outside=$(jdk_count_sum jdk.ObjectAllocationOutsideTLAB allocationSize)
 jdk_sample=$(jdk_count_sum jdk.ObjectAllocationSample weight)
