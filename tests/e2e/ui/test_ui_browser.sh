@@ -125,26 +125,12 @@ want_a=$(echo "$split_a" | jq '.a.hot / (.a.hot + .a.cold)')
 
 # ---- flame graph of phase a, search
 FLAME_JS="
-  (() => {
-    const frames = Array.from(document.querySelectorAll('#flame .frame')).map(f => ({
-      name: f.textContent, depth: +f.dataset.depth, share: +f.dataset.share,
-      left: parseFloat(f.style.left), width: parseFloat(f.style.width),
-      match: f.classList.contains('match'), cls: f.className, delta: +(f.dataset.delta || 0)}));
-    const kids = p => frames.filter(f => f.depth === p.depth + 1 && f.left >= p.left - 1e-6 &&
-                                         f.left + f.width <= p.left + p.width + 1e-3);
-    // below the trunk: frames holding 90% or more of their parent are
-    // frames every stack of the workload shares (runtime.goexit, main.work)
-    let cur = frames.find(f => f.depth === 0), trunk = [];
-    for (;;) {
-      const ks = kids(cur).sort((a, b) => b.width - a.width);
-      if (!ks.length) break;
-      if (ks[0].width >= 0.9 * cur.width) { trunk.push(ks[0].name); cur = ks[0]; continue; }
-      return {trunk, parent: cur, widest: ks[0], frames: frames.length, siblings: ks,
-              matches: frames.filter(f => f.match).map(f => f.name),
-              summary: document.querySelector('#match-summary').textContent,
-              top: document.querySelector('#download').href, all: frames};
-    }
-    return {trunk, frames: frames.length, error: 'no split below the trunk'};
+  (() => { $FLAME_SPLIT_JS
+    const r = flameSplit();
+    if (r.error) return r;
+    return Object.assign(r, {matches: r.all.filter(f => f.match).map(f => f.name),
+                             summary: document.querySelector('#match-summary').textContent,
+                             top: document.querySelector('#download').href});
   })()"
 flame=$(page "$B/#profiles?series=$SERIES&from=$A_FROM&until=$T_SWITCH&q=hotFunction" \
   "$READY && (document.querySelector('#flame .frame') || document.querySelector('#error'))" "$FLAME_JS" flamegraph.png)
