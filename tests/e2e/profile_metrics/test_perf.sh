@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# perf receiver -> profile_metrics (the only exporter, series on the
-# telemetry /metrics): a C workload (tests/e2e/perf/split_workload.c, frame
+# perf receiver -> profile_metrics (series on the telemetry /metrics) and
+# file: a C workload (tests/e2e/perf/split_workload.c, frame
 # pointers) burns CPU_S seconds of CPU in burn() (called from heavy_work and
 # light_work) and reports its own CPU time (CLOCK_PROCESS_CPUTIME_ID).
 # Checked, for its service_name:
@@ -11,7 +11,10 @@
 # - burn, the leaf function, is first in profile_function_cpu_seconds_total
 #   with most of the CPU (never more than all of it), and its callers
 #   heavy_work, light_work and main have no series (self CPU only);
-# - the perf receiver lost no records.
+# - it equals exactly the cpu/nanoseconds total (go tool pprof) of the
+#   profiles a file exporter in the same pipeline wrote, up to the window
+#   named by the series' timestamp (windows are contiguous: no gap fill);
+# - the perf receiver lost no records, profile_metrics ignored none.
 # No fixed sleeps: after the workload exits, the test waits until a window
 # ending at (or ≤ 300 ms before) its exit has been counted; the receiver
 # emits each process's profile at the end of the interval it was seen in.
@@ -32,12 +35,14 @@ receivers:
 exporters:
   profile_metrics:
     function_top_n: 5
+  file:
+    directory: $T/out
 service:
   telemetry: {address: "127.0.0.1:$MP"}
   pipelines:
     profiles/default:
       receivers: [perf]
-      exporters: [profile_metrics]
+      exporters: [profile_metrics, file]
 YAML
 start_profpipe perf "$T/c.yaml"
 perf_wait_sampling perf
@@ -91,3 +96,15 @@ ignored=$(awk '/^profpipe_profile_metrics_ignored_profiles_total/ { s += $2 } EN
 [ "$ignored" = 0 ] || fail "$ignored perf profiles ignored by profile_metrics"
 pass "no record lost, no profile ignored"
 stop_profpipe "$PROFPIPE_PID"
+
+# the same profiles as the file exporter wrote them, up to the window the
+# counter's timestamp names: their cpu/nanoseconds total is the counter
+mapfile -t files < <(jq -r --argjson ts "$ts" \
+  'select(.labels.service_name == "pmburn" and (.until / 1000000 | floor) <= $ts) | .path' "$T/out/index.jsonl")
+[ "${#files[@]}" -ge 2 ] || fail "expected pmburn profiles every 2s up to $ts, got ${#files[@]}"
+sum_ns=0
+for f in "${files[@]}"; do sum_ns=$((sum_ns + $(pprof_total "$T/out/$f" 2))); done
+want=$(awk -v n="$sum_ns" 'BEGIN { printf "%.9f", n / 1e9 }')
+awk -v a="$got" -v b="$want" 'BEGIN { exit !((a - b) * (a - b) < 1e-12 * (b * b + 1)) }' ||
+  fail "$CPU = $got, the ${#files[@]} profiles up to $ts hold ${want}s (go tool pprof)"
+pass "$CPU = ${want}s, the cpu/nanoseconds total of the ${#files[@]} profiles up to its timestamp (go tool pprof)"
