@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 BUILD_PKGS="cmake make gcc pkg-config libyaml-dev libprotobuf-c-dev protobuf-c-compiler
   zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev librdkafka-dev libpcre2-dev libelf-dev"
 TEST_PKGS="libcmocka-dev golang-go golang-github-google-pprof-dev kcat linux-perf
-  procps iproute2 curl ca-certificates jq stress-ng"
+  procps iproute2 curl ca-certificates jq stress-ng lintian systemd adduser"
 
 if [ "${1:-}" = --packages ]; then
   # (nodejs npm: what a machine without node gets, see below)
