@@ -14,6 +14,10 @@ int log_parse_level(const char *text, pp_log_level *out);
 void log_msg(pp_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void log_vmsg(pp_log_level level, const char *component, const char *fmt, va_list ap);
+/* msg as is, then fields: NULL-terminated name, value pairs written as
+ * name="value" (`file="x.yaml" line="3"`), so tools read them as fields. */
+void log_fields(pp_log_level level, const char *component, const char *msg,
+                const char *const *fields);
 
 #define log_error(...) log_msg(PP_LOG_ERROR, NULL, __VA_ARGS__)
 #define log_warn(...) log_msg(PP_LOG_WARN, NULL, __VA_ARGS__)
