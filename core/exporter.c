@@ -127,6 +127,41 @@ static void on_queue_drop(void *arg, pp_batch *b, void *tag)
     batch_unref(b);
 }
 
+/* OpenTelemetry's sending_queue.queue_size counts requests (1000 by
+ * default); here it bounds bytes. A bare number pasted from an OTel config
+ * would make a queue of a few hundred bytes, so it must carry a unit. */
+static int refuse_unitless_queue_size(const pp_config *sq)
+{
+    const char *text = cfg_string(sq, "queue_size");
+    if (!cfg_is_set(sq, "queue_size") || !text || !text[0])
+        return 0;
+    for (const char *p = text; *p; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    cfg_error(sq, "queue_size",
+              "%s has no unit: this queue is bounded in bytes (OpenTelemetry's queue_size "
+              "counts requests); write a size such as 64MiB",
+              text);
+    return -1;
+}
+
+/* storage is a directory; OpenTelemetry names a storage extension there
+ * (file_storage, file_storage/name), which must not silently become a
+ * folder in the working directory. */
+static int refuse_storage_not_a_path(const pp_config *sq)
+{
+    const char *dir = cfg_string(sq, "storage");
+    if (!dir || !dir[0] || dir[0] == '/' || strncmp(dir, "./", 2) == 0 ||
+        strncmp(dir, "../", 3) == 0)
+        return 0;
+    cfg_error(sq, "storage",
+              "\"%s\" is not a path: write the persistent queue's directory as an absolute "
+              "path or one starting with ./ (OpenTelemetry's storage extensions are not "
+              "supported)",
+              dir);
+    return -1;
+}
+
 exporter_rt *exporter_rt_new(pp_instance *inst)
 {
     exporter_rt *e = calloc(1, sizeof *e);
@@ -149,6 +184,10 @@ exporter_rt *exporter_rt_new(pp_instance *inst)
     e->max_delay_ns = cfg_duration_ns(bt, "max_delay");
     if (strcmp(policy, "block") != 0 && strcmp(policy, "drop_oldest") != 0) {
         cfg_error(sq, "full_policy", "must be block or drop_oldest, not \"%s\"", policy);
+        free(e);
+        return NULL;
+    }
+    if (refuse_unitless_queue_size(sq) < 0 || refuse_storage_not_a_path(sq) < 0) {
         free(e);
         return NULL;
     }

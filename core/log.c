@@ -65,18 +65,11 @@ static size_t append_quoted(char *buf, size_t len, size_t cap, const char *s)
     return len;
 }
 
-void log_vmsg(pp_log_level level, const char *component, const char *fmt, va_list ap)
+/* Writes one line: ts, level, component, msg, then each key=value pair of
+ * fields (NULL-terminated; values quoted). */
+static void write_line(pp_log_level level, const char *component, const char *msg,
+                       const char *const *fields)
 {
-    log_observer_fn observer = level >= PP_LOG_WARN ? atomic_load(&log_observer) : NULL;
-    if ((int)level < atomic_load(&log_level) && !observer)
-        return;
-    char msg[LOG_LINE_MAX];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    if (observer)
-        observer(level, component, msg);
-    if ((int)level < atomic_load(&log_level))
-        return;
-
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
@@ -89,9 +82,40 @@ void log_vmsg(pp_log_level level, const char *component, const char *fmt, va_lis
         len += (size_t)snprintf(line + len, sizeof line - len, " component=%s", component);
     len += (size_t)snprintf(line + len, sizeof line - len, " msg=");
     len = append_quoted(line, len, sizeof line, msg);
+    for (size_t i = 0; fields && fields[i] && fields[i + 1] && len < sizeof line - 2; i += 2) {
+        len += (size_t)snprintf(line + len, sizeof line - len, " %s=", fields[i]);
+        if (len >= sizeof line - 2)
+            break;
+        len = append_quoted(line, len, sizeof line, fields[i + 1]);
+    }
+    if (len > sizeof line - 1)
+        len = sizeof line - 1;
     line[len++] = '\n';
     ssize_t ignored = write(STDERR_FILENO, line, len);
     (void)ignored;
+}
+
+void log_vmsg(pp_log_level level, const char *component, const char *fmt, va_list ap)
+{
+    log_observer_fn observer = level >= PP_LOG_WARN ? atomic_load(&log_observer) : NULL;
+    if ((int)level < atomic_load(&log_level) && !observer)
+        return;
+    char msg[LOG_LINE_MAX];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (observer)
+        observer(level, component, msg);
+    if ((int)level >= atomic_load(&log_level))
+        write_line(level, component, msg, NULL);
+}
+
+void log_fields(pp_log_level level, const char *component, const char *msg,
+                const char *const *fields)
+{
+    log_observer_fn observer = level >= PP_LOG_WARN ? atomic_load(&log_observer) : NULL;
+    if (observer)
+        observer(level, component, msg);
+    if ((int)level >= atomic_load(&log_level))
+        write_line(level, component, msg, fields);
 }
 
 void log_msg(pp_log_level level, const char *component, const char *fmt, ...)

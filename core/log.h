@@ -19,6 +19,10 @@ void log_vmsg(pp_log_level level, const char *component, const char *fmt, va_lis
  * NULL turns it off. */
 typedef void (*log_observer_fn)(pp_log_level level, const char *component, const char *msg);
 void log_set_observer(log_observer_fn fn);
+/* msg as is, then fields: NULL-terminated name, value pairs written as
+ * name="value" (`file="x.yaml" line="3"`), so tools read them as fields. */
+void log_fields(pp_log_level level, const char *component, const char *msg,
+                const char *const *fields);
 
 #define log_error(...) log_msg(PP_LOG_ERROR, NULL, __VA_ARGS__)
 #define log_warn(...) log_msg(PP_LOG_WARN, NULL, __VA_ARGS__)

@@ -56,8 +56,48 @@ static void print_diagnostics(const config *c)
         fprintf(stderr, "error: %s\n", c->errors[i]);
 }
 
-/* Loads and builds; prints what is wrong. NULL config on load failure. */
-static service *load_and_build(const char *path, config **out)
+/* One config diagnostic as a logfmt line: `file:line:col: where: what`
+ * split into msg="what" file= line= column= at="where". */
+static void log_diagnostic(pp_log_level level, const config *c, const char *text)
+{
+    char line[16] = "", col[16] = "", at[512] = "";
+    const char *rest = text;
+    size_t plen = strlen(c->path);
+    if (strncmp(text, c->path, plen) == 0) {
+        int l = 0, k = 0, used = 0;
+        rest = text + plen;
+        if (sscanf(rest, ":%d:%d%n", &l, &k, &used) == 2 && used > 0) {
+            snprintf(line, sizeof line, "%d", l);
+            snprintf(col, sizeof col, "%d", k);
+            rest += used;
+        }
+        if (strncmp(rest, ": ", 2) == 0)
+            rest += 2;
+    }
+    /* "scope: key: what": the leading segments without spaces say where */
+    const char *what = rest;
+    for (const char *sep = strstr(what, ": "); sep; sep = strstr(what, ": ")) {
+        size_t n = (size_t)(sep - what);
+        if (n == 0 || memchr(what, ' ', n) || strlen(at) + n + 2 >= sizeof at)
+            break;
+        snprintf(at + strlen(at), sizeof at - strlen(at), "%s%.*s", at[0] ? "." : "", (int)n,
+                 what);
+        what = sep + 2;
+    }
+    const char *fields[] = {"file", c->path, "line", line, "column", col, "at", at, NULL};
+    if (!at[0])
+        fields[6] = NULL;
+    if (!line[0]) { /* no position */
+        fields[2] = at[0] ? "at" : NULL;
+        fields[3] = at;
+        fields[4] = NULL;
+    }
+    log_fields(level, "config", what, fields);
+}
+
+/* Loads and builds; prints what is wrong (as logfmt lines when as_log).
+ * NULL config on load failure. */
+static service *load_and_build(const char *path, config **out, int as_log)
 {
     config *c = config_load_file(path);
     *out = c;
@@ -66,14 +106,21 @@ static service *load_and_build(const char *path, config **out)
         return NULL;
     }
     service *s = service_build(c);
-    print_diagnostics(c);
+    if (!as_log) {
+        print_diagnostics(c);
+        return s;
+    }
+    for (size_t i = 0; i < c->n_warnings; i++)
+        log_diagnostic(PP_LOG_WARN, c, c->warnings[i]);
+    for (size_t i = 0; i < c->n_errors; i++)
+        log_diagnostic(PP_LOG_ERROR, c, c->errors[i]);
     return s;
 }
 
 static int cmd_validate(const char *path)
 {
     config *c = NULL;
-    service *s = load_and_build(path, &c);
+    service *s = load_and_build(path, &c, 0);
     int ok = s != NULL;
     service_free(s);
     if (ok)
@@ -212,7 +259,7 @@ static void reload(runtime *rt, const char *path)
         return;
     }
     for (size_t i = 0; i < c->n_warnings; i++)
-        log_warn("%s", c->warnings[i]);
+        log_diagnostic(PP_LOG_WARN, c, c->warnings[i]);
     service_stop(rt->svc, rt->cfg->shutdown_timeout_ns);
     if (service_start(s) != 0) {
         log_error("reload: the new config failed to start; restarting the previous one");
@@ -258,7 +305,7 @@ static int cmd_run(const char *path)
     signal(SIGPIPE, SIG_IGN);
 
     runtime rt = {0};
-    rt.svc = load_and_build(path, &rt.cfg);
+    rt.svc = load_and_build(path, &rt.cfg, 1);
     if (!rt.svc) {
         config_free(rt.cfg);
         return EXIT_USAGE;

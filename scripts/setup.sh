@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # Installs what profpipe needs on Debian 12 (only what is missing) and
-# builds it. `setup.sh` builds build/; `setup.sh test` also installs the
-# test tools; `setup.sh test asan` builds build-asan/ with sanitizers too.
+# builds it. `setup.sh` installs BUILD_PKGS and builds the daemon and the
+# shipped plugins in build/ (tests off in a new build/); `setup.sh test`
+# also installs TEST_PKGS and builds the tests and benchmarks;
+# `setup.sh test asan` builds build-asan/ with sanitizers too.
+# `setup.sh --packages [test]` prints the package list and installs nothing
+# (tests/e2e/setup checks it against what the sources need).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_PKGS="cmake make gcc pkg-config libyaml-dev libprotobuf-c-dev protobuf-c-compiler
   zlib1g-dev libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev librdkafka-dev libpcre2-dev libelf-dev"
 TEST_PKGS="libcmocka-dev golang-go golang-github-google-pprof-dev kcat linux-perf
-  procps iproute2 curl ca-certificates jq prometheus golang-gopkg-yaml.v3-dev chromium openjdk-17-jdk-headless openssl"
+  procps iproute2 curl ca-certificates jq prometheus golang-gopkg-yaml.v3-dev chromium openjdk-17-jdk-headless openssl
+  stress-ng lintian systemd adduser"
+
+if [ "${1:-}" = --packages ]; then
+  # (nodejs npm: what a machine without node gets, see below)
+  if [ "${2:-}" = test ]; then echo $BUILD_PKGS $TEST_PKGS nodejs npm; else echo $BUILD_PKGS; fi
+  exit 0
+fi
 
 want="$BUILD_PKGS"
 [ "${1:-}" = test ] && want="$want $TEST_PKGS"
@@ -34,7 +45,15 @@ build() { # dir, extra cmake args...
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   cmake --build "$dir" -j "$(nproc)"
 }
-build build
+if [ "${1:-}" = test ]; then
+  build build -DPROFPIPE_TESTS=ON
+else
+  # the run path: a new build/ gets no tests; one that has them keeps them
+  # (only the daemon and the plugins are rebuilt)
+  [ -f build/CMakeCache.txt ] || tests_off=-DPROFPIPE_TESTS=OFF
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo ${tests_off:-} >/dev/null
+  cmake --build build -j "$(nproc)" --target daemon
+fi
 if [ "${2:-}" = asan ]; then
-  build build-asan -DPROFPIPE_SANITIZE=ON
+  build build-asan -DPROFPIPE_SANITIZE=ON -DPROFPIPE_TESTS=ON
 fi

@@ -15,6 +15,7 @@
  * Pyroscope's distributor rules (pyroscope_series.c): what the server
  * would refuse is rejected here, counted by reason, and never retried.
  * Retry, queueing and batching themselves belong to the host. */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,10 @@ static const pp_option pyro_options[] = {
     {"bearer_token_file", PP_OPT_STRING, NULL, "file holding the bearer token", 0, NULL},
     {"headers", PP_OPT_STRING_MAP, NULL, "extra HTTP headers sent with every request", 0,
      NULL},
+    {"external_labels", PP_OPT_STRING_MAP, NULL,
+     "labels set on every series sent, name: value, replacing a profile's label of that name"
+     " (Alloy's pyroscope.write external_labels)",
+     0, NULL},
     {"timeout", PP_OPT_DURATION, "10s", "timeout of one HTTP request", 0, NULL},
     {"tls", PP_OPT_SECTION, NULL, "TLS settings for https endpoints", 0, tls_options},
     {"max_label_name_length", PP_OPT_INT, "1024",
@@ -102,12 +107,51 @@ typedef struct pyro_exporter {
     char *bearer_token;        /* owned */
     const char **header_names; /* owned arrays of borrowed strings */
     const char **header_values;
+    const char **external_names; /* owned arrays of borrowed strings */
+    const char **external_values;
+    pyro_external external;
     pyro_http *http; /* made in start() */
 } pyro_exporter;
 
 /* ------------------------------------------------------------------ */
 /* create / destroy                                                     */
 /* ------------------------------------------------------------------ */
+
+/* A Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*. */
+static int is_label_name(const char *s)
+{
+    if (!*s || !(isalpha((unsigned char)*s) || *s == '_'))
+        return 0;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_'))
+            return 0;
+    return 1;
+}
+
+static int pyro_read_external_labels(pyro_exporter *e, const pp_config *cfg)
+{
+    const pp_host *h = e->h;
+    const pp_config *ext = h->cfg_child(cfg, "external_labels");
+    size_t n = ext ? h->cfg_count(ext) : 0;
+    if (n == 0)
+        return 0;
+    e->external_names = calloc(n, sizeof(char *));
+    e->external_values = calloc(n, sizeof(char *));
+    if (!e->external_names || !e->external_values)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = h->cfg_key(ext, i);
+        const char *value = h->cfg_scalar(h->cfg_item(ext, i));
+        if (!is_label_name(name) || strncmp(name, "__", 2) == 0)
+            return h->cfg_error(ext, name, "not a label name ([a-zA-Z_][a-zA-Z0-9_]*, no __)");
+        if (!value)
+            return h->cfg_error(ext, name, "must be a string");
+        e->external_names[i] = name;
+        e->external_values[i] = value;
+    }
+    e->external = (pyro_external){e->external_names, e->external_values, n};
+    return 0;
+}
 
 static int pyro_read_limits(pyro_exporter *e, const pp_config *cfg)
 {
@@ -235,6 +279,8 @@ static void pyro_destroy(void *state)
     free(e->bearer_token);
     free(e->header_names);
     free(e->header_values);
+    free(e->external_names);
+    free(e->external_values);
     free(e);
 }
 
@@ -249,7 +295,8 @@ static int pyro_create(const pp_host *host, pp_instance *self, const pp_config *
     e->h = host;
     e->self = self;
     if (pyro_read_endpoint(e, cfg) < 0 || pyro_read_limits(e, cfg) < 0 ||
-        pyro_read_auth(e, cfg) < 0 || pyro_read_http(e, cfg) < 0) {
+        pyro_read_auth(e, cfg) < 0 || pyro_read_http(e, cfg) < 0 ||
+        pyro_read_external_labels(e, cfg) < 0) {
         pyro_destroy(e);
         return -1;
     }
@@ -300,8 +347,8 @@ static pp_profile *pyro_prepare(pyro_exporter *e, pp_profile *p, pyro_series *s,
     const char *reason = NULL;
     char why[512];
     *clone = NULL;
-    if (pyro_series_build(h, p, &e->limits, e->tenant_label, s, &reason, why, sizeof(why)) <
-        0) {
+    if (pyro_series_build(h, p, &e->limits, e->tenant_label, &e->external, s, &reason, why,
+                          sizeof(why)) < 0) {
         pyro_reject(e, outcome, s, reason, why);
         return NULL;
     }

@@ -173,6 +173,43 @@ static int series_collect(const pp_host *h, const pp_profile *p, const char *ten
     return 0;
 }
 
+/* Sets each external label on the series, replacing a label of that name
+ * (as Alloy's pyroscope.write does after dropping reserved labels). */
+static int series_add_external(pyro_series *s, const pyro_external *ext)
+{
+    if (!ext || ext->n == 0)
+        return 0;
+    pyro_label *grown = realloc(s->labels, (s->n + ext->n) * sizeof(*s->labels));
+    if (!grown)
+        return -1;
+    s->labels = grown;
+    for (size_t i = 0; i < ext->n; i++) {
+        char *value = strdup(ext->values[i]);
+        if (!value)
+            return -1;
+        pyro_label *l = NULL;
+        for (size_t j = 0; j < s->n && !l; j++)
+            if (strcmp(s->labels[j].name, ext->names[i]) == 0)
+                l = &s->labels[j];
+        if (l) {
+            free(l->value);
+        } else {
+            l = &s->labels[s->n];
+            l->name = strdup(ext->names[i]);
+            l->value = NULL;
+            s->n++;
+            if (!l->name) {
+                free(value);
+                return -1;
+            }
+        }
+        l->value = value;
+    }
+    s->changed = 1;
+    qsort(s->labels, s->n, sizeof(*s->labels), label_cmp);
+    return 0;
+}
+
 /* The per-label checks, in the distributor's order. */
 static int series_check_labels(const pyro_series *s, const pyro_limits *lim,
                                const char **reason, char *err, size_t errlen)
@@ -202,12 +239,12 @@ static int series_check_labels(const pyro_series *s, const pyro_limits *lim,
     return 0;
 }
 
-int pyro_series_build(const pp_host *h, const pp_profile *p,
-                      const pyro_limits *lim, const char *tenant_label,
-                      pyro_series *out, const char **reason, char *err, size_t errlen)
+int pyro_series_build(const pp_host *h, const pp_profile *p, const pyro_limits *lim,
+                      const char *tenant_label, const pyro_external *ext, pyro_series *out,
+                      const char **reason, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
-    if (series_collect(h, p, tenant_label, out) < 0)
+    if (series_collect(h, p, tenant_label, out) < 0 || series_add_external(out, ext) < 0)
         return series_fail(reason, "out_of_memory", err, errlen, "out of memory");
     if (out->n == 0)
         return series_fail(reason, "missing_labels", err, errlen,

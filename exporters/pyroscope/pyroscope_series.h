@@ -47,15 +47,24 @@ typedef struct pyro_series {
     char *tenant; /* owned: the value of the tenant label, taken out; or NULL */
 } pyro_series;
 
-/* Builds the series of p and checks it against `lim`. The label named
+/* Labels every series gets (Alloy's pyroscope.write external_labels):
+ * they replace a profile's label of the same name. Strings borrowed. */
+typedef struct pyro_external {
+    const char *const *names;
+    const char *const *values;
+    size_t n;
+} pyro_external;
+
+/* Builds the series of p, with `ext` (NULL for none) set on it, and checks
+ * it against `lim`. The label named
  * `tenant_label` (NULL for none) is not sent as a label: its value goes
  * to s->tenant, to be sent as X-Scope-OrgID. Returns 0, or -1 with a
  * short reason (Pyroscope's discard reason, e.g. "label_name_too_long")
  * in *reason and a message in err. The series is filled in both cases
  * (for the log); free it with pyro_series_free. */
-int pyro_series_build(const pp_host *h, const pp_profile *p,
-                      const pyro_limits *lim, const char *tenant_label,
-                      pyro_series *out, const char **reason, char *err, size_t errlen);
+int pyro_series_build(const pp_host *h, const pp_profile *p, const pyro_limits *lim,
+                      const char *tenant_label, const pyro_external *ext, pyro_series *out,
+                      const char **reason, char *err, size_t errlen);
 void pyro_series_free(pyro_series *s);
 
 /* Value of `name` in s, or NULL. */

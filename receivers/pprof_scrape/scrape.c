@@ -354,12 +354,43 @@ static int has_transport(const pp_host *h, const pp_config *item)
     return 0;
 }
 
+/* A target as discovery.* components write it: a map of labels where
+ * `__address__` is the address and every other key not starting with `__`
+ * is a label (the `__meta_*` ones are dropped, as after Prometheus
+ * relabelling). */
+static int read_discovered_target(const pp_host *h, const pp_config *item, scrape_spec *s,
+                                  const char **addr)
+{
+    size_t i, n = h->cfg_count(item), kept = 0;
+    for (i = 0; i < n; i++)
+        if (!h->cfg_scalar(h->cfg_item(item, i)))
+            return h->cfg_error(item, h->cfg_key(item, i), "a label value must be a string");
+    *addr = child_scalar(h, item, "__address__");
+    if (!*addr || !(*addr)[0])
+        return h->cfg_error(item, "__address__", "must be host:port or a URL");
+    if (read_map(h, item, &s->labels, &s->n_labels) < 0)
+        return -1;
+    for (i = 0; i < s->n_labels; i++) {
+        if (strncmp(s->labels[i].name, "__", 2) == 0) {
+            free(s->labels[i].name);
+            free(s->labels[i].value);
+        } else {
+            s->labels[kept++] = s->labels[i];
+        }
+    }
+    s->n_labels = kept;
+    return 0;
+}
+
 static int read_target(const pp_host *h, const scrape_config *c, const pp_config *item,
                        scrape_spec *s)
 {
     const char *addr = h->cfg_scalar(item);
     char *scheme, *instance, *prefix, why[256];
-    if (h->cfg_kind(item) == PP_NODE_MAPPING) {
+    if (h->cfg_kind(item) == PP_NODE_MAPPING && h->cfg_child(item, "__address__")) {
+        if (read_discovered_target(h, item, s, &addr) < 0)
+            return -1;
+    } else if (h->cfg_kind(item) == PP_NODE_MAPPING) {
         if (check_keys(h, item, target_opts) < 0)
             return -1;
         addr = child_scalar(h, item, "address");
@@ -374,7 +405,9 @@ static int read_target(const pp_host *h, const scrape_config *c, const pp_config
                 return -1;
         }
     } else if (!addr || !addr[0]) {
-        return h->cfg_error(item, NULL, "a target is \"host:port\", a URL or {address, labels}");
+        return h->cfg_error(item, NULL,
+                            "a target is \"host:port\", a URL, {address, labels} or "
+                            "{__address__, label: value...}");
     }
     if (scrape_parse_address(addr, c->scheme, &scheme, &instance, &prefix, why,
                              sizeof why) < 0)

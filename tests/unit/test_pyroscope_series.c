@@ -41,7 +41,7 @@ static const char *check_tenant(const char *const *kv, const pyro_limits *lim,
     pp_profile *p = labeled(kv);
     const char *reason = NULL;
     char err[256];
-    int rc = pyro_series_build(harness_host(), p, lim, tenant_label, s, &reason, err,
+    int rc = pyro_series_build(harness_host(), p, lim, tenant_label, NULL, s, &reason, err,
                                sizeof err);
     harness_host()->profile_free(p);
     if (rc == 0)
@@ -84,6 +84,42 @@ static void series_like_alloy(void **state)
     assert_null(check(plain, &default_limits, &s));
     assert_false(s.changed);
     pyro_series_free(&s);
+}
+
+/* external_labels as Alloy's pyroscope.write sets them: after reserved
+ * labels are dropped, each replaces a label of its name or is added, and
+ * the limits apply to the result. */
+static void external_labels_set(void **state)
+{
+    (void)state;
+    static const char *const kv[] = {
+        "service_name", "shop", "__name__", "memory", "env", "dev", "__address__", "x", NULL,
+    };
+    static const char *const names[] = {"env", "cluster"};
+    static const char *const values[] = {"prod", "eu-1"};
+    pyro_external ext = {names, values, 2};
+    pyro_series s;
+    const char *reason = NULL;
+    char err[256];
+    pp_profile *p = labeled(kv);
+    assert_int_equal(pyro_series_build(harness_host(), p, &default_limits, NULL, &ext, &s,
+                                       &reason, err, sizeof err),
+                     0);
+    char buf[256];
+    pyro_series_format(&s, buf, sizeof buf);
+    assert_string_equal(buf, "{__name__=\"memory\", cluster=\"eu-1\", env=\"prod\", "
+                             "service_name=\"shop\"}");
+    assert_true(s.changed);
+    pyro_series_free(&s);
+
+    pyro_limits three = default_limits;
+    three.max_label_names = 3; /* 2 own + 2 external > 3 */
+    assert_int_equal(pyro_series_build(harness_host(), p, &three, NULL, &ext, &s, &reason, err,
+                                       sizeof err),
+                     -1);
+    assert_string_equal(reason, "max_label_names_per_series");
+    pyro_series_free(&s);
+    harness_host()->profile_free(p);
 }
 
 static void series_refused_like_pyroscope(void **state)
@@ -208,6 +244,9 @@ static void options_checked(void **state)
         {"endpoint: http://x\ntls: {cert_file: c}", "go together"},
         {"endpoint: http://x\nmax_label_names_per_series: 0", "positive"},
         {"api: push", "endpoint"},
+        {"endpoint: http://x\nexternal_labels: {cluster: eu-1, env: prod}", NULL},
+        {"endpoint: http://x\nexternal_labels: {cluster-a: x}", "not a label name"},
+        {"endpoint: http://x\nexternal_labels: {__name__: x}", "not a label name"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[512] = "";
@@ -232,6 +271,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(series_like_alloy),
+        cmocka_unit_test(external_labels_set),
         cmocka_unit_test(series_refused_like_pyroscope),
         cmocka_unit_test(tenant_label_taken_out),
         cmocka_unit_test(ingest_name),

@@ -29,12 +29,12 @@ exporters:
   file/a:
     directory: $T/not_a_dir/a
     retry_on_failure: {initial_interval: 60s, max_interval: 60s, max_elapsed_time: 0s}
-    sending_queue: {queue_size: 1, full_policy: drop_oldest}
+    sending_queue: {queue_size: 1B, full_policy: drop_oldest}
     batch: {max_profiles: 1}
   file/b:
     directory: $T/not_a_dir/b
     retry_on_failure: {initial_interval: 60s, max_interval: 60s, max_elapsed_time: 0s}
-    sending_queue: {queue_size: 1, full_policy: block}
+    sending_queue: {queue_size: 1B, full_policy: block}
     batch: {max_profiles: 1}
 service:
   telemetry: {address: "$TELEMETRY"}

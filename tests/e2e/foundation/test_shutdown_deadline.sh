@@ -24,7 +24,7 @@ exporters:
   file:
     directory: $T/not_a_dir/out
     retry_on_failure: {initial_interval: 30s, max_interval: 30s, max_elapsed_time: 0s}
-    sending_queue: {queue_size: 1}   # one batch at a time
+    sending_queue: {queue_size: 1B}  # one batch at a time
     batch: {max_profiles: 1}
 service:
   telemetry: {address: ""}  # no port to collide on; test_telemetry checks it

@@ -69,7 +69,7 @@ finished() {
 rp=$(unused_port)
 start_recorder "$rp" "$T/r1.log" -script 503,503,503,200 -retry-after 0 -bearer tok3n -tenant tenant-1 \
   -header X-Extra=yes
-run_agent a1 "$rp" ""
+run_agent a1 "$rp" "    external_labels: {cluster: eu-1}"
 wait_for 40 finished || fail "503: not finished; $(tail -5 "$T/a1.log"); $(cat "$T/r1.log" | cut -c1-200)"
 retries=$(metric_value "$mport" 'profpipe_exporter_retries_total')
 sent=$(metric_value "$mport" 'profpipe_exporter_sent_profiles_total')
@@ -85,6 +85,8 @@ uniq=$(grep -E '^profile .* status=200 ' "$T/r1.log" | grep -o 'sha=[0-9a-f]*' |
 bad=$(grep -E '^profile .* status=200 ' "$T/r1.log" |
   grep -v 'service_name="checkout"' | grep -v 'env="test"' || true)
 [ -z "$bad" ] || fail "503: labels lost: $bad"
+bad=$(grep -E '^profile .* status=200 ' "$T/r1.log" | grep -v 'cluster="eu-1"' || true)
+[ -z "$bad" ] || fail "503: external_labels not sent: $bad"
 grep -q '__internal' "$T/r1.log" && fail "503: a reserved __ label was sent"
 for fam in process_cpu memory goroutines; do
   grep -qE "^profile .*status=200 .*__name__=\"$fam\"" "$T/r1.log" || fail "503: no $fam profile"
