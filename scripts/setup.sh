@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what profpipe needs on Debian 12 (only what is missing) and
 # builds it. `setup.sh` builds build/; `setup.sh test` also installs the
-# test tools; `setup.sh test asan` builds build-asan/ with sanitizers too.
+# test tools; `setup.sh test asan` builds build-asan/ with sanitizers and
+# build-fuzz/ (clang's libFuzzer harnesses, tests/fuzz) too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_PKGS="cmake make gcc pkg-config libyaml-dev libprotobuf-c-dev protobuf-c-compiler
   zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev librdkafka-dev libpcre2-dev libelf-dev"
 TEST_PKGS="libcmocka-dev golang-go golang-github-google-pprof-dev kcat linux-perf
-  procps iproute2 curl ca-certificates jq"
+  procps iproute2 curl ca-certificates jq time clang libclang-rt-14-dev binutils"
 
 want="$BUILD_PKGS"
 [ "${1:-}" = test ] && want="$want $TEST_PKGS"
@@ -37,4 +38,5 @@ build() { # dir, extra cmake args...
 build build
 if [ "${2:-}" = asan ]; then
   build build-asan -DPROFPIPE_SANITIZE=ON
+  CC=clang build build-fuzz -DPROFPIPE_FUZZ=ON
 fi
