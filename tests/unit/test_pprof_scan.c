@@ -82,9 +82,10 @@ static void test_refusals(void **state)
     free(junk), free(gz), free(plain);
 }
 
-/* Fuzz reproducer (pprof_decode target): a PushRequest series with an
- * empty raw_profile reaches the scanner as (NULL, 0); UBSan flagged the
- * NULL + 0 pointer arithmetic. It is refused as empty, not read. */
+/* Fuzz reproducer (tests/fuzz/kafka/regressions/push-empty-raw-profile):
+ * a PushRequest series with an empty raw_profile reaches the scanner as
+ * (NULL, 0); UBSan flagged the NULL + 0 pointer arithmetic. It is refused
+ * as empty, not read. */
 static void test_empty_raw_null(void **state)
 {
     (void)state;
@@ -96,9 +97,9 @@ static void test_empty_raw_null(void **state)
     assert_int_equal(d, 0);
 }
 
-/* Fuzz reproducer: protobuf reserves field number 0, which the tree
- * decoder refuses; the scanner skipped such fields and accepted the
- * profile, so the two readers disagreed on the same bytes. */
+/* Protobuf reserves field number 0, which the tree decoder refuses; the
+ * scanner skipped such fields and accepted the profile, so the two
+ * readers disagreed on the same bytes. */
 static void test_field_zero_refused(void **state)
 {
     (void)state;

@@ -8,7 +8,7 @@ source "$SOURCE_DIR/tests/e2e/lib.sh"
 
 # Peak RSS bound: the node tree may hold 32 MiB (CONFIG_MAX_BYTES), and
 # the sanitizers' shadow memory and quarantine take their own share.
-if [ "$SANITIZE" = 1 ]; then max_kib=$((512 * 1024)); else max_kib=$((96 * 1024)); fi
+if [ "$SANITIZE" = 1 ]; then max_kib=$((256 * 1024)); else max_kib=$((96 * 1024)); fi
 
 cfg=$T/laughs.yaml
 {

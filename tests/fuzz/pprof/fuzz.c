@@ -1,6 +1,7 @@
 /* Fuzz target: the pprof decoder and everything that works on a decoded
  * tree. Bytes (plain or gzip'd) go through the streaming time scanner,
- * the decoder and validator; an accepted profile must re-encode into
+ * the decoder and validator; what the decoder accepts the scanner must
+ * accept with the same time and duration; an accepted profile must re-encode into
  * bytes that decode and validate again, survive a merge with its clone
  * and a compaction, and still encode afterwards. */
 #include "fuzz_support.h"
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
     char err[ERR_LEN];
     int64_t t_ns, d_ns;
-    (void)pprof_scan_time(data, len, &t_ns, &d_ns, err, sizeof err);
+    int scanned = pprof_scan_time(data, len, &t_ns, &d_ns, err, sizeof err);
 
     pp_profile *p = profile_new();
     if (!p || profile_set_raw(p, data, len) != 0) {
@@ -41,6 +42,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         profile_free(p);
         return 0;
     }
+    /* the streaming scanner (push requests) reads what the decoder reads */
+    FUZZ_CHECK(scanned == 0, "decoded, but the scanner refused: %s", err);
+    FUZZ_CHECK(t_ns == t->time_nanos && d_ns == t->duration_nanos,
+               "scanner read time %lld duration %lld, decoder %lld %lld", (long long)t_ns,
+               (long long)d_ns, (long long)t->time_nanos, (long long)t->duration_nanos);
     (void)pprof_family(t);
     check_roundtrip(t, "decode");
     pp_profile *copy = profile_clone(p);
