@@ -40,18 +40,35 @@ static void add_samples(const pp_host *h, pp_profile *p, char **names, char **va
     }
 }
 
+/* The processor made from the last options seen: many mutations change
+ * only the labels, and compiling the rules is most of the cost. */
+static char *last_options;
+static harness *last_hs;
+
+static harness *processor_for(char *options)
+{
+    if (last_options && strcmp(options, last_options) == 0) {
+        free(options);
+        return last_hs;
+    }
+    harness_free(last_hs);
+    free(last_options);
+    char err[512];
+    last_options = options;
+    last_hs = harness_new(&pp_processor_relabel, "relabel", options, err, sizeof err);
+    return last_hs;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
     size_t opt_len, labels_len;
     const uint8_t *labels = fuzz_split(data, len, "#labels\n", &opt_len, &labels_len);
     char *options = fuzz_cstring(data, opt_len);
     char *lines = fuzz_cstring(labels, labels_len);
-    char err[512];
-    harness *hs = options && lines
-                      ? harness_new(&pp_processor_relabel, "relabel", options, err, sizeof err)
-                      : NULL;
+    harness *hs = options && lines ? processor_for(options) : NULL;
     if (!hs) {
-        free(options);
+        if (!lines)
+            free(options);
         free(lines);
         return 0;
     }
@@ -88,8 +105,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     } else {
         h->profile_free(p);
     }
-    harness_free(hs);
-    free(options);
     free(lines);
     return 0;
 }
