@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 BUILD_PKGS="cmake make gcc pkg-config libyaml-dev libprotobuf-c-dev protobuf-c-compiler
   zlib1g-dev libmicrohttpd-dev libcurl4-openssl-dev librdkafka-dev libpcre2-dev libelf-dev"
 TEST_PKGS="libcmocka-dev golang-go golang-github-google-pprof-dev kcat linux-perf
-  procps iproute2 curl ca-certificates jq time clang libclang-rt-14-dev binutils"
+  procps iproute2 curl ca-certificates jq time strace clang libclang-rt-14-dev binutils"
 
 want="$BUILD_PKGS"
 [ "${1:-}" = test ] && want="$want $TEST_PKGS"
