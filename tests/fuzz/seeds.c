@@ -23,6 +23,7 @@
 #include "config.h"
 #include "config_internal.h"
 #include "kafka_client.h"
+#include "perf_gopclntab.h"
 #include "pprof_internal.h"
 #include "profile.h"
 
@@ -438,8 +439,6 @@ typedef struct go_funcs {
     go_func *f;
     size_t n, cap;
 } go_funcs;
-
-#include "perf_gopclntab.h"
 
 static int keep_func(void *arg, uint64_t addr, uint64_t size, const char *name)
 {
