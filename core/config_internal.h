@@ -47,6 +47,9 @@ struct pp_config {
 /* Bounds on hostile input. */
 #define CONFIG_MAX_DEPTH 64
 #define CONFIG_MAX_NODES 100000
+/* Bytes the node tree may hold (nodes, text, key paths), aliases
+ * expanded: real configs hold kilobytes. */
+#define CONFIG_MAX_BYTES ((size_t)32 << 20)
 
 typedef struct config_priv {
     pp_config *root;

@@ -4,9 +4,16 @@
  *
  * Events, not libyaml's document API, because we want one recursive pass
  * that keeps both the value position and the position where a value is
- * named, bounds depth and node count (a YAML file is hostile input: deep
- * nesting and alias "billion laughs" expansions), and copies aliases so
- * that every node has exactly one parent and one key path.
+ * named, bounds depth, node count and bytes (a YAML file is hostile input:
+ * deep nesting and alias "billion laughs" expansions), and copies aliases
+ * so that every node has exactly one parent and one key path.
+ *
+ * The byte bound charges each node what it will hold once adopted: the
+ * node itself, its text and its key path (the path of its parent plus its
+ * own key or index). An alias charges every node it copies at the path of
+ * the copy, so a small document whose aliases nest (or whose alias copies
+ * a long scalar many times) is refused at the alias that crosses the
+ * bound, before the memory is taken.
  *
  * Expansion waits until a node is adopted under a scope, so that a missing
  * variable is reported as "<scope>: <key path>: ..." like every other
@@ -27,6 +34,8 @@ typedef struct node_builder {
     yaml_parser_t parser;
     config *c;
     size_t n_nodes;
+    size_t n_bytes; /* charged so far, bounded by CONFIG_MAX_BYTES */
+    const char *alias; /* the alias being copied, for the message */
     yaml_anchor *anchors;
     size_t n_anchors;
 } node_builder;
@@ -150,17 +159,49 @@ static int is_null_text(const char *s)
            !strcmp(s, "NULL");
 }
 
-static int builder_count(node_builder *b, int line, int col)
+/* Charges one node of `text_len` bytes of text at key path length
+ * `path_len`; -1 with an error at line:col when a bound is crossed. */
+static int builder_count(node_builder *b, int line, int col, size_t text_len, size_t path_len)
 {
-    if (++b->n_nodes <= CONFIG_MAX_NODES)
+    if (++b->n_nodes > CONFIG_MAX_NODES) {
+        builder_error(b, line, col, "too many YAML nodes (alias expansion?)");
+        return -1;
+    }
+    size_t cost = sizeof(pp_config) + text_len + path_len;
+    if (cost <= CONFIG_MAX_BYTES - b->n_bytes) {
+        b->n_bytes += cost;
         return 0;
-    builder_error(b, line, col, "too many YAML nodes (alias expansion?)");
+    }
+    char what[512];
+    if (b->alias)
+        snprintf(what, sizeof what,
+                 "alias *%.64s expands the config past %zu MiB (nested aliases?)", b->alias,
+                 (size_t)CONFIG_MAX_BYTES >> 20);
+    else
+        snprintf(what, sizeof what, "the config holds more than %zu MiB",
+                 (size_t)CONFIG_MAX_BYTES >> 20);
+    builder_error(b, line, col, what);
+    b->n_bytes = CONFIG_MAX_BYTES; /* and stays there: nothing more is built */
     return -1;
 }
 
-static pp_config *node_copy(node_builder *b, const pp_config *src, int line, int col)
+/* Key path length of item i of a sequence: "<path>[i]". */
+static size_t index_path_len(size_t path_len, size_t i)
 {
-    if (builder_count(b, line, col) < 0)
+    char digits[24];
+    return path_len + (size_t)snprintf(digits, sizeof digits, "[%zu]", i);
+}
+
+/* Key path length of the value under `key`: "<path>.key" (or "key"). */
+static size_t key_path_len(size_t path_len, const char *key)
+{
+    return path_len + (path_len ? 1 : 0) + strlen(key);
+}
+
+static pp_config *node_copy(node_builder *b, const pp_config *src, int line, int col,
+                            size_t path_len)
+{
+    if (builder_count(b, line, col, src->text ? strlen(src->text) : 0, path_len) < 0)
         return NULL;
     pp_config *n = config_node_new(src->kind, src->line, src->col);
     if (!n)
@@ -170,8 +211,10 @@ static pp_config *node_copy(node_builder *b, const pp_config *src, int line, int
     if (src->text && !(n->text = strdup(src->text)))
         goto fail;
     for (size_t i = 0; i < src->n; i++) {
-        pp_config *k = src->keys ? node_copy(b, src->keys[i], line, col) : NULL;
-        pp_config *v = node_copy(b, src->items[i], line, col);
+        size_t child = src->keys ? key_path_len(path_len, src->keys[i]->text)
+                                 : index_path_len(path_len, i);
+        pp_config *k = src->keys ? node_copy(b, src->keys[i], line, col, child) : NULL;
+        pp_config *v = node_copy(b, src->items[i], line, col, child);
         if (!v || (src->keys && !k) || node_append(n, k, v) < 0) {
             config_node_free(k);
             config_node_free(v);
@@ -201,12 +244,14 @@ static int builder_anchor(node_builder *b, const yaml_char_t *name, pp_config *n
 }
 
 static pp_config *builder_alias(node_builder *b, const yaml_event_t *ev, int line,
-                                int col)
+                                int col, size_t path_len)
 {
     const char *name = (const char *)ev->data.alias.anchor;
     for (size_t i = b->n_anchors; i-- > 0;) {
         if (strcmp(b->anchors[i].name, name) == 0) {
-            pp_config *n = node_copy(b, b->anchors[i].node, line, col);
+            b->alias = name;
+            pp_config *n = node_copy(b, b->anchors[i].node, line, col, path_len);
+            b->alias = NULL;
             if (n) {
                 n->line = line;
                 n->col = col;
@@ -220,10 +265,10 @@ static pp_config *builder_alias(node_builder *b, const yaml_event_t *ev, int lin
     return NULL;
 }
 
-static pp_config *builder_node(node_builder *b, yaml_event_t *ev, int depth);
+static pp_config *builder_node(node_builder *b, yaml_event_t *ev, int depth, size_t path_len);
 
 /* Reads children until the end event of a sequence or mapping. */
-static int builder_children(node_builder *b, pp_config *n, int depth)
+static int builder_children(node_builder *b, pp_config *n, int depth, size_t path_len)
 {
     yaml_event_type_t end = n->kind == PP_NODE_MAPPING ? YAML_MAPPING_END_EVENT
                                                        : YAML_SEQUENCE_END_EVENT;
@@ -244,7 +289,7 @@ static int builder_children(node_builder *b, pp_config *n, int depth)
                 yaml_event_delete(&ev);
                 return -1;
             }
-            key = builder_node(b, &ev, depth + 1);
+            key = builder_node(b, &ev, depth + 1, path_len);
             yaml_event_delete(&ev);
             if (!key)
                 return -1;
@@ -254,7 +299,8 @@ static int builder_children(node_builder *b, pp_config *n, int depth)
                 return -1;
             }
         }
-        pp_config *value = builder_node(b, &ev, depth + 1);
+        size_t child = key ? key_path_len(path_len, key->text) : index_path_len(path_len, n->n);
+        pp_config *value = builder_node(b, &ev, depth + 1, child);
         yaml_event_delete(&ev);
         if (!value || node_append(n, key, value) < 0) {
             config_node_free(key);
@@ -268,7 +314,7 @@ static int builder_children(node_builder *b, pp_config *n, int depth)
     }
 }
 
-static pp_config *builder_node(node_builder *b, yaml_event_t *ev, int depth)
+static pp_config *builder_node(node_builder *b, yaml_event_t *ev, int depth, size_t path_len)
 {
     int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
     if (depth > CONFIG_MAX_DEPTH) {
@@ -276,8 +322,9 @@ static pp_config *builder_node(node_builder *b, yaml_event_t *ev, int depth)
         return NULL;
     }
     if (ev->type == YAML_ALIAS_EVENT)
-        return builder_alias(b, ev, line, col);
-    if (builder_count(b, line, col) < 0)
+        return builder_alias(b, ev, line, col, path_len);
+    size_t text_len = ev->type == YAML_SCALAR_EVENT ? ev->data.scalar.length : 0;
+    if (builder_count(b, line, col, text_len, path_len) < 0)
         return NULL;
     pp_config *n = NULL;
     const yaml_char_t *anchor = NULL;
@@ -297,7 +344,7 @@ static pp_config *builder_node(node_builder *b, yaml_event_t *ev, int depth)
         if (!(n = config_node_new(map ? PP_NODE_MAPPING : PP_NODE_SEQUENCE, line, col)))
             return NULL;
         anchor = map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
-        if (builder_children(b, n, depth) < 0)
+        if (builder_children(b, n, depth, path_len) < 0)
             goto fail;
     } else {
         builder_error(b, line, col, "unexpected YAML event");
@@ -356,7 +403,7 @@ pp_config *config_node_parse(config *c, const char *text, size_t len)
     if (found == 0)
         config_add_error(c, NULL, NULL, "the config is empty");
     if (found == 1) {
-        root = builder_node(&b, &ev, 0);
+        root = builder_node(&b, &ev, 0, 0);
         yaml_event_delete(&ev);
         if (root && builder_finish(&b) < 0) {
             config_node_free(root);

@@ -44,8 +44,10 @@ static const pp_option sending_queue_options[] = {
      "Directory of a persistent queue: each profile waits on disk until its export is "
      "finished, so what a stop or crash leaves undelivered is sent after the next start.",
      0, NULL},
-    {"fsync", PP_OPT_BOOL, "false", "fsync each spooled profile before it counts as queued.", 0,
-     NULL},
+    {"fsync", PP_OPT_BOOL, "false",
+     "fsync each spooled profile, and the spool directory after its rename, before it counts "
+     "as queued.",
+     0, NULL},
     {0},
 };
 

@@ -1,15 +1,35 @@
 /* log: logfmt on stderr. The message is formatted into a stack buffer,
  * escaped for logfmt, and written with a single write(2) so concurrent
- * threads produce whole lines. */
+ * threads produce whole lines.
+ *
+ * Warnings and errors are rate-limited per kind, a kind being the level,
+ * the component and the call site's format string: what a peer can make
+ * us say once per request (an aborted connection, a refused body) it
+ * could otherwise make us say a million times. Each kind may write
+ * log_burst lines per window; the lines past that are counted, not
+ * written, in profpipe_log_suppressed_total, and the next line of the
+ * kind after the window says how many were suppressed. Kinds live in a
+ * small fixed table; when it is full of kinds still in their window, the
+ * newcomers share one overflow kind, so memory stays bounded too. */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "metrics.h"
+
 #define LOG_LINE_MAX 4096
+#define LOG_KINDS 256 /* slots of the kind table (a power of two) */
+#define LOG_PROBES 8  /* slots tried per kind before the overflow kind */
+#define LOG_BURST_DEFAULT 20
+#define LOG_WINDOW_DEFAULT_NS (INT64_C(10) * 1000000000)
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
 
 static _Atomic int log_level = PP_LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -39,6 +59,116 @@ int log_parse_level(const char *text, pp_log_level *out)
         }
     }
     return -1;
+}
+
+typedef struct log_kind {
+    uint64_t key;       /* 0: free */
+    int64_t window_end; /* monotonic ns */
+    unsigned written;   /* lines written in this window */
+    uint64_t suppressed; /* since the last line written */
+} log_kind;
+
+static pthread_mutex_t kinds_lock = PTHREAD_MUTEX_INITIALIZER;
+static log_kind kinds[LOG_KINDS];
+static log_kind overflow_kind;
+static unsigned log_burst = LOG_BURST_DEFAULT;
+static int64_t log_window_ns = LOG_WINDOW_DEFAULT_NS;
+
+void log_set_rate_limit(unsigned burst, int64_t window_ns)
+{
+    pthread_mutex_lock(&kinds_lock);
+    log_burst = burst;
+    log_window_ns = window_ns;
+    memset(kinds, 0, sizeof kinds);
+    memset(&overflow_kind, 0, sizeof overflow_kind);
+    pthread_mutex_unlock(&kinds_lock);
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t fnv(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * FNV_PRIME;
+    return h;
+}
+
+/* The kind's slot: its own, a free or expired one, else the overflow. */
+static log_kind *kind_slot(uint64_t key, int64_t now)
+{
+    for (unsigned i = 0; i < LOG_PROBES; i++) {
+        log_kind *k = &kinds[(key + i) & (LOG_KINDS - 1)];
+        if (k->key == key)
+            return k;
+    }
+    for (unsigned i = 0; i < LOG_PROBES; i++) {
+        log_kind *k = &kinds[(key + i) & (LOG_KINDS - 1)];
+        if (k->key == 0 || (now >= k->window_end && k->suppressed == 0)) {
+            memset(k, 0, sizeof *k);
+            k->key = key;
+            return k;
+        }
+    }
+    return &overflow_kind;
+}
+
+/* Decides whether a line of this kind is written. Returns 1 to write it
+ * (with *suppressed set to the lines held back before it), 0 to drop it. */
+static int rate_admit(pp_log_level level, const char *component, const char *fmt,
+                      uint64_t *suppressed)
+{
+    *suppressed = 0;
+    if (level < PP_LOG_WARN)
+        return 1;
+    uint64_t key = fnv(FNV_OFFSET, &level, sizeof level);
+    key = fnv(key, component ? component : "", component ? strlen(component) : 0);
+    key = fnv(key, fmt, strlen(fmt));
+    key |= 1; /* never 0, the free mark */
+    int64_t now = mono_ns();
+    int admit;
+    pthread_mutex_lock(&kinds_lock);
+    log_kind *k = kind_slot(key, now);
+    if (now >= k->window_end) {
+        k->window_end = now + log_window_ns;
+        k->written = 0;
+    }
+    admit = k->written < log_burst;
+    if (admit) {
+        k->written++;
+        *suppressed = k->suppressed;
+        k->suppressed = 0;
+    } else {
+        k->suppressed++;
+    }
+    pthread_mutex_unlock(&kinds_lock);
+    return admit;
+}
+
+/* Counts one suppressed line in profpipe_log_suppressed_total. */
+static void count_suppressed(pp_log_level level, const char *component)
+{
+    char labels[256];
+    char name[128] = "";
+    size_t n = 0;
+    for (const char *c = component ? component : ""; *c && n < sizeof name - 2; c++) {
+        if (*c == '"' || *c == '\\')
+            name[n++] = '\\';
+        name[n++] = *c;
+    }
+    name[n] = '\0';
+    snprintf(labels, sizeof labels, "level=\"%s\",component=\"%s\"", level_names[level],
+             component ? name : "service");
+    metrics_add(metrics_get("profpipe_log_suppressed_total",
+                            "Log lines not written because their kind (level, component, "
+                            "message format) exceeded its rate limit",
+                            PP_COUNTER, labels),
+                1);
 }
 
 /* Appends `s` as a quoted logfmt value; returns the new length. */
@@ -104,8 +234,20 @@ void log_vmsg(pp_log_level level, const char *component, const char *fmt, va_lis
     vsnprintf(msg, sizeof msg, fmt, ap);
     if (observer)
         observer(level, component, msg);
-    if ((int)level >= atomic_load(&log_level))
-        write_line(level, component, msg, NULL);
+    if ((int)level < atomic_load(&log_level))
+        return;
+    uint64_t suppressed;
+    if (!rate_admit(level, component, fmt, &suppressed)) {
+        count_suppressed(level, component);
+        return;
+    }
+    if (suppressed) {
+        char note[LOG_LINE_MAX];
+        snprintf(note, sizeof note, "%llu similar messages suppressed (rate limit: %u per %gs): %s",
+                 (unsigned long long)suppressed, log_burst, (double)log_window_ns / 1e9, fmt);
+        write_line(level, component, note, NULL);
+    }
+    write_line(level, component, msg, NULL);
 }
 
 void log_fields(pp_log_level level, const char *component, const char *msg,

@@ -1,5 +1,9 @@
 /* log: logfmt lines on stderr (`ts=... level=... component=... msg="..."`),
- * one write per line so lines from different threads never interleave. */
+ * one write per line so lines from different threads never interleave.
+ * Warnings and errors are rate-limited per kind (level, component, format
+ * string): log_burst lines per window, then a count of what was held
+ * back ("N similar messages suppressed ...") and the metric
+ * profpipe_log_suppressed_total{level,component}. */
 #ifndef PROFPIPE_LOG_H
 #define PROFPIPE_LOG_H
 
@@ -23,6 +27,9 @@ void log_set_observer(log_observer_fn fn);
  * name="value" (`file="x.yaml" line="3"`), so tools read them as fields. */
 void log_fields(pp_log_level level, const char *component, const char *msg,
                 const char *const *fields);
+/* Lines per kind per window (default 20 per 10 s); also forgets every
+ * kind's history. */
+void log_set_rate_limit(unsigned burst, int64_t window_ns);
 
 #define log_error(...) log_msg(PP_LOG_ERROR, NULL, __VA_ARGS__)
 #define log_warn(...) log_msg(PP_LOG_WARN, NULL, __VA_ARGS__)

@@ -37,6 +37,9 @@ typedef struct scanner {
 static int scan_tag(scanner *s, uint64_t tag, char *err, size_t errlen)
 {
     s->field = tag >> 3;
+    if (s->field == 0) /* protobuf reserves field number 0 */
+        return pprof_errorf(err, errlen, "bad protobuf: field number 0 in Profile at byte %zu",
+                            s->total);
     switch (tag & 7) {
     case WT_VARINT:
         s->state = SCAN_VARINT;
@@ -60,6 +63,8 @@ static int scan_tag(scanner *s, uint64_t tag, char *err, size_t errlen)
 /* Feeds bytes to the scanner. 0, or -1 with the reason. */
 static int scan_feed(scanner *s, const uint8_t *p, size_t n, char *err, size_t errlen)
 {
+    if (n == 0) /* p may be NULL (an empty raw profile): no arithmetic on it */
+        return 0;
     const uint8_t *end = p + n;
     while (p < end) {
         if (s->state == SCAN_SKIP) {

@@ -182,11 +182,16 @@ static int build_pipeline(service *s, config_pipeline *cp)
     return rc;
 }
 
-service *service_build(config *cfg)
+void service_check(config *cfg, int with_plugins)
 {
     registry_init();
     check_telemetry(cfg);
-    check_components(cfg, load_plugins(cfg));
+    check_components(cfg, with_plugins ? load_plugins(cfg) : cfg->n_plugins);
+}
+
+service *service_build(config *cfg)
+{
+    service_check(cfg, 1);
     if (cfg->n_errors)
         return NULL;
     service *s = calloc(1, sizeof *s);

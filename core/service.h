@@ -15,6 +15,11 @@ typedef struct service service;
  * before (so one run reports the options' errors along with those).
  * Nothing is started. */
 service *service_build(config *cfg);
+/* The checks of service_build that create nothing: the telemetry address
+ * and every defined component's options (after loading the plugins when
+ * with_plugins; otherwise types only a plugin defines are not reported).
+ * Errors go to cfg->errors. */
+void service_check(config *cfg, int with_plugins);
 /* Starts exporters, pipelines, then receivers. -1 (and everything
  * stopped again) if a component fails to start. */
 int service_start(service *s);

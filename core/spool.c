@@ -5,7 +5,10 @@
  *   payload: the gzip'd pprof
  *
  * The CRC covers header and payload. A record is written to a temporary
- * name and renamed, so a crash leaves either a whole record or none. */
+ * name and renamed, so a crash leaves either a whole record or none. With
+ * fsync_writes the record is fsync'd before the rename and the directory
+ * after it: the rename lives in the directory, so without the second
+ * fsync a power loss can forget a record that already counted as queued. */
 #include "spool.h"
 
 #include <dirent.h>
@@ -211,6 +214,16 @@ static int encode_record(pp_profile *p, wbuf *w, char *err, size_t errlen)
     return bad ? -1 : 0;
 }
 
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
 static int write_all(int fd, const uint8_t *data, size_t len)
 {
     while (len) {
@@ -249,6 +262,11 @@ int spool_write(spool *s, pp_profile *p, uint64_t *seq, char *err, size_t errlen
     if (rc != 0) {
         snprintf(err, errlen, "spool write %s: %s", path, strerror(errno));
         unlink(tmp);
+    } else if (s->fsync_writes && fsync_dir(s->dir) != 0) {
+        /* the record may not survive a power loss: not queued, say so */
+        snprintf(err, errlen, "spool fsync of directory %s: %s", s->dir, strerror(errno));
+        unlink(path);
+        rc = -1;
     }
     free(w.data);
     return rc;

@@ -3,7 +3,8 @@
 # builds it. `setup.sh` installs BUILD_PKGS and builds the daemon and the
 # shipped plugins in build/ (tests off in a new build/); `setup.sh test`
 # also installs TEST_PKGS and builds the tests and benchmarks;
-# `setup.sh test asan` builds build-asan/ with sanitizers too.
+# `setup.sh test asan` builds build-asan/ with sanitizers and build-fuzz/
+# (clang's libFuzzer harnesses, tests/fuzz) too.
 # `setup.sh --packages [test]` prints the package list and installs nothing
 # (tests/e2e/setup checks it against what the sources need).
 set -euo pipefail
@@ -13,7 +14,7 @@ BUILD_PKGS="cmake make gcc pkg-config libyaml-dev libprotobuf-c-dev protobuf-c-c
   zlib1g-dev libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev librdkafka-dev libpcre2-dev libelf-dev"
 TEST_PKGS="libcmocka-dev golang-go golang-github-google-pprof-dev kcat linux-perf
   procps iproute2 curl ca-certificates jq prometheus golang-gopkg-yaml.v3-dev chromium openjdk-17-jdk-headless openssl
-  stress-ng lintian systemd adduser"
+  stress-ng lintian systemd adduser time strace clang libclang-rt-14-dev binutils"
 
 if [ "${1:-}" = --packages ]; then
   # (nodejs npm: what a machine without node gets, see below)
@@ -56,4 +57,5 @@ else
 fi
 if [ "${2:-}" = asan ]; then
   build build-asan -DPROFPIPE_SANITIZE=ON -DPROFPIPE_TESTS=ON
+  CC=clang build build-fuzz -DPROFPIPE_FUZZ=ON
 fi

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole suite under ctest:
-# once as built, once under AddressSanitizer + UndefinedBehaviorSanitizer.
+# first the fuzz harnesses (build-fuzz/: each saved reproducer once, then
+# each target for FUZZ_SECONDS, 20 s), then the suite once as built and
+# once under AddressSanitizer + UndefinedBehaviorSanitizer. Each pass ends
+# with ctest's summary line; the last one is the suite's.
 # `--under-load` runs it with two CPU hogs (stress-ng --cpu 2) beside it
 # for the whole run: every timing bound must hold on a busy machine.
 # Other arguments go to ctest (`scripts/test.sh -R perf`).
@@ -27,6 +30,8 @@ if [ $under_load = 1 ]; then
 fi
 
 status=0
+echo "== fuzz harnesses: reproducers and short runs (build-fuzz/)"
+(cd build-fuzz && ctest --output-on-failure "$@") || status=1
 echo "== test suite (build/)"
 (cd build && ctest --output-on-failure "$@") || status=1
 echo "== test suite under ASan+UBSan (build-asan/)"

@@ -33,6 +33,7 @@
 
 #include "json_text.h"
 #include "kafka_client.h"
+#include "kafka_decode.h"
 #include "kafka_offsets.h"
 
 #define NS_PER_MS INT64_C(1000000)
@@ -47,7 +48,6 @@
 #define FINAL_COMMIT_WAIT_NS (INT64_C(5000) * NS_PER_MS)
 #define TOPIC_NAME_MAX 256
 #define WHY_MAX 512
-#define ERR_MAX 256
 
 typedef struct kafka_receiver {
     kafka_client_ctx ctx; /* first: librdkafka's opaque */
@@ -218,108 +218,6 @@ static int kafka_receiver_create(const pp_host *host, pp_instance *self,
     return 0;
 }
 
-/* The window and labels a message's headers give; only what they set. */
-typedef struct message_meta {
-    int64_t from_ns, until_ns;
-    int has_from, has_until;
-} message_meta;
-
-/* Applies the wire format's headers to p; -1 with why on a bad one. */
-static int apply_headers(kafka_receiver *r, const rd_kafka_message_t *m, pp_profile *p,
-                         message_meta *meta, char *why, size_t cap)
-{
-    static const size_t prefix_len = sizeof KAFKA_HDR_LABEL_PREFIX - 1;
-    rd_kafka_headers_t *hdrs;
-    memset(meta, 0, sizeof *meta);
-    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return 0; /* none: labels come from the profile and the host */
-    const char *name;
-    const void *value;
-    size_t size;
-    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
-                       RD_KAFKA_RESP_ERR_NO_ERROR;
-         i++) {
-        if (strcmp(name, KAFKA_HDR_FROM) == 0) {
-            if (kafka_parse_int64(value, size, &meta->from_ns) != 0)
-                return snprintf(why, cap, "header %s is not a number", name), -1;
-            meta->has_from = 1;
-        } else if (strcmp(name, KAFKA_HDR_UNTIL) == 0) {
-            if (kafka_parse_int64(value, size, &meta->until_ns) != 0)
-                return snprintf(why, cap, "header %s is not a number", name), -1;
-            meta->has_until = 1;
-        } else if (p != NULL && strncmp(name, KAFKA_HDR_LABEL_PREFIX, prefix_len) == 0) {
-            if (name[prefix_len] == '\0' || value == NULL || memchr(value, '\0', size))
-                return snprintf(why, cap, "header %s is not a label", name), -1;
-            char *text = strndup(value, size);
-            int rc = text ? r->ctx.host->label_set(p, name + prefix_len, text) : -1;
-            free(text);
-            if (rc != 0)
-                return snprintf(why, cap, "label from header %s refused", name), -1;
-        }
-    }
-    return 0;
-}
-
-/* The window: from the headers, else from the pprof's own time. */
-static void set_window(kafka_receiver *r, pp_profile *p, const pp_pprof *t,
-                       const message_meta *meta)
-{
-    int64_t from = meta->has_from ? meta->from_ns : t->time_nanos;
-    int64_t until = meta->has_until ? meta->until_ns : from + t->duration_nanos;
-    if (from == 0) {
-        from = r->ctx.host->now_ns();
-        until = from;
-    }
-    r->ctx.host->profile_set_window(p, from, until);
-}
-
-static int decode_pprof(kafka_receiver *r, const rd_kafka_message_t *m, pp_batch *b,
-                        char *why, size_t cap)
-{
-    const pp_host *h = r->ctx.host;
-    pp_profile *p = h->profile_new();
-    message_meta meta;
-    char err[ERR_MAX];
-    const pp_pprof *t = NULL;
-    if (p == NULL)
-        return snprintf(why, cap, "out of memory"), -1;
-    if (apply_headers(r, m, p, &meta, why, cap) != 0)
-        goto fail;
-    if (m->len == 0 || h->profile_set_raw(p, m->payload, m->len) != 0 ||
-        (t = h->profile_tree(p, err, sizeof err)) == NULL) {
-        snprintf(why, cap, "not a pprof profile: %s", m->len ? err : "empty value");
-        goto fail;
-    }
-    set_window(r, p, t, &meta);
-    return h->batch_add(b, p); /* takes p, even on failure */
-fail:
-    h->profile_free(p);
-    return -1;
-}
-
-static int decode_push(kafka_receiver *r, const rd_kafka_message_t *m, pp_batch *b,
-                       char *why, size_t cap)
-{
-    const pp_host *h = r->ctx.host;
-    message_meta meta;
-    char err[ERR_MAX];
-    if (apply_headers(r, m, NULL, &meta, why, cap) != 0)
-        return -1;
-    if (h->push_decode(m->payload, m->len, b, err, sizeof err) != 0)
-        return snprintf(why, cap, "not a PushRequest: %s", err), -1;
-    if (h->batch_count(b) == 0)
-        return snprintf(why, cap, "a PushRequest without profiles"), -1;
-    for (size_t i = 0; i < h->batch_count(b); i++) {
-        pp_profile *p = h->batch_get(b, i);
-        const pp_pprof *t = h->profile_tree(p, err, sizeof err);
-        if (t == NULL)
-            return snprintf(why, cap, "series %zu is not a pprof profile: %s", i, err), -1;
-        if (h->batch_count(b) == 1)
-            set_window(r, p, t, &meta);
-    }
-    return 0;
-}
-
 static void base64_write(FILE *f, const uint8_t *data, size_t len)
 {
     static const char alphabet[] =
@@ -409,9 +307,12 @@ static void handle_message(kafka_receiver *r, const rd_kafka_message_t *m)
         return;
     }
     pp_batch *b = h->batch_new();
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        hdrs = NULL; /* none: labels come from the profile and the host */
     int rc = b == NULL ? (snprintf(why, sizeof why, "out of memory"), -1)
-             : r->encoding == KAFKA_ENC_PPROF ? decode_pprof(r, m, b, why, sizeof why)
-                                              : decode_push(r, m, b, why, sizeof why);
+                       : kafka_decode_message(h, r->encoding, hdrs, m->payload, m->len, b, why,
+                                              sizeof why);
     if (rc != 0) {
         h->batch_unref(b);
         skip_poison(r, m, why);

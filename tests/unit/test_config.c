@@ -1147,6 +1147,66 @@ static void test_aliases(void **state)
     config_free(c);
 }
 
+/* Few nodes, many bytes: an 8 KiB scalar copied by nested aliases would
+ * be 80 MiB by the fourth level (925 MiB for `profpipe validate` before
+ * the byte bound). The alias that crosses CONFIG_MAX_BYTES is named with
+ * its line and column, and nothing past it is built. */
+static void test_alias_bytes_bounded(void **state)
+{
+    (void)state;
+    enum { SCALAR = 8192, LEVELS = 6, FANOUT = 10 };
+    char *text = malloc(SCALAR + 4096);
+    size_t off = (size_t)sprintf(text, "a0: &a0 \"");
+    memset(text + off, 'x', SCALAR);
+    off += SCALAR;
+    off += (size_t)sprintf(text + off, "\"\n");
+    for (int i = 1; i <= LEVELS; i++) {
+        off += (size_t)sprintf(text + off, "a%d: &a%d [", i, i);
+        for (int j = 0; j < FANOUT; j++)
+            off += (size_t)sprintf(text + off, "%s*a%d", j ? ", " : "", i - 1);
+        off += (size_t)sprintf(text + off, "]\n");
+    }
+    config *c = load(text);
+    assert_int_equal(c->n_errors, 1);
+    /* level 4 would hold 10^4 copies (80 MiB): its line crosses 32 MiB */
+    assert_non_null(strstr(c->errors[0], "t.yaml:5:"));
+    assert_non_null(strstr(c->errors[0], "alias *a3 expands the config past 32 MiB"));
+    config_free(c);
+
+    /* the same shape one level lower is well under the bound and loads */
+    char *nl = text;
+    for (int i = 0; i < 4; i++)
+        nl = strchr(nl, '\n') + 1;
+    *nl = '\0'; /* a0 .. a3: 1000 copies, 8 MiB */
+    c = load(text);
+    for (size_t i = 0; i < c->n_errors; i++)
+        assert_null(strstr(c->errors[i], "MiB"));
+    config_free(c);
+    free(text);
+}
+
+/* Key paths count too: a long key over an aliased list of many items
+ * gives each copied node a long path. */
+static void test_alias_path_bytes_bounded(void **state)
+{
+    (void)state;
+    enum { KEY = 60000 };
+    char *text = malloc(KEY + 4096);
+    size_t off = (size_t)sprintf(text, "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
+                                       "l1: &l1 [*l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0]\n"
+                                       "l2: &l2 [*l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1]\n");
+    off += (size_t)sprintf(text + off, "? "); /* an explicit key: implicit ones stop at 1 KiB */
+    memset(text + off, 'k', KEY);
+    off += KEY;
+    sprintf(text + off, "\n: [*l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2]\n"); /* 888 x 60 KB */
+    config *c = load(text);
+    assert_true(c->n_errors >= 1);
+    assert_non_null(strstr(c->errors[0], "t.yaml:5:"));
+    assert_non_null(strstr(c->errors[0], "alias *l2 expands the config past 32 MiB"));
+    config_free(c);
+    free(text);
+}
+
 static void test_load_file(void **state)
 {
     (void)state;
@@ -1329,6 +1389,8 @@ int main(void)
         cmocka_unit_test(test_secrets),
         cmocka_unit_test(test_cfg_error_positions),
         cmocka_unit_test(test_aliases),
+        cmocka_unit_test(test_alias_bytes_bounded),
+        cmocka_unit_test(test_alias_path_bytes_bounded),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_print_options),
         cmocka_unit_test(test_concurrent_reads),

@@ -82,11 +82,55 @@ static void test_refusals(void **state)
     free(junk), free(gz), free(plain);
 }
 
+/* Fuzz reproducer (tests/fuzz/kafka/regressions/push-empty-raw-profile):
+ * a PushRequest series with an empty raw_profile reaches the scanner as
+ * (NULL, 0); UBSan flagged the NULL + 0 pointer arithmetic. It is refused
+ * as empty, not read. */
+static void test_empty_raw_null(void **state)
+{
+    (void)state;
+    int64_t t = 1, d = 1;
+    char err[256] = "";
+    assert_int_equal(pprof_scan_time(NULL, 0, &t, &d, err, sizeof err), -1);
+    assert_non_null(strstr(err, "empty profile"));
+    assert_int_equal(t, 0);
+    assert_int_equal(d, 0);
+}
+
+/* Protobuf reserves field number 0, which the tree decoder refuses; the
+ * scanner skipped such fields and accepted the profile, so the two
+ * readers disagreed on the same bytes. */
+static void test_field_zero_refused(void **state)
+{
+    (void)state;
+    int64_t t, d;
+    char err[256];
+    const uint8_t varint0[] = {0x00, 0x05};       /* field 0, varint 5 */
+    const uint8_t len0[] = {0x02, 0x01, 0x41};    /* field 0, 1 byte */
+    const uint8_t after[] = {0x48, 0x07, 0x05, 0x00, 0x01, 0x02}; /* time=7, then field 0 */
+    assert_int_equal(pprof_scan_time(varint0, sizeof varint0, &t, &d, err, sizeof err), -1);
+    assert_non_null(strstr(err, "field number 0"));
+    assert_non_null(strstr(err, "byte 1"));
+    assert_int_equal(pprof_scan_time(len0, sizeof len0, &t, &d, err, sizeof err), -1);
+    assert_non_null(strstr(err, "field number 0"));
+    assert_int_equal(pprof_scan_time(after, sizeof after, &t, &d, err, sizeof err), -1);
+    assert_non_null(strstr(err, "byte 3"));
+    /* the same bytes gzip'd are refused the same way */
+    uint8_t *gz;
+    size_t gz_len;
+    assert_int_equal(gz_gzip(varint0, sizeof varint0, &gz, &gz_len), 0);
+    assert_int_equal(pprof_scan_time(gz, gz_len, &t, &d, err, sizeof err), -1);
+    assert_non_null(strstr(err, "field number 0"));
+    free(gz);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_and_gzip),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_empty_raw_null),
+        cmocka_unit_test(test_field_zero_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,66 @@
+/* Fuzz target: the pprof decoder and everything that works on a decoded
+ * tree. Bytes (plain or gzip'd) go through the streaming time scanner,
+ * the decoder and validator; what the decoder accepts the scanner must
+ * accept with the same time and duration; an accepted profile must re-encode into
+ * bytes that decode and validate again, survive a merge with its clone
+ * and a compaction, and still encode afterwards. */
+#include "fuzz_support.h"
+#include "pprof_internal.h"
+#include "profile.h"
+
+#define ERR_LEN 512
+
+/* Encodes t and checks the bytes decode and validate again. */
+static void check_roundtrip(const pp_pprof *t, const char *stage)
+{
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    if (pprof_encode(t, &out, &out_len) != 0)
+        return; /* out of memory */
+    pp_profile *again = profile_new();
+    char err[ERR_LEN] = "";
+    FUZZ_CHECK(again && profile_set_raw(again, out, out_len) == 0, "%s: out of memory", stage);
+    FUZZ_CHECK(profile_tree(again, err, sizeof err) != NULL, "%s: re-encoded profile refused: %s",
+               stage, err);
+    profile_free(again);
+    free(out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+    char err[ERR_LEN];
+    int64_t t_ns, d_ns;
+    int scanned = pprof_scan_time(data, len, &t_ns, &d_ns, err, sizeof err);
+
+    pp_profile *p = profile_new();
+    if (!p || profile_set_raw(p, data, len) != 0) {
+        profile_free(p);
+        return 0;
+    }
+    const pp_pprof *t = profile_tree(p, err, sizeof err);
+    if (!t) {
+        profile_free(p);
+        return 0;
+    }
+    /* the streaming scanner (push requests) reads what the decoder reads */
+    FUZZ_CHECK(scanned == 0, "decoded, but the scanner refused: %s", err);
+    FUZZ_CHECK(t_ns == t->time_nanos && d_ns == t->duration_nanos,
+               "scanner read time %lld duration %lld, decoder %lld %lld", (long long)t_ns,
+               (long long)d_ns, (long long)t->time_nanos, (long long)t->duration_nanos);
+    (void)pprof_family(t);
+    check_roundtrip(t, "decode");
+    pp_profile *copy = profile_clone(p);
+    if (copy && pprof_merge(p, copy, err, sizeof err) == 0) {
+        const pp_pprof *merged = profile_tree(p, err, sizeof err);
+        FUZZ_CHECK(merged != NULL, "merged tree lost: %s", err);
+        check_roundtrip(merged, "merge");
+    }
+    if (pprof_compact(p) == 0)
+        check_roundtrip(profile_tree(p, err, sizeof err), "compact");
+    const uint8_t *gz;
+    size_t gz_len;
+    (void)profile_raw_gz(p, &gz, &gz_len, err, sizeof err);
+    profile_free(copy);
+    profile_free(p);
+    return 0;
+}
