@@ -367,8 +367,11 @@ static int add_sample(merge_ctx *m, const pp_sample *s)
     ns.n_location_ids = s->n_location_ids;
     ns.n_values = s->n_values;
     ns.n_labels = s->n_labels;
-    memcpy(ns.location_ids, m->scratch_ids, s->n_location_ids * sizeof(uint64_t));
-    memcpy(ns.values, s->values, s->n_values * sizeof(int64_t));
+    /* a sample may have no locations or no values: no copy from NULL then */
+    if (s->n_location_ids)
+        memcpy(ns.location_ids, m->scratch_ids, s->n_location_ids * sizeof(uint64_t));
+    if (s->n_values)
+        memcpy(ns.values, s->values, s->n_values * sizeof(int64_t));
     if (s->n_labels)
         memcpy(ns.labels, m->scratch_labels, s->n_labels * sizeof(pp_label));
     if (keymap_put(&m->sample_by_key, m->k.data, m->k.len, d->n_samples) < 0)

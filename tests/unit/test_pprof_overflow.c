@@ -63,6 +63,28 @@ static void test_merge_saturates_at_max(void **state)
     profile_free(dst);
 }
 
+/* A sample without locations (the fuzz reproducer
+ * tests/fuzz/pprof/regressions/merge-sample-without-locations) merges as a
+ * sample of its own, with no copy from a NULL scratch list (UBSan's
+ * nonnull-attribute check aborts here without the fix). */
+static void test_merge_sample_without_locations(void **state)
+{
+    (void)state;
+    char err[ERR_LEN] = "";
+    pp_profile *dst = one_sample(5, SEC, SEC);
+    pp_profile *src = one_sample(7, SEC, SEC);
+    src->tree.samples[0].n_location_ids = 0;
+    assert_int_equal(pprof_merge(dst, src, err, sizeof(err)), 0);
+    const pp_pprof *t = profile_tree(dst, NULL, 0);
+    assert_int_equal(t->n_samples, 2);
+    assert_int_equal(t->samples[0].n_location_ids, 1);
+    assert_int_equal(t->samples[0].values[0], 5);
+    assert_int_equal(t->samples[1].n_location_ids, 0);
+    assert_int_equal(t->samples[1].values[0], 7);
+    profile_free(src);
+    profile_free(dst);
+}
+
 static void test_merge_saturates_at_min(void **state)
 {
     (void)state;
@@ -184,6 +206,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merge_saturates_at_max),
         cmocka_unit_test(test_merge_saturates_at_min),
+        cmocka_unit_test(test_merge_sample_without_locations),
         cmocka_unit_test(test_compact_saturates),
         cmocka_unit_test(test_push_window_overflow_refused),
         cmocka_unit_test(test_push_negative_duration),
