@@ -4,7 +4,9 @@
 #     `service:` section is a component's part of a config: it is completed
 #     with a file receiver/exporter and one pipeline through all its ids);
 #     `${env:X}` without a default is set; run from a folder where ./build
-#     is the build, as the README does;
+#     is the build, as the README does; a Prometheus config or rules file
+#     (top-level `scrape_configs:` or `groups:`) is checked by
+#     `promtool check config|rules` instead;
 #   - sh: bash parses it and every command it runs exists (a script of the
 #     repository, profpipe and a subcommand that `--help` lists, or a
 #     program on PATH); a block that writes under /etc/profpipe (making a
@@ -89,6 +91,12 @@ for readme in "$SOURCE_DIR"/README.md "$SOURCE_DIR"/config/README.md "$SOURCE_DI
     where="$name block ${b##*/}"
     case "$b" in
       *.yaml)
+        if grep -qE '^(scrape_configs|groups):' "$b"; then # Prometheus's own config or rules
+          kind=config; grep -q '^groups:' "$b" && kind=rules
+          out=$(promtool check "$kind" "$b" 2>&1) || fail "$where: promtool check $kind: $out"
+          nother=$((nother + 1))
+          continue
+        fi
         complete_config "$b" | relocate /dev/stdin >"$T/work/readme.yaml"
         for v in $(grep -oE '\$\{env:[A-Za-z_][A-Za-z0-9_]*\}' "$b" | sed 's/^${env://; s/}$//' | sort -u); do
           export "$v=readme-$v"

@@ -122,7 +122,7 @@ headers() { # compile_commands.json -> system header paths
       { echo "FAIL: gcc -M failed: $cmd" >&2; exit 1; }
   done | tr ' \\' '\n\n' | grep -E '^/(usr|lib)/' | sort -u
 }
-cmake --build "$T/run" --target profpipe_proto >/dev/null # generated sources
+cmake --build "$T/run" --target profpipe_proto ui_assets >/dev/null # generated sources
 headers "$T/run/compile_commands.json" >"$T/run.headers"
 [ "$(wc -l <"$T/run.headers")" -gt 50 ] || fail "too few system headers found: $(wc -l <"$T/run.headers")"
 # shellcheck disable=SC2046
@@ -136,12 +136,17 @@ prog_files $(programs test) >>"$T/test.pc"
 # shellcheck disable=SC2046
 owner $(cat "$T/test.pc") | check "$T/test.all" "test module"
 cmake -S . -B "$T/test" -DPROFPIPE_TESTS=ON -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
-cmake --build "$T/test" --target profpipe_proto >/dev/null
+cmake --build "$T/test" --target profpipe_proto ui_assets >/dev/null
 headers "$T/test/compile_commands.json" >"$T/test.headers"
 # shellcheck disable=SC2046
 owner $(cat "$T/test.headers") | sort -u -k1,1 | check "$T/test.all" "test header"
 pass "test path: $(wc -l <"$T/test.headers") system headers, pkg-config modules and programs"
 
+# shell functions the scripts define: their calls run no program
+functions() {
+  cat tests/e2e/lib.sh tests/e2e/*/*.sh bench/*/*.sh scripts/test.sh |
+    sed -nE 's/^[[:space:]]*([a-z][a-z0-9_]*)[[:space:]]*\(\)[[:space:]]*\{?.*$/\1/p' | sort -u
+}
 # commands in command position in the e2e scripts (heredoc bodies,
 # comments, messages and assignments skipped)
 commands() {
@@ -158,7 +163,15 @@ commands() {
         print line }' "$f"
   done | grep -oE '(^|[|;&(]|\$\(|\bthen|\bdo|\belse|\bbg|\bwait_for [0-9]+|\btimeout [0-9.]+[sm]?|\bnice -n [0-9]+|\bexec)[[:space:]]*[a-z][a-z0-9._+-]*([^=a-z0-9._+-]|$)' |
     sed -E 's/[^a-z0-9._+-]$//' | grep -oE '[a-z][a-z0-9._+-]*$' | sort -u |
-    while read -r w; do [ "$(type -t "$w")" != file ] || type -P "$w"; done
+    grep -vxF -f <(functions) |
+    while read -r w; do
+      [ "$(type -t "$w")" = file ] || continue
+      p=$(type -P "$w")
+      # a program installed outside Debian that shadows Debian's (pyenv's
+      # python3 on this machine): the fresh machine runs Debian's
+      if ! dpkg -S "$(readlink -f "$p")" >/dev/null 2>&1 && [ -x "/usr/bin/$w" ]; then p=/usr/bin/$w; fi
+      echo "$p"
+    done
 }
 commands >"$T/commands"
 grep -q '/go$' "$T/commands" || fail "the command scan found no go"
