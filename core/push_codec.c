@@ -171,7 +171,8 @@ int push_decode(const void *data, size_t len, pp_batch *into,
             char why[256] = "";
             pp_profile *p = push_profile(ser, ser->samples[j], why, sizeof(why));
             if (!p) {
-                rc = pprof_errorf(err, errlen, "series %zu sample %zu: %s", i, j, why);
+                pprof_errorf(err, errlen, "series %zu sample %zu: %s", i, j, why);
+                rc = PP_PUSH_BAD_PROFILE;
             } else if (add(into, p) < 0) {
                 rc = pprof_errorf(err, errlen, "series %zu sample %zu: cannot add to batch",
                                   i, j);

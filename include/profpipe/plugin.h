@@ -25,6 +25,10 @@ extern "C" {
 
 /* Bumped on any incompatible change to this header. */
 #define PP_ABI_VERSION 1
+/* host->push_decode's answer for a well-formed PushRequest holding a raw
+ * profile that is not a readable pprof (a client's profile, not its
+ * request, is at fault). */
+#define PP_PUSH_BAD_PROFILE (-2)
 /* "PPMD": marks a pp_module so that a random .so is refused, not run. */
 #define PP_MODULE_SIGNATURE 0x50504d44u
 
@@ -386,7 +390,9 @@ typedef struct pp_host {
     int (*push_encode)(pp_profile *const *profiles, size_t n, uint8_t **out,
                        size_t *out_len, char *err, size_t errlen);
     /* Decodes a PushRequest into profiles added to `into` (one per raw
-     * sample, labels from its series; from/until taken from the pprof). */
+     * sample, labels from its series; from/until taken from the pprof).
+     * < 0 on error: PP_PUSH_BAD_PROFILE when the request is a PushRequest
+     * but one of its raw profiles is not a readable pprof, -1 otherwise. */
     int (*push_decode)(const void *data, size_t len, pp_batch *into, char *err,
                        size_t errlen);
 

@@ -127,13 +127,16 @@ int pyro_handle_push_proto(const pyro_request *q, pyro_reply *out)
     if (!decoded)
         return pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     char err[256];
-    if (h->push_decode(q->body, q->len, decoded, err, sizeof(err)) < 0) {
+    int drc = h->push_decode(q->body, q->len, decoded, err, sizeof(err));
+    if (drc < 0) {
         h->batch_unref(decoded);
         /* over the core's own inflation limit: only when max_decompressed_size
          * is set above it */
         if (strstr(err, CORE_INFLATE_LIMIT_TEXT))
             return pyro_reply_set(out, HTTP_TOO_LARGE, "bad PushRequest: %s", err);
-        return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_BODY, "bad PushRequest: %s", err);
+        return pyro_fail(out, HTTP_BAD_REQUEST,
+                         drc == PP_PUSH_BAD_PROFILE ? PYRO_R_INVALID_PROFILE : PYRO_R_INVALID_BODY,
+                         "bad PushRequest: %s", err);
     }
     int rc = push_finish_all(q, decoded, out);
     h->batch_unref(decoded);

@@ -130,7 +130,7 @@ printf '\0\0' >"$T/undecodable"
 post 400 'invalid_argument' "$base/push.v1.PusherService/Push" --data-binary @"$T/push_bad.pb" \
   -H 'Content-Type: application/proto'
 grep -E 'level=warn .*refused request: status=400 reason=invalid_profile client=127\.0\.0\.1:[0-9]+ service=' "$T/r.log" |
-  grep -q 'bad pprof' || fail "the refusal is not logged at warn with client, service, reason: $(tail -3 "$T/r.log")"
+  grep -qE 'bad pprof|bad protobuf' || fail "the refusal is not logged at warn with client, service, reason: $(tail -3 "$T/r.log")"
 still_serving "undecodable raw profile in a push with __name__"
 post 400 "from/until" "$base/ingest?name=shop&format=pprof&from=17000000000080" \
   --data-binary @"$T/in/cpu.pb.gz"
