@@ -148,7 +148,12 @@ static int read_tls(const pp_host *h, const pp_config *cfg, listener_config *out
     out->cert_file = dup_opt(h, tls, "cert_file");
     out->key_file = dup_opt(h, tls, "key_file");
     out->client_ca_file = dup_opt(h, tls, "client_ca_file");
-    out->min_version = strdup(h->cfg_string(tls, "min_version"));
+    /* NULL when tls is not a mapping, which the option checks report
+     * (found by the config fuzz target: strdup(NULL)) */
+    const char *min_version = h->cfg_string(tls, "min_version");
+    if (!min_version)
+        return -1;
+    out->min_version = strdup(min_version);
     if (!out->cert_file || !out->key_file || !out->min_version)
         return h->cfg_error(tls, NULL, "needs cert_file and key_file");
     if (strcmp(out->min_version, "1.2") != 0 && strcmp(out->min_version, "1.3") != 0)

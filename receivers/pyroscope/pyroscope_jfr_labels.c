@@ -67,7 +67,11 @@ static int add_string(jfr_labels *l, const entry *e)
 
 static int add_context(jfr_labels *l, const entry *e)
 {
-    pyro_wire w = {e->val, e->val + e->len};
+    /* an entry without a value (`0a 00`, as protobuf writes an entry whose
+     * key and Context are both empty) is an empty Context: no NULL + 0 */
+    static const uint8_t none[1];
+    const uint8_t *v = e->val ? e->val : none;
+    pyro_wire w = {v, v + e->len};
     uint64_t field, num;
     const uint8_t *val;
     size_t vlen = 0, n = 0;
@@ -79,7 +83,7 @@ static int add_context(jfr_labels *l, const entry *e)
     context_rec *c = jfr_arena_alloc(&l->arena, sizeof(*c) + 2 * n * sizeof(int64_t));
     if (!c)
         return -2;
-    w = (pyro_wire){e->val, e->val + e->len};
+    w = (pyro_wire){v, v + e->len};
     while (pyro_wire_next(&w, &field, &num, &val, &vlen) > 0) {
         entry pair;
         if (field != CONTEXT_LABELS || !val)

@@ -9,6 +9,14 @@
  *   fuzz_seeds gopclntab OUT SECTION     perf_gopclntab: small tables made of
  *                                        the first functions of a real Go
  *                                        binary's table
+ *   fuzz_seeds jfr OUT [RECORDING...]    pyroscope_jfr: the async-profiler
+ *                                        shaped recording of the unit tests
+ *                                        (tests/unit/jfr_writer.h), with and
+ *                                        without its LabelsSnapshot, and any
+ *                                        recording given (a JDK's)
+ *
+ * "profiles" also writes pyroscope_text seeds: each profile's stacks as a
+ * folded body (function names root first, the first value) and as lines.
  *
  * Every seed is written in the input shape its harness reads (see each
  * tests/fuzz/<target>/fuzz.c). */
@@ -26,6 +34,8 @@
 #include "perf_gopclntab.h"
 #include "pprof_internal.h"
 #include "profile.h"
+
+#include "../unit/jfr_writer.h"
 
 #define ERR_LEN 512
 #define PATH_LEN 4096
@@ -298,6 +308,104 @@ static const char *const relabel_rule_sets[] = {
     "  - {action: keep, source_labels: [shard], regex: \"[0-7]\"}\n",
 };
 
+/* ---------------------------------------------------------------- */
+/* Folded and lines bodies, JFR recordings                          */
+/* ---------------------------------------------------------------- */
+
+#define TEXT_MAX_SAMPLES 200
+
+static const pp_location *location_of(const pp_pprof *t, uint64_t id)
+{
+    for (size_t i = 0; i < t->n_locations; i++)
+        if (t->locations[i].id == id)
+            return &t->locations[i];
+    return NULL;
+}
+
+static const char *function_name(const pp_pprof *t, uint64_t id)
+{
+    for (size_t i = 0; i < t->n_functions; i++)
+        if (t->functions[i].id == id && t->functions[i].name >= 0 &&
+            (size_t)t->functions[i].name < t->n_strings)
+            return t->strings[t->functions[i].name];
+    return "?";
+}
+
+/* pyroscope_text reads "<mode><budget><body>" (see its fuzz.c): folded
+ * with count scale 1 and the 64 MiB budget, folded scaled as cpu at
+ * 100 Hz with 1 MiB, and lines. */
+static void seed_text(const char *out, const char *name, pp_profile *p)
+{
+    static const uint8_t modes[][2] = {{0, 3}, {2, 2}, {1, 3}};
+    static const char *const suffixes[] = {"folded", "folded-cpu", "lines"};
+    char err[ERR_LEN], file[PATH_LEN];
+    const pp_pprof *t = profile_tree(p, err, sizeof err);
+    if (!t)
+        return;
+    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
+        seed_buf b = {0};
+        put(&b, modes[m], 2);
+        for (size_t i = 0; i < t->n_samples && i < TEXT_MAX_SAMPLES; i++) {
+            const pp_sample *s = &t->samples[i];
+            int frames = 0;
+            for (size_t j = s->n_location_ids; j-- > 0;) {
+                const pp_location *loc = location_of(t, s->location_ids[j]);
+                for (size_t k = loc ? loc->n_lines : 0; k-- > 0;) {
+                    puts_buf(&b, frames++ ? ";" : "");
+                    puts_buf(&b, function_name(t, loc->lines[k].function_id));
+                }
+            }
+            if (!frames)
+                continue;
+            char count[32];
+            snprintf(count, sizeof count, " %lld\n",
+                     (long long)(s->n_values && s->values[0] > 0 ? s->values[0] : 0));
+            puts_buf(&b, modes[m][0] & 1 ? "\n" : count);
+        }
+        snprintf(file, sizeof file, "%s.%s", name, suffixes[m]);
+        write_seed(out, "pyroscope_text", file, b.data, b.len);
+        free(b.data);
+    }
+}
+
+/* pyroscope_jfr reads "<flags><rate>[<labels length><labels>]<recording>"
+ * (see its fuzz.c). */
+static void seed_jfr_one(const char *out, const char *name, const uint8_t *labels,
+                         size_t labels_len, const uint8_t *rec, size_t rec_len)
+{
+    seed_buf b = {0};
+    uint8_t head[4] = {(uint8_t)(labels ? 1 | 6 : 6), 1, (uint8_t)(labels_len >> 8),
+                       (uint8_t)labels_len};
+    put(&b, head, labels ? 4 : 2);
+    if (labels)
+        put(&b, labels, labels_len);
+    put(&b, rec, rec_len);
+    write_seed(out, "pyroscope_jfr", name, b.data, b.len);
+    free(b.data);
+}
+
+static int seed_jfr(const char *out, int argc, char **argv)
+{
+    wbuf rec = recording(), one = {0};
+    w_chunk(&one, 0);
+    uint8_t snap[256];
+    size_t snap_len = snapshot(snap);
+    seed_jfr_one(out, "async-profiler", NULL, 0, rec.b, rec.n);
+    seed_jfr_one(out, "async-profiler.labels", snap, snap_len, rec.b, rec.n);
+    seed_jfr_one(out, "async-profiler.chunk", snap, snap_len, one.b, one.n);
+    free(rec.b);
+    free(one.b);
+    for (int i = 0; i < argc; i++) {
+        size_t len;
+        uint8_t *data = read_file(argv[i], &len);
+        if (!data)
+            return 1;
+        seed_jfr_one(out, base_name(argv[i]), NULL, 0, data, len);
+        free(data);
+    }
+    return 0;
+}
+
 static int seed_profiles(const char *out, int argc, char **argv)
 {
     pp_profile **all = calloc((size_t)argc, sizeof *all);
@@ -328,6 +436,7 @@ static int seed_profiles(const char *out, int argc, char **argv)
         seed_push_json(out, base, &p, 1);
         seed_multipart(out, base, p);
         seed_name(out, base, p);
+        seed_text(out, base, p);
         seed_kafka(out, base, p, KAFKA_ENC_PPROF);
         snprintf(name, sizeof name, "%s.push", base);
         seed_kafka(out, name, p, KAFKA_ENC_PUSH);
@@ -521,8 +630,8 @@ static int seed_gopclntab(const char *out, const char *path)
 
 int main(int argc, char **argv)
 {
-    if (argc < 4) {
-        fprintf(stderr, "usage: fuzz_seeds profiles|configs|gopclntab OUT FILE...\n");
+    if (argc < 4 && !(argc == 3 && strcmp(argv[1], "jfr") == 0)) {
+        fprintf(stderr, "usage: fuzz_seeds profiles|configs|gopclntab|jfr OUT FILE...\n");
         return 2;
     }
     int rc;
@@ -532,6 +641,8 @@ int main(int argc, char **argv)
         rc = seed_configs(argv[2], argc - 3, argv + 3);
     else if (strcmp(argv[1], "gopclntab") == 0)
         rc = seed_gopclntab(argv[2], argv[3]);
+    else if (strcmp(argv[1], "jfr") == 0)
+        rc = seed_jfr(argv[2], argc - 3, argv + 3);
     else
         rc = 2;
     printf("fuzz_seeds %s: %d seeds\n", argv[1], seed_count);

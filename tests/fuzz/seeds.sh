@@ -7,7 +7,10 @@
 #   its READMEs;
 # - ELF files: a small C program compiled now (with and without its
 #   symbols, and its debug file); the .gopclntab of the profgen Go binary
-#   (stripped) seeds the perf_gopclntab target.
+#   (stripped) seeds the perf_gopclntab target;
+# - JFR recordings: the async-profiler shaped one the unit tests write
+#   (tests/unit/jfr_writer.h) and, when java is installed, a short JDK
+#   Flight Recorder recording of a small program.
 # Usage: seeds.sh FUZZ_SEEDS_BINARY OUT
 set -euo pipefail
 seeds_bin=$1
@@ -49,6 +52,27 @@ objcopy --only-keep-debug "$work/tiny" "$out/perf_elf/tiny.debug"
 (cd "$src/tests/e2e/go/profgen" && GO111MODULE=off go build -ldflags=-s -o "$work/profgen.s" .)
 objcopy -O binary --only-section=.gopclntab "$work/profgen.s" "$work/gopclntab"
 "$seeds_bin" gopclntab "$out" "$work/gopclntab"
+
+# 4. JFR recordings
+jdk=()
+if command -v java >/dev/null 2>&1; then
+  mkdir -p "$work/java"
+  cat >"$work/java/Spin.java" <<'JAVA'
+public class Spin {
+    static long work(long n) { long s = 0; for (long i = 0; i < n; i++) s += i % 7; return s; }
+    public static void main(String[] a) {
+        long end = System.nanoTime() + 1_500_000_000L, s = 0;
+        while (System.nanoTime() < end) { s += work(100_000); StringBuilder b = new StringBuilder(); b.append(s); }
+        System.out.println(s);
+    }
+}
+JAVA
+  if (cd "$work/java" && timeout 120 java -XX:StartFlightRecording=filename=jdk.jfr,settings=profile \
+        Spin.java >/dev/null 2>&1) && [ -s "$work/java/jdk.jfr" ]; then
+    jdk=("$work/java/jdk.jfr")
+  fi
+fi
+"$seeds_bin" jfr "$out" "${jdk[@]}"
 
 rm -rf "$work"
 for d in "$out"/*/; do

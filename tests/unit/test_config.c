@@ -452,6 +452,30 @@ static void test_no_pipelines(void **state)
     config_free(c);
 }
 
+/* A telemetry tls that is not a mapping is reported as such, without
+ * strdup(NULL) (found by the config fuzz target;
+ * regressions/tls-not-a-mapping and tls-scalar). */
+static void test_tls_not_a_mapping(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *tls, *want;
+    } cases[] = {
+        {"    tls: [a]\n", "t.yaml:9:10: service: telemetry.tls: expected a mapping, got a list"},
+        {"    tls: x\n", "t.yaml:9:10: service: telemetry.tls: expected a mapping, got a scalar"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[512];
+        snprintf(text, sizeof(text), "%s%s%s",
+                 "receivers: {file: {include: [a.pb.gz]}}\n"
+                 "exporters: {file: {directory: out}}\n" SERVICE_USING("file", "file"),
+                 "  telemetry:\n", cases[i].tls);
+        config *c = load(text);
+        expect_error(c, cases[i].want);
+        config_free(c);
+    }
+}
+
 static void test_service_errors(void **state)
 {
     (void)state;
@@ -1366,6 +1390,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_service_parsed),
+        cmocka_unit_test(test_tls_not_a_mapping),
         cmocka_unit_test(test_service_defaults),
         cmocka_unit_test(test_top_level_errors),
         cmocka_unit_test(test_component_ids),
