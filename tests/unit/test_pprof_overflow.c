@@ -179,7 +179,8 @@ static void test_push_window_overflow_refused(void **state)
     size_t len;
     uint8_t *req = push_of(INT64_MAX - SEC, 2 * SEC, &len);
     collected c = {0};
-    assert_int_equal(push_decode(req, len, (pp_batch *)(void *)&c, collect, err, sizeof(err)), -1);
+    assert_int_equal(push_decode(req, len, (pp_batch *)(void *)&c, collect, err, sizeof(err)),
+                     PP_PUSH_BAD_PROFILE);
     assert_null(c.p);
     assert_string_equal(err, "series 0 sample 0: time_nanos 9223372035854775807 + "
                              "duration_nanos 2000000000 is past the largest time (int64 "
