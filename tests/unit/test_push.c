@@ -161,7 +161,7 @@ static void test_push_malformed(void **state)
     uint8_t buf[256];
     size_t len = push__v1__push_request__pack(&req, buf);
     assert_int_equal(push_decode(buf, len, (pp_batch *)(void *)&c, collect, err, sizeof(err)),
-                     -1);
+                     PP_PUSH_BAD_PROFILE); /* the request is well formed, its profile is not */
     assert_non_null(strstr(err, "series 0 sample 0: bad gzip"));
     assert_int_equal(c.n, 0);
 }
