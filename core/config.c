@@ -47,21 +47,17 @@ static const pp_option ui_options[] = {
 static const pp_option pipeline_options[] = {
     {"receivers", PP_OPT_STRING_LIST, NULL, "receiver ids feeding the pipeline", 0, NULL},
     {"processors", PP_OPT_STRING_LIST, NULL, "processor ids, applied in order", 0, NULL},
-    {"exporters", PP_OPT_STRING_LIST, NULL, "exporter ids the pipeline delivers to", 0,
-     NULL},
+    {"exporters", PP_OPT_STRING_LIST, NULL, "exporter ids the pipeline delivers to", 0, NULL},
     {"queue_size", PP_OPT_SIZE, "64MiB", "bound of the pipeline's queue in bytes", 0, NULL},
-    {"full_policy", PP_OPT_STRING, "block", "block or drop_oldest when the queue is full",
-     0, NULL},
+    {"full_policy", PP_OPT_STRING, "block", "block or drop_oldest when the queue is full", 0, NULL},
     {0},
 };
 
 static const pp_option service_options[] = {
-    {"pipelines", PP_OPT_ANY, NULL, "pipeline name -> receivers, processors, exporters",
-     0, NULL},
+    {"pipelines", PP_OPT_ANY, NULL, "pipeline name -> receivers, processors, exporters", 0, NULL},
     {"plugins", PP_OPT_STRING_LIST, NULL, "plugin .so files to load", 0, NULL},
     {"telemetry", PP_OPT_SECTION, NULL, "self-observability", 0, telemetry_options},
-    {"shutdown_timeout", PP_OPT_DURATION, "10s", "deadline for draining at shutdown", 0,
-     NULL},
+    {"shutdown_timeout", PP_OPT_DURATION, "10s", "deadline for draining at shutdown", 0, NULL},
     {"ui", PP_OPT_SECTION, NULL, "the built-in page on the telemetry address", 0, ui_options},
     {0},
 };
@@ -116,9 +112,8 @@ void config_report_at(config *c, int warning, const char *scope, int line, int c
     if (line > 0)
         snprintf(where, sizeof where, ":%d:%d", line, col);
     char *msg = NULL;
-    if (asprintf(&msg, "%s%s%s%s%s%s: %s", c->path, where, scope ? ": " : "",
-                 scope ? scope : "", path && *path ? ": " : "", path ? path : "",
-                 what) < 0)
+    if (asprintf(&msg, "%s%s%s%s%s%s: %s", c->path, where, scope ? ": " : "", scope ? scope : "",
+                 path && *path ? ": " : "", path ? path : "", what) < 0)
         return;
     config_priv *priv = c->priv;
     pthread_mutex_lock(&priv->lock);
@@ -132,8 +127,8 @@ void config_report_at(config *c, int warning, const char *scope, int line, int c
 /* A message about node[key] points at the value when it is a scalar, and
  * where it is named (its key or list item) when it is a list, a mapping,
  * null, or absent (then at node itself). */
-void config_vreport(config *c, int warning, const pp_config *node, const char *key,
-                    const char *fmt, va_list ap)
+void config_vreport(config *c, int warning, const pp_config *node, const char *key, const char *fmt,
+                    va_list ap)
 {
     if (!c)
         return;
@@ -165,8 +160,8 @@ void config_report_kind(const pp_config *v, const char *expected)
     config_report_at(v->owner, 0, v->scope, v->line, v->col, v->path, what);
 }
 
-void config_report(config *c, int warning, const pp_config *node, const char *key,
-                   const char *fmt, ...)
+void config_report(config *c, int warning, const pp_config *node, const char *key, const char *fmt,
+                   ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -174,8 +169,7 @@ void config_report(config *c, int warning, const pp_config *node, const char *ke
     va_end(ap);
 }
 
-void config_add_error(config *c, const pp_config *node, const char *key,
-                      const char *fmt, ...)
+void config_add_error(config *c, const pp_config *node, const char *key, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -211,8 +205,8 @@ static int id_type_char(char ch, int first)
 
 static int id_name_char(char ch)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-           (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '.' || ch == '-';
 }
 
 /* `type` or `type/name`; returns the length of the type, or 0 if invalid. */
@@ -254,8 +248,7 @@ config_component *config_find(config *c, const char *id)
 static int component_add(config *c, pp_kind kind, const pp_config *key, pp_config *value,
                          size_t type_len)
 {
-    config_component *comps =
-        realloc(c->components, (c->n_components + 1) * sizeof *comps);
+    config_component *comps = realloc(c->components, (c->n_components + 1) * sizeof *comps);
     if (!comps)
         return -1;
     c->components = comps;
@@ -277,10 +270,9 @@ static int component_add(config *c, pp_kind kind, const pp_config *key, pp_confi
 }
 
 /* An error at a key that is not adopted yet, under an explicit scope. */
-static void report_key(config *c, const char *scope, const pp_config *key,
-                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void report_key(config *c, const char *scope, const pp_config *key,
-                       const char *fmt, ...)
+static void report_key(config *c, const char *scope, const pp_config *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void report_key(config *c, const char *scope, const pp_config *key, const char *fmt, ...)
 {
     char what[1024];
     va_list ap;
@@ -296,7 +288,8 @@ static int section_component(config *c, size_t s, pp_config *key, pp_config *val
     if (type_len == 0) {
         report_key(c, section_names[s], key,
                    "invalid component id \"%s\" (use type or type/name: type "
-                   "[a-z][a-z0-9_]*, name [A-Za-z0-9_.-]+)", key->text);
+                   "[a-z][a-z0-9_]*, name [A-Za-z0-9_.-]+)",
+                   key->text);
         return 0;
     }
     if (config_find_kind(c, section_kinds[s], key->text))
@@ -354,8 +347,7 @@ static int pipeline_list(config *c, const pp_config *pnode, pp_kind kind, char *
             continue; /* reported by the option check */
         config_component *comp = config_find_kind(c, kind, item->text);
         if (!comp)
-            config_report(c, 0, item, NULL, "\"%s\" is not defined in %s", item->text,
-                          key);
+            config_report(c, 0, item, NULL, "\"%s\" is not defined in %s", item->text, key);
         for (size_t j = 0; j < *n_out; j++)
             if (strcmp((*out)[j], item->text) == 0)
                 config_report(c, 0, item, NULL, "\"%s\" is listed twice", item->text);
@@ -367,8 +359,7 @@ static int pipeline_list(config *c, const pp_config *pnode, pp_kind kind, char *
     return 0;
 }
 
-static int pipeline_load(config *c, config_pipeline *p, const pp_config *key,
-                         pp_config *pnode)
+static int pipeline_load(config *c, config_pipeline *p, const pp_config *key, pp_config *pnode)
 {
     if (!(p->name = strdup(key->text)))
         return -1;
@@ -412,8 +403,7 @@ static int pipelines_adopt(config *c, pp_config *pipelines)
 static int pipelines_load(config *c, pp_config *service, pp_config *pipelines)
 {
     if (!pipelines || pipelines->kind != PP_NODE_MAPPING || pipelines->n == 0) {
-        config_report(c, 0, pipelines ? pipelines : service,
-                      pipelines ? NULL : "pipelines",
+        config_report(c, 0, pipelines ? pipelines : service, pipelines ? NULL : "pipelines",
                       "no pipelines defined (add service.pipelines.<name> with "
                       "receivers and exporters)");
         return 0;
@@ -423,8 +413,10 @@ static int pipelines_load(config *c, pp_config *service, pp_config *pipelines)
     for (size_t i = 0; i < pipelines->n; i++) {
         pp_config *key = pipelines->keys[i], *pnode = pipelines->items[i];
         if (id_parse(key->text) == 0) {
-            config_report(c, 0, key, NULL, "invalid pipeline name \"%s\" (use "
-                          "type or type/name, e.g. profiles/default)", key->text);
+            config_report(c, 0, key, NULL,
+                          "invalid pipeline name \"%s\" (use "
+                          "type or type/name, e.g. profiles/default)",
+                          key->text);
             continue;
         }
         if (config_node_get(pipelines, key->text, NULL) != pnode)
@@ -493,8 +485,7 @@ static int service_load(config *c, pp_config *root, pp_config *service)
     if (config_node_adopt(service, c, "service", "") < 0)
         return -1;
     if (service->kind != PP_NODE_MAPPING) {
-        config_report(c, 0, service, NULL, "expected a mapping, got %s",
-                      config_kind_name(service));
+        config_report(c, 0, service, NULL, "expected a mapping, got %s", config_kind_name(service));
         return 0;
     }
     if (pipelines_load(c, service, pipelines) < 0)
@@ -527,7 +518,8 @@ static void warn_unused(config *c)
 static int config_load_root(config *c, pp_config *root)
 {
     if (root->kind != PP_NODE_MAPPING) {
-        config_report(c, 0, root, NULL, "the config must be a mapping with receivers, "
+        config_report(c, 0, root, NULL,
+                      "the config must be a mapping with receivers, "
                       "processors, exporters and service");
         return 0;
     }
@@ -543,8 +535,10 @@ static int config_load_root(config *c, pp_config *root)
         } else if (strcmp(key->text, "service") == 0) {
             service = service ? service : root->items[i];
         } else {
-            report_key(c, NULL, key, "unknown top-level section \"%s\" (valid: "
-                       "receivers, processors, exporters, service)", key->text);
+            report_key(c, NULL, key,
+                       "unknown top-level section \"%s\" (valid: "
+                       "receivers, processors, exporters, service)",
+                       key->text);
         }
     }
     if (service_load(c, root, service) < 0)

@@ -47,8 +47,8 @@ typedef struct config_pipeline {
     size_t n_processors;
     char **exporters;
     size_t n_exporters;
-    int64_t queue_size;   /* bytes; key `queue_size`, default 64MiB */
-    queue_policy policy;  /* key `full_policy`: block (default) | drop_oldest */
+    int64_t queue_size;  /* bytes; key `queue_size`, default 64MiB */
+    queue_policy policy; /* key `full_policy`: block (default) | drop_oldest */
 } config_pipeline;
 
 typedef struct config {
@@ -88,8 +88,8 @@ void config_free(config *c);
  * types, missing required keys, bad durations and sizes, recursively for
  * sections. Annotates the nodes so the cfg_* getters find defaults.
  * Returns the number of errors added. */
-int config_check_options(config *c, config_component *comp,
-                         const pp_option *table, const pp_option *extra);
+int config_check_options(config *c, config_component *comp, const pp_option *table,
+                         const pp_option *extra);
 
 /* Looks a component up by id; NULL if none. Kinds are separate
  * namespaces (receiver `file` and exporter `file` may both exist), so
@@ -112,8 +112,8 @@ const pp_config *config_service(const config *c);
  * named), at node itself when key is NULL, or where node is named when it
  * has no such key; list items are numbered from 0 ("rules[0].regex").
  * Without a node it reads "<file>: <what>". */
-void config_add_error(config *c, const pp_config *node, const char *key,
-                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void config_add_error(config *c, const pp_config *node, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Units, shared with the host API table. */
 int units_parse_duration_ns(const char *text, int64_t *out);

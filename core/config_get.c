@@ -38,8 +38,7 @@ static const char *scalar_text(const pp_config *c, const char *key, pp_opt_type 
 
 const char *cfg_string(const pp_config *c, const char *key)
 {
-    const pp_option *opt = c && key && (c->table || c->extra)
-                               ? config_option_find(c, key) : NULL;
+    const pp_option *opt = c && key && (c->table || c->extra) ? config_option_find(c, key) : NULL;
     /* a string option reads as written; other scalars as their text */
     return scalar_text(c, key, opt && opt->type == PP_OPT_STRING ? PP_OPT_STRING : 0);
 }
@@ -108,8 +107,7 @@ const pp_config *cfg_item(const pp_config *node, size_t i)
 
 const char *cfg_key(const pp_config *node, size_t i)
 {
-    return node && node->kind == PP_NODE_MAPPING && i < node->n ? node->keys[i]->text
-                                                                : NULL;
+    return node && node->kind == PP_NODE_MAPPING && i < node->n ? node->keys[i]->text : NULL;
 }
 
 const char *cfg_scalar(const pp_config *node)
@@ -167,8 +165,7 @@ char *cfg_secret(const pp_config *c, const char *key)
     if (path && *path) {
         char *s = secret_read(path);
         if (!s)
-            cfg_error(c, file_key, "cannot read secret file \"%s\": %s", path,
-                      strerror(errno));
+            cfg_error(c, file_key, "cannot read secret file \"%s\": %s", path, strerror(errno));
         return s;
     }
     const char *v = cfg_string(c, key);

@@ -19,14 +19,14 @@
 
 struct pp_config {
     pp_node_kind kind;
-    int is_null;            /* a plain empty, `~` or `null` scalar */
-    int expand;             /* scalar value whose ${env:} is still to expand */
-    int unexpanded;         /* its ${env:} failed (reported): no further checks */
-    int adopted;            /* expanded, checked and placed under a scope */
-    int line, col;          /* where the value starts, 1-based */
-    int name_line, name_col; /* where it is named: its key or its `-` */
-    char *text;             /* scalars: the value after ${env:} expansion */
-    size_t n;               /* sequence items or mapping pairs */
+    int is_null;              /* a plain empty, `~` or `null` scalar */
+    int expand;               /* scalar value whose ${env:} is still to expand */
+    int unexpanded;           /* its ${env:} failed (reported): no further checks */
+    int adopted;              /* expanded, checked and placed under a scope */
+    int line, col;            /* where the value starts, 1-based */
+    int name_line, name_col;  /* where it is named: its key or its `-` */
+    char *text;               /* scalars: the value after ${env:} expansion */
+    size_t n;                 /* sequence items or mapping pairs */
     struct pp_config **items; /* sequence items, or mapping values */
     struct pp_config **keys;  /* mapping keys (scalar nodes), n of them */
 
@@ -66,11 +66,9 @@ pp_config *config_node_parse(config *c, const char *text, size_t len);
 pp_config *config_node_new(pp_node_kind kind, int line, int col);
 void config_node_free(pp_config *n);
 /* The value under `key` in a mapping, or NULL; `*key_node` gets its key. */
-pp_config *config_node_get(const pp_config *map, const char *key,
-                           pp_config **key_node);
+pp_config *config_node_get(const pp_config *map, const char *key, pp_config **key_node);
 /* Sets owner, scope and key paths on the subtree rooted at n. */
-int config_node_adopt(pp_config *n, config *owner, const char *scope,
-                      const char *path);
+int config_node_adopt(pp_config *n, config *owner, const char *scope, const char *path);
 /* Turns a null scalar into an empty mapping or sequence. */
 void config_node_make_empty(pp_config *n, pp_node_kind kind);
 const char *config_kind_name(const pp_config *n);
@@ -78,19 +76,17 @@ const char *config_kind_name(const pp_config *n);
 /* --- config.c: errors and warnings --- */
 
 /* Formats "<file>:<line>:<col>: <scope>: <path>[.key]: <message>". */
-void config_vreport(config *c, int warning, const pp_config *node,
-                    const char *key, const char *fmt, va_list ap);
-void config_report(config *c, int warning, const pp_config *node,
-                   const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+void config_vreport(config *c, int warning, const pp_config *node, const char *key, const char *fmt,
+                    va_list ap);
+void config_report(config *c, int warning, const pp_config *node, const char *key, const char *fmt,
+                   ...) __attribute__((format(printf, 5, 6)));
 /* Stores a formatted message; line 0 for none. */
 void config_report_at(config *c, int warning, const char *scope, int line, int col,
                       const char *path, const char *what);
 /* "expected <what>, got a list" at the node's value. */
 void config_report_kind(const pp_config *n, const char *expected);
 /* Stores a scope string for the config's lifetime. */
-const char *config_scope(config *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+const char *config_scope(config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* --- config_options.c --- */
 
@@ -104,7 +100,6 @@ int config_type_is_scalar(pp_opt_type type);
 /* The option named `key` in the node's table or extra table, or NULL. */
 const pp_option *config_option_find(const pp_config *n, const char *key);
 /* Checks a mapping against tables; returns errors added. */
-int config_check_mapping(pp_config *map, const pp_option *table,
-                         const pp_option *extra);
+int config_check_mapping(pp_config *map, const pp_option *table, const pp_option *extra);
 
 #endif

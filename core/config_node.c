@@ -34,7 +34,7 @@ typedef struct node_builder {
     yaml_parser_t parser;
     config *c;
     size_t n_nodes;
-    size_t n_bytes; /* charged so far, bounded by CONFIG_MAX_BYTES */
+    size_t n_bytes;    /* charged so far, bounded by CONFIG_MAX_BYTES */
     const char *alias; /* the alias being copied, for the message */
     yaml_anchor *anchors;
     size_t n_anchors;
@@ -92,8 +92,7 @@ void config_node_make_empty(pp_config *n, pp_node_kind kind)
     }
 }
 
-pp_config *config_node_get(const pp_config *map, const char *key,
-                           pp_config **key_node)
+pp_config *config_node_get(const pp_config *map, const char *key, pp_config **key_node)
 {
     if (!map || map->kind != PP_NODE_MAPPING || !key)
         return NULL;
@@ -143,20 +142,18 @@ static int builder_next(node_builder *b, yaml_event_t *ev)
     const yaml_parser_t *p = &b->parser;
     char what[512];
     if (p->context)
-        snprintf(what, sizeof what, "YAML syntax error: %s %s",
-                 p->problem ? p->problem : "", p->context);
+        snprintf(what, sizeof what, "YAML syntax error: %s %s", p->problem ? p->problem : "",
+                 p->context);
     else
         snprintf(what, sizeof what, "YAML syntax error: %s",
                  p->problem ? p->problem : "invalid input");
-    builder_error(b, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1,
-                  what);
+    builder_error(b, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, what);
     return -1;
 }
 
 static int is_null_text(const char *s)
 {
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
 /* Charges one node of `text_len` bytes of text at key path length
@@ -211,8 +208,8 @@ static pp_config *node_copy(node_builder *b, const pp_config *src, int line, int
     if (src->text && !(n->text = strdup(src->text)))
         goto fail;
     for (size_t i = 0; i < src->n; i++) {
-        size_t child = src->keys ? key_path_len(path_len, src->keys[i]->text)
-                                 : index_path_len(path_len, i);
+        size_t child =
+            src->keys ? key_path_len(path_len, src->keys[i]->text) : index_path_len(path_len, i);
         pp_config *k = src->keys ? node_copy(b, src->keys[i], line, col, child) : NULL;
         pp_config *v = node_copy(b, src->items[i], line, col, child);
         if (!v || (src->keys && !k) || node_append(n, k, v) < 0) {
@@ -243,8 +240,8 @@ static int builder_anchor(node_builder *b, const yaml_char_t *name, pp_config *n
     return 0;
 }
 
-static pp_config *builder_alias(node_builder *b, const yaml_event_t *ev, int line,
-                                int col, size_t path_len)
+static pp_config *builder_alias(node_builder *b, const yaml_event_t *ev, int line, int col,
+                                size_t path_len)
 {
     const char *name = (const char *)ev->data.alias.anchor;
     for (size_t i = b->n_anchors; i-- > 0;) {
@@ -270,8 +267,8 @@ static pp_config *builder_node(node_builder *b, yaml_event_t *ev, int depth, siz
 /* Reads children until the end event of a sequence or mapping. */
 static int builder_children(node_builder *b, pp_config *n, int depth, size_t path_len)
 {
-    yaml_event_type_t end = n->kind == PP_NODE_MAPPING ? YAML_MAPPING_END_EVENT
-                                                       : YAML_SEQUENCE_END_EVENT;
+    yaml_event_type_t end =
+        n->kind == PP_NODE_MAPPING ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
     for (;;) {
         yaml_event_t ev;
         if (builder_next(b, &ev) < 0)
@@ -283,8 +280,7 @@ static int builder_children(node_builder *b, pp_config *n, int depth, size_t pat
         pp_config *key = NULL;
         if (n->kind == PP_NODE_MAPPING) {
             if (ev.type != YAML_SCALAR_EVENT) {
-                builder_error(b, (int)ev.start_mark.line + 1,
-                              (int)ev.start_mark.column + 1,
+                builder_error(b, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
                               "mapping keys must be plain strings");
                 yaml_event_delete(&ev);
                 return -1;
@@ -331,15 +327,12 @@ static pp_config *builder_node(node_builder *b, yaml_event_t *ev, int depth, siz
     if (ev->type == YAML_SCALAR_EVENT) {
         if (!(n = config_node_new(PP_NODE_SCALAR, line, col)))
             return NULL;
-        if (!(n->text = strndup((const char *)ev->data.scalar.value,
-                                ev->data.scalar.length)))
+        if (!(n->text = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length)))
             goto fail;
-        n->is_null = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-                     is_null_text(n->text);
+        n->is_null = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && is_null_text(n->text);
         n->expand = 1;
         anchor = ev->data.scalar.anchor;
-    } else if (ev->type == YAML_SEQUENCE_START_EVENT ||
-               ev->type == YAML_MAPPING_START_EVENT) {
+    } else if (ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT) {
         int map = ev->type == YAML_MAPPING_START_EVENT;
         if (!(n = config_node_new(map ? PP_NODE_MAPPING : PP_NODE_SEQUENCE, line, col)))
             return NULL;
@@ -463,8 +456,7 @@ static int expand_one(text_buf *out, const char *s, size_t n, char *why, size_t 
     const char *sep = memmem(s, n, ":-", 2);
     size_t name_len = sep ? (size_t)(sep - s) : n;
     if (!env_name_ok(s, name_len)) {
-        snprintf(why, whylen, "invalid variable name in \"" ENV_PREFIX "%.*s}\"",
-                 (int)n, s);
+        snprintf(why, whylen, "invalid variable name in \"" ENV_PREFIX "%.*s}\"", (int)n, s);
         return -1;
     }
     char name[256];
@@ -479,8 +471,9 @@ static int expand_one(text_buf *out, const char *s, size_t n, char *why, size_t 
         return buf_put(out, sep + 2, n - name_len - 2);
     if (!value) {
         snprintf(why, whylen,
-                 "environment variable %.64s is not set (give a default with "
-                 ENV_PREFIX "%.64s:-default})", name, name);
+                 "environment variable %.64s is not set (give a default with " ENV_PREFIX
+                 "%.64s:-default})",
+                 name, name);
         return -1;
     }
     return buf_put(out, value, strlen(value));
@@ -570,8 +563,8 @@ static void adopt_duplicates(pp_config *n)
     for (size_t i = 1; i < n->n; i++) {
         for (size_t j = 0; j < i; j++) {
             if (strcmp(n->keys[i]->text, n->keys[j]->text) == 0) {
-                config_report(n->owner, 0, n->keys[i], NULL,
-                              "duplicate key (first at line %d)", n->keys[j]->line);
+                config_report(n->owner, 0, n->keys[i], NULL, "duplicate key (first at line %d)",
+                              n->keys[j]->line);
                 break;
             }
         }
@@ -589,8 +582,7 @@ int config_node_adopt(pp_config *n, config *owner, const char *scope, const char
     if (!(n->path = strdup(path)))
         return -1;
     for (size_t i = 0; i < n->n; i++) {
-        char *child = n->keys ? path_join_key(path, n->keys[i]->text)
-                              : path_join_index(path, i);
+        char *child = n->keys ? path_join_key(path, n->keys[i]->text) : path_join_index(path, i);
         if (!child)
             return -1;
         int rc = 0;

@@ -32,8 +32,7 @@
 /* strtoll and strtod skip leading blanks and take "0x" forms; we do not. */
 static int starts_like_number(const char *text)
 {
-    return text && ((*text >= '0' && *text <= '9') || *text == '-' || *text == '+' ||
-                    *text == '.');
+    return text && ((*text >= '0' && *text <= '9') || *text == '-' || *text == '+' || *text == '.');
 }
 
 int config_parse_int(const char *text, int64_t *out)
@@ -76,17 +75,28 @@ int config_parse_bool(const char *text, int *out)
 const char *config_type_name(pp_opt_type type)
 {
     switch (type) {
-    case PP_OPT_STRING: return "string";
-    case PP_OPT_INT: return "int";
-    case PP_OPT_DOUBLE: return "number";
-    case PP_OPT_BOOL: return "bool";
-    case PP_OPT_DURATION: return "duration";
-    case PP_OPT_SIZE: return "size";
-    case PP_OPT_STRING_LIST: return "list of strings";
-    case PP_OPT_STRING_MAP: return "map of strings";
-    case PP_OPT_SECTION: return "section";
-    case PP_OPT_SECTION_LIST: return "list of sections";
-    case PP_OPT_ANY: return "any";
+    case PP_OPT_STRING:
+        return "string";
+    case PP_OPT_INT:
+        return "int";
+    case PP_OPT_DOUBLE:
+        return "number";
+    case PP_OPT_BOOL:
+        return "bool";
+    case PP_OPT_DURATION:
+        return "duration";
+    case PP_OPT_SIZE:
+        return "size";
+    case PP_OPT_STRING_LIST:
+        return "list of strings";
+    case PP_OPT_STRING_MAP:
+        return "map of strings";
+    case PP_OPT_SECTION:
+        return "section";
+    case PP_OPT_SECTION_LIST:
+        return "list of sections";
+    case PP_OPT_ANY:
+        return "any";
     }
     return "?";
 }
@@ -108,14 +118,16 @@ static const char *scalar_problem(pp_opt_type type, const char *text)
     case PP_OPT_DOUBLE:
         return config_parse_double(text, &d) < 0 ? "invalid number \"%s\"" : NULL;
     case PP_OPT_BOOL:
-        return config_parse_bool(text, &b) < 0
-                   ? "invalid boolean \"%s\" (use true or false)" : NULL;
+        return config_parse_bool(text, &b) < 0 ? "invalid boolean \"%s\" (use true or false)"
+                                               : NULL;
     case PP_OPT_DURATION:
         return units_parse_duration_ns(text, &i) < 0
-                   ? "invalid duration \"%s\" (use e.g. 500ms, 15s, 2m)" : NULL;
+                   ? "invalid duration \"%s\" (use e.g. 500ms, 15s, 2m)"
+                   : NULL;
     case PP_OPT_SIZE:
         return units_parse_size(text, &i) < 0
-                   ? "invalid size \"%s\" (use e.g. 512, 64KiB, 10MiB, 1GB)" : NULL;
+                   ? "invalid size \"%s\" (use e.g. 512, 64KiB, 10MiB, 1GB)"
+                   : NULL;
     default:
         return NULL;
     }
@@ -222,8 +234,8 @@ static pp_config *implicit_node(pp_config *map, const pp_option *opt)
         return NULL;
     implicit_place(n, map->name_line, map->name_col);
     char *path = NULL;
-    if (asprintf(&path, "%s%s%s", map->path ? map->path : "",
-                 map->path && *map->path ? "." : "", opt->name) < 0 ||
+    if (asprintf(&path, "%s%s%s", map->path ? map->path : "", map->path && *map->path ? "." : "",
+                 opt->name) < 0 ||
         config_node_adopt(n, map->owner, map->scope, path) < 0) {
         free(path);
         config_node_free(n);
@@ -269,8 +281,8 @@ static void check_default(pp_config *map, const pp_option *opt)
         (problem = scalar_problem(opt->type, opt->default_value))) {
         char what[256];
         snprintf(what, sizeof what, problem, opt->default_value);
-        config_report(map->owner, 0, map, opt->name,
-                      "the option table's default is wrong: %s", what);
+        config_report(map->owner, 0, map, opt->name, "the option table's default is wrong: %s",
+                      what);
     }
 }
 
@@ -285,8 +297,8 @@ static void check_secret_pair(pp_config *map, const pp_option *opt)
     const pp_config *a = config_node_get(map, base, NULL);
     const pp_config *b = config_node_get(map, opt->name, NULL);
     if (a && b && !a->is_null && !b->is_null && config_option_find(map, base))
-        config_report(map->owner, 0, map, opt->name, "set either %s or %s, not both",
-                      base, opt->name);
+        config_report(map->owner, 0, map, opt->name, "set either %s or %s, not both", base,
+                      opt->name);
 }
 
 static void valid_keys(const pp_config *map, char *out, size_t len)
@@ -296,8 +308,7 @@ static void valid_keys(const pp_config *map, char *out, size_t len)
     const pp_option *tables[] = {map->table, map->extra};
     for (size_t t = 0; t < 2; t++)
         for (const pp_option *o = tables[t]; o && o->name && used < len; o++)
-            used += (size_t)snprintf(out + used, len - used, "%s%s", used ? ", " : "",
-                                     o->name);
+            used += (size_t)snprintf(out + used, len - used, "%s%s", used ? ", " : "", o->name);
 }
 
 /* Per-table pass over the options: required keys, absent options. */
@@ -337,8 +348,7 @@ static int check_map(pp_config *map, const pp_option *table, const pp_option *ex
         config_report(map->owner, 0, map->keys[i], NULL, "unknown option (valid: %s)",
                       *valid ? valid : "none");
     }
-    if (check_table(map, table, check_required) < 0 ||
-        check_table(map, extra, check_required) < 0)
+    if (check_table(map, table, check_required) < 0 || check_table(map, extra, check_required) < 0)
         return -1;
     return 0;
 }
@@ -376,8 +386,8 @@ void config_print_options(FILE *out, const pp_option *table, int indent)
 {
     int width = indent < PRINT_NAME_WIDTH ? PRINT_NAME_WIDTH - indent : 1;
     for (const pp_option *o = table; o && o->name; o++) {
-        fprintf(out, "%*s%-*s %-*s %-*s %-8s %s\n", indent, "", width, o->name,
-                PRINT_TYPE_WIDTH, config_type_name(o->type), PRINT_DEFAULT_WIDTH,
+        fprintf(out, "%*s%-*s %-*s %-*s %-8s %s\n", indent, "", width, o->name, PRINT_TYPE_WIDTH,
+                config_type_name(o->type), PRINT_DEFAULT_WIDTH,
                 o->default_value ? o->default_value : "-", o->required ? "required" : "",
                 o->description ? o->description : "");
         if (o->type == PP_OPT_SECTION || o->type == PP_OPT_SECTION_LIST)

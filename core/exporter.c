@@ -26,8 +26,8 @@
 static const pp_option retry_options[] = {
     {"enabled", PP_OPT_BOOL, "true", "Retry exports that failed for a retryable reason.", 0, NULL},
     {"initial_interval", PP_OPT_DURATION, "5s",
-     "Upper bound of the first wait (each wait is uniformly random up to the current interval).",
-     0, NULL},
+     "Upper bound of the first wait (each wait is uniformly random up to the current interval).", 0,
+     NULL},
     {"max_interval", PP_OPT_DURATION, "30s", "The interval stops growing here.", 0, NULL},
     {"max_elapsed_time", PP_OPT_DURATION, "300s",
      "Give up on a profile after retrying this long (counted as failed); 0s retries forever.", 0,
@@ -56,8 +56,7 @@ static const pp_option batch_options[] = {
     {"max_bytes", PP_OPT_SIZE, "4MiB", "Stop gathering once this many payload bytes are in.", 0,
      NULL},
     {"max_delay", PP_OPT_DURATION, "0s",
-     "How long to wait for more profiles before exporting (0s: send what is queued now).", 0,
-     NULL},
+     "How long to wait for more profiles before exporting (0s: send what is queued now).", 0, NULL},
     {0},
 };
 
@@ -91,9 +90,9 @@ struct exporter_rt {
     double multiplier;
     int64_t max_profiles, max_bytes, max_delay_ns;
     unsigned seed;
-    spool *spool; /* sending_queue.storage, or NULL */
-    queued *parts;            /* room for max_profiles gathered batches */
-    pp_batch **part_batches;  /* the same batches, for batch_view */
+    spool *spool;            /* sending_queue.storage, or NULL */
+    queued *parts;           /* room for max_profiles gathered batches */
+    pp_batch **part_batches; /* the same batches, for batch_view */
 
     pthread_t thread;
     int running;
@@ -108,7 +107,6 @@ static int64_t mono_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
-
 
 static void forget_records(exporter_rt *e, spool_tag *tag)
 {
@@ -220,8 +218,8 @@ exporter_rt *exporter_rt_new(pp_instance *inst)
     return e;
 }
 
-int64_t exporter_backoff_ns(int64_t initial_ns, int64_t max_ns, double multiplier,
-                            unsigned attempt, unsigned *seed)
+int64_t exporter_backoff_ns(int64_t initial_ns, int64_t max_ns, double multiplier, unsigned attempt,
+                            unsigned *seed)
 {
     double interval = (double)initial_ns;
     for (unsigned i = 0; i < attempt && interval < (double)max_ns; i++)
@@ -318,9 +316,8 @@ static void export_with_retry(exporter_rt *e, pp_batch *b, pp_outcome *outcome, 
                     attempt + 1, res.message);
             return;
         }
-        log_msg(PP_LOG_WARN, inst->log_name,
-                "export failed (%zu profiles), retry %u in %lldms: %s", pending, attempt + 1,
-                (long long)(delay / 1000000), res.message);
+        log_msg(PP_LOG_WARN, inst->log_name, "export failed (%zu profiles), retry %u in %lldms: %s",
+                pending, attempt + 1, (long long)(delay / 1000000), res.message);
         metrics_add(inst->m_retries, 1);
         if (sleep_until_retry(e, delay) != 0) {
             log_msg(PP_LOG_ERROR, inst->log_name,
@@ -357,7 +354,6 @@ static void account(exporter_rt *e, pp_batch *b, const pp_outcome *outcome, int 
     if (!(cut && e->spool))
         metrics_add(e->inst->m_failed, failed);
 }
-
 
 /* Gathers `first` and what else is queued, within the batch limits, into
  * parts[] (room for max_profiles); returns how many parts. */

@@ -30,7 +30,7 @@ size_t exporter_rt_queue_bytes(exporter_rt *e);
 size_t exporter_rt_queue_limit(const exporter_rt *e);
 
 /* Full-jitter backoff: the wait before retry `attempt` (0-based). */
-int64_t exporter_backoff_ns(int64_t initial_ns, int64_t max_ns, double multiplier,
-                            unsigned attempt, unsigned *seed);
+int64_t exporter_backoff_ns(int64_t initial_ns, int64_t max_ns, double multiplier, unsigned attempt,
+                            unsigned *seed);
 
 #endif

@@ -42,7 +42,10 @@ int gz_is_gzip(const void *data, size_t len)
 }
 
 /* zlib counts in 32 bits: feed and drain at most that much per call. */
-static uInt gz_chunk(size_t n) { return (uInt)(n > UINT32_MAX ? UINT32_MAX : n); }
+static uInt gz_chunk(size_t n)
+{
+    return (uInt)(n > UINT32_MAX ? UINT32_MAX : n);
+}
 
 /* Output buffer of an inflate, never grown past `room`. */
 typedef struct gz_out {
@@ -52,8 +55,7 @@ typedef struct gz_out {
 
 /* After a member ended: 1 when the input is used up, 0 when another gzip
  * member follows (the stream is reset for it), -1 on trailing garbage. */
-static int gz_next_member(z_stream *zs, const uint8_t *src, size_t in_len, char *err,
-                          size_t errlen)
+static int gz_next_member(z_stream *zs, const uint8_t *src, size_t in_len, char *err, size_t errlen)
 {
     size_t consumed = (size_t)((const uint8_t *)zs->next_in - src);
     size_t rest = in_len - consumed;
@@ -93,15 +95,14 @@ static int gz_inflate_all(z_stream *zs, const uint8_t *src, size_t in_len, gz_ou
                                     "bad gzip: truncated stream (unexpected end of input)");
             zs->avail_in = gz_chunk(in_len - consumed);
         } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
-            return pprof_errorf(err, errlen, "bad gzip: %s",
-                                zs->msg ? zs->msg : "corrupt stream");
+            return pprof_errorf(err, errlen, "bad gzip: %s", zs->msg ? zs->msg : "corrupt stream");
         }
     }
     return 0;
 }
 
-int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
-              size_t *out_len, char *err, size_t errlen)
+int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out, size_t *out_len,
+              char *err, size_t errlen)
 {
     *out = NULL;
     *out_len = 0;
@@ -124,8 +125,8 @@ int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
     int rc = gz_inflate_all(&zs, in, in_len, &o, max_out, err, errlen);
     inflateEnd(&zs);
     if (rc == 0 && o.len > max_out)
-        rc = pprof_errorf(err, errlen,
-                          "gzip: decompressed size exceeds the limit of %zu bytes", max_out);
+        rc = pprof_errorf(err, errlen, "gzip: decompressed size exceeds the limit of %zu bytes",
+                          max_out);
     if (rc < 0) {
         free(o.buf);
         return -1;
@@ -141,8 +142,8 @@ int gz_gzip(const void *in, size_t in_len, uint8_t **out, size_t *out_len)
     *out_len = 0;
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
-    if (deflateInit2(&zs, GZ_LEVEL, Z_DEFLATED, GZ_WINDOW_BITS + GZ_FORMAT_GZIP,
-                     GZ_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK)
+    if (deflateInit2(&zs, GZ_LEVEL, Z_DEFLATED, GZ_WINDOW_BITS + GZ_FORMAT_GZIP, GZ_MEM_LEVEL,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
         return -1;
     if (in_len > UINT32_MAX) {
         deflateEnd(&zs);

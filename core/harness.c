@@ -75,8 +75,8 @@ static harness *fail(harness *h, char *err, size_t errlen)
     return NULL;
 }
 
-harness *harness_new(const pp_component *comp, const char *id, const char *yaml_options,
-                     char *err, size_t errlen)
+harness *harness_new(const pp_component *comp, const char *id, const char *yaml_options, char *err,
+                     size_t errlen)
 {
     harness *h = calloc(1, sizeof *h);
     char *doc = h ? wrap_options(comp, id, yaml_options) : NULL;

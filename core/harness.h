@@ -11,8 +11,8 @@ typedef struct harness harness;
 
 /* yaml_options: the component's options as YAML (a mapping; "" for none).
  * NULL on invalid options, with the first error in err. */
-harness *harness_new(const pp_component *comp, const char *id, const char *yaml_options,
-                     char *err, size_t errlen);
+harness *harness_new(const pp_component *comp, const char *id, const char *yaml_options, char *err,
+                     size_t errlen);
 void *harness_state(harness *h);
 pp_instance *harness_instance(harness *h);
 const pp_host *harness_host(void);

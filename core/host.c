@@ -57,8 +57,7 @@ static pp_metric *host_metric(pp_instance *self, const char *name, const char *h
     return metrics_get(full, help, type, all_labels);
 }
 
-static int host_push_decode(const void *data, size_t len, pp_batch *into, char *err,
-                            size_t errlen)
+static int host_push_decode(const void *data, size_t len, pp_batch *into, char *err, size_t errlen)
 {
     return push_decode(data, len, into, batch_add, err, errlen);
 }

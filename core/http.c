@@ -64,8 +64,8 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, const listener_verdic
 {
     char body[sizeof v->message + 1];
     int n = snprintf(body, sizeof body, "%s\n", v->message);
-    struct MHD_Response *r = MHD_create_response_from_buffer((size_t)n, body,
-                                                             MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", "text/plain");
@@ -85,8 +85,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (listener_admit(conn, &verdict) != 0)
         return refuse(conn, &verdict);
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n",
-                     19, MHD_RESPMEM_PERSISTENT);
+        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n", 19,
+                     MHD_RESPMEM_PERSISTENT);
     if (strcmp(url, "/metrics") == 0) {
         size_t len = 0;
         char *text = metrics_render(&len);
@@ -117,8 +117,7 @@ telemetry_server *telemetry_start(const listener_config *cfg, char *err, size_t 
     }
     listener_handlers handlers = {.request = handle};
     char why[384];
-    t->server =
-        listener_start(host_api(), NULL, "telemetry", &t->cfg, &handlers, why, sizeof why);
+    t->server = listener_start(host_api(), NULL, "telemetry", &t->cfg, &handlers, why, sizeof why);
     if (!t->server) {
         snprintf(err, errlen, "telemetry: %s", why);
         listener_config_free(&t->cfg);

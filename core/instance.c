@@ -53,11 +53,11 @@ static void register_metrics(pp_instance *inst)
                                     "Profiles given up on after retries.", PP_COUNTER);
         inst->m_dropped = std_metric(inst, "dropped_profiles_total",
                                      "Profiles dropped from a full queue or at the shutdown "
-                                     "deadline.", PP_COUNTER);
-        inst->m_retries = std_metric(inst, "retries_total", "Export attempts retried.",
+                                     "deadline.",
                                      PP_COUNTER);
-        inst->m_queue_bytes = std_metric(inst, "queue_bytes",
-                                         "Bytes waiting in the sending queue.", PP_GAUGE);
+        inst->m_retries = std_metric(inst, "retries_total", "Export attempts retried.", PP_COUNTER);
+        inst->m_queue_bytes =
+            std_metric(inst, "queue_bytes", "Bytes waiting in the sending queue.", PP_GAUGE);
         break;
     }
 }

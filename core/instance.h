@@ -13,8 +13,8 @@ struct pipeline;
 struct exporter_rt;
 
 struct pp_instance {
-    char *id;       /* "file/in" */
-    char *log_name; /* "receiver/file/in" */
+    char *id;            /* "file/in" */
+    char *log_name;      /* "receiver/file/in" */
     char *metric_labels; /* `component_id="file/in"` (+ `,pipeline="..."`) */
     pp_kind kind;
     const pp_component *comp;
@@ -24,17 +24,17 @@ struct pp_instance {
 
     struct pipeline **pipelines; /* receivers: the pipelines they feed */
     size_t n_pipelines;
-    queue *capture;              /* receivers under the test harness */
+    queue *capture;               /* receivers under the test harness */
     struct exporter_rt *exporter; /* exporters: queue and worker */
 
-    pp_metric *m_in;        /* profiles accepted / incoming / queued */
+    pp_metric *m_in; /* profiles accepted / incoming / queued */
     pp_metric *m_in_bytes;
-    pp_metric *m_out;       /* processors: outgoing; exporters: sent */
+    pp_metric *m_out; /* processors: outgoing; exporters: sent */
     pp_metric *m_out_bytes;
     pp_metric *m_dropped;
-    pp_metric *m_rejected;  /* exporters */
-    pp_metric *m_failed;    /* exporters: given up after retries */
-    pp_metric *m_retries;   /* exporters */
+    pp_metric *m_rejected; /* exporters */
+    pp_metric *m_failed;   /* exporters: given up after retries */
+    pp_metric *m_retries;  /* exporters */
     pp_metric *m_queue_bytes;
 };
 

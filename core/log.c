@@ -62,9 +62,9 @@ int log_parse_level(const char *text, pp_log_level *out)
 }
 
 typedef struct log_kind {
-    uint64_t key;       /* 0: free */
-    int64_t window_end; /* monotonic ns */
-    unsigned written;   /* lines written in this window */
+    uint64_t key;        /* 0: free */
+    int64_t window_end;  /* monotonic ns */
+    unsigned written;    /* lines written in this window */
     uint64_t suppressed; /* since the last line written */
 } log_kind;
 
@@ -206,8 +206,8 @@ static void write_line(pp_log_level level, const char *component, const char *ms
     gmtime_r(&ts.tv_sec, &tm);
     char line[LOG_LINE_MAX + 256];
     size_t len = strftime(line, sizeof line, "ts=%Y-%m-%dT%H:%M:%S", &tm);
-    len += (size_t)snprintf(line + len, sizeof line - len, ".%03ldZ level=%s",
-                            ts.tv_nsec / 1000000, level_names[level]);
+    len += (size_t)snprintf(line + len, sizeof line - len, ".%03ldZ level=%s", ts.tv_nsec / 1000000,
+                            level_names[level]);
     if (component)
         len += (size_t)snprintf(line + len, sizeof line - len, " component=%s", component);
     len += (size_t)snprintf(line + len, sizeof line - len, " msg=");

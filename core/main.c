@@ -80,8 +80,7 @@ static void log_diagnostic(pp_log_level level, const config *c, const char *text
         size_t n = (size_t)(sep - what);
         if (n == 0 || memchr(what, ' ', n) || strlen(at) + n + 2 >= sizeof at)
             break;
-        snprintf(at + strlen(at), sizeof at - strlen(at), "%s%.*s", at[0] ? "." : "", (int)n,
-                 what);
+        snprintf(at + strlen(at), sizeof at - strlen(at), "%s%.*s", at[0] ? "." : "", (int)n, what);
         what = sep + 2;
     }
     const char *fields[] = {"file", c->path, "line", line, "column", col, "at", at, NULL};
@@ -195,8 +194,8 @@ typedef struct runtime {
  * that a SIGHUP reads rotated certificates. */
 static int start_telemetry(runtime *rt, const config *c)
 {
-    if (rt->telemetry_started && (rt->telemetry ? telemetry_same(rt->telemetry, &c->telemetry)
-                                                : !c->telemetry.host))
+    if (rt->telemetry_started &&
+        (rt->telemetry ? telemetry_same(rt->telemetry, &c->telemetry) : !c->telemetry.host))
         return 0;
     telemetry_stop(rt->telemetry);
     rt->telemetry = NULL;
@@ -312,7 +311,8 @@ static int cmd_run(const char *path)
     }
     apply_log_level(rt.cfg);
     metrics_set(metrics_get("profpipe_build_info", "profpipe's version.", PP_GAUGE,
-                            "version=\"" PROFPIPE_VERSION "\""), 1);
+                            "version=\"" PROFPIPE_VERSION "\""),
+                1);
     set_last_reload_successful(1);
     int rc = 0;
     configure_ui(rt.cfg);
@@ -354,9 +354,9 @@ int main(int argc, char **argv)
         first = 2;
     }
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"plugin", required_argument, NULL, 'p'},
+        {"config", required_argument, NULL, 'c'},   {"plugin", required_argument, NULL, 'p'},
         {"markdown", required_argument, NULL, 'm'}, {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'}, {0},
+        {"help", no_argument, NULL, 'h'},           {0},
     };
     const char *config_path = NULL, *markdown = NULL;
     char **plugins = calloc((size_t)argc, sizeof *plugins);

@@ -37,8 +37,7 @@ static int same(const char *a, const char *b)
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-pp_metric *metrics_get(const char *name, const char *help, pp_metric_type type,
-                       const char *labels)
+pp_metric *metrics_get(const char *name, const char *help, pp_metric_type type, const char *labels)
 {
     pthread_mutex_lock(&metrics_lock);
     for (size_t i = 0; i < n_metrics; i++) {

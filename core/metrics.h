@@ -11,8 +11,7 @@
 
 /* `name` is the full metric name (profpipe_...). `labels` the whole label
  * text inside the braces, or NULL. Same name+labels → same handle. */
-pp_metric *metrics_get(const char *name, const char *help, pp_metric_type type,
-                       const char *labels);
+pp_metric *metrics_get(const char *name, const char *help, pp_metric_type type, const char *labels);
 void metrics_add(pp_metric *m, double delta);
 void metrics_set(pp_metric *m, double value);
 double metrics_value(pp_metric *m);

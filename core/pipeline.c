@@ -60,9 +60,9 @@ pipeline *pipeline_new(const char *name, size_t queue_bytes, queue_policy policy
                             "Bytes the pipeline's queue holds at most (queue_size).", PP_GAUGE,
                             labels),
                 (double)queue_bytes);
-    p->m_dropped = metrics_get("profpipe_pipeline_dropped_profiles_total",
-                               "Profiles dropped because the pipeline's queue was full.",
-                               PP_COUNTER, labels);
+    p->m_dropped =
+        metrics_get("profpipe_pipeline_dropped_profiles_total",
+                    "Profiles dropped because the pipeline's queue was full.", PP_COUNTER, labels);
     return p;
 }
 

@@ -8,14 +8,13 @@
  * the one the tree keeps (strings are copied so that the raw bytes can be
  * dropped, NUL-terminated, with the length of those holding NUL bytes kept
  * beside them: see pp_string_lens). Both packed and unpacked encodings of
- * repeated scalars are read, as proto3 requires. Unknown fields are skipped. The structure is checked
- * afterwards by pprof_validate. */
+ * repeated scalars are read, as proto3 requires. Unknown fields are skipped. The structure is
+ * checked afterwards by pprof_validate. */
 #include "pprof_internal.h"
 #include "pprof_wire.h"
 
 #include <stdlib.h>
 #include <string.h>
-
 
 typedef struct decoder {
     arena *a;
@@ -38,8 +37,8 @@ static int dec_expect(decoder *d, const wire_field *f, unsigned type, const char
     if (f->type == type)
         return 0;
     return pprof_errorf(d->err, d->errlen,
-                        "bad protobuf: %s field %u has wire type %u, expected %u", msg,
-                        f->num, f->type, type);
+                        "bad protobuf: %s field %u has wire type %u, expected %u", msg, f->num,
+                        f->type, type);
 }
 
 /* Counts the values of a repeated integer field occurrence: one if
@@ -64,8 +63,7 @@ static int count_ints(decoder *d, const wire_field *f, size_t *n, const char *ms
 
 /* Appends the values of one occurrence to out[*i]; out was sized by
  * count_ints so it cannot overflow. */
-static int fill_ints(decoder *d, const wire_field *f, uint64_t *out, size_t *i,
-                     const char *msg)
+static int fill_ints(decoder *d, const wire_field *f, uint64_t *out, size_t *i, const char *msg)
 {
     if (f->type == WIRE_VARINT) {
         out[(*i)++] = f->v;
@@ -99,7 +97,10 @@ typedef struct scalar_field {
     size_t offset;
 } scalar_field;
 
-#define FIELD(num, kind, type, member) {(num), (kind), offsetof(type, member)}
+#define FIELD(num, kind, type, member)                                                             \
+    {                                                                                              \
+        (num), (kind), offsetof(type, member)                                                      \
+    }
 #define TABLE_LEN(t) (sizeof(t) / sizeof((t)[0]))
 
 static const scalar_field value_type_fields[] = {
@@ -137,10 +138,8 @@ static const scalar_field location_fields[] = {
     FIELD(5, SCALAR_BOOL, pp_location, is_folded),
 };
 static const scalar_field function_fields[] = {
-    FIELD(1, SCALAR_U64, pp_function, id),
-    FIELD(2, SCALAR_I64, pp_function, name),
-    FIELD(3, SCALAR_I64, pp_function, system_name),
-    FIELD(4, SCALAR_I64, pp_function, filename),
+    FIELD(1, SCALAR_U64, pp_function, id),          FIELD(2, SCALAR_I64, pp_function, name),
+    FIELD(3, SCALAR_I64, pp_function, system_name), FIELD(4, SCALAR_I64, pp_function, filename),
     FIELD(5, SCALAR_I64, pp_function, start_line),
 };
 static const scalar_field profile_fields[] = {
@@ -165,17 +164,23 @@ static int set_scalar(decoder *d, const wire_field *f, const scalar_field *table
             return -1;
         void *dst = (uint8_t *)out + table[i].offset;
         switch (table[i].kind) {
-        case SCALAR_U64: *(uint64_t *)dst = f->v; break;
-        case SCALAR_I64: *(int64_t *)dst = (int64_t)f->v; break;
-        default: *(int *)dst = f->v != 0; break;
+        case SCALAR_U64:
+            *(uint64_t *)dst = f->v;
+            break;
+        case SCALAR_I64:
+            *(int64_t *)dst = (int64_t)f->v;
+            break;
+        default:
+            *(int *)dst = f->v != 0;
+            break;
         }
         return 1;
     }
     return 0;
 }
 
-static int decode_scalars(decoder *d, const uint8_t *data, size_t len,
-                          const scalar_field *table, size_t n, void *out, const char *msg)
+static int decode_scalars(decoder *d, const uint8_t *data, size_t len, const scalar_field *table,
+                          size_t n, void *out, const char *msg)
 {
     for (wire_reader r = {data, data + len}; r.p < r.end;) {
         wire_field f;
@@ -185,7 +190,7 @@ static int decode_scalars(decoder *d, const uint8_t *data, size_t len,
     return 0;
 }
 
-#define DECODE_SCALARS(d, f, table, out, msg)                                            \
+#define DECODE_SCALARS(d, f, table, out, msg)                                                      \
     decode_scalars((d), (f).data, (f).len, (table), TABLE_LEN(table), (out), (msg))
 
 static int decode_sample(decoder *d, const uint8_t *data, size_t len, pp_sample *s)
@@ -218,8 +223,7 @@ static int decode_sample(decoder *d, const uint8_t *data, size_t len, pp_sample 
             return -1;
         int rc = 0;
         if (f.num == 1)
-            rc = fill_ints(d, &f, s->location_ids, &s->n_location_ids,
-                           "Sample.location_id");
+            rc = fill_ints(d, &f, s->location_ids, &s->n_location_ids, "Sample.location_id");
         else if (f.num == 2)
             rc = fill_ints(d, &f, (uint64_t *)s->values, &s->n_values, "Sample.value");
         else if (f.num == 3)
@@ -253,8 +257,7 @@ static int decode_location(decoder *d, const uint8_t *data, size_t len, pp_locat
         if (f.num == 4)
             rc = DECODE_SCALARS(d, f, line_fields, &l->lines[l->n_lines++], "Line");
         else
-            rc = set_scalar(d, &f, location_fields, TABLE_LEN(location_fields), l,
-                            "Location");
+            rc = set_scalar(d, &f, location_fields, TABLE_LEN(location_fields), l, "Location");
         if (rc < 0)
             return -1;
     }
@@ -274,17 +277,30 @@ static int profile_count(decoder *d, const uint8_t *data, size_t len, profile_co
             return -1;
         size_t *n = NULL;
         switch (f.num) {
-        case PROFILE_SAMPLE_TYPE: n = &c->sample_types; break;
-        case PROFILE_SAMPLE: n = &c->samples; break;
-        case PROFILE_MAPPING: n = &c->mappings; break;
-        case PROFILE_LOCATION: n = &c->locations; break;
-        case PROFILE_FUNCTION: n = &c->functions; break;
-        case PROFILE_STRING_TABLE: n = &c->strings; break;
+        case PROFILE_SAMPLE_TYPE:
+            n = &c->sample_types;
+            break;
+        case PROFILE_SAMPLE:
+            n = &c->samples;
+            break;
+        case PROFILE_MAPPING:
+            n = &c->mappings;
+            break;
+        case PROFILE_LOCATION:
+            n = &c->locations;
+            break;
+        case PROFILE_FUNCTION:
+            n = &c->functions;
+            break;
+        case PROFILE_STRING_TABLE:
+            n = &c->strings;
+            break;
         case PROFILE_COMMENT:
             if (count_ints(d, &f, &c->comments, "Profile.comment") < 0)
                 return -1;
             continue;
-        default: continue;
+        default:
+            continue;
         }
         if (dec_expect(d, &f, WIRE_LEN, "Profile") < 0)
             return -1;
@@ -303,8 +319,8 @@ static int profile_alloc_arrays(decoder *d, const profile_counts *c, pp_pprof *t
     t->functions = arena_calloc(a, c->functions, sizeof(pp_function));
     t->strings = arena_calloc(a, c->strings ? c->strings : 1, sizeof(char *));
     t->comments = arena_calloc(a, c->comments, sizeof(int64_t));
-    if (!t->sample_types || !t->samples || !t->mappings || !t->locations ||
-        !t->functions || !t->strings || !t->comments)
+    if (!t->sample_types || !t->samples || !t->mappings || !t->locations || !t->functions ||
+        !t->strings || !t->comments)
         return dec_oom(d);
     return 0;
 }
@@ -336,8 +352,7 @@ static int profile_fill(decoder *d, const uint8_t *data, size_t len, pp_pprof *t
             rc = decode_location(d, f.data, f.len, &t->locations[t->n_locations++]);
             break;
         case PROFILE_FUNCTION:
-            rc = DECODE_SCALARS(d, f, function_fields, &t->functions[t->n_functions++],
-                                "Function");
+            rc = DECODE_SCALARS(d, f, function_fields, &t->functions[t->n_functions++], "Function");
             break;
         case PROFILE_STRING_TABLE: {
             char *s = arena_strndup(d->a, (const char *)f.data, f.len);
@@ -354,8 +369,7 @@ static int profile_fill(decoder *d, const uint8_t *data, size_t len, pp_pprof *t
                 rc = DECODE_SCALARS(d, f, value_type_fields, &t->period_type, "ValueType");
             break;
         case PROFILE_COMMENT:
-            rc = fill_ints(d, &f, (uint64_t *)t->comments, &t->n_comments,
-                           "Profile.comment");
+            rc = fill_ints(d, &f, (uint64_t *)t->comments, &t->n_comments, "Profile.comment");
             break;
         default:
             break;
@@ -366,8 +380,7 @@ static int profile_fill(decoder *d, const uint8_t *data, size_t len, pp_pprof *t
     return 0;
 }
 
-int pprof_decode(arena *a, const uint8_t *data, size_t len, pp_pprof *out, char *err,
-                 size_t errlen)
+int pprof_decode(arena *a, const uint8_t *data, size_t len, pp_pprof *out, char *err, size_t errlen)
 {
     decoder d = {a, err, errlen};
     memset(out, 0, sizeof(*out));
@@ -393,4 +406,3 @@ int pprof_decode_any(arena *a, const uint8_t *data, size_t len, pp_pprof *out, c
     free(plain);
     return rc;
 }
-

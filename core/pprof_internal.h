@@ -17,12 +17,12 @@
 typedef struct raw_buf {
     atomic_size_t refs;
     size_t len;
-    int gz; /* starts with the gzip magic */
+    int gz;        /* starts with the gzip magic */
     uint8_t *data; /* owned, malloc'd */
 } raw_buf;
 
 typedef struct profile_label {
-    char *name; /* owned */
+    char *name;  /* owned */
     char *value; /* owned */
 } profile_label;
 
@@ -35,7 +35,7 @@ typedef struct id_index {
     uint64_t *ids; /* open addressing, 0 = empty slot; malloc'd */
     size_t *pos;
     size_t n_slots; /* power of two */
-    int dense; /* ids are 1..n in order: no table needed */
+    int dense;      /* ids are 1..n in order: no table needed */
 } id_index;
 
 /* String -> index map of the tree's string table, built on first intern. */
@@ -43,7 +43,7 @@ typedef struct intern_map {
     const char **built_for; /* tree strings pointer it knows */
     size_t built_n;
     size_t strings_cap; /* capacity of built_for when we allocated it */
-    uint32_t *slots; /* string index + 1; 0 = empty; malloc'd */
+    uint32_t *slots;    /* string index + 1; 0 = empty; malloc'd */
     size_t n_slots;
 } intern_map;
 
@@ -102,17 +102,17 @@ void raw_buf_unref(raw_buf *b);
 /* Decodes a plain (not gzip'd) serialized pprof into *out, allocating in a.
  * Validates everything the profile's consumers rely on: string indices,
  * value counts, ids and references. 0, or -1 with the reason. */
-int pprof_decode(arena *a, const uint8_t *data, size_t len, pp_pprof *out,
-                 char *err, size_t errlen);
+int pprof_decode(arena *a, const uint8_t *data, size_t len, pp_pprof *out, char *err,
+                 size_t errlen);
 /* The structural checks of pprof_decode, for trees built elsewhere. */
 int pprof_validate(const pp_pprof *t, char *err, size_t errlen);
 /* Decodes gzip'd or plain bytes (detected by the gzip magic). */
-int pprof_decode_any(arena *a, const uint8_t *data, size_t len, pp_pprof *out,
-                     char *err, size_t errlen);
+int pprof_decode_any(arena *a, const uint8_t *data, size_t len, pp_pprof *out, char *err,
+                     size_t errlen);
 /* Reads only time_nanos and duration_nanos of gzip'd or plain bytes,
  * checking the top-level wire format. 0 or -1. */
-int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos,
-                    int64_t *duration_nanos, char *err, size_t errlen);
+int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos, int64_t *duration_nanos,
+                    char *err, size_t errlen);
 /* Serializes t (plain protobuf) into a malloc'd buffer. 0 or -1 (memory). */
 int pprof_encode(const pp_pprof *t, uint8_t **out, size_t *out_len);
 

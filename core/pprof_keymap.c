@@ -32,13 +32,12 @@ void keymap_free(keymap *m)
     memset(m, 0, sizeof(*m));
 }
 
-static keymap_slot *keymap_probe(keymap_slot *slots, size_t n_slots, const void *key,
-                                 size_t len, uint64_t hash)
+static keymap_slot *keymap_probe(keymap_slot *slots, size_t n_slots, const void *key, size_t len,
+                                 uint64_t hash)
 {
     size_t i = (size_t)hash & (n_slots - 1);
     while (slots[i].key) {
-        if (slots[i].hash == hash && slots[i].len == len &&
-            memcmp(slots[i].key, key, len) == 0)
+        if (slots[i].hash == hash && slots[i].len == len && memcmp(slots[i].key, key, len) == 0)
             break;
         i = (i + 1) & (n_slots - 1);
     }
@@ -63,8 +62,7 @@ static int keymap_grow(keymap *m)
     for (size_t i = 0; i < m->n_slots; i++) {
         if (!m->slots[i].key)
             continue;
-        keymap_slot *s = keymap_probe(slots, n, m->slots[i].key, m->slots[i].len,
-                                      m->slots[i].hash);
+        keymap_slot *s = keymap_probe(slots, n, m->slots[i].key, m->slots[i].len, m->slots[i].hash);
         *s = m->slots[i];
     }
     free(m->slots);
@@ -113,9 +111,15 @@ static void key_append(key_buf *k, const void *data, size_t len)
     k->len += len;
 }
 
-void key_reset(key_buf *k) { k->len = 0; }
+void key_reset(key_buf *k)
+{
+    k->len = 0;
+}
 
-void key_u64(key_buf *k, uint64_t v) { key_append(k, &v, sizeof(v)); }
+void key_u64(key_buf *k, uint64_t v)
+{
+    key_append(k, &v, sizeof(v));
+}
 
 void key_bytes(key_buf *k, const char *s, size_t len)
 {
@@ -130,8 +134,8 @@ void key_buf_free(key_buf *k)
 }
 
 /* The identity of a sample: its stack and its labels (sorted by the caller). */
-void pprof_sample_key(key_buf *k, const uint64_t *locs, size_t n_locs,
-                       const pp_label *labels, size_t n_labels)
+void pprof_sample_key(key_buf *k, const uint64_t *locs, size_t n_locs, const pp_label *labels,
+                      size_t n_labels)
 {
     key_reset(k);
     key_u64(k, n_locs);

@@ -47,7 +47,7 @@ void key_buf_free(key_buf *k);
 
 /* The identity of a sample: its stack and its labels, which the caller has
  * sorted with pprof_label_cmp. */
-void pprof_sample_key(key_buf *k, const uint64_t *locs, size_t n_locs,
-                      const pp_label *labels, size_t n_labels);
+void pprof_sample_key(key_buf *k, const uint64_t *locs, size_t n_locs, const pp_label *labels,
+                      size_t n_labels);
 
 #endif

@@ -25,11 +25,11 @@ typedef struct merge_ctx {
     const pp_pprof *s;
     keymap fn_by_key, map_by_key, loc_by_key, sample_by_key;
     keymap fn_src, map_src, loc_src; /* src id -> dst id */
-    keymap map_pos;                   /* dst mapping id -> index */
-    keymap src_map_pos;               /* src mapping id -> index */
-    uint64_t *scratch_ids;            /* malloc'd, cap_scratch_ids */
+    keymap map_pos;                  /* dst mapping id -> index */
+    keymap src_map_pos;              /* src mapping id -> index */
+    uint64_t *scratch_ids;           /* malloc'd, cap_scratch_ids */
     size_t cap_scratch_ids;
-    pp_label *scratch_labels;         /* malloc'd, cap_scratch_labels */
+    pp_label *scratch_labels; /* malloc'd, cap_scratch_labels */
     size_t cap_scratch_labels;
     key_buf k;
     size_t cap_fn, cap_map, cap_loc, cap_sample;
@@ -64,12 +64,10 @@ static int merge_check(const pp_pprof *d, const pp_pprof *s, char *err, size_t e
                             d->n_sample_types, s->n_sample_types);
     for (size_t i = 0; i < d->n_sample_types; i++)
         if (!same_value_type(d, &d->sample_types[i], s, &s->sample_types[i]))
-            return pprof_errorf(err, errlen,
-                                "incompatible sample type %zu: %s/%s vs %s/%s", i,
-                                str_of(d, d->sample_types[i].type),
-                                str_of(d, d->sample_types[i].unit),
-                                str_of(s, s->sample_types[i].type),
-                                str_of(s, s->sample_types[i].unit));
+            return pprof_errorf(
+                err, errlen, "incompatible sample type %zu: %s/%s vs %s/%s", i,
+                str_of(d, d->sample_types[i].type), str_of(d, d->sample_types[i].unit),
+                str_of(s, s->sample_types[i].type), str_of(s, s->sample_types[i].unit));
     return 0;
 }
 
@@ -118,8 +116,8 @@ static void mapping_key(key_buf *k, const pp_pprof *t, const pp_mapping *mp)
 }
 
 /* Location key in dst terms: mapping and function ids already mapped. */
-static void location_key(key_buf *k, uint64_t map_id, uint64_t rel_addr,
-                         const pp_location *l, const uint64_t *fn_ids)
+static void location_key(key_buf *k, uint64_t map_id, uint64_t rel_addr, const pp_location *l,
+                         const uint64_t *fn_ids)
 {
     key_reset(k);
     key_u64(k, map_id);
@@ -198,9 +196,8 @@ static int merge_functions(merge_ctx *m)
             if (grow(m, (void **)&m->d->functions, m->d->n_functions, &m->cap_fn,
                      sizeof(pp_function)) < 0)
                 return -1;
-            pp_function nf = {++m->next_fn, intern_src(m, f->name),
-                              intern_src(m, f->system_name), intern_src(m, f->filename),
-                              f->start_line};
+            pp_function nf = {++m->next_fn, intern_src(m, f->name), intern_src(m, f->system_name),
+                              intern_src(m, f->filename), f->start_line};
             if (nf.name < 0 || nf.system_name < 0 || nf.filename < 0)
                 return -1;
             m->d->functions[m->d->n_functions++] = nf;
@@ -274,8 +271,8 @@ static uint64_t mapping_start(const keymap *pos, const pp_pprof *t, uint64_t id)
     return 0;
 }
 
-static int add_location(merge_ctx *m, const pp_location *l, uint64_t map_id,
-                        uint64_t address, const uint64_t *fn_ids, uint64_t *id)
+static int add_location(merge_ctx *m, const pp_location *l, uint64_t map_id, uint64_t address,
+                        const uint64_t *fn_ids, uint64_t *id)
 {
     pp_pprof *d = m->d;
     if (grow(m, (void **)&d->locations, d->n_locations, &m->cap_loc, sizeof(pp_location)) < 0)
@@ -388,7 +385,7 @@ static int merge_samples(merge_ctx *m)
         if (translate_sample(m, ss) < 0)
             return -1;
         pprof_sample_key(&m->k, m->scratch_ids, ss->n_location_ids, m->scratch_labels,
-                   ss->n_labels);
+                         ss->n_labels);
         if (m->k.failed)
             return -1;
         uint64_t at;
@@ -438,9 +435,8 @@ static int merge_init(merge_ctx *m, pp_profile *dst)
 
 static void merge_free(merge_ctx *m)
 {
-    keymap *maps[] = {&m->fn_by_key, &m->map_by_key, &m->loc_by_key, &m->sample_by_key,
-                      &m->fn_src,    &m->map_src,    &m->loc_src,    &m->map_pos,
-                      &m->src_map_pos};
+    keymap *maps[] = {&m->fn_by_key, &m->map_by_key, &m->loc_by_key, &m->sample_by_key, &m->fn_src,
+                      &m->map_src,   &m->loc_src,    &m->map_pos,    &m->src_map_pos};
     for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
         keymap_free(maps[i]);
     key_buf_free(&m->k);

@@ -25,11 +25,11 @@ enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
 typedef struct scanner {
     enum scan_state state;
-    uint64_t acc;      /* varint being read */
+    uint64_t acc; /* varint being read */
     unsigned shift;
-    uint64_t field;    /* field number of the current value */
-    uint64_t skip;     /* bytes left to skip */
-    size_t total;      /* bytes seen */
+    uint64_t field; /* field number of the current value */
+    uint64_t skip;  /* bytes left to skip */
+    size_t total;   /* bytes seen */
     int64_t *time_nanos, *duration_nanos;
 } scanner;
 
@@ -79,8 +79,7 @@ static int scan_feed(scanner *s, const uint8_t *p, size_t n, char *err, size_t e
         uint8_t b = *p++;
         s->total++;
         if (s->shift > SCAN_MAX_SHIFT)
-            return pprof_errorf(err, errlen, "bad protobuf: varint too long at byte %zu",
-                                s->total);
+            return pprof_errorf(err, errlen, "bad protobuf: varint too long at byte %zu", s->total);
         s->acc |= (uint64_t)(b & 0x7f) << s->shift;
         s->shift += 7;
         if (b & 0x80)
@@ -161,8 +160,8 @@ static int scan_gzip(scanner *s, const uint8_t *data, size_t len, char *err, siz
     return rc;
 }
 
-int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos,
-                    int64_t *duration_nanos, char *err, size_t errlen)
+int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos, int64_t *duration_nanos,
+                    char *err, size_t errlen)
 {
     *time_nanos = *duration_nanos = 0;
     scanner s = {.state = SCAN_TAG, .time_nanos = time_nanos, .duration_nanos = duration_nanos};

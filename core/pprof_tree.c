@@ -119,8 +119,7 @@ const pp_location *pprof_location(const pp_profile *p, uint64_t id)
     pp_profile *m = (pp_profile *)p;
     const pp_pprof *t = &m->tree;
     pthread_mutex_lock(&m->lock);
-    long i = id_index_find(&m->loc_index, t->locations, t->n_locations,
-                           sizeof(pp_location), id);
+    long i = id_index_find(&m->loc_index, t->locations, t->n_locations, sizeof(pp_location), id);
     pthread_mutex_unlock(&m->lock);
     return i < 0 ? NULL : &t->locations[i];
 }
@@ -130,8 +129,7 @@ const pp_function *pprof_function(const pp_profile *p, uint64_t id)
     pp_profile *m = (pp_profile *)p;
     const pp_pprof *t = &m->tree;
     pthread_mutex_lock(&m->lock);
-    long i = id_index_find(&m->fn_index, t->functions, t->n_functions,
-                           sizeof(pp_function), id);
+    long i = id_index_find(&m->fn_index, t->functions, t->n_functions, sizeof(pp_function), id);
     pthread_mutex_unlock(&m->lock);
     return i < 0 ? NULL : &t->functions[i];
 }

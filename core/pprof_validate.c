@@ -22,8 +22,8 @@ typedef struct id_set {
 
 /* Builds the id set of n elements of `stride` bytes whose id is the first
  * member; rejects zero and duplicate ids. */
-static int id_set_build(id_set *s, const void *elems, size_t n, size_t stride,
-                        const char *what, char *err, size_t errlen)
+static int id_set_build(id_set *s, const void *elems, size_t n, size_t stride, const char *what,
+                        char *err, size_t errlen)
 {
     const uint8_t *base = elems;
     memset(s, 0, sizeof(*s));
@@ -32,8 +32,7 @@ static int id_set_build(id_set *s, const void *elems, size_t n, size_t stride,
     for (size_t i = 0; i < n; i++) {
         uint64_t id = *(const uint64_t *)(const void *)(base + i * stride);
         if (id == 0)
-            return pprof_errorf(err, errlen, "%s %zu has id 0 (ids must be non-zero)",
-                                what, i);
+            return pprof_errorf(err, errlen, "%s %zu has id 0 (ids must be non-zero)", what, i);
         if (id != i + 1)
             s->dense = 0;
     }
@@ -60,8 +59,8 @@ static int id_set_has(const id_set *s, uint64_t id)
 }
 
 /* Checks one string index; `what` and `i` name the field for the message. */
-static int str_ok(const pp_pprof *t, int64_t idx, const char *what, size_t i,
-                  char *err, size_t errlen)
+static int str_ok(const pp_pprof *t, int64_t idx, const char *what, size_t i, char *err,
+                  size_t errlen)
 {
     if (idx >= 0 && (uint64_t)idx < t->n_strings)
         return 0;
@@ -73,10 +72,10 @@ static int str_ok(const pp_pprof *t, int64_t idx, const char *what, size_t i,
 
 static int check_strings(const pp_pprof *t, char *err, size_t errlen)
 {
-#define STR(idx, what, i)                                                         \
-    do {                                                                          \
-        if (str_ok(t, (idx), (what), (i), err, errlen) < 0)                       \
-            return -1;                                                            \
+#define STR(idx, what, i)                                                                          \
+    do {                                                                                           \
+        if (str_ok(t, (idx), (what), (i), err, errlen) < 0)                                        \
+            return -1;                                                                             \
     } while (0)
     for (size_t i = 0; i < t->n_sample_types; i++) {
         STR(t->sample_types[i].type, "sample_type.type", i);
@@ -120,25 +119,23 @@ static int check_samples(const pp_pprof *t, const id_set *locs, char *err, size_
                                 i, s->n_values, t->n_sample_types);
         for (size_t j = 0; j < s->n_location_ids; j++)
             if (!id_set_has(locs, s->location_ids[j]))
-                return pprof_errorf(err, errlen, "sample %zu names unknown location id %llu",
-                                    i, (unsigned long long)s->location_ids[j]);
+                return pprof_errorf(err, errlen, "sample %zu names unknown location id %llu", i,
+                                    (unsigned long long)s->location_ids[j]);
     }
     return 0;
 }
 
-static int check_locations(const pp_pprof *t, const id_set *maps, const id_set *fns,
-                           char *err, size_t errlen)
+static int check_locations(const pp_pprof *t, const id_set *maps, const id_set *fns, char *err,
+                           size_t errlen)
 {
     for (size_t i = 0; i < t->n_locations; i++) {
         const pp_location *l = &t->locations[i];
         if (l->mapping_id && !id_set_has(maps, l->mapping_id))
             return pprof_errorf(err, errlen, "location %llu names unknown mapping id %llu",
-                                (unsigned long long)l->id,
-                                (unsigned long long)l->mapping_id);
+                                (unsigned long long)l->id, (unsigned long long)l->mapping_id);
         for (size_t j = 0; j < l->n_lines; j++)
             if (l->lines[j].function_id && !id_set_has(fns, l->lines[j].function_id))
-                return pprof_errorf(err, errlen,
-                                    "location %llu names unknown function id %llu",
+                return pprof_errorf(err, errlen, "location %llu names unknown function id %llu",
                                     (unsigned long long)l->id,
                                     (unsigned long long)l->lines[j].function_id);
     }
@@ -158,10 +155,10 @@ int pprof_validate(const pp_pprof *t, char *err, size_t errlen)
     int rc = -1;
     if (id_set_build(&maps, t->mappings, t->n_mappings, sizeof(pp_mapping), "mapping", err,
                      errlen) == 0 &&
-        id_set_build(&locs, t->locations, t->n_locations, sizeof(pp_location), "location",
-                     err, errlen) == 0 &&
-        id_set_build(&fns, t->functions, t->n_functions, sizeof(pp_function), "function",
-                     err, errlen) == 0 &&
+        id_set_build(&locs, t->locations, t->n_locations, sizeof(pp_location), "location", err,
+                     errlen) == 0 &&
+        id_set_build(&fns, t->functions, t->n_functions, sizeof(pp_function), "function", err,
+                     errlen) == 0 &&
         check_samples(t, &locs, err, errlen) == 0 &&
         check_locations(t, &maps, &fns, err, errlen) == 0)
         rc = 0;

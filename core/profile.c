@@ -178,7 +178,10 @@ pp_profile *profile_clone(const pp_profile *src)
 
 /* ---------------- series labels ---------------- */
 
-size_t profile_label_count(const pp_profile *p) { return p->n_labels; }
+size_t profile_label_count(const pp_profile *p)
+{
+    return p->n_labels;
+}
 
 const char *profile_label_name(const pp_profile *p, size_t i)
 {
@@ -300,8 +303,14 @@ uint64_t profile_labels_fingerprint(const pp_profile *p)
 
 /* ---------------- time window ---------------- */
 
-int64_t profile_from(const pp_profile *p) { return p->from_ns; }
-int64_t profile_until(const pp_profile *p) { return p->until_ns; }
+int64_t profile_from(const pp_profile *p)
+{
+    return p->from_ns;
+}
+int64_t profile_until(const pp_profile *p)
+{
+    return p->until_ns;
+}
 
 void profile_set_window(pp_profile *p, int64_t from_ns, int64_t until_ns)
 {
@@ -324,8 +333,7 @@ int profile_set_raw(pp_profile *p, const void *data, size_t len)
     return 0;
 }
 
-static int raw_gz_locked(pp_profile *p, const uint8_t **data, size_t *len, char *err,
-                         size_t errlen)
+static int raw_gz_locked(pp_profile *p, const uint8_t **data, size_t *len, char *err, size_t errlen)
 {
     if (p->raw && p->raw->gz) {
         *data = p->raw->data;
@@ -357,8 +365,7 @@ static int raw_gz_locked(pp_profile *p, const uint8_t **data, size_t *len, char 
     return 0;
 }
 
-int profile_raw_gz(pp_profile *p, const uint8_t **data, size_t *len, char *err,
-                   size_t errlen)
+int profile_raw_gz(pp_profile *p, const uint8_t **data, size_t *len, char *err, size_t errlen)
 {
     pthread_mutex_lock(&p->lock);
     int rc = raw_gz_locked(p, data, len, err, errlen);
@@ -425,4 +432,7 @@ pp_pprof *profile_tree_new(pp_profile *p)
     return strings ? &p->tree : NULL;
 }
 
-void *profile_alloc(pp_profile *p, size_t size) { return arena_alloc(&p->mem, size); }
+void *profile_alloc(pp_profile *p, size_t size)
+{
+    return arena_alloc(&p->mem, size);
+}

@@ -49,8 +49,7 @@ int64_t profile_until(const pp_profile *p);
 void profile_set_window(pp_profile *p, int64_t from_ns, int64_t until_ns);
 
 int profile_set_raw(pp_profile *p, const void *data, size_t len);
-int profile_raw_gz(pp_profile *p, const uint8_t **data, size_t *len, char *err,
-                   size_t errlen);
+int profile_raw_gz(pp_profile *p, const uint8_t **data, size_t *len, char *err, size_t errlen);
 size_t profile_size(const pp_profile *p);
 const pp_pprof *profile_tree(pp_profile *p, char *err, size_t errlen);
 pp_pprof *profile_tree_mut(pp_profile *p, char *err, size_t errlen);
@@ -67,17 +66,17 @@ int pprof_merge(pp_profile *dst, pp_profile *src, char *err, size_t errlen);
 const char *pprof_family(const pp_pprof *t);
 const char *pprof_family_display(const pp_pprof *t, const char *const *display);
 
-int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
-              size_t *out_len, char *err, size_t errlen);
+int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out, size_t *out_len,
+              char *err, size_t errlen);
 int gz_gzip(const void *in, size_t in_len, uint8_t **out, size_t *out_len);
 
-int push_encode(pp_profile *const *profiles, size_t n, uint8_t **out,
-                size_t *out_len, char *err, size_t errlen);
+int push_encode(pp_profile *const *profiles, size_t n, uint8_t **out, size_t *out_len, char *err,
+                size_t errlen);
 /* push_decode needs batch_add: it is given the function to call, so the
  * codec does not depend on the batch module. It returns PP_PUSH_BAD_PROFILE
  * when the request is a PushRequest but one of its raw profiles is not a
  * readable pprof, -1 for any other failure. */
-int push_decode(const void *data, size_t len, pp_batch *into,
-                int (*add)(pp_batch *, pp_profile *), char *err, size_t errlen);
+int push_decode(const void *data, size_t len, pp_batch *into, int (*add)(pp_batch *, pp_profile *),
+                char *err, size_t errlen);
 
 #endif

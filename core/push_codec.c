@@ -45,14 +45,14 @@ static void uuid_v4(char out[UUID_TEXT_LEN + 1])
     b[UUID_VERSION_BYTE] = (uint8_t)((b[UUID_VERSION_BYTE] & 0x0f) | 0x40);
     b[UUID_VARIANT_BYTE] = (uint8_t)((b[UUID_VARIANT_BYTE] & 0x3f) | 0x80);
     snprintf(out, UUID_TEXT_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
 }
 
 /* Fills one series for profile p; its structs come from a. */
-static int push_series(arena *a, pp_profile *p, Push__V1__RawProfileSeries *ser,
-                       char *err, size_t errlen)
+static int push_series(arena *a, pp_profile *p, Push__V1__RawProfileSeries *ser, char *err,
+                       size_t errlen)
 {
     push__v1__raw_profile_series__init(ser);
     size_t n = profile_label_count(p);
@@ -84,8 +84,8 @@ static int push_series(arena *a, pp_profile *p, Push__V1__RawProfileSeries *ser,
     return 0;
 }
 
-int push_encode(pp_profile *const *profiles, size_t n, uint8_t **out, size_t *out_len,
-                char *err, size_t errlen)
+int push_encode(pp_profile *const *profiles, size_t n, uint8_t **out, size_t *out_len, char *err,
+                size_t errlen)
 {
     *out = NULL;
     *out_len = 0;
@@ -158,8 +158,8 @@ static pp_profile *push_profile(const Push__V1__RawProfileSeries *ser,
     return p;
 }
 
-int push_decode(const void *data, size_t len, pp_batch *into,
-                int (*add)(pp_batch *, pp_profile *), char *err, size_t errlen)
+int push_decode(const void *data, size_t len, pp_batch *into, int (*add)(pp_batch *, pp_profile *),
+                char *err, size_t errlen)
 {
     Push__V1__PushRequest *req = push__v1__push_request__unpack(NULL, len, data);
     if (!req)
@@ -174,8 +174,7 @@ int push_decode(const void *data, size_t len, pp_batch *into,
                 pprof_errorf(err, errlen, "series %zu sample %zu: %s", i, j, why);
                 rc = PP_PUSH_BAD_PROFILE;
             } else if (add(into, p) < 0) {
-                rc = pprof_errorf(err, errlen, "series %zu sample %zu: cannot add to batch",
-                                  i, j);
+                rc = pprof_errorf(err, errlen, "series %zu sample %zu: cannot add to batch", i, j);
             }
         }
     }

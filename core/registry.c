@@ -95,13 +95,15 @@ static int check_module(const pp_module *m, const char *path, char *err, size_t 
 {
     char why[256];
     if (m->signature != PP_MODULE_SIGNATURE)
-        return snprintf(err, errlen, "plugin %s: %s is not a profpipe module (bad signature)",
-                        path, PP_MODULE_SYMBOL), -1;
+        return snprintf(err, errlen, "plugin %s: %s is not a profpipe module (bad signature)", path,
+                        PP_MODULE_SYMBOL),
+               -1;
     if (m->abi_version != PP_ABI_VERSION)
         return snprintf(err, errlen,
                         "plugin %s: built for plugin ABI version %u, this profpipe speaks %u; "
                         "rebuild it against this profpipe's profpipe/plugin.h",
-                        path, m->abi_version, PP_ABI_VERSION), -1;
+                        path, m->abi_version, PP_ABI_VERSION),
+               -1;
     if (!m->components || !m->components[0])
         return snprintf(err, errlen, "plugin %s: declares no components", path), -1;
     for (size_t i = 0; m->components[i]; i++) {
@@ -109,12 +111,14 @@ static int check_module(const pp_module *m, const char *path, char *err, size_t 
         if (component_valid(c, why, sizeof why) != 0)
             return snprintf(err, errlen, "plugin %s: %s", path, why), -1;
         if (find_locked(c->kind, c->type))
-            return snprintf(err, errlen, "plugin %s: %s type \"%s\" is already registered",
-                            path, kind_name(c->kind), c->type), -1;
+            return snprintf(err, errlen, "plugin %s: %s type \"%s\" is already registered", path,
+                            kind_name(c->kind), c->type),
+                   -1;
         for (size_t j = 0; j < i; j++)
             if (m->components[j]->kind == c->kind && strcmp(m->components[j]->type, c->type) == 0)
                 return snprintf(err, errlen, "plugin %s: declares %s type \"%s\" twice", path,
-                                kind_name(c->kind), c->type), -1;
+                                kind_name(c->kind), c->type),
+                       -1;
     }
     return 0;
 }

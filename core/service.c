@@ -91,7 +91,8 @@ static void check_components(config *cfg, size_t plugins_failed)
         if (!comp && plugins_failed)
             continue;
         if (!comp) {
-            config_add_error(cfg, cc->node, NULL, "unknown %s type \"%s\" (see `profpipe "
+            config_add_error(cfg, cc->node, NULL,
+                             "unknown %s type \"%s\" (see `profpipe "
                              "components`; external types need their plugin in service.plugins)",
                              kind_name(cc->kind), cc->type);
             continue;
@@ -258,8 +259,8 @@ int service_start(service *s)
     for (size_t i = 0; i < s->n_receivers; i++)
         if (start_instance(s->receivers[i]) != 0)
             goto fail;
-    log_info("started: %zu receivers, %zu pipelines, %zu exporters", s->n_receivers,
-             s->n_pipelines, s->n_exporters);
+    log_info("started: %zu receivers, %zu pipelines, %zu exporters", s->n_receivers, s->n_pipelines,
+             s->n_exporters);
     return 0;
 fail:
     service_stop(s, 0);

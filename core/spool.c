@@ -288,8 +288,8 @@ static uint8_t *read_file(const char *path, size_t *len)
     uint8_t *data = NULL;
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && st.st_size > 0 && (size_t)st.st_size < SPOOL_MAX_RECORD &&
-        (data = malloc((size_t)st.st_size)) && fread(data, 1, (size_t)st.st_size, f) !=
-                                                    (size_t)st.st_size) {
+        (data = malloc((size_t)st.st_size)) &&
+        fread(data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
         free(data);
         data = NULL;
     }
@@ -364,8 +364,8 @@ uint64_t spool_first_new_seq(const spool *s)
     return s->first_new_seq;
 }
 
-size_t spool_replay(spool *s, uint64_t below,
-                    void (*fn)(void *arg, pp_profile *p, uint64_t seq), void *arg)
+size_t spool_replay(spool *s, uint64_t below, void (*fn)(void *arg, pp_profile *p, uint64_t seq),
+                    void *arg)
 {
     seq_list l = {0};
     if (list_records(s, &l) != 0)

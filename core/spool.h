@@ -26,8 +26,8 @@ uint64_t spool_first_new_seq(const spool *s);
 /* Calls fn for every record numbered below `below`, oldest first, with a
  * new profile (fn owns it). Returns the number of records read; corrupt
  * ones are set aside. */
-size_t spool_replay(spool *s, uint64_t below,
-                    void (*fn)(void *arg, pp_profile *p, uint64_t seq), void *arg);
+size_t spool_replay(spool *s, uint64_t below, void (*fn)(void *arg, pp_profile *p, uint64_t seq),
+                    void *arg);
 /* Number of records on disk. */
 size_t spool_count(spool *s);
 

@@ -22,13 +22,8 @@ typedef struct unit_scale {
 #define NS_PER_S INT64_C(1000000000)
 
 static const unit_scale duration_units[] = {
-    {"ns", 1},
-    {"us", NS_PER_US},
-    {"\xc2\xb5s", NS_PER_US}, /* µs */
-    {"ms", NS_PER_MS},
-    {"s", NS_PER_S},
-    {"m", 60 * NS_PER_S},
-    {"h", 3600 * NS_PER_S},
+    {"ns", 1},         {"us", NS_PER_US}, {"\xc2\xb5s", NS_PER_US}, /* µs */
+    {"ms", NS_PER_MS}, {"s", NS_PER_S},   {"m", 60 * NS_PER_S},     {"h", 3600 * NS_PER_S},
 };
 
 #define KIB INT64_C(1024)
@@ -37,13 +32,13 @@ static const unit_scale duration_units[] = {
 static const unit_scale size_units[] = {
     {"B", 1},
     {"KB", KB},
-    {"MB", KB * KB},
-    {"GB", KB * KB * KB},
-    {"TB", KB * KB * KB * KB},
+    {"MB", KB *KB},
+    {"GB", KB *KB *KB},
+    {"TB", KB *KB *KB *KB},
     {"KiB", KIB},
-    {"MiB", KIB * KIB},
-    {"GiB", KIB * KIB * KIB},
-    {"TiB", KIB * KIB * KIB * KIB},
+    {"MiB", KIB *KIB},
+    {"GiB", KIB *KIB *KIB},
+    {"TiB", KIB *KIB *KIB *KIB},
 };
 
 static int is_digit(char ch)
@@ -65,8 +60,7 @@ static int read_digits(const char **p, int64_t *value)
 }
 
 /* The longest unit name that starts at p; its length in *len. */
-static const unit_scale *match_unit(const char *p, const unit_scale *units, size_t n,
-                                    size_t *len)
+static const unit_scale *match_unit(const char *p, const unit_scale *units, size_t n, size_t *len)
 {
     const unit_scale *best = NULL;
     *len = 0;
@@ -116,8 +110,8 @@ int units_parse_duration_ns(const char *text, int64_t *out)
         if (digits == 0 && (!frac || frac == frac_end))
             return -1;
         size_t len;
-        const unit_scale *u = match_unit(
-            p, duration_units, sizeof duration_units / sizeof duration_units[0], &len);
+        const unit_scale *u =
+            match_unit(p, duration_units, sizeof duration_units / sizeof duration_units[0], &len);
         if (!u)
             return -1;
         p += len;

@@ -3,8 +3,8 @@
  * attacker would send (256 KiB of empty strings, of zeros, of one-key
  * objects, one huge number, deep nesting) and a realistic push request.
  * Memory is what the parsed tree holds (glibc mallinfo2 in-use bytes,
- * heap and mmap'd blocks, after the parse minus before), as a multiple of the input; speed is MB/s over
- * repeated parses. */
+ * heap and mmap'd blocks, after the parse minus before), as a multiple of the input; speed is MB/s
+ * over repeated parses. */
 #include <jansson.h>
 #include <malloc.h>
 #include <stdio.h>

@@ -42,7 +42,10 @@ static int discard_create(const pp_host *host, pp_instance *self, const pp_confi
     return 0;
 }
 
-static void discard_destroy(void *state) { free(state); }
+static void discard_destroy(void *state)
+{
+    free(state);
+}
 
 /* Encodes each pending profile as a real exporter would, then drops it. */
 static pp_status discard_export(void *state, pp_batch *b, pp_outcome *outcome,

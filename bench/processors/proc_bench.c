@@ -32,7 +32,7 @@ static const char *const relabel_yaml =
 
 /* The series labels every input profile starts with. */
 static const char *const input_labels[][2] = {
-    {"service_name", "checkout-app"}, {"__name__", "process_cpu"}, {"env", "prod"},
+    {"service_name", "checkout-app"}, {"__name__", "process_cpu"},   {"env", "prod"},
     {"tmp_request", "r-1234"},        {"instance", "10.0.0.1:6060"},
 };
 
@@ -44,7 +44,8 @@ typedef struct input_file {
 static int read_file(const char *path, input_file *out)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return -1;
+    if (!f)
+        return -1;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -65,7 +66,8 @@ static harness *make(const pp_component *c, const char *yaml)
 {
     char err[ERRBUF] = "";
     harness *h = harness_new(c, c->type, yaml, err, sizeof err);
-    if (!h) fprintf(stderr, "proc_bench: %s: %s\n", c->type, err);
+    if (!h)
+        fprintf(stderr, "proc_bench: %s: %s\n", c->type, err);
     return h;
 }
 
@@ -79,16 +81,20 @@ static size_t run_one(const pp_host *h, harness *rl, harness *ds, const input_fi
     pp_batch *b = h->batch_new();
     h->batch_add(b, p);
     b = pp_processor_relabel.process(harness_state(rl), b);
-    if (b) b = pp_processor_downsample.process(harness_state(ds), b);
+    if (b)
+        b = pp_processor_downsample.process(harness_state(ds), b);
     size_t out = 0;
     for (size_t i = 0; b && i < h->batch_count(b); i++) {
         const uint8_t *data;
         size_t len;
         char err[ERRBUF];
-        if (h->profile_raw_gz(h->batch_get(b, i), &data, &len, err, sizeof err) == 0) out += len;
-        else fprintf(stderr, "proc_bench: encode: %s\n", err);
+        if (h->profile_raw_gz(h->batch_get(b, i), &data, &len, err, sizeof err) == 0)
+            out += len;
+        else
+            fprintf(stderr, "proc_bench: encode: %s\n", err);
     }
-    if (b) h->batch_unref(b);
+    if (b)
+        h->batch_unref(b);
     return out;
 }
 
@@ -110,7 +116,8 @@ int main(int argc, char **argv)
         }
     harness *rl = make(&pp_processor_relabel, relabel_yaml);
     harness *ds = make(&pp_processor_downsample, ds_yaml);
-    if (!rl || !ds) return 1;
+    if (!rl || !ds)
+        return 1;
     const pp_host *h = harness_host();
     size_t profiles = 0, bytes_in = 0, bytes_out = 0;
     double start = now_s(), elapsed = 0;
@@ -124,11 +131,12 @@ int main(int argc, char **argv)
     }
     printf("profpipe profiles=%zu seconds=%.3f profiles_per_s=%.1f mb_per_s=%.3f "
            "bytes_out=%zu\n",
-           profiles, elapsed, (double)profiles / elapsed,
-           (double)bytes_in / BYTES_PER_MB / elapsed, bytes_out);
+           profiles, elapsed, (double)profiles / elapsed, (double)bytes_in / BYTES_PER_MB / elapsed,
+           bytes_out);
     harness_free(rl);
     harness_free(ds);
-    for (size_t i = 0; i < n; i++) free(in[i].data);
+    for (size_t i = 0; i < n; i++)
+        free(in[i].data);
     free(in);
     return 0;
 }

@@ -47,30 +47,34 @@ typedef struct file_exporter {
 static const pp_option file_exporter_options[] = {
     {"directory", PP_OPT_STRING, NULL,
      "root folder: profiles go to `<directory>/<service_name>/<__name__>/`, the index "
-     "to `<directory>/index.jsonl`; relative to the working directory", 1, NULL},
+     "to `<directory>/index.jsonl`; relative to the working directory",
+     1, NULL},
     {"fsync", PP_OPT_BOOL, "false",
-     "fsync each file, its folder and the index before a profile counts as exported",
-     0, NULL},
+     "fsync each file, its folder and the index before a profile counts as exported", 0, NULL},
     {"max_total_size", PP_OPT_SIZE, "1GiB",
      "delete the oldest profiles while all of them take more; 0 = no limit", 0, NULL},
-    {"max_age", PP_OPT_DURATION, "0s",
-     "delete profiles written longer ago than this; 0 = keep", 0, NULL},
+    {"max_age", PP_OPT_DURATION, "0s", "delete profiles written longer ago than this; 0 = keep", 0,
+     NULL},
     {0},
 };
 
 /* The host does not call destroy() after a failed create(): nothing is
  * allocated before the checks pass. */
-static int file_exporter_create(const pp_host *host, pp_instance *self,
-                                const pp_config *cfg, void **state) {
+static int file_exporter_create(const pp_host *host, pp_instance *self, const pp_config *cfg,
+                                void **state)
+{
     const char *directory = host->cfg_string(cfg, "directory");
     int64_t max_total_size = host->cfg_size(cfg, "max_total_size");
     int64_t max_age_ns = host->cfg_duration_ns(cfg, "max_age");
     if (!directory || !*directory)
         return host->cfg_error(cfg, "directory", "must not be empty");
-    if (max_total_size < 0) return host->cfg_error(cfg, "max_total_size", "must be >= 0");
-    if (max_age_ns < 0) return host->cfg_error(cfg, "max_age", "must be >= 0");
+    if (max_total_size < 0)
+        return host->cfg_error(cfg, "max_total_size", "must be >= 0");
+    if (max_age_ns < 0)
+        return host->cfg_error(cfg, "max_age", "must be >= 0");
     file_exporter *e = calloc(1, sizeof *e);
-    if (!e) return host->cfg_error(cfg, NULL, "out of memory");
+    if (!e)
+        return host->cfg_error(cfg, NULL, "out of memory");
     e->host = host;
     e->self = self;
     e->directory = directory;
@@ -82,30 +86,35 @@ static int file_exporter_create(const pp_host *host, pp_instance *self,
     return 0;
 }
 
-static void file_exporter_destroy(void *state) {
+static void file_exporter_destroy(void *state)
+{
     file_exporter *e = state;
-    if (!e) return;
+    if (!e)
+        return;
     index_close(&e->index);
     store_list_free(&e->files);
     free(e);
 }
 
 /* Deletes what retention says must go and tells the index. */
-static void retain(file_exporter *e) {
+static void retain(file_exporter *e)
+{
     const pp_host *h = e->host;
     char err[EXPORT_ERR_LEN];
-    size_t n = store_retain(&e->files, e->directory, e->max_total_size, e->max_age_ns,
-                            h->now_ns());
+    size_t n = store_retain(&e->files, e->directory, e->max_total_size, e->max_age_ns, h->now_ns());
     h->metric_set(e->m_disk_bytes, (double)e->files.total_size);
-    if (n == 0) return;
+    if (n == 0)
+        return;
     h->metric_add(e->m_deleted, (double)n);
     if (index_forget(&e->index, n, err, sizeof err) < 0)
         h->log(e->self, PP_LOG_WARN, "index compaction failed: %s", err);
 }
 
 /* Makes the folder, lists the profiles already there, opens the index. */
-static int prepare(file_exporter *e, char *err, size_t errlen) {
-    if (e->ready) return 0;
+static int prepare(file_exporter *e, char *err, size_t errlen)
+{
+    if (e->ready)
+        return 0;
     store_list_free(&e->files);
     if (store_mkdirs(e->directory, err, errlen) < 0 ||
         store_list_scan(&e->files, e->directory, err, errlen) < 0 ||
@@ -116,7 +125,8 @@ static int prepare(file_exporter *e, char *err, size_t errlen) {
     return 0;
 }
 
-static int file_exporter_start(void *state) {
+static int file_exporter_start(void *state)
+{
     file_exporter *e = state;
     const pp_host *h = e->host;
     char err[EXPORT_ERR_LEN];
@@ -133,7 +143,8 @@ static int file_exporter_start(void *state) {
 
 /* "type/unit" of a sample type as a JSON string, every byte of both
  * (pprof strings may hold NUL bytes). */
-static void type_unit(const pp_host *h, const pp_pprof *t, const pp_value_type *v, json_buf *b) {
+static void type_unit(const pp_host *h, const pp_pprof *t, const pp_value_type *v, json_buf *b)
+{
     size_t tl = h->pprof_string_len(t, v->type), ul = h->pprof_string_len(t, v->unit);
     char *text = malloc(tl + ul + 2);
     if (!text) {
@@ -148,15 +159,17 @@ static void type_unit(const pp_host *h, const pp_pprof *t, const pp_value_type *
 }
 
 /* The index line of one written profile. */
-static void index_line(file_exporter *e, pp_profile *p, const pp_pprof *t,
-                       const char *relpath, size_t bytes, json_buf *b) {
+static void index_line(file_exporter *e, pp_profile *p, const pp_pprof *t, const char *relpath,
+                       size_t bytes, json_buf *b)
+{
     const pp_host *h = e->host;
     char fp[32];
     json_raw(b, "{\"path\":");
     json_string(b, relpath);
     json_raw(b, ",\"labels\":{");
     for (size_t i = 0; i < h->label_count(p); i++) {
-        if (i) json_raw(b, ",");
+        if (i)
+            json_raw(b, ",");
         json_string(b, h->label_name(p, i));
         json_raw(b, ":");
         json_string(b, h->label_value(p, i));
@@ -167,7 +180,8 @@ static void index_line(file_exporter *e, pp_profile *p, const pp_pprof *t,
     json_int(b, h->profile_until(p));
     json_raw(b, ",\"sample_types\":[");
     for (size_t i = 0; i < t->n_sample_types; i++) {
-        if (i) json_raw(b, ",");
+        if (i)
+            json_raw(b, ",");
         type_unit(h, t, &t->sample_types[i], b);
     }
     snprintf(fp, sizeof fp, "%016llx", (unsigned long long)h->labels_fingerprint(p));
@@ -179,8 +193,9 @@ static void index_line(file_exporter *e, pp_profile *p, const pp_pprof *t,
 }
 
 /* Lists the written file in the index; undoes the file if that fails. */
-static write_result record(file_exporter *e, pp_profile *p, const pp_pprof *t,
-                           const char *relpath, size_t bytes, char *err, size_t errlen) {
+static write_result record(file_exporter *e, pp_profile *p, const pp_pprof *t, const char *relpath,
+                           size_t bytes, char *err, size_t errlen)
+{
     char path[PATH_MAX];
     json_buf line = {0};
     index_line(e, p, t, relpath, bytes, &line);
@@ -189,7 +204,8 @@ static write_result record(file_exporter *e, pp_profile *p, const pp_pprof *t,
     json_free(&line);
     if (rc < 0) {
         /* no file without its line: the retry writes both */
-        if (store_join(path, sizeof path, e->directory, relpath) == 0) unlink(path);
+        if (store_join(path, sizeof path, e->directory, relpath) == 0)
+            unlink(path);
         return WRITE_RETRY;
     }
     if (store_list_add(&e->files, relpath, (int64_t)bytes, e->host->now_ns()) < 0)
@@ -198,13 +214,14 @@ static write_result record(file_exporter *e, pp_profile *p, const pp_pprof *t,
     return WRITE_DONE;
 }
 
-static write_result write_profile(file_exporter *e, pp_profile *p, char *err,
-                                  size_t errlen) {
+static write_result write_profile(file_exporter *e, pp_profile *p, char *err, size_t errlen)
+{
     const pp_host *h = e->host;
     const uint8_t *gz;
     size_t len;
     const pp_pprof *t = h->profile_tree(p, err, errlen);
-    if (!t || h->profile_raw_gz(p, &gz, &len, err, errlen) < 0) return WRITE_REJECT;
+    if (!t || h->profile_raw_gz(p, &gz, &len, err, errlen) < 0)
+        return WRITE_REJECT;
 
     char service[STORE_MAX_COMPONENT + 1], family[STORE_MAX_COMPONENT + 1];
     char dir[PATH_MAX], base[NAME_MAX], name[NAME_MAX + 1], relpath[PATH_MAX];
@@ -221,14 +238,17 @@ static write_result write_profile(file_exporter *e, pp_profile *p, char *err,
 }
 
 static pp_status file_exporter_export(void *state, pp_batch *b, pp_outcome *outcome,
-                                      pp_export_result *result) {
+                                      pp_export_result *result)
+{
     file_exporter *e = state;
     const pp_host *h = e->host;
     char err[EXPORT_ERR_LEN];
-    if (prepare(e, result->message, sizeof result->message) < 0) return PP_RETRY;
+    if (prepare(e, result->message, sizeof result->message) < 0)
+        return PP_RETRY;
     pp_status status = PP_OK;
     for (size_t i = 0; i < h->batch_count(b); i++) {
-        if (outcome[i] != PP_PENDING) continue;
+        if (outcome[i] != PP_PENDING)
+            continue;
         write_result w = write_profile(e, h->batch_get(b, i), err, sizeof err);
         if (w == WRITE_RETRY) {
             snprintf(result->message, sizeof result->message, "%s", err);

@@ -20,19 +20,22 @@
 #define STORE_DIR_MODE 0755
 #define STORE_FILE_MODE 0644
 
-void store_sanitize(const char *value, char *out, size_t outlen) {
+void store_sanitize(const char *value, char *out, size_t outlen)
+{
     size_t n = 0, max = outlen - 1 < STORE_MAX_COMPONENT ? outlen - 1 : STORE_MAX_COMPONENT;
     for (const char *s = value ? value : ""; *s && n < max; s++) {
         char c = *s;
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                 (c >= '0' && c <= '9') || c == '_' || c == '-' || (c == '.' && n > 0);
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '-' || (c == '.' && n > 0);
         out[n++] = ok ? c : '_';
     }
-    if (n == 0) out[n++] = '_';
+    if (n == 0)
+        out[n++] = '_';
     out[n] = '\0';
 }
 
-int store_error(char *err, size_t errlen, const char *fmt, ...) {
+int store_error(char *err, size_t errlen, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -40,62 +43,76 @@ int store_error(char *err, size_t errlen, const char *fmt, ...) {
     return -1;
 }
 
-int store_join(char *out, size_t outlen, const char *a, const char *b) {
+int store_join(char *out, size_t outlen, const char *a, const char *b)
+{
     int n = snprintf(out, outlen, "%s/%s", a, b);
     return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-int store_mkdirs(const char *dir, char *err, size_t errlen) {
+int store_mkdirs(const char *dir, char *err, size_t errlen)
+{
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
         return store_error(err, errlen, "path too long: %s", dir);
     for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0') continue;
+        if (*p != '/' && *p != '\0')
+            continue;
         char saved = *p;
         *p = '\0';
         if (mkdir(path, STORE_DIR_MODE) < 0 && errno != EEXIST)
             return store_error(err, errlen, "mkdir %s: %s", path, strerror(errno));
         *p = saved;
-        if (saved == '\0') return 0;
+        if (saved == '\0')
+            return 0;
     }
 }
 
-static int write_all(int fd, const void *data, size_t len) {
+static int write_all(int fd, const void *data, size_t len)
+{
     const char *p = data;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return -1;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
         p += n;
         len -= (size_t)n;
     }
     return 0;
 }
 
-static int fsync_dir(const char *dir) {
+static int fsync_dir(const char *dir)
+{
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     int rc = fsync(fd);
     close(fd);
     return rc;
 }
 
 /* Renames tmp to dir/<base>[-N].pb.gz, never replacing a file. */
-static int publish(const char *tmp, const char *dir, const char *base, char *name,
-                   size_t namelen, char *err, size_t errlen) {
+static int publish(const char *tmp, const char *dir, const char *base, char *name, size_t namelen,
+                   char *err, size_t errlen)
+{
     char to[PATH_MAX];
     for (int i = 0; i < STORE_NAME_TRIES; i++) {
-        if (i == 0) snprintf(name, namelen, "%s%s", base, STORE_SUFFIX);
-        else snprintf(name, namelen, "%s-%d%s", base, i, STORE_SUFFIX);
+        if (i == 0)
+            snprintf(name, namelen, "%s%s", base, STORE_SUFFIX);
+        else
+            snprintf(name, namelen, "%s-%d%s", base, i, STORE_SUFFIX);
         snprintf(to, sizeof to, "%s/%s", dir, name);
         int rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, to, RENAME_NOREPLACE);
         if (rc < 0 && (errno == EINVAL || errno == ENOSYS)) {
             /* a filesystem without RENAME_NOREPLACE: only our worker
              * writes this folder, so checking first is enough */
-            if (access(to, F_OK) == 0) continue;
+            if (access(to, F_OK) == 0)
+                continue;
             rc = rename(tmp, to);
         }
-        if (rc == 0) return 0;
+        if (rc == 0)
+            return 0;
         if (errno != EEXIST)
             return store_error(err, errlen, "rename to %s: %s", to, strerror(errno));
     }
@@ -103,16 +120,20 @@ static int publish(const char *tmp, const char *dir, const char *base, char *nam
     return store_error(err, errlen, "no free name for %s in %s", base, dir);
 }
 
-int store_write(const char *dir, const char *base, const void *data, size_t len,
-                int do_fsync, char *name, size_t namelen, char *err, size_t errlen) {
+int store_write(const char *dir, const char *base, const void *data, size_t len, int do_fsync,
+                char *name, size_t namelen, char *err, size_t errlen)
+{
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s/%s%s%s", dir, STORE_TMP_PREFIX, base, STORE_SUFFIX);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, STORE_FILE_MODE);
-    if (fd < 0) return store_error(err, errlen, "create %s: %s", tmp, strerror(errno));
+    if (fd < 0)
+        return store_error(err, errlen, "create %s: %s", tmp, strerror(errno));
     int rc = write_all(fd, data, len);
-    if (rc == 0 && do_fsync) rc = fsync(fd);
+    if (rc == 0 && do_fsync)
+        rc = fsync(fd);
     int saved = errno;
-    if (close(fd) < 0 && rc == 0) rc = -1, saved = errno;
+    if (close(fd) < 0 && rc == 0)
+        rc = -1, saved = errno;
     if (rc < 0) {
         store_error(err, errlen, "write %s: %s", tmp, strerror(saved));
         unlink(tmp);
@@ -129,7 +150,8 @@ int store_write(const char *dir, const char *base, const void *data, size_t len,
         /* not durable, so not done: take it back, the retry writes it again */
         saved = errno;
         char final[PATH_MAX];
-        if (store_join(final, sizeof final, dir, name) == 0) unlink(final);
+        if (store_join(final, sizeof final, dir, name) == 0)
+            unlink(final);
         return store_error(err, errlen, "fsync %s: %s", dir, strerror(saved));
     }
     return 0;
@@ -139,16 +161,20 @@ int store_write(const char *dir, const char *base, const void *data, size_t len,
 /* Retention                                                         */
 /* ---------------------------------------------------------------- */
 
-void store_list_free(store_list *l) {
-    for (size_t i = 0; i < l->count; i++) free(l->files[l->head + i].relpath);
+void store_list_free(store_list *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->files[l->head + i].relpath);
     free(l->files);
     memset(l, 0, sizeof *l);
 }
 
 /* Room for one more at the end: slides the live part to the front when
  * deletions freed it, else doubles. */
-static int list_reserve(store_list *l) {
-    if (l->head + l->count < l->cap) return 0;
+static int list_reserve(store_list *l)
+{
+    if (l->head + l->count < l->cap)
+        return 0;
     if (l->head > 0) {
         memmove(l->files, l->files + l->head, l->count * sizeof *l->files);
         l->head = 0;
@@ -156,13 +182,15 @@ static int list_reserve(store_list *l) {
     }
     size_t cap = l->cap ? l->cap * 2 : 64;
     store_file *f = realloc(l->files, cap * sizeof *f);
-    if (!f) return -1;
+    if (!f)
+        return -1;
     l->files = f;
     l->cap = cap;
     return 0;
 }
 
-int store_list_add(store_list *l, const char *relpath, int64_t size, int64_t mtime_ns) {
+int store_list_add(store_list *l, const char *relpath, int64_t size, int64_t mtime_ns)
+{
     char *copy = strdup(relpath);
     if (!copy || list_reserve(l) < 0) {
         free(copy);
@@ -173,35 +201,41 @@ int store_list_add(store_list *l, const char *relpath, int64_t size, int64_t mti
     return 0;
 }
 
-static int by_mtime(const void *a, const void *b) {
+static int by_mtime(const void *a, const void *b)
+{
     const store_file *x = a, *y = b;
     return (x->mtime_ns > y->mtime_ns) - (x->mtime_ns < y->mtime_ns);
 }
 
-static int has_suffix(const char *s, const char *suffix) {
+static int has_suffix(const char *s, const char *suffix)
+{
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 /* Adds the profiles of root/rel (a <service>/<family> folder) to l. */
-static int scan_leaf(store_list *l, const char *root, const char *rel) {
+static int scan_leaf(store_list *l, const char *root, const char *rel)
+{
     char dir[PATH_MAX], path[PATH_MAX], relpath[PATH_MAX];
-    if (store_join(dir, sizeof dir, root, rel) < 0) return 0;
+    if (store_join(dir, sizeof dir, root, rel) < 0)
+        return 0;
     DIR *d = opendir(dir);
-    if (!d) return 0;
+    if (!d)
+        return 0;
     struct dirent *e;
     int rc = 0;
     while (rc == 0 && (e = readdir(d))) {
         struct stat st;
-        if (store_join(path, sizeof path, dir, e->d_name) < 0) continue;
+        if (store_join(path, sizeof path, dir, e->d_name) < 0)
+            continue;
         if (!strncmp(e->d_name, STORE_TMP_PREFIX, strlen(STORE_TMP_PREFIX))) {
             unlink(path); /* a write a crash cut short */
             continue;
         }
-        if (!has_suffix(e->d_name, STORE_SUFFIX) || lstat(path, &st) < 0 ||
-            !S_ISREG(st.st_mode))
+        if (!has_suffix(e->d_name, STORE_SUFFIX) || lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
-        if (store_join(relpath, sizeof relpath, rel, e->d_name) < 0) continue;
+        if (store_join(relpath, sizeof relpath, rel, e->d_name) < 0)
+            continue;
         rc = store_list_add(l, relpath, st.st_size,
                             (int64_t)st.st_mtim.tv_sec * NS_PER_SEC + st.st_mtim.tv_nsec);
     }
@@ -211,31 +245,37 @@ static int scan_leaf(store_list *l, const char *root, const char *rel) {
 
 /* Calls fn for each subfolder of root/rel (rel "" for root itself). */
 static int each_subdir(const char *root, const char *rel, store_list *l,
-                       int (*fn)(store_list *, const char *, const char *)) {
+                       int (*fn)(store_list *, const char *, const char *))
+{
     char dir[PATH_MAX], child[PATH_MAX];
     snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
     DIR *d = opendir(dir);
-    if (!d) return errno == ENOENT ? 0 : -1;
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
     struct dirent *e;
     int rc = 0;
     while (rc == 0 && (e = readdir(d))) {
         struct stat st;
-        if (e->d_name[0] == '.') continue;
+        if (e->d_name[0] == '.')
+            continue;
         char full[PATH_MAX];
         int n = snprintf(child, sizeof child, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
         if (n < 0 || (size_t)n >= sizeof child || store_join(full, sizeof full, root, child) < 0)
             continue;
-        if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) rc = fn(l, root, child);
+        if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode))
+            rc = fn(l, root, child);
     }
     closedir(d);
     return rc;
 }
 
-static int scan_service(store_list *l, const char *root, const char *rel) {
+static int scan_service(store_list *l, const char *root, const char *rel)
+{
     return each_subdir(root, rel, l, scan_leaf);
 }
 
-int store_list_scan(store_list *l, const char *root, char *err, size_t errlen) {
+int store_list_scan(store_list *l, const char *root, char *err, size_t errlen)
+{
     if (each_subdir(root, "", l, scan_service) < 0)
         return store_error(err, errlen, "scan %s: %s", root, strerror(errno));
     if (l->count)
@@ -243,15 +283,17 @@ int store_list_scan(store_list *l, const char *root, char *err, size_t errlen) {
     return 0;
 }
 
-size_t store_retain(store_list *l, const char *root, int64_t max_total,
-                    int64_t max_age_ns, int64_t now_ns) {
+size_t store_retain(store_list *l, const char *root, int64_t max_total, int64_t max_age_ns,
+                    int64_t now_ns)
+{
     size_t deleted = 0;
     char path[PATH_MAX];
     while (l->count > 1) {
         store_file *f = &l->files[l->head];
         int too_big = max_total > 0 && l->total_size > max_total;
         int too_old = max_age_ns > 0 && now_ns - f->mtime_ns > max_age_ns;
-        if (!too_big && !too_old) break;
+        if (!too_big && !too_old)
+            break;
         snprintf(path, sizeof path, "%s/%s", root, f->relpath);
         unlink(path); /* already gone is as good as deleted */
         l->total_size -= f->size;

@@ -36,8 +36,8 @@ int store_mkdirs(const char *dir, char *err, size_t errlen);
  * atomically; with do_fsync, the file and then the folder are synced.
  * Puts the final file name (without dir) in name. 0, or -1 with the
  * reason in err (errno is kept for the caller). */
-int store_write(const char *dir, const char *base, const void *data, size_t len,
-                int do_fsync, char *name, size_t namelen, char *err, size_t errlen);
+int store_write(const char *dir, const char *base, const void *data, size_t len, int do_fsync,
+                char *name, size_t namelen, char *err, size_t errlen);
 
 /* ---- retention ---- */
 
@@ -63,7 +63,7 @@ int store_list_scan(store_list *l, const char *root, char *err, size_t errlen);
 /* Deletes the oldest files while the total exceeds max_total (0: no
  * limit) or a file is older than max_age_ns (0: no limit), always keeping
  * the newest file. Returns the number of files deleted. */
-size_t store_retain(store_list *l, const char *root, int64_t max_total,
-                    int64_t max_age_ns, int64_t now_ns);
+size_t store_retain(store_list *l, const char *root, int64_t max_total, int64_t max_age_ns,
+                    int64_t now_ns);
 
 #endif

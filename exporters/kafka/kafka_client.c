@@ -38,8 +38,7 @@ const char *kafka_encoding_name(kafka_encoding enc)
  * Connection trouble is logged by librdkafka at LOG_ERR although it
  * recovers by itself; what matters reaches us as delivery reports and
  * commit results, so its errors are warnings here. */
-static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                         const char *buf)
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     kafka_client_ctx *ctx = rd_kafka_opaque(rk);
     pp_log_level l = level <= SYSLOG_WARNING ? PP_LOG_WARN
@@ -73,8 +72,7 @@ static int set_brokers(kafka_client_ctx *ctx, const pp_config *cfg, const char *
             return h->cfg_error(cfg, key, "broker %zu is empty", i);
         int w = snprintf(brokers + used, sizeof brokers - used, "%s%s", i ? "," : "", b);
         if (w < 0 || (size_t)w >= sizeof brokers - used)
-            return h->cfg_error(cfg, key, "broker list longer than %d bytes",
-                                KAFKA_BROKERS_MAX);
+            return h->cfg_error(cfg, key, "broker list longer than %d bytes", KAFKA_BROKERS_MAX);
         used += (size_t)w;
     }
     return conf_set(ctx, cfg, key, conf, "bootstrap.servers", brokers);
@@ -106,8 +104,8 @@ rd_kafka_conf_t *kafka_conf_build(kafka_client_ctx *ctx, const pp_config *cfg,
     return conf;
 }
 
-int kafka_conf_user_sets(const kafka_client_ctx *ctx, const pp_config *cfg,
-                         const char *props_key, const char *name)
+int kafka_conf_user_sets(const kafka_client_ctx *ctx, const pp_config *cfg, const char *props_key,
+                         const char *name)
 {
     const pp_host *h = ctx->host;
     const pp_config *props = h->cfg_child(cfg, props_key);

@@ -49,8 +49,8 @@ rd_kafka_conf_t *kafka_conf_build(kafka_client_ctx *ctx, const pp_config *cfg,
                                   const char *const *defaults);
 
 /* True when the raw property map at cfg[props_key] sets `name`. */
-int kafka_conf_user_sets(const kafka_client_ctx *ctx, const pp_config *cfg,
-                         const char *props_key, const char *name);
+int kafka_conf_user_sets(const kafka_client_ctx *ctx, const pp_config *cfg, const char *props_key,
+                         const char *name);
 
 /* Parses a decimal int64 header value; 0, or -1 if it is not one. */
 int kafka_parse_int64(const void *text, size_t len, int64_t *out);

@@ -55,15 +55,15 @@ typedef enum key_mode {
 
 /* What the delivery report said about one profile of the current call. */
 typedef enum delivery {
-    DELIVERY_NONE = 0,   /* not produced in this call */
-    DELIVERY_WAITING,    /* produced, no report yet */
-    DELIVERY_OK,         /* acknowledged */
-    DELIVERY_FAILED,     /* retry */
-    DELIVERY_PERMANENT,  /* the broker refuses it for good */
+    DELIVERY_NONE = 0,  /* not produced in this call */
+    DELIVERY_WAITING,   /* produced, no report yet */
+    DELIVERY_OK,        /* acknowledged */
+    DELIVERY_FAILED,    /* retry */
+    DELIVERY_PERMANENT, /* the broker refuses it for good */
 } delivery;
 
 typedef struct kafka_exporter {
-    kafka_client_ctx ctx; /* first: librdkafka's opaque */
+    kafka_client_ctx ctx;  /* first: librdkafka's opaque */
     rd_kafka_conf_t *conf; /* template for each producer; owned */
     rd_kafka_t *rk;        /* owned; NULL before start() */
     char *topic;
@@ -80,8 +80,8 @@ typedef struct kafka_exporter {
     size_t waiting;
     char first_error[256];
 
-    pp_metric *m_sent, *m_acked, *m_failed, *m_retried, *m_in_flight, *m_bytes,
-        *m_too_large, *m_duplicates;
+    pp_metric *m_sent, *m_acked, *m_failed, *m_retried, *m_in_flight, *m_bytes, *m_too_large,
+        *m_duplicates;
     int64_t in_flight;
 } kafka_exporter;
 
@@ -90,13 +90,15 @@ static const pp_option kafka_exporter_options[] = {
     {"topic", PP_OPT_STRING, "profiles", "topic to produce to", 0, NULL},
     {"encoding", PP_OPT_STRING, "pprof",
      "message value: pprof (gzip'd pprof, labels in headers) or pyroscope_push "
-     "(a Pyroscope PushRequest)", 0, NULL},
+     "(a Pyroscope PushRequest)",
+     0, NULL},
     {"key", PP_OPT_STRING, "fingerprint",
      "message key: fingerprint (series labels hash, one series = one partition), "
-     "none, or label:<name>", 0, NULL},
+     "none, or label:<name>",
+     0, NULL},
     {"compression", PP_OPT_STRING, "none", "none, gzip, snappy, lz4 or zstd", 0, NULL},
-    {"timeout", PP_OPT_DURATION, "30s",
-     "how long one export waits for the brokers to acknowledge", 0, NULL},
+    {"timeout", PP_OPT_DURATION, "30s", "how long one export waits for the brokers to acknowledge",
+     0, NULL},
     {"max_message_bytes", PP_OPT_SIZE, "1000000",
      "larger messages are rejected, counted and logged", 0, NULL},
     {"producer", PP_OPT_STRING_MAP, NULL,
@@ -104,8 +106,7 @@ static const pp_option kafka_exporter_options[] = {
     {0},
 };
 
-static const char *const compression_names[] = {"none", "gzip", "snappy", "lz4",
-                                                 "zstd", NULL};
+static const char *const compression_names[] = {"none", "gzip", "snappy", "lz4", "zstd", NULL};
 
 static int check_compression(const pp_host *h, const pp_config *cfg, const char *name)
 {
@@ -113,8 +114,7 @@ static int check_compression(const pp_host *h, const pp_config *cfg, const char 
         if (strcmp(name, compression_names[i]) == 0)
             return 0;
     return h->cfg_error(cfg, "compression",
-                        "unknown compression \"%s\" (none, gzip, snappy, lz4, zstd)",
-                        name);
+                        "unknown compression \"%s\" (none, gzip, snappy, lz4, zstd)", name);
 }
 
 static int parse_key(kafka_exporter *e, const pp_config *cfg, const char *text)
@@ -129,8 +129,7 @@ static int parse_key(kafka_exporter *e, const pp_config *cfg, const char *text)
         e->key = KEY_LABEL;
         e->key_label = strdup(text + sizeof label_prefix - 1);
     } else {
-        return e->ctx.host->cfg_error(cfg, "key",
-                                      "\"%s\" is not fingerprint, none or label:<name>",
+        return e->ctx.host->cfg_error(cfg, "key", "\"%s\" is not fingerprint, none or label:<name>",
                                       text);
     }
     return 0;
@@ -143,22 +142,22 @@ static void make_metrics(kafka_exporter *e)
 {
     const pp_host *h = e->ctx.host;
     pp_instance *s = e->ctx.self;
-    e->m_sent = h->metric(s, "kafka_messages_sent_total",
-                          "messages handed to the producer", PP_COUNTER, NULL);
+    e->m_sent = h->metric(s, "kafka_messages_sent_total", "messages handed to the producer",
+                          PP_COUNTER, NULL);
     e->m_acked = h->metric(s, "kafka_messages_acknowledged_total",
                            "messages the brokers acknowledged", PP_COUNTER, NULL);
-    e->m_failed = h->metric(s, "kafka_messages_failed_total",
-                            "messages whose delivery failed", PP_COUNTER, NULL);
-    e->m_retried = h->metric(s, "kafka_messages_retried_total",
-                             "profiles left for the retry policy after a failed delivery",
-                             PP_COUNTER, NULL);
+    e->m_failed = h->metric(s, "kafka_messages_failed_total", "messages whose delivery failed",
+                            PP_COUNTER, NULL);
+    e->m_retried =
+        h->metric(s, "kafka_messages_retried_total",
+                  "profiles left for the retry policy after a failed delivery", PP_COUNTER, NULL);
     e->m_in_flight = h->metric(s, "kafka_messages_in_flight",
                                "messages produced and not yet reported", PP_GAUGE, NULL);
-    e->m_bytes = h->metric(s, "kafka_bytes_sent_total",
-                           "message value bytes acknowledged", PP_COUNTER, NULL);
-    e->m_too_large = h->metric(s, "kafka_messages_too_large_total",
-                               "profiles rejected for exceeding max_message_bytes",
-                               PP_COUNTER, NULL);
+    e->m_bytes = h->metric(s, "kafka_bytes_sent_total", "message value bytes acknowledged",
+                           PP_COUNTER, NULL);
+    e->m_too_large =
+        h->metric(s, "kafka_messages_too_large_total",
+                  "profiles rejected for exceeding max_message_bytes", PP_COUNTER, NULL);
     e->m_duplicates = h->metric(s, "kafka_messages_possibly_duplicated_total",
                                 "messages the brokers may hold although their profile is "
                                 "sent again (late or possibly persisted failed reports)",
@@ -177,12 +176,18 @@ static rd_kafka_conf_t *exporter_conf(kafka_exporter *e, const pp_config *cfg)
              e->max_message_bytes + REQUEST_OVERHEAD_BYTES);
     /* Java's partitioner, so keys map to the partitions other clients use. */
     const char *defaults[] = {
-        "enable.idempotence", "true",
-        "acks", "all",
-        "compression.codec", bad ? "none" : compression,
-        "message.timeout.ms", timeout_ms,
-        "message.max.bytes", max_bytes,
-        "partitioner", "murmur2_random",
+        "enable.idempotence",
+        "true",
+        "acks",
+        "all",
+        "compression.codec",
+        bad ? "none" : compression,
+        "message.timeout.ms",
+        timeout_ms,
+        "message.max.bytes",
+        max_bytes,
+        "partitioner",
+        "murmur2_random",
         NULL,
     };
     rd_kafka_conf_t *conf = kafka_conf_build(&e->ctx, cfg, "brokers", "producer", defaults);
@@ -206,8 +211,8 @@ static void exporter_free(kafka_exporter *e)
     free(e);
 }
 
-static int kafka_exporter_create(const pp_host *host, pp_instance *self,
-                                 const pp_config *cfg, void **state)
+static int kafka_exporter_create(const pp_host *host, pp_instance *self, const pp_config *cfg,
+                                 void **state)
 {
     kafka_exporter *e = calloc(1, sizeof *e);
     if (e == NULL)
@@ -318,9 +323,7 @@ static int add_decimal_header(rd_kafka_headers_t *hdrs, const char *name, int64_
 {
     char text[DECIMAL_MAX];
     snprintf(text, sizeof text, "%" PRId64, v);
-    return rd_kafka_header_add(hdrs, name, -1, text, -1) == RD_KAFKA_RESP_ERR_NO_ERROR
-               ? 0
-               : -1;
+    return rd_kafka_header_add(hdrs, name, -1, text, -1) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
 }
 
 /* The wire format's headers for p; NULL when out of memory. */
@@ -348,8 +351,8 @@ static rd_kafka_headers_t *profile_headers(kafka_exporter *e, pp_profile *p)
     bad |= add_decimal_header(hdrs, KAFKA_HDR_UNTIL, h->profile_until(p)) != 0;
     if (type != NULL)
         bad |= rd_kafka_header_add(hdrs, KAFKA_HDR_TYPE, -1, type, -1) != 0;
-    bad |= rd_kafka_header_add(hdrs, KAFKA_HDR_ENCODING, -1,
-                               kafka_encoding_name(e->encoding), -1) != 0;
+    bad |= rd_kafka_header_add(hdrs, KAFKA_HDR_ENCODING, -1, kafka_encoding_name(e->encoding),
+                               -1) != 0;
     if (bad) {
         rd_kafka_headers_destroy(hdrs);
         return NULL;
@@ -358,8 +361,7 @@ static rd_kafka_headers_t *profile_headers(kafka_exporter *e, pp_profile *p)
 }
 
 /* The message key for p into buf; returns its length, or sets *key NULL. */
-static size_t profile_key(kafka_exporter *e, pp_profile *p, char *buf, size_t cap,
-                          const char **key)
+static size_t profile_key(kafka_exporter *e, pp_profile *p, char *buf, size_t cap, const char **key)
 {
     const pp_host *h = e->ctx.host;
     *key = NULL;
@@ -373,8 +375,8 @@ static size_t profile_key(kafka_exporter *e, pp_profile *p, char *buf, size_t ca
 }
 
 /* The message value; *owned is set when the caller must free it. */
-static int profile_value(kafka_exporter *e, pp_profile *p, const uint8_t **data,
-                         size_t *len, uint8_t **owned, char *err, size_t errlen)
+static int profile_value(kafka_exporter *e, pp_profile *p, const uint8_t **data, size_t *len,
+                         uint8_t **owned, char *err, size_t errlen)
 {
     *owned = NULL;
     if (e->encoding == KAFKA_ENC_PPROF)
@@ -393,27 +395,25 @@ static void mark_failed(kafka_exporter *e, size_t i, const char *why)
 }
 
 /* Hands one message to the producer, waiting for room until deadline. */
-static rd_kafka_resp_err_t produce(kafka_exporter *e, size_t i, const uint8_t *value,
-                                   size_t len, const char *key, size_t key_len,
-                                   rd_kafka_headers_t *hdrs, int64_t deadline_ns)
+static rd_kafka_resp_err_t produce(kafka_exporter *e, size_t i, const uint8_t *value, size_t len,
+                                   const char *key, size_t key_len, rd_kafka_headers_t *hdrs,
+                                   int64_t deadline_ns)
 {
     uint64_t tag = ((uint64_t)e->call << OPAQUE_INDEX_BITS) | (uint64_t)(i + 1);
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             e->rk, RD_KAFKA_V_TOPIC(e->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_KEY(key, key_len),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)tag),
-            RD_KAFKA_V_END);
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
-            e->ctx.host->monotonic_ns() >= deadline_ns)
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)tag), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || e->ctx.host->monotonic_ns() >= deadline_ns)
             return err;
         rd_kafka_poll(e->rk, POLL_STEP_MS);
     }
 }
 
 /* Produces profile i of b, or settles it at once (too large, unencodable). */
-static void produce_profile(kafka_exporter *e, pp_batch *b, size_t i,
-                            pp_outcome *outcome, int64_t deadline_ns)
+static void produce_profile(kafka_exporter *e, pp_batch *b, size_t i, pp_outcome *outcome,
+                            int64_t deadline_ns)
 {
     const pp_host *h = e->ctx.host;
     pp_profile *p = h->batch_get(b, i);
@@ -451,8 +451,7 @@ static void produce_profile(kafka_exporter *e, pp_batch *b, size_t i,
     if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_headers_destroy(hdrs); /* not taken on failure */
         if (is_permanent(rc)) {
-            h->log(e->ctx.self, PP_LOG_ERROR, "profile %zu refused: %s", i,
-                   rd_kafka_err2str(rc));
+            h->log(e->ctx.self, PP_LOG_ERROR, "profile %zu refused: %s", i, rd_kafka_err2str(rc));
             outcome[i] = PP_REJECTED;
         } else {
             mark_failed(e, i, rd_kafka_err2str(rc));
@@ -508,9 +507,8 @@ static pp_status settle(kafka_exporter *e, pp_outcome *outcome, pp_export_result
     if (unacked == 0)
         return PP_OK;
     e->ctx.host->metric_add(e->m_retried, (double)unacked);
-    snprintf(result->message, sizeof result->message,
-             "%zu of %zu messages not acknowledged: %s", unacked, produced,
-             e->first_error[0] ? e->first_error : "no delivery report in time");
+    snprintf(result->message, sizeof result->message, "%zu of %zu messages not acknowledged: %s",
+             unacked, produced, e->first_error[0] ? e->first_error : "no delivery report in time");
     return PP_RETRY;
 }
 
@@ -521,8 +519,7 @@ static int replace_if_fatal(kafka_exporter *e)
     char why[256];
     if (rd_kafka_fatal_error(e->rk, why, sizeof why) == RD_KAFKA_RESP_ERR_NO_ERROR)
         return 0;
-    e->ctx.host->log(e->ctx.self, PP_LOG_WARN, "replacing producer after fatal error: %s",
-                     why);
+    e->ctx.host->log(e->ctx.self, PP_LOG_WARN, "replacing producer after fatal error: %s", why);
     rd_kafka_destroy(e->rk);
     e->rk = NULL;
     e->in_flight = 0;

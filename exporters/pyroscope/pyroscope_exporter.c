@@ -52,16 +52,16 @@ static const pp_option tls_options[] = {
     {"ca_file", PP_OPT_STRING, NULL, "CA bundle to verify the server with", 0, NULL},
     {"cert_file", PP_OPT_STRING, NULL, "client certificate (PEM)", 0, NULL},
     {"key_file", PP_OPT_STRING, NULL, "client private key (PEM)", 0, NULL},
-    {"insecure_skip_verify", PP_OPT_BOOL, "false", "do not verify the server's certificate",
-     0, NULL},
+    {"insecure_skip_verify", PP_OPT_BOOL, "false", "do not verify the server's certificate", 0,
+     NULL},
     {0},
 };
 
 static const pp_option pyro_options[] = {
     {"endpoint", PP_OPT_STRING, NULL,
      "base URL of the Pyroscope server, e.g. http://pyroscope:4040", 1, NULL},
-    {"api", PP_OPT_STRING, "push",
-     "push (push.v1.PusherService/Push) or ingest (legacy /ingest)", 0, NULL},
+    {"api", PP_OPT_STRING, "push", "push (push.v1.PusherService/Push) or ingest (legacy /ingest)",
+     0, NULL},
     {"tenant_id", PP_OPT_STRING, NULL, "tenant, sent as X-Scope-OrgID", 0, NULL},
     {"tenant_label", PP_OPT_STRING, NULL,
      "series label whose value is sent as X-Scope-OrgID instead of tenant_id (and not as a"
@@ -70,8 +70,7 @@ static const pp_option pyro_options[] = {
     {"basic_auth", PP_OPT_SECTION, NULL, "HTTP basic auth", 0, basic_auth_options},
     {"bearer_token", PP_OPT_STRING, NULL, "sent as Authorization: Bearer", 0, NULL},
     {"bearer_token_file", PP_OPT_STRING, NULL, "file holding the bearer token", 0, NULL},
-    {"headers", PP_OPT_STRING_MAP, NULL, "extra HTTP headers sent with every request", 0,
-     NULL},
+    {"headers", PP_OPT_STRING_MAP, NULL, "extra HTTP headers sent with every request", 0, NULL},
     {"external_labels", PP_OPT_STRING_MAP, NULL,
      "labels set on every series sent, name: value, replacing a profile's label of that name"
      " (Alloy's pyroscope.write external_labels)",
@@ -83,8 +82,7 @@ static const pp_option pyro_options[] = {
     {"max_label_value_length", PP_OPT_INT, "2048",
      "longest label value Pyroscope accepts (-validation.max-length-label-value)", 0, NULL},
     {"max_label_names_per_series", PP_OPT_INT, "30",
-     "most labels per series Pyroscope accepts (-validation.max-label-names-per-series)",
-     0, NULL},
+     "most labels per series Pyroscope accepts (-validation.max-label-names-per-series)", 0, NULL},
     {"max_profile_size", PP_OPT_SIZE, "4MiB",
      "largest uncompressed profile Pyroscope accepts (-validation.max-profile-size-bytes;"
      " 0 = no limit)",
@@ -100,8 +98,8 @@ typedef struct pyro_exporter {
     pyro_api api;
     char *url; /* push URL, or the endpoint without a trailing '/' for ingest */
     pyro_limits limits;
-    const char *tenant_id;    /* borrowed from the config; NULL = none */
-    const char *tenant_label; /* borrowed; NULL = none */
+    const char *tenant_id;     /* borrowed from the config; NULL = none */
+    const char *tenant_label;  /* borrowed; NULL = none */
     pyro_http_config http_cfg; /* strings borrowed from the config, or below */
     char *password;            /* owned: from password or password_file */
     char *bearer_token;        /* owned */
@@ -284,8 +282,7 @@ static void pyro_destroy(void *state)
     free(e);
 }
 
-static int pyro_create(const pp_host *host, pp_instance *self, const pp_config *cfg,
-                       void **state)
+static int pyro_create(const pp_host *host, pp_instance *self, const pp_config *cfg, void **state)
 {
     pyro_exporter *e = calloc(1, sizeof(*e));
     if (!e) {
@@ -329,9 +326,9 @@ static void pyro_reject(pyro_exporter *e, pp_outcome *outcome, const pyro_series
     pyro_series_format(s, series, sizeof(series));
     char labels[128];
     snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
-    pp_metric *m = e->h->metric(e->self, "pyroscope_rejected_profiles_total",
-                                "Profiles the pyroscope exporter rejected, by reason",
-                                PP_COUNTER, labels);
+    pp_metric *m =
+        e->h->metric(e->self, "pyroscope_rejected_profiles_total",
+                     "Profiles the pyroscope exporter rejected, by reason", PP_COUNTER, labels);
     if (m)
         e->h->metric_add(m, 1);
     e->h->log(e->self, PP_LOG_WARN, "rejected profile %s: %s (%s)", series, why, reason);
@@ -360,8 +357,8 @@ static pp_profile *pyro_prepare(pyro_exporter *e, pp_profile *p, pyro_series *s,
     }
     uint64_t size = pyro_payload_size(raw, len);
     if (e->limits.max_profile_size > 0 && size > (uint64_t)e->limits.max_profile_size) {
-        snprintf(why, sizeof(why), "profile is %" PRIu64 " bytes uncompressed; limit %lld",
-                 size, (long long)e->limits.max_profile_size);
+        snprintf(why, sizeof(why), "profile is %" PRIu64 " bytes uncompressed; limit %lld", size,
+                 (long long)e->limits.max_profile_size);
         pyro_reject(e, outcome, s, "profile_size_limit", why);
         return NULL;
     }
@@ -384,8 +381,7 @@ static pp_profile *pyro_prepare(pyro_exporter *e, pp_profile *p, pyro_series *s,
 /* Sorts an HTTP answer into an outcome. Returns 1 when delivered, 0 when
  * rejected for good (logged by the caller), -1 when to be retried
  * (status and message set in res). */
-static int pyro_classify(const char *url, int rc, const pyro_response *resp,
-                         pp_export_result *res)
+static int pyro_classify(const char *url, int rc, const pyro_response *resp, pp_export_result *res)
 {
     if (rc < 0) {
         snprintf(res->message, sizeof(res->message), "POST %.200s: %.256s", url, resp->error);
@@ -403,8 +399,8 @@ static int pyro_classify(const char *url, int rc, const pyro_response *resp,
     return 0;
 }
 
-static void pyro_server_rejected(pyro_exporter *e, pp_outcome *outcome,
-                                 const pyro_series *s, const pyro_response *resp)
+static void pyro_server_rejected(pyro_exporter *e, pp_outcome *outcome, const pyro_series *s,
+                                 const pyro_response *resp)
 {
     char why[PYRO_HTTP_BODY_MAX + 32];
     snprintf(why, sizeof(why), "server answered HTTP %ld: %s", resp->status, resp->body);
@@ -432,8 +428,7 @@ static void push_plan_free(const pp_host *h, push_plan *plan)
     free(plan->series);
 }
 
-static int push_plan_build(pyro_exporter *e, pp_batch *b, pp_outcome *outcome,
-                           push_plan *plan)
+static int push_plan_build(pyro_exporter *e, pp_batch *b, pp_outcome *outcome, push_plan *plan)
 {
     size_t n = e->h->batch_count(b);
     memset(plan, 0, sizeof(*plan));
@@ -448,8 +443,7 @@ static int push_plan_build(pyro_exporter *e, pp_batch *b, pp_outcome *outcome,
             continue;
         size_t k = plan->n;
         pyro_series *s = &plan->series[k];
-        pp_profile *p = pyro_prepare(e, e->h->batch_get(b, i), s, &outcome[i],
-                                     &plan->clones[k]);
+        pp_profile *p = pyro_prepare(e, e->h->batch_get(b, i), s, &outcome[i], &plan->clones[k]);
         if (!p) {
             pyro_series_free(s);
             if (outcome[i] == PP_PENDING)
@@ -476,8 +470,8 @@ static int same_tenant(const char *a, const char *b)
 
 /* Sends every not yet sent profile of `tenant` in one PushRequest and
  * sets their outcomes. PP_RETRY when the server asks to try again. */
-static pp_status push_tenant(pyro_exporter *e, push_plan *plan, const char *tenant,
-                             int *sent, pp_outcome *outcome, pp_export_result *res)
+static pp_status push_tenant(pyro_exporter *e, push_plan *plan, const char *tenant, int *sent,
+                             pp_outcome *outcome, pp_export_result *res)
 {
     pp_profile **group = calloc(plan->n, sizeof(*group));
     size_t *ks = calloc(plan->n, sizeof(*ks));
@@ -500,8 +494,8 @@ static pp_status push_tenant(pyro_exporter *e, push_plan *plan, const char *tena
     pp_status status = PP_OK;
     if (e->h->push_encode(group, m, &body, &len, err, sizeof(err)) < 0) {
         for (size_t j = 0; j < m; j++)
-            pyro_reject(e, &outcome[plan->index[ks[j]]], &plan->series[ks[j]],
-                        "malformed_profile", err);
+            pyro_reject(e, &outcome[plan->index[ks[j]]], &plan->series[ks[j]], "malformed_profile",
+                        err);
     } else {
         pyro_response resp;
         int rc = pyro_http_post(e->http, e->url, PUSH_CONTENT_TYPE, tenant, body, len, &resp);
@@ -528,8 +522,7 @@ static pp_status pyro_export_push(pyro_exporter *e, pp_batch *b, pp_outcome *out
     push_plan plan;
     pp_status status = PP_OK;
     int *sent = NULL;
-    if (push_plan_build(e, b, outcome, &plan) < 0 ||
-        !(sent = calloc(plan.n + 1, sizeof(*sent)))) {
+    if (push_plan_build(e, b, outcome, &plan) < 0 || !(sent = calloc(plan.n + 1, sizeof(*sent)))) {
         snprintf(res->message, sizeof(res->message), "out of memory");
         push_plan_free(e->h, &plan);
         return PP_RETRY;
@@ -557,8 +550,8 @@ static int64_t pyro_sample_rate(pyro_exporter *e, pp_profile *p)
 }
 
 /* Builds the /ingest URL for one profile; NULL with the reason in err. */
-static char *pyro_ingest_url(pyro_exporter *e, pp_profile *p, const pyro_series *s,
-                             char *err, size_t errlen)
+static char *pyro_ingest_url(pyro_exporter *e, pp_profile *p, const pyro_series *s, char *err,
+                             size_t errlen)
 {
     char *name = pyro_ingest_name(s, err, errlen);
     if (!name)
@@ -616,8 +609,8 @@ static int pyro_ingest_one(pyro_exporter *e, pp_profile *p, pp_outcome *outcome,
         pyro_response resp;
         const char *tenant = s.tenant ? s.tenant : e->tenant_id;
         int verdict = pyro_classify(
-            url, pyro_http_post(e->http, url, INGEST_CONTENT_TYPE, tenant, raw, len, &resp),
-            &resp, res);
+            url, pyro_http_post(e->http, url, INGEST_CONTENT_TYPE, tenant, raw, len, &resp), &resp,
+            res);
         if (verdict > 0)
             *outcome = PP_EXPORTED;
         else if (verdict == 0)
@@ -650,8 +643,7 @@ static pp_status pyro_export_ingest(pyro_exporter *e, pp_batch *b, pp_outcome *o
     return PP_OK;
 }
 
-static pp_status pyro_export(void *state, pp_batch *b, pp_outcome *outcome,
-                             pp_export_result *res)
+static pp_status pyro_export(void *state, pp_batch *b, pp_outcome *outcome, pp_export_result *res)
 {
     pyro_exporter *e = state;
     if (e->api == API_PUSH)

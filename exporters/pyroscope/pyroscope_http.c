@@ -29,7 +29,10 @@ struct pyro_http {
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_ALL); }
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+}
 
 typedef struct body_sink {
     pyro_response *resp;
@@ -169,8 +172,8 @@ void pyro_http_free(pyro_http *c)
     free(c);
 }
 
-int pyro_http_post(pyro_http *c, const char *url, const char *content_type,
-                   const char *tenant, const void *body, size_t len, pyro_response *resp)
+int pyro_http_post(pyro_http *c, const char *url, const char *content_type, const char *tenant,
+                   const void *body, size_t len, pyro_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
     struct curl_slist *headers = NULL;

@@ -15,9 +15,9 @@ typedef struct pyro_http_config {
     const char *cert_file;
     const char *key_file;
     int insecure_skip_verify;
-    const char *username;  /* basic auth when non-NULL */
+    const char *username; /* basic auth when non-NULL */
     const char *password;
-    const char *bearer_token; /* Authorization: Bearer when non-NULL */
+    const char *bearer_token;        /* Authorization: Bearer when non-NULL */
     const char *const *header_names; /* extra headers, n_headers of each */
     const char *const *header_values;
     size_t n_headers;
@@ -27,10 +27,10 @@ typedef struct pyro_http_config {
 #define PYRO_HTTP_BODY_MAX 1024 /* of a response body, kept for the log */
 
 typedef struct pyro_response {
-    long status;            /* 0 when no HTTP answer came (see error) */
-    int64_t retry_after_ns; /* from Retry-After, else 0 */
+    long status;                   /* 0 when no HTTP answer came (see error) */
+    int64_t retry_after_ns;        /* from Retry-After, else 0 */
     char body[PYRO_HTTP_BODY_MAX]; /* start of the body, terminated */
-    char error[256];        /* transport error when status == 0 */
+    char error[256];               /* transport error when status == 0 */
 } pyro_response;
 
 typedef struct pyro_http pyro_http;
@@ -42,8 +42,8 @@ void pyro_http_free(pyro_http *c);
 /* POSTs body to url, with X-Scope-OrgID: tenant unless tenant is NULL or
  * "". Returns 0 when an HTTP answer came (any status), -1 on a transport
  * error (connect, TLS, timeout), both with resp filled. */
-int pyro_http_post(pyro_http *c, const char *url, const char *content_type,
-                   const char *tenant, const void *body, size_t len, pyro_response *resp);
+int pyro_http_post(pyro_http *c, const char *url, const char *content_type, const char *tenant,
+                   const void *body, size_t len, pyro_response *resp);
 
 /* URL-encodes s (RFC 3986 unreserved kept). malloc'd, or NULL. */
 char *pyro_http_escape(pyro_http *c, const char *s);

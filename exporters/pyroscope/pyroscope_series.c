@@ -20,12 +20,11 @@
 #define GZ_MIN_LEN 18 /* header 10 + trailer 8 */
 #define GZ_ISIZE_BYTES 4
 
-static int series_fail(const char **reason, const char *why, char *err,
-                       size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static int series_fail(const char **reason, const char *why, char *err, size_t errlen,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static int series_fail(const char **reason, const char *why, char *err,
-                       size_t errlen, const char *fmt, ...)
+static int series_fail(const char **reason, const char *why, char *err, size_t errlen,
+                       const char *fmt, ...)
 {
     *reason = why;
     va_list ap;
@@ -54,8 +53,8 @@ static int valid_metric_name(const char *s)
     if (!s || !*s)
         return 0;
     for (const char *c = s; *c; c++) {
-        int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_' ||
-                 *c == ':' || (*c >= '0' && *c <= '9' && c != s);
+        int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_' || *c == ':' ||
+                 (*c >= '0' && *c <= '9' && c != s);
         if (!ok)
             return 0;
     }
@@ -211,30 +210,28 @@ static int series_add_external(pyro_series *s, const pyro_external *ext)
 }
 
 /* The per-label checks, in the distributor's order. */
-static int series_check_labels(const pyro_series *s, const pyro_limits *lim,
-                               const char **reason, char *err, size_t errlen)
+static int series_check_labels(const pyro_series *s, const pyro_limits *lim, const char **reason,
+                               char *err, size_t errlen)
 {
     for (size_t i = 0; i < s->n; i++) {
         const pyro_label *l = &s->labels[i];
         if ((int64_t)strlen(l->name) > lim->max_label_name_length)
             return series_fail(reason, "label_name_too_long", err, errlen,
                                "label name too long (%zu > %lld bytes): '%.64s...'",
-                               strlen(l->name), (long long)lim->max_label_name_length,
-                               l->name);
+                               strlen(l->name), (long long)lim->max_label_name_length, l->name);
         if ((int64_t)strlen(l->value) > lim->max_label_value_length)
             return series_fail(reason, "label_value_too_long", err, errlen,
                                "label %s: value too long (%zu > %lld bytes)", l->name,
                                strlen(l->value), (long long)lim->max_label_value_length);
         if (!pyro_valid_label_name(l->name))
-            return series_fail(reason, "invalid_labels", err, errlen,
-                               "invalid label name '%s'", l->name);
+            return series_fail(reason, "invalid_labels", err, errlen, "invalid label name '%s'",
+                               l->name);
         if (!valid_utf8(l->value))
             return series_fail(reason, "invalid_labels", err, errlen,
                                "label %s: value is not valid UTF-8", l->name);
         if (i > 0 && strcmp(s->labels[i - 1].name, l->name) == 0)
             return series_fail(reason, "duplicate_label_names", err, errlen,
-                               "duplicate label name '%s' (after replacing dots)",
-                               l->name);
+                               "duplicate label name '%s' (after replacing dots)", l->name);
     }
     return 0;
 }
@@ -251,15 +248,13 @@ int pyro_series_build(const pp_host *h, const pp_profile *p, const pyro_limits *
                            "at least one label pair is required per profile");
     if ((int64_t)out->n > lim->max_label_names)
         return series_fail(reason, "max_label_names_per_series", err, errlen,
-                           "%zu label names; limit %lld", out->n,
-                           (long long)lim->max_label_names);
+                           "%zu label names; limit %lld", out->n, (long long)lim->max_label_names);
     if (!valid_metric_name(pyro_series_get(out, LABEL_NAME)))
         return series_fail(reason, "invalid_labels", err, errlen,
                            "invalid or missing __name__ (the profile type)");
     const char *service = pyro_series_get(out, LABEL_SERVICE);
     if (!service || !*service)
-        return series_fail(reason, "missing_labels", err, errlen,
-                           "service name is not provided");
+        return series_fail(reason, "missing_labels", err, errlen, "service name is not provided");
     return series_check_labels(out, lim, reason, err, errlen);
 }
 
@@ -299,8 +294,8 @@ char *pyro_ingest_name(const pyro_series *s, char *err, size_t errlen)
         const pyro_label *l = &s->labels[i];
         if (ingest_skipped(l->name))
             continue;
-        off += (size_t)snprintf(name + off, need - off, "%s%s=%s", first ? "" : ",",
-                                l->name, l->value);
+        off += (size_t)snprintf(name + off, need - off, "%s%s=%s", first ? "" : ",", l->name,
+                                l->value);
         first = 0;
     }
     snprintf(name + off, need - off, "}");
@@ -312,6 +307,5 @@ uint64_t pyro_payload_size(const uint8_t *data, size_t len)
     if (len < GZ_MIN_LEN || data[0] != GZ_MAGIC0 || data[1] != GZ_MAGIC1)
         return len;
     const uint8_t *t = data + len - GZ_ISIZE_BYTES;
-    return (uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 |
-           (uint64_t)t[3] << 24;
+    return (uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 | (uint64_t)t[3] << 24;
 }

@@ -35,7 +35,7 @@ typedef struct pyro_limits {
 } pyro_limits;
 
 typedef struct pyro_label {
-    char *name; /* owned */
+    char *name;  /* owned */
     char *value; /* owned */
 } pyro_label;
 

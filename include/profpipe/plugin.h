@@ -51,7 +51,7 @@ typedef enum pp_log_level {
 
 typedef enum pp_opt_type {
     PP_OPT_STRING = 1,
-    PP_OPT_INT,          /* int64 */
+    PP_OPT_INT, /* int64 */
     PP_OPT_DOUBLE,
     PP_OPT_BOOL,
     PP_OPT_DURATION,     /* "500ms", "15s", "2m", "1h"; read as nanoseconds */
@@ -202,9 +202,9 @@ typedef enum pp_outcome {
 } pp_outcome;
 
 typedef enum pp_status {
-    PP_OK = 0,         /* every profile still PENDING counts as exported */
-    PP_RETRY = 1,      /* PENDING profiles are retried with backoff */
-    PP_PERMANENT = 2,  /* PENDING profiles are rejected */
+    PP_OK = 0,        /* every profile still PENDING counts as exported */
+    PP_RETRY = 1,     /* PENDING profiles are retried with backoff */
+    PP_PERMANENT = 2, /* PENDING profiles are rejected */
 } pp_status;
 
 typedef struct pp_export_result {
@@ -266,8 +266,8 @@ typedef struct pp_host {
     /* --- logging and time --- */
     void (*log)(pp_instance *self, pp_log_level level, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
-    int64_t (*now_ns)(void);       /* wall clock, Unix nanoseconds */
-    int64_t (*monotonic_ns)(void); /* for intervals and deadlines */
+    int64_t (*now_ns)(void);                             /* wall clock, Unix nanoseconds */
+    int64_t (*monotonic_ns)(void);                       /* for intervals and deadlines */
     const char *(*instance_id)(const pp_instance *self); /* "file/in" */
 
     /* --- config view (defaults come from the option table) --- */
@@ -281,10 +281,10 @@ typedef struct pp_host {
     /* child node by key (NULL if absent); for lists, maps, sections, ANY */
     const pp_config *(*cfg_child)(const pp_config *c, const char *key);
     pp_node_kind (*cfg_kind)(const pp_config *node);
-    size_t (*cfg_count)(const pp_config *node);               /* seq items or map pairs */
+    size_t (*cfg_count)(const pp_config *node);                    /* seq items or map pairs */
     const pp_config *(*cfg_item)(const pp_config *node, size_t i); /* seq item or map value */
-    const char *(*cfg_key)(const pp_config *node, size_t i);  /* map key */
-    const char *(*cfg_scalar)(const pp_config *node);         /* NULL unless scalar */
+    const char *(*cfg_key)(const pp_config *node, size_t i);       /* map key */
+    const char *(*cfg_scalar)(const pp_config *node);              /* NULL unless scalar */
     /* Reads `key`, or the file named by `key`_file (trailing newline cut).
      * Returns a malloc'd string the caller frees, or NULL if neither is
      * set or the file cannot be read (that error is reported). */
@@ -305,20 +305,20 @@ typedef struct pp_host {
     size_t (*label_count)(const pp_profile *p);
     const char *(*label_name)(const pp_profile *p, size_t i);
     const char *(*label_value)(const pp_profile *p, size_t i);
-    const char *(*label_get)(const pp_profile *p, const char *name); /* NULL if absent */
+    const char *(*label_get)(const pp_profile *p, const char *name);      /* NULL if absent */
     int (*label_set)(pp_profile *p, const char *name, const char *value); /* copies */
-    int (*label_del)(pp_profile *p, const char *name); /* 1 removed, 0 absent */
-    uint64_t (*labels_fingerprint)(const pp_profile *p); /* stable across runs */
-    int64_t (*profile_from)(const pp_profile *p);  /* Unix ns */
-    int64_t (*profile_until)(const pp_profile *p); /* Unix ns */
+    int (*label_del)(pp_profile *p, const char *name);                    /* 1 removed, 0 absent */
+    uint64_t (*labels_fingerprint)(const pp_profile *p);                  /* stable across runs */
+    int64_t (*profile_from)(const pp_profile *p);                         /* Unix ns */
+    int64_t (*profile_until)(const pp_profile *p);                        /* Unix ns */
     void (*profile_set_window)(pp_profile *p, int64_t from_ns, int64_t until_ns);
 
     /* Raw payload: gzip'd or plain serialized pprof; copied. */
     int (*profile_set_raw)(pp_profile *p, const void *data, size_t len);
     /* The gzip'd serialized pprof, encoded from the tree if needed.
      * Borrowed: valid until the profile changes or is freed. */
-    int (*profile_raw_gz)(pp_profile *p, const uint8_t **data, size_t *len,
-                          char *err, size_t errlen);
+    int (*profile_raw_gz)(pp_profile *p, const uint8_t **data, size_t *len, char *err,
+                          size_t errlen);
     /* Size of the payload as held now (raw bytes if any, else an estimate). */
     size_t (*profile_size)(const pp_profile *p);
     /* Decoded tree, decoded now if needed. Read-only: do not change it. */
@@ -331,7 +331,7 @@ typedef struct pp_host {
     pp_pprof *(*profile_tree_new)(pp_profile *p);
 
     /* --- tree helpers (tree from profile_tree_mut / profile_tree_new) --- */
-    void *(*profile_alloc)(pp_profile *p, size_t size); /* zeroed, freed with the tree */
+    void *(*profile_alloc)(pp_profile *p, size_t size);    /* zeroed, freed with the tree */
     int64_t (*pprof_intern)(pp_profile *p, const char *s); /* string index, added if new */
     const pp_location *(*pprof_location)(const pp_profile *p, uint64_t id);
     const pp_function *(*pprof_function)(const pp_profile *p, uint64_t id);
@@ -371,30 +371,29 @@ typedef struct pp_host {
      * Prometheus label text such as `target="a:1",reason="timeout"` or
      * NULL. The host adds the component id. Same name+labels = same
      * metric. --- */
-    pp_metric *(*metric)(pp_instance *self, const char *name, const char *help,
-                         pp_metric_type type, const char *labels);
+    pp_metric *(*metric)(pp_instance *self, const char *name, const char *help, pp_metric_type type,
+                         const char *labels);
     void (*metric_add)(pp_metric *m, double delta);
     void (*metric_set)(pp_metric *m, double value);
     void (*metric_remove)(pp_metric *m); /* e.g. a target that went away */
 
     /* --- gzip with a limit on the output (gzip bombs) --- */
     /* Both return 0 and a malloc'd buffer, or -1 with the reason in err. */
-    int (*gunzip)(const void *in, size_t in_len, size_t max_out, uint8_t **out,
-                  size_t *out_len, char *err, size_t errlen);
+    int (*gunzip)(const void *in, size_t in_len, size_t max_out, uint8_t **out, size_t *out_len,
+                  char *err, size_t errlen);
     int (*gzip)(const void *in, size_t in_len, uint8_t **out, size_t *out_len);
 
     /* --- Pyroscope push.v1 PushRequest (api/push/v1/push.proto) --- */
     /* Encodes the profiles as one PushRequest: one series per profile,
      * its labels as label pairs, its gzip'd pprof as the raw sample.
      * Returns a malloc'd buffer. */
-    int (*push_encode)(pp_profile *const *profiles, size_t n, uint8_t **out,
-                       size_t *out_len, char *err, size_t errlen);
+    int (*push_encode)(pp_profile *const *profiles, size_t n, uint8_t **out, size_t *out_len,
+                       char *err, size_t errlen);
     /* Decodes a PushRequest into profiles added to `into` (one per raw
      * sample, labels from its series; from/until taken from the pprof).
      * < 0 on error: PP_PUSH_BAD_PROFILE when the request is a PushRequest
      * but one of its raw profiles is not a readable pprof, -1 otherwise. */
-    int (*push_decode)(const void *data, size_t len, pp_batch *into, char *err,
-                       size_t errlen);
+    int (*push_decode)(const void *data, size_t len, pp_batch *into, char *err, size_t errlen);
 
     /* --- appended to ABI 1: pprof strings as byte strings --- */
     /* Byte length of t->strings[idx], NUL bytes included (a string read
@@ -448,8 +447,7 @@ typedef struct pp_component {
     /* Checks options and builds state; must not start threads or open
      * sockets (`profpipe validate` calls create then destroy). Returns 0,
      * or -1 after reporting with host->cfg_error or host->log. */
-    int (*create)(const pp_host *host, pp_instance *self, const pp_config *cfg,
-                  void **state);
+    int (*create)(const pp_host *host, pp_instance *self, const pp_config *cfg, void **state);
     /* Receivers begin emitting; exporters connect. 0 or -1. Optional. */
     int (*start)(void *state);
     /* Receivers: stop and join, emit nothing after return. Exporters:
@@ -467,8 +465,7 @@ typedef struct pp_component {
 
     /* Exporters: delivers `b` (borrowed). Sets outcome[i] for the profiles
      * it finished; the status says what happens to those still PENDING. */
-    pp_status (*export)(void *state, pp_batch *b, pp_outcome *outcome,
-                        pp_export_result *result);
+    pp_status (*export)(void *state, pp_batch *b, pp_outcome *outcome, pp_export_result *result);
 } pp_component;
 
 /* What an external plugin .so exports as `profpipe_module`. */

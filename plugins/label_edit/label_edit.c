@@ -31,14 +31,16 @@ static const pp_option label_edit_options[] = {
      "labels to add or overwrite, name: value (applied after remove)", 0, NULL},
     {"remove", PP_OPT_STRING_LIST, NULL, "label names to delete", 0, NULL},
     {"drop_types", PP_OPT_STRING_LIST, NULL,
-     "profile families (`__name__` values such as `goroutine`) whose profiles are dropped",
-     0, NULL},
+     "profile families (`__name__` values such as `goroutine`) whose profiles are dropped", 0,
+     NULL},
     {0},
 };
 
 /* Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*. */
-static int label_name_valid(const char *s) {
-    if (!*s || (*s >= '0' && *s <= '9')) return 0;
+static int label_name_valid(const char *s)
+{
+    if (!*s || (*s >= '0' && *s <= '9'))
+        return 0;
     for (; *s; s++)
         if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
               (*s >= '0' && *s <= '9')))
@@ -49,9 +51,11 @@ static int label_name_valid(const char *s) {
 /* __name__ says what a profile is and service_name whose it is: every
  * profile keeps both, so the plugin may change service_name but neither
  * removes them nor rewrites __name__. */
-static int check_name(const pp_host *h, const pp_config *node, const char *key,
-                      const char *name, int removing) {
-    if (!label_name_valid(name)) return h->cfg_error(node, key, "`%s` is not a label name", name);
+static int check_name(const pp_host *h, const pp_config *node, const char *key, const char *name,
+                      int removing)
+{
+    if (!label_name_valid(name))
+        return h->cfg_error(node, key, "`%s` is not a label name", name);
     if (!strcmp(name, "__name__") || (removing && !strcmp(name, "service_name")))
         return h->cfg_error(node, key, "`%s` must stay on every profile", name);
     return 0;
@@ -59,23 +63,29 @@ static int check_name(const pp_host *h, const pp_config *node, const char *key,
 
 /* Checks the label names; nothing is allocated, so a refusal leaks
  * nothing (the host does not call destroy() after a failed create()). */
-static int check_names(const pp_host *h, const pp_config *set, const pp_config *remove) {
+static int check_names(const pp_host *h, const pp_config *set, const pp_config *remove)
+{
     for (size_t i = 0; set && i < h->cfg_count(set); i++)
-        if (check_name(h, set, h->cfg_key(set, i), h->cfg_key(set, i), 0)) return -1;
+        if (check_name(h, set, h->cfg_key(set, i), h->cfg_key(set, i), 0))
+            return -1;
     for (size_t i = 0; remove && i < h->cfg_count(remove); i++) {
         const pp_config *item = h->cfg_item(remove, i);
-        if (check_name(h, item, NULL, h->cfg_scalar(item), 1)) return -1;
+        if (check_name(h, item, NULL, h->cfg_scalar(item), 1))
+            return -1;
     }
     return 0;
 }
 
 static int label_edit_create(const pp_host *host, pp_instance *self, const pp_config *cfg,
-                             void **state) {
+                             void **state)
+{
     const pp_config *set = host->cfg_child(cfg, "set");
     const pp_config *remove = host->cfg_child(cfg, "remove");
-    if (check_names(host, set, remove) < 0) return -1;
+    if (check_names(host, set, remove) < 0)
+        return -1;
     label_edit *le = calloc(1, sizeof *le);
-    if (!le) return -1;
+    if (!le)
+        return -1;
     le->host = host;
     le->self = self;
     le->set = set;
@@ -85,16 +95,22 @@ static int label_edit_create(const pp_host *host, pp_instance *self, const pp_co
     return 0;
 }
 
-static void label_edit_destroy(void *state) { free(state); }
+static void label_edit_destroy(void *state)
+{
+    free(state);
+}
 
-static int in_list(const pp_host *h, const pp_config *list, const char *value) {
+static int in_list(const pp_host *h, const pp_config *list, const char *value)
+{
     for (size_t i = 0; list && value && i < h->cfg_count(list); i++)
-        if (!strcmp(h->cfg_scalar(h->cfg_item(list, i)), value)) return 1;
+        if (!strcmp(h->cfg_scalar(h->cfg_item(list, i)), value))
+            return 1;
     return 0;
 }
 
 /* Removes then sets labels; -1 when out of memory. */
-static int edit(const label_edit *le, pp_profile *p) {
+static int edit(const label_edit *le, pp_profile *p)
+{
     const pp_host *h = le->host;
     int rc = 0;
     for (size_t i = 0; le->remove && i < h->cfg_count(le->remove); i++)
@@ -105,7 +121,8 @@ static int edit(const label_edit *le, pp_profile *p) {
 }
 
 /* Flagged PP_MUTATES: `in` is ours alone, so it is edited in place. */
-static pp_batch *label_edit_process(void *state, pp_batch *in) {
+static pp_batch *label_edit_process(void *state, pp_batch *in)
+{
     label_edit *le = state;
     const pp_host *h = le->host;
     for (size_t i = h->batch_count(in); i-- > 0;) {
@@ -120,7 +137,8 @@ static pp_batch *label_edit_process(void *state, pp_batch *in) {
             h->log(le->self, PP_LOG_ERROR, "out of memory editing labels");
         }
     }
-    if (h->batch_count(in) > 0) return in;
+    if (h->batch_count(in) > 0)
+        return in;
     h->batch_unref(in);
     return NULL;
 }

@@ -79,13 +79,16 @@ static pp_pprof *tree_or_count(downsample_state *st, pp_profile *p)
 /* max_stack_depth, min_fraction, compact. 0 or -1 (out of memory). */
 static int shape(downsample_state *st, pp_profile *p)
 {
-    if (!needs_shaping(st)) return 0;
+    if (!needs_shaping(st))
+        return 0;
     pp_pprof *t = tree_or_count(st, p);
-    if (!t) return 0;
+    if (!t)
+        return 0;
     const pp_host *h = st->host;
     if (st->max_stack_depth > 0 && ds_truncate_stacks(h, p, t, st->max_stack_depth) != 0)
         return -1;
-    if (st->min_fraction > 0 && ds_fold_small(h, p, t, st->min_fraction) != 0) return -1;
+    if (st->min_fraction > 0 && ds_fold_small(h, p, t, st->min_fraction) != 0)
+        return -1;
     return h->pprof_compact(p);
 }
 
@@ -95,23 +98,27 @@ static int filter(downsample_state *st, pp_profile *p)
     const pp_host *h = st->host;
     if (st->keep_one_in > 1) {
         ds_series *s = ds_series_get(&st->series, h->labels_fingerprint(p));
-        if (!s) return -1;
+        if (!s)
+            return -1;
         if (s->seen++ % (uint64_t)st->keep_one_in != 0) {
             h->metric_add(st->dropped_keep_one_in, 1);
             return 0;
         }
     }
-    if (st->n_sample_types == 0) return 1;
+    if (st->n_sample_types == 0)
+        return 1;
     char err[ERRBUF];
     const pp_pprof *ro = h->profile_tree(p, err, sizeof err);
     size_t listed = ro ? ds_count_listed_types(h, ro, st->sample_types, st->n_sample_types) : 0;
-    if (ro && listed == ro->n_sample_types) return 1; /* nothing to remove: no re-encode */
+    if (ro && listed == ro->n_sample_types)
+        return 1; /* nothing to remove: no re-encode */
     if (ro && listed == 0) {
         h->metric_add(st->dropped_no_type, 1);
         return 0;
     }
     pp_pprof *t = tree_or_count(st, p);
-    if (!t) return 1;
+    if (!t)
+        return 1;
     return ds_keep_sample_types(h, p, t, st->sample_types, st->n_sample_types);
 }
 
@@ -119,7 +126,8 @@ static int filter(downsample_state *st, pp_profile *p)
  * input is acknowledged when the window's profile is delivered. */
 static int window_hold_acks(downsample_state *st, ds_series *s, pp_batch *from)
 {
-    if (!s->acks && !(s->acks = st->host->batch_new())) return -1;
+    if (!s->acks && !(s->acks = st->host->batch_new()))
+        return -1;
     st->host->batch_adopt_acks(s->acks, from);
     return 0;
 }
@@ -130,7 +138,8 @@ static int window_add(downsample_state *st, pp_profile *p, pp_batch *in)
 {
     const pp_host *h = st->host;
     ds_series *s = ds_series_get(&st->series, h->labels_fingerprint(p));
-    if (!s || window_hold_acks(st, s, in) != 0) return -1;
+    if (!s || window_hold_acks(st, s, in) != 0)
+        return -1;
     if (!s->window) {
         s->window = p;
         s->opened_ns = h->now_ns();
@@ -158,7 +167,8 @@ static int downsample_one(downsample_state *st, pp_profile *p, pp_batch *from, i
 {
     *taken = 0;
     int rc = filter(st, p);
-    if (rc != 1) return rc;
+    if (rc != 1)
+        return rc;
     if (st->window_ns > 0) {
         rc = window_add(st, p, from);
         if (rc != 0) {
@@ -181,16 +191,19 @@ static pp_batch *downsample_process(void *state, pp_batch *in)
         return in;
     }
     /* take from the back (cheap), then re-add in the original order */
-    for (size_t i = n; i-- > 0;) ps[i] = h->batch_take(in, i);
+    for (size_t i = n; i-- > 0;)
+        ps[i] = h->batch_take(in, i);
     for (size_t i = 0; i < n; i++) {
         int taken;
         int rc = downsample_one(st, ps[i], in, &taken);
-        if (taken) continue;
+        if (taken)
+            continue;
         if (rc == 1) {
             h->batch_add(in, ps[i]); /* frees it on failure */
             continue;
         }
-        if (rc < 0) h->log(st->self, PP_LOG_ERROR, "out of memory downsampling: profile dropped");
+        if (rc < 0)
+            h->log(st->self, PP_LOG_ERROR, "out of memory downsampling: profile dropped");
         h->profile_free(ps[i]);
     }
     free(ps);
@@ -210,7 +223,8 @@ static int window_fix_time(downsample_state *st, pp_profile *p)
     char err[ERRBUF];
     const pp_host *h = st->host;
     pp_pprof *t = h->profile_tree_mut(p, err, sizeof err);
-    if (!t) return 0;
+    if (!t)
+        return 0;
     t->time_nanos = h->profile_from(p);
     /* a window wider than int64 nanoseconds (hostile times) says the most it can */
     if (__builtin_sub_overflow(h->profile_until(p), h->profile_from(p), &t->duration_nanos))
@@ -226,8 +240,10 @@ static pp_batch *downsample_tick(void *state, int64_t now_ns, int final)
     pp_batch *out = NULL;
     for (size_t i = 0; i < st->series.n_slots; i++) {
         ds_series *s = &st->series.slots[i];
-        if (!s->used || !s->window) continue;
-        if (!final && now_ns - s->opened_ns < st->window_ns) continue;
+        if (!s->used || !s->window)
+            continue;
+        if (!final && now_ns - s->opened_ns < st->window_ns)
+            continue;
         pp_profile *p = s->window;
         pp_batch *acks = s->acks;
         s->window = NULL;
@@ -256,11 +272,14 @@ static void free_window(void *arg, pp_profile *p)
 static void downsample_destroy(void *state)
 {
     downsample_state *st = state;
-    if (!st) return;
+    if (!st)
+        return;
     for (size_t i = 0; i < st->series.n_slots; i++)
-        if (st->series.slots[i].used) st->host->batch_unref(st->series.slots[i].acks);
+        if (st->series.slots[i].used)
+            st->host->batch_unref(st->series.slots[i].acks);
     ds_series_free(&st->series, free_window, st);
-    for (size_t i = 0; i < st->n_sample_types; i++) free(st->sample_types[i]);
+    for (size_t i = 0; i < st->n_sample_types; i++)
+        free(st->sample_types[i]);
     free(st->sample_types);
     free(st);
 }
@@ -270,12 +289,15 @@ static int read_sample_types(downsample_state *st, const pp_config *cfg)
     const pp_host *h = st->host;
     const pp_config *list = h->cfg_child(cfg, "sample_types");
     size_t n = list ? h->cfg_count(list) : 0;
-    if (n == 0) return 0;
+    if (n == 0)
+        return 0;
     st->sample_types = calloc(n, sizeof *st->sample_types);
-    if (!st->sample_types) return h->cfg_error(cfg, "sample_types", "out of memory");
+    if (!st->sample_types)
+        return h->cfg_error(cfg, "sample_types", "out of memory");
     for (size_t i = 0; i < n; i++) {
         const char *s = h->cfg_scalar(h->cfg_item(list, i));
-        if (!s || !*s) return h->cfg_error(cfg, "sample_types", "item %zu is empty", i);
+        if (!s || !*s)
+            return h->cfg_error(cfg, "sample_types", "item %zu is empty", i);
         if (!(st->sample_types[i] = strdup(s)))
             return h->cfg_error(cfg, "sample_types", "out of memory");
         st->n_sample_types++;
@@ -290,11 +312,14 @@ static int read_options(downsample_state *st, const pp_config *cfg)
     st->min_fraction = h->cfg_double(cfg, "min_fraction");
     int64_t depth = h->cfg_int(cfg, "max_stack_depth");
     st->keep_one_in = h->cfg_int(cfg, "keep_one_in");
-    if (st->window_ns < 0) return h->cfg_error(cfg, "window", "must not be negative");
+    if (st->window_ns < 0)
+        return h->cfg_error(cfg, "window", "must not be negative");
     if (!(st->min_fraction >= 0 && st->min_fraction < 1))
         return h->cfg_error(cfg, "min_fraction", "must be in [0, 1), got %g", st->min_fraction);
-    if (depth < 0) return h->cfg_error(cfg, "max_stack_depth", "must not be negative");
-    if (st->keep_one_in < 1) return h->cfg_error(cfg, "keep_one_in", "must be at least 1");
+    if (depth < 0)
+        return h->cfg_error(cfg, "max_stack_depth", "must not be negative");
+    if (st->keep_one_in < 1)
+        return h->cfg_error(cfg, "keep_one_in", "must be at least 1");
     st->max_stack_depth = (size_t)depth;
     return read_sample_types(st, cfg);
 }
@@ -311,7 +336,8 @@ static int downsample_create(const pp_host *host, pp_instance *self, const pp_co
                              void **state)
 {
     downsample_state *st = calloc(1, sizeof *st);
-    if (!st) return host->cfg_error(cfg, NULL, "out of memory");
+    if (!st)
+        return host->cfg_error(cfg, NULL, "out of memory");
     st->host = host;
     st->self = self;
     if (read_options(st, cfg) != 0) {
@@ -320,14 +346,14 @@ static int downsample_create(const pp_host *host, pp_instance *self, const pp_co
     }
     st->dropped_keep_one_in = dropped_metric(host, self, "keep_one_in");
     st->dropped_no_type = dropped_metric(host, self, "no_sample_type");
-    st->incompatible = host->metric(self, "downsample_incompatible_profiles_total",
-                                    "Profiles not merged into their window (pprof merge rules)",
-                                    PP_COUNTER, NULL);
+    st->incompatible =
+        host->metric(self, "downsample_incompatible_profiles_total",
+                     "Profiles not merged into their window (pprof merge rules)", PP_COUNTER, NULL);
     st->merged = host->metric(self, "downsample_merged_profiles_total",
                               "Profiles merged into an open window", PP_COUNTER, NULL);
-    st->decode_errors = host->metric(self, "downsample_decode_errors_total",
-                                     "Profiles passed on unchanged: payload not decodable",
-                                     PP_COUNTER, NULL);
+    st->decode_errors =
+        host->metric(self, "downsample_decode_errors_total",
+                     "Profiles passed on unchanged: payload not decodable", PP_COUNTER, NULL);
     *state = st;
     return 0;
 }

@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-#define SERIES_MIN_SLOTS 64 /* power of two */
+#define SERIES_MIN_SLOTS 64             /* power of two */
 #define HASH_MULT 0x9e3779b97f4a7c15ull /* 2^64 / golden ratio */
 
 static size_t series_slot(uint64_t fp, size_t n_slots)
@@ -16,11 +16,14 @@ static int series_grow(ds_series_map *m)
 {
     size_t n = m->n_slots ? m->n_slots * 2 : SERIES_MIN_SLOTS;
     ds_series *slots = calloc(n, sizeof *slots);
-    if (!slots) return -1;
+    if (!slots)
+        return -1;
     for (size_t i = 0; i < m->n_slots; i++) {
-        if (!m->slots[i].used) continue;
+        if (!m->slots[i].used)
+            continue;
         size_t j = series_slot(m->slots[i].fingerprint, n);
-        while (slots[j].used) j = (j + 1) & (n - 1);
+        while (slots[j].used)
+            j = (j + 1) & (n - 1);
         slots[j] = m->slots[i];
     }
     free(m->slots);
@@ -31,10 +34,12 @@ static int series_grow(ds_series_map *m)
 
 ds_series *ds_series_get(ds_series_map *m, uint64_t fingerprint)
 {
-    if ((m->n_used + 1) * 2 > m->n_slots && series_grow(m) != 0) return NULL;
+    if ((m->n_used + 1) * 2 > m->n_slots && series_grow(m) != 0)
+        return NULL;
     size_t j = series_slot(fingerprint, m->n_slots);
     for (; m->slots[j].used; j = (j + 1) & (m->n_slots - 1))
-        if (m->slots[j].fingerprint == fingerprint) return &m->slots[j];
+        if (m->slots[j].fingerprint == fingerprint)
+            return &m->slots[j];
     m->slots[j] = (ds_series){.fingerprint = fingerprint, .used = 1};
     m->n_used++;
     return &m->slots[j];
@@ -43,7 +48,8 @@ ds_series *ds_series_get(ds_series_map *m, uint64_t fingerprint)
 void ds_series_free(ds_series_map *m, void (*free_window)(void *arg, pp_profile *p), void *arg)
 {
     for (size_t i = 0; i < m->n_slots; i++)
-        if (m->slots[i].used && m->slots[i].window) free_window(arg, m->slots[i].window);
+        if (m->slots[i].used && m->slots[i].window)
+            free_window(arg, m->slots[i].window);
     free(m->slots);
     m->slots = NULL;
     m->n_slots = m->n_used = 0;

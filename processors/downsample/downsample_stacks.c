@@ -39,17 +39,23 @@ static uint64_t add_marker_frame(const pp_host *h, pp_profile *p, pp_pprof *t, c
 {
     uint64_t max_fn = 0, max_loc = 0;
     for (size_t i = 0; i < t->n_functions; i++)
-        if (t->functions[i].id > max_fn) max_fn = t->functions[i].id;
+        if (t->functions[i].id > max_fn)
+            max_fn = t->functions[i].id;
     for (size_t i = 0; i < t->n_locations; i++)
-        if (t->locations[i].id > max_loc) max_loc = t->locations[i].id;
+        if (t->locations[i].id > max_loc)
+            max_loc = t->locations[i].id;
     int64_t name_idx = h->pprof_intern(p, name);
     pp_function *fns = h->profile_alloc(p, (t->n_functions + 1) * sizeof *fns);
     pp_location *locs = h->profile_alloc(p, (t->n_locations + 1) * sizeof *locs);
     pp_line *line = h->profile_alloc(p, sizeof *line);
-    if (name_idx < 0 || !fns || !locs || !line) return 0;
-    if (t->n_functions) memcpy(fns, t->functions, t->n_functions * sizeof *fns);
-    if (t->n_locations) memcpy(locs, t->locations, t->n_locations * sizeof *locs);
-    fns[t->n_functions] = (pp_function){.id = max_fn + 1, .name = name_idx, .system_name = name_idx};
+    if (name_idx < 0 || !fns || !locs || !line)
+        return 0;
+    if (t->n_functions)
+        memcpy(fns, t->functions, t->n_functions * sizeof *fns);
+    if (t->n_locations)
+        memcpy(locs, t->locations, t->n_locations * sizeof *locs);
+    fns[t->n_functions] =
+        (pp_function){.id = max_fn + 1, .name = name_idx, .system_name = name_idx};
     *line = (pp_line){.function_id = max_fn + 1};
     locs[t->n_locations] = (pp_location){.id = max_loc + 1, .lines = line, .n_lines = 1};
     t->functions = fns;
@@ -64,9 +70,11 @@ static uint64_t add_marker_frame(const pp_host *h, pp_profile *p, pp_pprof *t, c
 static int restack(const pp_host *h, pp_profile *p, pp_sample *s, uint64_t marker, size_t keep)
 {
     uint64_t *ids = h->profile_alloc(p, (keep + 1) * sizeof *ids);
-    if (!ids) return -1;
+    if (!ids)
+        return -1;
     ids[0] = marker;
-    if (keep) memcpy(ids + 1, s->location_ids + (s->n_location_ids - keep), keep * sizeof *ids);
+    if (keep)
+        memcpy(ids + 1, s->location_ids + (s->n_location_ids - keep), keep * sizeof *ids);
     s->location_ids = ids;
     s->n_location_ids = keep + 1;
     return 0;
@@ -77,13 +85,13 @@ static int restack(const pp_host *h, pp_profile *p, pp_sample *s, uint64_t marke
 /* ---------------------------------------------------------------- */
 
 /* 1 if sample type i of t is named in types[] (by all its bytes). */
-static int type_listed(const pp_host *h, const pp_pprof *t, size_t i, char *const *types,
-                       size_t n)
+static int type_listed(const pp_host *h, const pp_pprof *t, size_t i, char *const *types, size_t n)
 {
     int64_t idx = t->sample_types[i].type;
     size_t len = h->pprof_string_len(t, idx);
     for (size_t j = 0; j < n; j++)
-        if (strlen(types[j]) == len && memcmp(t->strings[idx], types[j], len) == 0) return 1;
+        if (strlen(types[j]) == len && memcmp(t->strings[idx], types[j], len) == 0)
+            return 1;
     return 0;
 }
 
@@ -91,7 +99,8 @@ size_t ds_count_listed_types(const pp_host *h, const pp_pprof *t, char *const *t
                              size_t n_types)
 {
     size_t k = 0;
-    for (size_t i = 0; i < t->n_sample_types; i++) k += (size_t)type_listed(h, t, i, types, n_types);
+    for (size_t i = 0; i < t->n_sample_types; i++)
+        k += (size_t)type_listed(h, t, i, types, n_types);
     return k;
 }
 
@@ -100,9 +109,11 @@ int ds_keep_sample_types(const pp_host *h, pp_profile *p, pp_pprof *t, char *con
 {
     size_t n = t->n_sample_types, k = 0;
     size_t *keep = malloc((n ? n : 1) * sizeof *keep);
-    if (!keep) return -1;
+    if (!keep)
+        return -1;
     for (size_t i = 0; i < n; i++)
-        if (type_listed(h, t, i, types, n_types)) keep[k++] = i;
+        if (type_listed(h, t, i, types, n_types))
+            keep[k++] = i;
     if (k == 0 || k == n) {
         free(keep);
         return k > 0;
@@ -121,13 +132,15 @@ int ds_keep_sample_types(const pp_host *h, pp_profile *p, pp_pprof *t, char *con
     for (size_t i = 0; i < t->n_samples; i++) {
         pp_sample *s = &t->samples[i];
         int64_t *v = values + i * k;
-        for (size_t j = 0; j < k; j++) v[j] = keep[j] < s->n_values ? s->values[keep[j]] : 0;
+        for (size_t j = 0; j < k; j++)
+            v[j] = keep[j] < s->n_values ? s->values[keep[j]] : 0;
         s->values = v;
         s->n_values = k;
     }
     t->sample_types = st;
     t->n_sample_types = k;
-    if (!default_kept) t->default_sample_type = 0;
+    if (!default_kept)
+        t->default_sample_type = 0;
     free(keep);
     return 1;
 }
@@ -141,9 +154,12 @@ int ds_truncate_stacks(const pp_host *h, pp_profile *p, pp_pprof *t, size_t max_
     uint64_t marker = 0;
     for (size_t i = 0; i < t->n_samples; i++) {
         pp_sample *s = &t->samples[i];
-        if (s->n_location_ids <= max_depth) continue;
-        if (!marker && !(marker = add_marker_frame(h, p, t, DS_FRAME_TRUNCATED))) return -1;
-        if (restack(h, p, s, marker, max_depth - 1) != 0) return -1;
+        if (s->n_location_ids <= max_depth)
+            continue;
+        if (!marker && !(marker = add_marker_frame(h, p, t, DS_FRAME_TRUNCATED)))
+            return -1;
+        if (restack(h, p, s, marker, max_depth - 1) != 0)
+            return -1;
     }
     return 0;
 }
@@ -174,10 +190,12 @@ typedef struct frame_index {
 
 static void key_put(frame_key *k, const void *data, size_t len)
 {
-    if (k->failed || len == 0) return;
+    if (k->failed || len == 0)
+        return;
     if (k->cap - k->len < len) {
         size_t cap = k->cap ? k->cap : KEY_MIN_CAP;
-        while (cap - k->len < len) cap *= 2;
+        while (cap - k->len < len)
+            cap *= 2;
         uint8_t *d = realloc(k->data, cap);
         if (!d) {
             k->failed = 1;
@@ -190,14 +208,18 @@ static void key_put(frame_key *k, const void *data, size_t len)
     k->len += len;
 }
 
-static void key_u64(frame_key *k, uint64_t v) { key_put(k, &v, sizeof v); }
+static void key_u64(frame_key *k, uint64_t v)
+{
+    key_put(k, &v, sizeof v);
+}
 
 /* String idx of t with its length first, so ("ab","c") != ("a","bc"). */
 static void key_string(frame_key *k, const pp_host *h, const pp_pprof *t, int64_t idx)
 {
     size_t len = h->pprof_string_len(t, idx);
     key_u64(k, len);
-    if (len) key_put(k, t->strings[idx], len);
+    if (len)
+        key_put(k, t->strings[idx], len);
 }
 
 /* Lookups by id without the host's lock when ids are 1..n in order (as
@@ -229,7 +251,8 @@ static void location_key(frame_key *k, const pp_host *h, pp_profile *p, const pp
     key_u64(k, l->n_lines);
     for (size_t i = 0; i < l->n_lines; i++) {
         const pp_function *f = function_of(h, p, t, l->lines[i].function_id);
-        if (!f) continue;
+        if (!f)
+            continue;
         key_u64(k, i);
         key_string(k, h, t, f->name);
         key_string(k, h, t, f->filename);
@@ -245,7 +268,8 @@ static void location_key(frame_key *k, const pp_host *h, pp_profile *p, const pp
 static uint64_t key_hash(const uint8_t *data, size_t len)
 {
     uint64_t x = FNV_OFFSET;
-    for (size_t i = 0; i < len; i++) x = (x ^ data[i]) * FNV_PRIME;
+    for (size_t i = 0; i < len; i++)
+        x = (x ^ data[i]) * FNV_PRIME;
     return x;
 }
 
@@ -283,17 +307,20 @@ static int frames_build(frame_index *fi, const pp_host *h, pp_profile *p, const 
     size_t n = t->n_locations ? t->n_locations : 1;
     fi->n_locations = t->n_locations;
     fi->n_slots = TRIE_MIN_SLOTS;
-    while (fi->n_slots < n * 2) fi->n_slots *= 2;
+    while (fi->n_slots < n * 2)
+        fi->n_slots *= 2;
     fi->frame_of = malloc(n * sizeof *fi->frame_of);
     fi->hash = malloc(n * sizeof *fi->hash);
     fi->key_at = malloc(n * sizeof *fi->key_at);
     fi->key_len = malloc(n * sizeof *fi->key_len);
     fi->slots = calloc(fi->n_slots, sizeof *fi->slots);
-    if (!fi->frame_of || !fi->hash || !fi->key_at || !fi->key_len || !fi->slots) return -1;
+    if (!fi->frame_of || !fi->hash || !fi->key_at || !fi->key_len || !fi->slots)
+        return -1;
     frame_key k = {0};
     for (size_t i = 0; i < t->n_locations && !k.failed && !fi->keys.failed; i++) {
         location_key(&k, h, p, t, &t->locations[i]);
-        if (!k.failed) fi->frame_of[i] = frame_find(fi, &k, key_hash(k.data, k.len));
+        if (!k.failed)
+            fi->frame_of[i] = frame_find(fi, &k, key_hash(k.data, k.len));
     }
     int failed = k.failed || fi->keys.failed;
     free(k.data);
@@ -306,7 +333,8 @@ static uint64_t frame_of_id(const frame_index *fi, const pp_host *h, pp_profile 
                             const pp_pprof *t, uint64_t id)
 {
     const pp_location *l = location_of(h, p, t, id);
-    if (!l || (size_t)(l - t->locations) >= fi->n_locations) return FRAME_UNKNOWN_BIT | id;
+    if (!l || (size_t)(l - t->locations) >= fi->n_locations)
+        return FRAME_UNKNOWN_BIT | id;
     return fi->frame_of[l - t->locations];
 }
 
@@ -337,10 +365,12 @@ static int trie_rehash(call_trie *tr)
 {
     size_t n = tr->n_slots ? tr->n_slots * 2 : TRIE_MIN_SLOTS;
     uint32_t *slots = calloc(n, sizeof *slots);
-    if (!slots) return -1;
+    if (!slots)
+        return -1;
     for (size_t i = 0; i < tr->n_nodes; i++) {
         size_t j = trie_slot(tr->nodes[i].parent, tr->nodes[i].frame, n);
-        while (slots[j]) j = (j + 1) & (n - 1);
+        while (slots[j])
+            j = (j + 1) & (n - 1);
         slots[j] = (uint32_t)i + 1;
     }
     free(tr->slots);
@@ -353,17 +383,21 @@ static int trie_rehash(call_trie *tr)
  * index, NODE_ROOT when absent (or on error with *failed set). */
 static uint32_t trie_child(call_trie *tr, uint32_t parent, uint64_t frame, int add, int *failed)
 {
-    if (add && (tr->n_nodes + 1) * 2 > tr->n_slots && trie_rehash(tr) != 0) goto fail;
+    if (add && (tr->n_nodes + 1) * 2 > tr->n_slots && trie_rehash(tr) != 0)
+        goto fail;
     size_t j = trie_slot(parent, frame, tr->n_slots);
     for (; tr->slots[j]; j = (j + 1) & (tr->n_slots - 1)) {
         const trie_node *nd = &tr->nodes[tr->slots[j] - 1];
-        if (nd->parent == parent && nd->frame == frame) return tr->slots[j] - 1;
+        if (nd->parent == parent && nd->frame == frame)
+            return tr->slots[j] - 1;
     }
-    if (!add) return NODE_ROOT;
+    if (!add)
+        return NODE_ROOT;
     if (tr->n_nodes == tr->cap_nodes) {
         size_t cap = tr->cap_nodes ? tr->cap_nodes * 2 : TRIE_MIN_SLOTS;
         trie_node *nodes = realloc(tr->nodes, cap * sizeof *nodes);
-        if (!nodes) goto fail;
+        if (!nodes)
+            goto fail;
         tr->nodes = nodes;
         tr->cap_nodes = cap;
     }
@@ -383,10 +417,12 @@ static void trie_free(call_trie *tr)
 
 long ds_fraction_index(const pp_pprof *t)
 {
-    if (t->n_sample_types == 0) return -1;
+    if (t->n_sample_types == 0)
+        return -1;
     if (t->default_sample_type != 0)
         for (size_t i = 0; i < t->n_sample_types; i++)
-            if (t->sample_types[i].type == t->default_sample_type) return (long)i;
+            if (t->sample_types[i].type == t->default_sample_type)
+                return (long)i;
     return (long)t->n_sample_types - 1;
 }
 
@@ -394,12 +430,16 @@ long ds_fraction_index(const pp_pprof *t)
 static int64_t add_sat(int64_t a, int64_t b)
 {
     int64_t r;
-    if (!__builtin_add_overflow(a, b, &r)) return r;
+    if (!__builtin_add_overflow(a, b, &r))
+        return r;
     return b > 0 ? INT64_MAX : INT64_MIN;
 }
 
 /* |v| without overflow at INT64_MIN */
-static uint64_t magnitude(int64_t v) { return v < 0 ? (uint64_t)-(v + 1) + 1 : (uint64_t)v; }
+static uint64_t magnitude(int64_t v)
+{
+    return v < 0 ? (uint64_t) - (v + 1) + 1 : (uint64_t)v;
+}
 
 /* The walk of one sample's stack, root first, through the call tree. */
 typedef struct stack_walk {
@@ -420,7 +460,8 @@ static uint64_t walk_frame(const stack_walk *w, const pp_sample *s, size_t d)
 static int64_t trie_build(call_trie *tr, const stack_walk *w, size_t vi, int *failed)
 {
     int64_t total = 0;
-    if (trie_rehash(tr) != 0) return *failed = 1, 0;
+    if (trie_rehash(tr) != 0)
+        return *failed = 1, 0;
     for (size_t i = 0; i < w->t->n_samples; i++) {
         const pp_sample *s = &w->t->samples[i];
         int64_t v = vi < s->n_values ? s->values[vi] : 0;
@@ -428,7 +469,8 @@ static int64_t trie_build(call_trie *tr, const stack_walk *w, size_t vi, int *fa
         uint32_t node = NODE_ROOT;
         for (size_t d = 0; d < s->n_location_ids; d++) {
             node = trie_child(tr, node, walk_frame(w, s, d), 1, failed);
-            if (*failed) return 0;
+            if (*failed)
+                return 0;
             tr->nodes[node].total = add_sat(tr->nodes[node].total, v);
         }
     }
@@ -443,7 +485,8 @@ static size_t fold_depth(call_trie *tr, const stack_walk *w, const pp_sample *s,
     int failed = 0;
     for (size_t d = 0; d < s->n_location_ids; d++) {
         node = trie_child(tr, node, walk_frame(w, s, d), 0, &failed);
-        if (node == NODE_ROOT || magnitude(tr->nodes[node].total) < cutoff) return d;
+        if (node == NODE_ROOT || magnitude(tr->nodes[node].total) < cutoff)
+            return d;
     }
     return SIZE_MAX;
 }
@@ -451,7 +494,8 @@ static size_t fold_depth(call_trie *tr, const stack_walk *w, const pp_sample *s,
 int ds_fold_small(const pp_host *h, pp_profile *p, pp_pprof *t, double min_fraction)
 {
     long vi = ds_fraction_index(t);
-    if (vi < 0 || t->n_samples == 0) return 0;
+    if (vi < 0 || t->n_samples == 0)
+        return 0;
     frame_index fi = {0};
     call_trie tr = {0};
     stack_walk w = {&fi, h, p, t};
@@ -466,9 +510,12 @@ int ds_fold_small(const pp_host *h, pp_profile *p, pp_pprof *t, double min_fract
     for (size_t i = 0; rc == 0 && i < t->n_samples; i++) {
         pp_sample *s = &t->samples[i];
         size_t d = fold_depth(&tr, &w, s, cutoff);
-        if (d == SIZE_MAX) continue;
-        if (!marker && !(marker = add_marker_frame(h, p, t, DS_FRAME_OTHER))) rc = -1;
-        if (rc == 0) rc = restack(h, p, s, marker, d);
+        if (d == SIZE_MAX)
+            continue;
+        if (!marker && !(marker = add_marker_frame(h, p, t, DS_FRAME_OTHER)))
+            rc = -1;
+        if (rc == 0)
+            rc = restack(h, p, s, marker, d);
     }
     trie_free(&tr);
     frames_free(&fi);

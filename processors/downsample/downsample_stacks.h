@@ -24,8 +24,8 @@ size_t ds_count_listed_types(const pp_host *h, const pp_pprof *t, char *const *t
                              size_t n_types);
 /* 1 if some type is kept, 0 if none of the listed types is present (the
  * tree is left unchanged), -1 on error. */
-int ds_keep_sample_types(const pp_host *h, pp_profile *p, pp_pprof *t,
-                         char *const *types, size_t n_types);
+int ds_keep_sample_types(const pp_host *h, pp_profile *p, pp_pprof *t, char *const *types,
+                         size_t n_types);
 int ds_truncate_stacks(const pp_host *h, pp_profile *p, pp_pprof *t, size_t max_depth);
 int ds_fold_small(const pp_host *h, pp_profile *p, pp_pprof *t, double min_fraction);
 

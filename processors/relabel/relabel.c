@@ -60,7 +60,8 @@ static int series_read(relabel_state *st, pp_profile *p, relabel_labels *ls)
     relabel_labels_clear(ls);
     size_t n = h->label_count(p);
     for (size_t i = 0; i < n; i++)
-        if (relabel_labels_set(ls, h->label_name(p, i), h->label_value(p, i)) != 0) return -1;
+        if (relabel_labels_set(ls, h->label_name(p, i), h->label_value(p, i)) != 0)
+            return -1;
     return 0;
 }
 
@@ -75,14 +76,17 @@ static int series_write(relabel_state *st, pp_profile *p, const relabel_labels *
             continue;
         }
         char *copy = strdup(name); /* label_del may free `name` */
-        if (!copy) return -1;
+        if (!copy)
+            return -1;
         h->label_del(p, copy);
         free(copy);
     }
     for (size_t i = 0; i < ls->n; i++) {
         const char *cur = h->label_get(p, ls->items[i].name);
-        if (cur && strcmp(cur, ls->items[i].value) == 0) continue;
-        if (h->label_set(p, ls->items[i].name, ls->items[i].value) != 0) return -1;
+        if (cur && strcmp(cur, ls->items[i].value) == 0)
+            continue;
+        if (h->label_set(p, ls->items[i].name, ls->items[i].value) != 0)
+            return -1;
     }
     return 0;
 }
@@ -91,16 +95,18 @@ static int series_write(relabel_state *st, pp_profile *p, const relabel_labels *
 static int relabel_series(relabel_state *st, pp_profile *p)
 {
     const pp_host *h = st->host;
-    if (series_read(st, p, &st->scratch) != 0) return -1;
+    if (series_read(st, p, &st->scratch) != 0)
+        return -1;
     relabel_verdict v = relabel_rules_apply(&st->series_rules, &st->scratch);
-    if (v == RELABEL_ERROR) return -1;
+    if (v == RELABEL_ERROR)
+        return -1;
     if (v == RELABEL_DROP) {
         h->metric_add(st->dropped_by_rule, 1);
         return 0;
     }
-    const char *missing = !relabel_labels_get(&st->scratch, LABEL_SERVICE) ? LABEL_SERVICE
+    const char *missing = !relabel_labels_get(&st->scratch, LABEL_SERVICE)  ? LABEL_SERVICE
                           : !relabel_labels_get(&st->scratch, LABEL_FAMILY) ? LABEL_FAMILY
-                                                                             : NULL;
+                                                                            : NULL;
     if (missing) {
         const char *svc = h->label_get(p, LABEL_SERVICE);
         h->log(st->self, PP_LOG_DEBUG, "dropping profile of service %s: rules removed %s",
@@ -148,7 +154,8 @@ static uint64_t labels_hash(const pp_label *l, size_t n)
 
 static void cache_clear(label_cache *c)
 {
-    for (size_t i = 0; i < c->n_slots; i++) free(c->slots[i].in);
+    for (size_t i = 0; i < c->n_slots; i++)
+        free(c->slots[i].in);
     free(c->slots);
     c->slots = NULL;
     c->n_slots = c->n_used = 0;
@@ -158,11 +165,14 @@ static int cache_grow(label_cache *c)
 {
     size_t n = c->n_slots ? c->n_slots * 2 : CACHE_INITIAL_SLOTS;
     cache_entry *slots = calloc(n, sizeof *slots);
-    if (!slots) return -1;
+    if (!slots)
+        return -1;
     for (size_t i = 0; i < c->n_slots; i++) {
-        if (!c->slots[i].used) continue;
+        if (!c->slots[i].used)
+            continue;
         size_t j = c->slots[i].hash & (n - 1);
-        while (slots[j].used) j = (j + 1) & (n - 1);
+        while (slots[j].used)
+            j = (j + 1) & (n - 1);
         slots[j] = c->slots[i];
     }
     free(c->slots);
@@ -174,7 +184,8 @@ static int cache_grow(label_cache *c)
 /* The entry for labels l[0..n), found or added (not yet filled). */
 static cache_entry *cache_slot(label_cache *c, const pp_label *l, size_t n)
 {
-    if ((c->n_used + 1) * 2 > c->n_slots && cache_grow(c) != 0) return NULL;
+    if ((c->n_used + 1) * 2 > c->n_slots && cache_grow(c) != 0)
+        return NULL;
     uint64_t h = labels_hash(l, n);
     size_t j = h & (c->n_slots - 1);
     for (; c->slots[j].used; j = (j + 1) & (c->n_slots - 1)) {
@@ -187,8 +198,10 @@ static cache_entry *cache_slot(label_cache *c, const pp_label *l, size_t n)
     e->hash = h;
     e->n_in = n;
     e->in = malloc((n ? n : 1) * sizeof *l);
-    if (!e->in) return NULL;
-    if (n) memcpy(e->in, l, n * sizeof *l);
+    if (!e->in)
+        return NULL;
+    if (n)
+        memcpy(e->in, l, n * sizeof *l);
     c->n_used++;
     return e;
 }
@@ -196,7 +209,8 @@ static cache_entry *cache_slot(label_cache *c, const pp_label *l, size_t n)
 static int labels_unchanged(const pp_pprof *t, const pp_label *in, size_t n,
                             const relabel_labels *ls)
 {
-    if (ls->n != n) return 0;
+    if (ls->n != n)
+        return 0;
     for (size_t i = 0; i < n; i++)
         if (strcmp(t->strings[in[i].key], ls->items[i].name) != 0 ||
             strcmp(t->strings[in[i].str], ls->items[i].value) != 0)
@@ -214,7 +228,8 @@ static int cache_eval(relabel_state *st, const pp_pprof *t, cache_entry *e)
         if (relabel_labels_set(ls, t->strings[e->in[i].key], t->strings[e->in[i].str]) != 0)
             return -1;
     relabel_verdict v = relabel_rules_apply(&st->sample_rules, ls);
-    if (v == RELABEL_ERROR) return -1;
+    if (v == RELABEL_ERROR)
+        return -1;
     e->dropped = v == RELABEL_DROP;
     return e->dropped || !labels_unchanged(t, e->in, e->n_in, ls);
 }
@@ -239,9 +254,11 @@ static int cache_fill(relabel_state *st, pp_profile *p, const pp_pprof *t, cache
     const pp_host *h = st->host;
     relabel_labels *ls = &st->scratch;
     int changed = cache_eval(st, t, e);
-    if (changed <= 0 || e->dropped) return changed < 0 ? -1 : 0;
+    if (changed <= 0 || e->dropped)
+        return changed < 0 ? -1 : 0;
     e->out = h->profile_alloc(p, (ls->n ? ls->n : 1) * sizeof *e->out);
-    if (!e->out) return -1;
+    if (!e->out)
+        return -1;
     for (size_t i = 0; i < ls->n; i++) {
         long j = input_label(t, e, ls->items[i].name, ls->items[i].value);
         if (j >= 0) {
@@ -251,7 +268,8 @@ static int cache_fill(relabel_state *st, pp_profile *p, const pp_pprof *t, cache
         }
         e->out[i].key = h->pprof_intern(p, ls->items[i].name);
         e->out[i].str = h->pprof_intern(p, ls->items[i].value);
-        if (e->out[i].key < 0 || e->out[i].str < 0) return -1;
+        if (e->out[i].key < 0 || e->out[i].str < 0)
+            return -1;
     }
     e->n_out = ls->n;
     return 0;
@@ -262,30 +280,35 @@ static long sample_string_labels(label_cache *c, const pp_sample *s)
 {
     if (s->n_labels > c->tmp_cap) {
         pp_label *tmp = realloc(c->tmp, s->n_labels * sizeof *tmp);
-        if (!tmp) return -1;
+        if (!tmp)
+            return -1;
         c->tmp = tmp;
         c->tmp_cap = s->n_labels;
     }
     size_t n = 0;
     for (size_t i = 0; i < s->n_labels; i++)
-        if (s->labels[i].str != 0) c->tmp[n++] = (pp_label){s->labels[i].key, s->labels[i].str, 0, 0};
+        if (s->labels[i].str != 0)
+            c->tmp[n++] = (pp_label){s->labels[i].key, s->labels[i].str, 0, 0};
     return (long)n;
 }
 
 /* Gives sample s the relabelled string labels of e plus its own numeric
  * labels. 0 or -1. */
-static int sample_set_labels(relabel_state *st, pp_profile *p, pp_sample *s,
-                             const cache_entry *e, size_t n_string)
+static int sample_set_labels(relabel_state *st, pp_profile *p, pp_sample *s, const cache_entry *e,
+                             size_t n_string)
 {
     /* each sample gets its own array: pprof_compact renumbers string
      * indices in place, so a shared array would be renumbered twice */
     size_t n_numeric = s->n_labels - n_string;
     pp_label *l = st->host->profile_alloc(p, (e->n_out + n_numeric + 1) * sizeof *l);
-    if (!l) return -1;
-    if (e->n_out) memcpy(l, e->out, e->n_out * sizeof *l);
+    if (!l)
+        return -1;
+    if (e->n_out)
+        memcpy(l, e->out, e->n_out * sizeof *l);
     size_t k = e->n_out;
     for (size_t i = 0; i < s->n_labels; i++)
-        if (s->labels[i].str == 0) l[k++] = s->labels[i];
+        if (s->labels[i].str == 0)
+            l[k++] = s->labels[i];
     s->labels = l;
     s->n_labels = k;
     return 0;
@@ -293,18 +316,21 @@ static int sample_set_labels(relabel_state *st, pp_profile *p, pp_sample *s,
 
 /* Relabels every sample; removes dropped ones. *changed set if any
  * sample changed. 0 or -1. */
-static int relabel_samples_tree(relabel_state *st, pp_profile *p, pp_pprof *t,
-                                label_cache *c, int *changed)
+static int relabel_samples_tree(relabel_state *st, pp_profile *p, pp_pprof *t, label_cache *c,
+                                int *changed)
 {
     size_t kept = 0;
     for (size_t i = 0; i < t->n_samples; i++) {
         pp_sample *s = &t->samples[i];
         long n = sample_string_labels(c, s);
-        if (n < 0) return -1;
+        if (n < 0)
+            return -1;
         cache_entry *e = cache_slot(c, c->tmp, (size_t)n);
-        if (!e || !e->in) return -1;
+        if (!e || !e->in)
+            return -1;
         if (!e->filled) {
-            if (cache_fill(st, p, t, e) != 0) return -1;
+            if (cache_fill(st, p, t, e) != 0)
+                return -1;
             e->filled = 1;
         }
         if (e->dropped) {
@@ -312,8 +338,10 @@ static int relabel_samples_tree(relabel_state *st, pp_profile *p, pp_pprof *t,
             st->host->metric_add(st->dropped_samples, 1);
             continue;
         }
-        if (e->out && sample_set_labels(st, p, s, e, (size_t)n) != 0) return -1;
-        if (e->out) *changed = 1;
+        if (e->out && sample_set_labels(st, p, s, e, (size_t)n) != 0)
+            return -1;
+        if (e->out)
+            *changed = 1;
         t->samples[kept++] = *s;
     }
     t->n_samples = kept;
@@ -329,7 +357,8 @@ static int samples_would_change(relabel_state *st, const pp_pprof *t)
     for (size_t i = 0; rc == 0 && i < t->n_samples; i++) {
         long n = sample_string_labels(&c, &t->samples[i]);
         cache_entry *e = n < 0 ? NULL : cache_slot(&c, c.tmp, (size_t)n);
-        if (!e || !e->in) rc = -1;
+        if (!e || !e->in)
+            rc = -1;
         else if (!e->filled) {
             rc = cache_eval(st, t, e);
             e->filled = 1;
@@ -352,16 +381,20 @@ static int relabel_samples(relabel_state *st, pp_profile *p)
         return 1;
     }
     int would = samples_would_change(st, ro);
-    if (would <= 0) return would == 0 ? 1 : -1;
+    if (would <= 0)
+        return would == 0 ? 1 : -1;
     pp_pprof *t = h->profile_tree_mut(p, err, sizeof err);
-    if (!t) return -1;
+    if (!t)
+        return -1;
     label_cache cache = {0};
     int changed = 0;
     int rc = relabel_samples_tree(st, p, t, &cache, &changed);
     cache_clear(&cache);
     free(cache.tmp);
-    if (rc != 0) return -1;
-    if (changed && h->pprof_compact(p) != 0) return -1;
+    if (rc != 0)
+        return -1;
+    if (changed && h->pprof_compact(p) != 0)
+        return -1;
     return 1;
 }
 
@@ -372,8 +405,10 @@ static pp_batch *relabel_process(void *state, pp_batch *in)
     for (size_t i = h->batch_count(in); i-- > 0;) {
         pp_profile *p = h->batch_get(in, i);
         int keep = st->series_rules.n > 0 ? relabel_series(st, p) : 1;
-        if (keep == 1 && st->sample_rules.n > 0) keep = relabel_samples(st, p);
-        if (keep == 1) continue;
+        if (keep == 1 && st->sample_rules.n > 0)
+            keep = relabel_samples(st, p);
+        if (keep == 1)
+            continue;
         if (keep < 0) {
             h->log(st->self, PP_LOG_ERROR, "out of memory relabelling a profile: dropped");
             h->metric_add(st->dropped_error, 1);
@@ -386,7 +421,8 @@ static pp_batch *relabel_process(void *state, pp_batch *in)
 static void relabel_destroy(void *state)
 {
     relabel_state *st = state;
-    if (!st) return;
+    if (!st)
+        return;
     relabel_rules_free(&st->series_rules);
     relabel_rules_free(&st->sample_rules);
     relabel_labels_free(&st->scratch);
@@ -397,7 +433,8 @@ static int relabel_create(const pp_host *host, pp_instance *self, const pp_confi
                           void **state)
 {
     relabel_state *st = calloc(1, sizeof *st);
-    if (!st) return host->cfg_error(cfg, NULL, "out of memory");
+    if (!st)
+        return host->cfg_error(cfg, NULL, "out of memory");
     st->host = host;
     st->self = self;
     if (relabel_rules_compile(&st->series_rules, host, cfg, "rules") != 0 ||
@@ -408,18 +445,18 @@ static int relabel_create(const pp_host *host, pp_instance *self, const pp_confi
     st->dropped_by_rule =
         host->metric(self, "relabel_dropped_profiles_total",
                      "Profiles dropped by relabel, by reason", PP_COUNTER, "reason=\"rule\"");
-    st->dropped_missing_label = host->metric(
-        self, "relabel_dropped_profiles_total", "Profiles dropped by relabel, by reason",
-        PP_COUNTER, "reason=\"missing_required_label\"");
+    st->dropped_missing_label = host->metric(self, "relabel_dropped_profiles_total",
+                                             "Profiles dropped by relabel, by reason", PP_COUNTER,
+                                             "reason=\"missing_required_label\"");
     st->dropped_error =
         host->metric(self, "relabel_dropped_profiles_total",
                      "Profiles dropped by relabel, by reason", PP_COUNTER, "reason=\"error\"");
-    st->dropped_samples = host->metric(self, "relabel_dropped_samples_total",
-                                       "Samples dropped by sample_labels keep/drop rules",
-                                       PP_COUNTER, NULL);
-    st->decode_errors = host->metric(self, "relabel_decode_errors_total",
-                                     "Profiles whose payload could not be decoded for sample_labels",
-                                     PP_COUNTER, NULL);
+    st->dropped_samples =
+        host->metric(self, "relabel_dropped_samples_total",
+                     "Samples dropped by sample_labels keep/drop rules", PP_COUNTER, NULL);
+    st->decode_errors = host->metric(
+        self, "relabel_decode_errors_total",
+        "Profiles whose payload could not be decoded for sample_labels", PP_COUNTER, NULL);
     *state = st;
     return 0;
 }

@@ -16,7 +16,8 @@ static void label_release(relabel_label *l)
 
 void relabel_labels_clear(relabel_labels *ls)
 {
-    for (size_t i = 0; i < ls->n; i++) label_release(&ls->items[i]);
+    for (size_t i = 0; i < ls->n; i++)
+        label_release(&ls->items[i]);
     ls->n = 0;
 }
 
@@ -31,7 +32,8 @@ void relabel_labels_free(relabel_labels *ls)
 static long labels_find(const relabel_labels *ls, const char *name)
 {
     for (size_t i = 0; i < ls->n; i++)
-        if (strcmp(ls->items[i].name, name) == 0) return (long)i;
+        if (strcmp(ls->items[i].name, name) == 0)
+            return (long)i;
     return -1;
 }
 
@@ -51,20 +53,21 @@ void relabel_labels_remove_at(relabel_labels *ls, size_t i)
 int relabel_labels_del(relabel_labels *ls, const char *name)
 {
     long i = labels_find(ls, name);
-    if (i < 0) return 0;
+    if (i < 0)
+        return 0;
     relabel_labels_remove_at(ls, (size_t)i);
     return 1;
 }
 
-int relabel_labels_setn(relabel_labels *ls, const char *name, const char *value,
-                        size_t value_len)
+int relabel_labels_setn(relabel_labels *ls, const char *name, const char *value, size_t value_len)
 {
     if (value_len == 0) {
         relabel_labels_del(ls, name);
         return 0;
     }
     char *v = strndup(value, value_len);
-    if (!v) return -1;
+    if (!v)
+        return -1;
     long i = labels_find(ls, name);
     if (i >= 0) {
         free(ls->items[i].value);

@@ -30,8 +30,7 @@ const char *relabel_labels_get(const relabel_labels *ls, const char *name);
 /* Sets name=value (copies both); an empty value deletes. 0 or -1 (OOM). */
 int relabel_labels_set(relabel_labels *ls, const char *name, const char *value);
 /* Same with a value that is not NUL-terminated. */
-int relabel_labels_setn(relabel_labels *ls, const char *name, const char *value,
-                        size_t value_len);
+int relabel_labels_setn(relabel_labels *ls, const char *name, const char *value, size_t value_len);
 /* Removes `name`; 1 if it was there, 0 if not. */
 int relabel_labels_del(relabel_labels *ls, const char *name);
 /* Removes item i (keeps the order of the rest). */

@@ -41,12 +41,10 @@ typedef enum relabel_action {
 } relabel_action;
 
 static const char *const action_names[] = {
-    [ACT_REPLACE] = "replace",     [ACT_KEEP] = "keep",
-    [ACT_DROP] = "drop",           [ACT_KEEPEQUAL] = "keepequal",
-    [ACT_DROPEQUAL] = "dropequal", [ACT_HASHMOD] = "hashmod",
-    [ACT_LABELMAP] = "labelmap",   [ACT_LABELDROP] = "labeldrop",
-    [ACT_LABELKEEP] = "labelkeep", [ACT_LOWERCASE] = "lowercase",
-    [ACT_UPPERCASE] = "uppercase",
+    [ACT_REPLACE] = "replace",     [ACT_KEEP] = "keep",           [ACT_DROP] = "drop",
+    [ACT_KEEPEQUAL] = "keepequal", [ACT_DROPEQUAL] = "dropequal", [ACT_HASHMOD] = "hashmod",
+    [ACT_LABELMAP] = "labelmap",   [ACT_LABELDROP] = "labeldrop", [ACT_LABELKEEP] = "labelkeep",
+    [ACT_LOWERCASE] = "lowercase", [ACT_UPPERCASE] = "uppercase",
 };
 #define N_ACTIONS (sizeof action_names / sizeof action_names[0])
 
@@ -73,13 +71,13 @@ struct relabel_rule {
 const pp_option relabel_rule_options[] = {
     {"source_labels", PP_OPT_STRING_LIST, "[]",
      "labels whose values are joined with `separator` and matched", 0, NULL},
-    {"separator", PP_OPT_STRING, DEFAULT_SEPARATOR,
-     "placed between the joined source label values", 0, NULL},
+    {"separator", PP_OPT_STRING, DEFAULT_SEPARATOR, "placed between the joined source label values",
+     0, NULL},
     {"regex", PP_OPT_STRING, DEFAULT_REGEX,
      "RE2 regex matched against the joined value (fully anchored)", 0, NULL},
     {"target_label", PP_OPT_STRING, NULL,
-     "label written by replace, hashmod, lowercase, uppercase; compared by keepequal, dropequal",
-     0, NULL},
+     "label written by replace, hashmod, lowercase, uppercase; compared by keepequal, dropequal", 0,
+     NULL},
     {"replacement", PP_OPT_STRING, DEFAULT_REPLACEMENT,
      "value for replace and name for labelmap; $1, ${1}, ${name} expand", 0, NULL},
     {"modulus", PP_OPT_INT, "0", "modulus of the hash for hashmod", 0, NULL},
@@ -95,8 +93,8 @@ const pp_option relabel_rule_options[] = {
 /* ---------------------------------------------------------------- */
 
 typedef struct regex_text {
-    char *text;      /* translated pattern with prefix and suffix */
-    size_t *origin;  /* origin[i]: offset in the user's pattern of text[i] */
+    char *text;     /* translated pattern with prefix and suffix */
+    size_t *origin; /* origin[i]: offset in the user's pattern of text[i] */
     size_t len;
 } regex_text;
 
@@ -114,9 +112,12 @@ static int text_put(regex_text *t, const char *s, size_t origin)
  * PCRE2 also reads lookaround, `(?P=n)`, `(?>...)`, `(?R)`, ...: refused. */
 static int re2_group(const char *q)
 {
-    if (q[0] == 'P' && q[1] == '<') return 1;
-    if (q[0] == '<') return q[1] != '=' && q[1] != '!';
-    while (*q && strchr("imsU-", *q)) q++;
+    if (q[0] == 'P' && q[1] == '<')
+        return 1;
+    if (q[0] == '<')
+        return q[1] != '=' && q[1] != '!';
+    while (*q && strchr("imsU-", *q))
+        q++;
     return *q == ')' || *q == ':';
 }
 
@@ -143,7 +144,8 @@ static int regex_translate(const char *pat, regex_text *t, char *err, size_t err
     for (size_t i = 0; i < n; i++) {
         char c = pat[i];
         if (quoted) {
-            if (c == '\\' && pat[i + 1] == 'E') quoted = 0;
+            if (c == '\\' && pat[i + 1] == 'E')
+                quoted = 0;
         } else if (c == '\\' && i + 1 < n) {
             char e = pat[i + 1];
             if (e == 'Q') {
@@ -164,7 +166,8 @@ static int regex_translate(const char *pat, regex_text *t, char *err, size_t err
                     *err_offset = i;
                     return -1;
                 }
-                while (end < n && end < k + 3 && pat[end] >= '0' && pat[end] <= '7') end++;
+                while (end < n && end < k + 3 && pat[end] >= '0' && pat[end] <= '7')
+                    end++;
                 text_put(t, "\\o{", i);
                 for (size_t d = k; d < end; d++) {
                     t->text[t->len] = pat[d];
@@ -182,13 +185,15 @@ static int regex_translate(const char *pat, regex_text *t, char *err, size_t err
             continue;
         } else if (in_class) {
             /* `]` right after `[` or `[^` is a literal, not the end */
-            if (c == ']' && i > class_start) in_class = 0;
+            if (c == ']' && i > class_start)
+                in_class = 0;
         } else if (c == '[') {
             in_class = 1;
             class_start = i + 1 + (pat[i + 1] == '^');
         } else if (c == '(' && pat[i + 1] == '?' && !re2_group(pat + i + 2)) {
-            snprintf(err, errlen, "lookaround, backreferences, recursion and atomic "
-                                  "groups are not RE2 syntax");
+            snprintf(err, errlen,
+                     "lookaround, backreferences, recursion and atomic "
+                     "groups are not RE2 syntax");
             *err_offset = i;
             return -1;
         }
@@ -200,8 +205,7 @@ static int regex_translate(const char *pat, regex_text *t, char *err, size_t err
     return 0;
 }
 
-void *relabel_regex_compile(const char *pattern, char *err, size_t errlen,
-                            size_t *err_offset)
+void *relabel_regex_compile(const char *pattern, char *err, size_t errlen, size_t *err_offset)
 {
     regex_text t = {0};
     *err_offset = 0;
@@ -212,8 +216,8 @@ void *relabel_regex_compile(const char *pattern, char *err, size_t errlen,
     }
     int code;
     PCRE2_SIZE off;
-    uint32_t opts = PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOLLAR_ENDONLY |
-                    PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+    uint32_t opts = PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOLLAR_ENDONLY | PCRE2_UTF |
+                    PCRE2_MATCH_INVALID_UTF;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)t.text, t.len, opts, &code, &off, NULL);
     if (!re) {
         PCRE2_UCHAR msg[256];
@@ -231,7 +235,10 @@ void *relabel_regex_compile(const char *pattern, char *err, size_t errlen,
     return re;
 }
 
-void relabel_regex_free(void *re) { pcre2_code_free(re); }
+void relabel_regex_free(void *re)
+{
+    pcre2_code_free(re);
+}
 
 static int regex_match(pcre2_code *re, pcre2_match_data *md, const char *s, size_t len)
 {
@@ -241,7 +248,8 @@ static int regex_match(pcre2_code *re, pcre2_match_data *md, const char *s, size
 int relabel_regex_full_match(void *re, const char *subject)
 {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    if (!md) return 0;
+    if (!md)
+        return 0;
     int ok = regex_match(re, md, subject, strlen(subject));
     pcre2_match_data_free(md);
     return ok;
@@ -251,15 +259,23 @@ int relabel_regex_full_match(void *re, const char *subject)
 /* Rule compilation and validation (Prometheus' Config.Validate).    */
 /* ---------------------------------------------------------------- */
 
-static int is_name_start(int c) { return isalpha(c) || c == '_'; }
-static int is_name_char(int c) { return isalnum(c) || c == '_'; }
+static int is_name_start(int c)
+{
+    return isalpha(c) || c == '_';
+}
+static int is_name_char(int c)
+{
+    return isalnum(c) || c == '_';
+}
 
 /* A Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*. */
 static int label_name_valid(const char *s)
 {
-    if (!s || !is_name_start((unsigned char)*s)) return 0;
+    if (!s || !is_name_start((unsigned char)*s))
+        return 0;
     for (s++; *s; s++)
-        if (!is_name_char((unsigned char)*s)) return 0;
+        if (!is_name_char((unsigned char)*s))
+            return 0;
     return 1;
 }
 
@@ -267,10 +283,13 @@ static int label_name_valid(const char *s)
  * relabelTarget pattern, loosely: name characters, `$`, braces). */
 static int label_template_valid(const char *s)
 {
-    if (!s || !*s) return 0;
-    if (!strchr(s, '$')) return label_name_valid(s);
+    if (!s || !*s)
+        return 0;
+    if (!strchr(s, '$'))
+        return label_name_valid(s);
     for (; *s; s++)
-        if (!is_name_char((unsigned char)*s) && !strchr("${}", *s)) return 0;
+        if (!is_name_char((unsigned char)*s) && !strchr("${}", *s))
+            return 0;
     return 1;
 }
 
@@ -286,17 +305,19 @@ static int parse_action(const char *s, relabel_action *out)
     return -1;
 }
 
-static const char *opt_string(const pp_host *host, const pp_config *item,
-                              const char *key, const char *fallback)
+static const char *opt_string(const pp_host *host, const pp_config *item, const char *key,
+                              const char *fallback)
 {
-    if (!host->cfg_is_set(item, key)) return fallback;
+    if (!host->cfg_is_set(item, key))
+        return fallback;
     const char *s = host->cfg_string(item, key);
     return s ? s : fallback;
 }
 
 static void rule_free(relabel_rule *r)
 {
-    for (size_t i = 0; i < r->n_source_labels; i++) free(r->source_labels[i]);
+    for (size_t i = 0; i < r->n_source_labels; i++)
+        free(r->source_labels[i]);
     free(r->source_labels);
     free(r->separator);
     free(r->target_label);
@@ -309,13 +330,16 @@ static int rule_read_sources(relabel_rule *r, const pp_host *host, const pp_conf
 {
     const pp_config *src = host->cfg_child(item, "source_labels");
     size_t n = src ? host->cfg_count(src) : 0;
-    if (n == 0) return 0;
+    if (n == 0)
+        return 0;
     r->source_labels = calloc(n, sizeof *r->source_labels);
-    if (!r->source_labels) return -1;
+    if (!r->source_labels)
+        return -1;
     for (size_t i = 0; i < n; i++) {
         const char *s = host->cfg_scalar(host->cfg_item(src, i));
         r->source_labels[i] = strdup(s ? s : "");
-        if (!r->source_labels[i]) return -1;
+        if (!r->source_labels[i])
+            return -1;
         r->n_source_labels++;
     }
     return 0;
@@ -340,26 +364,21 @@ static int rule_validate(const relabel_rule *r, const pp_host *host, const pp_co
     case ACT_KEEPEQUAL:
     case ACT_DROPEQUAL:
         if (!label_name_valid(tl))
-            return host->cfg_error(item, "target_label",
-                                   "%s requires a valid target_label", act);
+            return host->cfg_error(item, "target_label", "%s requires a valid target_label", act);
         if (r->action != ACT_HASHMOD && !default_repl)
-            return host->cfg_error(item, "replacement",
-                                   "replacement can not be set for %s", act);
+            return host->cfg_error(item, "replacement", "replacement can not be set for %s", act);
         if ((r->action == ACT_KEEPEQUAL || r->action == ACT_DROPEQUAL) &&
             (!default_regex || !default_sep || r->modulus != 0))
-            return host->cfg_error(item, NULL,
-                                   "%s takes only source_labels and target_label", act);
+            return host->cfg_error(item, NULL, "%s takes only source_labels and target_label", act);
         return 0;
     case ACT_REPLACE:
         if (!label_template_valid(tl))
-            return host->cfg_error(item, "target_label",
-                                   "replace requires a valid target_label");
+            return host->cfg_error(item, "target_label", "replace requires a valid target_label");
         return 0;
     case ACT_LABELMAP:
         if (!label_template_valid(r->replacement))
             return host->cfg_error(item, "replacement",
-                                   "\"%s\" is not a valid label name for labelmap",
-                                   r->replacement);
+                                   "\"%s\" is not a valid label name for labelmap", r->replacement);
         return 0;
     case ACT_LABELDROP:
     case ACT_LABELKEEP:
@@ -380,7 +399,8 @@ static int rule_compile_regex(relabel_rule *r, const pp_host *host, const pp_con
     if (!r->re)
         return host->cfg_error(item, "regex", "invalid RE2 regex at position %zu: %s", at, msg);
     r->md = pcre2_match_data_create_from_pattern(r->re, NULL);
-    if (!r->md) return host->cfg_error(item, "regex", "out of memory");
+    if (!r->md)
+        return host->cfg_error(item, "regex", "out of memory");
     return 0;
 }
 
@@ -391,7 +411,8 @@ static int rule_compile(relabel_rule *r, const pp_host *host, const pp_config *i
     const char *action = opt_string(host, item, "action", "replace");
     if (parse_action(action, &r->action) != 0)
         return host->cfg_error(item, "action", "unknown action \"%s\"", action);
-    if (rule_read_sources(r, host, item) != 0) return host->cfg_error(item, NULL, "out of memory");
+    if (rule_read_sources(r, host, item) != 0)
+        return host->cfg_error(item, NULL, "out of memory");
     r->separator = strdup(opt_string(host, item, "separator", DEFAULT_SEPARATOR));
     r->replacement = strdup(opt_string(host, item, "replacement", DEFAULT_REPLACEMENT));
     const char *tl = opt_string(host, item, "target_label", NULL);
@@ -400,7 +421,8 @@ static int rule_compile(relabel_rule *r, const pp_host *host, const pp_config *i
         return host->cfg_error(item, NULL, "out of memory");
     if (host->cfg_is_set(item, "modulus")) {
         int64_t m = host->cfg_int(item, "modulus");
-        if (m < 0) return host->cfg_error(item, "modulus", "modulus must be >= 0");
+        if (m < 0)
+            return host->cfg_error(item, "modulus", "modulus must be >= 0");
         r->modulus = (uint64_t)m;
     }
     if (rule_validate(r, host, item, host->cfg_is_set(item, "source_labels")) != 0)
@@ -413,11 +435,14 @@ int relabel_rules_compile(relabel_rules *out, const pp_host *host, const pp_conf
 {
     memset(out, 0, sizeof *out);
     const pp_config *list = host->cfg_child(parent, list_key);
-    if (!list || host->cfg_kind(list) != PP_NODE_SEQUENCE) return 0;
+    if (!list || host->cfg_kind(list) != PP_NODE_SEQUENCE)
+        return 0;
     size_t n = host->cfg_count(list);
-    if (n == 0) return 0;
+    if (n == 0)
+        return 0;
     out->rules = calloc(n, sizeof *out->rules);
-    if (!out->rules) return host->cfg_error(parent, list_key, "out of memory");
+    if (!out->rules)
+        return host->cfg_error(parent, list_key, "out of memory");
     for (size_t i = 0; i < n; i++) {
         out->n++;
         if (rule_compile(&out->rules[i], host, host->cfg_item(list, i)) != 0) {
@@ -430,7 +455,8 @@ int relabel_rules_compile(relabel_rules *out, const pp_host *host, const pp_conf
 
 void relabel_rules_free(relabel_rules *r)
 {
-    for (size_t i = 0; i < r->n; i++) rule_free(&r->rules[i]);
+    for (size_t i = 0; i < r->n; i++)
+        rule_free(&r->rules[i]);
     free(r->rules);
     free(r->joined);
     free(r->expanded);
@@ -444,11 +470,14 @@ void relabel_rules_free(relabel_rules *r)
 
 static int buf_reserve(char **buf, size_t *cap, size_t need)
 {
-    if (need <= *cap) return 0;
+    if (need <= *cap)
+        return 0;
     size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     char *p = realloc(*buf, c);
-    if (!p) return -1;
+    if (!p)
+        return -1;
     *buf = p;
     *cap = c;
     return 0;
@@ -456,8 +485,10 @@ static int buf_reserve(char **buf, size_t *cap, size_t need)
 
 static int buf_append(char **buf, size_t *cap, size_t *len, const char *s, size_t n)
 {
-    if (buf_reserve(buf, cap, *len + n + 1) != 0) return -1;
-    if (n) memcpy(*buf + *len, s, n);
+    if (buf_reserve(buf, cap, *len + n + 1) != 0)
+        return -1;
+    if (n)
+        memcpy(*buf + *len, s, n);
     *len += n;
     (*buf)[*len] = '\0';
     return 0;
@@ -468,13 +499,15 @@ static int join_sources(relabel_rules *rs, const relabel_rule *r, const relabel_
                         size_t *len)
 {
     *len = 0;
-    if (buf_append(&rs->joined, &rs->joined_cap, len, "", 0) != 0) return -1;
+    if (buf_append(&rs->joined, &rs->joined_cap, len, "", 0) != 0)
+        return -1;
     for (size_t i = 0; i < r->n_source_labels; i++) {
-        if (i > 0 && buf_append(&rs->joined, &rs->joined_cap, len, r->separator,
-                                strlen(r->separator)) != 0)
+        if (i > 0 &&
+            buf_append(&rs->joined, &rs->joined_cap, len, r->separator, strlen(r->separator)) != 0)
             return -1;
         const char *v = relabel_labels_get(ls, r->source_labels[i]);
-        if (v && buf_append(&rs->joined, &rs->joined_cap, len, v, strlen(v)) != 0) return -1;
+        if (v && buf_append(&rs->joined, &rs->joined_cap, len, v, strlen(v)) != 0)
+            return -1;
     }
     return 0;
 }
@@ -486,13 +519,17 @@ static size_t template_ref(const char *t, long *group, const char **name, size_t
 {
     size_t i = 1, start, end;
     int brace = t[1] == '{';
-    if (brace) i++;
+    if (brace)
+        i++;
     start = i;
-    while (t[i] && is_name_char((unsigned char)t[i])) i++;
+    while (t[i] && is_name_char((unsigned char)t[i]))
+        i++;
     end = i;
-    if (end == start) return 0;
+    if (end == start)
+        return 0;
     if (brace) {
-        if (t[i] != '}') return 0;
+        if (t[i] != '}')
+            return 0;
         i++;
     }
     *name = t + start;
@@ -500,7 +537,8 @@ static size_t template_ref(const char *t, long *group, const char **name, size_t
     long num = 0;
     for (size_t k = start; k < end; k++) {
         /* Go caps numbers at 1e8 and reads a leading zero as a name */
-        if (!isdigit((unsigned char)t[k]) || num >= 100000000L) return *group = -1, i;
+        if (!isdigit((unsigned char)t[k]) || num >= 100000000L)
+            return *group = -1, i;
         num = num * 10 + (t[k] - '0');
     }
     *group = (t[start] == '0' && end - start > 1) ? -1 : num;
@@ -510,7 +548,8 @@ static size_t template_ref(const char *t, long *group, const char **name, size_t
 static long group_by_name(pcre2_code *re, const char *name, size_t len)
 {
     char tmp[128];
-    if (len >= sizeof tmp) return -1;
+    if (len >= sizeof tmp)
+        return -1;
     memcpy(tmp, name, len);
     tmp[len] = '\0';
     int n = pcre2_substring_number_from_name(re, (PCRE2_SPTR)tmp);
@@ -523,17 +562,21 @@ static long expand_template(relabel_rules *rs, const relabel_rule *r, const char
                             const char *subject)
 {
     size_t len = 0;
-    if (buf_append(&rs->expanded, &rs->expanded_cap, &len, "", 0) != 0) return -1;
+    if (buf_append(&rs->expanded, &rs->expanded_cap, &len, "", 0) != 0)
+        return -1;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
     uint32_t n_pairs = pcre2_get_ovector_count(r->md);
     for (const char *t = tmpl; *t;) {
         const char *dollar = strchr(t, '$');
         size_t lit = dollar ? (size_t)(dollar - t) : strlen(t);
-        if (buf_append(&rs->expanded, &rs->expanded_cap, &len, t, lit) != 0) return -1;
+        if (buf_append(&rs->expanded, &rs->expanded_cap, &len, t, lit) != 0)
+            return -1;
         t += lit;
-        if (!dollar) break;
+        if (!dollar)
+            break;
         if (t[1] == '$') {
-            if (buf_append(&rs->expanded, &rs->expanded_cap, &len, "$", 1) != 0) return -1;
+            if (buf_append(&rs->expanded, &rs->expanded_cap, &len, "$", 1) != 0)
+                return -1;
             t += 2;
             continue;
         }
@@ -542,13 +585,16 @@ static long expand_template(relabel_rules *rs, const relabel_rule *r, const char
         size_t name_len;
         size_t used = template_ref(t, &group, &name, &name_len);
         if (used == 0) { /* malformed: the `$` is literal */
-            if (buf_append(&rs->expanded, &rs->expanded_cap, &len, "$", 1) != 0) return -1;
+            if (buf_append(&rs->expanded, &rs->expanded_cap, &len, "$", 1) != 0)
+                return -1;
             t++;
             continue;
         }
         t += used;
-        if (group < 0) group = group_by_name(r->re, name, name_len);
-        if (group < 0 || (uint32_t)group >= n_pairs || ov[2 * group] == PCRE2_UNSET) continue;
+        if (group < 0)
+            group = group_by_name(r->re, name, name_len);
+        if (group < 0 || (uint32_t)group >= n_pairs || ov[2 * group] == PCRE2_UNSET)
+            continue;
         if (buf_append(&rs->expanded, &rs->expanded_cap, &len, subject + ov[2 * group],
                        ov[2 * group + 1] - ov[2 * group]) != 0)
             return -1;
@@ -556,11 +602,11 @@ static long expand_template(relabel_rules *rs, const relabel_rule *r, const char
     return (long)len;
 }
 
-static int set_case(relabel_labels *ls, const char *target, const char *val, size_t len,
-                    int upper)
+static int set_case(relabel_labels *ls, const char *target, const char *val, size_t len, int upper)
 {
     char *v = malloc(len + 1);
-    if (!v) return -1;
+    if (!v)
+        return -1;
     for (size_t i = 0; i < len; i++)
         v[i] = (char)(upper ? toupper((unsigned char)val[i]) : tolower((unsigned char)val[i]));
     int rc = relabel_labels_setn(ls, target, v, len);
@@ -571,12 +617,16 @@ static int set_case(relabel_labels *ls, const char *target, const char *val, siz
 static int apply_replace(relabel_rules *rs, const relabel_rule *r, relabel_labels *ls,
                          const char *val, size_t len)
 {
-    if (!regex_match(r->re, r->md, val, len)) return 0;
+    if (!regex_match(r->re, r->md, val, len))
+        return 0;
     long tl = expand_template(rs, r, r->target_label, val);
-    if (tl < 0) return -1;
-    if (!label_name_valid(rs->expanded)) return 0;
+    if (tl < 0)
+        return -1;
+    if (!label_name_valid(rs->expanded))
+        return 0;
     char *target = strdup(rs->expanded);
-    if (!target) return -1;
+    if (!target)
+        return -1;
     long vl = expand_template(rs, r, r->replacement, val);
     int rc = vl < 0 ? -1 : relabel_labels_setn(ls, target, rs->expanded, (size_t)vl);
     free(target);
@@ -588,7 +638,8 @@ static int apply_hashmod(relabel_labels *ls, const relabel_rule *r, const char *
     uint8_t d[MD5_DIGEST_LEN];
     md5_digest(val, len, d);
     uint64_t h = 0;
-    for (size_t i = MD5_DIGEST_LEN - HASH_TAIL_BYTES; i < MD5_DIGEST_LEN; i++) h = h << 8 | d[i];
+    for (size_t i = MD5_DIGEST_LEN - HASH_TAIL_BYTES; i < MD5_DIGEST_LEN; i++)
+        h = h << 8 | d[i];
     char num[24];
     snprintf(num, sizeof num, "%" PRIu64, h % r->modulus);
     return relabel_labels_set(ls, r->target_label, num);
@@ -596,12 +647,16 @@ static int apply_hashmod(relabel_labels *ls, const relabel_rule *r, const char *
 
 static int apply_labelmap(relabel_rules *rs, const relabel_rule *r, relabel_labels *ls)
 {
-    if (relabel_labels_copy(&rs->snapshot, ls) != 0) return -1;
+    if (relabel_labels_copy(&rs->snapshot, ls) != 0)
+        return -1;
     for (size_t i = 0; i < rs->snapshot.n; i++) {
         const relabel_label *l = &rs->snapshot.items[i];
-        if (!regex_match(r->re, r->md, l->name, strlen(l->name))) continue;
-        if (expand_template(rs, r, r->replacement, l->name) < 0) return -1;
-        if (relabel_labels_set(ls, rs->expanded, l->value) != 0) return -1;
+        if (!regex_match(r->re, r->md, l->name, strlen(l->name)))
+            continue;
+        if (expand_template(rs, r, r->replacement, l->name) < 0)
+            return -1;
+        if (relabel_labels_set(ls, rs->expanded, l->value) != 0)
+            return -1;
     }
     return 0;
 }
@@ -622,7 +677,8 @@ static void apply_labelfilter(const relabel_rule *r, relabel_labels *ls, int kee
 static int rule_apply(relabel_rules *rs, const relabel_rule *r, relabel_labels *ls)
 {
     size_t len;
-    if (join_sources(rs, r, ls, &len) != 0) return -1;
+    if (join_sources(rs, r, ls, &len) != 0)
+        return -1;
     const char *val = rs->joined;
     switch (r->action) {
     case ACT_REPLACE:
@@ -658,8 +714,10 @@ relabel_verdict relabel_rules_apply(relabel_rules *r, relabel_labels *ls)
 {
     for (size_t i = 0; i < r->n; i++) {
         int rc = rule_apply(r, &r->rules[i], ls);
-        if (rc < 0) return RELABEL_ERROR;
-        if (rc == 0) return RELABEL_DROP;
+        if (rc < 0)
+            return RELABEL_ERROR;
+        if (rc == 0)
+            return RELABEL_DROP;
     }
     return RELABEL_KEEP;
 }

@@ -39,8 +39,8 @@ extern const pp_option relabel_rule_options[];
 /* Compiles the rules of the sequence `list` (NULL or absent: no rules).
  * `list_key` is the option's name (`rules` or `sample_labels`).
  * Returns 0, or -1 after reporting through host->cfg_error. */
-int relabel_rules_compile(relabel_rules *out, const pp_host *host,
-                          const pp_config *parent, const char *list_key);
+int relabel_rules_compile(relabel_rules *out, const pp_host *host, const pp_config *parent,
+                          const char *list_key);
 void relabel_rules_free(relabel_rules *r);
 
 typedef enum relabel_verdict {
@@ -55,8 +55,7 @@ relabel_verdict relabel_rules_apply(relabel_rules *r, relabel_labels *ls);
 /* Compiles one RE2-syntax pattern as the rules do (for tests): returns
  * NULL with a message and the offset in `pattern` on error. The result
  * is a pcre2_code_8 *; free with relabel_regex_free. */
-void *relabel_regex_compile(const char *pattern, char *err, size_t errlen,
-                            size_t *err_offset);
+void *relabel_regex_compile(const char *pattern, char *err, size_t errlen, size_t *err_offset);
 void relabel_regex_free(void *re);
 /* 1 when the whole of `subject` matches. */
 int relabel_regex_full_match(void *re, const char *subject);

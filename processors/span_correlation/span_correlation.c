@@ -44,12 +44,10 @@ static const pp_option span_options[] = {
     {"id_labels", PP_OPT_SECTION, NULL, "which label keys carry trace and span ids", 0,
      id_label_options},
     {"keep_ratio", PP_OPT_DOUBLE, "1",
-     "fraction of traces whose ids stay on the samples (OpenTelemetry TraceIdRatioBased)", 0,
-     NULL},
+     "fraction of traces whose ids stay on the samples (OpenTelemetry TraceIdRatioBased)", 0, NULL},
     {"span_name_to_series", PP_OPT_BOOL, "false",
      "split profiles by span name and make it a series label", 0, NULL},
-    {"span_name_label", PP_OPT_STRING, "span_name", "sample label holding the span name", 0,
-     NULL},
+    {"span_name_label", PP_OPT_STRING, "span_name", "sample label holding the span name", 0, NULL},
     {"max_span_names", PP_OPT_INT, "50",
      "span names per service promoted to series; later ones become `other`", 0, NULL},
     {0},
@@ -84,7 +82,7 @@ typedef struct prof_ctx {
     pp_profile *p;
     pp_pprof *t;
     size_t n_strings;
-    uint8_t *kind;     /* enum key_kind of a label key */
+    uint8_t *kind;             /* enum key_kind of a label key */
     int64_t *norm[N_ID_KINDS]; /* 0 unknown, -1 malformed, else normalized */
     int64_t canon_key[N_ID_KINDS];
     int64_t series_id[N_ID_KINDS]; /* ids moved down from series labels */
@@ -94,22 +92,28 @@ typedef struct prof_ctx {
 static int key_is(const id_keys *k, const char *name)
 {
     for (size_t i = 0; i < k->n; i++)
-        if (strcmp(k->names[i], name) == 0) return 1;
+        if (strcmp(k->names[i], name) == 0)
+            return 1;
     return 0;
 }
 
 static enum key_kind kind_of(const span_state *st, const char *name)
 {
-    if (key_is(&st->keys[ID_TRACE], name)) return KIND_TRACE;
-    if (key_is(&st->keys[ID_SPAN], name)) return KIND_SPAN;
+    if (key_is(&st->keys[ID_TRACE], name))
+        return KIND_TRACE;
+    if (key_is(&st->keys[ID_SPAN], name))
+        return KIND_SPAN;
     return KIND_OTHER;
 }
 
 static enum key_kind key_kind(const span_state *st, prof_ctx *c, int64_t key)
 {
-    if (key <= 0 || (size_t)key >= c->t->n_strings) return KIND_OTHER;
-    if ((size_t)key >= c->n_strings) return kind_of(st, c->t->strings[key]);
-    if (c->kind[key] == KIND_UNKNOWN) c->kind[key] = (uint8_t)kind_of(st, c->t->strings[key]);
+    if (key <= 0 || (size_t)key >= c->t->n_strings)
+        return KIND_OTHER;
+    if ((size_t)key >= c->n_strings)
+        return kind_of(st, c->t->strings[key]);
+    if (c->kind[key] == KIND_UNKNOWN)
+        c->kind[key] = (uint8_t)kind_of(st, c->t->strings[key]);
     return (enum key_kind)c->kind[key];
 }
 
@@ -118,20 +122,24 @@ static enum key_kind key_kind(const span_state *st, prof_ctx *c, int64_t key)
 static int64_t id_norm(const span_state *st, prof_ctx *c, int64_t str, int id)
 {
     int64_t *cache = (size_t)str < c->n_strings ? &c->norm[id][str] : NULL;
-    if (cache && *cache) return *cache;
+    if (cache && *cache)
+        return *cache;
     char hex[ID_MAX_HEX + 1];
     int64_t r = -1;
     if (span_id_normalize(c->t->strings[str], id_hex_len[id], hex) == 0) {
         r = strcmp(hex, c->t->strings[str]) == 0 ? str : st->host->pprof_intern(c->p, hex);
-        if (r <= 0) return -2;
+        if (r <= 0)
+            return -2;
     }
-    if (cache) *cache = r;
+    if (cache)
+        *cache = r;
     return r;
 }
 
 static int64_t canon_key(const span_state *st, prof_ctx *c, int id)
 {
-    if (!c->canon_key[id]) c->canon_key[id] = st->host->pprof_intern(c->p, st->keys[id].names[0]);
+    if (!c->canon_key[id])
+        c->canon_key[id] = st->host->pprof_intern(c->p, st->keys[id].names[0]);
     return c->canon_key[id];
 }
 
@@ -152,11 +160,11 @@ static int move_series_ids(span_state *st, prof_ctx *c)
         char hex[ID_MAX_HEX + 1];
         if (span_id_normalize(h->label_value(c->p, i), id_hex_len[id], hex) != 0)
             c->malformed++;
-        else if (c->t && !c->series_id[id] &&
-                 (c->series_id[id] = h->pprof_intern(c->p, hex)) <= 0)
+        else if (c->t && !c->series_id[id] && (c->series_id[id] = h->pprof_intern(c->p, hex)) <= 0)
             return -1;
         char *name = strdup(h->label_name(c->p, i));
-        if (!name) return -1;
+        if (!name)
+            return -1;
         h->label_del(c->p, name);
         free(name);
         h->metric_add(st->moved, 1);
@@ -167,7 +175,7 @@ static int move_series_ids(span_state *st, prof_ctx *c)
 /* The ids found on one sample, and whether its labels must be rebuilt. */
 typedef struct sample_ids {
     int64_t id[N_ID_KINDS]; /* normalized string index, 0 = none */
-    size_t n_other;          /* labels that are not ids */
+    size_t n_other;         /* labels that are not ids */
     int dirty;
 } sample_ids;
 
@@ -184,7 +192,8 @@ static int sample_read_ids(const span_state *st, prof_ctx *c, const pp_sample *s
         }
         int id = k == KIND_TRACE ? ID_TRACE : ID_SPAN;
         int64_t norm = id_norm(st, c, l->str, id);
-        if (norm == -2) return -1;
+        if (norm == -2)
+            return -1;
         if (norm == -1 || si->id[id]) { /* malformed, or a second id: first wins */
             c->malformed += norm == -1;
             si->dirty = 1;
@@ -201,7 +210,8 @@ static int sample_read_ids(const span_state *st, prof_ctx *c, const pp_sample *s
 static int sample_fix(span_state *st, prof_ctx *c, pp_sample *s)
 {
     sample_ids si;
-    if (sample_read_ids(st, c, s, &si) != 0) return -1;
+    if (sample_read_ids(st, c, s, &si) != 0)
+        return -1;
     for (int id = 0; id < N_ID_KINDS; id++)
         if (!si.id[id] && c->series_id[id]) {
             si.id[id] = c->series_id[id];
@@ -213,17 +223,21 @@ static int sample_fix(span_state *st, prof_ctx *c, pp_sample *s)
         si.dirty = 1;
         c->stripped++;
     }
-    if (!si.dirty) return 0;
+    if (!si.dirty)
+        return 0;
     pp_label *l = st->host->profile_alloc(c->p, (si.n_other + N_ID_KINDS) * sizeof *l);
-    if (!l) return -1;
+    if (!l)
+        return -1;
     size_t n = 0;
     for (size_t i = 0; i < s->n_labels; i++)
         if (s->labels[i].str == 0 || key_kind(st, c, s->labels[i].key) == KIND_OTHER)
             l[n++] = s->labels[i];
     for (int id = 0; id < N_ID_KINDS; id++) {
-        if (!si.id[id]) continue;
+        if (!si.id[id])
+            continue;
         int64_t key = canon_key(st, c, id);
-        if (key <= 0) return -1;
+        if (key <= 0)
+            return -1;
         l[n++] = (pp_label){.key = key, .str = si.id[id]};
     }
     s->labels = l;
@@ -233,8 +247,8 @@ static int sample_fix(span_state *st, prof_ctx *c, pp_sample *s)
 
 /* Read-only caches for needs_fix, per string-table index. */
 typedef struct scan_cache {
-    uint8_t *kind;               /* enum key_kind of a key */
-    uint8_t *value[N_ID_KINDS];  /* 0 unknown, 1 canonical id, 2 not */
+    uint8_t *kind;              /* enum key_kind of a key */
+    uint8_t *value[N_ID_KINDS]; /* 0 unknown, 1 canonical id, 2 not */
 } scan_cache;
 
 enum { VALUE_UNKNOWN = 0, VALUE_CANONICAL, VALUE_OTHER };
@@ -263,7 +277,8 @@ static int sample_needs_fix(const span_state *st, scan_cache *sc, const pp_pprof
             continue;
         if (sc->kind[l->key] == KIND_UNKNOWN)
             sc->kind[l->key] = (uint8_t)kind_of(st, t->strings[l->key]);
-        if (sc->kind[l->key] == KIND_OTHER) continue;
+        if (sc->kind[l->key] == KIND_OTHER)
+            continue;
         int id = sc->kind[l->key] == KIND_TRACE ? ID_TRACE : ID_SPAN;
         if (seen[id] || strcmp(t->strings[l->key], st->keys[id].names[0]) != 0 ||
             !id_canonical(sc, t, l->str, id))
@@ -281,29 +296,35 @@ static int needs_fix(const span_state *st, pp_profile *p, const pp_pprof *t)
 {
     const pp_host *h = st->host;
     for (size_t i = 0; i < h->label_count(p); i++)
-        if (kind_of(st, h->label_name(p, i)) != KIND_OTHER) return 1;
+        if (kind_of(st, h->label_name(p, i)) != KIND_OTHER)
+            return 1;
     size_t n = t->n_strings ? t->n_strings : 1;
     scan_cache sc = {.kind = calloc(n, 1)};
-    for (int id = 0; id < N_ID_KINDS; id++) sc.value[id] = calloc(n, 1);
+    for (int id = 0; id < N_ID_KINDS; id++)
+        sc.value[id] = calloc(n, 1);
     int rc = sc.kind && sc.value[ID_TRACE] && sc.value[ID_SPAN] ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < t->n_samples; i++)
         rc = sample_needs_fix(st, &sc, t, &t->samples[i]);
     free(sc.kind);
-    for (int id = 0; id < N_ID_KINDS; id++) free(sc.value[id]);
+    for (int id = 0; id < N_ID_KINDS; id++)
+        free(sc.value[id]);
     return rc;
 }
 
 static void ctx_free(prof_ctx *c)
 {
     free(c->kind);
-    for (int id = 0; id < N_ID_KINDS; id++) free(c->norm[id]);
+    for (int id = 0; id < N_ID_KINDS; id++)
+        free(c->norm[id]);
 }
 
 static int fix_samples(span_state *st, prof_ctx *c)
 {
-    if (move_series_ids(st, c) != 0) return -1;
+    if (move_series_ids(st, c) != 0)
+        return -1;
     for (size_t i = 0; i < c->t->n_samples; i++)
-        if (sample_fix(st, c, &c->t->samples[i]) != 0) return -1;
+        if (sample_fix(st, c, &c->t->samples[i]) != 0)
+            return -1;
     return st->host->pprof_compact(c->p);
 }
 
@@ -321,15 +342,19 @@ static int fix_profile(span_state *st, pp_profile *p)
         return move_series_ids(st, &bare);
     }
     int needed = needs_fix(st, p, ro);
-    if (needed <= 0) return needed;
+    if (needed <= 0)
+        return needed;
     prof_ctx c = {.p = p, .t = h->profile_tree_mut(p, err, sizeof err)};
-    if (!c.t) return -1;
+    if (!c.t)
+        return -1;
     c.n_strings = c.t->n_strings;
     size_t n = c.n_strings ? c.n_strings : 1;
     c.kind = calloc(n, sizeof *c.kind);
-    for (int id = 0; id < N_ID_KINDS; id++) c.norm[id] = calloc(n, sizeof *c.norm[id]);
+    for (int id = 0; id < N_ID_KINDS; id++)
+        c.norm[id] = calloc(n, sizeof *c.norm[id]);
     int rc = -1;
-    if (c.kind && c.norm[ID_TRACE] && c.norm[ID_SPAN]) rc = fix_samples(st, &c);
+    if (c.kind && c.norm[ID_TRACE] && c.norm[ID_SPAN])
+        rc = fix_samples(st, &c);
     h->metric_add(st->malformed, (double)c.malformed);
     h->metric_add(st->stripped, (double)c.stripped);
     ctx_free(&c);
@@ -349,13 +374,16 @@ static void process_one(span_state *st, pp_profile *p, pp_batch *out)
     size_t n_parts = 0;
     if (!st->to_series || span_names_split(&st->names, p, &parts, &n_parts) != 0) {
         if (st->to_series)
-            h->log(st->self, PP_LOG_WARN, "profile not split by span name (out of memory or "
-                                          "undecodable): passed on as it is");
+            h->log(st->self, PP_LOG_WARN,
+                   "profile not split by span name (out of memory or "
+                   "undecodable): passed on as it is");
         h->batch_add(out, p);
         return;
     }
-    if (n_parts > 1) h->metric_add(st->split, (double)(n_parts - 1));
-    for (size_t i = 0; i < n_parts; i++) h->batch_add(out, parts[i]);
+    if (n_parts > 1)
+        h->metric_add(st->split, (double)(n_parts - 1));
+    for (size_t i = 0; i < n_parts; i++)
+        h->batch_add(out, parts[i]);
     free(parts);
 }
 
@@ -369,23 +397,28 @@ static pp_batch *span_process(void *state, pp_batch *in)
         h->log(st->self, PP_LOG_ERROR, "out of memory: batch passed on unchanged");
         return in;
     }
-    for (size_t i = n; i-- > 0;) ps[i] = h->batch_take(in, i);
-    for (size_t i = 0; i < n; i++) process_one(st, ps[i], in);
+    for (size_t i = n; i-- > 0;)
+        ps[i] = h->batch_take(in, i);
+    for (size_t i = 0; i < n; i++)
+        process_one(st, ps[i], in);
     free(ps);
     return in;
 }
 
 static void keys_free(id_keys *k)
 {
-    for (size_t i = 0; i < k->n; i++) free(k->names[i]);
+    for (size_t i = 0; i < k->n; i++)
+        free(k->names[i]);
     free(k->names);
 }
 
 static void span_destroy(void *state)
 {
     span_state *st = state;
-    if (!st) return;
-    for (int id = 0; id < N_ID_KINDS; id++) keys_free(&st->keys[id]);
+    if (!st)
+        return;
+    for (int id = 0; id < N_ID_KINDS; id++)
+        keys_free(&st->keys[id]);
     span_names_free(&st->names);
     free(st->names.label);
     free(st);
@@ -399,13 +432,17 @@ static int read_keys(span_state *st, const pp_config *cfg, const char *key,
     const pp_config *sec = h->cfg_child(cfg, "id_labels");
     const pp_config *list = sec ? h->cfg_child(sec, key) : NULL;
     size_t n = list ? h->cfg_count(list) : N_DEFAULT_KEYS;
-    if (list && n == 0) return h->cfg_error(sec, key, "needs at least one label key");
+    if (list && n == 0)
+        return h->cfg_error(sec, key, "needs at least one label key");
     out->names = calloc(n, sizeof *out->names);
-    if (!out->names) return h->cfg_error(cfg, "id_labels", "out of memory");
+    if (!out->names)
+        return h->cfg_error(cfg, "id_labels", "out of memory");
     for (size_t i = 0; i < n; i++) {
         const char *s = list ? h->cfg_scalar(h->cfg_item(list, i)) : defaults[i];
-        if (!s || !*s) return h->cfg_error(sec, key, "item %zu is empty", i);
-        if (!(out->names[i] = strdup(s))) return h->cfg_error(cfg, "id_labels", "out of memory");
+        if (!s || !*s)
+            return h->cfg_error(sec, key, "item %zu is empty", i);
+        if (!(out->names[i] = strdup(s)))
+            return h->cfg_error(cfg, "id_labels", "out of memory");
         out->n++;
     }
     return 0;
@@ -426,37 +463,40 @@ static int read_options(span_state *st, const pp_config *cfg)
         return h->cfg_error(cfg, "keep_ratio", "must be in [0, 1], got %g", st->keep_ratio);
     st->to_series = h->cfg_bool(cfg, "span_name_to_series");
     int64_t max = h->cfg_int(cfg, "max_span_names");
-    if (max < 1) return h->cfg_error(cfg, "max_span_names", "must be at least 1");
+    if (max < 1)
+        return h->cfg_error(cfg, "max_span_names", "must be at least 1");
     const char *label = h->cfg_string(cfg, "span_name_label");
-    if (!label || !*label) return h->cfg_error(cfg, "span_name_label", "must not be empty");
+    if (!label || !*label)
+        return h->cfg_error(cfg, "span_name_label", "must not be empty");
     st->names = (span_names){.host = h, .label = strdup(label), .max_names = (size_t)max};
-    if (!st->names.label) return h->cfg_error(cfg, NULL, "out of memory");
+    if (!st->names.label)
+        return h->cfg_error(cfg, NULL, "out of memory");
     return 0;
 }
 
-static int span_create(const pp_host *host, pp_instance *self, const pp_config *cfg,
-                       void **state)
+static int span_create(const pp_host *host, pp_instance *self, const pp_config *cfg, void **state)
 {
     span_state *st = calloc(1, sizeof *st);
-    if (!st) return host->cfg_error(cfg, NULL, "out of memory");
+    if (!st)
+        return host->cfg_error(cfg, NULL, "out of memory");
     st->host = host;
     st->self = self;
     if (read_options(st, cfg) != 0) {
         span_destroy(st);
         return -1;
     }
-    st->malformed = host->metric(self, "span_correlation_malformed_ids_total",
-                                 "Trace or span ids removed from samples as malformed",
-                                 PP_COUNTER, NULL);
+    st->malformed =
+        host->metric(self, "span_correlation_malformed_ids_total",
+                     "Trace or span ids removed from samples as malformed", PP_COUNTER, NULL);
     st->stripped = host->metric(self, "span_correlation_stripped_samples_total",
                                 "Samples whose ids were removed by keep_ratio", PP_COUNTER, NULL);
     st->moved = host->metric(self, "span_correlation_series_ids_moved_total",
                              "Id series labels moved down into sample labels", PP_COUNTER, NULL);
     st->split = host->metric(self, "span_correlation_split_profiles_total",
                              "Profiles added by splitting by span name", PP_COUNTER, NULL);
-    st->decode_errors = host->metric(self, "span_correlation_decode_errors_total",
-                                     "Profiles passed on unchanged: payload not decodable",
-                                     PP_COUNTER, NULL);
+    st->decode_errors =
+        host->metric(self, "span_correlation_decode_errors_total",
+                     "Profiles passed on unchanged: payload not decodable", PP_COUNTER, NULL);
     *state = st;
     return 0;
 }

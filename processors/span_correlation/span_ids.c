@@ -9,27 +9,36 @@
 
 static int hex_value(int c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
 int span_id_normalize(const char *in, size_t hex_len, char *out)
 {
-    while (isspace((unsigned char)*in)) in++;
-    if (in[0] == '0' && (in[1] == 'x' || in[1] == 'X')) in += 2;
+    while (isspace((unsigned char)*in))
+        in++;
+    if (in[0] == '0' && (in[1] == 'x' || in[1] == 'X'))
+        in += 2;
     size_t n = 0;
-    while (in[n] && !isspace((unsigned char)in[n])) n++;
+    while (in[n] && !isspace((unsigned char)in[n]))
+        n++;
     for (const char *rest = in + n; *rest; rest++)
-        if (!isspace((unsigned char)*rest)) return -1;
-    if (n == 0 || n > hex_len) return -1;
+        if (!isspace((unsigned char)*rest))
+            return -1;
+    if (n == 0 || n > hex_len)
+        return -1;
     size_t pad = hex_len - n;
     memset(out, '0', pad);
     int nonzero = 0;
     for (size_t i = 0; i < n; i++) {
         int v = hex_value((unsigned char)in[i]);
-        if (v < 0) return -1;
+        if (v < 0)
+            return -1;
         nonzero |= v;
         out[pad + i] = "0123456789abcdef"[v];
     }
@@ -39,14 +48,17 @@ int span_id_normalize(const char *in, size_t hex_len, char *out)
 
 uint64_t span_ratio_bound(double ratio)
 {
-    if (!(ratio > 0)) return 0;
-    if (ratio >= 1) return UINT64_MAX;
+    if (!(ratio > 0))
+        return 0;
+    if (ratio >= 1)
+        return UINT64_MAX;
     return (uint64_t)(ratio * TWO_POW_63);
 }
 
 int span_trace_keep(const char *trace_hex, double ratio)
 {
-    if (ratio >= 1) return 1;
+    if (ratio >= 1)
+        return 1;
     uint64_t x = 0;
     for (size_t i = TRACE_LOW_HALF_AT; i < TRACE_ID_HEX; i++)
         x = x << 4 | (uint64_t)hex_value((unsigned char)trace_hex[i]);

@@ -76,7 +76,8 @@ static const pp_option file_receiver_options[] = {
      "glob(7) patterns of the pprof files to read (`{a,b}` and `~` work)", 1, NULL},
     {"exclude", PP_OPT_STRING_LIST, NULL,
      "patterns of files to leave alone: matched against the path, or against "
-     "the base name when the pattern has no `/`", 0, NULL},
+     "the base name when the pattern has no `/`",
+     0, NULL},
     {"poll_interval", PP_OPT_DURATION, "0s",
      "how often to look for new files; 0 reads the files there at start once", 0, NULL},
     {"min_file_age", PP_OPT_DURATION, "1s",
@@ -85,11 +86,13 @@ static const pp_option file_receiver_options[] = {
     {"labels", PP_OPT_STRING_MAP, NULL, "series labels added to every profile", 0, NULL},
     {"service_name", PP_OPT_STRING, NULL,
      "the `service_name` label; default: the file name up to its first `.` "
-     "(`checkout.heap.pb.gz` gives `checkout`)", 0, NULL},
+     "(`checkout.heap.pb.gz` gives `checkout`)",
+     0, NULL},
     {"profile_type", PP_OPT_STRING, NULL,
      "the `__name__` label; default: Pyroscope's name for the sample types (the table in "
      "the top README: `process_cpu`, `memory`, `goroutines`, `mutex`, `wall`, ...; "
-     "`mutex` becomes `block` when the file name says `block` and not `mutex`)", 0, NULL},
+     "`mutex` becomes `block` when the file name says `block` and not `mutex`)",
+     0, NULL},
     {"delete_after_read", PP_OPT_BOOL, "false",
      "delete a file once every pipeline is done with its profile", 0, NULL},
     {"failed_dir", PP_OPT_STRING, NULL,
@@ -105,7 +108,8 @@ static const pp_option file_receiver_options[] = {
 
 /* Formats an error into err; always returns -1. */
 __attribute__((format(printf, 3, 4))) static int file_error(char *err, size_t errlen,
-                                                            const char *fmt, ...) {
+                                                            const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -114,8 +118,10 @@ __attribute__((format(printf, 3, 4))) static int file_error(char *err, size_t er
 }
 
 /* Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*. */
-static int label_name_valid(const char *s) {
-    if (!*s || (*s >= '0' && *s <= '9')) return 0;
+static int label_name_valid(const char *s)
+{
+    if (!*s || (*s >= '0' && *s <= '9'))
+        return 0;
     for (; *s; s++) {
         char c = *s;
         if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -127,26 +133,31 @@ static int label_name_valid(const char *s) {
 
 /* Fills `out` with the scalars of the list at cfg[key]; empty items are
  * config errors. 0 or -1. */
-static int read_list(file_receiver *r, const pp_config *cfg, const char *key,
-                     name_list *out) {
+static int read_list(file_receiver *r, const pp_config *cfg, const char *key, name_list *out)
+{
     const pp_host *h = r->host;
     const pp_config *list = h->cfg_child(cfg, key);
     size_t n = list ? h->cfg_count(list) : 0;
-    if (n == 0) return 0;
+    if (n == 0)
+        return 0;
     out->items = calloc(n, sizeof *out->items);
-    if (!out->items) return h->cfg_error(cfg, key, "out of memory");
+    if (!out->items)
+        return h->cfg_error(cfg, key, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const char *s = h->cfg_scalar(h->cfg_item(list, i));
-        if (!s || !*s) return h->cfg_error(h->cfg_item(list, i), NULL, "empty pattern");
+        if (!s || !*s)
+            return h->cfg_error(h->cfg_item(list, i), NULL, "empty pattern");
         out->items[out->n++] = s;
     }
     return 0;
 }
 
-static int check_labels(file_receiver *r, const pp_config *cfg) {
+static int check_labels(file_receiver *r, const pp_config *cfg)
+{
     const pp_host *h = r->host;
     r->labels = h->cfg_child(cfg, "labels");
-    if (!r->labels) return 0;
+    if (!r->labels)
+        return 0;
     for (size_t i = 0; i < h->cfg_count(r->labels); i++) {
         const char *name = h->cfg_key(r->labels, i);
         if (!label_name_valid(name))
@@ -159,17 +170,20 @@ static int check_labels(file_receiver *r, const pp_config *cfg) {
 }
 
 /* A set but empty string option is an error; unset gives NULL. */
-static int read_name(file_receiver *r, const pp_config *cfg, const char *key,
-                     const char **out) {
+static int read_name(file_receiver *r, const pp_config *cfg, const char *key, const char **out)
+{
     const pp_host *h = r->host;
     *out = h->cfg_is_set(cfg, key) ? h->cfg_string(cfg, key) : NULL;
-    if (*out && !**out) return h->cfg_error(cfg, key, "must not be empty");
+    if (*out && !**out)
+        return h->cfg_error(cfg, key, "must not be empty");
     return 0;
 }
 
-static void file_receiver_destroy(void *state) {
+static void file_receiver_destroy(void *state)
+{
     file_receiver *r = state;
-    if (!r) return;
+    if (!r)
+        return;
     seen_free(r->seen);
     free(r->id);
     free(r->include.items);
@@ -180,7 +194,8 @@ static void file_receiver_destroy(void *state) {
 }
 
 /* Reads and checks the options into r. 0, or -1 after cfg_error. */
-static int configure(file_receiver *r, const pp_config *cfg) {
+static int configure(file_receiver *r, const pp_config *cfg)
+{
     const pp_host *host = r->host;
     r->poll_interval_ns = host->cfg_duration_ns(cfg, "poll_interval");
     r->min_file_age_ns = host->cfg_duration_ns(cfg, "min_file_age");
@@ -192,18 +207,22 @@ static int configure(file_receiver *r, const pp_config *cfg) {
         read_name(r, cfg, "profile_type", &r->profile_type) < 0 ||
         read_name(r, cfg, "failed_dir", &r->failed_dir) < 0)
         return -1;
-    if (r->include.n == 0) return host->cfg_error(cfg, "include", "needs at least one pattern");
-    if (r->max_file_size <= 0) return host->cfg_error(cfg, "max_file_size", "must be > 0");
+    if (r->include.n == 0)
+        return host->cfg_error(cfg, "include", "needs at least one pattern");
+    if (r->max_file_size <= 0)
+        return host->cfg_error(cfg, "max_file_size", "must be > 0");
     if (!(r->seen = seen_new()) || !(r->id = strdup(host->instance_id(r->self))))
         return host->cfg_error(cfg, NULL, "out of memory");
     return 0;
 }
 
 /* The host does not call destroy() after a failed create(): free here. */
-static int file_receiver_create(const pp_host *host, pp_instance *self,
-                                const pp_config *cfg, void **state) {
+static int file_receiver_create(const pp_host *host, pp_instance *self, const pp_config *cfg,
+                                void **state)
+{
     file_receiver *r = calloc(1, sizeof *r);
-    if (!r) return -1;
+    if (!r)
+        return -1;
     r->host = host;
     r->self = self;
     pthread_mutex_init(&r->lock, NULL);
@@ -224,25 +243,32 @@ static int file_receiver_create(const pp_host *host, pp_instance *self,
 /* Reading one file into a profile                                   */
 /* ---------------------------------------------------------------- */
 
-static int64_t mtime_ns(const struct stat *st) {
+static int64_t mtime_ns(const struct stat *st)
+{
     return (int64_t)st->st_mtim.tv_sec * NS_PER_SEC + st->st_mtim.tv_nsec;
 }
 
-static seen_version version_of(const struct stat *st) {
+static seen_version version_of(const struct stat *st)
+{
     seen_version v = {(uint64_t)st->st_ino, (int64_t)st->st_size, mtime_ns(st)};
     return v;
 }
 
 /* Reads the whole file (at most max bytes) into a malloc'd buffer. */
-static int read_whole(const char *path, int64_t max, uint8_t **out, size_t *len,
-                      char *err, size_t errlen) {
+static int read_whole(const char *path, int64_t max, uint8_t **out, size_t *len, char *err,
+                      size_t errlen)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return file_error(err, errlen, "open: %s", strerror(errno));
+    if (fd < 0)
+        return file_error(err, errlen, "open: %s", strerror(errno));
     struct stat st;
     const char *bad = NULL;
-    if (fstat(fd, &st) < 0) bad = strerror(errno);
-    else if (st.st_size == 0) bad = "empty file";
-    else if (st.st_size > max) bad = "larger than max_file_size";
+    if (fstat(fd, &st) < 0)
+        bad = strerror(errno);
+    else if (st.st_size == 0)
+        bad = "empty file";
+    else if (st.st_size > max)
+        bad = "larger than max_file_size";
     if (bad) {
         close(fd);
         return file_error(err, errlen, "%s", bad);
@@ -251,8 +277,10 @@ static int read_whole(const char *path, int64_t max, uint8_t **out, size_t *len,
     size_t got = 0;
     while (buf && got < (size_t)st.st_size) {
         ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
         got += (size_t)n;
     }
     close(fd);
@@ -267,11 +295,13 @@ static int read_whole(const char *path, int64_t max, uint8_t **out, size_t *len,
 }
 
 /* `checkout.heap.pb.gz` -> `checkout`, into out. */
-static void name_from_file(const char *path, char *out, size_t outlen) {
+static void name_from_file(const char *path, char *out, size_t outlen)
+{
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     size_t n = strcspn(base, ".");
-    if (n == 0) n = strlen(base);
+    if (n == 0)
+        n = strlen(base);
     snprintf(out, outlen, "%.*s", (int)n, base);
 }
 
@@ -279,7 +309,8 @@ static void name_from_file(const char *path, char *out, size_t outlen) {
  * (contentions/count, delay/nanoseconds), which the host's naming rule
  * calls `mutex` as Pyroscope does: only the file name can say `block`, as
  * `curl -o app.block.pb.gz .../debug/pprof/block` does. */
-static int block_named(const char *path) {
+static int block_named(const char *path)
+{
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     return strstr(base, "block") != NULL && strstr(base, "mutex") == NULL;
@@ -298,11 +329,13 @@ typedef struct file_facts {
  * bytes: queues are bounded by those, and a pipeline that passes profiles
  * through never holds a decoded tree. 0, or -1 with the reason. */
 static int probe(file_receiver *r, const uint8_t *data, size_t len, const char *path,
-                 const struct stat *st, file_facts *f, char *err, size_t errlen) {
+                 const struct stat *st, file_facts *f, char *err, size_t errlen)
+{
     const pp_host *h = r->host;
     pp_profile *p = h->profile_new();
     if (!p || h->profile_set_raw(p, data, len) < 0) {
-        if (p) h->profile_free(p);
+        if (p)
+            h->profile_free(p);
         return file_error(err, errlen, "out of memory");
     }
     const pp_pprof *t = h->profile_tree(p, err, errlen);
@@ -327,27 +360,31 @@ static int probe(file_receiver *r, const uint8_t *data, size_t len, const char *
 }
 
 /* Sets service_name, __name__ and the configured labels. */
-static int label_profile(file_receiver *r, pp_profile *p, const char *type, const char *path) {
+static int label_profile(file_receiver *r, pp_profile *p, const char *type, const char *path)
+{
     const pp_host *h = r->host;
     char service[256];
-    if (r->service_name) snprintf(service, sizeof service, "%s", r->service_name);
-    else name_from_file(path, service, sizeof service);
+    if (r->service_name)
+        snprintf(service, sizeof service, "%s", r->service_name);
+    else
+        name_from_file(path, service, sizeof service);
     int rc = h->label_set(p, "service_name", service) | h->label_set(p, "__name__", type);
     for (size_t i = 0; r->labels && i < h->cfg_count(r->labels); i++)
-        rc |= h->label_set(p, h->cfg_key(r->labels, i),
-                           h->cfg_scalar(h->cfg_item(r->labels, i)));
+        rc |= h->label_set(p, h->cfg_key(r->labels, i), h->cfg_scalar(h->cfg_item(r->labels, i)));
     return rc ? -1 : 0;
 }
 
 /* The profile in `path`, proved to be one, labelled and timed; NULL with
  * the reason in err. */
-static pp_profile *load_profile(file_receiver *r, const char *path,
-                                const struct stat *st, char *err, size_t errlen) {
+static pp_profile *load_profile(file_receiver *r, const char *path, const struct stat *st,
+                                char *err, size_t errlen)
+{
     const pp_host *h = r->host;
     uint8_t *data = NULL;
     size_t len = 0;
     file_facts f = {0};
-    if (read_whole(path, r->max_file_size, &data, &len, err, errlen) < 0) return NULL;
+    if (read_whole(path, r->max_file_size, &data, &len, err, errlen) < 0)
+        return NULL;
     if (probe(r, data, len, path, st, &f, err, errlen) < 0) {
         free(data);
         return NULL;
@@ -357,7 +394,8 @@ static pp_profile *load_profile(file_receiver *r, const char *path,
     free(data);
     if (rc < 0 || label_profile(r, p, f.type, path) < 0) {
         file_error(err, errlen, "out of memory");
-        if (p) h->profile_free(p);
+        if (p)
+            h->profile_free(p);
         return NULL;
     }
     h->profile_set_window(p, f.from, f.until);
@@ -368,7 +406,8 @@ static pp_profile *load_profile(file_receiver *r, const char *path,
 /* What happens to a file after it was read                          */
 /* ---------------------------------------------------------------- */
 
-static void delete_on_ack(void *arg, uint64_t lost) {
+static void delete_on_ack(void *arg, uint64_t lost)
+{
     file_ack *a = arg;
     struct stat st;
     if (lost == 0 && stat(a->path, &st) == 0) {
@@ -380,53 +419,61 @@ static void delete_on_ack(void *arg, uint64_t lost) {
     free(a);
 }
 
-static int set_delete_ack(file_receiver *r, pp_batch *b, const char *path,
-                          const seen_version *v) {
+static int set_delete_ack(file_receiver *r, pp_batch *b, const char *path, const seen_version *v)
+{
     size_t n = strlen(path) + 1;
     file_ack *a = malloc(sizeof *a + n);
-    if (!a) return -1;
+    if (!a)
+        return -1;
     a->version = *v;
     memcpy(a->path, path, n);
     r->host->batch_set_ack(b, delete_on_ack, a);
     return 0;
 }
 
-static int in_dir(const char *path, const char *dir) {
+static int in_dir(const char *path, const char *dir)
+{
     char real_dir[PATH_MAX], real_path[PATH_MAX];
-    if (!realpath(dir, real_dir) || !realpath(path, real_path)) return 0;
+    if (!realpath(dir, real_dir) || !realpath(path, real_path))
+        return 0;
     size_t n = strlen(real_dir);
     return strncmp(real_path, real_dir, n) == 0 && real_path[n] == '/' &&
            !strchr(real_path + n + 1, '/');
 }
 
 /* Moves a failed file into failed_dir, never over an earlier one. */
-static int move_failed(file_receiver *r, const char *path, char *err, size_t errlen) {
+static int move_failed(file_receiver *r, const char *path, char *err, size_t errlen)
+{
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     if (mkdir(r->failed_dir, 0755) < 0 && errno != EEXIST)
         return file_error(err, errlen, "mkdir %s: %s", r->failed_dir, strerror(errno));
     char to[PATH_MAX];
     for (int i = 0; i < FAILED_NAME_TRIES; i++) {
-        if (i == 0) snprintf(to, sizeof to, "%s/%s", r->failed_dir, base);
-        else snprintf(to, sizeof to, "%s/%s.%d", r->failed_dir, base, i);
-        if (access(to, F_OK) == 0) continue;
-        if (rename(path, to) == 0) return 0;
+        if (i == 0)
+            snprintf(to, sizeof to, "%s/%s", r->failed_dir, base);
+        else
+            snprintf(to, sizeof to, "%s/%s.%d", r->failed_dir, base, i);
+        if (access(to, F_OK) == 0)
+            continue;
+        if (rename(path, to) == 0)
+            return 0;
         return file_error(err, errlen, "move to %s: %s", to, strerror(errno));
     }
     return file_error(err, errlen, "no free name in %s", r->failed_dir);
 }
 
 static void file_failed(file_receiver *r, const char *path, const seen_version *v,
-                        const char *reason) {
+                        const char *reason)
+{
     const pp_host *h = r->host;
     char err[FILE_ERR_LEN];
     h->metric_add(r->m_failed, 1);
     /* a file already in failed_dir (which include may match) stays there */
     if (r->failed_dir && !in_dir(path, r->failed_dir)) {
         if (move_failed(r, path, err, sizeof err) == 0) {
-            h->log(r->self, PP_LOG_WARN,
-                   "skipped bad profile file=%s reason=\"%s\" moved_to=%s", path, reason,
-                   r->failed_dir);
+            h->log(r->self, PP_LOG_WARN, "skipped bad profile file=%s reason=\"%s\" moved_to=%s",
+                   path, reason, r->failed_dir);
             return;
         }
         h->log(r->self, PP_LOG_ERROR, "cannot move bad file file=%s reason=\"%s\"", path, err);
@@ -436,7 +483,8 @@ static void file_failed(file_receiver *r, const char *path, const seen_version *
 }
 
 /* Reads, emits and remembers one file. 0, or -1 when the host shuts down. */
-static int take_file(file_receiver *r, const char *path, const struct stat *st) {
+static int take_file(file_receiver *r, const char *path, const struct stat *st)
+{
     const pp_host *h = r->host;
     char err[FILE_ERR_LEN];
     seen_version v = version_of(st);
@@ -451,8 +499,10 @@ static int take_file(file_receiver *r, const char *path, const struct stat *st) 
     if (!b || h->batch_add(b, p) < 0 ||
         (r->delete_after_read && set_delete_ack(r, b, path, &v) < 0)) {
         h->log(r->self, PP_LOG_ERROR, "out of memory reading file=%s", path);
-        if (b) h->batch_unref(b); /* batch_add freed p if it failed */
-        else h->profile_free(p);
+        if (b)
+            h->batch_unref(b); /* batch_add freed p if it failed */
+        else
+            h->profile_free(p);
         return 0; /* not recorded: tried again on the next scan */
     }
     /* recorded before the emit: with delete_after_read the file stays on
@@ -461,7 +511,8 @@ static int take_file(file_receiver *r, const char *path, const struct stat *st) 
         h->log(r->self, PP_LOG_WARN, "out of memory: file=%s may be read again", path);
     h->log(r->self, PP_LOG_DEBUG, "read file=%s bytes=%lld", path, (long long)st->st_size);
     h->metric_add(r->m_read, 1);
-    if (h->emit(r->self, b) == 0) return 0;
+    if (h->emit(r->self, b) == 0)
+        return 0;
     /* the host is stopping and dropped it: whoever scans next (a successor
      * after a reload, or the next start) must read the file again */
     seen_forget(r->seen, path);
@@ -472,31 +523,38 @@ static int take_file(file_receiver *r, const char *path, const struct stat *st) 
 /* Scanning                                                          */
 /* ---------------------------------------------------------------- */
 
-static int excluded(const file_receiver *r, const char *path) {
+static int excluded(const file_receiver *r, const char *path)
+{
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     for (size_t i = 0; i < r->exclude.n; i++) {
         const char *pat = r->exclude.items[i];
         const char *subject = strchr(pat, '/') ? path : base;
-        if (fnmatch(pat, subject, FNM_PATHNAME) == 0) return 1;
+        if (fnmatch(pat, subject, FNM_PATHNAME) == 0)
+            return 1;
     }
     return 0;
 }
 
 /* One path from a glob: 1 if it is a file too young to read yet, -1 when
  * the host shuts down, else 0. */
-static int consider(file_receiver *r, const char *path, int64_t now_ns) {
+static int consider(file_receiver *r, const char *path, int64_t now_ns)
+{
     struct stat st;
-    if (excluded(r, path) || stat(path, &st) < 0 || !S_ISREG(st.st_mode)) return 0;
+    if (excluded(r, path) || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
     seen_version v = version_of(&st);
-    if (seen_check(r->seen, path, &v)) return 0;
-    if (now_ns - v.mtime_ns < r->min_file_age_ns) return 1;
+    if (seen_check(r->seen, path, &v))
+        return 0;
+    if (now_ns - v.mtime_ns < r->min_file_age_ns)
+        return 1;
     return take_file(r, path, &st);
 }
 
 /* One pass over every include pattern. Sets *pending to the number of
  * files left for later because they are too young. 0, or -1 on shutdown. */
-static int scan(file_receiver *r, int *pending) {
+static int scan(file_receiver *r, int *pending)
+{
     const pp_host *h = r->host;
     *pending = 0;
     seen_begin_scan(r->seen);
@@ -506,7 +564,8 @@ static int scan(file_receiver *r, int *pending) {
         if (rc != 0 && rc != GLOB_NOMATCH)
             h->log(r->self, PP_LOG_WARN, "cannot read pattern=%s", r->include.items[i]);
         for (size_t j = 0; rc == 0 && j < g.gl_pathc; j++) {
-            if (atomic_load(&r->stopping)) break;
+            if (atomic_load(&r->stopping))
+                break;
             int c = consider(r, g.gl_pathv[j], h->now_ns());
             if (c < 0) {
                 globfree(&g);
@@ -514,14 +573,17 @@ static int scan(file_receiver *r, int *pending) {
             }
             *pending += c;
         }
-        if (rc == 0) globfree(&g);
+        if (rc == 0)
+            globfree(&g);
     }
-    if (!atomic_load(&r->stopping)) seen_sweep(r->seen); /* a cut-short scan proves nothing */
+    if (!atomic_load(&r->stopping))
+        seen_sweep(r->seen); /* a cut-short scan proves nothing */
     return atomic_load(&r->stopping) ? -1 : 0;
 }
 
 /* Sleeps up to ns; 1 if woken to stop. */
-static int sleep_or_stop(file_receiver *r, int64_t ns) {
+static int sleep_or_stop(file_receiver *r, int64_t ns)
+{
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += ns / NS_PER_SEC;
@@ -538,24 +600,28 @@ static int sleep_or_stop(file_receiver *r, int64_t ns) {
     return atomic_load(&r->stopping);
 }
 
-static void *file_receiver_run(void *arg) {
+static void *file_receiver_run(void *arg)
+{
     file_receiver *r = arg;
     for (;;) {
         int pending;
-        if (scan(r, &pending) < 0) break;
+        if (scan(r, &pending) < 0)
+            break;
         int64_t wait = r->poll_interval_ns;
         if (wait == 0) { /* read once: only young files are left to wait for */
-            if (pending == 0) break;
+            if (pending == 0)
+                break;
             wait = r->min_file_age_ns;
         }
-        if (sleep_or_stop(r, wait)) break;
+        if (sleep_or_stop(r, wait))
+            break;
     }
-    r->host->log(r->self, PP_LOG_DEBUG, "scanning stopped files_known=%zu",
-                 seen_count(r->seen));
+    r->host->log(r->self, PP_LOG_DEBUG, "scanning stopped files_known=%zu", seen_count(r->seen));
     return NULL;
 }
 
-static int file_receiver_start(void *state) {
+static int file_receiver_start(void *state)
+{
     file_receiver *r = state;
     const pp_host *h = r->host;
     seen_set *before = seen_adopt(r->id); /* a reload: what the old one read */
@@ -563,12 +629,12 @@ static int file_receiver_start(void *state) {
         seen_free(r->seen);
         r->seen = before;
     }
-    r->m_read = h->metric(r->self, "file_receiver_files_total",
-                          "Files read by the file receiver, by result.", PP_COUNTER,
-                          "result=\"read\"");
-    r->m_failed = h->metric(r->self, "file_receiver_files_total",
-                            "Files read by the file receiver, by result.", PP_COUNTER,
-                            "result=\"failed\"");
+    r->m_read =
+        h->metric(r->self, "file_receiver_files_total",
+                  "Files read by the file receiver, by result.", PP_COUNTER, "result=\"read\"");
+    r->m_failed =
+        h->metric(r->self, "file_receiver_files_total",
+                  "Files read by the file receiver, by result.", PP_COUNTER, "result=\"failed\"");
     if (pthread_create(&r->thread, NULL, file_receiver_run, r) != 0) {
         h->log(r->self, PP_LOG_ERROR, "cannot start the scanning thread");
         return -1;
@@ -577,10 +643,12 @@ static int file_receiver_start(void *state) {
     return 0;
 }
 
-static void file_receiver_stop(void *state, int64_t deadline_ns) {
+static void file_receiver_stop(void *state, int64_t deadline_ns)
+{
     file_receiver *r = state;
     (void)deadline_ns; /* a file in flight is one emit: joining is quick */
-    if (!r->started) return;
+    if (!r->started)
+        return;
     pthread_mutex_lock(&r->lock);
     atomic_store(&r->stopping, 1);
     pthread_cond_broadcast(&r->wake);

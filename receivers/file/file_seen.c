@@ -24,15 +24,19 @@ struct seen_set {
 };
 
 /* FNV-1a: short, and good enough for paths. */
-static uint64_t seen_hash(const char *s) {
+static uint64_t seen_hash(const char *s)
+{
     uint64_t h = 14695981039346656037ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
     return h;
 }
 
-seen_set *seen_new(void) {
+seen_set *seen_new(void)
+{
     seen_set *s = calloc(1, sizeof *s);
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     s->buckets = calloc(SEEN_INITIAL_BUCKETS, sizeof *s->buckets);
     if (!s->buckets) {
         free(s);
@@ -42,8 +46,10 @@ seen_set *seen_new(void) {
     return s;
 }
 
-void seen_free(seen_set *s) {
-    if (!s) return;
+void seen_free(seen_set *s)
+{
+    if (!s)
+        return;
     for (size_t i = 0; i < s->n_buckets; i++) {
         seen_entry *e = s->buckets[i];
         while (e) {
@@ -57,17 +63,24 @@ void seen_free(seen_set *s) {
     free(s);
 }
 
-static seen_entry *seen_find(const seen_set *s, const char *path) {
+static seen_entry *seen_find(const seen_set *s, const char *path)
+{
     seen_entry *e = s->buckets[seen_hash(path) & (s->n_buckets - 1)];
-    while (e && strcmp(e->path, path) != 0) e = e->next;
+    while (e && strcmp(e->path, path) != 0)
+        e = e->next;
     return e;
 }
 
-void seen_begin_scan(seen_set *s) { s->scan++; }
+void seen_begin_scan(seen_set *s)
+{
+    s->scan++;
+}
 
-int seen_check(seen_set *s, const char *path, const seen_version *v) {
+int seen_check(seen_set *s, const char *path, const seen_version *v)
+{
     seen_entry *e = seen_find(s, path);
-    if (!e) return 0;
+    if (!e)
+        return 0;
     e->scan = s->scan; /* still on disk: keep it even if it changed */
     return e->version.ino == v->ino && e->version.size == v->size &&
            e->version.mtime_ns == v->mtime_ns;
@@ -75,10 +88,12 @@ int seen_check(seen_set *s, const char *path, const seen_version *v) {
 
 /* Doubles the bucket array; on allocation failure the table stays as it
  * is (only slower). */
-static void seen_grow(seen_set *s) {
+static void seen_grow(seen_set *s)
+{
     size_t n = s->n_buckets * 2;
     seen_entry **buckets = calloc(n, sizeof *buckets);
-    if (!buckets) return;
+    if (!buckets)
+        return;
     for (size_t i = 0; i < s->n_buckets; i++) {
         seen_entry *e = s->buckets[i];
         while (e) {
@@ -94,7 +109,8 @@ static void seen_grow(seen_set *s) {
     s->n_buckets = n;
 }
 
-int seen_record(seen_set *s, const char *path, const seen_version *v) {
+int seen_record(seen_set *s, const char *path, const seen_version *v)
+{
     seen_entry *e = seen_find(s, path);
     if (!e) {
         e = calloc(1, sizeof *e);
@@ -102,7 +118,8 @@ int seen_record(seen_set *s, const char *path, const seen_version *v) {
             free(e);
             return -1;
         }
-        if (s->count >= s->n_buckets) seen_grow(s);
+        if (s->count >= s->n_buckets)
+            seen_grow(s);
         size_t b = seen_hash(path) & (s->n_buckets - 1);
         e->next = s->buckets[b];
         s->buckets[b] = e;
@@ -113,18 +130,22 @@ int seen_record(seen_set *s, const char *path, const seen_version *v) {
     return 0;
 }
 
-void seen_forget(seen_set *s, const char *path) {
+void seen_forget(seen_set *s, const char *path)
+{
     seen_entry **link = &s->buckets[seen_hash(path) & (s->n_buckets - 1)];
-    while (*link && strcmp((*link)->path, path) != 0) link = &(*link)->next;
+    while (*link && strcmp((*link)->path, path) != 0)
+        link = &(*link)->next;
     seen_entry *e = *link;
-    if (!e) return;
+    if (!e)
+        return;
     *link = e->next;
     free(e->path);
     free(e);
     s->count--;
 }
 
-void seen_sweep(seen_set *s) {
+void seen_sweep(seen_set *s)
+{
     for (size_t i = 0; i < s->n_buckets; i++) {
         seen_entry **link = &s->buckets[i];
         while (*link) {
@@ -141,7 +162,10 @@ void seen_sweep(seen_set *s) {
     }
 }
 
-size_t seen_count(const seen_set *s) { return s->count; }
+size_t seen_count(const seen_set *s)
+{
+    return s->count;
+}
 
 /* ---------------------------------------------------------------- */
 /* Parking across a reload                                           */
@@ -157,17 +181,20 @@ static pthread_mutex_t parked_lock = PTHREAD_MUTEX_INITIALIZER;
 static parked_set *parked;
 
 /* Unlinks and returns the entry for id; call with parked_lock held. */
-static parked_set *parked_take(const char *id) {
+static parked_set *parked_take(const char *id)
+{
     for (parked_set **link = &parked; *link; link = &(*link)->next) {
         parked_set *p = *link;
-        if (strcmp(p->id, id) != 0) continue;
+        if (strcmp(p->id, id) != 0)
+            continue;
         *link = p->next;
         return p;
     }
     return NULL;
 }
 
-void seen_park(const char *id, seen_set *s) {
+void seen_park(const char *id, seen_set *s)
+{
     parked_set *p = calloc(1, sizeof *p);
     if (!p || !(p->id = strdup(id))) { /* the next instance reads the folder again */
         free(p);
@@ -187,11 +214,13 @@ void seen_park(const char *id, seen_set *s) {
     }
 }
 
-seen_set *seen_adopt(const char *id) {
+seen_set *seen_adopt(const char *id)
+{
     pthread_mutex_lock(&parked_lock);
     parked_set *p = parked_take(id);
     pthread_mutex_unlock(&parked_lock);
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     seen_set *s = p->set;
     free(p->id);
     free(p);

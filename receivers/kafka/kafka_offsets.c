@@ -189,10 +189,8 @@ kafka_ack *kafka_offsets_track(kafka_offsets *ko, const char *topic, int32_t par
         free(ack);
         return NULL;
     }
-    *ack = (kafka_ack){.ko = ko,
-                       .slot = (size_t)(s - ko->slots),
-                       .generation = s->generation,
-                       .offset = offset};
+    *ack = (kafka_ack){
+        .ko = ko, .slot = (size_t)(s - ko->slots), .generation = s->generation, .offset = offset};
     ko->refs++;
     pthread_mutex_unlock(&ko->lock);
     return ack;
@@ -235,8 +233,7 @@ void kafka_offsets_ack(void *arg, uint64_t lost)
     unref_unlock(ko);
 }
 
-void kafka_offsets_confirm(kafka_offsets *ko, const char *topic, int32_t partition,
-                           int64_t offset)
+void kafka_offsets_confirm(kafka_offsets *ko, const char *topic, int32_t partition, int64_t offset)
 {
     pthread_mutex_lock(&ko->lock);
     partition_slot *s = find_slot(ko, topic, partition);
@@ -245,8 +242,7 @@ void kafka_offsets_confirm(kafka_offsets *ko, const char *topic, int32_t partiti
     pthread_mutex_unlock(&ko->lock);
 }
 
-size_t kafka_offsets_advanced(kafka_offsets *ko, int all, kafka_offsets_visit visit,
-                              void *arg)
+size_t kafka_offsets_advanced(kafka_offsets *ko, int all, kafka_offsets_visit visit, void *arg)
 {
     size_t n = 0;
     pthread_mutex_lock(&ko->lock);
@@ -262,8 +258,8 @@ size_t kafka_offsets_advanced(kafka_offsets *ko, int all, kafka_offsets_visit vi
     return n;
 }
 
-int kafka_offsets_take_rewind(kafka_offsets *ko, char *topic, size_t topic_cap,
-                              int32_t *partition, int64_t *offset, size_t *redelivered)
+int kafka_offsets_take_rewind(kafka_offsets *ko, char *topic, size_t topic_cap, int32_t *partition,
+                              int64_t *offset, size_t *redelivered)
 {
     int found = 0;
     pthread_mutex_lock(&ko->lock);

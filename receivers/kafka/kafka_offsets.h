@@ -44,8 +44,7 @@ int kafka_offsets_assign(kafka_offsets *ko, const char *topic, int32_t partition
 int64_t kafka_offsets_revoke(kafka_offsets *ko, const char *topic, int32_t partition,
                              size_t *in_flight, size_t *unconfirmed);
 /* The group coordinator accepted a commit of `offset`. */
-void kafka_offsets_confirm(kafka_offsets *ko, const char *topic, int32_t partition,
-                           int64_t offset);
+void kafka_offsets_confirm(kafka_offsets *ko, const char *topic, int32_t partition, int64_t offset);
 
 /* Records a consumed message before it is handed on. Returns its ack
  * handle, or NULL if the partition is not assigned or memory ran out. A
@@ -59,15 +58,14 @@ void kafka_offsets_ack(void *ack, uint64_t lost);
 /* Calls visit for each partition whose commit point moved since the last
  * call (or, with `all`, that has one at all: to repeat a commit that
  * failed), and remembers it as committed. Returns how many. */
-size_t kafka_offsets_advanced(kafka_offsets *ko, int all, kafka_offsets_visit visit,
-                              void *arg);
+size_t kafka_offsets_advanced(kafka_offsets *ko, int all, kafka_offsets_visit visit, void *arg);
 
 /* If some partition's oldest unfinished message was lost, starts that
  * partition over from it (a new generation) and returns 1 with where to
  * seek; *redelivered is how many finished messages after it will come
  * again. 0 when there is none. */
-int kafka_offsets_take_rewind(kafka_offsets *ko, char *topic, size_t topic_cap,
-                              int32_t *partition, int64_t *offset, size_t *redelivered);
+int kafka_offsets_take_rewind(kafka_offsets *ko, char *topic, size_t topic_cap, int32_t *partition,
+                              int64_t *offset, size_t *redelivered);
 
 /* Messages tracked and not yet finished, over all partitions. */
 size_t kafka_offsets_in_flight(kafka_offsets *ko);

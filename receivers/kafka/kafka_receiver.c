@@ -50,7 +50,7 @@
 #define WHY_MAX 512
 
 typedef struct kafka_receiver {
-    kafka_client_ctx ctx; /* first: librdkafka's opaque */
+    kafka_client_ctx ctx;  /* first: librdkafka's opaque */
     rd_kafka_conf_t *conf; /* owned until start() */
     rd_kafka_t *rk;        /* owned; NULL before start() */
     char **topics;
@@ -66,8 +66,8 @@ typedef struct kafka_receiver {
     atomic_int stopping;
     int64_t last_commit_ns;
 
-    pp_metric *m_messages, *m_bytes, *m_undecodable, *m_commits, *m_commit_failures,
-        *m_redelivered, *m_in_flight;
+    pp_metric *m_messages, *m_bytes, *m_undecodable, *m_commits, *m_commit_failures, *m_redelivered,
+        *m_in_flight;
 } kafka_receiver;
 
 static const pp_option kafka_receiver_options[] = {
@@ -77,11 +77,9 @@ static const pp_option kafka_receiver_options[] = {
     {"initial_offset", PP_OPT_STRING, "latest",
      "where a group without a committed offset starts: earliest or latest", 0, NULL},
     {"encoding", PP_OPT_STRING, "pprof",
-     "message value: pprof (gzip'd pprof, labels in headers) or pyroscope_push", 0,
-     NULL},
+     "message value: pprof (gzip'd pprof, labels in headers) or pyroscope_push", 0, NULL},
     {"consumer", PP_OPT_STRING_MAP, NULL,
-     "raw librdkafka consumer properties (TLS, SASL, timeouts), passed through", 0,
-     NULL},
+     "raw librdkafka consumer properties (TLS, SASL, timeouts), passed through", 0, NULL},
     {"dead_letter_file", PP_OPT_STRING, NULL,
      "append undecodable messages here as JSON lines (value in base64)", 0, NULL},
     {0},
@@ -104,20 +102,21 @@ static void make_metrics(kafka_receiver *r)
 {
     const pp_host *h = r->ctx.host;
     pp_instance *s = r->ctx.self;
-    r->m_messages = h->metric(s, "kafka_messages_received_total", "messages consumed",
-                              PP_COUNTER, NULL);
+    r->m_messages =
+        h->metric(s, "kafka_messages_received_total", "messages consumed", PP_COUNTER, NULL);
     r->m_bytes = h->metric(s, "kafka_bytes_received_total", "message value bytes consumed",
                            PP_COUNTER, NULL);
-    r->m_undecodable = h->metric(s, "kafka_messages_undecodable_total",
-                                 "messages skipped because they are not profiles",
-                                 PP_COUNTER, NULL);
+    r->m_undecodable =
+        h->metric(s, "kafka_messages_undecodable_total",
+                  "messages skipped because they are not profiles", PP_COUNTER, NULL);
     r->m_commits = h->metric(s, "kafka_offset_commits_total", "offset commits that succeeded",
                              PP_COUNTER, NULL);
     r->m_commit_failures = h->metric(s, "kafka_offset_commit_failures_total",
                                      "offset commits that failed", PP_COUNTER, NULL);
     r->m_redelivered = h->metric(s, "kafka_messages_redelivered_total",
                                  "messages that will be consumed again (rebalance, drop): "
-                                 "possible duplicates", PP_COUNTER, NULL);
+                                 "possible duplicates",
+                                 PP_COUNTER, NULL);
     r->m_in_flight = h->metric(s, "kafka_messages_in_flight",
                                "messages handed on and not yet acknowledged", PP_GAUGE, NULL);
 }
@@ -128,15 +127,18 @@ static rd_kafka_conf_t *receiver_conf(kafka_receiver *r, const pp_config *cfg)
     const char *initial = h->cfg_string(cfg, "initial_offset");
     int bad = 0;
     if (strcmp(initial, "earliest") != 0 && strcmp(initial, "latest") != 0) {
-        bad = h->cfg_error(cfg, "initial_offset", "\"%s\" is not earliest or latest",
-                           initial);
+        bad = h->cfg_error(cfg, "initial_offset", "\"%s\" is not earliest or latest", initial);
         initial = "latest"; /* go on: the consumer properties' errors too */
     }
     const char *defaults[] = {
-        "group.id", h->cfg_string(cfg, "group_id"),
-        "enable.auto.commit", "false",
-        "enable.auto.offset.store", "false",
-        "auto.offset.reset", initial,
+        "group.id",
+        h->cfg_string(cfg, "group_id"),
+        "enable.auto.commit",
+        "false",
+        "enable.auto.offset.store",
+        "false",
+        "auto.offset.reset",
+        initial,
         NULL,
     };
     rd_kafka_conf_t *conf = kafka_conf_build(&r->ctx, cfg, "brokers", "consumer", defaults);
@@ -188,8 +190,8 @@ static int read_topics(kafka_receiver *r, const pp_config *cfg)
     return 0;
 }
 
-static int kafka_receiver_create(const pp_host *host, pp_instance *self,
-                                 const pp_config *cfg, void **state)
+static int kafka_receiver_create(const pp_host *host, pp_instance *self, const pp_config *cfg,
+                                 void **state)
 {
     kafka_receiver *r = calloc(1, sizeof *r);
     if (r == NULL)
@@ -235,7 +237,10 @@ static void base64_write(FILE *f, const uint8_t *data, size_t len)
     }
 }
 
-static void file_put(void *arg, const char *text, size_t len) { fwrite(text, 1, len, arg); }
+static void file_put(void *arg, const char *text, size_t len)
+{
+    fwrite(text, 1, len, arg);
+}
 
 /* s as a JSON string (json_text.h: valid UTF-8 whatever the bytes). */
 static void json_string_write(FILE *f, const char *s)
@@ -245,14 +250,13 @@ static void json_string_write(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void dead_letter_write(kafka_receiver *r, const rd_kafka_message_t *m,
-                              const char *why)
+static void dead_letter_write(kafka_receiver *r, const rd_kafka_message_t *m, const char *why)
 {
     FILE *f = r->dead_letter;
     fputs("{\"topic\":", f);
     json_string_write(f, rd_kafka_topic_name(m->rkt));
-    fprintf(f, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 ",\"reason\":",
-            m->partition, m->offset);
+    fprintf(f, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 ",\"reason\":", m->partition,
+            m->offset);
     json_string_write(f, why);
     fputs(",\"key_base64\":\"", f);
     base64_write(f, m->key, m->key ? m->key_len : 0);
@@ -267,8 +271,8 @@ static void dead_letter_write(kafka_receiver *r, const rd_kafka_message_t *m,
 static void skip_poison(kafka_receiver *r, const rd_kafka_message_t *m, const char *why)
 {
     r->ctx.host->log(r->ctx.self, PP_LOG_WARN,
-                     "skipping undecodable message topic=%s partition=%" PRId32
-                     " offset=%" PRId64 ": %s",
+                     "skipping undecodable message topic=%s partition=%" PRId32 " offset=%" PRId64
+                     ": %s",
                      rd_kafka_topic_name(m->rkt), m->partition, m->offset, why);
     r->ctx.host->metric_add(r->m_undecodable, 1);
     if (r->dead_letter != NULL)
@@ -281,11 +285,11 @@ static void seek_to(kafka_receiver *r, const char *topic, int32_t partition, int
     rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
     rd_kafka_error_t *err = rd_kafka_seek_partitions(r->rk, l, SEEK_TIMEOUT_MS);
     if (err == NULL && l->elems[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        r->ctx.host->log(r->ctx.self, PP_LOG_ERROR, "seek %s/%" PRId32 " to %" PRId64 ": %s",
-                         topic, partition, offset, rd_kafka_err2str(l->elems[0].err));
+        r->ctx.host->log(r->ctx.self, PP_LOG_ERROR, "seek %s/%" PRId32 " to %" PRId64 ": %s", topic,
+                         partition, offset, rd_kafka_err2str(l->elems[0].err));
     if (err != NULL) {
-        r->ctx.host->log(r->ctx.self, PP_LOG_ERROR, "seek %s/%" PRId32 " to %" PRId64 ": %s",
-                         topic, partition, offset, rd_kafka_error_string(err));
+        r->ctx.host->log(r->ctx.self, PP_LOG_ERROR, "seek %s/%" PRId32 " to %" PRId64 ": %s", topic,
+                         partition, offset, rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
     }
     rd_kafka_topic_partition_list_destroy(l);
@@ -364,7 +368,8 @@ static void commit_final(kafka_receiver *r)
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
         r->ctx.host->log(r->ctx.self, PP_LOG_WARN,
                          "final offset commit failed: %s: the next owner may consume "
-                         "acknowledged messages again", rd_kafka_err2str(err));
+                         "acknowledged messages again",
+                         rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -375,8 +380,8 @@ static void handle_rewinds(kafka_receiver *r)
     int32_t partition;
     int64_t offset;
     size_t again;
-    while (kafka_offsets_take_rewind(r->offsets, topic, sizeof topic, &partition, &offset,
-                                     &again)) {
+    while (
+        kafka_offsets_take_rewind(r->offsets, topic, sizeof topic, &partition, &offset, &again)) {
         r->ctx.host->log(r->ctx.self, PP_LOG_WARN,
                          "profiles of %s/%" PRId32 " offset %" PRId64
                          " were dropped before export: consuming again from there",
@@ -394,8 +399,7 @@ static void *consume_loop(void *arg)
         if (m != NULL && m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
             handle_message(r, m);
         else if (m != NULL && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            r->ctx.host->log(r->ctx.self, PP_LOG_WARN, "consumer: %s",
-                             rd_kafka_message_errstr(m));
+            r->ctx.host->log(r->ctx.self, PP_LOG_WARN, "consumer: %s", rd_kafka_message_errstr(m));
         if (m != NULL)
             rd_kafka_message_destroy(m);
         handle_rewinds(r);
@@ -473,8 +477,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_assign(rk, NULL);
     }
     if (error != NULL) {
-        r->ctx.host->log(r->ctx.self, PP_LOG_ERROR, "rebalance: %s",
-                         rd_kafka_error_string(error));
+        r->ctx.host->log(r->ctx.self, PP_LOG_ERROR, "rebalance: %s", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     }
 }
@@ -524,8 +527,7 @@ static int kafka_receiver_start(void *state)
 {
     kafka_receiver *r = state;
     char errstr[512];
-    if (r->dead_letter_path != NULL &&
-        (r->dead_letter = fopen(r->dead_letter_path, "a")) == NULL) {
+    if (r->dead_letter_path != NULL && (r->dead_letter = fopen(r->dead_letter_path, "a")) == NULL) {
         r->ctx.host->log(r->ctx.self, PP_LOG_ERROR, "cannot open dead_letter_file %s",
                          r->dead_letter_path);
         return -1;

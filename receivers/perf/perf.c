@@ -26,8 +26,7 @@
 
 static void perf_destroy(void *state);
 
-static int perf_create(const pp_host *host, pp_instance *self, const pp_config *cfg,
-                       void **state)
+static int perf_create(const pp_host *host, pp_instance *self, const pp_config *cfg, void **state)
 {
     perf_receiver *r = calloc(1, sizeof *r);
     if (!r)
@@ -198,13 +197,13 @@ static void make_metrics(perf_receiver *r)
                               "Times the kernel throttled sampling", PP_COUNTER, NULL);
     r->m_unthrottle = h->metric(r->self, "perf_unthrottle_events_total",
                                 "Times the kernel resumed throttled sampling", PP_COUNTER, NULL);
-    r->m_samples = h->metric(r->self, "perf_samples_total",
-                             "Samples kept for profiles", PP_COUNTER, NULL);
+    r->m_samples =
+        h->metric(r->self, "perf_samples_total", "Samples kept for profiles", PP_COUNTER, NULL);
     r->m_no_stack = h->metric(r->self, "perf_samples_without_stack_total",
                               "Samples with no frame to show (kernel threads)", PP_COUNTER, NULL);
-    r->m_unresolved = h->metric(r->self, "perf_unresolved_frames_total",
-                                "Distinct frames named by mapping+offset, no symbol found",
-                                PP_COUNTER, NULL);
+    r->m_unresolved =
+        h->metric(r->self, "perf_unresolved_frames_total",
+                  "Distinct frames named by mapping+offset, no symbol found", PP_COUNTER, NULL);
     r->m_processes = h->metric(r->self, "perf_processes", "Processes tracked", PP_GAUGE, NULL);
     r->m_cpu = h->metric(r->self, "perf_reader_cpu_seconds_total",
                          "CPU time of the receiver's reader thread (reading rings, tracking "

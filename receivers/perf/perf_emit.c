@@ -14,17 +14,15 @@
 #define SERVICE_NAME_MAX 256
 #define LABEL_NUM_MAX 32
 
-static int set_labels(perf_receiver *r, pp_profile *prof, const perf_process *p,
-                      const char *family)
+static int set_labels(perf_receiver *r, pp_profile *prof, const perf_process *p, const char *family)
 {
     const pp_host *h = r->host;
     char service[SERVICE_NAME_MAX], pid[LABEL_NUM_MAX], cid[PERF_CONTAINER_ID_LEN + 1];
-    perf_service_name(r->rules, r->n_rules, p->comm, p->exe, p->cgroup, service,
-                      sizeof service);
+    perf_service_name(r->rules, r->n_rules, p->comm, p->exe, p->cgroup, service, sizeof service);
     snprintf(pid, sizeof pid, "%u", p->pid);
     if (h->label_set(prof, "__name__", family) < 0 ||
-        h->label_set(prof, "service_name", service) < 0 ||
-        h->label_set(prof, "pid", pid) < 0 || h->label_set(prof, "comm", p->comm) < 0)
+        h->label_set(prof, "service_name", service) < 0 || h->label_set(prof, "pid", pid) < 0 ||
+        h->label_set(prof, "comm", p->comm) < 0)
         return -1;
     if (p->exe && h->label_set(prof, "exe", p->exe) < 0)
         return -1;
@@ -51,8 +49,8 @@ static void profile_process(perf_receiver *r, perf_process *p, pp_batch *batch, 
     const char *family;
     if (!prof)
         return;
-    if (perf_pprof_build(&r->resolver, prof, p, r->frequency, from, until - from, err,
-                         sizeof err) < 0) {
+    if (perf_pprof_build(&r->resolver, prof, p, r->frequency, from, until - from, err, sizeof err) <
+        0) {
         h->log(r->self, PP_LOG_WARN, "%s", err);
         h->profile_free(prof);
         return;

@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 /* The sample layout perf_parse_sample reads: keep the two in step. */
-#define PERF_SAMPLE_BITS                                                       \
-    (PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU |                    \
-     PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN)
+#define PERF_SAMPLE_BITS                                                                           \
+    (PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD |                   \
+     PERF_SAMPLE_CALLCHAIN)
 /* sample_id_all trailer for those bits: {pid,tid} {time} {cpu,res}. */
 #define PERF_TRAILER_SIZE 24
 #define PERF_TRAILER_TIME_FROM_END 16
@@ -93,8 +93,7 @@ static void explain_open_error(int err_no, int cpu, char *err, size_t errlen)
                  cpu, strerror(err_no));
         break;
     default:
-        snprintf(err, errlen, "perf_event_open on CPU %d: %s", cpu,
-                 strerror(err_no));
+        snprintf(err, errlen, "perf_event_open on CPU %d: %s", cpu, strerror(err_no));
     }
 }
 
@@ -130,8 +129,7 @@ static void fill_attr(struct perf_event_attr *a, const perf_open_spec *spec)
     a->wakeup_watermark = (uint32_t)(spec->data_size / 4);
 }
 
-int perf_ring_open(perf_ring *r, const perf_open_spec *spec, int cpu, char *err,
-                   size_t errlen)
+int perf_ring_open(perf_ring *r, const perf_open_spec *spec, int cpu, char *err, size_t errlen)
 {
     struct perf_event_attr attr;
     long page = sysconf(_SC_PAGESIZE);
@@ -153,18 +151,15 @@ int perf_ring_open(perf_ring *r, const perf_open_spec *spec, int cpu, char *err,
     }
     r->data_size = spec->data_size;
     r->map_size = (size_t)page + r->data_size;
-    r->base = mmap(NULL, r->map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-                   r->fd, 0);
+    r->base = mmap(NULL, r->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
     if (r->base == MAP_FAILED) {
         int e = errno;
-        snprintf(err, errlen,
-                 "mmap of the perf ring on CPU %d (%zu KiB): %s%s", cpu,
+        snprintf(err, errlen, "mmap of the perf ring on CPU %d (%zu KiB): %s%s", cpu,
                  r->map_size / 1024, strerror(e),
-                 e == EPERM || e == ENOMEM
-                     ? ": over the locked-memory limit for perf "
-                       "(kernel.perf_event_mlock_kb, `ulimit -l`); lower "
-                       "buffer_size or raise the limit"
-                     : "");
+                 e == EPERM || e == ENOMEM ? ": over the locked-memory limit for perf "
+                                             "(kernel.perf_event_mlock_kb, `ulimit -l`); lower "
+                                             "buffer_size or raise the limit"
+                                           : "");
         r->base = NULL;
         close(r->fd);
         r->fd = -1;
@@ -189,8 +184,7 @@ void perf_ring_close(perf_ring *r)
     r->fd = -1;
 }
 
-void perf_ring_copy(const uint8_t *data, size_t size, uint64_t pos, void *dst,
-                    size_t len)
+void perf_ring_copy(const uint8_t *data, size_t size, uint64_t pos, void *dst, size_t len)
 {
     size_t off = (size_t)(pos & (size - 1));
     size_t first = size - off < len ? size - off : len;
@@ -261,8 +255,7 @@ int perf_ring_read(perf_ring *r, perf_records *out)
             rc = -1;
             break;
         }
-        perf_ring_copy(r->data, r->data_size, tail, out->bytes + out->len,
-                       h.size);
+        perf_ring_copy(r->data, r->data_size, tail, out->bytes + out->len, h.size);
         records_commit(out, h.size);
         tail += h.size;
         n++;
@@ -405,8 +398,7 @@ int perf_parse_task(const void *rec, perf_task *out)
 {
     const struct perf_event_header *h = hdr(rec);
     const uint8_t *p = (const uint8_t *)rec + sizeof *h;
-    if ((h->type != PERF_RECORD_FORK && h->type != PERF_RECORD_EXIT) ||
-        h->size < sizeof *h + 24)
+    if ((h->type != PERF_RECORD_FORK && h->type != PERF_RECORD_EXIT) || h->size < sizeof *h + 24)
         return -1;
     out->pid = rd32(p);
     out->ppid = rd32(p + 4);

@@ -25,23 +25,21 @@ typedef struct perf_ring {
 } perf_ring;
 
 typedef struct perf_open_spec {
-    int frequency;       /* Hz */
-    int include_kernel;  /* 0: no kernel frames in callchains */
-    int cgroup_fd;       /* -1, or a cgroup directory fd (PERF_FLAG_PID_CGROUP) */
-    size_t data_size;    /* ring data bytes per CPU, a power-of-two multiple of the page */
+    int frequency;      /* Hz */
+    int include_kernel; /* 0: no kernel frames in callchains */
+    int cgroup_fd;      /* -1, or a cgroup directory fd (PERF_FLAG_PID_CGROUP) */
+    size_t data_size;   /* ring data bytes per CPU, a power-of-two multiple of the page */
 } perf_open_spec;
 
 /* Opens, maps and leaves disabled the event for `cpu`. 0, or -1 with what
  * to do about it in err (paranoid/CAP_PERFMON, open files, mlock limit). */
-int perf_ring_open(perf_ring *r, const perf_open_spec *spec, int cpu, char *err,
-                   size_t errlen);
+int perf_ring_open(perf_ring *r, const perf_open_spec *spec, int cpu, char *err, size_t errlen);
 int perf_ring_enable(perf_ring *r);
 void perf_ring_close(perf_ring *r);
 
 /* Copies len bytes at ring position pos out of a ring of `size` bytes (a
  * power of two), across the end of the buffer if need be. */
-void perf_ring_copy(const uint8_t *data, size_t size, uint64_t pos, void *dst,
-                    size_t len);
+void perf_ring_copy(const uint8_t *data, size_t size, uint64_t pos, void *dst, size_t len);
 
 /* Records copied out of rings, each with its time, to be sorted and
  * applied in time order. Grows as needed; reset between rounds. */

@@ -24,8 +24,8 @@
 typedef struct table {
     const uint8_t *data;
     size_t len;
-    unsigned ptr;  /* 4 or 8 */
-    int go118;     /* uint32 offsets from text_start */
+    unsigned ptr; /* 4 or 8 */
+    int go118;    /* uint32 offsets from text_start */
     uint64_t text_start, names, pcln;
     uint64_t nfunc;
 } table;

@@ -14,8 +14,7 @@
 #define MIN_BUFFER_SIZE 4096
 
 static const pp_option service_rule_options[] = {
-    {"regex", PP_OPT_STRING, NULL,
-     "regex (PCRE2, anchored) on the source text", 1, NULL},
+    {"regex", PP_OPT_STRING, NULL, "regex (PCRE2, anchored) on the source text", 1, NULL},
     {"source", PP_OPT_STRING, "exe", "what the regex reads: comm, exe or cgroup", 0, NULL},
     {"name", PP_OPT_STRING, NULL, "service name; $1 or ${1} insert regex groups", 1, NULL},
     {0},
@@ -32,8 +31,8 @@ const pp_option perf_options[] = {
      NULL},
     {"cgroup", PP_OPT_STRING, NULL,
      "only processes in this cgroup (path under the cgroup mount, or absolute)", 0, NULL},
-    {"buffer_size", PP_OPT_SIZE, "256KiB", "ring buffer per CPU (rounded up to a power of two)",
-     0, NULL},
+    {"buffer_size", PP_OPT_SIZE, "256KiB", "ring buffer per CPU (rounded up to a power of two)", 0,
+     NULL},
     {"service_name", PP_OPT_SECTION_LIST, NULL,
      "rules naming a process's service; first match wins; default: executable's base name", 0,
      service_rule_options},
@@ -74,8 +73,7 @@ static int parse_pids(perf_receiver *r, const pp_config *cfg)
     return 0;
 }
 
-static int parse_regex(perf_receiver *r, const pp_config *cfg, const char *key,
-                       perf_regex **out)
+static int parse_regex(perf_receiver *r, const pp_config *cfg, const char *key, perf_regex **out)
 {
     char err[256];
     const char *s = r->host->cfg_is_set(cfg, key) ? r->host->cfg_string(cfg, key) : NULL;

@@ -110,8 +110,7 @@ static const perf_symfile *vdso_symbols(perf_resolver *r, const perf_map *m)
                 continue;
             if (strcmp(own.path, "[vdso]") == 0) {
                 r->vdso_size = own.end - own.start;
-                r->vdso = perf_symfile_load_image((const void *)(uintptr_t)own.start,
-                                                  r->vdso_size);
+                r->vdso = perf_symfile_load_image((const void *)(uintptr_t)own.start, r->vdso_size);
             }
             free(own.path);
         }
@@ -126,8 +125,7 @@ static const perf_symfile *vdso_symbols(perf_resolver *r, const perf_map *m)
  * file system (containers), its map_files link (deleted files), or the
  * path as it is; the vDSO's from our own. NULL for other mappings that are
  * no file. */
-static const perf_symfile *symfile_of(perf_resolver *r, const perf_process *p,
-                                      const perf_map *m)
+static const perf_symfile *symfile_of(perf_resolver *r, const perf_process *p, const perf_map *m)
 {
     char root_path[PATH_MAX], files_path[PATH_MAX];
     if (strcmp(m->path, "[vdso]") == 0)
@@ -135,16 +133,14 @@ static const perf_symfile *symfile_of(perf_resolver *r, const perf_process *p,
     if (m->path[0] != '/' || strncmp(m->path, "//anon", 6) == 0)
         return NULL;
     snprintf(root_path, sizeof root_path, "/proc/%u/root%s", p->pid, m->path);
-    snprintf(files_path, sizeof files_path, "/proc/%u/map_files/%llx-%llx",
-             p->pid, (unsigned long long)m->start, (unsigned long long)m->end);
+    snprintf(files_path, sizeof files_path, "/proc/%u/map_files/%llx-%llx", p->pid,
+             (unsigned long long)m->start, (unsigned long long)m->end);
     const char *paths[] = {root_path, files_path, m->path};
-    return perf_symcache_get(r->cache, m->dev, m->ino, paths,
-                             sizeof paths / sizeof *paths);
+    return perf_symcache_get(r->cache, m->dev, m->ino, paths, sizeof paths / sizeof *paths);
 }
 
-const char *perf_resolve_user(perf_resolver *r, const perf_process *p,
-                              uint64_t addr, int is_return, const perf_map **map,
-                              int *resolved, char *buf, size_t buflen)
+const char *perf_resolve_user(perf_resolver *r, const perf_process *p, uint64_t addr, int is_return,
+                              const perf_map **map, int *resolved, char *buf, size_t buflen)
 {
     const perf_map *m = perf_proc_find_map(p, addr);
     *map = m;
@@ -168,13 +164,12 @@ const char *perf_resolve_user(perf_resolver *r, const perf_process *p,
     return buf;
 }
 
-const char *perf_resolve_kernel(perf_resolver *r, uint64_t addr, int is_return,
-                                int *resolved, char *buf, size_t buflen)
+const char *perf_resolve_kernel(perf_resolver *r, uint64_t addr, int is_return, int *resolved,
+                                char *buf, size_t buflen)
 {
     const char *name = NULL;
     if (!r->kallsyms_tried) {
-        r->kallsyms = perf_kallsyms_load(r->kallsyms_path ? r->kallsyms_path
-                                                          : PERF_KALLSYMS_PATH);
+        r->kallsyms = perf_kallsyms_load(r->kallsyms_path ? r->kallsyms_path : PERF_KALLSYMS_PATH);
         r->kallsyms_tried = 1;
     }
     if (r->kallsyms)
@@ -295,8 +290,7 @@ static uint64_t location_id(builder *b, uint64_t addr, int is_return, int kernel
         b->kmin = b->kmin && b->kmin < addr ? b->kmin : addr;
         b->kmax = b->kmax > addr ? b->kmax : addr;
     } else {
-        name = perf_resolve_user(b->r, b->proc, addr, is_return, &m, &resolved, buf,
-                                 sizeof buf);
+        name = perf_resolve_user(b->r, b->proc, addr, is_return, &m, &resolved, buf, sizeof buf);
         file = m ? m->path : "";
     }
     if (!resolved)
@@ -402,8 +396,8 @@ static void builder_free(builder *b)
     u64map_free(&b->map_by_index);
 }
 
-static void set_types(const pp_host *h, pp_profile *prof, pp_pprof *t,
-                      pp_value_type *types, int64_t period)
+static void set_types(const pp_host *h, pp_profile *prof, pp_pprof *t, pp_value_type *types,
+                      int64_t period)
 {
     types[0].type = h->pprof_intern(prof, "samples");
     types[0].unit = h->pprof_intern(prof, "count");
@@ -415,9 +409,8 @@ static void set_types(const pp_host *h, pp_profile *prof, pp_pprof *t,
     t->period = period;
 }
 
-int perf_pprof_build(perf_resolver *r, pp_profile *prof, const perf_process *p,
-                     int frequency, int64_t start_ns, int64_t duration_ns,
-                     char *err, size_t errlen)
+int perf_pprof_build(perf_resolver *r, pp_profile *prof, const perf_process *p, int frequency,
+                     int64_t start_ns, int64_t duration_ns, char *err, size_t errlen)
 {
     const pp_host *h = r->host;
     builder b = {.r = r, .prof = prof, .proc = p};

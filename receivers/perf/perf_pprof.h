@@ -34,19 +34,17 @@ void perf_resolver_free(perf_resolver *r);
 /* Fills `prof` (a new profile) with the pprof of p's stacks: sample types
  * samples/count and cpu/nanoseconds, each sample weighing 1e9/frequency
  * ns. 0, or -1 (out of memory) with the reason in err. */
-int perf_pprof_build(perf_resolver *r, pp_profile *prof, const perf_process *p,
-                     int frequency, int64_t start_ns, int64_t duration_ns,
-                     char *err, size_t errlen);
+int perf_pprof_build(perf_resolver *r, pp_profile *prof, const perf_process *p, int frequency,
+                     int64_t start_ns, int64_t duration_ns, char *err, size_t errlen);
 
 /* Name for an address of p (user space): its symbol, else
  * "<mapping basename>+0x<file offset>" written into buf. A return address
  * (is_return) is looked up one byte back, so a call that ends a function
  * still names that function. Sets *map to the mapping holding addr (NULL if
  * none) and *resolved to 1 when a symbol was found. */
-const char *perf_resolve_user(perf_resolver *r, const perf_process *p,
-                              uint64_t addr, int is_return, const perf_map **map,
-                              int *resolved, char *buf, size_t buflen);
-const char *perf_resolve_kernel(perf_resolver *r, uint64_t addr, int is_return,
-                                int *resolved, char *buf, size_t buflen);
+const char *perf_resolve_user(perf_resolver *r, const perf_process *p, uint64_t addr, int is_return,
+                              const perf_map **map, int *resolved, char *buf, size_t buflen);
+const char *perf_resolve_kernel(perf_resolver *r, uint64_t addr, int is_return, int *resolved,
+                                char *buf, size_t buflen);
 
 #endif

@@ -206,9 +206,8 @@ static int maps_cut(perf_process *p, uint64_t start, uint64_t end)
     return 0;
 }
 
-int perf_proc_add_map(perf_process *p, uint64_t start, uint64_t end,
-                      uint64_t pgoff, uint64_t dev, uint64_t ino,
-                      const char *path)
+int perf_proc_add_map(perf_process *p, uint64_t start, uint64_t end, uint64_t pgoff, uint64_t dev,
+                      uint64_t ino, const char *path)
 {
     size_t i = 0;
     char *copy;
@@ -256,8 +255,7 @@ int perf_proc_copy(perf_process *child, const perf_process *parent)
     clear_maps(child);
     for (size_t i = 0; i < parent->n_maps; i++) {
         const perf_map *m = &parent->maps[i];
-        if (perf_proc_add_map(child, m->start, m->end, m->pgoff, m->dev, m->ino,
-                              m->path) < 0)
+        if (perf_proc_add_map(child, m->start, m->end, m->pgoff, m->dev, m->ino, m->path) < 0)
             return -1;
     }
     child->match = -1;
@@ -273,8 +271,8 @@ int perf_maps_parse_line(const char *line, perf_map *out)
     const char *path;
     size_t n;
 
-    if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms,
-               &off, &maj, &min, &ino, &consumed) < 7 ||
+    if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms, &off, &maj, &min,
+               &ino, &consumed) < 7 ||
         consumed == 0)
         return -1;
     if (strlen(perms) < 3 || perms[2] != 'x')
@@ -282,8 +280,7 @@ int perf_maps_parse_line(const char *line, perf_map *out)
     path = line + consumed;
     n = strcspn(path, "\n");
     if (n >= strlen(DELETED_SUFFIX) &&
-        strncmp(path + n - strlen(DELETED_SUFFIX), DELETED_SUFFIX,
-                strlen(DELETED_SUFFIX)) == 0)
+        strncmp(path + n - strlen(DELETED_SUFFIX), DELETED_SUFFIX, strlen(DELETED_SUFFIX)) == 0)
         n -= strlen(DELETED_SUFFIX);
     out->path = strndup(path, n);
     if (!out->path)
@@ -321,8 +318,7 @@ static int load_maps(perf_process *p)
         perf_map m;
         if (perf_maps_parse_line(line, &m) != 1)
             continue;
-        if (perf_proc_add_map(p, m.start, m.end, m.pgoff, m.dev, m.ino,
-                              m.path) < 0) {
+        if (perf_proc_add_map(p, m.start, m.end, m.pgoff, m.dev, m.ino, m.path) < 0) {
             free(m.path);
             fclose(f);
             return -1;
@@ -390,8 +386,7 @@ void perf_cgroup_pick(const char *text, char *out, size_t outlen)
     snprintf(out, outlen, "%s", v1);
 }
 
-void perf_cgroup_roots_parse(const char *mounts, char *v1, size_t v1len, char *v2,
-                             size_t v2len)
+void perf_cgroup_roots_parse(const char *mounts, char *v1, size_t v1len, char *v2, size_t v2len)
 {
     const char *line = mounts;
     v1[0] = v2[0] = '\0';
@@ -442,8 +437,7 @@ int perf_container_id(const char *cgroup, char out[PERF_CONTAINER_ID_LEN + 1])
         while (isxdigit((unsigned char)p[run]))
             run++;
         int starts_clean = p == cgroup || !isalnum((unsigned char)p[-1]);
-        if (run == PERF_CONTAINER_ID_LEN && starts_clean &&
-            !isalnum((unsigned char)p[run])) {
+        if (run == PERF_CONTAINER_ID_LEN && starts_clean && !isalnum((unsigned char)p[run])) {
             memcpy(out, p, PERF_CONTAINER_ID_LEN);
             out[PERF_CONTAINER_ID_LEN] = '\0';
             found = 1; /* keep going: the innermost one wins */
@@ -493,8 +487,7 @@ int perf_stacks_add(perf_stacks *s, const uint64_t *ips, uint32_t n)
         return -1;
     for (j = h & (s->cap - 1); s->slots[j].ips; j = (j + 1) & (s->cap - 1)) {
         perf_stack *st = &s->slots[j];
-        if (st->hash == h && st->n == n &&
-            memcmp(st->ips, ips, n * sizeof *ips) == 0) {
+        if (st->hash == h && st->n == n && memcmp(st->ips, ips, n * sizeof *ips) == 0) {
             st->count++;
             s->total++;
             return 0;

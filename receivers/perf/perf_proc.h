@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PERF_COMM_MAX 16   /* TASK_COMM_LEN */
+#define PERF_COMM_MAX 16 /* TASK_COMM_LEN */
 #define PERF_CONTAINER_ID_LEN 64
 #define PERF_PATH_MAX 4096
 
@@ -35,19 +35,19 @@ typedef struct perf_stack {
 
 typedef struct perf_stacks {
     perf_stack *slots;
-    size_t cap;   /* a power of two, or 0 */
-    size_t n;     /* distinct stacks */
+    size_t cap;     /* a power of two, or 0 */
+    size_t n;       /* distinct stacks */
     uint64_t total; /* samples */
 } perf_stacks;
 
 typedef struct perf_process {
     uint32_t pid;
     char comm[PERF_COMM_MAX + 1];
-    char *exe;    /* owned; NULL while unknown */
-    char *cgroup; /* owned; NULL while unknown */
+    char *exe;      /* owned; NULL while unknown */
+    char *cgroup;   /* owned; NULL while unknown */
     perf_map *maps; /* sorted by start, not overlapping */
     size_t n_maps, cap_maps;
-    uint64_t loaded_time; /* CLOCK_MONOTONIC ns of the /proc read, or 0 */
+    uint64_t loaded_time;   /* CLOCK_MONOTONIC ns of the /proc read, or 0 */
     int exe_from_next_mmap; /* after exec: the first exec mapping is the exe */
     int exited;
     int match; /* filter result: -1 not yet decided, 0 no, 1 yes */
@@ -80,9 +80,8 @@ int perf_proc_set_exe(perf_process *p, const char *exe);
 /* An exec: the old image's mappings go; the next exec mapping names the exe. */
 void perf_proc_exec(perf_process *p);
 /* Adds a mapping, cutting any old ones it overlaps, as mmap(2) does. */
-int perf_proc_add_map(perf_process *p, uint64_t start, uint64_t end,
-                      uint64_t pgoff, uint64_t dev, uint64_t ino,
-                      const char *path);
+int perf_proc_add_map(perf_process *p, uint64_t start, uint64_t end, uint64_t pgoff, uint64_t dev,
+                      uint64_t ino, const char *path);
 const perf_map *perf_proc_find_map(const perf_process *p, uint64_t addr);
 
 /* Parses one /proc/<pid>/maps line. Returns 1 for an executable mapping
@@ -93,8 +92,7 @@ int perf_maps_parse_line(const char *line, perf_map *out);
 void perf_cgroup_pick(const char *text, char *out, size_t outlen);
 /* Mount points, from /proc/mounts text, of the cgroup v1 hierarchy holding
  * the perf_event controller and of cgroup2; "" for one not mounted. */
-void perf_cgroup_roots_parse(const char *mounts, char *v1, size_t v1len, char *v2,
-                             size_t v2len);
+void perf_cgroup_roots_parse(const char *mounts, char *v1, size_t v1len, char *v2, size_t v2len);
 /* The same from this machine's /proc/self/mounts. */
 void perf_cgroup_roots(char *v1, size_t v1len, char *v2, size_t v2len);
 /* The container id (64 hex digits, as docker, containerd and CRI-O name

@@ -48,8 +48,8 @@ typedef struct perf_receiver {
     perf_resolver resolver;
     int64_t window_start; /* wall ns */
     pp_batch *pending;    /* profiles made mid-interval, emitted at its end */
-    pp_metric *m_lost, *m_throttle, *m_unthrottle, *m_samples, *m_unresolved,
-        *m_processes, *m_no_stack, *m_cpu;
+    pp_metric *m_lost, *m_throttle, *m_unthrottle, *m_samples, *m_unresolved, *m_processes,
+        *m_no_stack, *m_cpu;
     /* counted while applying records, added to the metrics once per drain
      * (the host's metrics take a lock) */
     uint64_t n_lost, n_throttle, n_unthrottle, n_samples, n_no_stack;

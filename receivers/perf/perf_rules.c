@@ -29,13 +29,11 @@ perf_regex *perf_regex_new(const char *pattern, char *err, size_t errlen)
         return NULL;
     }
     re->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                             PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF,
-                             &code, &off, NULL);
+                             PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF, &code, &off, NULL);
     if (!re->code) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
-        snprintf(err, errlen, "invalid regex at offset %zu: %s", (size_t)off,
-                 (const char *)msg);
+        snprintf(err, errlen, "invalid regex at offset %zu: %s", (size_t)off, (const char *)msg);
         free(re);
         return NULL;
     }
@@ -60,8 +58,7 @@ void perf_regex_free(perf_regex *re)
 
 int perf_regex_match(perf_regex *re, const char *text)
 {
-    return pcre2_match(re->code, (PCRE2_SPTR)text, PCRE2_ZERO_TERMINATED, 0, 0,
-                       re->md, NULL) >= 0;
+    return pcre2_match(re->code, (PCRE2_SPTR)text, PCRE2_ZERO_TERMINATED, 0, 0, re->md, NULL) >= 0;
 }
 
 int perf_rule_source_parse(const char *text)
@@ -94,8 +91,8 @@ static size_t group_ref(const char *p, unsigned *group)
 
 /* Expands tmpl with the groups of the last match (ovector NULL: only check
  * that every group exists). -1 on a group the regex lacks. */
-static int expand(const perf_regex *re, const char *text, const PCRE2_SIZE *ov,
-                  const char *tmpl, char *out, size_t outlen)
+static int expand(const perf_regex *re, const char *text, const PCRE2_SIZE *ov, const char *tmpl,
+                  char *out, size_t outlen)
 {
     size_t o = 0;
     for (const char *p = tmpl; *p;) {
@@ -127,33 +124,27 @@ static int expand(const perf_regex *re, const char *text, const PCRE2_SIZE *ov,
 int perf_rule_check(perf_regex *re, const char *tmpl, char *err, size_t errlen)
 {
     if (expand(re, NULL, NULL, tmpl, NULL, 0) < 0) {
-        snprintf(err, errlen, "names a group the regex does not have (it has %u)",
-                 re->groups);
+        snprintf(err, errlen, "names a group the regex does not have (it has %u)", re->groups);
         return -1;
     }
     return 0;
 }
 
-int perf_rule_apply(perf_regex *re, const char *text, const char *tmpl, char *out,
-                    size_t outlen)
+int perf_rule_apply(perf_regex *re, const char *text, const char *tmpl, char *out, size_t outlen)
 {
     if (!perf_regex_match(re, text))
         return 0;
-    return expand(re, text, pcre2_get_ovector_pointer(re->md), tmpl, out, outlen) < 0
-               ? -1
-               : 1;
+    return expand(re, text, pcre2_get_ovector_pointer(re->md), tmpl, out, outlen) < 0 ? -1 : 1;
 }
 
-void perf_service_name(const perf_rule *rules, size_t n, const char *comm,
-                       const char *exe, const char *cgroup, char *out,
-                       size_t outlen)
+void perf_service_name(const perf_rule *rules, size_t n, const char *comm, const char *exe,
+                       const char *cgroup, char *out, size_t outlen)
 {
     for (size_t i = 0; i < n; i++) {
         const char *text = rules[i].source == PERF_SOURCE_COMM  ? comm
                            : rules[i].source == PERF_SOURCE_EXE ? exe
                                                                 : cgroup;
-        if (text && perf_rule_apply(rules[i].re, text, rules[i].name, out, outlen) == 1 &&
-            out[0])
+        if (text && perf_rule_apply(rules[i].re, text, rules[i].name, out, outlen) == 1 && out[0])
             return;
     }
     if (exe && exe[0]) {

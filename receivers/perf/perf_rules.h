@@ -35,15 +35,13 @@ typedef struct perf_rule {
 int perf_rule_source_parse(const char *text);
 /* If re matches text, writes the expanded template into out and returns 1;
  * 0 if no match; -1 if the template names a group that does not exist. */
-int perf_rule_apply(perf_regex *re, const char *text, const char *tmpl, char *out,
-                    size_t outlen);
+int perf_rule_apply(perf_regex *re, const char *text, const char *tmpl, char *out, size_t outlen);
 /* Checks that tmpl refers only to groups re has. 0 or -1. */
 int perf_rule_check(perf_regex *re, const char *tmpl, char *err, size_t errlen);
 
 /* The service name of a process: the first rule matching, else the
  * executable's base name, else comm. */
-void perf_service_name(const perf_rule *rules, size_t n, const char *comm,
-                       const char *exe, const char *cgroup, char *out,
-                       size_t outlen);
+void perf_service_name(const perf_rule *rules, size_t n, const char *comm, const char *exe,
+                       const char *cgroup, char *out, size_t outlen);
 
 #endif

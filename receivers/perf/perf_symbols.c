@@ -240,8 +240,8 @@ static void load_debug_file(perf_symfile *f, const char *debug_root)
     perf_symfile tmp = {0};
     if (!debug_root || strlen(f->build_id) < 4)
         return;
-    snprintf(path, sizeof path, "%s/.build-id/%.2s/%s.debug", debug_root,
-             f->build_id, f->build_id + 2);
+    snprintf(path, sizeof path, "%s/.build-id/%.2s/%s.debug", debug_root, f->build_id,
+             f->build_id + 2);
     if (access(path, R_OK) != 0 || read_elf(&tmp, path, 0) != 1) {
         free(tmp.syms);
         free(tmp.pool);
@@ -478,8 +478,8 @@ static perf_symfile *load_shared(perf_symcache *c, const char *path)
 
 /* A cached entry, checked once a round against a rewrite in place (same
  * inode, new contents: `cp` over a binary no process runs). */
-static const perf_symfile *cached(perf_symcache *c, symcache_entry *e,
-                                  const char *const *paths, size_t n_paths)
+static const perf_symfile *cached(perf_symcache *c, symcache_entry *e, const char *const *paths,
+                                  size_t n_paths)
 {
     int64_t mtime_ns, size;
     if (e->last_round != c->round) {
@@ -498,9 +498,8 @@ static const perf_symfile *cached(perf_symcache *c, symcache_entry *e,
     return e->file;
 }
 
-const perf_symfile *perf_symcache_get(perf_symcache *c, uint64_t dev,
-                                      uint64_t ino, const char *const *paths,
-                                      size_t n_paths)
+const perf_symfile *perf_symcache_get(perf_symcache *c, uint64_t dev, uint64_t ino,
+                                      const char *const *paths, size_t n_paths)
 {
     size_t j;
     perf_symfile *f;

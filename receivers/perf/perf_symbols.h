@@ -41,9 +41,8 @@ perf_symcache *perf_symcache_new(const char *debug_root);
 void perf_symcache_free(perf_symcache *c);
 /* The symbols for the file (dev, ino), loaded on first use from the first
  * of `paths` that opens. Borrowed: valid until the next sweep. */
-const perf_symfile *perf_symcache_get(perf_symcache *c, uint64_t dev,
-                                      uint64_t ino, const char *const *paths,
-                                      size_t n_paths);
+const perf_symfile *perf_symcache_get(perf_symcache *c, uint64_t dev, uint64_t ino,
+                                      const char *const *paths, size_t n_paths);
 /* Ends a round of lookups: entries not used in the last `keep_rounds`
  * rounds are dropped. */
 void perf_symcache_sweep(perf_symcache *c, unsigned keep_rounds);

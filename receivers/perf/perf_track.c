@@ -89,8 +89,7 @@ static void on_mmap2(perf_receiver *r, const void *rec)
     p = process_get(r, m.pid);
     if (!p || perf_record_time(rec) <= p->loaded_time)
         return;
-    perf_proc_add_map(p, m.addr, m.addr + m.len, m.pgoff, makedev(m.maj, m.min), m.ino,
-                      m.filename);
+    perf_proc_add_map(p, m.addr, m.addr + m.len, m.pgoff, makedev(m.maj, m.min), m.ino, m.filename);
     if (p->exe_from_next_mmap && m.filename[0] == '/') {
         perf_proc_set_exe(p, m.filename);
         p->exe_from_next_mmap = 0;
@@ -108,7 +107,7 @@ static void on_fork(perf_receiver *r, const void *rec)
         return; /* read from /proc after the fork already */
     if (child)
         perf_stash_samples(r, child); /* a stale entry: the pid was reused */
-    parent = process_get(r, t.ppid); /* the child starts as a copy of it */
+    parent = process_get(r, t.ppid);  /* the child starts as a copy of it */
     child = perf_procs_add(&r->procs, t.pid);
     if (!child)
         return;
@@ -133,18 +132,33 @@ static void apply_record(perf_receiver *r, const void *rec)
     const struct perf_event_header *h = rec;
     uint64_t lost;
     switch (h->type) {
-    case PERF_RECORD_SAMPLE: on_sample(r, rec); break;
-    case PERF_RECORD_MMAP2: on_mmap2(r, rec); break;
-    case PERF_RECORD_COMM: on_comm(r, rec); break;
-    case PERF_RECORD_FORK: on_fork(r, rec); break;
-    case PERF_RECORD_EXIT: on_exit_record(r, rec); break;
+    case PERF_RECORD_SAMPLE:
+        on_sample(r, rec);
+        break;
+    case PERF_RECORD_MMAP2:
+        on_mmap2(r, rec);
+        break;
+    case PERF_RECORD_COMM:
+        on_comm(r, rec);
+        break;
+    case PERF_RECORD_FORK:
+        on_fork(r, rec);
+        break;
+    case PERF_RECORD_EXIT:
+        on_exit_record(r, rec);
+        break;
     case PERF_RECORD_LOST:
         if (perf_parse_lost(rec, &lost) == 0)
             r->n_lost += lost;
         break;
-    case PERF_RECORD_THROTTLE: r->n_throttle++; break;
-    case PERF_RECORD_UNTHROTTLE: r->n_unthrottle++; break;
-    default: break;
+    case PERF_RECORD_THROTTLE:
+        r->n_throttle++;
+        break;
+    case PERF_RECORD_UNTHROTTLE:
+        r->n_unthrottle++;
+        break;
+    default:
+        break;
     }
 }
 

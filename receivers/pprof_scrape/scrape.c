@@ -32,7 +32,8 @@ static const pp_option tls_opts[] = {
     {"key_file", PP_OPT_STRING, NULL, "Client certificate's key (PEM).", 0, NULL},
     {"server_name", PP_OPT_STRING, NULL,
      "Name to expect in the target's certificate (and send as SNI) instead of the "
-     "address' host.", 0, NULL},
+     "address' host.",
+     0, NULL},
     {"insecure_skip_verify", PP_OPT_BOOL, "false", "Do not verify the certificate.", 0, NULL},
     {0},
 };
@@ -41,24 +42,23 @@ static const pp_option file_sd_opts[] = {
     {"files", PP_OPT_STRING_LIST, NULL,
      "Prometheus file_sd files (JSON or YAML; glob patterns allowed).", 1, NULL},
     {"refresh_interval", PP_OPT_DURATION, "5s",
-     "How often the files' modification times are checked; a changed file is re-read.", 0,
-     NULL},
+     "How often the files' modification times are checked; a changed file is re-read.", 0, NULL},
     {0},
 };
 
-#define PROFILE_OPTS(var, enabled, path, delta)                                            \
-    static const pp_option var[] = {                                                       \
-        {"enabled", PP_OPT_BOOL, enabled, "Scrape this profile type.", 0, NULL},           \
-        {"path", PP_OPT_STRING, path, "Path of the profile on the target.", 0, NULL},     \
-        {"delta", PP_OPT_BOOL, delta,                                                      \
-         "Request ?seconds=N (a profile taken over N seconds, as for CPU).", 0, NULL},     \
-        {0},                                                                               \
+#define PROFILE_OPTS(var, enabled, path, delta)                                                    \
+    static const pp_option var[] = {                                                               \
+        {"enabled", PP_OPT_BOOL, enabled, "Scrape this profile type.", 0, NULL},                   \
+        {"path", PP_OPT_STRING, path, "Path of the profile on the target.", 0, NULL},              \
+        {"delta", PP_OPT_BOOL, delta,                                                              \
+         "Request ?seconds=N (a profile taken over N seconds, as for CPU).", 0, NULL},             \
+        {0},                                                                                       \
     }
-#define GODELTA_OPTS(var, path)                                                            \
-    static const pp_option var[] = {                                                       \
-        {"enabled", PP_OPT_BOOL, "false", "Scrape this profile type.", 0, NULL},           \
-        {"path", PP_OPT_STRING, path, "Path of the profile on the target.", 0, NULL},     \
-        {0},                                                                               \
+#define GODELTA_OPTS(var, path)                                                                    \
+    static const pp_option var[] = {                                                               \
+        {"enabled", PP_OPT_BOOL, "false", "Scrape this profile type.", 0, NULL},                   \
+        {"path", PP_OPT_STRING, path, "Path of the profile on the target.", 0, NULL},              \
+        {0},                                                                                       \
     }
 
 PROFILE_OPTS(cpu_opts, "true", "/debug/pprof/profile", "true");
@@ -127,25 +127,22 @@ static const pp_option scrape_opts[] = {
     {"targets", PP_OPT_ANY, NULL,
      "Targets: each a \"host:port\" or URL string, or a mapping {address, labels, and "
      "bearer_token, bearer_token_file, basic_auth, http_headers, tls_config, proxy_url "
-     "overriding the job's}.", 0, NULL},
-    {"file_sd", PP_OPT_SECTION, NULL, "Targets from Prometheus file_sd files.", 0,
-     file_sd_opts},
+     "overriding the job's}.",
+     0, NULL},
+    {"file_sd", PP_OPT_SECTION, NULL, "Targets from Prometheus file_sd files.", 0, file_sd_opts},
     {"job_name", PP_OPT_STRING, NULL, "The `job` label; default the component id.", 0, NULL},
-    {"scheme", PP_OPT_STRING, "http", "http or https, for targets written as host:port.", 0,
-     NULL},
-    {"scrape_interval", PP_OPT_DURATION, "15s", "How often each profile type is scraped.", 0,
-     NULL},
+    {"scheme", PP_OPT_STRING, "http", "http or https, for targets written as host:port.", 0, NULL},
+    {"scrape_interval", PP_OPT_DURATION, "15s", "How often each profile type is scraped.", 0, NULL},
     {"scrape_timeout", PP_OPT_DURATION, "10s",
-     "Timeout of one request; for `delta` types it is added to the profiling duration.", 0,
-     NULL},
+     "Timeout of one request; for `delta` types it is added to the profiling duration.", 0, NULL},
     {"delta_profiling_duration", PP_OPT_DURATION, NULL,
      "?seconds= of `delta` profile types (CPU); default scrape_interval - 1s.", 0, NULL},
-    {"profiling_duration", PP_OPT_DURATION, NULL, "Same as delta_profiling_duration.", 0,
-     NULL},
+    {"profiling_duration", PP_OPT_DURATION, NULL, "Same as delta_profiling_duration.", 0, NULL},
     {"params", PP_OPT_STRING_MAP, NULL, "Query parameters added to every request.", 0, NULL},
     {"body_size_limit", PP_OPT_SIZE, "64MiB",
      "A body larger than this, as received (the transfer is aborted) or once inflated, "
-     "fails the scrape; 0 = no limit.", 0, NULL},
+     "fails the scrape; 0 = no limit.",
+     0, NULL},
     {"bearer_token", PP_OPT_STRING, NULL, "Sent as `Authorization: Bearer`.", 0, NULL},
     {"bearer_token_file", PP_OPT_STRING, NULL, "File holding the bearer token.", 0, NULL},
     {"basic_auth", PP_OPT_SECTION, NULL, "HTTP basic authentication.", 0, basic_auth_opts},
@@ -177,8 +174,7 @@ static int dup_opt(char **dst, const char *s)
 }
 
 /* Reads a secret file, trailing newline cut; NULL on error (reported). */
-static char *read_secret(const pp_host *h, const pp_config *node, const char *key,
-                         const char *path)
+static char *read_secret(const pp_host *h, const pp_config *node, const char *key, const char *path)
 {
     FILE *f = fopen(path, "rb");
     char *buf;
@@ -199,8 +195,7 @@ static char *read_secret(const pp_host *h, const pp_config *node, const char *ke
 }
 
 /* `key` or `key`_file of a node; *out untouched if neither is there. */
-static int read_secret_pair(const pp_host *h, const pp_config *node, const char *key,
-                            char **out)
+static int read_secret_pair(const pp_host *h, const pp_config *node, const char *key, char **out)
 {
     char file_key[64];
     const char *v = child_scalar(h, node, key), *file;
@@ -298,8 +293,8 @@ static int read_transport(const pp_host *h, const pp_config *node, scrape_transp
     const pp_config *basic = h->cfg_child(node, "basic_auth");
     const pp_config *tls = h->cfg_child(node, "tls_config");
     const char *skip = child_scalar(h, tls, "insecure_skip_verify");
-    int sets_bearer = child_scalar(h, node, "bearer_token") ||
-                      child_scalar(h, node, "bearer_token_file");
+    int sets_bearer =
+        child_scalar(h, node, "bearer_token") || child_scalar(h, node, "bearer_token_file");
     int sets_basic = basic && h->cfg_count(basic) > 0;
     if (sets_bearer && sets_basic)
         return h->cfg_error(node, "basic_auth", "set bearer_token or basic_auth, not both");
@@ -409,8 +404,7 @@ static int read_target(const pp_host *h, const scrape_config *c, const pp_config
                             "a target is \"host:port\", a URL, {address, labels} or "
                             "{__address__, label: value...}");
     }
-    if (scrape_parse_address(addr, c->scheme, &scheme, &instance, &prefix, why,
-                             sizeof why) < 0)
+    if (scrape_parse_address(addr, c->scheme, &scheme, &instance, &prefix, why, sizeof why) < 0)
         return h->cfg_error(item, NULL, "%s", why);
     free(scheme);
     free(instance);
@@ -464,8 +458,7 @@ static int read_file_sd(const pp_host *h, const pp_config *cfg, scrape_config *c
 
 /* ---- profile types ---- */
 
-static int bool_of(const pp_host *h, const pp_config *sec, const pp_option *opts,
-                   const char *key)
+static int bool_of(const pp_host *h, const pp_config *sec, const pp_option *opts, const char *key)
 {
     const pp_option *o;
     if (sec && h->cfg_is_set(sec, key))
@@ -518,8 +511,7 @@ static int read_ptypes(const pp_host *h, const pp_config *cfg, scrape_config *c)
         if (!bool_of(h, sec, b->opts, "enabled"))
             continue;
         if (add_ptype(c, prefix ? prefix : "", b->name, string_of(h, sec, b->opts, "path"),
-                      !b->server_delta && bool_of(h, sec, b->opts, "delta"),
-                      b->server_delta) < 0)
+                      !b->server_delta && bool_of(h, sec, b->opts, "delta"), b->server_delta) < 0)
             return -1;
     }
     custom = pc ? h->cfg_child(pc, "profile.custom") : NULL;
@@ -568,8 +560,7 @@ static int read_durations(const pp_host *h, const pp_config *cfg, scrape_config 
     return 0;
 }
 
-static int read_config(const pp_host *h, pp_instance *self, const pp_config *cfg,
-                       scrape_config *c)
+static int read_config(const pp_host *h, pp_instance *self, const pp_config *cfg, scrape_config *c)
 {
     const char *job = h->cfg_string(cfg, "job_name");
     int64_t limit;
@@ -608,8 +599,7 @@ typedef struct scrape_state {
     scrape_loop *loop;
 } scrape_state;
 
-static int scrape_create(const pp_host *host, pp_instance *self, const pp_config *cfg,
-                         void **state)
+static int scrape_create(const pp_host *host, pp_instance *self, const pp_config *cfg, void **state)
 {
     scrape_state *s = calloc(1, sizeof *s);
     if (!s)

@@ -96,26 +96,24 @@ void scrape_config_free(scrape_config *c);
  * target's labels without reserved `__*` ones, plus `job` and `instance`
  * unless the target sets them, plus `service_name` (the target's label,
  * else the job). Sorted by name, names unique. 0, or -1 out of memory. */
-int scrape_target_labels(const char *job, const char *instance,
-                         const scrape_kv *in, size_t n_in, scrape_kv **out,
-                         size_t *n_out);
+int scrape_target_labels(const char *job, const char *instance, const scrape_kv *in, size_t n_in,
+                         scrape_kv **out, size_t *n_out);
 
 /* Where a target lives: address "host:port" or a URL with scheme, host,
  * port and path prefix. Fills the scheme (default_scheme unless the URL
  * has one), `instance` (host:port, port added from the scheme when
  * missing) and `prefix` (URL path without trailing '/', "" if none).
  * 0, or -1 with the reason in err. Strings malloc'd. */
-int scrape_parse_address(const char *address, const char *default_scheme,
-                         char **scheme, char **instance, char **prefix,
-                         char *err, size_t errlen);
+int scrape_parse_address(const char *address, const char *default_scheme, char **scheme,
+                         char **instance, char **prefix, char *err, size_t errlen);
 
 /* --- scrape_sd.c --- */
 
 /* Reads a Prometheus file_sd file (JSON or YAML): a list of
  * {targets: [addr...], labels: {k: v}}. Appends one spec per address.
  * 0, or -1 with the reason (file, line) in err; nothing appended then. */
-int scrape_sd_read(const char *path, scrape_spec **specs, size_t *n_specs,
-                   char *err, size_t errlen);
+int scrape_sd_read(const char *path, scrape_spec **specs, size_t *n_specs, char *err,
+                   size_t errlen);
 
 /* --- scrape_check.c --- */
 
@@ -123,8 +121,8 @@ int scrape_sd_read(const char *path, scrape_spec **specs, size_t *n_specs,
  * tree: gunzips (bounded by max_out) and walks the protobuf's top-level
  * fields. 0, or -1 with a reason such as "not gzip or protobuf (starts
  * with '<!DOCTYPE')" or "gzip: unexpected end of stream". */
-int scrape_check_pprof(const pp_host *host, const uint8_t *body, size_t len,
-                       size_t max_out, char *err, size_t errlen);
+int scrape_check_pprof(const pp_host *host, const uint8_t *body, size_t len, size_t max_out,
+                       char *err, size_t errlen);
 
 /* --- scrape_loop.c --- */
 
@@ -132,10 +130,9 @@ typedef struct scrape_loop scrape_loop;
 
 /* Builds the loop for cfg (borrowed, must outlive the loop); no thread,
  * no socket yet. NULL when out of memory. */
-scrape_loop *scrape_loop_new(const pp_host *host, pp_instance *self,
-                             const scrape_config *cfg);
-int scrape_loop_start(scrape_loop *l);        /* starts the thread */
-void scrape_loop_stop(scrape_loop *l);        /* stops and joins */
+scrape_loop *scrape_loop_new(const pp_host *host, pp_instance *self, const scrape_config *cfg);
+int scrape_loop_start(scrape_loop *l); /* starts the thread */
+void scrape_loop_stop(scrape_loop *l); /* stops and joins */
 void scrape_loop_free(scrape_loop *l);
 
 #endif

@@ -83,8 +83,8 @@ static int walk_fields(const uint8_t *b, size_t n, char *err, size_t errlen)
         continue;
     bad:
         quote_start(b, n, quote, sizeof quote);
-        snprintf(err, errlen, "not a pprof: invalid protobuf at byte %zu (body starts \"%s\")",
-                 at, quote);
+        snprintf(err, errlen, "not a pprof: invalid protobuf at byte %zu (body starts \"%s\")", at,
+                 quote);
         return -1;
     truncated:
         snprintf(err, errlen, "not a pprof: protobuf truncated (field %llu at byte %zu)",
@@ -94,8 +94,8 @@ static int walk_fields(const uint8_t *b, size_t n, char *err, size_t errlen)
     return 0;
 }
 
-int scrape_check_pprof(const pp_host *host, const uint8_t *body, size_t len,
-                       size_t max_out, char *err, size_t errlen)
+int scrape_check_pprof(const pp_host *host, const uint8_t *body, size_t len, size_t max_out,
+                       char *err, size_t errlen)
 {
     uint8_t *plain = NULL;
     size_t plain_len = 0;

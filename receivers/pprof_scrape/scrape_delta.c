@@ -37,8 +37,8 @@ typedef struct delta_base {
 
 /* A scrape being processed: key -> summed values, open addressing. */
 typedef struct delta_table {
-    uint64_t *keys; /* 0 = empty slot */
-    int64_t *vals;  /* cap * width */
+    uint64_t *keys;      /* 0 = empty slot */
+    int64_t *vals;       /* cap * width */
     unsigned char *used; /* the key's delta was given to a sample */
     size_t cap;
     size_t count;
@@ -73,7 +73,10 @@ int scrape_delta_is_cumulative(const char *type, const char *unit)
     return 0;
 }
 
-scrape_delta *scrape_delta_new(void) { return calloc(1, sizeof(scrape_delta)); }
+scrape_delta *scrape_delta_new(void)
+{
+    return calloc(1, sizeof(scrape_delta));
+}
 
 static void base_free(delta_base *b)
 {
@@ -90,7 +93,10 @@ void scrape_delta_free(scrape_delta *d)
     free(d);
 }
 
-size_t scrape_delta_size(const scrape_delta *d) { return d->have_prev ? d->prev.n : 0; }
+size_t scrape_delta_size(const scrape_delta *d)
+{
+    return d->have_prev ? d->prev.n : 0;
+}
 
 /* ---- hashing ---- */
 
@@ -105,7 +111,10 @@ static uint64_t fnv_bytes(uint64_t h, const void *data, size_t n)
     return h;
 }
 
-static uint64_t fnv_u64(uint64_t h, uint64_t v) { return fnv_bytes(h, &v, sizeof v); }
+static uint64_t fnv_u64(uint64_t h, uint64_t v)
+{
+    return fnv_bytes(h, &v, sizeof v);
+}
 
 /* Every byte of string idx: pprof strings may hold NUL bytes, and two
  * that differ after one are two strings. */
@@ -129,16 +138,16 @@ static uint64_t key_finish(uint64_t h)
 }
 
 /* Go writes ids 1..n in order; use that, ask the host otherwise. */
-static const pp_location *find_location(const pp_host *host, const pp_profile *p,
-                                        const pp_pprof *t, uint64_t id)
+static const pp_location *find_location(const pp_host *host, const pp_profile *p, const pp_pprof *t,
+                                        uint64_t id)
 {
     if (id >= 1 && id <= t->n_locations && t->locations[id - 1].id == id)
         return &t->locations[id - 1];
     return host->pprof_location(p, id);
 }
 
-static const pp_function *find_function(const pp_host *host, const pp_profile *p,
-                                        const pp_pprof *t, uint64_t id)
+static const pp_function *find_function(const pp_host *host, const pp_profile *p, const pp_pprof *t,
+                                        uint64_t id)
 {
     if (id >= 1 && id <= t->n_functions && t->functions[id - 1].id == id)
         return &t->functions[id - 1];
@@ -175,8 +184,8 @@ static uint64_t *hash_locations(const pp_host *host, const pp_profile *p, const 
     return h;
 }
 
-static uint64_t sample_key(const uint64_t *loc_hashes, const pp_host *host,
-                           const pp_profile *p, const pp_pprof *t, const pp_sample *s)
+static uint64_t sample_key(const uint64_t *loc_hashes, const pp_host *host, const pp_profile *p,
+                           const pp_pprof *t, const pp_sample *s)
 {
     uint64_t h = FNV_OFFSET;
     size_t i;
@@ -326,9 +335,8 @@ static void work_free(delta_work *w)
 }
 
 /* Keys every sample and sums the profile's values per key. */
-static int fill_current(delta_work *w, const pp_host *host, const pp_profile *p,
-                        const pp_pprof *t, size_t width, const size_t *idx, char *err,
-                        size_t errlen)
+static int fill_current(delta_work *w, const pp_host *host, const pp_profile *p, const pp_pprof *t,
+                        size_t width, const size_t *idx, char *err, size_t errlen)
 {
     uint64_t *loc_hashes;
     size_t i;
@@ -408,9 +416,8 @@ static int rebase(scrape_delta *d, const delta_work *wk, int64_t time_ns)
 }
 
 /* Deltas of p against the baseline (same sample types as it). */
-static scrape_delta_result delta_against_base(scrape_delta *d, delta_work *wk,
-                                              const pp_host *host, pp_profile *p,
-                                              pp_pprof *t, int64_t time_ns,
+static scrape_delta_result delta_against_base(scrape_delta *d, delta_work *wk, const pp_host *host,
+                                              pp_profile *p, pp_pprof *t, int64_t time_ns,
                                               int64_t *from_ns)
 {
     int zeros;
@@ -427,9 +434,8 @@ static scrape_delta_result delta_against_base(scrape_delta *d, delta_work *wk,
     return SCRAPE_DELTA_EMIT;
 }
 
-scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host,
-                                       pp_profile *p, int64_t time_ns,
-                                       int64_t *from_ns, char *err, size_t errlen)
+scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host, pp_profile *p,
+                                       int64_t time_ns, int64_t *from_ns, char *err, size_t errlen)
 {
     size_t idx[DELTA_MAX_TYPES], width;
     uint64_t sig;

@@ -50,10 +50,8 @@ int scrape_delta_is_cumulative(const char *type, const char *unit);
  * place). `time_ns` is the scrape's wall-clock time; on EMIT the tree's
  * duration becomes the time since the previous scrape and *from_ns says
  * when that was. */
-scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host,
-                                       pp_profile *p, int64_t time_ns,
-                                       int64_t *from_ns, char *err,
-                                       size_t errlen);
+scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host, pp_profile *p,
+                                       int64_t time_ns, int64_t *from_ns, char *err, size_t errlen);
 
 /* Number of keys remembered (for tests and memory checks). */
 size_t scrape_delta_size(const scrape_delta *d);

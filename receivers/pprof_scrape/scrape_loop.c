@@ -40,9 +40,8 @@
 #define EPOLL_BATCH 256
 
 const char *const scrape_reason_names[REASON_COUNT] = {
-    "connect",     "timeout",         "http_401",  "http_403",
-    "http_429",    "http_503",        "http_status", "body_size_limit",
-    "invalid_profile", "transport",
+    "connect",  "timeout",     "http_401",        "http_403",        "http_429",
+    "http_503", "http_status", "body_size_limit", "invalid_profile", "transport",
 };
 
 uint64_t scrape_hash(const char *a, const char *b)
@@ -186,9 +185,9 @@ static int slot_start(scrape_loop *l, scrape_slot *s, int64_t now)
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, e->errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)(timeout_ms < CONNECT_TIMEOUT_MAX_MS ? timeout_ms
-                                                                : CONNECT_TIMEOUT_MAX_MS));
+    curl_easy_setopt(
+        c, CURLOPT_CONNECTTIMEOUT_MS,
+        (long)(timeout_ms < CONNECT_TIMEOUT_MAX_MS ? timeout_ms : CONNECT_TIMEOUT_MAX_MS));
     curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -226,8 +225,7 @@ static int64_t start_due(scrape_loop *l, int64_t now)
             scrape_slot *s = &t->slots[j];
             if (s->next_due <= now) {
                 if (!s->easy && slot_start(l, s, now) < 0)
-                    l->host->log(l->self, PP_LOG_ERROR, "cannot start %s: out of memory",
-                                 s->url);
+                    l->host->log(l->self, PP_LOG_ERROR, "cannot start %s: out of memory", s->url);
                 schedule_next(l, s, now);
             }
             if (s->next_due < earliest)
@@ -353,8 +351,7 @@ static int add_wakefd(scrape_loop *l)
     return epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wakefd, &ev);
 }
 
-scrape_loop *scrape_loop_new(const pp_host *host, pp_instance *self,
-                             const scrape_config *cfg)
+scrape_loop *scrape_loop_new(const pp_host *host, pp_instance *self, const scrape_config *cfg)
 {
     scrape_loop *l = calloc(1, sizeof *l);
     if (!l)
@@ -383,8 +380,7 @@ scrape_loop *scrape_loop_new(const pp_host *host, pp_instance *self,
     curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
     curl_share_setopt(l->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(l->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    l->m_targets = host->metric(self, "scrape_targets", "Targets being scraped.", PP_GAUGE,
-                                NULL);
+    l->m_targets = host->metric(self, "scrape_targets", "Targets being scraped.", PP_GAUGE, NULL);
     return l;
 }
 

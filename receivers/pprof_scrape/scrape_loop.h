@@ -16,18 +16,18 @@
 
 /* Why a scrape failed; each has its own errors_total series. */
 typedef enum scrape_reason {
-    REASON_CONNECT = 0,  /* refused, reset, DNS: the target is down */
-    REASON_TIMEOUT,      /* the target is down */
-    REASON_HTTP_401,     /* the target is down until the credentials work */
+    REASON_CONNECT = 0, /* refused, reset, DNS: the target is down */
+    REASON_TIMEOUT,     /* the target is down */
+    REASON_HTTP_401,    /* the target is down until the credentials work */
     REASON_HTTP_403,
-    REASON_HTTP_429,     /* rate limited: Retry-After honoured */
-    REASON_HTTP_503,     /* unavailable: Retry-After honoured */
-    REASON_HTTP_STATUS,  /* any other non-200 status */
-    REASON_BODY_LIMIT,   /* body_size_limit reached: transfer aborted */
-    REASON_INVALID,      /* 200 but not a pprof */
-    REASON_TRANSPORT,    /* any other libcurl error (TLS, proxy, ...) */
+    REASON_HTTP_429,    /* rate limited: Retry-After honoured */
+    REASON_HTTP_503,    /* unavailable: Retry-After honoured */
+    REASON_HTTP_STATUS, /* any other non-200 status */
+    REASON_BODY_LIMIT,  /* body_size_limit reached: transfer aborted */
+    REASON_INVALID,     /* 200 but not a pprof */
+    REASON_TRANSPORT,   /* any other libcurl error (TLS, proxy, ...) */
     REASON_COUNT,
-    REASON_NONE = -1,    /* last scrape succeeded */
+    REASON_NONE = -1, /* last scrape succeeded */
 } scrape_reason;
 
 extern const char *const scrape_reason_names[REASON_COUNT];
@@ -54,20 +54,20 @@ typedef struct scrape_slot {
     struct scrape_target *target;
     const scrape_ptype *ptype;
     char *url;
-    int64_t next_due;     /* monotonic ns */
-    scrape_easy *easy;    /* non-NULL while a transfer is in flight */
+    int64_t next_due;  /* monotonic ns */
+    scrape_easy *easy; /* non-NULL while a transfer is in flight */
     scrape_buf body;
     int64_t start_mono;
     int64_t start_wall;
-    scrape_delta *delta;  /* cumulative types only; made on first need */
+    scrape_delta *delta; /* cumulative types only; made on first need */
     scrape_reason last_reason;
     pp_metric *m_duration;
 } scrape_slot;
 
 typedef struct scrape_target {
-    char *key;      /* identity for diffing: URL base and labels */
-    char *base_url; /* scheme://host:port[/prefix] as requested */
-    char *instance; /* host:port */
+    char *key;           /* identity for diffing: URL base and labels */
+    char *base_url;      /* scheme://host:port[/prefix] as requested */
+    char *instance;      /* host:port */
     char *metric_labels; /* `target="...",job="..."` for self-metrics */
     scrape_kv *labels;   /* series labels but __name__; sorted */
     size_t n_labels;
@@ -76,9 +76,9 @@ typedef struct scrape_target {
     struct curl_slist *connect_to;
     scrape_slot *slots;
     size_t n_slots;
-    int down;               /* connect/timeout/401/403 seen last */
+    int down; /* connect/timeout/401/403 seen last */
     scrape_reason down_reason;
-    int mark;               /* diffing */
+    int mark; /* diffing */
     pp_metric *m_up;
     pp_metric *m_bytes;
     pp_metric *m_errors[REASON_COUNT];
@@ -94,7 +94,7 @@ struct scrape_loop {
     int epfd;              /* sockets libcurl asks us to watch */
     int wakefd;            /* eventfd: stop() wakes the loop */
     int64_t curl_deadline; /* monotonic ns of libcurl's timer; -1 = none */
-    scrape_easy *idle;  /* pooled handles */
+    scrape_easy *idle;     /* pooled handles */
     size_t n_idle;
 
     scrape_target **targets;

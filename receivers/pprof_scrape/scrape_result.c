@@ -82,8 +82,8 @@ static void on_failure(scrape_loop *l, scrape_slot *s, scrape_reason r, const ch
     count_error(l, t, r);
     if (is_down_reason(r)) {
         int changed = !t->down || t->down_reason != r;
-        l->host->log(l->self, changed ? PP_LOG_WARN : PP_LOG_DEBUG,
-                     "target %s down: %s: %s", t->base_url, s->ptype->path, detail);
+        l->host->log(l->self, changed ? PP_LOG_WARN : PP_LOG_DEBUG, "target %s down: %s: %s",
+                     t->base_url, s->ptype->path, detail);
         t->down = 1;
         t->down_reason = r;
     } else {
@@ -105,8 +105,7 @@ static void on_success(scrape_loop *l, scrape_slot *s)
     if (t->down)
         l->host->log(l->self, PP_LOG_INFO, "target %s up again", t->base_url);
     else if (s->last_reason != REASON_NONE)
-        l->host->log(l->self, PP_LOG_INFO, "scrape %s%s ok again", t->base_url,
-                     s->ptype->path);
+        l->host->log(l->self, PP_LOG_INFO, "scrape %s%s ok again", t->base_url, s->ptype->path);
     t->down = 0;
     t->down_reason = REASON_NONE;
     s->last_reason = REASON_NONE;
@@ -154,8 +153,7 @@ static uint64_t gzip_isize(const scrape_buf *b)
  * when the bounded check fails and the trailer claims a large size is
  * the body inflated again without the limit, to tell "too large" from
  * "broken" (a truncated stream's trailer is garbage). */
-static scrape_reason check_body(const pp_host *h, const scrape_buf *b, char *why,
-                                size_t whylen)
+static scrape_reason check_body(const pp_host *h, const scrape_buf *b, char *why, size_t whylen)
 {
     uint8_t *plain = NULL;
     size_t plain_len = 0;
@@ -177,8 +175,7 @@ static scrape_reason check_body(const pp_host *h, const scrape_buf *b, char *why
 /* Runs the body through the slot's delta state; REASON_NONE with *keep
  * telling whether to emit p, or REASON_INVALID with why. */
 static scrape_reason take_delta(scrape_loop *l, scrape_slot *s, pp_profile *p, int64_t until,
-                                int64_t *from, int *delta, int *keep, char *why,
-                                size_t whylen)
+                                int64_t *from, int *delta, int *keep, char *why, size_t whylen)
 {
     const pp_host *h = l->host;
     char err[256];
@@ -235,28 +232,30 @@ static scrape_reason take_profile(scrape_loop *l, scrape_slot *s, char *why, siz
     return REASON_NONE;
 }
 
-static void describe(char *out, size_t outlen, CURLcode rc, long status,
-                     const scrape_slot *s, scrape_reason r)
+static void describe(char *out, size_t outlen, CURLcode rc, long status, const scrape_slot *s,
+                     scrape_reason r)
 {
     if (r == REASON_BODY_LIMIT)
         snprintf(out, outlen, "body larger than body_size_limit (%lld bytes): aborted",
                  (long long)s->body.limit);
     else if (rc != CURLE_OK)
-        snprintf(out, outlen, "%s", s->easy->errbuf[0] ? s->easy->errbuf
-                                                        : curl_easy_strerror(rc));
+        snprintf(out, outlen, "%s", s->easy->errbuf[0] ? s->easy->errbuf : curl_easy_strerror(rc));
     else
         snprintf(out, outlen, "HTTP %ld", status);
 }
 
 /* What the built-in page shows for this target x profile type. */
-static void report_state(scrape_loop *l, const scrape_slot *s, int ok, const char *why,
-                         int64_t now)
+static void report_state(scrape_loop *l, const scrape_slot *s, int ok, const char *why, int64_t now)
 {
     if (!l->host->target_state)
         return;
-    pp_target_state st = {.target = s->target->base_url, .profile = s->ptype->name,
-                          .path = s->ptype->path, .up = ok, .last_ns = s->start_wall,
-                          .duration_ns = now - s->start_mono, .bytes = s->body.len,
+    pp_target_state st = {.target = s->target->base_url,
+                          .profile = s->ptype->name,
+                          .path = s->ptype->path,
+                          .up = ok,
+                          .last_ns = s->start_wall,
+                          .duration_ns = now - s->start_mono,
+                          .bytes = s->body.len,
                           .error = ok ? NULL : why};
     l->host->target_state(l->self, &st);
 }

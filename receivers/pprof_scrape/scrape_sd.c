@@ -34,8 +34,7 @@ static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *
     return NULL;
 }
 
-static int sd_error(char *err, size_t errlen, const char *path, yaml_node_t *n,
-                    const char *what)
+static int sd_error(char *err, size_t errlen, const char *path, yaml_node_t *n, const char *what)
 {
     snprintf(err, errlen, "%s:%zu: %s", path, n ? n->start_mark.line + 1 : 1, what);
     return -1;
@@ -73,8 +72,8 @@ static int read_labels(yaml_document_t *doc, yaml_node_t *n, scrape_kv **kv, siz
     return 0;
 }
 
-static int add_spec(scrape_spec **specs, size_t *n, const char *address,
-                    const scrape_kv *labels, size_t n_labels)
+static int add_spec(scrape_spec **specs, size_t *n, const char *address, const scrape_kv *labels,
+                    size_t n_labels)
 {
     scrape_spec *grown = realloc(*specs, (*n + 1) * sizeof **specs), *s;
     size_t i;
@@ -102,8 +101,8 @@ static int add_spec(scrape_spec **specs, size_t *n, const char *address,
     return 0;
 }
 
-static int read_group(yaml_document_t *doc, yaml_node_t *g, scrape_spec **specs,
-                      size_t *n, const char *path, char *err, size_t errlen)
+static int read_group(yaml_document_t *doc, yaml_node_t *g, scrape_spec **specs, size_t *n,
+                      const char *path, char *err, size_t errlen)
 {
     yaml_node_t *targets, *labels;
     yaml_node_item_t *it;
@@ -136,8 +135,8 @@ static int read_group(yaml_document_t *doc, yaml_node_t *g, scrape_spec **specs,
     return rc;
 }
 
-static int read_document(yaml_document_t *doc, scrape_spec **specs, size_t *n,
-                         const char *path, char *err, size_t errlen)
+static int read_document(yaml_document_t *doc, scrape_spec **specs, size_t *n, const char *path,
+                         char *err, size_t errlen)
 {
     yaml_node_t *root = yaml_document_get_root_node(doc);
     yaml_node_item_t *it;
@@ -169,15 +168,13 @@ static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
         fclose(f);
         return buf;
     }
-    snprintf(err, errlen, "%s: cannot read (or larger than %ld bytes)", path,
-             SD_MAX_FILE_BYTES);
+    snprintf(err, errlen, "%s: cannot read (or larger than %ld bytes)", path, SD_MAX_FILE_BYTES);
     free(buf);
     fclose(f);
     return NULL;
 }
 
-int scrape_sd_read(const char *path, scrape_spec **specs, size_t *n_specs, char *err,
-                   size_t errlen)
+int scrape_sd_read(const char *path, scrape_spec **specs, size_t *n_specs, char *err, size_t errlen)
 {
     yaml_parser_t parser;
     yaml_document_t doc;

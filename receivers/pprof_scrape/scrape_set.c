@@ -165,8 +165,8 @@ static int build_slots(scrape_loop *l, scrape_target *t, int64_t now)
         s->url = slot_url(l, t->base_url, s->ptype);
         if (!s->url)
             return -1;
-        s->next_due = now + (int64_t)(scrape_hash(t->key, s->ptype->path) %
-                                      (uint64_t)c->interval_ns);
+        s->next_due =
+            now + (int64_t)(scrape_hash(t->key, s->ptype->path) % (uint64_t)c->interval_ns);
         snprintf(labels, sizeof labels, "%s,profile=\"%s\"", t->metric_labels, s->ptype->name);
         s->m_duration = l->host->metric(l->self, "scrape_duration_seconds",
                                         "Duration of the last scrape of a target's profile type.",
@@ -180,8 +180,8 @@ static int build_slots(scrape_loop *l, scrape_target *t, int64_t now)
 static int build_base(scrape_target *t, const char *scheme, const char *prefix)
 {
     const char *name = t->transport.server_name, *port = strrchr(t->instance, ':');
-    size_t n = strlen(scheme) + strlen(t->instance) + strlen(prefix) +
-               (name ? strlen(name) : 0) + 8;
+    size_t n =
+        strlen(scheme) + strlen(t->instance) + strlen(prefix) + (name ? strlen(name) : 0) + 8;
     t->base_url = malloc(n);
     if (!t->base_url || !port)
         return -1;
@@ -207,8 +207,8 @@ static int labels_in_use(scrape_target *const *set, size_t n, const char *m)
 }
 
 /* Self-metric labels unique among next[] and the old targets still held. */
-static char *unique_metric_labels(const scrape_loop *l, scrape_target *const *next,
-                                  size_t n_next, const scrape_target *t)
+static char *unique_metric_labels(const scrape_loop *l, scrape_target *const *next, size_t n_next,
+                                  const scrape_target *t)
 {
     char *m = metric_labels(t->base_url, NULL, 0);
     if (m && (labels_in_use(next, n_next, m) || labels_in_use(l->targets, l->n_targets, m))) {
@@ -250,9 +250,9 @@ static scrape_target *target_new(scrape_loop *l, wanted *w, scrape_target *const
         goto fail;
     t->m_up = l->host->metric(l->self, "scrape_up", "1 if the target answers, 0 if it is down.",
                               PP_GAUGE, t->metric_labels);
-    t->m_bytes = l->host->metric(l->self, "scrape_bytes_total",
-                                 "Response bytes received from the target.", PP_COUNTER,
-                                 t->metric_labels);
+    t->m_bytes =
+        l->host->metric(l->self, "scrape_bytes_total", "Response bytes received from the target.",
+                        PP_COUNTER, t->metric_labels);
     if (build_slots(l, t, now) < 0)
         goto fail;
     return t;
@@ -322,16 +322,15 @@ static int wanted_resolve(scrape_loop *l, const scrape_spec *spec, wanted *w)
 {
     char why[256], *base;
     w->spec = spec;
-    if (scrape_parse_address(spec->address, l->cfg->scheme, &w->scheme, &w->instance,
-                             &w->prefix, why, sizeof why) < 0) {
+    if (scrape_parse_address(spec->address, l->cfg->scheme, &w->scheme, &w->instance, &w->prefix,
+                             why, sizeof why) < 0) {
         l->host->log(l->self, PP_LOG_WARN, "skipping target: %s", why);
         return -1;
     }
-    if (scrape_target_labels(l->cfg->job, w->instance, spec->labels, spec->n_labels,
-                             &w->labels, &w->n_labels) < 0 ||
+    if (scrape_target_labels(l->cfg->job, w->instance, spec->labels, spec->n_labels, &w->labels,
+                             &w->n_labels) < 0 ||
         !(base = malloc(strlen(w->scheme) + strlen(w->instance) + strlen(w->prefix) + 4))) {
-        l->host->log(l->self, PP_LOG_ERROR, "cannot add target %s: out of memory",
-                     spec->address);
+        l->host->log(l->self, PP_LOG_ERROR, "cannot add target %s: out of memory", spec->address);
         return -1;
     }
     sprintf(base, "%s://%s%s", w->scheme, w->instance, w->prefix);
@@ -412,8 +411,10 @@ void scrape_set_sync(scrape_loop *l)
     l->targets = next;
     l->n_targets = n_next;
     if (!l->synced)
-        l->host->log(l->self, PP_LOG_INFO, "scraping %zu targets, %zu profile types each, every "
-                     "%lld ms", n_next, c->n_ptypes, (long long)(c->interval_ns / 1000000));
+        l->host->log(l->self, PP_LOG_INFO,
+                     "scraping %zu targets, %zu profile types each, every "
+                     "%lld ms",
+                     n_next, c->n_ptypes, (long long)(c->interval_ns / 1000000));
     l->synced = 1;
     l->host->metric_set(l->m_targets, (double)n_next);
     /* one connection per target and profile type being fetched at once */

@@ -145,9 +145,8 @@ static int kv_push(scrape_kv *out, size_t *n, const char *name, const char *valu
     return out[*n - 1].name && out[*n - 1].value ? 0 : -1;
 }
 
-int scrape_target_labels(const char *job, const char *instance,
-                         const scrape_kv *in, size_t n_in, scrape_kv **out,
-                         size_t *n_out)
+int scrape_target_labels(const char *job, const char *instance, const scrape_kv *in, size_t n_in,
+                         scrape_kv **out, size_t *n_out)
 {
     /* room for every input label plus job, instance and service_name */
     scrape_kv *kv = calloc(n_in + 3, sizeof *kv);
@@ -242,9 +241,8 @@ static char *join3(const char *a, size_t na, const char *b, const char *c, size_
     return s;
 }
 
-int scrape_parse_address(const char *address, const char *default_scheme,
-                         char **scheme, char **instance, char **prefix,
-                         char *err, size_t errlen)
+int scrape_parse_address(const char *address, const char *default_scheme, char **scheme,
+                         char **instance, char **prefix, char *err, size_t errlen)
 {
     const char *sep = strstr(address, "://"), *hp, *path, *port;
     const char *default_port;

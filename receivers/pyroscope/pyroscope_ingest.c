@@ -108,8 +108,8 @@ static const struct text_type *text_type_of(const char *suffix)
 }
 
 /* Types the Go SDK reports as cumulative when no sample_type_config says. */
-static const char *const default_cumulative[] = {"alloc_objects", "alloc_space",
-                                                 "contentions", "delay"};
+static const char *const default_cumulative[] = {"alloc_objects", "alloc_space", "contentions",
+                                                 "delay"};
 
 /* Cuts a known type suffix off app (in place); returns its family or NULL. */
 static const char *strip_suffix(char *app)
@@ -134,7 +134,7 @@ static int parse_time(const char *s, int64_t *ns)
         return -1;
     if (errno == ERANGE)
         return -1;
-    long long scale = v < SECONDS_BELOW ? NS_PER_SEC
+    long long scale = v < SECONDS_BELOW  ? NS_PER_SEC
                       : v < MILLIS_BELOW ? NS_PER_MS
                       : v < MICROS_BELOW ? NS_PER_US
                                          : 1;
@@ -158,8 +158,8 @@ static int is_cumulative(const pj_value *stc, const char *type)
 }
 
 /* p -= prev for the cumulative sample types (both already hold payloads). */
-static int ingest_delta(const pyro_request *q, pp_profile *p, pp_profile *prev,
-                        const pj_value *stc, pyro_reply *out)
+static int ingest_delta(const pyro_request *q, pp_profile *p, pp_profile *prev, const pj_value *stc,
+                        pyro_reply *out)
 {
     const pp_host *h = q->r->h;
     char err[256];
@@ -196,8 +196,7 @@ typedef struct ingest_ctx {
 } ingest_ctx;
 
 /* The Go SDK's form: profile (+ prev_profile, sample_type_config). */
-static int ingest_multipart(const pyro_request *q, ingest_ctx *in, pp_profile *p,
-                            pyro_reply *out)
+static int ingest_multipart(const pyro_request *q, ingest_ctx *in, pp_profile *p, pyro_reply *out)
 {
     char boundary[PYRO_BOUNDARY_MAX + 1];
     pyro_part parts[PYRO_MULTIPART_MAX_PARTS];
@@ -365,8 +364,8 @@ static int64_t sample_rate(const pyro_request *q)
 
 /* folded and lines: the app name's type suffix and sampleRate say what
  * the counts are, as Pyroscope's ingest adapter reads them. */
-static int ingest_text(const pyro_request *q, ingest_ctx *in, pp_batch *b,
-                       pyro_text_format format, pyro_reply *out)
+static int ingest_text(const pyro_request *q, ingest_ctx *in, pp_batch *b, pyro_text_format format,
+                       pyro_reply *out)
 {
     const pp_host *h = q->r->h;
     char *app = in->name.app, *dot = strrchr(app, '.');
@@ -381,8 +380,8 @@ static int ingest_text(const pyro_request *q, ingest_ctx *in, pp_batch *b,
         *dot = '\0';
     if (!*app)
         return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_NAME, "empty application name");
-    pyro_text_meta meta = {.type = tt->type ? tt->type : tt->suffix, .unit = tt->unit,
-                           .scale = 1, .time_nanos = 0};
+    pyro_text_meta meta = {
+        .type = tt->type ? tt->type : tt->suffix, .unit = tt->unit, .scale = 1, .time_nanos = 0};
     int64_t rate = sample_rate(q);
     if (tt->timed && rate > 0) {
         meta.period = NS_PER_SEC / rate;
@@ -459,11 +458,9 @@ static const struct ingest_format {
     const char *name;
     ingest_format_fn handle;
 } ingest_formats[] = {
-    {"pprof", ingest_pprof},
-    {"folded", ingest_folded},
+    {"pprof", ingest_pprof},   {"folded", ingest_folded},
     {"groups", ingest_folded}, /* Pyroscope's own name for folded */
-    {"lines", ingest_lines},
-    {"jfr", ingest_jfr},
+    {"lines", ingest_lines},   {"jfr", ingest_jfr},
 };
 
 /* The format handler; NULL with a 400 naming the format if none. */
@@ -506,9 +503,8 @@ int pyro_handle_ingest(const pyro_request *q, pyro_reply *out)
 {
     const pp_host *h = q->r->h;
     ingest_ctx in = {0};
-    in.multipart = q->content_type &&
-                   strncasecmp(q->content_type, "multipart/form-data",
-                               strlen("multipart/form-data")) == 0;
+    in.multipart = q->content_type && strncasecmp(q->content_type, "multipart/form-data",
+                                                  strlen("multipart/form-data")) == 0;
     ingest_format_fn handle = ingest_format_of(q, in.multipart, out);
     if (!handle)
         return -1;

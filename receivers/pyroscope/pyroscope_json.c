@@ -360,8 +360,7 @@ int pj_parse_bounded(const char *text, size_t len, size_t max_bytes, pj_value *o
         return -1;
     size_t need = pj_arena_size(&p);
     if (need > max_bytes) {
-        snprintf(err, errlen, "JSON document needs %zu bytes parsed; limit %zu", need,
-                 max_bytes);
+        snprintf(err, errlen, "JSON document needs %zu bytes parsed; limit %zu", need, max_bytes);
         return -2;
     }
     size_t n_values = p.n_values, n_keys = p.n_keys, n_containers = p.containers;

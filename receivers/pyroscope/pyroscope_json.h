@@ -15,9 +15,9 @@ typedef enum pj_type { PJ_NULL, PJ_BOOL, PJ_NUMBER, PJ_STRING, PJ_ARRAY, PJ_OBJE
 
 typedef struct pj_value {
     pj_type type;
-    int boolean; /* BOOL */
-    char *str;   /* STRING: decoded UTF-8; NUMBER: its text. In the arena. */
-    size_t len;  /* of str */
+    int boolean;            /* BOOL */
+    char *str;              /* STRING: decoded UTF-8; NUMBER: its text. In the arena. */
+    size_t len;             /* of str */
     struct pj_value *items; /* ARRAY items or OBJECT values, n of them */
     char **keys;            /* OBJECT keys */
     size_t n;

@@ -42,8 +42,8 @@ int pyro_tag_key_valid(const char *s, size_t len)
         return 0;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                 (c >= '0' && c <= '9') || c == '_' || c == '.';
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '.';
         if (!ok)
             return 0;
     }
@@ -97,8 +97,8 @@ static int name_put(pyro_name *n, const char *k, size_t klen, const char *v, siz
 }
 
 /* Parses the pairs between '{' and '}' (exclusive). */
-static int name_pairs(pyro_name *n, const char *b, const char *e, size_t max_labels,
-                      char *err, size_t errlen)
+static int name_pairs(pyro_name *n, const char *b, const char *e, size_t max_labels, char *err,
+                      size_t errlen)
 {
     size_t pairs = 0;
     while (b < e) {
@@ -115,12 +115,10 @@ static int name_pairs(pyro_name *n, const char *b, const char *e, size_t max_lab
         const char *vb = eq + 1, *ve = end;
         trim(&vb, &ve);
         if (!pyro_tag_key_valid(kb, (size_t)(ke - kb)))
-            return name_fail(n, err, errlen,
-                             "invalid tag key '%.*s' (want [A-Za-z0-9_.]+)",
+            return name_fail(n, err, errlen, "invalid tag key '%.*s' (want [A-Za-z0-9_.]+)",
                              (int)(ke - kb), kb);
         if (memchr(vb, '=', (size_t)(ve - vb)) || has_control(vb, ve))
-            return name_fail(n, err, errlen, "invalid value of tag '%.*s'", (int)(ke - kb),
-                             kb);
+            return name_fail(n, err, errlen, "invalid value of tag '%.*s'", (int)(ke - kb), kb);
         if (++pairs > max_labels)
             return name_fail(n, err, errlen, "more than %zu tags", max_labels);
         if (name_put(n, kb, (size_t)(ke - kb), vb, (size_t)(ve - vb)) < 0)
@@ -130,8 +128,7 @@ static int name_pairs(pyro_name *n, const char *b, const char *e, size_t max_lab
     return 0;
 }
 
-int pyro_name_parse(const char *text, size_t max_labels, pyro_name *out, char *err,
-                    size_t errlen)
+int pyro_name_parse(const char *text, size_t max_labels, pyro_name *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     if (!text || !*text)

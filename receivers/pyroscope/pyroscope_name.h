@@ -11,15 +11,14 @@
 #include <stddef.h>
 
 typedef struct pyro_name {
-    char *app; /* owned */
+    char *app;   /* owned */
     char **keys; /* owned, n of each */
     char **values;
     size_t n;
 } pyro_name;
 
 /* Returns 0, or -1 with the reason in err (out is then empty). */
-int pyro_name_parse(const char *text, size_t max_labels, pyro_name *out, char *err,
-                    size_t errlen);
+int pyro_name_parse(const char *text, size_t max_labels, pyro_name *out, char *err, size_t errlen);
 void pyro_name_free(pyro_name *n);
 
 /* 1 if s can be a tag key: [A-Za-z0-9_.]+, as Pyroscope's labelset

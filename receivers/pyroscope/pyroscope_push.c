@@ -55,14 +55,14 @@ static int push_finish_all(const pyro_request *q, pp_batch *decoded, pyro_reply 
 /* protobuf wire walk: the raw profiles of a PushRequest                */
 /* ------------------------------------------------------------------ */
 
-#define PUSH_FIELD_SERIES 1  /* PushRequest.series */
-#define SERIES_FIELD_SAMPLES 2 /* RawProfileSeries.samples */
-#define SAMPLE_FIELD_RAW 1   /* RawSample.raw_profile */
+#define PUSH_FIELD_SERIES 1                             /* PushRequest.series */
+#define SERIES_FIELD_SAMPLES 2                          /* RawProfileSeries.samples */
+#define SAMPLE_FIELD_RAW 1                              /* RawSample.raw_profile */
 #define CORE_INFLATE_LIMIT_TEXT "inflates to more than" /* host->push_decode's error */
 
 /* Checks the raw profiles of one RawProfileSeries against *budget. */
-static int push_check_series(const pyro_request *q, const uint8_t *data, size_t len,
-                             size_t index, int64_t *budget, pyro_reply *out)
+static int push_check_series(const pyro_request *q, const uint8_t *data, size_t len, size_t index,
+                             int64_t *budget, pyro_reply *out)
 {
     pyro_wire ws = {data, data + len};
     uint64_t field, num;
@@ -80,8 +80,8 @@ static int push_check_series(const pyro_request *q, const uint8_t *data, size_t 
             if (field == SAMPLE_FIELD_RAW && raw &&
                 pyro_payload_check(q, raw, raw_len, budget, out) < 0) {
                 size_t n = strlen(out->message);
-                snprintf(out->message + n, sizeof(out->message) - n,
-                         " (series %zu sample %zu)", index, k);
+                snprintf(out->message + n, sizeof(out->message) - n, " (series %zu sample %zu)",
+                         index, k);
                 return -1;
             }
         if (m < 0)
@@ -150,9 +150,8 @@ static const pj_value *pj_member2(const pj_value *v, const char *a, const char *
 }
 
 /* One JSON sample of a series into a profile added to `into`. */
-static int push_json_sample(const pyro_request *q, const pj_value *labels,
-                            const pj_value *sample, pp_batch *into, int64_t *budget,
-                            pyro_reply *out)
+static int push_json_sample(const pyro_request *q, const pj_value *labels, const pj_value *sample,
+                            pp_batch *into, int64_t *budget, pyro_reply *out)
 {
     const pp_host *h = q->r->h;
     const pj_value *raw = pj_member2(sample, "rawProfile", "raw_profile");
@@ -170,10 +169,8 @@ static int push_json_sample(const pyro_request *q, const pj_value *labels,
     for (size_t i = 0; rc == 0 && labels && i < labels->n; i++) {
         const pj_value *name = pj_get(&labels->items[i], "name");
         const pj_value *value = pj_get(&labels->items[i], "value");
-        if (!name || name->type != PJ_STRING || !*name->str ||
-            (value && value->type != PJ_STRING))
-            rc = pyro_reply_set(out, HTTP_BAD_REQUEST, "label %zu: want {name, value} strings",
-                                i);
+        if (!name || name->type != PJ_STRING || !*name->str || (value && value->type != PJ_STRING))
+            rc = pyro_reply_set(out, HTTP_BAD_REQUEST, "label %zu: want {name, value} strings", i);
         else if ((int64_t)i >= q->r->max_labels)
             rc = pyro_reply_set(out, HTTP_BAD_REQUEST, "more than %lld labels",
                                 (long long)q->r->max_labels);

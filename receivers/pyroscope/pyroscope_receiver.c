@@ -53,25 +53,25 @@
 static const pp_option pyro_options[] = {
     {"endpoint", PP_OPT_STRING, "127.0.0.1:4040", "host:port to listen on", 0, NULL},
     LISTENER_OPTIONS("512KiB"),
-    {"max_request_body_size", PP_OPT_SIZE, "16MiB",
-     "largest request body accepted (413 beyond)", 0, NULL},
+    {"max_request_body_size", PP_OPT_SIZE, "16MiB", "largest request body accepted (413 beyond)", 0,
+     NULL},
     {"max_decompressed_size", PP_OPT_SIZE, "64MiB",
      "largest decompressed gzip body, all the profiles of one request together, or parsed JSON"
-     " document accepted (413 beyond: gzip bombs)", 0, NULL},
+     " document accepted (413 beyond: gzip bombs)",
+     0, NULL},
     {"memory_budget", PP_OPT_SIZE, "256MiB",
      "memory that all requests together may hold at once (bodies, what gzip inflates to, JSON"
-     " trees), shared by every connection of the process; beyond it 503 with Retry-After", 0,
-     NULL},
+     " trees), shared by every connection of the process; beyond it 503 with Retry-After",
+     0, NULL},
     {"workers", PP_OPT_INT, "4",
-     "threads that decode requests and hand them on (a full `block` queue holds one)", 0,
-     NULL},
+     "threads that decode requests and hand them on (a full `block` queue holds one)", 0, NULL},
     {"max_labels", PP_OPT_INT, "64", "most series labels per profile (400 beyond)", 0, NULL},
     {"tenant_label", PP_OPT_STRING, NULL,
      "series label to keep the client's X-Scope-OrgID in; unset = dropped", 0, NULL},
     {"max_sessions_per_series", PP_OPT_INT, "0",
      "the Go SDK's `__session_id__` label: 0 drops it (Pyroscope's default), N > 0 keeps it "
-     "as one of N values per series (Pyroscope's -validation.max-sessions-per-series)", 0,
-     NULL},
+     "as one of N values per series (Pyroscope's -validation.max-sessions-per-series)",
+     0, NULL},
     {0},
 };
 
@@ -257,8 +257,7 @@ static int profile_decodes(const pp_host *h, const pp_profile *p, char *err, siz
 
 /* __name__ by the host's naming rule (the sender's display names, else
  * Pyroscope's defaults), else the app-name suffix's family. */
-static int profile_name(const pp_host *h, pp_profile *p, const pyro_naming *naming,
-                        pyro_reply *out)
+static int profile_name(const pp_host *h, pp_profile *p, const pyro_naming *naming, pyro_reply *out)
 {
     char err[256];
     const pp_pprof *t = h->profile_tree(p, err, sizeof(err));
@@ -326,8 +325,8 @@ typedef struct conn_state {
     unsigned char *body;
     size_t len, cap;
     int too_large;
-    int budget_spent;        /* the body found the memory budget spent: 503 */
-    int64_t body_reserved;   /* memory budget its buffer holds */
+    int budget_spent;          /* the body found the memory budget spent: 503 */
+    int64_t body_reserved;     /* memory budget its buffer holds */
     const char *pinned_tenant; /* borrowed from the listener config */
     int64_t reserved;          /* memory budget held until the end */
     pyro_reply reply;          /* STAGE_ANSWERED */
@@ -347,8 +346,8 @@ struct pyro_pool {
 
 static int is_json(const char *content_type)
 {
-    return content_type && strncasecmp(content_type, "application/json",
-                                       strlen("application/json")) == 0;
+    return content_type &&
+           strncasecmp(content_type, "application/json", strlen("application/json")) == 0;
 }
 
 /* connect's error codes for the HTTP statuses we answer with. */
@@ -417,8 +416,8 @@ static void count_request(pyro_receiver *r, int status)
         r->h->metric_add(m, 1);
 }
 
-static enum MHD_Result send_reply(pyro_receiver *r, struct MHD_Connection *c, route rt,
-                                  int json, const pyro_reply *rep)
+static enum MHD_Result send_reply(pyro_receiver *r, struct MHD_Connection *c, route rt, int json,
+                                  const pyro_reply *rep)
 {
     char body[sizeof(rep->message) * 2 + 64];
     const char *type = "text/plain; charset=utf-8";
@@ -457,8 +456,7 @@ static enum MHD_Result send_reply(pyro_receiver *r, struct MHD_Connection *c, ro
 /* The checks made before any of the body is read. 0 to go on, else the
  * reply to send at once. */
 static int request_precheck(pyro_receiver *r, struct MHD_Connection *c, const char *url,
-                            const char *method, route *rt, const char **tenant,
-                            pyro_reply *rep)
+                            const char *method, route *rt, const char **tenant, pyro_reply *rep)
 {
     if (strcmp(url, INGEST_PATH) == 0)
         *rt = ROUTE_INGEST;
@@ -472,8 +470,8 @@ static int request_precheck(pyro_receiver *r, struct MHD_Connection *c, const ch
     if (listener_admit(c, &v) != 0)
         return pyro_reply_set(rep, v.status, "%s", v.message);
     *tenant = v.tenant;
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoll(cl, NULL, 10) > r->max_body)
         return pyro_reply_set(rep, HTTP_TOO_LARGE, "request body larger than %lld bytes",
                               (long long)r->max_body);
@@ -522,11 +520,10 @@ static void body_append(pyro_receiver *r, conn_state *st, const char *data, size
 
 /* Content-Encoding: gzip on the whole request (the push API with a
  * compressing client). Replaces the body with its inflated form. */
-static int body_inflate(pyro_receiver *r, struct MHD_Connection *c, conn_state *st,
-                        pyro_reply *rep)
+static int body_inflate(pyro_receiver *r, struct MHD_Connection *c, conn_state *st, pyro_reply *rep)
 {
-    const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_CONTENT_ENCODING);
+    const char *enc =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
     if (!enc || strcasecmp(enc, "identity") == 0)
         return 0;
     if (strcasecmp(enc, "gzip") != 0)
@@ -538,8 +535,7 @@ static int body_inflate(pyro_receiver *r, struct MHD_Connection *c, conn_state *
     uint8_t *plain = NULL;
     size_t plain_len = 0;
     char err[256];
-    if (r->h->gunzip(st->body, st->len, (size_t)got, &plain, &plain_len, err, sizeof(err)) <
-        0) {
+    if (r->h->gunzip(st->body, st->len, (size_t)got, &plain, &plain_len, err, sizeof(err)) < 0) {
         budget_give(got);
         if (!strstr(err, GZIP_LIMIT_TEXT))
             return pyro_reply_set(rep, HTTP_BAD_REQUEST, "request body: %s", err);
@@ -570,8 +566,8 @@ static void request_dispatch(pyro_receiver *r, struct MHD_Connection *c, conn_st
         .conn = c,
         .body = st->body,
         .len = st->len,
-        .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_CONTENT_TYPE),
+        .content_type =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
         .tenant = st->pinned_tenant
                       ? st->pinned_tenant
                       : MHD_lookup_connection_value(c, MHD_HEADER_KIND, TENANT_HEADER),
@@ -688,8 +684,8 @@ static const char *content_type(struct MHD_Connection *c)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 }
 
-static enum MHD_Result request_begin(pyro_receiver *r, struct MHD_Connection *c,
-                                     const char *url, const char *method, void **ptr)
+static enum MHD_Result request_begin(pyro_receiver *r, struct MHD_Connection *c, const char *url,
+                                     const char *method, void **ptr)
 {
     pyro_reply rep = {0};
     route rt = ROUTE_INGEST;
@@ -707,8 +703,8 @@ static enum MHD_Result request_begin(pyro_receiver *r, struct MHD_Connection *c,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **ptr)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **ptr)
 {
     (void)version;
     pyro_receiver *r = cls;
@@ -802,8 +798,7 @@ static void pyro_destroy(void *state)
     free(r);
 }
 
-static int pyro_create(const pp_host *host, pp_instance *self, const pp_config *cfg,
-                       void **state)
+static int pyro_create(const pp_host *host, pp_instance *self, const pp_config *cfg, void **state)
 {
     pyro_receiver *r = calloc(1, sizeof(*r));
     if (!r) {
@@ -836,8 +831,7 @@ static int pyro_start(void *state)
     /* the latest receiver started sizes the process-wide budget */
     atomic_store(&budget_capacity, r->memory_budget);
     if (pool_start(r) < 0) {
-        r->h->log(r->self, PP_LOG_ERROR, "cannot start %lld worker threads",
-                  (long long)r->workers);
+        r->h->log(r->self, PP_LOG_ERROR, "cannot start %lld worker threads", (long long)r->workers);
         pool_stop(r->pool);
         return -1;
     }
@@ -848,8 +842,7 @@ static int pyro_start(void *state)
         .suspend_resume = 1,
     };
     char err[512];
-    r->server = listener_start(r->h, r->self, "pyroscope", &r->listen, &handlers, err,
-                               sizeof err);
+    r->server = listener_start(r->h, r->self, "pyroscope", &r->listen, &handlers, err, sizeof err);
     if (!r->server) {
         r->h->log(r->self, PP_LOG_ERROR, "%s", err);
         pool_stop(r->pool);

@@ -41,7 +41,7 @@ typedef struct pyro_receiver {
     int64_t max_body;         /* max_request_body_size */
     int64_t max_decompressed; /* max_decompressed_size */
     int64_t memory_budget;    /* process-wide, see pyroscope_receiver.c */
-    int64_t max_labels; /* max_labels */
+    int64_t max_labels;       /* max_labels */
     int64_t workers;
     const char *tenant_label; /* borrowed; NULL = X-Scope-OrgID dropped */
     int64_t max_sessions;     /* max_sessions_per_series; 0 = __session_id__ dropped */

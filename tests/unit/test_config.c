@@ -89,11 +89,11 @@ static config *load(const char *text)
 }
 
 /* The pipeline every config needs, for tests about something else. */
-#define SERVICE_USING(recv, exp)                                                 \
-    "service:\n"                                                                 \
-    "  pipelines:\n"                                                             \
-    "    profiles:\n"                                                            \
-    "      receivers: [" recv "]\n"                                              \
+#define SERVICE_USING(recv, exp)                                                                   \
+    "service:\n"                                                                                   \
+    "  pipelines:\n"                                                                               \
+    "    profiles:\n"                                                                              \
+    "      receivers: [" recv "]\n"                                                                \
     "      exporters: [" exp "]\n"
 
 /* Option tables for the option tests. */
@@ -147,8 +147,7 @@ static config *load_checked(const char *text)
     config *c = load(text);
     for (size_t i = 0; i < c->n_components; i++)
         config_check_options(c, &c->components[i], test_options,
-                             c->components[i].kind == PP_EXPORTER ? host_exporter_options
-                                                                  : NULL);
+                             c->components[i].kind == PP_EXPORTER ? host_exporter_options : NULL);
     return c;
 }
 
@@ -238,8 +237,8 @@ static void test_service_defaults(void **state)
     config_free(c);
 
     c = load("receivers: {file: }\n"
-             "exporters: {file: }\n" SERVICE_USING("file", "file")
-             "  telemetry: {address: \"\", log_level: error}\n");
+             "exporters: {file: }\n" SERVICE_USING(
+                 "file", "file") "  telemetry: {address: \"\", log_level: error}\n");
     expect_clean(c);
     assert_string_equal(c->telemetry_address, "");
     assert_int_equal(c->log_level, PP_LOG_ERROR);
@@ -298,22 +297,17 @@ static void test_component_ids(void **state)
                      "  9file:\n"
                      "  pprof_scrape/Go-1.21_x:\n"
                      "exporters:\n"
-                     "  file:\n"
-                     SERVICE_USING("pprof_scrape/Go-1.21_x", "file"));
+                     "  file:\n" SERVICE_USING("pprof_scrape/Go-1.21_x", "file"));
     const char *why = "(use type or type/name: type [a-z][a-z0-9_]*, name "
                       "[A-Za-z0-9_.-]+)";
     char want[256];
-    snprintf(want, sizeof want, "t.yaml:2:3: receivers: invalid component id \"File\" %s",
-             why);
+    snprintf(want, sizeof want, "t.yaml:2:3: receivers: invalid component id \"File\" %s", why);
     expect_error(c, want);
-    snprintf(want, sizeof want, "t.yaml:3:3: receivers: invalid component id \"file/\" %s",
-             why);
+    snprintf(want, sizeof want, "t.yaml:3:3: receivers: invalid component id \"file/\" %s", why);
     expect_error(c, want);
-    snprintf(want, sizeof want,
-             "t.yaml:4:3: receivers: invalid component id \"file/a b\" %s", why);
+    snprintf(want, sizeof want, "t.yaml:4:3: receivers: invalid component id \"file/a b\" %s", why);
     expect_error(c, want);
-    snprintf(want, sizeof want, "t.yaml:5:3: receivers: invalid component id \"9file\" %s",
-             why);
+    snprintf(want, sizeof want, "t.yaml:5:3: receivers: invalid component id \"9file\" %s", why);
     expect_error(c, want);
     assert_int_equal(c->n_errors, 4);
     config_component *ok = config_find(c, "pprof_scrape/Go-1.21_x");
@@ -653,9 +647,24 @@ static void test_durations(void **state)
         }
     }
     static const char *const bad[] = {
-        "", "15", "1", "15x", "s", "-1s", "+1s", "1.s.", "1m30", "15 s", " 15s",
-        "15S", "1d", "2562048h", "9223372036854775807ns1ns", "99999999999999999999s",
-        ".s", "1..5s",
+        "",
+        "15",
+        "1",
+        "15x",
+        "s",
+        "-1s",
+        "+1s",
+        "1.s.",
+        "1m30",
+        "15 s",
+        " 15s",
+        "15S",
+        "1d",
+        "2562048h",
+        "9223372036854775807ns1ns",
+        "99999999999999999999s",
+        ".s",
+        "1..5s",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t v;
@@ -695,8 +704,9 @@ static void test_sizes(void **state)
         }
     }
     static const char *const bad[] = {
-        "", "-1", "-1KiB", "1.5MiB", "10 MiB", "10mib", "10kb", "MiB", "10MiBs",
-        "9223372036854775808", "8388608TiB", "1e6", "0x10",
+        "",           "-1",   "-1KiB", "1.5MiB", "10 MiB",
+        "10mib",      "10kb", "MiB",   "10MiBs", "9223372036854775808",
+        "8388608TiB", "1e6",  "0x10",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t v;
@@ -714,34 +724,33 @@ static void test_sizes(void **state)
 static void test_option_errors(void **state)
 {
     (void)state;
-    config *c = load_checked("receivers:\n"
-                             "  pprof_scrape/go:\n"
-                             "    endpoint: x\n"
-                             "    scrape_interval: 15x\n"
-                             "    max_size: 1.5MiB\n"
-                             "    workers: two\n"
-                             "    ratio: 1/4\n"
-                             "    compress: yes\n"
-                             "    targets: [a, [b]]\n"
-                             "    labels: {env: prod, team: [x]}\n"
-                             "    tls: {insecure: 1, verify: true}\n"
-                             "    rules:\n"
-                             "      - regex: ok\n"
-                             "      - action: keep\n"
-                             "        modulus: 3.5\n"
-                             "        regexp: x\n"
-                             "    extra: [anything, {goes: here}]\n"
-                             "    scrape_timeout: 5s\n"
-                             "  pprof_scrape/nothing:\n"
-                             "exporters:\n"
-                             "  pyroscope/a:\n"
-                             "    endpoint: http://x\n"
-                             "    retry_on_failure:\n"
-                             "      max_interval: soon\n"
-                             "      backoff: 1\n"
-                             "    labels: [a]\n"
-                             SERVICE_USING("pprof_scrape/go, pprof_scrape/nothing",
-                                           "pyroscope/a"));
+    config *c = load_checked(
+        "receivers:\n"
+        "  pprof_scrape/go:\n"
+        "    endpoint: x\n"
+        "    scrape_interval: 15x\n"
+        "    max_size: 1.5MiB\n"
+        "    workers: two\n"
+        "    ratio: 1/4\n"
+        "    compress: yes\n"
+        "    targets: [a, [b]]\n"
+        "    labels: {env: prod, team: [x]}\n"
+        "    tls: {insecure: 1, verify: true}\n"
+        "    rules:\n"
+        "      - regex: ok\n"
+        "      - action: keep\n"
+        "        modulus: 3.5\n"
+        "        regexp: x\n"
+        "    extra: [anything, {goes: here}]\n"
+        "    scrape_timeout: 5s\n"
+        "  pprof_scrape/nothing:\n"
+        "exporters:\n"
+        "  pyroscope/a:\n"
+        "    endpoint: http://x\n"
+        "    retry_on_failure:\n"
+        "      max_interval: soon\n"
+        "      backoff: 1\n"
+        "    labels: [a]\n" SERVICE_USING("pprof_scrape/go, pprof_scrape/nothing", "pyroscope/a"));
     static const char *const want[] = {
         "t.yaml:4:22: receivers.pprof_scrape/go: scrape_interval: invalid duration \"15x\" "
         "(use e.g. 500ms, 15s, 2m)",
@@ -788,8 +797,8 @@ static void test_option_unknown_lists_extra(void **state)
                      "  file:\n"
                      "    endpoint: x\n"
                      "    retry: {}\n" SERVICE_USING("file", "file"));
-    assert_int_equal(config_check_options(c, config_find_kind(c, PP_EXPORTER, "file"),
-                                          test_options, host_exporter_options),
+    assert_int_equal(config_check_options(c, config_find_kind(c, PP_EXPORTER, "file"), test_options,
+                                          host_exporter_options),
                      1);
     expect_error(c, "t.yaml:5:5: exporters.file: retry: unknown option (valid: endpoint, "
                     "scrape_interval, max_size, workers, ratio, compress, targets, labels, "
@@ -847,8 +856,7 @@ static void test_getters_defaults(void **state)
                              "    endpoint: http://y\n"
                              "    retry_on_failure: {max_interval: 1m}\n"
                              "  file/b:\n"
-                             "    endpoint: http://z\n"
-                             SERVICE_USING("file", "file, file/b"));
+                             "    endpoint: http://z\n" SERVICE_USING("file", "file, file/b"));
     expect_clean(c);
     const pp_config *n = config_find_kind(c, PP_RECEIVER, "file")->node;
     /* written and default, top level */
@@ -932,8 +940,7 @@ static void test_list_defaults(void **state)
                      "  file:\n"
                      "  file/b:\n"
                      "    include: [a]\n"
-                     "exporters: {file: }\n"
-                     SERVICE_USING("file, file/b", "file"));
+                     "exporters: {file: }\n" SERVICE_USING("file, file/b", "file"));
     for (size_t i = 0; i < 2; i++)
         config_check_options(c, &c->components[i], default_options, NULL);
     expect_error(c, "t.yaml:2:3: receivers.file: buggy: the option table's default is wrong: "
@@ -1086,16 +1093,15 @@ static void test_secrets(void **state)
 static void test_cfg_error_positions(void **state)
 {
     (void)state;
-    config *c = load_checked("receivers:\n"
-                             "  file:\n"
-                             "    endpoint: \"http://x\"\n"
-                             "    tls:\n"
-                             "      insecure: true\n"
-                             "    rules:\n"
-                             "      - regex: \"(\"\n"
-                             "exporters: {file: {endpoint: y}}\n"
-                             SERVICE_USING("file", "file")
-                             "  plugins: [./x.so]\n");
+    config *c = load_checked(
+        "receivers:\n"
+        "  file:\n"
+        "    endpoint: \"http://x\"\n"
+        "    tls:\n"
+        "      insecure: true\n"
+        "    rules:\n"
+        "      - regex: \"(\"\n"
+        "exporters: {file: {endpoint: y}}\n" SERVICE_USING("file", "file") "  plugins: [./x.so]\n");
     expect_clean(c);
     const pp_config *n = config_find_kind(c, PP_RECEIVER, "file")->node;
     assert_int_equal(cfg_error(n, "endpoint", "bad URL %s", "x"), -1);
@@ -1114,8 +1120,7 @@ static void test_cfg_error_positions(void **state)
     expect_error(c, "t.yaml:7:9: receivers.file: rules[0].action: absent in an item");
     config_add_error(c, n, NULL, "unknown receiver type \"%s\"", "file");
     expect_error(c, "t.yaml:2:3: receivers.file: unknown receiver type \"file\"");
-    config_add_error(c, cfg_item(cfg_child(config_service(c), "plugins"), 0), NULL,
-                     "cannot open");
+    config_add_error(c, cfg_item(cfg_child(config_service(c), "plugins"), 0), NULL, "cannot open");
     expect_error(c, "t.yaml:14:13: service: plugins[0]: cannot open");
     config_add_error(c, NULL, NULL, "plugin %s: no such file", "x.so");
     expect_error(c, "t.yaml: plugin x.so: no such file");
@@ -1136,8 +1141,7 @@ static void test_aliases(void **state)
                      "    targets: [a]\n"
                      "  file/b: *common\n"
                      "  file/c: *nope\n"
-                     "exporters: {file: {endpoint: y}}\n"
-                     SERVICE_USING("file/a, file/b", "file"));
+                     "exporters: {file: {endpoint: y}}\n" SERVICE_USING("file/a, file/b", "file"));
     expect_error(c, "t.yaml:6:11: unknown alias *nope");
     config_free(c);
 
@@ -1146,8 +1150,7 @@ static void test_aliases(void **state)
                      "    endpoint: x\n"
                      "    targets: [a]\n"
                      "  file/b: *common\n"
-                     "exporters: {file: {endpoint: y}}\n"
-                     SERVICE_USING("file/a, file/b", "file"));
+                     "exporters: {file: {endpoint: y}}\n" SERVICE_USING("file/a, file/b", "file"));
     expect_clean(c);
     const pp_config *b = config_find(c, "file/b")->node;
     assert_string_equal(cfg_string(b, "endpoint"), "x");
@@ -1160,9 +1163,10 @@ static void test_aliases(void **state)
     char text[4096] = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
     for (int i = 1; i < 8; i++) {
         char line[128];
-        snprintf(line, sizeof line, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, "
-                 "*a%d, *a%d, *a%d]\n", i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1,
-                 i - 1, i - 1, i - 1, i - 1);
+        snprintf(line, sizeof line,
+                 "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, "
+                 "*a%d, *a%d, *a%d]\n",
+                 i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
         strcat(text, line);
     }
     c = load(text);
@@ -1216,9 +1220,10 @@ static void test_alias_path_bytes_bounded(void **state)
     (void)state;
     enum { KEY = 60000 };
     char *text = malloc(KEY + 4096);
-    size_t off = (size_t)sprintf(text, "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
-                                       "l1: &l1 [*l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0]\n"
-                                       "l2: &l2 [*l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1]\n");
+    size_t off =
+        (size_t)sprintf(text, "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
+                              "l1: &l1 [*l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0]\n"
+                              "l2: &l2 [*l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1]\n");
     off += (size_t)sprintf(text + off, "? "); /* an explicit key: implicit ones stop at 1 KiB */
     memset(text + off, 'k', KEY);
     off += KEY;
@@ -1255,8 +1260,10 @@ static void test_load_file(void **state)
     for (size_t i = 0; i < c->n_components; i++)
         config_check_options(c, &c->components[i], test_options, NULL);
     char want[256];
-    snprintf(want, sizeof want, "%s:4:22: receivers.file: scrape_interval: invalid "
-             "duration \"15x\" (use e.g. 500ms, 15s, 2m)", path);
+    snprintf(want, sizeof want,
+             "%s:4:22: receivers.file: scrape_interval: invalid "
+             "duration \"15x\" (use e.g. 500ms, 15s, 2m)",
+             path);
     expect_error(c, want);
     unlink(path);
     config_free(c);
@@ -1331,13 +1338,12 @@ static void test_concurrent_reads(void **state)
                              "  file:\n"
                              "    endpoint: x\n"
                              "    rules: [{modulus: 3}]\n"
-                             "exporters: {file: {endpoint: y}}\n"
-                             SERVICE_USING("file", "file"));
+                             "exporters: {file: {endpoint: y}}\n" SERVICE_USING("file", "file"));
     expect_clean(c);
     pthread_t threads[READER_THREADS];
     for (int i = 0; i < READER_THREADS; i++)
-        assert_int_equal(pthread_create(&threads[i], NULL, reader_thread,
-                                        config_find(c, "file")->node), 0);
+        assert_int_equal(
+            pthread_create(&threads[i], NULL, reader_thread, config_find(c, "file")->node), 0);
     for (int i = 0; i < READER_THREADS; i++) {
         void *failed = NULL;
         pthread_join(threads[i], &failed);
@@ -1352,25 +1358,24 @@ static void test_concurrent_reads(void **state)
 static void test_truncated_inputs(void **state)
 {
     (void)state;
-    static const char full[] =
-        "receivers:\n"
-        "  file/a: &x\n"
-        "    endpoint: \"${env:PP_TEST_UNSET:-http://h}\"\n"
-        "    targets: [a, 'b', \"c\"]\n"
-        "    rules:\n"
-        "      - {regex: \"(.*)\", modulus: 3}\n"
-        "    tls: {insecure: true}\n"
-        "  file/b: *x\n"
-        "exporters:\n"
-        "  file:\n"
-        "    endpoint: y\n"
-        "    retry_on_failure: {max_interval: 1m}\n"
-        "service:\n"
-        "  telemetry: {log_level: warn}\n"
-        "  pipelines:\n"
-        "    profiles:\n"
-        "      receivers: [file/a, file/b]\n"
-        "      exporters: [file]\n";
+    static const char full[] = "receivers:\n"
+                               "  file/a: &x\n"
+                               "    endpoint: \"${env:PP_TEST_UNSET:-http://h}\"\n"
+                               "    targets: [a, 'b', \"c\"]\n"
+                               "    rules:\n"
+                               "      - {regex: \"(.*)\", modulus: 3}\n"
+                               "    tls: {insecure: true}\n"
+                               "  file/b: *x\n"
+                               "exporters:\n"
+                               "  file:\n"
+                               "    endpoint: y\n"
+                               "    retry_on_failure: {max_interval: 1m}\n"
+                               "service:\n"
+                               "  telemetry: {log_level: warn}\n"
+                               "  pipelines:\n"
+                               "    profiles:\n"
+                               "      receivers: [file/a, file/b]\n"
+                               "      exporters: [file]\n";
     char buf[sizeof full];
     for (size_t len = 0; len < sizeof full; len++) {
         memcpy(buf, full, len);

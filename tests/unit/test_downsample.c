@@ -29,7 +29,8 @@ static size_t max_depth(pp_profile *p)
     const pp_pprof *t = fx_host()->profile_tree(p, err, sizeof err);
     size_t d = 0;
     for (size_t i = 0; i < t->n_samples; i++)
-        if (t->samples[i].n_location_ids > d) d = t->samples[i].n_location_ids;
+        if (t->samples[i].n_location_ids > d)
+            d = t->samples[i].n_location_ids;
     return d;
 }
 
@@ -95,10 +96,12 @@ static uint64_t new_location(pp_profile *p, const char *name, size_t len, int64_
     int64_t s = h->pprof_intern_bytes(p, name, len);
     uint64_t fid = 0;
     for (size_t i = 0; i < t->n_functions; i++)
-        if (t->functions[i].name == s) fid = t->functions[i].id;
+        if (t->functions[i].name == s)
+            fid = t->functions[i].id;
     if (!fid) {
         pp_function *fns = h->profile_alloc(p, (t->n_functions + 1) * sizeof *fns);
-        if (t->n_functions) memcpy(fns, t->functions, t->n_functions * sizeof *fns);
+        if (t->n_functions)
+            memcpy(fns, t->functions, t->n_functions * sizeof *fns);
         fid = t->n_functions + 1;
         fns[t->n_functions] = (pp_function){.id = fid, .name = s, .system_name = s};
         t->functions = fns;
@@ -106,10 +109,12 @@ static uint64_t new_location(pp_profile *p, const char *name, size_t len, int64_
     }
     pp_location *locs = h->profile_alloc(p, (t->n_locations + 1) * sizeof *locs);
     pp_line *ln = h->profile_alloc(p, sizeof *ln);
-    if (t->n_locations) memcpy(locs, t->locations, t->n_locations * sizeof *locs);
+    if (t->n_locations)
+        memcpy(locs, t->locations, t->n_locations * sizeof *locs);
     *ln = (pp_line){.function_id = fid, .line = line};
     uint64_t id = t->n_locations + 1;
-    locs[t->n_locations] = (pp_location){.id = id, .address = 0x100 * id, .lines = ln, .n_lines = 1};
+    locs[t->n_locations] =
+        (pp_location){.id = id, .address = 0x100 * id, .lines = ln, .n_lines = 1};
     t->locations = locs;
     t->n_locations++;
     return id;
@@ -122,7 +127,8 @@ static void add_pair(pp_profile *p, uint64_t leaf, uint64_t root, int64_t v)
     char err[FX_ERR];
     pp_pprof *t = h->profile_tree_mut(p, err, sizeof err);
     pp_sample *samples = h->profile_alloc(p, (t->n_samples + 1) * sizeof *samples);
-    if (t->n_samples) memcpy(samples, t->samples, t->n_samples * sizeof *samples);
+    if (t->n_samples)
+        memcpy(samples, t->samples, t->n_samples * sizeof *samples);
     pp_sample *s = &samples[t->n_samples];
     s->n_location_ids = leaf ? 2 : 1;
     s->location_ids = h->profile_alloc(p, 2 * sizeof(uint64_t));
@@ -144,7 +150,8 @@ static void test_min_fraction_by_frame(void **state)
     harness *hs;
     pp_profile *p = fx_profile("svc", "wall", "samples/count,wall/microseconds");
     uint64_t main_loc = new_location(p, "main", 4, 1);
-    for (int i = 0; i < 3; i++) add_pair(p, new_location(p, "dup", 3, 7), main_loc, 10);
+    for (int i = 0; i < 3; i++)
+        add_pair(p, new_location(p, "dup", 3, 7), main_loc, 10);
     add_pair(p, new_location(p, "pkg.abc\0def", 11, 1), main_loc, 20);
     add_pair(p, new_location(p, "pkg.abc\0xyz", 11, 1), main_loc, 22);
     add_pair(p, 0, main_loc, 28);
@@ -242,10 +249,13 @@ static void test_keep_one_in(void **state)
     size_t kept_a = 0, kept_b = 0;
     for (int i = 0; i < 9; i++) {
         pp_batch *out = fx_run(&pp_processor_downsample, hs, cpu_profile(i % 3 ? "a" : "b"));
-        if (!out) continue;
+        if (!out)
+            continue;
         const char *svc = h->label_get(h->batch_get(out, 0), "service_name");
-        if (strcmp(svc, "a") == 0) kept_a++;
-        else kept_b++;
+        if (strcmp(svc, "a") == 0)
+            kept_a++;
+        else
+            kept_b++;
         h->batch_unref(out);
     }
     assert_int_equal(kept_a, 2); /* 6 profiles of a: the 1st and 4th */
@@ -337,7 +347,8 @@ static pp_batch *acked_batch(ack_seen *a, pp_profile *p1, pp_profile *p2)
     const pp_host *h = fx_host();
     pp_batch *b = h->batch_new();
     assert_int_equal(h->batch_add(b, p1), 0);
-    if (p2) assert_int_equal(h->batch_add(b, p2), 0);
+    if (p2)
+        assert_int_equal(h->batch_add(b, p2), 0);
     h->batch_set_ack(b, on_ack, a);
     return b;
 }
@@ -431,28 +442,33 @@ static void test_bad_options(void **state)
                             {"sample_types: [inuse_space, '']", "sample_types"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[FX_ERR] = "";
-        harness *hs = harness_new(&pp_processor_downsample, "downsample", bad[i][0], err,
-                                  sizeof err);
+        harness *hs =
+            harness_new(&pp_processor_downsample, "downsample", bad[i][0], err, sizeof err);
         if (hs) {
             harness_free(hs);
             fail_msg("accepted %s", bad[i][0]);
         }
         if (!strstr(err, bad[i][1]) || !strstr(err, "downsample"))
-            fail_msg("error for \"%s\" does not name downsample and %s: %s", bad[i][0],
-                     bad[i][1], err);
+            fail_msg("error for \"%s\" does not name downsample and %s: %s", bad[i][0], bad[i][1],
+                     err);
     }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_max_stack_depth),   cmocka_unit_test(test_min_fraction),
+        cmocka_unit_test(test_max_stack_depth),
+        cmocka_unit_test(test_min_fraction),
         cmocka_unit_test(test_min_fraction_by_frame),
         cmocka_unit_test(test_min_fraction_huge_values),
-        cmocka_unit_test(test_depth_then_fraction), cmocka_unit_test(test_sample_types),
-        cmocka_unit_test(test_keep_one_in),       cmocka_unit_test(test_window),
-        cmocka_unit_test(test_window_final_tick), cmocka_unit_test(test_window_holds_acks),
-        cmocka_unit_test(test_final_tick_holds_acks), cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_depth_then_fraction),
+        cmocka_unit_test(test_sample_types),
+        cmocka_unit_test(test_keep_one_in),
+        cmocka_unit_test(test_window),
+        cmocka_unit_test(test_window_final_tick),
+        cmocka_unit_test(test_window_holds_acks),
+        cmocka_unit_test(test_final_tick_holds_acks),
+        cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

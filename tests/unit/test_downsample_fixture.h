@@ -23,7 +23,10 @@
 #define FX_MAX_FRAMES 64
 #define FX_ERR 512
 
-static const pp_host *fx_host(void) { return harness_host(); }
+static const pp_host *fx_host(void)
+{
+    return harness_host();
+}
 
 /* A profile with series labels service_name/__name__ and the given
  * sample types ("samples/count,cpu/nanoseconds"). */
@@ -32,14 +35,17 @@ static pp_profile *fx_profile(const char *service, const char *family, const cha
     const pp_host *h = fx_host();
     pp_profile *p = h->profile_new();
     assert_non_null(p);
-    if (service) assert_int_equal(h->label_set(p, "service_name", service), 0);
-    if (family) assert_int_equal(h->label_set(p, "__name__", family), 0);
+    if (service)
+        assert_int_equal(h->label_set(p, "service_name", service), 0);
+    if (family)
+        assert_int_equal(h->label_set(p, "__name__", family), 0);
     pp_pprof *t = h->profile_tree_new(p);
     assert_non_null(t);
     char buf[256];
     snprintf(buf, sizeof buf, "%s", types);
     size_t n = 1;
-    for (const char *c = buf; *c; c++) n += *c == ',';
+    for (const char *c = buf; *c; c++)
+        n += *c == ',';
     t->sample_types = h->profile_alloc(p, n * sizeof *t->sample_types);
     size_t i = 0;
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
@@ -65,18 +71,22 @@ static uint64_t fx_location(pp_profile *p, pp_pprof *t, const char *name)
     for (size_t i = 0; i < t->n_locations; i++) {
         const pp_location *l = &t->locations[i];
         const pp_function *f = h->pprof_function(p, l->lines[0].function_id);
-        if (f && strcmp(t->strings[f->name], name) == 0) return l->id;
+        if (f && strcmp(t->strings[f->name], name) == 0)
+            return l->id;
     }
     uint64_t id = t->n_locations + 1;
     pp_function *fns = h->profile_alloc(p, (t->n_functions + 1) * sizeof *fns);
     pp_location *locs = h->profile_alloc(p, (t->n_locations + 1) * sizeof *locs);
     pp_line *line = h->profile_alloc(p, sizeof *line);
-    if (t->n_functions) memcpy(fns, t->functions, t->n_functions * sizeof *fns);
-    if (t->n_locations) memcpy(locs, t->locations, t->n_locations * sizeof *locs);
+    if (t->n_functions)
+        memcpy(fns, t->functions, t->n_functions * sizeof *fns);
+    if (t->n_locations)
+        memcpy(locs, t->locations, t->n_locations * sizeof *locs);
     int64_t s = h->pprof_intern(p, name);
     fns[t->n_functions] = (pp_function){.id = id, .name = s, .system_name = s};
     *line = (pp_line){.function_id = id, .line = 1};
-    locs[t->n_locations] = (pp_location){.id = id, .address = 0x1000 * id, .lines = line, .n_lines = 1};
+    locs[t->n_locations] =
+        (pp_location){.id = id, .address = 0x1000 * id, .lines = line, .n_lines = 1};
     t->functions = fns;
     t->n_functions++;
     t->locations = locs;
@@ -86,8 +96,7 @@ static uint64_t fx_location(pp_profile *p, pp_pprof *t, const char *name)
 
 /* Adds a sample: stack root first "a;b;c", values, labels "k=v,k2=v2"
  * ("" for none; "#k=5" for a numeric label). */
-static void fx_sample(pp_profile *p, const char *stack, const int64_t *values,
-                      const char *labels)
+static void fx_sample(pp_profile *p, const char *stack, const int64_t *values, const char *labels)
 {
     const pp_host *h = fx_host();
     char err[FX_ERR];
@@ -97,21 +106,23 @@ static void fx_sample(pp_profile *p, const char *stack, const int64_t *values,
     size_t n = 0;
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", stack);
-    for (char *save = NULL, *tok = strtok_r(buf, ";", &save); tok;
-         tok = strtok_r(NULL, ";", &save))
+    for (char *save = NULL, *tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
         frames[n++] = fx_location(p, t, tok);
     pp_sample *samples = h->profile_alloc(p, (t->n_samples + 1) * sizeof *samples);
-    if (t->n_samples) memcpy(samples, t->samples, t->n_samples * sizeof *samples);
+    if (t->n_samples)
+        memcpy(samples, t->samples, t->n_samples * sizeof *samples);
     pp_sample *s = &samples[t->n_samples];
     s->location_ids = h->profile_alloc(p, (n ? n : 1) * sizeof(uint64_t));
-    for (size_t i = 0; i < n; i++) s->location_ids[i] = frames[n - 1 - i]; /* leaf first */
+    for (size_t i = 0; i < n; i++)
+        s->location_ids[i] = frames[n - 1 - i]; /* leaf first */
     s->n_location_ids = n;
     s->values = h->profile_alloc(p, t->n_sample_types * sizeof(int64_t));
     memcpy(s->values, values, t->n_sample_types * sizeof(int64_t));
     s->n_values = t->n_sample_types;
     snprintf(buf, sizeof buf, "%s", labels ? labels : "");
     size_t nl = *buf ? 1 : 0;
-    for (const char *c = buf; *c; c++) nl += *c == ',';
+    for (const char *c = buf; *c; c++)
+        nl += *c == ',';
     s->labels = h->profile_alloc(p, (nl ? nl : 1) * sizeof(pp_label));
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
@@ -165,8 +176,8 @@ static void fx_stack_text(const pp_profile *p, const pp_pprof *t, const pp_sampl
         assert_non_null(l);
         const pp_function *f = h->pprof_function(p, l->lines[0].function_id);
         assert_non_null(f);
-        off += (size_t)snprintf(out + off, outlen - off, "%s%s", off ? ";" : "",
-                                t->strings[f->name]);
+        off +=
+            (size_t)snprintf(out + off, outlen - off, "%s%s", off ? ";" : "", t->strings[f->name]);
     }
 }
 
@@ -192,11 +203,13 @@ static int64_t fx_sum(pp_profile *p, const char *stack, size_t vi, const char *l
         const pp_sample *s = &t->samples[i];
         if (stack) {
             fx_stack_text(p, t, s, text, sizeof text);
-            if (strcmp(text, stack) != 0) continue;
+            if (strcmp(text, stack) != 0)
+                continue;
         }
         if (label_key) {
             const char *v = fx_label(t, s, label_key);
-            if (label_value ? (!v || strcmp(v, label_value) != 0) : v != NULL) continue;
+            if (label_value ? (!v || strcmp(v, label_value) != 0) : v != NULL)
+                continue;
         }
         sum += s->values[vi];
     }
@@ -217,7 +230,8 @@ static harness *fx_harness(const pp_component *comp, const char *yaml)
 {
     char err[FX_ERR] = "";
     harness *hs = harness_new(comp, comp->type, yaml, err, sizeof err);
-    if (!hs) fail_msg("harness_new: %s", err);
+    if (!hs)
+        fail_msg("harness_new: %s", err);
     return hs;
 }
 

@@ -136,7 +136,7 @@ static void test_queue_close_wakes_and_refuses(void **state)
     batch_unref(p.b);
     assert_int_equal(queue_closed_and_empty(q), 0);
     assert_ptr_equal(queue_pop(q, -1), a); /* drains after close */
-    assert_null(queue_pop(q, -1));          /* closed and empty: no wait */
+    assert_null(queue_pop(q, -1));         /* closed and empty: no wait */
     assert_int_equal(queue_closed_and_empty(q), 1);
     batch_unref(a);
     queue_free(q);
@@ -157,7 +157,7 @@ static void test_batch_ack_after_all_copies(void **state)
     acks = 0;
     pp_batch *b = batch_of(3, 10);
     batch_set_ack(b, on_ack, NULL);
-    batch_ref(b); /* a second pipeline holds it too */
+    batch_ref(b);                             /* a second pipeline holds it too */
     pp_batch *mine = batch_make_exclusive(b); /* copy: b still held once */
     assert_ptr_not_equal(mine, b);
     assert_int_equal(batch_count(mine), 3);
@@ -242,10 +242,10 @@ static void test_registry_load_errors(void **state)
 static void test_metrics_render(void **state)
 {
     (void)state;
-    pp_metric *a = metrics_get("profpipe_test_total", "A test counter.", PP_COUNTER,
-                               "component_id=\"x\"");
-    pp_metric *b = metrics_get("profpipe_test_total", "A test counter.", PP_COUNTER,
-                               "component_id=\"y\"");
+    pp_metric *a =
+        metrics_get("profpipe_test_total", "A test counter.", PP_COUNTER, "component_id=\"x\"");
+    pp_metric *b =
+        metrics_get("profpipe_test_total", "A test counter.", PP_COUNTER, "component_id=\"y\"");
     assert_ptr_equal(metrics_get("profpipe_test_total", "", PP_COUNTER, "component_id=\"x\""), a);
     metrics_add(a, 2);
     metrics_add(a, 3);
@@ -284,8 +284,12 @@ static pp_status failing_export(void *st, pp_batch *b, pp_outcome *o, pp_export_
 }
 static const pp_option no_options[] = {{0}};
 static const pp_component failing_exporter = {
-    .type = "failing", .kind = PP_EXPORTER, .description = "never delivers",
-    .options = no_options, .create = failing_create, .destroy = failing_destroy,
+    .type = "failing",
+    .kind = PP_EXPORTER,
+    .description = "never delivers",
+    .options = no_options,
+    .create = failing_create,
+    .destroy = failing_destroy,
     .export = failing_export,
 };
 
@@ -295,8 +299,8 @@ static void test_given_up_profiles_are_lost_in_ack(void **state)
 {
     (void)state;
     char err[512];
-    harness *h = harness_new(&failing_exporter, "failing",
-                             "retry_on_failure:\n  enabled: false", err, sizeof err);
+    harness *h = harness_new(&failing_exporter, "failing", "retry_on_failure:\n  enabled: false",
+                             err, sizeof err);
     assert_non_null(h);
     exporter_rt *e = exporter_rt_new(harness_instance(h));
     assert_non_null(e);

@@ -29,19 +29,21 @@ extern const pp_component pp_exporter_file;
 
 static char tmpdir[256];
 
-static int setup_dir(void **state) {
+static int setup_dir(void **state)
+{
     (void)state;
     return unit_make_tmpdir(tmpdir, sizeof tmpdir, "test_file_exporter");
 }
 
-static int remove_dir(void **state) {
+static int remove_dir(void **state)
+{
     (void)state;
     return unit_remove_tmpdir(tmpdir);
 }
 
 /* A one-sample CPU profile with the given labels and window. */
-static pp_profile *make_profile(const char *service, int64_t value, int64_t from,
-                                int64_t until) {
+static pp_profile *make_profile(const char *service, int64_t value, int64_t from, int64_t until)
+{
     const pp_host *h = harness_host();
     pp_profile *p = h->profile_new();
     pp_pprof *t = h->profile_tree_new(p);
@@ -75,48 +77,57 @@ static pp_profile *make_profile(const char *service, int64_t value, int64_t from
     return p;
 }
 
-static harness *exporter(const char *extra_yaml) {
+static harness *exporter(const char *extra_yaml)
+{
     char yaml[1024], err[512];
     snprintf(yaml, sizeof yaml, "directory: %s/out\n%s", tmpdir, extra_yaml);
     harness *hs = harness_new(&pp_exporter_file, "file", yaml, err, sizeof err);
-    if (!hs) fail_msg("%s", err);
+    if (!hs)
+        fail_msg("%s", err);
     assert_int_equal(harness_start(hs), 0);
     return hs;
 }
 
 /* Exports a batch of n profiles; returns the status, outcomes in out. */
 static pp_status export(harness *hs, pp_profile **ps, size_t n, pp_outcome *out,
-                        pp_export_result *res) {
+                        pp_export_result *res)
+{
     const pp_host *h = harness_host();
     pp_batch *b = h->batch_new();
-    for (size_t i = 0; i < n; i++) h->batch_add(b, ps[i]);
+    for (size_t i = 0; i < n; i++)
+        h->batch_add(b, ps[i]);
     memset(res, 0, sizeof *res);
     pp_status st = pp_exporter_file.export(harness_state(hs), b, out, res);
     h->batch_unref(b);
     return st;
 }
 
-static size_t count_lines(const char *path, char lines[][1024], size_t max) {
+static size_t count_lines(const char *path, char lines[][1024], size_t max)
+{
     FILE *f = fopen(path, "r");
-    if (!f) return 0;
+    if (!f)
+        return 0;
     size_t n = 0;
     char buf[1024];
     while (fgets(buf, sizeof buf, f)) {
-        if (n < max) snprintf(lines[n], 1024, "%s", buf);
+        if (n < max)
+            snprintf(lines[n], 1024, "%s", buf);
         n++;
     }
     fclose(f);
     return n;
 }
 
-static int exists(const char *fmt, const char *a) {
+static int exists(const char *fmt, const char *a)
+{
     char path[1024];
     struct stat st;
     snprintf(path, sizeof path, fmt, tmpdir, a);
     return stat(path, &st) == 0;
 }
 
-static void test_sanitize(void **state) {
+static void test_sanitize(void **state)
+{
     (void)state;
     char out[STORE_MAX_COMPONENT + 1], big[300];
     store_sanitize("../../etc", out, sizeof out);
@@ -139,7 +150,8 @@ static void test_sanitize(void **state) {
     assert_int_equal(strlen(out), STORE_MAX_COMPONENT);
 }
 
-static void test_writes_files_and_index(void **state) {
+static void test_writes_files_and_index(void **state)
+{
     (void)state;
     harness *hs = exporter("");
     pp_profile *ps[3] = {make_profile("checkout", 10, T0, T0 + 10 * SEC),
@@ -151,7 +163,8 @@ static void test_writes_files_and_index(void **state) {
     pp_outcome out[3] = {0};
     pp_export_result res;
     assert_int_equal(export(hs, ps, 3, out, &res), PP_OK);
-    for (int i = 0; i < 3; i++) assert_int_equal(out[i], PP_EXPORTED);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(out[i], PP_EXPORTED);
 
     char name[256], lines[4][1024];
     snprintf(name, sizeof name, "checkout/process_cpu/%lld-%lld-%s.pb.gz", T0, T0 + 10 * SEC, fp);
@@ -184,7 +197,8 @@ static void test_writes_files_and_index(void **state) {
     harness_free(hs);
 }
 
-static void test_written_file_decodes(void **state) {
+static void test_written_file_decodes(void **state)
+{
     (void)state;
     harness *hs = exporter("fsync: true\n");
     pp_profile *ps[1] = {make_profile("svc", 1234, T0, T0 + SEC)};
@@ -215,7 +229,8 @@ static void test_written_file_decodes(void **state) {
     harness_free(hs);
 }
 
-static void test_retention_by_size_compacts_index(void **state) {
+static void test_retention_by_size_compacts_index(void **state)
+{
     (void)state;
     harness *hs = exporter("max_total_size: 1\n");
     char lines[8][1024], index[300];
@@ -239,7 +254,8 @@ static void test_retention_by_size_compacts_index(void **state) {
 }
 
 /* Writes a file under out/ and sets its mtime `age` seconds back. */
-static void old_file(const char *rel, int age) {
+static void old_file(const char *rel, int age)
+{
     char path[1024], cmd[2200];
     snprintf(path, sizeof path, "%s/out/%s", tmpdir, rel);
     snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\" && echo x > '%s'", path, path);
@@ -251,7 +267,8 @@ static void old_file(const char *rel, int age) {
     assert_int_equal(utimes(path, tv), 0);
 }
 
-static void test_start_applies_max_age_and_repairs_index(void **state) {
+static void test_start_applies_max_age_and_repairs_index(void **state)
+{
     (void)state;
     old_file("svc/memory/1-2-0000000000000001.pb.gz", 7200);
     old_file("svc/memory/3-4-0000000000000002.pb.gz", 7100);
@@ -277,7 +294,8 @@ static void test_start_applies_max_age_and_repairs_index(void **state) {
     harness_free(hs);
 }
 
-static void test_disk_error_retries(void **state) {
+static void test_disk_error_retries(void **state)
+{
     (void)state;
     char yaml[512], err[512], blocker[300];
     snprintf(blocker, sizeof blocker, "%s/not-a-dir", tmpdir);
@@ -300,14 +318,16 @@ static void test_disk_error_retries(void **state) {
  * EFBIG, like ENOSPC): first while writing the profile, then while
  * appending its index line. Each time PP_RETRY with the reason, nothing
  * partial left, and the retry writes both once there is room. */
-static void with_file_size_limit(rlim_t limit) {
+static void with_file_size_limit(rlim_t limit)
+{
     struct rlimit rl;
     getrlimit(RLIMIT_FSIZE, &rl);
     rl.rlim_cur = limit;
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
 }
 
-static void test_full_disk_retries_without_leftovers(void **state) {
+static void test_full_disk_retries_without_leftovers(void **state)
+{
     (void)state;
     signal(SIGXFSZ, SIG_IGN); /* get EFBIG instead of being killed */
     struct rlimit saved;
@@ -349,7 +369,8 @@ static void test_full_disk_retries_without_leftovers(void **state) {
     harness_free(hs);
 }
 
-static void test_bad_profile_rejected_and_finished_skipped(void **state) {
+static void test_bad_profile_rejected_and_finished_skipped(void **state)
+{
     (void)state;
     harness *hs = exporter("");
     const pp_host *h = harness_host();
@@ -368,19 +389,21 @@ static void test_bad_profile_rejected_and_finished_skipped(void **state) {
     harness_free(hs);
 }
 
-static void test_options(void **state) {
+static void test_options(void **state)
+{
     (void)state;
     char err[512];
     assert_null(harness_new(&pp_exporter_file, "file", "", err, sizeof err));
     assert_non_null(strstr(err, "directory"));
-    assert_null(harness_new(&pp_exporter_file, "file", "directory: x\nmax_age: soon\n", err,
-                            sizeof err));
+    assert_null(
+        harness_new(&pp_exporter_file, "file", "directory: x\nmax_age: soon\n", err, sizeof err));
     assert_non_null(strstr(err, "max_age"));
     assert_null(harness_new(&pp_exporter_file, "file", "directory: \"\"\n", err, sizeof err));
     assert_non_null(strstr(err, "directory"));
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sanitize),
         cmocka_unit_test(test_options),
@@ -388,13 +411,13 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_written_file_decodes, setup_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_retention_by_size_compacts_index, setup_dir,
                                         remove_dir),
-        cmocka_unit_test_setup_teardown(test_start_applies_max_age_and_repairs_index,
-                                        setup_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_start_applies_max_age_and_repairs_index, setup_dir,
+                                        remove_dir),
         cmocka_unit_test_setup_teardown(test_disk_error_retries, setup_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_full_disk_retries_without_leftovers, setup_dir,
                                         remove_dir),
-        cmocka_unit_test_setup_teardown(test_bad_profile_rejected_and_finished_skipped,
-                                        setup_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_bad_profile_rejected_and_finished_skipped, setup_dir,
+                                        remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,32 +29,37 @@ extern const pp_component pp_receiver_file;
 
 static char tmpdir[256];
 
-static int setup_dir(void **state) {
+static int setup_dir(void **state)
+{
     (void)state;
     return unit_make_tmpdir(tmpdir, sizeof tmpdir, "test_file_receiver");
 }
 
-static int remove_dir(void **state) {
+static int remove_dir(void **state)
+{
     (void)state;
     return unit_remove_tmpdir(tmpdir);
 }
 
 /* The gzip'd pprof of a one-sample profile with the given sample type,
  * taken at time_ns (0: no time) over 10 s. */
-static void profile_bytes_at(const char *type, const char *unit, int64_t value,
-                             int64_t time_ns, uint8_t **out, size_t *len) {
+static void profile_bytes_at(const char *type, const char *unit, int64_t value, int64_t time_ns,
+                             uint8_t **out, size_t *len)
+{
     *out = unit_one_sample_gz(type, unit, value, time_ns, 10 * SEC, len);
 }
 
 static void profile_bytes(const char *type, const char *unit, int64_t value, uint8_t **out,
-                          size_t *len) {
+                          size_t *len)
+{
     profile_bytes_at(type, unit, value, T0, out, len);
 }
 
 /* Puts name in tmpdir with data, its mtime `age` seconds back. Written
  * under a hidden name and renamed in, as a careful writer does: a scan in
  * between must not see the file before its mtime is set. */
-static void put_file(const char *name, const void *data, size_t len, int age) {
+static void put_file(const char *name, const void *data, size_t len, int age)
+{
     char path[512], tmp[512];
     snprintf(path, sizeof path, "%s/%s", tmpdir, name);
     snprintf(tmp, sizeof tmp, "%s/.%s.part", tmpdir, name);
@@ -70,7 +75,8 @@ static void put_file(const char *name, const void *data, size_t len, int age) {
     assert_int_equal(rename(tmp, path), 0);
 }
 
-static void put_cpu(const char *name, int64_t value, int age) {
+static void put_cpu(const char *name, int64_t value, int age)
+{
     uint8_t *gz;
     size_t len;
     profile_bytes("cpu", "nanoseconds", value, &gz, &len);
@@ -79,37 +85,44 @@ static void put_cpu(const char *name, int64_t value, int age) {
 }
 
 static harness *receiver(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static harness *receiver(const char *fmt, ...) {
+static harness *receiver(const char *fmt, ...)
+{
     char yaml[1024], err[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(yaml, sizeof yaml, fmt, ap);
     va_end(ap);
     harness *hs = harness_new(&pp_receiver_file, "file", yaml, err, sizeof err);
-    if (!hs) fail_msg("%s", err);
+    if (!hs)
+        fail_msg("%s", err);
     assert_int_equal(harness_start(hs), 0);
     return hs;
 }
 
 /* The next emitted profile's label, or fails. Returns the batch. */
-static pp_batch *next(harness *hs) {
+static pp_batch *next(harness *hs)
+{
     pp_batch *b = harness_wait_emit(hs, EMIT_MS);
     assert_non_null(b);
     assert_int_equal(harness_host()->batch_count(b), 1);
     return b;
 }
 
-static const char *label(pp_batch *b, const char *name) {
+static const char *label(pp_batch *b, const char *name)
+{
     const pp_host *h = harness_host();
     return h->label_get(h->batch_get(b, 0), name);
 }
 
-static void nothing_more(harness *hs) {
+static void nothing_more(harness *hs)
+{
     pp_batch *b = harness_wait_emit(hs, NO_EMIT_MS);
-    if (b) fail_msg("unexpected profile of service %s", label(b, "service_name"));
+    if (b)
+        fail_msg("unexpected profile of service %s", label(b, "service_name"));
 }
 
-static int file_exists(const char *rel) {
+static int file_exists(const char *rel)
+{
     char path[512];
     snprintf(path, sizeof path, "%s/%s", tmpdir, rel);
     return access(path, F_OK) == 0;
@@ -117,7 +130,8 @@ static int file_exists(const char *rel) {
 
 /* The memory of what was read: a version per path, marked per scan,
  * swept, forgotten on request, and parked across a reload. */
-static void test_seen_set(void **state) {
+static void test_seen_set(void **state)
+{
     (void)state;
     seen_set *s = seen_new();
     seen_version v1 = {1, 100, 1000}, v2 = {1, 100, 2000};
@@ -145,7 +159,7 @@ static void test_seen_set(void **state) {
     seen_set *back = seen_adopt("file/x");
     assert_ptr_equal(back, s);
     assert_null(seen_adopt("file/x")); /* adopted once */
-    seen_park("file/y", seen_new()); /* parking again replaces (and frees) the older set */
+    seen_park("file/y", seen_new());   /* parking again replaces (and frees) the older set */
     seen_set *y = seen_adopt("file/y");
     assert_non_null(y);
     assert_ptr_not_equal(y, other);
@@ -154,36 +168,39 @@ static void test_seen_set(void **state) {
     seen_free(back);
 }
 
-static void test_options(void **state) {
+static void test_options(void **state)
+{
     (void)state;
     char err[512];
     assert_null(harness_new(&pp_receiver_file, "file", "", err, sizeof err));
     assert_non_null(strstr(err, "include"));
-    assert_null(harness_new(&pp_receiver_file, "file",
-                            "include: [x]\nlabels: {service_name: a}\n", err, sizeof err));
+    assert_null(harness_new(&pp_receiver_file, "file", "include: [x]\nlabels: {service_name: a}\n",
+                            err, sizeof err));
     assert_non_null(strstr(err, "service_name"));
-    assert_null(harness_new(&pp_receiver_file, "file", "include: [x]\nlabels: {\"a-b\": c}\n",
-                            err, sizeof err));
+    assert_null(harness_new(&pp_receiver_file, "file", "include: [x]\nlabels: {\"a-b\": c}\n", err,
+                            sizeof err));
     assert_non_null(strstr(err, "a-b"));
-    assert_null(harness_new(&pp_receiver_file, "file", "include: [x]\npoll_interval: often\n",
-                            err, sizeof err));
+    assert_null(harness_new(&pp_receiver_file, "file", "include: [x]\npoll_interval: often\n", err,
+                            sizeof err));
     assert_non_null(strstr(err, "poll_interval"));
 }
 
-static void test_reads_gzip_and_plain_with_labels(void **state) {
+static void test_reads_gzip_and_plain_with_labels(void **state)
+{
     (void)state;
     uint8_t *gz, *plain;
     size_t len, plain_len;
     char err[256];
     profile_bytes("alloc_space", "bytes", 7, &gz, &len);
-    assert_int_equal(harness_host()->gunzip(gz, len, 1 << 20, &plain, &plain_len, err,
-                                            sizeof err), 0);
+    assert_int_equal(harness_host()->gunzip(gz, len, 1 << 20, &plain, &plain_len, err, sizeof err),
+                     0);
     put_file("checkout.heap.pb.gz", gz, len, 5);
     put_file("plain.pprof", plain, plain_len, 5);
     free(gz);
     free(plain);
     harness *hs = receiver("include: ['%s/*.pb.gz', '%s/*.pprof']\nmin_file_age: 0s\n"
-                           "labels: {env: prod}\n", tmpdir, tmpdir);
+                           "labels: {env: prod}\n",
+                           tmpdir, tmpdir);
     const pp_host *h = harness_host();
     for (int i = 0; i < 2; i++) {
         pp_batch *b = next(hs);
@@ -199,7 +216,8 @@ static void test_reads_gzip_and_plain_with_labels(void **state) {
     harness_free(hs);
 }
 
-static void test_bad_files_moved_never_emitted(void **state) {
+static void test_bad_files_moved_never_emitted(void **state)
+{
     (void)state;
     put_file("bad.pb.gz", "\x1f\x8b not really", 14, 5);
     put_file("empty.pb.gz", "", 0, 5);
@@ -224,7 +242,8 @@ static void test_bad_files_moved_never_emitted(void **state) {
     harness_free(hs);
 }
 
-static void test_exclude_and_overrides(void **state) {
+static void test_exclude_and_overrides(void **state)
+{
     (void)state;
     put_cpu("a.pb.gz", 1, 5);
     put_cpu("skip-me.pb.gz", 1, 5);
@@ -240,7 +259,8 @@ static void test_exclude_and_overrides(void **state) {
     harness_free(hs);
 }
 
-static void test_mutex_named_file(void **state) {
+static void test_mutex_named_file(void **state)
+{
     (void)state;
     uint8_t *gz;
     size_t len;
@@ -255,7 +275,8 @@ static void test_mutex_named_file(void **state) {
 }
 
 /* The __name__ the receiver gives a file `name` holding one sample type. */
-static void assert_file_named(const char *name, const char *type, const char *want) {
+static void assert_file_named(const char *name, const char *type, const char *want)
+{
     uint8_t *gz;
     size_t len;
     char glob[600];
@@ -275,7 +296,8 @@ static void assert_file_named(const char *name, const char *type, const char *wa
  * wall profile (Node, Python) is wall, never process_cpu; a goroutine
  * profile goroutines; Go's contentions/delay mutex unless the file name
  * says block. */
-static void test_named_as_pyroscope(void **state) {
+static void test_named_as_pyroscope(void **state)
+{
     (void)state;
     assert_file_named("node.pb.gz", "wall", "wall");
     assert_file_named("app.goroutine.pb.gz", "goroutine", "goroutines");
@@ -284,11 +306,12 @@ static void test_named_as_pyroscope(void **state) {
     assert_file_named("fg.pb.gz", "samples", "process_cpu");
 }
 
-static void test_watch_reads_new_and_rewritten_once(void **state) {
+static void test_watch_reads_new_and_rewritten_once(void **state)
+{
     (void)state;
     put_cpu("one.pb.gz", 1, 5);
-    harness *hs = receiver("include: ['%s/*.pb.gz']\npoll_interval: 100ms\nmin_file_age: 0s\n",
-                           tmpdir);
+    harness *hs =
+        receiver("include: ['%s/*.pb.gz']\npoll_interval: 100ms\nmin_file_age: 0s\n", tmpdir);
     const pp_host *h = harness_host();
     pp_batch *b = next(hs);
     assert_string_equal(label(b, "service_name"), "one");
@@ -306,22 +329,24 @@ static void test_watch_reads_new_and_rewritten_once(void **state) {
     harness_free(hs);
 }
 
-static void test_min_file_age_waits(void **state) {
+static void test_min_file_age_waits(void **state)
+{
     (void)state;
     put_cpu("young.pb.gz", 1, 0);
     harness *hs = receiver("include: ['%s/*.pb.gz']\nmin_file_age: 1s\n", tmpdir);
-    nothing_more(hs); /* too young at first ... */
+    nothing_more(hs);       /* too young at first ... */
     pp_batch *b = next(hs); /* ... read once old enough, even in read-once mode */
     assert_string_equal(label(b, "service_name"), "young");
     harness_host()->batch_unref(b);
     harness_free(hs);
 }
 
-static void test_delete_after_read_on_ack(void **state) {
+static void test_delete_after_read_on_ack(void **state)
+{
     (void)state;
     put_cpu("gone.pb.gz", 1, 5);
-    harness *hs = receiver("include: ['%s/*.pb.gz']\nmin_file_age: 0s\ndelete_after_read: true\n",
-                           tmpdir);
+    harness *hs =
+        receiver("include: ['%s/*.pb.gz']\nmin_file_age: 0s\ndelete_after_read: true\n", tmpdir);
     pp_batch *b = next(hs);
     assert_true(file_exists("gone.pb.gz")); /* kept until the batch is done */
     harness_host()->batch_unref(b);
@@ -331,7 +356,8 @@ static void test_delete_after_read_on_ack(void **state) {
 
 /* A SIGHUP builds a new instance with the same id: it must not read the
  * folder again. The old one is stopped before the new one starts. */
-static void test_reload_hands_over_what_was_read(void **state) {
+static void test_reload_hands_over_what_was_read(void **state)
+{
     (void)state;
     put_cpu("once.pb.gz", 1, 5);
     const char *fmt = "include: ['%s/*.pb.gz']\npoll_interval: 100ms\nmin_file_age: 0s\n";
@@ -353,10 +379,10 @@ static void test_reload_hands_over_what_was_read(void **state) {
     harness_free(fresh);
 }
 
-
 /* Without failed_dir a bad file stays where it is and is not read again
  * until it is rewritten; a file over max_file_size is refused too. */
-static void test_bad_file_kept_until_rewritten(void **state) {
+static void test_bad_file_kept_until_rewritten(void **state)
+{
     (void)state;
     put_file("bad.pb.gz", "not a profile at all", 20, 5);
     uint8_t *gz;
@@ -365,8 +391,8 @@ static void test_bad_file_kept_until_rewritten(void **state) {
     char big[64];
     assert_true(len > 16);
     snprintf(big, sizeof big, "max_file_size: %zu\n", len - 1);
-    harness *hs = receiver("include: ['%s/*.pb.gz']\npoll_interval: 100ms\nmin_file_age: 0s\n",
-                           tmpdir);
+    harness *hs =
+        receiver("include: ['%s/*.pb.gz']\npoll_interval: 100ms\nmin_file_age: 0s\n", tmpdir);
     nothing_more(hs); /* skipped, and not retried every poll */
     assert_true(file_exists("bad.pb.gz"));
     put_file("bad.pb.gz", gz, len, 1); /* fixed in place: a new version */
@@ -378,8 +404,7 @@ static void test_bad_file_kept_until_rewritten(void **state) {
 
     put_file("large.pb.gz", gz, len, 5);
     char yaml[512], err[512];
-    snprintf(yaml, sizeof yaml, "include: ['%s/large.pb.gz']\nmin_file_age: 0s\n%s", tmpdir,
-             big);
+    snprintf(yaml, sizeof yaml, "include: ['%s/large.pb.gz']\nmin_file_age: 0s\n%s", tmpdir, big);
     hs = harness_new(&pp_receiver_file, "file", yaml, err, sizeof err);
     assert_non_null(hs);
     assert_int_equal(harness_start(hs), 0);
@@ -390,7 +415,8 @@ static void test_bad_file_kept_until_rewritten(void **state) {
 }
 
 /* A profile without time_nanos ends when its file was last written. */
-static void test_window_without_time_from_mtime(void **state) {
+static void test_window_without_time_from_mtime(void **state)
+{
     (void)state;
     uint8_t *gz;
     size_t len;
@@ -412,11 +438,12 @@ static void test_window_without_time_from_mtime(void **state) {
 }
 
 /* delete_after_read deletes the version it read, not one written since. */
-static void test_delete_spares_a_rewritten_file(void **state) {
+static void test_delete_spares_a_rewritten_file(void **state)
+{
     (void)state;
     put_cpu("busy.pb.gz", 1, 5);
-    harness *hs = receiver("include: ['%s/*.pb.gz']\nmin_file_age: 0s\ndelete_after_read: true\n",
-                           tmpdir);
+    harness *hs =
+        receiver("include: ['%s/*.pb.gz']\nmin_file_age: 0s\ndelete_after_read: true\n", tmpdir);
     pp_batch *b = next(hs);
     put_cpu("busy.pb.gz", 2, 1); /* a new version arrives before the ack */
     harness_host()->batch_unref(b);
@@ -427,7 +454,8 @@ static void test_delete_spares_a_rewritten_file(void **state) {
 /* A reload whose new config fails to start destroys the old instance
  * before the old config is started again: the restarted instance must
  * still take over what the destroyed one read. */
-static void test_hand_over_survives_destroy(void **state) {
+static void test_hand_over_survives_destroy(void **state)
+{
     (void)state;
     put_cpu("once.pb.gz", 1, 5);
     const char *fmt = "include: ['%s/*.pb.gz']\npoll_interval: 100ms\nmin_file_age: 0s\n";
@@ -439,7 +467,8 @@ static void test_hand_over_survives_destroy(void **state) {
     harness_free(again);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seen_set),
         cmocka_unit_test(test_options),

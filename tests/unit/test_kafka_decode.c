@@ -54,8 +54,9 @@ static void test_window_and_labels(void **state)
     assert_int_equal(h->profile_until(p), T0 + D0);
     h->batch_unref(b);
 
-    const char *const headers[] = {KAFKA_HDR_FROM, "1000", KAFKA_HDR_UNTIL, "2000",
-                                   KAFKA_HDR_LABEL_PREFIX "service_name", "checkout", NULL};
+    const char *const headers[] = {
+        KAFKA_HDR_FROM, "1000", KAFKA_HDR_UNTIL, "2000", KAFKA_HDR_LABEL_PREFIX "service_name",
+        "checkout",     NULL};
     b = decode(KAFKA_ENC_PPROF, gz, len, headers, why, sizeof why);
     assert_non_null(b);
     p = h->batch_get(b, 0);

@@ -36,8 +36,7 @@ static harness *exporter(fixture *f, const char *extra)
     return h;
 }
 
-static pp_status export_all(harness *h, pp_batch *b, pp_outcome *outcome,
-                            pp_export_result *result)
+static pp_status export_all(harness *h, pp_batch *b, pp_outcome *outcome, pp_export_result *result)
 {
     memset(result, 0, sizeof *result);
     return pp_exporter_kafka.export(harness_state(h), b, outcome, result);
@@ -46,13 +45,12 @@ static pp_status export_all(harness *h, pp_batch *b, pp_outcome *outcome,
 /* Reads back every message of the topic from the beginning into out;
  * *reader must be given to consumed_free with them (librdkafka wants the
  * messages destroyed before their consumer). */
-static size_t consume_all(fixture *f, rd_kafka_message_t **out, size_t max,
-                          rd_kafka_t **reader)
+static size_t consume_all(fixture *f, rd_kafka_message_t **out, size_t max, rd_kafka_t **reader)
 {
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(f->mc),
-                      errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(f->mc), errstr,
+                      sizeof errstr);
     rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "group.id", "test-reader", errstr, sizeof errstr);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
@@ -154,8 +152,7 @@ static void test_delivers_with_headers_and_keys(void **state)
             header(m, "profpipe.label.service_name", service_buf, sizeof service_buf);
         assert_non_null(service);
         pp_profile *src = host->batch_get(b, strcmp(service, "cart") == 0 ? 2 : 0);
-        snprintf(key, sizeof key, "%016llx",
-                 (unsigned long long)host->labels_fingerprint(src));
+        snprintf(key, sizeof key, "%016llx", (unsigned long long)host->labels_fingerprint(src));
         assert_int_equal(m->key_len, 16);
         assert_memory_equal(m->key, key, 16);
         if (strcmp(service, "checkout") == 0) {

@@ -55,8 +55,10 @@ static pp_profile *make_profile(const char *service, int samples)
     pp_pprof *t = h->profile_tree_new(p);
     t->sample_types = h->profile_alloc(p, 2 * sizeof *t->sample_types);
     t->n_sample_types = 2;
-    t->sample_types[0] = (pp_value_type){h->pprof_intern(p, "samples"), h->pprof_intern(p, "count")};
-    t->sample_types[1] = (pp_value_type){h->pprof_intern(p, "cpu"), h->pprof_intern(p, "nanoseconds")};
+    t->sample_types[0] =
+        (pp_value_type){h->pprof_intern(p, "samples"), h->pprof_intern(p, "count")};
+    t->sample_types[1] =
+        (pp_value_type){h->pprof_intern(p, "cpu"), h->pprof_intern(p, "nanoseconds")};
     t->period_type = t->sample_types[1];
     t->period = 10000000;
     t->functions = h->profile_alloc(p, sizeof *t->functions);

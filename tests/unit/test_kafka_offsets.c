@@ -128,7 +128,7 @@ static void test_revoke_commits_done_and_counts_in_flight(void **unused)
     kafka_offsets_ack(c, 0);
     size_t in_flight, unconfirmed;
     assert_int_equal(kafka_offsets_revoke(ko, TOPIC, 0, &in_flight, &unconfirmed), 1);
-    assert_int_equal(in_flight, 2); /* offsets 1 and 2 will be consumed again */
+    assert_int_equal(in_flight, 2);   /* offsets 1 and 2 will be consumed again */
     assert_int_equal(unconfirmed, 1); /* offset 0, if committing 1 fails */
     /* A late ack after the revoke changes nothing, even once reassigned. */
     kafka_offsets_assign(ko, TOPIC, 0);
@@ -152,12 +152,12 @@ static void test_lost_message_rewinds(void **unused)
     size_t again;
     kafka_offsets_ack(b, 1); /* dropped on the way, but 40 is still in flight */
     kafka_offsets_ack(c, 0);
-    assert_int_equal(kafka_offsets_take_rewind(ko, topic, sizeof topic, &partition, &offset,
-                                               &again), 0);
+    assert_int_equal(
+        kafka_offsets_take_rewind(ko, topic, sizeof topic, &partition, &offset, &again), 0);
     kafka_offsets_ack(a, 0); /* now 41 is the oldest unfinished: rewind to it */
     assert_int_equal(commit_point(ko), 41);
-    assert_int_equal(kafka_offsets_take_rewind(ko, topic, sizeof topic, &partition, &offset,
-                                               &again), 1);
+    assert_int_equal(
+        kafka_offsets_take_rewind(ko, topic, sizeof topic, &partition, &offset, &again), 1);
     assert_string_equal(topic, TOPIC);
     assert_int_equal(partition, 2);
     assert_int_equal(offset, 41);

@@ -41,14 +41,20 @@ static void test_decodes_skips_poison_and_commits_acked(void **state)
 {
     fixture *f = *state;
     const pp_host *host = harness_host();
-    const char *alpha[] = {"profpipe.label.service_name", "alpha", "profpipe.label.env", "prod",
-                           "profpipe.from", "1700000000000000000", "profpipe.until",
-                           "1700000015000000000", NULL};
+    const char *alpha[] = {"profpipe.label.service_name",
+                           "alpha",
+                           "profpipe.label.env",
+                           "prod",
+                           "profpipe.from",
+                           "1700000000000000000",
+                           "profpipe.until",
+                           "1700000015000000000",
+                           NULL};
     const char *bad_from[] = {"profpipe.from", "yesterday", NULL};
-    produce_profile(f, 0, alpha);                          /* offset 0 */
-    produce(f, 0, "not a profile", 13, NULL);              /* offset 1 */
-    produce_profile(f, 0, bad_from);                       /* offset 2 */
-    produce_profile(f, 0, NULL);                           /* offset 3 */
+    produce_profile(f, 0, alpha);             /* offset 0 */
+    produce(f, 0, "not a profile", 13, NULL); /* offset 1 */
+    produce_profile(f, 0, bad_from);          /* offset 2 */
+    produce_profile(f, 0, NULL);              /* offset 3 */
     char dead[512];
     snprintf(dead, sizeof dead, "%s/test_kafka_receiver.dead.jsonl", BINARY_DIR);
     unlink(dead);
@@ -142,8 +148,8 @@ static void test_cooperative_rebalance_protocol(void **state)
     fixture *f = *state;
     const char *svc[] = {"profpipe.label.service_name", "gamma", NULL};
     produce_profile(f, 3, svc);
-    harness *h = receiver(f, "g4",
-                          "consumer: {partition.assignment.strategy: cooperative-sticky}\n");
+    harness *h =
+        receiver(f, "g4", "consumer: {partition.assignment.strategy: cooperative-sticky}\n");
     pp_batch *b = harness_wait_emit(h, EMIT_TIMEOUT_MS);
     assert_non_null(b);
     harness_host()->batch_unref(b);
@@ -155,7 +161,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_option_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_decodes_skips_poison_and_commits_acked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decodes_skips_poison_and_commits_acked, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_commits_only_acknowledged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pyroscope_push_encoding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cooperative_rebalance_protocol, setup, teardown),

@@ -20,8 +20,8 @@ extern const pp_component pp_receiver_kafka;
 #define REBALANCE_WAIT_MS 30000
 #define POLL_EACH_MS 200
 /* Short group timeouts, so that a rebalance completes in seconds. */
-#define GROUP_TIMEOUTS                                                               \
-    "consumer: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\", "     \
+#define GROUP_TIMEOUTS                                                                             \
+    "consumer: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\", "                    \
     "max.poll.interval.ms: \"10000\"}\n"
 
 /* Produces one message to `partition`; headers are name, value pairs. */
@@ -30,14 +30,13 @@ static inline void produce(fixture *f, int32_t partition, const void *value, siz
 {
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(f->mc),
-                      errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(f->mc), errstr,
+                      sizeof errstr);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     rd_kafka_headers_t *hdrs = rd_kafka_headers_new(8);
     for (size_t i = 0; headers && headers[i]; i += 2)
         rd_kafka_header_add(hdrs, headers[i], -1, headers[i + 1], -1);
-    assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(TOPIC),
-                                       RD_KAFKA_V_PARTITION(partition),
+    assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_PARTITION(partition),
                                        RD_KAFKA_V_VALUE((void *)value, len),
                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END),
@@ -65,8 +64,8 @@ static inline int64_t committed(fixture *f, const char *group, int32_t partition
 {
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(f->mc),
-                      errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(f->mc), errstr,
+                      sizeof errstr);
     rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -87,8 +86,7 @@ static inline int64_t committed(fixture *f, const char *group, int32_t partition
     return offset;
 }
 
-static inline int64_t wait_committed(fixture *f, const char *group, int32_t partition,
-                                     int64_t want)
+static inline int64_t wait_committed(fixture *f, const char *group, int32_t partition, int64_t want)
 {
     int64_t got = -1;
     for (int waited = 0; waited < COMMIT_WAIT_MS * 1000; waited += STEP_US) {
@@ -99,12 +97,10 @@ static inline int64_t wait_committed(fixture *f, const char *group, int32_t part
     return got;
 }
 
-static inline harness *receiver_id(fixture *f, const char *id, const char *group,
-                                   const char *extra)
+static inline harness *receiver_id(fixture *f, const char *id, const char *group, const char *extra)
 {
     char yaml[2048], err[512];
-    snprintf(yaml, sizeof yaml,
-             "%s\ntopics: [%s]\ngroup_id: %s\ninitial_offset: earliest\n%s",
+    snprintf(yaml, sizeof yaml, "%s\ntopics: [%s]\ngroup_id: %s\ninitial_offset: earliest\n%s",
              f->yaml_brokers, TOPIC, group, extra);
     harness *h = harness_new(&pp_receiver_kafka, id, yaml, err, sizeof err);
     if (h == NULL)

@@ -61,8 +61,7 @@ static double suppressed_metric(const char *level, const char *component)
 {
     char labels[256];
     snprintf(labels, sizeof labels, "level=\"%s\",component=\"%s\"", level, component);
-    return metrics_value(
-        metrics_get("profpipe_log_suppressed_total", "", PP_COUNTER, labels));
+    return metrics_value(metrics_get("profpipe_log_suppressed_total", "", PP_COUNTER, labels));
 }
 
 static void sleep_past_window(void)

@@ -73,8 +73,7 @@ static void test_lost_and_throttle_counted(void **state)
     uint8_t *mem = calloc(1, PAGE + RING_DATA);
     assert_non_null(mem);
     struct perf_event_mmap_page *meta = (void *)mem;
-    perf_ring ring = {.fd = -1, .cpu = 0, .base = mem, .data = mem + PAGE,
-                      .data_size = RING_DATA};
+    perf_ring ring = {.fd = -1, .cpu = 0, .base = mem, .data = mem + PAGE, .data_size = RING_DATA};
     uint64_t lost5[] = {1, 5}, lost3[] = {1, 3}, thr[] = {100, 1, 1};
     rec recs[] = {record(PERF_RECORD_LOST, lost5, 2, 100),
                   record(PERF_RECORD_THROTTLE, thr, 3, 101), /* crosses the end */

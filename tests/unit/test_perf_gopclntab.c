@@ -19,9 +19,9 @@
 #include "../../receivers/perf/perf_gopclntab.h"
 
 #define TEXT_START 0x401000u
-#define NAMES_AT 72    /* after the header: 8 + 8 words of 8 bytes */
-#define PCLN_AT 104    /* after the names */
-#define FUNCS_AT 24    /* _func records, from PCLN_AT: after 3 rows */
+#define NAMES_AT 72 /* after the header: 8 + 8 words of 8 bytes */
+#define PCLN_AT 104 /* after the names */
+#define FUNCS_AT 24 /* _func records, from PCLN_AT: after 3 rows */
 
 typedef struct got {
     uint64_t addr[4], size[4];
@@ -41,14 +41,17 @@ static int collect(void *arg, uint64_t addr, uint64_t size, const char *name)
     return 0;
 }
 
-static void put(uint8_t *t, size_t at, uint64_t v, unsigned size) { memcpy(t + at, &v, size); }
+static void put(uint8_t *t, size_t at, uint64_t v, unsigned size)
+{
+    memcpy(t + at, &v, size);
+}
 
 /* Builds the table into t (zeroed, at least 160 bytes); returns its length. */
 static size_t build(uint8_t *t, int32_t second_name)
 {
     put(t, 0, 0xfffffff0u, 4);
-    t[6] = 1; /* instruction quantum */
-    t[7] = 8; /* pointer size */
+    t[6] = 1;                  /* instruction quantum */
+    t[7] = 8;                  /* pointer size */
     put(t, 8, 2, 8);           /* nfunc */
     put(t, 24, TEXT_START, 8); /* textStart */
     put(t, 32, NAMES_AT, 8);   /* funcnameOffset */

@@ -38,8 +38,14 @@ static void put(recbuf *b, const void *p, size_t n)
     b->len += n;
 }
 
-static void put32(recbuf *b, uint32_t v) { put(b, &v, 4); }
-static void put64(recbuf *b, uint64_t v) { put(b, &v, 8); }
+static void put32(recbuf *b, uint32_t v)
+{
+    put(b, &v, 4);
+}
+static void put64(recbuf *b, uint64_t v)
+{
+    put(b, &v, 8);
+}
 
 /* header.size is the u16 at offset 6 */
 static void set_size(void *rec, size_t size)
@@ -113,10 +119,17 @@ static void test_mmap2_comm_task_lost(void **state)
     uint64_t lost;
 
     begin(&b, PERF_RECORD_MMAP2, 0);
-    put32(&b, 7); put32(&b, 8);
-    put64(&b, 0x1000); put64(&b, 0x2000); put64(&b, 0x3000);
-    put32(&b, 8); put32(&b, 1); put64(&b, 99); put64(&b, 0);
-    put32(&b, 5 /* r-x */); put32(&b, 2);
+    put32(&b, 7);
+    put32(&b, 8);
+    put64(&b, 0x1000);
+    put64(&b, 0x2000);
+    put64(&b, 0x3000);
+    put32(&b, 8);
+    put32(&b, 1);
+    put64(&b, 99);
+    put64(&b, 0);
+    put32(&b, 5 /* r-x */);
+    put32(&b, 2);
     put(&b, "/usr/lib/libfoo.so", 19);
     finish(&b, 7, 1234);
     assert_int_equal(perf_parse_mmap2(b.words, &m), 0);
@@ -133,7 +146,8 @@ static void test_mmap2_comm_task_lost(void **state)
     assert_int_equal(perf_parse_comm(b.words, &c), -1); /* wrong type */
 
     begin(&b, PERF_RECORD_COMM, PERF_RECORD_MISC_COMM_EXEC);
-    put32(&b, 9); put32(&b, 9);
+    put32(&b, 9);
+    put32(&b, 9);
     put(&b, "worker", 7);
     finish(&b, 9, 55);
     assert_int_equal(perf_parse_comm(b.words, &c), 0);
@@ -142,7 +156,11 @@ static void test_mmap2_comm_task_lost(void **state)
     assert_int_equal(perf_record_time(b.words), 55);
 
     begin(&b, PERF_RECORD_FORK, 0);
-    put32(&b, 10); put32(&b, 9); put32(&b, 10); put32(&b, 9); put64(&b, 66);
+    put32(&b, 10);
+    put32(&b, 9);
+    put32(&b, 10);
+    put32(&b, 9);
+    put64(&b, 66);
     finish(&b, 10, 66);
     assert_int_equal(perf_parse_task(b.words, &t), 0);
     assert_int_equal(t.pid, 10);
@@ -150,7 +168,8 @@ static void test_mmap2_comm_task_lost(void **state)
     assert_int_equal(t.time, 66);
 
     begin(&b, PERF_RECORD_LOST, 0);
-    put64(&b, 1); put64(&b, 17);
+    put64(&b, 1);
+    put64(&b, 17);
     finish(&b, 0, 70);
     assert_int_equal(perf_parse_lost(b.words, &lost), 0);
     assert_int_equal(lost, 17);
@@ -292,8 +311,8 @@ static void test_cgroup_mounts(void **state)
                             v1, sizeof v1, v2, sizeof v2);
     assert_string_equal(v1, "/sys/fs/cgroup/perf_event");
     assert_string_equal(v2, "/sys/fs/cgroup/unified");
-    perf_cgroup_roots_parse("cgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate 0 0\n", v1,
-                            sizeof v1, v2, sizeof v2);
+    perf_cgroup_roots_parse("cgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate 0 0\n", v1, sizeof v1, v2,
+                            sizeof v2);
     assert_string_equal(v1, "");
     assert_string_equal(v2, "/sys/fs/cgroup");
 }
@@ -375,8 +394,7 @@ static void test_rules(void **state)
     char err[256], out[64];
     perf_regex *re = perf_regex_new("/opt/(\\w+)/bin/.*", err, sizeof err);
     assert_non_null(re);
-    assert_int_equal(perf_rule_apply(re, "/opt/shop/bin/server", "svc-$1-${1}$$", out,
-                                     sizeof out),
+    assert_int_equal(perf_rule_apply(re, "/opt/shop/bin/server", "svc-$1-${1}$$", out, sizeof out),
                      1);
     assert_string_equal(out, "svc-shop-shop$");
     /* anchored: a substring is not a match */

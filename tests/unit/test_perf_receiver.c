@@ -90,10 +90,9 @@ static void test_option_errors(void **state)
     expect_option_error("exe: \"[a-\"", "exe", "invalid regex");
     expect_option_error("pids: [\"12x\"]", "pids", "not a process id");
     expect_option_error("pids: [\"0\"]", "pids", "not a process id");
-    expect_option_error("service_name:\n  - regex: \"(a)\"\n    name: \"$2\"", "name",
-                        "group");
-    expect_option_error("service_name:\n  - regex: \"a\"\n    source: pid\n    name: x",
-                        "source", "comm, exe or cgroup");
+    expect_option_error("service_name:\n  - regex: \"(a)\"\n    name: \"$2\"", "name", "group");
+    expect_option_error("service_name:\n  - regex: \"a\"\n    source: pid\n    name: x", "source",
+                        "comm, exe or cgroup");
     expect_option_error("buffer_size: 1KiB", "buffer_size", "at least 4KiB");
     expect_option_error("cgroup: \"\"", "cgroup", "must not be empty");
     expect_option_error("unknown_key: 1", "unknown_key", "");
@@ -443,12 +442,9 @@ static void test_no_permission(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_option_errors),
-        cmocka_unit_test(test_samples_this_process),
-        cmocka_unit_test(test_include_kernel),
-        cmocka_unit_test(test_pid_that_does_not_exist),
-        cmocka_unit_test(test_cgroup_not_found),
-        cmocka_unit_test(test_too_many_open_files),
+        cmocka_unit_test(test_option_errors),    cmocka_unit_test(test_samples_this_process),
+        cmocka_unit_test(test_include_kernel),   cmocka_unit_test(test_pid_that_does_not_exist),
+        cmocka_unit_test(test_cgroup_not_found), cmocka_unit_test(test_too_many_open_files),
         cmocka_unit_test(test_no_permission),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

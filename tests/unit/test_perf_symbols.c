@@ -104,8 +104,10 @@ static void test_debug_file_by_build_id(void **state)
     snprintf(stripped, sizeof stripped, "%s/stripped", tmpdir);
     snprintf(dbgdir, sizeof dbgdir, "%s/.build-id/%.2s", tmpdir, id);
     snprintf(dbg, sizeof dbg, "%s/%s.debug", dbgdir, id + 2);
-    snprintf(cmd, sizeof cmd, "objcopy --strip-all '%s' '%s' && mkdir -p '%s' && "
-             "objcopy --only-keep-debug '%s' '%s'", exe, stripped, dbgdir, exe, dbg);
+    snprintf(cmd, sizeof cmd,
+             "objcopy --strip-all '%s' '%s' && mkdir -p '%s' && "
+             "objcopy --only-keep-debug '%s' '%s'",
+             exe, stripped, dbgdir, exe, dbg);
     run(cmd);
 
     bare = perf_symfile_load(stripped, NULL); /* .dynsym only */
@@ -244,8 +246,7 @@ static void test_pprof_from_stacks(void **state)
     f = fopen(path, "w");
     fputs("ffffffff81000100 T do_syscall_64\n", f);
     fclose(f);
-    assert_int_equal(perf_proc_add_map(p, 0x100000, 0x200000, 0x3000, 0, 0, "/opt/libnosym.so"),
-                     0);
+    assert_int_equal(perf_proc_add_map(p, 0x100000, 0x200000, 0x3000, 0, 0, "/opt/libnosym.so"), 0);
     uint64_t in_nosym[] = {(uint64_t)PERF_CONTEXT_USER, 0x100010};
     assert_int_equal(perf_proc_add_map(p, 0x300000, 0x301000, 0, 0, 0, "//anon"), 0);
     uint64_t in_jit[] = {(uint64_t)PERF_CONTEXT_USER, 0x300040};
@@ -277,8 +278,8 @@ static void test_pprof_from_stacks(void **state)
             assert_string_equal(function_name(prof, tree, s->location_ids[2]), "[unknown]+0x10");
             assert_int_equal(s->values[1], 3 * (1000000000 / 99));
             seen_kernel = 1;
-        } else if (strcmp(function_name(prof, tree, s->location_ids[0]),
-                          "libnosym.so+0x3010") == 0) {
+        } else if (strcmp(function_name(prof, tree, s->location_ids[0]), "libnosym.so+0x3010") ==
+                   0) {
             seen_nosym = 1;
         } else if (strcmp(function_name(prof, tree, s->location_ids[0]), "[anon]+0x40") == 0) {
             seen_jit = 1;

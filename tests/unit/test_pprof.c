@@ -37,8 +37,8 @@ static pp_profile *fixture(void)
     t->duration_nanos = SEC;
     t->n_mappings = 1;
     t->mappings = profile_alloc(p, sizeof(pp_mapping));
-    t->mappings[0] = (pp_mapping){1, 0x400000, 0x500000, 0, S(p, "/bin/app"), S(p, "abc"),
-                                  1, 1, 1, 0};
+    t->mappings[0] =
+        (pp_mapping){1, 0x400000, 0x500000, 0, S(p, "/bin/app"), S(p, "abc"), 1, 1, 1, 0};
     t->n_functions = 3;
     t->functions = profile_alloc(p, 3 * sizeof(pp_function));
     const char *names[] = {"main.main", "main.work", "main.inner"};
@@ -84,7 +84,10 @@ static pp_profile *fixture(void)
     return p;
 }
 
-static const char *str(const pp_pprof *t, int64_t i) { return t->strings[i]; }
+static const char *str(const pp_pprof *t, int64_t i)
+{
+    return t->strings[i];
+}
 
 /* Encodes p's tree (no validation on the way) and decodes it again. */
 static const pp_pprof *reencode(pp_profile *p, pp_profile **out, char *err)
@@ -167,22 +170,70 @@ typedef struct breakage {
     const char *want; /* substring of the error */
 } breakage;
 
-static void b_string0(pp_pprof *t) { t->strings[0] = "x"; }
-static void b_fn_name(pp_pprof *t) { t->functions[1].name = 999; }
-static void b_fn_negative(pp_pprof *t) { t->functions[0].filename = -1; }
-static void b_label_key(pp_pprof *t) { t->samples[0].labels[0].key = 500; }
-static void b_label_unit(pp_pprof *t) { t->samples[0].labels[1].num_unit = 500; }
-static void b_sample_type(pp_pprof *t) { t->sample_types[0].unit = 77; }
-static void b_period_type(pp_pprof *t) { t->period_type.type = 77; }
-static void b_mapping_file(pp_pprof *t) { t->mappings[0].filename = 77; }
-static void b_comment(pp_pprof *t) { t->comments[0] = 77; }
-static void b_drop(pp_pprof *t) { t->drop_frames = 77; }
-static void b_values(pp_pprof *t) { t->samples[1].n_values = 1; }
-static void b_loc_zero(pp_pprof *t) { t->locations[1].id = 0; }
-static void b_loc_dup(pp_pprof *t) { t->locations[2].id = 1; }
-static void b_fn_zero(pp_pprof *t) { t->functions[0].id = 0; }
-static void b_fn_dup(pp_pprof *t) { t->functions[2].id = 2; }
-static void b_map_zero(pp_pprof *t) { t->mappings[0].id = 0; }
+static void b_string0(pp_pprof *t)
+{
+    t->strings[0] = "x";
+}
+static void b_fn_name(pp_pprof *t)
+{
+    t->functions[1].name = 999;
+}
+static void b_fn_negative(pp_pprof *t)
+{
+    t->functions[0].filename = -1;
+}
+static void b_label_key(pp_pprof *t)
+{
+    t->samples[0].labels[0].key = 500;
+}
+static void b_label_unit(pp_pprof *t)
+{
+    t->samples[0].labels[1].num_unit = 500;
+}
+static void b_sample_type(pp_pprof *t)
+{
+    t->sample_types[0].unit = 77;
+}
+static void b_period_type(pp_pprof *t)
+{
+    t->period_type.type = 77;
+}
+static void b_mapping_file(pp_pprof *t)
+{
+    t->mappings[0].filename = 77;
+}
+static void b_comment(pp_pprof *t)
+{
+    t->comments[0] = 77;
+}
+static void b_drop(pp_pprof *t)
+{
+    t->drop_frames = 77;
+}
+static void b_values(pp_pprof *t)
+{
+    t->samples[1].n_values = 1;
+}
+static void b_loc_zero(pp_pprof *t)
+{
+    t->locations[1].id = 0;
+}
+static void b_loc_dup(pp_pprof *t)
+{
+    t->locations[2].id = 1;
+}
+static void b_fn_zero(pp_pprof *t)
+{
+    t->functions[0].id = 0;
+}
+static void b_fn_dup(pp_pprof *t)
+{
+    t->functions[2].id = 2;
+}
+static void b_map_zero(pp_pprof *t)
+{
+    t->mappings[0].id = 0;
+}
 static void b_map_dup(pp_pprof *t)
 {
     static pp_mapping two[2];
@@ -190,9 +241,18 @@ static void b_map_dup(pp_pprof *t)
     t->mappings = two;
     t->n_mappings = 2;
 }
-static void b_unknown_loc(pp_pprof *t) { t->samples[1].location_ids[0] = 42; }
-static void b_unknown_fn(pp_pprof *t) { t->locations[0].lines[0].function_id = 42; }
-static void b_unknown_map(pp_pprof *t) { t->locations[2].mapping_id = 9; }
+static void b_unknown_loc(pp_pprof *t)
+{
+    t->samples[1].location_ids[0] = 42;
+}
+static void b_unknown_fn(pp_pprof *t)
+{
+    t->locations[0].lines[0].function_id = 42;
+}
+static void b_unknown_map(pp_pprof *t)
+{
+    t->locations[2].mapping_id = 9;
+}
 
 static const breakage breakages[] = {
     {"string0", b_string0, "string_table[0] must be \"\", got \"x\""},
@@ -231,8 +291,7 @@ static void test_malformed_trees(void **state)
         assert_int_equal(profile_set_raw(q, plain, len), 0);
         const pp_pprof *t = profile_tree(q, err, sizeof(err));
         if (t || !strstr(err, breakages[i].want))
-            fail_msg("%s: got \"%s\", want \"%s\"", breakages[i].name, err,
-                     breakages[i].want);
+            fail_msg("%s: got \"%s\", want \"%s\"", breakages[i].name, err, breakages[i].want);
         /* still unusable on a second try, and nothing leaks */
         assert_null(profile_tree(q, err, sizeof(err)));
         free(plain);
@@ -258,7 +317,8 @@ static void test_malformed_bytes(void **state)
     (void)state;
     expect_decode_error("", 0, "empty profile");
     /* field 1 (sample_type) claims 0x7f bytes, has 1 */
-    expect_decode_error("\x0a\x7f\x08", 3, "bad protobuf: Profile: length-delimited field runs past");
+    expect_decode_error("\x0a\x7f\x08", 3,
+                        "bad protobuf: Profile: length-delimited field runs past");
     /* field 9 varint cut short */
     expect_decode_error("\x48\x80", 2, "bad protobuf: Profile: truncated varint");
     /* varint longer than 10 bytes */
@@ -412,8 +472,8 @@ static void test_lookup_by_id(void **state)
 }
 
 /* Appends a sample with the given stack, values and one string label. */
-static void add_sample(pp_profile *p, const uint64_t *locs, size_t n, int64_t v0,
-                       int64_t v1, const char *label)
+static void add_sample(pp_profile *p, const uint64_t *locs, size_t n, int64_t v0, int64_t v1,
+                       const char *label)
 {
     pp_pprof *t = &p->tree;
     pp_sample *ns = profile_alloc(p, (t->n_samples + 1) * sizeof(pp_sample));
@@ -442,9 +502,9 @@ static void test_compact(void **state)
     pp_profile *p = fixture();
     pp_pprof *t = profile_tree_mut(p, NULL, 0);
     uint64_t stack[] = {2, 1};
-    add_sample(p, stack, 2, 3, 30, NULL);    /* same as sample 1: summed */
-    add_sample(p, stack, 2, 0, 0, "t9");      /* all zero: dropped */
-    add_sample(p, stack, 2, 1, 10, "t2");     /* differs by label: kept */
+    add_sample(p, stack, 2, 3, 30, NULL); /* same as sample 1: summed */
+    add_sample(p, stack, 2, 0, 0, "t9");  /* all zero: dropped */
+    add_sample(p, stack, 2, 1, 10, "t2"); /* differs by label: kept */
     /* same stack and labels as sample 0, labels in the other order */
     uint64_t s0[] = {3, 1};
     add_sample(p, s0, 2, 1, 1, NULL);
@@ -471,7 +531,7 @@ static void test_compact(void **state)
     assert_string_equal(t->strings[t->comments[0]], "hello");
     assert_string_equal(t->strings[t->mappings[0].filename], "/bin/app");
     /* drop everything that references location 2 and function 2 */
-    t->n_samples = 1; /* keeps only stack {3, 1}: location 2 unused */
+    t->n_samples = 1;            /* keeps only stack {3, 1}: location 2 unused */
     t->locations[2].n_lines = 1; /* function 2 now unused too */
     assert_int_equal(pprof_compact(p), 0);
     assert_int_equal(t->n_locations, 2);
@@ -539,11 +599,11 @@ static pp_profile *fixture_renumbered(void)
         t->locations[i] = l;
     }
     uint64_t a[] = {203, 201}, b[] = {202, 202, 201};
-    add_sample(p, a, 2, 100, 1000, NULL);  /* new: no labels, unlike fixture's */
-    add_sample(p, b, 3, 1, 1, NULL);       /* new stack */
+    add_sample(p, a, 2, 100, 1000, NULL); /* new: no labels, unlike fixture's */
+    add_sample(p, b, 3, 1, 1, NULL);      /* new stack */
     uint64_t c[] = {202, 201};
-    add_sample(p, c, 2, 10, 100, NULL);    /* same as fixture's sample 1 */
-    add_sample(p, a, 2, 0, 0, "idle");     /* all zero: not in the result */
+    add_sample(p, c, 2, 10, 100, NULL); /* same as fixture's sample 1 */
+    add_sample(p, a, 2, 0, 0, "idle");  /* all zero: not in the result */
     profile_free(f);
     return p;
 }
@@ -619,8 +679,8 @@ static const char *family_of(const char *const *types, size_t n)
 static void test_family(void **state)
 {
     (void)state;
-    const char *cpu[] = {"samples", "cpu"}, *heap[] = {"alloc_objects", "alloc_space",
-                                                       "inuse_objects", "inuse_space"};
+    const char *cpu[] = {"samples", "cpu"},
+               *heap[] = {"alloc_objects", "alloc_space", "inuse_objects", "inuse_space"};
     const char *inuse[] = {"inuse_space"}, *gor[] = {"goroutine"}, *gors[] = {"goroutines"};
     const char *block[] = {"contentions", "delay"}, *tc[] = {"threadcreate"};
     const char *odd[] = {"frobs"}, *late[] = {"unknown", "cpu"};

@@ -52,8 +52,8 @@ static uint8_t *seed_profile(size_t *len)
     for (int i = 0; i < N; i++) {
         char name[32];
         snprintf(name, sizeof(name), "pkg.fn%d", i);
-        t->functions[i] = (pp_function){(uint64_t)i + 1, pprof_intern(p, name), 0,
-                                        pprof_intern(p, "x.go"), i};
+        t->functions[i] =
+            (pp_function){(uint64_t)i + 1, pprof_intern(p, name), 0, pprof_intern(p, "x.go"), i};
         pp_location *l = &t->locations[i];
         l->id = (uint64_t)i + 1;
         l->mapping_id = 1;
@@ -85,12 +85,18 @@ static uint8_t *seed_profile(size_t *len)
 static void mutate(uint8_t *buf, size_t *len)
 {
     int edits = 1 + (int)(rnd() % 4);
-    for (int e = 0; e < edits && *len > 0; e++) {
+    for (int e = 0; e<edits && * len> 0; e++) {
         size_t at = (size_t)(rnd() % *len);
         switch (rnd() % 4) {
-        case 0: buf[at] ^= (uint8_t)(1u << (rnd() % 8)); break;
-        case 1: buf[at] = (uint8_t)rnd(); break;
-        case 2: *len = at; break;
+        case 0:
+            buf[at] ^= (uint8_t)(1u << (rnd() % 8));
+            break;
+        case 1:
+            buf[at] = (uint8_t)rnd();
+            break;
+        case 2:
+            *len = at;
+            break;
         default: /* duplicate a chunk in place: shifts what follows */
             if (at + 4 <= *len)
                 memcpy(buf + at, buf + at / 2, 4);

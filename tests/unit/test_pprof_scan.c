@@ -105,8 +105,8 @@ static void test_field_zero_refused(void **state)
     (void)state;
     int64_t t, d;
     char err[256];
-    const uint8_t varint0[] = {0x00, 0x05};       /* field 0, varint 5 */
-    const uint8_t len0[] = {0x02, 0x01, 0x41};    /* field 0, 1 byte */
+    const uint8_t varint0[] = {0x00, 0x05};                       /* field 0, varint 5 */
+    const uint8_t len0[] = {0x02, 0x01, 0x41};                    /* field 0, 1 byte */
     const uint8_t after[] = {0x48, 0x07, 0x05, 0x00, 0x01, 0x02}; /* time=7, then field 0 */
     assert_int_equal(pprof_scan_time(varint0, sizeof varint0, &t, &d, err, sizeof err), -1);
     assert_non_null(strstr(err, "field number 0"));

@@ -47,7 +47,9 @@ static void test_labels_defaults(void **st)
 
 static void test_labels_target_wins(void **st)
 {
-    scrape_kv in[] = {{"service_name", "checkout"}, {"instance", "pod-7"}, {"job", "mine"},
+    scrape_kv in[] = {{"service_name", "checkout"},
+                      {"instance", "pod-7"},
+                      {"job", "mine"},
                       {"service_name", "again"}};
     scrape_kv *out;
     size_t n;
@@ -139,10 +141,10 @@ static void free_specs(scrape_spec *s, size_t n)
 
 static void test_file_sd_json_and_yaml(void **st)
 {
-    char *json = write_temp("a.json",
-                            "[{\"targets\": [\"127.0.0.1:1\", \"127.0.0.1:2\"],"
-                            "  \"labels\": {\"service_name\": \"api\", \"env\": \"prod\"}},"
-                            " {\"targets\": [\"127.0.0.1:3\"]}]");
+    char *json =
+        write_temp("a.json", "[{\"targets\": [\"127.0.0.1:1\", \"127.0.0.1:2\"],"
+                             "  \"labels\": {\"service_name\": \"api\", \"env\": \"prod\"}},"
+                             " {\"targets\": [\"127.0.0.1:3\"]}]");
     char *yaml = write_temp("b.yaml", "- targets: ['h:4']\n  labels:\n    team: infra\n");
     scrape_spec *specs = NULL;
     size_t n = 0;
@@ -202,9 +204,8 @@ static void test_pprof_check(void **st)
     assert_int_equal(scrape_check_pprof(h, gz, len, 1 << 20, err, sizeof err), 0);
     assert_int_equal(scrape_check_pprof(h, gz, len - 5, 1 << 20, err, sizeof err), -1);
     assert_non_null(strstr(err, "gzip"));
-    assert_int_equal(scrape_check_pprof(h, (const uint8_t *)html, strlen(html), 1 << 20, err,
-                                        sizeof err),
-                     -1);
+    assert_int_equal(
+        scrape_check_pprof(h, (const uint8_t *)html, strlen(html), 1 << 20, err, sizeof err), -1);
     assert_non_null(strstr(err, "<!DOCTYPE"));
     assert_int_equal(scrape_check_pprof(h, gz, 0, 1 << 20, err, sizeof err), -1);
     h->profile_free(p);

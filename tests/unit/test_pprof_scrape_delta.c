@@ -25,8 +25,8 @@ typedef struct heap_sample {
     int64_t v[N_HEAP_TYPES];
 } heap_sample;
 
-static pp_profile *make_profile(const char *const types[][2], size_t n_types,
-                                const heap_sample *in, size_t n)
+static pp_profile *make_profile(const char *const types[][2], size_t n_types, const heap_sample *in,
+                                size_t n)
 {
     const pp_host *h = harness_host();
     pp_profile *p = h->profile_new();
@@ -159,8 +159,7 @@ static void test_equal_stacks_summed(void **st)
     const pp_host *h = harness_host();
     heap_sample a[] = {{"main.grow", 10, 0, {10, 100, 0, 0}},
                        {"main.grow", 10, 0, {20, 200, 0, 0}}};
-    heap_sample b[] = {{"main.grow", 10, 0, {5, 50, 0, 0}},
-                       {"main.grow", 10, 0, {40, 400, 0, 0}}};
+    heap_sample b[] = {{"main.grow", 10, 0, {5, 50, 0, 0}}, {"main.grow", 10, 0, {40, 400, 0, 0}}};
     scrape_delta *d = scrape_delta_new();
     pp_profile *p1 = heap(a, 2), *p2 = heap(b, 2);
     (void)st;
@@ -218,8 +217,7 @@ static void test_new_stack_counts_in_full(void **st)
 {
     const pp_host *h = harness_host();
     heap_sample a[] = {{"main.grow", 10, 0, {10, 100, 0, 0}}};
-    heap_sample b[] = {{"main.grow", 10, 0, {10, 100, 0, 0}},
-                       {"main.fresh", 40, 0, {3, 30, 0, 0}}};
+    heap_sample b[] = {{"main.grow", 10, 0, {10, 100, 0, 0}}, {"main.fresh", 40, 0, {3, 30, 0, 0}}};
     scrape_delta *d = scrape_delta_new();
     pp_profile *p1 = heap(a, 1), *p2 = heap(b, 2);
     (void)st;

@@ -285,9 +285,8 @@ static void *shared_reader(void *arg)
         const pp_pprof *t = profile_tree(p, NULL, 0);
         const uint8_t *d;
         size_t n;
-        if (!t || t->samples[0].values[0] != 7 || !pprof_location(p, 1) ||
-            !pprof_function(p, 1) || profile_raw_gz(p, &d, &n, NULL, 0) < 0 ||
-            profile_size(p) == 0)
+        if (!t || t->samples[0].values[0] != 7 || !pprof_location(p, 1) || !pprof_function(p, 1) ||
+            profile_raw_gz(p, &d, &n, NULL, 0) < 0 || profile_size(p) == 0)
             return (void *)1;
         pp_profile *c = profile_clone(p);
         if (!c)

@@ -51,8 +51,7 @@ static pp_profile *make_profile(const char *service, int64_t time_ns, int64_t du
     pp_profile *p = profile_new();
     pp_pprof *t = profile_tree_new(p);
     t->sample_types = profile_alloc(p, sizeof(pp_value_type));
-    t->sample_types[0] = (pp_value_type){pprof_intern(p, "cpu"),
-                                         pprof_intern(p, "nanoseconds")};
+    t->sample_types[0] = (pp_value_type){pprof_intern(p, "cpu"), pprof_intern(p, "nanoseconds")};
     t->n_sample_types = 1;
     t->time_nanos = time_ns;
     t->duration_nanos = dur_ns;
@@ -142,8 +141,7 @@ static void test_push_malformed(void **state)
     (void)state;
     char err[ERR_LEN] = "";
     collected c = {0};
-    assert_int_equal(push_decode("\x0a\x7f", 2, (pp_batch *)(void *)&c, collect, err,
-                                 sizeof(err)),
+    assert_int_equal(push_decode("\x0a\x7f", 2, (pp_batch *)(void *)&c, collect, err, sizeof(err)),
                      -1);
     assert_string_equal(err, "bad push request: not a valid push.v1.PushRequest");
     /* a well-formed request whose raw profile is a broken gzip */

@@ -24,8 +24,8 @@ static void name_ok(void **state)
     (void)state;
     pyro_name n;
     char err[256];
-    assert_int_equal(pyro_name_parse("shop{region=eu, pod = p1,region=us}", MAX_TAGS, &n, err,
-                                     sizeof err), 0);
+    assert_int_equal(
+        pyro_name_parse("shop{region=eu, pod = p1,region=us}", MAX_TAGS, &n, err, sizeof err), 0);
     assert_string_equal(n.app, "shop");
     assert_int_equal(n.n, 2);
     assert_string_equal(n.keys[0], "region");
@@ -43,8 +43,8 @@ static void name_ok(void **state)
     assert_int_equal(n.n, 0);
     pyro_name_free(&n);
 
-    assert_int_equal(pyro_name_parse("app{otel.scope.name=x/y,a=}", MAX_TAGS, &n, err,
-                                     sizeof err), 0);
+    assert_int_equal(pyro_name_parse("app{otel.scope.name=x/y,a=}", MAX_TAGS, &n, err, sizeof err),
+                     0);
     assert_int_equal(n.n, 2);
     assert_string_equal(n.keys[0], "otel.scope.name");
     assert_string_equal(n.values[0], "x/y");
@@ -57,8 +57,9 @@ static void name_ok(void **state)
 
     /* private keys parse, as in Pyroscope's labelset parser: pyroscope-go
      * (v1.0.4 and later) sends __session_id__ in every name */
-    assert_int_equal(pyro_name_parse("app{__session_id__=1f2e3d4c5b6a7988,env=prod}", MAX_TAGS,
-                                     &n, err, sizeof err), 0);
+    assert_int_equal(pyro_name_parse("app{__session_id__=1f2e3d4c5b6a7988,env=prod}", MAX_TAGS, &n,
+                                     err, sizeof err),
+                     0);
     assert_int_equal(n.n, 2);
     assert_string_equal(n.keys[0], "__session_id__");
     assert_string_equal(n.values[0], "1f2e3d4c5b6a7988");
@@ -115,29 +116,29 @@ static void name_too_many_tags(void **state)
     free(text);
 }
 
-#define MP_BODY                                                                          \
-    "preamble\r\n"                                                                       \
-    "--XyZ\r\n"                                                                          \
-    "Content-Disposition: form-data; name=\"profile\"; filename=\"profile.pprof\"\r\n"   \
-    "Content-Type: application/octet-stream\r\n\r\n"                                     \
-    "\x1f\x8b\r\nBIN\r\n"                                                                \
-    "--XyZ\r\n"                                                                          \
-    "Content-Disposition: form-data; name=\"sample_type_config\"\r\n\r\n"                \
-    "{\"a\":1}\r\n"                                                                      \
+#define MP_BODY                                                                                    \
+    "preamble\r\n"                                                                                 \
+    "--XyZ\r\n"                                                                                    \
+    "Content-Disposition: form-data; name=\"profile\"; filename=\"profile.pprof\"\r\n"             \
+    "Content-Type: application/octet-stream\r\n\r\n"                                               \
+    "\x1f\x8b\r\nBIN\r\n"                                                                          \
+    "--XyZ\r\n"                                                                                    \
+    "Content-Disposition: form-data; name=\"sample_type_config\"\r\n\r\n"                          \
+    "{\"a\":1}\r\n"                                                                                \
     "--XyZ--\r\n"
 
 static void multipart_ok(void **state)
 {
     (void)state;
     char boundary[PYRO_BOUNDARY_MAX + 1];
-    assert_int_equal(pyro_multipart_boundary("multipart/form-data; boundary=XyZ", boundary,
-                                             sizeof boundary), 0);
+    assert_int_equal(
+        pyro_multipart_boundary("multipart/form-data; boundary=XyZ", boundary, sizeof boundary), 0);
     assert_string_equal(boundary, "XyZ");
-    assert_int_equal(pyro_multipart_boundary("multipart/form-data; boundary=\"q r\"; x=1",
-                                             boundary, sizeof boundary), 0);
+    assert_int_equal(pyro_multipart_boundary("multipart/form-data; boundary=\"q r\"; x=1", boundary,
+                                             sizeof boundary),
+                     0);
     assert_string_equal(boundary, "q r");
-    assert_int_equal(pyro_multipart_boundary("multipart/form-data", boundary, sizeof boundary),
-                     -1);
+    assert_int_equal(pyro_multipart_boundary("multipart/form-data", boundary, sizeof boundary), -1);
 
     pyro_part parts[PYRO_MULTIPART_MAX_PARTS];
     char err[256];
@@ -164,12 +165,13 @@ static void multipart_bad(void **state)
     const char *body = MP_BODY;
     /* every truncation of the body is an error, never a short part */
     for (size_t len = 0; len < strlen(body) - strlen("--\r\n"); len++)
-        if (pyro_multipart_parse((const unsigned char *)body, len, "XyZ", parts, err,
-                                 sizeof err) >= 0)
+        if (pyro_multipart_parse((const unsigned char *)body, len, "XyZ", parts, err, sizeof err) >=
+            0)
             fail_msg("truncated to %zu bytes and accepted", len);
     const char *noname = "--B\r\nContent-Type: x\r\n\r\ndata\r\n--B--";
-    assert_int_equal(pyro_multipart_parse((const unsigned char *)noname, strlen(noname), "B",
-                                          parts, err, sizeof err), -1);
+    assert_int_equal(pyro_multipart_parse((const unsigned char *)noname, strlen(noname), "B", parts,
+                                          err, sizeof err),
+                     -1);
     assert_non_null(strstr(err, "form field name"));
 }
 
@@ -205,8 +207,8 @@ static void json_bad(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "", "{", "{\"a\" 1}", "{\"a\":1,}", "[1 2]", "\"abc", "\"\\x\"", "\"\\ud800\"",
-        "{\"a\":1} x", "tru", "\"a\nb\"", "{1:2}",
+        "",        "{",           "{\"a\" 1}",   "{\"a\":1,}", "[1 2]",    "\"abc",
+        "\"\\x\"", "\"\\ud800\"", "{\"a\":1} x", "tru",        "\"a\nb\"", "{1:2}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         pj_value v;

@@ -167,8 +167,9 @@ static void ingest_labels_and_window(void **state)
     const pp_host *h = harness_host();
     size_t len;
     uint8_t *cpu = profile_bytes("cpu", "nanoseconds", &len);
-    assert_int_equal(post(f, "/ingest?name=shop.cpu%7Bregion%3Deu%2Cpod%3Dp1%7D&from=1700000000"
-                             "&until=1700000010&format=pprof&spyName=gospy",
+    assert_int_equal(post(f,
+                          "/ingest?name=shop.cpu%7Bregion%3Deu%2Cpod%3Dp1%7D&from=1700000000"
+                          "&until=1700000010&format=pprof&spyName=gospy",
                           "application/octet-stream", "t9", cpu, len),
                      200);
     pp_batch *b;
@@ -187,7 +188,8 @@ static void ingest_labels_and_window(void **state)
 
     /* milliseconds, as some SDKs send; no from/until: the pprof's own */
     assert_int_equal(post(f, "/ingest?name=a&from=1700000000000&until=1700000005000",
-                          "application/octet-stream", NULL, cpu, len) == 400, 1);
+                          "application/octet-stream", NULL, cpu, len) == 400,
+                     1);
     assert_int_equal(post(f, "/ingest?name=a&format=pprof&from=1700000000000&until=1700000005000",
                           "application/octet-stream", NULL, cpu, len),
                      200);
@@ -196,9 +198,8 @@ static void ingest_labels_and_window(void **state)
     assert_int_equal(h->profile_until(p), T0 + 5 * SEC);
     assert_null(h->label_get(p, "tenant"));
     h->batch_unref(b);
-    assert_int_equal(post(f, "/ingest?name=a&format=pprof", "application/octet-stream", NULL,
-                          cpu, len),
-                     200);
+    assert_int_equal(
+        post(f, "/ingest?name=a&format=pprof", "application/octet-stream", NULL, cpu, len), 200);
     p = next_profile(f, &b);
     assert_int_equal(h->profile_from(p), T0);
     assert_int_equal(h->profile_until(p), T0 + 10 * SEC);
@@ -212,8 +213,8 @@ static void family_from_types_or_suffix(void **state)
     const pp_host *h = harness_host();
     size_t len;
     uint8_t *odd = profile_bytes("things", "count", &len);
-    assert_int_equal(post(f, "/ingest?name=svc.goroutines&format=pprof",
-                          "application/octet-stream", NULL, odd, len),
+    assert_int_equal(post(f, "/ingest?name=svc.goroutines&format=pprof", "application/octet-stream",
+                          NULL, odd, len),
                      200);
     pp_batch *b;
     pp_profile *p = next_profile(f, &b);
@@ -221,16 +222,14 @@ static void family_from_types_or_suffix(void **state)
     assert_label(p, "__name__", "goroutine");
     h->batch_unref(b);
     /* neither the types nor the name tell */
-    assert_int_equal(post(f, "/ingest?name=svc&format=pprof", "application/octet-stream", NULL,
-                          odd, len),
-                     400);
+    assert_int_equal(
+        post(f, "/ingest?name=svc&format=pprof", "application/octet-stream", NULL, odd, len), 400);
     free(odd);
 
     size_t wl;
     uint8_t *wall = profile_bytes("wall", "nanoseconds", &wl);
-    assert_int_equal(post(f, "/ingest?name=node&format=pprof", "application/octet-stream",
-                          NULL, wall, wl),
-                     200);
+    assert_int_equal(
+        post(f, "/ingest?name=node&format=pprof", "application/octet-stream", NULL, wall, wl), 200);
     p = next_profile(f, &b);
     assert_label(p, "__name__", "wall");
     h->batch_unref(b);
@@ -242,8 +241,7 @@ static void family_from_types_or_suffix(void **state)
  * the characters written. */
 static size_t base64_put(char *out, const uint8_t *data, size_t len)
 {
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t o = 0;
     for (size_t i = 0; i < len; i += 3) {
         uint32_t v = (uint32_t)data[i] << 16;
@@ -295,22 +293,23 @@ static void refused_requests_emit_nothing(void **state)
     size_t len;
     uint8_t *cpu = profile_bytes("cpu", "nanoseconds", &len);
     assert_int_equal(post(f, "/nope", "application/octet-stream", NULL, cpu, len), 404);
-    assert_int_equal(post(f, "/ingest?name=a%7Bb&format=pprof", "application/octet-stream",
-                          NULL, cpu, len),
-                     400);
+    assert_int_equal(
+        post(f, "/ingest?name=a%7Bb&format=pprof", "application/octet-stream", NULL, cpu, len),
+        400);
     /* max_labels: 8 counts service_name, __name__, __delta__ too */
-    assert_int_equal(post(f, "/ingest?name=a%7Bk1%3D1%2Ck2%3D2%2Ck3%3D3%2Ck4%3D4%2Ck5%3D5%2Ck6"
-                             "%3D6%7D&format=pprof",
+    assert_int_equal(post(f,
+                          "/ingest?name=a%7Bk1%3D1%2Ck2%3D2%2Ck3%3D3%2Ck4%3D4%2Ck5%3D5%2Ck6"
+                          "%3D6%7D&format=pprof",
                           "application/octet-stream", NULL, cpu, len),
                      400);
-    assert_int_equal(post(f, "/ingest?name=a&format=pprof", "application/octet-stream", NULL,
-                          cpu, len / 2),
-                     400);
+    assert_int_equal(
+        post(f, "/ingest?name=a&format=pprof", "application/octet-stream", NULL, cpu, len / 2),
+        400);
     const char *bad_b64 = "{\"series\":[{\"labels\":[{\"name\":\"__name__\",\"value\":"
                           "\"x\"}],\"samples\":[{\"rawProfile\":\"!!\"}]}]}";
-    assert_int_equal(post(f, "/push.v1.PusherService/Push", "application/json", NULL, bad_b64,
-                          strlen(bad_b64)),
-                     400);
+    assert_int_equal(
+        post(f, "/push.v1.PusherService/Push", "application/json", NULL, bad_b64, strlen(bad_b64)),
+        400);
     assert_null(harness_wait_emit(f->hs, NO_EMIT_MS));
     free(cpu);
 }
@@ -324,7 +323,7 @@ static size_t pb_put(uint8_t *out, unsigned field, const void *data, size_t len)
 {
     size_t o = 0;
     out[o++] = WIRE_LEN_FIELD(field);
-    for (size_t v = len; ; v >>= 7) {
+    for (size_t v = len;; v >>= 7) {
         out[o++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
         if (v < 0x80)
             break;
@@ -396,8 +395,9 @@ static void push_profiles_share_one_budget(void **state)
 
     size_t cap = 3 * fat_len[0] * 2 + 512;
     char *json = malloc(cap);
-    size_t o = (size_t)snprintf(json, cap, "{\"series\":[{\"labels\":[{\"name\":"
-                                           "\"service_name\",\"value\":\"svc\"}],\"samples\":[");
+    size_t o = (size_t)snprintf(json, cap,
+                                "{\"series\":[{\"labels\":[{\"name\":"
+                                "\"service_name\",\"value\":\"svc\"}],\"samples\":[");
     for (int i = 0; i < 3; i++) {
         o += (size_t)snprintf(json + o, cap - o, "%s{\"rawProfile\":\"", i ? "," : "");
         o += base64_put(json + o, fat[i], fat_len[i]);
@@ -423,15 +423,13 @@ static void push_profiles_share_one_budget(void **state)
         free(fat[i]);
 }
 
-
 /* The refusals counted under `reason` so far. */
 static double refused(const fixture *f, const char *reason)
 {
     char labels[96];
     snprintf(labels, sizeof labels, "reason=\"%s\"", reason);
-    return metrics_value(harness_host()->metric(harness_instance(f->hs),
-                                                "pyroscope_refused_requests_total", "",
-                                                PP_COUNTER, labels));
+    return metrics_value(harness_host()->metric(
+        harness_instance(f->hs), "pyroscope_refused_requests_total", "", PP_COUNTER, labels));
 }
 
 #define MP_BOUNDARY "b0uNd4ry"
@@ -467,9 +465,9 @@ static size_t go_sdk_form(uint8_t *out, const uint8_t *prof, size_t plen, const 
     return o;
 }
 
-#define GO_SDK_NAME                                                                          \
-    "/ingest?name=gosvc%7B__session_id__%3D1f2e3d4c5b6a7988%2C__internal%3Dx%2Cenv%3Dprod%2C" \
-    "otel.scope.name%3Dcom.grafana.pyroscope%2Fgo%2Cprocess.runtime.name%3Dgo%7D"           \
+#define GO_SDK_NAME                                                                                \
+    "/ingest?name=gosvc%7B__session_id__%3D1f2e3d4c5b6a7988%2C__internal%3Dx%2Cenv%3Dprod%2C"      \
+    "otel.scope.name%3Dcom.grafana.pyroscope%2Fgo%2Cprocess.runtime.name%3Dgo%7D"                  \
     "&from=1700000000000000000&until=1700000010000000000&spyName=gospy"
 #define GO_SDK_CTYPE "multipart/form-data; boundary=" MP_BOUNDARY
 
@@ -480,8 +478,7 @@ static pp_profile *go_sdk_post(fixture *f, const char *type, const char *unit, i
 {
     size_t len, prevlen = 0;
     uint8_t *prof = unit_one_sample_gz(type, unit, value, T0, 10 * SEC, &len);
-    uint8_t *prev = prev_value ? unit_one_sample_gz(type, unit, prev_value, T0, 0, &prevlen)
-                               : NULL;
+    uint8_t *prev = prev_value ? unit_one_sample_gz(type, unit, prev_value, T0, 0, &prevlen) : NULL;
     uint8_t *body = malloc(len + prevlen + 2048);
     size_t n = go_sdk_form(body, prof, len, prev, prevlen, stc);
     assert_int_equal(post(f, GO_SDK_NAME, GO_SDK_CTYPE, NULL, body, n), 200);
@@ -593,8 +590,9 @@ static void labels_as_pyroscope_leaves_them(void **state)
     h->batch_unref(b);
     /* service_name, __name__, __delta__, pyroscope_spy + 4 tags = 8, and
      * __session_id__ the 9th, dropped before counting */
-    assert_int_equal(post(f, "/ingest?name=a%7Bt1%3D1%2Ct2%3D2%2Ct3%3D3%2Ct4%3D4%2C"
-                             "__session_id__%3D0011223344556677%7D&format=pprof",
+    assert_int_equal(post(f,
+                          "/ingest?name=a%7Bt1%3D1%2Ct2%3D2%2Ct3%3D3%2Ct4%3D4%2C"
+                          "__session_id__%3D0011223344556677%7D&format=pprof",
                           "application/octet-stream", NULL, cpu, len),
                      200);
     p = next_profile(f, &b);
@@ -605,8 +603,8 @@ static void labels_as_pyroscope_leaves_them(void **state)
 
 /* A PushRequest of one series with `labels` (name, value pairs) and one
  * raw profile. */
-static size_t push_one(uint8_t *out, const char *const *labels, size_t n_labels,
-                       const void *raw, size_t raw_len)
+static size_t push_one(uint8_t *out, const char *const *labels, size_t n_labels, const void *raw,
+                       size_t raw_len)
 {
     uint8_t series[4096], pair[512], sample[2048];
     size_t so = 0;
@@ -639,9 +637,8 @@ static void push_undecodable_refused(void **state)
         for (size_t n_labels = 1; n_labels <= 2; n_labels++) {
             uint8_t req[4096];
             size_t len = push_one(req, named, n_labels, raws[r].raw, raws[r].len);
-            assert_int_equal(post(f, "/push.v1.PusherService/Push", "application/proto", NULL,
-                                  req, len),
-                             400);
+            assert_int_equal(
+                post(f, "/push.v1.PusherService/Push", "application/proto", NULL, req, len), 400);
             posts++;
         }
     assert_null(harness_wait_emit(f->hs, NO_EMIT_MS));
@@ -737,8 +734,8 @@ static void ingest_text_formats(void **state)
     assert_int_equal(stack_value(p, "a"), 1);
     h->batch_unref(b);
 
-    assert_int_equal(post(f, "/ingest?name=svc.wall&format=folded&sampleRate=0", "text/plain",
-                          NULL, "x;y 5\n", 6),
+    assert_int_equal(post(f, "/ingest?name=svc.wall&format=folded&sampleRate=0", "text/plain", NULL,
+                          "x;y 5\n", 6),
                      200);
     p = next_profile(f, &b);
     assert_label(p, "__name__", "wall");
@@ -750,8 +747,7 @@ static void ingest_text_formats(void **state)
     assert_int_equal(post(f, "/ingest?name=svc", "text/plain", NULL, "x;y 5x\n", 7), 400);
     assert_int_equal(post(f, "/ingest?name=svc", "text/plain", NULL, "x;y -5\n", 7), 400);
     assert_int_equal(post(f, "/ingest?name=svc", "text/plain", NULL, "x;y\n", 4), 400);
-    assert_int_equal(post(f, "/ingest?name=svc", "text/plain", NULL, "x 99999999999999999\n",
-                          20),
+    assert_int_equal(post(f, "/ingest?name=svc", "text/plain", NULL, "x 99999999999999999\n", 20),
                      400); /* overflows once scaled by the 10 ms period */
     assert_true(refused(f, "invalid_profile") == before + 4);
     assert_int_equal(post(f, "/ingest?name=my.app", "text/plain", NULL, "x 1\n", 4), 400);
@@ -769,15 +765,14 @@ static void bearer_token_required(void **state)
     static const char *refused[] = {NULL, "Bearer wrong", "Bearer t0k3n2", "Basic dTp0MGszbg=="};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         post_auth = refused[i];
-        assert_int_equal(post(f, "/ingest?name=a&format=pprof", "application/octet-stream",
-                              NULL, cpu, len),
-                         401);
+        assert_int_equal(
+            post(f, "/ingest?name=a&format=pprof", "application/octet-stream", NULL, cpu, len),
+            401);
     }
     assert_null(harness_wait_emit(f->hs, NO_EMIT_MS));
     post_auth = "Bearer t0k3n";
-    assert_int_equal(post(f, "/ingest?name=a&format=pprof", "application/octet-stream", NULL,
-                          cpu, len),
-                     200);
+    assert_int_equal(
+        post(f, "/ingest?name=a&format=pprof", "application/octet-stream", NULL, cpu, len), 200);
     post_auth = NULL;
     pp_batch *b;
     next_profile(f, &b);

@@ -41,8 +41,8 @@ static const char *check_tenant(const char *const *kv, const pyro_limits *lim,
     pp_profile *p = labeled(kv);
     const char *reason = NULL;
     char err[256];
-    int rc = pyro_series_build(harness_host(), p, lim, tenant_label, NULL, s, &reason, err,
-                               sizeof err);
+    int rc =
+        pyro_series_build(harness_host(), p, lim, tenant_label, NULL, s, &reason, err, sizeof err);
     harness_host()->profile_free(p);
     if (rc == 0)
         return NULL;
@@ -60,8 +60,9 @@ static void series_like_alloy(void **state)
 {
     (void)state;
     static const char *const kv[] = {
-        "service_name", "shop", "__name__", "process_cpu", "__delta__", "false",
-        "__address__", "10.0.0.1:6060", "__meta_x", "y", "otel.scope.name", "sdk", NULL,
+        "service_name", "shop",          "__name__", "process_cpu", "__delta__",       "false",
+        "__address__",  "10.0.0.1:6060", "__meta_x", "y",           "otel.scope.name", "sdk",
+        NULL,
     };
     pyro_series s;
     assert_null(check(kv, &default_limits, &s));
@@ -102,8 +103,8 @@ static void external_labels_set(void **state)
     const char *reason = NULL;
     char err[256];
     pp_profile *p = labeled(kv);
-    assert_int_equal(pyro_series_build(harness_host(), p, &default_limits, NULL, &ext, &s,
-                                       &reason, err, sizeof err),
+    assert_int_equal(pyro_series_build(harness_host(), p, &default_limits, NULL, &ext, &s, &reason,
+                                       err, sizeof err),
                      0);
     char buf[256];
     pyro_series_format(&s, buf, sizeof buf);
@@ -114,9 +115,8 @@ static void external_labels_set(void **state)
 
     pyro_limits three = default_limits;
     three.max_label_names = 3; /* 2 own + 2 external > 3 */
-    assert_int_equal(pyro_series_build(harness_host(), p, &three, NULL, &ext, &s, &reason, err,
-                                       sizeof err),
-                     -1);
+    assert_int_equal(
+        pyro_series_build(harness_host(), p, &three, NULL, &ext, &s, &reason, err, sizeof err), -1);
     assert_string_equal(reason, "max_label_names_per_series");
     pyro_series_free(&s);
     harness_host()->profile_free(p);
@@ -191,9 +191,9 @@ static void tenant_label_taken_out(void **state)
 static void ingest_name(void **state)
 {
     (void)state;
-    const char *const kv[] = {"service_name", "shop", "__name__", "process_cpu", "__delta__",
-                              "false", "pyroscope_spy", "gospy", "region", "eu", "pod", "p1",
-                              NULL};
+    const char *const kv[] = {
+        "service_name", "shop",   "__name__", "process_cpu", "__delta__", "false", "pyroscope_spy",
+        "gospy",        "region", "eu",       "pod",         "p1",        NULL};
     pyro_series s;
     assert_null(check(kv, &default_limits, &s));
     char err[256];
@@ -239,8 +239,7 @@ static void options_checked(void **state)
         {"endpoint: http://x\napi: grpc", "push or ingest"},
         {"endpoint: http://x\nbasic_auth: {username: u, password: p, password_file: f}",
          "not both"},
-        {"endpoint: http://x\nbasic_auth: {username: u, password: p}\nbearer_token: t",
-         "not both"},
+        {"endpoint: http://x\nbasic_auth: {username: u, password: p}\nbearer_token: t", "not both"},
         {"endpoint: http://x\ntls: {cert_file: c}", "go together"},
         {"endpoint: http://x\nmax_label_names_per_series: 0", "positive"},
         {"api: push", "endpoint"},
@@ -250,8 +249,8 @@ static void options_checked(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[512] = "";
-        harness *hs = harness_new(&pp_exporter_pyroscope, "pyroscope", cases[i].yaml, err,
-                                  sizeof err);
+        harness *hs =
+            harness_new(&pp_exporter_pyroscope, "pyroscope", cases[i].yaml, err, sizeof err);
         if (!cases[i].error) {
             if (!hs)
                 fail_msg("'%s' refused: %s", cases[i].yaml, err);

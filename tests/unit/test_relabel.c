@@ -50,12 +50,12 @@ static const relabel_case cases[] = {
      "- {source_labels: [a], regex: 'x', target_label: b, replacement: hit}", "a=xx", "a=xx", 0},
     {"(?i) makes keep case-insensitive",
      "- {source_labels: [env], regex: '(?i)PROD', action: keep}", "env=prod", "env=prod", 0},
-    {"keep drops a non-matching profile",
-     "- {source_labels: [env], regex: prod, action: keep}", "env=dev", NULL, 0},
-    {"drop drops a matching profile",
-     "- {source_labels: [env], regex: dev, action: drop}", "env=dev", NULL, 0},
-    {"drop keeps a non-matching profile",
-     "- {source_labels: [env], regex: dev, action: drop}", "env=prod", "env=prod", 0},
+    {"keep drops a non-matching profile", "- {source_labels: [env], regex: prod, action: keep}",
+     "env=dev", NULL, 0},
+    {"drop drops a matching profile", "- {source_labels: [env], regex: dev, action: drop}",
+     "env=dev", NULL, 0},
+    {"drop keeps a non-matching profile", "- {source_labels: [env], regex: dev, action: drop}",
+     "env=prod", "env=prod", 0},
     {"keep on a missing label: '' does not match .+",
      "- {source_labels: [team], regex: '.+', action: keep}", "env=prod", NULL, 0},
     {"drop with the default regex matches the empty value of a missing label",
@@ -75,24 +75,23 @@ static const relabel_case cases[] = {
      "- {source_labels: [nothing], modulus: 5, target_label: shard, action: hashmod}", "",
      "shard=3", 0},
     {"hashmod of joined sources",
-     "- {source_labels: [a, b], modulus: 1000, target_label: shard, action: hashmod}",
-     "a=a,b=b", "a=a,b=b,shard=74", 0},
+     "- {source_labels: [a, b], modulus: 1000, target_label: shard, action: hashmod}", "a=a,b=b",
+     "a=a,b=b,shard=74", 0},
     {"labelmap copies matching labels under the replacement name",
      "- {regex: 'meta_(.+)', action: labelmap}", "meta_zone=eu", "meta_zone=eu,zone=eu", 0},
     {"labelmap with a prefixed replacement",
      "- {regex: 'meta_(.+)', replacement: 'k8s_${1}', action: labelmap}", "meta_ns=prod",
      "k8s_ns=prod,meta_ns=prod", 0},
-    {"labeldrop removes every matching label",
-     "- {regex: 'tmp_.*', action: labeldrop}", "tmp_a=1,tmp_b=2,keep=3", "keep=3", 0},
+    {"labeldrop removes every matching label", "- {regex: 'tmp_.*', action: labeldrop}",
+     "tmp_a=1,tmp_b=2,keep=3", "keep=3", 0},
     {"labelkeep removes every label that does not match",
-     "- {regex: 'service_name|__name__|env', action: labelkeep}", "env=p,pod=x,node=y", "env=p",
-     0},
+     "- {regex: 'service_name|__name__|env', action: labelkeep}", "env=p,pod=x,node=y", "env=p", 0},
     {"lowercase writes the lower-cased joined value",
      "- {source_labels: [Env], target_label: env, action: lowercase}", "Env=PROD",
      "Env=PROD,env=prod", 0},
     {"uppercase writes the upper-cased joined value",
-     "- {source_labels: [a, b], target_label: c, action: uppercase}", "a=x,b=y",
-     "a=x,b=y,c=X;Y", 0},
+     "- {source_labels: [a, b], target_label: c, action: uppercase}", "a=x,b=y", "a=x,b=y,c=X;Y",
+     0},
     {"lowercase of a missing label deletes the target",
      "- {source_labels: [none], target_label: env, action: lowercase}", "env=old", "", 0},
     {"rules chain: replace, then keep on the new label",
@@ -112,23 +111,21 @@ static const relabel_case cases[] = {
      "- {source_labels: [pod], regex: '(.*?)-(.*)', target_label: app}", "pod=a-b-c",
      "app=a,pod=a-b-c", 0},
     {"\\d+ (RE2 class) matches digits",
-     "- {source_labels: [lat], regex: '(\\d+)ms', target_label: n}", "lat=250ms",
-     "lat=250ms,n=250", 0},
+     "- {source_labels: [lat], regex: '(\\d+)ms', target_label: n}", "lat=250ms", "lat=250ms,n=250",
+     0},
     /* the config loader turns $$ into $ (as the OpenTelemetry Collector
      * does), so Prometheus' $$ is written $$$$ in a profpipe config */
-    {"$$ is a literal dollar",
-     "- {source_labels: [a], target_label: b, replacement: 'cost$$$$1'}", "a=v", "a=v,b=cost$1",
-     0},
+    {"$$ is a literal dollar", "- {source_labels: [a], target_label: b, replacement: 'cost$$$$1'}",
+     "a=v", "a=v,b=cost$1", 0},
     {"an empty regex matches only the empty value",
-     "- {source_labels: [missing], regex: '', target_label: t, replacement: set}", "",
-     "t=set", 0},
+     "- {source_labels: [missing], regex: '', target_label: t, replacement: set}", "", "t=set", 0},
     {"replace may overwrite service_name",
      "- {source_labels: [service_name], regex: '(.*)-v2', target_label: service_name}",
      "service_name=api-v2,__name__=memory", "__name__=memory,service_name=api", 1},
-    {"losing service_name drops the profile",
-     "- {regex: service_name, action: labeldrop}", "", NULL, 0},
-    {"losing __name__ drops the profile",
-     "- {source_labels: [nothing], target_label: __name__}", "", NULL, 0},
+    {"losing service_name drops the profile", "- {regex: service_name, action: labeldrop}", "",
+     NULL, 0},
+    {"losing __name__ drops the profile", "- {source_labels: [nothing], target_label: __name__}",
+     "", NULL, 0},
     {"a target name that is not a valid label name after expansion is skipped",
      "- {source_labels: [a], target_label: '${1}', replacement: v}", "a=9x", "a=9x", 0},
     {"(?s) is implied: . matches a newline",
@@ -143,8 +140,7 @@ static void canonical(const char *base, const char *labels, char *out, size_t ou
     snprintf(buf, sizeof buf, "%s%s%s", base ? base : "", base && *labels ? "," : "", labels);
     char *items[32];
     size_t n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save))
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
         items[n++] = tok;
     for (size_t i = 1; i < n; i++) /* insertion sort by name */
         for (size_t j = i; j > 0 && strcmp(items[j - 1], items[j]) > 0; j--) {
@@ -196,7 +192,8 @@ static void run_case(const relabel_case *c)
     size_t off = (size_t)snprintf(yaml, sizeof yaml, "rules:\n  ");
     for (const char *r = c->rules; *r; r++) {
         yaml[off++] = *r;
-        if (*r == '\n') off += (size_t)snprintf(yaml + off, sizeof yaml - off, "  ");
+        if (*r == '\n')
+            off += (size_t)snprintf(yaml + off, sizeof yaml - off, "  ");
     }
     yaml[off] = '\0';
     harness *hs = fx_harness(&pp_processor_relabel, yaml);
@@ -204,14 +201,18 @@ static void run_case(const relabel_case *c)
     pp_batch *out = fx_run(&pp_processor_relabel, hs, labelled_profile(in));
     size_t n = out ? h->batch_count(out) : 0;
     if (!c->want) {
-        if (n != 0) fail_msg("%s: expected the profile dropped", c->name);
+        if (n != 0)
+            fail_msg("%s: expected the profile dropped", c->name);
     } else {
-        if (n != 1) fail_msg("%s: expected the profile kept", c->name);
+        if (n != 1)
+            fail_msg("%s: expected the profile kept", c->name);
         canonical(c->bare ? NULL : BASE, c->want, want, sizeof want);
         profile_labels(h->batch_get(out, 0), got, sizeof got);
-        if (strcmp(want, got) != 0) fail_msg("%s:\n want %s\n  got %s", c->name, want, got);
+        if (strcmp(want, got) != 0)
+            fail_msg("%s:\n want %s\n  got %s", c->name, want, got);
     }
-    if (out) h->batch_unref(out);
+    if (out)
+        h->batch_unref(out);
     harness_free(hs);
 }
 
@@ -219,7 +220,8 @@ static void test_table(void **state)
 {
     (void)state;
     assert_true(sizeof cases / sizeof cases[0] >= 30);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(&cases[i]);
 }
 
 /* Every series action at once, none of which needs the payload. */
@@ -361,8 +363,8 @@ static void test_config_errors(void **state)
                  "rules[0].regex", "position 8");
     expect_error("rules:\n  - {source_labels: [a], regex: '(?>a+)', action: keep}",
                  "rules[0].regex", "not RE2");
-    expect_error("rules:\n  - {source_labels: [a], target_label: s, action: hashmod}",
-                 "modulus", NULL);
+    expect_error("rules:\n  - {source_labels: [a], target_label: s, action: hashmod}", "modulus",
+                 NULL);
     expect_error("rules:\n  - {source_labels: [a], regex: x, action: labeldrop}", "labeldrop",
                  NULL);
     expect_error("rules:\n  - {source_labels: [a], action: explode}", "explode", NULL);
@@ -379,19 +381,19 @@ static void test_re2_syntax(void **state)
         const char *re, *subject;
         int match;
     } t[] = {
-        {"a\\vb", "a\vb", 1},     /* \v is a vertical tab, not a class */
+        {"a\\vb", "a\vb", 1}, /* \v is a vertical tab, not a class */
         {"a\\vb", "a\nb", 0},
-        {"\\101", "A", 1},         /* octal escape */
-        {"\\0", "\0", 0},         /* NUL cannot appear in a C subject */
-        {"x$", "x\n", 0},           /* $ is the end of text */
+        {"\\101", "A", 1}, /* octal escape */
+        {"\\0", "\0", 0},  /* NUL cannot appear in a C subject */
+        {"x$", "x\n", 0},  /* $ is the end of text */
         {"(?i)abc", "ABC", 1},
-        {"(?U)a+", "aaa", 1},        /* ungreedy flag; still anchored */
+        {"(?U)a+", "aaa", 1},         /* ungreedy flag; still anchored */
         {"\\pL+", "h\xc3\xa9llo", 1}, /* UTF-8 letters */
-        {"\\d+", "\xd9\xa3", 0},       /* \d is ASCII only, as in RE2 */
+        {"\\d+", "\xd9\xa3", 0},      /* \d is ASCII only, as in RE2 */
         {"\\Qa.b\\E", "a.b", 1},
         {"\\Qa.b\\E", "axb", 0},
-        {"[(?=]+", "(?=", 1},         /* in a class, ( ? = are literals */
-        {"[]a]", "]", 1},             /* ] first in a class is literal */
+        {"[(?=]+", "(?=", 1}, /* in a class, ( ? = are literals */
+        {"[]a]", "]", 1},     /* ] first in a class is literal */
         {"(?i:A)(?-i:b)", "aB", 0},
         {"(?i:A)(?-i:b)", "ab", 1},
         {"(?<n>x)", "x", 1},
@@ -400,7 +402,8 @@ static void test_re2_syntax(void **state)
         char err[256];
         size_t at;
         void *re = relabel_regex_compile(t[i].re, err, sizeof err, &at);
-        if (!re) fail_msg("%s: %s at %zu", t[i].re, err, at);
+        if (!re)
+            fail_msg("%s: %s at %zu", t[i].re, err, at);
         if (relabel_regex_full_match(re, t[i].subject) != t[i].match)
             fail_msg("%s on case %zu: want %d", t[i].re, i, t[i].match);
         relabel_regex_free(re);
@@ -413,9 +416,10 @@ static void test_sample_labels_merge(void **state)
 {
     (void)state;
     const pp_host *h = fx_host();
-    harness *hs = fx_harness(&pp_processor_relabel,
-                             "sample_labels:\n  - {regex: request_id, action: labeldrop}\n"
-                             "  - {source_labels: [route], regex: '/api/(.*)', target_label: route}");
+    harness *hs =
+        fx_harness(&pp_processor_relabel,
+                   "sample_labels:\n  - {regex: request_id, action: labeldrop}\n"
+                   "  - {source_labels: [route], regex: '/api/(.*)', target_label: route}");
     pp_profile *p = fx_profile("svc", "process_cpu", "samples/count,cpu/nanoseconds");
     fx_sample1(p, "main;handle;db", 10, "request_id=r1,route=/api/users");
     fx_sample1(p, "main;handle;db", 20, "request_id=r2,route=/api/users");
@@ -445,8 +449,9 @@ static void test_sample_labels_keep(void **state)
 {
     (void)state;
     const pp_host *h = fx_host();
-    harness *hs = fx_harness(&pp_processor_relabel,
-                             "sample_labels:\n  - {source_labels: [tenant], regex: a, action: keep}");
+    harness *hs =
+        fx_harness(&pp_processor_relabel,
+                   "sample_labels:\n  - {source_labels: [tenant], regex: a, action: keep}");
     pp_profile *p = fx_profile("svc", "process_cpu", "samples/count");
     fx_sample1(p, "main;x", 3, "tenant=a");
     fx_sample1(p, "main;y", 4, "tenant=b");

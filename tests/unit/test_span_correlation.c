@@ -35,10 +35,12 @@ static void test_normalize(void **state)
         char out[TRACE_ID_HEX + 1];
         int rc = span_id_normalize(t[i].in, t[i].len, out);
         if (!t[i].want) {
-            if (rc == 0) fail_msg("accepted \"%s\"", t[i].in);
+            if (rc == 0)
+                fail_msg("accepted \"%s\"", t[i].in);
             continue;
         }
-        if (rc != 0) fail_msg("refused \"%s\"", t[i].in);
+        if (rc != 0)
+            fail_msg("refused \"%s\"", t[i].in);
         assert_string_equal(out, t[i].want);
     }
 }
@@ -147,12 +149,15 @@ static void test_keep_ratio_in_samples(void **state)
     int64_t want_kept = 0;
     int want_stripped = 0;
     for (size_t i = 0; i < sizeof keep_table / sizeof keep_table[0]; i++) {
-        if (keep_table[i].ratio != 0.5) continue;
+        if (keep_table[i].ratio != 0.5)
+            continue;
         char labels[128];
         snprintf(labels, sizeof labels, "trace_id=%s,span_id=%016zx", keep_table[i].trace, i + 1);
         fx_sample1(p, "main;op", (int64_t)(1 << i), labels);
-        if (keep_table[i].keep) want_kept += 1 << i;
-        else want_stripped++;
+        if (keep_table[i].keep)
+            want_kept += 1 << i;
+        else
+            want_stripped++;
     }
     fx_sample1(p, "main;op", 1000, "");
     harness *hs = fx_harness(&pp_processor_span_correlation, "keep_ratio: 0.5");
@@ -168,7 +173,8 @@ static void test_keep_ratio_in_samples(void **state)
     assert_int_equal(fx_sum(q, "main;op", 0, "span_id", NULL), unlabelled);
     int64_t all = 1000;
     for (size_t i = 0; i < sizeof keep_table / sizeof keep_table[0]; i++)
-        if (keep_table[i].ratio == 0.5) all += 1 << i;
+        if (keep_table[i].ratio == 0.5)
+            all += 1 << i;
     assert_int_equal(total, all);
     h->profile_free(q);
     h->batch_unref(out);

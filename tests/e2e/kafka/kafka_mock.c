@@ -52,10 +52,9 @@ static const struct {
     const char *name;
     int16_t key;
 } api_keys[] = {
-    {"produce", 0},        {"fetch", 1},         {"listoffsets", 2},
-    {"metadata", 3},       {"offsetcommit", 8},  {"offsetfetch", 9},
-    {"findcoordinator", 10}, {"joingroup", 11},  {"heartbeat", 12},
-    {"leavegroup", 13},    {"syncgroup", 14},    {"initproducerid", 22},
+    {"produce", 0},      {"fetch", 1},       {"listoffsets", 2},      {"metadata", 3},
+    {"offsetcommit", 8}, {"offsetfetch", 9}, {"findcoordinator", 10}, {"joingroup", 11},
+    {"heartbeat", 12},   {"leavegroup", 13}, {"syncgroup", 14},       {"initproducerid", 22},
 };
 
 static int parse_api(const char *text, int16_t *key)
@@ -141,9 +140,9 @@ static int command(rd_kafka_mock_cluster_t *mc, char *line)
         cmd_errors(mc, rest);
     } else if (strcmp(verb, "topic") == 0 && rest) {
         char *name = strtok(rest, " \t"), *parts = strtok(NULL, " \t");
-        rd_kafka_resp_err_t err = name && parts
-            ? rd_kafka_mock_topic_create(mc, name, atoi(parts), REPLICATION)
-            : RD_KAFKA_RESP_ERR__INVALID_ARG;
+        rd_kafka_resp_err_t err =
+            name && parts ? rd_kafka_mock_topic_create(mc, name, atoi(parts), REPLICATION)
+                          : RD_KAFKA_RESP_ERR__INVALID_ARG;
         printf(err ? "error topic: %s\n" : "ok topic%s\n", err ? rd_kafka_err2str(err) : "");
     } else {
         printf("error unknown command %s\n", verb);

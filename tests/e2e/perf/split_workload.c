@@ -36,8 +36,14 @@ static int64_t clock_ns(clockid_t clock)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int64_t thread_cpu_ns(void) { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
-static int64_t wall_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+static int64_t thread_cpu_ns(void)
+{
+    return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+static int64_t wall_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
 
 /* Spins until `budget` ns of this thread's CPU time are spent; returns the
  * CPU time actually spent. noinline: each must be its own frame. */
@@ -54,8 +60,14 @@ __attribute__((noinline)) static int64_t burn(int64_t budget)
     return now - start;
 }
 
-__attribute__((noinline)) int64_t heavy_work(int64_t budget) { return burn(budget); }
-__attribute__((noinline)) int64_t light_work(int64_t budget) { return burn(budget); }
+__attribute__((noinline)) int64_t heavy_work(int64_t budget)
+{
+    return burn(budget);
+}
+__attribute__((noinline)) int64_t light_work(int64_t budget)
+{
+    return burn(budget);
+}
 
 int main(int argc, char **argv)
 {
@@ -70,7 +82,7 @@ int main(int argc, char **argv)
         heavy += heavy_work(slice * HEAVY_PARTS);
         light += light_work(slice * LIGHT_PARTS);
     }
-    printf("heavy_ns=%lld light_ns=%lld process_ns=%lld\n", (long long)heavy,
-           (long long)light, (long long)clock_ns(CLOCK_PROCESS_CPUTIME_ID));
+    printf("heavy_ns=%lld light_ns=%lld process_ns=%lld\n", (long long)heavy, (long long)light,
+           (long long)clock_ns(CLOCK_PROCESS_CPUTIME_ID));
     return 0;
 }

@@ -9,22 +9,29 @@
 
 static const pp_option bad_no_options[] = {{0}};
 
-static int bad_create(const pp_host *h, pp_instance *self, const pp_config *c, void **state) {
+static int bad_create(const pp_host *h, pp_instance *self, const pp_config *c, void **state)
+{
     (void)h, (void)self, (void)c;
     *state = NULL;
     return 0;
 }
 
-static void bad_destroy(void *state) { (void)state; }
+static void bad_destroy(void *state)
+{
+    (void)state;
+}
 
-static pp_batch *bad_process(void *state, pp_batch *in) {
+static pp_batch *bad_process(void *state, pp_batch *in)
+{
     (void)state;
     return in;
 }
 
-#define BAD_PROCESSOR(name)                                                        \
-    {.type = name, .kind = PP_PROCESSOR, .description = "test plugin",             \
-     .options = bad_no_options, .create = bad_create, .destroy = bad_destroy,      \
-     .process = bad_process}
+#define BAD_PROCESSOR(name)                                                                        \
+    {                                                                                              \
+        .type = name, .kind = PP_PROCESSOR, .description = "test plugin",                          \
+        .options = bad_no_options, .create = bad_create, .destroy = bad_destroy,                   \
+        .process = bad_process                                                                     \
+    }
 
 #endif
