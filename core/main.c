@@ -19,6 +19,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "observe.h"
 #include "registry.h"
 #include "service.h"
 #include "ui/ui.h"
@@ -303,6 +304,9 @@ static int cmd_run(const char *path)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* the page sees what flows and what targets do through the engine's hooks */
+    engine_observe(&(engine_observer){
+        .batch = ui_observe, .target_state = ui_target_state, .target_forget = ui_target_forget});
     runtime rt = {0};
     rt.svc = load_and_build(path, &rt.cfg, 1);
     if (!rt.svc) {

@@ -91,6 +91,9 @@ int listener_config_read(const pp_host *h, const pp_config *cfg, const char *add
 /* Sets host and port from "host:port" or "[v6]:port" ("" or NULL: none,
  * the listener disabled). 0, or -1 when malformed. */
 int listener_config_set_address(listener_config *c, const char *address);
+/* Splits "host:port" or "[v6]:port" (port 0..65535) into malloc'd host
+ * and port; -1 if malformed or out of memory. */
+int listener_split_address(const char *ep, char **host, char **port);
 void listener_config_free(listener_config *c);
 /* A deep copy. 0, or -1 (out of memory, dst left empty). */
 int listener_config_copy(listener_config *dst, const listener_config *src);

@@ -36,7 +36,7 @@ const pp_option listener_basic_auth_options[] = {
 };
 
 /* Splits "host:port" or "[v6]:port". 0 or -1. */
-static int split_address(const char *ep, char **host, char **port)
+int listener_split_address(const char *ep, char **host, char **port)
 {
     const char *colon = strrchr(ep, ':');
     if (!colon || !colon[1])
@@ -189,7 +189,7 @@ int listener_config_set_address(listener_config *c, const char *address)
     c->host = c->port = NULL;
     if (!address || !*address)
         return 0;
-    return split_address(address, &c->host, &c->port);
+    return listener_split_address(address, &c->host, &c->port);
 }
 
 int listener_config_read(const pp_host *h, const pp_config *cfg, const char *address_key,

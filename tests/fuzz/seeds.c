@@ -33,6 +33,7 @@
 #include "kafka_client.h"
 #include "perf_gopclntab.h"
 #include "pprof_internal.h"
+#include "push_codec.h"
 #include "profile.h"
 
 #include "../unit/jfr_writer.h"

@@ -1,7 +1,7 @@
 /* Tests of the file exporter: names and sanitizing, atomic unique files,
  * the JSON index field by field, retention with index compaction, and how
  * disk errors and bad profiles map onto PP_RETRY and PP_REJECTED. The
- * exporter runs through core/harness.h with the real host API. */
+ * exporter runs through tests/support/harness.h with the real host API. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

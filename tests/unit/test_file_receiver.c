@@ -1,4 +1,4 @@
-/* Tests of the file receiver through core/harness.h: which files a scan
+/* Tests of the file receiver through tests/support/harness.h: which files a scan
  * takes (globs, exclude, min_file_age, read once vs watch, re-read after a
  * rewrite), the labels and window it puts on a profile, and what happens
  * to bad files (never emitted; moved to failed_dir) and to read files with

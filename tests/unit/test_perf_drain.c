@@ -3,7 +3,7 @@
  * a record across the end of the data area: PERF_RECORD_LOST adds its
  * count to profpipe_perf_lost_samples_total, THROTTLE and UNTHROTTLE each
  * add one to their counters, and data_tail ends at data_head. The receiver
- * comes from the real host (core/harness.h) but is never started (the
+ * comes from the real host (tests/support/harness.h) but is never started (the
  * test hands it the counters start() would make, by the same names): no
  * kernel is involved, so the counting is checked exactly. /metrics showing
  * these counters is checked by tests/e2e/perf/test_perf_split.sh.

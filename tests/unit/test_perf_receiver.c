@@ -1,5 +1,5 @@
 /* test_perf_receiver: the perf receiver through the real config checker and
- * host (core/harness.h): option errors with the key they concern; a live
+ * host (tests/support/harness.h): option errors with the key they concern; a live
  * run sampling this very process, selected by `exe` (a regex on our path;
  * system-wide sampling filtered in user space), whose emitted profile
  * carries our labels, names our busy function without kernel frames, and

@@ -15,6 +15,7 @@
 
 #include "harness.h"
 #include "pprof_internal.h"
+#include "push_codec.h"
 #include "push.pb-c.h"
 #include "unit_support.h"
 

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "pprof_internal.h"
+#include "push_codec.h"
 #include "push.pb-c.h"
 
 #define ERR_LEN 256

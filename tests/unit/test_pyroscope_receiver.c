@@ -1,4 +1,4 @@
-/* Tests of the pyroscope receiver through core/harness.h and real HTTP
+/* Tests of the pyroscope receiver through tests/support/harness.h and real HTTP
  * (libcurl) on loopback: what a profile emitted from /ingest and from the
  * push API carries (service_name without a type suffix, tags, __name__
  * from the sample types or the suffix, __delta__, pyroscope_spy, tenant,

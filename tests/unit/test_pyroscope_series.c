@@ -1,7 +1,7 @@
 /* Tests of the pyroscope exporter's series rules (what Alloy sends, what
  * Pyroscope's distributor refuses, the /ingest name, the uncompressed
  * size from the gzip trailer) and of the exporter's option checks, with
- * the real host API from core/harness.h. */
+ * the real host API from tests/support/harness.h. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

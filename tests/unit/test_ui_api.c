@@ -1,4 +1,4 @@
-/* The built-in page's API (core/ui), without HTTP: empty state, unknown
+/* The built-in page's API (core/telemetry/ui), without HTTP: empty state, unknown
  * series, bad parameters (400 naming them), a range with nothing in it,
  * merged ranges, top, diff, the pprof download, target states, and the
  * store's bounds (max_bytes and retention evict, and count it). A

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pprof_compact.h"
+#include "pprof_merge.h"
 #include "profile.h"
 
 #define ERR_LEN 512

@@ -15,7 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../profile.h"
+#include "pprof_merge.h"
+#include "profile.h"
 #include "ui.h"
 #include "ui_internal.h"
 

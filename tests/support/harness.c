@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "config.h"
 #include "exporter.h"
 #include "host.h"
@@ -23,6 +24,16 @@ struct harness {
     pp_instance *inst;
     queue *capture;
 };
+
+/* The instance's sink: what the receiver emits waits for harness_wait_emit. */
+static int capture_batch(void *arg, pp_batch *b)
+{
+    if (queue_push(arg, b) != 0) {
+        batch_unref(b);
+        return -1;
+    }
+    return 0;
+}
 
 static const char *section_of(pp_kind kind)
 {
@@ -101,7 +112,8 @@ harness *harness_new(const pp_component *comp, const char *id, const char *yaml_
         return fail(h, err, errlen);
     if (comp->kind == PP_RECEIVER) {
         h->capture = queue_new(HARNESS_CAPTURE_BYTES, QUEUE_BLOCK, NULL, NULL);
-        h->inst->capture = h->capture;
+        h->inst->sink = capture_batch;
+        h->inst->sink_arg = h->capture;
     }
     return h;
 }

@@ -10,6 +10,7 @@
  * without decoding the tree), or is "now" when the pprof has no time; a
  * window whose end is past int64 nanoseconds is refused, not wrapped. */
 #include "pprof_internal.h"
+#include "push_codec.h"
 #include "push.pb-c.h"
 
 #include <inttypes.h>

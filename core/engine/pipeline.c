@@ -11,7 +11,7 @@
 #include "exporter.h"
 #include "log.h"
 #include "metrics.h"
-#include "ui/ui.h"
+#include "observe.h"
 
 /* How often windowed processors are ticked. */
 #define PIPELINE_TICK_NS 1000000000LL
@@ -69,7 +69,7 @@ pipeline *pipeline_new(const char *name, size_t queue_bytes, queue_policy policy
 /* Hands b to every exporter of the pipeline. Takes ownership of b. */
 static void deliver(pipeline *p, pp_batch *b)
 {
-    ui_observe(b); /* the built-in page keeps a reference to what passes */
+    observe_batch(b); /* the built-in page keeps a reference to what passes */
     for (size_t i = 0; i < p->n_exporters; i++) {
         batch_ref(b);
         exporter_enqueue(p->exporters[i]->exporter, b);

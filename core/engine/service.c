@@ -12,7 +12,6 @@
 
 #include "exporter.h"
 #include "host.h"
-#include "http.h"
 #include "instance.h"
 #include "log.h"
 #include "pipeline.h"
@@ -71,10 +70,14 @@ static size_t load_plugins(config *cfg)
 
 static void check_telemetry(config *cfg)
 {
-    char host[256];
-    unsigned port;
     const char *address = cfg->telemetry_address;
-    if (!address || !address[0] || http_split_address(address, host, sizeof host, &port) == 0)
+    if (!address || !address[0])
+        return;
+    char *host = NULL, *port = NULL;
+    int ok = listener_split_address(address, &host, &port) == 0 && host[0];
+    free(host);
+    free(port);
+    if (ok)
         return;
     const pp_config *telemetry = cfg_child(config_service(cfg), "telemetry");
     config_add_error(cfg, cfg_child(telemetry, "address"), NULL,

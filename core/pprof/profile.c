@@ -151,6 +151,11 @@ static int raw_gz_locked(pp_profile *p, const uint8_t **data, size_t *len, char 
 
 /* The source is logically const: encoding its tree into shared bytes only
  * fills a cache, under its lock, which is why the cast below is sound. */
+size_t profile_overhead(void)
+{
+    return sizeof(pp_profile);
+}
+
 pp_profile *profile_clone(const pp_profile *src)
 {
     pp_profile *s = (pp_profile *)src;

@@ -127,6 +127,19 @@ int units_parse_size(const char *text, int64_t *out);
  * scalar option as text). NULL nodes are allowed everywhere. Read-only
  * after loading and checking: safe from any thread. cfg_secret returns a
  * malloc'd string. */
+/* A host table holding only the option readers below (cfg_*,
+ * parse_*), for libraries the loader calls; every other member is NULL. */
+const pp_host *config_host(void);
+/* Those readers as pp_host initialisers: the engine's table and
+ * config_host() both use this one list. */
+#define CONFIG_HOST_READERS                                                                        \
+    .cfg_string = cfg_string, .cfg_int = cfg_int, .cfg_double = cfg_double, .cfg_bool = cfg_bool,  \
+    .cfg_duration_ns = cfg_duration_ns, .cfg_size = cfg_size, .cfg_is_set = cfg_is_set,            \
+    .cfg_child = cfg_child, .cfg_kind = cfg_kind, .cfg_count = cfg_count, .cfg_item = cfg_item,    \
+    .cfg_key = cfg_key, .cfg_scalar = cfg_scalar, .cfg_secret = cfg_secret,                        \
+    .cfg_error = cfg_error, .parse_duration_ns = units_parse_duration_ns,                          \
+    .parse_size = units_parse_size
+
 const char *cfg_string(const pp_config *c, const char *key);
 int64_t cfg_int(const pp_config *c, const char *key);
 double cfg_double(const pp_config *c, const char *key);

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "config_internal.h"
-#include "host.h"
 
 #define CONFIG_MAX_FILE_BYTES ((long)16 << 20)
 /* For ordering messages by line, then column. */
@@ -455,7 +454,7 @@ static int service_telemetry(config *c, const pp_config *service)
     if (!(c->telemetry_address = strdup(address ? address : "")))
         return -1;
     /* errors are reported into c; the address is set once final */
-    listener_config_read(host_api(), tel, NULL, &c->telemetry);
+    listener_config_read(config_host(), tel, NULL, &c->telemetry);
     const char *level = cfg_string(tel, "log_level");
     c->log_level = PP_LOG_INFO;
     if (!level)
@@ -586,7 +585,7 @@ config *config_load_string(const char *text, const char *name)
     }
     if (c->telemetry.max_connections == 0) { /* no telemetry options were read */
         listener_config_free(&c->telemetry);
-        listener_config_read(host_api(), NULL, NULL, &c->telemetry);
+        listener_config_read(config_host(), NULL, NULL, &c->telemetry);
     }
     /* a malformed address is reported by the service checks */
     listener_config_set_address(&c->telemetry, c->telemetry_address);

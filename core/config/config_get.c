@@ -171,3 +171,16 @@ char *cfg_secret(const pp_config *c, const char *key)
     const char *v = cfg_string(c, key);
     return v ? strdup(v) : NULL;
 }
+
+/* The option readers of the host table, for the libraries the loader
+ * itself calls (lib/listener reads service.telemetry): the config room
+ * has no host of its own, and the engine's is above it. */
+static const pp_host config_host_table = {
+    .abi_version = PP_ABI_VERSION,
+    CONFIG_HOST_READERS,
+};
+
+const pp_host *config_host(void)
+{
+    return &config_host_table;
+}

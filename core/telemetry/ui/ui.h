@@ -3,9 +3,10 @@
  * The rest of the core talks to the page only through this header:
  *   main.c      configures it (service.ui), tells it which service runs
  *               and how the last reload went;
- *   pipeline.c  shows it every batch the processor chain hands to the
- *               exporters (ui_observe);
- *   host.c      passes on target states from components (pp_host);
+ *   the engine  shows it every batch the processor chain hands to the
+ *               exporters (ui_observe) and passes on target states from
+ *               components (pp_host), through the hooks main.c installs
+ *               (engine/observe.h): the engine never calls up into here;
  *   http.c      hands it the URLs it serves (ui_handles / ui_handle).
  * Implemented by ui_store.c (recent profile windows), ui_status.c (the
  * running graph, last errors, target states), ui_api.c (the JSON and pprof

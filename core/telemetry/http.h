@@ -16,7 +16,5 @@ telemetry_server *telemetry_start(const listener_config *cfg, char *err, size_t 
  * reads the certificate files again). */
 int telemetry_same(const telemetry_server *t, const listener_config *cfg);
 void telemetry_stop(telemetry_server *t);
-/* Parses "host:port" into host and port; -1 if malformed. */
-int http_split_address(const char *address, char *host, size_t host_len, unsigned *port);
 
 #endif

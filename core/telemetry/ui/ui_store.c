@@ -17,9 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../batch.h"
-#include "../metrics.h"
-#include "../pprof_internal.h"
+#include "batch.h"
+#include "metrics.h"
+#include "profile.h"
 #include "ui.h"
 #include "ui_internal.h"
 
@@ -86,7 +86,7 @@ static void publish_locked(void)
 
 static size_t window_cost(const pp_profile *p)
 {
-    size_t cost = sizeof(ui_window) + sizeof(pp_profile) + profile_size(p);
+    size_t cost = sizeof(ui_window) + profile_overhead() + profile_size(p);
     for (size_t i = 0; i < profile_label_count(p); i++)
         cost += strlen(profile_label_name(p, i)) + strlen(profile_label_value(p, i)) + 2 +
                 2 * sizeof(char *);

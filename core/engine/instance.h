@@ -24,7 +24,10 @@ struct pp_instance {
 
     struct pipeline **pipelines; /* receivers: the pipelines they feed */
     size_t n_pipelines;
-    queue *capture;               /* receivers under the test harness */
+    /* receivers whose batches go somewhere other than pipelines (a test
+     * harness): called instead of the fan-out, takes b in every case */
+    int (*sink)(void *arg, pp_batch *b);
+    void *sink_arg;
     struct exporter_rt *exporter; /* exporters: queue and worker */
 
     pp_metric *m_in; /* profiles accepted / incoming / queued */

@@ -13,39 +13,12 @@
 #include "metrics.h"
 #include "ui/ui.h"
 
-#define HTTP_MAX_PORT 65535
-
 #define REALM_HEADER "Basic realm=\"profpipe\""
 
 struct telemetry_server {
     listener_config cfg; /* a copy: the config it came from may be reloaded away */
     listener *server;
 };
-
-int http_split_address(const char *address, char *host, size_t host_len, unsigned *port)
-{
-    const char *colon = strrchr(address, ':');
-    if (!colon || colon == address)
-        return -1;
-    const char *h = address;
-    size_t hl = (size_t)(colon - address);
-    if (h[0] == '[') {
-        if (hl < 2 || h[hl - 1] != ']')
-            return -1;
-        h++;
-        hl -= 2;
-    }
-    if (hl + 1 > host_len)
-        return -1;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    char *end;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (*end || colon[1] == '\0' || p > HTTP_MAX_PORT)
-        return -1;
-    *port = (unsigned)p;
-    return 0;
-}
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
                              char *body, size_t len, enum MHD_ResponseMemoryMode mode)

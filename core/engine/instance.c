@@ -10,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "pprof_tree.h"
 #include "profile.h"
 #include "registry.h"
 
@@ -147,14 +148,10 @@ int instance_emit(pp_instance *inst, pp_batch *b)
     }
     ensure_series_labels(inst, b);
     size_t bytes = batch_bytes(b);
-    if (inst->capture) {
+    if (inst->sink) {
         metrics_add(inst->m_in, (double)n);
         metrics_add(inst->m_in_bytes, (double)bytes);
-        if (queue_push(inst->capture, b) != 0) {
-            batch_unref(b);
-            return -1;
-        }
-        return 0;
+        return inst->sink(inst->sink_arg, b);
     }
     int refused = 0;
     for (size_t i = 0; i < inst->n_pipelines; i++) {

@@ -15,13 +15,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "../exporter.h"
-#include "../instance.h"
-#include "../log.h"
-#include "../metrics.h"
-#include "../pipeline.h"
-#include "../registry.h"
-#include "../service.h"
+#include "exporter.h"
+#include "instance.h"
+#include "log.h"
+#include "metrics.h"
+#include "pipeline.h"
+#include "registry.h"
+#include "service.h"
 #include "ui.h"
 #include "ui_internal.h"
 

@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../pprof_internal.h"
+#include "profile.h"
+#include "pprof_tree.h"
 #include "ui_internal.h"
 
 #define FLAME_MIN_SLOTS 1024

@@ -10,6 +10,11 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "gz.h"
+#include "pprof_codec.h"
+#include "pprof_compact.h"
+#include "pprof_merge.h"
+#include "pprof_tree.h"
 #include "profile.h"
 
 /* Immutable payload bytes shared by a profile and its clones, possibly on
@@ -89,37 +94,12 @@ struct pp_profile {
     id_index loc_index, fn_index;
 };
 
-/* Starts with the gzip magic bytes. */
-int gz_is_gzip(const void *data, size_t len);
-
 /* Raw buffers. */
 raw_buf *raw_buf_new(const void *data, size_t len);
 /* Takes ownership of a malloc'd block (freed on failure too). */
 raw_buf *raw_buf_adopt(uint8_t *data, size_t len);
 raw_buf *raw_buf_ref(raw_buf *b);
 void raw_buf_unref(raw_buf *b);
-
-/* Decodes a plain (not gzip'd) serialized pprof into *out, allocating in a.
- * Validates everything the profile's consumers rely on: string indices,
- * value counts, ids and references. 0, or -1 with the reason. */
-int pprof_decode(arena *a, const uint8_t *data, size_t len, pp_pprof *out, char *err,
-                 size_t errlen);
-/* The structural checks of pprof_decode, for trees built elsewhere. */
-int pprof_validate(const pp_pprof *t, char *err, size_t errlen);
-/* Decodes gzip'd or plain bytes (detected by the gzip magic). */
-int pprof_decode_any(arena *a, const uint8_t *data, size_t len, pp_pprof *out, char *err,
-                     size_t errlen);
-/* Reads only time_nanos and duration_nanos of gzip'd or plain bytes,
- * checking the top-level wire format. 0 or -1. */
-int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos, int64_t *duration_nanos,
-                    char *err, size_t errlen);
-/* Serializes t (plain protobuf) into a malloc'd buffer. 0 or -1 (memory). */
-int pprof_encode(const pp_pprof *t, uint8_t **out, size_t *out_len);
-
-/* 64-bit FNV-1a, continued from h (start with PPROF_FNV_OFFSET): stable
- * across runs and machines, for fingerprints and hash tables alike. */
-#define PPROF_FNV_OFFSET 0xcbf29ce484222325ull
-uint64_t pprof_fnv1a(uint64_t h, const void *data, size_t len);
 
 /* qsort orderings: labels by (key, str, num, num_unit); uint64_t ids. */
 int pprof_label_cmp(const void *a, const void *b);

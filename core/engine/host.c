@@ -11,8 +11,13 @@
 #include "instance.h"
 #include "log.h"
 #include "metrics.h"
+#include "gz.h"
+#include "pprof_compact.h"
+#include "pprof_merge.h"
+#include "pprof_tree.h"
 #include "profile.h"
-#include "ui/ui.h"
+#include "push_codec.h"
+#include "observe.h"
 
 static void host_log(pp_instance *self, pp_log_level level, const char *fmt, ...)
 {
@@ -74,12 +79,12 @@ static void host_exposition_remove(pp_instance *self)
 
 static void host_target_state(pp_instance *self, const pp_target_state *st)
 {
-    ui_target_state(self ? self->id : "", st);
+    observe_target_state(self ? self->id : "", st);
 }
 
 static void host_target_forget(pp_instance *self, const char *target, const char *profile)
 {
-    ui_target_forget(self ? self->id : "", target, profile);
+    observe_target_forget(self ? self->id : "", target, profile);
 }
 
 static const pp_host host_table = {
@@ -89,23 +94,7 @@ static const pp_host host_table = {
     .monotonic_ns = host_monotonic_ns,
     .instance_id = host_instance_id,
 
-    .cfg_string = cfg_string,
-    .cfg_int = cfg_int,
-    .cfg_double = cfg_double,
-    .cfg_bool = cfg_bool,
-    .cfg_duration_ns = cfg_duration_ns,
-    .cfg_size = cfg_size,
-    .cfg_is_set = cfg_is_set,
-    .cfg_child = cfg_child,
-    .cfg_kind = cfg_kind,
-    .cfg_count = cfg_count,
-    .cfg_item = cfg_item,
-    .cfg_key = cfg_key,
-    .cfg_scalar = cfg_scalar,
-    .cfg_secret = cfg_secret,
-    .cfg_error = cfg_error,
-    .parse_duration_ns = units_parse_duration_ns,
-    .parse_size = units_parse_size,
+    CONFIG_HOST_READERS,
 
     .profile_new = profile_new,
     .profile_free = profile_free,
