@@ -6,7 +6,7 @@
  * Implemented by profile.c (object, labels, payload), pprof_decode.c and
  * pprof_validate.c (bytes -> tree), pprof_encode.c (tree -> bytes),
  * pprof_tree.c (lookups, intern, family), pprof_compact.c, pprof_merge.c,
- * gz.c and push_codec.c; internals in pprof_internal.h.
+ * gz.c; internals in pprof_internal.h.
  *
  * Semantics beyond plugin.h:
  * - profile_label_set with an empty value deletes the label (Prometheus:
@@ -66,17 +66,10 @@ int pprof_merge(pp_profile *dst, pp_profile *src, char *err, size_t errlen);
 const char *pprof_family(const pp_pprof *t);
 const char *pprof_family_display(const pp_pprof *t, const char *const *display);
 
+/* *kind (when not NULL) says why it failed: PP_ERR_TOO_LARGE over
+ * max_out, PP_ERR_INVALID for a corrupt stream, PP_ERR_NO_MEMORY. */
 int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out, size_t *out_len,
-              char *err, size_t errlen);
+              pp_err *kind, char *err, size_t errlen);
 int gz_gzip(const void *in, size_t in_len, uint8_t **out, size_t *out_len);
-
-int push_encode(pp_profile *const *profiles, size_t n, uint8_t **out, size_t *out_len, char *err,
-                size_t errlen);
-/* push_decode needs batch_add: it is given the function to call, so the
- * codec does not depend on the batch module. It returns PP_PUSH_BAD_PROFILE
- * when the request is a PushRequest but one of its raw profiles is not a
- * readable pprof, -1 for any other failure. */
-int push_decode(const void *data, size_t len, pp_batch *into, int (*add)(pp_batch *, pp_profile *),
-                char *err, size_t errlen);
 
 #endif

@@ -23,7 +23,7 @@ static uint8_t *plain_profile(size_t *len)
     size_t gz_len;
     uint8_t *gz = unit_one_sample_gz("samples", "count", 7, T0, D0, &gz_len), *plain;
     char err[256];
-    assert_int_equal(gz_gunzip(gz, gz_len, 1 << 20, &plain, len, err, sizeof err), 0);
+    assert_int_equal(gz_gunzip(gz, gz_len, 1 << 20, &plain, len, NULL, err, sizeof err), 0);
     free(gz);
     return plain;
 }
@@ -36,11 +36,11 @@ static void test_plain_and_gzip(void **state)
     assert_int_equal(gz_gzip(plain, len, &gz, &gz_len), 0);
     int64_t t = 0, d = 0;
     char err[256];
-    assert_int_equal(pprof_scan_time(plain, len, &t, &d, err, sizeof err), 0);
+    assert_int_equal(pprof_scan_time(plain, len, &t, &d, NULL, err, sizeof err), 0);
     assert_int_equal(t, T0);
     assert_int_equal(d, D0);
     t = d = 0;
-    assert_int_equal(pprof_scan_time(gz, gz_len, &t, &d, err, sizeof err), 0);
+    assert_int_equal(pprof_scan_time(gz, gz_len, &t, &d, NULL, err, sizeof err), 0);
     assert_int_equal(t, T0);
     assert_int_equal(d, D0);
     /* two gzip members: the profile split in two, as some writers do */
@@ -52,7 +52,7 @@ static void test_plain_and_gzip(void **state)
     memcpy(both, a, a_len);
     memcpy(both + a_len, b, b_len);
     t = d = 0;
-    assert_int_equal(pprof_scan_time(both, a_len + b_len, &t, &d, err, sizeof err), 0);
+    assert_int_equal(pprof_scan_time(both, a_len + b_len, &t, &d, NULL, err, sizeof err), 0);
     assert_int_equal(t, T0);
     free(a), free(b), free(both), free(gz), free(plain);
 }
@@ -65,19 +65,19 @@ static void test_refusals(void **state)
     assert_int_equal(gz_gzip(plain, len, &gz, &gz_len), 0);
     int64_t t, d;
     char err[256];
-    assert_int_equal(pprof_scan_time(plain, len - 1, &t, &d, err, sizeof err), -1);
+    assert_int_equal(pprof_scan_time(plain, len - 1, &t, &d, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "truncated"));
-    assert_int_equal(pprof_scan_time(gz, gz_len - 6, &t, &d, err, sizeof err), -1);
+    assert_int_equal(pprof_scan_time(gz, gz_len - 6, &t, &d, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "gzip"));
     uint8_t *junk = malloc(gz_len + 3);
     memcpy(junk, gz, gz_len);
     memcpy(junk + gz_len, "xyz", 3);
-    assert_int_equal(pprof_scan_time(junk, gz_len + 3, &t, &d, err, sizeof err), -1);
+    assert_int_equal(pprof_scan_time(junk, gz_len + 3, &t, &d, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "trailing garbage"));
     const uint8_t bad_wire[] = {0x0b}; /* field 1, wire type 3 */
-    assert_int_equal(pprof_scan_time(bad_wire, sizeof bad_wire, &t, &d, err, sizeof err), -1);
+    assert_int_equal(pprof_scan_time(bad_wire, sizeof bad_wire, &t, &d, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "wire type 3"));
-    assert_int_equal(pprof_scan_time(plain, 0, &t, &d, err, sizeof err), -1);
+    assert_int_equal(pprof_scan_time(plain, 0, &t, &d, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "empty"));
     free(junk), free(gz), free(plain);
 }
@@ -91,7 +91,7 @@ static void test_empty_raw_null(void **state)
     (void)state;
     int64_t t = 1, d = 1;
     char err[256] = "";
-    assert_int_equal(pprof_scan_time(NULL, 0, &t, &d, err, sizeof err), -1);
+    assert_int_equal(pprof_scan_time(NULL, 0, &t, &d, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "empty profile"));
     assert_int_equal(t, 0);
     assert_int_equal(d, 0);
@@ -108,18 +108,18 @@ static void test_field_zero_refused(void **state)
     const uint8_t varint0[] = {0x00, 0x05};                       /* field 0, varint 5 */
     const uint8_t len0[] = {0x02, 0x01, 0x41};                    /* field 0, 1 byte */
     const uint8_t after[] = {0x48, 0x07, 0x05, 0x00, 0x01, 0x02}; /* time=7, then field 0 */
-    assert_int_equal(pprof_scan_time(varint0, sizeof varint0, &t, &d, err, sizeof err), -1);
+    assert_int_equal(pprof_scan_time(varint0, sizeof varint0, &t, &d, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "field number 0"));
     assert_non_null(strstr(err, "byte 1"));
-    assert_int_equal(pprof_scan_time(len0, sizeof len0, &t, &d, err, sizeof err), -1);
+    assert_int_equal(pprof_scan_time(len0, sizeof len0, &t, &d, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "field number 0"));
-    assert_int_equal(pprof_scan_time(after, sizeof after, &t, &d, err, sizeof err), -1);
+    assert_int_equal(pprof_scan_time(after, sizeof after, &t, &d, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "byte 3"));
     /* the same bytes gzip'd are refused the same way */
     uint8_t *gz;
     size_t gz_len;
     assert_int_equal(gz_gzip(varint0, sizeof varint0, &gz, &gz_len), 0);
-    assert_int_equal(pprof_scan_time(gz, gz_len, &t, &d, err, sizeof err), -1);
+    assert_int_equal(pprof_scan_time(gz, gz_len, &t, &d, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "field number 0"));
     free(gz);
 }

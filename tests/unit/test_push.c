@@ -15,14 +15,16 @@
 #include <cmocka.h>
 
 #include "pprof_internal.h"
+#include "host.h"
 #include "push.pb-c.h"
+#include "push_codec.h"
 
 #define ERR_LEN 256
 #define MAX_COLLECTED 8
 #define T0 1700000000000000000LL
 #define SEC 1000000000LL
 
-/* Stands in for a pp_batch: push_decode only hands it to `add`. */
+/* Stands in for a pp_batch: push_decode only hands it to batch_add. */
 typedef struct collected {
     pp_profile *p[MAX_COLLECTED];
     size_t n;
@@ -37,6 +39,16 @@ static int collect(pp_batch *b, pp_profile *p)
     }
     c->p[c->n++] = p;
     return 0;
+}
+
+/* The host's table with batch_add replaced by `collect`: push_decode adds
+ * each profile through it. */
+static const pp_host *collecting_host(void)
+{
+    static pp_host h;
+    h = *host_api();
+    h.batch_add = collect;
+    return &h;
 }
 
 static void collected_free(collected *c)
@@ -67,7 +79,7 @@ static void test_push_roundtrip(void **state)
     pp_profile *in[2] = {make_profile("a", T0, 10 * SEC), make_profile("b", T0 + SEC, 0)};
     uint8_t *req;
     size_t len;
-    assert_int_equal(push_encode(in, 2, &req, &len, err, sizeof(err)), 0);
+    assert_int_equal(push_encode(host_api(), in, 2, &req, &len, err, sizeof(err)), 0);
 
     /* independent reading: one series per profile, one raw sample each */
     Push__V1__PushRequest *m = push__v1__push_request__unpack(NULL, len, req);
@@ -85,7 +97,8 @@ static void test_push_roundtrip(void **state)
     push__v1__push_request__free_unpacked(m, NULL);
 
     collected c = {0};
-    assert_int_equal(push_decode(req, len, (pp_batch *)(void *)&c, collect, err, sizeof(err)), 0);
+    assert_int_equal(
+        push_decode(collecting_host(), req, len, (pp_batch *)(void *)&c, err, sizeof(err)), 0);
     assert_int_equal(c.n, 2);
     assert_string_equal(profile_label_get(c.p[0], "service_name"), "a");
     assert_string_equal(profile_label_get(c.p[1], "__name__"), "process_cpu");
@@ -109,12 +122,12 @@ static void test_push_window_defaults_to_now(void **state)
     pp_profile *in = make_profile("a", 0, 0);
     uint8_t *req;
     size_t len;
-    assert_int_equal(push_encode(&in, 1, &req, &len, NULL, 0), 0);
+    assert_int_equal(push_encode(host_api(), &in, 1, &req, &len, NULL, 0), 0);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t before = (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
     collected c = {0};
-    assert_int_equal(push_decode(req, len, (pp_batch *)(void *)&c, collect, NULL, 0), 0);
+    assert_int_equal(push_decode(collecting_host(), req, len, (pp_batch *)(void *)&c, NULL, 0), 0);
     assert_int_equal(c.n, 1);
     assert_true(profile_from(c.p[0]) >= before);
     assert_true(profile_from(c.p[0]) < before + 10 * SEC);
@@ -128,10 +141,10 @@ static void test_push_empty(void **state)
     (void)state;
     uint8_t *req;
     size_t len;
-    assert_int_equal(push_encode(NULL, 0, &req, &len, NULL, 0), 0);
+    assert_int_equal(push_encode(host_api(), NULL, 0, &req, &len, NULL, 0), 0);
     assert_int_equal(len, 0);
     collected c = {0};
-    assert_int_equal(push_decode(req, len, (pp_batch *)(void *)&c, collect, NULL, 0), 0);
+    assert_int_equal(push_decode(collecting_host(), req, len, (pp_batch *)(void *)&c, NULL, 0), 0);
     assert_int_equal(c.n, 0);
     free(req);
 }
@@ -141,8 +154,9 @@ static void test_push_malformed(void **state)
     (void)state;
     char err[ERR_LEN] = "";
     collected c = {0};
-    assert_int_equal(push_decode("\x0a\x7f", 2, (pp_batch *)(void *)&c, collect, err, sizeof(err)),
-                     -1);
+    assert_int_equal(
+        push_decode(collecting_host(), "\x0a\x7f", 2, (pp_batch *)(void *)&c, err, sizeof(err)),
+        -1);
     assert_string_equal(err, "bad push request: not a valid push.v1.PushRequest");
     /* a well-formed request whose raw profile is a broken gzip */
     Push__V1__RawSample rs = PUSH__V1__RAW_SAMPLE__INIT;
@@ -158,8 +172,9 @@ static void test_push_malformed(void **state)
     req.n_series = 1;
     uint8_t buf[256];
     size_t len = push__v1__push_request__pack(&req, buf);
-    assert_int_equal(push_decode(buf, len, (pp_batch *)(void *)&c, collect, err, sizeof(err)),
-                     PP_PUSH_BAD_PROFILE); /* the request is well formed, its profile is not */
+    assert_int_equal(
+        push_decode(collecting_host(), buf, len, (pp_batch *)(void *)&c, err, sizeof(err)),
+        PUSH_BAD_PROFILE); /* the request is well formed, its profile is not */
     assert_non_null(strstr(err, "series 0 sample 0: bad gzip"));
     assert_int_equal(c.n, 0);
 }
