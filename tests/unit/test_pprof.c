@@ -358,6 +358,28 @@ static void test_truncated_gzip(void **state)
     profile_free(p);
 }
 
+/* gz_gunzip says why it failed as a kind, whatever its message says. */
+static void test_gunzip_kind(void **state)
+{
+    (void)state;
+    const size_t zeros = (size_t)1 << 16;
+    uint8_t *plain = calloc(1, zeros), *gz, *out;
+    size_t gz_len, out_len;
+    assert_int_equal(gz_gzip(plain, zeros, &gz, &gz_len), 0);
+    pp_err kind = PP_ERR_INVALID;
+    assert_int_equal(gz_gunzip(gz, gz_len, zeros, &out, &out_len, &kind, NULL, 0), 0);
+    assert_int_equal(kind, PP_ERR_NONE);
+    free(out);
+    assert_int_equal(gz_gunzip(gz, gz_len, zeros - 1, &out, &out_len, &kind, NULL, 0), -1);
+    assert_int_equal(kind, PP_ERR_TOO_LARGE);
+    assert_int_equal(gz_gunzip(gz, gz_len / 2, zeros, &out, &out_len, &kind, NULL, 0), -1);
+    assert_int_equal(kind, PP_ERR_INVALID); /* truncated */
+    assert_int_equal(gz_gunzip("plain", 5, zeros, &out, &out_len, &kind, NULL, 0), -1);
+    assert_int_equal(kind, PP_ERR_INVALID); /* no gzip magic */
+    free(gz);
+    free(plain);
+}
+
 static void test_gzip_bomb(void **state)
 {
     (void)state;
@@ -739,6 +761,7 @@ int main(void)
         cmocka_unit_test(test_malformed_bytes),
         cmocka_unit_test(test_truncated_gzip),
         cmocka_unit_test(test_gzip_bomb),
+        cmocka_unit_test(test_gunzip_kind),
         cmocka_unit_test(test_gzip_concatenated),
         cmocka_unit_test(test_intern),
         cmocka_unit_test(test_lookup_by_id),

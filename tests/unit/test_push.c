@@ -14,10 +14,12 @@
 
 #include <cmocka.h>
 
-#include "pprof_internal.h"
+#include "harness.h"
 #include "host.h"
+#include "pprof_internal.h"
 #include "push.pb-c.h"
 #include "push_codec.h"
+#include "unit_support.h"
 
 #define ERR_LEN 256
 #define MAX_COLLECTED 8
@@ -159,24 +161,50 @@ static void test_push_malformed(void **state)
         -1);
     assert_string_equal(err, "bad push request: not a valid push.v1.PushRequest");
     /* a well-formed request whose raw profile is a broken gzip */
-    Push__V1__RawSample rs = PUSH__V1__RAW_SAMPLE__INIT;
-    rs.raw_profile.data = (uint8_t *)"\x1f\x8b\x08\x00oops";
-    rs.raw_profile.len = 8;
-    Push__V1__RawSample *rsp = &rs;
-    Push__V1__RawProfileSeries ser = PUSH__V1__RAW_PROFILE_SERIES__INIT;
-    ser.samples = &rsp;
-    ser.n_samples = 1;
-    Push__V1__RawProfileSeries *serp = &ser;
-    Push__V1__PushRequest req = PUSH__V1__PUSH_REQUEST__INIT;
-    req.series = &serp;
-    req.n_series = 1;
     uint8_t buf[256];
-    size_t len = push__v1__push_request__pack(&req, buf);
+    size_t len = unit_push_one_raw("\x1f\x8b\x08\x00oops", 8, buf);
     assert_int_equal(
         push_decode(collecting_host(), buf, len, (pp_batch *)(void *)&c, err, sizeof(err)),
         PUSH_BAD_PROFILE); /* the request is well formed, its profile is not */
     assert_non_null(strstr(err, "series 0 sample 0: bad gzip"));
     assert_int_equal(c.n, 0);
+}
+
+/* What the double host's pprof_time answers. */
+static pp_err time_kind;
+
+static int failing_time(const void *data, size_t len, int64_t *t, int64_t *d, pp_err *kind,
+                        char *err, size_t errlen)
+{
+    (void)data, (void)len;
+    *t = *d = 0;
+    *kind = time_kind;
+    snprintf(err, errlen, "reworded by the test");
+    return -1;
+}
+
+/* The codec's answer follows the kind the host gives, not its words. */
+static void test_push_kind_from_host(void **state)
+{
+    (void)state;
+    pp_profile *in = make_profile("a", T0, SEC);
+    uint8_t *req;
+    size_t len;
+    char err[ERR_LEN] = "";
+    assert_int_equal(push_encode(host_api(), &in, 1, &req, &len, NULL, 0), 0);
+    pp_host h = *collecting_host();
+    h.pprof_time = failing_time;
+    collected c = {0};
+    time_kind = PP_ERR_TOO_LARGE;
+    assert_int_equal(push_decode(&h, req, len, (pp_batch *)(void *)&c, err, sizeof(err)),
+                     PUSH_PROFILE_TOO_LARGE);
+    assert_string_equal(err, "series 0 sample 0: reworded by the test");
+    time_kind = PP_ERR_INVALID;
+    assert_int_equal(push_decode(&h, req, len, (pp_batch *)(void *)&c, err, sizeof(err)),
+                     PUSH_BAD_PROFILE);
+    assert_int_equal(c.n, 0);
+    free(req);
+    profile_free(in);
 }
 
 int main(void)
@@ -186,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_push_window_defaults_to_now),
         cmocka_unit_test(test_push_empty),
         cmocka_unit_test(test_push_malformed),
+        cmocka_unit_test(test_push_kind_from_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
