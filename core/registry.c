@@ -99,6 +99,9 @@ static int component_valid(const pp_component *c, char *why, size_t len)
  * this major exists, so anything smaller is not a real module. */
 #define MODULE_SIZE_2_0 (offsetof(pp_module, components) + sizeof(void *))
 #define COMPONENT_SIZE_2_0 (offsetof(pp_component, export) + sizeof(void *))
+/* More than any number of minors could append: a size past it is garbage,
+ * and the bytes it would have the host read are not the plugin's. */
+#define STRUCT_GROWTH_MAX 4096
 
 /* 1 when any of the n bytes at p is set. */
 static int any_set(const void *p, size_t n)
@@ -122,10 +125,12 @@ static int check_version(const pp_module *m, const char *path, char *err, size_t
                         "profpipe's profpipe/plugin.h",
                         path, m->abi_major, PP_ABI_MAJOR, PP_ABI_MINOR),
                -1;
-    if (m->size < MODULE_SIZE_2_0 || m->component_size < COMPONENT_SIZE_2_0)
+    if (m->size < MODULE_SIZE_2_0 || m->component_size < COMPONENT_SIZE_2_0 ||
+        m->size > sizeof(pp_module) + STRUCT_GROWTH_MAX ||
+        m->component_size > sizeof(pp_component) + STRUCT_GROWTH_MAX)
         return snprintf(err, errlen,
-                        "plugin %s: built for plugin ABI version %u.%u, but its pp_module (%zu "
-                        "bytes) or pp_component (%u bytes) is smaller than any of version %u.0; "
+                        "plugin %s: built for plugin ABI version %u.%u, but the sizes of its "
+                        "pp_module (%zu bytes) or pp_component (%u bytes) fit no version %u.x; "
                         "start its pp_module with PP_MODULE_HEADER",
                         path, m->abi_major, m->abi_minor, m->size, m->component_size, PP_ABI_MAJOR),
                -1;

@@ -22,6 +22,11 @@ frozen_major=$(awk '$2 == "PP_ABI_MAJOR" {print $3}' "$FROZEN")
 [ "$frozen_major" = "$host_major" ] ||
   fail "the frozen header is ABI $frozen_major, the host $host_abi: freeze the new major's header"
 [ "$(awk '$2 == "PP_ABI_MINOR" {print $3}' "$FROZEN")" = 0 ] || fail "$FROZEN is not the .0 header"
+# while the host is still at .0, its header is the frozen one, to the byte
+if [ "$host_minor" = 0 ]; then
+  cmp -s "$SOURCE_DIR/include/profpipe/plugin.h" "$FROZEN" ||
+    fail "plugin.h changed while PP_ABI_MINOR is 0: bump the minor (appending) or, before $host_major.0 is released, freeze it again: $(diff "$FROZEN" "$SOURCE_DIR/include/profpipe/plugin.h" | head -5)"
+fi
 
 # --- a 2.0 plugin on this host ---------------------------------------------
 go_profiles "$T/gen"

@@ -38,9 +38,11 @@
  *   only what the host has: it checks each host call added after the
  *   minor it needs with PP_HOST_HAS(host, call) before calling it, and
  *   leaves the pp_component and pp_module members the host does not know
- *   zero. A plugin that sets such a member (a callback the older host
- *   would never call) is refused with a message naming both versions:
- *   silently not calling it would be a miscall too.
+ *   zero. So a plugin can be built once, against the newest header, and
+ *   still run on older hosts of its major. A plugin that sets such a
+ *   member (a callback the older host would never call) is refused with a
+ *   message naming both versions: silently not calling it would be a
+ *   miscall too.
  * - The host knows how many pp_component bytes a plugin's descriptors
  *   have from its pp_module's component_size, and copies each descriptor
  *   into one of its own size, members the plugin did not have left NULL:
