@@ -379,7 +379,8 @@ int main(int argc, char **argv)
             markdown = optarg;
             break;
         case 'V':
-            printf("profpipe %s (plugin ABI %d)\n", PROFPIPE_VERSION, PP_ABI_VERSION);
+            printf("profpipe %s (plugin ABI %d.%d)\n", PROFPIPE_VERSION, PP_ABI_MAJOR,
+                   PP_ABI_MINOR);
             free(plugins);
             return 0;
         case 'h':

@@ -85,8 +85,7 @@ static const pp_component *const discard_components[] = {&discard_exporter, NULL
 
 /* The one symbol the host looks up. */
 __attribute__((visibility("default"))) const pp_module profpipe_module = {
-    .signature = PP_MODULE_SIGNATURE,
-    .abi_version = PP_ABI_VERSION,
+    PP_MODULE_HEADER,
     .name = "bench_discard",
     .components = discard_components,
 };

@@ -176,7 +176,9 @@ char *cfg_secret(const pp_config *c, const char *key)
  * itself calls (lib/listener reads service.telemetry): the config room
  * has no host of its own, and the engine's is above it. */
 static const pp_host config_host_table = {
-    .abi_version = PP_ABI_VERSION,
+    .abi_major = PP_ABI_MAJOR,
+    .abi_minor = PP_ABI_MINOR,
+    .size = sizeof(pp_host),
     CONFIG_HOST_READERS,
 };
 

@@ -14,9 +14,9 @@
 #include "gz.h"
 #include "pprof_compact.h"
 #include "pprof_merge.h"
+#include "pprof_codec.h"
 #include "pprof_tree.h"
 #include "profile.h"
-#include "push_codec.h"
 #include "observe.h"
 
 static void host_log(pp_instance *self, pp_log_level level, const char *fmt, ...)
@@ -62,9 +62,10 @@ static pp_metric *host_metric(pp_instance *self, const char *name, const char *h
     return metrics_get(full, help, type, all_labels);
 }
 
-static int host_push_decode(const void *data, size_t len, pp_batch *into, char *err, size_t errlen)
+static int host_pprof_time(const void *data, size_t len, int64_t *time_nanos,
+                           int64_t *duration_nanos, pp_err *kind, char *err, size_t errlen)
 {
-    return push_decode(data, len, into, batch_add, err, errlen);
+    return pprof_scan_time(data, len, time_nanos, duration_nanos, kind, err, errlen);
 }
 
 static int host_exposition_add(pp_instance *self, pp_exposition_fn fn, void *arg)
@@ -88,7 +89,9 @@ static void host_target_forget(pp_instance *self, const char *target, const char
 }
 
 static const pp_host host_table = {
-    .abi_version = PP_ABI_VERSION,
+    .abi_major = PP_ABI_MAJOR,
+    .abi_minor = PP_ABI_MINOR,
+    .size = sizeof(pp_host),
     .log = host_log,
     .now_ns = host_now_ns,
     .monotonic_ns = host_monotonic_ns,
@@ -142,8 +145,6 @@ static const pp_host host_table = {
 
     .gunzip = gz_gunzip,
     .gzip = gz_gzip,
-    .push_encode = push_encode,
-    .push_decode = host_push_decode,
 
     .pprof_string_len = pprof_string_len,
     .pprof_intern_bytes = pprof_intern_bytes,
@@ -152,6 +153,7 @@ static const pp_host host_table = {
     .target_state = host_target_state,
     .target_forget = host_target_forget,
     .pprof_family_display = pprof_family_display,
+    .pprof_time = host_pprof_time,
 };
 
 const pp_host *host_api(void)

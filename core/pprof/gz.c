@@ -21,6 +21,14 @@
 #define GZ_MAGIC0 0x1f
 #define GZ_MAGIC1 0x8b
 
+/* gz_gunzip's failure: its kind, when the caller wants it, and -1. */
+static int gz_fail(pp_err *kind, pp_err what)
+{
+    if (kind)
+        *kind = what;
+    return -1;
+}
+
 /* Grows *buf to at least twice its size, capped at max. 0 or -1. */
 static int gz_grow(uint8_t **buf, size_t *cap, size_t max)
 {
@@ -71,13 +79,14 @@ static int gz_next_member(z_stream *zs, const uint8_t *src, size_t in_len, char 
 /* Inflates all of src into o. 0, or -1 with the reason (the limit is
  * checked by the caller, from o->len). */
 static int gz_inflate_all(z_stream *zs, const uint8_t *src, size_t in_len, gz_out *o,
-                          size_t max_out, char *err, size_t errlen)
+                          size_t max_out, pp_err *kind, char *err, size_t errlen)
 {
     zs->next_in = (Bytef *)src;
     zs->avail_in = gz_chunk(in_len);
     while (o->len <= max_out) {
         if (o->len == o->cap && gz_grow(&o->buf, &o->cap, o->room) < 0)
-            return pprof_errorf(err, errlen, "gzip: out of memory");
+            return gz_fail(kind, PP_ERR_NO_MEMORY),
+                   pprof_errorf(err, errlen, "gzip: out of memory");
         zs->next_out = o->buf + o->len;
         zs->avail_out = gz_chunk(o->cap - o->len);
         uInt before = zs->avail_out;
@@ -102,12 +111,15 @@ static int gz_inflate_all(z_stream *zs, const uint8_t *src, size_t in_len, gz_ou
 }
 
 int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out, size_t *out_len,
-              char *err, size_t errlen)
+              pp_err *kind, char *err, size_t errlen)
 {
     *out = NULL;
     *out_len = 0;
+    if (kind)
+        *kind = PP_ERR_NONE;
     if (!gz_is_gzip(in, in_len))
-        return pprof_errorf(err, errlen, "bad gzip: missing gzip magic bytes");
+        return gz_fail(kind, PP_ERR_INVALID),
+               pprof_errorf(err, errlen, "bad gzip: missing gzip magic bytes");
     /* room for one byte past the limit: filling it proves the stream is
      * larger than allowed, while a stream of exactly max_out bytes fits */
     gz_out o = {NULL, 0, 0, max_out == SIZE_MAX ? max_out : max_out + 1};
@@ -115,21 +127,25 @@ int gz_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out, size
     if (o.cap > o.room || o.cap < in_len)
         o.cap = o.room;
     if (!(o.buf = malloc(o.cap)))
-        return pprof_errorf(err, errlen, "gzip: out of memory");
+        return gz_fail(kind, PP_ERR_NO_MEMORY), pprof_errorf(err, errlen, "gzip: out of memory");
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
     if (inflateInit2(&zs, GZ_WINDOW_BITS + GZ_FORMAT_GZIP) != Z_OK) {
         free(o.buf);
-        return pprof_errorf(err, errlen, "gzip: inflateInit failed");
+        return gz_fail(kind, PP_ERR_NO_MEMORY),
+               pprof_errorf(err, errlen, "gzip: inflateInit failed");
     }
-    int rc = gz_inflate_all(&zs, in, in_len, &o, max_out, err, errlen);
+    pp_err why = PP_ERR_INVALID;
+    int rc = gz_inflate_all(&zs, in, in_len, &o, max_out, &why, err, errlen);
     inflateEnd(&zs);
-    if (rc == 0 && o.len > max_out)
+    if (rc == 0 && o.len > max_out) {
+        why = PP_ERR_TOO_LARGE;
         rc = pprof_errorf(err, errlen, "gzip: decompressed size exceeds the limit of %zu bytes",
                           max_out);
+    }
     if (rc < 0) {
         free(o.buf);
-        return -1;
+        return gz_fail(kind, why);
     }
     *out = o.buf;
     *out_len = o.len;

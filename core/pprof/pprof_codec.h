@@ -23,7 +23,7 @@ int pprof_decode_any(arena *a, const uint8_t *data, size_t len, pp_pprof *out, c
 /* Reads only time_nanos and duration_nanos of gzip'd or plain bytes,
  * checking the top-level wire format. 0 or -1. */
 int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos, int64_t *duration_nanos,
-                    char *err, size_t errlen);
+                    pp_err *kind, char *err, size_t errlen);
 /* Serializes t (plain protobuf) into a malloc'd buffer. 0 or -1 (memory). */
 int pprof_encode(const pp_pprof *t, uint8_t **out, size_t *out_len);
 

@@ -400,7 +400,7 @@ int pprof_decode_any(arena *a, const uint8_t *data, size_t len, pp_pprof *out, c
         return pprof_decode(a, data, len, out, err, errlen);
     uint8_t *plain;
     size_t plain_len;
-    if (gz_gunzip(data, len, PROFILE_MAX_DECOMPRESSED, &plain, &plain_len, err, errlen) < 0)
+    if (gz_gunzip(data, len, PROFILE_MAX_DECOMPRESSED, &plain, &plain_len, NULL, err, errlen) < 0)
         return -1;
     int rc = pprof_decode(a, plain, plain_len, out, err, errlen);
     free(plain);

@@ -1,6 +1,6 @@
 /* pprof_internal: the profile object's layout and the codec entry points
  * shared by profile.c, pprof_decode.c, pprof_encode.c, pprof_tree.c,
- * pprof_merge.c and push_codec.c. Not for components: they see pp_profile
+ * pprof_merge.c. Not for components: they see pp_profile
  * as opaque through plugin.h. */
 #ifndef PROFPIPE_PPROF_INTERNAL_H
 #define PROFPIPE_PPROF_INTERNAL_H

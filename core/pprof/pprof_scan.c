@@ -115,7 +115,8 @@ static int scan_finish(const scanner *s, char *err, size_t errlen)
 }
 
 /* Inflates every gzip member of data through a fixed buffer into s. */
-static int scan_gzip(scanner *s, const uint8_t *data, size_t len, char *err, size_t errlen)
+static int scan_gzip(scanner *s, const uint8_t *data, size_t len, pp_err *kind, char *err,
+                     size_t errlen)
 {
     static const size_t limit = PROFILE_MAX_DECOMPRESSED;
     uint8_t out[SCAN_CHUNK];
@@ -136,6 +137,7 @@ static int scan_gzip(scanner *s, const uint8_t *data, size_t len, char *err, siz
         }
         size_t got = sizeof out - zs.avail_out;
         if (s->total + got > limit) {
+            *kind = PP_ERR_TOO_LARGE;
             pprof_errorf(err, errlen, "profile inflates to more than %zu bytes", limit);
             break;
         }
@@ -161,11 +163,16 @@ static int scan_gzip(scanner *s, const uint8_t *data, size_t len, char *err, siz
 }
 
 int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos, int64_t *duration_nanos,
-                    char *err, size_t errlen)
+                    pp_err *kind, char *err, size_t errlen)
 {
+    pp_err why = PP_ERR_INVALID;
     *time_nanos = *duration_nanos = 0;
     scanner s = {.state = SCAN_TAG, .time_nanos = time_nanos, .duration_nanos = duration_nanos};
-    int rc = gz_is_gzip(data, len) ? scan_gzip(&s, data, len, err, errlen)
+    int rc = gz_is_gzip(data, len) ? scan_gzip(&s, data, len, &why, err, errlen)
                                    : scan_feed(&s, data, len, err, errlen);
-    return rc < 0 ? -1 : scan_finish(&s, err, errlen);
+    if (rc == 0)
+        rc = scan_finish(&s, err, errlen);
+    if (kind)
+        *kind = rc == 0 ? PP_ERR_NONE : why;
+    return rc < 0 ? -1 : 0;
 }

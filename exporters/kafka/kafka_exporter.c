@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "kafka_client.h"
+#include "push_codec.h"
 
 #define NS_PER_MS INT64_C(1000000)
 /* Extra time to wait for reports beyond librdkafka's message timeout. */
@@ -381,7 +382,7 @@ static int profile_value(kafka_exporter *e, pp_profile *p, const uint8_t **data,
     *owned = NULL;
     if (e->encoding == KAFKA_ENC_PPROF)
         return e->ctx.host->profile_raw_gz(p, data, len, err, errlen);
-    if (e->ctx.host->push_encode(&p, 1, owned, len, err, errlen) != 0)
+    if (push_encode(e->ctx.host, &p, 1, owned, len, err, errlen) != 0)
         return -1;
     *data = *owned;
     return 0;

@@ -3,8 +3,8 @@
  *
  * api: push (default) sends every profile of an export() call as one
  * series of one push.v1.PushRequest to POST {endpoint}/push.v1.
- * PusherService/Push (connect unary, application/proto); the host encodes
- * the request (host->push_encode) so there is one codec in the program.
+ * PusherService/Push (connect unary, application/proto), encoded by
+ * lib/pyroscope_push, the one push codec of the program.
  * api: ingest speaks the legacy POST /ingest?name=app{k=v}&from=&until=
  * &format=pprof API of older servers, one request per profile.
  *
@@ -24,6 +24,7 @@
 #include <profpipe/plugin.h>
 
 #include "pyroscope_http.h"
+#include "push_codec.h"
 #include "pyroscope_series.h"
 
 #define PUSH_PATH "/push.v1.PusherService/Push"
@@ -492,7 +493,7 @@ static pp_status push_tenant(pyro_exporter *e, push_plan *plan, const char *tena
     size_t len = 0;
     char err[256];
     pp_status status = PP_OK;
-    if (e->h->push_encode(group, m, &body, &len, err, sizeof(err)) < 0) {
+    if (push_encode(e->h, group, m, &body, &len, err, sizeof(err)) < 0) {
         for (size_t j = 0; j < m; j++)
             pyro_reject(e, &outcome[plan->index[ks[j]]], &plan->series[ks[j]], "malformed_profile",
                         err);

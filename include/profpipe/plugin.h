@@ -12,6 +12,49 @@
  * belongs to one pipeline and is only ever called from that pipeline's
  * worker thread. An exporter's export() is only called from that exporter's
  * own worker thread. So no component needs locks for its own state.
+ *
+ * Compatibility promise (nginx and fluent-bit keep the same one):
+ *
+ * - The ABI version is PP_ABI_MAJOR.PP_ABI_MINOR. A plugin built against
+ *   major M runs on every host of major M whose minor is the same or
+ *   newer: nothing a plugin sees ever moves or changes meaning within a
+ *   major. A plugin of another major is refused at load, with a message
+ *   naming both versions.
+ * - A minor release may only APPEND: a new host call at the very end of
+ *   pp_host, a new optional callback at the very end of pp_component, a
+ *   new member at the very end of pp_module, a new member at the end of a
+ *   struct the host allocates and hands out (pp_pprof), a new #define or
+ *   enum value a plugin may ignore. Each appended member says which minor
+ *   added it. Inserting, removing, reordering or retyping any member;
+ *   changing what a call does or who owns what it returns; changing a
+ *   struct a plugin allocates or passes by pointer or in an array
+ *   (pp_option tables, pp_target_state, pp_export_result, the tree's
+ *   element structs): each needs a new major.
+ * - The version and size fields open pp_host and pp_module and never
+ *   move in any major: a pp_module's signature is at offset 0 and its
+ *   major at offset 4 (where major 1 had its abi_version), so even a
+ *   plugin of a later or earlier major is refused by reading them alone.
+ * - A plugin built against a newer minor than the host's runs when it uses
+ *   only what the host has: it checks each host call added after the
+ *   minor it needs with PP_HOST_HAS(host, call) before calling it, and
+ *   leaves the pp_component and pp_module members the host does not know
+ *   zero. So a plugin can be built once, against the newest header, and
+ *   still run on older hosts of its major. A plugin that sets such a
+ *   member (a callback the older host would never call) is refused with a
+ *   message naming both versions: silently not calling it would be a
+ *   miscall too.
+ * - The host knows how many pp_component bytes a plugin's descriptors
+ *   have from its pp_module's component_size, and copies each descriptor
+ *   into one of its own size, members the plugin did not have left NULL:
+ *   an optional callback a plugin's minor did not know is simply absent.
+ *
+ * tests/unit/test_abi.c pins the offset of every member of pp_host,
+ * pp_component and pp_module, so an insertion fails the tests; appending a
+ * member means appending its line there. tests/e2e/foundation/
+ * test_plugin_abi.sh loads a plugin built against the frozen 2.0 header
+ * (tests/support/abi/profpipe_2_0/) into the current host, and checks
+ * that plugins of another major, or of a newer minor that sets what the
+ * host lacks, are refused.
  */
 #ifndef PROFPIPE_PLUGIN_H
 #define PROFPIPE_PLUGIN_H
@@ -23,12 +66,10 @@
 extern "C" {
 #endif
 
-/* Bumped on any incompatible change to this header. */
-#define PP_ABI_VERSION 1
-/* host->push_decode's answer for a well-formed PushRequest holding a raw
- * profile that is not a readable pprof (a client's profile, not its
- * request, is at fault). */
-#define PP_PUSH_BAD_PROFILE (-2)
+/* Bumped on any incompatible change to this header (see above). */
+#define PP_ABI_MAJOR 2
+/* Bumped on every append; back to 0 when the major changes. */
+#define PP_ABI_MINOR 0
 /* "PPMD": marks a pp_module so that a random .so is refused, not run. */
 #define PP_MODULE_SIGNATURE 0x50504d44u
 
@@ -37,6 +78,16 @@ typedef enum pp_kind {
     PP_PROCESSOR = 2,
     PP_EXPORTER = 3,
 } pp_kind;
+
+/* The kind of a failure, for a caller that picks a status or a counter by
+ * it (an HTTP 413 rather than a 400); the message written to the caller's
+ * err buffer is for people and may be reworded at any time. */
+typedef enum pp_err {
+    PP_ERR_NONE = 0,
+    PP_ERR_INVALID = 1,   /* the input is malformed */
+    PP_ERR_TOO_LARGE = 2, /* the input is over a size limit (it inflates past it) */
+    PP_ERR_NO_MEMORY = 3,
+} pp_err;
 
 typedef enum pp_log_level {
     PP_LOG_DEBUG = 0,
@@ -174,7 +225,7 @@ typedef struct pp_pprof {
     size_t n_comments;
     int64_t default_sample_type;
     int64_t doc_url;
-    /* Appended to ABI 1. Host-private: the byte lengths of the strings
+    /* Host-private: the byte lengths of the strings
      * that hold NUL bytes (pprof strings are byte strings, so strlen() can
      * stop short of their end). Read lengths with host->pprof_string_len
      * and add such strings with host->pprof_intern_bytes. */
@@ -230,8 +281,7 @@ typedef enum pp_metric_type {
 typedef struct pp_metric pp_metric;
 
 /* ------------------------------------------------------------------ */
-/* What a receiver that polls targets shows on the built-in page       */
-/* (appended to ABI 1).                                                */
+/* What a receiver that polls targets shows on the built-in page.      */
 /* ------------------------------------------------------------------ */
 
 /* One target x profile type, as last scraped. Strings are borrowed for
@@ -261,7 +311,10 @@ typedef void (*pp_exposition_fn)(void *arg, pp_text_write_fn write, void *out);
 /* ------------------------------------------------------------------ */
 
 typedef struct pp_host {
-    uint32_t abi_version;
+    /* --- never move, in any major --- */
+    uint32_t abi_major; /* PP_ABI_MAJOR of the host */
+    uint32_t abi_minor; /* PP_ABI_MINOR of the host */
+    size_t size;        /* sizeof(pp_host) in the host: see PP_HOST_HAS */
 
     /* --- logging and time --- */
     void (*log)(pp_instance *self, pp_log_level level, const char *fmt, ...)
@@ -378,34 +431,24 @@ typedef struct pp_host {
     void (*metric_remove)(pp_metric *m); /* e.g. a target that went away */
 
     /* --- gzip with a limit on the output (gzip bombs) --- */
-    /* Both return 0 and a malloc'd buffer, or -1 with the reason in err. */
+    /* Both return 0 and a malloc'd buffer, or -1 with the reason in err.
+     * gunzip also sets *kind (when kind is not NULL): PP_ERR_TOO_LARGE
+     * when the output would pass max_out, PP_ERR_INVALID for a corrupt
+     * stream, PP_ERR_NO_MEMORY; PP_ERR_NONE on success. */
     int (*gunzip)(const void *in, size_t in_len, size_t max_out, uint8_t **out, size_t *out_len,
-                  char *err, size_t errlen);
+                  pp_err *kind, char *err, size_t errlen);
     int (*gzip)(const void *in, size_t in_len, uint8_t **out, size_t *out_len);
 
-    /* --- Pyroscope push.v1 PushRequest (api/push/v1/push.proto) --- */
-    /* Encodes the profiles as one PushRequest: one series per profile,
-     * its labels as label pairs, its gzip'd pprof as the raw sample.
-     * Returns a malloc'd buffer. */
-    int (*push_encode)(pp_profile *const *profiles, size_t n, uint8_t **out, size_t *out_len,
-                       char *err, size_t errlen);
-    /* Decodes a PushRequest into profiles added to `into` (one per raw
-     * sample, labels from its series; from/until taken from the pprof).
-     * < 0 on error: PP_PUSH_BAD_PROFILE when the request is a PushRequest
-     * but one of its raw profiles is not a readable pprof, -1 otherwise. */
-    int (*push_decode)(const void *data, size_t len, pp_batch *into, char *err, size_t errlen);
-
-    /* --- appended to ABI 1: pprof strings as byte strings --- */
+    /* --- pprof strings as byte strings --- */
     /* Byte length of t->strings[idx], NUL bytes included (a string read
      * from a profile may hold them: compare and copy it with this length,
      * not strlen). 0 for an index outside the table. */
     size_t (*pprof_string_len)(const pp_pprof *t, int64_t idx);
     /* pprof_intern for the len bytes at s, which may include NUL bytes. */
     int64_t (*pprof_intern_bytes)(pp_profile *p, const char *s, size_t len);
-    /* --- appended to ABI version 1: text of a component's own in the
-     * telemetry /metrics, for series that are not one number per
-     * component (the profile_metrics exporter's per-service series with
-     * their own timestamps) --- */
+    /* --- text of a component's own in the telemetry /metrics, for series that are not one number
+     * per component (the profile_metrics exporter's per-service series with their own timestamps)
+     * --- */
     /* At every render of /metrics, after the host's own metrics, the host
      * calls fn(arg, write, out) on the telemetry thread; fn writes whole
      * Prometheus text families (HELP, TYPE, samples) and must not call
@@ -415,20 +458,33 @@ typedef struct pp_host {
     /* Forgets the instance's fn; when it returns, no render is calling it
      * any more, so its state can be freed. Harmless if none was added. */
     void (*exposition_remove)(pp_instance *self);
-    /* --- appended to ABI 1: target states for the built-in page. A
-     * plugin built against an older header never calls them. --- */
+    /* --- target states for the built-in page --- */
     /* Records (or replaces) the state of st->target x st->profile; copies
      * everything. Any thread. */
     void (*target_state)(pp_instance *self, const pp_target_state *st);
     /* The target x profile went away (NULL profile: every profile of it). */
     void (*target_forget)(pp_instance *self, const char *target, const char *profile);
-    /* --- appended after ABI version 1's first release --- */
     /* pprof_family with the sender's display name of each sample type
      * (display[i] for sample type i; NULL or "" = the type's own name),
      * as Pyroscope's Go SDK sends them in its sample_type_config: block
      * and mutex profiles differ only there. A static string or NULL. */
     const char *(*pprof_family_display)(const pp_pprof *t, const char *const *display);
+    /* Reads time_nanos and duration_nanos of a serialized pprof (gzip'd or
+     * not) without decoding it: 0 (absent fields read 0), or -1 with the
+     * reason in err and *kind (when not NULL) set: PP_ERR_TOO_LARGE when
+     * the payload inflates past the host's limit on a profile,
+     * PP_ERR_INVALID when it is not a readable pprof. */
+    int (*pprof_time)(const void *data, size_t len, int64_t *time_nanos, int64_t *duration_nanos,
+                      pp_err *kind, char *err, size_t errlen);
+
+    /* --- 2.0 ends here. Append new calls below this line only, each
+     * saying the minor that added it ("added in 2.1"). --- */
 } pp_host;
+
+/* 1 when the host has the call `member` (of a minor newer than the one a
+ * plugin needs at least): compare before calling it. */
+#define PP_HOST_HAS(host, member)                                                                  \
+    ((host)->size >= offsetof(pp_host, member) + sizeof(((const pp_host *)0)->member))
 
 /* ------------------------------------------------------------------ */
 /* The component descriptor.                                           */
@@ -466,15 +522,30 @@ typedef struct pp_component {
     /* Exporters: delivers `b` (borrowed). Sets outcome[i] for the profiles
      * it finished; the status says what happens to those still PENDING. */
     pp_status (*export)(void *state, pp_batch *b, pp_outcome *outcome, pp_export_result *result);
+
+    /* --- 2.0 ends here. Append new optional callbacks below this line
+     * only (NULL = not provided), each saying the minor that added it. --- */
 } pp_component;
 
-/* What an external plugin .so exports as `profpipe_module`. */
+/* What an external plugin .so exports as `profpipe_module`; start it with
+ * PP_MODULE_HEADER so that every version and size field is right. */
 typedef struct pp_module {
-    uint32_t signature;   /* PP_MODULE_SIGNATURE */
-    uint32_t abi_version; /* PP_ABI_VERSION */
+    /* --- never move, in any major --- */
+    uint32_t signature;      /* PP_MODULE_SIGNATURE */
+    uint32_t abi_major;      /* PP_ABI_MAJOR the plugin was built against */
+    uint32_t abi_minor;      /* PP_ABI_MINOR the plugin was built against */
+    uint32_t component_size; /* sizeof(pp_component) in the plugin */
+    size_t size;             /* sizeof(pp_module) in the plugin */
+
     const char *name;
     const pp_component *const *components; /* NULL-terminated */
+
+    /* --- 2.0 ends here. Append below this line only. --- */
 } pp_module;
+
+#define PP_MODULE_HEADER                                                                           \
+    .signature = PP_MODULE_SIGNATURE, .abi_major = PP_ABI_MAJOR, .abi_minor = PP_ABI_MINOR,        \
+    .component_size = sizeof(pp_component), .size = sizeof(pp_module)
 
 #define PP_MODULE_SYMBOL "profpipe_module"
 

@@ -158,8 +158,7 @@ static const pp_component *const label_edit_components[] = {&label_edit_processo
 
 /* The one symbol the host looks up. */
 __attribute__((visibility("default"))) const pp_module profpipe_module = {
-    .signature = PP_MODULE_SIGNATURE,
-    .abi_version = PP_ABI_VERSION,
+    PP_MODULE_HEADER,
     .name = "label_edit",
     .components = label_edit_components,
 };

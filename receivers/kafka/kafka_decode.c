@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "push_codec.h"
+
 #define ERR_MAX 256
 
 /* The window the headers give; only what they set. */
@@ -100,7 +102,7 @@ static int decode_push(const pp_host *h, const rd_kafka_headers_t *hdrs, const v
     char err[ERR_MAX];
     if (apply_headers(h, hdrs, NULL, &meta, why, cap) != 0)
         return -1;
-    if (h->push_decode(payload, len, b, err, sizeof err) != 0)
+    if (push_decode(h, payload, len, b, err, sizeof err) != 0)
         return snprintf(why, cap, "not a PushRequest: %s", err), -1;
     if (h->batch_count(b) == 0)
         return snprintf(why, cap, "a PushRequest without profiles"), -1;

@@ -108,7 +108,7 @@ int scrape_check_pprof(const pp_host *host, const uint8_t *body, size_t len, siz
     if (len < 2 || body[0] != 0x1f || body[1] != 0x8b)
         return walk_fields(body, len, err, errlen);
     why[0] = '\0';
-    if (host->gunzip(body, len, max_out, &plain, &plain_len, why, sizeof why) < 0) {
+    if (host->gunzip(body, len, max_out, &plain, &plain_len, NULL, why, sizeof why) < 0) {
         snprintf(err, errlen, "not a pprof: gzip: %s", why[0] ? why : "cannot decompress");
         return -1;
     }

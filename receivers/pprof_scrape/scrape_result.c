@@ -163,7 +163,7 @@ static scrape_reason check_body(const pp_host *h, const scrape_buf *b, char *why
                            whylen) == 0)
         return REASON_NONE;
     if (b->limit <= 0 || gzip_isize(b) <= (uint64_t)b->limit ||
-        h->gunzip(b->data, b->len, CHECK_MAX_DECOMPRESSED, &plain, &plain_len, ignored,
+        h->gunzip(b->data, b->len, CHECK_MAX_DECOMPRESSED, &plain, &plain_len, NULL, ignored,
                   sizeof ignored) < 0)
         return REASON_INVALID;
     free(plain);

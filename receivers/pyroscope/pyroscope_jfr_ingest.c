@@ -23,7 +23,6 @@
 #define PART_JFR "jfr"
 #define PART_LABELS "labels"
 #define MULTIPART_TYPE "multipart/form-data"
-#define GZIP_LIMIT_TEXT "exceeds the limit" /* host->gunzip's error over max_out */
 
 /* A part as bytes to read: itself, or its inflated copy (*owned). */
 typedef struct part_bytes {
@@ -46,8 +45,10 @@ static int part_open(const pyro_request *q, const char *what, const uint8_t *dat
     *pb = (part_bytes){data, len, NULL};
     if (len >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
         char err[256];
-        if (q->r->h->gunzip(data, len, (size_t)*budget, &pb->owned, &pb->len, err, sizeof(err)) < 0)
-            return strstr(err, GZIP_LIMIT_TEXT)
+        pp_err kind = PP_ERR_NONE;
+        if (q->r->h->gunzip(data, len, (size_t)*budget, &pb->owned, &pb->len, &kind, err,
+                            sizeof(err)) < 0)
+            return kind == PP_ERR_TOO_LARGE
                        ? too_large(q, what, out)
                        : pyro_reply_set(out, HTTP_BAD_REQUEST, "%s: %s", what, err);
         pb->data = pb->owned;

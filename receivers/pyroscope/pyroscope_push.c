@@ -1,7 +1,7 @@
 /* pyroscope_push: POST /push.v1.PusherService/Push, Pyroscope's push API
  * (what Alloy's pyroscope.write and profpipe's own exporter send).
  *
- * The protobuf form is decoded by the host's codec (host->push_decode).
+ * The protobuf form is decoded by lib/pyroscope_push (push_decode).
  * The connect JSON form is read here: {"series":[{"labels":[{"name":..,
  * "value":..}],"samples":[{"rawProfile":"<base64>","ID":".."}]}]}, with
  * proto field names (raw_profile) accepted too, as protobuf's JSON
@@ -13,8 +13,8 @@
  * series fails the whole request (400), as in Pyroscope: the client then
  * knows that none of it was taken.
  *
- * Gzip bombs: the host's codec inflates every raw profile (streaming,
- * bounded only by the core's own limit, hundreds of MiB) to read its
+ * Gzip bombs: the codec inflates every raw profile (streaming, bounded
+ * only by the core's own limit, hundreds of MiB) to read its
  * time. So before the codec sees a protobuf request, its raw profiles are
  * found by walking the wire format here and checked against one budget of
  * max_decompressed_size for the whole request (pyro_payload_check); the
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "push_codec.h"
 #include "pyroscope_json.h"
 #include "pyroscope_receiver.h"
 #include "pyroscope_wire.h"
@@ -55,10 +56,9 @@ static int push_finish_all(const pyro_request *q, pp_batch *decoded, pyro_reply 
 /* protobuf wire walk: the raw profiles of a PushRequest                */
 /* ------------------------------------------------------------------ */
 
-#define PUSH_FIELD_SERIES 1                             /* PushRequest.series */
-#define SERIES_FIELD_SAMPLES 2                          /* RawProfileSeries.samples */
-#define SAMPLE_FIELD_RAW 1                              /* RawSample.raw_profile */
-#define CORE_INFLATE_LIMIT_TEXT "inflates to more than" /* host->push_decode's error */
+#define PUSH_FIELD_SERIES 1    /* PushRequest.series */
+#define SERIES_FIELD_SAMPLES 2 /* RawProfileSeries.samples */
+#define SAMPLE_FIELD_RAW 1     /* RawSample.raw_profile */
 
 /* Checks the raw profiles of one RawProfileSeries against *budget. */
 static int push_check_series(const pyro_request *q, const uint8_t *data, size_t len, size_t index,
@@ -127,15 +127,15 @@ int pyro_handle_push_proto(const pyro_request *q, pyro_reply *out)
     if (!decoded)
         return pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     char err[256];
-    int drc = h->push_decode(q->body, q->len, decoded, err, sizeof(err));
+    int drc = push_decode(h, q->body, q->len, decoded, err, sizeof(err));
     if (drc < 0) {
         h->batch_unref(decoded);
         /* over the core's own inflation limit: only when max_decompressed_size
          * is set above it */
-        if (strstr(err, CORE_INFLATE_LIMIT_TEXT))
+        if (drc == PUSH_PROFILE_TOO_LARGE)
             return pyro_reply_set(out, HTTP_TOO_LARGE, "bad PushRequest: %s", err);
         return pyro_fail(out, HTTP_BAD_REQUEST,
-                         drc == PP_PUSH_BAD_PROFILE ? PYRO_R_INVALID_PROFILE : PYRO_R_INVALID_BODY,
+                         drc == PUSH_BAD_PROFILE ? PYRO_R_INVALID_PROFILE : PYRO_R_INVALID_BODY,
                          "bad PushRequest: %s", err);
     }
     int rc = push_finish_all(q, decoded, out);

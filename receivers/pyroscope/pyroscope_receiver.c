@@ -43,7 +43,6 @@
 #define INGEST_PATH "/ingest"
 #define BODY_INITIAL_CAP 4096
 #define TENANT_HEADER "X-Scope-OrgID"
-#define GZIP_LIMIT_TEXT "exceeds the limit"
 #define REALM "profpipe"
 #define RETRY_AFTER_SECONDS "1"
 #define MAX_WORKERS 256
@@ -187,10 +186,11 @@ int pyro_payload_check(const pyro_request *q, const void *data, size_t len, int6
             return budget_busy(out);
         uint8_t *plain = NULL;
         char err[256];
-        int rc = h->gunzip(data, len, (size_t)got, &plain, &plain_len, err, sizeof(err));
+        pp_err kind = PP_ERR_NONE;
+        int rc = h->gunzip(data, len, (size_t)got, &plain, &plain_len, &kind, err, sizeof(err));
         free(plain);
         budget_give(got);
-        if (rc < 0 && !strstr(err, GZIP_LIMIT_TEXT))
+        if (rc < 0 && kind != PP_ERR_TOO_LARGE)
             return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "profile: %s", err);
         if (rc < 0 && got < want)
             return budget_busy(out);
@@ -199,7 +199,7 @@ int pyro_payload_check(const pyro_request *q, const void *data, size_t len, int6
     }
     if (plain_len > (uint64_t)*budget)
         return pyro_reply_set(out, HTTP_TOO_LARGE,
-                              "profile: decompressed size " GZIP_LIMIT_TEXT " of %lld bytes"
+                              "profile: decompressed size exceeds the limit of %lld bytes"
                               " (max_decompressed_size, for all the request's profiles)",
                               (long long)q->r->max_decompressed);
     *budget -= (int64_t)plain_len;
@@ -535,9 +535,11 @@ static int body_inflate(pyro_receiver *r, struct MHD_Connection *c, conn_state *
     uint8_t *plain = NULL;
     size_t plain_len = 0;
     char err[256];
-    if (r->h->gunzip(st->body, st->len, (size_t)got, &plain, &plain_len, err, sizeof(err)) < 0) {
+    pp_err kind = PP_ERR_NONE;
+    if (r->h->gunzip(st->body, st->len, (size_t)got, &plain, &plain_len, &kind, err, sizeof(err)) <
+        0) {
         budget_give(got);
-        if (!strstr(err, GZIP_LIMIT_TEXT))
+        if (kind != PP_ERR_TOO_LARGE)
             return pyro_reply_set(rep, HTTP_BAD_REQUEST, "request body: %s", err);
         if (got < want)
             return budget_busy(rep);

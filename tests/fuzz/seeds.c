@@ -30,11 +30,13 @@
 #include "batch.h"
 #include "config.h"
 #include "config_internal.h"
+#include "host.h"
 #include "kafka_client.h"
 #include "perf_gopclntab.h"
 #include "pprof_internal.h"
 #include "push_codec.h"
 #include "profile.h"
+#include "push_codec.h"
 
 #include "../unit/jfr_writer.h"
 
@@ -150,7 +152,7 @@ static void seed_push(const char *out, const char *name, pp_profile **ps, size_t
     uint8_t *push;
     size_t push_len;
     char err[ERR_LEN];
-    if (push_encode(ps, n, &push, &push_len, err, sizeof err) != 0) {
+    if (push_encode(host_api(), ps, n, &push, &push_len, err, sizeof err) != 0) {
         fprintf(stderr, "fuzz_seeds: push_encode: %s\n", err);
         return;
     }
@@ -289,7 +291,7 @@ static void seed_kafka(const char *out, const char *name, pp_profile *p, kafka_e
     size_t value_len = 0;
     const uint8_t *gz;
     if (enc == KAFKA_ENC_PUSH) {
-        if (push_encode(&p, 1, &value, &value_len, err, sizeof err) == 0)
+        if (push_encode(host_api(), &p, 1, &value, &value_len, err, sizeof err) == 0)
             put(&b, value, value_len);
         free(value);
     } else if (profile_raw_gz(p, &gz, &value_len, err, sizeof err) == 0) {
@@ -422,8 +424,8 @@ static int seed_profiles(const char *out, int argc, char **argv)
         uint8_t *plain;
         size_t plain_len;
         char err[ERR_LEN];
-        if (gz_gunzip(data, len, PROFILE_MAX_DECOMPRESSED, &plain, &plain_len, err, sizeof err) ==
-            0) {
+        if (gz_gunzip(data, len, PROFILE_MAX_DECOMPRESSED, &plain, &plain_len, NULL, err,
+                      sizeof err) == 0) {
             snprintf(name, sizeof name, "%s.plain", base);
             write_seed(out, "pprof", name, plain, plain_len);
             free(plain);

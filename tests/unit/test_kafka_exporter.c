@@ -17,6 +17,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "harness.h"
+#include "push_codec.h"
 #include "test_kafka_fixture.h"
 
 extern const pp_component pp_exporter_kafka;
@@ -286,7 +287,7 @@ static void test_pyroscope_push_encoding(void **state)
             assert_memory_equal(m->key, "pushed", m->key_len);
             pp_batch *back = host->batch_new();
             char err[256];
-            assert_int_equal(host->push_decode(m->payload, m->len, back, err, sizeof err), 0);
+            assert_int_equal(push_decode(host, m->payload, m->len, back, err, sizeof err), 0);
             assert_int_equal(host->batch_count(back), 1);
             assert_string_equal(host->label_get(host->batch_get(back, 0), "service_name"),
                                 "pushed");

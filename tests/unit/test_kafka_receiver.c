@@ -17,6 +17,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "harness.h"
+#include "push_codec.h"
 #include "test_kafka_receiver.h"
 
 static void test_option_errors(void **state)
@@ -125,7 +126,7 @@ static void test_pyroscope_push_encoding(void **state)
     uint8_t *push;
     size_t len;
     char err[256];
-    assert_int_equal(host->push_encode(profiles, 2, &push, &len, err, sizeof err), 0);
+    assert_int_equal(push_encode(host, profiles, 2, &push, &len, err, sizeof err), 0);
     produce(f, 2, push, len, NULL);
     produce(f, 2, "\xff\xff", 2, NULL); /* not a PushRequest */
     free(push);

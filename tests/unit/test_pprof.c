@@ -358,6 +358,28 @@ static void test_truncated_gzip(void **state)
     profile_free(p);
 }
 
+/* gz_gunzip says why it failed as a kind, whatever its message says. */
+static void test_gunzip_kind(void **state)
+{
+    (void)state;
+    const size_t zeros = (size_t)1 << 16;
+    uint8_t *plain = calloc(1, zeros), *gz, *out;
+    size_t gz_len, out_len;
+    assert_int_equal(gz_gzip(plain, zeros, &gz, &gz_len), 0);
+    pp_err kind = PP_ERR_INVALID;
+    assert_int_equal(gz_gunzip(gz, gz_len, zeros, &out, &out_len, &kind, NULL, 0), 0);
+    assert_int_equal(kind, PP_ERR_NONE);
+    free(out);
+    assert_int_equal(gz_gunzip(gz, gz_len, zeros - 1, &out, &out_len, &kind, NULL, 0), -1);
+    assert_int_equal(kind, PP_ERR_TOO_LARGE);
+    assert_int_equal(gz_gunzip(gz, gz_len / 2, zeros, &out, &out_len, &kind, NULL, 0), -1);
+    assert_int_equal(kind, PP_ERR_INVALID); /* truncated */
+    assert_int_equal(gz_gunzip("plain", 5, zeros, &out, &out_len, &kind, NULL, 0), -1);
+    assert_int_equal(kind, PP_ERR_INVALID); /* no gzip magic */
+    free(gz);
+    free(plain);
+}
+
 static void test_gzip_bomb(void **state)
 {
     (void)state;
@@ -367,12 +389,12 @@ static void test_gzip_bomb(void **state)
     assert_int_equal(gz_gzip(plain, zeros, &gz, &gz_len), 0);
     assert_true(gz_len < zeros / 100);
     char err[ERR_LEN] = "";
-    assert_int_equal(gz_gunzip(gz, gz_len, limit, &out, &out_len, err, sizeof(err)), -1);
+    assert_int_equal(gz_gunzip(gz, gz_len, limit, &out, &out_len, NULL, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "exceeds the limit of 1048576 bytes"));
     assert_null(out);
     assert_int_equal(out_len, 0);
     /* with room enough it inflates exactly */
-    assert_int_equal(gz_gunzip(gz, gz_len, zeros * 2, &out, &out_len, err, sizeof(err)), 0);
+    assert_int_equal(gz_gunzip(gz, gz_len, zeros * 2, &out, &out_len, NULL, err, sizeof(err)), 0);
     assert_int_equal(out_len, zeros);
     assert_memory_equal(out, plain, zeros);
     free(out);
@@ -390,17 +412,17 @@ static void test_gzip_concatenated(void **state)
     uint8_t *both = malloc(al + bl);
     memcpy(both, a, al);
     memcpy(both + al, b, bl);
-    assert_int_equal(gz_gunzip(both, al + bl, 100, &out, &ol, NULL, 0), 0);
+    assert_int_equal(gz_gunzip(both, al + bl, 100, &out, &ol, NULL, NULL, 0), 0);
     assert_int_equal(ol, 11);
     assert_memory_equal(out, "hello world", 11);
     free(out);
     /* the limit is exact: 11 bytes fit in 11, not in 10 */
-    assert_int_equal(gz_gunzip(both, al + bl, 11, &out, &ol, NULL, 0), 0);
+    assert_int_equal(gz_gunzip(both, al + bl, 11, &out, &ol, NULL, NULL, 0), 0);
     free(out);
-    assert_int_equal(gz_gunzip(both, al + bl, 10, &out, &ol, NULL, 0), -1);
-    assert_int_equal(gz_gunzip(a, al, 6, &out, &ol, NULL, 0), 0);
+    assert_int_equal(gz_gunzip(both, al + bl, 10, &out, &ol, NULL, NULL, 0), -1);
+    assert_int_equal(gz_gunzip(a, al, 6, &out, &ol, NULL, NULL, 0), 0);
     free(out);
-    assert_int_equal(gz_gunzip(a, al, 5, &out, &ol, NULL, 0), -1);
+    assert_int_equal(gz_gunzip(a, al, 5, &out, &ol, NULL, NULL, 0), -1);
     free(both);
     free(a);
     free(b);
@@ -739,6 +761,7 @@ int main(void)
         cmocka_unit_test(test_malformed_bytes),
         cmocka_unit_test(test_truncated_gzip),
         cmocka_unit_test(test_gzip_bomb),
+        cmocka_unit_test(test_gunzip_kind),
         cmocka_unit_test(test_gzip_concatenated),
         cmocka_unit_test(test_intern),
         cmocka_unit_test(test_lookup_by_id),

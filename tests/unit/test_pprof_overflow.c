@@ -14,9 +14,10 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "host.h"
 #include "pprof_internal.h"
-#include "push_codec.h"
 #include "push.pb-c.h"
+#include "push_codec.h"
 #include "unit_support.h"
 
 #define ERR_LEN 256
@@ -138,7 +139,7 @@ static uint8_t *push_of(int64_t time_ns, int64_t duration_ns, size_t *len)
     pp_profile *p = one_sample(1, time_ns, duration_ns);
     profile_label_set(p, "service_name", "svc");
     uint8_t *req;
-    assert_int_equal(push_encode(&p, 1, &req, len, NULL, 0), 0);
+    assert_int_equal(push_encode(host_api(), &p, 1, &req, len, NULL, 0), 0);
     profile_free(p);
     return req;
 }
@@ -158,6 +159,16 @@ static int collect(pp_batch *b, pp_profile *p)
     return 0;
 }
 
+/* The host's table with batch_add replaced by `collect`: push_decode adds
+ * each profile through it. */
+static const pp_host *collecting_host(void)
+{
+    static pp_host h;
+    h = *host_api();
+    h.batch_add = collect;
+    return &h;
+}
+
 /* Pushes a profile of (time, duration): accepted with window [from, until]. */
 static void assert_window(int64_t time_ns, int64_t duration_ns, int64_t from, int64_t until)
 {
@@ -165,7 +176,8 @@ static void assert_window(int64_t time_ns, int64_t duration_ns, int64_t from, in
     size_t len;
     uint8_t *req = push_of(time_ns, duration_ns, &len);
     collected c = {0};
-    assert_int_equal(push_decode(req, len, (pp_batch *)(void *)&c, collect, err, sizeof(err)), 0);
+    assert_int_equal(
+        push_decode(collecting_host(), req, len, (pp_batch *)(void *)&c, err, sizeof(err)), 0);
     assert_non_null(c.p);
     assert_true(profile_from(c.p) == from);
     assert_true(profile_until(c.p) == until);
@@ -180,8 +192,9 @@ static void test_push_window_overflow_refused(void **state)
     size_t len;
     uint8_t *req = push_of(INT64_MAX - SEC, 2 * SEC, &len);
     collected c = {0};
-    assert_int_equal(push_decode(req, len, (pp_batch *)(void *)&c, collect, err, sizeof(err)),
-                     PP_PUSH_BAD_PROFILE);
+    assert_int_equal(
+        push_decode(collecting_host(), req, len, (pp_batch *)(void *)&c, err, sizeof(err)),
+        PUSH_BAD_PROFILE);
     assert_null(c.p);
     assert_string_equal(err, "series 0 sample 0: time_nanos 9223372035854775807 + "
                              "duration_nanos 2000000000 is past the largest time (int64 "

@@ -14,16 +14,20 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+#include "host.h"
 #include "pprof_internal.h"
 #include "push_codec.h"
 #include "push.pb-c.h"
+#include "push_codec.h"
+#include "unit_support.h"
 
 #define ERR_LEN 256
 #define MAX_COLLECTED 8
 #define T0 1700000000000000000LL
 #define SEC 1000000000LL
 
-/* Stands in for a pp_batch: push_decode only hands it to `add`. */
+/* Stands in for a pp_batch: push_decode only hands it to batch_add. */
 typedef struct collected {
     pp_profile *p[MAX_COLLECTED];
     size_t n;
@@ -38,6 +42,16 @@ static int collect(pp_batch *b, pp_profile *p)
     }
     c->p[c->n++] = p;
     return 0;
+}
+
+/* The host's table with batch_add replaced by `collect`: push_decode adds
+ * each profile through it. */
+static const pp_host *collecting_host(void)
+{
+    static pp_host h;
+    h = *host_api();
+    h.batch_add = collect;
+    return &h;
 }
 
 static void collected_free(collected *c)
@@ -68,7 +82,7 @@ static void test_push_roundtrip(void **state)
     pp_profile *in[2] = {make_profile("a", T0, 10 * SEC), make_profile("b", T0 + SEC, 0)};
     uint8_t *req;
     size_t len;
-    assert_int_equal(push_encode(in, 2, &req, &len, err, sizeof(err)), 0);
+    assert_int_equal(push_encode(host_api(), in, 2, &req, &len, err, sizeof(err)), 0);
 
     /* independent reading: one series per profile, one raw sample each */
     Push__V1__PushRequest *m = push__v1__push_request__unpack(NULL, len, req);
@@ -86,7 +100,8 @@ static void test_push_roundtrip(void **state)
     push__v1__push_request__free_unpacked(m, NULL);
 
     collected c = {0};
-    assert_int_equal(push_decode(req, len, (pp_batch *)(void *)&c, collect, err, sizeof(err)), 0);
+    assert_int_equal(
+        push_decode(collecting_host(), req, len, (pp_batch *)(void *)&c, err, sizeof(err)), 0);
     assert_int_equal(c.n, 2);
     assert_string_equal(profile_label_get(c.p[0], "service_name"), "a");
     assert_string_equal(profile_label_get(c.p[1], "__name__"), "process_cpu");
@@ -110,12 +125,12 @@ static void test_push_window_defaults_to_now(void **state)
     pp_profile *in = make_profile("a", 0, 0);
     uint8_t *req;
     size_t len;
-    assert_int_equal(push_encode(&in, 1, &req, &len, NULL, 0), 0);
+    assert_int_equal(push_encode(host_api(), &in, 1, &req, &len, NULL, 0), 0);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t before = (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
     collected c = {0};
-    assert_int_equal(push_decode(req, len, (pp_batch *)(void *)&c, collect, NULL, 0), 0);
+    assert_int_equal(push_decode(collecting_host(), req, len, (pp_batch *)(void *)&c, NULL, 0), 0);
     assert_int_equal(c.n, 1);
     assert_true(profile_from(c.p[0]) >= before);
     assert_true(profile_from(c.p[0]) < before + 10 * SEC);
@@ -129,10 +144,10 @@ static void test_push_empty(void **state)
     (void)state;
     uint8_t *req;
     size_t len;
-    assert_int_equal(push_encode(NULL, 0, &req, &len, NULL, 0), 0);
+    assert_int_equal(push_encode(host_api(), NULL, 0, &req, &len, NULL, 0), 0);
     assert_int_equal(len, 0);
     collected c = {0};
-    assert_int_equal(push_decode(req, len, (pp_batch *)(void *)&c, collect, NULL, 0), 0);
+    assert_int_equal(push_decode(collecting_host(), req, len, (pp_batch *)(void *)&c, NULL, 0), 0);
     assert_int_equal(c.n, 0);
     free(req);
 }
@@ -142,27 +157,55 @@ static void test_push_malformed(void **state)
     (void)state;
     char err[ERR_LEN] = "";
     collected c = {0};
-    assert_int_equal(push_decode("\x0a\x7f", 2, (pp_batch *)(void *)&c, collect, err, sizeof(err)),
-                     -1);
+    assert_int_equal(
+        push_decode(collecting_host(), "\x0a\x7f", 2, (pp_batch *)(void *)&c, err, sizeof(err)),
+        -1);
     assert_string_equal(err, "bad push request: not a valid push.v1.PushRequest");
     /* a well-formed request whose raw profile is a broken gzip */
-    Push__V1__RawSample rs = PUSH__V1__RAW_SAMPLE__INIT;
-    rs.raw_profile.data = (uint8_t *)"\x1f\x8b\x08\x00oops";
-    rs.raw_profile.len = 8;
-    Push__V1__RawSample *rsp = &rs;
-    Push__V1__RawProfileSeries ser = PUSH__V1__RAW_PROFILE_SERIES__INIT;
-    ser.samples = &rsp;
-    ser.n_samples = 1;
-    Push__V1__RawProfileSeries *serp = &ser;
-    Push__V1__PushRequest req = PUSH__V1__PUSH_REQUEST__INIT;
-    req.series = &serp;
-    req.n_series = 1;
     uint8_t buf[256];
-    size_t len = push__v1__push_request__pack(&req, buf);
-    assert_int_equal(push_decode(buf, len, (pp_batch *)(void *)&c, collect, err, sizeof(err)),
-                     PP_PUSH_BAD_PROFILE); /* the request is well formed, its profile is not */
+    size_t len = unit_push_one_raw("\x1f\x8b\x08\x00oops", 8, buf);
+    assert_int_equal(
+        push_decode(collecting_host(), buf, len, (pp_batch *)(void *)&c, err, sizeof(err)),
+        PUSH_BAD_PROFILE); /* the request is well formed, its profile is not */
     assert_non_null(strstr(err, "series 0 sample 0: bad gzip"));
     assert_int_equal(c.n, 0);
+}
+
+/* What the double host's pprof_time answers. */
+static pp_err time_kind;
+
+static int failing_time(const void *data, size_t len, int64_t *t, int64_t *d, pp_err *kind,
+                        char *err, size_t errlen)
+{
+    (void)data, (void)len;
+    *t = *d = 0;
+    *kind = time_kind;
+    snprintf(err, errlen, "reworded by the test");
+    return -1;
+}
+
+/* The codec's answer follows the kind the host gives, not its words. */
+static void test_push_kind_from_host(void **state)
+{
+    (void)state;
+    pp_profile *in = make_profile("a", T0, SEC);
+    uint8_t *req;
+    size_t len;
+    char err[ERR_LEN] = "";
+    assert_int_equal(push_encode(host_api(), &in, 1, &req, &len, NULL, 0), 0);
+    pp_host h = *collecting_host();
+    h.pprof_time = failing_time;
+    collected c = {0};
+    time_kind = PP_ERR_TOO_LARGE;
+    assert_int_equal(push_decode(&h, req, len, (pp_batch *)(void *)&c, err, sizeof(err)),
+                     PUSH_PROFILE_TOO_LARGE);
+    assert_string_equal(err, "series 0 sample 0: reworded by the test");
+    time_kind = PP_ERR_INVALID;
+    assert_int_equal(push_decode(&h, req, len, (pp_batch *)(void *)&c, err, sizeof(err)),
+                     PUSH_BAD_PROFILE);
+    assert_int_equal(c.n, 0);
+    free(req);
+    profile_free(in);
 }
 
 int main(void)
@@ -172,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_push_window_defaults_to_now),
         cmocka_unit_test(test_push_empty),
         cmocka_unit_test(test_push_malformed),
+        cmocka_unit_test(test_push_kind_from_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,10 @@
  * window in every time unit SDKs use), that refused requests emit
  * nothing, that all the profiles of one push share one
  * max_decompressed_size budget, checked before the request is decoded,
- * and that bearer_token keeps out every other Authorization. */
+ * and that bearer_token keeps out every other Authorization. The status of
+ * a refusal follows the kind of the failure, never its message: the
+ * receiver then runs on a copy of the host's table whose gunzip and
+ * pprof_time fail with a kind and a wording each test chooses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +28,8 @@
 #include "harness.h"
 #include "metrics.h"
 #include "unit_support.h"
+
+#include "../../receivers/pyroscope/pyroscope_receiver.h"
 
 extern const pp_component pp_receiver_pyroscope;
 
@@ -90,6 +95,63 @@ static int setup_small_budget(void **state)
     return setup_with(state, "max_decompressed_size: 64KiB");
 }
 
+#define TOO_LARGE_WORDS "reworded: nothing here says how big"
+#define GUNZIP_LIMIT_WORDS "gzip: decompressed size exceeds the limit of 5 bytes"
+#define SCAN_LIMIT_WORDS "profile inflates to more than 5 bytes"
+#define GZ_JUNK "\x1f\x8b\x08\x00junk"
+
+/* What the double's gunzip and pprof_time answer. */
+static pp_err fail_kind;
+static const char *fail_words;
+static pp_host double_host;
+
+static int fail_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **out,
+                       size_t *out_len, pp_err *kind, char *err, size_t errlen)
+{
+    (void)in, (void)in_len, (void)max_out;
+    *out = NULL;
+    *out_len = 0;
+    if (kind)
+        *kind = fail_kind;
+    snprintf(err, errlen, "%s", fail_words);
+    return -1;
+}
+
+static int fail_pprof_time(const void *data, size_t len, int64_t *t, int64_t *d, pp_err *kind,
+                           char *err, size_t errlen)
+{
+    (void)data, (void)len;
+    *t = *d = 0;
+    if (kind)
+        *kind = fail_kind;
+    snprintf(err, errlen, "%s", fail_words);
+    return -1;
+}
+
+/* A receiver that talks to the double host; swapped in before start, so
+ * its threads are made after the write. */
+static int setup_double_host(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->port = free_port();
+    char yaml[128], err[256];
+    snprintf(yaml, sizeof yaml, "endpoint: 127.0.0.1:%d\n", f->port);
+    f->hs = harness_new(&pp_receiver_pyroscope, "pyroscope", yaml, err, sizeof err);
+    if (!f->hs) {
+        fprintf(stderr, "harness: %s\n", err);
+        return -1;
+    }
+    double_host = *harness_host();
+    double_host.gunzip = fail_gunzip;
+    double_host.pprof_time = fail_pprof_time;
+    ((pyro_receiver *)harness_state(f->hs))->h = &double_host;
+    if (harness_start(f->hs) < 0)
+        return -1;
+    snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", f->port);
+    *state = f;
+    return 0;
+}
+
 static int teardown(void **state)
 {
     fixture *f = *state;
@@ -111,14 +173,16 @@ static size_t discard(char *d, size_t s, size_t n, void *arg)
     return s * n;
 }
 
-/* Authorization header value post() sends, when not NULL. */
+/* Authorization and Content-Encoding header values post() sends, when
+ * not NULL. */
 static const char *post_auth;
+static const char *post_encoding;
 
 /* POSTs body to base+path; returns the HTTP status. */
 static long post(const fixture *f, const char *path, const char *ctype, const char *tenant,
                  const void *body, size_t len)
 {
-    char url[1024], h1[128], h2[128], h3[128];
+    char url[1024], h1[128], h2[128], h3[128], h4[128];
     snprintf(url, sizeof url, "%s%s", f->base, path);
     CURL *c = curl_easy_init();
     struct curl_slist *hl = NULL;
@@ -131,6 +195,10 @@ static long post(const fixture *f, const char *path, const char *ctype, const ch
     if (post_auth) {
         snprintf(h3, sizeof h3, "Authorization: %s", post_auth);
         hl = curl_slist_append(hl, h3);
+    }
+    if (post_encoding) {
+        snprintf(h4, sizeof h4, "Content-Encoding: %s", post_encoding);
+        hl = curl_slist_append(hl, h4);
     }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
@@ -780,6 +848,59 @@ static void bearer_token_required(void **state)
     free(cpu);
 }
 
+/* The status of one request with the double failing as (kind, words). */
+static long post_failing(const fixture *f, pp_err kind, const char *words, const char *path,
+                         const char *ctype, const char *encoding, const void *body, size_t len)
+{
+    fail_kind = kind;
+    fail_words = words;
+    post_encoding = encoding;
+    long status = post(f, path, ctype, NULL, body, len);
+    post_encoding = NULL;
+    return status;
+}
+
+/* 413 when the double fails with PP_ERR_TOO_LARGE worded with nothing
+ * about size; 400 when it fails with PP_ERR_INVALID worded as the old
+ * size error was. */
+static void assert_kind_picks_status(const fixture *f, const char *path, const char *ctype,
+                                     const char *encoding, const void *body, size_t len,
+                                     const char *size_words)
+{
+    assert_int_equal(
+        post_failing(f, PP_ERR_TOO_LARGE, TOO_LARGE_WORDS, path, ctype, encoding, body, len), 413);
+    assert_int_equal(post_failing(f, PP_ERR_INVALID, size_words, path, ctype, encoding, body, len),
+                     400);
+}
+
+static void kind_picks_status_gzip_profile(void **state)
+{
+    assert_kind_picks_status(*state, "/ingest?name=app&format=pprof", "application/octet-stream",
+                             NULL, GZ_JUNK, sizeof GZ_JUNK - 1, GUNZIP_LIMIT_WORDS);
+}
+
+static void kind_picks_status_gzip_body(void **state)
+{
+    assert_kind_picks_status(*state, "/push.v1.PusherService/Push", "application/proto", "gzip",
+                             GZ_JUNK, sizeof GZ_JUNK - 1, GUNZIP_LIMIT_WORDS);
+}
+
+static void kind_picks_status_gzip_jfr(void **state)
+{
+    assert_kind_picks_status(*state, "/ingest?name=app&format=jfr", "application/octet-stream",
+                             NULL, GZ_JUNK, sizeof GZ_JUNK - 1, GUNZIP_LIMIT_WORDS);
+}
+
+/* A push of one raw profile, not gzip'd, so only the codec's pprof_time
+ * reads it. */
+static void kind_picks_status_push_profile(void **state)
+{
+    uint8_t buf[64];
+    size_t len = unit_push_one_raw("\x08\x01", 2, buf);
+    assert_kind_picks_status(*state, "/push.v1.PusherService/Push", "application/proto", NULL, buf,
+                             len, SCAN_LIMIT_WORDS);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
@@ -797,6 +918,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(push_undecodable_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(ingest_time_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(ingest_text_formats, setup, teardown),
+        cmocka_unit_test_setup_teardown(kind_picks_status_gzip_profile, setup_double_host,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(kind_picks_status_gzip_body, setup_double_host, teardown),
+        cmocka_unit_test_setup_teardown(kind_picks_status_gzip_jfr, setup_double_host, teardown),
+        cmocka_unit_test_setup_teardown(kind_picks_status_push_profile, setup_double_host,
+                                        teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

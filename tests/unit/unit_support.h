@@ -7,6 +7,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "push.pb-c.h"
+
+/* A PushRequest of one series holding one raw sample of the len bytes at
+ * raw, packed into out (room for len + 32 bytes); its length. */
+static inline size_t unit_push_one_raw(const void *raw, size_t len, uint8_t *out)
+{
+    Push__V1__RawSample rs = PUSH__V1__RAW_SAMPLE__INIT;
+    rs.raw_profile.data = (uint8_t *)raw;
+    rs.raw_profile.len = len;
+    Push__V1__RawSample *rsp = &rs;
+    Push__V1__RawProfileSeries ser = PUSH__V1__RAW_PROFILE_SERIES__INIT;
+    ser.samples = &rsp;
+    ser.n_samples = 1;
+    Push__V1__RawProfileSeries *serp = &ser;
+    Push__V1__PushRequest req = PUSH__V1__PUSH_REQUEST__INIT;
+    req.series = &serp;
+    req.n_series = 1;
+    return push__v1__push_request__pack(&req, out);
+}
+
 /* The gzip'd pprof of a profile with one sample type and one sample of
  * `value` (no stack), taken at time_ns (0: none) over duration_ns.
  * malloc'd; its length in *len. */

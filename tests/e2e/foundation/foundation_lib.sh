@@ -58,3 +58,19 @@ metric_is() { [ "$(metric_value "$1")" = "$2" ]; }
 expect_metric() {
   wait_for 20 metric_is "$1" "$2" || fail "$1 = '$(metric_value "$1")', want $2"
 }
+
+# sample_columns FILE: how many sample types (value columns) go tool pprof
+# reads in FILE; 0 when it cannot read it.
+sample_columns() {
+  local n
+  n=$(go tool pprof -raw "$1" 2>/dev/null | awk '/^Samples:/ {getline; print NF; exit}')
+  echo "${n:-0}"
+}
+
+# pprof_totals FILE NCOLS [FACTOR]: go tool pprof's total of each of the
+# NCOLS value columns of FILE, times FACTOR (1), joined by commas.
+pprof_totals() {
+  local totals="" c
+  for c in $(seq 1 "$2"); do totals="$totals${totals:+,}$(( $(pprof_total "$1" "$c") * ${3:-1} ))"; done
+  echo "$totals"
+}

@@ -46,18 +46,13 @@ family() { case $1 in cpu) echo process_cpu;; heap|allocs) echo memory;; gorouti
 for type in cpu heap allocs goroutine block mutex; do
   in="$T/in/goapp.$type.pb.gz"
   fam=$(family "$type")
-  ncols=$(go tool pprof -raw "$in" 2>/dev/null | awk '/^Samples:/ {getline; print NF; exit}')
-  [ "${ncols:-0}" -ge 1 ] || fail "$type: go tool pprof cannot read the input"
-  totals=""
-  for c in $(seq 1 "$ncols"); do totals="$totals${totals:+,}$(pprof_total "$in" "$c")"; done
-  echo "$fam __name__=$fam,region=eu-west,service_name=goapp,team=new $totals" >> "$T/want"
+  ncols=$(sample_columns "$in")
+  [ "$ncols" -ge 1 ] || fail "$type: go tool pprof cannot read the input"
+  echo "$fam __name__=$fam,region=eu-west,service_name=goapp,team=new $(pprof_totals "$in" "$ncols")" >> "$T/want"
 done
 while IFS=$'\t' read -r path labels types _; do
   fam=$(basename "$(dirname "$path")")
-  ncols=$(awk -F, '{print NF}' <<<"$types")
-  totals=""
-  for c in $(seq 1 "$ncols"); do totals="$totals${totals:+,}$(pprof_total "$T/out/$path" "$c")"; done
-  echo "$fam $labels $totals" >> "$T/got"
+  echo "$fam $labels $(pprof_totals "$T/out/$path" "$(awk -F, '{print NF}' <<<"$types")")" >> "$T/got"
 done < "$T/summary"
 sort -o "$T/want" "$T/want"; sort -o "$T/got" "$T/got"
 diff -u "$T/want" "$T/got" || fail "outputs differ from inputs (family, labels or pprof totals)"

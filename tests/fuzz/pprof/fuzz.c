@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
     char err[ERR_LEN];
     int64_t t_ns, d_ns;
-    int scanned = pprof_scan_time(data, len, &t_ns, &d_ns, err, sizeof err);
+    int scanned = pprof_scan_time(data, len, &t_ns, &d_ns, NULL, err, sizeof err);
 
     pp_profile *p = profile_new();
     if (!p || profile_set_raw(p, data, len) != 0) {

@@ -3,4 +3,12 @@
 
 static const pp_component proc = BAD_PROCESSOR("unsigned_thing");
 static const pp_component *const comps[] = {&proc, NULL};
-const pp_module profpipe_module = {0x12345678u, PP_ABI_VERSION, "bad_signature", comps};
+const pp_module profpipe_module = {
+    .signature = 0x12345678u,
+    .abi_major = PP_ABI_MAJOR,
+    .abi_minor = PP_ABI_MINOR,
+    .component_size = sizeof(pp_component),
+    .size = sizeof(pp_module),
+    .name = "bad_signature",
+    .components = comps,
+};

@@ -3,4 +3,4 @@
 
 static const pp_component proc = BAD_PROCESSOR("label_edit");
 static const pp_component *const comps[] = {&proc, NULL};
-const pp_module profpipe_module = {PP_MODULE_SIGNATURE, PP_ABI_VERSION, "dup_type", comps};
+const pp_module profpipe_module = {PP_MODULE_HEADER, .name = "dup_type", .components = comps};
