@@ -128,6 +128,7 @@ int units_parse_size(const char *text, int64_t *out);
  * after loading and checking: safe from any thread. cfg_secret returns a
  * malloc'd string. */
 const char *cfg_string(const pp_config *c, const char *key);
+const char *cfg_template(const pp_config *c, const char *key);
 int64_t cfg_int(const pp_config *c, const char *key);
 double cfg_double(const pp_config *c, const char *key);
 int cfg_bool(const pp_config *c, const char *key);

@@ -428,6 +428,11 @@ typedef struct pp_host {
      * as Pyroscope's Go SDK sends them in its sample_type_config: block
      * and mutex profiles differ only there. A static string or NULL. */
     const char *(*pprof_family_display)(const pp_pprof *t, const char *const *display);
+    /* --- appended: a string option whose reader gives `$` its own
+     * meaning (relabel's `$1` templates). As cfg_string, ${env:...}
+     * expanded, but `$$` left as written for the reader to unescape, as
+     * Prometheus does (`x$$y` reaches it as `x$$y`, not `x$y`). --- */
+    const char *(*cfg_template)(const pp_config *c, const char *key);
 } pp_host;
 
 /* ------------------------------------------------------------------ */
