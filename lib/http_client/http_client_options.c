@@ -184,9 +184,9 @@ static int read_auth(const pp_host *h, const pp_config *node, http_client_settin
             return -1;
         return set_str(&s->auth_type, "Bearer");
     }
-    if (!written(h, basic, "username"))
-        return h->cfg_error(basic, "username", "required");
-    if (set_str(&s->username, child_scalar(h, basic, "username")) < 0 ||
+    /* Prometheus sends an empty user name when none is given */
+    const char *user = child_scalar(h, basic, "username");
+    if (set_str(&s->username, user ? user : "") < 0 ||
         read_secret_pair(h, basic, "password", &s->password) < 0)
         return -1;
     return 0;
