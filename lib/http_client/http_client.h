@@ -125,7 +125,7 @@ typedef struct http_client_keys {
 int http_client_read(const pp_host *h, const pp_config *node, const http_client_keys *keys,
                      http_client_settings *s);
 
-/* Reads a name: value-or-list map (params, headers) onto kv: each name
+/* Reads a name: value-or-list map (query params) onto kv: each name
  * given replaces every value of that name (any case) already there.
  * 0, or -1 (reported, or out of memory). */
 int http_client_read_multimap(const pp_host *h, const pp_config *parent, const char *key,

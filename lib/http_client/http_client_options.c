@@ -385,8 +385,10 @@ static int add_structured(const pp_host *h, const pp_config *m, const char *name
     return 0;
 }
 
-int http_client_read_multimap(const pp_host *h, const pp_config *parent, const char *key,
-                              http_client_kv **kv, size_t *n_kv)
+/* A name -> values map; with structured, Prometheus' {values, secrets,
+ * files} is a value form too (http_headers only). */
+static int read_multimap(const pp_host *h, const pp_config *parent, const char *key, int structured,
+                         http_client_kv **kv, size_t *n_kv)
 {
     const pp_config *map = h->cfg_is_set(parent, key) ? h->cfg_child(parent, key) : NULL;
     size_t i, n = map ? h->cfg_count(map) : 0;
@@ -401,7 +403,7 @@ int http_client_read_multimap(const pp_host *h, const pp_config *parent, const c
         if (!name[0])
             return h->cfg_error(map, name, "empty name");
         kv_remove(*kv, n_kv, name);
-        if (h->cfg_kind(v) == PP_NODE_MAPPING)
+        if (h->cfg_kind(v) == PP_NODE_MAPPING && structured)
             rc = add_structured(h, v, name, kv, n_kv);
         else
             rc = add_values(h, v, name, 0, kv, n_kv);
@@ -409,6 +411,12 @@ int http_client_read_multimap(const pp_host *h, const pp_config *parent, const c
             return -1;
     }
     return 0;
+}
+
+int http_client_read_multimap(const pp_host *h, const pp_config *parent, const char *key,
+                              http_client_kv **kv, size_t *n_kv)
+{
+    return read_multimap(h, parent, key, 0, kv, n_kv);
 }
 
 /* ---- proxy ---- */
@@ -423,8 +431,8 @@ static int read_proxy(const pp_host *h, const pp_config *node, int checked, http
         http_client_kv_free(s->proxy_connect_headers, s->n_proxy_connect_headers);
         s->proxy_connect_headers = NULL;
         s->n_proxy_connect_headers = 0;
-        if (http_client_read_multimap(h, node, "proxy_connect_header", &s->proxy_connect_headers,
-                                      &s->n_proxy_connect_headers) < 0)
+        if (read_multimap(h, node, "proxy_connect_header", 0, &s->proxy_connect_headers,
+                          &s->n_proxy_connect_headers) < 0)
             return -1;
     }
     if (s->proxy_from_environment && s->proxy_url && s->proxy_url[0])
@@ -453,7 +461,7 @@ int http_client_read(const pp_host *h, const pp_config *node, const http_client_
     rc |= read_proxy(h, node, keys->checked, s);
     rc |= read_bool(h, node, keys->checked, "follow_redirects", &s->follow_redirects);
     rc |= read_bool(h, node, keys->checked, "enable_http2", &s->enable_http2);
-    rc |= http_client_read_multimap(h, node, keys->headers, &s->headers, &s->n_headers);
+    rc |= read_multimap(h, node, keys->headers, 1, &s->headers, &s->n_headers);
     return rc ? -1 : 0;
 }
 

@@ -183,6 +183,9 @@ static void conflicts_refused(void **state)
     expect_refused("headers: [a, b]", "expected a mapping");
     expect_refused("headers: {X-A: {value: [x]}}", "unknown key (values, secrets or files)");
     expect_refused("headers: {X-A: [[x]]}", "expected a single value");
+    /* {values, secrets, files} is Prometheus' http_headers form only */
+    expect_refused("proxy_url: http://p:1\nproxy_connect_header: {X-A: {values: [x]}}",
+                   "expected a value or a list of values");
     expect_refused("headers: {X-A: {files: [/nonexistent/h]}}", "cannot open /nonexistent/h");
 }
 
