@@ -15,7 +15,7 @@ BUILD_PKGS="cmake make gcc pkg-config libyaml-dev libprotobuf-c-dev protobuf-c-c
 TEST_PKGS="libcmocka-dev golang-go golang-github-google-pprof-dev kcat linux-perf
   procps iproute2 curl ca-certificates jq prometheus golang-gopkg-yaml.v3-dev chromium openjdk-17-jdk-headless openssl
   stress-ng lintian systemd adduser time strace clang libclang-rt-14-dev binutils
-  libjansson-dev clang-format"
+  libjansson-dev clang-format tinyproxy"
 
 if [ "${1:-}" = --packages ]; then
   # (nodejs npm: what a machine without node gets, see below)

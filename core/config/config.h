@@ -141,6 +141,7 @@ const pp_host *config_host(void);
     .parse_size = units_parse_size
 
 const char *cfg_string(const pp_config *c, const char *key);
+const char *cfg_template(const pp_config *c, const char *key);
 int64_t cfg_int(const pp_config *c, const char *key);
 double cfg_double(const pp_config *c, const char *key);
 int cfg_bool(const pp_config *c, const char *key);

@@ -43,6 +43,14 @@ const char *cfg_string(const pp_config *c, const char *key)
     return scalar_text(c, key, opt && opt->type == PP_OPT_STRING ? PP_OPT_STRING : 0);
 }
 
+const char *cfg_template(const pp_config *c, const char *key)
+{
+    const char *text = cfg_string(c, key);
+    const pp_config *v = text ? config_node_get(c, key, NULL) : NULL;
+    /* a written value's own text (the default has no `$$` to keep) */
+    return v && v->kind == PP_NODE_SCALAR && v->template_text ? v->template_text : text;
+}
+
 int64_t cfg_int(const pp_config *c, const char *key)
 {
     int64_t v;

@@ -26,6 +26,7 @@ struct pp_config {
     int line, col;            /* where the value starts, 1-based */
     int name_line, name_col;  /* where it is named: its key or its `-` */
     char *text;               /* scalars: the value after ${env:} expansion */
+    char *template_text;      /* the same with `$$` kept as written; NULL = no `$$` */
     size_t n;                 /* sequence items or mapping pairs */
     struct pp_config **items; /* sequence items, or mapping values */
     struct pp_config **keys;  /* mapping keys (scalar nodes), n of them */

@@ -67,6 +67,7 @@ void config_node_free(pp_config *n)
     free(n->implicit);
     free(n->implicit_opts);
     free(n->text);
+    free(n->template_text);
     free(n->path);
     free(n);
 }
@@ -479,8 +480,11 @@ static int expand_one(text_buf *out, const char *s, size_t n, char *why, size_t 
     return buf_put(out, value, strlen(value));
 }
 
-/* Returns the malloc'd expansion, or NULL with the reason in why. */
-static char *expand_env(const char *in, char *why, size_t whylen)
+/* Returns the malloc'd expansion, or NULL with the reason in why. `$$`
+ * is a literal `$` (and so `$${env:X}` a literal `${env:X}`); with
+ * keep_dollars it is copied as `$$` instead, for values whose reader
+ * gives `$` a meaning of its own and unescapes `$$` itself. */
+static char *expand_env(const char *in, int keep_dollars, char *why, size_t whylen)
 {
     text_buf out = {0};
     if (buf_put(&out, "", 0) < 0)
@@ -495,7 +499,7 @@ static char *expand_env(const char *in, char *why, size_t whylen)
         if (!*p)
             break;
         if (p[1] == '$') {
-            if (buf_put(&out, "$", 1) < 0)
+            if (buf_put(&out, "$$", keep_dollars ? 2 : 1) < 0)
                 goto oom;
             p += 2;
         } else if (strncmp(p, ENV_PREFIX, strlen(ENV_PREFIX)) == 0) {
@@ -548,12 +552,16 @@ static void adopt_scalar(pp_config *n)
         return;
     n->expand = 0;
     char why[512];
-    char *value = expand_env(n->text, why, sizeof why);
+    char *value = expand_env(n->text, 0, why, sizeof why);
     if (!value) {
         config_report(n->owner, 0, n, NULL, "%s", why);
         n->unexpanded = 1;
         return;
     }
+    /* the same expansion with `$$` kept (NULL when out of memory: the
+     * getter then answers with the plain text) */
+    if (strstr(n->text, "$$"))
+        n->template_text = expand_env(n->text, 1, why, sizeof why);
     free(n->text);
     n->text = value;
 }

@@ -154,6 +154,7 @@ static const pp_host host_table = {
     .target_forget = host_target_forget,
     .pprof_family_display = pprof_family_display,
     .pprof_time = host_pprof_time,
+    .cfg_template = cfg_template,
 };
 
 const pp_host *host_api(void)

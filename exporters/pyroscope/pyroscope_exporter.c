@@ -42,22 +42,6 @@
 #define HTTP_TOO_MANY 429
 #define HTTP_SERVER_ERROR 500
 
-static const pp_option basic_auth_options[] = {
-    {"username", PP_OPT_STRING, NULL, "user name for HTTP basic auth", 0, NULL},
-    {"password", PP_OPT_STRING, NULL, "password for HTTP basic auth", 0, NULL},
-    {"password_file", PP_OPT_STRING, NULL, "file holding the password", 0, NULL},
-    {0},
-};
-
-static const pp_option tls_options[] = {
-    {"ca_file", PP_OPT_STRING, NULL, "CA bundle to verify the server with", 0, NULL},
-    {"cert_file", PP_OPT_STRING, NULL, "client certificate (PEM)", 0, NULL},
-    {"key_file", PP_OPT_STRING, NULL, "client private key (PEM)", 0, NULL},
-    {"insecure_skip_verify", PP_OPT_BOOL, "false", "do not verify the server's certificate", 0,
-     NULL},
-    {0},
-};
-
 static const pp_option pyro_options[] = {
     {"endpoint", PP_OPT_STRING, NULL,
      "base URL of the Pyroscope server, e.g. http://pyroscope:4040", 1, NULL},
@@ -68,16 +52,12 @@ static const pp_option pyro_options[] = {
      "series label whose value is sent as X-Scope-OrgID instead of tenant_id (and not as a"
      " label): forwards the tenant a pyroscope receiver kept with its tenant_label",
      0, NULL},
-    {"basic_auth", PP_OPT_SECTION, NULL, "HTTP basic auth", 0, basic_auth_options},
-    {"bearer_token", PP_OPT_STRING, NULL, "sent as Authorization: Bearer", 0, NULL},
-    {"bearer_token_file", PP_OPT_STRING, NULL, "file holding the bearer token", 0, NULL},
-    {"headers", PP_OPT_STRING_MAP, NULL, "extra HTTP headers sent with every request", 0, NULL},
+    HTTP_CLIENT_OPTIONS("tls", "headers", "false"),
     {"external_labels", PP_OPT_STRING_MAP, NULL,
      "labels set on every series sent, name: value, replacing a profile's label of that name"
      " (Alloy's pyroscope.write external_labels)",
      0, NULL},
     {"timeout", PP_OPT_DURATION, "10s", "timeout of one HTTP request", 0, NULL},
-    {"tls", PP_OPT_SECTION, NULL, "TLS settings for https endpoints", 0, tls_options},
     {"max_label_name_length", PP_OPT_INT, "1024",
      "longest label name Pyroscope accepts (-validation.max-length-label-name)", 0, NULL},
     {"max_label_value_length", PP_OPT_INT, "2048",
@@ -101,11 +81,8 @@ typedef struct pyro_exporter {
     pyro_limits limits;
     const char *tenant_id;     /* borrowed from the config; NULL = none */
     const char *tenant_label;  /* borrowed; NULL = none */
-    pyro_http_config http_cfg; /* strings borrowed from the config, or below */
-    char *password;            /* owned: from password or password_file */
-    char *bearer_token;        /* owned */
-    const char **header_names; /* owned arrays of borrowed strings */
-    const char **header_values;
+    pyro_http_config http_cfg; /* points at client */
+    http_client_settings client;
     const char **external_names; /* owned arrays of borrowed strings */
     const char **external_values;
     pyro_external external;
@@ -196,35 +173,6 @@ static int pyro_read_endpoint(pyro_exporter *e, const pp_config *cfg)
     return 0;
 }
 
-static int pyro_read_auth(pyro_exporter *e, const pp_config *cfg)
-{
-    const pp_host *h = e->h;
-    const pp_config *basic = h->cfg_child(cfg, "basic_auth");
-    if (basic && h->cfg_is_set(basic, "username")) {
-        if (h->cfg_is_set(basic, "password") && h->cfg_is_set(basic, "password_file"))
-            return h->cfg_error(basic, "password", "set password or password_file, not both");
-        e->http_cfg.username = h->cfg_string(basic, "username");
-        if (h->cfg_is_set(basic, "password") || h->cfg_is_set(basic, "password_file")) {
-            e->password = h->cfg_secret(basic, "password");
-            if (!e->password)
-                return -1;
-        }
-        e->http_cfg.password = e->password;
-    }
-    if (h->cfg_is_set(cfg, "bearer_token") || h->cfg_is_set(cfg, "bearer_token_file")) {
-        if (h->cfg_is_set(cfg, "bearer_token") && h->cfg_is_set(cfg, "bearer_token_file"))
-            return h->cfg_error(cfg, "bearer_token",
-                                "set bearer_token or bearer_token_file, not both");
-        if (e->http_cfg.username)
-            return h->cfg_error(cfg, "bearer_token", "set basic_auth or bearer_token, not both");
-        e->bearer_token = h->cfg_secret(cfg, "bearer_token");
-        if (!e->bearer_token)
-            return -1;
-        e->http_cfg.bearer_token = e->bearer_token;
-    }
-    return 0;
-}
-
 static int pyro_read_http(pyro_exporter *e, const pp_config *cfg)
 {
     const pp_host *h = e->h;
@@ -235,35 +183,14 @@ static int pyro_read_http(pyro_exporter *e, const pp_config *cfg)
         e->tenant_id = h->cfg_string(cfg, "tenant_id");
     if (h->cfg_is_set(cfg, "tenant_label"))
         e->tenant_label = h->cfg_string(cfg, "tenant_label");
-    const pp_config *tls = h->cfg_child(cfg, "tls");
-    if (tls) {
-        if (h->cfg_is_set(tls, "ca_file"))
-            e->http_cfg.ca_file = h->cfg_string(tls, "ca_file");
-        if (h->cfg_is_set(tls, "cert_file"))
-            e->http_cfg.cert_file = h->cfg_string(tls, "cert_file");
-        if (h->cfg_is_set(tls, "key_file"))
-            e->http_cfg.key_file = h->cfg_string(tls, "key_file");
-        if (!e->http_cfg.cert_file != !e->http_cfg.key_file)
-            return h->cfg_error(tls, "cert_file", "cert_file and key_file go together");
-        e->http_cfg.insecure_skip_verify = h->cfg_bool(tls, "insecure_skip_verify");
-    }
-    const pp_config *headers = h->cfg_child(cfg, "headers");
-    size_t n = headers ? h->cfg_count(headers) : 0;
-    if (n) {
-        e->header_names = calloc(n, sizeof(char *));
-        e->header_values = calloc(n, sizeof(char *));
-        if (!e->header_names || !e->header_values)
-            return -1;
-        for (size_t i = 0; i < n; i++) {
-            e->header_names[i] = h->cfg_key(headers, i);
-            e->header_values[i] = h->cfg_scalar(h->cfg_item(headers, i));
-            if (!e->header_values[i])
-                return h->cfg_error(headers, e->header_names[i], "must be a string");
-        }
-    }
-    e->http_cfg.header_names = e->header_names;
-    e->http_cfg.header_values = e->header_values;
-    e->http_cfg.n_headers = n;
+    const http_client_keys keys = {.tls = "tls", .headers = "headers", .checked = 1};
+    if (http_client_read(h, cfg, &keys, &e->client) < 0)
+        return -1;
+    if (e->client.server_name)
+        return h->cfg_error(h->cfg_child(cfg, "tls"), "server_name",
+                            "not supported by this exporter: the endpoint's host is the name "
+                            "verified");
+    e->http_cfg.client = &e->client;
     return 0;
 }
 
@@ -274,10 +201,7 @@ static void pyro_destroy(void *state)
         return;
     pyro_http_free(e->http);
     free(e->url);
-    free(e->password);
-    free(e->bearer_token);
-    free(e->header_names);
-    free(e->header_values);
+    http_client_settings_clear(&e->client);
     free(e->external_names);
     free(e->external_values);
     free(e);
@@ -293,8 +217,7 @@ static int pyro_create(const pp_host *host, pp_instance *self, const pp_config *
     e->h = host;
     e->self = self;
     if (pyro_read_endpoint(e, cfg) < 0 || pyro_read_limits(e, cfg) < 0 ||
-        pyro_read_auth(e, cfg) < 0 || pyro_read_http(e, cfg) < 0 ||
-        pyro_read_external_labels(e, cfg) < 0) {
+        pyro_read_http(e, cfg) < 0 || pyro_read_external_labels(e, cfg) < 0) {
         pyro_destroy(e);
         return -1;
     }
@@ -306,7 +229,7 @@ static int pyro_start(void *state)
 {
     pyro_exporter *e = state;
     char err[256];
-    e->http = pyro_http_new(&e->http_cfg, err, sizeof(err));
+    e->http = pyro_http_new(&e->http_cfg, e->url, err, sizeof(err));
     if (!e->http) {
         e->h->log(e->self, PP_LOG_ERROR, "%s", err);
         return -1;

@@ -24,8 +24,8 @@
 
 struct pyro_http {
     CURL *curl;
-    struct curl_slist *fixed; /* auth and user headers */
-    char *bearer_header;
+    http_client_lists lists;  /* auth and user headers, proxy */
+    struct curl_slist *fixed; /* lists.headers plus the exporter's own */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -101,40 +101,20 @@ static int http_setup(pyro_http *c, const pyro_http_config *cfg)
     rc |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout_ns / NS_PER_MS));
     rc |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     rc |= curl_easy_setopt(h, CURLOPT_USERAGENT, "profpipe");
-    if (cfg->ca_file)
-        rc |= curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file);
-    if (cfg->cert_file)
-        rc |= curl_easy_setopt(h, CURLOPT_SSLCERT, cfg->cert_file);
-    if (cfg->key_file)
-        rc |= curl_easy_setopt(h, CURLOPT_SSLKEY, cfg->key_file);
-    if (cfg->insecure_skip_verify) {
-        rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (cfg->username) {
-        rc |= curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        rc |= curl_easy_setopt(h, CURLOPT_USERNAME, cfg->username);
-        rc |= curl_easy_setopt(h, CURLOPT_PASSWORD, cfg->password ? cfg->password : "");
-    }
+    rc |= http_client_apply(h, cfg->client, &c->lists);
     return rc == 0 ? 0 : -1;
 }
 
 static int http_fixed_headers(pyro_http *c, const pyro_http_config *cfg)
 {
-    if (cfg->bearer_token) {
-        size_t len = strlen(cfg->bearer_token) + sizeof("Bearer ");
-        c->bearer_header = malloc(len);
-        if (!c->bearer_header)
+    for (const struct curl_slist *f = c->lists.headers; f; f = f->next) {
+        struct curl_slist *nl = curl_slist_append(c->fixed, f->data);
+        if (!nl)
             return -1;
-        snprintf(c->bearer_header, len, "Bearer %s", cfg->bearer_token);
-        if (add_header(&c->fixed, "Authorization", c->bearer_header) < 0)
-            return -1;
+        c->fixed = nl;
     }
     if (cfg->connect && add_header(&c->fixed, "Connect-Protocol-Version", "1") < 0)
         return -1;
-    for (size_t i = 0; i < cfg->n_headers; i++)
-        if (add_header(&c->fixed, cfg->header_names[i], cfg->header_values[i]) < 0)
-            return -1;
     /* libcurl would send "Expect: 100-continue" for large bodies: a wasted
      * round trip on every push. */
     struct curl_slist *nl = curl_slist_append(c->fixed, "Expect:");
@@ -144,7 +124,7 @@ static int http_fixed_headers(pyro_http *c, const pyro_http_config *cfg)
     return 0;
 }
 
-pyro_http *pyro_http_new(const pyro_http_config *cfg, char *err, size_t errlen)
+pyro_http *pyro_http_new(const pyro_http_config *cfg, const char *url, char *err, size_t errlen)
 {
     pthread_once(&curl_once, curl_init_once);
     pyro_http *c = calloc(1, sizeof(*c));
@@ -153,7 +133,8 @@ pyro_http *pyro_http_new(const pyro_http_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     c->curl = curl_easy_init();
-    if (!c->curl || http_setup(c, cfg) < 0 || http_fixed_headers(c, cfg) < 0) {
+    if (!c->curl || http_client_lists_build(cfg->client, url, &c->lists) < 0 ||
+        http_setup(c, cfg) < 0 || http_fixed_headers(c, cfg) < 0) {
         snprintf(err, errlen, "cannot set up libcurl");
         pyro_http_free(c);
         return NULL;
@@ -168,7 +149,7 @@ void pyro_http_free(pyro_http *c)
     if (c->curl)
         curl_easy_cleanup(c->curl);
     curl_slist_free_all(c->fixed);
-    free(c->bearer_header);
+    http_client_lists_free(&c->lists);
     free(c);
 }
 

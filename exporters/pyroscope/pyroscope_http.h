@@ -9,19 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http_client.h"
+
 typedef struct pyro_http_config {
     int64_t timeout_ns;
-    const char *ca_file; /* the TLS options: NULL = libcurl's default */
-    const char *cert_file;
-    const char *key_file;
-    int insecure_skip_verify;
-    const char *username; /* basic auth when non-NULL */
-    const char *password;
-    const char *bearer_token;        /* Authorization: Bearer when non-NULL */
-    const char *const *header_names; /* extra headers, n_headers of each */
-    const char *const *header_values;
-    size_t n_headers;
-    int connect; /* send Connect-Protocol-Version: 1 (the push API) */
+    const http_client_settings *client; /* auth, TLS, proxy, headers; borrowed */
+    int connect;                        /* send Connect-Protocol-Version: 1 (the push API) */
 } pyro_http_config;
 
 #define PYRO_HTTP_BODY_MAX 1024 /* of a response body, kept for the log */
@@ -35,8 +28,10 @@ typedef struct pyro_response {
 
 typedef struct pyro_http pyro_http;
 
-/* Copies what it needs from cfg. NULL with the reason in err. */
-pyro_http *pyro_http_new(const pyro_http_config *cfg, char *err, size_t errlen);
+/* Copies what it needs from cfg (cfg->client must outlive the handle);
+ * url is the endpoint, whose scheme picks the proxy. NULL with the
+ * reason in err. */
+pyro_http *pyro_http_new(const pyro_http_config *cfg, const char *url, char *err, size_t errlen);
 void pyro_http_free(pyro_http *c);
 
 /* POSTs body to url, with X-Scope-OrgID: tenant unless tenant is NULL or

@@ -69,7 +69,7 @@ extern "C" {
 /* Bumped on any incompatible change to this header (see above). */
 #define PP_ABI_MAJOR 2
 /* Bumped on every append; back to 0 when the major changes. */
-#define PP_ABI_MINOR 0
+#define PP_ABI_MINOR 1
 /* "PPMD": marks a pp_module so that a random .so is refused, not run. */
 #define PP_MODULE_SIGNATURE 0x50504d44u
 
@@ -479,6 +479,12 @@ typedef struct pp_host {
 
     /* --- 2.0 ends here. Append new calls below this line only, each
      * saying the minor that added it ("added in 2.1"). --- */
+
+    /* Added in 2.1: a string option whose reader gives `$` its own
+     * meaning (relabel's `$1` templates). As cfg_string, ${env:...}
+     * expanded, but `$$` left as written for the reader to unescape, as
+     * Prometheus does (`x$$y` reaches it as `x$$y`, not `x$y`). */
+    const char *(*cfg_template)(const pp_config *c, const char *key);
 } pp_host;
 
 /* 1 when the host has the call `member` (of a minor newer than the one a

@@ -305,12 +305,16 @@ static int parse_action(const char *s, relabel_action *out)
     return -1;
 }
 
-static const char *opt_string(const pp_host *host, const pp_config *item, const char *key,
-                              const char *fallback)
+/* A string option, or fallback when not written. Templates (replacement,
+ * target_label) are read with cfg_template: `$$` reaches expand_template
+ * as written, which unescapes it as Go's regexp.Expand does, so a rule
+ * pasted from Prometheus means the same here (`x$$y` gives `x$y`). */
+static const char *opt_text(const pp_host *host, const pp_config *item, const char *key,
+                            const char *fallback, int is_template)
 {
     if (!host->cfg_is_set(item, key))
         return fallback;
-    const char *s = host->cfg_string(item, key);
+    const char *s = is_template ? host->cfg_template(item, key) : host->cfg_string(item, key);
     return s ? s : fallback;
 }
 
@@ -392,7 +396,7 @@ static int rule_validate(const relabel_rule *r, const pp_host *host, const pp_co
 
 static int rule_compile_regex(relabel_rule *r, const pp_host *host, const pp_config *item)
 {
-    const char *pattern = opt_string(host, item, "regex", DEFAULT_REGEX);
+    const char *pattern = opt_text(host, item, "regex", DEFAULT_REGEX, 0);
     char msg[256];
     size_t at;
     r->re = relabel_regex_compile(pattern, msg, sizeof msg, &at);
@@ -408,14 +412,14 @@ static int rule_compile_regex(relabel_rule *r, const pp_host *host, const pp_con
  * `rules[i].<key>` with its file position. */
 static int rule_compile(relabel_rule *r, const pp_host *host, const pp_config *item)
 {
-    const char *action = opt_string(host, item, "action", "replace");
+    const char *action = opt_text(host, item, "action", "replace", 0);
     if (parse_action(action, &r->action) != 0)
         return host->cfg_error(item, "action", "unknown action \"%s\"", action);
     if (rule_read_sources(r, host, item) != 0)
         return host->cfg_error(item, NULL, "out of memory");
-    r->separator = strdup(opt_string(host, item, "separator", DEFAULT_SEPARATOR));
-    r->replacement = strdup(opt_string(host, item, "replacement", DEFAULT_REPLACEMENT));
-    const char *tl = opt_string(host, item, "target_label", NULL);
+    r->separator = strdup(opt_text(host, item, "separator", DEFAULT_SEPARATOR, 0));
+    r->replacement = strdup(opt_text(host, item, "replacement", DEFAULT_REPLACEMENT, 1));
+    const char *tl = opt_text(host, item, "target_label", NULL, 1);
     r->target_label = tl && *tl ? strdup(tl) : NULL;
     if (!r->separator || !r->replacement || (tl && *tl && !r->target_label))
         return host->cfg_error(item, NULL, "out of memory");

@@ -15,28 +15,8 @@
 #include "scrape.h"
 
 #define NS_PER_SEC 1000000000LL
-#define SECRET_FILE_MAX 65536
 
 /* ---- option table ---- */
-
-static const pp_option basic_auth_opts[] = {
-    {"username", PP_OPT_STRING, NULL, "User name.", 0, NULL},
-    {"password", PP_OPT_STRING, NULL, "Password.", 0, NULL},
-    {"password_file", PP_OPT_STRING, NULL, "File holding the password.", 0, NULL},
-    {0},
-};
-
-static const pp_option tls_opts[] = {
-    {"ca_file", PP_OPT_STRING, NULL, "CA certificates (PEM) to verify the target with.", 0, NULL},
-    {"cert_file", PP_OPT_STRING, NULL, "Client certificate (PEM).", 0, NULL},
-    {"key_file", PP_OPT_STRING, NULL, "Client certificate's key (PEM).", 0, NULL},
-    {"server_name", PP_OPT_STRING, NULL,
-     "Name to expect in the target's certificate (and send as SNI) instead of the "
-     "address' host.",
-     0, NULL},
-    {"insecure_skip_verify", PP_OPT_BOOL, "false", "Do not verify the certificate.", 0, NULL},
-    {0},
-};
 
 static const pp_option file_sd_opts[] = {
     {"files", PP_OPT_STRING_LIST, NULL,
@@ -125,9 +105,9 @@ static const pp_option profiling_opts[] = {
 
 static const pp_option scrape_opts[] = {
     {"targets", PP_OPT_ANY, NULL,
-     "Targets: each a \"host:port\" or URL string, or a mapping {address, labels, and "
-     "bearer_token, bearer_token_file, basic_auth, http_headers, tls_config, proxy_url "
-     "overriding the job's}.",
+     "Targets: each a \"host:port\" or URL string, a mapping {address, labels, and any HTTP "
+     "client option (auth, tls_config, proxy, http_headers) overriding the job's}, or "
+     "{__address__, label: value...} as discovery.* writes it.",
      0, NULL},
     {"file_sd", PP_OPT_SECTION, NULL, "Targets from Prometheus file_sd files.", 0, file_sd_opts},
     {"job_name", PP_OPT_STRING, NULL, "The `job` label; default the component id.", 0, NULL},
@@ -138,19 +118,15 @@ static const pp_option scrape_opts[] = {
     {"delta_profiling_duration", PP_OPT_DURATION, NULL,
      "?seconds= of `delta` profile types (CPU); default scrape_interval - 1s.", 0, NULL},
     {"profiling_duration", PP_OPT_DURATION, NULL, "Same as delta_profiling_duration.", 0, NULL},
-    {"params", PP_OPT_STRING_MAP, NULL, "Query parameters added to every request.", 0, NULL},
+    {.name = "params",
+     .type = PP_OPT_ANY,
+     .description = "Query parameters added to every request: `name: value` or `name: [v1, "
+                    "v2]` (Alloy's map of lists)."},
     {"body_size_limit", PP_OPT_SIZE, "64MiB",
      "A body larger than this, as received (the transfer is aborted) or once inflated, "
      "fails the scrape; 0 = no limit.",
      0, NULL},
-    {"bearer_token", PP_OPT_STRING, NULL, "Sent as `Authorization: Bearer`.", 0, NULL},
-    {"bearer_token_file", PP_OPT_STRING, NULL, "File holding the bearer token.", 0, NULL},
-    {"basic_auth", PP_OPT_SECTION, NULL, "HTTP basic authentication.", 0, basic_auth_opts},
-    {"http_headers", PP_OPT_STRING_MAP, NULL,
-     "Headers sent with every request (e.g. X-Pprof-Token).", 0, NULL},
-    {"tls_config", PP_OPT_SECTION, NULL, "TLS settings for https targets.", 0, tls_opts},
-    {"proxy_url", PP_OPT_STRING, NULL, "HTTP proxy to send requests through.", 0, NULL},
-    {"follow_redirects", PP_OPT_BOOL, "true", "Follow HTTP redirects.", 0, NULL},
+    HTTP_CLIENT_OPTIONS("tls_config", "http_headers", "true"),
     {"profiling_config", PP_OPT_SECTION, NULL, "Which profile types to scrape, and where.", 0,
      profiling_opts},
     {0},
@@ -162,57 +138,6 @@ static const char *child_scalar(const pp_host *h, const pp_config *node, const c
 {
     const pp_config *c = node ? h->cfg_child(node, key) : NULL;
     return c ? h->cfg_scalar(c) : NULL;
-}
-
-static int dup_opt(char **dst, const char *s)
-{
-    if (!s)
-        return 0;
-    free(*dst);
-    *dst = strdup(s);
-    return *dst ? 0 : -1;
-}
-
-/* Reads a secret file, trailing newline cut; NULL on error (reported). */
-static char *read_secret(const pp_host *h, const pp_config *node, const char *key, const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    size_t n;
-    if (!f) {
-        h->cfg_error(node, key, "cannot open %s: %m", path);
-        return NULL;
-    }
-    buf = malloc(SECRET_FILE_MAX + 1);
-    n = buf ? fread(buf, 1, SECRET_FILE_MAX, f) : 0;
-    fclose(f);
-    if (!buf)
-        return NULL;
-    buf[n] = '\0';
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    return buf;
-}
-
-/* `key` or `key`_file of a node; *out untouched if neither is there. */
-static int read_secret_pair(const pp_host *h, const pp_config *node, const char *key, char **out)
-{
-    char file_key[64];
-    const char *v = child_scalar(h, node, key), *file;
-    snprintf(file_key, sizeof file_key, "%s_file", key);
-    file = child_scalar(h, node, file_key);
-    if (v && file)
-        return h->cfg_error(node, key, "set %s or %s, not both", key, file_key);
-    if (v)
-        return dup_opt(out, v);
-    if (file) {
-        char *s = read_secret(h, node, file_key, file);
-        if (!s)
-            return -1;
-        free(*out);
-        *out = s;
-    }
-    return 0;
 }
 
 static int check_scalars(const pp_host *h, const pp_config *map)
@@ -240,6 +165,8 @@ static int check_keys(const pp_host *h, const pp_config *node, const pp_option *
             rc = h->cfg_error(node, k, "unknown key");
             continue;
         }
+        if (o->type == PP_OPT_ANY)
+            continue; /* its reader checks it */
         if ((o->type == PP_OPT_SECTION || o->type == PP_OPT_STRING_MAP) &&
             h->cfg_kind(v) != PP_NODE_MAPPING)
             rc = h->cfg_error(node, k, "expected a mapping");
@@ -286,54 +213,21 @@ static int read_map(const pp_host *h, const pp_config *map, scrape_kv **kv, size
     return 0;
 }
 
-/* Transport settings from a node (the job's options or a target's
- * mapping) onto t: only what the node sets changes. */
-static int read_transport(const pp_host *h, const pp_config *node, scrape_transport *t)
+/* Transport settings from a node (the job's options, checked by the
+ * host, or a target's mapping) onto t: only what the node sets changes. */
+static int read_transport(const pp_host *h, const pp_config *node, int checked, scrape_transport *t)
 {
-    const pp_config *basic = h->cfg_child(node, "basic_auth");
-    const pp_config *tls = h->cfg_child(node, "tls_config");
-    const char *skip = child_scalar(h, tls, "insecure_skip_verify");
-    int sets_bearer =
-        child_scalar(h, node, "bearer_token") || child_scalar(h, node, "bearer_token_file");
-    int sets_basic = basic && h->cfg_count(basic) > 0;
-    if (sets_bearer && sets_basic)
-        return h->cfg_error(node, "basic_auth", "set bearer_token or basic_auth, not both");
-    if (sets_bearer || sets_basic) {
-        /* a target's own auth replaces the job's, whichever kind it is */
-        free(t->bearer_token);
-        free(t->username);
-        free(t->password);
-        t->bearer_token = t->username = t->password = NULL;
-    }
-    if (read_secret_pair(h, node, "bearer_token", &t->bearer_token) < 0)
-        return -1;
-    if (sets_basic && (dup_opt(&t->username, child_scalar(h, basic, "username")) < 0 ||
-                       read_secret_pair(h, basic, "password", &t->password) < 0))
-        return -1;
-    if (dup_opt(&t->proxy_url, child_scalar(h, node, "proxy_url")) < 0 ||
-        dup_opt(&t->ca_file, child_scalar(h, tls, "ca_file")) < 0 ||
-        dup_opt(&t->cert_file, child_scalar(h, tls, "cert_file")) < 0 ||
-        dup_opt(&t->key_file, child_scalar(h, tls, "key_file")) < 0 ||
-        dup_opt(&t->server_name, child_scalar(h, tls, "server_name")) < 0)
-        return -1;
-    if (skip && strcmp(skip, "true") != 0 && strcmp(skip, "false") != 0)
-        return h->cfg_error(tls, "insecure_skip_verify", "expected true or false");
-    if (skip)
-        t->insecure_skip_verify = strcmp(skip, "true") == 0;
-    return read_map(h, h->cfg_child(node, "http_headers"), &t->headers, &t->n_headers);
+    const http_client_keys keys = {
+        .tls = "tls_config", .headers = "http_headers", .checked = checked};
+    return http_client_read(h, node, &keys, t);
 }
 
 /* ---- targets ---- */
 
 static const pp_option target_opts[] = {
-    {"address", PP_OPT_STRING, NULL, NULL, 1, NULL},
-    {"labels", PP_OPT_STRING_MAP, NULL, NULL, 0, NULL},
-    {"bearer_token", PP_OPT_STRING, NULL, NULL, 0, NULL},
-    {"bearer_token_file", PP_OPT_STRING, NULL, NULL, 0, NULL},
-    {"basic_auth", PP_OPT_SECTION, NULL, NULL, 0, basic_auth_opts},
-    {"http_headers", PP_OPT_STRING_MAP, NULL, NULL, 0, NULL},
-    {"tls_config", PP_OPT_SECTION, NULL, NULL, 0, tls_opts},
-    {"proxy_url", PP_OPT_STRING, NULL, NULL, 0, NULL},
+    {.name = "address", .type = PP_OPT_STRING, .required = 1},
+    {.name = "labels", .type = PP_OPT_STRING_MAP},
+    HTTP_CLIENT_OPTIONS("tls_config", "http_headers", "true"),
     {0},
 };
 
@@ -395,8 +289,8 @@ static int read_target(const pp_host *h, const scrape_config *c, const pp_config
             return -1;
         if (has_transport(h, item)) {
             s->transport = calloc(1, sizeof *s->transport);
-            if (!s->transport || scrape_transport_copy(s->transport, &c->transport) < 0 ||
-                read_transport(h, item, s->transport) < 0)
+            if (!s->transport || http_client_settings_copy(s->transport, &c->transport) < 0 ||
+                read_transport(h, item, 0, s->transport) < 0)
                 return -1;
         }
     } else if (!addr || !addr[0]) {
@@ -573,13 +467,12 @@ static int read_config(const pp_host *h, pp_instance *self, const pp_config *cfg
         return h->cfg_error(cfg, "scheme", "must be http or https");
     limit = h->cfg_size(cfg, "body_size_limit");
     c->body_size_limit = limit > 0 ? limit : 0;
-    c->transport.follow_redirects = h->cfg_bool(cfg, "follow_redirects");
-    if (read_map(h, h->cfg_child(cfg, "params"), &c->params, &c->n_params) < 0 ||
-        read_ptypes(h, cfg, c) < 0)
+    if (read_ptypes(h, cfg, c) < 0)
         return -1; /* out of memory */
     /* each reader reports its own errors: run them all, so that one
      * validate run lists every mistake */
-    rc |= read_transport(h, cfg, &c->transport);
+    rc |= http_client_read_multimap(h, cfg, "params", &c->params, &c->n_params);
+    rc |= read_transport(h, cfg, 1, &c->transport);
     rc |= read_durations(h, cfg, c);
     rc |= read_targets(h, cfg, c);
     rc |= read_file_sd(h, cfg, c);

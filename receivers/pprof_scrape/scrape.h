@@ -25,11 +25,10 @@
 
 #include <profpipe/plugin.h>
 
-/* One name/value pair (series label or HTTP header piece); both owned. */
-typedef struct scrape_kv {
-    char *name;
-    char *value;
-} scrape_kv;
+#include "http_client.h"
+
+/* One name/value pair (series label, query parameter); both owned. */
+typedef http_client_kv scrape_kv;
 
 /* One profile type to fetch from every target (profiling_config). */
 typedef struct scrape_ptype {
@@ -39,22 +38,9 @@ typedef struct scrape_ptype {
     int server_delta; /* godeltaprof: the target already sends deltas */
 } scrape_ptype;
 
-/* How to reach a target: auth, TLS, proxy, headers. Job-wide, or a
- * target's own copy with its overrides applied. All strings owned. */
-typedef struct scrape_transport {
-    char *bearer_token;
-    char *username;
-    char *password;
-    char *proxy_url;
-    char *ca_file;
-    char *cert_file;
-    char *key_file;
-    char *server_name;
-    int insecure_skip_verify;
-    int follow_redirects;
-    scrape_kv *headers;
-    size_t n_headers;
-} scrape_transport;
+/* How to reach a target: auth, TLS, proxy, headers (lib/http_client).
+ * Job-wide, or a target's own copy with its overrides applied. */
+typedef http_client_settings scrape_transport;
 
 /* A target as written (static `targets` item or a file_sd entry). */
 typedef struct scrape_spec {
@@ -71,7 +57,7 @@ typedef struct scrape_config {
     int64_t timeout_ns;
     int64_t profiling_seconds; /* ?seconds= of the `delta` profile types */
     int64_t body_size_limit;   /* bytes; 0 = none */
-    scrape_kv *params;         /* extra query parameters */
+    scrape_kv *params;         /* extra query parameters; a name may repeat */
     size_t n_params;
     scrape_transport transport;
     scrape_ptype *ptypes;
@@ -86,9 +72,6 @@ typedef struct scrape_config {
 /* --- scrape_targets.c --- */
 
 void scrape_kv_free(scrape_kv *kv, size_t n);
-void scrape_transport_clear(scrape_transport *t);
-/* Deep copy of src into dst (dst cleared first by the caller). 0 or -1. */
-int scrape_transport_copy(scrape_transport *dst, const scrape_transport *src);
 void scrape_spec_clear(scrape_spec *s);
 void scrape_config_free(scrape_config *c);
 

@@ -34,7 +34,6 @@
 #define EASY_POOL_MAX 64
 #define BODY_INITIAL_CAP 16384
 #define CONNECT_TIMEOUT_MAX_MS 5000L
-#define MAX_REDIRECTS 5L
 #define USER_AGENT "profpipe-pprof-scrape/1"
 /* Socket events handled per epoll_wait. */
 #define EPOLL_BATCH 256
@@ -134,34 +133,11 @@ void scrape_slot_abort(scrape_loop *l, scrape_slot *s)
 
 /* ---- starting a transfer ---- */
 
-static void set_transport(CURL *c, const scrape_target *t)
+static int set_transport(CURL *c, const scrape_target *t)
 {
-    const scrape_transport *tr = &t->transport;
-    if (t->headers)
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
     if (t->connect_to)
         curl_easy_setopt(c, CURLOPT_CONNECT_TO, t->connect_to);
-    if (tr->username) {
-        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(c, CURLOPT_USERNAME, tr->username);
-        curl_easy_setopt(c, CURLOPT_PASSWORD, tr->password ? tr->password : "");
-    }
-    if (tr->proxy_url)
-        curl_easy_setopt(c, CURLOPT_PROXY, tr->proxy_url);
-    if (tr->ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, tr->ca_file);
-    if (tr->cert_file)
-        curl_easy_setopt(c, CURLOPT_SSLCERT, tr->cert_file);
-    if (tr->key_file)
-        curl_easy_setopt(c, CURLOPT_SSLKEY, tr->key_file);
-    if (tr->insecure_skip_verify) {
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (tr->follow_redirects) {
-        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(c, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
-    }
+    return http_client_apply(c, &t->transport, &t->lists);
 }
 
 static int slot_start(scrape_loop *l, scrape_slot *s, int64_t now)
@@ -193,8 +169,7 @@ static int slot_start(scrape_loop *l, scrape_slot *s, int64_t now)
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     if (cfg->body_size_limit > 0)
         curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->body_size_limit);
-    set_transport(c, s->target);
-    if (curl_multi_add_handle(l->multi, c) != CURLM_OK) {
+    if (set_transport(c, s->target) < 0 || curl_multi_add_handle(l->multi, c) != CURLM_OK) {
         body_free(&s->body);
         easy_put(l, e);
         return -1;

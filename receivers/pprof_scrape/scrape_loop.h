@@ -72,7 +72,7 @@ typedef struct scrape_target {
     scrape_kv *labels;   /* series labels but __name__; sorted */
     size_t n_labels;
     scrape_transport transport;
-    struct curl_slist *headers;
+    http_client_lists lists; /* headers, proxy: built once per target */
     struct curl_slist *connect_to;
     scrape_slot *slots;
     size_t n_slots;

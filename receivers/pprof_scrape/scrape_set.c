@@ -88,27 +88,6 @@ static char *metric_labels(const char *target, const scrape_kv *series, size_t n
     return s;
 }
 
-static int build_headers(scrape_target *t)
-{
-    const scrape_transport *tr = &t->transport;
-    char line[4096];
-    size_t i;
-    struct curl_slist *n;
-    if (tr->bearer_token) {
-        snprintf(line, sizeof line, "Authorization: Bearer %s", tr->bearer_token);
-        if (!(n = curl_slist_append(t->headers, line)))
-            return -1;
-        t->headers = n;
-    }
-    for (i = 0; i < tr->n_headers; i++) {
-        snprintf(line, sizeof line, "%s: %s", tr->headers[i].name, tr->headers[i].value);
-        if (!(n = curl_slist_append(t->headers, line)))
-            return -1;
-        t->headers = n;
-    }
-    return 0;
-}
-
 /* URL of one profile type: base + path + params (+ seconds). */
 static char *slot_url(const scrape_loop *l, const char *base, const scrape_ptype *pt)
 {
@@ -245,8 +224,10 @@ static scrape_target *target_new(scrape_loop *l, wanted *w, scrape_target *const
     w->labels = NULL;
     w->n_labels = 0;
     t->down_reason = REASON_NONE;
-    if (scrape_transport_copy(&t->transport, tr) < 0 || build_base(t, w->scheme, w->prefix) < 0 ||
-        build_headers(t) < 0 || !(t->metric_labels = unique_metric_labels(l, next, n_next, t)))
+    if (http_client_settings_copy(&t->transport, tr) < 0 ||
+        build_base(t, w->scheme, w->prefix) < 0 ||
+        http_client_lists_build(&t->transport, t->base_url, &t->lists) < 0 ||
+        !(t->metric_labels = unique_metric_labels(l, next, n_next, t)))
         goto fail;
     t->m_up = l->host->metric(l->self, "scrape_up", "1 if the target answers, 0 if it is down.",
                               PP_GAUGE, t->metric_labels);
@@ -288,8 +269,8 @@ void scrape_target_free(scrape_loop *l, scrape_target *t)
     free(t->instance);
     free(t->metric_labels);
     scrape_kv_free(t->labels, t->n_labels);
-    scrape_transport_clear(&t->transport);
-    curl_slist_free_all(t->headers);
+    http_client_settings_clear(&t->transport);
+    http_client_lists_free(&t->lists);
     curl_slist_free_all(t->connect_to);
     free(t);
 }

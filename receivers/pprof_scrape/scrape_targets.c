@@ -19,72 +19,7 @@
 
 void scrape_kv_free(scrape_kv *kv, size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; i++) {
-        free(kv[i].name);
-        free(kv[i].value);
-    }
-    free(kv);
-}
-
-void scrape_transport_clear(scrape_transport *t)
-{
-    free(t->bearer_token);
-    free(t->username);
-    free(t->password);
-    free(t->proxy_url);
-    free(t->ca_file);
-    free(t->cert_file);
-    free(t->key_file);
-    free(t->server_name);
-    scrape_kv_free(t->headers, t->n_headers);
-    memset(t, 0, sizeof *t);
-}
-
-static int dup_or_null(char **dst, const char *src)
-{
-    *dst = NULL;
-    if (!src)
-        return 0;
-    *dst = strdup(src);
-    return *dst ? 0 : -1;
-}
-
-static int kv_copy(scrape_kv **dst, size_t *n_dst, const scrape_kv *src, size_t n)
-{
-    size_t i;
-    *dst = NULL;
-    *n_dst = 0;
-    if (n == 0)
-        return 0;
-    *dst = calloc(n, sizeof **dst);
-    if (!*dst)
-        return -1;
-    *n_dst = n;
-    for (i = 0; i < n; i++)
-        if (dup_or_null(&(*dst)[i].name, src[i].name) < 0 ||
-            dup_or_null(&(*dst)[i].value, src[i].value) < 0)
-            return -1;
-    return 0;
-}
-
-int scrape_transport_copy(scrape_transport *dst, const scrape_transport *src)
-{
-    dst->insecure_skip_verify = src->insecure_skip_verify;
-    dst->follow_redirects = src->follow_redirects;
-    if (dup_or_null(&dst->bearer_token, src->bearer_token) < 0 ||
-        dup_or_null(&dst->username, src->username) < 0 ||
-        dup_or_null(&dst->password, src->password) < 0 ||
-        dup_or_null(&dst->proxy_url, src->proxy_url) < 0 ||
-        dup_or_null(&dst->ca_file, src->ca_file) < 0 ||
-        dup_or_null(&dst->cert_file, src->cert_file) < 0 ||
-        dup_or_null(&dst->key_file, src->key_file) < 0 ||
-        dup_or_null(&dst->server_name, src->server_name) < 0 ||
-        kv_copy(&dst->headers, &dst->n_headers, src->headers, src->n_headers) < 0) {
-        scrape_transport_clear(dst);
-        return -1;
-    }
-    return 0;
+    http_client_kv_free(kv, n);
 }
 
 void scrape_spec_clear(scrape_spec *s)
@@ -92,7 +27,7 @@ void scrape_spec_clear(scrape_spec *s)
     free(s->address);
     scrape_kv_free(s->labels, s->n_labels);
     if (s->transport) {
-        scrape_transport_clear(s->transport);
+        http_client_settings_clear(s->transport);
         free(s->transport);
     }
     memset(s, 0, sizeof *s);
@@ -106,7 +41,7 @@ void scrape_config_free(scrape_config *c)
     free(c->job);
     free(c->scheme);
     scrape_kv_free(c->params, c->n_params);
-    scrape_transport_clear(&c->transport);
+    http_client_settings_clear(&c->transport);
     for (i = 0; i < c->n_ptypes; i++) {
         free(c->ptypes[i].name);
         free(c->ptypes[i].path);

@@ -565,6 +565,10 @@ static void test_env_expansion(void **state)
     assert_string_equal(cfg_string(n, "d"), "was empty");
     assert_string_equal(cfg_string(n, "e"), "");
     assert_string_equal(cfg_string(n, "f"), "cost $5 and ${env:PP_TEST_HOST}");
+    /* templates (relabel's replacement) keep `$$` for their own reader */
+    assert_string_equal(cfg_template(n, "f"), "cost $$5 and $${env:PP_TEST_HOST}");
+    assert_string_equal(cfg_template(n, "a"), "db.local");
+    assert_string_equal(cfg_template(n, "g"), "${1}-canary $x");
     assert_string_equal(cfg_string(n, "g"), "${1}-canary $x");
     assert_string_equal(cfg_string(n, "h"), "");
     assert_string_equal(cfg_scalar(cfg_item(cfg_child(n, "list"), 0)), "5432");

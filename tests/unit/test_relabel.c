@@ -113,10 +113,16 @@ static const relabel_case cases[] = {
     {"\\d+ (RE2 class) matches digits",
      "- {source_labels: [lat], regex: '(\\d+)ms', target_label: n}", "lat=250ms", "lat=250ms,n=250",
      0},
-    /* the config loader turns $$ into $ (as the OpenTelemetry Collector
-     * does), so Prometheus' $$ is written $$$$ in a profpipe config */
-    {"$$ is a literal dollar", "- {source_labels: [a], target_label: b, replacement: 'cost$$$$1'}",
+    /* a replacement pasted from Prometheus means what it means there
+     * (Prometheus 2.42's relabel, checked against the real binary by
+     * e2e/processors/test_relabel_dollar): the config loader leaves `$$`
+     * in templates for the relabel expansion to unescape */
+    {"$$ is a literal dollar", "- {source_labels: [a], target_label: b, replacement: 'cost$$1'}",
      "a=v", "a=v,b=cost$1", 0},
+    {"x$$y gives x$y as in Prometheus",
+     "- {source_labels: [a], target_label: b, replacement: 'x$$y'}", "a=v", "a=v,b=x$y", 0},
+    {"$$$$ is two dollars", "- {source_labels: [a], target_label: b, replacement: '$$$$$1'}", "a=v",
+     "a=v,b=$$v", 0},
     {"an empty regex matches only the empty value",
      "- {source_labels: [missing], regex: '', target_label: t, replacement: set}", "", "t=set", 0},
     {"replace may overwrite service_name",

@@ -18,6 +18,11 @@
 #   tenant_label      one PushRequest per tenant, the label as X-Scope-OrgID
 #   TLS               ca_file and a client certificate (mutual TLS), or
 #                     insecure_skip_verify; an unknown CA is retried, not sent
+#   http client       lib/http_client's options as Alloy's pyroscope.write
+#                     has them: inline ca_pem/cert_pem/key_pem, min_version,
+#                     authorization from credentials_file, list-valued
+#                     headers; HTTP/2 by default, HTTP/1.1 with
+#                     enable_http2: false (the Go server reports which)
 source "$SOURCE_DIR/tests/e2e/lib.sh"
 source "$SOURCE_DIR/tests/e2e/pyroscope/pyro_lib.sh"
 
@@ -26,6 +31,7 @@ go_profiles_into "$T/in"
 n_in=$(ls "$T/in"/*.pb.gz | wc -l)
 [ "$n_in" -ge 5 ] || fail "profgen wrote $n_in profiles"
 
+DEFAULT_HEADERS="headers: {X-Extra: yes}"
 # run_agent NAME RECORDER_PORT EXTRA_EXPORTER_YAML: file receiver -> exporter.
 run_agent() {
   local name=$1 rport=$2 extra=$3
@@ -42,7 +48,7 @@ exporters:
     endpoint: ${scheme:-http}://127.0.0.1:$rport
     tenant_id: tenant-1
     ${auth:-bearer_token: tok3n}
-    headers: {X-Extra: yes}
+    ${headers:-$DEFAULT_HEADERS}
     retry_on_failure: {initial_interval: 100ms, max_interval: 300ms, max_elapsed_time: ${give_up_after:-60s}}
 $extra
 service:
@@ -267,3 +273,37 @@ wait_for 20 retried ||
 kill -TERM "$PROFPIPE_PID"
 [ "$(count_lines "$T/r7.log" '^req ')" = 0 ] || fail "TLS unknown CA: a request got through"
 pass "TLS: mutual TLS with ca_file, insecure_skip_verify, unknown CA retried and never sent"
+
+# -- http client options (lib/http_client) -------------------------------------
+: >"$T/r7.log"
+printf 'tok3n\n' >"$T/cred"
+pem() { sed 's/^/        /' "$1"; } # a PEM file as a YAML block scalar's lines
+tls_pem="    tls:
+      min_version: TLS12
+      ca_pem: |
+$(pem "$T/tls/ca.pem")
+      cert_pem: |
+$(pem "$T/tls/client.pem")
+      key_pem: |
+$(pem "$T/tls/client-key.pem")"
+auth="authorization: {type: Bearer, credentials_file: $T/cred}"
+headers="headers: {X-Extra: yes, X-Multi: [m1, m2]}"
+run_agent a10 "$rp" "$tls_pem"
+wait_for 30 finished || fail "http client: not finished; $(tail -5 "$T/a10.log")"
+stop_profpipe "$PROFPIPE_PID"
+n_req=$(count_lines "$T/r7.log" '^req ')
+n_h2=$(count_lines "$T/r7.log" '^req .*status=200 tenant=tenant-1 auth=ok len=[0-9]+ proto=HTTP/2.0 x-multi=m1,m2$')
+[ "$n_req" -ge 1 ] && [ "$n_h2" = "$n_req" ] ||
+  fail "http client: $n_h2 of $n_req requests over HTTP/2 with auth and both X-Multi values: $(head -3 "$T/r7.log")"
+[ "$(count_lines "$T/r7.log" '^profile .*status=200 ')" = "$n_in" ] || fail "http client: not every profile sent"
+: >"$T/r7.log"
+run_agent a11 "$rp" "$tls_pem
+    enable_http2: false"
+wait_for 30 finished || fail "http client h1: not finished; $(tail -5 "$T/a11.log")"
+stop_profpipe "$PROFPIPE_PID"
+n_req=$(count_lines "$T/r7.log" '^req ')
+n_h1=$(count_lines "$T/r7.log" '^req .*status=200 .*auth=ok .*proto=HTTP/1.1 x-multi=m1,m2$')
+[ "$n_req" -ge 1 ] && [ "$n_h1" = "$n_req" ] || fail "http client h1: $n_h1 of $n_req over HTTP/1.1"
+[ "$(count_lines "$T/r7.log" '^profile .*status=200 ')" = "$n_in" ] || fail "http client h1: not every profile sent"
+unset auth headers
+pass "http client: inline PEM, min_version, authorization from credentials_file, list-valued headers; HTTP/2 by default, HTTP/1.1 with enable_http2: false"

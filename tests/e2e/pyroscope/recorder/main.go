@@ -376,9 +376,9 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		status = http.StatusBadRequest
 		r.printf("error req=%d msg=header %s %q, want %q", n, name, req.Header.Get(name), want)
 	}
-	r.printf("req n=%d ms=%d path=%s status=%d tenant=%s auth=%s len=%d", n,
+	r.printf("req n=%d ms=%d path=%s status=%d tenant=%s auth=%s len=%d proto=%s x-multi=%s", n,
 		time.Now().UnixNano()/int64(time.Millisecond), req.URL.Path, status, gotTenant, auth,
-		len(body))
+		len(body), req.Proto, strings.Join(req.Header.Values("X-Multi"), ","))
 	if err == nil {
 		switch req.URL.Path {
 		case "/push.v1.PusherService/Push":

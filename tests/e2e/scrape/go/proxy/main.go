@@ -6,7 +6,9 @@
 // authority that does not resolve (e.g. a .invalid name) to a real
 // address: a scrape of that name can only have succeeded through here.
 // GET /recorded (a plain, non-proxy request) returns the records as JSON.
-// CONNECT (https through the proxy) is refused: the test scrapes http.
+// CONNECT (https through the proxy) is refused, unless -connect: then
+// the tunnel is opened (to the -map'ed address) and the CONNECT request's
+// X-* and Proxy-Authorization headers are recorded with all their values.
 package main
 
 import (
@@ -27,12 +29,15 @@ type record struct {
 	URL    string `json:"url"`
 	Token  string `json:"token"`
 	Status int    `json:"status"`
+	// CONNECT only: the headers the client sent to the proxy
+	Headers map[string][]string `json:"headers,omitempty"`
 }
 
 var (
 	mu      sync.Mutex
 	records []record
 	mapped  = map[string]string{}
+	tunnel  = flag.Bool("connect", false, "open CONNECT tunnels (recording their headers)")
 	// no proxy of our own, whatever the environment says
 	upstream = &http.Transport{Proxy: nil}
 )
@@ -76,8 +81,41 @@ func forward(w http.ResponseWriter, r *http.Request) {
 	keep(rec)
 }
 
+func connect(w http.ResponseWriter, r *http.Request) {
+	rec := record{Method: r.Method, URL: r.Host, Headers: map[string][]string{}}
+	for k, v := range r.Header {
+		if strings.HasPrefix(k, "X-") || k == "Proxy-Authorization" {
+			rec.Headers[k] = v
+		}
+	}
+	dest := r.Host
+	if to, ok := mapped[r.Host]; ok {
+		dest = to
+	}
+	up, err := net.Dial("tcp", dest)
+	if err != nil {
+		rec.Status = http.StatusBadGateway
+		keep(rec)
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	rec.Status = http.StatusOK
+	keep(rec)
+	conn, buf, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		up.Close()
+		return
+	}
+	conn.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n"))
+	go func() { io.Copy(up, buf); up.Close() }()
+	io.Copy(conn, up)
+	conn.Close()
+}
+
 func handle(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case r.Method == http.MethodConnect && *tunnel:
+		connect(w, r)
 	case r.Method == http.MethodConnect:
 		keep(record{Method: r.Method, URL: r.Host, Status: http.StatusMethodNotAllowed})
 		http.Error(w, "CONNECT not supported", http.StatusMethodNotAllowed)

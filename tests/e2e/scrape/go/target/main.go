@@ -30,6 +30,8 @@
 // -tls-name serves HTTPS with a self-signed certificate for that name;
 // -tls-client-cert also requires a client certificate (mutual TLS);
 // -bearer and -basic make the prod mode check those instead of the token.
+// -tls-max 1.2 offers TLS 1.2 at most; -h2 offers HTTP/2 over TLS (ALPN)
+// besides HTTP/1.1; /requests shows the protocol each request came over.
 package main
 
 import (
@@ -202,6 +204,21 @@ type request struct {
 	Status int    `json:"status"`
 	Port   string `json:"port"`
 	Query  string `json:"query"`
+	// what the client sent: protocol (HTTP/1.1, HTTP/2.0), Authorization
+	// and every X-* header with all its values
+	Proto   string              `json:"proto"`
+	Auth    string              `json:"auth"`
+	Headers map[string][]string `json:"headers"`
+}
+
+func xHeaders(h http.Header) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range h {
+		if strings.HasPrefix(k, "X-") {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 var (
@@ -235,7 +252,7 @@ func logged(next http.Handler) http.Handler {
 		reqMu.Lock()
 		if len(requests) < requestLogSize {
 			requests = append(requests, request{time.Now().UnixMilli(), r.URL.Path, sw.status, port,
-				r.URL.RawQuery})
+				r.URL.RawQuery, r.Proto, r.Header.Get("Authorization"), xHeaders(r.Header)})
 		}
 		reqMu.Unlock()
 	})
@@ -446,6 +463,8 @@ func main() {
 		"with -tls-name: require a client certificate; write it here (its key to this + .key)")
 	flag.StringVar(&bearer, "bearer", "", "prod: require this bearer token instead of X-Pprof-Token")
 	basic := flag.String("basic", "", "prod: require basic auth user:password instead")
+	tlsMax := flag.String("tls-max", "", "with -tls-name: newest TLS version offered (1.2)")
+	h2 := flag.Bool("h2", false, "with -tls-name: offer HTTP/2 (ALPN h2)")
 	flag.Parse()
 	if u, p, ok := strings.Cut(*basic, ":"); ok {
 		basicUser, basicPass = u, p
@@ -455,6 +474,9 @@ func main() {
 		tlsConfig = selfSigned(*tlsName, *tlsCA)
 		if *clientCert != "" {
 			requireClientCert(tlsConfig, *clientCert, *clientCert+".key")
+		}
+		if *tlsMax == "1.2" {
+			tlsConfig.MaxVersion = tls.VersionTLS12
 		}
 	}
 	runtime.MemProfileRate = *memRate
@@ -529,10 +551,16 @@ func main() {
 			if err != nil {
 				log.Fatal(err)
 			}
+			wg.Add(1)
+			if tlsConfig != nil && *h2 {
+				// ServeTLS adds "h2" to the offered protocols
+				srv := &http.Server{Handler: control, TLSConfig: tlsConfig}
+				go func() { defer wg.Done(); log.Fatal(srv.ServeTLS(ln, "", "")) }()
+				continue
+			}
 			if tlsConfig != nil {
 				ln = tls.NewListener(ln, tlsConfig)
 			}
-			wg.Add(1)
 			go func() { defer wg.Done(); log.Fatal(http.Serve(ln, control)) }()
 		}
 	}
