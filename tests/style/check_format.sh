@@ -23,25 +23,31 @@ files() { # the C files of ROOT: git's list when it is a clone, else every one
 }
 
 check() {
-  local root=$1 n=0 bad=0 f
-  while IFS= read -r f; do
-    n=$((n + 1))
-    if ! "$fmt" --style=file --dry-run -Werror "$f" >/dev/null 2>&1; then
-      echo "format: ${f#"$root"/} differs from clang-format's output (run: clang-format -i ${f#"$root"/})"
-      bad=$((bad + 1))
-    fi
-  done < <(files "$root")
+  local root=$1 n bad
+  files "$root" >"$tmpdir/files"
+  n=$(wc -l <"$tmpdir/files")
   if [ "$n" = 0 ]; then
     echo "format: no C files found under $root"
     return 1
   fi
-  [ $bad = 0 ] && echo "format: all $n C files as clang-format writes them"
-  [ $bad = 0 ]
+  # one clang-format per batch of files; each difference is reported as
+  # FILE:LINE:COL: error: code should be clang-formatted
+  tr '\n' '\0' <"$tmpdir/files" |
+    xargs -0 -n 64 "$fmt" --style=file --dry-run -Werror 2>&1 >/dev/null |
+    sed -n 's/^\(.*\):[0-9]*:[0-9]*: error: code should be clang-formatted.*/\1/p' | sort -u >"$tmpdir/bad"
+  bad=$(wc -l <"$tmpdir/bad")
+  while IFS= read -r f; do
+    echo "format: ${f#"$root"/} differs from clang-format's output (run: clang-format -i ${f#"$root"/})"
+  done <"$tmpdir/bad"
+  [ "$bad" = 0 ] && echo "format: all $n C files as clang-format writes them"
+  [ "$bad" = 0 ]
 }
 
+tmpdir=$(mktemp -d)
+trap 'rm -rf "$tmpdir"' EXIT
 if [ "${1:-}" = --self-test ]; then
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
+  tmp=$tmpdir/tree
+  mkdir "$tmp"
   cp "$here/../../.clang-format" "$tmp/"
   printf 'int f(void)\n{\n    return 0;\n}\n' >"$tmp/good.c"
   check "$tmp" >/dev/null || { echo "self-test: a formatted file was refused"; exit 1; }
