@@ -96,10 +96,19 @@ int config_parse_double(const char *text, double *out);
 int config_parse_bool(const char *text, int *out); /* `true` or `false` */
 const char *config_type_name(pp_opt_type type);
 int config_type_is_scalar(pp_opt_type type);
+/* The printf format (one %s: the text) saying why text is not a value of
+ * `type`, or NULL if it is one. */
+const char *config_scalar_problem(pp_opt_type type, const char *text);
 
 /* The option named `key` in the node's table or extra table, or NULL. */
 const pp_option *config_option_find(const pp_config *n, const char *key);
 /* Checks a mapping against tables; returns errors added. */
 int config_check_mapping(pp_config *map, const pp_option *table, const pp_option *extra);
+
+/* --- config_fill.c --- */
+
+/* What the table allows beyond the type: "block or drop_oldest", "1 to
+ * 64", "at least 1ms", "> 0"; 1 if anything, 0 (out = "") if not. */
+int config_option_allowed(const pp_option *o, char *out, size_t len);
 
 #endif

@@ -163,6 +163,7 @@ static const pp_host host_table = {
     .target_state = host_target_state,
     .target_forget = host_target_forget,
     .pprof_family_display = pprof_family_display,
+    .cfg_fill = cfg_fill,
 };
 
 const pp_host *host_api(void)
