@@ -10,8 +10,9 @@
  * a misspelt key cannot silently read 0 or NULL: a row names its key once.
  *
  * The loader has already checked types and unknown keys against the same
- * table; cfg_fill still parses each value itself and reports what does not
- * parse, so that it is safe on any mapping. The words of enum and range
+ * table (a value it found bad is not reported twice); cfg_fill still parses
+ * each value itself and reports what does not parse, so that it is safe on
+ * any mapping. The words of enum and range
  * errors come from the table (config_option_allowed), and so do the words
  * of `profpipe components`, so the two cannot disagree. */
 #include <limits.h>
@@ -239,13 +240,13 @@ static const char *scalar_value(const pp_config *c, const pp_option *o, int *ski
 {
     const pp_config *v = config_node_get(c, o->name, NULL);
     *skip = 0;
+    if (v && (v->unexpanded || v->reported)) {
+        *skip = -1; /* its ${env:} failed, or the loader found it bad: reported */
+        return NULL;
+    }
     if (v && v->kind != PP_NODE_SCALAR) {
         config_report_kind(v, o->type == PP_OPT_STRING ? "a string" : "a scalar");
         *skip = -1;
-        return NULL;
-    }
-    if (v && v->unexpanded) {
-        *skip = -1; /* its ${env:} failed, and that was reported */
         return NULL;
     }
     return v && !v->is_null ? v->text : o->default_value;

@@ -22,6 +22,7 @@ struct pp_config {
     int is_null;              /* a plain empty, `~` or `null` scalar */
     int expand;               /* scalar value whose ${env:} is still to expand */
     int unexpanded;           /* its ${env:} failed (reported): no further checks */
+    int reported;             /* checked against its option and found bad (reported) */
     int adopted;              /* expanded, checked and placed under a scope */
     int line, col;            /* where the value starts, 1-based */
     int name_line, name_col;  /* where it is named: its key or its `-` */

@@ -163,11 +163,14 @@ static void check_value(const pp_option *opt, pp_config *v)
 {
     if (config_type_is_scalar(opt->type)) {
         const char *problem;
-        if (v->kind != PP_NODE_SCALAR)
+        if (v->kind != PP_NODE_SCALAR) {
             config_report_kind(v, opt->type == PP_OPT_STRING ? "a string" : "a scalar");
-        else if (!v->is_null && !v->unexpanded &&
-                 (problem = config_scalar_problem(opt->type, v->text)))
+            v->reported = 1;
+        } else if (!v->is_null && !v->unexpanded &&
+                   (problem = config_scalar_problem(opt->type, v->text))) {
             config_report(v->owner, 0, v, NULL, problem, v->text);
+            v->reported = 1;
+        }
         return;
     }
     switch (opt->type) {
