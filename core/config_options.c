@@ -415,23 +415,28 @@ static void markdown_cell(FILE *out, const char *s)
     }
 }
 
-/* " Allowed: `a`, `b`." or " Allowed: 1 to 64." after the description. */
+/* What the table allows, after the description: " Allowed: `a`, `b`."
+ * after a sentence, "; allowed: 1 to 64" after a phrase. */
 static void markdown_allowed(FILE *out, const pp_option *o)
 {
     char allowed[512];
-    if (o->type == PP_OPT_STRING && o->enum_values && o->enum_values[0]) {
-        fputs(" Allowed: ", out);
+    size_t len = o->description ? strlen(o->description) : 0;
+    int sentence = len == 0 || o->description[len - 1] == '.';
+    int is_enum = o->type == PP_OPT_STRING && o->enum_values && o->enum_values[0];
+    if (!is_enum && !config_option_allowed(o, allowed, sizeof allowed))
+        return;
+    fputs(len == 0 ? "Allowed: " : sentence ? " Allowed: " : "; allowed: ", out);
+    if (is_enum) {
         for (size_t i = 0; o->enum_values[i]; i++) {
             fputs(i ? ", `" : "`", out);
             markdown_cell(out, o->enum_values[i]);
             fputc('`', out);
         }
-        fputc('.', out);
-    } else if (config_option_allowed(o, allowed, sizeof allowed)) {
-        fputs(" Allowed: ", out);
+    } else {
         markdown_cell(out, allowed);
-        fputc('.', out);
     }
+    if (sentence)
+        fputc('.', out);
 }
 
 static void markdown_rows(FILE *out, const pp_option *table, const char *prefix)

@@ -57,7 +57,7 @@ static const pp_option inner_options[] = {
 
 static const pp_option all_options[] = {
     {"text", PP_OPT_STRING, NULL, "t", 0, NULL, PP_FIELD(all_cfg, text)},
-    {"mode_text", PP_OPT_STRING, "slow", "m", 0, NULL, PP_FIELD(all_cfg, mode_text),
+    {"mode_text", PP_OPT_STRING, "slow", "A sentence.", 0, NULL, PP_FIELD(all_cfg, mode_text),
      .enum_values = modes},
     {"mode", PP_OPT_STRING, "fast", "m", 0, NULL, PP_FIELD(all_cfg, mode), .enum_values = modes},
     {"big", PP_OPT_INT, "-5", "b", 0, NULL, PP_FIELD(all_cfg, big), .min = "-10"},
@@ -318,12 +318,14 @@ static void test_allowed_text_is_printed(void **state)
     assert_non_null(f);
     config_print_options_markdown(f, all_options);
     fclose(f);
-    assert_non_null(strstr(buf, "| `mode` | string | `fast` | no | m Allowed: `fast`, `slow`, "
-                                "`off`. |\n"));
-    assert_non_null(strstr(buf, "| `ratio` | number | `0.5` | no | r Allowed: in [0, 1). |\n"));
-    assert_non_null(strstr(buf, "| `wait` | duration | `2s` | no | w Allowed: 1ms to 1h. |\n"));
-    assert_non_null(strstr(buf, "| `bytes` | size | `4KiB` | no | b Allowed: > 0. |\n"));
-    assert_non_null(strstr(buf, "| `inner.count` | int | `3` | no | c Allowed: 1 to 9. |\n"));
+    assert_non_null(strstr(buf, "| `mode` | string | `fast` | no | m; allowed: `fast`, `slow`, "
+                                "`off` |\n"));
+    assert_non_null(strstr(buf, "| `mode_text` | string | `slow` | no | A sentence. Allowed: "
+                                "`fast`, `slow`, `off`. |\n"));
+    assert_non_null(strstr(buf, "| `ratio` | number | `0.5` | no | r; allowed: in [0, 1) |\n"));
+    assert_non_null(strstr(buf, "| `wait` | duration | `2s` | no | w; allowed: 1ms to 1h |\n"));
+    assert_non_null(strstr(buf, "| `bytes` | size | `4KiB` | no | b; allowed: > 0 |\n"));
+    assert_non_null(strstr(buf, "| `inner.count` | int | `3` | no | c; allowed: 1 to 9 |\n"));
     assert_non_null(strstr(buf, "| `text` | string |  | no | t |\n"));
     free(buf);
     buf = NULL;
