@@ -110,7 +110,7 @@ static const pp_option kafka_exporter_options[] = {
      "message key: fingerprint (series labels hash, one series = one partition), "
      "none, or label:<name>",
      0, NULL, PP_FIELD(kafka_exporter_settings, key)},
-    {"compression", PP_OPT_STRING, "none", "none, gzip, snappy, lz4 or zstd", 0, NULL,
+    {"compression", PP_OPT_STRING, "none", "the producer's compression codec", 0, NULL,
      PP_FIELD(kafka_exporter_settings, compression), .enum_values = compression_names},
     {"timeout", PP_OPT_DURATION, "30s", "how long one export waits for the brokers to acknowledge",
      0, NULL, PP_FIELD(kafka_exporter_settings, timeout_ns), .min = "1ms"},
