@@ -72,6 +72,12 @@ static void enum_text(const pp_option *o, char *out, size_t len)
     }
 }
 
+static int is_zero(const pp_option *o, const char *bound)
+{
+    fill_number n;
+    return number_parse(o->type, bound, &n) == 0 && (n.is_double ? n.d == 0 : n.i == 0);
+}
+
 static void range_text(const pp_option *o, char *out, size_t len)
 {
     int min_ex = (o->flags & PP_OPT_MIN_EXCLUSIVE) != 0;
@@ -80,6 +86,8 @@ static void range_text(const pp_option *o, char *out, size_t len)
         snprintf(out, len, "%s to %s", o->min, o->max);
     else if (o->min && o->max)
         snprintf(out, len, "in %c%s, %s%c", min_ex ? '(' : '[', o->min, o->max, max_ex ? ')' : ']');
+    else if (o->min && min_ex && is_zero(o, o->min))
+        snprintf(out, len, "> %s (positive)", o->min);
     else if (o->min)
         snprintf(out, len, min_ex ? "> %s" : "at least %s", o->min);
     else

@@ -239,7 +239,8 @@ static void test_enum_and_range_errors_come_from_the_table(void **state)
                       "t.yaml:3:11: receivers.x: wait: must be 1ms to 1h, not 999us");
     expect_fill_error("    wait: 61m\n",
                       "t.yaml:3:11: receivers.x: wait: must be 1ms to 1h, not 61m");
-    expect_fill_error("    bytes: 0\n", "t.yaml:3:12: receivers.x: bytes: must be > 0, not 0");
+    expect_fill_error("    bytes: 0\n",
+                      "t.yaml:3:12: receivers.x: bytes: must be > 0 (positive), not 0");
     expect_fill_error("    bytes_sz: 2GiB\n",
                       "t.yaml:3:15: receivers.x: bytes_sz: must be at most 1GiB, not 2GiB");
     expect_fill_error("    small: 2147483648\n",
@@ -324,7 +325,7 @@ static void test_allowed_text_is_printed(void **state)
                                 "`fast`, `slow`, `off`. |\n"));
     assert_non_null(strstr(buf, "| `ratio` | number | `0.5` | no | r; allowed: in [0, 1) |\n"));
     assert_non_null(strstr(buf, "| `wait` | duration | `2s` | no | w; allowed: 1ms to 1h |\n"));
-    assert_non_null(strstr(buf, "| `bytes` | size | `4KiB` | no | b; allowed: > 0 |\n"));
+    assert_non_null(strstr(buf, "| `bytes` | size | `4KiB` | no | b; allowed: > 0 (positive) |\n"));
     assert_non_null(strstr(buf, "| `inner.count` | int | `3` | no | c; allowed: 1 to 9 |\n"));
     assert_non_null(strstr(buf, "| `text` | string |  | no | t |\n"));
     free(buf);
