@@ -72,7 +72,7 @@ typedef enum pp_opt_type {
  *   {"interval", PP_OPT_DURATION, "15s", "...", 0, NULL, PP_FIELD(my_cfg, interval_ns)}
  * The member's type follows from the option's type:
  *   STRING            const char * (borrowed: valid until destroy()), or an
- *                     int holding the index into enum_values
+ *                     int holding the index into enum_values (-1: unset)
  *   INT               int64_t or int (a value the int cannot hold is an error)
  *   DOUBLE            double
  *   BOOL              int or bool
@@ -84,7 +84,8 @@ typedef enum pp_opt_type {
  *                     const pp_config * (the node, read with cfg_count,
  *                     cfg_item...; a SECTION_LIST item is filled with
  *                     cfg_fill(item, children, &one))
- * An option without a field (size 0) is still checked, not stored. */
+ * A scalar option without a field (size 0) is still checked, not stored;
+ * a section without one is skipped. */
 #define PP_FIELD(type, member) .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
 
 typedef struct pp_option {
