@@ -25,39 +25,78 @@ static const char *const section_names[] = {"receivers", "processors", "exporter
 static const pp_kind section_kinds[] = {PP_RECEIVER, PP_PROCESSOR, PP_EXPORTER};
 #define N_SECTIONS (sizeof section_kinds / sizeof section_kinds[0])
 
+/* What the service section's tables fill (config_check_mapping has
+ * checked the types first, so cfg_fill only stores). */
+typedef struct telemetry_settings {
+    const char *address;
+    const char *log_level;
+} telemetry_settings;
+
+typedef struct ui_settings {
+    int enabled;
+    int64_t retention_ns;
+    int64_t max_bytes;
+} ui_settings;
+
+typedef struct service_settings {
+    const pp_config *plugins;
+    telemetry_settings telemetry;
+    int64_t shutdown_timeout_ns;
+    ui_settings ui;
+} service_settings;
+
+typedef struct pipeline_settings {
+    const pp_config *lists[N_SECTIONS]; /* in section_kinds' order */
+    int64_t queue_size;
+    const char *full_policy;
+} pipeline_settings;
+
 static const pp_option telemetry_options[] = {
     {"address", PP_OPT_STRING, "127.0.0.1:8888",
-     "host:port of the /metrics and /healthz server; \"\" disables it", 0, NULL},
+     "host:port of the /metrics and /healthz server; \"\" disables it", 0, NULL,
+     PP_FIELD(telemetry_settings, address)},
     LISTENER_OPTIONS("64KiB"),
-    {"log_level", PP_OPT_STRING, "info", "debug, info, warn or error", 0, NULL},
+    {"log_level", PP_OPT_STRING, "info", "debug, info, warn or error", 0, NULL,
+     PP_FIELD(telemetry_settings, log_level)},
     {0},
 };
 
 static const pp_option ui_options[] = {
     {"enabled", PP_OPT_BOOL, "true",
-     "serve the built-in page (/, /ui/, /api/v1/...) on the telemetry address", 0, NULL},
-    {"retention", PP_OPT_DURATION, "15m", "how long the page keeps recent profile windows", 0,
-     NULL},
+     "serve the built-in page (/, /ui/, /api/v1/...) on the telemetry address", 0, NULL,
+     PP_FIELD(ui_settings, enabled)},
+    {"retention", PP_OPT_DURATION, "15m", "how long the page keeps recent profile windows", 0, NULL,
+     PP_FIELD(ui_settings, retention_ns)},
     {"max_bytes", PP_OPT_SIZE, "64MiB",
-     "bound on the profile bytes the page keeps; the oldest windows go first", 0, NULL},
+     "bound on the profile bytes the page keeps; the oldest windows go first", 0, NULL,
+     PP_FIELD(ui_settings, max_bytes)},
     {0},
 };
 
 static const pp_option pipeline_options[] = {
-    {"receivers", PP_OPT_STRING_LIST, NULL, "receiver ids feeding the pipeline", 0, NULL},
-    {"processors", PP_OPT_STRING_LIST, NULL, "processor ids, applied in order", 0, NULL},
-    {"exporters", PP_OPT_STRING_LIST, NULL, "exporter ids the pipeline delivers to", 0, NULL},
-    {"queue_size", PP_OPT_SIZE, "64MiB", "bound of the pipeline's queue in bytes", 0, NULL},
-    {"full_policy", PP_OPT_STRING, "block", "block or drop_oldest when the queue is full", 0, NULL},
+    {"receivers", PP_OPT_STRING_LIST, NULL, "receiver ids feeding the pipeline", 0, NULL,
+     PP_FIELD(pipeline_settings, lists[0])},
+    {"processors", PP_OPT_STRING_LIST, NULL, "processor ids, applied in order", 0, NULL,
+     PP_FIELD(pipeline_settings, lists[1])},
+    {"exporters", PP_OPT_STRING_LIST, NULL, "exporter ids the pipeline delivers to", 0, NULL,
+     PP_FIELD(pipeline_settings, lists[2])},
+    {"queue_size", PP_OPT_SIZE, "64MiB", "bound of the pipeline's queue in bytes", 0, NULL,
+     PP_FIELD(pipeline_settings, queue_size)},
+    {"full_policy", PP_OPT_STRING, "block", "block or drop_oldest when the queue is full", 0, NULL,
+     PP_FIELD(pipeline_settings, full_policy)},
     {0},
 };
 
 static const pp_option service_options[] = {
     {"pipelines", PP_OPT_ANY, NULL, "pipeline name -> receivers, processors, exporters", 0, NULL},
-    {"plugins", PP_OPT_STRING_LIST, NULL, "plugin .so files to load", 0, NULL},
-    {"telemetry", PP_OPT_SECTION, NULL, "self-observability", 0, telemetry_options},
-    {"shutdown_timeout", PP_OPT_DURATION, "10s", "deadline for draining at shutdown", 0, NULL},
-    {"ui", PP_OPT_SECTION, NULL, "the built-in page on the telemetry address", 0, ui_options},
+    {"plugins", PP_OPT_STRING_LIST, NULL, "plugin .so files to load", 0, NULL,
+     PP_FIELD(service_settings, plugins)},
+    {"telemetry", PP_OPT_SECTION, NULL, "self-observability", 0, telemetry_options,
+     PP_FIELD(service_settings, telemetry)},
+    {"shutdown_timeout", PP_OPT_DURATION, "10s", "deadline for draining at shutdown", 0, NULL,
+     PP_FIELD(service_settings, shutdown_timeout_ns)},
+    {"ui", PP_OPT_SECTION, NULL, "the built-in page on the telemetry address", 0, ui_options,
+     PP_FIELD(service_settings, ui)},
     {0},
 };
 
@@ -331,11 +370,9 @@ static const char *kind_section(pp_kind kind)
 }
 
 /* Reads one of a pipeline's lists, checking each id names a component. */
-static int pipeline_list(config *c, const pp_config *pnode, pp_kind kind, char ***out,
-                         size_t *n_out)
+static int pipeline_list(config *c, const pp_config *list, pp_kind kind, char ***out, size_t *n_out)
 {
     const char *key = kind_section(kind);
-    const pp_config *list = config_node_get(pnode, key, NULL);
     if (!list || list->kind != PP_NODE_SEQUENCE)
         return 0;
     if (list->n && !(*out = calloc(list->n, sizeof **out)))
@@ -358,26 +395,34 @@ static int pipeline_list(config *c, const pp_config *pnode, pp_kind kind, char *
     return 0;
 }
 
-static int pipeline_load(config *c, config_pipeline *p, const pp_config *key, pp_config *pnode)
+/* Rule: full_policy names a queue policy (in the words users know). */
+static void pipeline_policy(config *c, config_pipeline *p, const pp_config *pnode,
+                            const char *policy)
 {
-    if (!(p->name = strdup(key->text)))
-        return -1;
-    config_check_mapping(pnode, pipeline_options, NULL);
-    if (pipeline_list(c, pnode, PP_RECEIVER, &p->receivers, &p->n_receivers) < 0 ||
-        pipeline_list(c, pnode, PP_PROCESSOR, &p->processors, &p->n_processors) < 0 ||
-        pipeline_list(c, pnode, PP_EXPORTER, &p->exporters, &p->n_exporters) < 0)
-        return -1;
-    if (p->n_receivers == 0)
-        config_report(c, 0, pnode, NULL, "the pipeline has no receivers");
-    if (p->n_exporters == 0)
-        config_report(c, 0, pnode, NULL, "the pipeline has no exporters");
-    p->queue_size = cfg_size(pnode, "queue_size");
-    const char *policy = cfg_string(pnode, "full_policy");
     if (policy && strcmp(policy, "drop_oldest") == 0)
         p->policy = QUEUE_DROP_OLDEST;
     else if (policy && strcmp(policy, "block") != 0)
         config_report(c, 0, pnode, "full_policy",
                       "invalid policy \"%s\" (use block or drop_oldest)", policy);
+}
+
+static int pipeline_load(config *c, config_pipeline *p, const pp_config *key, pp_config *pnode)
+{
+    if (!(p->name = strdup(key->text)))
+        return -1;
+    config_check_mapping(pnode, pipeline_options, NULL);
+    pipeline_settings set = {0};
+    cfg_fill(pnode, pipeline_options, &set); /* a bad value was reported by the check */
+    if (pipeline_list(c, set.lists[0], PP_RECEIVER, &p->receivers, &p->n_receivers) < 0 ||
+        pipeline_list(c, set.lists[1], PP_PROCESSOR, &p->processors, &p->n_processors) < 0 ||
+        pipeline_list(c, set.lists[2], PP_EXPORTER, &p->exporters, &p->n_exporters) < 0)
+        return -1;
+    if (p->n_receivers == 0)
+        config_report(c, 0, pnode, NULL, "the pipeline has no receivers");
+    if (p->n_exporters == 0)
+        config_report(c, 0, pnode, NULL, "the pipeline has no exporters");
+    p->queue_size = set.queue_size;
+    pipeline_policy(c, p, pnode, set.full_policy);
     return 0;
 }
 
@@ -430,9 +475,8 @@ static int pipelines_load(config *c, pp_config *service, pp_config *pipelines)
 /* The service section                                               */
 /* ---------------------------------------------------------------- */
 
-static int service_plugins(config *c, const pp_config *service)
+static int service_plugins(config *c, const pp_config *list)
 {
-    const pp_config *list = cfg_child(service, "plugins");
     if (!list || list->kind != PP_NODE_SEQUENCE)
         return 0;
     for (size_t i = 0; i < list->n; i++) {
@@ -447,26 +491,30 @@ static int service_plugins(config *c, const pp_config *service)
     return 0;
 }
 
-static int service_telemetry(config *c, const pp_config *service)
+/* Rule: log_level names a level (in the words users know). */
+static void telemetry_log_level(config *c, const pp_config *tel, const char *level)
 {
-    const pp_config *tel = cfg_child(service, "telemetry");
-    const char *address = cfg_string(tel, "address");
-    if (!(c->telemetry_address = strdup(address ? address : "")))
-        return -1;
-    /* errors are reported into c; the address is set once final */
-    listener_config_read(config_host(), tel, NULL, &c->telemetry);
-    const char *level = cfg_string(tel, "log_level");
     c->log_level = PP_LOG_INFO;
     if (!level)
-        return 0;
+        return;
     for (size_t i = 0; i < sizeof log_level_names / sizeof log_level_names[0]; i++) {
         if (strcmp(level, log_level_names[i]) == 0) {
             c->log_level = (pp_log_level)i;
-            return 0;
+            return;
         }
     }
     config_report(c, 0, tel, "log_level",
                   "invalid log level \"%s\" (use debug, info, warn or error)", level);
+}
+
+static int service_telemetry(config *c, const pp_config *service, const telemetry_settings *set)
+{
+    const pp_config *tel = cfg_child(service, "telemetry");
+    if (!(c->telemetry_address = strdup(set->address ? set->address : "")))
+        return -1;
+    /* errors are reported into c; the address is set once final */
+    listener_config_read(config_host(), tel, NULL, &c->telemetry);
+    telemetry_log_level(c, tel, set->log_level);
     return 0;
 }
 
@@ -490,12 +538,13 @@ static int service_load(config *c, pp_config *root, pp_config *service)
     if (pipelines_load(c, service, pipelines) < 0)
         return -1;
     config_check_mapping(service, service_options, NULL);
-    c->shutdown_timeout_ns = cfg_duration_ns(service, "shutdown_timeout");
-    const pp_config *ui = cfg_child(service, "ui");
-    c->ui_enabled = cfg_bool(ui, "enabled");
-    c->ui_retention_ns = cfg_duration_ns(ui, "retention");
-    c->ui_max_bytes = cfg_size(ui, "max_bytes");
-    if (service_plugins(c, service) < 0 || service_telemetry(c, service) < 0)
+    service_settings set = {0};
+    cfg_fill(service, service_options, &set); /* a bad value was reported by the check */
+    c->shutdown_timeout_ns = set.shutdown_timeout_ns;
+    c->ui_enabled = set.ui.enabled;
+    c->ui_retention_ns = set.ui.retention_ns;
+    c->ui_max_bytes = set.ui.max_bytes;
+    if (service_plugins(c, set.plugins) < 0 || service_telemetry(c, service, &set.telemetry) < 0)
         return -1;
     return 0;
 }

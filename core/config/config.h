@@ -157,5 +157,8 @@ const char *cfg_scalar(const pp_config *node);
 char *cfg_secret(const pp_config *c, const char *key);
 int cfg_error(const pp_config *c, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* config_fill.c: parses, checks and stores every option of `table` into
+ * out (see pp_host.cfg_fill); 0, or -1 after reporting. */
+int cfg_fill(const pp_config *c, const pp_option *table, void *out);
 
 #endif

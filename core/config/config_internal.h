@@ -22,6 +22,7 @@ struct pp_config {
     int is_null;              /* a plain empty, `~` or `null` scalar */
     int expand;               /* scalar value whose ${env:} is still to expand */
     int unexpanded;           /* its ${env:} failed (reported): no further checks */
+    int reported;             /* checked against its option and found bad (reported) */
     int adopted;              /* expanded, checked and placed under a scope */
     int line, col;            /* where the value starts, 1-based */
     int name_line, name_col;  /* where it is named: its key or its `-` */
@@ -97,10 +98,19 @@ int config_parse_double(const char *text, double *out);
 int config_parse_bool(const char *text, int *out); /* `true` or `false` */
 const char *config_type_name(pp_opt_type type);
 int config_type_is_scalar(pp_opt_type type);
+/* The printf format (one %s: the text) saying why text is not a value of
+ * `type`, or NULL if it is one. */
+const char *config_scalar_problem(pp_opt_type type, const char *text);
 
 /* The option named `key` in the node's table or extra table, or NULL. */
 const pp_option *config_option_find(const pp_config *n, const char *key);
 /* Checks a mapping against tables; returns errors added. */
 int config_check_mapping(pp_config *map, const pp_option *table, const pp_option *extra);
+
+/* --- config_fill.c --- */
+
+/* What the table allows beyond the type: "block or drop_oldest", "1 to
+ * 64", "at least 1ms", "> 0"; 1 if anything, 0 (out = "") if not. */
+int config_option_allowed(const pp_option *o, char *out, size_t len);
 
 #endif

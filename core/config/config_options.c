@@ -107,7 +107,7 @@ int config_type_is_scalar(pp_opt_type type)
 }
 
 /* The reason text is not a valid value of `type`, or NULL if it is. */
-static const char *scalar_problem(pp_opt_type type, const char *text)
+const char *config_scalar_problem(pp_opt_type type, const char *text)
 {
     int64_t i;
     double d;
@@ -163,10 +163,14 @@ static void check_value(const pp_option *opt, pp_config *v)
 {
     if (config_type_is_scalar(opt->type)) {
         const char *problem;
-        if (v->kind != PP_NODE_SCALAR)
+        if (v->kind != PP_NODE_SCALAR) {
             config_report_kind(v, opt->type == PP_OPT_STRING ? "a string" : "a scalar");
-        else if (!v->is_null && !v->unexpanded && (problem = scalar_problem(opt->type, v->text)))
+            v->reported = 1;
+        } else if (!v->is_null && !v->unexpanded &&
+                   (problem = config_scalar_problem(opt->type, v->text))) {
             config_report(v->owner, 0, v, NULL, problem, v->text);
+            v->reported = 1;
+        }
         return;
     }
     switch (opt->type) {
@@ -278,7 +282,7 @@ static void check_default(pp_config *map, const pp_option *opt)
 {
     const char *problem;
     if (config_type_is_scalar(opt->type) && opt->default_value &&
-        (problem = scalar_problem(opt->type, opt->default_value))) {
+        (problem = config_scalar_problem(opt->type, opt->default_value))) {
         char what[256];
         snprintf(what, sizeof what, problem, opt->default_value);
         config_report(map->owner, 0, map, opt->name, "the option table's default is wrong: %s",
@@ -386,10 +390,13 @@ void config_print_options(FILE *out, const pp_option *table, int indent)
 {
     int width = indent < PRINT_NAME_WIDTH ? PRINT_NAME_WIDTH - indent : 1;
     for (const pp_option *o = table; o && o->name; o++) {
-        fprintf(out, "%*s%-*s %-*s %-*s %-8s %s\n", indent, "", width, o->name, PRINT_TYPE_WIDTH,
-                config_type_name(o->type), PRINT_DEFAULT_WIDTH,
+        char allowed[512];
+        int has_allowed = config_option_allowed(o, allowed, sizeof allowed);
+        fprintf(out, "%*s%-*s %-*s %-*s %-8s %s%s%s%s\n", indent, "", width, o->name,
+                PRINT_TYPE_WIDTH, config_type_name(o->type), PRINT_DEFAULT_WIDTH,
                 o->default_value ? o->default_value : "-", o->required ? "required" : "",
-                o->description ? o->description : "");
+                o->description ? o->description : "", has_allowed ? " (allowed: " : "", allowed,
+                has_allowed ? ")" : "");
         if (o->type == PP_OPT_SECTION || o->type == PP_OPT_SECTION_LIST)
             config_print_options(out, o->children, indent + 2);
     }
@@ -408,6 +415,30 @@ static void markdown_cell(FILE *out, const char *s)
     }
 }
 
+/* What the table allows, after the description: " Allowed: `a`, `b`."
+ * after a sentence, "; allowed: 1 to 64" after a phrase. */
+static void markdown_allowed(FILE *out, const pp_option *o)
+{
+    char allowed[512];
+    size_t len = o->description ? strlen(o->description) : 0;
+    int sentence = len == 0 || o->description[len - 1] == '.';
+    int is_enum = o->type == PP_OPT_STRING && o->enum_values && o->enum_values[0];
+    if (!is_enum && !config_option_allowed(o, allowed, sizeof allowed))
+        return;
+    fputs(len == 0 ? "Allowed: " : sentence ? " Allowed: " : "; allowed: ", out);
+    if (is_enum) {
+        for (size_t i = 0; o->enum_values[i]; i++) {
+            fputs(i ? ", `" : "`", out);
+            markdown_cell(out, o->enum_values[i]);
+            fputc('`', out);
+        }
+    } else {
+        markdown_cell(out, allowed);
+    }
+    if (sentence)
+        fputc('.', out);
+}
+
 static void markdown_rows(FILE *out, const pp_option *table, const char *prefix)
 {
     for (const pp_option *o = table; o && o->name; o++) {
@@ -421,6 +452,7 @@ static void markdown_rows(FILE *out, const pp_option *table, const char *prefix)
         }
         fprintf(out, " | %s | ", o->required ? "yes" : "no");
         markdown_cell(out, o->description);
+        markdown_allowed(out, o);
         fputs(" |\n", out);
         if (o->type == PP_OPT_SECTION || o->type == PP_OPT_SECTION_LIST)
             markdown_rows(out, o->children, name);

@@ -23,50 +23,86 @@
 #include "queue.h"
 #include "spool.h"
 
+/* What the exporter_common_options table fills. */
+typedef struct retry_settings {
+    int enabled;
+    int64_t initial_ns, max_interval_ns, max_elapsed_ns;
+    double multiplier;
+} retry_settings;
+
+typedef struct sending_queue_settings {
+    int64_t queue_size;
+    int full_policy; /* a queue_policy: full_policy_names is in its order */
+    const char *storage;
+    int fsync;
+} sending_queue_settings;
+
+typedef struct batch_settings {
+    int64_t max_profiles, max_bytes, max_delay_ns;
+} batch_settings;
+
+typedef struct exporter_settings {
+    retry_settings retry;
+    sending_queue_settings queue;
+    batch_settings batch;
+} exporter_settings;
+
 static const pp_option retry_options[] = {
-    {"enabled", PP_OPT_BOOL, "true", "Retry exports that failed for a retryable reason.", 0, NULL},
+    {"enabled", PP_OPT_BOOL, "true", "Retry exports that failed for a retryable reason.", 0, NULL,
+     PP_FIELD(retry_settings, enabled)},
     {"initial_interval", PP_OPT_DURATION, "5s",
      "Upper bound of the first wait (each wait is uniformly random up to the current interval).", 0,
-     NULL},
-    {"max_interval", PP_OPT_DURATION, "30s", "The interval stops growing here.", 0, NULL},
+     NULL, PP_FIELD(retry_settings, initial_ns)},
+    {"max_interval", PP_OPT_DURATION, "30s", "The interval stops growing here.", 0, NULL,
+     PP_FIELD(retry_settings, max_interval_ns)},
     {"max_elapsed_time", PP_OPT_DURATION, "300s",
      "Give up on a profile after retrying this long (counted as failed); 0s retries forever.", 0,
-     NULL},
-    {"multiplier", PP_OPT_DOUBLE, "1.5", "Growth of the interval after each attempt.", 0, NULL},
+     NULL, PP_FIELD(retry_settings, max_elapsed_ns)},
+    {"multiplier", PP_OPT_DOUBLE, "1.5", "Growth of the interval after each attempt.", 0, NULL,
+     PP_FIELD(retry_settings, multiplier), .min = "1"},
     {0},
 };
 
+static const char *const full_policy_names[] = {"block", "drop_oldest", NULL};
+
 static const pp_option sending_queue_options[] = {
-    {"queue_size", PP_OPT_SIZE, "64MiB", "Bytes of profiles the queue holds.", 0, NULL},
+    {"queue_size", PP_OPT_SIZE, "64MiB", "Bytes of profiles the queue holds.", 0, NULL,
+     PP_FIELD(sending_queue_settings, queue_size)},
     {"full_policy", PP_OPT_STRING, "block",
-     "When full: `block` the pipeline, or `drop_oldest` (counted).", 0, NULL},
+     "When full: `block` the pipeline, or `drop_oldest` (counted).", 0, NULL,
+     PP_FIELD(sending_queue_settings, full_policy), .enum_values = full_policy_names},
     {"storage", PP_OPT_STRING, NULL,
      "Directory of a persistent queue: each profile waits on disk until its export is "
      "finished, so what a stop or crash leaves undelivered is sent after the next start.",
-     0, NULL},
+     0, NULL, PP_FIELD(sending_queue_settings, storage)},
     {"fsync", PP_OPT_BOOL, "false",
      "fsync each spooled profile, and the spool directory after its rename, before it counts "
      "as queued.",
-     0, NULL},
+     0, NULL, PP_FIELD(sending_queue_settings, fsync)},
     {0},
 };
 
+/* Bounds the gather arrays an exporter allocates up front. */
+#define MAX_PROFILES_LIMIT "1000000"
+
 static const pp_option batch_options[] = {
-    {"max_profiles", PP_OPT_INT, "64", "Most profiles handed to one export call.", 0, NULL},
+    {"max_profiles", PP_OPT_INT, "64", "Most profiles handed to one export call.", 0, NULL,
+     PP_FIELD(batch_settings, max_profiles), .min = "1", .max = MAX_PROFILES_LIMIT},
     {"max_bytes", PP_OPT_SIZE, "4MiB", "Stop gathering once this many payload bytes are in.", 0,
-     NULL},
+     NULL, PP_FIELD(batch_settings, max_bytes)},
     {"max_delay", PP_OPT_DURATION, "0s",
-     "How long to wait for more profiles before exporting (0s: send what is queued now).", 0, NULL},
+     "How long to wait for more profiles before exporting (0s: send what is queued now).", 0, NULL,
+     PP_FIELD(batch_settings, max_delay_ns)},
     {0},
 };
 
 const pp_option exporter_common_options[] = {
     {"retry_on_failure", PP_OPT_SECTION, NULL, "Retry with backoff and full jitter.", 0,
-     retry_options},
+     retry_options, PP_FIELD(exporter_settings, retry)},
     {"sending_queue", PP_OPT_SECTION, NULL, "The exporter's bounded queue.", 0,
-     sending_queue_options},
+     sending_queue_options, PP_FIELD(exporter_settings, queue)},
     {"batch", PP_OPT_SECTION, NULL, "How queued profiles are gathered into one export call.", 0,
-     batch_options},
+     batch_options, PP_FIELD(exporter_settings, batch)},
     {0},
 };
 
@@ -85,10 +121,7 @@ typedef struct queued {
 struct exporter_rt {
     pp_instance *inst;
     queue *q;
-    int retry_enabled;
-    int64_t initial_ns, max_interval_ns, max_elapsed_ns;
-    double multiplier;
-    int64_t max_profiles, max_bytes, max_delay_ns;
+    exporter_settings set; /* filled from exporter_common_options */
     unsigned seed;
     spool *spool;            /* sending_queue.storage, or NULL */
     queued *parts;           /* room for max_profiles gathered batches */
@@ -148,9 +181,8 @@ static int refuse_unitless_queue_size(const pp_config *sq)
 /* storage is a directory; OpenTelemetry names a storage extension there
  * (file_storage, file_storage/name), which must not silently become a
  * folder in the working directory. */
-static int refuse_storage_not_a_path(const pp_config *sq)
+static int refuse_storage_not_a_path(const pp_config *sq, const char *dir)
 {
-    const char *dir = cfg_string(sq, "storage");
     if (!dir || !dir[0] || dir[0] == '/' || strncmp(dir, "./", 2) == 0 ||
         strncmp(dir, "../", 3) == 0)
         return 0;
@@ -168,38 +200,19 @@ exporter_rt *exporter_rt_new(pp_instance *inst)
     if (!e)
         return NULL;
     e->inst = inst;
-    const pp_config *c = inst->cfg;
-    const pp_config *retry = cfg_child(c, "retry_on_failure");
-    const pp_config *sq = cfg_child(c, "sending_queue");
-    const pp_config *bt = cfg_child(c, "batch");
-    e->retry_enabled = cfg_bool(retry, "enabled");
-    e->initial_ns = cfg_duration_ns(retry, "initial_interval");
-    e->max_interval_ns = cfg_duration_ns(retry, "max_interval");
-    e->max_elapsed_ns = cfg_duration_ns(retry, "max_elapsed_time");
-    e->multiplier = cfg_double(retry, "multiplier");
-    int64_t queue_size = cfg_size(sq, "queue_size");
-    const char *policy = cfg_string(sq, "full_policy");
-    e->max_profiles = cfg_int(bt, "max_profiles");
-    e->max_bytes = cfg_size(bt, "max_bytes");
-    e->max_delay_ns = cfg_duration_ns(bt, "max_delay");
-    if (strcmp(policy, "block") != 0 && strcmp(policy, "drop_oldest") != 0) {
-        cfg_error(sq, "full_policy", "must be block or drop_oldest, not \"%s\"", policy);
+    const pp_config *sq = cfg_child(inst->cfg, "sending_queue");
+    if (cfg_fill(inst->cfg, exporter_common_options, &e->set) < 0 ||
+        refuse_unitless_queue_size(sq) < 0 ||
+        refuse_storage_not_a_path(sq, e->set.queue.storage) < 0) {
         free(e);
         return NULL;
     }
-    if (refuse_unitless_queue_size(sq) < 0 || refuse_storage_not_a_path(sq) < 0) {
-        free(e);
-        return NULL;
-    }
-    if (e->max_profiles < 1)
-        e->max_profiles = 1;
-    e->parts = malloc((size_t)e->max_profiles * sizeof *e->parts);
-    e->part_batches = malloc((size_t)e->max_profiles * sizeof *e->part_batches);
-    if (e->multiplier < 1.0)
-        e->multiplier = 1.0;
+    size_t max_profiles = (size_t)e->set.batch.max_profiles;
+    e->parts = malloc(max_profiles * sizeof *e->parts);
+    e->part_batches = malloc(max_profiles * sizeof *e->part_batches);
     e->seed = (unsigned)mono_now() ^ (unsigned)(uintptr_t)e;
-    queue_policy qp = strcmp(policy, "drop_oldest") == 0 ? QUEUE_DROP_OLDEST : QUEUE_BLOCK;
-    e->q = queue_new((size_t)queue_size, qp, on_queue_drop, e);
+    int64_t queue_size = e->set.queue.queue_size;
+    e->q = queue_new((size_t)queue_size, (queue_policy)e->set.queue.full_policy, on_queue_drop, e);
     pthread_mutex_init(&e->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -305,12 +318,13 @@ static void export_with_retry(exporter_rt *e, pp_batch *b, pp_outcome *outcome, 
             settle_pending(outcome, n, PP_REJECTED);
             return;
         }
-        int64_t delay = exporter_backoff_ns(e->initial_ns, e->max_interval_ns, e->multiplier,
-                                            attempt, &e->seed);
+        int64_t delay = exporter_backoff_ns(e->set.retry.initial_ns, e->set.retry.max_interval_ns,
+                                            e->set.retry.multiplier, attempt, &e->seed);
         if (res.retry_after_ns > delay)
             delay = res.retry_after_ns;
         int64_t elapsed = mono_now() - started + delay;
-        if (!e->retry_enabled || (e->max_elapsed_ns > 0 && elapsed > e->max_elapsed_ns)) {
+        if (!e->set.retry.enabled ||
+            (e->set.retry.max_elapsed_ns > 0 && elapsed > e->set.retry.max_elapsed_ns)) {
             log_msg(PP_LOG_ERROR, inst->log_name,
                     "export failed, giving up on %zu profiles after %u attempts: %s", pending,
                     attempt + 1, res.message);
@@ -359,11 +373,11 @@ static void account(exporter_rt *e, pp_batch *b, const pp_outcome *outcome, int 
  * parts[] (room for max_profiles); returns how many parts. */
 static size_t gather(exporter_rt *e, queued first, queued *parts)
 {
-    size_t cap = (size_t)e->max_profiles, n = 1;
+    size_t cap = (size_t)e->set.batch.max_profiles, n = 1;
     size_t profiles = batch_count(first.batch), bytes = batch_bytes(first.batch);
     parts[0] = first;
-    int64_t until = mono_now() + e->max_delay_ns;
-    while (n < cap && profiles < cap && bytes < (size_t)e->max_bytes) {
+    int64_t until = mono_now() + e->set.batch.max_delay_ns;
+    while (n < cap && profiles < cap && bytes < (size_t)e->set.batch.max_bytes) {
         int64_t wait = until - mono_now();
         void *tag = NULL;
         pp_batch *next = queue_pop_tagged(e->q, wait > 0 ? wait : 0, &tag);
@@ -452,7 +466,8 @@ static void replay_one(void *arg, pp_profile *p, uint64_t seq)
     }
     if (!r->batch) {
         r->batch = batch_new();
-        r->tag = calloc(1, sizeof *r->tag + (size_t)e->max_profiles * sizeof r->tag->seqs[0]);
+        r->tag =
+            calloc(1, sizeof *r->tag + (size_t)e->set.batch.max_profiles * sizeof r->tag->seqs[0]);
         if (!r->batch || !r->tag) {
             batch_unref(r->batch);
             free(r->tag);
@@ -465,7 +480,7 @@ static void replay_one(void *arg, pp_profile *p, uint64_t seq)
     batch_add(r->batch, p);
     r->tag->seqs[r->tag->n++] = seq;
     metrics_add(e->inst->m_in, 1);
-    if (r->tag->n >= (size_t)e->max_profiles)
+    if (r->tag->n >= (size_t)e->set.batch.max_profiles)
         replay_flush(r);
 }
 
@@ -518,11 +533,10 @@ static void *exporter_main(void *arg)
 
 int exporter_rt_start(exporter_rt *e)
 {
-    const pp_config *sq = cfg_child(e->inst->cfg, "sending_queue");
-    const char *storage = cfg_string(sq, "storage");
+    const char *storage = e->set.queue.storage;
     if (storage && storage[0] && !e->spool) {
         char err[512];
-        e->spool = spool_open(storage, cfg_bool(sq, "fsync"), err, sizeof err);
+        e->spool = spool_open(storage, e->set.queue.fsync, err, sizeof err);
         if (!e->spool) {
             log_msg(PP_LOG_ERROR, e->inst->log_name, "sending_queue.storage: %s", err);
             return -1;

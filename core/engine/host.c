@@ -155,6 +155,7 @@ static const pp_host host_table = {
     .pprof_family_display = pprof_family_display,
     .pprof_time = host_pprof_time,
     .cfg_template = cfg_template,
+    .cfg_fill = cfg_fill,
 };
 
 const pp_host *host_api(void)

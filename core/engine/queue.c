@@ -27,6 +27,7 @@ struct queue {
     queue_drop_fn on_drop;
     void *drop_arg;
     int closed;
+    size_t blocked; /* pushers waiting for room */
 };
 
 queue *queue_new(size_t max_bytes, queue_policy policy, queue_drop_fn on_drop, void *arg)
@@ -97,8 +98,11 @@ int queue_push_tagged(queue *q, pp_batch *b, void *tag)
 
     pthread_mutex_lock(&q->lock);
     if (q->policy == QUEUE_BLOCK) {
-        while (!q->closed && !queue_fits(q, it->bytes))
+        while (!q->closed && !queue_fits(q, it->bytes)) {
+            q->blocked++;
             pthread_cond_wait(&q->not_full, &q->lock);
+            q->blocked--;
+        }
     } else {
         while (!q->closed && !queue_fits(q, it->bytes)) {
             queue_item *old = queue_unlink_head(q);
@@ -190,6 +194,14 @@ size_t queue_length(queue *q)
 {
     pthread_mutex_lock(&q->lock);
     size_t r = q->length;
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+size_t queue_blocked_pushers(queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t r = q->blocked;
     pthread_mutex_unlock(&q->lock);
     return r;
 }

@@ -33,6 +33,9 @@ void queue_close(queue *q);
 int queue_closed_and_empty(queue *q);
 size_t queue_bytes(queue *q);
 size_t queue_length(queue *q);
+/* Pushers of a `block` queue waiting for room now (what a test or an
+ * operator waits on, instead of sleeping). */
+size_t queue_blocked_pushers(queue *q);
 size_t queue_max_bytes(const queue *q); /* the bound given to queue_new */
 
 #endif

@@ -48,39 +48,41 @@ static const pp_option file_exporter_options[] = {
     {"directory", PP_OPT_STRING, NULL,
      "root folder: profiles go to `<directory>/<service_name>/<__name__>/`, the index "
      "to `<directory>/index.jsonl`; relative to the working directory",
-     1, NULL},
+     1, NULL, PP_FIELD(file_exporter, directory)},
     {"fsync", PP_OPT_BOOL, "false",
-     "fsync each file, its folder and the index before a profile counts as exported", 0, NULL},
+     "fsync each file, its folder and the index before a profile counts as exported", 0, NULL,
+     PP_FIELD(file_exporter, do_fsync)},
     {"max_total_size", PP_OPT_SIZE, "1GiB",
-     "delete the oldest profiles while all of them take more; 0 = no limit", 0, NULL},
+     "delete the oldest profiles while all of them take more; 0 = no limit", 0, NULL,
+     PP_FIELD(file_exporter, max_total_size), .min = "0"},
     {"max_age", PP_OPT_DURATION, "0s", "delete profiles written longer ago than this; 0 = keep", 0,
-     NULL},
+     NULL, PP_FIELD(file_exporter, max_age_ns), .min = "0s"},
     {0},
 };
 
-/* The host does not call destroy() after a failed create(): nothing is
- * allocated before the checks pass. */
+/* Rule: the directory is named ("" would write into the working one). */
+static int refuse_empty_directory(const pp_host *host, const pp_config *cfg, const char *directory)
+{
+    if (!directory || !*directory)
+        return host->cfg_error(cfg, "directory", "must not be empty");
+    return 0;
+}
+
+/* The host does not call destroy() after a failed create(): e is freed
+ * here when the checks fail. */
 static int file_exporter_create(const pp_host *host, pp_instance *self, const pp_config *cfg,
                                 void **state)
 {
-    const char *directory = host->cfg_string(cfg, "directory");
-    int64_t max_total_size = host->cfg_size(cfg, "max_total_size");
-    int64_t max_age_ns = host->cfg_duration_ns(cfg, "max_age");
-    if (!directory || !*directory)
-        return host->cfg_error(cfg, "directory", "must not be empty");
-    if (max_total_size < 0)
-        return host->cfg_error(cfg, "max_total_size", "must be >= 0");
-    if (max_age_ns < 0)
-        return host->cfg_error(cfg, "max_age", "must be >= 0");
     file_exporter *e = calloc(1, sizeof *e);
     if (!e)
         return host->cfg_error(cfg, NULL, "out of memory");
+    if (host->cfg_fill(cfg, file_exporter_options, e) < 0 ||
+        refuse_empty_directory(host, cfg, e->directory) < 0) {
+        free(e);
+        return -1;
+    }
     e->host = host;
     e->self = self;
-    e->directory = directory;
-    e->do_fsync = host->cfg_bool(cfg, "fsync");
-    e->max_total_size = max_total_size;
-    e->max_age_ns = max_age_ns;
     e->index.fd = -1;
     *state = e;
     return 0;

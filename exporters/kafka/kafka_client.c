@@ -13,15 +13,16 @@
 #define SYSLOG_WARNING 4
 #define SYSLOG_INFO 6
 
-static const char *const encoding_names[] = {
+const char *const kafka_encoding_names[] = {
     [KAFKA_ENC_PPROF] = "pprof",
     [KAFKA_ENC_PUSH] = "pyroscope_push",
+    [KAFKA_ENC_PUSH + 1] = NULL,
 };
 
 int kafka_encoding_parse(const char *name, kafka_encoding *out)
 {
-    for (size_t i = 0; i < sizeof encoding_names / sizeof *encoding_names; i++) {
-        if (strcmp(name, encoding_names[i]) == 0) {
+    for (size_t i = 0; kafka_encoding_names[i]; i++) {
+        if (strcmp(name, kafka_encoding_names[i]) == 0) {
             *out = (kafka_encoding)i;
             return 0;
         }
@@ -31,7 +32,7 @@ int kafka_encoding_parse(const char *name, kafka_encoding *out)
 
 const char *kafka_encoding_name(kafka_encoding enc)
 {
-    return encoding_names[enc];
+    return kafka_encoding_names[enc];
 }
 
 /* librdkafka logs from its own threads; the host's log is thread-safe.

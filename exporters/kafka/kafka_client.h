@@ -27,6 +27,9 @@ typedef enum kafka_encoding {
     KAFKA_ENC_PUSH = 1,
 } kafka_encoding;
 
+/* The names, indexed by kafka_encoding, NULL-terminated: an option
+ * table's enum_values. */
+extern const char *const kafka_encoding_names[];
 /* 0 and *out set, or -1 for an unknown name. */
 int kafka_encoding_parse(const char *name, kafka_encoding *out);
 const char *kafka_encoding_name(kafka_encoding enc);

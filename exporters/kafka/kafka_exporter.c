@@ -86,29 +86,46 @@ typedef struct kafka_exporter {
     int64_t in_flight;
 } kafka_exporter;
 
+/* What kafka_exporter_options fills (brokers and producer are read by
+ * kafka_conf_build). */
+typedef struct kafka_exporter_settings {
+    const char *topic;
+    int encoding; /* a kafka_encoding */
+    const char *key;
+    const char *compression;
+    int64_t timeout_ns;
+    int64_t max_message_bytes;
+} kafka_exporter_settings;
+
+static const char *const compression_names[] = {"none", "gzip", "snappy", "lz4", "zstd", NULL};
+
 static const pp_option kafka_exporter_options[] = {
     {"brokers", PP_OPT_STRING_LIST, NULL, "bootstrap brokers, host:port", 1, NULL},
-    {"topic", PP_OPT_STRING, "profiles", "topic to produce to", 0, NULL},
+    {"topic", PP_OPT_STRING, "profiles", "topic to produce to", 0, NULL,
+     PP_FIELD(kafka_exporter_settings, topic)},
     {"encoding", PP_OPT_STRING, "pprof",
      "message value: pprof (gzip'd pprof, labels in headers) or pyroscope_push "
      "(a Pyroscope PushRequest)",
-     0, NULL},
+     0, NULL, PP_FIELD(kafka_exporter_settings, encoding), .enum_values = kafka_encoding_names},
     {"key", PP_OPT_STRING, "fingerprint",
      "message key: fingerprint (series labels hash, one series = one partition), "
      "none, or label:<name>",
-     0, NULL},
-    {"compression", PP_OPT_STRING, "none", "none, gzip, snappy, lz4 or zstd", 0, NULL},
+     0, NULL, PP_FIELD(kafka_exporter_settings, key)},
+    {"compression", PP_OPT_STRING, "none", "none, gzip, snappy, lz4 or zstd", 0, NULL,
+     PP_FIELD(kafka_exporter_settings, compression)},
     {"timeout", PP_OPT_DURATION, "30s", "how long one export waits for the brokers to acknowledge",
-     0, NULL},
+     0, NULL, PP_FIELD(kafka_exporter_settings, timeout_ns), .min = "1ms"},
     {"max_message_bytes", PP_OPT_SIZE, "1000000",
-     "larger messages are rejected, counted and logged", 0, NULL},
+     "larger messages are rejected, counted and logged", 0, NULL,
+     PP_FIELD(kafka_exporter_settings, max_message_bytes), .min = "0",
+     .flags = PP_OPT_MIN_EXCLUSIVE},
     {"producer", PP_OPT_STRING_MAP, NULL,
      "raw librdkafka producer properties (TLS, SASL, tuning), passed through", 0, NULL},
     {0},
 };
 
-static const char *const compression_names[] = {"none", "gzip", "snappy", "lz4", "zstd", NULL};
-
+/* Rule: a codec librdkafka knows (the message words are the ones it has
+ * always had). */
 static int check_compression(const pp_host *h, const pp_config *cfg, const char *name)
 {
     for (size_t i = 0; compression_names[i] != NULL; i++)
@@ -118,6 +135,7 @@ static int check_compression(const pp_host *h, const pp_config *cfg, const char 
                         "unknown compression \"%s\" (none, gzip, snappy, lz4, zstd)", name);
 }
 
+/* Rule: key is fingerprint, none or label:<name>. */
 static int parse_key(kafka_exporter *e, const pp_config *cfg, const char *text)
 {
     static const char label_prefix[] = "label:";
@@ -166,11 +184,9 @@ static void make_metrics(kafka_exporter *e)
 }
 
 /* Builds the producer's configuration from the options; reports errors. */
-static rd_kafka_conf_t *exporter_conf(kafka_exporter *e, const pp_config *cfg)
+static rd_kafka_conf_t *exporter_conf(kafka_exporter *e, const pp_config *cfg,
+                                      const char *compression)
 {
-    const pp_host *h = e->ctx.host;
-    const char *compression = h->cfg_string(cfg, "compression");
-    int bad = check_compression(h, cfg, compression) != 0;
     char timeout_ms[DECIMAL_MAX], max_bytes[DECIMAL_MAX];
     snprintf(timeout_ms, sizeof timeout_ms, "%" PRId64, e->timeout_ns / NS_PER_MS);
     snprintf(max_bytes, sizeof max_bytes, "%" PRId64,
@@ -182,7 +198,7 @@ static rd_kafka_conf_t *exporter_conf(kafka_exporter *e, const pp_config *cfg)
         "acks",
         "all",
         "compression.codec",
-        bad ? "none" : compression,
+        compression ? compression : "none", /* NULL: refused, reported */
         "message.timeout.ms",
         timeout_ms,
         "message.max.bytes",
@@ -192,11 +208,8 @@ static rd_kafka_conf_t *exporter_conf(kafka_exporter *e, const pp_config *cfg)
         NULL,
     };
     rd_kafka_conf_t *conf = kafka_conf_build(&e->ctx, cfg, "brokers", "producer", defaults);
-    if (conf == NULL || bad) {
-        if (conf)
-            rd_kafka_conf_destroy(conf);
+    if (conf == NULL)
         return NULL;
-    }
     rd_kafka_conf_set_dr_msg_cb(conf, delivery_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     return conf;
@@ -220,22 +233,22 @@ static int kafka_exporter_create(const pp_host *host, pp_instance *self, const p
         return -1;
     e->ctx.host = host;
     e->ctx.self = self;
-    e->topic = strdup(host->cfg_string(cfg, "topic"));
-    e->timeout_ns = host->cfg_duration_ns(cfg, "timeout");
-    e->max_message_bytes = host->cfg_size(cfg, "max_message_bytes");
-    int bad = 0;
-    if (*e->topic == '\0')
+    kafka_exporter_settings set = {0};
+    int bad = host->cfg_fill(cfg, kafka_exporter_options, &set);
+    e->timeout_ns = set.timeout_ns;
+    e->max_message_bytes = set.max_message_bytes;
+    e->encoding = (kafka_encoding)set.encoding;
+    if (set.topic && *set.topic == '\0')
         bad = host->cfg_error(cfg, "topic", "must not be empty");
-    if (e->timeout_ns < NS_PER_MS)
-        bad = host->cfg_error(cfg, "timeout", "must be at least 1ms");
-    if (e->max_message_bytes <= 0)
-        bad = host->cfg_error(cfg, "max_message_bytes", "must be positive");
-    if (kafka_encoding_parse(host->cfg_string(cfg, "encoding"), &e->encoding) != 0)
-        bad = host->cfg_error(cfg, "encoding", "\"%s\" is not pprof or pyroscope_push",
-                              host->cfg_string(cfg, "encoding"));
-    if (parse_key(e, cfg, host->cfg_string(cfg, "key")) != 0)
+    else if (set.topic && !(e->topic = strdup(set.topic)))
         bad = -1;
-    if ((e->conf = exporter_conf(e, cfg)) == NULL) /* its errors too, not only the first */
+    if (set.key && parse_key(e, cfg, set.key) != 0)
+        bad = -1;
+    if (set.compression && check_compression(host, cfg, set.compression) < 0) {
+        bad = -1;
+        set.compression = NULL; /* go on: the producer properties' errors too */
+    }
+    if ((e->conf = exporter_conf(e, cfg, set.compression)) == NULL) /* its errors too */
         bad = -1;
     if (bad) {
         exporter_free(e);

@@ -49,45 +49,66 @@ typedef struct pm_exporter {
         *m_fn_expired, *m_series_expired, *m_sources_evicted, *m_series, *m_fn_series;
 } pm_exporter;
 
+/* What pm_options fills. */
+typedef struct pm_settings {
+    const char *endpoint_text;
+    const pp_config *labels_node;
+    int64_t staleness_ns;
+    int timestamps, fill_cpu_gaps, function_cumulative;
+    int64_t max_series, max_sources, top_n, window_ns, max_fn_series, tracked;
+} pm_settings;
+
+/* function_window holds PM_FN_BUCKETS buckets of at least a second. */
+#define PM_FN_WINDOW_MIN "10s"
+_Static_assert(PM_FN_BUCKETS == 10, "PM_FN_WINDOW_MIN is PM_FN_BUCKETS seconds");
+/* Tracked functions are counted in 32 bits with room to grow 4 times. */
+#define PM_TRACKED_MAX "1073741823"
+_Static_assert(UINT32_MAX / 4 == 1073741823u, "PM_TRACKED_MAX is UINT32_MAX / 4");
+
 static const pp_option pm_options[] = {
     {"endpoint", PP_OPT_STRING, "",
      "host:port of an HTTP server of its own serving the series on GET /metrics; empty = "
      "add them to the telemetry /metrics (service.telemetry.address)",
-     0, NULL},
+     0, NULL, PP_FIELD(pm_settings, endpoint_text)},
     {"labels", PP_OPT_STRING_LIST, "[]",
      "series labels kept on every metric besides `service_name` (e.g. [namespace, "
      "instance]); each value adds series",
-     0, NULL},
+     0, NULL, PP_FIELD(pm_settings, labels_node)},
     {"staleness", PP_OPT_DURATION, "5m",
-     "a series (or one process of it) that no profile reached for this long is removed", 0, NULL},
+     "a series (or one process of it) that no profile reached for this long is removed", 0, NULL,
+     PP_FIELD(pm_settings, staleness_ns), .min = "1s"},
     {"timestamps", PP_OPT_BOOL, "true",
-     "give each sample its profile window's end as timestamp; false = scrape time", 0, NULL},
+     "give each sample its profile window's end as timestamp; false = scrape time", 0, NULL,
+     PP_FIELD(pm_settings, timestamps)},
     {"fill_cpu_gaps", PP_OPT_BOOL, "true",
      "count the gap before a CPU window (up to the window's length) at the window's rate, "
      "so that rate() of profile_cpu_seconds_total is cores used although CPU profiles "
      "cover only part of each scrape interval",
-     0, NULL},
+     0, NULL, PP_FIELD(pm_settings, fill_cpu_gaps)},
     {"max_series", PP_OPT_INT, "1000",
      "series (service_name + kept labels) at most; profiles of more are counted and ignored", 0,
-     NULL},
+     NULL, PP_FIELD(pm_settings, max_series), .min = "1"},
     {"max_sources_per_series", PP_OPT_INT, "64",
      "processes (distinct series labels) tracked per series; the one seen longest ago makes "
      "room",
-     0, NULL},
+     0, NULL, PP_FIELD(pm_settings, max_sources), .min = "1"},
     {"function_top_n", PP_OPT_INT, "10",
-     "functions per series with a profile_function_cpu_seconds_total series; 0 = none", 0, NULL},
+     "functions per series with a profile_function_cpu_seconds_total series; 0 = none", 0, NULL,
+     PP_FIELD(pm_settings, top_n), .min = "0"},
     {"function_window", PP_OPT_DURATION, "5m",
-     "sliding window (of profile time) over which functions are ranked by self CPU", 0, NULL},
+     "sliding window (of profile time) over which functions are ranked by self CPU", 0, NULL,
+     PP_FIELD(pm_settings, window_ns), .min = PM_FN_WINDOW_MIN},
     {"function_cumulative", PP_OPT_BOOL, "false",
-     "also expose profile_function_cpu_cumulative_seconds_total (time on the stack)", 0, NULL},
+     "also expose profile_function_cpu_cumulative_seconds_total (time on the stack)", 0, NULL,
+     PP_FIELD(pm_settings, function_cumulative)},
     {"max_function_series", PP_OPT_INT, "500",
      "hard cap on function series over all services; exposures past it are counted "
      "(profpipe_profile_metrics_function_cap_hits_total) and refused",
-     0, NULL},
+     0, NULL, PP_FIELD(pm_settings, max_fn_series), .min = "0"},
     {"max_tracked_functions", PP_OPT_INT, "1000",
      "functions whose windowed CPU is tracked per series (bounds memory); the least costly "
      "half is forgotten when full",
-     0, NULL},
+     0, NULL, PP_FIELD(pm_settings, tracked), .max = PM_TRACKED_MAX},
     {0},
 };
 
@@ -108,10 +129,9 @@ static int valid_label_name(const char *s)
     return 1;
 }
 
-static int read_labels(pm_exporter *e, const pp_config *cfg)
+static int read_labels(pm_exporter *e, const pp_config *cfg, const pp_config *list)
 {
     const pp_host *h = e->host;
-    const pp_config *list = h->cfg_child(cfg, "labels");
     size_t n = list ? h->cfg_count(list) : 0;
     if (n == 0)
         return 0;
@@ -134,42 +154,40 @@ static int read_labels(pm_exporter *e, const pp_config *cfg)
     return 0;
 }
 
-static int positive(const pp_host *h, const pp_config *cfg, const char *key, int64_t v, int64_t min)
+/* Rule: every top function of a series is among those tracked. */
+static int tracked_covers_top_n(pm_exporter *e, const pp_config *cfg, const pm_settings *set)
 {
-    return v < min ? h->cfg_error(cfg, key, "must be at least %lld", (long long)min) : 0;
+    if (set->tracked >= set->top_n)
+        return 0;
+    return e->host->cfg_error(cfg, "max_tracked_functions",
+                              "must be at least function_top_n (%lld) and at most %u",
+                              (long long)set->top_n, UINT32_MAX / 4);
 }
 
-static int read_limits(pm_exporter *e, const pp_config *cfg, pm_limits *lim)
+static pm_limits limits_of(const pm_settings *set)
 {
-    const pp_host *h = e->host;
-    int64_t max_series = h->cfg_int(cfg, "max_series");
-    int64_t max_sources = h->cfg_int(cfg, "max_sources_per_series");
-    int64_t top_n = h->cfg_int(cfg, "function_top_n");
-    int64_t window = h->cfg_duration_ns(cfg, "function_window");
-    int64_t max_fn_series = h->cfg_int(cfg, "max_function_series");
-    int64_t tracked = h->cfg_int(cfg, "max_tracked_functions");
-    int64_t staleness = h->cfg_duration_ns(cfg, "staleness");
-    if (positive(h, cfg, "max_series", max_series, 1) < 0 ||
-        positive(h, cfg, "max_sources_per_series", max_sources, 1) < 0 ||
-        positive(h, cfg, "function_top_n", top_n, 0) < 0 ||
-        positive(h, cfg, "function_window", window, PM_FN_BUCKETS * 1000000000LL) < 0 ||
-        positive(h, cfg, "max_function_series", max_fn_series, 0) < 0 ||
-        positive(h, cfg, "staleness", staleness, 1000000000LL) < 0)
-        return -1;
-    if (tracked < top_n || tracked > UINT32_MAX / 4)
-        return h->cfg_error(cfg, "max_tracked_functions",
-                            "must be at least function_top_n (%lld) and at most %u",
-                            (long long)top_n, UINT32_MAX / 4);
-    *lim = (pm_limits){
-        .max_series = (size_t)max_series,
-        .max_sources = (size_t)max_sources,
-        .staleness_ns = staleness,
-        .fill_cpu_gaps = h->cfg_bool(cfg, "fill_cpu_gaps"),
-        .functions = top_n > 0,
-        .functions_cumulative = h->cfg_bool(cfg, "function_cumulative"),
-        .fn = {(size_t)top_n, (size_t)tracked, window / PM_FN_BUCKETS},
-        .max_function_series = (size_t)max_fn_series,
+    return (pm_limits){
+        .max_series = (size_t)set->max_series,
+        .max_sources = (size_t)set->max_sources,
+        .staleness_ns = set->staleness_ns,
+        .fill_cpu_gaps = set->fill_cpu_gaps,
+        .functions = set->top_n > 0,
+        .functions_cumulative = set->function_cumulative,
+        .fn = {(size_t)set->top_n, (size_t)set->tracked, set->window_ns / PM_FN_BUCKETS},
+        .max_function_series = (size_t)set->max_fn_series,
     };
+}
+
+/* Rule: a separate endpoint is host:port. */
+static int read_endpoint(pm_exporter *e, const pp_config *cfg, const char *ep)
+{
+    if (!ep || !*ep)
+        return 0;
+    const char *colon = strrchr(ep, ':');
+    if (!colon || !colon[1] || colon == ep)
+        return e->host->cfg_error(cfg, "endpoint", "want host:port, got \"%s\"", ep);
+    if (!(e->endpoint = strdup(ep)))
+        return e->host->cfg_error(cfg, "endpoint", "out of memory");
     return 0;
 }
 
@@ -200,18 +218,16 @@ static int pm_create(const pp_host *host, pp_instance *self, const pp_config *cf
     e->host = host;
     e->self = self;
     pthread_mutex_init(&e->lock, NULL);
-    e->timestamps = host->cfg_bool(cfg, "timestamps");
-    const char *ep = host->cfg_string(cfg, "endpoint");
-    int rc = read_labels(e, cfg);
+    pm_settings set = {0};
+    int rc = host->cfg_fill(cfg, pm_options, &set);
     if (rc == 0)
-        rc = read_limits(e, cfg, &lim);
-    if (rc == 0 && ep && *ep) {
-        const char *colon = strrchr(ep, ':');
-        if (!colon || !colon[1] || colon == ep)
-            rc = host->cfg_error(cfg, "endpoint", "want host:port, got \"%s\"", ep);
-        else if (!(e->endpoint = strdup(ep)))
-            rc = host->cfg_error(cfg, "endpoint", "out of memory");
-    }
+        rc = read_labels(e, cfg, set.labels_node);
+    if (rc == 0)
+        rc = tracked_covers_top_n(e, cfg, &set);
+    if (rc == 0)
+        rc = read_endpoint(e, cfg, set.endpoint_text);
+    e->timestamps = set.timestamps;
+    lim = limits_of(&set);
     if (rc < 0) {
         pm_destroy(e);
         return -1;

@@ -42,32 +42,51 @@
 #define HTTP_TOO_MANY 429
 #define HTTP_SERVER_ERROR 500
 
+/* What pyro_options fills; the HTTP client options (auth, TLS, proxy,
+ * headers) and timeout are read by pyro_read_http. */
+typedef struct pyro_settings {
+    const char *endpoint;
+    int api; /* a pyro_api: pyro_apis is in its order */
+    const char *tenant_id, *tenant_label;
+    const pp_config *external_labels;
+    pyro_limits limits;
+} pyro_settings;
+
+static const char *const pyro_apis[] = {"push", "ingest", NULL};
+
 static const pp_option pyro_options[] = {
     {"endpoint", PP_OPT_STRING, NULL,
-     "base URL of the Pyroscope server, e.g. http://pyroscope:4040", 1, NULL},
+     "base URL of the Pyroscope server, e.g. http://pyroscope:4040", 1, NULL,
+     PP_FIELD(pyro_settings, endpoint)},
     {"api", PP_OPT_STRING, "push", "push (push.v1.PusherService/Push) or ingest (legacy /ingest)",
-     0, NULL},
-    {"tenant_id", PP_OPT_STRING, NULL, "tenant, sent as X-Scope-OrgID", 0, NULL},
+     0, NULL, PP_FIELD(pyro_settings, api), .enum_values = pyro_apis},
+    {"tenant_id", PP_OPT_STRING, NULL, "tenant, sent as X-Scope-OrgID", 0, NULL,
+     PP_FIELD(pyro_settings, tenant_id)},
     {"tenant_label", PP_OPT_STRING, NULL,
      "series label whose value is sent as X-Scope-OrgID instead of tenant_id (and not as a"
      " label): forwards the tenant a pyroscope receiver kept with its tenant_label",
-     0, NULL},
+     0, NULL, PP_FIELD(pyro_settings, tenant_label)},
     HTTP_CLIENT_OPTIONS("tls", "headers", "false"),
     {"external_labels", PP_OPT_STRING_MAP, NULL,
      "labels set on every series sent, name: value, replacing a profile's label of that name"
      " (Alloy's pyroscope.write external_labels)",
-     0, NULL},
+     0, NULL, PP_FIELD(pyro_settings, external_labels)},
     {"timeout", PP_OPT_DURATION, "10s", "timeout of one HTTP request", 0, NULL},
     {"max_label_name_length", PP_OPT_INT, "1024",
-     "longest label name Pyroscope accepts (-validation.max-length-label-name)", 0, NULL},
+     "longest label name Pyroscope accepts (-validation.max-length-label-name)", 0, NULL,
+     PP_FIELD(pyro_settings, limits.max_label_name_length), .min = "0",
+     .flags = PP_OPT_MIN_EXCLUSIVE},
     {"max_label_value_length", PP_OPT_INT, "2048",
-     "longest label value Pyroscope accepts (-validation.max-length-label-value)", 0, NULL},
+     "longest label value Pyroscope accepts (-validation.max-length-label-value)", 0, NULL,
+     PP_FIELD(pyro_settings, limits.max_label_value_length), .min = "0",
+     .flags = PP_OPT_MIN_EXCLUSIVE},
     {"max_label_names_per_series", PP_OPT_INT, "30",
-     "most labels per series Pyroscope accepts (-validation.max-label-names-per-series)", 0, NULL},
+     "most labels per series Pyroscope accepts (-validation.max-label-names-per-series)", 0, NULL,
+     PP_FIELD(pyro_settings, limits.max_label_names), .min = "0", .flags = PP_OPT_MIN_EXCLUSIVE},
     {"max_profile_size", PP_OPT_SIZE, "4MiB",
      "largest uncompressed profile Pyroscope accepts (-validation.max-profile-size-bytes;"
      " 0 = no limit)",
-     0, NULL},
+     0, NULL, PP_FIELD(pyro_settings, limits.max_profile_size)},
     {0},
 };
 
@@ -104,10 +123,9 @@ static int is_label_name(const char *s)
     return 1;
 }
 
-static int pyro_read_external_labels(pyro_exporter *e, const pp_config *cfg)
+static int pyro_read_external_labels(pyro_exporter *e, const pp_config *ext)
 {
     const pp_host *h = e->h;
-    const pp_config *ext = h->cfg_child(cfg, "external_labels");
     size_t n = ext ? h->cfg_count(ext) : 0;
     if (n == 0)
         return 0;
@@ -129,37 +147,16 @@ static int pyro_read_external_labels(pyro_exporter *e, const pp_config *cfg)
     return 0;
 }
 
-static int pyro_read_limits(pyro_exporter *e, const pp_config *cfg)
+/* Rule: the endpoint is an http(s) URL; the API picks the path. */
+static int pyro_read_endpoint(pyro_exporter *e, const pp_config *cfg, const pyro_settings *set)
 {
     const pp_host *h = e->h;
-    e->limits.max_label_name_length = h->cfg_int(cfg, "max_label_name_length");
-    e->limits.max_label_value_length = h->cfg_int(cfg, "max_label_value_length");
-    e->limits.max_label_names = h->cfg_int(cfg, "max_label_names_per_series");
-    e->limits.max_profile_size = h->cfg_size(cfg, "max_profile_size");
-    if (e->limits.max_label_name_length <= 0)
-        return h->cfg_error(cfg, "max_label_name_length", "must be positive");
-    if (e->limits.max_label_value_length <= 0)
-        return h->cfg_error(cfg, "max_label_value_length", "must be positive");
-    if (e->limits.max_label_names <= 0)
-        return h->cfg_error(cfg, "max_label_names_per_series", "must be positive");
-    return 0;
-}
-
-static int pyro_read_endpoint(pyro_exporter *e, const pp_config *cfg)
-{
-    const pp_host *h = e->h;
-    const char *endpoint = h->cfg_string(cfg, "endpoint");
+    const char *endpoint = set->endpoint;
     if (strncmp(endpoint, "http://", strlen("http://")) != 0 &&
         strncmp(endpoint, "https://", strlen("https://")) != 0)
         return h->cfg_error(cfg, "endpoint", "must start with http:// or https://, got '%s'",
                             endpoint);
-    const char *api = h->cfg_string(cfg, "api");
-    if (strcmp(api, "push") == 0)
-        e->api = API_PUSH;
-    else if (strcmp(api, "ingest") == 0)
-        e->api = API_INGEST;
-    else
-        return h->cfg_error(cfg, "api", "must be push or ingest, got '%s'", api);
+    e->api = (pyro_api)set->api;
     size_t len = strlen(endpoint);
     while (len > 0 && endpoint[len - 1] == '/')
         len--;
@@ -173,16 +170,25 @@ static int pyro_read_endpoint(pyro_exporter *e, const pp_config *cfg)
     return 0;
 }
 
+/* The options cfg_fill reads, then their rules. */
+static int pyro_read_options(pyro_exporter *e, const pp_config *cfg)
+{
+    pyro_settings set = {0};
+    if (e->h->cfg_fill(cfg, pyro_options, &set) < 0 || pyro_read_endpoint(e, cfg, &set) < 0 ||
+        pyro_read_external_labels(e, set.external_labels) < 0)
+        return -1;
+    e->limits = set.limits;
+    e->tenant_id = set.tenant_id;
+    e->tenant_label = set.tenant_label;
+    return 0;
+}
+
 static int pyro_read_http(pyro_exporter *e, const pp_config *cfg)
 {
     const pp_host *h = e->h;
     e->http_cfg.timeout_ns = h->cfg_duration_ns(cfg, "timeout");
     if (e->http_cfg.timeout_ns <= 0)
         return h->cfg_error(cfg, "timeout", "must be positive");
-    if (h->cfg_is_set(cfg, "tenant_id"))
-        e->tenant_id = h->cfg_string(cfg, "tenant_id");
-    if (h->cfg_is_set(cfg, "tenant_label"))
-        e->tenant_label = h->cfg_string(cfg, "tenant_label");
     const http_client_keys keys = {.tls = "tls", .headers = "headers", .checked = 1};
     if (http_client_read(h, cfg, &keys, &e->client) < 0)
         return -1;
@@ -216,8 +222,7 @@ static int pyro_create(const pp_host *host, pp_instance *self, const pp_config *
     }
     e->h = host;
     e->self = self;
-    if (pyro_read_endpoint(e, cfg) < 0 || pyro_read_limits(e, cfg) < 0 ||
-        pyro_read_http(e, cfg) < 0 || pyro_read_external_labels(e, cfg) < 0) {
+    if (pyro_read_options(e, cfg) < 0 || pyro_read_http(e, cfg) < 0) {
         pyro_destroy(e);
         return -1;
     }

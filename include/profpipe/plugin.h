@@ -114,6 +114,31 @@ typedef enum pp_opt_type {
     PP_OPT_ANY,          /* any YAML node; the component checks it itself */
 } pp_opt_type;
 
+/* pp_option.flags */
+#define PP_OPT_MIN_EXCLUSIVE 0x1u /* the value must be > min, not >= min */
+#define PP_OPT_MAX_EXCLUSIVE 0x2u /* the value must be < max, not <= max */
+
+/* Where host->cfg_fill stores an option: the offset of a member of the
+ * component's config struct and its size, e.g.
+ *   {"interval", PP_OPT_DURATION, "15s", "...", 0, NULL, PP_FIELD(my_cfg, interval_ns)}
+ * The member's type follows from the option's type:
+ *   STRING            const char * (borrowed: valid until destroy()), or an
+ *                     int holding the index into enum_values (-1: unset)
+ *   INT               int64_t or int (a value the int cannot hold is an error)
+ *   DOUBLE            double
+ *   BOOL              int or bool
+ *   DURATION          int64_t nanoseconds
+ *   SIZE              int64_t or size_t bytes
+ *   SECTION           a struct filled from `children`, whose offsets are
+ *                     relative to that struct
+ *   STRING_LIST, STRING_MAP, SECTION_LIST, ANY
+ *                     const pp_config * (the node, read with cfg_count,
+ *                     cfg_item...; a SECTION_LIST item is filled with
+ *                     cfg_fill(item, children, &one))
+ * A scalar option without a field (size 0) is still checked, not stored;
+ * a section without one is skipped. */
+#define PP_FIELD(type, member) .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
+
 typedef struct pp_option {
     const char *name;
     pp_opt_type type;
@@ -121,6 +146,17 @@ typedef struct pp_option {
     const char *description;
     int required;
     const struct pp_option *children; /* SECTION / SECTION_LIST; ends with {0} */
+    /* --- ABI 2: what cfg_fill needs (all may be left 0) --- */
+    size_t offset; /* PP_FIELD: where the value goes */
+    size_t size;   /* sizeof the member; 0 = checked but not stored */
+    /* STRING options: the only values allowed; NULL-terminated. */
+    const char *const *enum_values;
+    /* INT, DOUBLE, DURATION and SIZE options: bounds written as in YAML
+     * ("1", "0.5", "1ms", "4KiB"); NULL = unbounded on that side.
+     * Inclusive unless flags say otherwise. */
+    const char *min;
+    const char *max;
+    unsigned flags; /* PP_OPT_MIN_EXCLUSIVE, PP_OPT_MAX_EXCLUSIVE */
 } pp_option;
 
 /* A node of the loaded config, with its file position. Borrowed: valid
@@ -485,6 +521,16 @@ typedef struct pp_host {
      * expanded, but `$$` left as written for the reader to unescape, as
      * Prometheus does (`x$$y` reaches it as `x$$y`, not `x$y`). */
     const char *(*cfg_template)(const pp_config *c, const char *key);
+
+    /* Added in 2.1: option tables that fill structs. Reads every option
+     * of `table` from the mapping c (written, or the table's default),
+     * checks its type, its enum_values and its min/max, and stores it at
+     * out + offset (see PP_FIELD). Every problem is reported as
+     * host->cfg_error does ("file:line:col: <id>: <key>: must be ..."),
+     * all of them, not only the first. Strings and nodes stored are
+     * borrowed from the config: valid until destroy(). Returns 0, or -1 if
+     * anything was wrong (out may then be partly filled). */
+    int (*cfg_fill)(const pp_config *c, const pp_option *table, void *out);
 } pp_host;
 
 /* 1 when the host has the call `member` (of a minor newer than the one a

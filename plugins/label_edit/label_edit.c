@@ -9,7 +9,8 @@
  * It shows what every plugin looks like: it includes only
  * <profpipe/plugin.h>, reaches the host only through the pp_host table it
  * is handed in create(), declares its options as a table (which the host
- * checks before create() and prints in `profpipe components`), and exports
+ * checks before create(), prints in `profpipe components`, and fills into
+ * the plugin's struct with host->cfg_fill), and exports
  * one symbol, `profpipe_module`, that the host checks for its signature and
  * ABI version before calling anything. */
 #include <stdlib.h>
@@ -28,11 +29,13 @@ typedef struct label_edit {
 
 static const pp_option label_edit_options[] = {
     {"set", PP_OPT_STRING_MAP, NULL,
-     "labels to add or overwrite, name: value (applied after remove)", 0, NULL},
-    {"remove", PP_OPT_STRING_LIST, NULL, "label names to delete", 0, NULL},
+     "labels to add or overwrite, name: value (applied after remove)", 0, NULL,
+     PP_FIELD(label_edit, set)},
+    {"remove", PP_OPT_STRING_LIST, NULL, "label names to delete", 0, NULL,
+     PP_FIELD(label_edit, remove)},
     {"drop_types", PP_OPT_STRING_LIST, NULL,
-     "profile families (`__name__` values such as `goroutine`) whose profiles are dropped", 0,
-     NULL},
+     "profile families (`__name__` values such as `goroutine`) whose profiles are dropped", 0, NULL,
+     PP_FIELD(label_edit, drop_types)},
     {0},
 };
 
@@ -61,8 +64,7 @@ static int check_name(const pp_host *h, const pp_config *node, const char *key, 
     return 0;
 }
 
-/* Checks the label names; nothing is allocated, so a refusal leaks
- * nothing (the host does not call destroy() after a failed create()). */
+/* Rule: the names set and removed are label names the plugin may touch. */
 static int check_names(const pp_host *h, const pp_config *set, const pp_config *remove)
 {
     for (size_t i = 0; set && i < h->cfg_count(set); i++)
@@ -79,18 +81,17 @@ static int check_names(const pp_host *h, const pp_config *set, const pp_config *
 static int label_edit_create(const pp_host *host, pp_instance *self, const pp_config *cfg,
                              void **state)
 {
-    const pp_config *set = host->cfg_child(cfg, "set");
-    const pp_config *remove = host->cfg_child(cfg, "remove");
-    if (check_names(host, set, remove) < 0)
-        return -1;
     label_edit *le = calloc(1, sizeof *le);
     if (!le)
         return -1;
+    /* the host does not call destroy() after a failed create() */
+    if (host->cfg_fill(cfg, label_edit_options, le) < 0 ||
+        check_names(host, le->set, le->remove) < 0) {
+        free(le);
+        return -1;
+    }
     le->host = host;
     le->self = self;
-    le->set = set;
-    le->remove = remove;
-    le->drop_types = host->cfg_child(cfg, "drop_types");
     *state = le;
     return 0;
 }

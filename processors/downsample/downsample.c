@@ -27,26 +27,13 @@
 
 #define ERRBUF 256
 
-static const pp_option downsample_options[] = {
-    {"window", PP_OPT_DURATION, "0s",
-     "merge each series' profiles over this long into one; 0 disables", 0, NULL},
-    {"min_fraction", PP_OPT_DOUBLE, "0",
-     "fold call-tree nodes below this fraction of the total into [other]; 0 disables", 0, NULL},
-    {"max_stack_depth", PP_OPT_INT, "0",
-     "cut stacks to this many locations, the cut marked [truncated]; 0 disables", 0, NULL},
-    {"sample_types", PP_OPT_STRING_LIST, "[]",
-     "keep only these sample types (e.g. inuse_space); empty keeps all", 0, NULL},
-    {"keep_one_in", PP_OPT_INT, "1", "keep one profile in N per series (the 1st, N+1th, ...)", 0,
-     NULL},
-    {0},
-};
-
 typedef struct downsample_state {
     const pp_host *host;
     pp_instance *self;
     int64_t window_ns;
     double min_fraction;
-    size_t max_stack_depth;
+    size_t max_stack_depth; /* filled as an int64 the table keeps >= 0 */
+    const pp_config *sample_types_node;
     char **sample_types;
     size_t n_sample_types;
     int64_t keep_one_in;
@@ -57,6 +44,25 @@ typedef struct downsample_state {
     pp_metric *merged;
     pp_metric *decode_errors;
 } downsample_state;
+
+static const pp_option downsample_options[] = {
+    {"window", PP_OPT_DURATION, "0s",
+     "merge each series' profiles over this long into one; 0 disables", 0, NULL,
+     PP_FIELD(downsample_state, window_ns), .min = "0s"},
+    {"min_fraction", PP_OPT_DOUBLE, "0",
+     "fold call-tree nodes below this fraction of the total into [other]; 0 disables", 0, NULL,
+     PP_FIELD(downsample_state, min_fraction), .min = "0", .max = "1",
+     .flags = PP_OPT_MAX_EXCLUSIVE},
+    {"max_stack_depth", PP_OPT_INT, "0",
+     "cut stacks to this many locations, the cut marked [truncated]; 0 disables", 0, NULL,
+     PP_FIELD(downsample_state, max_stack_depth), .min = "0"},
+    {"sample_types", PP_OPT_STRING_LIST, "[]",
+     "keep only these sample types (e.g. inuse_space); empty keeps all", 0, NULL,
+     PP_FIELD(downsample_state, sample_types_node)},
+    {"keep_one_in", PP_OPT_INT, "1", "keep one profile in N per series (the 1st, N+1th, ...)", 0,
+     NULL, PP_FIELD(downsample_state, keep_one_in), .min = "1"},
+    {0},
+};
 
 static int needs_shaping(const downsample_state *st)
 {
@@ -287,7 +293,7 @@ static void downsample_destroy(void *state)
 static int read_sample_types(downsample_state *st, const pp_config *cfg)
 {
     const pp_host *h = st->host;
-    const pp_config *list = h->cfg_child(cfg, "sample_types");
+    const pp_config *list = st->sample_types_node;
     size_t n = list ? h->cfg_count(list) : 0;
     if (n == 0)
         return 0;
@@ -307,20 +313,8 @@ static int read_sample_types(downsample_state *st, const pp_config *cfg)
 
 static int read_options(downsample_state *st, const pp_config *cfg)
 {
-    const pp_host *h = st->host;
-    st->window_ns = h->cfg_duration_ns(cfg, "window");
-    st->min_fraction = h->cfg_double(cfg, "min_fraction");
-    int64_t depth = h->cfg_int(cfg, "max_stack_depth");
-    st->keep_one_in = h->cfg_int(cfg, "keep_one_in");
-    if (st->window_ns < 0)
-        return h->cfg_error(cfg, "window", "must not be negative");
-    if (!(st->min_fraction >= 0 && st->min_fraction < 1))
-        return h->cfg_error(cfg, "min_fraction", "must be in [0, 1), got %g", st->min_fraction);
-    if (depth < 0)
-        return h->cfg_error(cfg, "max_stack_depth", "must not be negative");
-    if (st->keep_one_in < 1)
-        return h->cfg_error(cfg, "keep_one_in", "must be at least 1");
-    st->max_stack_depth = (size_t)depth;
+    if (st->host->cfg_fill(cfg, downsample_options, st) < 0)
+        return -1;
     return read_sample_types(st, cfg);
 }
 

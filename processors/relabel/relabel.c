@@ -28,12 +28,18 @@
 #define ERRBUF 256
 #define CACHE_INITIAL_SLOTS 64 /* power of two */
 
+/* What relabel_options fills: the two rule lists. */
+typedef struct relabel_lists {
+    const pp_config *rules, *sample_labels;
+} relabel_lists;
+
 static const pp_option relabel_options[] = {
     {"rules", PP_OPT_SECTION_LIST, NULL,
-     "relabel_config rules applied in order to the series labels", 0, relabel_rule_options},
+     "relabel_config rules applied in order to the series labels", 0, relabel_rule_options,
+     PP_FIELD(relabel_lists, rules)},
     {"sample_labels", PP_OPT_SECTION_LIST, NULL,
      "relabel_config rules applied in order to each sample's string labels", 0,
-     relabel_rule_options},
+     relabel_rule_options, PP_FIELD(relabel_lists, sample_labels)},
     {0},
 };
 
@@ -437,8 +443,10 @@ static int relabel_create(const pp_host *host, pp_instance *self, const pp_confi
         return host->cfg_error(cfg, NULL, "out of memory");
     st->host = host;
     st->self = self;
-    if (relabel_rules_compile(&st->series_rules, host, cfg, "rules") != 0 ||
-        relabel_rules_compile(&st->sample_rules, host, cfg, "sample_labels") != 0) {
+    relabel_lists lists = {0};
+    if (host->cfg_fill(cfg, relabel_options, &lists) != 0 ||
+        relabel_rules_compile(&st->series_rules, host, lists.rules) != 0 ||
+        relabel_rules_compile(&st->sample_rules, host, lists.sample_labels) != 0) {
         relabel_destroy(st);
         return -1;
     }

@@ -68,23 +68,34 @@ struct relabel_rule {
     pcre2_match_data *md;
 };
 
+/* What relabel_rule_options fills for one rule. */
+typedef struct rule_settings {
+    const pp_config *source_labels;
+    const char *separator, *regex, *target_label, *replacement, *action;
+    int64_t modulus;
+} rule_settings;
+
 const pp_option relabel_rule_options[] = {
     {"source_labels", PP_OPT_STRING_LIST, "[]",
-     "labels whose values are joined with `separator` and matched", 0, NULL},
+     "labels whose values are joined with `separator` and matched", 0, NULL,
+     PP_FIELD(rule_settings, source_labels)},
     {"separator", PP_OPT_STRING, DEFAULT_SEPARATOR, "placed between the joined source label values",
-     0, NULL},
+     0, NULL, PP_FIELD(rule_settings, separator)},
     {"regex", PP_OPT_STRING, DEFAULT_REGEX,
-     "RE2 regex matched against the joined value (fully anchored)", 0, NULL},
+     "RE2 regex matched against the joined value (fully anchored)", 0, NULL,
+     PP_FIELD(rule_settings, regex)},
     {"target_label", PP_OPT_STRING, NULL,
      "label written by replace, hashmod, lowercase, uppercase; compared by keepequal, dropequal", 0,
-     NULL},
+     NULL, PP_FIELD(rule_settings, target_label)},
     {"replacement", PP_OPT_STRING, DEFAULT_REPLACEMENT,
-     "value for replace and name for labelmap; $1, ${1}, ${name} expand", 0, NULL},
-    {"modulus", PP_OPT_INT, "0", "modulus of the hash for hashmod", 0, NULL},
+     "value for replace and name for labelmap; $1, ${1}, ${name} expand", 0, NULL,
+     PP_FIELD(rule_settings, replacement)},
+    {"modulus", PP_OPT_INT, "0", "modulus of the hash for hashmod", 0, NULL,
+     PP_FIELD(rule_settings, modulus), .min = "0"},
     {"action", PP_OPT_STRING, "replace",
      "replace, keep, drop, keepequal, dropequal, hashmod, labelmap, labeldrop, "
-     "labelkeep, lowercase or uppercase",
-     0, NULL},
+     "labelkeep, lowercase or uppercase (any case, as in Prometheus)",
+     0, NULL, PP_FIELD(rule_settings, action)},
     {0},
 };
 
@@ -305,17 +316,18 @@ static int parse_action(const char *s, relabel_action *out)
     return -1;
 }
 
-/* A string option, or fallback when not written. Templates (replacement,
- * target_label) are read with cfg_template: `$$` reaches expand_template
- * as written, which unescapes it as Go's regexp.Expand does, so a rule
- * pasted from Prometheus means the same here (`x$$y` gives `x$y`). */
-static const char *opt_text(const pp_host *host, const pp_config *item, const char *key,
-                            const char *fallback, int is_template)
+/* A template option (replacement, target_label) as cfg_fill read it,
+ * read again with cfg_template when written: `$$` reaches
+ * expand_template as written, which unescapes it as Go's regexp.Expand
+ * does, so a rule pasted from Prometheus means the same here (`x$$y`
+ * gives `x$y`). */
+static const char *template_opt(const pp_host *host, const pp_config *item, const char *key,
+                                const char *filled)
 {
     if (!host->cfg_is_set(item, key))
-        return fallback;
-    const char *s = is_template ? host->cfg_template(item, key) : host->cfg_string(item, key);
-    return s ? s : fallback;
+        return filled;
+    const char *s = host->cfg_template(item, key);
+    return s ? s : filled;
 }
 
 static void rule_free(relabel_rule *r)
@@ -330,9 +342,8 @@ static void rule_free(relabel_rule *r)
     pcre2_code_free(r->re);
 }
 
-static int rule_read_sources(relabel_rule *r, const pp_host *host, const pp_config *item)
+static int rule_read_sources(relabel_rule *r, const pp_host *host, const pp_config *src)
 {
-    const pp_config *src = host->cfg_child(item, "source_labels");
     size_t n = src ? host->cfg_count(src) : 0;
     if (n == 0)
         return 0;
@@ -394,9 +405,9 @@ static int rule_validate(const relabel_rule *r, const pp_host *host, const pp_co
     }
 }
 
-static int rule_compile_regex(relabel_rule *r, const pp_host *host, const pp_config *item)
+static int rule_compile_regex(relabel_rule *r, const pp_host *host, const pp_config *item,
+                              const char *pattern)
 {
-    const char *pattern = opt_text(host, item, "regex", DEFAULT_REGEX, 0);
     char msg[256];
     size_t at;
     r->re = relabel_regex_compile(pattern, msg, sizeof msg, &at);
@@ -412,33 +423,28 @@ static int rule_compile_regex(relabel_rule *r, const pp_host *host, const pp_con
  * `rules[i].<key>` with its file position. */
 static int rule_compile(relabel_rule *r, const pp_host *host, const pp_config *item)
 {
-    const char *action = opt_text(host, item, "action", "replace", 0);
-    if (parse_action(action, &r->action) != 0)
-        return host->cfg_error(item, "action", "unknown action \"%s\"", action);
-    if (rule_read_sources(r, host, item) != 0)
+    rule_settings set = {0};
+    if (host->cfg_fill(item, relabel_rule_options, &set) < 0)
+        return -1;
+    if (parse_action(set.action, &r->action) != 0)
+        return host->cfg_error(item, "action", "unknown action \"%s\"", set.action);
+    if (rule_read_sources(r, host, set.source_labels) != 0)
         return host->cfg_error(item, NULL, "out of memory");
-    r->separator = strdup(opt_text(host, item, "separator", DEFAULT_SEPARATOR, 0));
-    r->replacement = strdup(opt_text(host, item, "replacement", DEFAULT_REPLACEMENT, 1));
-    const char *tl = opt_text(host, item, "target_label", NULL, 1);
+    r->separator = strdup(set.separator);
+    r->replacement = strdup(template_opt(host, item, "replacement", set.replacement));
+    const char *tl = template_opt(host, item, "target_label", set.target_label);
     r->target_label = tl && *tl ? strdup(tl) : NULL;
     if (!r->separator || !r->replacement || (tl && *tl && !r->target_label))
         return host->cfg_error(item, NULL, "out of memory");
-    if (host->cfg_is_set(item, "modulus")) {
-        int64_t m = host->cfg_int(item, "modulus");
-        if (m < 0)
-            return host->cfg_error(item, "modulus", "modulus must be >= 0");
-        r->modulus = (uint64_t)m;
-    }
+    r->modulus = (uint64_t)set.modulus;
     if (rule_validate(r, host, item, host->cfg_is_set(item, "source_labels")) != 0)
         return -1;
-    return rule_compile_regex(r, host, item);
+    return rule_compile_regex(r, host, item, set.regex);
 }
 
-int relabel_rules_compile(relabel_rules *out, const pp_host *host, const pp_config *parent,
-                          const char *list_key)
+int relabel_rules_compile(relabel_rules *out, const pp_host *host, const pp_config *list)
 {
     memset(out, 0, sizeof *out);
-    const pp_config *list = host->cfg_child(parent, list_key);
     if (!list || host->cfg_kind(list) != PP_NODE_SEQUENCE)
         return 0;
     size_t n = host->cfg_count(list);
@@ -446,7 +452,7 @@ int relabel_rules_compile(relabel_rules *out, const pp_host *host, const pp_conf
         return 0;
     out->rules = calloc(n, sizeof *out->rules);
     if (!out->rules)
-        return host->cfg_error(parent, list_key, "out of memory");
+        return host->cfg_error(list, NULL, "out of memory");
     for (size_t i = 0; i < n; i++) {
         out->n++;
         if (rule_compile(&out->rules[i], host, host->cfg_item(list, i)) != 0) {

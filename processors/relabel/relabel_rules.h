@@ -36,11 +36,11 @@ typedef struct relabel_rules {
 /* The option table of one rule (children of a SECTION_LIST option). */
 extern const pp_option relabel_rule_options[];
 
-/* Compiles the rules of the sequence `list` (NULL or absent: no rules).
- * `list_key` is the option's name (`rules` or `sample_labels`).
- * Returns 0, or -1 after reporting through host->cfg_error. */
-int relabel_rules_compile(relabel_rules *out, const pp_host *host, const pp_config *parent,
-                          const char *list_key);
+/* Compiles the rules of the sequence `list` (a SECTION_LIST option's node
+ * as cfg_fill stores it; NULL or absent: no rules), filling each item with
+ * relabel_rule_options. Returns 0, or -1 after reporting through
+ * host->cfg_error. */
+int relabel_rules_compile(relabel_rules *out, const pp_host *host, const pp_config *list);
 void relabel_rules_free(relabel_rules *r);
 
 typedef enum relabel_verdict {

@@ -27,32 +27,6 @@
 #define ERRBUF 256
 #define ID_MAX_HEX TRACE_ID_HEX
 
-static const pp_option id_label_options[] = {
-    {"trace_id", PP_OPT_STRING_LIST, "[trace_id, otel.trace_id, traceId, trace.id]",
-     "sample label keys holding a trace id; the first is the key written", 0, NULL},
-    {"span_id", PP_OPT_STRING_LIST, "[span_id, otel.span_id, spanId, span.id]",
-     "sample label keys holding a span id; the first is the key written", 0, NULL},
-    {0},
-};
-
-static const char *const default_trace_keys[] = {"trace_id", "otel.trace_id", "traceId",
-                                                 "trace.id"};
-static const char *const default_span_keys[] = {"span_id", "otel.span_id", "spanId", "span.id"};
-#define N_DEFAULT_KEYS (sizeof default_trace_keys / sizeof default_trace_keys[0])
-
-static const pp_option span_options[] = {
-    {"id_labels", PP_OPT_SECTION, NULL, "which label keys carry trace and span ids", 0,
-     id_label_options},
-    {"keep_ratio", PP_OPT_DOUBLE, "1",
-     "fraction of traces whose ids stay on the samples (OpenTelemetry TraceIdRatioBased)", 0, NULL},
-    {"span_name_to_series", PP_OPT_BOOL, "false",
-     "split profiles by span name and make it a series label", 0, NULL},
-    {"span_name_label", PP_OPT_STRING, "span_name", "sample label holding the span name", 0, NULL},
-    {"max_span_names", PP_OPT_INT, "50",
-     "span names per service promoted to series; later ones become `other`", 0, NULL},
-    {0},
-};
-
 enum key_kind { KIND_UNKNOWN = 0, KIND_OTHER, KIND_TRACE, KIND_SPAN };
 enum { ID_TRACE = 0, ID_SPAN = 1, N_ID_KINDS = 2 };
 
@@ -61,12 +35,20 @@ typedef struct id_keys {
     size_t n;
 } id_keys;
 
+/* id_labels as written, or the table's defaults. */
+typedef struct id_label_lists {
+    const pp_config *trace_id, *span_id;
+} id_label_lists;
+
 typedef struct span_state {
     const pp_host *host;
     pp_instance *self;
     id_keys keys[N_ID_KINDS];
+    id_label_lists id_labels; /* the options, as span_options fills them */
     double keep_ratio;
     int to_series;
+    const char *span_name_label;
+    int64_t max_span_names;
     span_names names;
     pp_metric *malformed;
     pp_metric *stripped;
@@ -74,6 +56,33 @@ typedef struct span_state {
     pp_metric *split;
     pp_metric *decode_errors;
 } span_state;
+
+static const pp_option id_label_options[] = {
+    {"trace_id", PP_OPT_STRING_LIST, "[trace_id, otel.trace_id, traceId, trace.id]",
+     "sample label keys holding a trace id; the first is the key written", 0, NULL,
+     PP_FIELD(id_label_lists, trace_id)},
+    {"span_id", PP_OPT_STRING_LIST, "[span_id, otel.span_id, spanId, span.id]",
+     "sample label keys holding a span id; the first is the key written", 0, NULL,
+     PP_FIELD(id_label_lists, span_id)},
+    {0},
+};
+
+static const pp_option span_options[] = {
+    {"id_labels", PP_OPT_SECTION, NULL, "which label keys carry trace and span ids", 0,
+     id_label_options, PP_FIELD(span_state, id_labels)},
+    {"keep_ratio", PP_OPT_DOUBLE, "1",
+     "fraction of traces whose ids stay on the samples (OpenTelemetry TraceIdRatioBased)", 0, NULL,
+     PP_FIELD(span_state, keep_ratio), .min = "0", .max = "1"},
+    {"span_name_to_series", PP_OPT_BOOL, "false",
+     "split profiles by span name and make it a series label", 0, NULL,
+     PP_FIELD(span_state, to_series)},
+    {"span_name_label", PP_OPT_STRING, "span_name", "sample label holding the span name", 0, NULL,
+     PP_FIELD(span_state, span_name_label)},
+    {"max_span_names", PP_OPT_INT, "50",
+     "span names per service promoted to series; later ones become `other`", 0, NULL,
+     PP_FIELD(span_state, max_span_names), .min = "1"},
+    {0},
+};
 
 static const size_t id_hex_len[N_ID_KINDS] = {TRACE_ID_HEX, SPAN_ID_HEX};
 
@@ -424,21 +433,20 @@ static void span_destroy(void *state)
     free(st);
 }
 
-/* Reads id_labels.<key>, or the defaults when absent. 0 or -1. */
-static int read_keys(span_state *st, const pp_config *cfg, const char *key,
-                     const char *const *defaults, id_keys *out)
+/* Reads one id_labels list. 0 or -1. */
+static int read_keys(span_state *st, const pp_config *cfg, const char *key, const pp_config *list,
+                     id_keys *out)
 {
     const pp_host *h = st->host;
     const pp_config *sec = h->cfg_child(cfg, "id_labels");
-    const pp_config *list = sec ? h->cfg_child(sec, key) : NULL;
-    size_t n = list ? h->cfg_count(list) : N_DEFAULT_KEYS;
-    if (list && n == 0)
+    size_t n = h->cfg_count(list);
+    if (n == 0)
         return h->cfg_error(sec, key, "needs at least one label key");
     out->names = calloc(n, sizeof *out->names);
     if (!out->names)
         return h->cfg_error(cfg, "id_labels", "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const char *s = list ? h->cfg_scalar(h->cfg_item(list, i)) : defaults[i];
+        const char *s = h->cfg_scalar(h->cfg_item(list, i));
         if (!s || !*s)
             return h->cfg_error(sec, key, "item %zu is empty", i);
         if (!(out->names[i] = strdup(s)))
@@ -448,27 +456,29 @@ static int read_keys(span_state *st, const pp_config *cfg, const char *key,
     return 0;
 }
 
+/* Rule: no key is both a trace id key and a span id key. */
+static int refuse_shared_keys(span_state *st, const pp_config *cfg)
+{
+    for (size_t i = 0; i < st->keys[ID_TRACE].n; i++)
+        if (key_is(&st->keys[ID_SPAN], st->keys[ID_TRACE].names[i]))
+            return st->host->cfg_error(cfg, "id_labels", "\"%s\" is both a trace and a span id key",
+                                       st->keys[ID_TRACE].names[i]);
+    return 0;
+}
+
 static int read_options(span_state *st, const pp_config *cfg)
 {
     const pp_host *h = st->host;
-    if (read_keys(st, cfg, "trace_id", default_trace_keys, &st->keys[ID_TRACE]) != 0 ||
-        read_keys(st, cfg, "span_id", default_span_keys, &st->keys[ID_SPAN]) != 0)
+    if (h->cfg_fill(cfg, span_options, st) < 0 ||
+        read_keys(st, cfg, "trace_id", st->id_labels.trace_id, &st->keys[ID_TRACE]) != 0 ||
+        read_keys(st, cfg, "span_id", st->id_labels.span_id, &st->keys[ID_SPAN]) != 0 ||
+        refuse_shared_keys(st, cfg) < 0)
         return -1;
-    for (size_t i = 0; i < st->keys[ID_TRACE].n; i++)
-        if (key_is(&st->keys[ID_SPAN], st->keys[ID_TRACE].names[i]))
-            return h->cfg_error(cfg, "id_labels", "\"%s\" is both a trace and a span id key",
-                                st->keys[ID_TRACE].names[i]);
-    st->keep_ratio = h->cfg_double(cfg, "keep_ratio");
-    if (!(st->keep_ratio >= 0 && st->keep_ratio <= 1))
-        return h->cfg_error(cfg, "keep_ratio", "must be in [0, 1], got %g", st->keep_ratio);
-    st->to_series = h->cfg_bool(cfg, "span_name_to_series");
-    int64_t max = h->cfg_int(cfg, "max_span_names");
-    if (max < 1)
-        return h->cfg_error(cfg, "max_span_names", "must be at least 1");
-    const char *label = h->cfg_string(cfg, "span_name_label");
+    const char *label = st->span_name_label;
     if (!label || !*label)
         return h->cfg_error(cfg, "span_name_label", "must not be empty");
-    st->names = (span_names){.host = h, .label = strdup(label), .max_names = (size_t)max};
+    st->names =
+        (span_names){.host = h, .label = strdup(label), .max_names = (size_t)st->max_span_names};
     if (!st->names.label)
         return h->cfg_error(cfg, NULL, "out of memory");
     return 0;

@@ -47,6 +47,7 @@ typedef struct file_receiver {
     const pp_host *host;
     pp_instance *self;
     name_list include, exclude;
+    const pp_config *include_node, *exclude_node; /* the lists as written */
     int64_t poll_interval_ns, min_file_age_ns, max_file_size;
     const char *service_name; /* NULL: from the file name */
     const char *profile_type; /* NULL: from the sample types */
@@ -73,32 +74,38 @@ typedef struct file_ack {
 
 static const pp_option file_receiver_options[] = {
     {"include", PP_OPT_STRING_LIST, NULL,
-     "glob(7) patterns of the pprof files to read (`{a,b}` and `~` work)", 1, NULL},
+     "glob(7) patterns of the pprof files to read (`{a,b}` and `~` work)", 1, NULL,
+     PP_FIELD(file_receiver, include_node)},
     {"exclude", PP_OPT_STRING_LIST, NULL,
      "patterns of files to leave alone: matched against the path, or against "
      "the base name when the pattern has no `/`",
-     0, NULL},
+     0, NULL, PP_FIELD(file_receiver, exclude_node)},
     {"poll_interval", PP_OPT_DURATION, "0s",
-     "how often to look for new files; 0 reads the files there at start once", 0, NULL},
+     "how often to look for new files; 0 reads the files there at start once", 0, NULL,
+     PP_FIELD(file_receiver, poll_interval_ns)},
     {"min_file_age", PP_OPT_DURATION, "1s",
-     "a file modified more recently waits for a later scan (half-written files)", 0, NULL},
-    {"max_file_size", PP_OPT_SIZE, "64MiB", "a larger file is refused as failed", 0, NULL},
-    {"labels", PP_OPT_STRING_MAP, NULL, "series labels added to every profile", 0, NULL},
+     "a file modified more recently waits for a later scan (half-written files)", 0, NULL,
+     PP_FIELD(file_receiver, min_file_age_ns)},
+    {"max_file_size", PP_OPT_SIZE, "64MiB", "a larger file is refused as failed", 0, NULL,
+     PP_FIELD(file_receiver, max_file_size), .min = "0", .flags = PP_OPT_MIN_EXCLUSIVE},
+    {"labels", PP_OPT_STRING_MAP, NULL, "series labels added to every profile", 0, NULL,
+     PP_FIELD(file_receiver, labels)},
     {"service_name", PP_OPT_STRING, NULL,
      "the `service_name` label; default: the file name up to its first `.` "
      "(`checkout.heap.pb.gz` gives `checkout`)",
-     0, NULL},
+     0, NULL, PP_FIELD(file_receiver, service_name)},
     {"profile_type", PP_OPT_STRING, NULL,
      "the `__name__` label; default: Pyroscope's name for the sample types (the table in "
      "the top README: `process_cpu`, `memory`, `goroutines`, `mutex`, `wall`, ...; "
      "`mutex` becomes `block` when the file name says `block` and not `mutex`)",
-     0, NULL},
+     0, NULL, PP_FIELD(file_receiver, profile_type)},
     {"delete_after_read", PP_OPT_BOOL, "false",
-     "delete a file once every pipeline is done with its profile", 0, NULL},
+     "delete a file once every pipeline is done with its profile", 0, NULL,
+     PP_FIELD(file_receiver, delete_after_read)},
     {"failed_dir", PP_OPT_STRING, NULL,
      "move files that cannot be read or decoded here (same filesystem; "
      "created if missing); default: leave them and skip them until rewritten",
-     0, NULL},
+     0, NULL, PP_FIELD(file_receiver, failed_dir)},
     {0},
 };
 
@@ -131,18 +138,17 @@ static int label_name_valid(const char *s)
     return 1;
 }
 
-/* Fills `out` with the scalars of the list at cfg[key]; empty items are
- * config errors. 0 or -1. */
-static int read_list(file_receiver *r, const pp_config *cfg, const char *key, name_list *out)
+/* Fills `out` with the scalars of a list option; empty items are config
+ * errors. 0 or -1. */
+static int read_list(file_receiver *r, const pp_config *list, name_list *out)
 {
     const pp_host *h = r->host;
-    const pp_config *list = h->cfg_child(cfg, key);
     size_t n = list ? h->cfg_count(list) : 0;
     if (n == 0)
         return 0;
     out->items = calloc(n, sizeof *out->items);
     if (!out->items)
-        return h->cfg_error(cfg, key, "out of memory");
+        return h->cfg_error(list, NULL, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const char *s = h->cfg_scalar(h->cfg_item(list, i));
         if (!s || !*s)
@@ -152,10 +158,10 @@ static int read_list(file_receiver *r, const pp_config *cfg, const char *key, na
     return 0;
 }
 
-static int check_labels(file_receiver *r, const pp_config *cfg)
+/* Rule: label names are Prometheus names, and not the two set by options. */
+static int check_labels(file_receiver *r)
 {
     const pp_host *h = r->host;
-    r->labels = h->cfg_child(cfg, "labels");
     if (!r->labels)
         return 0;
     for (size_t i = 0; i < h->cfg_count(r->labels); i++) {
@@ -169,13 +175,11 @@ static int check_labels(file_receiver *r, const pp_config *cfg)
     return 0;
 }
 
-/* A set but empty string option is an error; unset gives NULL. */
-static int read_name(file_receiver *r, const pp_config *cfg, const char *key, const char **out)
+/* Rule: a name option is unset (NULL) or not empty. */
+static int refuse_empty(file_receiver *r, const pp_config *cfg, const char *key, const char *value)
 {
-    const pp_host *h = r->host;
-    *out = h->cfg_is_set(cfg, key) ? h->cfg_string(cfg, key) : NULL;
-    if (*out && !**out)
-        return h->cfg_error(cfg, key, "must not be empty");
+    if (value && !*value)
+        return r->host->cfg_error(cfg, key, "must not be empty");
     return 0;
 }
 
@@ -197,20 +201,15 @@ static void file_receiver_destroy(void *state)
 static int configure(file_receiver *r, const pp_config *cfg)
 {
     const pp_host *host = r->host;
-    r->poll_interval_ns = host->cfg_duration_ns(cfg, "poll_interval");
-    r->min_file_age_ns = host->cfg_duration_ns(cfg, "min_file_age");
-    r->max_file_size = host->cfg_size(cfg, "max_file_size");
-    r->delete_after_read = host->cfg_bool(cfg, "delete_after_read");
-    if (read_list(r, cfg, "include", &r->include) < 0 ||
-        read_list(r, cfg, "exclude", &r->exclude) < 0 || check_labels(r, cfg) < 0 ||
-        read_name(r, cfg, "service_name", &r->service_name) < 0 ||
-        read_name(r, cfg, "profile_type", &r->profile_type) < 0 ||
-        read_name(r, cfg, "failed_dir", &r->failed_dir) < 0)
+    if (host->cfg_fill(cfg, file_receiver_options, r) < 0 ||
+        read_list(r, r->include_node, &r->include) < 0 ||
+        read_list(r, r->exclude_node, &r->exclude) < 0 || check_labels(r) < 0 ||
+        refuse_empty(r, cfg, "service_name", r->service_name) < 0 ||
+        refuse_empty(r, cfg, "profile_type", r->profile_type) < 0 ||
+        refuse_empty(r, cfg, "failed_dir", r->failed_dir) < 0)
         return -1;
     if (r->include.n == 0)
         return host->cfg_error(cfg, "include", "needs at least one pattern");
-    if (r->max_file_size <= 0)
-        return host->cfg_error(cfg, "max_file_size", "must be > 0");
     if (!(r->seen = seen_new()) || !(r->id = strdup(host->instance_id(r->self))))
         return host->cfg_error(cfg, NULL, "out of memory");
     return 0;

@@ -70,18 +70,35 @@ typedef struct kafka_receiver {
         *m_in_flight;
 } kafka_receiver;
 
+/* What kafka_receiver_options fills (brokers and consumer are read by
+ * kafka_conf_build). */
+typedef struct kafka_receiver_settings {
+    const pp_config *topics;
+    const char *group_id;
+    const char *initial_offset; /* earliest or latest, as librdkafka spells them */
+    int encoding;               /* a kafka_encoding */
+    const char *dead_letter_file;
+} kafka_receiver_settings;
+
+#define DEFAULT_TOPIC "profiles"
+
 static const pp_option kafka_receiver_options[] = {
     {"brokers", PP_OPT_STRING_LIST, NULL, "bootstrap brokers, host:port", 1, NULL},
-    {"topics", PP_OPT_STRING_LIST, "[profiles]", "topics to consume", 0, NULL},
-    {"group_id", PP_OPT_STRING, "profpipe", "consumer group", 0, NULL},
+    {"topics", PP_OPT_STRING_LIST, "[" DEFAULT_TOPIC "]", "topics to consume", 0, NULL,
+     PP_FIELD(kafka_receiver_settings, topics)},
+    {"group_id", PP_OPT_STRING, "profpipe", "consumer group", 0, NULL,
+     PP_FIELD(kafka_receiver_settings, group_id)},
     {"initial_offset", PP_OPT_STRING, "latest",
-     "where a group without a committed offset starts: earliest or latest", 0, NULL},
+     "where a group without a committed offset starts: earliest or latest", 0, NULL,
+     PP_FIELD(kafka_receiver_settings, initial_offset)},
     {"encoding", PP_OPT_STRING, "pprof",
-     "message value: pprof (gzip'd pprof, labels in headers) or pyroscope_push", 0, NULL},
+     "message value: pprof (gzip'd pprof, labels in headers) or pyroscope_push", 0, NULL,
+     PP_FIELD(kafka_receiver_settings, encoding), .enum_values = kafka_encoding_names},
     {"consumer", PP_OPT_STRING_MAP, NULL,
      "raw librdkafka consumer properties (TLS, SASL, timeouts), passed through", 0, NULL},
     {"dead_letter_file", PP_OPT_STRING, NULL,
-     "append undecodable messages here as JSON lines (value in base64)", 0, NULL},
+     "append undecodable messages here as JSON lines (value in base64)", 0, NULL,
+     PP_FIELD(kafka_receiver_settings, dead_letter_file)},
     {0},
 };
 
@@ -121,32 +138,26 @@ static void make_metrics(kafka_receiver *r)
                                "messages handed on and not yet acknowledged", PP_GAUGE, NULL);
 }
 
-static rd_kafka_conf_t *receiver_conf(kafka_receiver *r, const pp_config *cfg)
+/* Rule: librdkafka's auto.offset.reset words (the message names the
+ * value first, as it always has). */
+static int check_initial_offset(const pp_host *h, const pp_config *cfg, const char *initial)
 {
-    const pp_host *h = r->ctx.host;
-    const char *initial = h->cfg_string(cfg, "initial_offset");
-    int bad = 0;
-    if (strcmp(initial, "earliest") != 0 && strcmp(initial, "latest") != 0) {
-        bad = h->cfg_error(cfg, "initial_offset", "\"%s\" is not earliest or latest", initial);
-        initial = "latest"; /* go on: the consumer properties' errors too */
-    }
+    if (initial && (strcmp(initial, "earliest") == 0 || strcmp(initial, "latest") == 0))
+        return 0;
+    return h->cfg_error(cfg, "initial_offset", "\"%s\" is not earliest or latest",
+                        initial ? initial : "");
+}
+
+static rd_kafka_conf_t *receiver_conf(kafka_receiver *r, const pp_config *cfg,
+                                      const kafka_receiver_settings *set)
+{
     const char *defaults[] = {
-        "group.id",
-        h->cfg_string(cfg, "group_id"),
-        "enable.auto.commit",
-        "false",
-        "enable.auto.offset.store",
-        "false",
-        "auto.offset.reset",
-        initial,
-        NULL,
+        "group.id", set->group_id,       "enable.auto.commit", "false", "enable.auto.offset.store",
+        "false",    "auto.offset.reset", set->initial_offset,  NULL,
     };
     rd_kafka_conf_t *conf = kafka_conf_build(&r->ctx, cfg, "brokers", "consumer", defaults);
-    if (conf == NULL || bad) {
-        if (conf != NULL)
-            rd_kafka_conf_destroy(conf);
+    if (conf == NULL)
         return NULL;
-    }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
     rd_kafka_conf_set_error_cb(conf, consumer_error_cb);
@@ -165,14 +176,13 @@ static void receiver_free(kafka_receiver *r)
     free(r);
 }
 
-static int read_topics(kafka_receiver *r, const pp_config *cfg)
+static int read_topics(kafka_receiver *r, const pp_config *cfg, const pp_config *list)
 {
     const pp_host *h = r->ctx.host;
-    const pp_config *list = h->cfg_child(cfg, "topics");
     size_t n = list ? h->cfg_count(list) : 0;
-    if (n == 0) {
+    if (n == 0) { /* `topics: []` reads as the default */
         r->topics = calloc(1, sizeof *r->topics);
-        if (r->topics == NULL || (r->topics[0] = strdup("profiles")) == NULL)
+        if (r->topics == NULL || (r->topics[0] = strdup(DEFAULT_TOPIC)) == NULL)
             return -1;
         r->n_topics = 1;
         return 0;
@@ -198,16 +208,21 @@ static int kafka_receiver_create(const pp_host *host, pp_instance *self, const p
         return -1;
     r->ctx.host = host;
     r->ctx.self = self;
-    int bad = read_topics(r, cfg);
-    if (kafka_encoding_parse(host->cfg_string(cfg, "encoding"), &r->encoding) != 0)
-        bad = host->cfg_error(cfg, "encoding", "\"%s\" is not pprof or pyroscope_push",
-                              host->cfg_string(cfg, "encoding"));
-    if (*host->cfg_string(cfg, "group_id") == '\0')
+    kafka_receiver_settings set = {0};
+    int bad = host->cfg_fill(cfg, kafka_receiver_options, &set);
+    if (read_topics(r, cfg, set.topics) < 0)
+        bad = -1;
+    r->encoding = (kafka_encoding)set.encoding;
+    if (set.group_id && *set.group_id == '\0')
         bad = host->cfg_error(cfg, "group_id", "must not be empty");
-    const char *dlq = host->cfg_string(cfg, "dead_letter_file");
+    const char *dlq = set.dead_letter_file;
     if (dlq != NULL && *dlq != '\0' && (r->dead_letter_path = strdup(dlq)) == NULL)
         bad = -1;
-    if ((r->conf = receiver_conf(r, cfg)) == NULL) /* every error, not only the first */
+    if (check_initial_offset(host, cfg, set.initial_offset) < 0) {
+        bad = -1;
+        set.initial_offset = "latest"; /* go on: the consumer properties' errors too */
+    }
+    if ((r->conf = receiver_conf(r, cfg, &set)) == NULL) /* every error, not only the first */
         bad = -1;
     if (bad == 0 && (r->offsets = kafka_offsets_new()) == NULL)
         bad = -1;

@@ -18,26 +18,88 @@
 
 /* ---- option table ---- */
 
+/* What the tables fill. The HTTP client options (auth, TLS, proxy,
+ * headers, redirects) and params are read by lib/http_client, whose
+ * reader a target's own mapping shares. */
+typedef struct file_sd_settings {
+    const pp_config *files;
+    int64_t refresh_ns;
+} file_sd_settings;
+
+typedef struct ptype_settings {
+    int enabled;
+    const char *path;
+    int delta;
+} ptype_settings;
+
+typedef struct custom_ptype_settings {
+    const char *name;
+    int enabled;
+    const char *path;
+    int delta;
+} custom_ptype_settings;
+
+/* The built-in profile types, in builtin_ptypes' order. */
+enum {
+    PT_CPU,
+    PT_MEMORY,
+    PT_GOROUTINE,
+    PT_BLOCK,
+    PT_MUTEX,
+    PT_THREADCREATE,
+    PT_FGPROF,
+    PT_GD_MEMORY,
+    PT_GD_BLOCK,
+    PT_GD_MUTEX,
+    N_BUILTIN_PTYPES
+};
+
+typedef struct profiling_settings {
+    const char *path_prefix;
+    ptype_settings builtin[N_BUILTIN_PTYPES];
+    const pp_config *custom;
+} profiling_settings;
+
+typedef struct scrape_settings {
+    const pp_config *targets;
+    file_sd_settings file_sd;
+    const char *job_name;
+    int scheme; /* index into schemes */
+    int64_t interval_ns, timeout_ns;
+    int64_t delta_profiling_ns, profiling_ns; /* 0 when not set */
+    int64_t body_size_limit;
+    profiling_settings profiling;
+} scrape_settings;
+
+static const char *const schemes[] = {"http", "https", NULL};
+
 static const pp_option file_sd_opts[] = {
     {"files", PP_OPT_STRING_LIST, NULL,
-     "Prometheus file_sd files (JSON or YAML; glob patterns allowed).", 1, NULL},
+     "Prometheus file_sd files (JSON or YAML; glob patterns allowed).", 1, NULL,
+     PP_FIELD(file_sd_settings, files)},
     {"refresh_interval", PP_OPT_DURATION, "5s",
-     "How often the files' modification times are checked; a changed file is re-read.", 0, NULL},
+     "How often the files' modification times are checked; a changed file is re-read.", 0, NULL,
+     PP_FIELD(file_sd_settings, refresh_ns)},
     {0},
 };
 
-#define PROFILE_OPTS(var, enabled, path, delta)                                                    \
+#define PROFILE_OPTS(var, on, where, seconds)                                                      \
     static const pp_option var[] = {                                                               \
-        {"enabled", PP_OPT_BOOL, enabled, "Scrape this profile type.", 0, NULL},                   \
-        {"path", PP_OPT_STRING, path, "Path of the profile on the target.", 0, NULL},              \
-        {"delta", PP_OPT_BOOL, delta,                                                              \
-         "Request ?seconds=N (a profile taken over N seconds, as for CPU).", 0, NULL},             \
+        {"enabled", PP_OPT_BOOL, on, "Scrape this profile type.", 0, NULL,                         \
+         PP_FIELD(ptype_settings, enabled)},                                                       \
+        {"path", PP_OPT_STRING, where, "Path of the profile on the target.", 0, NULL,              \
+         PP_FIELD(ptype_settings, path)},                                                          \
+        {"delta", PP_OPT_BOOL, seconds,                                                            \
+         "Request ?seconds=N (a profile taken over N seconds, as for CPU).", 0, NULL,              \
+         PP_FIELD(ptype_settings, delta)},                                                         \
         {0},                                                                                       \
     }
-#define GODELTA_OPTS(var, path)                                                                    \
+#define GODELTA_OPTS(var, where)                                                                   \
     static const pp_option var[] = {                                                               \
-        {"enabled", PP_OPT_BOOL, "false", "Scrape this profile type.", 0, NULL},                   \
-        {"path", PP_OPT_STRING, path, "Path of the profile on the target.", 0, NULL},              \
+        {"enabled", PP_OPT_BOOL, "false", "Scrape this profile type.", 0, NULL,                    \
+         PP_FIELD(ptype_settings, enabled)},                                                       \
+        {"path", PP_OPT_STRING, where, "Path of the profile on the target.", 0, NULL,              \
+         PP_FIELD(ptype_settings, path)},                                                          \
         {0},                                                                                       \
     }
 
@@ -53,53 +115,65 @@ GODELTA_OPTS(gd_block_opts, "/debug/pprof/delta_block");
 GODELTA_OPTS(gd_mutex_opts, "/debug/pprof/delta_mutex");
 
 static const pp_option custom_opts[] = {
-    {"name", PP_OPT_STRING, NULL, "Profile type name, used as `__name__`.", 1, NULL},
-    {"enabled", PP_OPT_BOOL, "true", "Scrape this profile type.", 0, NULL},
-    {"path", PP_OPT_STRING, NULL, "Path of the profile on the target.", 1, NULL},
-    {"delta", PP_OPT_BOOL, "false", "Request ?seconds=N.", 0, NULL},
+    {"name", PP_OPT_STRING, NULL, "Profile type name, used as `__name__`.", 1, NULL,
+     PP_FIELD(custom_ptype_settings, name)},
+    {"enabled", PP_OPT_BOOL, "true", "Scrape this profile type.", 0, NULL,
+     PP_FIELD(custom_ptype_settings, enabled)},
+    {"path", PP_OPT_STRING, NULL, "Path of the profile on the target.", 1, NULL,
+     PP_FIELD(custom_ptype_settings, path)},
+    {"delta", PP_OPT_BOOL, "false", "Request ?seconds=N.", 0, NULL,
+     PP_FIELD(custom_ptype_settings, delta)},
     {0},
 };
 
-/* The built-in profile types: config key, `__name__`, option table. */
+/* The built-in profile types' `__name__`s (profiling_opts names their
+ * sections and fills profiling_settings.builtin in the same order). */
 static const struct builtin_ptype {
-    const char *key;
     const char *name;
-    const pp_option *opts;
     int server_delta;
 } builtin_ptypes[] = {
-    {"profile.process_cpu", "process_cpu", cpu_opts, 0},
-    {"profile.memory", "memory", memory_opts, 0},
-    {"profile.goroutine", "goroutine", goroutine_opts, 0},
-    {"profile.block", "block", block_opts, 0},
-    {"profile.mutex", "mutex", mutex_opts, 0},
-    {"profile.threadcreate", "threadcreate", threadcreate_opts, 0},
-    {"profile.fgprof", "fgprof", fgprof_opts, 0},
+    [PT_CPU] = {"process_cpu", 0},
+    [PT_MEMORY] = {"memory", 0},
+    [PT_GOROUTINE] = {"goroutine", 0},
+    [PT_BLOCK] = {"block", 0},
+    [PT_MUTEX] = {"mutex", 0},
+    [PT_THREADCREATE] = {"threadcreate", 0},
+    [PT_FGPROF] = {"fgprof", 0},
     /* godeltaprof: the target computes deltas; the series is named like
      * the plain type, as Alloy does */
-    {"profile.godeltaprof_memory", "memory", gd_memory_opts, 1},
-    {"profile.godeltaprof_block", "block", gd_block_opts, 1},
-    {"profile.godeltaprof_mutex", "mutex", gd_mutex_opts, 1},
+    [PT_GD_MEMORY] = {"memory", 1},
+    [PT_GD_BLOCK] = {"block", 1},
+    [PT_GD_MUTEX] = {"mutex", 1},
 };
-#define N_BUILTIN_PTYPES (sizeof builtin_ptypes / sizeof builtin_ptypes[0])
+_Static_assert(sizeof builtin_ptypes / sizeof builtin_ptypes[0] == N_BUILTIN_PTYPES,
+               "one builtin_ptypes row per PT_*");
 
 static const pp_option profiling_opts[] = {
-    {"path_prefix", PP_OPT_STRING, NULL, "Prefix put before every profile path.", 0, NULL},
-    {"profile.process_cpu", PP_OPT_SECTION, NULL, "CPU profile.", 0, cpu_opts},
+    {"path_prefix", PP_OPT_STRING, NULL, "Prefix put before every profile path.", 0, NULL,
+     PP_FIELD(profiling_settings, path_prefix)},
+    {"profile.process_cpu", PP_OPT_SECTION, NULL, "CPU profile.", 0, cpu_opts,
+     PP_FIELD(profiling_settings, builtin[PT_CPU])},
     {"profile.memory", PP_OPT_SECTION, NULL,
-     "Heap profile (alloc_* as deltas, inuse_* as they are).", 0, memory_opts},
-    {"profile.goroutine", PP_OPT_SECTION, NULL, "Goroutine profile.", 0, goroutine_opts},
-    {"profile.block", PP_OPT_SECTION, NULL, "Block profile (deltas).", 0, block_opts},
-    {"profile.mutex", PP_OPT_SECTION, NULL, "Mutex profile (deltas).", 0, mutex_opts},
-    {"profile.threadcreate", PP_OPT_SECTION, NULL, "Thread creation profile.", 0,
-     threadcreate_opts},
-    {"profile.fgprof", PP_OPT_SECTION, NULL, "fgprof wall-clock profile.", 0, fgprof_opts},
+     "Heap profile (alloc_* as deltas, inuse_* as they are).", 0, memory_opts,
+     PP_FIELD(profiling_settings, builtin[PT_MEMORY])},
+    {"profile.goroutine", PP_OPT_SECTION, NULL, "Goroutine profile.", 0, goroutine_opts,
+     PP_FIELD(profiling_settings, builtin[PT_GOROUTINE])},
+    {"profile.block", PP_OPT_SECTION, NULL, "Block profile (deltas).", 0, block_opts,
+     PP_FIELD(profiling_settings, builtin[PT_BLOCK])},
+    {"profile.mutex", PP_OPT_SECTION, NULL, "Mutex profile (deltas).", 0, mutex_opts,
+     PP_FIELD(profiling_settings, builtin[PT_MUTEX])},
+    {"profile.threadcreate", PP_OPT_SECTION, NULL, "Thread creation profile.", 0, threadcreate_opts,
+     PP_FIELD(profiling_settings, builtin[PT_THREADCREATE])},
+    {"profile.fgprof", PP_OPT_SECTION, NULL, "fgprof wall-clock profile.", 0, fgprof_opts,
+     PP_FIELD(profiling_settings, builtin[PT_FGPROF])},
     {"profile.godeltaprof_memory", PP_OPT_SECTION, NULL, "godeltaprof heap profile.", 0,
-     gd_memory_opts},
+     gd_memory_opts, PP_FIELD(profiling_settings, builtin[PT_GD_MEMORY])},
     {"profile.godeltaprof_block", PP_OPT_SECTION, NULL, "godeltaprof block profile.", 0,
-     gd_block_opts},
+     gd_block_opts, PP_FIELD(profiling_settings, builtin[PT_GD_BLOCK])},
     {"profile.godeltaprof_mutex", PP_OPT_SECTION, NULL, "godeltaprof mutex profile.", 0,
-     gd_mutex_opts},
-    {"profile.custom", PP_OPT_SECTION_LIST, NULL, "More profile types.", 0, custom_opts},
+     gd_mutex_opts, PP_FIELD(profiling_settings, builtin[PT_GD_MUTEX])},
+    {"profile.custom", PP_OPT_SECTION_LIST, NULL, "More profile types.", 0, custom_opts,
+     PP_FIELD(profiling_settings, custom)},
     {0},
 };
 
@@ -108,16 +182,23 @@ static const pp_option scrape_opts[] = {
      "Targets: each a \"host:port\" or URL string, a mapping {address, labels, and any HTTP "
      "client option (auth, tls_config, proxy, http_headers) overriding the job's}, or "
      "{__address__, label: value...} as discovery.* writes it.",
-     0, NULL},
-    {"file_sd", PP_OPT_SECTION, NULL, "Targets from Prometheus file_sd files.", 0, file_sd_opts},
-    {"job_name", PP_OPT_STRING, NULL, "The `job` label; default the component id.", 0, NULL},
-    {"scheme", PP_OPT_STRING, "http", "http or https, for targets written as host:port.", 0, NULL},
-    {"scrape_interval", PP_OPT_DURATION, "15s", "How often each profile type is scraped.", 0, NULL},
+     0, NULL, PP_FIELD(scrape_settings, targets)},
+    {"file_sd", PP_OPT_SECTION, NULL, "Targets from Prometheus file_sd files.", 0, file_sd_opts,
+     PP_FIELD(scrape_settings, file_sd)},
+    {"job_name", PP_OPT_STRING, NULL, "The `job` label; default the component id.", 0, NULL,
+     PP_FIELD(scrape_settings, job_name)},
+    {"scheme", PP_OPT_STRING, "http", "The scheme of targets written as host:port.", 0, NULL,
+     PP_FIELD(scrape_settings, scheme), .enum_values = schemes},
+    {"scrape_interval", PP_OPT_DURATION, "15s", "How often each profile type is scraped.", 0, NULL,
+     PP_FIELD(scrape_settings, interval_ns), .min = "0s", .flags = PP_OPT_MIN_EXCLUSIVE},
     {"scrape_timeout", PP_OPT_DURATION, "10s",
-     "Timeout of one request; for `delta` types it is added to the profiling duration.", 0, NULL},
+     "Timeout of one request; for `delta` types it is added to the profiling duration.", 0, NULL,
+     PP_FIELD(scrape_settings, timeout_ns), .min = "0s", .flags = PP_OPT_MIN_EXCLUSIVE},
     {"delta_profiling_duration", PP_OPT_DURATION, NULL,
-     "?seconds= of `delta` profile types (CPU); default scrape_interval - 1s.", 0, NULL},
-    {"profiling_duration", PP_OPT_DURATION, NULL, "Same as delta_profiling_duration.", 0, NULL},
+     "?seconds= of `delta` profile types (CPU); default scrape_interval - 1s.", 0, NULL,
+     PP_FIELD(scrape_settings, delta_profiling_ns)},
+    {"profiling_duration", PP_OPT_DURATION, NULL, "Same as delta_profiling_duration.", 0, NULL,
+     PP_FIELD(scrape_settings, profiling_ns)},
     {.name = "params",
      .type = PP_OPT_ANY,
      .description = "Query parameters added to every request: `name: value` or `name: [v1, "
@@ -125,10 +206,10 @@ static const pp_option scrape_opts[] = {
     {"body_size_limit", PP_OPT_SIZE, "64MiB",
      "A body larger than this, as received (the transfer is aborted) or once inflated, "
      "fails the scrape; 0 = no limit.",
-     0, NULL},
+     0, NULL, PP_FIELD(scrape_settings, body_size_limit)},
     HTTP_CLIENT_OPTIONS("tls_config", "http_headers", "true"),
     {"profiling_config", PP_OPT_SECTION, NULL, "Which profile types to scrape, and where.", 0,
-     profiling_opts},
+     profiling_opts, PP_FIELD(scrape_settings, profiling)},
     {0},
 };
 
@@ -307,9 +388,9 @@ static int read_target(const pp_host *h, const scrape_config *c, const pp_config
     return s->address ? 0 : -1;
 }
 
-static int read_targets(const pp_host *h, const pp_config *cfg, scrape_config *c)
+static int read_targets(const pp_host *h, const pp_config *cfg, const pp_config *list,
+                        scrape_config *c)
 {
-    const pp_config *list = h->cfg_child(cfg, "targets");
     size_t i, n;
     int rc = 0;
     if (!list)
@@ -327,20 +408,20 @@ static int read_targets(const pp_host *h, const pp_config *cfg, scrape_config *c
     return rc;
 }
 
-static int read_file_sd(const pp_host *h, const pp_config *cfg, scrape_config *c)
+static int read_file_sd(const pp_host *h, const pp_config *cfg, const file_sd_settings *set,
+                        scrape_config *c)
 {
-    const pp_config *sd = h->cfg_child(cfg, "file_sd"), *files;
+    const pp_config *sd = h->cfg_child(cfg, "file_sd");
     size_t i, n;
-    if (!sd || !h->cfg_is_set(cfg, "file_sd"))
+    if (!h->cfg_is_set(cfg, "file_sd"))
         return 0;
-    files = h->cfg_child(sd, "files");
-    n = files ? h->cfg_count(files) : 0;
-    c->sd_refresh_ns = h->cfg_duration_ns(sd, "refresh_interval");
+    n = set->files ? h->cfg_count(set->files) : 0;
+    c->sd_refresh_ns = set->refresh_ns;
     c->sd_files = calloc(n ? n : 1, sizeof *c->sd_files);
     if (!c->sd_files)
         return -1;
     for (i = 0; i < n; i++) {
-        const char *f = h->cfg_scalar(h->cfg_item(files, i));
+        const char *f = h->cfg_scalar(h->cfg_item(set->files, i));
         if (!f || !f[0])
             return h->cfg_error(sd, "files", "item %zu is empty", i);
         c->sd_files[c->n_sd_files] = strdup(f);
@@ -351,27 +432,6 @@ static int read_file_sd(const pp_host *h, const pp_config *cfg, scrape_config *c
 }
 
 /* ---- profile types ---- */
-
-static int bool_of(const pp_host *h, const pp_config *sec, const pp_option *opts, const char *key)
-{
-    const pp_option *o;
-    if (sec && h->cfg_is_set(sec, key))
-        return h->cfg_bool(sec, key);
-    for (o = opts; o->name && strcmp(o->name, key) != 0; o++)
-        ;
-    return o->name && o->default_value && strcmp(o->default_value, "true") == 0;
-}
-
-static const char *string_of(const pp_host *h, const pp_config *sec, const pp_option *opts,
-                             const char *key)
-{
-    const pp_option *o;
-    if (sec && h->cfg_is_set(sec, key))
-        return h->cfg_string(sec, key);
-    for (o = opts; o->name && strcmp(o->name, key) != 0; o++)
-        ;
-    return o->default_value;
-}
 
 static int add_ptype(scrape_config *c, const char *prefix, const char *name, const char *path,
                      int seconds, int server_delta)
@@ -394,28 +454,25 @@ static int add_ptype(scrape_config *c, const char *prefix, const char *name, con
     return 0;
 }
 
-static int read_ptypes(const pp_host *h, const pp_config *cfg, scrape_config *c)
+static int read_ptypes(const pp_host *h, const profiling_settings *set, scrape_config *c)
 {
-    const pp_config *pc = h->cfg_child(cfg, "profiling_config"), *custom;
-    const char *prefix = pc ? h->cfg_string(pc, "path_prefix") : NULL;
+    const char *prefix = set->path_prefix ? set->path_prefix : "";
     size_t i, n;
     for (i = 0; i < N_BUILTIN_PTYPES; i++) {
         const struct builtin_ptype *b = &builtin_ptypes[i];
-        const pp_config *sec = pc ? h->cfg_child(pc, b->key) : NULL;
-        if (!bool_of(h, sec, b->opts, "enabled"))
+        const ptype_settings *pt = &set->builtin[i];
+        if (!pt->enabled)
             continue;
-        if (add_ptype(c, prefix ? prefix : "", b->name, string_of(h, sec, b->opts, "path"),
-                      !b->server_delta && bool_of(h, sec, b->opts, "delta"), b->server_delta) < 0)
+        if (add_ptype(c, prefix, b->name, pt->path, !b->server_delta && pt->delta,
+                      b->server_delta) < 0)
             return -1;
     }
-    custom = pc ? h->cfg_child(pc, "profile.custom") : NULL;
-    n = custom ? h->cfg_count(custom) : 0;
+    n = set->custom ? h->cfg_count(set->custom) : 0;
     for (i = 0; i < n; i++) {
-        const pp_config *sec = h->cfg_item(custom, i);
-        if (!h->cfg_bool(sec, "enabled"))
-            continue;
-        if (add_ptype(c, prefix ? prefix : "", h->cfg_string(sec, "name"),
-                      h->cfg_string(sec, "path"), h->cfg_bool(sec, "delta"), 0) < 0)
+        custom_ptype_settings pt = {0};
+        if (h->cfg_fill(h->cfg_item(set->custom, i), custom_opts, &pt) < 0)
+            return -2; /* reported */
+        if (pt.enabled && add_ptype(c, prefix, pt.name, pt.path, pt.delta, 0) < 0)
             return -1;
     }
     return 0;
@@ -423,24 +480,22 @@ static int read_ptypes(const pp_host *h, const pp_config *cfg, scrape_config *c)
 
 /* ---- create ---- */
 
-static int read_durations(const pp_host *h, const pp_config *cfg, scrape_config *c)
+/* Rule: delta types profile for at least 1s and less than the interval. */
+static int read_durations(const pp_host *h, const pp_config *cfg, const scrape_settings *set,
+                          scrape_config *c)
 {
     int64_t dur = -1;
     size_t i;
     int any_seconds = 0;
-    c->interval_ns = h->cfg_duration_ns(cfg, "scrape_interval");
-    c->timeout_ns = h->cfg_duration_ns(cfg, "scrape_timeout");
-    if (c->interval_ns <= 0)
-        return h->cfg_error(cfg, "scrape_interval", "must be positive");
-    if (c->timeout_ns <= 0)
-        return h->cfg_error(cfg, "scrape_timeout", "must be positive");
+    c->interval_ns = set->interval_ns;
+    c->timeout_ns = set->timeout_ns;
     if (h->cfg_is_set(cfg, "delta_profiling_duration") && h->cfg_is_set(cfg, "profiling_duration"))
         return h->cfg_error(cfg, "profiling_duration",
                             "set delta_profiling_duration or profiling_duration, not both");
     if (h->cfg_is_set(cfg, "delta_profiling_duration"))
-        dur = h->cfg_duration_ns(cfg, "delta_profiling_duration");
+        dur = set->delta_profiling_ns;
     else if (h->cfg_is_set(cfg, "profiling_duration"))
-        dur = h->cfg_duration_ns(cfg, "profiling_duration");
+        dur = set->profiling_ns;
     else
         dur = c->interval_ns - NS_PER_SEC;
     for (i = 0; i < c->n_ptypes; i++)
@@ -456,26 +511,26 @@ static int read_durations(const pp_host *h, const pp_config *cfg, scrape_config 
 
 static int read_config(const pp_host *h, pp_instance *self, const pp_config *cfg, scrape_config *c)
 {
-    const char *job = h->cfg_string(cfg, "job_name");
-    int64_t limit;
+    scrape_settings set = {0};
     int rc = 0;
+    if (h->cfg_fill(cfg, scrape_opts, &set) < 0)
+        return -1;
+    const char *job = set.job_name;
     c->job = strdup(job && job[0] ? job : h->instance_id(self));
-    c->scheme = strdup(h->cfg_string(cfg, "scheme"));
+    c->scheme = strdup(schemes[set.scheme]);
     if (!c->job || !c->scheme)
         return -1;
-    if (strcmp(c->scheme, "http") != 0 && strcmp(c->scheme, "https") != 0)
-        return h->cfg_error(cfg, "scheme", "must be http or https");
-    limit = h->cfg_size(cfg, "body_size_limit");
-    c->body_size_limit = limit > 0 ? limit : 0;
-    if (read_ptypes(h, cfg, c) < 0)
-        return -1; /* out of memory */
+    c->body_size_limit = set.body_size_limit;
+    rc = read_ptypes(h, &set.profiling, c);
+    if (rc == -1)
+        return -1; /* out of memory; -2: reported, go on */
     /* each reader reports its own errors: run them all, so that one
      * validate run lists every mistake */
     rc |= http_client_read_multimap(h, cfg, "params", &c->params, &c->n_params);
     rc |= read_transport(h, cfg, 1, &c->transport);
-    rc |= read_durations(h, cfg, c);
-    rc |= read_targets(h, cfg, c);
-    rc |= read_file_sd(h, cfg, c);
+    rc |= read_durations(h, cfg, &set, c);
+    rc |= read_targets(h, cfg, set.targets, c);
+    rc |= read_file_sd(h, cfg, &set.file_sd, c);
     if (rc)
         return -1;
     if (c->n_specs == 0 && c->n_sd_files == 0)

@@ -49,28 +49,36 @@
 
 /* Room for long query strings (an /ingest name with many tags) in the
  * default header bound. */
+#define MAX_WORKERS_TEXT "256"
+_Static_assert(MAX_WORKERS == 256, "MAX_WORKERS_TEXT is MAX_WORKERS");
+
+/* endpoint and the listener options are read by listener_config_read. */
 static const pp_option pyro_options[] = {
     {"endpoint", PP_OPT_STRING, "127.0.0.1:4040", "host:port to listen on", 0, NULL},
     LISTENER_OPTIONS("512KiB"),
     {"max_request_body_size", PP_OPT_SIZE, "16MiB", "largest request body accepted (413 beyond)", 0,
-     NULL},
+     NULL, PP_FIELD(pyro_receiver, max_body), .min = "0", .flags = PP_OPT_MIN_EXCLUSIVE},
     {"max_decompressed_size", PP_OPT_SIZE, "64MiB",
      "largest decompressed gzip body, all the profiles of one request together, or parsed JSON"
      " document accepted (413 beyond: gzip bombs)",
-     0, NULL},
+     0, NULL, PP_FIELD(pyro_receiver, max_decompressed), .min = "0", .flags = PP_OPT_MIN_EXCLUSIVE},
     {"memory_budget", PP_OPT_SIZE, "256MiB",
      "memory that all requests together may hold at once (bodies, what gzip inflates to, JSON"
      " trees), shared by every connection of the process; beyond it 503 with Retry-After",
-     0, NULL},
+     0, NULL, PP_FIELD(pyro_receiver, memory_budget)},
     {"workers", PP_OPT_INT, "4",
-     "threads that decode requests and hand them on (a full `block` queue holds one)", 0, NULL},
-    {"max_labels", PP_OPT_INT, "64", "most series labels per profile (400 beyond)", 0, NULL},
+     "threads that decode requests and hand them on (a full `block` queue holds one)", 0, NULL,
+     PP_FIELD(pyro_receiver, workers), .min = "1", .max = MAX_WORKERS_TEXT},
+    {"max_labels", PP_OPT_INT, "64",
+     "most series labels per profile (400 beyond); service_name and __name__ are two of them", 0,
+     NULL, PP_FIELD(pyro_receiver, max_labels), .min = "2"},
     {"tenant_label", PP_OPT_STRING, NULL,
-     "series label to keep the client's X-Scope-OrgID in; unset = dropped", 0, NULL},
+     "series label to keep the client's X-Scope-OrgID in; unset = dropped", 0, NULL,
+     PP_FIELD(pyro_receiver, tenant_label)},
     {"max_sessions_per_series", PP_OPT_INT, "0",
      "the Go SDK's `__session_id__` label: 0 drops it (Pyroscope's default), N > 0 keeps it "
      "as one of N values per series (Pyroscope's -validation.max-sessions-per-series)",
-     0, NULL},
+     0, NULL, PP_FIELD(pyro_receiver, max_sessions), .min = "0"},
     {0},
 };
 
@@ -754,28 +762,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ptr,
 /* lifecycle                                                            */
 /* ------------------------------------------------------------------ */
 
-static int pyro_read_limits(pyro_receiver *r, const pp_config *cfg)
+/* Rule: the budget holds at least one request of either limit. */
+static int budget_holds_a_request(pyro_receiver *r, const pp_config *cfg)
 {
-    const pp_host *h = r->h;
-    r->max_body = h->cfg_size(cfg, "max_request_body_size");
-    r->max_decompressed = h->cfg_size(cfg, "max_decompressed_size");
-    r->memory_budget = h->cfg_size(cfg, "memory_budget");
-    r->max_labels = h->cfg_int(cfg, "max_labels");
-    r->workers = h->cfg_int(cfg, "workers");
-    if (r->max_body <= 0)
-        return h->cfg_error(cfg, "max_request_body_size", "must be positive");
-    if (r->max_decompressed <= 0)
-        return h->cfg_error(cfg, "max_decompressed_size", "must be positive");
-    if (r->memory_budget < r->max_decompressed || r->memory_budget < r->max_body)
-        return h->cfg_error(cfg, "memory_budget",
-                            "must be at least max_decompressed_size (%lld) and "
-                            "max_request_body_size (%lld)",
-                            (long long)r->max_decompressed, (long long)r->max_body);
-    if (r->max_labels < 2)
-        return h->cfg_error(cfg, "max_labels", "must be at least 2 (service_name, __name__)");
-    if (r->workers < 1 || r->workers > MAX_WORKERS)
-        return h->cfg_error(cfg, "workers", "must be 1 to %d", MAX_WORKERS);
-    return 0;
+    if (r->memory_budget >= r->max_decompressed && r->memory_budget >= r->max_body)
+        return 0;
+    return r->h->cfg_error(cfg, "memory_budget",
+                           "must be at least max_decompressed_size (%lld) and "
+                           "max_request_body_size (%lld)",
+                           (long long)r->max_decompressed, (long long)r->max_body);
 }
 
 static void pyro_stop(void *state, int64_t deadline_ns)
@@ -813,12 +808,9 @@ static int pyro_create(const pp_host *host, pp_instance *self, const pp_config *
     if (rc == 0 && !r->listen.host)
         rc = host->cfg_error(cfg, "endpoint", "must not be empty");
     if (rc == 0)
-        rc = pyro_read_limits(r, cfg);
-    if (rc == 0 && host->cfg_is_set(cfg, "tenant_label"))
-        r->tenant_label = host->cfg_string(cfg, "tenant_label");
-    r->max_sessions = host->cfg_int(cfg, "max_sessions_per_series");
-    if (rc == 0 && r->max_sessions < 0)
-        rc = host->cfg_error(cfg, "max_sessions_per_series", "must be 0 or more");
+        rc = host->cfg_fill(cfg, pyro_options, r);
+    if (rc == 0)
+        rc = budget_holds_a_request(r, cfg);
     if (rc < 0) {
         pyro_destroy(r);
         return -1;

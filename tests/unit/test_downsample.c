@@ -2,7 +2,7 @@
  * after an encode/decode round trip: totals kept, depths and fractions as
  * configured, windows merged and emitted by tick (and at final tick),
  * incompatible profiles passed on, keep_one_in per series. */
-#include "test_downsample_fixture.h"
+#include "profile_fixture.h"
 
 #include "metrics.h"
 

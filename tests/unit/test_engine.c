@@ -8,9 +8,11 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -88,15 +90,28 @@ static void test_queue_drop_oldest(void **state)
 typedef struct pusher {
     queue *q;
     pp_batch *b;
-    volatile int done;
+    atomic_int done;
 } pusher;
 
 static void *push_thread(void *arg)
 {
     pusher *p = arg;
     queue_push(p->q, p->b);
-    p->done = 1;
+    atomic_store(&p->done, 1);
     return NULL;
+}
+
+/* Waits (generously) until a pusher is blocked in q; 0, or -1 if none
+ * ever blocks. */
+static int wait_blocked_pusher(queue *q)
+{
+    const struct timespec tick = {0, 1000000};
+    for (int ms = 0; ms < 30000; ms++) {
+        if (queue_blocked_pushers(q) > 0)
+            return 0;
+        nanosleep(&tick, NULL);
+    }
+    return -1;
 }
 
 static void test_queue_block_waits_for_room(void **state)
@@ -108,11 +123,12 @@ static void test_queue_block_waits_for_room(void **state)
     pusher p = {.q = q, .b = batch_of(1, 100)};
     pthread_t t;
     pthread_create(&t, NULL, push_thread, &p);
-    usleep(100000);
-    assert_int_equal(p.done, 0); /* blocked: 200 > 150 */
+    assert_int_equal(wait_blocked_pusher(q), 0); /* blocked: 200 > 150 */
+    assert_int_equal(atomic_load(&p.done), 0);
     assert_ptr_equal(queue_pop(q, 0), a);
     pthread_join(t, NULL);
-    assert_int_equal(p.done, 1);
+    assert_int_equal(atomic_load(&p.done), 1);
+    assert_int_equal(queue_blocked_pushers(q), 0);
     pp_batch *b = queue_pop(q, 0);
     assert_ptr_equal(b, p.b);
     batch_unref(a);
@@ -129,10 +145,10 @@ static void test_queue_close_wakes_and_refuses(void **state)
     pusher p = {.q = q, .b = batch_of(1, 100)};
     pthread_t t;
     pthread_create(&t, NULL, push_thread, &p);
-    usleep(50000);
+    assert_int_equal(wait_blocked_pusher(q), 0);
     queue_close(q);
     pthread_join(t, NULL);
-    assert_int_equal(p.done, 1); /* woken, refused: still ours */
+    assert_int_equal(atomic_load(&p.done), 1); /* woken, refused: still ours */
     batch_unref(p.b);
     assert_int_equal(queue_closed_and_empty(q), 0);
     assert_ptr_equal(queue_pop(q, -1), a); /* drains after close */

@@ -8,7 +8,7 @@
  * hashmod expectations were computed independently of our MD5 with
  * Python: int.from_bytes(hashlib.md5(v).digest()[8:], "big") % modulus,
  * which is Prometheus' definition (last 8 digest bytes, big-endian). */
-#include "test_downsample_fixture.h"
+#include "profile_fixture.h"
 
 #include "../../processors/relabel/relabel_rules.h"
 #include "metrics.h"

@@ -4,7 +4,7 @@
  * (keep when (big-endian bytes 8..15) >> 1 < ratio * 2^63, i.e. at 0.5
  * when the 17th hex digit is below 8), and span names promoted to series
  * labels with the per-service bound. Totals are checked everywhere. */
-#include "test_downsample_fixture.h"
+#include "profile_fixture.h"
 
 #include "../../processors/span_correlation/span_ids.h"
 #include "metrics.h"

@@ -114,6 +114,31 @@ typedef enum pp_opt_type {
     PP_OPT_ANY,          /* any YAML node; the component checks it itself */
 } pp_opt_type;
 
+/* pp_option.flags */
+#define PP_OPT_MIN_EXCLUSIVE 0x1u /* the value must be > min, not >= min */
+#define PP_OPT_MAX_EXCLUSIVE 0x2u /* the value must be < max, not <= max */
+
+/* Where host->cfg_fill stores an option: the offset of a member of the
+ * component's config struct and its size, e.g.
+ *   {"interval", PP_OPT_DURATION, "15s", "...", 0, NULL, PP_FIELD(my_cfg, interval_ns)}
+ * The member's type follows from the option's type:
+ *   STRING            const char * (borrowed: valid until destroy()), or an
+ *                     int holding the index into enum_values (-1: unset)
+ *   INT               int64_t or int (a value the int cannot hold is an error)
+ *   DOUBLE            double
+ *   BOOL              int or bool
+ *   DURATION          int64_t nanoseconds
+ *   SIZE              int64_t or size_t bytes
+ *   SECTION           a struct filled from `children`, whose offsets are
+ *                     relative to that struct
+ *   STRING_LIST, STRING_MAP, SECTION_LIST, ANY
+ *                     const pp_config * (the node, read with cfg_count,
+ *                     cfg_item...; a SECTION_LIST item is filled with
+ *                     cfg_fill(item, children, &one))
+ * A scalar option without a field (size 0) is still checked, not stored;
+ * a section without one is skipped. */
+#define PP_FIELD(type, member) .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
+
 typedef struct pp_option {
     const char *name;
     pp_opt_type type;
@@ -121,6 +146,17 @@ typedef struct pp_option {
     const char *description;
     int required;
     const struct pp_option *children; /* SECTION / SECTION_LIST; ends with {0} */
+    /* --- ABI 2: what cfg_fill needs (all may be left 0) --- */
+    size_t offset; /* PP_FIELD: where the value goes */
+    size_t size;   /* sizeof the member; 0 = checked but not stored */
+    /* STRING options: the only values allowed; NULL-terminated. */
+    const char *const *enum_values;
+    /* INT, DOUBLE, DURATION and SIZE options: bounds written as in YAML
+     * ("1", "0.5", "1ms", "4KiB"); NULL = unbounded on that side.
+     * Inclusive unless flags say otherwise. */
+    const char *min;
+    const char *max;
+    unsigned flags; /* PP_OPT_MIN_EXCLUSIVE, PP_OPT_MAX_EXCLUSIVE */
 } pp_option;
 
 /* A node of the loaded config, with its file position. Borrowed: valid

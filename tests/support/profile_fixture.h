@@ -1,10 +1,10 @@
-/* Shared by the processor unit tests (test_relabel, test_span_correlation,
- * test_downsample): builds small pprof trees from readable stacks
- * ("main;work;leaf", root first) through the host API, runs a processor
- * through the harness, and reads results back by stack.
+/* profile_fixture: shared by the processor unit tests (test_relabel,
+ * test_span_correlation, test_downsample): builds small pprof trees from
+ * readable stacks ("main;work;leaf", root first) through the host API, runs
+ * a processor through the harness, and reads results back by stack.
  * One function and one location per distinct frame name. */
-#ifndef TEST_DOWNSAMPLE_FIXTURE_H
-#define TEST_DOWNSAMPLE_FIXTURE_H
+#ifndef PROFILE_FIXTURE_H
+#define PROFILE_FIXTURE_H
 
 #include <stdarg.h>
 #include <stddef.h>
