@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "pp_constants.h"
 
-#define NS_PER_SEC 1000000000LL
 /* How many `-N` variants of one name to try before reporting an error. */
 #define STORE_NAME_TRIES 10000
 #define STORE_DIR_MODE 0755

@@ -31,8 +31,8 @@
 #include <string.h>
 
 #include "kafka_client.h"
+#include "pp_constants.h"
 
-#define NS_PER_MS INT64_C(1000000)
 /* Extra time to wait for reports beyond librdkafka's message timeout. */
 #define DELIVERY_GRACE_MS 2000
 /* One poll while waiting for reports or for room in the queue. */

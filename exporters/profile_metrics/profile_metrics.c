@@ -21,6 +21,7 @@
 
 #include <profpipe/plugin.h>
 
+#include "label_names.h"
 #include "pm_store.h"
 
 #define ERR_LEN 256
@@ -95,19 +96,6 @@ static const pp_option pm_options[] = {
 /* options                                                             */
 /* ------------------------------------------------------------------ */
 
-/* A Prometheus label name that is not reserved. */
-static int valid_label_name(const char *s)
-{
-    if (!s || !*s || (s[0] == '_' && s[1] == '_'))
-        return 0;
-    for (const char *c = s; *c; c++) {
-        int alpha = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_';
-        if (!alpha && !(c > s && *c >= '0' && *c <= '9'))
-            return 0;
-    }
-    return 1;
-}
-
 static int read_labels(pm_exporter *e, const pp_config *cfg)
 {
     const pp_host *h = e->host;
@@ -119,7 +107,7 @@ static int read_labels(pm_exporter *e, const pp_config *cfg)
         return h->cfg_error(cfg, "labels", "out of memory");
     for (size_t i = 0; i < n; i++) {
         const char *s = h->cfg_scalar(h->cfg_item(list, i));
-        if (!valid_label_name(s))
+        if (!label_name_valid(s) || label_name_reserved(s))
             return h->cfg_error(cfg, "labels",
                                 "item %zu (\"%s\") is not a Prometheus label name "
                                 "([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)",

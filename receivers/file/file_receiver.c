@@ -32,8 +32,9 @@
 #include <profpipe/plugin.h>
 
 #include "file_seen.h"
+#include "label_names.h"
+#include "pp_constants.h"
 
-#define NS_PER_SEC 1000000000LL
 #define FILE_ERR_LEN 512
 /* How many `name.N` variants to try before giving up moving a failed file. */
 #define FAILED_NAME_TRIES 1000
@@ -115,20 +116,6 @@ __attribute__((format(printf, 3, 4))) static int file_error(char *err, size_t er
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-/* Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*. */
-static int label_name_valid(const char *s)
-{
-    if (!*s || (*s >= '0' && *s <= '9'))
-        return 0;
-    for (; *s; s++) {
-        char c = *s;
-        if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9')))
-            return 0;
-    }
-    return 1;
 }
 
 /* Fills `out` with the scalars of the list at cfg[key]; empty items are

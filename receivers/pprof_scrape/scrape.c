@@ -13,8 +13,8 @@
 #include <strings.h>
 
 #include "scrape.h"
+#include "pp_constants.h"
 
-#define NS_PER_SEC 1000000000LL
 #define SECRET_FILE_MAX 65536
 
 /* ---- option table ---- */

@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #include "scrape_loop.h"
+#include "pp_constants.h"
 
-#define NS_PER_MS 1000000LL
 /* Longest sleep between checks of the stop flag and file_sd. */
 #define LOOP_MAX_WAIT_MS 1000
 /* Idle libcurl handles kept for reuse. */
