@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "label_names.h"
+#include "text.h"
 
 #define LABEL_NAME "__name__"
 #define LABEL_DELTA "__delta__"
@@ -31,7 +32,7 @@ static int series_fail(const char **reason, const char *why, char *err, size_t e
     *reason = why;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    text_verrorf(err, errlen, fmt, ap);
     va_end(ap);
     return -1;
 }

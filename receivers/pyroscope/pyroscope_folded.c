@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "pp_constants.h"
+#include "text.h"
 #define FAKE_MAPPING_ID 1 /* one mapping for every location, as Pyroscope writes */
 #define INITIAL_CAP 64
 
@@ -46,7 +47,7 @@ static int text_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    text_verrorf(err, errlen, fmt, ap);
     va_end(ap);
     return code;
 }
