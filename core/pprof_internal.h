@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "fnv.h"
 #include "profile.h"
 
 /* Immutable payload bytes shared by a profile and its clones, possibly on
@@ -118,7 +119,7 @@ int pprof_encode(const pp_pprof *t, uint8_t **out, size_t *out_len);
 
 /* 64-bit FNV-1a, continued from h (start with PPROF_FNV_OFFSET): stable
  * across runs and machines, for fingerprints and hash tables alike. */
-#define PPROF_FNV_OFFSET 0xcbf29ce484222325ull
+#define PPROF_FNV_OFFSET FNV_OFFSET
 uint64_t pprof_fnv1a(uint64_t h, const void *data, size_t len);
 
 /* qsort orderings: labels by (key, str, num, num_unit); uint64_t ids. */

@@ -21,6 +21,7 @@
 
 #include <profpipe/plugin.h>
 
+#include "fnv.h"
 #include "label_names.h"
 #include "pm_store.h"
 
@@ -30,8 +31,6 @@
 /* The endpoint serves scrapers: a few connections, none idle for long. */
 #define ENDPOINT_MAX_CONNECTIONS 32
 #define ENDPOINT_TIMEOUT_S 30
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
 
 typedef struct pm_exporter {
     const pp_host *host;
@@ -377,17 +376,9 @@ static void pm_stop(void *state, int64_t deadline_ns)
 /* export                                                              */
 /* ------------------------------------------------------------------ */
 
-static uint64_t fnv(uint64_t h, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * FNV_PRIME;
-    return h;
-}
-
 static uint64_t fnv_str(uint64_t h, const char *s)
 {
-    return fnv(h, s, strlen(s) + 1); /* the NUL keeps "ab","c" apart from "a","bc" */
+    return fnv1a(h, s, strlen(s) + 1); /* the NUL keeps "ab","c" apart from "a","bc" */
 }
 
 /* The process a profile comes from (its labels but __name__ and
@@ -405,7 +396,7 @@ static void fingerprints(const pp_host *h, const pp_profile *p, const pm_reading
     }
     int64_t from = h->profile_from(p), until = h->profile_until(p);
     unsigned kinds[2] = {r->counters, r->gauges};
-    w = fnv(fnv(fnv(w, &from, sizeof from), &until, sizeof until), kinds, sizeof kinds);
+    w = fnv1a(fnv1a(fnv1a(w, &from, sizeof from), &until, sizeof until), kinds, sizeof kinds);
     *source = s;
     *window = w;
 }
