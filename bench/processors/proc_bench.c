@@ -14,13 +14,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "fileio.h"
 #include "harness.h"
+#include "pp_constants.h"
 
 extern const pp_component pp_processor_relabel;
 extern const pp_component pp_processor_downsample;
 
 #define ERRBUF 512
-#define NS_PER_S 1e9
+#define BENCH_MAX_INPUT ((size_t)1 << 30) /* real profiles are far smaller */
 #define BYTES_PER_MB 1e6
 
 static const char *const relabel_yaml =
@@ -43,23 +45,15 @@ typedef struct input_file {
 
 static int read_file(const char *path, input_file *out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    out->data = malloc(n > 0 ? (size_t)n : 1);
-    out->len = out->data ? fread(out->data, 1, (size_t)n, f) : 0;
-    fclose(f);
-    return out->data && out->len == (size_t)n ? 0 : -1;
+    out->data = (uint8_t *)fileio_read_all(path, BENCH_MAX_INPUT, &out->len);
+    return out->data ? 0 : -1;
 }
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / NS_PER_S;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / (double)NS_PER_SEC;
 }
 
 static harness *make(const pp_component *c, const char *yaml)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "fileio.h"
 
 #define CONFIG_MAX_FILE_BYTES ((long)16 << 20)
 /* For ordering messages by line, then column. */
@@ -644,25 +645,8 @@ config *config_load_string(const char *text, const char *name)
 /* Reads a whole file; NULL with errno set. */
 static char *read_text_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *text = NULL;
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        size <= CONFIG_MAX_FILE_BYTES && (text = malloc((size_t)size + 1))) {
-        if (fread(text, 1, (size_t)size, f) == (size_t)size) {
-            text[size] = '\0';
-        } else {
-            free(text);
-            text = NULL;
-            errno = EIO;
-        }
-    } else if (size > CONFIG_MAX_FILE_BYTES) {
-        errno = EFBIG;
-    }
-    fclose(f);
-    return text;
+    size_t len;
+    return fileio_read_all(path, (size_t)CONFIG_MAX_FILE_BYTES, &len);
 }
 
 config *config_load_file(const char *path)

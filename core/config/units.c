@@ -11,19 +11,16 @@
 #include <string.h>
 
 #include "config.h"
+#include "pp_constants.h"
 
 typedef struct unit_scale {
     const char *name;
     int64_t scale;
 } unit_scale;
 
-#define NS_PER_US INT64_C(1000)
-#define NS_PER_MS INT64_C(1000000)
-#define NS_PER_S INT64_C(1000000000)
-
 static const unit_scale duration_units[] = {
     {"ns", 1},         {"us", NS_PER_US}, {"\xc2\xb5s", NS_PER_US}, /* µs */
-    {"ms", NS_PER_MS}, {"s", NS_PER_S},   {"m", 60 * NS_PER_S},     {"h", 3600 * NS_PER_S},
+    {"ms", NS_PER_MS}, {"s", NS_PER_SEC}, {"m", 60 * NS_PER_SEC},   {"h", 3600 * NS_PER_SEC},
 };
 
 #define KIB INT64_C(1024)

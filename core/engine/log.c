@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fnv.h"
 #include "metrics.h"
 
 #define LOG_LINE_MAX 4096
@@ -28,8 +29,6 @@
 #define LOG_PROBES 8  /* slots tried per kind before the overflow kind */
 #define LOG_BURST_DEFAULT 20
 #define LOG_WINDOW_DEFAULT_NS (INT64_C(10) * 1000000000)
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
 
 static _Atomic int log_level = PP_LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -91,14 +90,6 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static uint64_t fnv(uint64_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * FNV_PRIME;
-    return h;
-}
-
 /* The kind's slot: its own, a free or expired one, else the overflow. */
 static log_kind *kind_slot(uint64_t key, int64_t now)
 {
@@ -126,9 +117,9 @@ static int rate_admit(pp_log_level level, const char *component, const char *fmt
     *suppressed = 0;
     if (level < PP_LOG_WARN)
         return 1;
-    uint64_t key = fnv(FNV_OFFSET, &level, sizeof level);
-    key = fnv(key, component ? component : "", component ? strlen(component) : 0);
-    key = fnv(key, fmt, strlen(fmt));
+    uint64_t key = fnv1a(FNV_OFFSET, &level, sizeof level);
+    key = fnv1a(key, component ? component : "", component ? strlen(component) : 0);
+    key = fnv1a(key, fmt, strlen(fmt));
     key |= 1; /* never 0, the free mark */
     int64_t now = mono_ns();
     int admit;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "profile.h"
 
@@ -214,30 +215,6 @@ static int encode_record(pp_profile *p, wbuf *w, char *err, size_t errlen)
     return bad ? -1 : 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static int write_all(int fd, const uint8_t *data, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int spool_write(spool *s, pp_profile *p, uint64_t *seq, char *err, size_t errlen)
 {
     wbuf w = {0};
@@ -252,7 +229,7 @@ int spool_write(spool *s, pp_profile *p, uint64_t *seq, char *err, size_t errlen
     record_path(s, *seq, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int rc = fd < 0 ? -1 : write_all(fd, w.data, w.len);
+    int rc = fd < 0 ? -1 : fileio_write_all(fd, w.data, w.len);
     if (rc == 0 && s->fsync_writes)
         rc = fsync(fd);
     if (fd >= 0 && close(fd) != 0)
@@ -262,7 +239,7 @@ int spool_write(spool *s, pp_profile *p, uint64_t *seq, char *err, size_t errlen
     if (rc != 0) {
         snprintf(err, errlen, "spool write %s: %s", path, strerror(errno));
         unlink(tmp);
-    } else if (s->fsync_writes && fsync_dir(s->dir) != 0) {
+    } else if (s->fsync_writes && fileio_fsync_dir(s->dir) != 0) {
         /* the record may not survive a power loss: not queued, say so */
         snprintf(err, errlen, "spool fsync of directory %s: %s", s->dir, strerror(errno));
         unlink(path);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "pp_constants.h"
+
 #define GZ_WINDOW_BITS 15
 #define GZ_FORMAT_GZIP 16 /* added to window bits: gzip header, not zlib */
 #define GZ_MEM_LEVEL 8
@@ -18,8 +20,6 @@
 #define GZ_LEVEL Z_BEST_SPEED
 #define GZ_MIN_OUT 4096
 #define GZ_GUESS_RATIO 4
-#define GZ_MAGIC0 0x1f
-#define GZ_MAGIC1 0x8b
 
 /* gz_gunzip's failure: its kind, when the caller wants it, and -1. */
 static int gz_fail(pp_err *kind, pp_err what)
@@ -45,8 +45,7 @@ static int gz_grow(uint8_t **buf, size_t *cap, size_t max)
 
 int gz_is_gzip(const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    return len >= 2 && p[0] == GZ_MAGIC0 && p[1] == GZ_MAGIC1;
+    return pp_is_gzip(data, len);
 }
 
 /* zlib counts in 32 bits: feed and drain at most that much per call. */

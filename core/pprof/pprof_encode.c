@@ -14,8 +14,6 @@
 #include <string.h>
 
 #define ENC_MIN_CAP 4096
-#define VARINT_SHIFT 7
-#define VARINT_MORE 0x80u
 
 typedef struct enc_buf {
     uint8_t *data;
@@ -47,30 +45,16 @@ static int enc_reserve(enc_buf *b, size_t extra)
     return 0;
 }
 
-static size_t varint_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= VARINT_MORE) {
-        v >>= VARINT_SHIFT;
-        n++;
-    }
-    return n;
-}
-
 static void enc_varint(enc_buf *b, uint64_t v)
 {
     if (enc_reserve(b, WIRE_MAX_VARINT_BYTES) < 0)
         return;
-    while (v >= VARINT_MORE) {
-        b->data[b->len++] = (uint8_t)(v | VARINT_MORE);
-        v >>= VARINT_SHIFT;
-    }
-    b->data[b->len++] = (uint8_t)v;
+    b->len += wire_put_varint(b->data + b->len, v);
 }
 
 static void enc_tag(enc_buf *b, uint32_t num, unsigned type)
 {
-    enc_varint(b, ((uint64_t)num << WIRE_TAG_SHIFT) | type);
+    enc_varint(b, wire_tag(num, type));
 }
 
 /* A varint field, omitted when zero. */
@@ -99,7 +83,7 @@ static void enc_packed(enc_buf *b, uint32_t num, const uint64_t *v, size_t n)
         return;
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
-        len += varint_size(v[i]);
+        len += wire_varint_size(v[i]);
     enc_tag(b, num, WIRE_LEN);
     enc_varint(b, len);
     for (size_t i = 0; i < n; i++)
@@ -121,20 +105,14 @@ static void enc_end(enc_buf *b, size_t body)
     if (b->failed)
         return;
     size_t len = b->len - body;
-    size_t lsize = varint_size(len);
+    size_t lsize = wire_varint_size(len);
     if (lsize > 1) {
         if (enc_reserve(b, lsize - 1) < 0)
             return;
         memmove(b->data + body + lsize - 1, b->data + body, len);
         b->len += lsize - 1;
     }
-    size_t at = body - 1;
-    uint64_t v = len;
-    while (v >= VARINT_MORE) {
-        b->data[at++] = (uint8_t)(v | VARINT_MORE);
-        v >>= VARINT_SHIFT;
-    }
-    b->data[at] = (uint8_t)v;
+    wire_put_varint(b->data + body - 1, len);
 }
 
 static void enc_value_type(enc_buf *b, uint32_t num, const pp_value_type *vt)

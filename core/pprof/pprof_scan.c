@@ -3,114 +3,61 @@
  *
  * A Pyroscope PushRequest carries no time window, so each raw profile's
  * own time is read when the request is decoded. A gzip'd profile is
- * inflated through a fixed buffer and its top-level fields are walked by a
- * byte-at-a-time state machine that skips every length-delimited field, so
- * a gzip bomb inside a request costs CPU up to PROFILE_MAX_DECOMPRESSED
- * bytes but never that much memory. */
+ * inflated through a fixed buffer and its top-level fields are walked by
+ * lib/protowire's streaming reader, which skips every length-delimited
+ * field, so a gzip bomb inside a request costs CPU up to
+ * PROFILE_MAX_DECOMPRESSED bytes but never that much memory. */
 #include "pprof_internal.h"
 
 #include <string.h>
 #include <zlib.h>
 
+#include "pprof_wire.h"
 #include "profile.h"
 
 #define SCAN_CHUNK 65536
 #define SCAN_WINDOW_BITS (15 + 16) /* gzip header */
-#define SCAN_FIELD_TIME 9
-#define SCAN_FIELD_DURATION 10
-#define SCAN_MAX_SHIFT 63
 
-enum scan_state { SCAN_TAG, SCAN_VARINT, SCAN_LENGTH, SCAN_SKIP };
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
-
+/* What the scan keeps: the two times, and the wire state. */
 typedef struct scanner {
-    enum scan_state state;
-    uint64_t acc; /* varint being read */
-    unsigned shift;
-    uint64_t field; /* field number of the current value */
-    uint64_t skip;  /* bytes left to skip */
-    size_t total;   /* bytes seen */
+    wire_stream wire;
     int64_t *time_nanos, *duration_nanos;
 } scanner;
 
-/* Starts the value of a field whose tag was just read. */
-static int scan_tag(scanner *s, uint64_t tag, char *err, size_t errlen)
+static void scan_varint(void *ctx, uint64_t field, uint64_t v)
 {
-    s->field = tag >> 3;
-    if (s->field == 0) /* protobuf reserves field number 0 */
-        return pprof_errorf(err, errlen, "bad protobuf: field number 0 in Profile at byte %zu",
-                            s->total);
-    switch (tag & 7) {
-    case WT_VARINT:
-        s->state = SCAN_VARINT;
-        return 0;
-    case WT_I64:
-        s->skip = 8;
-        s->state = SCAN_SKIP;
-        return 0;
-    case WT_I32:
-        s->skip = 4;
-        s->state = SCAN_SKIP;
-        return 0;
-    case WT_LEN:
-        s->state = SCAN_LENGTH;
-        return 0;
-    }
-    return pprof_errorf(err, errlen, "bad protobuf: wire type %u in Profile at byte %zu",
-                        (unsigned)(tag & 7), s->total);
+    scanner *s = ctx;
+    if (field == PROFILE_TIME_NANOS)
+        *s->time_nanos = (int64_t)v;
+    else if (field == PROFILE_DURATION_NANOS)
+        *s->duration_nanos = (int64_t)v;
 }
 
 /* Feeds bytes to the scanner. 0, or -1 with the reason. */
 static int scan_feed(scanner *s, const uint8_t *p, size_t n, char *err, size_t errlen)
 {
-    if (n == 0) /* p may be NULL (an empty raw profile): no arithmetic on it */
+    switch (wire_stream_feed(&s->wire, p, n, scan_varint, s)) {
+    case WIRE_STREAM_OK:
         return 0;
-    const uint8_t *end = p + n;
-    while (p < end) {
-        if (s->state == SCAN_SKIP) {
-            size_t take = (size_t)(end - p) < s->skip ? (size_t)(end - p) : (size_t)s->skip;
-            p += take;
-            s->skip -= take;
-            s->total += take;
-            if (s->skip == 0)
-                s->state = SCAN_TAG;
-            continue;
-        }
-        uint8_t b = *p++;
-        s->total++;
-        if (s->shift > SCAN_MAX_SHIFT)
-            return pprof_errorf(err, errlen, "bad protobuf: varint too long at byte %zu", s->total);
-        s->acc |= (uint64_t)(b & 0x7f) << s->shift;
-        s->shift += 7;
-        if (b & 0x80)
-            continue;
-        uint64_t v = s->acc;
-        s->acc = 0;
-        s->shift = 0;
-        if (s->state == SCAN_TAG) {
-            if (scan_tag(s, v, err, errlen) < 0)
-                return -1;
-        } else if (s->state == SCAN_VARINT) {
-            if (s->field == SCAN_FIELD_TIME)
-                *s->time_nanos = (int64_t)v;
-            else if (s->field == SCAN_FIELD_DURATION)
-                *s->duration_nanos = (int64_t)v;
-            s->state = SCAN_TAG;
-        } else { /* SCAN_LENGTH */
-            s->skip = v;
-            s->state = v ? SCAN_SKIP : SCAN_TAG;
-        }
+    case WIRE_STREAM_FIELD_ZERO: /* protobuf reserves field number 0 */
+        return pprof_errorf(err, errlen, "bad protobuf: field number 0 in Profile at byte %zu",
+                            s->wire.total);
+    case WIRE_STREAM_BAD_WIRE_TYPE:
+        return pprof_errorf(err, errlen, "bad protobuf: wire type %u in Profile at byte %zu",
+                            s->wire.bad_type, s->wire.total);
+    case WIRE_STREAM_VARINT_TOO_LONG:
+        break;
     }
-    return 0;
+    return pprof_errorf(err, errlen, "bad protobuf: varint too long at byte %zu", s->wire.total);
 }
 
 static int scan_finish(const scanner *s, char *err, size_t errlen)
 {
-    if (s->total == 0)
+    if (s->wire.total == 0)
         return pprof_errorf(err, errlen, "empty profile (0 bytes)");
-    if (s->state != SCAN_TAG || s->shift != 0)
+    if (!wire_stream_at_boundary(&s->wire))
         return pprof_errorf(err, errlen, "bad protobuf: Profile truncated after %zu bytes",
-                            s->total);
+                            s->wire.total);
     return 0;
 }
 
@@ -136,7 +83,7 @@ static int scan_gzip(scanner *s, const uint8_t *data, size_t len, pp_err *kind, 
             break;
         }
         size_t got = sizeof out - zs.avail_out;
-        if (s->total + got > limit) {
+        if (s->wire.total + got > limit) {
             *kind = PP_ERR_TOO_LARGE;
             pprof_errorf(err, errlen, "profile inflates to more than %zu bytes", limit);
             break;
@@ -167,7 +114,7 @@ int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos, int64_
 {
     pp_err why = PP_ERR_INVALID;
     *time_nanos = *duration_nanos = 0;
-    scanner s = {.state = SCAN_TAG, .time_nanos = time_nanos, .duration_nanos = duration_nanos};
+    scanner s = {.time_nanos = time_nanos, .duration_nanos = duration_nanos};
     int rc = gz_is_gzip(data, len) ? scan_gzip(&s, data, len, &why, err, errlen)
                                    : scan_feed(&s, data, len, err, errlen);
     if (rc == 0)

@@ -25,19 +25,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FNV64_PRIME 0x100000001b3ull
+#include "text.h"
+#include "fnv.h"
+
 /* separates names and values in the fingerprint; never valid UTF-8 */
 #define FINGERPRINT_SEP 0xff
 #define LABELS_MIN_CAP 8
 
 int pprof_errorf(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    text_verrorf(err, errlen, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
@@ -283,12 +283,7 @@ int profile_label_del(pp_profile *p, const char *name)
 
 uint64_t pprof_fnv1a(uint64_t h, const void *data, size_t len)
 {
-    const unsigned char *b = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= b[i];
-        h *= FNV64_PRIME;
-    }
-    return h;
+    return fnv1a(h, data, len);
 }
 
 /* FNV-1a over "name 0xff value 0xff" for each label in sorted order: the

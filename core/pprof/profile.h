@@ -22,6 +22,8 @@
 
 #include <profpipe/plugin.h>
 
+#include "fnv.h"
+
 /* Upper bound on a decompressed pprof (gzip bombs). */
 #define PROFILE_MAX_DECOMPRESSED ((size_t)512 << 20)
 
@@ -55,7 +57,7 @@ size_t profile_overhead(void);
 
 /* 64-bit FNV-1a, continued from h (start with PPROF_FNV_OFFSET): stable
  * across runs and machines, for fingerprints and hash tables alike. */
-#define PPROF_FNV_OFFSET 0xcbf29ce484222325ull
+#define PPROF_FNV_OFFSET FNV_OFFSET
 uint64_t pprof_fnv1a(uint64_t h, const void *data, size_t len);
 
 #endif

@@ -201,7 +201,7 @@ static write_result record(file_exporter *e, pp_profile *p, const pp_pprof *t, c
     char path[PATH_MAX];
     json_buf line = {0};
     index_line(e, p, t, relpath, bytes, &line);
-    int rc = line.failed ? store_error(err, errlen, "out of memory")
+    int rc = line.failed ? text_errorf(err, errlen, "out of memory")
                          : index_append(&e->index, line.text, line.len, err, errlen);
     json_free(&line);
     if (rc < 0) {

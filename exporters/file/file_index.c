@@ -124,10 +124,10 @@ static int compact(file_index *x, char *err, size_t errlen)
     snprintf(tmp, sizeof tmp, "%s/%s", x->root, INDEX_TMP_NAME);
     FILE *in = fopen(path, "re");
     if (!in && errno != ENOENT)
-        return store_error(err, errlen, "open %s: %s", path, strerror(errno));
+        return text_errorf(err, errlen, "open %s: %s", path, strerror(errno));
     FILE *out = fopen(tmp, "we");
     if (!out) {
-        store_error(err, errlen, "create %s: %s", tmp, strerror(errno));
+        text_errorf(err, errlen, "create %s: %s", tmp, strerror(errno));
         if (in)
             fclose(in);
         return -1;
@@ -143,7 +143,7 @@ static int compact(file_index *x, char *err, size_t errlen)
         x->stale_lines = 0;
         return 0;
     }
-    store_error(err, errlen, "rewrite %s: %s", path, strerror(errno));
+    text_errorf(err, errlen, "rewrite %s: %s", path, strerror(errno));
     unlink(tmp);
     return -1;
 }
@@ -156,7 +156,7 @@ static int reopen(file_index *x, char *err, size_t errlen)
         close(x->fd);
     x->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, INDEX_FILE_MODE);
     if (x->fd < 0)
-        return store_error(err, errlen, "open %s: %s", path, strerror(errno));
+        return text_errorf(err, errlen, "open %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -166,7 +166,7 @@ int index_open(file_index *x, const char *root, int do_fsync, char *err, size_t 
     x->fd = -1;
     x->do_fsync = do_fsync;
     if (!(x->root = strdup(root)))
-        return store_error(err, errlen, "out of memory");
+        return text_errorf(err, errlen, "out of memory");
     if (compact(x, err, errlen) < 0 || reopen(x, err, errlen) < 0) {
         index_close(x);
         return -1;
@@ -187,7 +187,7 @@ int index_append(file_index *x, const char *line, size_t len, char *err, size_t 
 {
     char *text = malloc(len + 1);
     if (!text)
-        return store_error(err, errlen, "out of memory");
+        return text_errorf(err, errlen, "out of memory");
     memcpy(text, line, len);
     text[len] = '\n';
     /* one write: O_APPEND keeps the line whole against other appends; a
@@ -204,7 +204,7 @@ int index_append(file_index *x, const char *line, size_t len, char *err, size_t 
     if (n != (ssize_t)(len + 1)) {
         if (n != 0 && before >= 0 && ftruncate(x->fd, before) != 0)
             saved = errno;
-        store_error(err, errlen, "append to %s/%s: %s", x->root, INDEX_NAME, strerror(saved));
+        text_errorf(err, errlen, "append to %s/%s: %s", x->root, INDEX_NAME, strerror(saved));
         errno = saved;
         return -1;
     }

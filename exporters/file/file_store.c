@@ -13,8 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "fileio.h"
+#include "pp_constants.h"
 
-#define NS_PER_SEC 1000000000LL
 /* How many `-N` variants of one name to try before reporting an error. */
 #define STORE_NAME_TRIES 10000
 #define STORE_DIR_MODE 0755
@@ -34,15 +35,6 @@ void store_sanitize(const char *value, char *out, size_t outlen)
     out[n] = '\0';
 }
 
-int store_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 int store_join(char *out, size_t outlen, const char *a, const char *b)
 {
     int n = snprintf(out, outlen, "%s/%s", a, b);
@@ -53,43 +45,18 @@ int store_mkdirs(const char *dir, char *err, size_t errlen)
 {
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return store_error(err, errlen, "path too long: %s", dir);
+        return text_errorf(err, errlen, "path too long: %s", dir);
     for (char *p = path + 1;; p++) {
         if (*p != '/' && *p != '\0')
             continue;
         char saved = *p;
         *p = '\0';
         if (mkdir(path, STORE_DIR_MODE) < 0 && errno != EEXIST)
-            return store_error(err, errlen, "mkdir %s: %s", path, strerror(errno));
+            return text_errorf(err, errlen, "mkdir %s: %s", path, strerror(errno));
         *p = saved;
         if (saved == '\0')
             return 0;
     }
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 /* Renames tmp to dir/<base>[-N].pb.gz, never replacing a file. */
@@ -114,10 +81,10 @@ static int publish(const char *tmp, const char *dir, const char *base, char *nam
         if (rc == 0)
             return 0;
         if (errno != EEXIST)
-            return store_error(err, errlen, "rename to %s: %s", to, strerror(errno));
+            return text_errorf(err, errlen, "rename to %s: %s", to, strerror(errno));
     }
     errno = EEXIST;
-    return store_error(err, errlen, "no free name for %s in %s", base, dir);
+    return text_errorf(err, errlen, "no free name for %s in %s", base, dir);
 }
 
 int store_write(const char *dir, const char *base, const void *data, size_t len, int do_fsync,
@@ -127,15 +94,15 @@ int store_write(const char *dir, const char *base, const void *data, size_t len,
     snprintf(tmp, sizeof tmp, "%s/%s%s%s", dir, STORE_TMP_PREFIX, base, STORE_SUFFIX);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, STORE_FILE_MODE);
     if (fd < 0)
-        return store_error(err, errlen, "create %s: %s", tmp, strerror(errno));
-    int rc = write_all(fd, data, len);
+        return text_errorf(err, errlen, "create %s: %s", tmp, strerror(errno));
+    int rc = fileio_write_all(fd, data, len);
     if (rc == 0 && do_fsync)
         rc = fsync(fd);
     int saved = errno;
     if (close(fd) < 0 && rc == 0)
         rc = -1, saved = errno;
     if (rc < 0) {
-        store_error(err, errlen, "write %s: %s", tmp, strerror(saved));
+        text_errorf(err, errlen, "write %s: %s", tmp, strerror(saved));
         unlink(tmp);
         errno = saved;
         return -1;
@@ -146,13 +113,13 @@ int store_write(const char *dir, const char *base, const void *data, size_t len,
         errno = saved;
         return -1;
     }
-    if (do_fsync && fsync_dir(dir) < 0) {
+    if (do_fsync && fileio_fsync_dir(dir) < 0) {
         /* not durable, so not done: take it back, the retry writes it again */
         saved = errno;
         char final[PATH_MAX];
         if (store_join(final, sizeof final, dir, name) == 0)
             unlink(final);
-        return store_error(err, errlen, "fsync %s: %s", dir, strerror(saved));
+        return text_errorf(err, errlen, "fsync %s: %s", dir, strerror(saved));
     }
     return 0;
 }
@@ -277,7 +244,7 @@ static int scan_service(store_list *l, const char *root, const char *rel)
 int store_list_scan(store_list *l, const char *root, char *err, size_t errlen)
 {
     if (each_subdir(root, "", l, scan_service) < 0)
-        return store_error(err, errlen, "scan %s: %s", root, strerror(errno));
+        return text_errorf(err, errlen, "scan %s: %s", root, strerror(errno));
     if (l->count)
         qsort(l->files + l->head, l->count, sizeof *l->files, by_mtime);
     return 0;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "text.h"
+
 /* Longest path component made from a label value. */
 #define STORE_MAX_COMPONENT 100
 #define STORE_SUFFIX ".pb.gz"
@@ -21,10 +23,6 @@
  * [A-Za-z0-9._-] become '_', a leading '.' becomes '_' (no `..`, no hidden
  * files), empty becomes "_", cut at STORE_MAX_COMPONENT bytes. */
 void store_sanitize(const char *value, char *out, size_t outlen);
-
-/* Formats an error into err; always returns -1. */
-int store_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* out = "a/b"; -1 if it does not fit. */
 int store_join(char *out, size_t outlen, const char *a, const char *b);

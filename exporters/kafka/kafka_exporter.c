@@ -31,9 +31,9 @@
 #include <string.h>
 
 #include "kafka_client.h"
+#include "pp_constants.h"
 #include "push_codec.h"
 
-#define NS_PER_MS INT64_C(1000000)
 /* Extra time to wait for reports beyond librdkafka's message timeout. */
 #define DELIVERY_GRACE_MS 2000
 /* One poll while waiting for reports or for room in the queue. */

@@ -7,15 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
+#include "fnv.h"
 
 static uint64_t hash_name(const char *s)
 {
-    uint64_t h = FNV_OFFSET;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * FNV_PRIME;
-    return h;
+    return fnv1a_str(FNV_OFFSET, s);
 }
 
 static int index_alloc(pm_fn_table *t, size_t max)

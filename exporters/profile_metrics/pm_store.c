@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "pp_constants.h"
 
-#define NS_PER_MS 1000000LL
 /* A window ending further ahead of the wall clock than this is stamped
  * now: a bad clock must not push a series' timestamps into the future. */
 #define FUTURE_TOLERANCE_NS (60LL * 1000000000LL)

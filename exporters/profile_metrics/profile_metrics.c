@@ -21,6 +21,8 @@
 
 #include <profpipe/plugin.h>
 
+#include "fnv.h"
+#include "label_names.h"
 #include "pm_store.h"
 
 #define ERR_LEN 256
@@ -29,8 +31,6 @@
 /* The endpoint serves scrapers: a few connections, none idle for long. */
 #define ENDPOINT_MAX_CONNECTIONS 32
 #define ENDPOINT_TIMEOUT_S 30
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
 
 typedef struct pm_exporter {
     const pp_host *host;
@@ -116,19 +116,6 @@ static const pp_option pm_options[] = {
 /* options                                                             */
 /* ------------------------------------------------------------------ */
 
-/* A Prometheus label name that is not reserved. */
-static int valid_label_name(const char *s)
-{
-    if (!s || !*s || (s[0] == '_' && s[1] == '_'))
-        return 0;
-    for (const char *c = s; *c; c++) {
-        int alpha = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_';
-        if (!alpha && !(c > s && *c >= '0' && *c <= '9'))
-            return 0;
-    }
-    return 1;
-}
-
 static int read_labels(pm_exporter *e, const pp_config *cfg, const pp_config *list)
 {
     const pp_host *h = e->host;
@@ -139,7 +126,7 @@ static int read_labels(pm_exporter *e, const pp_config *cfg, const pp_config *li
         return h->cfg_error(cfg, "labels", "out of memory");
     for (size_t i = 0; i < n; i++) {
         const char *s = h->cfg_scalar(h->cfg_item(list, i));
-        if (!valid_label_name(s))
+        if (!label_name_valid(s) || label_name_reserved(s))
             return h->cfg_error(cfg, "labels",
                                 "item %zu (\"%s\") is not a Prometheus label name "
                                 "([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)",
@@ -405,17 +392,9 @@ static void pm_stop(void *state, int64_t deadline_ns)
 /* export                                                              */
 /* ------------------------------------------------------------------ */
 
-static uint64_t fnv(uint64_t h, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * FNV_PRIME;
-    return h;
-}
-
 static uint64_t fnv_str(uint64_t h, const char *s)
 {
-    return fnv(h, s, strlen(s) + 1); /* the NUL keeps "ab","c" apart from "a","bc" */
+    return fnv1a(h, s, strlen(s) + 1); /* the NUL keeps "ab","c" apart from "a","bc" */
 }
 
 /* The process a profile comes from (its labels but __name__ and
@@ -433,7 +412,7 @@ static void fingerprints(const pp_host *h, const pp_profile *p, const pm_reading
     }
     int64_t from = h->profile_from(p), until = h->profile_until(p);
     unsigned kinds[2] = {r->counters, r->gauges};
-    w = fnv(fnv(fnv(w, &from, sizeof from), &until, sizeof until), kinds, sizeof kinds);
+    w = fnv1a(fnv1a(fnv1a(w, &from, sizeof from), &until, sizeof until), kinds, sizeof kinds);
     *source = s;
     *window = w;
 }

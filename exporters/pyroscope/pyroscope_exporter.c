@@ -15,7 +15,6 @@
  * Pyroscope's distributor rules (pyroscope_series.c): what the server
  * would refuse is rejected here, counted by reason, and never retried.
  * Retry, queueing and batching themselves belong to the host. */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +22,11 @@
 
 #include <profpipe/plugin.h>
 
+#include "label_names.h"
 #include "pyroscope_http.h"
 #include "push_codec.h"
 #include "pyroscope_series.h"
+#include "pp_constants.h"
 
 #define PUSH_PATH "/push.v1.PusherService/Push"
 #define INGEST_PATH "/ingest"
@@ -35,7 +36,6 @@
 #define LABEL_SPY "pyroscope_spy"
 #define SERIES_LOG_MAX 1024
 #define URL_MAX 16384
-#define NS_PER_SEC 1000000000LL
 #define HTTP_OK_MIN 200
 #define HTTP_OK_MAX 299
 #define HTTP_TIMEOUT 408
@@ -112,17 +112,6 @@ typedef struct pyro_exporter {
 /* create / destroy                                                     */
 /* ------------------------------------------------------------------ */
 
-/* A Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*. */
-static int is_label_name(const char *s)
-{
-    if (!*s || !(isalpha((unsigned char)*s) || *s == '_'))
-        return 0;
-    for (; *s; s++)
-        if (!(isalnum((unsigned char)*s) || *s == '_'))
-            return 0;
-    return 1;
-}
-
 static int pyro_read_external_labels(pyro_exporter *e, const pp_config *ext)
 {
     const pp_host *h = e->h;
@@ -136,7 +125,7 @@ static int pyro_read_external_labels(pyro_exporter *e, const pp_config *ext)
     for (size_t i = 0; i < n; i++) {
         const char *name = h->cfg_key(ext, i);
         const char *value = h->cfg_scalar(h->cfg_item(ext, i));
-        if (!is_label_name(name) || strncmp(name, "__", 2) == 0)
+        if (!label_name_valid(name) || label_name_reserved(name))
             return h->cfg_error(ext, name, "not a label name ([a-zA-Z_][a-zA-Z0-9_]*, no __)");
         if (!value)
             return h->cfg_error(ext, name, "must be a string");

@@ -16,9 +16,8 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include "pp_constants.h"
 
-#define NS_PER_SEC 1000000000LL
-#define NS_PER_MS 1000000LL
 #define RETRY_AFTER "retry-after:"
 #define HEADER_MAX 8192
 

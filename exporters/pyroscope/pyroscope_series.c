@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "label_names.h"
+#include "text.h"
+
 #define LABEL_NAME "__name__"
 #define LABEL_DELTA "__delta__"
 #define LABEL_SERVICE "service_name"
@@ -29,36 +32,9 @@ static int series_fail(const char **reason, const char *why, char *err, size_t e
     *reason = why;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    text_verrorf(err, errlen, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-int pyro_valid_label_name(const char *s)
-{
-    if (!s || !*s)
-        return 0;
-    for (const char *c = s; *c; c++) {
-        int alpha = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_';
-        int digit = *c >= '0' && *c <= '9';
-        if (!alpha && !(digit && c != s))
-            return 0;
-    }
-    return 1;
-}
-
-/* Prometheus metric names also allow ':'. */
-static int valid_metric_name(const char *s)
-{
-    if (!s || !*s)
-        return 0;
-    for (const char *c = s; *c; c++) {
-        int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_' || *c == ':' ||
-                 (*c >= '0' && *c <= '9' && c != s);
-        if (!ok)
-            return 0;
-    }
-    return 1;
 }
 
 static int valid_utf8(const char *s)
@@ -223,7 +199,7 @@ static int series_check_labels(const pyro_series *s, const pyro_limits *lim, con
             return series_fail(reason, "label_value_too_long", err, errlen,
                                "label %s: value too long (%zu > %lld bytes)", l->name,
                                strlen(l->value), (long long)lim->max_label_value_length);
-        if (!pyro_valid_label_name(l->name))
+        if (!label_name_valid(l->name))
             return series_fail(reason, "invalid_labels", err, errlen, "invalid label name '%s'",
                                l->name);
         if (!valid_utf8(l->value))
@@ -249,7 +225,7 @@ int pyro_series_build(const pp_host *h, const pp_profile *p, const pyro_limits *
     if ((int64_t)out->n > lim->max_label_names)
         return series_fail(reason, "max_label_names_per_series", err, errlen,
                            "%zu label names; limit %lld", out->n, (long long)lim->max_label_names);
-    if (!valid_metric_name(pyro_series_get(out, LABEL_NAME)))
+    if (!metric_name_valid(pyro_series_get(out, LABEL_NAME)))
         return series_fail(reason, "invalid_labels", err, errlen,
                            "invalid or missing __name__ (the profile type)");
     const char *service = pyro_series_get(out, LABEL_SERVICE);

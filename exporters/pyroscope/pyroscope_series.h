@@ -83,7 +83,4 @@ char *pyro_ingest_name(const pyro_series *s, char *err, size_t errlen);
  * bytes (exact below 4 GiB), else len. */
 uint64_t pyro_payload_size(const uint8_t *data, size_t len);
 
-/* 1 if s is a valid legacy Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*). */
-int pyro_valid_label_name(const char *s);
-
 #endif

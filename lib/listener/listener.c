@@ -33,9 +33,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include "pp_constants.h"
 
-#define NS_PER_SEC 1000000000LL
-#define NS_PER_MS 1000000LL
 #define WATCHDOG_PERIOD_MS 250
 #define LOG_LINE_MAX 512
 #define LABELS_MAX 128

@@ -25,40 +25,44 @@
 extern const pp_option listener_tls_options[];
 extern const pp_option listener_basic_auth_options[];
 
-/* The options every listener takes, to splice into a component's option
- * table after its own address option. */
-/* The defaults of LISTENER_OPTIONS, for a section left out entirely. */
+/* The defaults of LISTENER_OPTIONS (the table's default strings are made
+ * from them), also used for a section left out entirely. */
 #define LISTENER_DEFAULT_MAX_CONNECTIONS 64
 #define LISTENER_DEFAULT_MAX_CONNECTIONS_PER_IP 16
 #define LISTENER_DEFAULT_READ_TIMEOUT_S 30
 #define LISTENER_DEFAULT_REQUEST_TIMEOUT_S 60
 #define LISTENER_DEFAULT_MAX_HEADER_SIZE ((int64_t)64 << 10)
 
+#define LISTENER_STR_(x) #x
+#define LISTENER_STR(x) LISTENER_STR_(x)
+
+/* The options every listener takes, to splice into a component's option
+ * table after its own address option. */
 /* clang-format off */
-#define LISTENER_OPTIONS(max_header_default)                                         \
-    {"max_connections", PP_OPT_INT, "64",                                           \
-     "most concurrent client connections; more are closed as they arrive", 0, NULL}, \
-    {"max_connections_per_ip", PP_OPT_INT, "16",                                    \
-     "most concurrent connections from one client address", 0, NULL},              \
-    {"read_timeout", PP_OPT_DURATION, "30s",                                        \
-     "idle time after which a connection is closed", 0, NULL},                      \
-    {"request_timeout", PP_OPT_DURATION, "60s",                                     \
-     "deadline for one whole request, headers and body, from its first byte (or the" \
-     " end of the previous one): a client sending slowly is cut off", 0, NULL},     \
-    {"max_header_size", PP_OPT_SIZE, max_header_default,                            \
-     "memory for one request's line and headers (414 or 431 beyond)", 0, NULL},    \
-    {"allowed_networks", PP_OPT_STRING_LIST, NULL,                                  \
-     "client networks (IPv4 or IPv6 CIDR) allowed; others get 403 before the body"  \
-     " is read; unset = any", 0, NULL},                                             \
-    {"tls", PP_OPT_SECTION, NULL,                                                   \
-     "serve HTTPS (GnuTLS); files are read again on SIGHUP", 0,                     \
-     listener_tls_options},                                                         \
-    {"basic_auth", PP_OPT_SECTION, NULL, "require HTTP basic auth from clients", 0, \
-     listener_basic_auth_options},                                                  \
-    {"bearer_token", PP_OPT_STRING, NULL, "require Authorization: Bearer <token>",  \
-     0, NULL},                                                                      \
-    {"bearer_token_file", PP_OPT_STRING, NULL, "file holding that token", 0, NULL}, \
-    {"bearer_token_tenant", PP_OPT_STRING, NULL,                                    \
+#define LISTENER_OPTIONS(max_header_default)                                                      \
+    {"max_connections", PP_OPT_INT, LISTENER_STR(LISTENER_DEFAULT_MAX_CONNECTIONS),               \
+     "most concurrent client connections; more are closed as they arrive", 0, NULL},              \
+    {"max_connections_per_ip", PP_OPT_INT, LISTENER_STR(LISTENER_DEFAULT_MAX_CONNECTIONS_PER_IP), \
+     "most concurrent connections from one client address", 0, NULL},                             \
+    {"read_timeout", PP_OPT_DURATION, LISTENER_STR(LISTENER_DEFAULT_READ_TIMEOUT_S) "s",          \
+     "idle time after which a connection is closed", 0, NULL},                                    \
+    {"request_timeout", PP_OPT_DURATION, LISTENER_STR(LISTENER_DEFAULT_REQUEST_TIMEOUT_S) "s",    \
+     "deadline for one whole request, headers and body, from its first byte (or the"              \
+     " end of the previous one): a client sending slowly is cut off", 0, NULL},                   \
+    {"max_header_size", PP_OPT_SIZE, max_header_default,                                          \
+     "memory for one request's line and headers (414 or 431 beyond)", 0, NULL},                   \
+    {"allowed_networks", PP_OPT_STRING_LIST, NULL,                                                \
+     "client networks (IPv4 or IPv6 CIDR) allowed; others get 403 before the body"                \
+     " is read; unset = any", 0, NULL},                                                           \
+    {"tls", PP_OPT_SECTION, NULL,                                                                 \
+     "serve HTTPS (GnuTLS); files are read again on SIGHUP", 0,                                   \
+     listener_tls_options},                                                                       \
+    {"basic_auth", PP_OPT_SECTION, NULL, "require HTTP basic auth from clients", 0,               \
+     listener_basic_auth_options},                                                                \
+    {"bearer_token", PP_OPT_STRING, NULL, "require Authorization: Bearer <token>",                \
+     0, NULL},                                                                                    \
+    {"bearer_token_file", PP_OPT_STRING, NULL, "file holding that token", 0, NULL},               \
+    {"bearer_token_tenant", PP_OPT_STRING, NULL,                                                  \
      "X-Scope-OrgID pinned for clients sending the bearer token", 0, NULL}
 /* clang-format on */
 

@@ -7,8 +7,8 @@
 #include <sys/socket.h>
 
 #include "listener.h"
+#include "pp_constants.h"
 
-#define NS_PER_SEC 1000000000LL
 #define MIN_HEADER_SIZE ((int64_t)4 << 10)
 #define IPV4_BITS 32
 #define IPV6_BITS 128

@@ -18,6 +18,8 @@
 
 #include <profpipe/plugin.h>
 
+#include "label_names.h"
+
 typedef struct label_edit {
     const pp_host *host;
     pp_instance *self;
@@ -38,18 +40,6 @@ static const pp_option label_edit_options[] = {
      PP_FIELD(label_edit, drop_types)},
     {0},
 };
-
-/* Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*. */
-static int label_name_valid(const char *s)
-{
-    if (!*s || (*s >= '0' && *s <= '9'))
-        return 0;
-    for (; *s; s++)
-        if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-              (*s >= '0' && *s <= '9')))
-            return 0;
-    return 1;
-}
 
 /* __name__ says what a profile is and service_name whose it is: every
  * profile keeps both, so the plugin may change service_name but neither

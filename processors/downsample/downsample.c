@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_take.h"
 #include "downsample_series.h"
 #include "downsample_stacks.h"
 
@@ -190,15 +191,13 @@ static pp_batch *downsample_process(void *state, pp_batch *in)
 {
     downsample_state *st = state;
     const pp_host *h = st->host;
-    size_t n = h->batch_count(in);
-    pp_profile **ps = malloc((n ? n : 1) * sizeof *ps);
+    size_t n;
+    pp_profile **ps = batch_take_all(h, in, &n);
     if (!ps) {
         h->log(st->self, PP_LOG_ERROR, "out of memory: batch passed on unchanged");
         return in;
     }
-    /* take from the back (cheap), then re-add in the original order */
-    for (size_t i = n; i-- > 0;)
-        ps[i] = h->batch_take(in, i);
+    /* re-added in the original order */
     for (size_t i = 0; i < n; i++) {
         int taken;
         int rc = downsample_one(st, ps[i], in, &taken);

@@ -20,11 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
+
 #define TRIE_MIN_SLOTS 1024 /* power of two */
 #define NODE_ROOT UINT32_MAX
 #define HASH_MULT 0x9e3779b97f4a7c15ull /* 2^64 / golden ratio */
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
 #define KEY_MIN_CAP 256
 /* frame value of a sample's location id that names no location */
 #define FRAME_UNKNOWN_BIT (1ull << 63)
@@ -267,10 +267,7 @@ static void location_key(frame_key *k, const pp_host *h, pp_profile *p, const pp
 
 static uint64_t key_hash(const uint8_t *data, size_t len)
 {
-    uint64_t x = FNV_OFFSET;
-    for (size_t i = 0; i < len; i++)
-        x = (x ^ data[i]) * FNV_PRIME;
-    return x;
+    return fnv1a(FNV_OFFSET, data, len);
 }
 
 static void frames_free(frame_index *fi)

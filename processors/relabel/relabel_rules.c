@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "label_names.h"
 #include "md5.h"
 
 typedef enum relabel_action {
@@ -270,24 +271,9 @@ int relabel_regex_full_match(void *re, const char *subject)
 /* Rule compilation and validation (Prometheus' Config.Validate).    */
 /* ---------------------------------------------------------------- */
 
-static int is_name_start(int c)
-{
-    return isalpha(c) || c == '_';
-}
 static int is_name_char(int c)
 {
     return isalnum(c) || c == '_';
-}
-
-/* A Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*. */
-static int label_name_valid(const char *s)
-{
-    if (!s || !is_name_start((unsigned char)*s))
-        return 0;
-    for (s++; *s; s++)
-        if (!is_name_char((unsigned char)*s))
-            return 0;
-    return 1;
 }
 
 /* A label name that may hold $1 / ${name} references (Prometheus'

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_take.h"
 #include "span_ids.h"
 #include "span_names.h"
 
@@ -400,14 +401,12 @@ static pp_batch *span_process(void *state, pp_batch *in)
 {
     span_state *st = state;
     const pp_host *h = st->host;
-    size_t n = h->batch_count(in);
-    pp_profile **ps = malloc((n ? n : 1) * sizeof *ps);
+    size_t n;
+    pp_profile **ps = batch_take_all(h, in, &n);
     if (!ps) {
         h->log(st->self, PP_LOG_ERROR, "out of memory: batch passed on unchanged");
         return in;
     }
-    for (size_t i = n; i-- > 0;)
-        ps[i] = h->batch_take(in, i);
     for (size_t i = 0; i < n; i++)
         process_one(st, ps[i], in);
     free(ps);

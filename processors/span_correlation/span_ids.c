@@ -1,22 +1,12 @@
 /* span_ids: see span_ids.h. */
 #include "span_ids.h"
+#include "text.h"
 
 #include <ctype.h>
 #include <string.h>
 
 #define TWO_POW_63 9223372036854775808.0
 #define TRACE_LOW_HALF_AT (TRACE_ID_HEX / 2) /* bytes 8..15 = hex 16..31 */
-
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 int span_id_normalize(const char *in, size_t hex_len, char *out)
 {
@@ -36,7 +26,7 @@ int span_id_normalize(const char *in, size_t hex_len, char *out)
     memset(out, '0', pad);
     int nonzero = 0;
     for (size_t i = 0; i < n; i++) {
-        int v = hex_value((unsigned char)in[i]);
+        int v = text_hex_digit((unsigned char)in[i]);
         if (v < 0)
             return -1;
         nonzero |= v;
@@ -61,6 +51,6 @@ int span_trace_keep(const char *trace_hex, double ratio)
         return 1;
     uint64_t x = 0;
     for (size_t i = TRACE_LOW_HALF_AT; i < TRACE_ID_HEX; i++)
-        x = x << 4 | (uint64_t)hex_value((unsigned char)trace_hex[i]);
+        x = x << 4 | (uint64_t)text_hex_digit((unsigned char)trace_hex[i]);
     return (x >> 1) < span_ratio_bound(ratio);
 }

@@ -32,8 +32,10 @@
 #include <profpipe/plugin.h>
 
 #include "file_seen.h"
+#include "label_names.h"
+#include "pp_constants.h"
+#include "text.h"
 
-#define NS_PER_SEC 1000000000LL
 #define FILE_ERR_LEN 512
 /* How many `name.N` variants to try before giving up moving a failed file. */
 #define FAILED_NAME_TRIES 1000
@@ -112,31 +114,6 @@ static const pp_option file_receiver_options[] = {
 /* ---------------------------------------------------------------- */
 /* Options                                                           */
 /* ---------------------------------------------------------------- */
-
-/* Formats an error into err; always returns -1. */
-__attribute__((format(printf, 3, 4))) static int file_error(char *err, size_t errlen,
-                                                            const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-/* Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*. */
-static int label_name_valid(const char *s)
-{
-    if (!*s || (*s >= '0' && *s <= '9'))
-        return 0;
-    for (; *s; s++) {
-        char c = *s;
-        if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9')))
-            return 0;
-    }
-    return 1;
-}
 
 /* Fills `out` with the scalars of a list option; empty items are config
  * errors. 0 or -1. */
@@ -259,7 +236,7 @@ static int read_whole(const char *path, int64_t max, uint8_t **out, size_t *len,
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return file_error(err, errlen, "open: %s", strerror(errno));
+        return text_errorf(err, errlen, "open: %s", strerror(errno));
     struct stat st;
     const char *bad = NULL;
     if (fstat(fd, &st) < 0)
@@ -270,7 +247,7 @@ static int read_whole(const char *path, int64_t max, uint8_t **out, size_t *len,
         bad = "larger than max_file_size";
     if (bad) {
         close(fd);
-        return file_error(err, errlen, "%s", bad);
+        return text_errorf(err, errlen, "%s", bad);
     }
     uint8_t *buf = malloc((size_t)st.st_size);
     size_t got = 0;
@@ -284,7 +261,7 @@ static int read_whole(const char *path, int64_t max, uint8_t **out, size_t *len,
     }
     close(fd);
     if (!buf || got == 0) {
-        file_error(err, errlen, "%s", buf ? "read: file shrank" : "out of memory");
+        text_errorf(err, errlen, "%s", buf ? "read: file shrank" : "out of memory");
         free(buf);
         return -1;
     }
@@ -335,7 +312,7 @@ static int probe(file_receiver *r, const uint8_t *data, size_t len, const char *
     if (!p || h->profile_set_raw(p, data, len) < 0) {
         if (p)
             h->profile_free(p);
-        return file_error(err, errlen, "out of memory");
+        return text_errorf(err, errlen, "out of memory");
     }
     const pp_pprof *t = h->profile_tree(p, err, errlen);
     int rc = t ? 0 : -1;
@@ -345,7 +322,8 @@ static int probe(file_receiver *r, const uint8_t *data, size_t len, const char *
             type = "block";
         snprintf(f->type, sizeof f->type, "%s", type ? type : "");
         if (!type)
-            rc = file_error(err, errlen, "no profile type fits its sample types; set profile_type");
+            rc =
+                text_errorf(err, errlen, "no profile type fits its sample types; set profile_type");
         f->from = t->time_nanos;
         if (f->from > 0) {
             f->until = f->from + t->duration_nanos;
@@ -392,7 +370,7 @@ static pp_profile *load_profile(file_receiver *r, const char *path, const struct
     int rc = p ? h->profile_set_raw(p, data, len) : -1;
     free(data);
     if (rc < 0 || label_profile(r, p, f.type, path) < 0) {
-        file_error(err, errlen, "out of memory");
+        text_errorf(err, errlen, "out of memory");
         if (p)
             h->profile_free(p);
         return NULL;
@@ -446,7 +424,7 @@ static int move_failed(file_receiver *r, const char *path, char *err, size_t err
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     if (mkdir(r->failed_dir, 0755) < 0 && errno != EEXIST)
-        return file_error(err, errlen, "mkdir %s: %s", r->failed_dir, strerror(errno));
+        return text_errorf(err, errlen, "mkdir %s: %s", r->failed_dir, strerror(errno));
     char to[PATH_MAX];
     for (int i = 0; i < FAILED_NAME_TRIES; i++) {
         if (i == 0)
@@ -457,9 +435,9 @@ static int move_failed(file_receiver *r, const char *path, char *err, size_t err
             continue;
         if (rename(path, to) == 0)
             return 0;
-        return file_error(err, errlen, "move to %s: %s", to, strerror(errno));
+        return text_errorf(err, errlen, "move to %s: %s", to, strerror(errno));
     }
-    return file_error(err, errlen, "no free name in %s", r->failed_dir);
+    return text_errorf(err, errlen, "no free name in %s", r->failed_dir);
 }
 
 static void file_failed(file_receiver *r, const char *path, const seen_version *v,

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
+
 #define SEEN_INITIAL_BUCKETS 64
 
 typedef struct seen_entry {
@@ -26,10 +28,7 @@ struct seen_set {
 /* FNV-1a: short, and good enough for paths. */
 static uint64_t seen_hash(const char *s)
 {
-    uint64_t h = 14695981039346656037ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return fnv1a_str(FNV_OFFSET, s);
 }
 
 seen_set *seen_new(void)

@@ -35,8 +35,8 @@
 #include "kafka_client.h"
 #include "kafka_decode.h"
 #include "kafka_offsets.h"
+#include "pp_constants.h"
 
-#define NS_PER_MS INT64_C(1000000)
 #define POLL_MS 100
 /* How often acknowledged progress is committed while consuming. */
 #define COMMIT_INTERVAL_NS (INT64_C(500) * NS_PER_MS)

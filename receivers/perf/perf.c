@@ -104,7 +104,7 @@ static void *reader_main(void *arg)
                 next_flush = now + r->interval_ns;
         }
         r->host->metric_set(r->m_cpu,
-                            (double)perf_clock_ns(CLOCK_THREAD_CPUTIME_ID) / (double)NS_PER_S);
+                            (double)perf_clock_ns(CLOCK_THREAD_CPUTIME_ID) / (double)NS_PER_SEC);
     }
     perf_drain(r);
     perf_flush(r, 0); /* the partial last interval */

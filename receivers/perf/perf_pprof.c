@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "pp_constants.h"
 
-#define NS_PER_S 1000000000LL
 #define U64MAP_INITIAL 256
 #define NAME_MAX_LEN 512
 #define KERNEL_MAPPING_NAME "[kernel.kallsyms]"
@@ -414,7 +414,7 @@ int perf_pprof_build(perf_resolver *r, pp_profile *prof, const perf_process *p, 
 {
     const pp_host *h = r->host;
     builder b = {.r = r, .prof = prof, .proc = p};
-    int64_t period = NS_PER_S / (frequency > 0 ? frequency : 1);
+    int64_t period = NS_PER_SEC / (frequency > 0 ? frequency : 1);
     pp_pprof *t = h->profile_tree_new(prof);
     pp_value_type *types = t ? h->profile_alloc(prof, 2 * sizeof *types) : NULL;
     int rc = -1;

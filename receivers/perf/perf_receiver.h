@@ -17,10 +17,9 @@
 #include "perf_pprof.h"
 #include "perf_proc.h"
 #include "perf_rules.h"
+#include "pp_constants.h"
 
 #define DRAIN_PERIOD_MS 250
-#define NS_PER_MS 1000000LL
-#define NS_PER_S 1000000000LL
 
 typedef struct perf_receiver {
     const pp_host *host;
@@ -78,7 +77,7 @@ static inline int64_t perf_clock_ns(clockid_t clock)
 {
     struct timespec ts;
     clock_gettime(clock, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
 #endif

@@ -13,8 +13,7 @@
 #include <strings.h>
 
 #include "scrape.h"
-
-#define NS_PER_SEC 1000000000LL
+#include "pp_constants.h"
 
 /* ---- option table ---- */
 

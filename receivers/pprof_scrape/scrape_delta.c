@@ -19,12 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
+
 /* Cumulative sample types one profile may have (Go has two). */
 #define DELTA_MAX_TYPES 8
 #define DELTA_MIN_CAP 64
-/* FNV-1a 64-bit parameters. */
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
 /* Kept apart from any real string hash: marks a frame without symbols. */
 #define KEY_NO_SYMBOL 0x9e3779b97f4a7c15ull
 
@@ -100,20 +99,9 @@ size_t scrape_delta_size(const scrape_delta *d)
 
 /* ---- hashing ---- */
 
-static uint64_t fnv_bytes(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *b = data;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= FNV_PRIME;
-    }
-    return h;
-}
-
 static uint64_t fnv_u64(uint64_t h, uint64_t v)
 {
-    return fnv_bytes(h, &v, sizeof v);
+    return fnv1a(h, &v, sizeof v);
 }
 
 /* Every byte of string idx: pprof strings may hold NUL bytes, and two
@@ -123,7 +111,7 @@ static uint64_t fnv_str(uint64_t h, const pp_host *host, const pp_pprof *t, int6
     int in_range = idx > 0 && (size_t)idx < t->n_strings;
     size_t n = in_range ? host->pprof_string_len(t, idx) : 0;
     h = fnv_u64(h, n); /* length first: "ab"+"c" differs from "a"+"bc" */
-    return n ? fnv_bytes(h, t->strings[idx], n) : h;
+    return n ? fnv1a(h, t->strings[idx], n) : h;
 }
 
 /* Final avalanche (splitmix64), and never 0 (the empty-slot marker). */

@@ -26,8 +26,9 @@
 #include <unistd.h>
 
 #include "scrape_loop.h"
+#include "fnv.h"
+#include "pp_constants.h"
 
-#define NS_PER_MS 1000000LL
 /* Longest sleep between checks of the stop flag and file_sd. */
 #define LOOP_MAX_WAIT_MS 1000
 /* Idle libcurl handles kept for reuse. */
@@ -45,13 +46,8 @@ const char *const scrape_reason_names[REASON_COUNT] = {
 
 uint64_t scrape_hash(const char *a, const char *b)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    const char *s;
-    for (s = a; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    h = (h ^ 0xff) * 0x100000001b3ull;
-    for (s = b; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    static const uint8_t sep = 0xff; /* never in UTF-8: keeps "ab","c" from "a","bc" */
+    uint64_t h = fnv1a_str(fnv1a(fnv1a_str(FNV_OFFSET, a), &sep, 1), b);
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;

@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "scrape_loop.h"
+#include "pp_constants.h"
 
-#define NS_PER_SEC 1000000000LL
 /* Upper bound on a decompressed profile during the pprof check. */
 #define CHECK_MAX_DECOMPRESSED ((size_t)512 << 20)
 
@@ -144,7 +144,7 @@ static int set_labels(const pp_host *h, pp_profile *p, const scrape_slot *s, int
 static uint64_t gzip_isize(const scrape_buf *b)
 {
     const uint8_t *t = b->data + b->len - 4;
-    if (b->len < 18 || b->data[0] != 0x1f || b->data[1] != 0x8b)
+    if (b->len < 18 || !pp_is_gzip(b->data, b->len))
         return 0;
     return (uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 | (uint64_t)t[3] << 24;
 }

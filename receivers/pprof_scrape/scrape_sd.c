@@ -6,12 +6,14 @@
  * both. The file is read whole on every change; a broken file is
  * reported with its line and leaves the previous targets in place (the
  * caller keeps them), as Prometheus does. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <yaml.h>
 
+#include "fileio.h"
 #include "scrape.h"
 
 /* A file_sd file larger than this is refused rather than parsed. */
@@ -154,23 +156,14 @@ static int read_document(yaml_document_t *doc, scrape_spec **specs, size_t *n, c
 
 static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long size;
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %m", path);
-        return NULL;
-    }
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && size <= SD_MAX_FILE_BYTES &&
-        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) &&
-        fread(buf, 1, (size_t)size, f) == (size_t)size) {
-        *len = (size_t)size;
-        fclose(f);
+    char *buf = fileio_read_all(path, (size_t)SD_MAX_FILE_BYTES, len);
+    if (buf)
         return buf;
-    }
-    snprintf(err, errlen, "%s: cannot read (or larger than %ld bytes)", path, SD_MAX_FILE_BYTES);
-    free(buf);
-    fclose(f);
+    if (errno == EFBIG || errno == EIO || errno == ENOMEM)
+        snprintf(err, errlen, "%s: cannot read (or larger than %ld bytes)", path,
+                 SD_MAX_FILE_BYTES);
+    else
+        snprintf(err, errlen, "%s: cannot open: %m", path);
     return NULL;
 }
 

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pp_constants.h"
+#include "text.h"
 #define FAKE_MAPPING_ID 1 /* one mapping for every location, as Pyroscope writes */
 #define INITIAL_CAP 64
 
@@ -45,7 +47,7 @@ static int text_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    text_verrorf(err, errlen, fmt, ap);
     va_end(ap);
     return code;
 }
@@ -261,7 +263,7 @@ int pyro_text_to_pprof(const pp_host *h, pp_profile *p, const unsigned char *bod
                        char *err, size_t errlen)
 {
     text_build b = {.h = h, .p = p, .max_bytes = max_bytes};
-    if (len >= 2 && body[0] == 0x1f && body[1] == 0x8b)
+    if (pp_is_gzip(body, len))
         return text_fail(err, errlen, PYRO_TEXT_BAD,
                          "the body is gzip data, not text (a pprof needs format=pprof)");
     if (!h->profile_tree_new(p) || !(b.frame = malloc(len + 1))) {

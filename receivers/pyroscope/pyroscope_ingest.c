@@ -48,13 +48,11 @@
 #include "pyroscope_multipart.h"
 #include "pyroscope_name.h"
 #include "pyroscope_receiver.h"
+#include "pp_constants.h"
 
-#define NS_PER_SEC 1000000000LL
 #define SECONDS_BELOW 100000000000LL /* values below are seconds (year 5138) */
 #define MILLIS_BELOW 100000000000000LL
 #define MICROS_BELOW 100000000000000000LL
-#define NS_PER_MS 1000000LL
-#define NS_PER_US 1000LL
 #define DEFAULT_WINDOW_NS (10 * NS_PER_SEC)
 
 #define DEFAULT_SAMPLE_RATE 100 /* Pyroscope's types.DefaultSampleRate */

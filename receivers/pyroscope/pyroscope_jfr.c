@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "pyroscope_jfr_read.h"
+#include "pp_constants.h"
 
 #define CHUNK_HEADER_SIZE 68
 #define CHUNK_MAGIC "FLR"
@@ -29,7 +30,6 @@
 #define OFF_START_NS 32
 #define OFF_DURATION_NS 40
 #define OFF_TICKS_PER_SEC 56
-#define NS_PER_SEC 1000000000ULL
 #define THREAD_STATE_SLEEPING "STATE_SLEEPING"
 #define THREAD_STATE_RUNNABLE "STATE_RUNNABLE"
 #define SETTING_EVENT "event"

@@ -19,6 +19,7 @@
 #include "pyroscope_jfr_labels.h"
 #include "pyroscope_jfr_pprof.h"
 #include "pyroscope_multipart.h"
+#include "pp_constants.h"
 
 #define PART_JFR "jfr"
 #define PART_LABELS "labels"
@@ -43,7 +44,7 @@ static int part_open(const pyro_request *q, const char *what, const uint8_t *dat
                      int64_t *budget, part_bytes *pb, pyro_reply *out)
 {
     *pb = (part_bytes){data, len, NULL};
-    if (len >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
+    if (pp_is_gzip(data, len)) {
         char err[256];
         pp_err kind = PP_ERR_NONE;
         if (q->r->h->gunzip(data, len, (size_t)*budget, &pb->owned, &pb->len, &kind, err,

@@ -25,8 +25,8 @@
 #include "pyroscope_jfr.h"
 #include "pyroscope_jfr_labels.h"
 #include "pyroscope_jfr_mem.h"
+#include "pp_constants.h"
 
-#define NS_PER_SEC 1000000000LL
 #define DEFAULT_SAMPLE_RATE_HZ 100 /* pyroscope-java's default interval, 10 ms */
 #define LABEL_PROFILE_ID "profile_id"
 #define LABEL_SPAN_NAME "span_name"

@@ -12,6 +12,7 @@
  * numbers are kept as text because the callers read them as int64 or not
  * at all. A parser state carries the position for error messages. */
 #include "pyroscope_json.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -71,15 +72,10 @@ static int pj_hex4(pj_parser *p, uint32_t *out)
     uint32_t v = 0;
     for (int i = 0; i < 4; i++) {
         char c = p->s[p->pos++];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (uint32_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (uint32_t)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (uint32_t)(c - 'A' + 10);
-        else
+        int d = text_hex_digit((unsigned char)c);
+        if (d < 0)
             return pj_fail(p, "bad \\u escape");
+        v = v << 4 | (uint32_t)d;
     }
     *out = v;
     return 0;

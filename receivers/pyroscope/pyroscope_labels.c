@@ -20,21 +20,11 @@
 #include <string.h>
 
 #include "pyroscope_receiver.h"
+#include "text.h"
 
 #define SESSION_ID_HEX 16
 #define SESSION_ID_BYTES 8
 #define LABEL_NAME_MAX 1024 /* Pyroscope's -validation.max-length-label-name */
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* The SDK's text form of a session id: hex of the little-endian bytes. */
 static int session_parse(const char *s, uint64_t *id)
@@ -43,7 +33,8 @@ static int session_parse(const char *s, uint64_t *id)
         return -1;
     *id = 0;
     for (int i = 0; i < SESSION_ID_BYTES; i++) {
-        int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+        int hi = text_hex_digit((unsigned char)s[2 * i]),
+            lo = text_hex_digit((unsigned char)s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         *id |= (uint64_t)(hi << 4 | lo) << (8 * i);

@@ -5,6 +5,7 @@
  * Spaces around keys and values are trimmed, as the SDKs' own encoders
  * never write them but hand-written curl commands do. */
 #include "pyroscope_name.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@ static int name_fail(pyro_name *n, char *err, size_t errlen, const char *fmt, ..
     pyro_name_free(n);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    text_verrorf(err, errlen, fmt, ap);
     va_end(ap);
     return -1;
 }

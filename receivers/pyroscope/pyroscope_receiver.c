@@ -36,6 +36,7 @@
 
 #include "json_text.h"
 #include "listener.h"
+#include "pp_constants.h"
 #include "pyroscope_json.h"
 #include "pyroscope_receiver.h"
 
@@ -188,7 +189,7 @@ int pyro_payload_check(const pyro_request *q, const void *data, size_t len, int6
     if (len == 0)
         return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "empty profile");
     size_t plain_len = len;
-    if (len >= 2 && b[0] == 0x1f && b[1] == 0x8b) {
+    if (pp_is_gzip(b, len)) {
         int64_t want = *budget, got = budget_take_upto(want);
         if (got <= 0)
             return budget_busy(out);

@@ -15,9 +15,9 @@
 #include "instance.h"
 #include "queue.h"
 #include "registry.h"
+#include "pp_constants.h"
 
 #define HARNESS_CAPTURE_BYTES ((size_t)1 << 30)
-#define NS_PER_MS 1000000LL
 
 struct harness {
     config *cfg;

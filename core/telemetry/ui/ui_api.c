@@ -94,10 +94,10 @@ static int select_arg(request *r, const char *prefix, uint64_t series, ui_select
     snprintf(k_window, sizeof k_window, "%swindow", prefix);
     snprintf(k_from, sizeof k_from, "%sfrom", prefix);
     snprintf(k_until, sizeof k_until, "%suntil", prefix);
-    int64_t window = 0, from = INT64_MIN / UI_NS_PER_MS, until = INT64_MAX / UI_NS_PER_MS;
+    int64_t window = 0, from = INT64_MIN / NS_PER_MS, until = INT64_MAX / NS_PER_MS;
     int has_w = int_arg(r, k_window, 1, INT64_MAX, &window);
-    int has_f = has_w < 0 ? -1 : int_arg(r, k_from, 0, INT64_MAX / UI_NS_PER_MS, &from);
-    int has_u = has_f < 0 ? -1 : int_arg(r, k_until, 0, INT64_MAX / UI_NS_PER_MS, &until);
+    int has_f = has_w < 0 ? -1 : int_arg(r, k_from, 0, INT64_MAX / NS_PER_MS, &from);
+    int has_u = has_f < 0 ? -1 : int_arg(r, k_until, 0, INT64_MAX / NS_PER_MS, &until);
     if (has_u < 0)
         return -1;
     if (has_w && (has_f || has_u))
@@ -107,8 +107,8 @@ static int select_arg(request *r, const char *prefix, uint64_t series, ui_select
                     (long long)until, k_from, (long long)from);
     *sel = (ui_select){.series = series,
                        .window_id = (uint64_t)window,
-                       .from_ns = from * UI_NS_PER_MS,
-                       .until_ns = until * UI_NS_PER_MS};
+                       .from_ns = from * NS_PER_MS,
+                       .until_ns = until * NS_PER_MS};
     return has_w || has_f || has_u;
 }
 

@@ -6,8 +6,7 @@
 #include <profpipe/plugin.h>
 #include <stdint.h>
 #include <stdio.h>
-
-#define UI_NS_PER_MS 1000000LL
+#include "pp_constants.h"
 
 /* ---- ui_json.c: writing JSON to a FILE ---- */
 void json_str(FILE *out, const char *s); /* quoted and escaped; NULL is null */

@@ -217,8 +217,8 @@ void ui_status_write_targets(FILE *out)
         json_kstr(out, "profile", t->profile, 1);
         json_kstr(out, "path", t->path, 1);
         fprintf(out, ",\"up\":%s", t->up ? "true" : "false");
-        json_kint(out, "last_scrape", t->last_ns / UI_NS_PER_MS, 1);
-        json_knum(out, "duration_ms", (double)t->duration_ns / UI_NS_PER_MS, 1);
+        json_kint(out, "last_scrape", t->last_ns / NS_PER_MS, 1);
+        json_knum(out, "duration_ms", (double)t->duration_ns / NS_PER_MS, 1);
         json_kint(out, "bytes", (int64_t)t->bytes, 1);
         json_kstr(out, "error", t->error, 1);
         fputc('}', out);
@@ -320,7 +320,7 @@ static void write_component(FILE *out, pp_instance *inst, const char *pipeline, 
     json_kint(out, "targets_down", down, 1);
     json_kstr(out, "last_error", err_at ? msg : NULL, 1);
     if (err_at)
-        json_kint(out, "last_error_at", err_at / UI_NS_PER_MS, 1);
+        json_kint(out, "last_error_at", err_at / NS_PER_MS, 1);
     if (down)
         snprintf(trouble, sizeof trouble, "%d target%s down", down, down > 1 ? "s" : "");
     else if (!trouble[0] && err_at && now - err_at < UI_TROUBLE_NS)
@@ -405,7 +405,7 @@ static void write_reload(FILE *out)
         return;
     }
     fprintf(out, "{\"ok\":%s", reload_ok ? "true" : "false");
-    json_kint(out, "at", reload_at_ns / UI_NS_PER_MS, 1);
+    json_kint(out, "at", reload_at_ns / NS_PER_MS, 1);
     fprintf(out, ",\"errors\":[");
     for (size_t i = 0; i < n_reload_errors; i++) {
         if (i)
@@ -421,7 +421,7 @@ void ui_status_write_pipeline(FILE *out, int64_t now)
     fprintf(out, "{\"running\":%s", run_service ? "true" : "false");
     fprintf(out, ",\"config\":{");
     json_kstr(out, "path", run_config_path, 0);
-    json_kint(out, "since", run_since_ns / UI_NS_PER_MS, 1);
+    json_kint(out, "since", run_since_ns / NS_PER_MS, 1);
     json_kstr(out, "text", run_config_text, 1);
     fputc('}', out);
     write_reload(out);

@@ -327,8 +327,8 @@ static void write_series_locked(FILE *out, const ui_series *s)
     for (size_t i = 0; i < s->n; i++) {
         const ui_window *w = &s->windows[i];
         fprintf(out, "%s{\"id\":%llu,\"from\":%lld,\"until\":%lld,\"bytes\":%zu}", i ? "," : "",
-                (unsigned long long)w->id, (long long)(w->from_ns / UI_NS_PER_MS),
-                (long long)(w->until_ns / UI_NS_PER_MS), w->bytes);
+                (unsigned long long)w->id, (long long)(w->from_ns / NS_PER_MS),
+                (long long)(w->until_ns / NS_PER_MS), w->bytes);
     }
     fprintf(out, "]}");
 }

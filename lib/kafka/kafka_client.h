@@ -6,8 +6,9 @@
  * librdkafka itself so that a misspelt property is a config error naming
  * it) with librdkafka's logs routed into the host's log.
  *
- * Built as its own static library (pp_kafka_client) that both components
- * link; it is not a component. Only the two kafka components include
+ * Built as its own static library in lib/kafka (pp_kafka_client) that
+ * both components link; it is not a component, and either component
+ * builds without the other. Only the two kafka components include
  * librdkafka. */
 #ifndef PROFPIPE_KAFKA_CLIENT_H
 #define PROFPIPE_KAFKA_CLIENT_H
