@@ -1,6 +1,10 @@
 /* queue: a mutex, two condition variables (not empty / not full) and a
- * singly linked list. Sizes are measured once, at push, so the bound does
- * not drift if a profile's payload changes form later. */
+ * singly linked list. Sizes are what the batch holds (batch_charge: raw
+ * bytes plus any decoded tree), measured once, at push, so the bound does
+ * not drift if a profile's payload changes form later. Receivers' trees
+ * are shed before the pipeline queue (instance_emit); a tree built while a
+ * batch waits (another pipeline sharing it decodes) is counted by the next
+ * queue it enters, and by the memory limit's RSS reading meanwhile. */
 #include "queue.h"
 
 #include <errno.h>
@@ -93,7 +97,7 @@ int queue_push_tagged(queue *q, pp_batch *b, void *tag)
         return -1;
     it->batch = b;
     it->tag = tag;
-    it->bytes = batch_bytes(b);
+    it->bytes = batch_charge(b);
 
     pthread_mutex_lock(&q->lock);
     if (q->policy == QUEUE_BLOCK) {
