@@ -10,6 +10,7 @@
 #include "config.h"
 #include "instance.h"
 #include "log.h"
+#include "memlimit.h"
 #include "metrics.h"
 #include "profile.h"
 #include "ui/ui.h"
@@ -80,6 +81,11 @@ static void host_target_state(pp_instance *self, const pp_target_state *st)
 static void host_target_forget(pp_instance *self, const char *target, const char *profile)
 {
     ui_target_forget(self ? self->id : "", target, profile);
+}
+
+static int host_memory_pressure(pp_instance *self)
+{
+    return (int)memlimit_refuse(self ? self->id : "-");
 }
 
 static const pp_host host_table = {
@@ -163,6 +169,7 @@ static const pp_host host_table = {
     .target_state = host_target_state,
     .target_forget = host_target_forget,
     .pprof_family_display = pprof_family_display,
+    .memory_pressure = host_memory_pressure,
 };
 
 const pp_host *host_api(void)

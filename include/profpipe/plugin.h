@@ -428,7 +428,22 @@ typedef struct pp_host {
      * as Pyroscope's Go SDK sends them in its sample_type_config: block
      * and mutex profiles differ only there. A static string or NULL. */
     const char *(*pprof_family_display)(const pp_pprof *t, const char *const *display);
+    /* The process memory limit (service.memory_limit): PP_MEMORY_OK, or
+     * PP_MEMORY_SOFT / PP_MEMORY_HARD when resident memory is past that
+     * limit. Then a receiver holds back before taking more: it refuses
+     * with a retryable error (HTTP 503 with Retry-After), skips a round,
+     * pauses consuming, or waits; and the call counts one refusal for
+     * `self` in profpipe_memory_refusals_total. Cheap (a cached reading,
+     * refreshed at most once per check_interval). Any thread. */
+    int (*memory_pressure)(pp_instance *self);
 } pp_host;
+
+/* What pp_host.memory_pressure answers. */
+#define PP_MEMORY_OK 0
+#define PP_MEMORY_SOFT 1
+#define PP_MEMORY_HARD 2
+/* Seconds a refused client is asked to wait (Retry-After). */
+#define PP_MEMORY_RETRY_AFTER_S 1
 
 /* ------------------------------------------------------------------ */
 /* The component descriptor.                                           */
