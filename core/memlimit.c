@@ -33,6 +33,8 @@
 #define MEMLIMIT_IDLE_INTERVAL_NS 1000000000LL
 /* A drain worth trimming after: the queues held at least this much. */
 #define MEMLIMIT_TRIM_AFTER_BYTES ((size_t)4 << 20)
+/* The second trim after a drain comes this much later. */
+#define MEMLIMIT_RETRIM_NS 2000000000LL
 /* The queues count as drained below this. */
 #define MEMLIMIT_DRAINED_BYTES ((size_t)64 << 10)
 /* cgroup v1 reports "no limit" as a huge number near LONG_MAX. */
@@ -48,6 +50,7 @@ static atomic_int current_state;
 static atomic_llong last_check_ns;
 static uint64_t (*rss_probe)(void);
 static size_t peak_queued; /* queue bytes since the last trim */
+static int64_t retrim_at;  /* monotonic ns of the second trim after a drain; 0 = none */
 static pthread_t monitor;
 static int monitor_running, monitor_stopping;
 
@@ -234,14 +237,25 @@ static uint64_t relieve(uint64_t rss, uint64_t soft, uint64_t hard)
 }
 
 /* glibc keeps freed pages in its heaps: after a burst has drained, give
- * them back so that RSS returns near idle. */
+ * them back so that RSS returns near idle. Once when the queues are
+ * found empty, and once more MEMLIMIT_RETRIM_NS later, for what the
+ * exporters still held in flight at the first. */
 static void trim_after_drain(size_t queued)
 {
+    int64_t now = mono_now();
     if (queued > peak_queued)
         peak_queued = queued;
-    if (queued <= MEMLIMIT_DRAINED_BYTES && peak_queued >= MEMLIMIT_TRIM_AFTER_BYTES) {
+    if (queued > MEMLIMIT_DRAINED_BYTES) {
+        retrim_at = 0;
+        return;
+    }
+    if (peak_queued >= MEMLIMIT_TRIM_AFTER_BYTES) {
         trim("the queues drained");
         peak_queued = 0;
+        retrim_at = now + MEMLIMIT_RETRIM_NS;
+    } else if (retrim_at && now >= retrim_at) {
+        trim("the queues stayed drained");
+        retrim_at = 0;
     }
 }
 

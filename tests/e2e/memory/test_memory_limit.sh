@@ -66,7 +66,7 @@ wait_for 30 ready "$ma" || fail "A did not start: $(tail -3 "$T/idle.log")"
 sleep 1
 idle=$(($(awk '/^VmRSS:/ {print $2}' "/proc/$PROFPIPE_PID/status") * 1024))
 stop_profpipe "$PROFPIPE_PID"
-soft=$((idle + SOFT_ABOVE_IDLE)) hard=$((idle + HARD_ABOVE_IDLE))
+soft=$((SOFT_ABOVE_IDLE + idle)) hard=$((HARD_ABOVE_IDLE + idle))
 
 config_a "  memory_limit: {soft_limit: $soft, hard_limit: $hard, check_interval: 100ms}"
 start_profpipe a "$T/a.yaml"
