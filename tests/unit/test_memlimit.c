@@ -4,16 +4,23 @@
  * does with an RSS reading past each limit: the built-in page lets its
  * windows go first, receivers are told to hold back (and the refusals are
  * counted per component), drop_oldest queues drop past the hard limit
- * while block queues keep theirs. */
+ * while block queues keep theirs. Receivers under pressure, for real:
+ * the file receiver waits before reading a file, pprof_scrape makes no
+ * request (a listening socket sees no connection) until memory is
+ * relieved. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -272,6 +279,111 @@ static void test_trim_after_drain(void **state)
     metrics_reset_all();
 }
 
+#define CHECK_MS 10
+#define QUIET_MS 600
+#define COME_MS 10000
+#define SCRAPE_QUIET_MS 1500
+
+extern const pp_component pp_receiver_file;
+extern const pp_component pp_receiver_pprof_scrape;
+
+static void pressure_on(void)
+{
+    metrics_reset_all();
+    memlimit_set_probe(probe);
+    fake_rss = 250 * MIB;
+    memlimit_configure(200 * MIB, 300 * MIB, CHECK_MS * MS);
+    assert_int_equal(memlimit_check(), MEMLIMIT_SOFT);
+}
+
+static void pressure_off(void)
+{
+    fake_rss = 100 * MIB;
+    assert_int_equal(memlimit_check(), MEMLIMIT_OK);
+}
+
+static void test_file_receiver_waits(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/memlimit-file.XXXXXX", path[600], yaml[800], err[256];
+    assert_non_null(mkdtemp(dir));
+    pp_batch *src = one_profile(1);
+    const uint8_t *gz;
+    size_t len;
+    assert_int_equal(profile_raw_gz(batch_get(src, 0), &gz, &len, NULL, 0), 0);
+    snprintf(path, sizeof path, "%s/app.cpu.pb.gz", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(gz, 1, len, f), len);
+    fclose(f);
+    batch_unref(src);
+
+    pressure_on();
+    snprintf(yaml, sizeof yaml,
+             "include: [\"%s/*.pb.gz\"]\npoll_interval: 100ms\nmin_file_age: 0s\n", dir);
+    harness *hs = harness_new(&pp_receiver_file, "file", yaml, err, sizeof err);
+    assert_non_null(hs);
+    assert_int_equal(harness_start(hs), 0);
+    assert_null(harness_wait_emit(hs, QUIET_MS)); /* waits, reads nothing */
+    assert_true(refusals("file") >= 1);
+    pressure_off();
+    pp_batch *b = harness_wait_emit(hs, COME_MS); /* then the same file */
+    assert_non_null(b);
+    assert_string_equal(profile_label_get(batch_get(b, 0), "service_name"), "app");
+    batch_unref(b);
+    harness_free(hs);
+    unlink(path);
+    rmdir(dir);
+    memlimit_configure(0, 0, 0);
+    memlimit_set_probe(NULL);
+}
+
+/* A listening socket the scraper would connect to. */
+static int listen_loopback(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    socklen_t alen = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static int connection_within(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, ms) == 1;
+}
+
+static void test_scrape_skips(void **state)
+{
+    (void)state;
+    int port, fd = listen_loopback(&port);
+    char yaml[512], err[256];
+    snprintf(yaml, sizeof yaml,
+             "targets: [\"127.0.0.1:%d\"]\nscrape_interval: 200ms\nscrape_timeout: 150ms\n"
+             "profiling_config: {profile.process_cpu: {enabled: false}}\n",
+             port);
+    pressure_on();
+    harness *hs = harness_new(&pp_receiver_pprof_scrape, "pprof_scrape", yaml, err, sizeof err);
+    if (!hs)
+        fail_msg("%s", err);
+    assert_int_equal(harness_start(hs), 0);
+    /* several intervals: every round is skipped, no request is made */
+    assert_false(connection_within(fd, SCRAPE_QUIET_MS));
+    assert_true(refusals("pprof_scrape") >= 2);
+    pressure_off();
+    assert_true(connection_within(fd, COME_MS)); /* scraping again */
+    harness_free(hs);
+    close(fd);
+    memlimit_configure(0, 0, 0);
+    memlimit_set_probe(NULL);
+    metrics_reset_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +391,8 @@ int main(void)
         cmocka_unit_test(test_total_from_cgroup),
         cmocka_unit_test(test_pressure_steps),
         cmocka_unit_test(test_trim_after_drain),
+        cmocka_unit_test(test_file_receiver_waits),
+        cmocka_unit_test(test_scrape_skips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
