@@ -289,6 +289,7 @@ extern const pp_component pp_receiver_pprof_scrape;
 
 static void pressure_on(void)
 {
+    ui_reset(); /* the page caches its metrics: forget them first */
     metrics_reset_all();
     memlimit_set_probe(probe);
     fake_rss = 250 * MIB;
@@ -336,6 +337,8 @@ static void test_file_receiver_waits(void **state)
     rmdir(dir);
     memlimit_configure(0, 0, 0);
     memlimit_set_probe(NULL);
+    ui_reset();
+    metrics_reset_all();
 }
 
 /* A listening socket the scraper would connect to. */
@@ -381,6 +384,7 @@ static void test_scrape_skips(void **state)
     close(fd);
     memlimit_configure(0, 0, 0);
     memlimit_set_probe(NULL);
+    ui_reset();
     metrics_reset_all();
 }
 
