@@ -394,9 +394,9 @@ static void handle_rewinds(kafka_receiver *r)
 
 /* Past service.memory_limit's soft limit, consumption pauses (librdkafka
  * drops what it fetched ahead and fetches it again on resume); polling
- * goes on, so the member stays in its group. The assignment is paused
- * again on every poll meanwhile, so partitions a rebalance hands over
- * pause too. */
+ * goes on, so the member stays in its group. Partitions a rebalance
+ * hands over meanwhile are paused as they are assigned (rebalance_cb),
+ * and the whole assignment again on every poll. */
 static void follow_memory_pressure(kafka_receiver *r)
 {
     int pressed = r->ctx.host->memory_pressure(r->ctx.self) != PP_MEMORY_OK;
@@ -492,6 +492,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             error = rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
+        if (r->paused) /* past the memory limit: nothing is fetched yet */
+            rd_kafka_pause_partitions(rk, parts);
     } else {
         if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
             r->ctx.host->log(r->ctx.self, PP_LOG_ERROR, "rebalance failed: %s",
