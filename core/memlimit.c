@@ -207,7 +207,8 @@ static uint64_t measure(void)
 }
 
 /* Past the soft limit: the page's windows go first, then freed pages go
- * back to the system; past the hard limit the drop_oldest queues drop. */
+ * back to the system (as the Collector's limiter forces a GC); past the
+ * hard limit the drop_oldest queues drop. */
 static uint64_t relieve(uint64_t rss, uint64_t soft, uint64_t hard)
 {
     /* the page's windows may share their payloads with queued profiles,
@@ -215,6 +216,13 @@ static uint64_t relieve(uint64_t rss, uint64_t soft, uint64_t hard)
      * is under the soft limit or the page is empty */
     while (rss > soft && ui_shed((size_t)(rss - soft)) > 0) {
         trim("the built-in page let windows go");
+        rss = measure();
+    }
+    /* pages freed since the last trim may be all the excess: without this
+     * a small drain (no trim after it) would leave RSS, and the refusals,
+     * above the soft limit for good */
+    if (rss > soft) {
+        trim("past the soft limit");
         rss = measure();
     }
     if (rss > hard) {

@@ -188,9 +188,13 @@ static void test_pressure_steps(void **state)
     assert_true(kept > 0);
 
     /* past the soft limit: the page lets its windows go first */
+    pp_metric *trims = metrics_get("profpipe_memory_trims_total", "", PP_COUNTER, NULL);
+    double trims_before = metrics_value(trims);
     fake_rss = 200 * MIB + 1;
     assert_int_equal(memlimit_check(), MEMLIMIT_SOFT);
     assert_int_equal(ui_kept_bytes(), 0);
+    /* each window that went, then the heap's free pages, were given back */
+    assert_true(metrics_value(trims) >= trims_before + 4);
     assert_true(metrics_value(metrics_get("profpipe_ui_evicted_windows_total", "", PP_COUNTER,
                                           "reason=\"memory_limit\"")) == 3);
     /* and takes no new window meanwhile */
