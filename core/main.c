@@ -18,6 +18,7 @@
 #include "exporter.h"
 #include "http.h"
 #include "log.h"
+#include "memlimit.h"
 #include "metrics.h"
 #include "observe.h"
 #include "registry.h"
@@ -225,6 +226,11 @@ static void apply_log_level(const config *c)
     log_set_level(c->log_level);
 }
 
+static void apply_memory_limit(const config *c)
+{
+    memlimit_configure(c->memory_soft, c->memory_hard, c->memory_check_interval_ns);
+}
+
 /* Counts a reload's outcome and keeps whether the last one worked, as
  * Prometheus does (prometheus_config_last_reload_successful). */
 static void set_last_reload_successful(int ok)
@@ -288,6 +294,7 @@ static void reload(runtime *rt, const char *path)
     rt->svc = s;
     rt->cfg = c;
     apply_log_level(c);
+    apply_memory_limit(c);
     if (start_telemetry(rt, c) != 0)
         log_error("reload: the pipelines run, but without /metrics and /healthz");
     count_reload(1);
@@ -320,6 +327,9 @@ static int cmd_run(const char *path)
     set_last_reload_successful(1);
     int rc = 0;
     configure_ui(rt.cfg);
+    apply_memory_limit(rt.cfg);
+    if (memlimit_start() != 0)
+        log_warn("memory monitor: cannot start its thread; limits are checked on demand only");
     if (start_telemetry(&rt, rt.cfg) != 0 || service_start(rt.svc) != 0) {
         rc = EXIT_RUNTIME;
     } else {
@@ -341,6 +351,7 @@ static int cmd_run(const char *path)
             service_stop(rt.svc, rt.cfg->shutdown_timeout_ns);
         log_info("stopped");
     }
+    memlimit_stop();
     telemetry_stop(rt.telemetry);
     ui_set_running(NULL, NULL);
     service_free(rt.svc);

@@ -17,6 +17,7 @@
 
 #include "config_internal.h"
 #include "fileio.h"
+#include "memory_size.h"
 
 #define CONFIG_MAX_FILE_BYTES ((long)16 << 20)
 /* For ordering messages by line, then column. */
@@ -74,6 +75,22 @@ static const pp_option ui_options[] = {
     {0},
 };
 
+static const pp_option memory_limit_options[] = {
+    {"hard_limit", PP_OPT_STRING, NULL,
+     "resident memory past which drop_oldest queues drop: a size (1GiB) or a percentage (90%) of "
+     "the cgroup's memory limit (the machine's memory when there is none); unset = no limit",
+     0, NULL},
+    {"soft_limit", PP_OPT_STRING, NULL,
+     "resident memory past which the built-in page lets its windows go and receivers hold back "
+     "(503, a skipped scrape, a paused consumer); a size or a percentage; default 80% of "
+     "hard_limit",
+     0, NULL},
+    {"check_interval", PP_OPT_DURATION, "100ms",
+     "how often memory is measured (receivers also measure when the last reading is older)", 0,
+     NULL},
+    {0},
+};
+
 static const pp_option pipeline_options[] = {
     {"receivers", PP_OPT_STRING_LIST, NULL, "receiver ids feeding the pipeline", 0, NULL,
      PP_FIELD(pipeline_settings, lists[0])},
@@ -98,6 +115,9 @@ static const pp_option service_options[] = {
      PP_FIELD(service_settings, shutdown_timeout_ns)},
     {"ui", PP_OPT_SECTION, NULL, "the built-in page on the telemetry address", 0, ui_options,
      PP_FIELD(service_settings, ui)},
+    {"memory_limit", PP_OPT_SECTION, NULL,
+     "process-wide memory limit, like the OpenTelemetry Collector's memory_limiter", 0,
+     memory_limit_options},
     {0},
 };
 
@@ -519,6 +539,39 @@ static int service_telemetry(config *c, const pp_config *service, const telemetr
     return 0;
 }
 
+/* service.memory_limit: both limits resolved to bytes now, so a bad one
+ * is a config error with its line. */
+static void service_memory_limit(config *c, const pp_config *service)
+{
+    const pp_config *ml = cfg_child(service, "memory_limit");
+    c->memory_check_interval_ns = cfg_duration_ns(ml, "check_interval");
+    const char *hard = cfg_string(ml, "hard_limit"), *soft = cfg_string(ml, "soft_limit");
+    if (!hard) {
+        if (soft)
+            config_report(c, 0, ml, "soft_limit", "soft_limit needs a hard_limit");
+        return;
+    }
+    uint64_t total = memsize_total(), hard_bytes, soft_bytes;
+    char why[256];
+    if (memsize_parse(hard, total, &hard_bytes, why, sizeof why) < 0) {
+        config_report(c, 0, ml, "hard_limit", "%s", why);
+        return;
+    }
+    if (!soft) {
+        soft_bytes = hard_bytes / 5 * 4; /* the Collector's spike default: 20% */
+    } else if (memsize_parse(soft, total, &soft_bytes, why, sizeof why) < 0) {
+        config_report(c, 0, ml, "soft_limit", "%s", why);
+        return;
+    } else if (soft_bytes > hard_bytes) {
+        config_report(c, 0, ml, "soft_limit",
+                      "soft_limit %s (%llu bytes) is above hard_limit %s (%llu bytes)", soft,
+                      (unsigned long long)soft_bytes, hard, (unsigned long long)hard_bytes);
+        return;
+    }
+    c->memory_soft = soft_bytes;
+    c->memory_hard = hard_bytes;
+}
+
 static int service_load(config *c, pp_config *root, pp_config *service)
 {
     if (!service) {
@@ -545,6 +598,7 @@ static int service_load(config *c, pp_config *root, pp_config *service)
     c->ui_enabled = set.ui.enabled;
     c->ui_retention_ns = set.ui.retention_ns;
     c->ui_max_bytes = set.ui.max_bytes;
+    service_memory_limit(c, service);
     if (service_plugins(c, set.plugins) < 0 || service_telemetry(c, service, &set.telemetry) < 0)
         return -1;
     return 0;
@@ -615,6 +669,7 @@ static config *config_new(const char *name)
     c->ui_enabled = 1;
     c->ui_retention_ns = (int64_t)15 * 60 * 1000000000;
     c->ui_max_bytes = (int64_t)64 << 20;
+    c->memory_check_interval_ns = (int64_t)100 * 1000000;
     return c;
 }
 

@@ -59,13 +59,15 @@ typedef struct config {
     size_t n_pipelines;
     char **plugins; /* service.plugins, as written */
     size_t n_plugins;
-    char *telemetry_address;     /* default "127.0.0.1:8888"; "" disables */
-    listener_config telemetry;   /* its limits, TLS and credentials; host NULL = off */
-    pp_log_level log_level;      /* service.telemetry.log_level, default info */
-    int64_t shutdown_timeout_ns; /* service.shutdown_timeout, default 10s */
-    int ui_enabled;              /* service.ui.enabled, default on */
-    int64_t ui_retention_ns;     /* service.ui.retention, default 15m */
-    int64_t ui_max_bytes;        /* service.ui.max_bytes, default 64MiB */
+    char *telemetry_address;           /* default "127.0.0.1:8888"; "" disables */
+    listener_config telemetry;         /* its limits, TLS and credentials; host NULL = off */
+    pp_log_level log_level;            /* service.telemetry.log_level, default info */
+    int64_t shutdown_timeout_ns;       /* service.shutdown_timeout, default 10s */
+    int ui_enabled;                    /* service.ui.enabled, default on */
+    int64_t ui_retention_ns;           /* service.ui.retention, default 15m */
+    int64_t ui_max_bytes;              /* service.ui.max_bytes, default 64MiB */
+    uint64_t memory_soft, memory_hard; /* service.memory_limit in bytes; 0 = none */
+    int64_t memory_check_interval_ns;  /* its check_interval, default 100ms */
 
     char **errors; /* every error found so far, formatted */
     size_t n_errors;

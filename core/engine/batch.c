@@ -168,6 +168,24 @@ size_t batch_bytes(const pp_batch *b)
     return total;
 }
 
+size_t batch_charge(const pp_batch *b)
+{
+    size_t total = sizeof(*b) + b->cap * sizeof(*b->profiles);
+    for (size_t i = 0; i < b->n; i++)
+        total += profile_charge(b->profiles[i]);
+    return total;
+}
+
+size_t batch_shed_trees(pp_batch *b)
+{
+    if (atomic_load(&b->refs) != 1 || b->parts)
+        return 0;
+    size_t freed = 0;
+    for (size_t i = 0; i < b->n; i++)
+        freed += profile_shed_tree(b->profiles[i]);
+    return freed;
+}
+
 void batch_mark_lost(pp_batch *b)
 {
     for (size_t i = 0; i < b->n_acks; i++)

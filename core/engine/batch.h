@@ -24,8 +24,15 @@ void batch_set_ack(pp_batch *b, pp_ack_fn fn, void *arg);
 void batch_adopt_acks(pp_batch *dst, pp_batch *src);
 int batch_refcount(const pp_batch *b);
 
-/* Sum of profile_size over the batch (for queue bounds). */
+/* Sum of profile_size over the batch: the payload bytes (metrics, the
+ * exporter's batching). */
 size_t batch_bytes(const pp_batch *b);
+/* Sum of profile_charge plus the batch itself: what queues count. */
+size_t batch_charge(const pp_batch *b);
+/* Frees the decoded trees that raw bytes can give back
+ * (profile_shed_tree), if the caller holds the only reference to b and b
+ * is not a view; else nothing. Returns the bytes freed. */
+size_t batch_shed_trees(pp_batch *b);
 /* Counts the batch's profiles as lost in its ack (queue overflow, deadline). */
 void batch_mark_lost(pp_batch *b);
 /* Takes ownership of b; returns a batch only the caller holds: b itself if

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "instance.h"
 #include "log.h"
+#include "memlimit.h"
 #include "metrics.h"
 #include "gz.h"
 #include "pprof_compact.h"
@@ -88,6 +89,11 @@ static void host_target_forget(pp_instance *self, const char *target, const char
     observe_target_forget(self ? self->id : "", target, profile);
 }
 
+static int host_memory_pressure(pp_instance *self)
+{
+    return (int)memlimit_refuse(self ? self->id : "-");
+}
+
 static const pp_host host_table = {
     .abi_major = PP_ABI_MAJOR,
     .abi_minor = PP_ABI_MINOR,
@@ -156,6 +162,7 @@ static const pp_host host_table = {
     .pprof_time = host_pprof_time,
     .cfg_template = cfg_template,
     .cfg_fill = cfg_fill,
+    .memory_pressure = host_memory_pressure,
 };
 
 const pp_host *host_api(void)

@@ -147,6 +147,10 @@ int instance_emit(pp_instance *inst, pp_batch *b)
         return 0;
     }
     ensure_series_labels(inst, b);
+    /* A tree the receiver decoded (to check the payload, or to name it)
+     * would wait in the queue uncounted: raw bytes give it back when a
+     * processor asks. */
+    batch_shed_trees(b);
     size_t bytes = batch_bytes(b);
     if (inst->sink) {
         metrics_add(inst->m_in, (double)n);

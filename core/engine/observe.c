@@ -27,3 +27,13 @@ void observe_target_forget(const char *component_id, const char *target, const c
     if (hooks.target_forget)
         hooks.target_forget(component_id, target, profile);
 }
+
+size_t observe_shed(size_t want)
+{
+    return hooks.shed ? hooks.shed(want) : 0;
+}
+
+size_t observe_kept_bytes(void)
+{
+    return hooks.kept_bytes ? hooks.kept_bytes() : 0;
+}

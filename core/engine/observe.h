@@ -14,6 +14,11 @@ typedef struct engine_observer {
     /* pp_host.target_state / target_forget, with the component's id */
     void (*target_state)(const char *component_id, const pp_target_state *st);
     void (*target_forget)(const char *component_id, const char *target, const char *profile);
+    /* memory pressure: let go of about `want` bytes of what the watcher
+     * keeps; the bytes freed (memlimit.c asks before refusing anyone) */
+    size_t (*shed)(size_t want);
+    /* the bytes the watcher keeps now, counted inside the memory limit */
+    size_t (*kept_bytes)(void);
 } engine_observer;
 
 /* Installs the hooks (copied); NULL removes them. */
@@ -22,5 +27,7 @@ void engine_observe(const engine_observer *o);
 void observe_batch(pp_batch *b);
 void observe_target_state(const char *component_id, const pp_target_state *st);
 void observe_target_forget(const char *component_id, const char *target, const char *profile);
+size_t observe_shed(size_t want); /* 0 without a hook */
+size_t observe_kept_bytes(void);  /* 0 without a hook */
 
 #endif

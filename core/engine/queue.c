@@ -1,10 +1,15 @@
 /* queue: a mutex, two condition variables (not empty / not full) and a
- * singly linked list. Sizes are measured once, at push, so the bound does
- * not drift if a profile's payload changes form later. */
+ * singly linked list. Sizes are what the batch holds (batch_charge: raw
+ * bytes plus any decoded tree), measured once, at push, so the bound does
+ * not drift if a profile's payload changes form later. Receivers' trees
+ * are shed before the pipeline queue (instance_emit); a tree built while a
+ * batch waits (another pipeline sharing it decodes) is counted by the next
+ * queue it enters, and by the memory limit's RSS reading meanwhile. */
 #include "queue.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -27,8 +32,38 @@ struct queue {
     queue_drop_fn on_drop;
     void *drop_arg;
     int closed;
-    size_t blocked; /* pushers waiting for room */
+    size_t blocked;                      /* pushers waiting for room */
+    struct queue *next_live, *prev_live; /* every queue, for memlimit */
 };
+
+/* Every queue of the process, so that the memory limit can read their
+ * total and make the drop_oldest ones drop. Lock order: live_lock, then a
+ * queue's lock. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static queue *live_head;
+static atomic_size_t live_bytes;
+
+static void live_add(queue *q)
+{
+    pthread_mutex_lock(&live_lock);
+    q->next_live = live_head;
+    if (live_head)
+        live_head->prev_live = q;
+    live_head = q;
+    pthread_mutex_unlock(&live_lock);
+}
+
+static void live_remove(queue *q)
+{
+    pthread_mutex_lock(&live_lock);
+    if (q->prev_live)
+        q->prev_live->next_live = q->next_live;
+    else if (live_head == q)
+        live_head = q->next_live;
+    if (q->next_live)
+        q->next_live->prev_live = q->prev_live;
+    pthread_mutex_unlock(&live_lock);
+}
 
 queue *queue_new(size_t max_bytes, queue_policy policy, queue_drop_fn on_drop, void *arg)
 {
@@ -46,6 +81,7 @@ queue *queue_new(size_t max_bytes, queue_policy policy, queue_drop_fn on_drop, v
     q->policy = policy;
     q->on_drop = on_drop;
     q->drop_arg = arg;
+    live_add(q);
     return q;
 }
 
@@ -53,6 +89,8 @@ void queue_free(queue *q)
 {
     if (!q)
         return;
+    live_remove(q);
+    atomic_fetch_sub(&live_bytes, q->bytes);
     queue_item *it = q->head;
     while (it) {
         queue_item *next = it->next;
@@ -73,8 +111,21 @@ static queue_item *queue_unlink_head(queue *q)
     if (!q->head)
         q->tail = NULL;
     q->bytes -= it->bytes;
+    atomic_fetch_sub(&live_bytes, it->bytes);
     q->length--;
     return it;
+}
+
+static size_t queue_drop_head(queue *q)
+{
+    queue_item *old = queue_unlink_head(q);
+    size_t profiles = batch_count(old->batch);
+    if (q->on_drop)
+        q->on_drop(q->drop_arg, old->batch, old->tag);
+    else
+        batch_unref(old->batch);
+    free(old);
+    return profiles;
 }
 
 static int queue_fits(const queue *q, size_t bytes)
@@ -94,7 +145,7 @@ int queue_push_tagged(queue *q, pp_batch *b, void *tag)
         return -1;
     it->batch = b;
     it->tag = tag;
-    it->bytes = batch_bytes(b);
+    it->bytes = batch_charge(b);
 
     pthread_mutex_lock(&q->lock);
     if (q->policy == QUEUE_BLOCK) {
@@ -104,14 +155,8 @@ int queue_push_tagged(queue *q, pp_batch *b, void *tag)
             q->blocked--;
         }
     } else {
-        while (!q->closed && !queue_fits(q, it->bytes)) {
-            queue_item *old = queue_unlink_head(q);
-            if (q->on_drop)
-                q->on_drop(q->drop_arg, old->batch, old->tag);
-            else
-                batch_unref(old->batch);
-            free(old);
-        }
+        while (!q->closed && !queue_fits(q, it->bytes))
+            queue_drop_head(q);
     }
     if (q->closed) {
         pthread_mutex_unlock(&q->lock);
@@ -124,6 +169,7 @@ int queue_push_tagged(queue *q, pp_batch *b, void *tag)
         q->head = it;
     q->tail = it;
     q->bytes += it->bytes;
+    atomic_fetch_add(&live_bytes, it->bytes);
     q->length++;
     pthread_cond_signal(&q->not_empty);
     pthread_mutex_unlock(&q->lock);
@@ -209,4 +255,30 @@ size_t queue_blocked_pushers(queue *q)
 size_t queue_max_bytes(const queue *q)
 {
     return q->max_bytes; /* set once at queue_new */
+}
+
+size_t queue_total_bytes(void)
+{
+    return atomic_load(&live_bytes);
+}
+
+size_t queue_shed_oldest(size_t want, size_t *profiles)
+{
+    size_t freed = 0, dropped = 0;
+    pthread_mutex_lock(&live_lock);
+    for (queue *q = live_head; q && freed < want; q = q->next_live) {
+        if (q->policy != QUEUE_DROP_OLDEST)
+            continue;
+        pthread_mutex_lock(&q->lock);
+        while (q->head && freed < want) {
+            freed += q->head->bytes;
+            dropped += queue_drop_head(q);
+        }
+        pthread_cond_broadcast(&q->not_full);
+        pthread_mutex_unlock(&q->lock);
+    }
+    pthread_mutex_unlock(&live_lock);
+    if (profiles)
+        *profiles = dropped;
+    return freed;
 }

@@ -38,4 +38,12 @@ size_t queue_length(queue *q);
 size_t queue_blocked_pushers(queue *q);
 size_t queue_max_bytes(const queue *q); /* the bound given to queue_new */
 
+/* What every queue of the process holds together, in bytes. */
+size_t queue_total_bytes(void);
+/* The memory limit's hard step: the drop_oldest queues drop their oldest
+ * batches (through their drop callbacks, which count them) until `want`
+ * bytes went, or they are empty; block queues keep theirs. Returns the
+ * bytes dropped; *profiles (if not NULL) the profiles. */
+size_t queue_shed_oldest(size_t want, size_t *profiles);
+
 #endif

@@ -23,13 +23,15 @@ void arena_init(arena *a)
     a->head = NULL;
     a->next_size = ARENA_FIRST_CHUNK;
     a->used = 0;
+    a->reserved = 0;
 }
 
-static arena_chunk *arena_chunk_new(size_t size)
+static arena_chunk *arena_chunk_new(arena *a, size_t size)
 {
     arena_chunk *c = malloc(sizeof(*c) + size);
     if (!c)
         return NULL;
+    a->reserved += sizeof(*c) + size;
     c->size = size;
     c->off = 0;
     c->next = NULL;
@@ -47,7 +49,7 @@ void *arena_alloc(arena *a, size_t size)
     if (!c || c->size - c->off < size) {
         if (size > a->next_size / 2) {
             /* dedicated chunk, linked behind the current one */
-            arena_chunk *big = arena_chunk_new(size);
+            arena_chunk *big = arena_chunk_new(a, size);
             if (!big)
                 return NULL;
             big->off = size;
@@ -61,7 +63,7 @@ void *arena_alloc(arena *a, size_t size)
             memset(big->data, 0, size);
             return big->data;
         }
-        c = arena_chunk_new(a->next_size);
+        c = arena_chunk_new(a, a->next_size);
         if (!c)
             return NULL;
         c->next = a->head;

@@ -14,6 +14,7 @@ typedef struct arena {
     arena_chunk *head; /* newest chunk first */
     size_t next_size;  /* payload size of the next chunk */
     size_t used;       /* bytes handed out, for size estimates */
+    size_t reserved;   /* bytes malloc'd for chunks, headers included */
 } arena;
 
 void arena_init(arena *a);

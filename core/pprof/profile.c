@@ -382,6 +382,44 @@ size_t profile_size(const pp_profile *p)
     return size;
 }
 
+/* What the decoded form holds: the arena's chunks and the lookup caches. */
+static size_t tree_bytes_locked(const pp_profile *p)
+{
+    if (!p->has_tree)
+        return 0;
+    size_t bytes = p->mem.reserved + p->intern.n_slots * sizeof(*p->intern.slots);
+    const id_index *ix[] = {&p->loc_index, &p->fn_index};
+    for (size_t i = 0; i < sizeof ix / sizeof ix[0]; i++)
+        bytes += ix[i]->ids ? ix[i]->n_slots * (sizeof(*ix[i]->ids) + sizeof(*ix[i]->pos)) : 0;
+    return bytes;
+}
+
+size_t profile_charge(const pp_profile *p)
+{
+    pp_profile *m = (pp_profile *)p; /* the lock only: nothing changes */
+    pthread_mutex_lock(&m->lock);
+    size_t bytes = sizeof(*p) + p->cap_labels * sizeof(*p->labels);
+    for (size_t i = 0; i < p->n_labels; i++)
+        bytes += strlen(p->labels[i].name) + strlen(p->labels[i].value) + 2;
+    if (p->raw)
+        bytes += sizeof(*p->raw) + p->raw->len;
+    bytes += tree_bytes_locked(p);
+    pthread_mutex_unlock(&m->lock);
+    return bytes;
+}
+
+size_t profile_shed_tree(pp_profile *p)
+{
+    pthread_mutex_lock(&p->lock);
+    size_t freed = 0;
+    if (p->has_tree && p->raw) {
+        freed = tree_bytes_locked(p);
+        profile_drop_tree(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return freed;
+}
+
 static const pp_pprof *tree_locked(pp_profile *p, char *err, size_t errlen)
 {
     if (p->has_tree)

@@ -47,6 +47,15 @@ int profile_set_raw(pp_profile *p, const void *data, size_t len);
 int profile_raw_gz(pp_profile *p, const uint8_t **data, size_t *len, char *err, size_t errlen);
 size_t profile_size(const pp_profile *p);
 const pp_pprof *profile_tree(pp_profile *p, char *err, size_t errlen);
+/* Bytes the profile holds now, for queue and memory accounting: the
+ * object and its labels, the raw bytes (counted whole even when a clone
+ * shares them) and, when decoded, the tree's arena and lookup caches. */
+size_t profile_charge(const pp_profile *p);
+/* Frees the decoded tree when the raw bytes can give it back (a tree that
+ * is the only form, or was changed, stays). Only the profile's one holder
+ * may call it: no one else may hold a pointer into the tree. Returns the
+ * bytes freed. */
+size_t profile_shed_tree(pp_profile *p);
 pp_pprof *profile_tree_mut(pp_profile *p, char *err, size_t errlen);
 pp_pprof *profile_tree_new(pp_profile *p);
 

@@ -531,12 +531,28 @@ typedef struct pp_host {
      * borrowed from the config: valid until destroy(). Returns 0, or -1 if
      * anything was wrong (out may then be partly filled). */
     int (*cfg_fill)(const pp_config *c, const pp_option *table, void *out);
+
+    /* Added in 2.1: the process memory limit (service.memory_limit): PP_MEMORY_OK, or
+     * PP_MEMORY_SOFT / PP_MEMORY_HARD when resident memory is past that
+     * limit. Then a receiver holds back before taking more: it refuses
+     * with a retryable error (HTTP 503 with Retry-After), skips a round,
+     * pauses consuming, or waits; and the call counts one refusal for
+     * `self` in profpipe_memory_refusals_total. Cheap (a cached reading,
+     * refreshed at most once per check_interval). Any thread. */
+    int (*memory_pressure)(pp_instance *self);
 } pp_host;
 
 /* 1 when the host has the call `member` (of a minor newer than the one a
  * plugin needs at least): compare before calling it. */
 #define PP_HOST_HAS(host, member)                                                                  \
     ((host)->size >= offsetof(pp_host, member) + sizeof(((const pp_host *)0)->member))
+
+/* What pp_host.memory_pressure answers. */
+#define PP_MEMORY_OK 0
+#define PP_MEMORY_SOFT 1
+#define PP_MEMORY_HARD 2
+/* Seconds a refused client is asked to wait (Retry-After). */
+#define PP_MEMORY_RETRY_AFTER_S 1
 
 /* ------------------------------------------------------------------ */
 /* The component descriptor.                                           */

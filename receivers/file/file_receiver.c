@@ -37,6 +37,8 @@
 #include "text.h"
 
 #define FILE_ERR_LEN 512
+/* Past the memory limit, how often the receiver looks again. */
+#define FILE_MEMORY_WAIT_NS (NS_PER_SEC / 10)
 /* How many `name.N` variants to try before giving up moving a failed file. */
 #define FAILED_NAME_TRIES 1000
 
@@ -513,6 +515,18 @@ static int excluded(const file_receiver *r, const char *path)
     return 0;
 }
 
+static int sleep_or_stop(file_receiver *r, int64_t ns);
+
+/* Past service.memory_limit's soft limit no file is read: the receiver
+ * waits until memory is relieved. 1 if told to stop meanwhile. */
+static int wait_for_memory(file_receiver *r)
+{
+    while (r->host->memory_pressure(r->self) != PP_MEMORY_OK)
+        if (sleep_or_stop(r, FILE_MEMORY_WAIT_NS))
+            return 1;
+    return 0;
+}
+
 /* One path from a glob: 1 if it is a file too young to read yet, -1 when
  * the host shuts down, else 0. */
 static int consider(file_receiver *r, const char *path, int64_t now_ns)
@@ -525,6 +539,8 @@ static int consider(file_receiver *r, const char *path, int64_t now_ns)
         return 0;
     if (now_ns - v.mtime_ns < r->min_file_age_ns)
         return 1;
+    if (wait_for_memory(r))
+        return -1;
     return take_file(r, path, &st);
 }
 

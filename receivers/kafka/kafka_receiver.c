@@ -63,6 +63,7 @@ typedef struct kafka_receiver {
     pthread_t thread;
     int running;
     int commit_failed; /* the last commit failed: repeat every offset */
+    int paused;        /* past the memory limit: the assignment is paused */
     atomic_int stopping;
     int64_t last_commit_ns;
 
@@ -406,10 +407,35 @@ static void handle_rewinds(kafka_receiver *r)
     }
 }
 
+/* Past service.memory_limit's soft limit, consumption pauses (librdkafka
+ * drops what it fetched ahead and fetches it again on resume); polling
+ * goes on, so the member stays in its group. Partitions a rebalance
+ * hands over meanwhile are paused as they are assigned (rebalance_cb),
+ * and the whole assignment again on every poll. */
+static void follow_memory_pressure(kafka_receiver *r)
+{
+    int pressed = r->ctx.host->memory_pressure(r->ctx.self) != PP_MEMORY_OK;
+    if (!pressed && !r->paused)
+        return;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(r->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    if (pressed)
+        rd_kafka_pause_partitions(r->rk, parts);
+    else
+        rd_kafka_resume_partitions(r->rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (pressed != r->paused)
+        r->ctx.host->log(r->ctx.self, PP_LOG_INFO, "%s consuming: memory limit %s",
+                         pressed ? "paused" : "resumed", pressed ? "reached" : "relieved");
+    r->paused = pressed;
+}
+
 static void *consume_loop(void *arg)
 {
     kafka_receiver *r = arg;
     while (!atomic_load(&r->stopping)) {
+        follow_memory_pressure(r);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, POLL_MS);
         if (m != NULL && m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
             handle_message(r, m);
@@ -481,6 +507,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             error = rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
+        if (r->paused) /* past the memory limit: nothing is fetched yet */
+            rd_kafka_pause_partitions(rk, parts);
     } else {
         if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
             r->ctx.host->log(r->ctx.self, PP_LOG_ERROR, "rebalance failed: %s",

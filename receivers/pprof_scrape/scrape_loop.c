@@ -195,7 +195,11 @@ static int64_t start_due(scrape_loop *l, int64_t now)
         for (j = 0; j < t->n_slots; j++) {
             scrape_slot *s = &t->slots[j];
             if (s->next_due <= now) {
-                if (!s->easy && slot_start(l, s, now) < 0)
+                /* past the memory limit the round is skipped (counted in
+                 * profpipe_memory_refusals_total) */
+                if (!s->easy && l->host->memory_pressure(l->self) != PP_MEMORY_OK)
+                    l->host->log(l->self, PP_LOG_DEBUG, "memory limit: skipped %s", s->url);
+                else if (!s->easy && slot_start(l, s, now) < 0)
                     l->host->log(l->self, PP_LOG_ERROR, "cannot start %s: out of memory", s->url);
                 schedule_next(l, s, now);
             }

@@ -335,6 +335,7 @@ typedef struct conn_state {
     size_t len, cap;
     int too_large;
     int budget_spent;          /* the body found the memory budget spent: 503 */
+    int memory_refused;        /* past service.memory_limit: body discarded, 503 */
     int64_t body_reserved;     /* memory budget its buffer holds */
     const char *pinned_tenant; /* borrowed from the listener config */
     int64_t reserved;          /* memory budget held until the end */
@@ -498,7 +499,7 @@ static void body_drop(conn_state *st)
 
 static void body_append(pyro_receiver *r, conn_state *st, const char *data, size_t n)
 {
-    if (st->too_large || st->budget_spent)
+    if (st->too_large || st->budget_spent || st->memory_refused)
         return;
     if (st->len + n > (size_t)r->max_body) {
         st->too_large = 1;
@@ -709,6 +710,10 @@ static enum MHD_Result request_begin(pyro_receiver *r, struct MHD_Connection *c,
     st->route = rt;
     st->conn = c;
     st->pinned_tenant = tenant;
+    /* Past the memory limit the body is read and discarded, then answered
+     * 503 with Retry-After: a client still writing its body when an early
+     * answer closed the connection would see a broken pipe, not the 503. */
+    st->memory_refused = r->h->memory_pressure(r->self) != PP_MEMORY_OK;
     *ptr = st;
     return MHD_YES;
 }
@@ -729,13 +734,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    if (st->too_large || st->budget_spent || pool_submit(r->pool, st) < 0) {
+    if (st->too_large || st->budget_spent || st->memory_refused || pool_submit(r->pool, st) < 0) {
         pyro_reply rep = {0};
         if (st->too_large)
             pyro_reply_set(&rep, HTTP_TOO_LARGE, "request body larger than %lld bytes",
                            (long long)r->max_body);
         else if (st->budget_spent)
             budget_busy(&rep);
+        else if (st->memory_refused)
+            pyro_reply_set(&rep, HTTP_UNAVAILABLE,
+                           "memory limit reached (service.memory_limit): retry later");
         else
             pyro_reply_set(&rep, HTTP_UNAVAILABLE, "shutting down, profiles not taken");
         st->stage = STAGE_ANSWERED;

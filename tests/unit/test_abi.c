@@ -126,11 +126,12 @@ static void test_host_layout(void **state)
         /* 2.1 */
         PIN(pp_host, cfg_template, HOST_HEAD + 71 * PTR),
         PIN(pp_host, cfg_fill, HOST_HEAD + 72 * PTR),
+        PIN(pp_host, memory_pressure, HOST_HEAD + 73 * PTR),
     };
     assert_pinned(host, sizeof host / sizeof host[0]);
     /* 2.0 ends with pprof_time; a member appended after the last one
      * pinned needs its line */
-    assert_int_equal(sizeof(pp_host), HOST_HEAD + 73 * PTR);
+    assert_int_equal(sizeof(pp_host), HOST_HEAD + 74 * PTR);
 }
 
 /* pp_component: kind (an enum) and flags (unsigned) each take a pointer

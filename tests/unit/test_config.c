@@ -500,7 +500,7 @@ static void test_service_errors(void **state)
                     "request_timeout, max_header_size, allowed_networks, tls, basic_auth, "
                     "bearer_token, bearer_token_file, bearer_token_tenant, log_level)");
     expect_error(c, "t.yaml:9:3: service: extensions: unknown option (valid: pipelines, "
-                    "plugins, telemetry, shutdown_timeout, ui)");
+                    "plugins, telemetry, shutdown_timeout, ui, memory_limit)");
     expect_error(c, "t.yaml:11:5: service: pipelines.Profiles: invalid pipeline name "
                     "\"Profiles\" (use type or type/name, e.g. profiles/default)");
     expect_error(c, "t.yaml:15:19: service.pipelines.profiles: queue_size: invalid size "

@@ -18,6 +18,8 @@
 
 #include "harness.h"
 #include "push_codec.h"
+#include "memlimit.h"
+#include "metrics.h"
 #include "test_kafka_receiver.h"
 
 static void test_option_errors(void **state)
@@ -144,6 +146,47 @@ static void test_pyroscope_push_encoding(void **state)
     harness_free(h);
 }
 
+static uint64_t fake_rss;
+static uint64_t probe(void)
+{
+    return fake_rss;
+}
+
+/* Past service.memory_limit's soft limit the consumer pauses: a message
+ * produced meanwhile is not emitted, each poll counts a refusal; once
+ * memory is relieved it is consumed, and committed. */
+static void test_pauses_past_memory_limit(void **state)
+{
+    fixture *f = *state;
+    const pp_host *host = harness_host();
+    memlimit_set_probe(probe);
+    fake_rss = (uint64_t)100 << 20;
+    memlimit_configure((uint64_t)200 << 20, (uint64_t)300 << 20, 10 * 1000000LL);
+    const char *first[] = {"profpipe.label.service_name", "gamma", NULL};
+    const char *second[] = {"profpipe.label.service_name", "delta", NULL};
+    produce_profile(f, 3, first);
+    harness *h = receiver(f, "g5", "");
+    pp_batch *b = harness_wait_emit(h, EMIT_TIMEOUT_MS); /* assigned and fetching */
+    assert_non_null(b);
+    assert_string_equal(service_of(b), "gamma");
+    host->batch_unref(b);
+    fake_rss = (uint64_t)250 << 20; /* past the soft limit */
+    usleep(STEP_US);
+    produce_profile(f, 3, second);
+    assert_null(harness_wait_emit(h, QUIET_MS)); /* paused */
+    assert_true(metrics_value(metrics_get("profpipe_memory_refusals_total", "", PP_COUNTER,
+                                          "component_id=\"kafka\"")) >= 2);
+    fake_rss = (uint64_t)100 << 20; /* relieved */
+    b = harness_wait_emit(h, EMIT_TIMEOUT_MS);
+    assert_non_null(b);
+    assert_string_equal(service_of(b), "delta");
+    host->batch_unref(b);
+    assert_int_equal(wait_committed(f, "g5", 3, 2), 2);
+    harness_free(h);
+    memlimit_configure(0, 0, 0);
+    memlimit_set_probe(NULL);
+}
+
 static void test_cooperative_rebalance_protocol(void **state)
 {
     fixture *f = *state;
@@ -166,6 +209,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_commits_only_acknowledged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pyroscope_push_encoding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pauses_past_memory_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cooperative_rebalance_protocol, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

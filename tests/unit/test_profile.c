@@ -2,7 +2,9 @@
  * replace, delete, fingerprint fixed across runs), the time window, and
  * the lazy payload: raw kept undecoded through label changes, decoded on
  * demand, re-encoded on demand, clones sharing one raw buffer even across
- * threads, and one profile read by several threads at once. */
+ * threads, and one profile read by several threads at once. Memory
+ * accounting: what a profile holds counts its decoded tree, a queue
+ * charges it, and a receiver's tree is shed before the pipeline queue. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +16,10 @@
 
 #include <cmocka.h>
 
+#include "batch.h"
 #include "harness.h"
 #include "pprof_internal.h"
+#include "queue.h"
 #include "unit_support.h"
 
 #define ERR_LEN 256
@@ -321,6 +325,112 @@ static void test_shared_readers(void **state)
     }
 }
 
+/* gzip'd bytes of build_tree(value), in a new profile */
+static pp_profile *gz_profile(int64_t value)
+{
+    size_t len, gz_len;
+    uint8_t *plain = plain_bytes(value, &len), *gz;
+    assert_int_equal(gz_gzip(plain, len, &gz, &gz_len), 0);
+    pp_profile *p = profile_new();
+    assert_int_equal(profile_set_raw(p, gz, gz_len), 0);
+    profile_label_set(p, "service_name", "svc");
+    free(plain);
+    free(gz);
+    return p;
+}
+
+static void test_charge_counts_tree(void **state)
+{
+    (void)state;
+    char err[ERR_LEN] = "";
+    pp_profile *p = gz_profile(3);
+    size_t raw_only = profile_charge(p);
+    assert_true(raw_only >= p->raw->len + sizeof(pp_profile));
+    assert_non_null(profile_tree(p, err, sizeof err));
+    size_t decoded = profile_charge(p);
+    /* the arena's chunks, whatever their fill */
+    assert_true(p->mem.reserved >= p->mem.used && p->mem.reserved > 0);
+    assert_true(decoded >= raw_only + p->mem.reserved);
+    /* lookup caches count too */
+    assert_non_null(pprof_function(p, 1));
+    size_t with_index = profile_charge(p);
+    assert_true(with_index >= decoded);
+    /* shed: back to the raw bytes alone, which give the tree back */
+    const uint8_t *raw = p->raw->data;
+    assert_int_equal(profile_shed_tree(p), with_index - raw_only);
+    assert_false(p->has_tree);
+    assert_ptr_equal(p->raw->data, raw);
+    assert_int_equal(profile_charge(p), raw_only);
+    const pp_pprof *t = profile_tree(p, err, sizeof err);
+    assert_non_null(t);
+    assert_int_equal(t->samples[0].values[0], 3);
+    /* a changed tree is the only form: it stays, and is counted */
+    pp_pprof *m = profile_tree_mut(p, err, sizeof err);
+    m->samples[0].values[0] = 9;
+    assert_int_equal(profile_shed_tree(p), 0);
+    assert_true(p->has_tree);
+    assert_true(profile_charge(p) >= sizeof(pp_profile) + p->mem.reserved);
+    profile_free(p);
+}
+
+static void test_queue_charges_tree(void **state)
+{
+    (void)state;
+    char err[ERR_LEN] = "";
+    pp_profile *p = gz_profile(4);
+    size_t raw_len = p->raw->len;
+    assert_non_null(profile_tree(p, err, sizeof err));
+    pp_batch *b = batch_new();
+    assert_int_equal(batch_add(b, p), 0);
+    queue *q = queue_new((size_t)1 << 20, QUEUE_BLOCK, NULL, NULL);
+    assert_int_equal(queue_push(q, b), 0);
+    assert_int_equal(queue_bytes(q), batch_charge(b));
+    assert_true(queue_bytes(q) >= raw_len + p->mem.reserved);
+    assert_ptr_equal(queue_pop(q, 0), b);
+    assert_int_equal(queue_bytes(q), 0);
+    /* the same batch, shed, is charged its raw bytes alone */
+    size_t before = batch_charge(b);
+    size_t freed = batch_shed_trees(b);
+    assert_true(freed >= p->mem.used);
+    assert_int_equal(batch_charge(b), before - freed);
+    assert_int_equal(queue_push(q, b), 0);
+    assert_int_equal(queue_bytes(q), before - freed);
+    queue_free(q); /* unrefs b */
+}
+
+extern const pp_component pp_receiver_file;
+
+/* A receiver's decoded tree does not ride into the pipeline queue, unless
+ * someone else still holds the batch (then it may be reading the tree). */
+static void test_emit_sheds_receiver_tree(void **state)
+{
+    (void)state;
+    char err[ERR_LEN] = "";
+    harness *hs = harness_new(&pp_receiver_file, "file", "include: [\"/nonexistent/*.pb\"]\n", err,
+                              sizeof err);
+    assert_non_null(hs);
+    const pp_host *h = harness_host();
+    pp_profile *p = gz_profile(5);
+    assert_non_null(profile_tree(p, err, sizeof err));
+    pp_batch *b = batch_new();
+    assert_int_equal(batch_add(b, p), 0);
+    assert_int_equal(h->emit(harness_instance(hs), b), 0);
+    pp_batch *got = harness_wait_emit(hs, 1000);
+    assert_ptr_equal(got, b);
+    assert_false(p->has_tree);
+    assert_non_null(p->raw);
+    assert_int_equal(profile_tree(p, err, sizeof err)->samples[0].values[0], 5);
+    /* held twice: the tree stays */
+    batch_ref(got);
+    assert_int_equal(h->emit(harness_instance(hs), got), 0);
+    pp_batch *again = harness_wait_emit(hs, 1000);
+    assert_ptr_equal(again, got);
+    assert_true(p->has_tree);
+    batch_unref(again);
+    batch_unref(got);
+    harness_free(hs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +443,9 @@ int main(void)
         cmocka_unit_test(test_clone_shares_raw),
         cmocka_unit_test(test_clone_threads),
         cmocka_unit_test(test_shared_readers),
+        cmocka_unit_test(test_charge_counts_tree),
+        cmocka_unit_test(test_queue_charges_tree),
+        cmocka_unit_test(test_emit_sheds_receiver_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,13 @@ int ui_enabled(void);
  * thread. */
 void ui_observe(pp_batch *b);
 
+/* The memory limit's first step: lets the oldest windows go until `want`
+ * bytes were freed or none is left (counted, reason="memory_limit").
+ * Returns the bytes freed. */
+size_t ui_shed(size_t want);
+/* The bytes the page keeps now (counted in the memory limit's view). */
+size_t ui_kept_bytes(void);
+
 /* The running service and its config (both borrowed until the next call
  * or ui_set_running(NULL, NULL)); waits for any page reading the old
  * one. */

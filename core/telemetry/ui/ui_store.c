@@ -6,7 +6,10 @@
  * profile bytes and decodes nothing; a view decodes on demand. What is
  * kept is bounded by service.ui: windows older than `retention` go, and
  * when the bytes kept would pass `max_bytes` the oldest windows of any
- * series go first. Both are counted in /metrics.
+ * series go first. Both are counted in /metrics. The windows kept count
+ * inside service.memory_limit: under pressure the page takes no new
+ * window and is the first to let its windows go (ui_shed), before any
+ * receiver is held back.
  *
  * A window is charged its payload bytes plus its labels and bookkeeping:
  * while the page holds it, that payload stays alive even after the
@@ -20,6 +23,7 @@
 #include "batch.h"
 #include "metrics.h"
 #include "profile.h"
+#include "memlimit.h"
 #include "ui.h"
 #include "ui_internal.h"
 
@@ -46,7 +50,7 @@ static size_t n_series, cap_series;
 static size_t store_bytes, store_windows;
 static uint64_t next_window_id = 1;
 static pp_metric *m_bytes, *m_windows, *m_series, *m_kept, *m_evicted_retention, *m_evicted_bytes,
-    *m_too_large;
+    *m_too_large, *m_evicted_memory;
 
 static int64_t wall_ns(void)
 {
@@ -75,6 +79,8 @@ static void metrics_init_locked(void)
         metrics_get("profpipe_ui_evicted_windows_total", help, PP_COUNTER, "reason=\"max_bytes\"");
     m_too_large =
         metrics_get("profpipe_ui_evicted_windows_total", help, PP_COUNTER, "reason=\"too_large\"");
+    m_evicted_memory = metrics_get("profpipe_ui_evicted_windows_total", help, PP_COUNTER,
+                                   "reason=\"memory_limit\"");
 }
 
 static void publish_locked(void)
@@ -224,6 +230,13 @@ void ui_observe(pp_batch *b)
 {
     if (!ui_enabled())
         return;
+    if (memlimit_pressure() != MEMLIMIT_OK) { /* the page gives way first */
+        pthread_mutex_lock(&store_lock);
+        metrics_init_locked();
+        metrics_add(m_evicted_memory, (double)batch_count(b));
+        pthread_mutex_unlock(&store_lock);
+        return;
+    }
     int64_t now = wall_ns();
     for (size_t i = 0; i < batch_count(b); i++) {
         /* cloning encodes a tree-only profile once (cached for the
@@ -285,6 +298,31 @@ void ui_store_expire(int64_t now_ns)
         publish_locked();
     }
     pthread_mutex_unlock(&store_lock);
+}
+
+size_t ui_shed(size_t want)
+{
+    size_t freed = 0;
+    pthread_mutex_lock(&store_lock);
+    metrics_init_locked();
+    while (store_windows && freed < want) {
+        ui_series *s = oldest_series_locked();
+        freed += s->windows[0].bytes;
+        series_drop_first(s);
+        metrics_add(m_evicted_memory, 1);
+    }
+    remove_empty_series_locked();
+    publish_locked();
+    pthread_mutex_unlock(&store_lock);
+    return freed;
+}
+
+size_t ui_kept_bytes(void)
+{
+    pthread_mutex_lock(&store_lock);
+    size_t bytes = store_bytes;
+    pthread_mutex_unlock(&store_lock);
+    return bytes;
 }
 
 void ui_store_reset(void)

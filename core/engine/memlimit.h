@@ -1,0 +1,47 @@
+/* memlimit: the process-wide memory limit (service.memory_limit), in the
+ * manner of the OpenTelemetry Collector's memory_limiter.
+ *
+ * The resident set size (RSS, /proc/self/statm) is compared with a soft
+ * and a hard limit, given in bytes or as a percentage of the memory the
+ * process may have (its cgroup's limit, else the machine's total). Past
+ * the soft limit the built-in page lets its kept windows go first; if
+ * that is not enough, receivers hold back (pp_host.memory_pressure).
+ * Past the hard limit the `drop_oldest` queues also drop their oldest
+ * batches. The reading is refreshed by a monitor thread every
+ * check_interval, and by any caller of memlimit_pressure() finding it
+ * older than that, so a burst between two ticks is still seen.
+ *
+ * The monitor also returns memory to the system: glibc keeps freed heap
+ * pages, so after the queues drain it calls malloc_trim. Without a
+ * configured limit the monitor only does that and publishes RSS. */
+/* Reading a limit as written (sizes, percentages of the cgroup) is the
+ * config room's: core/config/memory_size.h. */
+#ifndef PROFPIPE_MEMLIMIT_H
+#define PROFPIPE_MEMLIMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { MEMLIMIT_OK = 0, MEMLIMIT_SOFT = 1, MEMLIMIT_HARD = 2 } memlimit_state;
+
+/* Resident bytes of this process (0 when unreadable). */
+uint64_t memlimit_rss(void);
+
+/* Applies the limits (bytes; hard 0 = no limit) and the check interval.
+ * Any thread; at start and on reload. */
+void memlimit_configure(uint64_t soft, uint64_t hard, int64_t check_interval_ns);
+/* Starts/stops the monitor thread (main). */
+int memlimit_start(void);
+void memlimit_stop(void);
+
+/* The state now, refreshed if older than check_interval. Any thread. */
+memlimit_state memlimit_pressure(void);
+/* The same, counting one refusal for component_id when not OK. */
+memlimit_state memlimit_refuse(const char *component_id);
+/* One check now: measure, shed what the state asks for, publish. */
+memlimit_state memlimit_check(void);
+
+/* Tests: replaces the RSS reading (NULL restores /proc/self/statm). */
+void memlimit_set_probe(uint64_t (*rss)(void));
+
+#endif
