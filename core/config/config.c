@@ -40,11 +40,17 @@ typedef struct ui_settings {
     int64_t max_bytes;
 } ui_settings;
 
+typedef struct memory_limit_settings {
+    const char *hard_limit, *soft_limit; /* a size or a percentage: memory_size.h */
+    int64_t check_interval_ns;
+} memory_limit_settings;
+
 typedef struct service_settings {
     const pp_config *plugins;
     telemetry_settings telemetry;
     int64_t shutdown_timeout_ns;
     ui_settings ui;
+    memory_limit_settings memory_limit;
 } service_settings;
 
 typedef struct pipeline_settings {
@@ -79,15 +85,15 @@ static const pp_option memory_limit_options[] = {
     {"hard_limit", PP_OPT_STRING, NULL,
      "resident memory past which drop_oldest queues drop: a size (1GiB) or a percentage (90%) of "
      "the cgroup's memory limit (the machine's memory when there is none); unset = no limit",
-     0, NULL},
+     0, NULL, PP_FIELD(memory_limit_settings, hard_limit)},
     {"soft_limit", PP_OPT_STRING, NULL,
      "resident memory past which the built-in page lets its windows go and receivers hold back "
      "(503, a skipped scrape, a paused consumer); a size or a percentage; default 80% of "
      "hard_limit",
-     0, NULL},
+     0, NULL, PP_FIELD(memory_limit_settings, soft_limit)},
     {"check_interval", PP_OPT_DURATION, "100ms",
      "how often memory is measured (receivers also measure when the last reading is older)", 0,
-     NULL},
+     NULL, PP_FIELD(memory_limit_settings, check_interval_ns), .min = "1ms"},
     {0},
 };
 
@@ -117,7 +123,7 @@ static const pp_option service_options[] = {
      PP_FIELD(service_settings, ui)},
     {"memory_limit", PP_OPT_SECTION, NULL,
      "process-wide memory limit, like the OpenTelemetry Collector's memory_limiter", 0,
-     memory_limit_options},
+     memory_limit_options, PP_FIELD(service_settings, memory_limit)},
     {0},
 };
 
@@ -541,11 +547,13 @@ static int service_telemetry(config *c, const pp_config *service, const telemetr
 
 /* service.memory_limit: both limits resolved to bytes now, so a bad one
  * is a config error with its line. */
-static void service_memory_limit(config *c, const pp_config *service)
+/* Rule: the limits as written resolve to bytes, soft at most hard. */
+static void service_memory_limit(config *c, const pp_config *service,
+                                 const memory_limit_settings *set)
 {
     const pp_config *ml = cfg_child(service, "memory_limit");
-    c->memory_check_interval_ns = cfg_duration_ns(ml, "check_interval");
-    const char *hard = cfg_string(ml, "hard_limit"), *soft = cfg_string(ml, "soft_limit");
+    c->memory_check_interval_ns = set->check_interval_ns;
+    const char *hard = set->hard_limit, *soft = set->soft_limit;
     if (!hard) {
         if (soft)
             config_report(c, 0, ml, "soft_limit", "soft_limit needs a hard_limit");
@@ -598,7 +606,7 @@ static int service_load(config *c, pp_config *root, pp_config *service)
     c->ui_enabled = set.ui.enabled;
     c->ui_retention_ns = set.ui.retention_ns;
     c->ui_max_bytes = set.ui.max_bytes;
-    service_memory_limit(c, service);
+    service_memory_limit(c, service, &set.memory_limit);
     if (service_plugins(c, set.plugins) < 0 || service_telemetry(c, service, &set.telemetry) < 0)
         return -1;
     return 0;
