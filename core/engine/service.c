@@ -158,7 +158,7 @@ static int build_pipeline(service *s, config_pipeline *cp)
     int rc = 0;
     for (size_t i = 0; i < cp->n_exporters; i++) {
         pp_instance *e = shared_instance(s, PP_EXPORTER, cp->exporters[i]);
-        if (!e || append(&p->exporters, &p->n_exporters, e) != 0)
+        if (!e || pipeline_add_exporter(p, e) != 0)
             rc = -1;
     }
     for (size_t i = 0; i < cp->n_processors; i++) {
