@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "durable.h"
+
 #define NS_PER_SEC 1000000000LL
 /* How many `-N` variants of one name to try before reporting an error. */
 #define STORE_NAME_TRIES 10000
@@ -67,31 +69,6 @@ int store_mkdirs(const char *dir, char *err, size_t errlen)
     }
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* Renames tmp to dir/<base>[-N].pb.gz, never replacing a file. */
 static int publish(const char *tmp, const char *dir, const char *base, char *name, size_t namelen,
                    char *err, size_t errlen)
@@ -128,7 +105,7 @@ int store_write(const char *dir, const char *base, const void *data, size_t len,
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, STORE_FILE_MODE);
     if (fd < 0)
         return store_error(err, errlen, "create %s: %s", tmp, strerror(errno));
-    int rc = write_all(fd, data, len);
+    int rc = durable_write_all(fd, data, len);
     if (rc == 0 && do_fsync)
         rc = fsync(fd);
     int saved = errno;
@@ -146,7 +123,7 @@ int store_write(const char *dir, const char *base, const void *data, size_t len,
         errno = saved;
         return -1;
     }
-    if (do_fsync && fsync_dir(dir) < 0) {
+    if (do_fsync && durable_fsync_dir(dir) < 0) {
         /* not durable, so not done: take it back, the retry writes it again */
         saved = errno;
         char final[PATH_MAX];
