@@ -18,6 +18,7 @@ struct ledger {
     char *pipeline;
     pp_metric *in[LEDGER_N_SOURCES];
     pp_metric *in_flight;
+    pp_metric *owed;
     pp_metric *fan_out;
     ledger_edge **edges;
     size_t n_edges;
@@ -52,6 +53,10 @@ ledger *ledger_new(const char *pipeline)
                                "Profile-edges counted in and not settled yet (queued, being "
                                "processed or exported, or kept in a spool).",
                                PP_GAUGE, labels);
+    l->owed = metrics_get("profpipe_ledger_owed_profiles_total",
+                          "Each profile in times the exporters it was owed to then: in x fan_out, "
+                          "also when a reload changed the fan-out.",
+                          PP_COUNTER, labels);
     l->fan_out = metrics_get("profpipe_ledger_fan_out",
                              "Exporters the pipeline feeds: each profile in is settled once "
                              "per exporter.",
@@ -104,6 +109,7 @@ void ledger_in(ledger *l, ledger_source from, size_t n)
     if (!l || n == 0)
         return;
     metrics_add(l->in[from], (double)n);
+    metrics_add(l->owed, (double)n * (double)l->n_edges);
     metrics_add(l->in_flight, (double)n * (double)l->n_edges);
 }
 

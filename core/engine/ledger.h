@@ -7,9 +7,10 @@
  * fan-out (pipeline queue full, filtered or merged by a processor) leaves
  * by every edge at once. So, per pipeline, at any time:
  *
- *     in × F = Σ over edges and outcomes of out + in_flight
+ *     in × F = owed = Σ over edges and outcomes of out + in_flight
  *
- * and in_flight returns to 0 when the pipeline is idle. Profiles a
+ * and in_flight returns to 0 when the pipeline is idle (owed is in × F
+ * summed as profiles enter, so it holds when a reload changes F). Profiles a
  * persistent spool keeps across a stop stay in flight; the next start
  * counts them in again under the spool's own ledger. */
 #ifndef PROFPIPE_LEDGER_H

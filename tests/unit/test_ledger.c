@@ -155,6 +155,8 @@ static void assert_identity(void)
             total_out += out(exporters[e], ledger_outcome_name((ledger_outcome)o));
     assert_true(fan_out == 2);
     assert_true(total_in * fan_out == total_out + in_flight());
+    assert_true(value("profpipe_ledger_owed_profiles_total", "pipeline=\"p\"") ==
+                total_in * fan_out);
 }
 
 static void wait_queue_empty(pipeline *p)
