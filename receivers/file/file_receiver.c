@@ -479,7 +479,14 @@ static void save_state(file_receiver *r)
  * (renamed .bad), and the folder read again: at least once. */
 static void load_state(file_receiver *r)
 {
-    char err[FILE_ERR_LEN];
+    char err[FILE_ERR_LEN], pattern[PATH_MAX];
+    glob_t g; /* temporary files of a save a crash cut short */
+    snprintf(pattern, sizeof pattern, "%s.tmp.*", r->state_path);
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            unlink(g.gl_pathv[i]);
+        globfree(&g);
+    }
     if (file_state_load(r->state_path, r->seen, err, sizeof err) == 0) {
         r->host->log(r->self, PP_LOG_INFO, "resumed state file=%s files_finished=%zu",
                      r->state_path, seen_count(r->seen));

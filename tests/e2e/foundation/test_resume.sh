@@ -57,6 +57,7 @@ while read -r dev ino size mtime path; do
   [ "$st" = "$dev $ino $size" ] || fail "state of $path: $dev $ino $size, disk: $st"
 done < <(tail -n +2 "$STATE")
 
+touch "$STATE.tmp.99999" # as a kill in the middle of a save leaves it
 start_profpipe second "$T/config.yaml"
 services() { grep -o '"service_name":"f[0-9]*"' "$T/out/index.jsonl" | cut -d'"' -f4 | sort -u | wc -l; }
 all_in() { [ -f "$T/out/index.jsonl" ] && [ "$(services)" = $N ]; }
@@ -64,6 +65,8 @@ wait_for 60 all_in || fail "after the restart $(services) of $N files exported: 
 grep -q "resumed state file=$STATE files_finished=$at_kill" "$T/second.log" ||
   fail "restart did not say it resumed $at_kill: $(grep -m2 state "$T/second.log")"
 stop_profpipe "$PROFPIPE_PID"
+[ ! -e "$STATE.tmp.99999" ] || fail "the temporary file of a cut-short save is still there"
+[ "$(tail -n +2 "$STATE" | wc -l)" = $N ] || fail "state lists $(tail -n +2 "$STATE" | wc -l) files after the run, want $N"
 
 # field by field: each index line is the file it names, from the input it says
 while IFS= read -r line; do
