@@ -506,7 +506,7 @@ static void replay_one(void *arg, pp_profile *p, uint64_t seq)
     batch_add(r->batch, p);
     r->tag->seqs[r->tag->n++] = seq;
     metrics_add(e->inst->m_in, 1);
-    ledger_in(e->replayed, LEDGER_FROM_SPOOL, 1);
+    ledger_in(e->replayed, LEDGER_FROM_SPOOL, 1, 1);
     if (r->tag->n >= (size_t)e->max_profiles)
         replay_flush(r);
 }
@@ -573,8 +573,10 @@ int exporter_rt_start(exporter_rt *e)
          * it brings back is a pipeline of its own, "spool/<exporter>" */
         char name[256];
         snprintf(name, sizeof name, "spool/%s", e->inst->id);
-        if (!e->replayed && (e->replayed = ledger_new(name)))
-            e->replay_edge = ledger_add_edge(e->replayed, e->inst->id);
+        if (!e->replayed && (e->replayed = ledger_get(name))) {
+            e->replay_edge = ledger_edge_get(e->replayed, e->inst->id);
+            ledger_set_fan_out(e->replayed, 1);
+        }
         if (!e->replay_edge)
             return -1;
     }
@@ -656,7 +658,6 @@ void exporter_rt_free(exporter_rt *e)
     if (e->q)
         queue_free(e->q);
     spool_close(e->spool);
-    ledger_free(e->replayed);
     free(e->parts);
     free(e->part_batches);
     pthread_mutex_destroy(&e->lock);

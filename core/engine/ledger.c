@@ -3,6 +3,7 @@
  * in, down one per edge settled. */
 #include "ledger.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,9 @@
 
 struct ledger_edge {
     struct ledger *ledger;
+    char *exporter;
     pp_metric *out[LEDGER_N_OUTCOMES];
+    struct ledger_edge *next;
 };
 
 struct ledger {
@@ -20,9 +23,12 @@ struct ledger {
     pp_metric *in_flight;
     pp_metric *owed;
     pp_metric *fan_out;
-    ledger_edge **edges;
-    size_t n_edges;
+    ledger_edge *edges;
+    struct ledger *next;
 };
+
+static pthread_mutex_t ledgers_lock = PTHREAD_MUTEX_INITIALIZER;
+static ledger *ledgers;
 
 static const char *const outcome_names[LEDGER_N_OUTCOMES] = {
     "exported", "rejected", "failed", "dropped", "filtered", "merged",
@@ -34,7 +40,7 @@ const char *ledger_outcome_name(ledger_outcome outcome)
     return outcome < LEDGER_N_OUTCOMES ? outcome_names[outcome] : "unknown";
 }
 
-ledger *ledger_new(const char *pipeline)
+static ledger *ledger_make(const char *pipeline)
 {
     ledger *l = calloc(1, sizeof *l);
     if (!l || !(l->pipeline = strdup(pipeline))) {
@@ -61,30 +67,30 @@ ledger *ledger_new(const char *pipeline)
                              "Exporters the pipeline feeds: each profile in is settled once "
                              "per exporter.",
                              PP_GAUGE, labels);
-    metrics_set(l->fan_out, 0);
     return l;
 }
 
-void ledger_free(ledger *l)
+ledger *ledger_get(const char *pipeline)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < l->n_edges; i++)
-        free(l->edges[i]);
-    free(l->edges);
-    free(l->pipeline);
-    free(l);
+    pthread_mutex_lock(&ledgers_lock);
+    ledger *l = ledgers;
+    while (l && strcmp(l->pipeline, pipeline) != 0)
+        l = l->next;
+    if (!l && (l = ledger_make(pipeline))) {
+        l->next = ledgers;
+        ledgers = l;
+    }
+    pthread_mutex_unlock(&ledgers_lock);
+    return l;
 }
 
-ledger_edge *ledger_add_edge(ledger *l, const char *exporter_id)
+static ledger_edge *edge_make(ledger *l, const char *exporter_id)
 {
     ledger_edge *edge = calloc(1, sizeof *edge);
-    ledger_edge **grown = edge ? realloc(l->edges, (l->n_edges + 1) * sizeof *grown) : NULL;
-    if (!grown) {
+    if (!edge || !(edge->exporter = strdup(exporter_id))) {
         free(edge);
         return NULL;
     }
-    l->edges = grown;
     edge->ledger = l;
     char labels[512];
     for (int o = 0; o < LEDGER_N_OUTCOMES; o++) {
@@ -94,32 +100,36 @@ ledger_edge *ledger_add_edge(ledger *l, const char *exporter_id)
                                    "Profiles that left the pipeline by one exporter, by outcome.",
                                    PP_COUNTER, labels);
     }
-    l->edges[l->n_edges++] = edge;
-    metrics_set(l->fan_out, (double)l->n_edges);
     return edge;
 }
 
-size_t ledger_fan_out(const ledger *l)
+ledger_edge *ledger_edge_get(ledger *l, const char *exporter_id)
 {
-    return l ? l->n_edges : 0;
+    pthread_mutex_lock(&ledgers_lock);
+    ledger_edge *edge = l->edges;
+    while (edge && strcmp(edge->exporter, exporter_id) != 0)
+        edge = edge->next;
+    if (!edge && (edge = edge_make(l, exporter_id))) {
+        edge->next = l->edges;
+        l->edges = edge;
+    }
+    pthread_mutex_unlock(&ledgers_lock);
+    return edge;
 }
 
-void ledger_in(ledger *l, ledger_source from, size_t n)
+void ledger_set_fan_out(ledger *l, size_t fan_out)
+{
+    if (l)
+        metrics_set(l->fan_out, (double)fan_out);
+}
+
+void ledger_in(ledger *l, ledger_source from, size_t n, size_t fan_out)
 {
     if (!l || n == 0)
         return;
     metrics_add(l->in[from], (double)n);
-    metrics_add(l->owed, (double)n * (double)l->n_edges);
-    metrics_add(l->in_flight, (double)n * (double)l->n_edges);
-}
-
-void ledger_settle_all(ledger *l, ledger_outcome outcome, size_t n)
-{
-    if (!l || n == 0)
-        return;
-    for (size_t i = 0; i < l->n_edges; i++)
-        metrics_add(l->edges[i]->out[outcome], (double)n);
-    metrics_add(l->in_flight, -(double)n * (double)l->n_edges);
+    metrics_add(l->owed, (double)n * (double)fan_out);
+    metrics_add(l->in_flight, (double)n * (double)fan_out);
 }
 
 void ledger_settle(ledger_edge *edge, ledger_outcome outcome, size_t n)
@@ -128,4 +138,22 @@ void ledger_settle(ledger_edge *edge, ledger_outcome outcome, size_t n)
         return;
     metrics_add(edge->out[outcome], (double)n);
     metrics_add(edge->ledger->in_flight, -(double)n);
+}
+
+void ledger_reset_all(void)
+{
+    pthread_mutex_lock(&ledgers_lock);
+    while (ledgers) {
+        ledger *l = ledgers;
+        ledgers = l->next;
+        while (l->edges) {
+            ledger_edge *e = l->edges;
+            l->edges = e->next;
+            free(e->exporter);
+            free(e);
+        }
+        free(l->pipeline);
+        free(l);
+    }
+    pthread_mutex_unlock(&ledgers_lock);
 }

@@ -38,19 +38,22 @@ typedef enum ledger_source {
 typedef struct ledger ledger;
 typedef struct ledger_edge ledger_edge;
 
-/* Registers the pipeline's series (they live as long as the process, so
- * they continue across a reload). NULL on out of memory. */
-ledger *ledger_new(const char *pipeline);
-void ledger_free(ledger *l); /* frees its edges */
-/* The edge to one exporter; owned by the ledger. NULL on out of memory. */
-ledger_edge *ledger_add_edge(ledger *l, const char *exporter_id);
-size_t ledger_fan_out(const ledger *l);
-/* n profiles enter (each to be settled once per edge). NULL-safe. */
-void ledger_in(ledger *l, ledger_source from, size_t n);
-/* n profiles leave by every edge with the same outcome (before fan-out). */
-void ledger_settle_all(ledger *l, ledger_outcome outcome, size_t n);
+/* The ledger of a pipeline name, made on first use. Ledgers and their
+ * edges live as long as the process, like the metrics they write: an
+ * exporter kept across a reload still settles what the replaced pipeline
+ * queued with it. NULL on out of memory. */
+ledger *ledger_get(const char *pipeline);
+/* The edge to one exporter, made on first use. NULL on out of memory. */
+ledger_edge *ledger_edge_get(ledger *l, const char *exporter_id);
+/* The pipeline's current fan-out, for /metrics. */
+void ledger_set_fan_out(ledger *l, size_t fan_out);
+/* n profiles enter, each to be settled once on each of fan_out edges.
+ * NULL-safe. */
+void ledger_in(ledger *l, ledger_source from, size_t n, size_t fan_out);
 /* n profiles leave by one edge. NULL-safe. */
 void ledger_settle(ledger_edge *edge, ledger_outcome outcome, size_t n);
+/* Tests only: forgets every ledger (with metrics_reset_all). */
+void ledger_reset_all(void);
 const char *ledger_outcome_name(ledger_outcome outcome);
 
 #endif

@@ -30,12 +30,19 @@ static int64_t wall_now(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* n profiles leave before the fan-out: by every exporter at once. */
+static void settle_all(pipeline *p, ledger_outcome outcome, size_t n)
+{
+    for (size_t i = 0; i < p->n_exporters; i++)
+        ledger_settle(p->edges[i], outcome, n);
+}
+
 static void on_queue_drop(void *arg, pp_batch *b, void *tag)
 {
     (void)tag;
     pipeline *p = arg;
     metrics_add(p->m_dropped, (double)batch_count(b));
-    ledger_settle_all(p->ledger, LEDGER_DROPPED, batch_count(b));
+    settle_all(p, LEDGER_DROPPED, batch_count(b));
     log_msg(PP_LOG_WARN, p->name, "pipeline queue full: dropped the oldest %zu profiles",
             batch_count(b));
     batch_mark_lost(b);
@@ -49,7 +56,7 @@ pipeline *pipeline_new(const char *name, size_t queue_bytes, queue_policy policy
         return NULL;
     p->name = strdup(name);
     p->q = queue_new(queue_bytes, policy, on_queue_drop, p);
-    p->ledger = ledger_new(name);
+    p->ledger = ledger_get(name);
     if (!p->name || !p->q || !p->ledger) {
         pipeline_free(p);
         return NULL;
@@ -79,9 +86,10 @@ int pipeline_add_exporter(pipeline *p, pp_instance *exporter)
     if (!edges)
         return -1;
     p->edges = edges;
-    if (!(p->edges[p->n_exporters] = ledger_add_edge(p->ledger, exporter->id)))
+    if (!(p->edges[p->n_exporters] = ledger_edge_get(p->ledger, exporter->id)))
         return -1;
     p->exporters[p->n_exporters++] = exporter;
+    ledger_set_fan_out(p->ledger, p->n_exporters);
     return 0;
 }
 
@@ -102,9 +110,9 @@ static void deliver(pipeline *p, pp_batch *b)
 static void account_processor(pipeline *p, const pp_instance *proc, size_t in, size_t out)
 {
     if (out < in)
-        ledger_settle_all(p->ledger, proc->comp->tick ? LEDGER_MERGED : LEDGER_FILTERED, in - out);
+        settle_all(p, proc->comp->tick ? LEDGER_MERGED : LEDGER_FILTERED, in - out);
     else
-        ledger_in(p->ledger, LEDGER_FROM_PROCESSORS, out - in);
+        ledger_in(p->ledger, LEDGER_FROM_PROCESSORS, out - in, p->n_exporters);
 }
 
 /* Runs b through processors [from, n) and delivers what comes out. */
@@ -118,7 +126,7 @@ static void run_chain(pipeline *p, pp_batch *b, size_t from)
             b = batch_make_exclusive(b);
             if (!b) {
                 log_msg(PP_LOG_ERROR, proc->log_name, "out of memory copying a batch: dropped");
-                ledger_settle_all(p->ledger, LEDGER_DROPPED, in);
+                settle_all(p, LEDGER_DROPPED, in);
                 return;
             }
         }
@@ -145,7 +153,7 @@ static void tick_all(pipeline *p, int final)
         pp_batch *out = proc->comp->tick(proc->state, now, final);
         if (out) {
             metrics_add(proc->m_out, (double)batch_count(out));
-            ledger_in(p->ledger, LEDGER_FROM_PROCESSORS, batch_count(out));
+            ledger_in(p->ledger, LEDGER_FROM_PROCESSORS, batch_count(out), p->n_exporters);
             run_chain(p, out, i + 1);
         }
     }
@@ -184,12 +192,12 @@ int pipeline_push(pipeline *p, pp_batch *b)
 {
     /* counted in first: the worker may settle it before queue_push returns */
     size_t n = batch_count(b);
-    ledger_in(p->ledger, LEDGER_FROM_RECEIVERS, n);
+    ledger_in(p->ledger, LEDGER_FROM_RECEIVERS, n, p->n_exporters);
     int rc = queue_push(p->q, b);
     if (rc == 0)
         metrics_set(p->m_queue_bytes, (double)queue_bytes(p->q));
     else
-        ledger_settle_all(p->ledger, LEDGER_DROPPED, n);
+        settle_all(p, LEDGER_DROPPED, n);
     return rc;
 }
 
@@ -213,7 +221,6 @@ void pipeline_free(pipeline *p)
     free(p->processors);
     free(p->exporters);
     free(p->edges);
-    ledger_free(p->ledger);
     if (p->q)
         queue_free(p->q);
     free(p->name);

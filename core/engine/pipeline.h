@@ -19,7 +19,7 @@ typedef struct pipeline {
     pp_instance **exporters; /* borrowed: shared with other pipelines */
     ledger_edge **edges;     /* edges[i]: the ledger's edge to exporters[i] */
     size_t n_exporters;
-    ledger *ledger;
+    ledger *ledger; /* shared by every pipeline of this name, process-long */
     pthread_t thread;
     int running;
     pp_metric *m_queue_bytes;

@@ -177,6 +177,7 @@ static pp_instance *processor(const pp_component *comp)
 static void test_every_outcome_keeps_the_identity(void **state)
 {
     (void)state;
+    ledger_reset_all();
     metrics_reset_all();
     char err[512];
     harness *h1 =
