@@ -573,10 +573,8 @@ int exporter_rt_start(exporter_rt *e)
          * it brings back is a pipeline of its own, "spool/<exporter>" */
         char name[256];
         snprintf(name, sizeof name, "spool/%s", e->inst->id);
-        if (!e->replayed && (e->replayed = ledger_get(name))) {
+        if (!e->replayed && (e->replayed = ledger_get(name)))
             e->replay_edge = ledger_edge_get(e->replayed, e->inst->id);
-            ledger_set_fan_out(e->replayed, 1);
-        }
         if (!e->replay_edge)
             return -1;
     }

@@ -117,17 +117,12 @@ ledger_edge *ledger_edge_get(ledger *l, const char *exporter_id)
     return edge;
 }
 
-void ledger_set_fan_out(ledger *l, size_t fan_out)
-{
-    if (l)
-        metrics_set(l->fan_out, (double)fan_out);
-}
-
 void ledger_in(ledger *l, ledger_source from, size_t n, size_t fan_out)
 {
     if (!l || n == 0)
         return;
     metrics_add(l->in[from], (double)n);
+    metrics_set(l->fan_out, (double)fan_out); /* that of the pipeline profiles enter now */
     metrics_add(l->owed, (double)n * (double)fan_out);
     metrics_add(l->in_flight, (double)n * (double)fan_out);
 }

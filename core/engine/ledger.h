@@ -45,10 +45,9 @@ typedef struct ledger_edge ledger_edge;
 ledger *ledger_get(const char *pipeline);
 /* The edge to one exporter, made on first use. NULL on out of memory. */
 ledger_edge *ledger_edge_get(ledger *l, const char *exporter_id);
-/* The pipeline's current fan-out, for /metrics. */
-void ledger_set_fan_out(ledger *l, size_t fan_out);
-/* n profiles enter, each to be settled once on each of fan_out edges.
- * NULL-safe. */
+/* n profiles enter, each to be settled once on each of fan_out edges
+ * (also shown as the pipeline's fan-out: a reload that fails does not
+ * change it). NULL-safe. */
 void ledger_in(ledger *l, ledger_source from, size_t n, size_t fan_out);
 /* n profiles leave by one edge. NULL-safe. */
 void ledger_settle(ledger_edge *edge, ledger_outcome outcome, size_t n);

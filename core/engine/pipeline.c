@@ -89,7 +89,6 @@ int pipeline_add_exporter(pipeline *p, pp_instance *exporter)
     if (!(p->edges[p->n_exporters] = ledger_edge_get(p->ledger, exporter->id)))
         return -1;
     p->exporters[p->n_exporters++] = exporter;
-    ledger_set_fan_out(p->ledger, p->n_exporters);
     return 0;
 }
 

@@ -102,7 +102,6 @@ expect_metric 'profpipe_exporter_failed_profiles_total{component_id="file/broken
 sed -i 's/exporters: \[file\/ok, file\/broken\]/exporters: [file\/ok]/' "$T/config.yaml"
 kill -HUP "$PROFPIPE_PID"
 expect_metric 'profpipe_config_reloads_total{result="success"}' 1
-expect_metric 'profpipe_ledger_fan_out{pipeline="profiles/a"}' 1
 more=0
 for f in "$T"/gen/goapp.*.pb.gz; do
   type=$(basename "$f" .pb.gz); type=${type#goapp.}
@@ -113,6 +112,7 @@ done
 expect_metric 'profpipe_file_receiver_files_total{component_id="file",result="read"}' $((n + more))
 expect_metric 'profpipe_ledger_in_flight_profiles{pipeline="profiles/a"}' 0
 expect_metric 'profpipe_ledger_in_flight_profiles{pipeline="profiles/b"}' 0
+expect_metric 'profpipe_ledger_fan_out{pipeline="profiles/a"}' 1
 expect_metric 'profpipe_ledger_owed_profiles_total{pipeline="profiles/a"}' $((2 * n + more))
 expect_out profiles/a file/ok exported $((kept + more))
 expect_out profiles/a file/broken failed $kept
