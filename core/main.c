@@ -250,12 +250,15 @@ static void count_reload(int ok)
     set_last_reload_successful(ok);
 }
 
-/* SIGHUP: the new config replaces the old only if it builds and starts. */
+/* SIGHUP: the new config replaces the old only if it builds and its new
+ * parts start. Receivers and exporters whose options did not change keep
+ * running through the reload (listeners, queues, spools, counters); the
+ * pipelines are built again and started before the old ones drain. */
 static void reload(runtime *rt, const char *path)
 {
     log_info("SIGHUP: reloading %s", path);
     config *c = config_load_file(path);
-    service *s = c ? service_build(c) : NULL;
+    service *s = c ? service_build_from(c, rt->svc) : NULL;
     if (!s) {
         for (size_t i = 0; c && i < c->n_errors; i++)
             log_error("reload refused, keeping the running config: %s", c->errors[i]);
@@ -266,16 +269,27 @@ static void reload(runtime *rt, const char *path)
     }
     for (size_t i = 0; i < c->n_warnings; i++)
         log_diagnostic(PP_LOG_WARN, c, c->warnings[i]);
-    service_stop(rt->svc, rt->cfg->shutdown_timeout_ns);
-    if (service_start(s) != 0) {
+    int old_cfg_kept = 0;
+    int rc = service_take_over(s, rt->cfg, rt->cfg->shutdown_timeout_ns, &old_cfg_kept);
+    if (rc == -1) {
+        log_error("reload: the new config failed to start; the previous one runs on");
+        char *why = "the new config failed to start (see the log); the previous one runs on";
+        ui_reload_result(0, &why, 1);
+        service_free(s);
+        config_free(c);
+        count_reload(0);
+        return;
+    }
+    if (rc != 0) {
         log_error("reload: the new config failed to start; restarting the previous one");
         char *why = "the new config failed to start (see the log); the previous one was restarted";
         ui_reload_result(0, &why, 1);
         ui_set_running(NULL, NULL);
+        service_stop(s, rt->cfg->shutdown_timeout_ns);
         service_free(s);
         config_free(c);
-        /* the replacement is built while the stopped one still exists, so
-         * its components can take over what the old ones hand on */
+        /* built while the stopped one still exists, so that its components
+         * can take over what the old ones hand on */
         service *previous = service_build(rt->cfg);
         service_free(rt->svc);
         rt->svc = previous;
@@ -287,16 +301,17 @@ static void reload(runtime *rt, const char *path)
         return;
     }
     ui_set_running(s, c); /* before the old service is freed */
-    ui_reload_result(1, NULL, 0);
     configure_ui(c);
     service_free(rt->svc);
-    config_free(rt->cfg);
+    if (!old_cfg_kept)
+        config_free(rt->cfg);
     rt->svc = s;
     rt->cfg = c;
     apply_log_level(c);
     apply_memory_limit(c);
     if (start_telemetry(rt, c) != 0)
         log_error("reload: the pipelines run, but without /metrics and /healthz");
+    ui_reload_result(1, NULL, 0);
     count_reload(1);
     log_info("reloaded %s", path);
 }

@@ -84,6 +84,13 @@ config *config_load_file(const char *path);
 /* Same from text; `name` stands for the file name in messages. */
 config *config_load_string(const char *text, const char *name);
 void config_free(config *c);
+/* 1 if two option trees hold the same keys and values (after ${env:}
+ * expansion), in the same order. */
+int config_same(const pp_config *a, const pp_config *b);
+/* 1 if the tree names a file to read (a key ending in `_file`: TLS
+ * certificates and keys, secrets), whose content a reload must read
+ * again. */
+int config_reads_files(const pp_config *c);
 
 /* Checks a component's options against `table` and, when non-NULL,
  * `extra` (options the host adds to every exporter): unknown keys, wrong

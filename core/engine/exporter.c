@@ -106,8 +106,11 @@ const pp_option exporter_common_options[] = {
     {0},
 };
 
-/* What a queued batch has on disk: one record per profile (0: none). */
+/* What comes with a queued batch: the ledger edge its profiles settle on,
+ * and what it has on disk: one record per profile (0: none; n is 0
+ * without a spool). */
 typedef struct spool_tag {
+    ledger_edge *edge;
     size_t n;
     uint64_t seqs[];
 } spool_tag;
@@ -123,7 +126,9 @@ struct exporter_rt {
     queue *q;
     exporter_settings set; /* filled from exporter_common_options */
     unsigned seed;
-    spool *spool;            /* sending_queue.storage, or NULL */
+    spool *spool;     /* sending_queue.storage, or NULL */
+    ledger *replayed; /* what the spool brings back at start */
+    ledger_edge *replay_edge;
     queued *parts;           /* room for max_profiles gathered batches */
     pp_batch **part_batches; /* the same batches, for batch_view */
 
@@ -149,9 +154,15 @@ static void forget_records(exporter_rt *e, spool_tag *tag)
     free(tag);
 }
 
+static ledger_edge *edge_of(const spool_tag *tag)
+{
+    return tag ? tag->edge : NULL;
+}
+
 static void on_queue_drop(void *arg, pp_batch *b, void *tag)
 {
     exporter_rt *e = arg;
+    ledger_settle(edge_of(tag), LEDGER_DROPPED, batch_count(b));
     forget_records(e, tag);
     metrics_add(e->inst->m_dropped, (double)batch_count(b));
     log_msg(PP_LOG_WARN, e->inst->log_name, "sending queue full: dropped the oldest %zu profiles",
@@ -344,6 +355,28 @@ static void export_with_retry(exporter_rt *e, pp_batch *b, pp_outcome *outcome, 
     }
 }
 
+/* Settles each part's profiles on its ledger edge; outcome[] runs over
+ * the parts' profiles in order (as batch_view lays them out). Profiles a
+ * spool keeps past the deadline stay in flight. */
+static void account_ledger(exporter_rt *e, const queued *parts, size_t n_parts,
+                           const pp_outcome *outcome, int cut)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n_parts; i++) {
+        size_t counts[LEDGER_N_OUTCOMES] = {0};
+        for (size_t j = 0; j < batch_count(parts[i].batch); j++, k++) {
+            if (outcome[k] == PP_EXPORTED)
+                counts[LEDGER_EXPORTED]++;
+            else if (outcome[k] == PP_REJECTED)
+                counts[LEDGER_REJECTED]++;
+            else if (!(cut && e->spool))
+                counts[LEDGER_FAILED]++;
+        }
+        for (int o = 0; o < LEDGER_N_OUTCOMES; o++)
+            ledger_settle(edge_of(parts[i].tag), (ledger_outcome)o, counts[o]);
+    }
+}
+
 /* Counts the outcome. Profiles cut off by the deadline while a spool
  * keeps them are not counted as failed: they are sent after a restart. */
 static void account(exporter_rt *e, pp_batch *b, const pp_outcome *outcome, int cut)
@@ -391,9 +424,9 @@ static size_t gather(exporter_rt *e, queued first, queued *parts)
     return n;
 }
 
-/* Exports b (borrowed) to the end and counts the outcome; 1 if the
- * shutdown deadline cut it off. */
-static int export_one(exporter_rt *e, pp_batch *b)
+/* Exports b (borrowed: the parts' profiles, in order) to the end and
+ * counts the outcome; 1 if the shutdown deadline cut it off. */
+static int export_one(exporter_rt *e, pp_batch *b, const queued *parts, size_t n_parts)
 {
     pp_instance *inst = e->inst;
     size_t n = batch_count(b);
@@ -401,12 +434,15 @@ static int export_one(exporter_rt *e, pp_batch *b)
     if (!outcome) {
         log_msg(PP_LOG_ERROR, inst->log_name, "out of memory: dropped %zu profiles", n);
         metrics_add(inst->m_dropped, (double)n);
+        for (size_t i = 0; i < n_parts; i++)
+            ledger_settle(edge_of(parts[i].tag), LEDGER_DROPPED, batch_count(parts[i].batch));
         batch_mark_lost(b);
         return 0;
     }
     int cut = 0;
     export_with_retry(e, b, outcome, &cut);
     account(e, b, outcome, cut);
+    account_ledger(e, parts, n_parts, outcome, cut);
     /* Given up on (retries spent, or cut off by the deadline with no
      * spool to keep them): their acks must say so, so that a source that
      * can deliver again (Kafka) does not commit them. */
@@ -426,6 +462,8 @@ static void drop_at_deadline(exporter_rt *e, queued item)
                 "shutdown deadline passed: %zu queued profiles stay in the spool", n);
         free(item.tag);
     } else {
+        ledger_settle(edge_of(item.tag), LEDGER_DROPPED, n);
+        free(item.tag);
         metrics_add(inst->m_dropped, (double)n);
         log_msg(PP_LOG_ERROR, inst->log_name,
                 "shutdown deadline passed: dropped %zu queued profiles", n);
@@ -446,7 +484,8 @@ static void replay_flush(replay_state *r)
 {
     if (!r->batch)
         return;
-    int cut = export_one(r->e, r->batch);
+    queued part = {r->batch, r->tag};
+    int cut = export_one(r->e, r->batch, &part, 1);
     if (cut)
         free(r->tag);
     else
@@ -468,6 +507,8 @@ static void replay_one(void *arg, pp_profile *p, uint64_t seq)
         r->batch = batch_new();
         r->tag =
             calloc(1, sizeof *r->tag + (size_t)e->set.batch.max_profiles * sizeof r->tag->seqs[0]);
+        if (r->tag)
+            r->tag->edge = e->replay_edge;
         if (!r->batch || !r->tag) {
             batch_unref(r->batch);
             free(r->tag);
@@ -480,6 +521,7 @@ static void replay_one(void *arg, pp_profile *p, uint64_t seq)
     batch_add(r->batch, p);
     r->tag->seqs[r->tag->n++] = seq;
     metrics_add(e->inst->m_in, 1);
+    ledger_in(e->replayed, LEDGER_FROM_SPOOL, 1, 1);
     if (r->tag->n >= (size_t)e->set.batch.max_profiles)
         replay_flush(r);
 }
@@ -514,11 +556,11 @@ static void *exporter_main(void *arg)
         pp_batch *view = n > 1 ? batch_view(e->part_batches, n) : NULL;
         int cut = 0;
         if (view) {
-            cut = export_one(e, view);
+            cut = export_one(e, view, e->parts, n);
             batch_unref(view);
         } else { /* one batch, or no memory for a view: one call each */
             for (size_t i = 0; i < n; i++)
-                cut |= export_one(e, e->parts[i].batch);
+                cut |= export_one(e, e->parts[i].batch, &e->parts[i], 1);
         }
         for (size_t i = 0; i < n; i++) {
             if (cut && e->spool)
@@ -541,6 +583,14 @@ int exporter_rt_start(exporter_rt *e)
             log_msg(PP_LOG_ERROR, e->inst->log_name, "sending_queue.storage: %s", err);
             return -1;
         }
+        /* the spool does not say which pipeline a profile came from: what
+         * it brings back is a pipeline of its own, "spool/<exporter>" */
+        char name[256];
+        snprintf(name, sizeof name, "spool/%s", e->inst->id);
+        if (!e->replayed && (e->replayed = ledger_get(name)))
+            e->replay_edge = ledger_edge_get(e->replayed, e->inst->id);
+        if (!e->replay_edge)
+            return -1;
     }
     if (pthread_create(&e->thread, NULL, exporter_main, e) != 0)
         return -1;
@@ -548,13 +598,14 @@ int exporter_rt_start(exporter_rt *e)
     return 0;
 }
 
-/* Writes each profile of b to the spool; the tag lists the records. */
-static spool_tag *spool_batch(exporter_rt *e, pp_batch *b)
+/* The tag of b: its edge, and with a spool each profile written there. */
+static spool_tag *tag_batch(exporter_rt *e, pp_batch *b, ledger_edge *edge)
 {
-    size_t n = batch_count(b);
+    size_t n = e->spool ? batch_count(b) : 0;
     spool_tag *tag = calloc(1, sizeof *tag + n * sizeof tag->seqs[0]);
     if (!tag)
         return NULL;
+    tag->edge = edge;
     tag->n = n;
     for (size_t i = 0; i < n; i++) {
         char err[512];
@@ -567,11 +618,20 @@ static spool_tag *spool_batch(exporter_rt *e, pp_batch *b)
     return tag;
 }
 
-int exporter_enqueue(exporter_rt *e, pp_batch *b)
+int exporter_enqueue(exporter_rt *e, pp_batch *b, ledger_edge *edge)
 {
     size_t n = batch_count(b);
-    spool_tag *tag = e->spool ? spool_batch(e, b) : NULL;
+    spool_tag *tag = tag_batch(e, b, edge);
+    if (!tag) {
+        log_msg(PP_LOG_ERROR, e->inst->log_name, "out of memory: dropped %zu profiles", n);
+        ledger_settle(edge, LEDGER_DROPPED, n);
+        metrics_add(e->inst->m_dropped, (double)n);
+        batch_mark_lost(b);
+        batch_unref(b);
+        return -1;
+    }
     if (queue_push_tagged(e->q, b, tag) != 0) {
+        ledger_settle(edge, LEDGER_DROPPED, n);
         forget_records(e, tag);
         metrics_add(e->inst->m_dropped, (double)n);
         batch_mark_lost(b);

@@ -8,6 +8,7 @@
 #include <profpipe/plugin.h>
 
 #include "instance.h"
+#include "ledger.h"
 
 extern const pp_option exporter_common_options[];
 
@@ -17,8 +18,10 @@ typedef struct exporter_rt exporter_rt;
 exporter_rt *exporter_rt_new(pp_instance *inst);
 int exporter_rt_start(exporter_rt *e);
 /* Takes ownership of b; 0, or -1 if the exporter is closed (b dropped and
- * counted). Blocks while a `block` queue is full. */
-int exporter_enqueue(exporter_rt *e, pp_batch *b);
+ * counted). Blocks while a `block` queue is full. Each profile of b is
+ * settled once on `edge` (borrowed, may be NULL; outlives the exporter's
+ * queue). */
+int exporter_enqueue(exporter_rt *e, pp_batch *b, ledger_edge *edge);
 /* From now on retries end at deadline_ns (monotonic) and what is still
  * queued then is dropped and counted. */
 void exporter_rt_set_deadline(exporter_rt *e, int64_t deadline_ns);

@@ -71,6 +71,7 @@ pp_instance *instance_new(const pp_component *comp, const char *id, const pp_con
         return NULL;
     inst->comp = comp;
     inst->kind = comp->kind;
+    pthread_rwlock_init(&inst->wiring, NULL);
     inst->cfg = cfg;
     inst->id = strdup(id);
     size_t n = strlen(id) + 32 + (pipeline_name ? strlen(pipeline_name) : 0);
@@ -112,6 +113,7 @@ void instance_free(pp_instance *inst)
     if (inst->exporter)
         exporter_rt_free(inst->exporter);
     free(inst->pipelines);
+    pthread_rwlock_destroy(&inst->wiring);
     free(inst->id);
     free(inst->log_name);
     free(inst->metric_labels);
@@ -158,6 +160,7 @@ int instance_emit(pp_instance *inst, pp_batch *b)
         return inst->sink(inst->sink_arg, b);
     }
     int refused = 0;
+    pthread_rwlock_rdlock(&inst->wiring);
     for (size_t i = 0; i < inst->n_pipelines; i++) {
         batch_ref(b);
         if (pipeline_push(inst->pipelines[i], b) != 0) {
@@ -166,6 +169,7 @@ int instance_emit(pp_instance *inst, pp_batch *b)
             refused = 1;
         }
     }
+    pthread_rwlock_unlock(&inst->wiring);
     if (refused) {
         metrics_add(inst->m_dropped, (double)n);
     } else {
@@ -174,4 +178,24 @@ int instance_emit(pp_instance *inst, pp_batch *b)
     }
     batch_unref(b);
     return refused ? -1 : 0;
+}
+
+void instance_rewire(pp_instance *inst, struct pipeline **pipelines, size_t n)
+{
+    pthread_rwlock_wrlock(&inst->wiring);
+    struct pipeline **old = inst->pipelines;
+    inst->pipelines = pipelines;
+    inst->n_pipelines = n;
+    pthread_rwlock_unlock(&inst->wiring);
+    free(old);
+}
+
+int instance_feeds(pp_instance *inst, const struct pipeline *p)
+{
+    int feeds = 0;
+    pthread_rwlock_rdlock(&inst->wiring);
+    for (size_t i = 0; i < inst->n_pipelines && !feeds; i++)
+        feeds = inst->pipelines[i] == p;
+    pthread_rwlock_unlock(&inst->wiring);
+    return feeds;
 }

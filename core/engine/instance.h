@@ -4,6 +4,7 @@
 #ifndef PROFPIPE_INSTANCE_H
 #define PROFPIPE_INSTANCE_H
 
+#include <pthread.h>
 #include <profpipe/plugin.h>
 
 #include "config.h"
@@ -19,11 +20,13 @@ struct pp_instance {
     pp_kind kind;
     const pp_component *comp;
     const pp_config *cfg; /* borrowed from the config */
+    config *origin;       /* that config (a reload that keeps the instance keeps it) */
     void *state;
     int created, started;
 
     struct pipeline **pipelines; /* receivers: the pipelines they feed */
     size_t n_pipelines;
+    pthread_rwlock_t wiring; /* emit reads pipelines under it; a reload swaps them */
     /* receivers whose batches go somewhere other than pipelines (a test
      * harness): called instead of the fan-out, takes b in every case */
     int (*sink)(void *arg, pp_batch *b);
@@ -51,5 +54,10 @@ void instance_free(pp_instance *inst); /* destroy()s if created */
 
 /* The host's emit: fans the batch out to the instance's pipelines. */
 int instance_emit(pp_instance *inst, pp_batch *b);
+/* Replaces the pipelines a running receiver feeds (takes ownership of
+ * the array); waits for an emit in progress. */
+void instance_rewire(pp_instance *inst, struct pipeline **pipelines, size_t n);
+/* 1 if the receiver feeds p now (any thread: a reload may rewire it). */
+int instance_feeds(pp_instance *inst, const struct pipeline *p);
 
 #endif

@@ -30,11 +30,19 @@ static int64_t wall_now(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* n profiles leave before the fan-out: by every exporter at once. */
+static void settle_all(pipeline *p, ledger_outcome outcome, size_t n)
+{
+    for (size_t i = 0; i < p->n_exporters; i++)
+        ledger_settle(p->edges[i], outcome, n);
+}
+
 static void on_queue_drop(void *arg, pp_batch *b, void *tag)
 {
     (void)tag;
     pipeline *p = arg;
     metrics_add(p->m_dropped, (double)batch_count(b));
+    settle_all(p, LEDGER_DROPPED, batch_count(b));
     log_msg(PP_LOG_WARN, p->name, "pipeline queue full: dropped the oldest %zu profiles",
             batch_count(b));
     batch_mark_lost(b);
@@ -48,7 +56,8 @@ pipeline *pipeline_new(const char *name, size_t queue_bytes, queue_policy policy
         return NULL;
     p->name = strdup(name);
     p->q = queue_new(queue_bytes, policy, on_queue_drop, p);
-    if (!p->name || !p->q) {
+    p->ledger = ledger_get(name);
+    if (!p->name || !p->q || !p->ledger) {
         pipeline_free(p);
         return NULL;
     }
@@ -66,15 +75,43 @@ pipeline *pipeline_new(const char *name, size_t queue_bytes, queue_policy policy
     return p;
 }
 
+int pipeline_add_exporter(pipeline *p, pp_instance *exporter)
+{
+    size_t n = p->n_exporters + 1;
+    pp_instance **grown = realloc(p->exporters, n * sizeof *grown);
+    if (!grown)
+        return -1;
+    p->exporters = grown;
+    ledger_edge **edges = realloc(p->edges, n * sizeof *edges);
+    if (!edges)
+        return -1;
+    p->edges = edges;
+    if (!(p->edges[p->n_exporters] = ledger_edge_get(p->ledger, exporter->id)))
+        return -1;
+    p->exporters[p->n_exporters++] = exporter;
+    return 0;
+}
+
 /* Hands b to every exporter of the pipeline. Takes ownership of b. */
 static void deliver(pipeline *p, pp_batch *b)
 {
     observe_batch(b); /* the built-in page keeps a reference to what passes */
     for (size_t i = 0; i < p->n_exporters; i++) {
         batch_ref(b);
-        exporter_enqueue(p->exporters[i]->exporter, b);
+        exporter_enqueue(p->exporters[i]->exporter, b, p->edges[i]);
     }
     batch_unref(b);
+}
+
+/* The ledger's view of one processor call: fewer profiles out than in
+ * were filtered (merged, for a windowed processor, whose window holds
+ * them until a tick makes one profile of many); more out were made. */
+static void account_processor(pipeline *p, const pp_instance *proc, size_t in, size_t out)
+{
+    if (out < in)
+        settle_all(p, proc->comp->tick ? LEDGER_MERGED : LEDGER_FILTERED, in - out);
+    else
+        ledger_in(p->ledger, LEDGER_FROM_PROCESSORS, out - in, p->n_exporters);
 }
 
 /* Runs b through processors [from, n) and delivers what comes out. */
@@ -82,17 +119,19 @@ static void run_chain(pipeline *p, pp_batch *b, size_t from)
 {
     for (size_t i = from; i < p->n_processors && b; i++) {
         pp_instance *proc = p->processors[i];
-        metrics_add(proc->m_in, (double)batch_count(b));
+        size_t in = batch_count(b);
+        metrics_add(proc->m_in, (double)in);
         if (proc->comp->flags & PP_MUTATES) {
             b = batch_make_exclusive(b);
             if (!b) {
                 log_msg(PP_LOG_ERROR, proc->log_name, "out of memory copying a batch: dropped");
+                settle_all(p, LEDGER_DROPPED, in);
                 return;
             }
         }
         b = proc->comp->process(proc->state, b);
-        if (b)
-            metrics_add(proc->m_out, (double)batch_count(b));
+        metrics_add(proc->m_out, (double)batch_count(b));
+        account_processor(p, proc, in, batch_count(b));
     }
     if (!b)
         return;
@@ -113,6 +152,7 @@ static void tick_all(pipeline *p, int final)
         pp_batch *out = proc->comp->tick(proc->state, now, final);
         if (out) {
             metrics_add(proc->m_out, (double)batch_count(out));
+            ledger_in(p->ledger, LEDGER_FROM_PROCESSORS, batch_count(out), p->n_exporters);
             run_chain(p, out, i + 1);
         }
     }
@@ -149,9 +189,14 @@ int pipeline_start(pipeline *p)
 
 int pipeline_push(pipeline *p, pp_batch *b)
 {
+    /* counted in first: the worker may settle it before queue_push returns */
+    size_t n = batch_count(b);
+    ledger_in(p->ledger, LEDGER_FROM_RECEIVERS, n, p->n_exporters);
     int rc = queue_push(p->q, b);
     if (rc == 0)
         metrics_set(p->m_queue_bytes, (double)queue_bytes(p->q));
+    else
+        settle_all(p, LEDGER_DROPPED, n);
     return rc;
 }
 
@@ -174,6 +219,7 @@ void pipeline_free(pipeline *p)
         instance_free(p->processors[i]);
     free(p->processors);
     free(p->exporters);
+    free(p->edges);
     if (p->q)
         queue_free(p->q);
     free(p->name);

@@ -1,7 +1,8 @@
 /* service: the running graph of one config: receiver and exporter
  * instances, pipelines with their processor instances, and the order in
  * which they start and stop. A reload builds a new service next to the
- * old one, then swaps (see main.c). */
+ * old one, taking over the receivers and exporters whose options did not
+ * change, and swaps it in (service_take_over; see main.c). */
 #ifndef PROFPIPE_SERVICE_H
 #define PROFPIPE_SERVICE_H
 
@@ -15,6 +16,22 @@ typedef struct service service;
  * before (so one run reports the options' errors along with those).
  * Nothing is started. */
 service *service_build(config *cfg);
+/* service_build for a reload: receivers and exporters of `from` (running)
+ * whose id, type and options are unchanged are taken over instead of
+ * created again. Nothing is started, and `from` is left as it is. */
+service *service_build_from(config *cfg, service *from);
+/* Swaps s in for the service it was built from: starts s's new exporters
+ * and its pipelines beside the old graph, rewires the kept receivers to
+ * the new pipelines, then stops and drains what only the old graph had,
+ * and starts the exporters that replace old ones (never two instances of
+ * one exporter at once) and the new receivers.
+ * -1: nothing changed, the old graph runs on: free s.
+ * -2: a replacement failed to start after the old part stopped: s owns
+ *     every instance it holds; stop and free s, free the old service,
+ *     and build the old config again.
+ *  0: free the old service; the old config is then read by s's kept
+ *     instances (and owned by s) if *old_cfg_kept, else free it. */
+int service_take_over(service *s, config *old_cfg, int64_t timeout_ns, int *old_cfg_kept);
 /* The checks of service_build that create nothing: the telemetry address
  * and every defined component's options (after loading the plugins when
  * with_plugins; otherwise types only a plugin defines are not reported).

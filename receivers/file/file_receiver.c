@@ -31,14 +31,18 @@
 
 #include <profpipe/plugin.h>
 
+#include "fileio.h"
 #include "file_seen.h"
 #include "label_names.h"
 #include "pp_constants.h"
 #include "text.h"
+#include "file_state.h"
 
 #define FILE_ERR_LEN 512
 /* Past the memory limit, how often the receiver looks again. */
 #define FILE_MEMORY_WAIT_NS (NS_PER_SEC / 10)
+/* While watching, acknowledgements are saved at least this often. */
+#define STATE_SAVE_NS (NS_PER_SEC / 5)
 /* How many `name.N` variants to try before giving up moving a failed file. */
 #define FAILED_NAME_TRIES 1000
 
@@ -58,6 +62,10 @@ typedef struct file_receiver {
     const pp_config *labels;  /* a map, or NULL */
     int delete_after_read;
     const char *failed_dir; /* NULL: leave bad files where they are */
+    const char *storage;    /* NULL: no state across restarts */
+    char *state_path;       /* <storage>/<id>.state */
+    file_inbox *inbox;      /* acknowledgements, with storage */
+    int state_dirty;        /* seen's finished entries changed since the save */
 
     char *id; /* the component id, the key for parking `seen` on reload */
     seen_set *seen;
@@ -110,6 +118,11 @@ static const pp_option file_receiver_options[] = {
      "move files that cannot be read or decoded here (same filesystem; "
      "created if missing); default: leave them and skip them until rewritten",
      0, NULL, PP_FIELD(file_receiver, failed_dir)},
+    {"storage", PP_OPT_STRING, NULL,
+     "directory of a state file listing the files acknowledged (device, inode, size, mtime), "
+     "so that a restart reads only what was not finished (created if missing); default: a "
+     "restart reads the folder again",
+     0, NULL, PP_FIELD(file_receiver, storage)},
     {0},
 };
 
@@ -162,18 +175,56 @@ static int refuse_empty(file_receiver *r, const pp_config *cfg, const char *key,
     return 0;
 }
 
+static void save_state(file_receiver *r);
+
+/* Acknowledgements that came after stop() (exporters drain after the
+ * receivers stop) are saved here, into the set parked for a successor. */
+static void save_late_acks(file_receiver *r)
+{
+    if (!r->storage || r->seen || !r->inbox)
+        return;
+    r->seen = seen_adopt(r->id);
+    if (!r->seen)
+        return;
+    save_state(r);
+    seen_park(r->id, r->seen);
+    r->seen = NULL;
+}
+
 static void file_receiver_destroy(void *state)
 {
     file_receiver *r = state;
     if (!r)
         return;
+    save_late_acks(r);
     seen_free(r->seen);
+    file_inbox_put(r->inbox);
+    free(r->state_path);
     free(r->id);
     free(r->include.items);
     free(r->exclude.items);
     pthread_cond_destroy(&r->wake);
     pthread_mutex_destroy(&r->lock);
     free(r);
+}
+
+/* <storage>/<id>.state, the id's `/` written as `%2F`. */
+static int configure_storage(file_receiver *r, const pp_config *cfg)
+{
+    const pp_host *host = r->host;
+    if (mkdir(r->storage, 0755) < 0 && errno != EEXIST)
+        return host->cfg_error(cfg, "storage", "cannot create %s: %s", r->storage, strerror(errno));
+    struct stat st;
+    if (stat(r->storage, &st) < 0 || !S_ISDIR(st.st_mode))
+        return host->cfg_error(cfg, "storage", "%s is not a directory", r->storage);
+    size_t n = strlen(r->storage) + 3 * strlen(r->id) + sizeof "/.state";
+    if (!(r->state_path = malloc(n)) || !(r->inbox = file_inbox_get(r->id)))
+        return host->cfg_error(cfg, NULL, "out of memory");
+    char *p = r->state_path + sprintf(r->state_path, "%s/", r->storage);
+    for (const char *c = r->id; *c; c++)
+        p += *c == '/' ? sprintf(p, "%%2F") : sprintf(p, "%c", *c);
+    strcpy(p, ".state");
+    return 0;
 }
 
 /* Reads and checks the options into r. 0, or -1 after cfg_error. */
@@ -185,13 +236,14 @@ static int configure(file_receiver *r, const pp_config *cfg)
         read_list(r, r->exclude_node, &r->exclude) < 0 || check_labels(r) < 0 ||
         refuse_empty(r, cfg, "service_name", r->service_name) < 0 ||
         refuse_empty(r, cfg, "profile_type", r->profile_type) < 0 ||
-        refuse_empty(r, cfg, "failed_dir", r->failed_dir) < 0)
+        refuse_empty(r, cfg, "failed_dir", r->failed_dir) < 0 ||
+        refuse_empty(r, cfg, "storage", r->storage) < 0)
         return -1;
     if (r->include.n == 0)
         return host->cfg_error(cfg, "include", "needs at least one pattern");
     if (!(r->seen = seen_new()) || !(r->id = strdup(host->instance_id(r->self))))
         return host->cfg_error(cfg, NULL, "out of memory");
-    return 0;
+    return r->storage ? configure_storage(r, cfg) : 0;
 }
 
 /* The host does not call destroy() after a failed create(): free here. */
@@ -228,7 +280,8 @@ static int64_t mtime_ns(const struct stat *st)
 
 static seen_version version_of(const struct stat *st)
 {
-    seen_version v = {(uint64_t)st->st_ino, (int64_t)st->st_size, mtime_ns(st)};
+    seen_version v = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, (int64_t)st->st_size,
+                      mtime_ns(st)};
     return v;
 }
 
@@ -252,15 +305,7 @@ static int read_whole(const char *path, int64_t max, uint8_t **out, size_t *len,
         return text_errorf(err, errlen, "%s", bad);
     }
     uint8_t *buf = malloc((size_t)st.st_size);
-    size_t got = 0;
-    while (buf && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
+    size_t got = buf ? fileio_read_full(fd, buf, (size_t)st.st_size) : 0;
     close(fd);
     if (!buf || got == 0) {
         text_errorf(err, errlen, "%s", buf ? "read: file shrank" : "out of memory");
@@ -382,6 +427,60 @@ static pp_profile *load_profile(file_receiver *r, const char *path, const struct
 }
 
 /* ---------------------------------------------------------------- */
+/* State across restarts                                             */
+/* ---------------------------------------------------------------- */
+
+/* Takes in the acknowledgements so far and, if anything finished or was
+ * forgotten, writes the state file anew. */
+static void save_state(file_receiver *r)
+{
+    if (!r->storage || !r->seen)
+        return;
+    if (file_inbox_drain(r->inbox, r->seen))
+        r->state_dirty = 1;
+    if (!r->state_dirty)
+        return;
+    size_t len = 0;
+    char err[FILE_ERR_LEN];
+    char *text = file_state_format(r->seen, &len);
+    if (!text) {
+        r->host->log(r->self, PP_LOG_ERROR, "out of memory saving state file=%s", r->state_path);
+        return;
+    }
+    if (fileio_replace(r->state_path, text, len, err, sizeof err) < 0)
+        r->host->log(r->self, PP_LOG_ERROR, "cannot save state: %s", err);
+    else
+        r->state_dirty = 0;
+    free(text);
+}
+
+/* The state an earlier run saved; a bad file is logged and set aside
+ * (renamed .bad), and the folder read again: at least once. */
+static void load_state(file_receiver *r)
+{
+    char err[FILE_ERR_LEN], pattern[PATH_MAX];
+    glob_t g; /* temporary files of a save a crash cut short */
+    snprintf(pattern, sizeof pattern, "%s.tmp.*", r->state_path);
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            unlink(g.gl_pathv[i]);
+        globfree(&g);
+    }
+    if (file_state_load(r->state_path, r->seen, err, sizeof err) == 0) {
+        r->host->log(r->self, PP_LOG_INFO, "resumed state file=%s files_finished=%zu",
+                     r->state_path, seen_count(r->seen));
+        return;
+    }
+    char bad[PATH_MAX];
+    snprintf(bad, sizeof bad, "%s.bad", r->state_path);
+    rename(r->state_path, bad);
+    r->host->log(r->self, PP_LOG_ERROR,
+                 "unreadable state, set aside as %s (files may be read again): %s", bad, err);
+    seen_free(r->seen);
+    r->seen = seen_new();
+}
+
+/* ---------------------------------------------------------------- */
 /* What happens to a file after it was read                          */
 /* ---------------------------------------------------------------- */
 
@@ -458,7 +557,18 @@ static void file_failed(file_receiver *r, const char *path, const seen_version *
         h->log(r->self, PP_LOG_ERROR, "cannot move bad file file=%s reason=\"%s\"", path, err);
     }
     h->log(r->self, PP_LOG_WARN, "skipped bad profile file=%s reason=\"%s\"", path, reason);
-    seen_record(r->seen, path, v); /* not again until rewritten */
+    if (seen_record(r->seen, path, v) == 0) /* not again until rewritten */
+        r->state_dirty |= seen_finish(r->seen, path, v);
+}
+
+/* With storage, the batch's ack says when the file is finished. */
+static int set_state_ack(file_receiver *r, pp_batch *b, const char *path, const seen_version *v)
+{
+    file_inbox_ack *a = file_inbox_ack_new(r->inbox, path, v);
+    if (!a)
+        return -1;
+    r->host->batch_set_ack(b, file_inbox_ack_done, a);
+    return 0;
 }
 
 /* Reads, emits and remembers one file. 0, or -1 when the host shuts down. */
@@ -476,7 +586,8 @@ static int take_file(file_receiver *r, const char *path, const struct stat *st)
     /* the ack goes on after the profile: an ack set on an empty batch that
      * cannot be tracked would report it done at once */
     if (!b || h->batch_add(b, p) < 0 ||
-        (r->delete_after_read && set_delete_ack(r, b, path, &v) < 0)) {
+        (r->delete_after_read && set_delete_ack(r, b, path, &v) < 0) ||
+        (r->storage && set_state_ack(r, b, path, &v) < 0)) {
         h->log(r->self, PP_LOG_ERROR, "out of memory reading file=%s", path);
         if (b)
             h->batch_unref(b); /* batch_add freed p if it failed */
@@ -537,6 +648,14 @@ static int consider(file_receiver *r, const char *path, int64_t now_ns)
     seen_version v = version_of(&st);
     if (seen_check(r->seen, path, &v))
         return 0;
+    int finished = 0;
+    const char *from = seen_find_moved(r->seen, path, &v, &finished);
+    if (from) { /* rotated: the same file under a new name, already read */
+        r->host->log(r->self, PP_LOG_DEBUG, "file=%s is %s renamed: not read again", path, from);
+        if (seen_record(r->seen, path, &v) == 0 && finished)
+            r->state_dirty |= seen_finish(r->seen, path, &v);
+        return 0;
+    }
     if (now_ns - v.mtime_ns < r->min_file_age_ns)
         return 1;
     if (wait_for_memory(r))
@@ -569,8 +688,9 @@ static int scan(file_receiver *r, int *pending)
         if (rc == 0)
             globfree(&g);
     }
-    if (!atomic_load(&r->stopping))
-        seen_sweep(r->seen); /* a cut-short scan proves nothing */
+    if (!atomic_load(&r->stopping) && seen_sweep(r->seen) > 0) /* a cut-short scan proves nothing */
+        r->state_dirty = 1;
+    save_state(r);
     return atomic_load(&r->stopping) ? -1 : 0;
 }
 
@@ -593,6 +713,20 @@ static int sleep_or_stop(file_receiver *r, int64_t ns)
     return atomic_load(&r->stopping);
 }
 
+/* Sleeps ns, saving acknowledged state every STATE_SAVE_NS meanwhile; 1
+ * if woken to stop. */
+static int wait_saving(file_receiver *r, int64_t ns)
+{
+    while (ns > 0) {
+        int64_t slice = r->storage && ns > STATE_SAVE_NS ? STATE_SAVE_NS : ns;
+        if (sleep_or_stop(r, slice))
+            return 1;
+        save_state(r);
+        ns -= slice;
+    }
+    return 0;
+}
+
 static void *file_receiver_run(void *arg)
 {
     file_receiver *r = arg;
@@ -606,7 +740,7 @@ static void *file_receiver_run(void *arg)
                 break;
             wait = r->min_file_age_ns;
         }
-        if (sleep_or_stop(r, wait))
+        if (wait_saving(r, wait))
             break;
     }
     r->host->log(r->self, PP_LOG_DEBUG, "scanning stopped files_known=%zu", seen_count(r->seen));
@@ -621,6 +755,8 @@ static int file_receiver_start(void *state)
     if (before) {
         seen_free(r->seen);
         r->seen = before;
+    } else if (r->storage) { /* a start: what an earlier run finished */
+        load_state(r);
     }
     r->m_read =
         h->metric(r->self, "file_receiver_files_total",
@@ -648,6 +784,7 @@ static void file_receiver_stop(void *state, int64_t deadline_ns)
     pthread_mutex_unlock(&r->lock);
     pthread_join(r->thread, NULL);
     r->started = 0;
+    save_state(r);
     seen_park(r->id, r->seen); /* for a successor after a reload */
     r->seen = NULL;
 }

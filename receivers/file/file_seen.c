@@ -15,6 +15,7 @@ typedef struct seen_entry {
     char *path;
     seen_version version;
     unsigned scan; /* the scan that last marked it */
+    int finished;
     struct seen_entry *next;
 } seen_entry;
 
@@ -70,6 +71,11 @@ static seen_entry *seen_find(const seen_set *s, const char *path)
     return e;
 }
 
+static int same_version(const seen_version *a, const seen_version *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
+}
+
 void seen_begin_scan(seen_set *s)
 {
     s->scan++;
@@ -81,8 +87,7 @@ int seen_check(seen_set *s, const char *path, const seen_version *v)
     if (!e)
         return 0;
     e->scan = s->scan; /* still on disk: keep it even if it changed */
-    return e->version.ino == v->ino && e->version.size == v->size &&
-           e->version.mtime_ns == v->mtime_ns;
+    return same_version(&e->version, v);
 }
 
 /* Doubles the bucket array; on allocation failure the table stays as it
@@ -124,9 +129,41 @@ int seen_record(seen_set *s, const char *path, const seen_version *v)
         s->buckets[b] = e;
         s->count++;
     }
+    if (!same_version(&e->version, v))
+        e->finished = 0;
     e->version = *v;
     e->scan = s->scan;
     return 0;
+}
+
+int seen_finish(seen_set *s, const char *path, const seen_version *v)
+{
+    seen_entry *e = seen_find(s, path);
+    if (!e || e->finished || !same_version(&e->version, v))
+        return 0;
+    e->finished = 1;
+    return 1;
+}
+
+const char *seen_find_moved(const seen_set *s, const char *path, const seen_version *v,
+                            int *finished)
+{
+    for (size_t i = 0; i < s->n_buckets; i++)
+        for (seen_entry *e = s->buckets[i]; e; e = e->next)
+            if (same_version(&e->version, v) && strcmp(e->path, path) != 0) {
+                *finished = e->finished;
+                return e->path;
+            }
+    return NULL;
+}
+
+void seen_each_finished(const seen_set *s,
+                        void (*fn)(void *arg, const char *path, const seen_version *v), void *arg)
+{
+    for (size_t i = 0; i < s->n_buckets; i++)
+        for (seen_entry *e = s->buckets[i]; e; e = e->next)
+            if (e->finished)
+                fn(arg, e->path, &e->version);
 }
 
 void seen_forget(seen_set *s, const char *path)
@@ -143,8 +180,9 @@ void seen_forget(seen_set *s, const char *path)
     s->count--;
 }
 
-void seen_sweep(seen_set *s)
+size_t seen_sweep(seen_set *s)
 {
+    size_t finished = 0;
     for (size_t i = 0; i < s->n_buckets; i++) {
         seen_entry **link = &s->buckets[i];
         while (*link) {
@@ -154,11 +192,13 @@ void seen_sweep(seen_set *s)
                 continue;
             }
             *link = e->next;
+            finished += e->finished;
             free(e->path);
             free(e);
             s->count--;
         }
     }
+    return finished;
 }
 
 size_t seen_count(const seen_set *s)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 typedef struct seen_version {
+    uint64_t dev;
     uint64_t ino;
     int64_t size;
     int64_t mtime_ns;
@@ -35,9 +36,24 @@ int seen_check(seen_set *s, const char *path, const seen_version *v);
 int seen_record(seen_set *s, const char *path, const seen_version *v);
 /* Forgets one path (its profile was dropped: read it again). */
 void seen_forget(seen_set *s, const char *path);
-/* Forgets the paths the current scan did not mark. */
-void seen_sweep(seen_set *s);
+/* Forgets the paths the current scan did not mark; returns how many of
+ * them were finished (so the saved state changed). */
+size_t seen_sweep(seen_set *s);
 size_t seen_count(const seen_set *s);
+
+/* Finished: its profile was acknowledged by every pipeline (or the file
+ * was bad, and is skipped until rewritten). Only finished entries are
+ * saved across a restart. 1 if `path` is known in version v and was not
+ * finished yet, else 0. */
+int seen_finish(seen_set *s, const char *path, const seen_version *v);
+/* A rotated file: the path of an entry in exactly version v (same device,
+ * inode, size and mtime) under another name, and whether it is finished;
+ * NULL if none. Linear in the set: called only for paths not known. */
+const char *seen_find_moved(const seen_set *s, const char *path, const seen_version *v,
+                            int *finished);
+/* Calls fn for every finished entry. */
+void seen_each_finished(const seen_set *s,
+                        void (*fn)(void *arg, const char *path, const seen_version *v), void *arg);
 
 /* Hand-over across a config reload: an instance parks its set under its
  * component id when it stops, and the next instance with that id adopts

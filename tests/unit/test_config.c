@@ -1395,6 +1395,54 @@ static void test_truncated_inputs(void **state)
     }
 }
 
+/* config_same: what a reload uses to keep a component running. */
+static const pp_config *receiver_node(config *c)
+{
+    assert_non_null(c);
+    assert_int_equal(c->n_errors, 0);
+    config_component *r = config_find_kind(c, PP_RECEIVER, "file");
+    assert_non_null(r);
+    return r->node;
+}
+
+static config *with_receiver(const char *options)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "receivers:\n  file:\n%s"
+             "exporters:\n  file: {directory: /tmp/x}\n"
+             "service:\n  pipelines:\n    profiles: {receivers: [file], exporters: [file]}\n",
+             options);
+    return config_load_string(text, "t.yaml");
+}
+
+static void test_config_same(void **state)
+{
+    (void)state;
+    setenv("PROFPIPE_TEST_SAME", "/tmp/in/*.pb.gz", 1);
+    config *a = with_receiver("    include: [\"/tmp/in/*.pb.gz\"]\n    poll_interval: 1s\n");
+    config *b = with_receiver("    include:\n      - \"${env:PROFPIPE_TEST_SAME}\"\n"
+                              "    poll_interval: 1s   # the same, written otherwise\n");
+    config *value = with_receiver("    include: [\"/tmp/in/*.pb.gz\"]\n    poll_interval: 2s\n");
+    config *more = with_receiver("    include: [\"/tmp/in/*.pb.gz\", \"/x\"]\n"
+                                 "    poll_interval: 1s\n");
+    config *order = with_receiver("    poll_interval: 1s\n    include: [\"/tmp/in/*.pb.gz\"]\n");
+    config *file = with_receiver("    include: [\"/tmp/in/*.pb.gz\"]\n    poll_interval: 1s\n"
+                                 "    labels: {a_file: x}\n");
+    assert_true(config_same(receiver_node(a), receiver_node(b)));
+    assert_false(config_same(receiver_node(a), receiver_node(value)));
+    assert_false(config_same(receiver_node(a), receiver_node(more)));
+    assert_false(config_same(receiver_node(a), receiver_node(order)));
+    assert_false(config_reads_files(receiver_node(a)));
+    assert_true(config_reads_files(receiver_node(file)));
+    config_free(a);
+    config_free(b);
+    config_free(value);
+    config_free(more);
+    config_free(order);
+    config_free(file);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1429,6 +1477,7 @@ int main(void)
         cmocka_unit_test(test_print_options),
         cmocka_unit_test(test_concurrent_reads),
         cmocka_unit_test(test_truncated_inputs),
+        cmocka_unit_test(test_config_same),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

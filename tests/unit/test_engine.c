@@ -329,7 +329,7 @@ static void test_given_up_profiles_are_lost_in_ack(void **state)
     always_failing_calls = 0;
     pp_batch *b = batch_of(2, 10);
     batch_set_ack(b, on_ack, NULL);
-    assert_int_equal(exporter_enqueue(e, b), 0);
+    assert_int_equal(exporter_enqueue(e, b, NULL), 0);
     exporter_rt_finish(e);
     assert_int_equal(always_failing_calls, 1); /* no retry when disabled */
     assert_int_equal(acks, 1);

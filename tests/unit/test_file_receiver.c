@@ -19,6 +19,7 @@
 #include "harness.h"
 #include "unit_support.h"
 #include "../../receivers/file/file_seen.h"
+#include "../../receivers/file/file_state.h"
 
 extern const pp_component pp_receiver_file;
 
@@ -134,7 +135,7 @@ static void test_seen_set(void **state)
 {
     (void)state;
     seen_set *s = seen_new();
-    seen_version v1 = {1, 100, 1000}, v2 = {1, 100, 2000};
+    seen_version v1 = {7, 1, 100, 1000}, v2 = {7, 1, 100, 2000};
     char path[32];
     seen_begin_scan(s);
     for (int i = 0; i < 500; i++) { /* past several doublings */
@@ -467,12 +468,199 @@ static void test_hand_over_survives_destroy(void **state)
     harness_free(again);
 }
 
+/* ---------------------------------------------------------------- */
+/* State across restarts (storage)                                   */
+/* ---------------------------------------------------------------- */
+
+static const char *service_of(pp_batch *b)
+{
+    const pp_host *h = harness_host();
+    return h->label_get(h->batch_get(b, 0), "service_name");
+}
+
+/* What a new process would have: nothing parked from a run before. */
+static void forget_parked(void)
+{
+    seen_free(seen_adopt("file"));
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void test_state_resumes_after_restart(void **state)
+{
+    (void)state;
+    const pp_host *h = harness_host();
+    put_cpu("a.cpu.pb.gz", 1, 5);
+    put_cpu("b.cpu.pb.gz", 2, 5);
+    put_cpu("c.cpu.pb.gz", 3, 5);
+    forget_parked();
+    harness *hs =
+        receiver("include: [\"%s/*.pb.gz\"]\nmin_file_age: 0s\nstorage: %s/state", tmpdir, tmpdir);
+    pp_batch *held = NULL;
+    for (int i = 0; i < 3; i++) {
+        pp_batch *b = next(hs);
+        if (strcmp(service_of(b), "c") == 0)
+            held = b; /* read, not acknowledged: in flight when "killed" */
+        else
+            h->batch_unref(b); /* acknowledged */
+    }
+    assert_non_null(held);
+    harness_free(hs);
+    forget_parked();
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/state/file.state", tmpdir);
+    const char *text = slurp(path);
+    assert_non_null(strstr(text, FILE_STATE_HEADER));
+    assert_non_null(strstr(text, "/a.cpu.pb.gz\n"));
+    assert_non_null(strstr(text, "/b.cpu.pb.gz\n"));
+    assert_null(strstr(text, "/c.cpu.pb.gz"));
+
+    /* b rewritten in place (same inode), a rotated to a2 */
+    char from[512], to[512];
+    snprintf(from, sizeof from, "%s/b.cpu.pb.gz", tmpdir);
+    struct stat before, after;
+    assert_int_equal(stat(from, &before), 0);
+    uint8_t *gz;
+    size_t len;
+    profile_bytes("cpu", "nanoseconds", 123456789, &gz, &len);
+    FILE *f = fopen(from, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fwrite(gz, 1, len, f), len);
+    assert_int_equal(ftruncate(fileno(f), (off_t)len), 0);
+    fclose(f);
+    free(gz);
+    struct timeval tv[2];
+    gettimeofday(&tv[0], NULL);
+    tv[0].tv_sec -= 3;
+    tv[1] = tv[0];
+    assert_int_equal(utimes(from, tv), 0);
+    assert_int_equal(stat(from, &after), 0);
+    assert_int_equal(before.st_ino, after.st_ino);
+    snprintf(from, sizeof from, "%s/a.cpu.pb.gz", tmpdir);
+    snprintf(to, sizeof to, "%s/a2.cpu.pb.gz", tmpdir);
+    assert_int_equal(rename(from, to), 0);
+
+    hs = receiver("include: [\"%s/*.pb.gz\"]\nmin_file_age: 0s\nstorage: %s/state", tmpdir, tmpdir);
+    int seen_b = 0, seen_c = 0;
+    for (int i = 0; i < 2; i++) {
+        pp_batch *b = next(hs);
+        seen_b += strcmp(service_of(b), "b") == 0;
+        seen_c += strcmp(service_of(b), "c") == 0;
+        h->batch_unref(b);
+    }
+    assert_int_equal(seen_b, 1);
+    assert_int_equal(seen_c, 1);
+    assert_null(harness_wait_emit(hs, NO_EMIT_MS)); /* not a2: it is a, renamed */
+    harness_free(hs);
+    forget_parked();
+    h->batch_unref(held);
+    text = slurp(path);
+    assert_non_null(strstr(text, "/a2.cpu.pb.gz\n"));
+    assert_non_null(strstr(text, "/c.cpu.pb.gz\n"));
+    assert_null(strstr(text, "/a.cpu.pb.gz"));
+}
+
+static const char state_text[] =
+    FILE_STATE_HEADER "2049 131 4096 1700000000123456789 /var/x/a.pb.gz\n"
+                      "2049 132 17 1700000000000000001 rel/b c.pb.gz\n"
+                      "0 0 0 0 /z\n";
+
+static void test_state_text_round_trip(void **state)
+{
+    (void)state;
+    char err[256];
+    seen_set *s = seen_new();
+    assert_int_equal(file_state_parse(state_text, strlen(state_text), s, err, sizeof err), 0);
+    assert_int_equal(seen_count(s), 3);
+    seen_version v = {2049, 132, 17, 1700000000000000001LL};
+    seen_begin_scan(s);
+    assert_true(seen_check(s, "rel/b c.pb.gz", &v));
+    size_t len;
+    char *text = file_state_format(s, &len);
+    seen_set *again = seen_new();
+    assert_int_equal(file_state_parse(text, len, again, err, sizeof err), 0);
+    assert_int_equal(seen_count(again), 3);
+    seen_begin_scan(again);
+    assert_true(seen_check(again, "rel/b c.pb.gz", &v));
+    free(text);
+    seen_free(again);
+    seen_free(s);
+}
+
+static void expect_bad(const char *text, const char *want)
+{
+    char err[256];
+    seen_set *s = seen_new();
+    assert_int_equal(file_state_parse(text, strlen(text), s, err, sizeof err), -1);
+    if (!strstr(err, want))
+        fail_msg("error \"%s\" does not say \"%s\"", err, want);
+    seen_free(s);
+}
+
+static void test_state_text_errors_name_the_line(void **state)
+{
+    (void)state;
+    expect_bad("", "line 1: not a profpipe file receiver state");
+    expect_bad("profpipe-file-receiver-state 2\n", "line 1:");
+    expect_bad(FILE_STATE_HEADER "1 2 3 4 /a\n1 x 3 4 /b\n", "line 3: bad inode");
+    expect_bad(FILE_STATE_HEADER "1 2 3 4 /a", "line 2: cut short");
+    expect_bad(FILE_STATE_HEADER "1 2 3 4 \n", "line 2: bad path");
+    expect_bad(FILE_STATE_HEADER "99999999999999999999 2 3 4 /a\n", "line 2: bad device");
+    expect_bad(FILE_STATE_HEADER "1 2 9223372036854775808 4 /a\n", "line 2: bad size");
+    expect_bad(FILE_STATE_HEADER "1 2 3 -4 /a\n", "line 2: bad mtime");
+}
+
+/* Truncated and mutated state files: parsed or refused with a line, never
+ * a crash or a read past the end (ASan). */
+static void test_state_text_fuzz(void **state)
+{
+    (void)state;
+    char err[256];
+    size_t n = strlen(state_text);
+    for (size_t cut = 0; cut <= n; cut++) {
+        char *copy = malloc(cut ? cut : 1);
+        memcpy(copy, state_text, cut);
+        seen_set *s = seen_new();
+        int rc = file_state_parse(copy, cut, s, err, sizeof err);
+        assert_true(rc == 0 || strncmp(err, "line ", 5) == 0);
+        seen_free(s);
+        free(copy);
+    }
+    unsigned seed = 15;
+    for (int round = 0; round < 20000; round++) {
+        char *copy = malloc(n);
+        memcpy(copy, state_text, n);
+        for (int k = 0; k < 1 + round % 4; k++)
+            copy[(size_t)rand_r(&seed) % n] = (char)(rand_r(&seed) & 0xff);
+        seen_set *s = seen_new();
+        int rc = file_state_parse(copy, n, s, err, sizeof err);
+        assert_true(rc == 0 || strncmp(err, "line ", 5) == 0);
+        assert_true(seen_count(s) <= 3);
+        seen_free(s);
+        free(copy);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seen_set),
         cmocka_unit_test(test_options),
+        cmocka_unit_test(test_state_text_round_trip),
+        cmocka_unit_test(test_state_text_errors_name_the_line),
+        cmocka_unit_test(test_state_text_fuzz),
 #define DIR_TEST(t) cmocka_unit_test_setup_teardown(t, setup_dir, remove_dir)
+        DIR_TEST(test_state_resumes_after_restart),
         DIR_TEST(test_reads_gzip_and_plain_with_labels),
         DIR_TEST(test_bad_files_moved_never_emitted),
         DIR_TEST(test_exclude_and_overrides),

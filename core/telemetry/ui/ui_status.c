@@ -358,14 +358,12 @@ static void write_pipelines(FILE *out, const service *s)
         fprintf(out, ",\"receivers\":[");
         int first = 1;
         for (size_t r = 0; r < nr; r++) {
-            for (size_t k = 0; k < rs[r]->n_pipelines; k++) {
-                if (rs[r]->pipelines[k] != p)
-                    continue;
-                if (!first)
-                    fputc(',', out);
-                json_str(out, rs[r]->id);
-                first = 0;
-            }
+            if (!instance_feeds(rs[r], p))
+                continue;
+            if (!first)
+                fputc(',', out);
+            json_str(out, rs[r]->id);
+            first = 0;
         }
         fputc(']', out);
         write_ids(out, "processors", p->processors, p->n_processors);
