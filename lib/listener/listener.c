@@ -457,15 +457,15 @@ static int is_loopback(const struct sockaddr *sa)
     return 0;
 }
 
-static void warn_if_exposed(listener *l, const struct sockaddr *sa)
+static void warn_if_exposed(listener *l, const char *name, const struct sockaddr *sa)
 {
     const listener_config *cfg = l->cfg;
     if (is_loopback(sa) || cfg->cert_file || cfg->username || cfg->bearer_token)
         return;
     l->h->log(l->self, PP_LOG_WARN,
-              "listening on %s:%s, beyond loopback, with neither auth nor TLS: anyone who can "
+              "%s listening on %s:%s, beyond loopback, with neither auth nor TLS: anyone who can "
               "reach it can use it (set basic_auth or bearer_token, tls, allowed_networks)",
-              cfg->host, cfg->port);
+              name, cfg->host, cfg->port);
 }
 
 static struct MHD_Daemon *start_daemon(listener *l, const struct addrinfo *ai)
@@ -539,7 +539,7 @@ listener *listener_start(const pp_host *h, pp_instance *self, const char *name,
     make_metrics(l, name);
     l->daemon = start_daemon(l, ai);
     if (l->daemon)
-        warn_if_exposed(l, ai->ai_addr);
+        warn_if_exposed(l, name, ai->ai_addr);
     freeaddrinfo(ai);
     if (!l->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%s%s", cfg->host, cfg->port,

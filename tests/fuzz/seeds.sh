@@ -9,8 +9,8 @@
 #   symbols, and its debug file); the .gopclntab of the profgen Go binary
 #   (stripped) seeds the perf_gopclntab target;
 # - JFR recordings: the async-profiler shaped one the unit tests write
-#   (tests/unit/jfr_writer.h) and, when java is installed, a short JDK
-#   Flight Recorder recording of a small program.
+#   (tests/unit/jfr_writer.h) and, when a JDK is installed, a short JDK
+#   Flight Recorder recording of a small program (about 120 KB).
 # Usage: seeds.sh FUZZ_SEEDS_BINARY OUT
 set -euo pipefail
 seeds_bin=$1
@@ -53,22 +53,55 @@ objcopy --only-keep-debug "$work/tiny" "$out/perf_elf/tiny.debug"
 objcopy -O binary --only-section=.gopclntab "$work/profgen.s" "$work/gopclntab"
 "$seeds_bin" gopclntab "$out" "$work/gopclntab"
 
-# 4. JFR recordings
+# 4. JFR recordings. The JDK one is kept small (about 120 KB, most of it
+# the JDK's metadata event) so that it fits the target's -max_len: a
+# compiled class (no source launcher, whose compiler would fill the
+# constant pools) recorded with only the events the reader converts
+# (execution samples, allocations, monitor enter, park), the settings and
+# a few events it skips (CPU load, JVM information, GC).
 jdk=()
-if command -v java >/dev/null 2>&1; then
+if command -v javac >/dev/null 2>&1 && command -v java >/dev/null 2>&1; then
   mkdir -p "$work/java"
   cat >"$work/java/Spin.java" <<'JAVA'
+import java.util.concurrent.locks.LockSupport;
 public class Spin {
+    static final Object lock = new Object();
     static long work(long n) { long s = 0; for (long i = 0; i < n; i++) s += i % 7; return s; }
-    public static void main(String[] a) {
-        long end = System.nanoTime() + 1_500_000_000L, s = 0;
-        while (System.nanoTime() < end) { s += work(100_000); StringBuilder b = new StringBuilder(); b.append(s); }
-        System.out.println(s);
+    // deeper than the recorder's 64 frames: truncated stack traces
+    static long deep(int d, long n) { return d == 0 ? work(n) : deep(d - 1, n) + 1; }
+    public static void main(String[] a) throws Exception {
+        long end = System.nanoTime() + 800_000_000L;
+        Runnable r = () -> {
+            long s = 0, n = 0;
+            while (System.nanoTime() < end) {
+                synchronized (lock) { s += n % 2 == 0 ? work(400_000) : deep(80, 400_000); }
+                StringBuilder b = new StringBuilder(); b.append(s); if (n % 20 == 0) System.gc();
+                if (++n % 50 == 0) LockSupport.parkNanos(2_000_000);
+            }
+            System.out.println(s);
+        };
+        Thread t = new Thread(r); t.start(); r.run(); t.join();
     }
 }
 JAVA
-  if (cd "$work/java" && timeout 120 java -XX:StartFlightRecording=filename=jdk.jfr,settings=profile \
-        Spin.java >/dev/null 2>&1) && [ -s "$work/java/jdk.jfr" ]; then
+  cat >"$work/java/seed.jfc" <<'JFC'
+<?xml version="1.0" encoding="UTF-8"?>
+<configuration version="2.0" label="profpipe fuzz seed">
+  <event name="jdk.ExecutionSample"><setting name="enabled">true</setting><setting name="period">10 ms</setting></event>
+  <event name="jdk.ObjectAllocationInNewTLAB"><setting name="enabled">true</setting><setting name="stackTrace">true</setting></event>
+  <event name="jdk.ObjectAllocationOutsideTLAB"><setting name="enabled">true</setting><setting name="stackTrace">true</setting></event>
+  <event name="jdk.ObjectAllocationSample"><setting name="enabled">true</setting><setting name="throttle">100/s</setting><setting name="stackTrace">true</setting></event>
+  <event name="jdk.JavaMonitorEnter"><setting name="enabled">true</setting><setting name="threshold">0 ms</setting><setting name="stackTrace">true</setting></event>
+  <event name="jdk.ThreadPark"><setting name="enabled">true</setting><setting name="threshold">1 ms</setting><setting name="stackTrace">true</setting></event>
+  <event name="jdk.ActiveSetting"><setting name="enabled">true</setting></event>
+  <event name="jdk.CPULoad"><setting name="enabled">true</setting><setting name="period">100 ms</setting></event>
+  <event name="jdk.JVMInformation"><setting name="enabled">true</setting><setting name="period">beginChunk</setting></event>
+  <event name="jdk.GarbageCollection"><setting name="enabled">true</setting><setting name="threshold">0 ms</setting></event>
+</configuration>
+JFC
+  if (cd "$work/java" && timeout 120 javac Spin.java &&
+      timeout 120 java -XX:StartFlightRecording=filename=jdk.jfr,settings="$work/java/seed.jfc" \
+        Spin >/dev/null 2>&1) && [ -s "$work/java/jdk.jfr" ]; then
     jdk=("$work/java/jdk.jfr")
   fi
 fi
