@@ -31,7 +31,7 @@ static const pp_kind section_kinds[] = {PP_RECEIVER, PP_PROCESSOR, PP_EXPORTER};
  * checked the types first, so cfg_fill only stores). */
 typedef struct telemetry_settings {
     const char *address;
-    const char *log_level;
+    int log_level; /* a pp_log_level: log_level_names is in its order */
 } telemetry_settings;
 
 typedef struct ui_settings {
@@ -56,16 +56,19 @@ typedef struct service_settings {
 typedef struct pipeline_settings {
     const pp_config *lists[N_SECTIONS]; /* in section_kinds' order */
     int64_t queue_size;
-    const char *full_policy;
+    int full_policy; /* a queue_policy: full_policy_names is in its order */
 } pipeline_settings;
+
+/* pp_log_level order */
+static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
 
 static const pp_option telemetry_options[] = {
     {"address", PP_OPT_STRING, "127.0.0.1:8888",
      "host:port of the /metrics and /healthz server; \"\" disables it", 0, NULL,
      PP_FIELD(telemetry_settings, address)},
     LISTENER_OPTIONS("64KiB"),
-    {"log_level", PP_OPT_STRING, "info", "debug, info, warn or error", 0, NULL,
-     PP_FIELD(telemetry_settings, log_level)},
+    {"log_level", PP_OPT_STRING, "info", "the least severe log lines written", 0, NULL,
+     PP_FIELD(telemetry_settings, log_level), .enum_values = log_level_names},
     {0},
 };
 
@@ -97,6 +100,9 @@ static const pp_option memory_limit_options[] = {
     {0},
 };
 
+/* queue_policy order */
+static const char *const full_policy_names[] = {"block", "drop_oldest", NULL};
+
 static const pp_option pipeline_options[] = {
     {"receivers", PP_OPT_STRING_LIST, NULL, "receiver ids feeding the pipeline", 0, NULL,
      PP_FIELD(pipeline_settings, lists[0])},
@@ -106,8 +112,8 @@ static const pp_option pipeline_options[] = {
      PP_FIELD(pipeline_settings, lists[2])},
     {"queue_size", PP_OPT_SIZE, "64MiB", "bound of the pipeline's queue in bytes", 0, NULL,
      PP_FIELD(pipeline_settings, queue_size)},
-    {"full_policy", PP_OPT_STRING, "block", "block or drop_oldest when the queue is full", 0, NULL,
-     PP_FIELD(pipeline_settings, full_policy)},
+    {"full_policy", PP_OPT_STRING, "block", "what a full queue does to the next batch", 0, NULL,
+     PP_FIELD(pipeline_settings, full_policy), .enum_values = full_policy_names},
     {0},
 };
 
@@ -126,8 +132,6 @@ static const pp_option service_options[] = {
      memory_limit_options, PP_FIELD(service_settings, memory_limit)},
     {0},
 };
-
-static const char *const log_level_names[] = {"debug", "info", "warn", "error"};
 
 /* ---------------------------------------------------------------- */
 /* Messages                                                          */
@@ -422,17 +426,6 @@ static int pipeline_list(config *c, const pp_config *list, pp_kind kind, char **
     return 0;
 }
 
-/* Rule: full_policy names a queue policy (in the words users know). */
-static void pipeline_policy(config *c, config_pipeline *p, const pp_config *pnode,
-                            const char *policy)
-{
-    if (policy && strcmp(policy, "drop_oldest") == 0)
-        p->policy = QUEUE_DROP_OLDEST;
-    else if (policy && strcmp(policy, "block") != 0)
-        config_report(c, 0, pnode, "full_policy",
-                      "invalid policy \"%s\" (use block or drop_oldest)", policy);
-}
-
 static int pipeline_load(config *c, config_pipeline *p, const pp_config *key, pp_config *pnode)
 {
     if (!(p->name = strdup(key->text)))
@@ -449,7 +442,7 @@ static int pipeline_load(config *c, config_pipeline *p, const pp_config *key, pp
     if (p->n_exporters == 0)
         config_report(c, 0, pnode, NULL, "the pipeline has no exporters");
     p->queue_size = set.queue_size;
-    pipeline_policy(c, p, pnode, set.full_policy);
+    p->policy = (queue_policy)set.full_policy;
     return 0;
 }
 
@@ -518,22 +511,6 @@ static int service_plugins(config *c, const pp_config *list)
     return 0;
 }
 
-/* Rule: log_level names a level (in the words users know). */
-static void telemetry_log_level(config *c, const pp_config *tel, const char *level)
-{
-    c->log_level = PP_LOG_INFO;
-    if (!level)
-        return;
-    for (size_t i = 0; i < sizeof log_level_names / sizeof log_level_names[0]; i++) {
-        if (strcmp(level, log_level_names[i]) == 0) {
-            c->log_level = (pp_log_level)i;
-            return;
-        }
-    }
-    config_report(c, 0, tel, "log_level",
-                  "invalid log level \"%s\" (use debug, info, warn or error)", level);
-}
-
 static int service_telemetry(config *c, const pp_config *service, const telemetry_settings *set)
 {
     const pp_config *tel = cfg_child(service, "telemetry");
@@ -541,7 +518,7 @@ static int service_telemetry(config *c, const pp_config *service, const telemetr
         return -1;
     /* errors are reported into c; the address is set once final */
     listener_config_read(config_host(), tel, NULL, &c->telemetry);
-    telemetry_log_level(c, tel, set->log_level);
+    c->log_level = (pp_log_level)set->log_level;
     return 0;
 }
 
@@ -600,7 +577,7 @@ static int service_load(config *c, pp_config *root, pp_config *service)
     if (pipelines_load(c, service, pipelines) < 0)
         return -1;
     config_check_mapping(service, service_options, NULL);
-    service_settings set = {0};
+    service_settings set = {.telemetry.log_level = PP_LOG_INFO}; /* kept when refused */
     cfg_fill(service, service_options, &set); /* a bad value was reported by the check */
     c->shutdown_timeout_ns = set.shutdown_timeout_ns;
     c->ui_enabled = set.ui.enabled;

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config_internal.h"
 
@@ -110,8 +111,9 @@ int config_option_allowed(const pp_option *o, char *out, size_t len)
 
 static int enum_index(const pp_option *o, const char *text)
 {
+    int any_case = (o->flags & PP_OPT_ENUM_ANY_CASE) != 0;
     for (int i = 0; o->enum_values[i]; i++)
-        if (strcmp(o->enum_values[i], text) == 0)
+        if ((any_case ? strcasecmp : strcmp)(o->enum_values[i], text) == 0)
             return i;
     return -1;
 }

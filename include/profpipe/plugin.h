@@ -117,6 +117,9 @@ typedef enum pp_opt_type {
 /* pp_option.flags */
 #define PP_OPT_MIN_EXCLUSIVE 0x1u /* the value must be > min, not >= min */
 #define PP_OPT_MAX_EXCLUSIVE 0x2u /* the value must be < max, not <= max */
+/* Added in 2.1: enum_values match in any case (Prometheus' relabel actions);
+ * a 2.0 host matches them exactly. */
+#define PP_OPT_ENUM_ANY_CASE 0x4u
 
 /* Where host->cfg_fill stores an option: the offset of a member of the
  * component's config struct and its size, e.g.
@@ -156,7 +159,7 @@ typedef struct pp_option {
      * Inclusive unless flags say otherwise. */
     const char *min;
     const char *max;
-    unsigned flags; /* PP_OPT_MIN_EXCLUSIVE, PP_OPT_MAX_EXCLUSIVE */
+    unsigned flags; /* PP_OPT_MIN_EXCLUSIVE, PP_OPT_MAX_EXCLUSIVE, PP_OPT_ENUM_ANY_CASE */
 } pp_option;
 
 /* A node of the loaded config, with its file position. Borrowed: valid

@@ -45,9 +45,8 @@ static const char *const action_names[] = {
     [ACT_REPLACE] = "replace",     [ACT_KEEP] = "keep",           [ACT_DROP] = "drop",
     [ACT_KEEPEQUAL] = "keepequal", [ACT_DROPEQUAL] = "dropequal", [ACT_HASHMOD] = "hashmod",
     [ACT_LABELMAP] = "labelmap",   [ACT_LABELDROP] = "labeldrop", [ACT_LABELKEEP] = "labelkeep",
-    [ACT_LOWERCASE] = "lowercase", [ACT_UPPERCASE] = "uppercase",
+    [ACT_LOWERCASE] = "lowercase", [ACT_UPPERCASE] = "uppercase", NULL,
 };
-#define N_ACTIONS (sizeof action_names / sizeof action_names[0])
 
 /* Prometheus' DefaultRelabelConfig. */
 #define DEFAULT_SEPARATOR ";"
@@ -72,7 +71,8 @@ struct relabel_rule {
 /* What relabel_rule_options fills for one rule. */
 typedef struct rule_settings {
     const pp_config *source_labels;
-    const char *separator, *regex, *target_label, *replacement, *action;
+    const char *separator, *regex, *target_label, *replacement;
+    int action; /* a relabel_action: action_names is in its order */
     int64_t modulus;
 } rule_settings;
 
@@ -96,7 +96,8 @@ const pp_option relabel_rule_options[] = {
     {"action", PP_OPT_STRING, "replace",
      "replace, keep, drop, keepequal, dropequal, hashmod, labelmap, labeldrop, "
      "labelkeep, lowercase or uppercase (any case, as in Prometheus)",
-     0, NULL, PP_FIELD(rule_settings, action)},
+     0, NULL, PP_FIELD(rule_settings, action), .enum_values = action_names,
+     .flags = PP_OPT_ENUM_ANY_CASE},
     {0},
 };
 
@@ -290,18 +291,6 @@ static int label_template_valid(const char *s)
     return 1;
 }
 
-static int parse_action(const char *s, relabel_action *out)
-{
-    for (size_t i = 0; i < N_ACTIONS; i++) {
-        /* Prometheus accepts the names case-insensitively */
-        if (strcasecmp(s, action_names[i]) == 0) {
-            *out = (relabel_action)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* A template option (replacement, target_label) as cfg_fill read it,
  * read again with cfg_template when written: `$$` reaches
  * expand_template as written, which unescapes it as Go's regexp.Expand
@@ -412,8 +401,7 @@ static int rule_compile(relabel_rule *r, const pp_host *host, const pp_config *i
     rule_settings set = {0};
     if (host->cfg_fill(item, relabel_rule_options, &set) < 0)
         return -1;
-    if (parse_action(set.action, &r->action) != 0)
-        return host->cfg_error(item, "action", "unknown action \"%s\"", set.action);
+    r->action = (relabel_action)set.action;
     if (rule_read_sources(r, host, set.source_labels) != 0)
         return host->cfg_error(item, NULL, "out of memory");
     r->separator = strdup(set.separator);

@@ -83,15 +83,18 @@ typedef struct kafka_receiver_settings {
 
 #define DEFAULT_TOPIC "profiles"
 
+/* librdkafka's auto.offset.reset words */
+static const char *const initial_offset_names[] = {"earliest", "latest", NULL};
+
 static const pp_option kafka_receiver_options[] = {
     {"brokers", PP_OPT_STRING_LIST, NULL, "bootstrap brokers, host:port", 1, NULL},
     {"topics", PP_OPT_STRING_LIST, "[" DEFAULT_TOPIC "]", "topics to consume", 0, NULL,
      PP_FIELD(kafka_receiver_settings, topics)},
     {"group_id", PP_OPT_STRING, "profpipe", "consumer group", 0, NULL,
      PP_FIELD(kafka_receiver_settings, group_id)},
-    {"initial_offset", PP_OPT_STRING, "latest",
-     "where a group without a committed offset starts: earliest or latest", 0, NULL,
-     PP_FIELD(kafka_receiver_settings, initial_offset)},
+    {"initial_offset", PP_OPT_STRING, "latest", "where a group without a committed offset starts",
+     0, NULL, PP_FIELD(kafka_receiver_settings, initial_offset),
+     .enum_values = initial_offset_names},
     {"encoding", PP_OPT_STRING, "pprof",
      "message value: pprof (gzip'd pprof, labels in headers) or pyroscope_push", 0, NULL,
      PP_FIELD(kafka_receiver_settings, encoding), .enum_values = kafka_encoding_names},
@@ -137,16 +140,6 @@ static void make_metrics(kafka_receiver *r)
                                  PP_COUNTER, NULL);
     r->m_in_flight = h->metric(s, "kafka_messages_in_flight",
                                "messages handed on and not yet acknowledged", PP_GAUGE, NULL);
-}
-
-/* Rule: librdkafka's auto.offset.reset words (the message names the
- * value first, as it always has). */
-static int check_initial_offset(const pp_host *h, const pp_config *cfg, const char *initial)
-{
-    if (initial && (strcmp(initial, "earliest") == 0 || strcmp(initial, "latest") == 0))
-        return 0;
-    return h->cfg_error(cfg, "initial_offset", "\"%s\" is not earliest or latest",
-                        initial ? initial : "");
 }
 
 static rd_kafka_conf_t *receiver_conf(kafka_receiver *r, const pp_config *cfg,
@@ -219,10 +212,8 @@ static int kafka_receiver_create(const pp_host *host, pp_instance *self, const p
     const char *dlq = set.dead_letter_file;
     if (dlq != NULL && *dlq != '\0' && (r->dead_letter_path = strdup(dlq)) == NULL)
         bad = -1;
-    if (check_initial_offset(host, cfg, set.initial_offset) < 0) {
-        bad = -1;
-        set.initial_offset = "latest"; /* go on: the consumer properties' errors too */
-    }
+    if (!set.initial_offset) /* refused by cfg_fill: go on, the consumer properties' errors too */
+        set.initial_offset = "latest";
     if ((r->conf = receiver_conf(r, cfg, &set)) == NULL) /* every error, not only the first */
         bad = -1;
     if (bad == 0 && (r->offsets = kafka_offsets_new()) == NULL)

@@ -493,8 +493,8 @@ static void test_service_errors(void **state)
     expect_error(c, "t.yaml:4:21: service: shutdown_timeout: invalid duration \"10\" "
                     "(use e.g. 500ms, 15s, 2m)");
     expect_error(c, "t.yaml:5:12: service: plugins: expected a list, got a scalar");
-    expect_error(c, "t.yaml:7:16: service: telemetry.log_level: invalid log level "
-                    "\"loud\" (use debug, info, warn or error)");
+    expect_error(c, "t.yaml:7:16: service: telemetry.log_level: must be debug, info, warn or "
+                    "error, not \"loud\"");
     expect_error(c, "t.yaml:8:5: service: telemetry.port: unknown option (valid: "
                     "address, max_connections, max_connections_per_ip, read_timeout, "
                     "request_timeout, max_header_size, allowed_networks, tls, basic_auth, "
@@ -505,8 +505,8 @@ static void test_service_errors(void **state)
                     "\"Profiles\" (use type or type/name, e.g. profiles/default)");
     expect_error(c, "t.yaml:15:19: service.pipelines.profiles: queue_size: invalid size "
                     "\"64 MiB\" (use e.g. 512, 64KiB, 10MiB, 1GB)");
-    expect_error(c, "t.yaml:16:20: service.pipelines.profiles: full_policy: invalid "
-                    "policy \"drop_newest\" (use block or drop_oldest)");
+    expect_error(c, "t.yaml:16:20: service.pipelines.profiles: full_policy: must be block or "
+                    "drop_oldest, not \"drop_newest\"");
     expect_error(c, "t.yaml:17:7: service.pipelines.profiles: batch: unknown option "
                     "(valid: receivers, processors, exporters, queue_size, full_policy)");
     assert_int_equal(c->n_errors, 9);

@@ -92,9 +92,9 @@ service:
     profiles: {receivers: [kafka], exporters: [kafka]}
 YAML
 ! "$PROFPIPE" validate -c "$T/bad.yaml" >"$T/bad.out" 2>&1 || fail "bad options validated"
-for want in "bad.yaml:4:[0-9]*: receivers.kafka: initial_offset: \"middle\"" \
+for want in "bad.yaml:4:[0-9]*: receivers.kafka: initial_offset: must be earliest or latest, not \"middle\"" \
   "bad.yaml:5:[0-9]*: receivers.kafka: consumer.bogus.prop: No such configuration property" \
-  "bad.yaml:9:[0-9]*: exporters.kafka: compression: unknown compression \"brotli\"" \
+  "bad.yaml:9:[0-9]*: exporters.kafka: compression: must be none, gzip, snappy, lz4 or zstd, not \"brotli\"" \
   "bad.yaml:10:[0-9]*: exporters.kafka: key: \"series\"" \
   "bad.yaml:11:[0-9]*: exporters.kafka: producer.no.such: No such configuration property"; do
   grep -q "$want" "$T/bad.out" || fail "validate did not report /$want/: $(cat "$T/bad.out")"
