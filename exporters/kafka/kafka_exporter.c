@@ -89,6 +89,7 @@ typedef struct kafka_exporter {
 /* What kafka_exporter_options fills (brokers and producer are read by
  * kafka_conf_build). */
 typedef struct kafka_exporter_settings {
+    const pp_config *brokers, *producer;
     const char *topic;
     int encoding; /* a kafka_encoding */
     const char *key;
@@ -100,7 +101,8 @@ typedef struct kafka_exporter_settings {
 static const char *const compression_names[] = {"none", "gzip", "snappy", "lz4", "zstd", NULL};
 
 static const pp_option kafka_exporter_options[] = {
-    {"brokers", PP_OPT_STRING_LIST, NULL, "bootstrap brokers, host:port", 1, NULL},
+    {"brokers", PP_OPT_STRING_LIST, NULL, "bootstrap brokers, host:port", 1, NULL,
+     PP_FIELD(kafka_exporter_settings, brokers)},
     {"topic", PP_OPT_STRING, "profiles", "topic to produce to", 0, NULL,
      PP_FIELD(kafka_exporter_settings, topic)},
     {"encoding", PP_OPT_STRING, "pprof",
@@ -120,7 +122,8 @@ static const pp_option kafka_exporter_options[] = {
      PP_FIELD(kafka_exporter_settings, max_message_bytes), .min = "0",
      .flags = PP_OPT_MIN_EXCLUSIVE},
     {"producer", PP_OPT_STRING_MAP, NULL,
-     "raw librdkafka producer properties (TLS, SASL, tuning), passed through", 0, NULL},
+     "raw librdkafka producer properties (TLS, SASL, tuning), passed through", 0, NULL,
+     PP_FIELD(kafka_exporter_settings, producer)},
     {0},
 };
 
@@ -174,8 +177,9 @@ static void make_metrics(kafka_exporter *e)
 
 /* Builds the producer's configuration from the options; reports errors. */
 static rd_kafka_conf_t *exporter_conf(kafka_exporter *e, const pp_config *cfg,
-                                      const char *compression)
+                                      const kafka_exporter_settings *set)
 {
+    const char *compression = set->compression;
     char timeout_ms[DECIMAL_MAX], max_bytes[DECIMAL_MAX];
     snprintf(timeout_ms, sizeof timeout_ms, "%" PRId64, e->timeout_ns / NS_PER_MS);
     snprintf(max_bytes, sizeof max_bytes, "%" PRId64,
@@ -196,7 +200,7 @@ static rd_kafka_conf_t *exporter_conf(kafka_exporter *e, const pp_config *cfg,
         "murmur2_random",
         NULL,
     };
-    rd_kafka_conf_t *conf = kafka_conf_build(&e->ctx, cfg, "brokers", "producer", defaults);
+    rd_kafka_conf_t *conf = kafka_conf_build(&e->ctx, cfg, set->brokers, set->producer, defaults);
     if (conf == NULL)
         return NULL;
     rd_kafka_conf_set_dr_msg_cb(conf, delivery_cb);
@@ -233,7 +237,7 @@ static int kafka_exporter_create(const pp_host *host, pp_instance *self, const p
         bad = -1;
     if (set.key && parse_key(e, cfg, set.key) != 0)
         bad = -1;
-    if ((e->conf = exporter_conf(e, cfg, set.compression)) == NULL) /* its errors too */
+    if ((e->conf = exporter_conf(e, cfg, &set)) == NULL) /* its errors too */
         bad = -1;
     if (bad) {
         exporter_free(e);

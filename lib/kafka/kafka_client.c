@@ -58,11 +58,11 @@ static int conf_set(kafka_client_ctx *ctx, const pp_config *node, const char *ke
     return ctx->host->cfg_error(node, key, "%s", errstr);
 }
 
-static int set_brokers(kafka_client_ctx *ctx, const pp_config *cfg, const char *key,
+static int set_brokers(kafka_client_ctx *ctx, const pp_config *cfg, const pp_config *list,
                        rd_kafka_conf_t *conf)
 {
     const pp_host *h = ctx->host;
-    const pp_config *list = h->cfg_child(cfg, key);
+    const char *key = "brokers";
     char brokers[KAFKA_BROKERS_MAX] = "";
     size_t used = 0, n = list ? h->cfg_count(list) : 0;
     if (n == 0)
@@ -80,16 +80,15 @@ static int set_brokers(kafka_client_ctx *ctx, const pp_config *cfg, const char *
 }
 
 rd_kafka_conf_t *kafka_conf_build(kafka_client_ctx *ctx, const pp_config *cfg,
-                                  const char *brokers_key, const char *props_key,
+                                  const pp_config *brokers, const pp_config *props,
                                   const char *const *defaults)
 {
     const pp_host *h = ctx->host;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    int bad = set_brokers(ctx, cfg, brokers_key, conf) != 0;
+    int bad = set_brokers(ctx, cfg, brokers, conf) != 0;
     for (size_t i = 0; defaults[i] != NULL; i += 2)
         bad |= conf_set(ctx, cfg, NULL, conf, defaults[i], defaults[i + 1]) != 0;
 
-    const pp_config *props = h->cfg_child(cfg, props_key);
     size_t n = props ? h->cfg_count(props) : 0;
     for (size_t i = 0; i < n; i++) {
         const char *name = h->cfg_key(props, i);
@@ -103,18 +102,6 @@ rd_kafka_conf_t *kafka_conf_build(kafka_client_ctx *ctx, const pp_config *cfg,
     rd_kafka_conf_set_opaque(conf, ctx);
     rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
     return conf;
-}
-
-int kafka_conf_user_sets(const kafka_client_ctx *ctx, const pp_config *cfg, const char *props_key,
-                         const char *name)
-{
-    const pp_host *h = ctx->host;
-    const pp_config *props = h->cfg_child(cfg, props_key);
-    size_t n = props ? h->cfg_count(props) : 0;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(h->cfg_key(props, i), name) == 0)
-            return 1;
-    return 0;
 }
 
 int kafka_parse_int64(const void *text, size_t len, int64_t *out)

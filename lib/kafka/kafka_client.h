@@ -42,19 +42,16 @@ typedef struct kafka_client_ctx {
     pp_instance *self;
 } kafka_client_ctx;
 
-/* Builds a configuration: bootstrap.servers from the string list at
- * cfg[brokers_key], then `defaults` (name, value pairs ending with NULL),
- * then the raw properties of the map at cfg[props_key]. Every error is
- * reported with host->cfg_error at the key concerned. The ctx is set as
- * opaque and the log callback installed. Returns a configuration the caller
- * owns, or NULL. */
+/* Builds a configuration: bootstrap.servers from `brokers` (the string
+ * list the component's table filled from cfg's `brokers` option), then
+ * `defaults` (name, value pairs ending with NULL), then the raw properties
+ * of the map `props` (NULL: none). Every error is reported with
+ * host->cfg_error at the key concerned. The ctx is set as opaque and the
+ * log callback installed. Returns a configuration the caller owns, or
+ * NULL. */
 rd_kafka_conf_t *kafka_conf_build(kafka_client_ctx *ctx, const pp_config *cfg,
-                                  const char *brokers_key, const char *props_key,
+                                  const pp_config *brokers, const pp_config *props,
                                   const char *const *defaults);
-
-/* True when the raw property map at cfg[props_key] sets `name`. */
-int kafka_conf_user_sets(const kafka_client_ctx *ctx, const pp_config *cfg, const char *props_key,
-                         const char *name);
 
 /* Parses a decimal int64 header value; 0, or -1 if it is not one. */
 int kafka_parse_int64(const void *text, size_t len, int64_t *out);

@@ -74,6 +74,7 @@ typedef struct kafka_receiver {
 /* What kafka_receiver_options fills (brokers and consumer are read by
  * kafka_conf_build). */
 typedef struct kafka_receiver_settings {
+    const pp_config *brokers, *consumer;
     const pp_config *topics;
     const char *group_id;
     const char *initial_offset; /* earliest or latest, as librdkafka spells them */
@@ -87,7 +88,8 @@ typedef struct kafka_receiver_settings {
 static const char *const initial_offset_names[] = {"earliest", "latest", NULL};
 
 static const pp_option kafka_receiver_options[] = {
-    {"brokers", PP_OPT_STRING_LIST, NULL, "bootstrap brokers, host:port", 1, NULL},
+    {"brokers", PP_OPT_STRING_LIST, NULL, "bootstrap brokers, host:port", 1, NULL,
+     PP_FIELD(kafka_receiver_settings, brokers)},
     {"topics", PP_OPT_STRING_LIST, "[" DEFAULT_TOPIC "]", "topics to consume", 0, NULL,
      PP_FIELD(kafka_receiver_settings, topics)},
     {"group_id", PP_OPT_STRING, "profpipe", "consumer group", 0, NULL,
@@ -99,7 +101,8 @@ static const pp_option kafka_receiver_options[] = {
      "message value: pprof (gzip'd pprof, labels in headers) or pyroscope_push", 0, NULL,
      PP_FIELD(kafka_receiver_settings, encoding), .enum_values = kafka_encoding_names},
     {"consumer", PP_OPT_STRING_MAP, NULL,
-     "raw librdkafka consumer properties (TLS, SASL, timeouts), passed through", 0, NULL},
+     "raw librdkafka consumer properties (TLS, SASL, timeouts), passed through", 0, NULL,
+     PP_FIELD(kafka_receiver_settings, consumer)},
     {"dead_letter_file", PP_OPT_STRING, NULL,
      "append undecodable messages here as JSON lines (value in base64)", 0, NULL,
      PP_FIELD(kafka_receiver_settings, dead_letter_file)},
@@ -149,7 +152,7 @@ static rd_kafka_conf_t *receiver_conf(kafka_receiver *r, const pp_config *cfg,
         "group.id", set->group_id,       "enable.auto.commit", "false", "enable.auto.offset.store",
         "false",    "auto.offset.reset", set->initial_offset,  NULL,
     };
-    rd_kafka_conf_t *conf = kafka_conf_build(&r->ctx, cfg, "brokers", "consumer", defaults);
+    rd_kafka_conf_t *conf = kafka_conf_build(&r->ctx, cfg, set->brokers, set->consumer, defaults);
     if (conf == NULL)
         return NULL;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
