@@ -26,6 +26,7 @@ exporters:
     directory: $T/out
     fsync: true
 service:
+  telemetry: {address: ""} # no listener: nothing else on the machine can take its port
   pipelines:
     profiles:
       receivers: [file]
