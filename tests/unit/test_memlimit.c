@@ -74,8 +74,8 @@ static void write_file(const char *path, const char *text)
 static void test_total_from_cgroup(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/memlimit-test.XXXXXX", path[512], proc[512];
-    assert_non_null(mkdtemp(dir));
+    char dir[256], path[512], proc[512];
+    assert_int_equal(unit_make_tmpdir(dir, sizeof dir, "memlimit-test"), 0);
     uint64_t machine = 16384 * MIB;
     snprintf(proc, sizeof proc, "%s/cgroup", dir);
     /* v2: the process's own cgroup's memory.max */
@@ -115,9 +115,7 @@ static void test_total_from_cgroup(void **state)
     uint64_t total = memsize_total();
     assert_true(total > 16 * MIB);
     assert_true(memlimit_rss() > 0 && memlimit_rss() < total);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(unit_remove_tmpdir(dir), 0);
 }
 
 static uint64_t fake_rss;
@@ -312,8 +310,8 @@ static void pressure_off(void)
 static void test_file_receiver_waits(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/memlimit-file.XXXXXX", path[600], yaml[800], err[256];
-    assert_non_null(mkdtemp(dir));
+    char dir[256], path[600], yaml[800], err[256];
+    assert_int_equal(unit_make_tmpdir(dir, sizeof dir, "memlimit-file"), 0);
     pp_batch *src = one_profile(1);
     const uint8_t *gz;
     size_t len;
