@@ -62,8 +62,16 @@ page() { curl -sf "http://127.0.0.1:$MP/metrics"; }
 # value NAME{LABELS}: the sample's value on /metrics, or empty
 value() { page | awk -v k="$1" 'index($0, k " ") == 1 { print $2 }'; }
 is() { awk -v a="$(value "$1")" -v b="$2" 'BEGIN { exit !(a != "" && (a - b) * (a - b) < 1e-12 * (b * b + 1)) }'; }
+# what the gateway was given and made of it, for a failure message: the
+# topic's messages (partition, offset, key, headers, size), the
+# exporter's own counters and pprof's samples of the CPU profile
+diag() {
+  printf '\ntopic:\n%s\nexporter:\n%s\npprof -raw samples of cpu.pb.gz:\n%s' \
+    "$(kcat_meta profiles)" "$(page | grep '^profpipe_profile_metrics_')" \
+    "$(go tool pprof -raw "$T/go/cpu.pb.gz" 2>/dev/null | sed -n '/^Samples:/,/^Locations/p')"
+}
 expect() { # series want what
-  wait_for 30 is "$1" "$2" || fail "$1 = '$(value "$1")', want $2 ($3)"
+  wait_for 30 is "$1" "$2" || fail "$1 = '$(value "$1")', want $2 ($3)$(diag)"
 }
 CPU='profile_cpu_seconds_total{service_name="kfk"}'
 FN="profile_function_cpu_seconds_total{service_name=\"kfk\",function=\"$top_fn\"}"
