@@ -41,6 +41,7 @@ typedef struct file_exporter {
     int ready; /* folder made, existing files listed, index open */
     file_index index;
     store_list files;
+    store_names names; /* where each name's `-N` search starts */
     pp_metric *m_bytes, *m_deleted, *m_disk_bytes;
 } file_exporter;
 
@@ -233,7 +234,7 @@ static write_result write_profile(file_exporter *e, pp_profile *p, char *err, si
     snprintf(base, sizeof base, "%lld-%lld-%016llx", (long long)h->profile_from(p),
              (long long)h->profile_until(p), (unsigned long long)h->labels_fingerprint(p));
     if (store_mkdirs(dir, err, errlen) < 0 ||
-        store_write(dir, base, gz, len, e->do_fsync, name, sizeof name, err, errlen) < 0)
+        store_write(&e->names, dir, base, gz, len, e->do_fsync, name, sizeof name, err, errlen) < 0)
         return WRITE_RETRY;
     snprintf(relpath, sizeof relpath, "%s/%s/%s", service, family, name);
     return record(e, p, t, relpath, len, err, errlen);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "fileio.h"
+#include "fnv.h"
 #include "pp_constants.h"
 
 /* How many `-N` variants of one name to try before reporting an error. */
@@ -59,16 +60,28 @@ int store_mkdirs(const char *dir, char *err, size_t errlen)
     }
 }
 
-/* Renames tmp to dir/<base>[-N].pb.gz, never replacing a file. */
-static int publish(const char *tmp, const char *dir, const char *base, char *name, size_t namelen,
-                   char *err, size_t errlen)
+/* The slot of dir/base in names, and its key (never 0). */
+static size_t names_slot(const char *dir, const char *base, uint64_t *key)
+{
+    uint64_t h = fnv1a_str(fnv1a(fnv1a_str(FNV_OFFSET, dir), "/", 1), base);
+    *key = h ? h : 1;
+    return (size_t)(h % STORE_NAME_SLOTS);
+}
+
+/* Renames tmp to dir/<base>[-N].pb.gz, never replacing a file; the
+ * search starts at the suffix names remembers for base. */
+static int publish(store_names *names, const char *tmp, const char *dir, const char *base,
+                   char *name, size_t namelen, char *err, size_t errlen)
 {
     char to[PATH_MAX];
-    for (int i = 0; i < STORE_NAME_TRIES; i++) {
+    uint64_t key = 0;
+    size_t slot = names ? names_slot(dir, base, &key) : 0;
+    uint32_t first = names && names->key[slot] == key ? names->next[slot] : 0;
+    for (uint32_t i = first; i - first < STORE_NAME_TRIES && i < INT32_MAX; i++) {
         if (i == 0)
             snprintf(name, namelen, "%s%s", base, STORE_SUFFIX);
         else
-            snprintf(name, namelen, "%s-%d%s", base, i, STORE_SUFFIX);
+            snprintf(name, namelen, "%s-%u%s", base, (unsigned)i, STORE_SUFFIX);
         snprintf(to, sizeof to, "%s/%s", dir, name);
         int rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, to, RENAME_NOREPLACE);
         if (rc < 0 && (errno == EINVAL || errno == ENOSYS)) {
@@ -78,8 +91,13 @@ static int publish(const char *tmp, const char *dir, const char *base, char *nam
                 continue;
             rc = rename(tmp, to);
         }
-        if (rc == 0)
+        if (rc == 0) {
+            if (names) {
+                names->key[slot] = key;
+                names->next[slot] = i + 1;
+            }
             return 0;
+        }
         if (errno != EEXIST)
             return text_errorf(err, errlen, "rename to %s: %s", to, strerror(errno));
     }
@@ -87,8 +105,8 @@ static int publish(const char *tmp, const char *dir, const char *base, char *nam
     return text_errorf(err, errlen, "no free name for %s in %s", base, dir);
 }
 
-int store_write(const char *dir, const char *base, const void *data, size_t len, int do_fsync,
-                char *name, size_t namelen, char *err, size_t errlen)
+int store_write(store_names *names, const char *dir, const char *base, const void *data, size_t len,
+                int do_fsync, char *name, size_t namelen, char *err, size_t errlen)
 {
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s/%s%s%s", dir, STORE_TMP_PREFIX, base, STORE_SUFFIX);
@@ -107,7 +125,7 @@ int store_write(const char *dir, const char *base, const void *data, size_t len,
         errno = saved;
         return -1;
     }
-    if (publish(tmp, dir, base, name, namelen, err, errlen) < 0) {
+    if (publish(names, tmp, dir, base, name, namelen, err, errlen) < 0) {
         saved = errno;
         unlink(tmp);
         errno = saved;

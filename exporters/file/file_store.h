@@ -30,12 +30,26 @@ int store_join(char *out, size_t outlen, const char *a, const char *b);
 /* mkdir -p. 0, or -1 with the reason in err. */
 int store_mkdirs(const char *dir, char *err, size_t errlen);
 
+/* Where the `-N` search for a free name starts, per folder and base
+ * name: the suffix after the last one this exporter took. Without it the
+ * 3,000th profile with one window and labels would try 3,000 names. A
+ * fixed direct-mapped table of hashed keys (no allocation, bounded): a
+ * name whose slot another took starts from the bare name again, and a
+ * stale or shared slot can only skip names, never reuse one, since the
+ * rename itself refuses to replace a file. */
+#define STORE_NAME_SLOTS 1024
+typedef struct store_names {
+    uint64_t key[STORE_NAME_SLOTS]; /* hash of dir/base; 0 = empty */
+    uint32_t next[STORE_NAME_SLOTS];
+} store_names;
+
 /* Writes data as `dir/<base>.pb.gz` (or `<base>-N.pb.gz` if taken)
  * atomically; with do_fsync, the file and then the folder are synced.
- * Puts the final file name (without dir) in name. 0, or -1 with the
- * reason in err (errno is kept for the caller). */
-int store_write(const char *dir, const char *base, const void *data, size_t len, int do_fsync,
-                char *name, size_t namelen, char *err, size_t errlen);
+ * Puts the final file name (without dir) in name. `names` (or NULL)
+ * remembers the suffixes taken. 0, or -1 with the reason in err (errno
+ * is kept for the caller). */
+int store_write(store_names *names, const char *dir, const char *base, const void *data, size_t len,
+                int do_fsync, char *name, size_t namelen, char *err, size_t errlen);
 
 /* ---- retention ---- */
 

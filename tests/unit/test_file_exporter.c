@@ -197,6 +197,48 @@ static void test_writes_files_and_index(void **state)
     harness_free(hs);
 }
 
+/* store_write with a names table: duplicates take -1, -2, ... and the
+ * search starts after the last suffix taken (a freed `-1` is not taken
+ * again: the table, not a probe from the bare name, chose the name); a
+ * write without the table, or whose slot another name took, probes from
+ * the bare name and still never replaces a file. */
+static void test_duplicate_names_start_after_last(void **state)
+{
+    (void)state;
+    store_names *names = calloc(1, sizeof *names);
+    assert_non_null(names);
+    char name[256], err[256], path[512];
+    const char *base = "1-2-00000000000000aa";
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(
+            store_write(names, tmpdir, base, "x", 1, 0, name, sizeof name, err, sizeof err), 0);
+        char want[256];
+        if (i == 0)
+            snprintf(want, sizeof want, "%s.pb.gz", base);
+        else
+            snprintf(want, sizeof want, "%s-%d.pb.gz", base, i);
+        assert_string_equal(name, want);
+    }
+    snprintf(path, sizeof path, "%s/%s-1.pb.gz", tmpdir, base);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(
+        store_write(names, tmpdir, base, "x", 1, 0, name, sizeof name, err, sizeof err), 0);
+    assert_string_equal(name, "1-2-00000000000000aa-5.pb.gz");
+    /* without the table: the first free name from the bare one */
+    assert_int_equal(store_write(NULL, tmpdir, base, "x", 1, 0, name, sizeof name, err, sizeof err),
+                     0);
+    assert_string_equal(name, "1-2-00000000000000aa-1.pb.gz");
+    /* a stale slot (an earlier suffix) probes up from there: no file is
+     * replaced */
+    memset(names->next, 0, sizeof names->next);
+    for (size_t i = 0; i < STORE_NAME_SLOTS; i++)
+        names->next[i] = names->key[i] ? 2 : 0;
+    assert_int_equal(
+        store_write(names, tmpdir, base, "x", 1, 0, name, sizeof name, err, sizeof err), 0);
+    assert_string_equal(name, "1-2-00000000000000aa-6.pb.gz");
+    free(names);
+}
+
 static void test_written_file_decodes(void **state)
 {
     (void)state;
@@ -409,6 +451,8 @@ int main(void)
         cmocka_unit_test(test_options),
         cmocka_unit_test_setup_teardown(test_writes_files_and_index, setup_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_written_file_decodes, setup_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_duplicate_names_start_after_last, setup_dir,
+                                        remove_dir),
         cmocka_unit_test_setup_teardown(test_retention_by_size_compacts_index, setup_dir,
                                         remove_dir),
         cmocka_unit_test_setup_teardown(test_start_applies_max_age_and_repairs_index, setup_dir,
