@@ -50,12 +50,15 @@ TICK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-# A run of N free consecutive ports.
+# A run of N free consecutive ports, below the kernel's ephemeral range
+# (where outgoing connections of anything else on the machine take
+# ports), and used by no socket at all.
 free_base() { # n
-  local base p
+  local base p top
+  top=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range)
   for _ in $(seq 1 50); do
-    base=$(( 20000 + RANDOM % (40000 - $1) ))
-    p=$(ss -Htln | awk -v lo="$base" -v hi=$((base + $1)) '{n = split($4, a, ":"); if (a[n] >= lo && a[n] < hi) print}' | wc -l)
+    base=$(( 10000 + RANDOM % (top - 10000 - $1 - 1) ))
+    p=$(ss -Htan | awk -v lo="$base" -v hi=$((base + $1 + 1)) '{n = split($4, a, ":"); if (a[n] >= lo && a[n] < hi) print}' | wc -l)
     [ "$p" = 0 ] && { echo "$base"; return 0; }
   done
   return 1
