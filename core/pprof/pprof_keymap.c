@@ -1,7 +1,8 @@
 /* pprof_keymap: see pprof_keymap.h. The table stays at most half full, so
- * probes are short; the hash is FNV-1a (pprof_fnv1a) over the key bytes. */
+ * probes are short; the hash is wordhash.h's, 8 key bytes per step. */
 #include "pprof_keymap.h"
 #include "pprof_internal.h"
+#include "wordhash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 
 static uint64_t key_hash(const void *key, size_t len)
 {
-    return pprof_fnv1a(PPROF_FNV_OFFSET, key, len);
+    return wordhash_finish(wordhash(WORDHASH_SEED, key, len));
 }
 
 int keymap_init(keymap *m, size_t expected)

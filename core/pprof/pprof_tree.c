@@ -10,6 +10,7 @@
  * longer match; a lookup that finds a stale entry rebuilds once too. Go
  * writes ids 1..n in order, so the common case needs no table at all. */
 #include "pprof_internal.h"
+#include "wordhash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -187,7 +188,7 @@ int pprof_str_eq(const pp_pprof *ta, int64_t ia, const pp_pprof *tb, int64_t ib)
 
 static size_t bytes_hash(const char *s, size_t len)
 {
-    return (size_t)pprof_fnv1a(PPROF_FNV_OFFSET, s, len);
+    return (size_t)wordhash_finish(wordhash(WORDHASH_SEED, s, len));
 }
 
 static void intern_insert(intern_map *m, const pp_pprof *t, size_t idx)

@@ -65,7 +65,7 @@ void *profile_alloc(pp_profile *p, size_t size);
 size_t profile_overhead(void);
 
 /* 64-bit FNV-1a, continued from h (start with PPROF_FNV_OFFSET): stable
- * across runs and machines, for fingerprints and hash tables alike. */
+ * across runs and machines, for fingerprints (tables use wordhash.h). */
 #define PPROF_FNV_OFFSET FNV_OFFSET
 uint64_t pprof_fnv1a(uint64_t h, const void *data, size_t len);
 

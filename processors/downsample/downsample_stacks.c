@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fnv.h"
+#include "wordhash.h"
 
 #define TRIE_MIN_SLOTS 1024 /* power of two */
 #define NODE_ROOT UINT32_MAX
@@ -267,7 +267,7 @@ static void location_key(frame_key *k, const pp_host *h, pp_profile *p, const pp
 
 static uint64_t key_hash(const uint8_t *data, size_t len)
 {
-    return fnv1a(FNV_OFFSET, data, len);
+    return wordhash_finish(wordhash(WORDHASH_SEED, data, len));
 }
 
 static void frames_free(frame_index *fi)

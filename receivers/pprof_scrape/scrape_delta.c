@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fnv.h"
+#include "wordhash.h"
 
 /* Cumulative sample types one profile may have (Go has two). */
 #define DELTA_MAX_TYPES 8
@@ -97,32 +97,16 @@ size_t scrape_delta_size(const scrape_delta *d)
     return d->have_prev ? d->prev.n : 0;
 }
 
-/* ---- hashing ---- */
-
-static uint64_t fnv_u64(uint64_t h, uint64_t v)
-{
-    return fnv1a(h, &v, sizeof v);
-}
+/* ---- hashing (wordhash.h: 8 bytes per step) ---- */
 
 /* Every byte of string idx: pprof strings may hold NUL bytes, and two
  * that differ after one are two strings. */
-static uint64_t fnv_str(uint64_t h, const pp_host *host, const pp_pprof *t, int64_t idx)
+static uint64_t hash_str(uint64_t h, const pp_host *host, const pp_pprof *t, int64_t idx)
 {
     int in_range = idx > 0 && (size_t)idx < t->n_strings;
     size_t n = in_range ? host->pprof_string_len(t, idx) : 0;
-    h = fnv_u64(h, n); /* length first: "ab"+"c" differs from "a"+"bc" */
-    return n ? fnv1a(h, t->strings[idx], n) : h;
-}
-
-/* Final avalanche (splitmix64), and never 0 (the empty-slot marker). */
-static uint64_t key_finish(uint64_t h)
-{
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    return h ? h : 1;
+    h = wordhash_u64(h, n); /* length first: "ab"+"c" differs from "a"+"bc" */
+    return n ? wordhash(h, t->strings[idx], n) : h;
 }
 
 /* Go writes ids 1..n in order; use that, ask the host otherwise. */
@@ -147,14 +131,14 @@ static const pp_function *find_function(const pp_host *host, const pp_profile *p
 static uint64_t hash_location(const pp_host *host, const pp_profile *p, const pp_pprof *t,
                               const pp_location *loc)
 {
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = WORDHASH_SEED;
     size_t i;
     if (loc->n_lines == 0)
-        return fnv_u64(fnv_u64(h, KEY_NO_SYMBOL), loc->address);
+        return wordhash_u64(wordhash_u64(h, KEY_NO_SYMBOL), loc->address);
     for (i = 0; i < loc->n_lines; i++) {
         const pp_function *fn = find_function(host, p, t, loc->lines[i].function_id);
-        h = fn ? fnv_str(h, host, t, fn->name) : fnv_u64(h, KEY_NO_SYMBOL);
-        h = fnv_u64(h, (uint64_t)loc->lines[i].line);
+        h = fn ? hash_str(h, host, t, fn->name) : wordhash_u64(h, KEY_NO_SYMBOL);
+        h = wordhash_u64(h, (uint64_t)loc->lines[i].line);
     }
     return h;
 }
@@ -175,32 +159,32 @@ static uint64_t *hash_locations(const pp_host *host, const pp_profile *p, const 
 static uint64_t sample_key(const uint64_t *loc_hashes, const pp_host *host, const pp_profile *p,
                            const pp_pprof *t, const pp_sample *s)
 {
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = WORDHASH_SEED;
     size_t i;
-    h = fnv_u64(h, s->n_location_ids);
+    h = wordhash_u64(h, s->n_location_ids);
     for (i = 0; i < s->n_location_ids; i++) {
         const pp_location *loc = find_location(host, p, t, s->location_ids[i]);
-        h = (h ^ (loc ? loc_hashes[loc - t->locations] : s->location_ids[i])) * FNV_PRIME;
+        h = wordhash_u64(h, loc ? loc_hashes[loc - t->locations] : s->location_ids[i]);
     }
-    h = fnv_u64(h, s->n_labels);
+    h = wordhash_u64(h, s->n_labels);
     for (i = 0; i < s->n_labels; i++) {
-        h = fnv_str(h, host, t, s->labels[i].key);
-        h = fnv_str(h, host, t, s->labels[i].str);
-        h = fnv_u64(h, (uint64_t)s->labels[i].num);
-        h = fnv_str(h, host, t, s->labels[i].num_unit);
+        h = hash_str(h, host, t, s->labels[i].key);
+        h = hash_str(h, host, t, s->labels[i].str);
+        h = wordhash_u64(h, (uint64_t)s->labels[i].num);
+        h = hash_str(h, host, t, s->labels[i].num_unit);
     }
-    return key_finish(h);
+    return wordhash_finish(h);
 }
 
 static uint64_t types_signature(const pp_host *host, const pp_pprof *t)
 {
-    uint64_t h = fnv_u64(FNV_OFFSET, t->n_sample_types);
+    uint64_t h = wordhash_u64(WORDHASH_SEED, t->n_sample_types);
     size_t i;
     for (i = 0; i < t->n_sample_types; i++) {
-        h = fnv_str(h, host, t, t->sample_types[i].type);
-        h = fnv_str(h, host, t, t->sample_types[i].unit);
+        h = hash_str(h, host, t, t->sample_types[i].type);
+        h = hash_str(h, host, t, t->sample_types[i].unit);
     }
-    return key_finish(h);
+    return wordhash_finish(h);
 }
 
 /* ---- the transient table ---- */
