@@ -43,12 +43,13 @@
 #define HTTP_SERVER_ERROR 500
 
 /* What pyro_options fills; the HTTP client options (auth, TLS, proxy,
- * headers) and timeout are read by pyro_read_http. */
+ * headers) are read by pyro_read_http. */
 typedef struct pyro_settings {
     const char *endpoint;
     int api; /* a pyro_api: pyro_apis is in its order */
     const char *tenant_id, *tenant_label;
     const pp_config *external_labels;
+    int64_t timeout_ns;
     pyro_limits limits;
 } pyro_settings;
 
@@ -71,7 +72,8 @@ static const pp_option pyro_options[] = {
      "labels set on every series sent, name: value, replacing a profile's label of that name"
      " (Alloy's pyroscope.write external_labels)",
      0, NULL, PP_FIELD(pyro_settings, external_labels)},
-    {"timeout", PP_OPT_DURATION, "10s", "timeout of one HTTP request", 0, NULL},
+    {"timeout", PP_OPT_DURATION, "10s", "timeout of one HTTP request", 0, NULL,
+     PP_FIELD(pyro_settings, timeout_ns), .min = "0", .flags = PP_OPT_MIN_EXCLUSIVE},
     {"max_label_name_length", PP_OPT_INT, "1024",
      "longest label name Pyroscope accepts (-validation.max-length-label-name)", 0, NULL,
      PP_FIELD(pyro_settings, limits.max_label_name_length), .min = "0",
@@ -167,6 +169,7 @@ static int pyro_read_options(pyro_exporter *e, const pp_config *cfg)
         pyro_read_external_labels(e, set.external_labels) < 0)
         return -1;
     e->limits = set.limits;
+    e->http_cfg.timeout_ns = set.timeout_ns;
     e->tenant_id = set.tenant_id;
     e->tenant_label = set.tenant_label;
     return 0;
@@ -175,9 +178,6 @@ static int pyro_read_options(pyro_exporter *e, const pp_config *cfg)
 static int pyro_read_http(pyro_exporter *e, const pp_config *cfg)
 {
     const pp_host *h = e->h;
-    e->http_cfg.timeout_ns = h->cfg_duration_ns(cfg, "timeout");
-    if (e->http_cfg.timeout_ns <= 0)
-        return h->cfg_error(cfg, "timeout", "must be positive");
     const http_client_keys keys = {.tls = "tls", .headers = "headers", .checked = 1};
     if (http_client_read(h, cfg, &keys, &e->client) < 0)
         return -1;
