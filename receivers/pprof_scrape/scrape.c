@@ -410,11 +410,11 @@ static int read_targets(const pp_host *h, const pp_config *cfg, const pp_config 
 static int read_file_sd(const pp_host *h, const pp_config *cfg, const file_sd_settings *set,
                         scrape_config *c)
 {
-    const pp_config *sd = h->cfg_child(cfg, "file_sd");
+    const pp_config *sd = h->cfg_child(cfg, "file_sd"); /* only to place an error */
     size_t i, n;
-    if (!h->cfg_is_set(cfg, "file_sd"))
+    if (!set->files) /* no files written: no discovery */
         return 0;
-    n = set->files ? h->cfg_count(set->files) : 0;
+    n = h->cfg_count(set->files);
     c->sd_refresh_ns = set->refresh_ns;
     c->sd_files = calloc(n ? n : 1, sizeof *c->sd_files);
     if (!c->sd_files)
@@ -488,6 +488,8 @@ static int read_durations(const pp_host *h, const pp_config *cfg, const scrape_s
     int any_seconds = 0;
     c->interval_ns = set->interval_ns;
     c->timeout_ns = set->timeout_ns;
+    /* whether each is written (an unset one has no default, and 0s is a
+     * value the rule below refuses) is what the table's fill cannot tell */
     if (h->cfg_is_set(cfg, "delta_profiling_duration") && h->cfg_is_set(cfg, "profiling_duration"))
         return h->cfg_error(cfg, "profiling_duration",
                             "set delta_profiling_duration or profiling_duration, not both");
