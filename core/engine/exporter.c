@@ -22,6 +22,8 @@
 #include "profile.h"
 #include "queue.h"
 #include "spool.h"
+#include "config_get.h"
+#include "config_fill.h"
 
 /* What the exporter_common_options table fills. */
 typedef struct retry_settings {

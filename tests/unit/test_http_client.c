@@ -17,6 +17,8 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_options.h"
+#include "config_get.h"
 #include "host.h"
 #include "../../lib/http_client/http_client.h"
 
