@@ -62,42 +62,42 @@ typedef struct listener_settings {
 
 /* The options every listener takes, to splice into a component's option
  * table after its own address option: cfg_fill stores them into
- * `member`, a listener_settings member of the struct `type` the table
+ * `member`, a listener_settings member of the struct `settings` the table
  * fills. */
 /* clang-format off */
-#define LISTENER_OPTIONS(type, member, max_header_default)                                        \
+#define LISTENER_OPTIONS(settings, member, max_header_default)                                        \
     {"max_connections", PP_OPT_INT, LISTENER_STR(LISTENER_DEFAULT_MAX_CONNECTIONS),               \
      "most concurrent client connections; more are closed as they arrive", 0, NULL,               \
-     PP_FIELD(type, member.max_connections), .min = "1",                                          \
+     PP_FIELD(settings, member.max_connections), .min = "1",                                          \
      .max = LISTENER_STR(LISTENER_MAX_CONNECTIONS)},                                              \
     {"max_connections_per_ip", PP_OPT_INT, LISTENER_STR(LISTENER_DEFAULT_MAX_CONNECTIONS_PER_IP), \
      "most concurrent connections from one client address", 0, NULL,                              \
-     PP_FIELD(type, member.max_connections_per_ip), .min = "0", .flags = PP_OPT_MIN_EXCLUSIVE},   \
+     PP_FIELD(settings, member.max_connections_per_ip), .min = "0", .flags = PP_OPT_MIN_EXCLUSIVE},   \
     {"read_timeout", PP_OPT_DURATION, LISTENER_STR(LISTENER_DEFAULT_READ_TIMEOUT_S) "s",          \
      "idle time after which a connection is closed", 0, NULL,                                     \
-     PP_FIELD(type, member.read_timeout_ns), .min = "1s"},                                        \
+     PP_FIELD(settings, member.read_timeout_ns), .min = "1s"},                                        \
     {"request_timeout", PP_OPT_DURATION, LISTENER_STR(LISTENER_DEFAULT_REQUEST_TIMEOUT_S) "s",    \
      "deadline for one whole request, headers and body, from its first byte (or the"              \
      " end of the previous one): a client sending slowly is cut off", 0, NULL,                    \
-     PP_FIELD(type, member.request_timeout_ns), .min = "1s"},                                     \
+     PP_FIELD(settings, member.request_timeout_ns), .min = "1s"},                                     \
     {"max_header_size", PP_OPT_SIZE, max_header_default,                                          \
      "memory for one request's line and headers (414 or 431 beyond)", 0, NULL,                    \
-     PP_FIELD(type, member.max_header_size), .min = "4KiB"},                                      \
+     PP_FIELD(settings, member.max_header_size), .min = "4KiB"},                                      \
     {"allowed_networks", PP_OPT_STRING_LIST, NULL,                                                \
      "client networks (IPv4 or IPv6 CIDR) allowed; others get 403 before the body"                \
-     " is read; unset = any", 0, NULL, PP_FIELD(type, member.allowed_networks)},                  \
+     " is read; unset = any", 0, NULL, PP_FIELD(settings, member.allowed_networks)},                  \
     {"tls", PP_OPT_SECTION, NULL,                                                                 \
      "serve HTTPS (GnuTLS); files are read again on SIGHUP", 0,                                   \
-     listener_tls_options, PP_FIELD(type, member.tls)},                                           \
+     listener_tls_options, PP_FIELD(settings, member.tls)},                                           \
     {"basic_auth", PP_OPT_SECTION, NULL, "require HTTP basic auth from clients", 0,               \
-     listener_basic_auth_options, PP_FIELD(type, member.basic_auth)},                             \
+     listener_basic_auth_options, PP_FIELD(settings, member.basic_auth)},                             \
     {"bearer_token", PP_OPT_STRING, NULL, "require Authorization: Bearer <token>",                \
-     0, NULL, PP_FIELD(type, member.bearer_token)},                                               \
+     0, NULL, PP_FIELD(settings, member.bearer_token)},                                               \
     {"bearer_token_file", PP_OPT_STRING, NULL, "file holding that token", 0, NULL,                \
-     PP_FIELD(type, member.bearer_token_file)},                                                   \
+     PP_FIELD(settings, member.bearer_token_file)},                                                   \
     {"bearer_token_tenant", PP_OPT_STRING, NULL,                                                  \
      "X-Scope-OrgID pinned for clients sending the bearer token", 0, NULL,                        \
-     PP_FIELD(type, member.bearer_token_tenant)}
+     PP_FIELD(settings, member.bearer_token_tenant)}
 /* clang-format on */
 
 typedef struct listener_network {
