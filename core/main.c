@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_options.h"
 #include "exporter.h"
 #include "http.h"
 #include "log.h"

@@ -31,6 +31,7 @@ static const pp_kind section_kinds[] = {PP_RECEIVER, PP_PROCESSOR, PP_EXPORTER};
  * checked the types first, so cfg_fill only stores). */
 typedef struct telemetry_settings {
     const char *address;
+    listener_settings listen;
     int log_level; /* a pp_log_level: log_level_names is in its order */
 } telemetry_settings;
 
@@ -66,7 +67,7 @@ static const pp_option telemetry_options[] = {
     {"address", PP_OPT_STRING, "127.0.0.1:8888",
      "host:port of the /metrics and /healthz server; \"\" disables it", 0, NULL,
      PP_FIELD(telemetry_settings, address)},
-    LISTENER_OPTIONS("64KiB"),
+    LISTENER_OPTIONS(telemetry_settings, listen, "64KiB"),
     {"log_level", PP_OPT_STRING, "info", "the least severe log lines written", 0, NULL,
      PP_FIELD(telemetry_settings, log_level), .enum_values = log_level_names},
     {0},
@@ -517,7 +518,7 @@ static int service_telemetry(config *c, const pp_config *service, const telemetr
     if (!(c->telemetry_address = strdup(set->address ? set->address : "")))
         return -1;
     /* errors are reported into c; the address is set once final */
-    listener_config_read(config_host(), tel, NULL, &c->telemetry);
+    listener_config_make(config_host(), tel, &set->listen, NULL, NULL, &c->telemetry);
     c->log_level = (pp_log_level)set->log_level;
     return 0;
 }
@@ -675,7 +676,7 @@ config *config_load_string(const char *text, const char *name)
     }
     if (c->telemetry.max_connections == 0) { /* no telemetry options were read */
         listener_config_free(&c->telemetry);
-        listener_config_read(config_host(), NULL, NULL, &c->telemetry);
+        listener_config_defaults(&c->telemetry);
     }
     /* a malformed address is reported by the service checks */
     listener_config_set_address(&c->telemetry, c->telemetry_address);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config_fill.h"
 #include "config_internal.h"
 
 /* A scalar option's value as a number, for range checks. */

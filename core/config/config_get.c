@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_get.h"
 #include "config_internal.h"
 
 #define SECRET_MAX_BYTES ((long)1 << 20)

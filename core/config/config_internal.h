@@ -16,6 +16,10 @@
 #include <stdarg.h>
 
 #include "config.h"
+#include "config_fill.h"
+#include "config_get.h"
+#include "config_options.h"
+#include "units.h"
 
 struct pp_config {
     pp_node_kind kind;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_options.h"
 #include "config_internal.h"
 
 #define SECRET_FILE_SUFFIX "_file"

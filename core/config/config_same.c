@@ -7,7 +7,7 @@
  * is the same, so that a SIGHUP reads rotated certificates and secrets. */
 #include <string.h>
 
-#include "config.h"
+#include "config_same.h"
 #include "config_internal.h"
 
 static int same_text(const char *a, const char *b)

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "units.h"
 
 #define MEMSIZE_PERCENT_MAX 100.0
 /* cgroup v1 reports "no limit" as a huge number near LONG_MAX. */

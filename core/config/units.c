@@ -10,7 +10,7 @@
  * value is an error, never a wrapped one. */
 #include <string.h>
 
-#include "config.h"
+#include "units.h"
 #include "pp_constants.h"
 
 typedef struct unit_scale {

@@ -22,6 +22,8 @@
 #include "profile.h"
 #include "queue.h"
 #include "spool.h"
+#include "config_get.h"
+#include "config_fill.h"
 
 /* What the exporter_common_options table fills. */
 typedef struct retry_settings {
@@ -173,11 +175,13 @@ static void on_queue_drop(void *arg, pp_batch *b, void *tag)
 
 /* OpenTelemetry's sending_queue.queue_size counts requests (1000 by
  * default); here it bounds bytes. A bare number pasted from an OTel config
- * would make a queue of a few hundred bytes, so it must carry a unit. */
+ * would make a queue of a few hundred bytes, so it must carry a unit.
+ * The rule is about the text as written, which the table's parsed value
+ * no longer shows: hence the node (absent, or null, when not written). */
 static int refuse_unitless_queue_size(const pp_config *sq)
 {
-    const char *text = cfg_string(sq, "queue_size");
-    if (!cfg_is_set(sq, "queue_size") || !text || !text[0])
+    const char *text = cfg_scalar(cfg_child(sq, "queue_size"));
+    if (!text || !text[0])
         return 0;
     for (const char *p = text; *p; p++)
         if (*p < '0' || *p > '9')

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "batch.h"
-#include "config.h"
+#include "config_get.h"
 #include "instance.h"
 #include "log.h"
 #include "memlimit.h"
@@ -19,6 +19,7 @@
 #include "pprof_tree.h"
 #include "profile.h"
 #include "observe.h"
+#include "config_fill.h"
 
 static void host_log(pp_instance *self, pp_log_level level, const char *fmt, ...)
 {

@@ -16,6 +16,9 @@
 #include "log.h"
 #include "pipeline.h"
 #include "registry.h"
+#include "config_same.h"
+#include "config_options.h"
+#include "config_get.h"
 
 /* The pipelines one receiver is to feed, built before they are installed. */
 typedef struct wiring {

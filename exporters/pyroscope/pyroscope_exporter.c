@@ -42,13 +42,15 @@
 #define HTTP_TOO_MANY 429
 #define HTTP_SERVER_ERROR 500
 
-/* What pyro_options fills; the HTTP client options (auth, TLS, proxy,
- * headers) and timeout are read by pyro_read_http. */
+/* What pyro_options fills; pyro_read_http turns the HTTP client options
+ * (auth, TLS, proxy, headers) into settings. */
 typedef struct pyro_settings {
     const char *endpoint;
     int api; /* a pyro_api: pyro_apis is in its order */
     const char *tenant_id, *tenant_label;
     const pp_config *external_labels;
+    int64_t timeout_ns;
+    http_client_options http;
     pyro_limits limits;
 } pyro_settings;
 
@@ -66,12 +68,13 @@ static const pp_option pyro_options[] = {
      "series label whose value is sent as X-Scope-OrgID instead of tenant_id (and not as a"
      " label): forwards the tenant a pyroscope receiver kept with its tenant_label",
      0, NULL, PP_FIELD(pyro_settings, tenant_label)},
-    HTTP_CLIENT_OPTIONS("tls", "headers", "false"),
+    HTTP_CLIENT_OPTIONS(pyro_settings, http, "tls", "headers", "false"),
     {"external_labels", PP_OPT_STRING_MAP, NULL,
      "labels set on every series sent, name: value, replacing a profile's label of that name"
      " (Alloy's pyroscope.write external_labels)",
      0, NULL, PP_FIELD(pyro_settings, external_labels)},
-    {"timeout", PP_OPT_DURATION, "10s", "timeout of one HTTP request", 0, NULL},
+    {"timeout", PP_OPT_DURATION, "10s", "timeout of one HTTP request", 0, NULL,
+     PP_FIELD(pyro_settings, timeout_ns), .min = "0", .flags = PP_OPT_MIN_EXCLUSIVE},
     {"max_label_name_length", PP_OPT_INT, "1024",
      "longest label name Pyroscope accepts (-validation.max-length-label-name)", 0, NULL,
      PP_FIELD(pyro_settings, limits.max_label_name_length), .min = "0",
@@ -159,26 +162,10 @@ static int pyro_read_endpoint(pyro_exporter *e, const pp_config *cfg, const pyro
     return 0;
 }
 
-/* The options cfg_fill reads, then their rules. */
-static int pyro_read_options(pyro_exporter *e, const pp_config *cfg)
-{
-    pyro_settings set = {0};
-    if (e->h->cfg_fill(cfg, pyro_options, &set) < 0 || pyro_read_endpoint(e, cfg, &set) < 0 ||
-        pyro_read_external_labels(e, set.external_labels) < 0)
-        return -1;
-    e->limits = set.limits;
-    e->tenant_id = set.tenant_id;
-    e->tenant_label = set.tenant_label;
-    return 0;
-}
-
-static int pyro_read_http(pyro_exporter *e, const pp_config *cfg)
+static int pyro_read_http(pyro_exporter *e, const pp_config *cfg, const http_client_options *http)
 {
     const pp_host *h = e->h;
-    e->http_cfg.timeout_ns = h->cfg_duration_ns(cfg, "timeout");
-    if (e->http_cfg.timeout_ns <= 0)
-        return h->cfg_error(cfg, "timeout", "must be positive");
-    const http_client_keys keys = {.tls = "tls", .headers = "headers", .checked = 1};
+    const http_client_keys keys = {.tls = "tls", .headers = "headers", .filled = http};
     if (http_client_read(h, cfg, &keys, &e->client) < 0)
         return -1;
     if (e->client.server_name)
@@ -187,6 +174,20 @@ static int pyro_read_http(pyro_exporter *e, const pp_config *cfg)
                             "verified");
     e->http_cfg.client = &e->client;
     return 0;
+}
+
+/* The options cfg_fill reads, then their rules. */
+static int pyro_read_options(pyro_exporter *e, const pp_config *cfg)
+{
+    pyro_settings set = {0};
+    if (e->h->cfg_fill(cfg, pyro_options, &set) < 0 || pyro_read_endpoint(e, cfg, &set) < 0 ||
+        pyro_read_external_labels(e, set.external_labels) < 0)
+        return -1;
+    e->limits = set.limits;
+    e->http_cfg.timeout_ns = set.timeout_ns;
+    e->tenant_id = set.tenant_id;
+    e->tenant_label = set.tenant_label;
+    return pyro_read_http(e, cfg, &set.http);
 }
 
 static void pyro_destroy(void *state)
@@ -211,7 +212,7 @@ static int pyro_create(const pp_host *host, pp_instance *self, const pp_config *
     }
     e->h = host;
     e->self = self;
-    if (pyro_read_options(e, cfg) < 0 || pyro_read_http(e, cfg) < 0) {
+    if (pyro_read_options(e, cfg) < 0) {
         pyro_destroy(e);
         return -1;
     }

@@ -68,54 +68,99 @@ extern const pp_option http_client_basic_auth_options[];
 extern const pp_option http_client_authorization_options[];
 extern const pp_option http_client_tls_options[];
 
-/* The options, to splice into a component's option table: tls_key and
- * headers_key name the TLS section and the headers map (pprof_scrape says
- * tls_config and http_headers, as Prometheus does; the pyroscope exporter
- * keeps its tls and headers); follow_default is follow_redirects'
- * default ("true" or "false"). */
+/* A boolean a target's mapping leaves out (the component level always
+ * has one: written or the table's default). */
+#define HTTP_CLIENT_UNSET (-1)
+
+/* What HTTP_CLIENT_OPTIONS' sections fill (borrowed from the config). */
+typedef struct http_client_basic_auth_values {
+    const char *username, *password, *password_file;
+} http_client_basic_auth_values;
+
+typedef struct http_client_authorization_values {
+    const char *type, *credentials, *credentials_file;
+} http_client_authorization_values;
+
+typedef struct http_client_tls_values {
+    const char *ca_file, *ca_pem, *cert_file, *cert_pem, *key_file, *key_pem;
+    const char *server_name;
+    int insecure_skip_verify;
+    const char *min_version;
+} http_client_tls_values;
+
+/* What HTTP_CLIENT_OPTIONS fills into a member of the component's
+ * settings struct: the options as written (or their defaults), before
+ * their rules; http_client_read turns them into http_client_settings. */
+typedef struct http_client_options {
+    const char *bearer_token, *bearer_token_file;
+    http_client_basic_auth_values basic_auth;
+    http_client_authorization_values authorization;
+    const pp_config *headers;
+    http_client_tls_values tls;
+    const char *proxy_url, *no_proxy;
+    int proxy_from_environment;
+    const pp_config *proxy_connect_header;
+    int follow_redirects;
+    int enable_http2;
+} http_client_options;
+
+/* The options, to splice into a component's option table; cfg_fill
+ * stores them into `member`, an http_client_options of the struct `settings`
+ * the table fills. tls_key and headers_key name the TLS section and the
+ * headers map (pprof_scrape says tls_config and http_headers, as
+ * Prometheus does; the pyroscope exporter keeps its tls and headers);
+ * follow_default is follow_redirects' default ("true" or "false"). */
 /* clang-format off */
-#define HTTP_CLIENT_OPTIONS(tls_key, headers_key, follow_default)                            \
+#define HTTP_CLIENT_OPTIONS(settings, member, tls_key, headers_key, follow_default)              \
     {.name = "bearer_token", .type = PP_OPT_STRING,                                          \
-     .description = "Sent as `Authorization: Bearer`."},                                      \
+     .description = "Sent as `Authorization: Bearer`.",                                      \
+     PP_FIELD(settings, member.bearer_token)},                                                   \
     {.name = "bearer_token_file", .type = PP_OPT_STRING,                                     \
-     .description = "File holding the bearer token."},                                       \
+     .description = "File holding the bearer token.",                                        \
+     PP_FIELD(settings, member.bearer_token_file)},                                              \
     {.name = "basic_auth", .type = PP_OPT_SECTION, .description = "HTTP basic authentication.", \
-     .children = http_client_basic_auth_options},                                            \
+     .children = http_client_basic_auth_options, PP_FIELD(settings, member.basic_auth)},         \
     {.name = "authorization", .type = PP_OPT_SECTION,                                        \
      .description = "`Authorization: <type> <credentials>` (not with bearer_token or"        \
                     " basic_auth).",                                                         \
-     .children = http_client_authorization_options},                                         \
+     .children = http_client_authorization_options, PP_FIELD(settings, member.authorization)},   \
     {.name = headers_key, .type = PP_OPT_ANY,                                                \
      .description = "Headers sent with every request: `Name: value`, `Name: [v1, v2]` or"    \
                     " `Name: {values: [...], secrets: [...], files: [...]}` (Prometheus'"    \
-                    " http_headers)."},                                                      \
+                    " http_headers).",                                                       \
+     PP_FIELD(settings, member.headers)},                                                        \
     {.name = tls_key, .type = PP_OPT_SECTION, .description = "TLS settings for https.",      \
-     .children = http_client_tls_options},                                                   \
+     .children = http_client_tls_options, PP_FIELD(settings, member.tls)},                       \
     {.name = "proxy_url", .type = PP_OPT_STRING,                                             \
-     .description = "HTTP proxy to send requests through."},                                 \
+     .description = "HTTP proxy to send requests through.", PP_FIELD(settings, member.proxy_url)}, \
     {.name = "no_proxy", .type = PP_OPT_STRING,                                              \
      .description = "Comma-separated hosts, domains and CIDRs reached without proxy_url"     \
-                    " (loopback always is)."},                                               \
+                    " (loopback always is).",                                                \
+     PP_FIELD(settings, member.no_proxy)},                                                       \
     {.name = "proxy_from_environment", .type = PP_OPT_BOOL, .default_value = "false",        \
      .description = "Take the proxy from HTTP_PROXY, HTTPS_PROXY and NO_PROXY (or their"     \
-                    " lowercase forms); when false and no proxy_url, no proxy at all."},     \
+                    " lowercase forms); when false and no proxy_url, no proxy at all.",      \
+     PP_FIELD(settings, member.proxy_from_environment)},                                         \
     {.name = "proxy_connect_header", .type = PP_OPT_ANY,                                     \
      .description = "Headers sent to the proxy in CONNECT requests (https targets):"         \
-                    " `Name: value` or `Name: [values]`."},                                  \
+                    " `Name: value` or `Name: [values]`.",                                   \
+     PP_FIELD(settings, member.proxy_connect_header)},                                           \
     {.name = "follow_redirects", .type = PP_OPT_BOOL, .default_value = follow_default,       \
-     .description = "Follow HTTP redirects."},                                               \
+     .description = "Follow HTTP redirects.", PP_FIELD(settings, member.follow_redirects)},      \
     {.name = "enable_http2", .type = PP_OPT_BOOL, .default_value = "true",                   \
-     .description = "Offer HTTP/2 to https servers (ALPN); false = HTTP/1.1 only."}
+     .description = "Offer HTTP/2 to https servers (ALPN); false = HTTP/1.1 only.",          \
+     PP_FIELD(settings, member.enable_http2)}
 /* clang-format on */
 
 /* Which keys a component calls its TLS section and headers map, and
- * whether the node was checked against HTTP_CLIENT_OPTIONS by the host
- * (then unset booleans take the table's defaults) or is a mapping the
- * component checks itself (then only what is written changes). */
+ * what its cfg_fill stored from HTTP_CLIENT_OPTIONS: then every option
+ * applies, written or at its default. NULL for a mapping the host did not
+ * check (a pprof_scrape target): then only what it writes applies, read
+ * from the node through the same rows. */
 typedef struct http_client_keys {
     const char *tls;
     const char *headers;
-    int checked;
+    const http_client_options *filled;
 } http_client_keys;
 
 /* Reads the options that node sets onto s: only what it sets changes

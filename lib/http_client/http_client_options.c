@@ -1,11 +1,13 @@
-/* http_client_options: the option tables and the reader that turns a
- * config node into http_client_settings.
+/* http_client_options: the option tables and the reader that turns the
+ * options into http_client_settings.
  *
- * One reader serves both a checked node (a component's own options: the
- * host has checked types and fills defaults) and an unchecked one (a
- * pprof_scrape target's mapping, checked only for its keys): only what a
- * node writes changes the settings, and booleans are parsed here, so an
- * override reads the same whatever the node. Conflicts follow Prometheus'
+ * A component's own options are parsed by its cfg_fill, through the rows
+ * of HTTP_CLIENT_OPTIONS, into an http_client_options (written values or
+ * the table's defaults). A pprof_scrape target's mapping is not checked by
+ * the host and only what it writes overrides the job's: the same rows are
+ * walked over it (walk_written), booleans parsed here. Either way the
+ * rules below then see one http_client_options, and only what it sets
+ * changes the settings. Conflicts follow Prometheus'
  * HTTPClientConfig.Validate and ProxyConfig.Validate (prometheus/common
  * config/http_config.go, read at commit 0053e8cb). */
 #include <ctype.h>
@@ -19,9 +21,18 @@
 #define HEADER_FILE_MAX 65536
 
 const pp_option http_client_basic_auth_options[] = {
-    {.name = "username", .type = PP_OPT_STRING, .description = "User name."},
-    {.name = "password", .type = PP_OPT_STRING, .description = "Password."},
-    {.name = "password_file", .type = PP_OPT_STRING, .description = "File holding the password."},
+    {.name = "username",
+     .type = PP_OPT_STRING,
+     .description = "User name.",
+     PP_FIELD(http_client_basic_auth_values, username)},
+    {.name = "password",
+     .type = PP_OPT_STRING,
+     .description = "Password.",
+     PP_FIELD(http_client_basic_auth_values, password)},
+    {.name = "password_file",
+     .type = PP_OPT_STRING,
+     .description = "File holding the password.",
+     PP_FIELD(http_client_basic_auth_values, password_file)},
     {0},
 };
 
@@ -29,51 +40,119 @@ const pp_option http_client_authorization_options[] = {
     {.name = "type",
      .type = PP_OPT_STRING,
      .default_value = "Bearer",
-     .description = "Scheme of the Authorization header (not Basic: use basic_auth)."},
-    {.name = "credentials", .type = PP_OPT_STRING, .description = "Credentials after the type."},
+     .description = "Scheme of the Authorization header (not Basic: use basic_auth).",
+     PP_FIELD(http_client_authorization_values, type)},
+    {.name = "credentials",
+     .type = PP_OPT_STRING,
+     .description = "Credentials after the type.",
+     PP_FIELD(http_client_authorization_values, credentials)},
     {.name = "credentials_file",
      .type = PP_OPT_STRING,
-     .description = "File holding the credentials."},
+     .description = "File holding the credentials.",
+     PP_FIELD(http_client_authorization_values, credentials_file)},
     {0},
 };
 
 const pp_option http_client_tls_options[] = {
     {.name = "ca_file",
      .type = PP_OPT_STRING,
-     .description = "CA certificates (PEM file) to verify the server with."},
-    {.name = "ca_pem", .type = PP_OPT_STRING, .description = "The same, inline PEM."},
-    {.name = "cert_file", .type = PP_OPT_STRING, .description = "Client certificate (PEM file)."},
-    {.name = "cert_pem", .type = PP_OPT_STRING, .description = "Client certificate, inline PEM."},
+     .description = "CA certificates (PEM file) to verify the server with.",
+     PP_FIELD(http_client_tls_values, ca_file)},
+    {.name = "ca_pem",
+     .type = PP_OPT_STRING,
+     .description = "The same, inline PEM.",
+     PP_FIELD(http_client_tls_values, ca_pem)},
+    {.name = "cert_file",
+     .type = PP_OPT_STRING,
+     .description = "Client certificate (PEM file).",
+     PP_FIELD(http_client_tls_values, cert_file)},
+    {.name = "cert_pem",
+     .type = PP_OPT_STRING,
+     .description = "Client certificate, inline PEM.",
+     PP_FIELD(http_client_tls_values, cert_pem)},
     {.name = "key_file",
      .type = PP_OPT_STRING,
-     .description = "Client certificate's key (PEM file)."},
+     .description = "Client certificate's key (PEM file).",
+     PP_FIELD(http_client_tls_values, key_file)},
     {.name = "key_pem",
      .type = PP_OPT_STRING,
-     .description = "Client certificate's key, inline PEM."},
+     .description = "Client certificate's key, inline PEM.",
+     PP_FIELD(http_client_tls_values, key_pem)},
     {.name = "server_name",
      .type = PP_OPT_STRING,
      .description = "Name to expect in the server's certificate (and send as SNI) instead of "
-                    "the address' host."},
+                    "the address' host.",
+     PP_FIELD(http_client_tls_values, server_name)},
     {.name = "insecure_skip_verify",
      .type = PP_OPT_BOOL,
      .default_value = "false",
-     .description = "Do not verify the certificate."},
+     .description = "Do not verify the certificate.",
+     PP_FIELD(http_client_tls_values, insecure_skip_verify)},
     {.name = "min_version",
      .type = PP_OPT_STRING,
      .description = "Oldest TLS version accepted: TLS10, TLS11, TLS12 or TLS13 (default: "
-                    "the TLS library's)."},
+                    "the TLS library's).",
+     PP_FIELD(http_client_tls_values, min_version)},
     {0},
 };
 
-static const char *child_scalar(const pp_host *h, const pp_config *node, const char *key)
+/* The same rows with offsets into an http_client_options, for walking a
+ * target's mapping; "tls" and "headers" stand for the component's keys. */
+typedef struct options_root {
+    http_client_options o;
+} options_root;
+
+static const pp_option walk_rows[] = {
+    HTTP_CLIENT_OPTIONS(options_root, o, "tls", "headers", "false"),
+    {0},
+};
+
+static const char *row_key(const pp_option *o, const http_client_keys *keys)
 {
-    const pp_config *c = node ? h->cfg_child(node, key) : NULL;
-    return c ? h->cfg_scalar(c) : NULL;
+    if (o->children == http_client_tls_options)
+        return keys->tls;
+    return o->type == PP_OPT_ANY && strcmp(o->name, "headers") == 0 ? keys->headers : o->name;
 }
 
-static int written(const pp_host *h, const pp_config *node, const char *key)
+/* Stores what `node` writes for each row (a string's text, "" for a null
+ * value; a boolean, else HTTP_CLIENT_UNSET; a section's children; an ANY
+ * row's node) and nothing else: an unchecked mapping has no defaults.
+ * Reading the node key by key is the point here: which keys are written
+ * decides what a target overrides. */
+static int walk_written(const pp_host *h, const pp_config *node, const pp_option *rows,
+                        const http_client_keys *keys, char *base)
 {
-    const char *v = child_scalar(h, node, key);
+    int rc = 0;
+    for (const pp_option *o = rows; o->name; o++) {
+        const char *key = keys ? row_key(o, keys) : o->name;
+        const pp_config *v = node ? h->cfg_child(node, key) : NULL;
+        const char *text = v ? h->cfg_scalar(v) : NULL;
+        char *field = base + o->offset;
+        int b = HTTP_CLIENT_UNSET;
+        switch (o->type) {
+        case PP_OPT_STRING:
+            memcpy(field, &text, sizeof text);
+            break;
+        case PP_OPT_BOOL:
+            if (text && strcmp(text, "true") != 0 && strcmp(text, "false") != 0)
+                rc = h->cfg_error(node, key, "expected true or false");
+            else if (text)
+                b = strcmp(text, "true") == 0;
+            memcpy(field, &b, sizeof b);
+            break;
+        case PP_OPT_SECTION:
+            rc |= walk_written(h, v, o->children, NULL, field);
+            break;
+        default:
+            memcpy(field, &v, sizeof v);
+            break;
+        }
+    }
+    return rc;
+}
+
+static int written(const char *v)
+{
     return v && v[0];
 }
 
@@ -90,34 +169,23 @@ static int set_str(char **dst, const char *s)
     return 0;
 }
 
-/* A checked node's booleans come from the host (written or default); an
- * unchecked node's are parsed here, and only when written. */
-static int read_bool(const pp_host *h, const pp_config *node, int checked, const char *key,
-                     int *out)
+static void set_bool(int *dst, int v)
 {
-    const char *v = child_scalar(h, node, key);
-    if (checked) {
-        *out = h->cfg_bool(node, key);
-        return 0;
-    }
-    if (!v)
-        return 0;
-    if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
-        return h->cfg_error(node, key, "expected true or false");
-    *out = strcmp(v, "true") == 0;
-    return 0;
+    if (v != HTTP_CLIENT_UNSET)
+        *dst = v;
 }
 
-/* `key` or `key`_file through the host's secret reader; *out untouched
- * when neither is written. */
-static int read_secret_pair(const pp_host *h, const pp_config *node, const char *key, char **out)
+/* `key` or `key`_file (their values given) through the host's secret
+ * reader; *out untouched when neither is written. */
+static int read_secret_pair(const pp_host *h, const pp_config *node, const char *key,
+                            const char *value, const char *file_value, char **out)
 {
     char file_key[64];
     char *s;
     snprintf(file_key, sizeof file_key, "%s_file", key);
-    if (written(h, node, key) && written(h, node, file_key))
+    if (written(value) && written(file_value))
         return h->cfg_error(node, key, "set %s or %s, not both", key, file_key);
-    if (!written(h, node, key) && !written(h, node, file_key))
+    if (!written(value) && !written(file_value))
         return 0;
     s = h->cfg_secret(node, key);
     if (!s)
@@ -138,9 +206,10 @@ static void clear_auth(http_client_settings *s)
     s->auth_type = s->auth_credentials = s->username = s->password = NULL;
 }
 
-static int read_authorization(const pp_host *h, const pp_config *auth, http_client_settings *s)
+static int read_authorization(const pp_host *h, const pp_config *auth,
+                              const http_client_authorization_values *a, http_client_settings *s)
 {
-    const char *type = child_scalar(h, auth, "type");
+    const char *type = a->type;
     size_t len;
     while (type && isspace((unsigned char)*type))
         type++;
@@ -152,21 +221,25 @@ static int read_authorization(const pp_host *h, const pp_config *auth, http_clie
     if (len == strlen("basic") && strncasecmp(type, "basic", len) == 0)
         return h->cfg_error(auth, "type",
                             "authorization type cannot be \"basic\": use basic_auth instead");
-    if (written(h, auth, "credentials") && written(h, auth, "credentials_file"))
+    if (written(a->credentials) && written(a->credentials_file))
         return h->cfg_error(auth, "credentials", "set credentials or credentials_file, not both");
     s->auth_type = strndup(type, len);
-    if (!s->auth_type || read_secret_pair(h, auth, "credentials", &s->auth_credentials) < 0)
+    if (!s->auth_type || read_secret_pair(h, auth, "credentials", a->credentials,
+                                          a->credentials_file, &s->auth_credentials) < 0)
         return -1;
     return set_str(&s->auth_credentials, s->auth_credentials ? NULL : "");
 }
 
-static int read_auth(const pp_host *h, const pp_config *node, http_client_settings *s)
+static int read_auth(const pp_host *h, const pp_config *node, const http_client_options *o,
+                     http_client_settings *s)
 {
     const pp_config *basic = h->cfg_child(node, "basic_auth");
+    /* written, even empty (`authorization: {}` sends Bearer), differs from
+     * left out, which only the node tells */
     const pp_config *auth =
         h->cfg_is_set(node, "authorization") ? h->cfg_child(node, "authorization") : NULL;
-    int sets_bearer = written(h, node, "bearer_token") || written(h, node, "bearer_token_file");
-    int sets_basic = h->cfg_is_set(node, "basic_auth") && h->cfg_count(basic) > 0;
+    int sets_bearer = written(o->bearer_token) || written(o->bearer_token_file);
+    int sets_basic = h->cfg_count(basic) > 0;
     if (sets_bearer && sets_basic)
         return h->cfg_error(node, "basic_auth", "set bearer_token or basic_auth, not both");
     if (auth && sets_bearer)
@@ -178,16 +251,17 @@ static int read_auth(const pp_host *h, const pp_config *node, http_client_settin
         return 0;
     clear_auth(s); /* a node's own auth replaces the one it inherits, whatever kind */
     if (auth)
-        return read_authorization(h, auth, s);
+        return read_authorization(h, auth, &o->authorization, s);
     if (sets_bearer) {
-        if (read_secret_pair(h, node, "bearer_token", &s->auth_credentials) < 0)
+        if (read_secret_pair(h, node, "bearer_token", o->bearer_token, o->bearer_token_file,
+                             &s->auth_credentials) < 0)
             return -1;
         return set_str(&s->auth_type, "Bearer");
     }
     /* Prometheus sends an empty user name when none is given */
-    const char *user = child_scalar(h, basic, "username");
-    if (set_str(&s->username, user ? user : "") < 0 ||
-        read_secret_pair(h, basic, "password", &s->password) < 0)
+    const http_client_basic_auth_values *b = &o->basic_auth;
+    if (set_str(&s->username, b->username ? b->username : "") < 0 ||
+        read_secret_pair(h, basic, "password", b->password, b->password_file, &s->password) < 0)
         return -1;
     return 0;
 }
@@ -205,37 +279,38 @@ static int parse_tls_version(const char *v, http_client_tls_version *out)
     return -1;
 }
 
-static int tls_pair(const pp_host *h, const pp_config *tls, const char *what, char **file,
-                    char **pem)
+static int tls_pair(const pp_host *h, const pp_config *tls, const char *what,
+                    const char *file_value, const char *pem_value, char **file, char **pem)
 {
     char fkey[32], pkey[32];
     snprintf(fkey, sizeof fkey, "%s_file", what);
     snprintf(pkey, sizeof pkey, "%s_pem", what);
-    if (written(h, tls, fkey) && written(h, tls, pkey))
+    if (written(file_value) && written(pem_value))
         return h->cfg_error(tls, pkey, "set %s or %s, not both", fkey, pkey);
-    if (written(h, tls, fkey) || written(h, tls, pkey)) {
+    if (written(file_value) || written(pem_value)) {
         free(*file);
         free(*pem);
         *file = *pem = NULL;
     }
-    if (written(h, tls, fkey))
-        return set_str(file, child_scalar(h, tls, fkey));
-    if (written(h, tls, pkey))
-        return set_str(pem, child_scalar(h, tls, pkey));
+    if (written(file_value))
+        return set_str(file, file_value);
+    if (written(pem_value))
+        return set_str(pem, pem_value);
     return 0;
 }
 
-static int read_tls(const pp_host *h, const pp_config *tls, int checked, http_client_settings *s)
+static int read_tls(const pp_host *h, const pp_config *tls, const http_client_tls_values *t,
+                    http_client_settings *s)
 {
-    const char *mv = child_scalar(h, tls, "min_version");
+    const char *mv = t->min_version;
     if (!tls)
         return 0;
-    if (tls_pair(h, tls, "ca", &s->ca_file, &s->ca_pem) < 0 ||
-        tls_pair(h, tls, "cert", &s->cert_file, &s->cert_pem) < 0 ||
-        tls_pair(h, tls, "key", &s->key_file, &s->key_pem) < 0 ||
-        set_str(&s->server_name, child_scalar(h, tls, "server_name")) < 0 ||
-        read_bool(h, tls, checked, "insecure_skip_verify", &s->insecure_skip_verify) < 0)
+    if (tls_pair(h, tls, "ca", t->ca_file, t->ca_pem, &s->ca_file, &s->ca_pem) < 0 ||
+        tls_pair(h, tls, "cert", t->cert_file, t->cert_pem, &s->cert_file, &s->cert_pem) < 0 ||
+        tls_pair(h, tls, "key", t->key_file, t->key_pem, &s->key_file, &s->key_pem) < 0 ||
+        set_str(&s->server_name, t->server_name) < 0)
         return -1;
+    set_bool(&s->insecure_skip_verify, t->insecure_skip_verify);
     if (mv && mv[0] && parse_tls_version(mv, &s->min_version) < 0)
         return h->cfg_error(tls, "min_version",
                             "unknown TLS version \"%s\" (TLS10, TLS11, TLS12 or TLS13)", mv);
@@ -390,6 +465,7 @@ static int add_structured(const pp_host *h, const pp_config *m, const char *name
 static int read_multimap(const pp_host *h, const pp_config *parent, const char *key, int structured,
                          http_client_kv **kv, size_t *n_kv)
 {
+    /* a null value is "not set" but "" a (bad) value: only the node tells */
     const pp_config *map = h->cfg_is_set(parent, key) ? h->cfg_child(parent, key) : NULL;
     size_t i, n = map ? h->cfg_count(map) : 0;
     if (!map)
@@ -421,12 +497,13 @@ int http_client_read_multimap(const pp_host *h, const pp_config *parent, const c
 
 /* ---- proxy ---- */
 
-static int read_proxy(const pp_host *h, const pp_config *node, int checked, http_client_settings *s)
+static int read_proxy(const pp_host *h, const pp_config *node, const http_client_options *o,
+                      http_client_settings *s)
 {
-    if (set_str(&s->proxy_url, child_scalar(h, node, "proxy_url")) < 0 ||
-        set_str(&s->no_proxy, child_scalar(h, node, "no_proxy")) < 0 ||
-        read_bool(h, node, checked, "proxy_from_environment", &s->proxy_from_environment) < 0)
+    if (set_str(&s->proxy_url, o->proxy_url) < 0 || set_str(&s->no_proxy, o->no_proxy) < 0)
         return -1;
+    set_bool(&s->proxy_from_environment, o->proxy_from_environment);
+    /* a null value is "not set" but "" a (bad) value: only the node tells */
     if (h->cfg_is_set(node, "proxy_connect_header")) {
         http_client_kv_free(s->proxy_connect_headers, s->n_proxy_connect_headers);
         s->proxy_connect_headers = NULL;
@@ -454,13 +531,18 @@ static int read_proxy(const pp_host *h, const pp_config *node, int checked, http
 int http_client_read(const pp_host *h, const pp_config *node, const http_client_keys *keys,
                      http_client_settings *s)
 {
-    const pp_config *tls = h->cfg_child(node, keys->tls);
+    options_root walked = {0};
+    const http_client_options *o = keys->filled;
     int rc = 0;
-    rc |= read_auth(h, node, s);
-    rc |= read_tls(h, tls, keys->checked, s);
-    rc |= read_proxy(h, node, keys->checked, s);
-    rc |= read_bool(h, node, keys->checked, "follow_redirects", &s->follow_redirects);
-    rc |= read_bool(h, node, keys->checked, "enable_http2", &s->enable_http2);
+    if (!o) {
+        rc |= walk_written(h, node, walk_rows, keys, (char *)&walked);
+        o = &walked.o;
+    }
+    rc |= read_auth(h, node, o, s);
+    rc |= read_tls(h, h->cfg_child(node, keys->tls), &o->tls, s);
+    rc |= read_proxy(h, node, o, s);
+    set_bool(&s->follow_redirects, o->follow_redirects);
+    set_bool(&s->enable_http2, o->enable_http2);
     rc |= read_multimap(h, node, keys->headers, 1, &s->headers, &s->n_headers);
     return rc ? -1 : 0;
 }

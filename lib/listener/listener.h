@@ -25,45 +25,79 @@
 extern const pp_option listener_tls_options[];
 extern const pp_option listener_basic_auth_options[];
 
-/* The defaults of LISTENER_OPTIONS (the table's default strings are made
- * from them), also used for a section left out entirely. */
+/* The defaults and bounds of LISTENER_OPTIONS (the table's strings are
+ * made from them); the defaults also stand for a section left out. */
 #define LISTENER_DEFAULT_MAX_CONNECTIONS 64
 #define LISTENER_DEFAULT_MAX_CONNECTIONS_PER_IP 16
 #define LISTENER_DEFAULT_READ_TIMEOUT_S 30
 #define LISTENER_DEFAULT_REQUEST_TIMEOUT_S 60
 #define LISTENER_DEFAULT_MAX_HEADER_SIZE ((int64_t)64 << 10)
+#define LISTENER_MAX_CONNECTIONS 1000000
 
 #define LISTENER_STR_(x) #x
 #define LISTENER_STR(x) LISTENER_STR_(x)
 
+/* What LISTENER_OPTIONS' tls and basic_auth sections fill (borrowed from
+ * the config). */
+typedef struct listener_tls_settings {
+    const char *cert_file, *key_file, *client_ca_file;
+    const char *min_version; /* "1.2" or "1.3" (the table's enum) */
+} listener_tls_settings;
+
+typedef struct listener_basic_auth_settings {
+    const char *username, *password, *password_file, *tenant;
+} listener_basic_auth_settings;
+
+/* What LISTENER_OPTIONS fills: a member of the component's settings
+ * struct, named in the macro. Borrowed from the config; turned into an
+ * owned listener_config by listener_config_make. */
+typedef struct listener_settings {
+    int64_t max_connections, max_connections_per_ip;
+    int64_t read_timeout_ns, request_timeout_ns, max_header_size;
+    const pp_config *allowed_networks; /* NULL = not written */
+    listener_tls_settings tls;
+    listener_basic_auth_settings basic_auth;
+    const char *bearer_token, *bearer_token_file, *bearer_token_tenant;
+} listener_settings;
+
 /* The options every listener takes, to splice into a component's option
- * table after its own address option. */
+ * table after its own address option: cfg_fill stores them into
+ * `member`, a listener_settings member of the struct `settings` the table
+ * fills. */
 /* clang-format off */
-#define LISTENER_OPTIONS(max_header_default)                                                      \
+#define LISTENER_OPTIONS(settings, member, max_header_default)                                        \
     {"max_connections", PP_OPT_INT, LISTENER_STR(LISTENER_DEFAULT_MAX_CONNECTIONS),               \
-     "most concurrent client connections; more are closed as they arrive", 0, NULL},              \
+     "most concurrent client connections; more are closed as they arrive", 0, NULL,               \
+     PP_FIELD(settings, member.max_connections), .min = "1",                                          \
+     .max = LISTENER_STR(LISTENER_MAX_CONNECTIONS)},                                              \
     {"max_connections_per_ip", PP_OPT_INT, LISTENER_STR(LISTENER_DEFAULT_MAX_CONNECTIONS_PER_IP), \
-     "most concurrent connections from one client address", 0, NULL},                             \
+     "most concurrent connections from one client address", 0, NULL,                              \
+     PP_FIELD(settings, member.max_connections_per_ip), .min = "0", .flags = PP_OPT_MIN_EXCLUSIVE},   \
     {"read_timeout", PP_OPT_DURATION, LISTENER_STR(LISTENER_DEFAULT_READ_TIMEOUT_S) "s",          \
-     "idle time after which a connection is closed", 0, NULL},                                    \
+     "idle time after which a connection is closed", 0, NULL,                                     \
+     PP_FIELD(settings, member.read_timeout_ns), .min = "1s"},                                        \
     {"request_timeout", PP_OPT_DURATION, LISTENER_STR(LISTENER_DEFAULT_REQUEST_TIMEOUT_S) "s",    \
      "deadline for one whole request, headers and body, from its first byte (or the"              \
-     " end of the previous one): a client sending slowly is cut off", 0, NULL},                   \
+     " end of the previous one): a client sending slowly is cut off", 0, NULL,                    \
+     PP_FIELD(settings, member.request_timeout_ns), .min = "1s"},                                     \
     {"max_header_size", PP_OPT_SIZE, max_header_default,                                          \
-     "memory for one request's line and headers (414 or 431 beyond)", 0, NULL},                   \
+     "memory for one request's line and headers (414 or 431 beyond)", 0, NULL,                    \
+     PP_FIELD(settings, member.max_header_size), .min = "4KiB"},                                      \
     {"allowed_networks", PP_OPT_STRING_LIST, NULL,                                                \
      "client networks (IPv4 or IPv6 CIDR) allowed; others get 403 before the body"                \
-     " is read; unset = any", 0, NULL},                                                           \
+     " is read; unset = any", 0, NULL, PP_FIELD(settings, member.allowed_networks)},                  \
     {"tls", PP_OPT_SECTION, NULL,                                                                 \
      "serve HTTPS (GnuTLS); files are read again on SIGHUP", 0,                                   \
-     listener_tls_options},                                                                       \
+     listener_tls_options, PP_FIELD(settings, member.tls)},                                           \
     {"basic_auth", PP_OPT_SECTION, NULL, "require HTTP basic auth from clients", 0,               \
-     listener_basic_auth_options},                                                                \
+     listener_basic_auth_options, PP_FIELD(settings, member.basic_auth)},                             \
     {"bearer_token", PP_OPT_STRING, NULL, "require Authorization: Bearer <token>",                \
-     0, NULL},                                                                                    \
-    {"bearer_token_file", PP_OPT_STRING, NULL, "file holding that token", 0, NULL},               \
+     0, NULL, PP_FIELD(settings, member.bearer_token)},                                               \
+    {"bearer_token_file", PP_OPT_STRING, NULL, "file holding that token", 0, NULL,                \
+     PP_FIELD(settings, member.bearer_token_file)},                                                   \
     {"bearer_token_tenant", PP_OPT_STRING, NULL,                                                  \
-     "X-Scope-OrgID pinned for clients sending the bearer token", 0, NULL}
+     "X-Scope-OrgID pinned for clients sending the bearer token", 0, NULL,                        \
+     PP_FIELD(settings, member.bearer_token_tenant)}
 /* clang-format on */
 
 typedef struct listener_network {
@@ -86,12 +120,15 @@ typedef struct listener_config {
     char *min_version;                           /* owned: "1.2" or "1.3" */
 } listener_config;
 
-/* Reads the options of LISTENER_OPTIONS and the address in `address_key`
- * ("host:port" or "[v6]:port"; "" or a NULL key leaves host NULL). A NULL
- * cfg (section left out) gives the defaults. 0, or -1 after reporting
- * through h->cfg_error. */
-int listener_config_read(const pp_host *h, const pp_config *cfg, const char *address_key,
-                         listener_config *out);
+/* Checks the rules between the options LISTENER_OPTIONS filled into s
+ * (cfg is the mapping they came from, for the position of errors),
+ * parses allowed_networks, reads the secrets, and sets the address
+ * ("host:port" or "[v6]:port", written at address_key; "" or NULL leaves
+ * host NULL). 0, or -1 after reporting through h->cfg_error. */
+int listener_config_make(const pp_host *h, const pp_config *cfg, const listener_settings *s,
+                         const char *address, const char *address_key, listener_config *out);
+/* Every option at its default, no address: a section left out. */
+void listener_config_defaults(listener_config *out);
 /* Sets host and port from "host:port" or "[v6]:port" ("" or NULL: none,
  * the listener disabled). 0, or -1 when malformed. */
 int listener_config_set_address(listener_config *c, const char *address);

@@ -1,5 +1,7 @@
-/* listener_config: the listener options read from a config section and
- * checked, so that a bad value is a startup error naming its key. */
+/* listener_config: the rules between the listener options, checked after
+ * cfg_fill has parsed them and checked each one against its row of
+ * LISTENER_OPTIONS (types, enums, bounds), so that a bad value is a
+ * startup error naming its key. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,29 +11,36 @@
 #include "listener.h"
 #include "pp_constants.h"
 
-#define MIN_HEADER_SIZE ((int64_t)4 << 10)
 #define IPV4_BITS 32
 #define IPV6_BITS 128
 #define CIDR_TEXT_MAX 64
-#define MAX_CONNECTIONS 1000000
+
+static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 
 const pp_option listener_tls_options[] = {
-    {"cert_file", PP_OPT_STRING, NULL, "server certificate chain (PEM)", 1, NULL},
-    {"key_file", PP_OPT_STRING, NULL, "its private key (PEM)", 1, NULL},
+    {"cert_file", PP_OPT_STRING, NULL, "server certificate chain (PEM)", 1, NULL,
+     PP_FIELD(listener_tls_settings, cert_file)},
+    {"key_file", PP_OPT_STRING, NULL, "its private key (PEM)", 1, NULL,
+     PP_FIELD(listener_tls_settings, key_file)},
     {"client_ca_file", PP_OPT_STRING, NULL,
      "CA certificates (PEM) that client certificates must chain to: mutual TLS; clients "
      "without one get 403",
-     0, NULL},
-    {"min_version", PP_OPT_STRING, "1.2", "oldest TLS version accepted: 1.2 or 1.3", 0, NULL},
+     0, NULL, PP_FIELD(listener_tls_settings, client_ca_file)},
+    {"min_version", PP_OPT_STRING, "1.2", "oldest TLS version accepted", 0, NULL,
+     PP_FIELD(listener_tls_settings, min_version), .enum_values = tls_versions},
     {0},
 };
 
 const pp_option listener_basic_auth_options[] = {
-    {"username", PP_OPT_STRING, NULL, "user name clients must send", 1, NULL},
-    {"password", PP_OPT_STRING, NULL, "password clients must send", 0, NULL},
-    {"password_file", PP_OPT_STRING, NULL, "file holding that password", 0, NULL},
+    {"username", PP_OPT_STRING, NULL, "user name clients must send", 1, NULL,
+     PP_FIELD(listener_basic_auth_settings, username)},
+    {"password", PP_OPT_STRING, NULL, "password clients must send", 0, NULL,
+     PP_FIELD(listener_basic_auth_settings, password)},
+    {"password_file", PP_OPT_STRING, NULL, "file holding that password", 0, NULL,
+     PP_FIELD(listener_basic_auth_settings, password_file)},
     {"tenant", PP_OPT_STRING, NULL,
-     "X-Scope-OrgID pinned for these credentials: another one sent is refused (403)", 0, NULL},
+     "X-Scope-OrgID pinned for these credentials: another one sent is refused (403)", 0, NULL,
+     PP_FIELD(listener_basic_auth_settings, tenant)},
     {0},
 };
 
@@ -57,10 +66,10 @@ int listener_split_address(const char *ep, char **host, char **port)
     return *host && *port ? 0 : -1;
 }
 
-static char *dup_opt(const pp_host *h, const pp_config *c, const char *key)
+static int dup_opt(char **dst, const char *v)
 {
-    const char *v = h->cfg_is_set(c, key) ? h->cfg_string(c, key) : NULL;
-    return v ? strdup(v) : NULL;
+    *dst = v ? strdup(v) : NULL;
+    return v && !*dst ? -1 : 0;
 }
 
 static int parse_cidr(const char *text, listener_network *n)
@@ -87,10 +96,10 @@ static int parse_cidr(const char *text, listener_network *n)
     return 0;
 }
 
-static int read_networks(const pp_host *h, const pp_config *cfg, listener_config *out)
+/* Rule: allowed_networks, when written, lists at least one valid CIDR. */
+static int make_networks(const pp_host *h, const pp_config *cfg, const pp_config *list,
+                         listener_config *out)
 {
-    const pp_config *list =
-        h->cfg_is_set(cfg, "allowed_networks") ? h->cfg_child(cfg, "allowed_networks") : NULL;
     size_t n = list ? h->cfg_count(list) : 0;
     if (n == 0)
         return list ? h->cfg_error(cfg, "allowed_networks",
@@ -110,75 +119,54 @@ static int read_networks(const pp_host *h, const pp_config *cfg, listener_config
     return 0;
 }
 
-static int read_auth(const pp_host *h, const pp_config *cfg, listener_config *out)
+/* Rule: basic_auth has one of password and password_file. The node is
+ * looked up only to place the error and to read the secret. */
+static int make_basic_auth(const pp_host *h, const pp_config *cfg,
+                           const listener_basic_auth_settings *s, listener_config *out)
 {
-    const pp_config *basic = h->cfg_child(cfg, "basic_auth");
-    if (basic && h->cfg_is_set(basic, "username")) {
-        int has_pw = h->cfg_is_set(basic, "password"),
-            has_file = h->cfg_is_set(basic, "password_file");
-        if (has_pw && has_file)
-            return h->cfg_error(basic, "password", "set password or password_file, not both");
-        if (!has_pw && !has_file)
-            return h->cfg_error(basic, "password", "password or password_file is required");
-        out->username = dup_opt(h, basic, "username");
-        out->password = h->cfg_secret(basic, "password");
-        out->basic_tenant = dup_opt(h, basic, "tenant");
-        if (!out->username || !out->password)
-            return -1;
-    }
-    if (h->cfg_is_set(cfg, "bearer_token") || h->cfg_is_set(cfg, "bearer_token_file")) {
-        if (h->cfg_is_set(cfg, "bearer_token") && h->cfg_is_set(cfg, "bearer_token_file"))
-            return h->cfg_error(cfg, "bearer_token",
-                                "set bearer_token or bearer_token_file, not both");
-        out->bearer_token = h->cfg_secret(cfg, "bearer_token");
-        if (!out->bearer_token)
-            return -1;
-        out->bearer_tenant = dup_opt(h, cfg, "bearer_token_tenant");
-    } else if (h->cfg_is_set(cfg, "bearer_token_tenant")) {
-        return h->cfg_error(cfg, "bearer_token_tenant", "needs bearer_token");
-    }
-    return 0;
-}
-
-static int read_tls(const pp_host *h, const pp_config *cfg, listener_config *out)
-{
-    if (!h->cfg_is_set(cfg, "tls"))
+    if (!s->username)
         return 0;
-    const pp_config *tls = h->cfg_child(cfg, "tls");
-    out->cert_file = dup_opt(h, tls, "cert_file");
-    out->key_file = dup_opt(h, tls, "key_file");
-    out->client_ca_file = dup_opt(h, tls, "client_ca_file");
-    /* NULL when tls is not a mapping, which the option checks report
-     * (found by the config fuzz target: strdup(NULL)) */
-    const char *min_version = h->cfg_string(tls, "min_version");
-    if (!min_version)
+    const pp_config *basic = h->cfg_child(cfg, "basic_auth");
+    if (s->password && s->password_file)
+        return h->cfg_error(basic, "password", "set password or password_file, not both");
+    if (!s->password && !s->password_file)
+        return h->cfg_error(basic, "password", "password or password_file is required");
+    if (dup_opt(&out->username, s->username) < 0 || dup_opt(&out->basic_tenant, s->tenant) < 0)
         return -1;
-    out->min_version = strdup(min_version);
-    if (!out->cert_file || !out->key_file || !out->min_version)
-        return h->cfg_error(tls, NULL, "needs cert_file and key_file");
-    if (strcmp(out->min_version, "1.2") != 0 && strcmp(out->min_version, "1.3") != 0)
-        return h->cfg_error(tls, "min_version", "want 1.2 or 1.3, got \"%s\"", out->min_version);
-    return 0;
+    out->password = h->cfg_secret(basic, "password");
+    return out->password ? 0 : -1;
 }
 
-static int read_limits(const pp_host *h, const pp_config *cfg, listener_config *out)
+/* Rules: bearer_token or bearer_token_file, not both; a tenant needs one. */
+static int make_bearer(const pp_host *h, const pp_config *cfg, const listener_settings *s,
+                       listener_config *out)
 {
-    out->max_connections = h->cfg_int(cfg, "max_connections");
-    out->max_connections_per_ip = h->cfg_int(cfg, "max_connections_per_ip");
-    out->read_timeout_ns = h->cfg_duration_ns(cfg, "read_timeout");
-    out->request_timeout_ns = h->cfg_duration_ns(cfg, "request_timeout");
-    out->max_header_size = h->cfg_size(cfg, "max_header_size");
-    if (out->max_connections <= 0 || out->max_connections > MAX_CONNECTIONS)
-        return h->cfg_error(cfg, "max_connections", "must be 1 to %d", MAX_CONNECTIONS);
-    if (out->max_connections_per_ip <= 0)
-        return h->cfg_error(cfg, "max_connections_per_ip", "must be positive");
-    if (out->read_timeout_ns < NS_PER_SEC)
-        return h->cfg_error(cfg, "read_timeout", "must be at least 1s");
-    if (out->request_timeout_ns < NS_PER_SEC)
-        return h->cfg_error(cfg, "request_timeout", "must be at least 1s");
-    if (out->max_header_size < MIN_HEADER_SIZE)
-        return h->cfg_error(cfg, "max_header_size", "must be at least %lld bytes",
-                            (long long)MIN_HEADER_SIZE);
+    if (!s->bearer_token && !s->bearer_token_file)
+        return s->bearer_token_tenant
+                   ? h->cfg_error(cfg, "bearer_token_tenant", "needs bearer_token")
+                   : 0;
+    if (s->bearer_token && s->bearer_token_file)
+        return h->cfg_error(cfg, "bearer_token", "set bearer_token or bearer_token_file, not both");
+    out->bearer_token = h->cfg_secret(cfg, "bearer_token");
+    if (!out->bearer_token)
+        return -1;
+    return dup_opt(&out->bearer_tenant, s->bearer_token_tenant);
+}
+
+/* Rule: TLS (any of its files written) needs cert_file and key_file. */
+static int make_tls(const pp_host *h, const pp_config *cfg, const listener_tls_settings *s,
+                    listener_config *out)
+{
+    if (!s->cert_file && !s->key_file && !s->client_ca_file)
+        return 0;
+    if (!s->cert_file || !s->key_file)
+        return h->cfg_error(h->cfg_child(cfg, "tls"), NULL, "needs cert_file and key_file");
+    if (!s->min_version) /* the table refused it: reported */
+        return -1;
+    if (dup_opt(&out->cert_file, s->cert_file) < 0 || dup_opt(&out->key_file, s->key_file) < 0 ||
+        dup_opt(&out->client_ca_file, s->client_ca_file) < 0 ||
+        dup_opt(&out->min_version, s->min_version) < 0)
+        return h->cfg_error(cfg, "tls", "out of memory");
     return 0;
 }
 
@@ -192,23 +180,30 @@ int listener_config_set_address(listener_config *c, const char *address)
     return listener_split_address(address, &c->host, &c->port);
 }
 
-int listener_config_read(const pp_host *h, const pp_config *cfg, const char *address_key,
-                         listener_config *out)
+void listener_config_defaults(listener_config *out)
 {
     memset(out, 0, sizeof *out);
-    if (!cfg) { /* the section left out: every option at its default */
-        out->max_connections = LISTENER_DEFAULT_MAX_CONNECTIONS;
-        out->max_connections_per_ip = LISTENER_DEFAULT_MAX_CONNECTIONS_PER_IP;
-        out->read_timeout_ns = LISTENER_DEFAULT_READ_TIMEOUT_S * NS_PER_SEC;
-        out->request_timeout_ns = LISTENER_DEFAULT_REQUEST_TIMEOUT_S * NS_PER_SEC;
-        out->max_header_size = LISTENER_DEFAULT_MAX_HEADER_SIZE;
-        return 0;
-    }
-    const char *address = address_key ? h->cfg_string(cfg, address_key) : NULL;
+    out->max_connections = LISTENER_DEFAULT_MAX_CONNECTIONS;
+    out->max_connections_per_ip = LISTENER_DEFAULT_MAX_CONNECTIONS_PER_IP;
+    out->read_timeout_ns = LISTENER_DEFAULT_READ_TIMEOUT_S * NS_PER_SEC;
+    out->request_timeout_ns = LISTENER_DEFAULT_REQUEST_TIMEOUT_S * NS_PER_SEC;
+    out->max_header_size = LISTENER_DEFAULT_MAX_HEADER_SIZE;
+}
+
+int listener_config_make(const pp_host *h, const pp_config *cfg, const listener_settings *s,
+                         const char *address, const char *address_key, listener_config *out)
+{
+    memset(out, 0, sizeof *out);
     if (listener_config_set_address(out, address) < 0)
         return h->cfg_error(cfg, address_key, "want host:port or [v6]:port, got \"%s\"", address);
-    if (read_limits(h, cfg, out) < 0 || read_networks(h, cfg, out) < 0 ||
-        read_auth(h, cfg, out) < 0 || read_tls(h, cfg, out) < 0)
+    out->max_connections = s->max_connections;
+    out->max_connections_per_ip = s->max_connections_per_ip;
+    out->read_timeout_ns = s->read_timeout_ns;
+    out->request_timeout_ns = s->request_timeout_ns;
+    out->max_header_size = s->max_header_size;
+    if (make_networks(h, cfg, s->allowed_networks, out) < 0 ||
+        make_basic_auth(h, cfg, &s->basic_auth, out) < 0 || make_bearer(h, cfg, s, out) < 0 ||
+        make_tls(h, cfg, &s->tls, out) < 0)
         return -1;
     return 0;
 }

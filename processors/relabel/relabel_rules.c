@@ -299,7 +299,7 @@ static int label_template_valid(const char *s)
 static const char *template_opt(const pp_host *host, const pp_config *item, const char *key,
                                 const char *filled)
 {
-    if (!host->cfg_is_set(item, key))
+    if (!host->cfg_is_set(item, key)) /* the template text exists only when written */
         return filled;
     const char *s = host->cfg_template(item, key);
     return s ? s : filled;
@@ -341,6 +341,7 @@ static int rule_validate(const relabel_rule *r, const pp_host *host, const pp_co
 {
     const char *act = action_names[r->action];
     const char *tl = r->target_label;
+    /* Prometheus' rules ask whether regex is written, not what it is */
     int default_regex = !host->cfg_is_set(item, "regex");
     int default_sep = strcmp(r->separator, DEFAULT_SEPARATOR) == 0;
     int default_repl = strcmp(r->replacement, DEFAULT_REPLACEMENT) == 0;
@@ -411,6 +412,7 @@ static int rule_compile(relabel_rule *r, const pp_host *host, const pp_config *i
     if (!r->separator || !r->replacement || (tl && *tl && !r->target_label))
         return host->cfg_error(item, NULL, "out of memory");
     r->modulus = (uint64_t)set.modulus;
+    /* written, even as [], differs from left out for Prometheus' rules */
     if (rule_validate(r, host, item, host->cfg_is_set(item, "source_labels")) != 0)
         return -1;
     return rule_compile_regex(r, host, item, set.regex);

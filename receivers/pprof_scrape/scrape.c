@@ -67,8 +67,15 @@ typedef struct scrape_settings {
     int64_t interval_ns, timeout_ns;
     int64_t delta_profiling_ns, profiling_ns; /* 0 when not set */
     int64_t body_size_limit;
+    http_client_options http;
     profiling_settings profiling;
 } scrape_settings;
+
+/* A target's mapping, for check_keys only: its HTTP client options are
+ * read by lib/http_client, which walks the same rows over it. */
+typedef struct target_settings {
+    http_client_options http;
+} target_settings;
 
 static const char *const schemes[] = {"http", "https", NULL};
 
@@ -206,7 +213,7 @@ static const pp_option scrape_opts[] = {
      "A body larger than this, as received (the transfer is aborted) or once inflated, "
      "fails the scrape; 0 = no limit.",
      0, NULL, PP_FIELD(scrape_settings, body_size_limit)},
-    HTTP_CLIENT_OPTIONS("tls_config", "http_headers", "true"),
+    HTTP_CLIENT_OPTIONS(scrape_settings, http, "tls_config", "http_headers", "true"),
     {"profiling_config", PP_OPT_SECTION, NULL, "Which profile types to scrape, and where.", 0,
      profiling_opts, PP_FIELD(scrape_settings, profiling)},
     {0},
@@ -293,12 +300,14 @@ static int read_map(const pp_host *h, const pp_config *map, scrape_kv **kv, size
     return 0;
 }
 
-/* Transport settings from a node (the job's options, checked by the
- * host, or a target's mapping) onto t: only what the node sets changes. */
-static int read_transport(const pp_host *h, const pp_config *node, int checked, scrape_transport *t)
+/* Transport settings from a node (the job's options, which cfg_fill
+ * stored in filled, or a target's mapping: filled NULL) onto t: only what
+ * the node sets changes. */
+static int read_transport(const pp_host *h, const pp_config *node,
+                          const http_client_options *filled, scrape_transport *t)
 {
     const http_client_keys keys = {
-        .tls = "tls_config", .headers = "http_headers", .checked = checked};
+        .tls = "tls_config", .headers = "http_headers", .filled = filled};
     return http_client_read(h, node, &keys, t);
 }
 
@@ -307,7 +316,7 @@ static int read_transport(const pp_host *h, const pp_config *node, int checked, 
 static const pp_option target_opts[] = {
     {.name = "address", .type = PP_OPT_STRING, .required = 1},
     {.name = "labels", .type = PP_OPT_STRING_MAP},
-    HTTP_CLIENT_OPTIONS("tls_config", "http_headers", "true"),
+    HTTP_CLIENT_OPTIONS(target_settings, http, "tls_config", "http_headers", "true"),
     {0},
 };
 
@@ -370,7 +379,7 @@ static int read_target(const pp_host *h, const scrape_config *c, const pp_config
         if (has_transport(h, item)) {
             s->transport = calloc(1, sizeof *s->transport);
             if (!s->transport || http_client_settings_copy(s->transport, &c->transport) < 0 ||
-                read_transport(h, item, 0, s->transport) < 0)
+                read_transport(h, item, NULL, s->transport) < 0)
                 return -1;
         }
     } else if (!addr || !addr[0]) {
@@ -410,11 +419,11 @@ static int read_targets(const pp_host *h, const pp_config *cfg, const pp_config 
 static int read_file_sd(const pp_host *h, const pp_config *cfg, const file_sd_settings *set,
                         scrape_config *c)
 {
-    const pp_config *sd = h->cfg_child(cfg, "file_sd");
+    const pp_config *sd = h->cfg_child(cfg, "file_sd"); /* only to place an error */
     size_t i, n;
-    if (!h->cfg_is_set(cfg, "file_sd"))
+    if (!set->files) /* no files written: no discovery */
         return 0;
-    n = set->files ? h->cfg_count(set->files) : 0;
+    n = h->cfg_count(set->files);
     c->sd_refresh_ns = set->refresh_ns;
     c->sd_files = calloc(n ? n : 1, sizeof *c->sd_files);
     if (!c->sd_files)
@@ -488,6 +497,8 @@ static int read_durations(const pp_host *h, const pp_config *cfg, const scrape_s
     int any_seconds = 0;
     c->interval_ns = set->interval_ns;
     c->timeout_ns = set->timeout_ns;
+    /* whether each is written (an unset one has no default, and 0s is a
+     * value the rule below refuses) is what the table's fill cannot tell */
     if (h->cfg_is_set(cfg, "delta_profiling_duration") && h->cfg_is_set(cfg, "profiling_duration"))
         return h->cfg_error(cfg, "profiling_duration",
                             "set delta_profiling_duration or profiling_duration, not both");
@@ -526,7 +537,7 @@ static int read_config(const pp_host *h, pp_instance *self, const pp_config *cfg
     /* each reader reports its own errors: run them all, so that one
      * validate run lists every mistake */
     rc |= http_client_read_multimap(h, cfg, "params", &c->params, &c->n_params);
-    rc |= read_transport(h, cfg, 1, &c->transport);
+    rc |= read_transport(h, cfg, &set.http, &c->transport);
     rc |= read_durations(h, cfg, &set, c);
     rc |= read_targets(h, cfg, set.targets, c);
     rc |= read_file_sd(h, cfg, &set.file_sd, c);

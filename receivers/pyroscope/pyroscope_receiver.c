@@ -53,10 +53,11 @@
 #define MAX_WORKERS_TEXT "256"
 _Static_assert(MAX_WORKERS == 256, "MAX_WORKERS_TEXT is MAX_WORKERS");
 
-/* endpoint and the listener options are read by listener_config_read. */
+/* endpoint and the listener options become r->listen in listener_config_make. */
 static const pp_option pyro_options[] = {
-    {"endpoint", PP_OPT_STRING, "127.0.0.1:4040", "host:port to listen on", 0, NULL},
-    LISTENER_OPTIONS("512KiB"),
+    {"endpoint", PP_OPT_STRING, "127.0.0.1:4040", "host:port to listen on", 0, NULL,
+     PP_FIELD(pyro_receiver, endpoint)},
+    LISTENER_OPTIONS(pyro_receiver, listen_opts, "512KiB"),
     {"max_request_body_size", PP_OPT_SIZE, "16MiB", "largest request body accepted (413 beyond)", 0,
      NULL, PP_FIELD(pyro_receiver, max_body), .min = "0", .flags = PP_OPT_MIN_EXCLUSIVE},
     {"max_decompressed_size", PP_OPT_SIZE, "64MiB",
@@ -813,11 +814,11 @@ static int pyro_create(const pp_host *host, pp_instance *self, const pp_config *
     }
     r->h = host;
     r->self = self;
-    int rc = listener_config_read(host, cfg, "endpoint", &r->listen);
+    int rc = host->cfg_fill(cfg, pyro_options, r);
+    if (rc == 0)
+        rc = listener_config_make(host, cfg, &r->listen_opts, r->endpoint, "endpoint", &r->listen);
     if (rc == 0 && !r->listen.host)
         rc = host->cfg_error(cfg, "endpoint", "must not be empty");
-    if (rc == 0)
-        rc = host->cfg_fill(cfg, pyro_options, r);
     if (rc == 0)
         rc = budget_holds_a_request(r, cfg);
     if (rc < 0) {

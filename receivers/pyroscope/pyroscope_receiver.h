@@ -37,11 +37,13 @@ typedef struct pyro_pool pyro_pool;
 typedef struct pyro_receiver {
     const pp_host *h;
     pp_instance *self;
-    listener_config listen;   /* endpoint, limits, TLS, credentials */
-    int64_t max_body;         /* max_request_body_size */
-    int64_t max_decompressed; /* max_decompressed_size */
-    int64_t memory_budget;    /* process-wide, see pyroscope_receiver.c */
-    int64_t max_labels;       /* max_labels */
+    const char *endpoint;          /* borrowed: the listen address as written */
+    listener_settings listen_opts; /* what LISTENER_OPTIONS filled */
+    listener_config listen;        /* endpoint, limits, TLS, credentials */
+    int64_t max_body;              /* max_request_body_size */
+    int64_t max_decompressed;      /* max_decompressed_size */
+    int64_t memory_budget;         /* process-wide, see pyroscope_receiver.c */
+    int64_t max_labels;            /* max_labels */
     int64_t workers;
     const char *tenant_label; /* borrowed; NULL = X-Scope-OrgID dropped */
     int64_t max_sessions;     /* max_sessions_per_series; 0 = __session_id__ dropped */

@@ -10,6 +10,7 @@
 
 #include "batch.h"
 #include "config.h"
+#include "config_options.h"
 #include "exporter.h"
 #include "host.h"
 #include "instance.h"

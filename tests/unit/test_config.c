@@ -17,6 +17,10 @@
 #include <pthread.h>
 
 #include "config.h"
+#include "config_get.h"
+#include "config_options.h"
+#include "config_same.h"
+#include "units.h"
 
 #define NS_PER_MS INT64_C(1000000)
 #define NS_PER_S INT64_C(1000000000)

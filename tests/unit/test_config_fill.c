@@ -18,6 +18,9 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_fill.h"
+#include "config_get.h"
+#include "config_options.h"
 
 #define NS_PER_MS INT64_C(1000000)
 #define NS_PER_S INT64_C(1000000000)

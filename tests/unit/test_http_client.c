@@ -17,17 +17,22 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_options.h"
+#include "config_get.h"
 #include "host.h"
 #include "../../lib/http_client/http_client.h"
 
+typedef struct test_settings {
+    http_client_options http;
+} test_settings;
+
 static const pp_option options[] = {
-    HTTP_CLIENT_OPTIONS("tls", "headers", "true"),
+    HTTP_CLIENT_OPTIONS(test_settings, http, "tls", "headers", "true"),
     {.name = "target", .type = PP_OPT_ANY},
     {0},
 };
 
-static const http_client_keys checked_keys = {.tls = "tls", .headers = "headers", .checked = 1};
-static const http_client_keys target_keys = {.tls = "tls", .headers = "headers", .checked = 0};
+static const http_client_keys target_keys = {.tls = "tls", .headers = "headers", .filled = NULL};
 
 typedef struct loaded {
     config *c;
@@ -60,6 +65,12 @@ static void load(loaded *l, const char *options_yaml)
         return;
     }
     l->node = comp->node;
+    test_settings set = {0};
+    if (host_api()->cfg_fill(l->node, options, &set) < 0) {
+        l->rc = -1;
+        return;
+    }
+    const http_client_keys checked_keys = {.tls = "tls", .headers = "headers", .filled = &set.http};
     l->rc = http_client_read(host_api(), l->node, &checked_keys, &l->s);
     const pp_config *t = cfg_is_set(l->node, "target") ? cfg_child(l->node, "target") : NULL;
     if (l->rc == 0 && t)

@@ -6,6 +6,7 @@
  * with each component's table (into a buffer as large as the table's
  * fields reach), as create() does: a refusal must say why. */
 #include "config.h"
+#include "config_fill.h"
 #include "exporter.h"
 #include "fuzz_support.h"
 #include "registry.h"
