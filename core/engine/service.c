@@ -413,9 +413,19 @@ static int start_exporter(pp_instance *e)
     return start_instance(e) != 0 || exporter_rt_start(e->exporter) != 0 ? -1 : 0;
 }
 
-/* Steps 1-2: what can start while the old graph runs. -1: s is stopped
- * again, the old graph untouched. */
-static int start_beside(service *s)
+/* A new receiver that may start while the old graph runs: one flagged
+ * PP_OVERLAP (a listener hands its socket from the old instance to the
+ * new). Others start after the old graph stopped, so that two instances
+ * never read one file, profile one process or scrape one target. */
+static int overlaps(const pp_instance *r)
+{
+    return (r->comp->flags & PP_OVERLAP) != 0;
+}
+
+/* Steps 1-3: what can start while the old graph runs (every fallible
+ * step that does not need the old parts gone). -1: s is stopped again,
+ * the old graph untouched. */
+static int start_beside(service *s, int64_t timeout_ns)
 {
     s->started = 1;
     for (size_t i = 0; i < s->n_exporters; i++)
@@ -429,9 +439,14 @@ static int start_beside(service *s)
         if (pipeline_start(p) != 0)
             goto fail;
     }
+    for (size_t i = 0; i < s->n_receivers; i++)
+        if (!s->borrowed_receivers[i] && overlaps(s->receivers[i]) &&
+            start_instance(s->receivers[i]) != 0)
+            goto fail;
     return 0;
 fail:
-    service_stop(s, 0);
+    /* a receiver started here may hold requests: they are answered */
+    service_stop(s, timeout_ns);
     return -1;
 }
 
@@ -487,7 +502,7 @@ int service_take_over(service *s, config *old_cfg, int64_t timeout_ns, int *old_
     service *old = s->from;
     *old_cfg_kept = 0;
     s->retained = malloc((old->n_retained + 1) * sizeof *s->retained);
-    if (!s->retained || start_beside(s) != 0)
+    if (!s->retained || start_beside(s, timeout_ns) != 0)
         return -1;
     /* the kept receivers feed the new pipelines: no gap, nothing stopped */
     for (size_t i = 0; i < s->n_receivers; i++) {

@@ -20,12 +20,16 @@ service *service_build(config *cfg);
  * whose id, type and options are unchanged are taken over instead of
  * created again. Nothing is started, and `from` is left as it is. */
 service *service_build_from(config *cfg, service *from);
-/* Swaps s in for the service it was built from: starts s's new exporters
- * and its pipelines beside the old graph, rewires the kept receivers to
- * the new pipelines, then stops and drains what only the old graph had,
- * and starts the exporters that replace old ones (never two instances of
- * one exporter at once) and the new receivers.
- * -1: nothing changed, the old graph runs on: free s.
+/* Swaps s in for the service it was built from: starts s's new exporters,
+ * its pipelines and its new PP_OVERLAP receivers (a changed pyroscope
+ * receiver: its listener takes over the old one's socket) beside the old
+ * graph, rewires the kept receivers to the new pipelines, then stops and
+ * drains what only the old graph had, and starts the exporters that
+ * replace old ones (never two instances of one exporter at once) and the
+ * other new receivers.
+ * -1: a start beside the old graph failed (e.g. a new address taken by
+ *     another process); nothing changed, the old graph runs on, whole:
+ *     free s.
  * -2: a replacement failed to start after the old part stopped: s owns
  *     every instance it holds; stop and free s, free the old service,
  *     and build the old config again.
