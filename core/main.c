@@ -253,7 +253,12 @@ static void count_reload(int ok)
 /* SIGHUP: the new config replaces the old only if it builds and its new
  * parts start. Receivers and exporters whose options did not change keep
  * running through the reload (listeners, queues, spools, counters); the
- * pipelines are built again and started before the old ones drain. */
+ * pipelines are built again and started before the old ones drain. What
+ * can fail to start is tried before any old part stops (see
+ * service_take_over): a failure there leaves the running graph as it was.
+ * Only a replacement that must wait for its predecessor to stop (an
+ * exporter, a receiver without PP_OVERLAP) can fail after that; then the
+ * previous config is started again. */
 static void reload(runtime *rt, const char *path)
 {
     log_info("SIGHUP: reloading %s", path);
@@ -272,7 +277,8 @@ static void reload(runtime *rt, const char *path)
     int old_cfg_kept = 0;
     int rc = service_take_over(s, rt->cfg, rt->cfg->shutdown_timeout_ns, &old_cfg_kept);
     if (rc == -1) {
-        log_error("reload: the new config failed to start; the previous one runs on");
+        log_error("reload refused: the new config failed to start (see above); the previous one "
+                  "runs on, untouched");
         char *why = "the new config failed to start (see the log); the previous one runs on";
         ui_reload_result(0, &why, 1);
         service_free(s);

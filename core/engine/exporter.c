@@ -573,10 +573,16 @@ static void *exporter_main(void *arg)
     return NULL;
 }
 
-int exporter_rt_start(exporter_rt *e)
+const char *exporter_rt_storage(const exporter_rt *e)
 {
     const char *storage = e->set.queue.storage;
-    if (storage && storage[0] && !e->spool) {
+    return storage && storage[0] ? storage : NULL;
+}
+
+int exporter_rt_open_spool(exporter_rt *e)
+{
+    const char *storage = exporter_rt_storage(e);
+    if (storage && !e->spool) {
         char err[512];
         e->spool = spool_open(storage, e->set.queue.fsync, err, sizeof err);
         if (!e->spool) {
@@ -592,6 +598,13 @@ int exporter_rt_start(exporter_rt *e)
         if (!e->replay_edge)
             return -1;
     }
+    return 0;
+}
+
+int exporter_rt_start(exporter_rt *e)
+{
+    if (exporter_rt_open_spool(e) != 0)
+        return -1;
     if (pthread_create(&e->thread, NULL, exporter_main, e) != 0)
         return -1;
     e->running = 1;

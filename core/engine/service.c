@@ -413,6 +413,22 @@ static int start_exporter(pp_instance *e)
     return start_instance(e) != 0 || exporter_rt_start(e->exporter) != 0 ? -1 : 0;
 }
 
+/* A spool of s's exporter i can be opened while the old graph runs: no
+ * exporter of the old graph writes to that folder. */
+static int spool_opens_beside(const service *s, size_t i)
+{
+    const char *storage = exporter_rt_storage(s->exporters[i]->exporter);
+    if (!storage)
+        return 0;
+    const service *old = s->from;
+    for (size_t j = 0; j < old->n_exporters; j++) {
+        const char *held = exporter_rt_storage(old->exporters[j]->exporter);
+        if (held && strcmp(held, storage) == 0)
+            return 0;
+    }
+    return 1;
+}
+
 /* A new receiver that may start while the old graph runs: one flagged
  * PP_OVERLAP (a listener hands its socket from the old instance to the
  * new). Others start after the old graph stopped, so that two instances
@@ -428,9 +444,14 @@ static int overlaps(const pp_instance *r)
 static int start_beside(service *s, int64_t timeout_ns)
 {
     s->started = 1;
-    for (size_t i = 0; i < s->n_exporters; i++)
-        if (owned_exporter(s, i) && !replaces_old(s, i) && start_exporter(s->exporters[i]) != 0)
+    for (size_t i = 0; i < s->n_exporters; i++) {
+        if (!owned_exporter(s, i))
+            continue;
+        if (!replaces_old(s, i) ? start_exporter(s->exporters[i]) != 0
+                                : spool_opens_beside(s, i) &&
+                                      exporter_rt_open_spool(s->exporters[i]->exporter) != 0)
             goto fail;
+    }
     for (size_t i = 0; i < s->n_pipelines; i++) {
         pipeline *p = s->pipelines[i];
         for (size_t j = 0; j < p->n_processors; j++)
