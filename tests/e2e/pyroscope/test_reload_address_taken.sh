@@ -55,18 +55,7 @@ time.sleep(300)' "$PORT_B"
 HOLDER=${PIDS[${#PIDS[@]}-1]}
 wait_for 10 listens "$PORT_B" "$HOLDER" || fail "python3 did not listen on $PORT_B"
 
-client() {
-  local seq=0 code now
-  while [ ! -e "$T/stop" ] && [ $seq -lt $MAX_REQUESTS ]; do
-    seq=$((seq + 1))
-    now=$(date +%s)
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
-      --data-binary @"$T/in/cpu.pb.gz" -H 'Content-Type: application/octet-stream' \
-      "http://127.0.0.1:$port/ingest?name=app%7Bseq%3D$seq%7D&from=$((now - 10))&until=$now&format=pprof") || true
-    echo "$seq $code" >> "$T/answers"
-  done
-}
-client & CLIENT=$!
+ingest_client "$port" $MAX_REQUESTS & CLIENT=$!
 PIDS+=("$CLIENT")
 wait_for 30 test -s "$T/answers" || fail "the client got no answer"
 
@@ -90,17 +79,10 @@ wait "$CLIENT"
 expect_metric 'profpipe_ledger_in_flight_profiles{pipeline="profiles"}' 0
 stop_profpipe "$PROFPIPE_PID"
 
-bad=$(awk '$2 != 200 && $2 != 429 && $2 != 503' "$T/answers" | head -3)
-[ -z "$bad" ] || fail "answers other than 200/429/503 (000: refused or cut): $bad"
-awk '$2 == 200 {print $1}' "$T/answers" | sort -n > "$T/ok"
-oks=$(wc -l < "$T/ok")
+answered_once "$T/out1/index.jsonl"
+oks=$OKS
 late=$(awk -v n="$at_refusal" '$1 > n && $2 == 200' "$T/answers" | wc -l)
 [ "$late" -ge 20 ] || fail "only $late requests answered 200 after the refused reload"
-grep -o '"seq":"[0-9]*"' "$T/out1/index.jsonl" | cut -d'"' -f4 | sort -n > "$T/written"
-dups=$(uniq -d "$T/written" | head -3)
-[ -z "$dups" ] || fail "written more than once: seq $dups"
-diff -q "$T/ok" "$T/written" > /dev/null ||
-  fail "200'd and written differ: $(diff "$T/ok" "$T/written" | head -5)"
 gens=$(grep -o '"gen":"[^"]*"' "$T/out1/index.jsonl" | sort -u | tr '\n' ' ')
 [ "$gens" = '"gen":"g1" ' ] || fail "want only gen g1 (the old processor), got: $gens"
 [ ! -e "$T/out2/index.jsonl" ] || fail "the new exporter wrote $(wc -l < "$T/out2/index.jsonl") profiles"
