@@ -3,9 +3,10 @@
 # runs a pyroscope receiver on port A, a relabel processor (gen=g1) and a
 # file exporter into out1, under a steady stream of /ingest requests (one
 # client, each request a profile with its own seq label). The new config
-# moves the receiver to port B, which another process (python3) holds,
-# and changes the processor (gen=g2) and the exporter (into out2). The
-# receiver's start beside the old graph fails, so:
+# moves the receiver to port B, which another process (the Pyroscope
+# stand-in, recorder/main.go) holds, and changes the processor (gen=g2)
+# and the exporter (into out2). The receiver's start beside the old graph
+# fails, so:
 #   - the log says the reload was refused and why (cannot listen on B);
 #   - profpipe_config_last_reload_successful is 0;
 #   - every request is answered 200, 429 or 503 (none refused: the old
@@ -44,16 +45,11 @@ YAML
 }
 start_listening a a_config; port=$LISTEN_PORT
 
-# another process holds port B (and keeps it until the test ends)
+# another process holds port B (and keeps it until the test ends): the
+# Pyroscope stand-in
+build_recorder
 PORT_B=$(unused_port) || fail "no free port"
-bg python3 -c '
-import socket, sys, time
-s = socket.socket()
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(8)
-time.sleep(300)' "$PORT_B"
-HOLDER=${PIDS[${#PIDS[@]}-1]}
-wait_for 10 listens "$PORT_B" "$HOLDER" || fail "python3 did not listen on $PORT_B"
+start_recorder "$PORT_B" "$T/recorder.log"
 
 ingest_client "$port" $MAX_REQUESTS & CLIENT=$!
 PIDS+=("$CLIENT")
