@@ -518,11 +518,13 @@ static int retain_configs(service *s, service *old, config *old_cfg)
     return 0;
 }
 
-int service_take_over(service *s, config *old_cfg, int64_t timeout_ns, int *old_cfg_kept)
+/* service_take_over, with room in s->retained for `extra` more configs. */
+static int take_over(service *s, config *old_cfg, int64_t timeout_ns, int *old_cfg_kept,
+                     size_t extra)
 {
     service *old = s->from;
     *old_cfg_kept = 0;
-    s->retained = malloc((old->n_retained + 1) * sizeof *s->retained);
+    s->retained = malloc((old->n_retained + 1 + extra) * sizeof *s->retained);
     if (!s->retained || start_beside(s, timeout_ns) != 0)
         return -1;
     /* the kept receivers feed the new pipelines: no gap, nothing stopped */
@@ -558,6 +560,49 @@ int service_take_over(service *s, config *old_cfg, int64_t timeout_ns, int *old_
                  "%zu exporters (%zu kept running)",
                  s->n_receivers, kept_receivers, s->n_pipelines, s->n_exporters, kept_exporters);
     return rc;
+}
+
+int service_take_over(service *s, config *old_cfg, int64_t timeout_ns, int *old_cfg_kept)
+{
+    return take_over(s, old_cfg, timeout_ns, old_cfg_kept, 0);
+}
+
+/* Moves to `to` the configs of from->retained that to's instances read
+ * (to->retained has room for them: take_over's `extra`). */
+static void adopt_retained(service *to, service *from)
+{
+    size_t left = 0;
+    for (size_t c = 0; c < from->n_retained; c++) {
+        config *cfg = from->retained[c];
+        int used = 0;
+        for (size_t i = 0; i < to->n_receivers && !used; i++)
+            used = to->receivers[i]->origin == cfg;
+        for (size_t i = 0; i < to->n_exporters && !used; i++)
+            used = to->exporters[i]->origin == cfg;
+        if (used)
+            to->retained[to->n_retained++] = cfg;
+        else
+            from->retained[left++] = cfg;
+    }
+    from->n_retained = left;
+}
+
+service *service_roll_back(service *s, service *old, config *old_cfg, config *new_cfg,
+                           int64_t timeout_ns, int *new_cfg_kept)
+{
+    *new_cfg_kept = 0;
+    service *back = service_build_from(old_cfg, s);
+    if (!back)
+        return NULL;
+    int rc = take_over(back, new_cfg, timeout_ns, new_cfg_kept, old->n_retained);
+    if (rc == 0) {
+        adopt_retained(back, old);
+        return back;
+    }
+    if (rc == -2) /* it owns what s kept: stopped and freed with it */
+        service_stop(back, timeout_ns);
+    service_free(back);
+    return NULL;
 }
 
 void service_stop(service *s, int64_t timeout_ns)

@@ -129,6 +129,24 @@ ingest_client() {
   done
 }
 
+# start_ingest_client PORT MAX: ingest_client in the background (its pid
+# in CLIENT, killed at exit), once it has its first answer.
+start_ingest_client() {
+  ingest_client "$1" "$2" & CLIENT=$!
+  PIDS+=("$CLIENT")
+  wait_for 30 test -s "$T/answers" || fail "the client got no answer"
+}
+
+# more_answers N WHAT: waits for N more answers than now, failing with
+# "no answers WHAT", then stops the client.
+more_answers() {
+  local want=$(($(wc -l < "$T/answers") + $1))
+  answered() { [ "$(wc -l < "$T/answers")" -ge "$want" ]; }
+  wait_for 60 answered || fail "the client got no answers $2"
+  touch "$T/stop"
+  wait "$CLIENT"
+}
+
 # answered_once INDEX: every answer in $T/answers is 200, 429 or 503
 # (none refused at the TCP level), and the seqs answered 200 are those in
 # the file exporter's INDEX (index.jsonl), each exactly once. Sets OKS to

@@ -52,10 +52,7 @@ YAML
 }
 start_listening r r_config; port=$LISTEN_PORT
 
-ingest_client "$port" $MAX_REQUESTS & CLIENT=$!
-PIDS+=("$CLIENT")
-
-wait_for 30 test -s "$T/answers" || fail "the client got no answer"
+start_ingest_client "$port" $MAX_REQUESTS
 good=0 broken=0 replaced=0
 for i in $(seq 1 $RELOADS); do
   sleep 1
