@@ -491,6 +491,18 @@ static void stop_old_only(service *s, service *old, int64_t timeout_ns)
     old->started = 0;
 }
 
+/* 1 when a receiver or exporter of s was made from cfg (reads it). */
+static int reads_config(const service *s, const config *cfg)
+{
+    for (size_t i = 0; i < s->n_receivers; i++)
+        if (s->receivers[i]->origin == cfg)
+            return 1;
+    for (size_t i = 0; i < s->n_exporters; i++)
+        if (s->exporters[i]->origin == cfg)
+            return 1;
+    return 0;
+}
+
 /* The configs s's kept instances read, taken from old (and old_cfg). */
 static int retain_configs(service *s, service *old, config *old_cfg)
 {
@@ -503,12 +515,7 @@ static int retain_configs(service *s, service *old, config *old_cfg)
     cand[n++] = old_cfg;
     size_t left = 0;
     for (size_t c = 0; c < n; c++) {
-        int used = 0;
-        for (size_t i = 0; i < s->n_receivers && !used; i++)
-            used = s->receivers[i]->origin == cand[c];
-        for (size_t i = 0; i < s->n_exporters && !used; i++)
-            used = s->exporters[i]->origin == cand[c];
-        if (used)
+        if (reads_config(s, cand[c]))
             s->retained[s->n_retained++] = cand[c];
         else if (cand[c] != old_cfg)
             old->retained[left++] = cand[c]; /* freed with old */
@@ -574,12 +581,7 @@ static void adopt_retained(service *to, service *from)
     size_t left = 0;
     for (size_t c = 0; c < from->n_retained; c++) {
         config *cfg = from->retained[c];
-        int used = 0;
-        for (size_t i = 0; i < to->n_receivers && !used; i++)
-            used = to->receivers[i]->origin == cfg;
-        for (size_t i = 0; i < to->n_exporters && !used; i++)
-            used = to->exporters[i]->origin == cfg;
-        if (used)
+        if (reads_config(to, cfg))
             to->retained[to->n_retained++] = cfg;
         else
             from->retained[left++] = cfg;

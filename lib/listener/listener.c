@@ -68,6 +68,7 @@ typedef struct tracked_conn {
     int64_t request_start_ns;
     int suspended, cut;
     int in_request; /* its request head is whole: not evicted for room */
+    int served;     /* a request of it was answered: kept alive since */
     struct tracked_conn *prev, *next;
 } tracked_conn;
 
@@ -189,6 +190,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
         pthread_mutex_lock(&l->lock);
         t->request_start_ns = now_ns(); /* the next request's clock */
         t->in_request = 0;
+        t->served = 1;
         pthread_mutex_unlock(&l->lock);
     }
     if (l->handlers.completed)
@@ -668,16 +670,19 @@ void listener_quiesce(listener *l)
 }
 
 /* 1 while a connection of l has a request under way: in its handler, or
- * accepted or last answered within DRAIN_IDLE_MS (its request may be on
- * the way). */
+ * accepted within DRAIN_IDLE_MS and not answered yet (its first request
+ * may be on the way). A kept-alive connection between two requests is
+ * not waited for: a client busy on it would hold the reload up to the
+ * deadline. */
 static int requests_under_way(listener *l)
 {
     int64_t now = now_ns();
     int busy = 0;
     pthread_mutex_lock(&l->lock);
     for (tracked_conn *t = l->conns; t && !busy; t = t->next)
-        busy = !t->cut && (t->in_request || t->suspended ||
-                           now - t->request_start_ns < (int64_t)DRAIN_IDLE_MS * NS_PER_MS);
+        busy = !t->cut &&
+               (t->in_request || t->suspended ||
+                (!t->served && now - t->request_start_ns < (int64_t)DRAIN_IDLE_MS * NS_PER_MS));
     pthread_mutex_unlock(&l->lock);
     return busy;
 }
