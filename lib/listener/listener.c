@@ -88,6 +88,7 @@ struct listener {
     int watchdog_running;
     int listen_fd;      /* the daemon's listening descriptor, -1 once quiesced */
     int handed;         /* serves a socket another listener bound */
+    char *owner;        /* the component id (or the host's name): whose socket it may take */
     listener *reg_next; /* the registry of running listeners, under registry_lock */
     pp_metric *cut_deadline, *cut_room, *aborted, *messages, *refused_403, *refused_401;
 };
@@ -513,12 +514,15 @@ static int bound_to(int fd, const struct sockaddr *sa)
     return 0;
 }
 
-/* A descriptor of the socket a running listener has bound to sa (a dup:
- * each holder closes its own), or -1. Called with registry_lock held. */
-static int shared_socket(const struct sockaddr *sa)
+/* A descriptor of the socket a running listener of the same owner (the
+ * instance a reload replaces) has bound to sa (a dup: each holder closes
+ * its own), or -1. Another owner's socket is never shared: two components
+ * configured on one address fail as they would without handover.
+ * Called with registry_lock held. */
+static int shared_socket(const char *owner, const struct sockaddr *sa)
 {
     for (listener *o = registry; o; o = o->reg_next)
-        if (o->listen_fd >= 0 && bound_to(o->listen_fd, sa))
+        if (o->listen_fd >= 0 && strcmp(o->owner, owner) == 0 && bound_to(o->listen_fd, sa))
             return fcntl(o->listen_fd, F_DUPFD_CLOEXEC, 0);
     return -1;
 }
@@ -575,6 +579,7 @@ static struct MHD_Daemon *start_daemon(listener *l, const struct addrinfo *ai, i
 
 static void listener_free(listener *l)
 {
+    free(l->owner);
     free(l->cert_pem);
     free(l->key_pem);
     free(l->ca_pem);
@@ -595,6 +600,12 @@ listener *listener_start(const pp_host *h, pp_instance *self, const char *name,
     *l = (listener){.h = h, .self = self, .cfg = cfg, .handlers = *handlers};
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->wake, NULL);
+    const char *owner = self ? h->instance_id(self) : name;
+    if (!(l->owner = strdup(owner ? owner : ""))) {
+        snprintf(err, errlen, "out of memory");
+        listener_free(l);
+        return NULL;
+    }
     if (load_tls(l, err, errlen) < 0) {
         listener_free(l);
         return NULL;
@@ -609,7 +620,7 @@ listener *listener_start(const pp_host *h, pp_instance *self, const char *name,
     }
     make_metrics(l, name);
     pthread_mutex_lock(&registry_lock);
-    int fd = shared_socket(ai->ai_addr);
+    int fd = shared_socket(l->owner, ai->ai_addr);
     struct stat fd_stat = {0};
     if (fd >= 0 && fstat(fd, &fd_stat) != 0) {
         close(fd);

@@ -116,10 +116,11 @@ typedef struct listener_handlers {
 
 /* Starts serving. `self` names the component in logs and metrics (NULL
  * for the host's own, then `name` labels its metrics). When a running
- * listener of this process is bound to the same address and port, the
- * new one serves that socket (a dup of it) instead of binding: a
- * replacement starts beside the instance it replaces and no client is
- * refused in between. NULL with the reason in err. */
+ * listener of this process with the same owner (component id, or `name`
+ * for the host's own) is bound to the same address and port, the new one
+ * serves that socket (a dup of it) instead of binding: a replacement
+ * starts beside the instance it replaces and no client is refused in
+ * between. NULL with the reason in err. */
 listener *listener_start(const pp_host *h, pp_instance *self, const char *name,
                          const listener_config *cfg, const listener_handlers *handlers, char *err,
                          size_t errlen);

@@ -1,7 +1,8 @@
 /* lib/listener's handover: a listener started on the address of a
- * running one serves that socket instead of binding, the old one's
- * quiesce and stop leave the socket to it, and the socket closes with its
- * last holder. A replacement that fails to start (a certificate
+ * running one of the same owner (the instance a reload replaces) serves
+ * that socket instead of binding (another owner's start fails), the old
+ * one's quiesce and stop leave the socket to it, and the socket closes
+ * with its last holder. A replacement that fails to start (a certificate
  * libmicrohttpd refuses) leaves the running listener's socket open and
  * no descriptor behind. Real sockets on 127.0.0.1, real HTTP requests. */
 #include <setjmp.h>
@@ -119,17 +120,25 @@ static void config_for(listener_config *cfg, int port)
     assert_int_equal(listener_config_set_address(cfg, address), 0);
 }
 
-/* A listener answering `name` with cfg. */
-static listener *serve(listener_config *cfg, const char *name, char *err, size_t len)
+#define OWNER "handover" /* the name of every listener here but one */
+
+/* A listener of `owner` answering `body` with cfg. */
+static listener *serve_as(const char *owner, listener_config *cfg, const char *body, char *err,
+                          size_t len)
 {
-    listener_handlers handlers = {.request = answer, .cls = (void *)name};
-    return listener_start(host_api(), NULL, name, cfg, &handlers, err, len);
+    listener_handlers handlers = {.request = answer, .cls = (void *)body};
+    return listener_start(host_api(), NULL, owner, cfg, &handlers, err, len);
 }
 
-static listener *start(listener_config *cfg, int port, const char *name, char *err, size_t len)
+static listener *serve(listener_config *cfg, const char *body, char *err, size_t len)
+{
+    return serve_as(OWNER, cfg, body, err, len);
+}
+
+static listener *start(listener_config *cfg, int port, const char *body, char *err, size_t len)
 {
     config_for(cfg, port);
-    return serve(cfg, name, err, len);
+    return serve(cfg, body, err, len);
 }
 
 /* Listener A, answering "A", on a free port: each test's running one. */
@@ -182,6 +191,21 @@ static void test_replacement_takes_the_socket(void **state)
     listener_stop(b); /* the last holder: the socket closes */
     listener_config_free(&cb);
     assert_int_equal(get(f->port, NULL, 0), -ECONNREFUSED);
+}
+
+/* Another listener (another component) on a running one's address fails
+ * as it would without handover: the socket is not shared with it. */
+static void test_other_owner_is_refused(void **state)
+{
+    fixture *f = *state;
+    listener_config cb;
+    char err[256];
+    config_for(&cb, f->port);
+    assert_null(serve_as("another", &cb, "B", err, sizeof err));
+    assert_non_null(strstr(err, "in use"));
+    listener_config_free(&cb);
+    for (int i = 0; i < 5; i++)
+        expect(f->port, "A");
 }
 
 static void write_file(const char *path, const char *text)
@@ -244,6 +268,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replacement_takes_the_socket, start_a, stop_a),
         cmocka_unit_test_setup_teardown(test_failed_replacement_leaves_the_socket, start_a, stop_a),
+        cmocka_unit_test_setup_teardown(test_other_owner_is_refused, start_a, stop_a),
         cmocka_unit_test(test_other_port_binds_its_own),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
