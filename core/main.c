@@ -254,7 +254,13 @@ static void count_reload(int ok)
 /* SIGHUP: the new config replaces the old only if it builds and its new
  * parts start. Receivers and exporters whose options did not change keep
  * running through the reload (listeners, queues, spools, counters); the
- * pipelines are built again and started before the old ones drain. */
+ * pipelines are built again and started before the old ones drain. What
+ * can fail to start is tried before any old part stops (see
+ * service_take_over): a failure there leaves the running graph as it was.
+ * Only a replacement that must wait for its predecessor to stop (an
+ * exporter, a receiver without PP_OVERLAP) can fail after that; then the
+ * previous config is swapped back in the same way (service_roll_back),
+ * and only if that fails too is it started again from scratch. */
 static void reload(runtime *rt, const char *path)
 {
     log_info("SIGHUP: reloading %s", path);
@@ -273,7 +279,8 @@ static void reload(runtime *rt, const char *path)
     int old_cfg_kept = 0;
     int rc = service_take_over(s, rt->cfg, rt->cfg->shutdown_timeout_ns, &old_cfg_kept);
     if (rc == -1) {
-        log_error("reload: the new config failed to start; the previous one runs on");
+        log_error("reload refused: the new config failed to start (see above); the previous one "
+                  "runs on, untouched");
         char *why = "the new config failed to start (see the log); the previous one runs on";
         ui_reload_result(0, &why, 1);
         service_free(s);
@@ -282,6 +289,24 @@ static void reload(runtime *rt, const char *path)
         return;
     }
     if (rc != 0) {
+        int new_cfg_kept = 0;
+        service *back =
+            service_roll_back(s, rt->svc, rt->cfg, c, rt->cfg->shutdown_timeout_ns, &new_cfg_kept);
+        if (back) {
+            log_error("reload: a replacement failed to start after its predecessor stopped (see "
+                      "above); rolled back to the previous config, what both share kept running");
+            char *why = "the new config failed to start (see the log); rolled back to the "
+                        "previous one";
+            ui_reload_result(0, &why, 1);
+            ui_set_running(back, rt->cfg); /* before s and the old service are freed */
+            service_free(s);
+            if (!new_cfg_kept)
+                config_free(c);
+            service_free(rt->svc);
+            rt->svc = back;
+            count_reload(0);
+            return;
+        }
         log_error("reload: the new config failed to start; restarting the previous one");
         char *why = "the new config failed to start (see the log); the previous one was restarted";
         ui_reload_result(0, &why, 1);

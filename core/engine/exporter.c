@@ -456,24 +456,28 @@ static int export_one(exporter_rt *e, pp_batch *b, const queued *parts, size_t n
     return cut;
 }
 
-/* Past the deadline: what is still queued is dropped, or left on disk. */
-static void drop_at_deadline(exporter_rt *e, queued item)
+/* Past the deadline (or never started): what is still queued is dropped,
+ * or left on disk. */
+static void drop_queued(exporter_rt *e, queued item, const char *why)
 {
     pp_instance *inst = e->inst;
     size_t n = batch_count(item.batch);
     if (e->spool && item.tag) {
-        log_msg(PP_LOG_WARN, inst->log_name,
-                "shutdown deadline passed: %zu queued profiles stay in the spool", n);
+        log_msg(PP_LOG_WARN, inst->log_name, "%s: %zu queued profiles stay in the spool", why, n);
         free(item.tag);
     } else {
         ledger_settle(edge_of(item.tag), LEDGER_DROPPED, n);
         free(item.tag);
         metrics_add(inst->m_dropped, (double)n);
-        log_msg(PP_LOG_ERROR, inst->log_name,
-                "shutdown deadline passed: dropped %zu queued profiles", n);
+        log_msg(PP_LOG_ERROR, inst->log_name, "%s: dropped %zu queued profiles", why, n);
         batch_mark_lost(item.batch);
     }
     batch_unref(item.batch);
+}
+
+static void drop_at_deadline(exporter_rt *e, queued item)
+{
+    drop_queued(e, item, "shutdown deadline passed");
 }
 
 /* Replays what an earlier run left in the spool, max_profiles at a time,
@@ -577,10 +581,16 @@ static void *exporter_main(void *arg)
     return NULL;
 }
 
-int exporter_rt_start(exporter_rt *e)
+const char *exporter_rt_storage(const exporter_rt *e)
 {
     const char *storage = e->set.queue.storage;
-    if (storage && storage[0] && !e->spool) {
+    return storage && storage[0] ? storage : NULL;
+}
+
+int exporter_rt_open_spool(exporter_rt *e)
+{
+    const char *storage = exporter_rt_storage(e);
+    if (storage && !e->spool) {
         char err[512];
         e->spool = spool_open(storage, e->set.queue.fsync, err, sizeof err);
         if (!e->spool) {
@@ -596,6 +606,13 @@ int exporter_rt_start(exporter_rt *e)
         if (!e->replay_edge)
             return -1;
     }
+    return 0;
+}
+
+int exporter_rt_start(exporter_rt *e)
+{
+    if (exporter_rt_open_spool(e) != 0)
+        return -1;
     if (pthread_create(&e->thread, NULL, exporter_main, e) != 0)
         return -1;
     e->running = 1;
@@ -661,6 +678,10 @@ void exporter_rt_finish(exporter_rt *e)
     if (e->running) {
         pthread_join(e->thread, NULL);
         e->running = 0;
+    } else { /* never started (a reload that failed): nothing will send it */
+        queued item;
+        while ((item.batch = queue_pop_tagged(e->q, 0, (void **)&item.tag)))
+            drop_queued(e, item, "the exporter never started");
     }
     metrics_set(e->inst->m_queue_bytes, 0);
 }

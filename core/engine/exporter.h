@@ -16,7 +16,14 @@ typedef struct exporter_rt exporter_rt;
 
 /* Reads the common options from inst->cfg. */
 exporter_rt *exporter_rt_new(pp_instance *inst);
+/* Opens the spool (sending_queue.storage), if any and not yet open, then
+ * starts the worker. 0 or -1. */
 int exporter_rt_start(exporter_rt *e);
+/* The spool part of exporter_rt_start alone, for a reload to try early,
+ * while the old graph runs. 0 or -1 (logged). */
+int exporter_rt_open_spool(exporter_rt *e);
+/* sending_queue.storage, or NULL for a queue in memory only. */
+const char *exporter_rt_storage(const exporter_rt *e);
 /* Takes ownership of b; 0, or -1 if the exporter is closed (b dropped and
  * counted). Blocks while a `block` queue is full. Each profile of b is
  * settled once on `edge` (borrowed, may be NULL; outlives the exporter's

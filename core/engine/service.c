@@ -416,14 +416,45 @@ static int start_exporter(pp_instance *e)
     return start_instance(e) != 0 || exporter_rt_start(e->exporter) != 0 ? -1 : 0;
 }
 
-/* Steps 1-2: what can start while the old graph runs. -1: s is stopped
- * again, the old graph untouched. */
-static int start_beside(service *s)
+/* A spool of s's exporter i can be opened while the old graph runs: no
+ * exporter of the old graph writes to that folder. */
+static int spool_opens_beside(const service *s, size_t i)
+{
+    const char *storage = exporter_rt_storage(s->exporters[i]->exporter);
+    if (!storage)
+        return 0;
+    const service *old = s->from;
+    for (size_t j = 0; j < old->n_exporters; j++) {
+        const char *held = exporter_rt_storage(old->exporters[j]->exporter);
+        if (held && strcmp(held, storage) == 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* A new receiver that may start while the old graph runs: one flagged
+ * PP_OVERLAP (a listener hands its socket from the old instance to the
+ * new). Others start after the old graph stopped, so that two instances
+ * never read one file, profile one process or scrape one target. */
+static int overlaps(const pp_instance *r)
+{
+    return (r->comp->flags & PP_OVERLAP) != 0;
+}
+
+/* Steps 1-3: what can start while the old graph runs (every fallible
+ * step that does not need the old parts gone). -1: s is stopped again,
+ * the old graph untouched. */
+static int start_beside(service *s, int64_t timeout_ns)
 {
     s->started = 1;
-    for (size_t i = 0; i < s->n_exporters; i++)
-        if (owned_exporter(s, i) && !replaces_old(s, i) && start_exporter(s->exporters[i]) != 0)
+    for (size_t i = 0; i < s->n_exporters; i++) {
+        if (!owned_exporter(s, i))
+            continue;
+        if (!replaces_old(s, i) ? start_exporter(s->exporters[i]) != 0
+                                : spool_opens_beside(s, i) &&
+                                      exporter_rt_open_spool(s->exporters[i]->exporter) != 0)
             goto fail;
+    }
     for (size_t i = 0; i < s->n_pipelines; i++) {
         pipeline *p = s->pipelines[i];
         for (size_t j = 0; j < p->n_processors; j++)
@@ -432,9 +463,14 @@ static int start_beside(service *s)
         if (pipeline_start(p) != 0)
             goto fail;
     }
+    for (size_t i = 0; i < s->n_receivers; i++)
+        if (!s->borrowed_receivers[i] && overlaps(s->receivers[i]) &&
+            start_instance(s->receivers[i]) != 0)
+            goto fail;
     return 0;
 fail:
-    service_stop(s, 0);
+    /* a receiver started here may hold requests: they are answered */
+    service_stop(s, timeout_ns);
     return -1;
 }
 
@@ -458,6 +494,18 @@ static void stop_old_only(service *s, service *old, int64_t timeout_ns)
     old->started = 0;
 }
 
+/* 1 when a receiver or exporter of s was made from cfg (reads it). */
+static int reads_config(const service *s, const config *cfg)
+{
+    for (size_t i = 0; i < s->n_receivers; i++)
+        if (s->receivers[i]->origin == cfg)
+            return 1;
+    for (size_t i = 0; i < s->n_exporters; i++)
+        if (s->exporters[i]->origin == cfg)
+            return 1;
+    return 0;
+}
+
 /* The configs s's kept instances read, taken from old (and old_cfg). */
 static int retain_configs(service *s, service *old, config *old_cfg)
 {
@@ -470,12 +518,7 @@ static int retain_configs(service *s, service *old, config *old_cfg)
     cand[n++] = old_cfg;
     size_t left = 0;
     for (size_t c = 0; c < n; c++) {
-        int used = 0;
-        for (size_t i = 0; i < s->n_receivers && !used; i++)
-            used = s->receivers[i]->origin == cand[c];
-        for (size_t i = 0; i < s->n_exporters && !used; i++)
-            used = s->exporters[i]->origin == cand[c];
-        if (used)
+        if (reads_config(s, cand[c]))
             s->retained[s->n_retained++] = cand[c];
         else if (cand[c] != old_cfg)
             old->retained[left++] = cand[c]; /* freed with old */
@@ -485,12 +528,14 @@ static int retain_configs(service *s, service *old, config *old_cfg)
     return 0;
 }
 
-int service_take_over(service *s, config *old_cfg, int64_t timeout_ns, int *old_cfg_kept)
+/* service_take_over, with room in s->retained for `extra` more configs. */
+static int take_over(service *s, config *old_cfg, int64_t timeout_ns, int *old_cfg_kept,
+                     size_t extra)
 {
     service *old = s->from;
     *old_cfg_kept = 0;
-    s->retained = malloc((old->n_retained + 1) * sizeof *s->retained);
-    if (!s->retained || start_beside(s) != 0)
+    s->retained = malloc((old->n_retained + 1 + extra) * sizeof *s->retained);
+    if (!s->retained || start_beside(s, timeout_ns) != 0)
         return -1;
     /* the kept receivers feed the new pipelines: no gap, nothing stopped */
     for (size_t i = 0; i < s->n_receivers; i++) {
@@ -525,6 +570,44 @@ int service_take_over(service *s, config *old_cfg, int64_t timeout_ns, int *old_
                  "%zu exporters (%zu kept running)",
                  s->n_receivers, kept_receivers, s->n_pipelines, s->n_exporters, kept_exporters);
     return rc;
+}
+
+int service_take_over(service *s, config *old_cfg, int64_t timeout_ns, int *old_cfg_kept)
+{
+    return take_over(s, old_cfg, timeout_ns, old_cfg_kept, 0);
+}
+
+/* Moves to `to` the configs of from->retained that to's instances read
+ * (to->retained has room for them: take_over's `extra`). */
+static void adopt_retained(service *to, service *from)
+{
+    size_t left = 0;
+    for (size_t c = 0; c < from->n_retained; c++) {
+        config *cfg = from->retained[c];
+        if (reads_config(to, cfg))
+            to->retained[to->n_retained++] = cfg;
+        else
+            from->retained[left++] = cfg;
+    }
+    from->n_retained = left;
+}
+
+service *service_roll_back(service *s, service *old, config *old_cfg, config *new_cfg,
+                           int64_t timeout_ns, int *new_cfg_kept)
+{
+    *new_cfg_kept = 0;
+    service *back = service_build_from(old_cfg, s);
+    if (!back)
+        return NULL;
+    int rc = take_over(back, new_cfg, timeout_ns, new_cfg_kept, old->n_retained);
+    if (rc == 0) {
+        adopt_retained(back, old);
+        return back;
+    }
+    if (rc == -2) /* it owns what s kept: stopped and freed with it */
+        service_stop(back, timeout_ns);
+    service_free(back);
+    return NULL;
 }
 
 void service_stop(service *s, int64_t timeout_ns)

@@ -20,18 +20,34 @@ service *service_build(config *cfg);
  * whose id, type and options are unchanged are taken over instead of
  * created again. Nothing is started, and `from` is left as it is. */
 service *service_build_from(config *cfg, service *from);
-/* Swaps s in for the service it was built from: starts s's new exporters
- * and its pipelines beside the old graph, rewires the kept receivers to
- * the new pipelines, then stops and drains what only the old graph had,
- * and starts the exporters that replace old ones (never two instances of
- * one exporter at once) and the new receivers.
- * -1: nothing changed, the old graph runs on: free s.
+/* Swaps s in for the service it was built from: starts s's new exporters,
+ * its pipelines and its new PP_OVERLAP receivers (a changed pyroscope
+ * receiver: its listener takes over the old one's socket) beside the old
+ * graph, rewires the kept receivers to the new pipelines, then stops and
+ * drains what only the old graph had, and starts the exporters that
+ * replace old ones (never two instances of one exporter at once) and the
+ * other new receivers.
+ * -1: a start beside the old graph failed (e.g. a new address taken by
+ *     another process); nothing changed, the old graph runs on, whole:
+ *     free s.
  * -2: a replacement failed to start after the old part stopped: s owns
- *     every instance it holds; stop and free s, free the old service,
- *     and build the old config again.
+ *     every instance it holds; service_roll_back, or (when that fails)
+ *     stop and free s, free the old service, and build the old config
+ *     again.
  *  0: free the old service; the old config is then read by s's kept
  *     instances (and owned by s) if *old_cfg_kept, else free it. */
 int service_take_over(service *s, config *old_cfg, int64_t timeout_ns, int *old_cfg_kept);
+/* After service_take_over(s, old_cfg, ...) returned -2 (old stopped, s
+ * running but for a replacement that failed): builds old_cfg's graph again
+ * from s and swaps it in the same way, so every component unchanged
+ * between the two configs runs on untouched (sockets, queues, delta
+ * baselines) and only the replaced ones start again with their previous
+ * options. The running service then, or NULL when that failed too (s and
+ * old as they were: restart old_cfg from scratch). On success free s, then
+ * old (its retained configs the result reads are moved to it), and
+ * new_cfg unless *new_cfg_kept. */
+service *service_roll_back(service *s, service *old, config *old_cfg, config *new_cfg,
+                           int64_t timeout_ns, int *new_cfg_kept);
 /* The checks of service_build that create nothing: the telemetry address
  * and every defined component's options (after loading the plugins when
  * with_plugins; otherwise types only a plugin defines are not reported).

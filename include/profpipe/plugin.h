@@ -563,6 +563,13 @@ typedef struct pp_host {
 
 /* Flags. */
 #define PP_MUTATES 0x1u /* processor changes profiles: give it its own copy */
+/* Added in 2.1: a receiver whose replacement may run beside it for a
+ * moment (nothing it holds is exclusive, or it hands it over: a listener
+ * passes its bound socket on). A reload then starts the replacement
+ * before it stops this one, and refuses the new config, with the running
+ * graph untouched, if that start fails. Without the flag a changed
+ * receiver starts after its predecessor stopped. A 2.0 host ignores it. */
+#define PP_OVERLAP 0x2u
 
 typedef struct pp_component {
     const char *type; /* the `type` of `type/name` ids */

@@ -18,7 +18,17 @@
  * idle socket of a distributed attack. So libmicrohttpd may accept up to
  * twice max_connections, and a connection beyond max_connections closes
  * the oldest one that has not yet sent a whole request head (idle, or
- * dripping it): a fresh client sends its request at once and is served. */
+ * dripping it): a fresh client sends its request at once and is served.
+ *
+ * Handover: every running listener is in a process-wide registry with its
+ * listening descriptor. A listener started on the address of one still
+ * running (a receiver replaced by a reload) does not bind: it serves a
+ * dup() of that socket, so both accept from one kernel queue for a while.
+ * listener_quiesce() then takes the old one out of the registry and
+ * closes only its own descriptor (MHD_quiesce_daemon: libmicrohttpd stops
+ * accepting and gives the socket back): connections waiting in the
+ * backlog stay queued for the new daemon, and none is refused. The last
+ * holder's close is the socket's end, as before. */
 #include "listener.h"
 
 #include <arpa/inet.h>
@@ -31,8 +41,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "pp_constants.h"
 
 #define WATCHDOG_PERIOD_MS 250
@@ -42,6 +55,8 @@
 #define PEM_MAX_BYTES ((long)1 << 20)
 #define MAX_OPTIONS 24
 #define ACCEPT_HEADROOM 2 /* accepted connections per max_connections, see above */
+#define DRAIN_IDLE_MS 500 /* listener_drain: a connection this idle has no request under way */
+#define DRAIN_POLL_MS 20
 #define BEARER_PREFIX "Bearer "
 #define TENANT_HEADER "X-Scope-OrgID"
 #define TLS12_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -53,6 +68,7 @@ typedef struct tracked_conn {
     int64_t request_start_ns;
     int suspended, cut;
     int in_request; /* its request head is whole: not evicted for room */
+    int served;     /* a request of it was answered: kept alive since */
     struct tracked_conn *prev, *next;
 } tracked_conn;
 
@@ -70,8 +86,15 @@ struct listener {
     int stopping;
     pthread_t watchdog;
     int watchdog_running;
+    int listen_fd;      /* the daemon's listening descriptor, -1 once quiesced */
+    int handed;         /* serves a socket another listener bound */
+    char *owner;        /* the component id (or the host's name): whose socket it may take */
+    listener *reg_next; /* the registry of running listeners, under registry_lock */
     pp_metric *cut_deadline, *cut_room, *aborted, *messages, *refused_403, *refused_401;
 };
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static listener *registry;
 
 static int64_t now_ns(void)
 {
@@ -168,6 +191,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
         pthread_mutex_lock(&l->lock);
         t->request_start_ns = now_ns(); /* the next request's clock */
         t->in_request = 0;
+        t->served = 1;
         pthread_mutex_unlock(&l->lock);
     }
     if (l->handlers.completed)
@@ -468,10 +492,58 @@ static void warn_if_exposed(listener *l, const char *name, const struct sockaddr
               name, cfg->host, cfg->port);
 }
 
-static struct MHD_Daemon *start_daemon(listener *l, const struct addrinfo *ai)
+/* 1 when fd is bound to sa's address and port (not an ephemeral port 0). */
+static int bound_to(int fd, const struct sockaddr *sa)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 || ss.ss_family != sa->sa_family)
+        return 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        const struct sockaddr_in *b = (const struct sockaddr_in *)sa;
+        return b->sin_port != 0 && a->sin_port == b->sin_port &&
+               a->sin_addr.s_addr == b->sin_addr.s_addr;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        const struct sockaddr_in6 *b = (const struct sockaddr_in6 *)sa;
+        return b->sin6_port != 0 && a->sin6_port == b->sin6_port &&
+               memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr) == 0;
+    }
+    return 0;
+}
+
+/* A descriptor of the socket a running listener of the same owner (the
+ * instance a reload replaces) has bound to sa (a dup: each holder closes
+ * its own), or -1. Another owner's socket is never shared: two components
+ * configured on one address fail as they would without handover.
+ * Called with registry_lock held. */
+static int shared_socket(const char *owner, const struct sockaddr *sa)
+{
+    for (listener *o = registry; o; o = o->reg_next)
+        if (o->listen_fd >= 0 && strcmp(o->owner, owner) == 0 && bound_to(o->listen_fd, sa))
+            return fcntl(o->listen_fd, F_DUPFD_CLOEXEC, 0);
+    return -1;
+}
+
+/* libmicrohttpd closes a given listening socket on some of its failure
+ * paths and not on others: close fd unless it already did. Called with
+ * registry_lock held, so no other dup of this socket appears meanwhile. */
+static void close_if_still_open(int fd, const struct stat *was)
+{
+    struct stat st;
+    if (fcntl(fd, F_GETFD) != -1 && fstat(fd, &st) == 0 && st.st_dev == was->st_dev &&
+        st.st_ino == was->st_ino)
+        close(fd);
+}
+
+/* On `fd` when it is >= 0 (a socket handed over), else bound to ai. */
+static struct MHD_Daemon *start_daemon(listener *l, const struct addrinfo *ai, int fd)
 {
     const listener_config *cfg = l->cfg;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    /* MHD_USE_ITC: MHD_quiesce_daemon needs it with an internal thread */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (l->handlers.suspend_resume)
@@ -480,7 +552,10 @@ static struct MHD_Daemon *start_daemon(listener *l, const struct addrinfo *ai)
     size_t n = 0;
 #define OPT(o, v, p) ops[n++] = (struct MHD_OptionItem){o, (intptr_t)(v), (void *)(p)}
     OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, l);
-    OPT(MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr);
+    if (fd >= 0)
+        OPT(MHD_OPTION_LISTEN_SOCKET, fd, NULL);
+    else
+        OPT(MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr);
     OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections * ACCEPT_HEADROOM, NULL);
     OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip, NULL);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, cfg->read_timeout_ns / NS_PER_SEC, NULL);
@@ -504,6 +579,7 @@ static struct MHD_Daemon *start_daemon(listener *l, const struct addrinfo *ai)
 
 static void listener_free(listener *l)
 {
+    free(l->owner);
     free(l->cert_pem);
     free(l->key_pem);
     free(l->ca_pem);
@@ -524,6 +600,12 @@ listener *listener_start(const pp_host *h, pp_instance *self, const char *name,
     *l = (listener){.h = h, .self = self, .cfg = cfg, .handlers = *handlers};
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->wake, NULL);
+    const char *owner = self ? h->instance_id(self) : name;
+    if (!(l->owner = strdup(owner ? owner : ""))) {
+        snprintf(err, errlen, "out of memory");
+        listener_free(l);
+        return NULL;
+    }
     if (load_tls(l, err, errlen) < 0) {
         listener_free(l);
         return NULL;
@@ -537,9 +619,32 @@ listener *listener_start(const pp_host *h, pp_instance *self, const char *name,
         return NULL;
     }
     make_metrics(l, name);
-    l->daemon = start_daemon(l, ai);
+    pthread_mutex_lock(&registry_lock);
+    int fd = shared_socket(l->owner, ai->ai_addr);
+    struct stat fd_stat = {0};
+    if (fd >= 0 && fstat(fd, &fd_stat) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    l->handed = fd >= 0;
+    l->daemon = start_daemon(l, ai, fd);
+    if (!l->daemon && fd >= 0)
+        close_if_still_open(fd, &fd_stat);
+    l->listen_fd = -1;
+    if (l->daemon) {
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+        l->listen_fd = di ? di->listen_fd : -1;
+        l->reg_next = registry;
+        registry = l;
+    }
+    pthread_mutex_unlock(&registry_lock);
     if (l->daemon)
         warn_if_exposed(l, name, ai->ai_addr);
+    if (l->daemon && l->handed)
+        h->log(self, PP_LOG_INFO,
+               "%s: serving %s:%s on the listening socket of the instance it replaces "
+               "(nothing refused meanwhile)",
+               name, cfg->host, cfg->port);
     freeaddrinfo(ai);
     if (!l->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%s%s", cfg->host, cfg->port,
@@ -555,10 +660,59 @@ listener *listener_start(const pp_host *h, pp_instance *self, const char *name,
     return l;
 }
 
+void listener_quiesce(listener *l)
+{
+    if (!l)
+        return;
+    pthread_mutex_lock(&registry_lock);
+    for (listener **p = &registry; *p; p = &(*p)->reg_next) {
+        if (*p == l) {
+            *p = l->reg_next;
+            break;
+        }
+    }
+    if (l->listen_fd >= 0) {
+        MHD_socket fd = MHD_quiesce_daemon(l->daemon);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd); /* the socket lives on while a replacement holds it */
+        l->listen_fd = -1;
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* 1 while a connection of l has a request under way: in its handler, or
+ * accepted within DRAIN_IDLE_MS and not answered yet (its first request
+ * may be on the way). A kept-alive connection between two requests is
+ * not waited for: a client busy on it would hold the reload up to the
+ * deadline. */
+static int requests_under_way(listener *l)
+{
+    int64_t now = now_ns();
+    int busy = 0;
+    pthread_mutex_lock(&l->lock);
+    for (tracked_conn *t = l->conns; t && !busy; t = t->next)
+        busy = !t->cut &&
+               (t->in_request || t->suspended ||
+                (!t->served && now - t->request_start_ns < (int64_t)DRAIN_IDLE_MS * NS_PER_MS));
+    pthread_mutex_unlock(&l->lock);
+    return busy;
+}
+
+void listener_drain(listener *l, int64_t deadline_ns)
+{
+    if (!l)
+        return;
+    while (requests_under_way(l) && now_ns() < deadline_ns) {
+        struct timespec ts = {0, DRAIN_POLL_MS * NS_PER_MS};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void listener_stop(listener *l)
 {
     if (!l)
         return;
+    listener_quiesce(l);
     pthread_mutex_lock(&l->lock);
     l->stopping = 1;
     pthread_cond_signal(&l->wake);

@@ -152,13 +152,26 @@ typedef struct listener_handlers {
 } listener_handlers;
 
 /* Starts serving. `self` names the component in logs and metrics (NULL
- * for the host's own, then `name` labels its metrics). NULL with the
- * reason in err. */
+ * for the host's own, then `name` labels its metrics). When a running
+ * listener of this process with the same owner (component id, or `name`
+ * for the host's own) is bound to the same address and port, the new one
+ * serves that socket (a dup of it) instead of binding: a replacement
+ * starts beside the instance it replaces and no client is refused in
+ * between. NULL with the reason in err. */
 listener *listener_start(const pp_host *h, pp_instance *self, const char *name,
                          const listener_config *cfg, const listener_handlers *handlers, char *err,
                          size_t errlen);
-/* Stops accepting and closes every connection. Resume any suspended
- * connection first. */
+/* Stops accepting new connections. A listener started on the same
+ * address while this one ran (its replacement in a reload) serves the
+ * same socket and keeps it, with whatever waits in its backlog; with
+ * none, the socket closes. Connections already accepted go on. */
+void listener_quiesce(listener *l);
+/* After listener_quiesce: waits until no connection of l has a request
+ * under way (each has been idle a moment), or until deadline_ns
+ * (CLOCK_MONOTONIC). */
+void listener_drain(listener *l, int64_t deadline_ns);
+/* Stops accepting (listener_quiesce) and closes every connection. Resume
+ * any suspended connection first. */
 void listener_stop(listener *l);
 
 typedef struct listener_verdict {

@@ -785,10 +785,14 @@ static int budget_holds_a_request(pyro_receiver *r, const pp_config *cfg)
 
 static void pyro_stop(void *state, int64_t deadline_ns)
 {
-    (void)deadline_ns;
     pyro_receiver *r = state;
-    /* workers first: they finish what they hold and resume its
-     * connection, so that the daemon stops with none suspended */
+    /* No new connection (a replacement started on the same address keeps
+     * the socket), and the requests under way are answered: a reload
+     * neither refuses nor cuts a client. Then the workers: they finish
+     * what they hold and resume its connection, so that the daemon stops
+     * with none suspended. */
+    listener_quiesce(r->server);
+    listener_drain(r->server, deadline_ns);
     pool_stop(r->pool);
     listener_stop(r->server);
     r->server = NULL;
@@ -863,6 +867,7 @@ const pp_component pp_receiver_pyroscope = {
     .description = "accepts what Pyroscope accepts from SDKs and agents: /ingest and the "
                    "push API",
     .options = pyro_options,
+    .flags = PP_OVERLAP, /* its listener hands the bound socket to its replacement */
     .create = pyro_create,
     .start = pyro_start,
     .stop = pyro_stop,

@@ -98,7 +98,8 @@ echo "index at SIGHUP: $((at_hup - before)) of $M"
 pass "reload with $((before + M - at_hup)) of $M profiles still to write: all $M written once, none dropped"
 
 # a config that validates but cannot start (its spool folder cannot be
-# made): the previous config is started again and keeps working
+# made): the spool is opened before any old part stops, so the reload is
+# refused and the previous graph runs on, untouched
 write_config v5
 sed -i 's|fsync: true}|fsync: true, sending_queue: {storage: /dev/null/spool}}|' "$T/config.yaml"
 grep -q /dev/null/spool "$T/config.yaml" || fail "test bug: the spool line was not written"
@@ -112,8 +113,11 @@ sleep 0.6 # three more polls: a folder read again would show now
 [ "$(index_lines "$T/out")" = $((n + 1)) ] ||
   fail "the restarted config read the folder again: $(index_lines "$T/out") lines, want $((n + 1))"
 [ "$(version_of f1)" = v4 ] || fail "f1 after a failed start: want v4 (previous config), got '$(version_of f1)'"
-! grep -q 'nothing is running' "$T/run.log" || fail "the previous config did not restart"
-pass "a config that fails to start: the previous one runs again, nothing read twice"
+grep -q 'reload refused: the new config failed to start (see above); the previous one runs on, untouched' "$T/run.log" ||
+  fail "the failed start was not refused before the old graph stopped: $(grep 'reload' "$T/run.log" | tail -3)"
+grep -q 'sending_queue.storage: .*/dev/null/spool' "$T/run.log" || fail "the log does not name the spool that failed"
+! grep -q 'restarting the previous one\|nothing is running' "$T/run.log" || fail "the previous config was stopped"
+pass "a config that fails to start: refused, the previous one runs on, nothing read twice"
 
 stop_profpipe "$PROFPIPE_PID"
 pass "exit 0 after four reloads"

@@ -112,3 +112,55 @@ service:
       exporters: [file]
 YAML
 }
+
+# ingest_client PORT MAX: a steady client (run it in the background): one
+# /ingest request at a time, each $T/in/cpu.pb.gz labelled with its own
+# seq, "seq status" per request appended to $T/answers (000: refused or
+# cut), until $T/stop exists or MAX requests were sent.
+ingest_client() {
+  local port=$1 max=$2 seq=0 code now
+  while [ ! -e "$T/stop" ] && [ $seq -lt "$max" ]; do
+    seq=$((seq + 1))
+    now=$(date +%s)
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+      --data-binary @"$T/in/cpu.pb.gz" -H 'Content-Type: application/octet-stream' \
+      "http://127.0.0.1:$port/ingest?name=app%7Bseq%3D$seq%7D&from=$((now - 10))&until=$now&format=pprof") || true
+    echo "$seq $code" >> "$T/answers"
+  done
+}
+
+# start_ingest_client PORT MAX: ingest_client in the background (its pid
+# in CLIENT, killed at exit), once it has its first answer.
+start_ingest_client() {
+  ingest_client "$1" "$2" & CLIENT=$!
+  PIDS+=("$CLIENT")
+  wait_for 30 test -s "$T/answers" || fail "the client got no answer"
+}
+
+# more_answers N WHAT: waits for N more answers than now, failing with
+# "no answers WHAT", then stops the client.
+more_answers() {
+  local want=$(($(wc -l < "$T/answers") + $1))
+  answered() { [ "$(wc -l < "$T/answers")" -ge "$want" ]; }
+  wait_for 60 answered || fail "the client got no answers $2"
+  touch "$T/stop"
+  wait "$CLIENT"
+}
+
+# answered_once INDEX: every answer in $T/answers is 200, 429 or 503
+# (none refused at the TCP level), and the seqs answered 200 are those in
+# the file exporter's INDEX (index.jsonl), each exactly once. Sets OKS to
+# their number.
+answered_once() {
+  local bad dups
+  bad=$(awk '$2 != 200 && $2 != 429 && $2 != 503' "$T/answers" | head -3)
+  [ -z "$bad" ] || fail "answers other than 200/429/503 (000: refused or cut): $bad"
+  awk '$2 == 200 {print $1}' "$T/answers" | sort -n > "$T/ok"
+  OKS=$(wc -l < "$T/ok")
+  [ "$OKS" -gt 0 ] || fail "no request answered 200"
+  grep -o '"seq":"[0-9]*"' "$1" | cut -d'"' -f4 | sort -n > "$T/written"
+  dups=$(uniq -d "$T/written" | head -3)
+  [ -z "$dups" ] || fail "written more than once: seq $dups"
+  diff -q "$T/ok" "$T/written" > /dev/null ||
+    fail "200'd and written differ: $(diff "$T/ok" "$T/written" | head -5)"
+}
