@@ -368,6 +368,21 @@ static int start_instance(pp_instance *inst)
     return 0;
 }
 
+/* Every pipeline's processors, then its workers. 0, or -1 at the first
+ * that fails (the caller stops what started). */
+static int start_pipelines(service *s)
+{
+    for (size_t i = 0; i < s->n_pipelines; i++) {
+        pipeline *p = s->pipelines[i];
+        for (size_t j = 0; j < p->n_processors; j++)
+            if (start_instance(p->processors[j]) != 0)
+                return -1;
+        if (pipeline_start(p) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int service_start(service *s)
 {
     s->started = 1;
@@ -376,14 +391,8 @@ int service_start(service *s)
         if (start_instance(e) != 0 || exporter_rt_start(e->exporter) != 0)
             goto fail;
     }
-    for (size_t i = 0; i < s->n_pipelines; i++) {
-        pipeline *p = s->pipelines[i];
-        for (size_t j = 0; j < p->n_processors; j++)
-            if (start_instance(p->processors[j]) != 0)
-                goto fail;
-        if (pipeline_start(p) != 0)
-            goto fail;
-    }
+    if (start_pipelines(s) != 0)
+        goto fail;
     for (size_t i = 0; i < s->n_receivers; i++)
         if (start_instance(s->receivers[i]) != 0)
             goto fail;
@@ -455,14 +464,8 @@ static int start_beside(service *s, int64_t timeout_ns)
                                       exporter_rt_open_spool(s->exporters[i]->exporter) != 0)
             goto fail;
     }
-    for (size_t i = 0; i < s->n_pipelines; i++) {
-        pipeline *p = s->pipelines[i];
-        for (size_t j = 0; j < p->n_processors; j++)
-            if (start_instance(p->processors[j]) != 0)
-                goto fail;
-        if (pipeline_start(p) != 0)
-            goto fail;
-    }
+    if (start_pipelines(s) != 0)
+        goto fail;
     for (size_t i = 0; i < s->n_receivers; i++)
         if (!s->borrowed_receivers[i] && overlaps(s->receivers[i]) &&
             start_instance(s->receivers[i]) != 0)
