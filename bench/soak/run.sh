@@ -170,7 +170,7 @@ write_config() { # variant file
     echo "receivers:"
     echo "  pprof_scrape/soak:"
     echo "    scrape_interval: ${SCRAPE_INTERVAL}s"
-    echo "    scrape_timeout: 10s"
+    echo "    scrape_timeout: $((SCRAPE_INTERVAL < 10 ? SCRAPE_INTERVAL : 10))s"
     echo "    targets:"
     for i in $(seq 0 $((TARGETS - 1))); do echo "      - 127.0.0.1:$((TBASE + i))"; done
     echo "    profiling_config:"
