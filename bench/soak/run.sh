@@ -40,7 +40,8 @@ RECORDER_UP=${SOAK_RECORDER_UP:-240}
 RECORDER_DOWN=${SOAK_RECORDER_DOWN:-120}
 KILL_EVERY=${SOAK_KILL_EVERY:-2}
 SAMPLE_INTERVAL=${SOAK_SAMPLE_INTERVAL:-10}
-WARMUP=${SOAK_WARMUP:-120}
+WARMUP=${SOAK_WARMUP:-180}
+UI_RETENTION=${SOAK_UI_RETENTION:-2m}
 FLAT_MIN_SPAN=${SOAK_FLAT_MIN_SPAN:-1800}
 RSS_TOL_KIB=${SOAK_RSS_TOL_KIB:-4096}
 FDS_TOL=${SOAK_FDS_TOL:-8}
@@ -209,6 +210,7 @@ write_config() { # variant file
     echo "    sending_queue: {storage: $W/spool, queue_size: 256MiB}"
     echo "service:"
     echo "  telemetry: {address: \"127.0.0.1:$P_TEL\"}"
+    echo "  ui: {retention: $UI_RETENTION}"
     echo "  pipelines:"
     echo "    profiles/scrape:"
     echo "      receivers: [pprof_scrape/soak, pprof_scrape/cpu]"
@@ -232,6 +234,7 @@ exporters:
     retry_on_failure: {initial_interval: 500ms, max_interval: 5s, max_elapsed_time: 0s}
 service:
   telemetry: {address: "127.0.0.1:$A_TEL"}
+  ui: {retention: $UI_RETENTION}
   pipelines:
     profiles:
       receivers: [pyroscope]
@@ -317,6 +320,8 @@ sample_all() {
   # profiles move, so a page may catch one between two of them; counted,
   # not judged (the judged checks are on a still pipeline)
   if snapshot; then
+    # what the built-in page keeps (bounded by its retention), in KiB
+    echo "$(date +%s) $LIFE page_kib $(awk '/^profpipe_ui_bytes / { printf "%d", $NF / 1024 }' "$W/lives/$LIFE.prom") 0 0" >>"$W/samples"
     if identity "$W/lives/$LIFE.prom" | grep -q BROKEN; then
       SAMPLES_BROKEN=$((SAMPLES_BROKEN + 1))
     else
@@ -492,7 +497,7 @@ info "scrapes" "$(ledger_sum "$final" '^profpipe_scrape_targets') targets in the
 # profpipe within each life (a restart starts it over), after WARMUP s
 slope() { # process column(4 rss, 5 fds, 6 threads) -> "slope span"
   awk -v proc="$1" -v col="$2" -v warm="$WARMUP" '
-    $3 == proc { if (!($2 in t0)) t0[$2] = $1; if ($1 - t0[$2] < warm && proc == "profpipe") next
+    $3 == proc { if (!($2 in t0)) t0[$2] = $1; if ($1 - t0[$2] < warm && (proc == "profpipe" || proc == "agent")) next
                  n[$2]++; sx[$2] += $1; sy[$2] += $col; t[++k] = $1; y[k] = $col; l[k] = $2
                  if (!($2 in first)) first[$2] = $1; last[$2] = $1 }
     END { for (i = 1; i <= k; i++) { mx = sx[l[i]] / n[l[i]]; my = sy[l[i]] / n[l[i]]
@@ -505,7 +510,7 @@ first_last() { awk -v proc="$1" -v col="$2" '$3 == proc { if (f == "") f = $col;
 # samples (after each life's WARMUP) split at the middle of the run
 halves() {
   awk -v proc="$1" -v col="$2" -v warm="$WARMUP" -v mid="$(((START + END) / 2))" '
-    $3 == proc { if (!($2 in t0)) t0[$2] = $1; if ($1 - t0[$2] < warm && proc == "profpipe") next
+    $3 == proc { if (!($2 in t0)) t0[$2] = $1; if ($1 - t0[$2] < warm && (proc == "profpipe" || proc == "agent")) next
                  if ($1 < mid) { if ($col > a) a = $col } else { if ($col > b) b = $col } }
     END { printf "%d %d\n", a, b }' "$W/samples"
 }
@@ -529,6 +534,7 @@ for proc in profpipe agent targets kafka_mock harness; do
   fi
   info "" "first..last (peak): RSS KiB $(first_last "$proc" 4), fds $(first_last "$proc" 5), threads $(first_last "$proc" 6)"
 done
+info "profpipe's page (ui_bytes)" "KiB $(first_last page_kib 4), retention $UI_RETENTION"
 read -r ds _ < <(slope disk_kib 4)
 info "work dir on disk" "$(first_last disk_kib 4) KiB, $ds KiB/h"
 
