@@ -321,6 +321,17 @@ static int64_t mul_sat(int64_t v, int64_t by)
     return v > 0 && by > 0 && v > INT64_MAX / by ? INT64_MAX : v * by;
 }
 
+/* until - from, 0 when until is not later, INT64_MAX when the difference
+ * does not fit (chunk starts come from the file: one may be far
+ * negative while another is far ahead). */
+static int64_t span_sat(int64_t from, int64_t until)
+{
+    if (until <= from)
+        return 0;
+    uint64_t d = (uint64_t)until - (uint64_t)from;
+    return d > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)d;
+}
+
 /* Sample types, period, window, mapping and series labels of one kind's
  * profile, then its arrays into the arena and equal stacks summed. */
 static int finish_kind(converter *c, jfr_kind k, const jfr_info *info, int64_t period)
@@ -347,7 +358,7 @@ static int finish_kind(converter *c, jfr_kind k, const jfr_info *info, int64_t p
     for (size_t i = 0; ki->scaled && i < b->n_samples; i++)
         b->samples[i].values[0] = mul_sat(b->samples[i].values[0], period);
     t->time_nanos = info->start_ns;
-    t->duration_nanos = info->end_ns > info->start_ns ? info->end_ns - info->start_ns : 0;
+    t->duration_nanos = span_sat(info->start_ns, info->end_ns);
     *map = (pp_mapping){.id = MAPPING_ID, .has_functions = 1};
     t->mappings = map;
     t->n_mappings = 1;

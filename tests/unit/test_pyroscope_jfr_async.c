@@ -290,6 +290,35 @@ static void test_stack_of_an_earlier_chunk(void **state)
     free(body.b);
 }
 
+/* Chunk starts come from the file: one far in the past and one in 2023
+ * give a window longer than int64 holds. The duration saturates at
+ * INT64_MAX (it overflowed: found by the pyroscope_jfr fuzz target,
+ * regressions/chunk-starts-span-overflows). */
+static void test_chunk_span_saturates(void **state)
+{
+    (void)state;
+    const pp_host *h = harness_host();
+    wbuf rec = recording();
+    const uint64_t far_past = (uint64_t)INT64_MIN + 1;
+    for (int i = 0; i < 8; i++) /* chunk 0's start, big-endian at offset 32 */
+        rec.b[32 + i] = (uint8_t)(far_past >> (56 - 8 * i));
+    char err[256];
+    pp_profile **ps = NULL;
+    size_t n = 0;
+    assert_int_equal(jfr_to_pprof(h, rec.b, rec.n, NULL, 100, BUDGET, &ps, &n, err, sizeof(err)),
+                     0);
+    assert_true(n > 0);
+    for (size_t i = 0; i < n; i++) {
+        const pp_pprof *t = h->profile_tree(ps[i], err, sizeof(err));
+        assert_non_null(t);
+        assert_int_equal(t->time_nanos, INT64_MIN + 1);
+        assert_int_equal(t->duration_nanos, INT64_MAX);
+        h->profile_free(ps[i]);
+    }
+    free(ps);
+    free(rec.b);
+}
+
 /* Every truncation, and mutations, through the whole conversion. */
 static void test_async_hostile(void **state)
 {
@@ -383,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_nested_empty_types),
         cmocka_unit_test(test_labels_snapshot),
         cmocka_unit_test(test_labels_empty_context),
+        cmocka_unit_test(test_chunk_span_saturates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
