@@ -51,6 +51,7 @@ typedef struct relabel_state {
     relabel_labels scratch;
     pp_metric *dropped_by_rule;
     pp_metric *dropped_missing_label;
+    pp_metric *dropped_label_limit;
     pp_metric *dropped_error;
     pp_metric *dropped_samples;
     pp_metric *decode_errors;
@@ -108,6 +109,15 @@ static int relabel_series(relabel_state *st, pp_profile *p)
         return -1;
     if (v == RELABEL_DROP) {
         h->metric_add(st->dropped_by_rule, 1);
+        return 0;
+    }
+    if (v == RELABEL_LIMIT) {
+        const char *svc = h->label_get(p, LABEL_SERVICE);
+        h->log(st->self, PP_LOG_WARN,
+               "dropping profile of service %s: labelmap rules would give its series more "
+               "than %d labels",
+               svc ? svc : "(none)", RELABEL_MAX_LABELS);
+        h->metric_add(st->dropped_label_limit, 1);
         return 0;
     }
     const char *missing = !relabel_labels_get(&st->scratch, LABEL_SERVICE)  ? LABEL_SERVICE
@@ -236,7 +246,9 @@ static int cache_eval(relabel_state *st, const pp_pprof *t, cache_entry *e)
     relabel_verdict v = relabel_rules_apply(&st->sample_rules, ls);
     if (v == RELABEL_ERROR)
         return -1;
-    e->dropped = v == RELABEL_DROP;
+    /* a label set labelmap would grow past the limit goes as dropped
+     * samples (counted there) */
+    e->dropped = v == RELABEL_DROP || v == RELABEL_LIMIT;
     return e->dropped || !labels_unchanged(t, e->in, e->n_in, ls);
 }
 
@@ -456,6 +468,9 @@ static int relabel_create(const pp_host *host, pp_instance *self, const pp_confi
     st->dropped_missing_label = host->metric(self, "relabel_dropped_profiles_total",
                                              "Profiles dropped by relabel, by reason", PP_COUNTER,
                                              "reason=\"missing_required_label\"");
+    st->dropped_label_limit = host->metric(self, "relabel_dropped_profiles_total",
+                                           "Profiles dropped by relabel, by reason", PP_COUNTER,
+                                           "reason=\"label_limit\"");
     st->dropped_error =
         host->metric(self, "relabel_dropped_profiles_total",
                      "Profiles dropped by relabel, by reason", PP_COUNTER, "reason=\"error\"");

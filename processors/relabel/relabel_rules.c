@@ -631,6 +631,7 @@ static int apply_hashmod(relabel_labels *ls, const relabel_rule *r, const char *
     return relabel_labels_set(ls, r->target_label, num);
 }
 
+/* 0, -1 out of memory, -2 when a new label would pass RELABEL_MAX_LABELS. */
 static int apply_labelmap(relabel_rules *rs, const relabel_rule *r, relabel_labels *ls)
 {
     if (relabel_labels_copy(&rs->snapshot, ls) != 0)
@@ -641,6 +642,8 @@ static int apply_labelmap(relabel_rules *rs, const relabel_rule *r, relabel_labe
             continue;
         if (expand_template(rs, r, r->replacement, l->name) < 0)
             return -1;
+        if (ls->n >= RELABEL_MAX_LABELS && !relabel_labels_get(ls, rs->expanded))
+            return -2;
         if (relabel_labels_set(ls, rs->expanded, l->value) != 0)
             return -1;
     }
@@ -659,7 +662,7 @@ static void apply_labelfilter(const relabel_rule *r, relabel_labels *ls, int kee
     }
 }
 
-/* One rule: 1 keep, 0 drop, -1 OOM. */
+/* One rule: 1 keep, 0 drop, -1 OOM, -2 label limit. */
 static int rule_apply(relabel_rules *rs, const relabel_rule *r, relabel_labels *ls)
 {
     size_t len;
@@ -681,8 +684,10 @@ static int rule_apply(relabel_rules *rs, const relabel_rule *r, relabel_labels *
     }
     case ACT_HASHMOD:
         return apply_hashmod(ls, r, val, len) == 0 ? 1 : -1;
-    case ACT_LABELMAP:
-        return apply_labelmap(rs, r, ls) == 0 ? 1 : -1;
+    case ACT_LABELMAP: {
+        int rc = apply_labelmap(rs, r, ls);
+        return rc == 0 ? 1 : rc;
+    }
     case ACT_LABELDROP:
         apply_labelfilter(r, ls, 0);
         return 1;
@@ -700,6 +705,8 @@ relabel_verdict relabel_rules_apply(relabel_rules *r, relabel_labels *ls)
 {
     for (size_t i = 0; i < r->n; i++) {
         int rc = rule_apply(r, &r->rules[i], ls);
+        if (rc == -2)
+            return RELABEL_LIMIT;
         if (rc < 0)
             return RELABEL_ERROR;
         if (rc == 0)

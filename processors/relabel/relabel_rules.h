@@ -43,7 +43,14 @@ extern const pp_option relabel_rule_options[];
 int relabel_rules_compile(relabel_rules *out, const pp_host *host, const pp_config *list);
 void relabel_rules_free(relabel_rules *r);
 
+/* Labels a set may grow to through labelmap: each labelmap rule may
+ * double the set (every label copied under a new name), so a few dozen
+ * such rules would otherwise make billions of labels from a handful.
+ * Pyroscope keeps at most 30 label names per series by default. */
+#define RELABEL_MAX_LABELS 256
+
 typedef enum relabel_verdict {
+    RELABEL_LIMIT = -2, /* labelmap would grow the set past RELABEL_MAX_LABELS */
     RELABEL_ERROR = -1, /* out of memory */
     RELABEL_DROP = 0,   /* a keep/drop/keepequal/dropequal rule dropped it */
     RELABEL_KEEP = 1,

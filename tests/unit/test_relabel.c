@@ -342,6 +342,42 @@ static void test_drops_counted(void **state)
     harness_free(hs);
 }
 
+/* labelmap rules that each copy every label under a name of their own
+ * (r0_..., r1_...) double the set: 40 of them would make 2^40 times the
+ * labels. The set stops at
+ * RELABEL_MAX_LABELS and the profile is dropped, counted as label_limit;
+ * 5 such rules on 4 labels (128 labels) stay under it, every copy there. */
+static void test_labelmap_label_limit(void **state)
+{
+    (void)state;
+    const pp_host *h = fx_host();
+    char yaml[4096];
+    for (int rules = 5; rules <= 40; rules += 35) {
+        size_t off = (size_t)snprintf(yaml, sizeof yaml, "rules:\n");
+        for (int i = 0; i < rules; i++)
+            off += (size_t)snprintf(
+                yaml + off, sizeof yaml - off,
+                "  - {action: labelmap, regex: '(.+)', replacement: 'r%d_$1'}\n", i);
+        harness *hs = fx_harness(&pp_processor_relabel, yaml);
+        const char *limit = "reason=\"label_limit\"", *name = "relabel_dropped_profiles_total";
+        double before = metric_value(hs, name, limit);
+        pp_batch *out = fx_run(&pp_processor_relabel, hs, labelled_profile(BASE ",a=1,b=2"));
+        size_t kept = h->batch_count(out);
+        if (rules == 5) {
+            assert_int_equal(kept, 1);
+            pp_profile *p = h->batch_get(out, 0);
+            assert_int_equal(h->label_count(p), 4 << 5);
+            assert_string_equal(h->label_get(p, "r4_r3_r2_r1_r0_a"), "1");
+            assert_true(metric_value(hs, name, limit) == before);
+        } else {
+            assert_int_equal(kept, 0);
+            assert_true(metric_value(hs, name, limit) == before + 1);
+        }
+        h->batch_unref(out);
+        harness_free(hs);
+    }
+}
+
 /* Option errors name the rule and, for regexes, the position. */
 static void expect_error(const char *yaml, const char *part1, const char *part2)
 {
@@ -473,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_series_rules_never_decode),
         cmocka_unit_test(test_drops_counted),
+        cmocka_unit_test(test_labelmap_label_limit),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_re2_syntax),
         cmocka_unit_test(test_sample_labels_merge),
