@@ -162,24 +162,66 @@ static void count_suppressed(pp_log_level level, const char *component)
                 1);
 }
 
-/* Appends `s` as a quoted logfmt value; returns the new length. */
+/* Length of the valid UTF-8 sequence at s (1 to 4), or 0 when the bytes
+ * there are not one (a stray continuation byte, an overlong form, a
+ * surrogate, past U+10FFFF, or cut short by the end of the string). */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the 2nd byte */
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        lo = c == 0xe0 ? 0xa0 : 0x80;
+        hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else
+        return 0;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+/* Appends `s` as a quoted logfmt value; returns the new length. What a
+ * peer sent (a service name, a header) may be any bytes: control bytes
+ * and DEL become spaces, and a byte that does not begin valid UTF-8
+ * becomes U+FFFD, so every line is valid UTF-8 for the log shipper. */
 static size_t append_quoted(char *buf, size_t len, size_t cap, const char *s)
 {
     if (len < cap - 1)
         buf[len++] = '"';
-    for (; *s && len < cap - 3; s++) {
-        char c = *s;
+    const unsigned char *u = (const unsigned char *)s;
+    while (*u && len < cap - 5) {
+        unsigned char c = *u;
+        size_t n = utf8_seq(u);
         if (c == '"' || c == '\\') {
             buf[len++] = '\\';
-            buf[len++] = c;
+            buf[len++] = (char)c;
         } else if (c == '\n') {
             buf[len++] = '\\';
             buf[len++] = 'n';
-        } else if ((unsigned char)c < 0x20) {
+        } else if (c < 0x20 || c == 0x7f) {
             buf[len++] = ' ';
+        } else if (n == 0) {
+            memcpy(buf + len, "\xef\xbf\xbd", 3); /* U+FFFD */
+            len += 3;
         } else {
-            buf[len++] = c;
+            memcpy(buf + len, u, n);
+            len += n;
+            u += n;
+            continue;
         }
+        u++;
     }
     if (len < cap - 1)
         buf[len++] = '"';

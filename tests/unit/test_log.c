@@ -146,11 +146,30 @@ static void test_many_kinds_stay_bounded(void **state)
     log_set_rate_limit(20, INT64_C(10) * 1000000000);
 }
 
+/* Whatever bytes a peer put in a value, the line written is valid UTF-8:
+ * valid sequences pass as they are, a byte that begins none becomes
+ * U+FFFD, control bytes and DEL become spaces, quotes are escaped. */
+static void test_values_are_valid_utf8(void **state)
+{
+    (void)state;
+    capture_start();
+    log_msg(PP_LOG_WARN, "processor relabel", "service %s end",
+            "a\xff\xfe|\xc3\xa9|\xed\xa0\x80|\xe2\x82|\xf0\x9f\x94\xa5|\x7f\x01|\"q\"|\xc0\xaf");
+    char *out = capture_stop();
+    const char *want = "msg=\"service a\xef\xbf\xbd\xef\xbf\xbd|\xc3\xa9|"
+                       "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|"
+                       "\xf0\x9f\x94\xa5|  |\\\"q\\\"|\xef\xbf\xbd\xef\xbf\xbd end\"";
+    if (!strstr(out, want))
+        fail_msg("line not as expected: %s", out);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flood_is_limited_per_kind),
         cmocka_unit_test(test_many_kinds_stay_bounded),
+        cmocka_unit_test(test_values_are_valid_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
