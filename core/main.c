@@ -369,6 +369,7 @@ static int cmd_run(const char *path)
     int rc = 0;
     configure_ui(rt.cfg);
     apply_memory_limit(rt.cfg);
+    memlimit_heap_settings();
     if (memlimit_start() != 0)
         log_warn("memory monitor: cannot start its thread; limits are checked on demand only");
     if (start_telemetry(&rt, rt.cfg) != 0 || service_start(rt.svc) != 0) {

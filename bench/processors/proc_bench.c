@@ -11,6 +11,10 @@
  * must: the host's gunzip of each file and gzip (level 1) of the result,
  * in-process, with the library the host uses (core/pprof/gz.c).
  *
+ * Like the daemon at its start, it first applies profpipe's glibc heap
+ * settings (memlimit_heap_settings); PROC_BENCH_GLIBC_DEFAULTS=1 in the
+ * environment keeps glibc's defaults instead (the cost before them).
+ *
  * Usage: proc_bench [--floor] SECONDS MIN_FRACTION MAX_DEPTH FILE...
  * The relabel rules equal the Go side's (gobench/main.go). */
 #include <profpipe/plugin.h>
@@ -24,6 +28,7 @@
 #include "fileio.h"
 #include "harness.h"
 #include "gz.h"
+#include "memlimit.h"
 #include "pp_constants.h"
 
 extern const pp_component pp_processor_relabel;
@@ -153,6 +158,8 @@ int main(int argc, char **argv)
     if (!rl || !ds)
         return 1;
     const pp_host *h = harness_host();
+    if (!getenv("PROC_BENCH_GLIBC_DEFAULTS")) /* the daemon's, at its start */
+        memlimit_heap_settings();
     size_t profiles = 0, bytes_in = 0, bytes_out = 0;
     long flt0, flt1;
     double cpu0 = cpu_s(&flt0);

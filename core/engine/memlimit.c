@@ -36,6 +36,11 @@
 #define MEMLIMIT_RETRIM_NS 2000000000LL
 /* The queues count as drained below this. */
 #define MEMLIMIT_DRAINED_BYTES ((size_t)64 << 10)
+/* Blocks up to this size come from the heap, not from mmap (32 MiB:
+ * glibc's own ceiling for its dynamic threshold on 64-bit)... */
+#define MEMLIMIT_MMAP_THRESHOLD (32 << 20)
+/* ...and the heap's free top goes back only past this, or by a trim. */
+#define MEMLIMIT_TRIM_THRESHOLD (64 << 20)
 
 static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -46,6 +51,8 @@ static atomic_int current_state;
 static atomic_llong last_check_ns;
 static uint64_t (*rss_probe)(void);
 static size_t peak_queued; /* queue bytes since the last trim */
+static size_t last_pushed; /* queue_pushed_bytes() at the last check */
+static int flowed;         /* profiles were pushed since the last trim */
 static int64_t retrim_at;  /* monotonic ns of the second trim after a drain; 0 = none */
 static pthread_t monitor;
 static int monitor_running, monitor_stopping;
@@ -100,8 +107,15 @@ static void publish(uint64_t rss, size_t accounted, memlimit_state st)
                 st);
 }
 
+void memlimit_heap_settings(void)
+{
+    mallopt(M_MMAP_THRESHOLD, MEMLIMIT_MMAP_THRESHOLD);
+    mallopt(M_TRIM_THRESHOLD, MEMLIMIT_TRIM_THRESHOLD);
+}
+
 static void trim(const char *why)
 {
+    flowed = 0;
     malloc_trim(0);
     metrics_add(metrics_get("profpipe_memory_trims_total",
                             "Times freed heap pages were returned to the system (malloc_trim).",
@@ -156,10 +170,17 @@ static uint64_t relieve(uint64_t rss, uint64_t soft, uint64_t hard)
 /* glibc keeps freed pages in its heaps: after a burst has drained, give
  * them back so that RSS returns near idle. Once when the queues are
  * found empty, and once more MEMLIMIT_RETRIM_NS later, for what the
- * exporters still held in flight at the first. */
+ * exporters still held in flight at the first. A stream that never
+ * filled the queues gets its trim when it stops: nothing pushed since
+ * the previous check. */
 static void trim_after_drain(size_t queued)
 {
     int64_t now = mono_now();
+    size_t pushed = queue_pushed_bytes();
+    int moving = pushed != last_pushed;
+    last_pushed = pushed;
+    if (moving)
+        flowed = 1;
     if (queued > peak_queued)
         peak_queued = queued;
     if (queued > MEMLIMIT_DRAINED_BYTES) {
@@ -173,6 +194,8 @@ static void trim_after_drain(size_t queued)
     } else if (retrim_at && now >= retrim_at) {
         trim("the queues stayed drained");
         retrim_at = 0;
+    } else if (flowed && !moving) {
+        trim("profiles stopped flowing");
     }
 }
 
