@@ -23,6 +23,9 @@
 #include "wordhash.h"
 
 #define TRIE_MIN_SLOTS 1024 /* power of two */
+/* The call tree is sized up front for at most this many nodes (24 MiB of
+ * nodes, 8 MiB of slots); a larger one grows from there. */
+#define TRIE_RESERVE_MAX ((size_t)1 << 20)
 #define NODE_ROOT UINT32_MAX
 #define HASH_MULT 0x9e3779b97f4a7c15ull /* 2^64 / golden ratio */
 #define KEY_MIN_CAP 256
@@ -358,9 +361,9 @@ static size_t trie_slot(uint32_t parent, uint64_t frame, size_t n_slots)
     return (size_t)(k >> 32) & (n_slots - 1);
 }
 
-static int trie_rehash(call_trie *tr)
+/* Rehashes the nodes into n slots (a power of two). */
+static int trie_rehash_to(call_trie *tr, size_t n)
 {
-    size_t n = tr->n_slots ? tr->n_slots * 2 : TRIE_MIN_SLOTS;
     uint32_t *slots = calloc(n, sizeof *slots);
     if (!slots)
         return -1;
@@ -374,6 +377,30 @@ static int trie_rehash(call_trie *tr)
     tr->slots = slots;
     tr->n_slots = n;
     return 0;
+}
+
+static int trie_rehash(call_trie *tr)
+{
+    return trie_rehash_to(tr, tr->n_slots ? tr->n_slots * 2 : TRIE_MIN_SLOTS);
+}
+
+/* Sizes an empty tree for `nodes` nodes (capped at TRIE_RESERVE_MAX): the
+ * tree never holds more nodes than the samples have frames, which the
+ * decoded profile knows, so it is built without growing and rehashing
+ * step by step from TRIE_MIN_SLOTS. */
+static int trie_reserve(call_trie *tr, size_t nodes)
+{
+    if (nodes > TRIE_RESERVE_MAX)
+        nodes = TRIE_RESERVE_MAX;
+    size_t n = TRIE_MIN_SLOTS;
+    while (n < nodes * 2 + 2)
+        n *= 2;
+    if (nodes > TRIE_MIN_SLOTS) {
+        if (!(tr->nodes = malloc(nodes * sizeof *tr->nodes)))
+            return -1;
+        tr->cap_nodes = nodes;
+    }
+    return trie_rehash_to(tr, n);
 }
 
 /* The child of `parent` at `frame`; added when `add`. Returns the node
@@ -457,7 +484,10 @@ static uint64_t walk_frame(const stack_walk *w, const pp_sample *s, size_t d)
 static int64_t trie_build(call_trie *tr, const stack_walk *w, size_t vi, int *failed)
 {
     int64_t total = 0;
-    if (trie_rehash(tr) != 0)
+    size_t frames = 0;
+    for (size_t i = 0; i < w->t->n_samples; i++)
+        frames += w->t->samples[i].n_location_ids;
+    if (trie_reserve(tr, frames) != 0)
         return *failed = 1, 0;
     for (size_t i = 0; i < w->t->n_samples; i++) {
         const pp_sample *s = &w->t->samples[i];
