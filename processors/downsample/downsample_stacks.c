@@ -403,11 +403,11 @@ static int trie_reserve(call_trie *tr, size_t nodes)
     return trie_rehash_to(tr, n);
 }
 
-/* The child of `parent` at `frame`; added when `add`. Returns the node
- * index, NODE_ROOT when absent (or on error with *failed set). */
-static uint32_t trie_child(call_trie *tr, uint32_t parent, uint64_t frame, int add, int *failed)
+/* The child of `parent` at `frame`, added when absent. Returns the node
+ * index, or NODE_ROOT with *failed set when out of memory. */
+static uint32_t trie_child(call_trie *tr, uint32_t parent, uint64_t frame, int *failed)
 {
-    if (add && (tr->n_nodes + 1) * 2 > tr->n_slots && trie_rehash(tr) != 0)
+    if ((tr->n_nodes + 1) * 2 > tr->n_slots && trie_rehash(tr) != 0)
         goto fail;
     size_t j = trie_slot(parent, frame, tr->n_slots);
     for (; tr->slots[j]; j = (j + 1) & (tr->n_slots - 1)) {
@@ -415,8 +415,6 @@ static uint32_t trie_child(call_trie *tr, uint32_t parent, uint64_t frame, int a
         if (nd->parent == parent && nd->frame == frame)
             return tr->slots[j] - 1;
     }
-    if (!add)
-        return NODE_ROOT;
     if (tr->n_nodes == tr->cap_nodes) {
         size_t cap = tr->cap_nodes ? tr->cap_nodes * 2 : TRIE_MIN_SLOTS;
         trie_node *nodes = realloc(tr->nodes, cap * sizeof *nodes);
@@ -479,14 +477,14 @@ static uint64_t walk_frame(const stack_walk *w, const pp_sample *s, size_t d)
     return frame_of_id(w->fi, w->h, w->p, w->t, s->location_ids[s->n_location_ids - 1 - d]);
 }
 
-/* Adds every sample's value to the nodes on its path. Returns the
- * profile total, or sets *failed. */
-static int64_t trie_build(call_trie *tr, const stack_walk *w, size_t vi, int *failed)
+/* Adds every sample's value to the nodes on its path, and writes the
+ * path (node indexes, root first) of sample i at path + offset of i, so
+ * that the fold reads the totals along it without hashing again. Returns
+ * the profile total, or sets *failed. */
+static int64_t trie_build(call_trie *tr, const stack_walk *w, size_t vi, size_t frames,
+                          uint32_t *path, int *failed)
 {
     int64_t total = 0;
-    size_t frames = 0;
-    for (size_t i = 0; i < w->t->n_samples; i++)
-        frames += w->t->samples[i].n_location_ids;
     if (trie_reserve(tr, frames) != 0)
         return *failed = 1, 0;
     for (size_t i = 0; i < w->t->n_samples; i++) {
@@ -495,26 +493,24 @@ static int64_t trie_build(call_trie *tr, const stack_walk *w, size_t vi, int *fa
         total = add_sat(total, v);
         uint32_t node = NODE_ROOT;
         for (size_t d = 0; d < s->n_location_ids; d++) {
-            node = trie_child(tr, node, walk_frame(w, s, d), 1, failed);
+            node = trie_child(tr, node, walk_frame(w, s, d), failed);
             if (*failed)
                 return 0;
             tr->nodes[node].total = add_sat(tr->nodes[node].total, v);
+            *path++ = node;
         }
     }
     return total;
 }
 
-/* Root-most depth at which s leaves the call tree's big nodes, or
- * SIZE_MAX when every node on its path is at or above the cutoff. */
-static size_t fold_depth(call_trie *tr, const stack_walk *w, const pp_sample *s, uint64_t cutoff)
+/* Root-most depth at which a sample (its path from trie_build, n frames)
+ * leaves the call tree's big nodes, or SIZE_MAX when every node on its
+ * path is at or above the cutoff. */
+static size_t fold_depth(const call_trie *tr, const uint32_t *path, size_t n, uint64_t cutoff)
 {
-    uint32_t node = NODE_ROOT;
-    int failed = 0;
-    for (size_t d = 0; d < s->n_location_ids; d++) {
-        node = trie_child(tr, node, walk_frame(w, s, d), 0, &failed);
-        if (node == NODE_ROOT || magnitude(tr->nodes[node].total) < cutoff)
+    for (size_t d = 0; d < n; d++)
+        if (magnitude(tr->nodes[path[d]].total) < cutoff)
             return d;
-    }
     return SIZE_MAX;
 }
 
@@ -526,17 +522,24 @@ int ds_fold_small(const pp_host *h, pp_profile *p, pp_pprof *t, double min_fract
     frame_index fi = {0};
     call_trie tr = {0};
     stack_walk w = {&fi, h, p, t};
-    int failed = frames_build(&fi, h, p, t) != 0;
-    int64_t total = failed ? 0 : trie_build(&tr, &w, (size_t)vi, &failed);
+    size_t frames = 0;
+    for (size_t i = 0; i < t->n_samples; i++)
+        frames += t->samples[i].n_location_ids;
+    uint32_t *path = malloc((frames ? frames : 1) * sizeof *path);
+    int failed = !path || frames_build(&fi, h, p, t) != 0;
+    int64_t total = failed ? 0 : trie_build(&tr, &w, (size_t)vi, frames, path, &failed);
     int rc = failed ? -1 : 0;
     /* as go tool pprof -nodefraction: a node stays when
      * |total(node)| >= |(int64)(total * min_fraction)| (min_fraction < 1,
      * so the product is within int64) */
     uint64_t cutoff = magnitude((int64_t)((double)total * min_fraction));
     uint64_t marker = 0;
+    size_t at = 0;
     for (size_t i = 0; rc == 0 && i < t->n_samples; i++) {
         pp_sample *s = &t->samples[i];
-        size_t d = fold_depth(&tr, &w, s, cutoff);
+        size_t n = s->n_location_ids; /* before restack changes it */
+        size_t d = fold_depth(&tr, path + at, n, cutoff);
+        at += n;
         if (d == SIZE_MAX)
             continue;
         if (!marker && !(marker = add_marker_frame(h, p, t, DS_FRAME_OTHER)))
@@ -546,5 +549,6 @@ int ds_fold_small(const pp_host *h, pp_profile *p, pp_pprof *t, double min_fract
     }
     trie_free(&tr);
     frames_free(&fi);
+    free(path);
     return rc;
 }
