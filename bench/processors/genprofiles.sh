@@ -8,7 +8,7 @@
 #   spans.goroutine.pb.gz  goroutine profile with SPANS distinct span_id
 #                    label values
 # Usage: bench/processors/genprofiles.sh OUT_DIR [cpu] [heap] [spans]
-# (all three when none is named). Prints each file's size.
+# (all three when none is named). Prints what each file holds (profstat).
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=$1; shift
@@ -26,6 +26,7 @@ trap 'rm -rf "$GEN"' EXIT
 mkdir "$GEN/prog"
 "$GEN/biggen" "$GEN/prog" "$FUNCS"
 (cd "$GEN/prog" && go build -o "$GEN/bigprof" .)
+(cd "$SRC/bench/processors/profstat" && go build -o "$GEN/profstat" .)
 for k in $KINDS; do
   case $k in
     cpu) "$GEN/bigprof" cpu "$OUT/big.cpu.pb.gz" "$CPU_SECONDS" "$CPU_HZ" 2>/dev/null ;;
@@ -34,4 +35,4 @@ for k in $KINDS; do
     *) echo "genprofiles: unknown kind $k" >&2; exit 2 ;;
   esac
 done
-ls -l "$OUT"/*.pb.gz | awk '{print $5, $9}'
+"$GEN/profstat" "$OUT"/*.pb.gz

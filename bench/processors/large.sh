@@ -8,6 +8,8 @@
 #             gzip'd encoding, with the daemon's glibc heap settings
 #   defaults  the same with glibc's default heap settings (before them)
 #   go        gobench: the same with Go's github.com/google/pprof/profile
+#   peer      (only with PEER_PROC_BENCH=path) another build's proc_bench,
+#             e.g. one before libdeflate and the heap settings
 #   floor     proc_bench --floor: in-process gunzip + gzip -1 of the same
 #             bytes, with the library profpipe uses (core/pprof/gz.c)
 # Prints, per file, the median over ROUNDS rounds of the process CPU time
@@ -40,11 +42,14 @@ echo "min_fraction=$MIN_FRACTION max_stack_depth=$MAX_DEPTH; median of $ROUNDS r
 printf '%-16s %6s %9s %9s %9s %9s %7s %9s %14s  %s\n' file gz_KB profpipe defaults go floor go/pp pp/floor "minflt pp/dflt" "load per round"
 for f in big.cpu.pb.gz big.heap.pb.gz; do
   in=$PROFILES/$f
-  : >"$TMP/pp"; : >"$TMP/df"; : >"$TMP/go"; : >"$TMP/fl"; loads=""
+  : >"$TMP/pp"; : >"$TMP/df"; : >"$TMP/pe"; : >"$TMP/go"; : >"$TMP/fl"; loads=""
   for _ in $(seq 1 "$ROUNDS"); do
     loads="$loads $(cut -d' ' -f1 /proc/loadavg)"
     "$PB" "$SECONDS_EACH" "$MIN_FRACTION" "$MAX_DEPTH" "$in" >>"$TMP/pp"
     PROC_BENCH_GLIBC_DEFAULTS=1 "$PB" "$SECONDS_EACH" "$MIN_FRACTION" "$MAX_DEPTH" "$in" >>"$TMP/df"
+    if [ -n "${PEER_PROC_BENCH:-}" ]; then
+      "$PEER_PROC_BENCH" "$SECONDS_EACH" "$MIN_FRACTION" "$MAX_DEPTH" "$in" >>"$TMP/pe"
+    fi
     "$TMP/gobench" "$SECONDS_EACH" "$MIN_FRACTION" "$MAX_DEPTH" "$in" >>"$TMP/go"
     "$PB" --floor "$SECONDS_EACH" "$MIN_FRACTION" "$MAX_DEPTH" "$in" >>"$TMP/fl"
   done
@@ -52,6 +57,12 @@ for f in big.cpu.pb.gz big.heap.pb.gz; do
   go=$(field cpu_us_per_profile <"$TMP/go" | median)
   fl=$(field cpu_us_per_profile <"$TMP/fl" | median)
   df=$(field cpu_us_per_profile <"$TMP/df" | median)
+  if [ -n "${PEER_PROC_BENCH:-}" ]; then
+    pe=$(field cpu_us_per_profile <"$TMP/pe" | median)
+    echo "$f: peer $PEER_PROC_BENCH: $pe CPU us per profile," \
+      "$(field minflt_per_profile <"$TMP/pe" | median) minor faults per profile;" \
+      "peer/profpipe $(awk -v a="$pe" -v b="$(field cpu_us_per_profile <"$TMP/pp" | median)" 'BEGIN{printf "%.2f", a/b}')"
+  fi
   flt=$(field minflt_per_profile <"$TMP/pp" | median)/$(field minflt_per_profile <"$TMP/df" | median)
   printf '%-16s %6d %9s %9s %9s %9s %7.2f %9.2f %14s %s\n' "$f" "$(( $(wc -c <"$in") / 1024 ))" \
     "$pp" "$df" "$go" "$fl" "$(awk -v a="$go" -v b="$pp" 'BEGIN{print a/b}')" \
