@@ -12,7 +12,8 @@
  * gz_gunzip starts from the size the last member's trailer states (ISIZE),
  * bounded by what the input could possibly hold and by max_out, and grows
  * geometrically, never past max_out, when a member does not fit. Input
- * libdeflate refuses is inflated again by zlib (gz_zlib_gunzip below),
+ * libdeflate refuses, and a member with a header CRC (which libdeflate
+ * skips unchecked), is inflated again by zlib (gz_zlib_gunzip below),
  * whose verdict is kept, so that every error names what was wrong exactly
  * as it always did (a truncated stream, trailing garbage, zlib's reason).
  * zlib also stays wherever a stream is inflated in fixed chunks
@@ -37,7 +38,9 @@
 /* deflate never expands more than 1032:1 (258-byte matches in codes of
  * 2 bits): a stated ISIZE above that is a lie not to allocate for */
 #define GZ_MAX_RATIO 1032
-#define GZ_TRAILER 8 /* CRC32 and ISIZE, little-endian */
+#define GZ_TRAILER 8  /* CRC32 and ISIZE, little-endian */
+#define GZ_FLG 3      /* the header's flags byte... */
+#define GZ_FHCRC 0x02 /* ...and its header-CRC flag (RFC 1952) */
 
 /* gz_gunzip's failure: its kind, when the caller wants it, and -1. */
 static int gz_fail(pp_err *kind, pp_err what)
@@ -189,6 +192,8 @@ static int gz_deflate_all(struct libdeflate_decompressor *d, const uint8_t *in, 
         size_t used = 0, made = 0;
         if (!gz_is_gzip(in + pos, in_len - pos))
             return LIBDEFLATE_BAD_DATA; /* trailing garbage */
+        if (in_len - pos > GZ_FLG && (in[pos + GZ_FLG] & GZ_FHCRC))
+            return LIBDEFLATE_BAD_DATA; /* zlib checks a header CRC, libdeflate skips it */
         enum libdeflate_result r = libdeflate_gzip_decompress_ex(
             d, in + pos, in_len - pos, o->buf + o->len, o->cap - o->len, &used, &made);
         if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {

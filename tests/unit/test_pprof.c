@@ -480,6 +480,36 @@ static void test_gunzip_grows_past_isize(void **state)
     free(plain);
 }
 
+/* A member with a header CRC (FHCRC, which libdeflate skips unchecked) is
+ * judged by zlib: refused when the CRC is wrong, as it always was. */
+static void test_gunzip_header_crc(void **state)
+{
+    (void)state;
+    uint8_t *gz, *out;
+    size_t gl, ol;
+    assert_int_equal(gz_gzip("hello", 5, &gz, &gl), 0);
+    assert_int_equal(gz[3], 0); /* no flags: a 10-byte header */
+    uint8_t *m = malloc(gl + 2);
+    memcpy(m, gz, 10);
+    m[3] = 0x02;
+    uint32_t crc = (uint32_t)crc32(0, m, 10);
+    m[10] = (uint8_t)crc;
+    m[11] = (uint8_t)(crc >> 8);
+    memcpy(m + 12, gz + 10, gl - 10);
+    assert_int_equal(gz_gunzip(m, gl + 2, 100, &out, &ol, NULL, NULL, 0), 0);
+    assert_int_equal(ol, 5);
+    assert_memory_equal(out, "hello", 5);
+    free(out);
+    m[10] ^= 1;
+    char err[ERR_LEN] = "";
+    pp_err kind = PP_ERR_NONE;
+    assert_int_equal(gz_gunzip(m, gl + 2, 100, &out, &ol, &kind, err, sizeof err), -1);
+    assert_int_equal(kind, PP_ERR_INVALID);
+    assert_non_null(strstr(err, "bad gzip: header crc mismatch"));
+    free(m);
+    free(gz);
+}
+
 /* zlib's inflate of all of in (members one after another) into at most
  * cap bytes: the reference gz_gunzip must agree with. The size, or -1
  * when zlib refuses the input or it does not fit. */
@@ -909,6 +939,7 @@ int main(void)
         cmocka_unit_test(test_gunzip_kind),
         cmocka_unit_test(test_gzip_concatenated),
         cmocka_unit_test(test_gunzip_grows_past_isize),
+        cmocka_unit_test(test_gunzip_header_crc),
         cmocka_unit_test(test_gunzip_mutations_agree_with_zlib),
         cmocka_unit_test(test_intern),
         cmocka_unit_test(test_lookup_by_id),
