@@ -107,8 +107,22 @@ static void publish(uint64_t rss, size_t accounted, memlimit_state st)
                 st);
 }
 
+/* glibc's malloc settings the operator gave in the environment. */
+static int heap_set_by_environment(void)
+{
+    static const char *const vars[] = {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
+                                       "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i]))
+            return 1;
+    const char *tunables = getenv("GLIBC_TUNABLES");
+    return tunables && strstr(tunables, "glibc.malloc.");
+}
+
 void memlimit_heap_settings(void)
 {
+    if (heap_set_by_environment())
+        return;
     mallopt(M_MMAP_THRESHOLD, MEMLIMIT_MMAP_THRESHOLD);
     mallopt(M_TRIM_THRESHOLD, MEMLIMIT_TRIM_THRESHOLD);
 }
