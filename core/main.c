@@ -229,6 +229,7 @@ static void apply_log_level(const config *c)
 
 static void apply_memory_limit(const config *c)
 {
+    memlimit_heap_settings(c->memory_hard);
     memlimit_configure(c->memory_soft, c->memory_hard, c->memory_check_interval_ns);
 }
 
@@ -369,7 +370,6 @@ static int cmd_run(const char *path)
     int rc = 0;
     configure_ui(rt.cfg);
     apply_memory_limit(rt.cfg);
-    memlimit_heap_settings();
     if (memlimit_start() != 0)
         log_warn("memory monitor: cannot start its thread; limits are checked on demand only");
     if (start_telemetry(&rt, rt.cfg) != 0 || service_start(rt.svc) != 0) {

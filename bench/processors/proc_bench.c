@@ -159,7 +159,7 @@ int main(int argc, char **argv)
         return 1;
     const pp_host *h = harness_host();
     if (!getenv("PROC_BENCH_GLIBC_DEFAULTS")) /* the daemon's, at its start */
-        memlimit_heap_settings();
+        memlimit_heap_settings(0);
     size_t profiles = 0, bytes_in = 0, bytes_out = 0;
     long flt0, flt1;
     double cpu0 = cpu_s(&flt0);

@@ -41,6 +41,8 @@
 #define MEMLIMIT_MMAP_THRESHOLD (32 << 20)
 /* ...and the heap's free top goes back only past this, or by a trim. */
 #define MEMLIMIT_TRIM_THRESHOLD (64 << 20)
+/* With a memory limit: glibc's default trim threshold. */
+#define MEMLIMIT_TRIM_LIMITED (128 << 10)
 
 static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -119,12 +121,21 @@ static int heap_set_by_environment(void)
     return tunables && strstr(tunables, "glibc.malloc.");
 }
 
-void memlimit_heap_settings(void)
+void memlimit_heap_settings(uint64_t hard)
 {
+    static int applied;
     if (heap_set_by_environment())
         return;
+    if (hard) {
+        /* the limit watches RSS: free pages go back as they are freed
+         * (glibc's default trim threshold) if the settings came first */
+        if (applied)
+            mallopt(M_TRIM_THRESHOLD, MEMLIMIT_TRIM_LIMITED);
+        return;
+    }
     mallopt(M_MMAP_THRESHOLD, MEMLIMIT_MMAP_THRESHOLD);
     mallopt(M_TRIM_THRESHOLD, MEMLIMIT_TRIM_THRESHOLD);
+    applied = 1;
 }
 
 static void trim(const char *why)
