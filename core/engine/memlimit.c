@@ -41,6 +41,10 @@
 #define MEMLIMIT_MMAP_THRESHOLD (32 << 20)
 /* ...and the heap's free top goes back only past this, or by a trim. */
 #define MEMLIMIT_TRIM_THRESHOLD (64 << 20)
+/* Drained and idle, at most this much more than right after the last
+ * trim is kept free in the heap before another trim gives it back (what
+ * exporters freed after the last one). */
+#define MEMLIMIT_IDLE_FREE_BYTES ((size_t)8 << 20)
 /* With a memory limit: glibc's default trim threshold. */
 #define MEMLIMIT_TRIM_LIMITED (128 << 10)
 
@@ -52,10 +56,11 @@ static int64_t check_interval_ns = MEMLIMIT_IDLE_INTERVAL_NS;
 static atomic_int current_state;
 static atomic_llong last_check_ns;
 static uint64_t (*rss_probe)(void);
-static size_t peak_queued; /* queue bytes since the last trim */
-static size_t last_pushed; /* queue_pushed_bytes() at the last check */
-static int flowed;         /* profiles were pushed since the last trim */
-static int64_t retrim_at;  /* monotonic ns of the second trim after a drain; 0 = none */
+static size_t peak_queued;     /* queue bytes since the last trim */
+static size_t last_pushed;     /* queue_pushed_bytes() at the last check */
+static int flowed;             /* profiles were pushed since the last trim */
+static size_t free_after_trim; /* malloc's free bytes (mallinfo2) after it */
+static int64_t retrim_at;      /* monotonic ns of the second trim after a drain; 0 = none */
 static pthread_t monitor;
 static int monitor_running, monitor_stopping;
 
@@ -142,6 +147,7 @@ static void trim(const char *why)
 {
     flowed = 0;
     malloc_trim(0);
+    free_after_trim = mallinfo2().fordblks;
     metrics_add(metrics_get("profpipe_memory_trims_total",
                             "Times freed heap pages were returned to the system (malloc_trim).",
                             PP_COUNTER, NULL),
@@ -221,6 +227,9 @@ static void trim_after_drain(size_t queued)
         retrim_at = 0;
     } else if (flowed && !moving) {
         trim("profiles stopped flowing");
+    } else if (!moving && retrim_at == 0 &&
+               mallinfo2().fordblks > free_after_trim + MEMLIMIT_IDLE_FREE_BYTES) {
+        trim("memory was freed since the last trim");
     }
 }
 

@@ -12,10 +12,11 @@
  * older than that, so a burst between two ticks is still seen.
  *
  * The monitor also returns memory to the system: glibc keeps freed heap
- * pages, so after the queues drain it calls malloc_trim, and once more
+ * pages, so after the queues drain it calls malloc_trim, once more
  * when profiles stop flowing (nothing pushed to any queue between two
- * checks). Without a configured limit the monitor only does that and
- * publishes RSS.
+ * checks), and while idle whenever malloc holds 8 MiB more free than
+ * right after the last trim (what exporters freed after it). Without a configured limit the monitor
+ * only does that and publishes RSS.
  *
  * Between those trims the heap keeps its pages: without a hard limit,
  * memlimit_heap_settings() raises glibc's mmap and trim thresholds, so

@@ -315,6 +315,39 @@ static void test_trim_when_flow_stops(void **state)
     metrics_reset_all();
 }
 
+/* Idle, drained: memory freed since the last trim (what an exporter let
+ * go after it) is given back once it passes 8 MiB, and only then. */
+static void test_trim_freed_while_idle(void **state)
+{
+    (void)state;
+#ifdef __SANITIZE_ADDRESS__
+    skip(); /* ASan's allocator is not glibc's: mallinfo2 sees none of it */
+#endif
+    metrics_reset_all();
+    memlimit_configure(0, 0, 0);
+    pp_metric *trims = metrics_get("profpipe_memory_trims_total", "", PP_COUNTER, NULL);
+    memlimit_check();
+    memlimit_check();
+    double before = metrics_value(trims);
+    enum { BLOCKS = 256, BLOCK = 64 << 10 }; /* below glibc's mmap threshold */
+    static void *blocks[BLOCKS + 1];
+    for (int i = 0; i <= BLOCKS; i++) {
+        blocks[i] = malloc(BLOCK);
+        assert_non_null(blocks[i]);
+        memset(blocks[i], 1, BLOCK);
+    }
+    memlimit_check(); /* nothing freed yet */
+    assert_true(metrics_value(trims) == before);
+    for (int i = 0; i < BLOCKS; i++) /* the last stays: no free top to trim */
+        free(blocks[i]);
+    memlimit_check();
+    assert_true(metrics_value(trims) == before + 1);
+    memlimit_check(); /* nothing new */
+    assert_true(metrics_value(trims) == before + 1);
+    free(blocks[BLOCKS]);
+    metrics_reset_all();
+}
+
 #define CHECK_MS 10
 #define QUIET_MS 600
 #define COME_MS 10000
@@ -434,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_total_from_cgroup),
         /* before any test that leaves a second trim pending */
         cmocka_unit_test(test_trim_when_flow_stops),
+        cmocka_unit_test(test_trim_freed_while_idle),
         cmocka_unit_test(test_pressure_steps),
         cmocka_unit_test(test_trim_after_drain),
         cmocka_unit_test(test_file_receiver_waits),
