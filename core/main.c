@@ -229,6 +229,7 @@ static void apply_log_level(const config *c)
 
 static void apply_memory_limit(const config *c)
 {
+    memlimit_heap_settings(c->memory_hard);
     memlimit_configure(c->memory_soft, c->memory_hard, c->memory_check_interval_ns);
 }
 

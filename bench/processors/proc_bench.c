@@ -3,19 +3,32 @@
  * profile per file with the raw gzip'd bytes a receiver would hand over,
  * one batch per profile, both processors' process(), then the gzip'd
  * encoding an exporter asks for. Repeats for SECONDS and prints one line
- * that bench/processors/run.sh sets next to the Go program's.
+ * that bench/processors/run.sh and large.sh set next to the Go program's:
+ * wall-clock rates, and the process' CPU time (user + system, getrusage)
+ * and minor page faults per profile.
  *
- * Usage: proc_bench SECONDS MIN_FRACTION MAX_DEPTH FILE...
+ * With --floor it does, instead, only what any rewrite of the same bytes
+ * must: the host's gunzip of each file and gzip (level 1) of the result,
+ * in-process, with the library the host uses (core/pprof/gz.c).
+ *
+ * Like the daemon at its start, it first applies profpipe's glibc heap
+ * settings (memlimit_heap_settings); PROC_BENCH_GLIBC_DEFAULTS=1 in the
+ * environment keeps glibc's defaults instead (the cost before them).
+ *
+ * Usage: proc_bench [--floor] SECONDS MIN_FRACTION MAX_DEPTH FILE...
  * The relabel rules equal the Go side's (gobench/main.go). */
 #include <profpipe/plugin.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "fileio.h"
 #include "harness.h"
+#include "gz.h"
+#include "memlimit.h"
 #include "pp_constants.h"
 
 extern const pp_component pp_processor_relabel;
@@ -92,10 +105,42 @@ static size_t run_one(const pp_host *h, harness *rl, harness *ds, const input_fi
     return out;
 }
 
+/* The floor: gunzip and gzip of one file, in-process; bytes out. */
+static size_t floor_one(const pp_host *h, const input_file *in)
+{
+    uint8_t *plain = NULL, *gz = NULL;
+    size_t plain_len = 0, gz_len = 0;
+    char err[ERRBUF] = "";
+    if (h->gunzip(in->data, in->len, PROFILE_MAX_DECOMPRESSED, &plain, &plain_len, NULL, err,
+                  sizeof err) < 0 ||
+        h->gzip(plain, plain_len, &gz, &gz_len) < 0) {
+        fprintf(stderr, "proc_bench: floor: %s\n", err[0] ? err : "gzip failed");
+        gz_len = 0;
+    }
+    free(plain);
+    free(gz);
+    return gz_len;
+}
+
+/* CPU seconds (user + system) and minor faults of the process so far. */
+static double cpu_s(long *minflt)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *minflt = ru.ru_minflt;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 int main(int argc, char **argv)
 {
+    int floor_only = argc > 1 && strcmp(argv[1], "--floor") == 0;
+    if (floor_only) {
+        argv++;
+        argc--;
+    }
     if (argc < 5) {
-        fprintf(stderr, "usage: proc_bench SECONDS MIN_FRACTION MAX_DEPTH FILE...\n");
+        fprintf(stderr, "usage: proc_bench [--floor] SECONDS MIN_FRACTION MAX_DEPTH FILE...\n");
         return 2;
     }
     double seconds = atof(argv[1]);
@@ -113,20 +158,26 @@ int main(int argc, char **argv)
     if (!rl || !ds)
         return 1;
     const pp_host *h = harness_host();
+    if (!getenv("PROC_BENCH_GLIBC_DEFAULTS")) /* the daemon's, at its start */
+        memlimit_heap_settings(0);
     size_t profiles = 0, bytes_in = 0, bytes_out = 0;
+    long flt0, flt1;
+    double cpu0 = cpu_s(&flt0);
     double start = now_s(), elapsed = 0;
     while (elapsed < seconds) {
         for (size_t i = 0; i < n; i++) {
-            bytes_out += run_one(h, rl, ds, &in[i]);
+            bytes_out += floor_only ? floor_one(h, &in[i]) : run_one(h, rl, ds, &in[i]);
             bytes_in += in[i].len;
             profiles++;
         }
         elapsed = now_s() - start;
     }
-    printf("profpipe profiles=%zu seconds=%.3f profiles_per_s=%.1f mb_per_s=%.3f "
-           "bytes_out=%zu\n",
-           profiles, elapsed, (double)profiles / elapsed, (double)bytes_in / BYTES_PER_MB / elapsed,
-           bytes_out);
+    double cpu = cpu_s(&flt1) - cpu0;
+    printf("%s profiles=%zu seconds=%.3f profiles_per_s=%.1f mb_per_s=%.3f "
+           "bytes_out=%zu cpu_us_per_profile=%.1f minflt_per_profile=%.1f\n",
+           floor_only ? "floor" : "profpipe", profiles, elapsed, (double)profiles / elapsed,
+           (double)bytes_in / BYTES_PER_MB / elapsed, bytes_out, cpu * 1e6 / (double)profiles,
+           (double)(flt1 - flt0) / (double)profiles);
     harness_free(rl);
     harness_free(ds);
     for (size_t i = 0; i < n; i++)

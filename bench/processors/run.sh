@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Processor throughput: a stream of real Go profiles (profgen's every
-# runtime profile type + biggen's deep, wide CPU profile) through
+# runtime profile type + genprofiles.sh's deep, wide CPU profile) through
 # relabel + downsample(min_fraction, max_stack_depth), in profpipe (the
 # processors run through the host API by proc_bench, decode to encode) and
 # in Go with Debian's github.com/google/pprof/profile (gobench, the same
@@ -15,7 +15,6 @@ BUILD=${BUILD_DIR:-$SRC/build}
 SECONDS_EACH=${1:-5}
 MIN_FRACTION=0.01
 MAX_DEPTH=16
-BIG_CPU_SECONDS=10
 ROUNDS=2
 export GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$BUILD/gocache"
 
@@ -23,10 +22,10 @@ cmake --build "$BUILD" --target proc_bench -j2 >/dev/null
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/proc-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 (cd "$SRC/tests/e2e/go/profgen" && go build -o "$TMP/profgen" .)
-(cd "$SRC/bench/processors/biggen" && go build -o "$TMP/biggen" .)
 (cd "$SRC/bench/processors/gobench" && go build -o "$TMP/gobench" .)
 "$TMP/profgen" "$TMP/in" >/dev/null
-"$TMP/biggen" "$TMP/in/big.cpu.pb.gz" "$BIG_CPU_SECONDS"
+"$SRC/bench/processors/genprofiles.sh" "$TMP/big" cpu >/dev/null
+mv "$TMP/big/big.cpu.pb.gz" "$TMP/in/big.cpu.pb.gz"
 FILES=("$TMP"/in/*.pb.gz)
 echo "inputs: ${#FILES[@]} profiles, $(cat "${FILES[@]}" | wc -c) bytes gzip'd;" \
      "min_fraction=$MIN_FRACTION max_stack_depth=$MAX_DEPTH, best of $ROUNDS rounds of ${SECONDS_EACH}s"

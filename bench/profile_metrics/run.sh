@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The profile_metrics exporter's cost per profile, against the file
 # exporter on the same input in the same run: real Go profiles (profgen's
-# cpu, heap, allocs, goroutine, block, mutex, and biggen's deep, wide CPU
+# cpu, heap, allocs, goroutine, block, mutex, and genprofiles.sh's deep, wide CPU
 # profile) fed to each exporter's export() by pm_bench, one profile per
 # batch, as the exporter's worker gets them. Counted: the process CPU
 # time per profile (user + system: the file exporter's writes included),
@@ -16,17 +16,16 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD_DIR:-$SRC/build}
 SECONDS_EACH=${1:-5}
 ROUNDS=3
-BIG_CPU_SECONDS=10
 export GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$BUILD/gocache"
 
 cmake --build "$BUILD" --target pm_bench -j2 >/dev/null
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pm-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 (cd "$SRC/tests/e2e/go/profgen" && go build -o "$TMP/profgen" .)
-(cd "$SRC/bench/processors/biggen" && go build -o "$TMP/biggen" .)
 "$TMP/profgen" "$TMP/in" >/dev/null
 rm -f "$TMP/in/threadcreate.pb.gz"
-"$TMP/biggen" "$TMP/in/cpu-big.pb.gz" "$BIG_CPU_SECONDS"
+GOCACHE="$BUILD/gocache" "$SRC/bench/processors/genprofiles.sh" "$TMP/big" cpu >/dev/null
+mv "$TMP/big/big.cpu.pb.gz" "$TMP/in/cpu-big.pb.gz"
 FILES=("$TMP"/in/*.pb.gz)
 echo "inputs: ${#FILES[@]} profiles, $(cat "${FILES[@]}" | wc -c) bytes gzip'd; best of $ROUNDS rounds of ${SECONDS_EACH}s each"
 

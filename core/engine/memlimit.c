@@ -36,6 +36,17 @@
 #define MEMLIMIT_RETRIM_NS 2000000000LL
 /* The queues count as drained below this. */
 #define MEMLIMIT_DRAINED_BYTES ((size_t)64 << 10)
+/* Blocks up to this size come from the heap, not from mmap (32 MiB:
+ * glibc's own ceiling for its dynamic threshold on 64-bit)... */
+#define MEMLIMIT_MMAP_THRESHOLD (32 << 20)
+/* ...and the heap's free top goes back only past this, or by a trim. */
+#define MEMLIMIT_TRIM_THRESHOLD (64 << 20)
+/* Drained and idle, at most this much more than right after the last
+ * trim is kept free in the heap before another trim gives it back (what
+ * exporters freed after the last one). */
+#define MEMLIMIT_IDLE_FREE_BYTES ((size_t)8 << 20)
+/* With a memory limit: glibc's default trim threshold. */
+#define MEMLIMIT_TRIM_LIMITED (128 << 10)
 
 static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -45,8 +56,11 @@ static int64_t check_interval_ns = MEMLIMIT_IDLE_INTERVAL_NS;
 static atomic_int current_state;
 static atomic_llong last_check_ns;
 static uint64_t (*rss_probe)(void);
-static size_t peak_queued; /* queue bytes since the last trim */
-static int64_t retrim_at;  /* monotonic ns of the second trim after a drain; 0 = none */
+static size_t peak_queued;     /* queue bytes since the last trim */
+static size_t last_pushed;     /* queue_pushed_bytes() at the last check */
+static int flowed;             /* profiles were pushed since the last trim */
+static size_t free_after_trim; /* malloc's free bytes (mallinfo2) after it */
+static int64_t retrim_at;      /* monotonic ns of the second trim after a drain; 0 = none */
 static pthread_t monitor;
 static int monitor_running, monitor_stopping;
 
@@ -100,9 +114,40 @@ static void publish(uint64_t rss, size_t accounted, memlimit_state st)
                 st);
 }
 
+/* glibc's malloc settings the operator gave in the environment. */
+static int heap_set_by_environment(void)
+{
+    static const char *const vars[] = {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
+                                       "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i]))
+            return 1;
+    const char *tunables = getenv("GLIBC_TUNABLES");
+    return tunables && strstr(tunables, "glibc.malloc.");
+}
+
+void memlimit_heap_settings(uint64_t hard)
+{
+    static int applied;
+    if (heap_set_by_environment())
+        return;
+    if (hard) {
+        /* the limit watches RSS: free pages go back as they are freed
+         * (glibc's default trim threshold) if the settings came first */
+        if (applied)
+            mallopt(M_TRIM_THRESHOLD, MEMLIMIT_TRIM_LIMITED);
+        return;
+    }
+    mallopt(M_MMAP_THRESHOLD, MEMLIMIT_MMAP_THRESHOLD);
+    mallopt(M_TRIM_THRESHOLD, MEMLIMIT_TRIM_THRESHOLD);
+    applied = 1;
+}
+
 static void trim(const char *why)
 {
+    flowed = 0;
     malloc_trim(0);
+    free_after_trim = mallinfo2().fordblks;
     metrics_add(metrics_get("profpipe_memory_trims_total",
                             "Times freed heap pages were returned to the system (malloc_trim).",
                             PP_COUNTER, NULL),
@@ -156,10 +201,17 @@ static uint64_t relieve(uint64_t rss, uint64_t soft, uint64_t hard)
 /* glibc keeps freed pages in its heaps: after a burst has drained, give
  * them back so that RSS returns near idle. Once when the queues are
  * found empty, and once more MEMLIMIT_RETRIM_NS later, for what the
- * exporters still held in flight at the first. */
+ * exporters still held in flight at the first. A stream that never
+ * filled the queues gets its trim when it stops: nothing pushed since
+ * the previous check. */
 static void trim_after_drain(size_t queued)
 {
     int64_t now = mono_now();
+    size_t pushed = queue_pushed_bytes();
+    int moving = pushed != last_pushed;
+    last_pushed = pushed;
+    if (moving)
+        flowed = 1;
     if (queued > peak_queued)
         peak_queued = queued;
     if (queued > MEMLIMIT_DRAINED_BYTES) {
@@ -173,6 +225,11 @@ static void trim_after_drain(size_t queued)
     } else if (retrim_at && now >= retrim_at) {
         trim("the queues stayed drained");
         retrim_at = 0;
+    } else if (flowed && !moving) {
+        trim("profiles stopped flowing");
+    } else if (!moving && retrim_at == 0 &&
+               mallinfo2().fordblks > free_after_trim + MEMLIMIT_IDLE_FREE_BYTES) {
+        trim("memory was freed since the last trim");
     }
 }
 

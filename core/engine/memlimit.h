@@ -12,8 +12,22 @@
  * older than that, so a burst between two ticks is still seen.
  *
  * The monitor also returns memory to the system: glibc keeps freed heap
- * pages, so after the queues drain it calls malloc_trim. Without a
- * configured limit the monitor only does that and publishes RSS. */
+ * pages, so after the queues drain it calls malloc_trim, once more
+ * when profiles stop flowing (nothing pushed to any queue between two
+ * checks), and while idle whenever malloc holds 8 MiB more free than
+ * right after the last trim (what exporters freed after it). Without a configured limit the monitor
+ * only does that and publishes RSS.
+ *
+ * Between those trims the heap keeps its pages: without a hard limit,
+ * memlimit_heap_settings() raises glibc's mmap and trim thresholds, so
+ * that a steady stream of large profiles reuses the pages the previous
+ * one freed instead of returning them at every free() and faulting them
+ * in again (issue 14:
+ * ~650 minor faults per 250 KB CPU profile, ~6,700 per 1 MB heap profile,
+ * measured by bench/processors/large.sh). Settings the operator gives
+ * glibc in the environment (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_,
+ * MALLOC_TOP_PAD_, MALLOC_MMAP_MAX_, glibc.malloc tunables) are left as
+ * they are: then profpipe changes none. */
 /* Reading a limit as written (sizes, percentages of the cgroup) is the
  * config room's: core/config/memory_size.h. */
 #ifndef PROFPIPE_MEMLIMIT_H
@@ -30,6 +44,11 @@ uint64_t memlimit_rss(void);
 /* Applies the limits (bytes; hard 0 = no limit) and the check interval.
  * Any thread; at start and on reload. */
 void memlimit_configure(uint64_t soft, uint64_t hard, int64_t check_interval_ns);
+/* glibc's thresholds as above when there is no hard limit (0); with
+ * one, glibc's defaults, since the free pages the heap keeps count in RSS
+ * and would be taken for pressure. Main, at start and on reload (the
+ * benchmarks too). */
+void memlimit_heap_settings(uint64_t hard);
 /* Starts/stops the monitor thread (main). */
 int memlimit_start(void);
 void memlimit_stop(void);

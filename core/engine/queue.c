@@ -42,6 +42,7 @@ struct queue {
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static queue *live_head;
 static atomic_size_t live_bytes;
+static atomic_size_t pushed_bytes; /* ever pushed, wrapping */
 
 static void live_add(queue *q)
 {
@@ -170,6 +171,7 @@ int queue_push_tagged(queue *q, pp_batch *b, void *tag)
     q->tail = it;
     q->bytes += it->bytes;
     atomic_fetch_add(&live_bytes, it->bytes);
+    atomic_fetch_add(&pushed_bytes, it->bytes);
     q->length++;
     pthread_cond_signal(&q->not_empty);
     pthread_mutex_unlock(&q->lock);
@@ -260,6 +262,11 @@ size_t queue_max_bytes(const queue *q)
 size_t queue_total_bytes(void)
 {
     return atomic_load(&live_bytes);
+}
+
+size_t queue_pushed_bytes(void)
+{
+    return atomic_load(&pushed_bytes);
 }
 
 size_t queue_shed_oldest(size_t want, size_t *profiles)

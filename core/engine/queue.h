@@ -40,6 +40,8 @@ size_t queue_max_bytes(const queue *q); /* the bound given to queue_new */
 
 /* What every queue of the process holds together, in bytes. */
 size_t queue_total_bytes(void);
+/* Bytes ever pushed to any queue (wrapping): it moves while profiles flow. */
+size_t queue_pushed_bytes(void);
 /* The memory limit's hard step: the drop_oldest queues drop their oldest
  * batches (through their drop callbacks, which count them) until `want`
  * bytes went, or they are empty; block queues keep theirs. Returns the

@@ -23,6 +23,9 @@
 #include "wordhash.h"
 
 #define TRIE_MIN_SLOTS 1024 /* power of two */
+/* The call tree is sized up front for at most this many nodes (24 MiB of
+ * nodes, 8 MiB of slots); a larger one grows from there. */
+#define TRIE_RESERVE_MAX ((size_t)1 << 20)
 #define NODE_ROOT UINT32_MAX
 #define HASH_MULT 0x9e3779b97f4a7c15ull /* 2^64 / golden ratio */
 #define KEY_MIN_CAP 256
@@ -358,9 +361,9 @@ static size_t trie_slot(uint32_t parent, uint64_t frame, size_t n_slots)
     return (size_t)(k >> 32) & (n_slots - 1);
 }
 
-static int trie_rehash(call_trie *tr)
+/* Rehashes the nodes into n slots (a power of two). */
+static int trie_rehash_to(call_trie *tr, size_t n)
 {
-    size_t n = tr->n_slots ? tr->n_slots * 2 : TRIE_MIN_SLOTS;
     uint32_t *slots = calloc(n, sizeof *slots);
     if (!slots)
         return -1;
@@ -376,11 +379,35 @@ static int trie_rehash(call_trie *tr)
     return 0;
 }
 
-/* The child of `parent` at `frame`; added when `add`. Returns the node
- * index, NODE_ROOT when absent (or on error with *failed set). */
-static uint32_t trie_child(call_trie *tr, uint32_t parent, uint64_t frame, int add, int *failed)
+static int trie_rehash(call_trie *tr)
 {
-    if (add && (tr->n_nodes + 1) * 2 > tr->n_slots && trie_rehash(tr) != 0)
+    return trie_rehash_to(tr, tr->n_slots ? tr->n_slots * 2 : TRIE_MIN_SLOTS);
+}
+
+/* Sizes an empty tree for `nodes` nodes (capped at TRIE_RESERVE_MAX): the
+ * tree never holds more nodes than the samples have frames, which the
+ * decoded profile knows, so it is built without growing and rehashing
+ * step by step from TRIE_MIN_SLOTS. */
+static int trie_reserve(call_trie *tr, size_t nodes)
+{
+    if (nodes > TRIE_RESERVE_MAX)
+        nodes = TRIE_RESERVE_MAX;
+    size_t n = TRIE_MIN_SLOTS;
+    while (n < nodes * 2 + 2)
+        n *= 2;
+    if (nodes > TRIE_MIN_SLOTS) {
+        if (!(tr->nodes = malloc(nodes * sizeof *tr->nodes)))
+            return -1;
+        tr->cap_nodes = nodes;
+    }
+    return trie_rehash_to(tr, n);
+}
+
+/* The child of `parent` at `frame`, added when absent. Returns the node
+ * index, or NODE_ROOT with *failed set when out of memory. */
+static uint32_t trie_child(call_trie *tr, uint32_t parent, uint64_t frame, int *failed)
+{
+    if ((tr->n_nodes + 1) * 2 > tr->n_slots && trie_rehash(tr) != 0)
         goto fail;
     size_t j = trie_slot(parent, frame, tr->n_slots);
     for (; tr->slots[j]; j = (j + 1) & (tr->n_slots - 1)) {
@@ -388,8 +415,6 @@ static uint32_t trie_child(call_trie *tr, uint32_t parent, uint64_t frame, int a
         if (nd->parent == parent && nd->frame == frame)
             return tr->slots[j] - 1;
     }
-    if (!add)
-        return NODE_ROOT;
     if (tr->n_nodes == tr->cap_nodes) {
         size_t cap = tr->cap_nodes ? tr->cap_nodes * 2 : TRIE_MIN_SLOTS;
         trie_node *nodes = realloc(tr->nodes, cap * sizeof *nodes);
@@ -452,12 +477,15 @@ static uint64_t walk_frame(const stack_walk *w, const pp_sample *s, size_t d)
     return frame_of_id(w->fi, w->h, w->p, w->t, s->location_ids[s->n_location_ids - 1 - d]);
 }
 
-/* Adds every sample's value to the nodes on its path. Returns the
- * profile total, or sets *failed. */
-static int64_t trie_build(call_trie *tr, const stack_walk *w, size_t vi, int *failed)
+/* Adds every sample's value to the nodes on its path, and writes the
+ * path (node indexes, root first) of sample i at path + offset of i, so
+ * that the fold reads the totals along it without hashing again. Returns
+ * the profile total, or sets *failed. */
+static int64_t trie_build(call_trie *tr, const stack_walk *w, size_t vi, size_t frames,
+                          uint32_t *path, int *failed)
 {
     int64_t total = 0;
-    if (trie_rehash(tr) != 0)
+    if (trie_reserve(tr, frames) != 0)
         return *failed = 1, 0;
     for (size_t i = 0; i < w->t->n_samples; i++) {
         const pp_sample *s = &w->t->samples[i];
@@ -465,26 +493,24 @@ static int64_t trie_build(call_trie *tr, const stack_walk *w, size_t vi, int *fa
         total = add_sat(total, v);
         uint32_t node = NODE_ROOT;
         for (size_t d = 0; d < s->n_location_ids; d++) {
-            node = trie_child(tr, node, walk_frame(w, s, d), 1, failed);
+            node = trie_child(tr, node, walk_frame(w, s, d), failed);
             if (*failed)
                 return 0;
             tr->nodes[node].total = add_sat(tr->nodes[node].total, v);
+            *path++ = node;
         }
     }
     return total;
 }
 
-/* Root-most depth at which s leaves the call tree's big nodes, or
- * SIZE_MAX when every node on its path is at or above the cutoff. */
-static size_t fold_depth(call_trie *tr, const stack_walk *w, const pp_sample *s, uint64_t cutoff)
+/* Root-most depth at which a sample (its path from trie_build, n frames)
+ * leaves the call tree's big nodes, or SIZE_MAX when every node on its
+ * path is at or above the cutoff. */
+static size_t fold_depth(const call_trie *tr, const uint32_t *path, size_t n, uint64_t cutoff)
 {
-    uint32_t node = NODE_ROOT;
-    int failed = 0;
-    for (size_t d = 0; d < s->n_location_ids; d++) {
-        node = trie_child(tr, node, walk_frame(w, s, d), 0, &failed);
-        if (node == NODE_ROOT || magnitude(tr->nodes[node].total) < cutoff)
+    for (size_t d = 0; d < n; d++)
+        if (magnitude(tr->nodes[path[d]].total) < cutoff)
             return d;
-    }
     return SIZE_MAX;
 }
 
@@ -496,17 +522,24 @@ int ds_fold_small(const pp_host *h, pp_profile *p, pp_pprof *t, double min_fract
     frame_index fi = {0};
     call_trie tr = {0};
     stack_walk w = {&fi, h, p, t};
-    int failed = frames_build(&fi, h, p, t) != 0;
-    int64_t total = failed ? 0 : trie_build(&tr, &w, (size_t)vi, &failed);
+    size_t frames = 0;
+    for (size_t i = 0; i < t->n_samples; i++)
+        frames += t->samples[i].n_location_ids;
+    uint32_t *path = malloc((frames ? frames : 1) * sizeof *path);
+    int failed = !path || frames_build(&fi, h, p, t) != 0;
+    int64_t total = failed ? 0 : trie_build(&tr, &w, (size_t)vi, frames, path, &failed);
     int rc = failed ? -1 : 0;
     /* as go tool pprof -nodefraction: a node stays when
      * |total(node)| >= |(int64)(total * min_fraction)| (min_fraction < 1,
      * so the product is within int64) */
     uint64_t cutoff = magnitude((int64_t)((double)total * min_fraction));
     uint64_t marker = 0;
+    size_t at = 0;
     for (size_t i = 0; rc == 0 && i < t->n_samples; i++) {
         pp_sample *s = &t->samples[i];
-        size_t d = fold_depth(&tr, &w, s, cutoff);
+        size_t n = s->n_location_ids; /* before restack changes it */
+        size_t d = fold_depth(&tr, path + at, n, cutoff);
+        at += n;
         if (d == SIZE_MAX)
             continue;
         if (!marker && !(marker = add_marker_frame(h, p, t, DS_FRAME_OTHER)))
@@ -516,5 +549,6 @@ int ds_fold_small(const pp_host *h, pp_profile *p, pp_pprof *t, double min_fract
     }
     trie_free(&tr);
     frames_free(&fi);
+    free(path);
     return rc;
 }

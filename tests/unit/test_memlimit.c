@@ -283,6 +283,71 @@ static void test_trim_after_drain(void **state)
     metrics_reset_all();
 }
 
+/* A stream that never fills the queues: no trim while profiles flow (the
+ * heap keeps its pages for the next one), one when they stop. */
+static void test_trim_when_flow_stops(void **state)
+{
+    (void)state;
+    metrics_reset_all();
+    memlimit_configure(0, 0, 0);
+    pp_metric *trims = metrics_get("profpipe_memory_trims_total", "", PP_COUNTER, NULL);
+    queue *q = queue_new((size_t)64 << 20, QUEUE_BLOCK, NULL, NULL);
+    memlimit_check(); /* whatever earlier tests left */
+    memlimit_check();
+    double before = metrics_value(trims);
+    for (int i = 0; i < 5; i++) { /* one profile between two checks */
+        pp_batch *b = batch_new();
+        pp_profile *p = profile_new();
+        uint8_t blob[1024] = {0};
+        profile_set_raw(p, blob, sizeof blob);
+        batch_add(b, p);
+        assert_int_equal(queue_push(q, b), 0);
+        batch_unref(queue_pop(q, 0));
+        memlimit_check();
+        assert_true(metrics_value(trims) == before);
+    }
+    memlimit_check(); /* nothing pushed since the last check */
+    assert_true(metrics_value(trims) == before + 1);
+    memlimit_check();
+    memlimit_check();
+    assert_true(metrics_value(trims) == before + 1);
+    queue_free(q);
+    metrics_reset_all();
+}
+
+/* Idle, drained: memory freed since the last trim (what an exporter let
+ * go after it) is given back once it passes 8 MiB, and only then. */
+static void test_trim_freed_while_idle(void **state)
+{
+    (void)state;
+#ifdef __SANITIZE_ADDRESS__
+    skip(); /* ASan's allocator is not glibc's: mallinfo2 sees none of it */
+#endif
+    metrics_reset_all();
+    memlimit_configure(0, 0, 0);
+    pp_metric *trims = metrics_get("profpipe_memory_trims_total", "", PP_COUNTER, NULL);
+    memlimit_check();
+    memlimit_check();
+    double before = metrics_value(trims);
+    enum { BLOCKS = 256, BLOCK = 64 << 10 }; /* below glibc's mmap threshold */
+    static void *blocks[BLOCKS + 1];
+    for (int i = 0; i <= BLOCKS; i++) {
+        blocks[i] = malloc(BLOCK);
+        assert_non_null(blocks[i]);
+        memset(blocks[i], 1, BLOCK);
+    }
+    memlimit_check(); /* nothing freed yet */
+    assert_true(metrics_value(trims) == before);
+    for (int i = 0; i < BLOCKS; i++) /* the last stays: no free top to trim */
+        free(blocks[i]);
+    memlimit_check();
+    assert_true(metrics_value(trims) == before + 1);
+    memlimit_check(); /* nothing new */
+    assert_true(metrics_value(trims) == before + 1);
+    free(blocks[BLOCKS]);
+    metrics_reset_all();
+}
+
 #define CHECK_MS 10
 #define QUIET_MS 600
 #define COME_MS 10000
@@ -400,6 +465,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_total_from_cgroup),
+        /* before any test that leaves a second trim pending */
+        cmocka_unit_test(test_trim_when_flow_stops),
+        cmocka_unit_test(test_trim_freed_while_idle),
         cmocka_unit_test(test_pressure_steps),
         cmocka_unit_test(test_trim_after_drain),
         cmocka_unit_test(test_file_receiver_waits),

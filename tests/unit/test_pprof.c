@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "pprof_internal.h"
 #include "profile.pb-c.h"
@@ -430,6 +431,180 @@ static void test_gzip_concatenated(void **state)
 
 /* ---------------- tree helpers ---------------- */
 
+/* A gzip member's trailer states its size (ISIZE): gz_gunzip sizes its
+ * first buffer from it, but a member that does not fit (the first of two,
+ * whose last is tiny) grows the buffer, and the limit stays exact. */
+static void test_gunzip_grows_past_isize(void **state)
+{
+    (void)state;
+    const size_t big = (size_t)1 << 20;
+    uint8_t *plain = malloc(big), *a, *b, *out;
+    for (size_t i = 0; i < big; i++)
+        plain[i] = (uint8_t)(i * 7 + (i >> 9));
+    size_t al, bl, ol;
+    assert_int_equal(gz_gzip(plain, big, &a, &al), 0);
+    assert_int_equal(gz_gzip("x", 1, &b, &bl), 0);
+    uint8_t *both = malloc(al + bl);
+    memcpy(both, a, al);
+    memcpy(both + al, b, bl);
+    pp_err kind = PP_ERR_INVALID;
+    assert_int_equal(gz_gunzip(both, al + bl, big + 1, &out, &ol, &kind, NULL, 0), 0);
+    assert_int_equal(kind, PP_ERR_NONE);
+    assert_int_equal(ol, big + 1);
+    assert_memory_equal(out, plain, big);
+    assert_int_equal(out[big], 'x');
+    free(out);
+    char err[ERR_LEN] = "";
+    assert_int_equal(gz_gunzip(both, al + bl, big, &out, &ol, &kind, err, sizeof err), -1);
+    assert_int_equal(kind, PP_ERR_TOO_LARGE);
+    assert_non_null(strstr(err, "exceeds the limit of 1048576 bytes"));
+    assert_null(out);
+    /* a trailer that lies (here: 4 GiB - 1 for 5 bytes) is refused, by
+     * its name, and nothing that size is allocated for a short input */
+    uint8_t *c;
+    size_t cl;
+    assert_int_equal(gz_gzip("hello", 5, &c, &cl), 0);
+    memset(c + cl - 4, 0xff, 4);
+    assert_int_equal(gz_gunzip(c, cl, PROFILE_MAX_DECOMPRESSED, &out, &ol, &kind, err, sizeof err),
+                     -1);
+    assert_int_equal(kind, PP_ERR_INVALID);
+    assert_non_null(strstr(err, "bad gzip: incorrect length check"));
+    /* one that says too little (0) for a valid body is refused likewise */
+    memset(c + cl - 4, 0, 4);
+    assert_int_equal(gz_gunzip(c, cl, 100, &out, &ol, &kind, err, sizeof err), -1);
+    assert_int_equal(kind, PP_ERR_INVALID);
+    free(c);
+    free(both);
+    free(a);
+    free(b);
+    free(plain);
+}
+
+/* A member with a header CRC (FHCRC, which libdeflate skips unchecked) is
+ * judged by zlib: refused when the CRC is wrong, as it always was. */
+static void test_gunzip_header_crc(void **state)
+{
+    (void)state;
+    uint8_t *gz, *out;
+    size_t gl, ol;
+    assert_int_equal(gz_gzip("hello", 5, &gz, &gl), 0);
+    assert_int_equal(gz[3], 0); /* no flags: a 10-byte header */
+    uint8_t *m = malloc(gl + 2);
+    memcpy(m, gz, 10);
+    m[3] = 0x02;
+    uint32_t crc = (uint32_t)crc32(0, m, 10);
+    m[10] = (uint8_t)crc;
+    m[11] = (uint8_t)(crc >> 8);
+    memcpy(m + 12, gz + 10, gl - 10);
+    assert_int_equal(gz_gunzip(m, gl + 2, 100, &out, &ol, NULL, NULL, 0), 0);
+    assert_int_equal(ol, 5);
+    assert_memory_equal(out, "hello", 5);
+    free(out);
+    m[10] ^= 1;
+    char err[ERR_LEN] = "";
+    pp_err kind = PP_ERR_NONE;
+    assert_int_equal(gz_gunzip(m, gl + 2, 100, &out, &ol, &kind, err, sizeof err), -1);
+    assert_int_equal(kind, PP_ERR_INVALID);
+    assert_non_null(strstr(err, "bad gzip: header crc mismatch"));
+    free(m);
+    free(gz);
+}
+
+/* zlib's inflate of all of in (members one after another) into at most
+ * cap bytes: the reference gz_gunzip must agree with. The size, or -1
+ * when zlib refuses the input or it does not fit. */
+static long zlib_reference(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = (uInt)len;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    long rc = -1;
+    for (;;) {
+        int zr = inflate(&zs, Z_FINISH);
+        if (zr != Z_STREAM_END)
+            break;
+        if (zs.avail_in == 0) {
+            rc = (long)(cap - zs.avail_out);
+            break;
+        }
+        if (zs.avail_in < 2 || zs.next_in[0] != 0x1f || zs.next_in[1] != 0x8b)
+            break;
+        inflateReset(&zs);
+    }
+    inflateEnd(&zs);
+    return rc;
+}
+
+/* Many mutated and truncated gzip streams: gz_gunzip (libdeflate, zlib
+ * where libdeflate refuses) accepts exactly what zlib accepts, with the
+ * same bytes, and refuses the rest with a kind and a "gzip" message. */
+static void test_gunzip_mutations_agree_with_zlib(void **state)
+{
+    (void)state;
+    uint8_t plain[3000];
+    for (size_t i = 0; i < sizeof plain; i++)
+        plain[i] = (uint8_t)("profile"[i % 7] + (i % 251 == 0));
+    uint8_t *gz, *m, *out, ref[sizeof plain * 2];
+    size_t gl, ol;
+    assert_int_equal(gz_gzip(plain, sizeof plain, &gz, &gl), 0);
+    m = malloc(gl * 2);
+    uint32_t x = 2463534242u;
+    int accepted = 0, refused = 0;
+    for (int iter = 0; iter < 4000; iter++) {
+        memcpy(m, gz, gl);
+        memcpy(m + gl, gz, gl); /* a second member, when kept */
+        size_t len = gl;
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        switch (x % 6) {
+        case 0: /* flip 1-3 bytes (never the magic) */
+            for (uint32_t k = 0; k <= (x >> 8) % 3; k++)
+                m[2 + (x >> (10 + k * 5)) % (gl - 2)] ^= (uint8_t)(1u << ((x >> 20) % 8));
+            break;
+        case 1: /* truncate */
+            len = 2 + (x >> 4) % (gl - 2);
+            break;
+        case 2: /* two members, the second maybe cut */
+            len = gl + (x >> 4) % (gl + 1);
+            break;
+        case 3: /* trailing bytes */
+            len = gl + 1 + (x >> 4) % 8;
+            m[gl] = (uint8_t)(x >> 16);
+            break;
+        case 4: /* two whole members */
+            len = gl * 2;
+            break;
+        default: /* a header byte no reader checks: MTIME, XFL, OS */
+            m[4 + (x >> 4) % 6] ^= (uint8_t)(x >> 12);
+            break;
+        }
+        size_t limit = (x >> 28) == 0 ? 100 : sizeof ref;
+        long want = zlib_reference(m, len, ref, limit);
+        char err[ERR_LEN] = "";
+        pp_err kind = PP_ERR_NONE;
+        int rc = gz_gunzip(m, len, limit, &out, &ol, &kind, err, sizeof err);
+        if (want >= 0) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(ol, (size_t)want);
+            assert_memory_equal(out, ref, ol);
+            free(out);
+            accepted++;
+        } else {
+            assert_int_equal(rc, -1);
+            assert_true(kind == PP_ERR_INVALID || kind == PP_ERR_TOO_LARGE);
+            assert_non_null(strstr(err, "gzip"));
+            assert_null(out);
+            refused++;
+        }
+    }
+    assert_true(accepted > 100 && refused > 100);
+    free(m);
+    free(gz);
+}
+
 static void test_intern(void **state)
 {
     (void)state;
@@ -763,6 +938,9 @@ int main(void)
         cmocka_unit_test(test_gzip_bomb),
         cmocka_unit_test(test_gunzip_kind),
         cmocka_unit_test(test_gzip_concatenated),
+        cmocka_unit_test(test_gunzip_grows_past_isize),
+        cmocka_unit_test(test_gunzip_header_crc),
+        cmocka_unit_test(test_gunzip_mutations_agree_with_zlib),
         cmocka_unit_test(test_intern),
         cmocka_unit_test(test_lookup_by_id),
         cmocka_unit_test(test_compact),

@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/pprof/profile"
@@ -210,6 +211,16 @@ func fold(p *profile.Profile, minFraction float64) {
 	}
 }
 
+// cpuTime is the process' CPU time, user + system, the garbage collector's
+// threads included.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func main() {
 	if len(os.Args) < 5 {
 		fmt.Fprintln(os.Stderr, "usage: gobench SECONDS MIN_FRACTION MAX_DEPTH FILE...")
@@ -227,6 +238,7 @@ func main() {
 		inputs = append(inputs, b)
 	}
 	var profiles, bytesIn, bytesOut int
+	cpu0 := cpuTime()
 	start := time.Now()
 	var buf bytes.Buffer
 	for time.Since(start).Seconds() < seconds {
@@ -251,6 +263,8 @@ func main() {
 		}
 	}
 	el := time.Since(start).Seconds()
-	fmt.Printf("go profiles=%d seconds=%.3f profiles_per_s=%.1f mb_per_s=%.3f bytes_out=%d\n",
-		profiles, el, float64(profiles)/el, float64(bytesIn)/1e6/el, bytesOut)
+	cpu := cpuTime() - cpu0
+	fmt.Printf("go profiles=%d seconds=%.3f profiles_per_s=%.1f mb_per_s=%.3f bytes_out=%d cpu_us_per_profile=%.1f\n",
+		profiles, el, float64(profiles)/el, float64(bytesIn)/1e6/el, bytesOut,
+		float64(cpu.Microseconds())/float64(profiles))
 }
