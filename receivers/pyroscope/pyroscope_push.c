@@ -78,7 +78,7 @@ static int push_check_series(const pyro_request *q, const uint8_t *data, size_t 
         int m;
         while ((m = pyro_wire_next(&wr, &field, &num, &raw, &raw_len)) > 0)
             if (field == SAMPLE_FIELD_RAW && raw &&
-                pyro_payload_check(q, raw, raw_len, budget, out) < 0) {
+                pyro_payload_check(q, raw, raw_len, budget, NULL, out) < 0) {
                 size_t n = strlen(out->message);
                 snprintf(out->message + n, sizeof(out->message) - n, " (series %zu sample %zu)",
                          index, k);
@@ -162,7 +162,7 @@ static int push_json_sample(const pyro_request *q, const pj_value *labels, const
     if (pj_base64_decode(raw->str, raw->len, &bytes, &len) < 0)
         return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_BODY, "rawProfile is not base64");
     pp_profile *p = NULL;
-    int rc = pyro_payload_check(q, bytes, len, budget, out);
+    int rc = pyro_payload_check(q, bytes, len, budget, NULL, out);
     if (rc == 0 && (!(p = h->profile_new()) || h->profile_set_raw(p, bytes, len) < 0))
         rc = pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     free(bytes);

@@ -117,6 +117,17 @@ static int fail_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **
     return -1;
 }
 
+static pp_pprof *fail_pprof_peek(const void *data, size_t len, size_t max_plain, size_t *plain_len,
+                                 pp_err *kind, char *err, size_t errlen)
+{
+    (void)data, (void)len, (void)max_plain;
+    *plain_len = 0;
+    if (kind)
+        *kind = fail_kind;
+    snprintf(err, errlen, "%s", fail_words);
+    return NULL;
+}
+
 static int fail_pprof_time(const void *data, size_t len, int64_t *t, int64_t *d, pp_err *kind,
                            char *err, size_t errlen)
 {
@@ -144,6 +155,7 @@ static int setup_double_host(void **state)
     double_host = *harness_host();
     double_host.gunzip = fail_gunzip;
     double_host.pprof_time = fail_pprof_time;
+    double_host.pprof_peek = fail_pprof_peek;
     ((pyro_receiver *)harness_state(f->hs))->h = &double_host;
     if (harness_start(f->hs) < 0)
         return -1;
