@@ -7,7 +7,7 @@
  * The gzip'd bytes are inflated through pprof_stream's fixed buffer and
  * walked by lib/protowire's streaming reader, one stream per nesting
  * level (Profile, then a Sample, Mapping, Location, Function or ValueType,
- * then a Sample's Label), each handing the next one the payload of its
+ * then a Sample's Label or a Location's Line), each handing the next one the payload of its
  * length-delimited fields piece by piece. Nothing is kept per sample,
  * location or string: the sample types' string indexes are recorded as
  * they stream by (at most PEEK_MAX_SAMPLE_TYPES of them), and the strings
@@ -17,8 +17,8 @@
  * sample_type first; an encoder that writes a sample_type after the
  * string it names gets a second pass that only captures strings.
  *
- * Checked here, as pprof_decode would: the wire format at every level
- * except inside a Location's lines, the wire type of every known field,
+ * Checked here, as pprof_decode would: the wire format at every level,
+ * the wire type of every known field,
  * string indexes (sample types, period type, sample labels, mappings,
  * functions, comments, drop/keep frames, default sample type, doc url)
  * against the table's size, string_table[0] == "", non-zero mapping,
@@ -74,7 +74,7 @@ typedef struct peek {
 
     wire_stream top;
     wire_stream sub;   /* the message of a Profile field */
-    wire_stream label; /* a Sample's Label */
+    wire_stream inner; /* a Sample's Label or a Location's Line */
     peek_msg msg;
     size_t index[MSG_STRING + 1]; /* occurrences of each message so far */
 
@@ -203,6 +203,15 @@ static void label_varint(void *ctx, uint64_t field, uint64_t v)
 
 static const wire_stream_fns label_fns = {.tag = label_tag, .varint = label_varint};
 
+/* ---------------- a Location's Line ---------------- */
+
+static int line_tag(void *ctx, uint64_t field, unsigned type)
+{
+    return check_type(ctx, "Line", field, type, field >= 1 && field <= 3 ? WIRE_VARINT : -1);
+}
+
+static const wire_stream_fns line_fns = {.tag = line_tag};
+
 /* ---------------- messages of the Profile's fields ---------------- */
 
 static const char *msg_name(peek_msg m)
@@ -308,22 +317,33 @@ static int stream_error(peek *k, wire_stream_error e, const wire_stream *s, cons
     return -1; /* the callback that stopped it said why */
 }
 
+/* Pieces of a message inside the one under way (a Label, a Line). */
+static int inner_bytes(peek *k, const wire_stream_fns *fns, const char *msg, const uint8_t *p,
+                       size_t n, int begin, int end)
+{
+    if (begin)
+        k->inner = (wire_stream){0};
+    if (stream_error(k, wire_stream_run(&k->inner, p, n, fns, k), &k->inner, msg) < 0)
+        return -1;
+    if (end && !wire_stream_at_boundary(&k->inner))
+        return peek_fail(k, "bad protobuf: %s truncated in %s %zu", msg, msg_name(k->msg),
+                         k->index[k->msg]);
+    return 0;
+}
+
+/* A Location's lines. */
+static int location_bytes(void *ctx, uint64_t field, const uint8_t *p, size_t n, int begin, int end)
+{
+    return field == 4 ? inner_bytes(ctx, &line_fns, "Line", p, n, begin, end) : 0;
+}
+
 /* Pieces of a Sample's length-delimited fields: packed ids and values,
  * and labels. */
 static int sample_bytes(void *ctx, uint64_t field, const uint8_t *p, size_t n, int begin, int end)
 {
     peek *k = ctx;
-    if (field == 3) {
-        if (begin)
-            k->label = (wire_stream){0};
-        if (stream_error(k, wire_stream_run(&k->label, p, n, &label_fns, k), &k->label, "Label") <
-            0)
-            return -1;
-        if (end && !wire_stream_at_boundary(&k->label))
-            return peek_fail(k, "bad protobuf: Label truncated in sample %zu",
-                             k->index[MSG_SAMPLE]);
-        return 0;
-    }
+    if (field == 3)
+        return inner_bytes(k, &label_fns, "Label", p, n, begin, end);
     if (field != 1 && field != 2)
         return 0;
     if (begin)
@@ -338,6 +358,8 @@ static int sample_bytes(void *ctx, uint64_t field, const uint8_t *p, size_t n, i
 }
 
 static const wire_stream_fns vt_fns = {.tag = sub_tag, .varint = sub_varint};
+static const wire_stream_fns location_fns = {
+    .tag = sub_tag, .varint = sub_varint, .bytes = location_bytes};
 static const wire_stream_fns sample_fns = {
     .tag = sub_tag, .varint = sub_varint, .bytes = sample_bytes};
 
@@ -540,7 +562,9 @@ static const wire_stream_fns *sub_fns(peek_msg m)
     switch (m) {
     case MSG_SAMPLE:
         return &sample_fns;
-    default: /* a Location's lines are skipped: ids and numbers, no strings */
+    case MSG_LOCATION:
+        return &location_fns;
+    default:
         return &vt_fns;
     }
 }
