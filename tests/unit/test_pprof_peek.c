@@ -106,23 +106,27 @@ typedef struct decoded {
     char err[256];
 } decoded;
 
+static void fill(decoded *d, const pp_pprof *t, const char *const *display)
+{
+    d->ok = 1;
+    d->family = pprof_family_display(t, display);
+    d->time_nanos = t->time_nanos;
+    d->duration_nanos = t->duration_nanos;
+    d->n_types = t->n_sample_types < 8 ? t->n_sample_types : 8;
+    for (size_t i = 0; i < d->n_types; i++) {
+        snprintf(d->types[i][0], 64, "%s", t->strings[t->sample_types[i].type]);
+        snprintf(d->types[i][1], 64, "%s", t->strings[t->sample_types[i].unit]);
+    }
+}
+
 static void decode(const uint8_t *data, size_t len, const char *const *display, decoded *d)
 {
     memset(d, 0, sizeof *d);
     pp_profile *p = profile_new();
     assert_int_equal(profile_set_raw(p, data, len), 0);
     const pp_pprof *t = profile_tree(p, d->err, sizeof d->err);
-    if (t) {
-        d->ok = 1;
-        d->family = pprof_family_display(t, display);
-        d->time_nanos = t->time_nanos;
-        d->duration_nanos = t->duration_nanos;
-        d->n_types = t->n_sample_types < 8 ? t->n_sample_types : 8;
-        for (size_t i = 0; i < d->n_types; i++) {
-            snprintf(d->types[i][0], 64, "%s", t->strings[t->sample_types[i].type]);
-            snprintf(d->types[i][1], 64, "%s", t->strings[t->sample_types[i].unit]);
-        }
-    }
+    if (t)
+        fill(d, t, display);
     profile_free(p);
 }
 
@@ -138,15 +142,7 @@ static void peek_as_decoded(const uint8_t *data, size_t len, const char *const *
         return;
     }
     assert_int_equal(kind, PP_ERR_NONE);
-    d->ok = 1;
-    d->family = pprof_family_display(t, display);
-    d->time_nanos = t->time_nanos;
-    d->duration_nanos = t->duration_nanos;
-    d->n_types = t->n_sample_types < 8 ? t->n_sample_types : 8;
-    for (size_t i = 0; i < d->n_types; i++) {
-        snprintf(d->types[i][0], 64, "%s", t->strings[t->sample_types[i].type]);
-        snprintf(d->types[i][1], 64, "%s", t->strings[t->sample_types[i].unit]);
-    }
+    fill(d, t, display);
     free(t);
 }
 
