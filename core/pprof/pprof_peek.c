@@ -170,6 +170,27 @@ static int packed_feed(peek *k, packed *pk, const uint8_t *p, size_t n, const ch
     return 0;
 }
 
+/* packed_feed that only counts (a Sample's location ids and values, the
+ * bulk of a profile): no value is built. */
+static int packed_count(peek *k, packed *pk, const uint8_t *p, size_t n, const char *msg)
+{
+    unsigned shift = pk->shift;
+    size_t count = pk->count;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] & WIRE_VARINT_MORE) {
+            shift += 7;
+            if (shift > WIRE_STREAM_MAX_SHIFT)
+                return peek_fail(k, "bad protobuf: %s: bad packed varint", msg);
+        } else {
+            shift = 0;
+            count++;
+        }
+    }
+    pk->shift = shift;
+    pk->count = count;
+    return 0;
+}
+
 static int packed_end(peek *k, const packed *pk, const char *msg)
 {
     if (pk->shift != 0)
@@ -348,7 +369,7 @@ static int sample_bytes(void *ctx, uint64_t field, const uint8_t *p, size_t n, i
         return 0;
     if (begin)
         k->pk = (packed){0};
-    if (packed_feed(k, &k->pk, p, n, "Sample", NULL) < 0)
+    if (packed_count(k, &k->pk, p, n, "Sample") < 0)
         return -1;
     if (!end)
         return 0;
@@ -557,18 +578,6 @@ static peek_msg top_msg(uint64_t field)
     }
 }
 
-static const wire_stream_fns *sub_fns(peek_msg m)
-{
-    switch (m) {
-    case MSG_SAMPLE:
-        return &sample_fns;
-    case MSG_LOCATION:
-        return &location_fns;
-    default:
-        return &vt_fns;
-    }
-}
-
 static int top_bytes(void *ctx, uint64_t field, const uint8_t *p, size_t n, int begin, int end)
 {
     peek *k = ctx;
@@ -591,7 +600,19 @@ static int top_bytes(void *ctx, uint64_t field, const uint8_t *p, size_t n, int 
     }
     if (begin)
         sub_begin(k);
-    if (stream_error(k, wire_stream_run(&k->sub, p, n, sub_fns(m), k), &k->sub, msg_name(m)) < 0)
+    wire_stream_error e;
+    switch (m) { /* each with its own table, so that the callbacks inline */
+    case MSG_SAMPLE:
+        e = wire_stream_run(&k->sub, p, n, &sample_fns, k);
+        break;
+    case MSG_LOCATION:
+        e = wire_stream_run(&k->sub, p, n, &location_fns, k);
+        break;
+    default:
+        e = wire_stream_run(&k->sub, p, n, &vt_fns, k);
+        break;
+    }
+    if (stream_error(k, e, &k->sub, msg_name(m)) < 0)
         return -1;
     return end ? sub_end(k) : 0;
 }
