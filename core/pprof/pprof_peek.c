@@ -668,12 +668,29 @@ static int peek_finish(peek *k)
 }
 
 /* The one block: pp_pprof, sample types, string pointers, then strings. */
+/* The captured string of index idx, and its length as kept. */
+static const char *kept(const peek *k, int64_t idx, size_t *len)
+{
+    for (size_t j = 0; j < k->n_wanted; j++)
+        if (k->wanted[j].index == idx) {
+            const wanted_string *w = &k->wanted[j];
+            *len = w->len < PEEK_MAX_TYPE_NAME ? w->len : PEEK_MAX_TYPE_NAME;
+            return w->text;
+        }
+    *len = 0; /* index 0: "" */
+    return "";
+}
+
 static pp_pprof *skeleton(const peek *k)
 {
-    size_t n = k->n_sample_types, n_strings = 2 * n + 1;
-    size_t size = sizeof(pp_pprof) + n * sizeof(pp_value_type) + n_strings * sizeof(char *) +
-                  2 * n * (PEEK_MAX_TYPE_NAME + 1) + 1;
-    pp_pprof *t = calloc(1, size);
+    size_t n = k->n_sample_types, n_strings = 2 * n + 1, text = 1, len;
+    for (size_t i = 0; i < n; i++)
+        for (int u = 0; u < 2; u++) {
+            (void)kept(k, k->types[i][u], &len);
+            text += len + 1;
+        }
+    pp_pprof *t =
+        calloc(1, sizeof(pp_pprof) + n * sizeof(pp_value_type) + n_strings * sizeof(char *) + text);
     if (!t)
         return NULL;
     t->sample_types = (pp_value_type *)(t + 1);
@@ -686,13 +703,8 @@ static pp_pprof *skeleton(const peek *k)
     t->strings[0] = s++; /* "" */
     for (size_t i = 0; i < n; i++)
         for (int u = 0; u < 2; u++) {
-            const wanted_string *w = NULL;
-            for (size_t j = 0; j < k->n_wanted && !w; j++)
-                if (k->wanted[j].index == k->types[i][u])
-                    w = &k->wanted[j];
-            size_t len = !w ? 0 : w->len < PEEK_MAX_TYPE_NAME ? w->len : PEEK_MAX_TYPE_NAME;
-            if (w)
-                memcpy(s, w->text, len);
+            const char *text_of = kept(k, k->types[i][u], &len);
+            memcpy(s, text_of, len);
             s[len] = '\0';
             int64_t idx = (int64_t)(1 + 2 * i + (size_t)u);
             t->strings[idx] = s;
