@@ -299,7 +299,8 @@ int pyro_profile_finish(const pyro_request *q, pp_batch *b, pp_profile *p,
         pyro_reply_service(out, service, strlen(service));
     if (!h->label_get(p, PYRO_LABEL_NAME))
         rc = profile_name(h, p, naming, out);
-    else if (!(naming && naming->peek) && profile_decodes(h, p, err, sizeof(err)) < 0)
+    else if (!(naming && (naming->peek || naming->checked)) &&
+             profile_decodes(h, p, err, sizeof(err)) < 0)
         rc = pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "bad pprof: %s", err);
     if (rc == 0 && (!service || !*service))
         rc = pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_LABELS,

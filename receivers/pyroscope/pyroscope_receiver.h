@@ -121,11 +121,13 @@ int pyro_payload_set(const pyro_request *q, pp_profile *p, const void *data, siz
  * suffix stands for, used when the tree has no sample types. peek, when
  * set, is the skeleton pyro_payload_check read from the payload: the
  * name comes from it and the payload is not decoded (its checks were
- * made). */
+ * made); checked says the same of a payload whose skeleton was not kept
+ * (the profile is decoded only to be named, when it has no __name__). */
 typedef struct pyro_naming {
     const char *const *display;
     const char *hint;
     const pp_pprof *peek;
+    int checked; /* the payload passed pyro_payload_check (no peek kept) */
 } pyro_naming;
 
 /* Proves p's payload decodes (400 naming the decoder's reason if not;
