@@ -81,6 +81,10 @@ typedef struct peek {
     /* the message under way */
     int64_t vt_type, vt_unit;
     int has_id;
+    /* singular string-index fields, the last occurrence of each (as
+     * protobuf reads them), by field number, checked when the message ends */
+    uint64_t sub_str[8], inner_str[8], top_str[16];
+    unsigned sub_seen, inner_seen, top_seen;
     size_t n_values;
     packed pk; /* a packed field of the sample or the comments */
     uint64_t pk_field;
@@ -132,6 +136,16 @@ static void see_index(peek *k, uint64_t v, const char *what, size_t at)
         k->max_at = at;
         k->have_index = 1;
     }
+}
+
+/* Checks the singular string-index fields of a message that ended:
+ * names[f] is field f's name (NULL: not a string index). */
+static void see_last(peek *k, const uint64_t *last, unsigned seen, const char *const *names,
+                     size_t n_names, size_t at)
+{
+    for (size_t f = 0; f < n_names; f++)
+        if (names[f] && (seen & (1u << f)))
+            see_index(k, last[f], names[f], at);
 }
 
 /* Expected wire type of a known field: -1 any (unknown field), or the
@@ -213,13 +227,10 @@ static int label_tag(void *ctx, uint64_t field, unsigned type)
 static void label_varint(void *ctx, uint64_t field, uint64_t v)
 {
     peek *k = ctx;
-    size_t at = k->index[MSG_SAMPLE];
-    if (field == 1)
-        see_index(k, v, "label.key of sample", at);
-    else if (field == 2)
-        see_index(k, v, "label.str of sample", at);
-    else if (field == 4)
-        see_index(k, v, "label.num_unit of sample", at);
+    if (field == 1 || field == 2 || field == 4) {
+        k->inner_str[field] = v;
+        k->inner_seen |= 1u << field;
+    }
 }
 
 static const wire_stream_fns label_fns = {.tag = label_tag, .varint = label_varint};
@@ -283,7 +294,6 @@ static int sub_tag(void *ctx, uint64_t field, unsigned type)
 static void sub_varint(void *ctx, uint64_t field, uint64_t v)
 {
     peek *k = ctx;
-    size_t at = k->index[k->msg];
     switch (k->msg) {
     case MSG_SAMPLE_TYPE:
     case MSG_PERIOD_TYPE:
@@ -297,23 +307,24 @@ static void sub_varint(void *ctx, uint64_t field, uint64_t v)
             k->n_values++;
         break;
     case MSG_MAPPING:
-        k->has_id |= field == 1 && v != 0;
-        if (field == 5)
-            see_index(k, v, "mapping.filename", at);
-        else if (field == 6)
-            see_index(k, v, "mapping.build_id", at);
+        if (field == 1)
+            k->has_id = v != 0;
+        else if (field == 5 || field == 6) {
+            k->sub_str[field] = v;
+            k->sub_seen |= 1u << field;
+        }
         break;
     case MSG_LOCATION:
-        k->has_id |= field == 1 && v != 0;
+        if (field == 1)
+            k->has_id = v != 0;
         break;
     case MSG_FUNCTION:
-        k->has_id |= field == 1 && v != 0;
-        if (field == 2)
-            see_index(k, v, "function.name", at);
-        else if (field == 3)
-            see_index(k, v, "function.system_name", at);
-        else if (field == 4)
-            see_index(k, v, "function.filename", at);
+        if (field == 1)
+            k->has_id = v != 0;
+        else if (field >= 2 && field <= 4) {
+            k->sub_str[field] = v;
+            k->sub_seen |= 1u << field;
+        }
         break;
     default:
         break;
@@ -342,13 +353,22 @@ static int stream_error(peek *k, wire_stream_error e, const wire_stream *s, cons
 static int inner_bytes(peek *k, const wire_stream_fns *fns, const char *msg, const uint8_t *p,
                        size_t n, int begin, int end)
 {
-    if (begin)
+    if (begin) {
         k->inner = (wire_stream){0};
+        k->inner_seen = 0;
+    }
     if (stream_error(k, wire_stream_run(&k->inner, p, n, fns, k), &k->inner, msg) < 0)
         return -1;
     if (end && !wire_stream_at_boundary(&k->inner))
         return peek_fail(k, "bad protobuf: %s truncated in %s %zu", msg, msg_name(k->msg),
                          k->index[k->msg]);
+    if (end && fns == &label_fns) {
+        static const char *const names[] = {[1] = "label.key of sample",
+                                            [2] = "label.str of sample",
+                                            [4] = "label.num_unit of sample",
+                                            [7] = NULL};
+        see_last(k, k->inner_str, k->inner_seen, names, 8, k->index[MSG_SAMPLE]);
+    }
     return 0;
 }
 
@@ -415,6 +435,7 @@ static void sub_begin(peek *k)
     k->sub = (wire_stream){0};
     k->vt_type = k->vt_unit = 0;
     k->has_id = 0;
+    k->sub_seen = 0;
     k->n_values = 0;
 }
 
@@ -455,6 +476,17 @@ static int sub_end(peek *k)
     case MSG_MAPPING:
     case MSG_LOCATION:
     case MSG_FUNCTION:
+        if (k->msg == MSG_MAPPING) {
+            static const char *const names[] = {
+                [5] = "mapping.filename", [6] = "mapping.build_id", [7] = NULL};
+            see_last(k, k->sub_str, k->sub_seen, names, 8, at);
+        } else if (k->msg == MSG_FUNCTION) {
+            static const char *const names[] = {[2] = "function.name",
+                                                [3] = "function.system_name",
+                                                [4] = "function.filename",
+                                                [7] = NULL};
+            see_last(k, k->sub_str, k->sub_seen, names, 8, at);
+        }
         if (!k->has_id && !k->zero_id_what) {
             k->zero_id_what = k->msg == MSG_MAPPING    ? "mapping"
                               : k->msg == MSG_LOCATION ? "location"
@@ -535,16 +567,11 @@ static void top_varint(void *ctx, uint64_t field, uint64_t v)
         k->duration_nanos = (int64_t)v;
         break;
     case PROFILE_DROP_FRAMES:
-        see_index(k, v, "drop_frames", 0);
-        break;
     case PROFILE_KEEP_FRAMES:
-        see_index(k, v, "keep_frames", 0);
-        break;
     case PROFILE_DEFAULT_SAMPLE_TYPE:
-        see_index(k, v, "default_sample_type", 0);
-        break;
     case PROFILE_DOC_URL:
-        see_index(k, v, "doc_url", 0);
+        k->top_str[field] = v; /* the last one counts: checked at the end */
+        k->top_seen |= 1u << field;
         break;
     case PROFILE_COMMENT:
         comment_index(k, v);
@@ -639,6 +666,11 @@ static int peek_finish(peek *k)
         return peek_fail(k, "empty profile (0 bytes)");
     if (!wire_stream_at_boundary(&k->top))
         return peek_fail(k, "bad protobuf: Profile truncated after %zu bytes", k->top.total);
+    static const char *const top_names[] = {[PROFILE_DROP_FRAMES] = "drop_frames",
+                                            [PROFILE_KEEP_FRAMES] = "keep_frames",
+                                            [PROFILE_DEFAULT_SAMPLE_TYPE] = "default_sample_type",
+                                            [PROFILE_DOC_URL] = "doc_url"};
+    see_last(k, k->top_str, k->top_seen, top_names, sizeof top_names / sizeof top_names[0], 0);
     if (k->n_strings == 0)
         return peek_fail(k, "string table is empty (string_table[0] must be \"\")");
     if (k->string0_len != 0)

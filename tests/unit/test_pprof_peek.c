@@ -491,6 +491,54 @@ static void test_refusals(void **state)
     expect_refusal(&w, PP_ERR_INVALID, "ValueType truncated");
 }
 
+/* A singular field written twice counts once, the last one, as protobuf
+ * reads it (found by the pprof fuzz target): an out-of-range
+ * default_sample_type, mapping filename or label key followed by a good
+ * one is accepted, a good one followed by a bad one refused; an id
+ * followed by id 0 is id 0. */
+static void test_last_occurrence_wins(void **state)
+{
+    (void)state;
+    wbuf w = {.n = 0};
+    put_string(&w, "");
+    put_string(&w, "x");
+    put_field_varint(&w, PROFILE_DEFAULT_SAMPLE_TYPE, 99);
+    put_field_varint(&w, PROFILE_DEFAULT_SAMPLE_TYPE, 1);
+    {
+        wbuf m = {.n = 0};
+        put_field_varint(&m, 1, 1);  /* id */
+        put_field_varint(&m, 5, 77); /* filename */
+        put_field_varint(&m, 5, 1);
+        put_field_bytes(&w, PROFILE_MAPPING, m.b, m.n);
+    }
+    {
+        wbuf m = {.n = 0}, l = {.n = 0};
+        put_field_varint(&l, 1, 55); /* key */
+        put_field_varint(&l, 1, 1);
+        put_field_bytes(&m, 3, l.b, l.n);
+        put_field_bytes(&w, PROFILE_SAMPLE, m.b, m.n);
+    }
+    assert_consistent(w.b, w.n);
+    decoded pk;
+    peek_as_decoded(w.b, w.n, NULL, &pk);
+    assert_true(pk.ok);
+
+    put_field_varint(&w, PROFILE_DEFAULT_SAMPLE_TYPE, 99);
+    assert_consistent(w.b, w.n);
+    expect_refusal(&w, PP_ERR_INVALID, "string index 99 out of range");
+
+    w.n = 0;
+    put_string(&w, "");
+    {
+        wbuf m = {.n = 0};
+        put_field_varint(&m, 1, 3);
+        put_field_varint(&m, 1, 0);
+        put_field_bytes(&w, PROFILE_FUNCTION, m.b, m.n);
+    }
+    assert_consistent(w.b, w.n);
+    expect_refusal(&w, PP_ERR_INVALID, "function 0 has id 0");
+}
+
 /* A type string past the limit is refused; a unit that long is kept cut. */
 static void test_long_strings(void **state)
 {
@@ -554,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_sample_type_after_strings),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_long_strings),
+        cmocka_unit_test(test_last_occurrence_wins),
         cmocka_unit_test(test_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
