@@ -343,6 +343,9 @@ static int stream_error(peek *k, wire_stream_error e, const wire_stream *s, cons
                          s->total);
     case WIRE_STREAM_VARINT_TOO_LONG:
         return peek_fail(k, "bad protobuf: varint too long in %s at byte %zu", msg, s->total);
+    case WIRE_STREAM_FIELD_TOO_BIG:
+        return peek_fail(k, "bad protobuf: field number past 2^32 in %s at byte %zu", msg,
+                         s->total);
     case WIRE_STREAM_STOPPED:
         break;
     }

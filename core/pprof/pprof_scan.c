@@ -46,6 +46,10 @@ static int scan_feed(void *ctx, const uint8_t *p, size_t n, char *err, size_t er
     case WIRE_STREAM_BAD_WIRE_TYPE:
         return pprof_errorf(err, errlen, "bad protobuf: wire type %u in Profile at byte %zu",
                             s->wire.bad_type, s->wire.total);
+    case WIRE_STREAM_FIELD_TOO_BIG:
+        return pprof_errorf(err, errlen,
+                            "bad protobuf: field number past 2^32 in Profile at byte %zu",
+                            s->wire.total);
     case WIRE_STREAM_VARINT_TOO_LONG:
     case WIRE_STREAM_STOPPED: /* scan_varint never stops it */
         break;

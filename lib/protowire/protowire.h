@@ -138,7 +138,8 @@ typedef enum wire_stream_error {
     WIRE_STREAM_FIELD_ZERO,      /* field number 0 */
     WIRE_STREAM_BAD_WIRE_TYPE,   /* bad_type holds it */
     WIRE_STREAM_VARINT_TOO_LONG, /* more than 64 bits */
-    WIRE_STREAM_STOPPED          /* a wire_stream_fns callback said stop */
+    WIRE_STREAM_STOPPED,         /* a wire_stream_fns callback said stop */
+    WIRE_STREAM_FIELD_TOO_BIG    /* a field number past 2^32 - 1 (wire_next refuses it too) */
 } wire_stream_error;
 
 enum wire_stream_state { WIRE_S_TAG, WIRE_S_VARINT, WIRE_S_LENGTH, WIRE_S_SKIP, WIRE_S_PAYLOAD };
@@ -177,6 +178,8 @@ static inline wire_stream_error wire_stream_tag(wire_stream *s, uint64_t tag)
     s->field = tag >> WIRE_TAG_SHIFT;
     if (s->field == 0)
         return WIRE_STREAM_FIELD_ZERO;
+    if (s->field > UINT32_MAX)
+        return WIRE_STREAM_FIELD_TOO_BIG;
     unsigned type = (unsigned)(tag & WIRE_TYPE_MASK);
     switch (type) {
     case WIRE_VARINT:

@@ -332,6 +332,17 @@ static void test_stream_run_pieces(void **state)
         assert_int_equal(pc.len[2], 5);
         assert_memory_equal(pc.payload[2], "hello", 5);
     }
+    /* a field number past 2^32 - 1, which wire_next refuses too */
+    uint8_t big[16];
+    size_t nb = wire_put_varint(big, wire_tag(0, WIRE_VARINT) | ((uint64_t)1 << 35));
+    big[nb++] = 0;
+    wire_reader r = {big, big + nb};
+    wire_field f;
+    const char *why;
+    assert_int_equal(wire_next(&r, &f, &why), -1);
+    wire_stream bs = {0};
+    assert_int_equal(wire_stream_feed(&bs, big, nb, collect, NULL), WIRE_STREAM_FIELD_TOO_BIG);
+
     pieces pc = {.stop_at_field = 3};
     wire_stream s = {0};
     assert_int_equal(wire_stream_run(&s, m, sizeof m, &fns, &pc), WIRE_STREAM_STOPPED);
