@@ -70,6 +70,12 @@ static int host_pprof_time(const void *data, size_t len, int64_t *time_nanos,
     return pprof_scan_time(data, len, time_nanos, duration_nanos, kind, err, errlen);
 }
 
+static pp_pprof *host_pprof_peek(const void *data, size_t len, size_t max_plain, size_t *plain_len,
+                                 pp_err *kind, char *err, size_t errlen)
+{
+    return pprof_peek(data, len, max_plain, plain_len, kind, err, errlen);
+}
+
 static int host_exposition_add(pp_instance *self, pp_exposition_fn fn, void *arg)
 {
     return metrics_exposition_add(self, fn, arg);
@@ -164,6 +170,7 @@ static const pp_host host_table = {
     .cfg_template = cfg_template,
     .cfg_fill = cfg_fill,
     .memory_pressure = host_memory_pressure,
+    .pprof_peek = host_pprof_peek,
 };
 
 const pp_host *host_api(void)

@@ -34,8 +34,9 @@ static void scan_varint(void *ctx, uint64_t field, uint64_t v)
 }
 
 /* Feeds bytes to the scanner. 0, or -1 with the reason. */
-static int scan_feed(scanner *s, const uint8_t *p, size_t n, char *err, size_t errlen)
+static int scan_feed(void *ctx, const uint8_t *p, size_t n, char *err, size_t errlen)
 {
+    scanner *s = ctx;
     switch (wire_stream_feed(&s->wire, p, n, scan_varint, s)) {
     case WIRE_STREAM_OK:
         return 0;
@@ -45,7 +46,12 @@ static int scan_feed(scanner *s, const uint8_t *p, size_t n, char *err, size_t e
     case WIRE_STREAM_BAD_WIRE_TYPE:
         return pprof_errorf(err, errlen, "bad protobuf: wire type %u in Profile at byte %zu",
                             s->wire.bad_type, s->wire.total);
+    case WIRE_STREAM_FIELD_TOO_BIG:
+        return pprof_errorf(err, errlen,
+                            "bad protobuf: field number past 2^32 in Profile at byte %zu",
+                            s->wire.total);
     case WIRE_STREAM_VARINT_TOO_LONG:
+    case WIRE_STREAM_STOPPED: /* scan_varint never stops it */
         break;
     }
     return pprof_errorf(err, errlen, "bad protobuf: varint too long at byte %zu", s->wire.total);
@@ -61,11 +67,10 @@ static int scan_finish(const scanner *s, char *err, size_t errlen)
     return 0;
 }
 
-/* Inflates every gzip member of data through a fixed buffer into s. */
-static int scan_gzip(scanner *s, const uint8_t *data, size_t len, pp_err *kind, char *err,
-                     size_t errlen)
+/* Inflates every gzip member of data through a fixed buffer into feed. */
+static int stream_gzip(const uint8_t *data, size_t len, size_t limit, pprof_stream_fn feed,
+                       void *ctx, size_t *plain_len, pp_err *kind, char *err, size_t errlen)
 {
-    static const size_t limit = PROFILE_MAX_DECOMPRESSED;
     uint8_t out[SCAN_CHUNK];
     z_stream zs;
     memset(&zs, 0, sizeof zs);
@@ -83,12 +88,13 @@ static int scan_gzip(scanner *s, const uint8_t *data, size_t len, pp_err *kind, 
             break;
         }
         size_t got = sizeof out - zs.avail_out;
-        if (s->wire.total + got > limit) {
+        if (*plain_len + got > limit) {
             *kind = PP_ERR_TOO_LARGE;
             pprof_errorf(err, errlen, "profile inflates to more than %zu bytes", limit);
             break;
         }
-        if (scan_feed(s, out, got, err, errlen) < 0)
+        *plain_len += got;
+        if (feed(ctx, out, got, err, errlen) < 0)
             break;
         if (z == Z_STREAM_END) {
             if (zs.avail_in == 0) {
@@ -109,14 +115,31 @@ static int scan_gzip(scanner *s, const uint8_t *data, size_t len, pp_err *kind, 
     return rc;
 }
 
+int pprof_stream(const uint8_t *data, size_t len, size_t limit, pprof_stream_fn feed, void *ctx,
+                 size_t *plain_len, pp_err *kind, char *err, size_t errlen)
+{
+    *plain_len = 0;
+    if (limit > PROFILE_MAX_DECOMPRESSED)
+        limit = PROFILE_MAX_DECOMPRESSED;
+    if (gz_is_gzip(data, len))
+        return stream_gzip(data, len, limit, feed, ctx, plain_len, kind, err, errlen);
+    if (len > limit) {
+        *kind = PP_ERR_TOO_LARGE;
+        return pprof_errorf(err, errlen, "profile is larger than %zu bytes", limit);
+    }
+    *plain_len = len;
+    return feed(ctx, data, len, err, errlen);
+}
+
 int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos, int64_t *duration_nanos,
                     pp_err *kind, char *err, size_t errlen)
 {
     pp_err why = PP_ERR_INVALID;
     *time_nanos = *duration_nanos = 0;
     scanner s = {.time_nanos = time_nanos, .duration_nanos = duration_nanos};
-    int rc = gz_is_gzip(data, len) ? scan_gzip(&s, data, len, &why, err, errlen)
-                                   : scan_feed(&s, data, len, err, errlen);
+    size_t plain_len;
+    int rc = pprof_stream(data, len, PROFILE_MAX_DECOMPRESSED, scan_feed, &s, &plain_len, &why, err,
+                          errlen);
     if (rc == 0)
         rc = scan_finish(&s, err, errlen);
     if (kind)

@@ -543,6 +543,23 @@ typedef struct pp_host {
      * `self` in profpipe_memory_refusals_total. Cheap (a cached reading,
      * refreshed at most once per check_interval). Any thread. */
     int (*memory_pressure)(pp_instance *self);
+
+    /* Added in 2.1: what a label-only path needs from a serialized pprof
+     * (gzip'd or not), read in one streaming pass with a fixed buffer,
+     * without decoding it. Returns a skeleton tree holding only the
+     * sample types (strings[] holds just their type and unit strings, so
+     * pprof_family_display works on it), time_nanos and duration_nanos;
+     * one malloc'd block: free() it. Before returning it checks what
+     * needs no memory beyond a few counters: the wire format and wire
+     * types, string indexes against the string table's size,
+     * string_table[0] == "", non-zero ids, one value per sample type in
+     * every sample. Not checked: duplicate ids and the ids samples,
+     * locations and lines name (a later decode refuses those). *plain_len
+     * is the size the bytes inflate to. NULL with the reason in err and
+     * *kind: PP_ERR_TOO_LARGE past max_plain (or the host's own limit),
+     * PP_ERR_INVALID, PP_ERR_NO_MEMORY. */
+    pp_pprof *(*pprof_peek)(const void *data, size_t len, size_t max_plain, size_t *plain_len,
+                            pp_err *kind, char *err, size_t errlen);
 } pp_host;
 
 /* 1 when the host has the call `member` (of a minor newer than the one a

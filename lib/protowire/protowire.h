@@ -6,6 +6,9 @@
  * fields of a message that arrives in pieces (inflated through a fixed
  * buffer), keeping only the few bytes of state a varint needs, and hands
  * over varint fields; everything else is skipped unseen.
+ * wire_stream_run() does the same and can also hand over each tag and
+ * the payloads of length-delimited fields piece by piece, so that nested
+ * messages can be walked by streams of their own.
  *
  * Neither trusts a length: every step checks the bytes left, so truncated
  * or hostile input fails instead of reading past the end. Field number 0
@@ -132,12 +135,14 @@ static inline int wire_next(wire_reader *r, wire_field *f, const char **why)
 
 typedef enum wire_stream_error {
     WIRE_STREAM_OK = 0,
-    WIRE_STREAM_FIELD_ZERO,     /* field number 0 */
-    WIRE_STREAM_BAD_WIRE_TYPE,  /* bad_type holds it */
-    WIRE_STREAM_VARINT_TOO_LONG /* more than 64 bits */
+    WIRE_STREAM_FIELD_ZERO,      /* field number 0 */
+    WIRE_STREAM_BAD_WIRE_TYPE,   /* bad_type holds it */
+    WIRE_STREAM_VARINT_TOO_LONG, /* more than 64 bits */
+    WIRE_STREAM_STOPPED,         /* a wire_stream_fns callback said stop */
+    WIRE_STREAM_FIELD_TOO_BIG    /* a field number past 2^32 - 1 (wire_next refuses it too) */
 } wire_stream_error;
 
-enum wire_stream_state { WIRE_S_TAG, WIRE_S_VARINT, WIRE_S_LENGTH, WIRE_S_SKIP };
+enum wire_stream_state { WIRE_S_TAG, WIRE_S_VARINT, WIRE_S_LENGTH, WIRE_S_SKIP, WIRE_S_PAYLOAD };
 
 #define WIRE_STREAM_MAX_SHIFT 63
 
@@ -147,6 +152,7 @@ typedef struct wire_stream {
     unsigned shift;
     uint64_t field;    /* field number of the current value */
     uint64_t skip;     /* payload bytes left to skip */
+    int payload_begun; /* WIRE_S_PAYLOAD: a piece of it was handed over */
     size_t total;      /* bytes seen */
     unsigned bad_type; /* with WIRE_STREAM_BAD_WIRE_TYPE */
 } wire_stream;
@@ -154,12 +160,26 @@ typedef struct wire_stream {
 /* Called with each top-level varint field. */
 typedef void (*wire_stream_varint_fn)(void *ctx, uint64_t field, uint64_t value);
 
+/* What wire_stream_run hands over; any member may be NULL. tag sees each
+ * field's number and wire type before its value; bytes sees the payload
+ * of each length-delimited field in pieces as they arrive, `begin` on
+ * the first and `end` on the last (an empty payload is one call with
+ * both, n = 0). A nonzero return from tag or bytes stops the stream
+ * (WIRE_STREAM_STOPPED). Fixed-size values are skipped unseen. */
+typedef struct wire_stream_fns {
+    int (*tag)(void *ctx, uint64_t field, unsigned type);
+    wire_stream_varint_fn varint;
+    int (*bytes)(void *ctx, uint64_t field, const uint8_t *p, size_t n, int begin, int end);
+} wire_stream_fns;
+
 /* Starts the value of a field whose tag was just read. */
 static inline wire_stream_error wire_stream_tag(wire_stream *s, uint64_t tag)
 {
     s->field = tag >> WIRE_TAG_SHIFT;
     if (s->field == 0)
         return WIRE_STREAM_FIELD_ZERO;
+    if (s->field > UINT32_MAX)
+        return WIRE_STREAM_FIELD_TOO_BIG;
     unsigned type = (unsigned)(tag & WIRE_TYPE_MASK);
     switch (type) {
     case WIRE_VARINT:
@@ -178,20 +198,27 @@ static inline wire_stream_error wire_stream_tag(wire_stream *s, uint64_t tag)
     return WIRE_STREAM_BAD_WIRE_TYPE;
 }
 
-/* Feeds the next n bytes (p may be NULL when n is 0). s->total then
- * counts the bytes seen, up to the one at fault on an error. */
-static inline wire_stream_error wire_stream_feed(wire_stream *s, const uint8_t *p, size_t n,
-                                                 wire_stream_varint_fn on_varint, void *ctx)
+/* Feeds the next n bytes (p may be NULL when n is 0) to the callbacks of
+ * f. s->total then counts the bytes seen, up to the one at fault on an
+ * error. */
+static inline wire_stream_error wire_stream_run(wire_stream *s, const uint8_t *p, size_t n,
+                                                const wire_stream_fns *f, void *ctx)
 {
     if (n == 0)
         return WIRE_STREAM_OK;
     const uint8_t *end = p + n;
     while (p < end) {
-        if (s->state == WIRE_S_SKIP) {
+        if (s->state == WIRE_S_SKIP || s->state == WIRE_S_PAYLOAD) {
             size_t take = (size_t)(end - p) < s->skip ? (size_t)(end - p) : (size_t)s->skip;
-            p += take;
             s->skip -= take;
             s->total += take;
+            if (s->state == WIRE_S_PAYLOAD && f->bytes) {
+                int begin = !s->payload_begun;
+                s->payload_begun = 1;
+                if (f->bytes(ctx, s->field, p, take, begin, s->skip == 0))
+                    return WIRE_STREAM_STOPPED;
+            }
+            p += take;
             if (s->skip == 0)
                 s->state = WIRE_S_TAG;
             continue;
@@ -211,15 +238,29 @@ static inline wire_stream_error wire_stream_feed(wire_stream *s, const uint8_t *
             wire_stream_error e = wire_stream_tag(s, v);
             if (e != WIRE_STREAM_OK)
                 return e;
+            if (f->tag && f->tag(ctx, s->field, (unsigned)(v & WIRE_TYPE_MASK)))
+                return WIRE_STREAM_STOPPED;
         } else if (s->state == WIRE_S_VARINT) {
-            on_varint(ctx, s->field, v);
+            if (f->varint)
+                f->varint(ctx, s->field, v);
             s->state = WIRE_S_TAG;
         } else { /* WIRE_S_LENGTH */
             s->skip = v;
-            s->state = v ? WIRE_S_SKIP : WIRE_S_TAG;
+            s->payload_begun = 0;
+            s->state = v ? WIRE_S_PAYLOAD : WIRE_S_TAG;
+            if (!v && f->bytes && f->bytes(ctx, s->field, p, 0, 1, 1))
+                return WIRE_STREAM_STOPPED;
         }
     }
     return WIRE_STREAM_OK;
+}
+
+/* wire_stream_run handing over the varint fields only. */
+static inline wire_stream_error wire_stream_feed(wire_stream *s, const uint8_t *p, size_t n,
+                                                 wire_stream_varint_fn on_varint, void *ctx)
+{
+    const wire_stream_fns f = {.varint = on_varint};
+    return wire_stream_run(s, p, n, &f, ctx);
 }
 
 /* 1 when the bytes fed so far end between two fields. */

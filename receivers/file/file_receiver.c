@@ -347,39 +347,36 @@ typedef struct file_facts {
     int64_t from, until;
 } file_facts;
 
-/* Decodes the payload into a throwaway profile, to prove it is pprof and
- * learn its facts. The profile that is emitted carries only the raw
- * bytes: queues are bounded by those, and a pipeline that passes profiles
- * through never holds a decoded tree. 0, or -1 with the reason. */
+/* Reads the payload in one streaming pass (host->pprof_peek: inflated
+ * through a fixed buffer, never decoded) to prove it is pprof as far as
+ * that pass can tell and learn its facts. The profile that is emitted
+ * carries only the raw bytes: queues are bounded by those, and a pipeline
+ * that passes profiles through never inflates or decodes them again.
+ * 0, or -1 with the reason. */
 static int probe(file_receiver *r, const uint8_t *data, size_t len, const char *path,
                  const struct stat *st, file_facts *f, char *err, size_t errlen)
 {
     const pp_host *h = r->host;
-    pp_profile *p = h->profile_new();
-    if (!p || h->profile_set_raw(p, data, len) < 0) {
-        if (p)
-            h->profile_free(p);
-        return text_errorf(err, errlen, "out of memory");
+    size_t plain_len;
+    pp_err kind;
+    pp_pprof *t = h->pprof_peek(data, len, SIZE_MAX, &plain_len, &kind, err, errlen);
+    if (!t)
+        return -1;
+    int rc = 0;
+    const char *type = r->profile_type ? r->profile_type : h->pprof_family(t);
+    if (!r->profile_type && type && !strcmp(type, "mutex") && block_named(path))
+        type = "block";
+    snprintf(f->type, sizeof f->type, "%s", type ? type : "");
+    if (!type)
+        rc = text_errorf(err, errlen, "no profile type fits its sample types; set profile_type");
+    f->from = t->time_nanos;
+    if (f->from > 0) {
+        f->until = f->from + t->duration_nanos;
+    } else { /* no time in the profile: it ended when the file was written */
+        f->until = mtime_ns(st);
+        f->from = f->until - t->duration_nanos;
     }
-    const pp_pprof *t = h->profile_tree(p, err, errlen);
-    int rc = t ? 0 : -1;
-    if (t) {
-        const char *type = r->profile_type ? r->profile_type : h->pprof_family(t);
-        if (!r->profile_type && type && !strcmp(type, "mutex") && block_named(path))
-            type = "block";
-        snprintf(f->type, sizeof f->type, "%s", type ? type : "");
-        if (!type)
-            rc =
-                text_errorf(err, errlen, "no profile type fits its sample types; set profile_type");
-        f->from = t->time_nanos;
-        if (f->from > 0) {
-            f->until = f->from + t->duration_nanos;
-        } else { /* no time in the profile: it ended when the file was written */
-            f->until = mtime_ns(st);
-            f->from = f->until - t->duration_nanos;
-        }
-    }
-    h->profile_free(p);
+    free(t);
     return rc;
 }
 

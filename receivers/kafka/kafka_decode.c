@@ -72,25 +72,43 @@ static void set_window(const pp_host *h, pp_profile *p, const pp_pprof *t, const
     h->profile_set_window(p, from, until);
 }
 
+/* The value is read in one streaming pass (host->pprof_peek: inflated
+ * through a fixed buffer, never decoded), which proves it a pprof as far
+ * as that pass can tell and gives its time and sample types: a relay
+ * carries the bytes as they came, and whatever needs the tree decodes it
+ * later. */
 static int decode_pprof(const pp_host *h, const rd_kafka_headers_t *hdrs, const void *payload,
                         size_t len, pp_batch *b, char *why, size_t cap)
 {
     pp_profile *p = h->profile_new();
     message_meta meta;
     char err[ERR_MAX];
-    const pp_pprof *t = NULL;
+    pp_pprof *t = NULL;
+    size_t plain_len;
+    pp_err kind;
     if (p == NULL)
         return snprintf(why, cap, "out of memory"), -1;
     if (apply_headers(h, hdrs, p, &meta, why, cap) != 0)
         goto fail;
-    if (len == 0 || h->profile_set_raw(p, payload, len) != 0 ||
-        (t = h->profile_tree(p, err, sizeof err)) == NULL) {
+    if (len == 0 ||
+        (t = h->pprof_peek(payload, len, SIZE_MAX, &plain_len, &kind, err, sizeof err)) == NULL) {
         snprintf(why, cap, "not a pprof profile: %s", len ? err : "empty value");
         goto fail;
     }
+    /* the name the host would give it (ensure_series_labels), without the tree */
+    const char *family = NULL;
+    if (!h->label_get(p, "__name__") && !(family = h->pprof_family(t)))
+        family = "unknown";
+    if (h->profile_set_raw(p, payload, len) != 0 ||
+        (family && h->label_set(p, "__name__", family) != 0)) {
+        snprintf(why, cap, "out of memory");
+        goto fail;
+    }
     set_window(h, p, t, &meta);
+    free(t);
     return h->batch_add(b, p); /* takes p, even on failure */
 fail:
+    free(t);
     h->profile_free(p);
     return -1;
 }

@@ -191,6 +191,7 @@ typedef struct ingest_ctx {
     int multipart;
     pj_value stc; /* sample_type_config, when have_stc */
     int have_stc;
+    pp_pprof *peek; /* format=pprof: the profile's skeleton (pyro_payload_check) */
 } ingest_ctx;
 
 /* The Go SDK's form: profile (+ prev_profile, sample_type_config). */
@@ -211,7 +212,7 @@ static int ingest_multipart(const pyro_request *q, ingest_ctx *in, pp_profile *p
     if (!prof)
         return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_BODY,
                          "multipart form without a 'profile' part");
-    if (pyro_payload_set(q, p, prof->data, prof->len, out) < 0)
+    if (pyro_payload_set(q, p, prof->data, prof->len, &in->peek, out) < 0)
         return -1;
     if (cfg) {
         if (pyro_json_parse(q, cfg->data, cfg->len, "sample_type_config", &in->stc, out) < 0)
@@ -224,7 +225,7 @@ static int ingest_multipart(const pyro_request *q, ingest_ctx *in, pp_profile *p
     if (!prev || prev->len == 0)
         return 0;
     pp_profile *prevp = q->r->h->profile_new();
-    int rc = prevp ? pyro_payload_set(q, prevp, prev->data, prev->len, out)
+    int rc = prevp ? pyro_payload_set(q, prevp, prev->data, prev->len, NULL, out)
                    : pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     if (rc == 0)
         rc = ingest_delta(q, p, prevp, in->have_stc ? &in->stc : NULL, out);
@@ -233,8 +234,10 @@ static int ingest_multipart(const pyro_request *q, ingest_ctx *in, pp_profile *p
     return rc;
 }
 
-/* Sets the window from the query, else from the pprof, else "now". */
-static int ingest_window(const pyro_request *q, pp_profile *p, pyro_reply *out)
+/* Sets the window from the query, else from the pprof (its skeleton when
+ * there is one), else "now". */
+static int ingest_window(const pyro_request *q, pp_profile *p, const pp_pprof *peek,
+                         pyro_reply *out)
 {
     const pp_host *h = q->r->h;
     int64_t from = 0, until = 0;
@@ -247,7 +250,7 @@ static int ingest_window(const pyro_request *q, pp_profile *p, pyro_reply *out)
                          pyro_query(q, "until") ? pyro_query(q, "until") : "");
     if (!from) {
         char err[128];
-        const pp_pprof *t = h->profile_tree(p, err, sizeof(err));
+        const pp_pprof *t = peek ? peek : h->profile_tree(p, err, sizeof(err));
         if (t && t->time_nanos > 0) {
             from = t->time_nanos;
             if (!until && t->duration_nanos > 0 &&
@@ -289,7 +292,7 @@ static int ingest_labels(const pyro_request *q, pp_profile *p, const pyro_name *
 static int ingest_add(const pyro_request *q, const ingest_ctx *in, pp_profile *p,
                       const pyro_naming *naming, pp_batch *b, pyro_reply *out)
 {
-    int rc = ingest_window(q, p, out);
+    int rc = ingest_window(q, p, naming ? naming->peek : NULL, out);
     if (rc == 0)
         rc = ingest_labels(q, p, &in->name, out);
     if (rc < 0) {
@@ -299,13 +302,10 @@ static int ingest_add(const pyro_request *q, const ingest_ctx *in, pp_profile *p
     return pyro_profile_finish(q, b, p, naming, out);
 }
 
-/* The sample_type_config display name of each of p's sample types. */
-static const char **display_names(const pp_host *h, pp_profile *p, const pj_value *stc)
+/* The sample_type_config display name of each sample type of t (the
+ * profile's skeleton). */
+static const char **display_names(const pp_pprof *t, const pj_value *stc)
 {
-    char err[128];
-    const pp_pprof *t = h->profile_tree(p, err, sizeof(err));
-    if (!t)
-        return NULL;
     const char **names = calloc(t->n_sample_types + 1, sizeof(*names));
     for (size_t i = 0; names && i < t->n_sample_types; i++) {
         int64_t idx = t->sample_types[i].type;
@@ -325,21 +325,24 @@ static int ingest_pprof(const pyro_request *q, ingest_ctx *in, pp_batch *b, pyro
     if (!p)
         return pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     int rc = in->multipart ? ingest_multipart(q, in, p, out)
-                           : pyro_payload_set(q, p, q->body, q->len, out);
-    char err[256];
-    if (rc == 0 && !h->profile_tree(p, err, sizeof(err))) {
+                           : pyro_payload_set(q, p, q->body, q->len, &in->peek, out);
+    if (rc < 0 && !in->multipart && out->reason &&
+        strcmp(out->reason, PYRO_R_INVALID_PROFILE) == 0 && !strstr(out->message, "bad gzip") &&
+        !strstr(out->message, "empty profile")) {
         /* protobuf or nothing: the pre-2019 text pprof and other bytes */
-        rc = pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_UNSUPPORTED_FORMAT,
-                       "unsupported format: the profile is not a protobuf pprof (%s)", err);
+        char why[sizeof out->message];
+        snprintf(why, sizeof why, "%s", out->message);
+        pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_UNSUPPORTED_FORMAT,
+                  "unsupported format: the profile is not a protobuf pprof (%s)", why);
     }
     const char **display = NULL;
-    if (rc == 0 && in->have_stc && !(display = display_names(h, p, &in->stc)))
+    if (rc == 0 && in->have_stc && !(display = display_names(in->peek, &in->stc)))
         rc = pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     if (rc < 0) {
         h->profile_free(p);
         return -1;
     }
-    pyro_naming naming = {display, in->hint};
+    pyro_naming naming = {display, in->hint, in->peek};
     rc = ingest_add(q, in, p, &naming, b, out);
     free(display);
     return rc;
@@ -515,6 +518,7 @@ int pyro_handle_ingest(const pyro_request *q, pyro_reply *out)
     pp_batch *b = h->batch_new();
     int rc = b ? handle(q, &in, b, out) : pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     pyro_name_free(&in.name);
+    free(in.peek);
     if (in.have_stc)
         pj_free(&in.stc);
     if (rc < 0) {

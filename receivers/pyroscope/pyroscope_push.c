@@ -8,8 +8,10 @@
  * mapping requires. One profile per raw sample; the series labels are
  * kept as sent (including __delta__), __name__ is derived from the
  * sample types only when the sender left it out. Every raw profile is
- * decoded before the request is answered, also when __name__ is there
- * (a 200 for a profile no decoder can read would lose it later). Any bad
+ * checked by the streaming pass of pyro_payload_check (host->pprof_peek)
+ * before the request is answered, also when __name__ is there (a 200 for
+ * a profile no decoder can read would lose it later); only a profile
+ * without __name__ is decoded, to be named. Any bad
  * series fails the whole request (400), as in Pyroscope: the client then
  * knows that none of it was taken.
  *
@@ -31,16 +33,18 @@
 #include "pyroscope_wire.h"
 
 /* __name__, tenant and labels of every profile of a decoded push (whose
- * payloads were checked), emitted as one batch. */
+ * payloads were checked by pyro_payload_check's streaming pass, so a
+ * profile with __name__ is not decoded), emitted as one batch. */
 static int push_finish_all(const pyro_request *q, pp_batch *decoded, pyro_reply *out)
 {
     const pp_host *h = q->r->h;
+    const pyro_naming checked = {.checked = 1};
     pp_batch *b = h->batch_new();
     if (!b)
         return pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     int rc = 0;
     while (rc == 0 && h->batch_count(decoded) > 0)
-        rc = pyro_profile_finish(q, b, h->batch_take(decoded, 0), NULL, out);
+        rc = pyro_profile_finish(q, b, h->batch_take(decoded, 0), &checked, out);
     if (rc < 0) {
         h->batch_unref(b);
         return -1;
@@ -78,7 +82,7 @@ static int push_check_series(const pyro_request *q, const uint8_t *data, size_t 
         int m;
         while ((m = pyro_wire_next(&wr, &field, &num, &raw, &raw_len)) > 0)
             if (field == SAMPLE_FIELD_RAW && raw &&
-                pyro_payload_check(q, raw, raw_len, budget, out) < 0) {
+                pyro_payload_check(q, raw, raw_len, budget, NULL, out) < 0) {
                 size_t n = strlen(out->message);
                 snprintf(out->message + n, sizeof(out->message) - n, " (series %zu sample %zu)",
                          index, k);
@@ -162,7 +166,8 @@ static int push_json_sample(const pyro_request *q, const pj_value *labels, const
     if (pj_base64_decode(raw->str, raw->len, &bytes, &len) < 0)
         return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_BODY, "rawProfile is not base64");
     pp_profile *p = NULL;
-    int rc = pyro_payload_check(q, bytes, len, budget, out);
+    pp_pprof *peek = NULL;
+    int rc = pyro_payload_check(q, bytes, len, budget, &peek, out);
     if (rc == 0 && (!(p = h->profile_new()) || h->profile_set_raw(p, bytes, len) < 0))
         rc = pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     free(bytes);
@@ -177,14 +182,13 @@ static int push_json_sample(const pyro_request *q, const pj_value *labels, const
         else if (h->label_set(p, name->str, value ? value->str : "") < 0)
             rc = pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     }
-    if (rc == 0) {
-        char err[256];
-        const pp_pprof *t = h->profile_tree(p, err, sizeof(err));
-        if (!t)
-            rc = pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "bad pprof: %s", err);
-        else
-            h->profile_set_window(p, t->time_nanos, t->time_nanos + t->duration_nanos);
-    }
+    int64_t until;
+    if (rc == 0 && __builtin_add_overflow(peek->time_nanos, peek->duration_nanos, &until))
+        rc = pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE,
+                       "time_nanos + duration_nanos overflows");
+    if (rc == 0) /* the window from the streaming pass: nothing decoded */
+        h->profile_set_window(p, peek->time_nanos, until);
+    free(peek);
     if (rc == 0 && h->batch_add(into, p) < 0)
         return pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
     if (rc < 0 && p)

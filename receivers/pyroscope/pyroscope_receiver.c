@@ -183,36 +183,29 @@ const char *pyro_query(const pyro_request *q, const char *key)
 }
 
 int pyro_payload_check(const pyro_request *q, const void *data, size_t len, int64_t *budget,
-                       pyro_reply *out)
+                       pp_pprof **peek, pyro_reply *out)
 {
     const pp_host *h = q->r->h;
-    const unsigned char *b = data;
     if (len == 0)
         return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "empty profile");
-    size_t plain_len = len;
-    if (pp_is_gzip(b, len)) {
-        int64_t want = *budget, got = budget_take_upto(want);
-        if (got <= 0)
-            return budget_busy(out);
-        uint8_t *plain = NULL;
-        char err[256];
-        pp_err kind = PP_ERR_NONE;
-        int rc = h->gunzip(data, len, (size_t)got, &plain, &plain_len, &kind, err, sizeof(err));
-        free(plain);
-        budget_give(got);
-        if (rc < 0 && kind != PP_ERR_TOO_LARGE)
-            return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "profile: %s", err);
-        if (rc < 0 && got < want)
-            return budget_busy(out);
-        if (rc < 0)
-            plain_len = (size_t)*budget + 1;
-    }
-    if (plain_len > (uint64_t)*budget)
+    size_t plain_len = 0;
+    char err[256];
+    pp_err kind = PP_ERR_NONE;
+    pp_pprof *t = h->pprof_peek(data, len, (size_t)*budget, &plain_len, &kind, err, sizeof(err));
+    if (!t && kind == PP_ERR_TOO_LARGE)
         return pyro_reply_set(out, HTTP_TOO_LARGE,
                               "profile: decompressed size exceeds the limit of %lld bytes"
                               " (max_decompressed_size, for all the request's profiles)",
                               (long long)q->r->max_decompressed);
+    if (!t && kind == PP_ERR_NO_MEMORY)
+        return pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
+    if (!t)
+        return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "bad pprof: %s", err);
     *budget -= (int64_t)plain_len;
+    if (peek)
+        *peek = t;
+    else
+        free(t);
     return 0;
 }
 
@@ -240,13 +233,20 @@ int pyro_json_parse(const pyro_request *q, const void *text, size_t len, const c
 }
 
 int pyro_payload_set(const pyro_request *q, pp_profile *p, const void *data, size_t len,
-                     pyro_reply *out)
+                     pp_pprof **peek, pyro_reply *out)
 {
     int64_t budget = q->r->max_decompressed;
-    if (pyro_payload_check(q, data, len, &budget, out) < 0)
+    pp_pprof *t = NULL;
+    if (pyro_payload_check(q, data, len, &budget, &t, out) < 0)
         return -1;
-    if (q->r->h->profile_set_raw(p, data, len) < 0)
+    if (q->r->h->profile_set_raw(p, data, len) < 0) {
+        free(t);
         return pyro_reply_set(out, HTTP_INTERNAL, "out of memory");
+    }
+    if (peek)
+        *peek = t;
+    else
+        free(t);
     return 0;
 }
 
@@ -266,11 +266,14 @@ static int profile_decodes(const pp_host *h, const pp_profile *p, char *err, siz
 }
 
 /* __name__ by the host's naming rule (the sender's display names, else
- * Pyroscope's defaults), else the app-name suffix's family. */
+ * Pyroscope's defaults), else the app-name suffix's family; from the
+ * streaming pass's skeleton when there is one, so the payload stays
+ * undecoded. */
 static int profile_name(const pp_host *h, pp_profile *p, const pyro_naming *naming, pyro_reply *out)
 {
     char err[256];
-    const pp_pprof *t = h->profile_tree(p, err, sizeof(err));
+    const pp_pprof *t =
+        naming && naming->peek ? naming->peek : h->profile_tree(p, err, sizeof(err));
     if (!t)
         return pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "bad pprof: %s", err);
     const char *family = h->pprof_family_display(t, naming ? naming->display : NULL);
@@ -296,7 +299,8 @@ int pyro_profile_finish(const pyro_request *q, pp_batch *b, pp_profile *p,
         pyro_reply_service(out, service, strlen(service));
     if (!h->label_get(p, PYRO_LABEL_NAME))
         rc = profile_name(h, p, naming, out);
-    else if (profile_decodes(h, p, err, sizeof(err)) < 0)
+    else if (!(naming && (naming->peek || naming->checked)) &&
+             profile_decodes(h, p, err, sizeof(err)) < 0)
         rc = pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_PROFILE, "bad pprof: %s", err);
     if (rc == 0 && (!service || !*service))
         rc = pyro_fail(out, HTTP_BAD_REQUEST, PYRO_R_INVALID_LABELS,

@@ -90,14 +90,18 @@ void pyro_reply_service(pyro_reply *out, const char *service, size_t len);
 /* Query argument of the request, or NULL. */
 const char *pyro_query(const pyro_request *q, const char *key);
 
-/* Checks a payload that may be gzip'd (400 when empty or corrupt) against
- * *budget decompressed bytes (413 when over: inflation stops at the
- * budget, so a gzip bomb costs at most that much) and lowers *budget by
- * its decompressed size: one budget of max_decompressed_size for all the
- * profiles of a request bounds what a request of many small bombs costs.
- * 0 or -1, reply set. */
+/* Checks a payload that may be gzip'd in one streaming pass through a
+ * fixed buffer (host->pprof_peek: nothing is inflated into memory and
+ * nothing decoded): 400 when empty or not a readable pprof as far as a
+ * pass in fixed memory can tell, 413 when it inflates past *budget
+ * (inflation stops there, so a gzip bomb costs at most that much CPU and
+ * no memory). Lowers *budget by its decompressed size: one budget of
+ * max_decompressed_size for all the profiles of a request bounds what a
+ * request of many small bombs costs. With peek, *peek receives the
+ * skeleton tree the pass read (sample types and their strings, time
+ * fields; free() it). 0 or -1, reply set. */
 int pyro_payload_check(const pyro_request *q, const void *data, size_t len, int64_t *budget,
-                       pyro_reply *out);
+                       pp_pprof **peek, pyro_reply *out);
 
 /* pyro_payload_check against max_decompressed_size, then stores a copy of
  * the payload in p. 0 or -1, reply set. */
@@ -109,18 +113,25 @@ int pyro_json_parse(const pyro_request *q, const void *text, size_t len, const c
                     pj_value *doc, pyro_reply *out);
 
 int pyro_payload_set(const pyro_request *q, pp_profile *p, const void *data, size_t len,
-                     pyro_reply *out);
+                     pp_pprof **peek, pyro_reply *out);
 
 /* How to name a profile that arrives without __name__: the display names
  * its sender gave its sample types (display[i] for sample type i, or NULL
  * for none: host->pprof_family_display), and the family an app-name
- * suffix stands for, used when the tree has no sample types. */
+ * suffix stands for, used when the tree has no sample types. peek, when
+ * set, is the skeleton pyro_payload_check read from the payload: the
+ * name comes from it and the payload is not decoded (its checks were
+ * made); checked says the same of a payload whose skeleton was not kept
+ * (the profile is decoded only to be named, when it has no __name__). */
 typedef struct pyro_naming {
     const char *const *display;
     const char *hint;
+    const pp_pprof *peek;
+    int checked; /* the payload passed pyro_payload_check (no peek kept) */
 } pyro_naming;
 
-/* Proves p's payload decodes (400 naming the decoder's reason if not),
+/* Proves p's payload decodes (400 naming the decoder's reason if not;
+ * with naming->peek, the streaming pass's checks stand for it),
  * gives p its __name__ when it has none (pyro_naming), the tenant label,
  * checks service_name, applies the label rules of Pyroscope's distributor
  * and the label count (pyro_labels_apply), and adds p to b (which takes

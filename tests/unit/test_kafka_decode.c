@@ -14,6 +14,7 @@
 
 #include "../../receivers/kafka/kafka_decode.h"
 #include "harness.h"
+#include "profile.h"
 #include "unit_support.h"
 
 #define T0 1700000000000000000LL
@@ -64,6 +65,40 @@ static void test_window_and_labels(void **state)
     assert_int_equal(h->profile_until(p), 2000);
     assert_string_equal(h->label_get(p, "service_name"), "checkout");
     h->batch_unref(b);
+    free(gz);
+}
+
+/* A pprof value is read by the streaming pass, not decoded: the profile
+ * leaves with its name from the sample types (a header's name wins) and
+ * no tree attached (shedding frees nothing until something decodes it). */
+static void test_pprof_not_decoded(void **state)
+{
+    (void)state;
+    const pp_host *h = harness_host();
+    size_t len;
+    uint8_t *gz = unit_one_sample_gz("samples", "count", 3, T0, D0, &len);
+    char why[256];
+    pp_batch *b = decode(KAFKA_ENC_PPROF, gz, len, NULL, why, sizeof why);
+    assert_non_null(b);
+    pp_profile *p = h->batch_get(b, 0);
+    assert_string_equal(h->label_get(p, "__name__"), "process_cpu");
+    assert_int_equal(profile_shed_tree(p), 0);
+    char err[256];
+    assert_non_null(h->profile_tree(p, err, sizeof err));
+    assert_true(profile_shed_tree(p) > 0);
+    h->batch_unref(b);
+
+    const char *const named[] = {KAFKA_HDR_LABEL_PREFIX "__name__", "goroutines", NULL};
+    b = decode(KAFKA_ENC_PPROF, gz, len, named, why, sizeof why);
+    assert_non_null(b);
+    assert_string_equal(h->label_get(h->batch_get(b, 0), "__name__"), "goroutines");
+    h->batch_unref(b);
+
+    uint8_t *bad = malloc(len);
+    memcpy(bad, gz, len);
+    assert_null(decode(KAFKA_ENC_PPROF, bad, len - 6, NULL, why, sizeof why));
+    assert_non_null(strstr(why, "not a pprof profile: bad gzip"));
+    free(bad);
     free(gz);
 }
 
@@ -121,6 +156,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window_and_labels),
+        cmocka_unit_test(test_pprof_not_decoded),
         cmocka_unit_test(test_window_end_saturates),
         cmocka_unit_test(test_refusals),
     };

@@ -273,6 +273,82 @@ static void test_mutants(void **state)
     }
 }
 
+/* What wire_stream_run handed over: the tags, and each length-delimited
+ * payload reassembled with its begin/end flags checked. */
+typedef struct pieces {
+    char tags[64];
+    size_t n_tags;
+    uint8_t payload[4][32];
+    size_t len[4], n_payloads;
+    int open; /* between a begin and its end */
+    int stop_at_field;
+} pieces;
+
+static int pieces_tag(void *ctx, uint64_t field, unsigned type)
+{
+    pieces *pc = ctx;
+    pc->tags[pc->n_tags++] = (char)('0' + field);
+    pc->tags[pc->n_tags++] = (char)('0' + type);
+    return (int)field == pc->stop_at_field;
+}
+
+static int pieces_bytes(void *ctx, uint64_t field, const uint8_t *p, size_t n, int begin, int end)
+{
+    (void)field;
+    pieces *pc = ctx;
+    assert_int_equal(begin, !pc->open); /* begin exactly on the first piece */
+    if (begin)
+        pc->len[pc->n_payloads] = 0;
+    memcpy(pc->payload[pc->n_payloads] + pc->len[pc->n_payloads], p, n);
+    pc->len[pc->n_payloads] += n;
+    pc->open = !end;
+    if (end)
+        pc->n_payloads++;
+    return 0;
+}
+
+/* Field 1 varint 5; field 2 "abc"; field 3 ""; field 4 fixed32; field 2
+ * "hello": fed whole and one byte at a time, the same tags and payloads
+ * come out, the empty one as one call; a tag callback stops the stream. */
+static void test_stream_run_pieces(void **state)
+{
+    (void)state;
+    static const uint8_t m[] = {0x08, 0x05, 0x12, 0x03, 'a',  'b', 'c', 0x1a, 0x00, 0x25, 1,
+                                2,    3,    4,    0x12, 0x05, 'h', 'e', 'l',  'l',  'o'};
+    static const wire_stream_fns fns = {.tag = pieces_tag, .bytes = pieces_bytes};
+    for (size_t step = 1; step <= sizeof m; step += sizeof m - 1) {
+        pieces pc = {.stop_at_field = -1};
+        wire_stream s = {0};
+        for (size_t at = 0; at < sizeof m; at += step) {
+            size_t n = at + step <= sizeof m ? step : sizeof m - at;
+            assert_int_equal(wire_stream_run(&s, m + at, n, &fns, &pc), WIRE_STREAM_OK);
+        }
+        assert_true(wire_stream_at_boundary(&s));
+        assert_memory_equal(pc.tags, "1022324522", 10);
+        assert_int_equal(pc.n_payloads, 3);
+        assert_int_equal(pc.len[0], 3);
+        assert_memory_equal(pc.payload[0], "abc", 3);
+        assert_int_equal(pc.len[1], 0);
+        assert_int_equal(pc.len[2], 5);
+        assert_memory_equal(pc.payload[2], "hello", 5);
+    }
+    /* a field number past 2^32 - 1, which wire_next refuses too */
+    uint8_t big[16];
+    size_t nb = wire_put_varint(big, wire_tag(0, WIRE_VARINT) | ((uint64_t)1 << 35));
+    big[nb++] = 0;
+    wire_reader r = {big, big + nb};
+    wire_field f;
+    const char *why;
+    assert_int_equal(wire_next(&r, &f, &why), -1);
+    wire_stream bs = {0};
+    assert_int_equal(wire_stream_feed(&bs, big, nb, collect, NULL), WIRE_STREAM_FIELD_TOO_BIG);
+
+    pieces pc = {.stop_at_field = 3};
+    wire_stream s = {0};
+    assert_int_equal(wire_stream_run(&s, m, sizeof m, &fns, &pc), WIRE_STREAM_STOPPED);
+    assert_int_equal(pc.n_payloads, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_stream_matches_whole),
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_mutants),
+        cmocka_unit_test(test_stream_run_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -117,6 +117,17 @@ static int fail_gunzip(const void *in, size_t in_len, size_t max_out, uint8_t **
     return -1;
 }
 
+static pp_pprof *fail_pprof_peek(const void *data, size_t len, size_t max_plain, size_t *plain_len,
+                                 pp_err *kind, char *err, size_t errlen)
+{
+    (void)data, (void)len, (void)max_plain;
+    *plain_len = 0;
+    if (kind)
+        *kind = fail_kind;
+    snprintf(err, errlen, "%s", fail_words);
+    return NULL;
+}
+
 static int fail_pprof_time(const void *data, size_t len, int64_t *t, int64_t *d, pp_err *kind,
                            char *err, size_t errlen)
 {
@@ -144,6 +155,7 @@ static int setup_double_host(void **state)
     double_host = *harness_host();
     double_host.gunzip = fail_gunzip;
     double_host.pprof_time = fail_pprof_time;
+    double_host.pprof_peek = fail_pprof_peek;
     ((pyro_receiver *)harness_state(f->hs))->h = &double_host;
     if (harness_start(f->hs) < 0)
         return -1;
@@ -713,6 +725,45 @@ static void push_undecodable_refused(void **state)
     assert_true(refused(f, "invalid_profile") == before + posts);
 }
 
+/* A raw profile that passes the streaming pass but names a location
+ * that does not exist (only a decode can tell): with __name__ in its
+ * series it is taken undecoded, bytes as sent (label-only relays never
+ * decode); without, it is decoded to be named, and refused. */
+static void push_with_name_not_decoded(void **state)
+{
+    fixture *f = *state;
+    const pp_host *h = harness_host();
+    static const char *const named[] = {"service_name", "svc", "__name__", "process_cpu"};
+    /* sample_type {1, 2}, sample {location_id 99, value 5}, strings "", "cpu", "ns" */
+    static const uint8_t dangling[] = {0x0a, 0x04, 0x08, 0x01, 0x10, 0x02, 0x12, 0x04,
+                                       0x08, 0x63, 0x10, 0x05, 0x32, 0x00, 0x32, 0x03,
+                                       'c',  'p',  'u',  0x32, 0x02, 'n',  's'};
+    uint8_t req[4096];
+    size_t len = push_one(req, named, 2, dangling, sizeof dangling);
+    assert_int_equal(post(f, "/push.v1.PusherService/Push", "application/proto", NULL, req, len),
+                     200);
+    pp_batch *b;
+    pp_profile *p = next_profile(f, &b);
+    const uint8_t *gz;
+    size_t gz_len;
+    char err[256];
+    assert_int_equal(h->profile_raw_gz(p, &gz, &gz_len, err, sizeof err), 0);
+    uint8_t *plain;
+    size_t plain_len;
+    assert_int_equal(h->gunzip(gz, gz_len, 1 << 20, &plain, &plain_len, NULL, err, sizeof err), 0);
+    assert_int_equal(plain_len, sizeof dangling);
+    assert_memory_equal(plain, dangling, sizeof dangling);
+    free(plain);
+    assert_null(h->profile_tree(p, err, sizeof err)); /* what a later decode says */
+    assert_non_null(strstr(err, "unknown location id 99"));
+    h->batch_unref(b);
+
+    len = push_one(req, named, 1, dangling, sizeof dangling);
+    assert_int_equal(post(f, "/push.v1.PusherService/Push", "application/proto", NULL, req, len),
+                     400);
+    assert_null(harness_wait_emit(f->hs, NO_EMIT_MS));
+}
+
 /* from/until that overflow once scaled to nanoseconds: 400, not a
  * negative window. */
 static void ingest_time_overflow(void **state)
@@ -916,6 +967,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(go_sdk_session_kept, setup_sessions, teardown),
         cmocka_unit_test_setup_teardown(labels_as_pyroscope_leaves_them, setup, teardown),
         cmocka_unit_test_setup_teardown(push_undecodable_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(push_with_name_not_decoded, setup, teardown),
         cmocka_unit_test_setup_teardown(ingest_time_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(ingest_text_formats, setup, teardown),
         cmocka_unit_test_setup_teardown(kind_picks_status_gzip_profile, setup_double_host,

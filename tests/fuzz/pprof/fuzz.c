@@ -1,7 +1,10 @@
 /* Fuzz target: the pprof decoder and everything that works on a decoded
  * tree. Bytes (plain or gzip'd) go through the streaming time scanner,
- * the decoder and validator; what the decoder accepts the scanner must
- * accept with the same time and duration; an accepted profile must re-encode into
+ * the streaming pass of label-only paths (pprof_peek), the decoder and
+ * validator; what the decoder accepts the scanner must accept with the
+ * same time and duration, and the pass with the same time, sample type
+ * strings and family; what the decoder refuses the pass may accept only
+ * for an id it cannot check in fixed memory; an accepted profile must re-encode into
  * bytes that decode and validate again, survive a merge with its clone
  * and a compaction, and still encode afterwards. */
 #include "fuzz_support.h"
@@ -26,22 +29,52 @@ static void check_roundtrip(const pp_pprof *t, const char *stage)
     free(out);
 }
 
+/* The pass read what the decoder read. */
+static void check_peek(const pp_pprof *peeked, const pp_pprof *t)
+{
+    FUZZ_CHECK(peeked->time_nanos == t->time_nanos && peeked->duration_nanos == t->duration_nanos,
+               "pprof_peek read other times");
+    FUZZ_CHECK(peeked->n_sample_types == t->n_sample_types, "pprof_peek: %zu sample types, not %zu",
+               peeked->n_sample_types, t->n_sample_types);
+    for (size_t i = 0; i < t->n_sample_types; i++)
+        FUZZ_CHECK(strcmp(peeked->strings[peeked->sample_types[i].type],
+                          t->strings[t->sample_types[i].type]) == 0,
+                   "pprof_peek: sample type %zu differs", i);
+    const char *a = pprof_family(peeked), *b = pprof_family(t);
+    FUZZ_CHECK(a == b || (a && b && strcmp(a, b) == 0), "pprof_peek: family %s, decoder %s",
+               a ? a : "-", b ? b : "-");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-    char err[ERR_LEN];
+    char err[ERR_LEN], peek_err[ERR_LEN];
     int64_t t_ns, d_ns;
     int scanned = pprof_scan_time(data, len, &t_ns, &d_ns, NULL, err, sizeof err);
+    size_t plain_len;
+    pp_err kind;
+    pp_pprof *peeked = pprof_peek(data, len, PROFILE_MAX_DECOMPRESSED, &plain_len, &kind, peek_err,
+                                  sizeof peek_err);
 
     pp_profile *p = profile_new();
     if (!p || profile_set_raw(p, data, len) != 0) {
         profile_free(p);
+        free(peeked);
         return 0;
     }
     const pp_pprof *t = profile_tree(p, err, sizeof err);
     if (!t) {
+        FUZZ_CHECK(!peeked || kind == PP_ERR_NO_MEMORY || strstr(err, "unknown") ||
+                       strstr(err, "duplicate") || strstr(err, "out of memory"),
+                   "pprof_peek accepted what the decoder refuses: %s", err);
         profile_free(p);
+        free(peeked);
         return 0;
     }
+    FUZZ_CHECK(peeked != NULL || kind == PP_ERR_NO_MEMORY, "decoded, but pprof_peek refused: %s",
+               peek_err);
+    if (peeked)
+        check_peek(peeked, t);
+    free(peeked);
     /* the streaming scanner (push requests) reads what the decoder reads */
     FUZZ_CHECK(scanned == 0, "decoded, but the scanner refused: %s", err);
     FUZZ_CHECK(t_ns == t->time_nanos && d_ns == t->duration_nanos,

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Issue 14's label-only pipeline, end to end in the daemon: Pyroscope SDK
+# uploads (/ingest, format=pprof, gzip'd, as the SDKs post them) into a
+# pyroscope receiver -> relabel on series labels -> kafka exporter (to
+# librdkafka's mock cluster, tests/e2e/kafka/kafka_mock, in a process of
+# its own), none of which needs the profile decoded. Does a 1 MB profile
+# cost the daemon within 2x of a 5 KB one? EXPORTER=file puts the file
+# exporter in kafka's place (it decodes each profile for the sample types
+# of its index line, so that pipeline is not label-only).
+#
+# Two profiles are generated at run time with tests/e2e/ui/bigprof (Go's
+# github.com/google/pprof/profile writes them, so the bytes are what Go's
+# tools write): SMALL (~5 KB gzip'd) and LARGE (~1 MB gzip'd).
+# One daemon serves every round. Each round posts SMALL_N times the small
+# profile, then LARGE_N times the large one (bench/ingest/post: CLIENTS
+# keep-alive clients, every answer must be 200), each batch waited until
+# the pipeline holds nothing (profpipe_ledger_in_flight_profiles = 0);
+# the daemon's CPU time (utime + stime of /proc/PID/stat) before and after
+# the batch, divided by the posts, is its cost per profile. Printed per
+# round with the load average; then the medians of ROUNDS rounds and
+# their ratio (large / small; the goal is <= 2).
+#
+# Reference: the CPU time of a plain in-process gunzip of the large body
+# (CPython's zlib module, the same libz the daemon links), to tell whether
+# any path that inflates the body could meet the goal.
+#
+# usage: bench/ingest/run.sh [BUILD_DIR]
+# env:   ROUNDS=5 CLIENTS=4 SMALL_N=2000 LARGE_N=30 EXPORTER=kafka|file
+#        SMALL="150 300" LARGE="21000 42000" (bigprof LOCATIONS SAMPLES)
+set -euo pipefail
+SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD_DIR=$(cd "${1:-$SOURCE_DIR/build}" && pwd)
+PROFPIPE=$BUILD_DIR/profpipe
+ROUNDS=${ROUNDS:-5}
+CLIENTS=${CLIENTS:-4}
+SMALL_N=${SMALL_N:-2000}
+LARGE_N=${LARGE_N:-30}
+EXPORTER=${EXPORTER:-kafka}
+SMALL=${SMALL:-150 300}
+LARGE=${LARGE:-21000 42000}
+KAFKA_MOCK=$BUILD_DIR/tests/e2e/kafka/kafka_mock
+[ -x "$PROFPIPE" ] || { echo "no $PROFPIPE: build first" >&2; exit 1; }
+export GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$BUILD_DIR/gocache"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/profpipe-bench-ingest.XXXXXX")
+PID= MOCK=
+cleanup() {
+  [ -z "$PID" ] || { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
+  [ -z "$MOCK" ] || { kill -TERM "$MOCK" 2>/dev/null || true; wait "$MOCK" 2>/dev/null || true; }
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+(cd "$SOURCE_DIR/tests/e2e/ui/bigprof" && go build -o "$T/bigprof" .)
+(cd "$SOURCE_DIR/bench/ingest/post" && go build -o "$T/post" .)
+# shellcheck disable=SC2086 # LOCATIONS SAMPLES
+"$T/bigprof" "$T/small.pb.gz" $SMALL 1 >/dev/null
+# shellcheck disable=SC2086
+"$T/bigprof" "$T/large.pb.gz" $LARGE 2 >/dev/null
+
+port() { # a free loopback port
+  local p
+  for _ in $(seq 1 100); do
+    p=$((10000 + RANDOM % 22000))
+    ss -Htan "( sport = :$p or dport = :$p )" | grep -q . || { echo "$p"; return; }
+  done
+  return 1
+}
+metric() { curl -sf "http://127.0.0.1:$MPORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+idle() { [ "$(metric 'profpipe_ledger_in_flight_profiles{pipeline="profiles/default"}')" = 0 ]; }
+ready() { curl -sf "http://127.0.0.1:$MPORT/healthz" >/dev/null; }
+wait_until() { # seconds command...
+  local end=$(($(date +%s) + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$end" ] || return 1
+    sleep 0.05
+  done
+}
+ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+HZ=$(getconf CLK_TCK)
+
+PPORT=$(port) MPORT=$(port)
+mkdir -p "$T/out"
+case $EXPORTER in
+  kafka)
+    [ -x "$KAFKA_MOCK" ] || { echo "no $KAFKA_MOCK: build the tests" >&2; exit 1; }
+    "$KAFKA_MOCK" -b 1 -t profiles:1 </dev/null >"$T/mock.out" 2>"$T/mock.err" &
+    MOCK=$!
+    wait_until 10 grep -q '^ready' "$T/mock.out" || { cat "$T/mock.err" >&2; exit 1; }
+    exporter="  kafka: {brokers: [$(awk '$1 == "bootstrap" {print $2}' "$T/mock.out")], topic: profiles, max_message_bytes: 4MiB}" ;;
+  file) exporter="  file: {directory: \"$T/out\", max_total_size: 256MiB}" ;;
+  *) echo "EXPORTER is kafka or file" >&2; exit 2 ;;
+esac
+cat >"$T/p.yaml" <<YAML
+receivers:
+  pyroscope: {endpoint: "127.0.0.1:$PPORT"}
+processors:
+  relabel:
+    rules:
+      - {source_labels: [service_name], regex: "(.*)", target_label: team, replacement: "team-\${1}"}
+      - {action: labeldrop, regex: "env"}
+exporters:
+$exporter
+service:
+  telemetry: {address: "127.0.0.1:$MPORT", log_level: warn}
+  ui: {enabled: false}
+  pipelines:
+    profiles/default: {receivers: [pyroscope], processors: [relabel], exporters: [$EXPORTER]}
+YAML
+"$PROFPIPE" run -c "$T/p.yaml" 2>"$T/p.log" &
+PID=$!
+wait_until 30 ready || { tail -5 "$T/p.log" >&2; exit 1; }
+
+URL="http://127.0.0.1:$PPORT/ingest?name=shop%7Benv%3Dbench%2Cregion%3Deu%7D&format=pprof&spyName=gospy&sampleRate=100"
+batch() { # name file posts -> appends "ms_per_profile load" to $T/name
+  local t0 t1
+  t0=$(ticks)
+  "$T/post" -url "$URL" -file "$2" -n "$3" -c "$CLIENTS" >"$T/post.out" ||
+    { cat "$T/post.out" >&2; tail -5 "$T/p.log" >&2; exit 1; }
+  wait_until 120 idle || { echo "the pipeline did not drain" >&2; exit 1; }
+  t1=$(ticks)
+  awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$3" -v l="$(cut -d' ' -f1 /proc/loadavg)" \
+    'BEGIN {printf "%.4f %s\n", d * 1000 / hz / n, l}' >>"$T/$1"
+}
+
+small_size=$(wc -c <"$T/small.pb.gz") large_size=$(wc -c <"$T/large.pb.gz")
+plain() { python3 -c 'import sys, zlib; print(len(zlib.decompress(open(sys.argv[1], "rb").read(), 31)))' "$1"; }
+echo "small: $small_size bytes gzip'd ($(plain "$T/small.pb.gz") plain), $SMALL_N posts a round"
+echo "large: $large_size bytes gzip'd ($(plain "$T/large.pb.gz") plain), $LARGE_N posts a round"
+echo "pipeline: pyroscope /ingest -> relabel (series labels) -> $EXPORTER; $CLIENTS keep-alive clients"
+
+# warm-up: the exporter's folders, the allocator's arenas
+"$T/post" -url "$URL" -file "$T/small.pb.gz" -n 200 -c "$CLIENTS" >/dev/null
+"$T/post" -url "$URL" -file "$T/large.pb.gz" -n 5 -c "$CLIENTS" >/dev/null
+wait_until 120 idle
+for r in $(seq 1 "$ROUNDS"); do
+  batch small "$T/small.pb.gz" "$SMALL_N"
+  batch large "$T/large.pb.gz" "$LARGE_N"
+  printf 'round %d: small %s ms/profile (load %s)  large %s ms/profile (load %s)\n' "$r" \
+    $(tail -1 "$T/small") $(tail -1 "$T/large")
+done
+
+median() { sort -n "$1" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+loads() { awk '{print $2}' "$1" | sort -n | awk '{v[NR]=$1} END {printf "%s-%s", v[1], v[NR]}'; }
+ms=$(median "$T/small") ml=$(median "$T/large")
+gz=$(python3 - "$T/large.pb.gz" <<'PY'
+import sys, time, zlib
+data = open(sys.argv[1], "rb").read()
+runs = []
+for _ in range(7):
+    t = time.process_time()
+    for _ in range(10):
+        zlib.decompress(data, 31)
+    runs.append((time.process_time() - t) / 10 * 1000)
+print("%.4f" % sorted(runs)[3])
+PY
+)
+echo "medians of $ROUNDS rounds:"
+printf '  small (%d B): %.4f ms CPU per profile (load %s)\n' "$small_size" "$ms" "$(loads "$T/small")"
+printf '  large (%d B): %.4f ms CPU per profile (load %s)\n' "$large_size" "$ml" "$(loads "$T/large")"
+awk -v s="$ms" -v l="$ml" 'BEGIN {printf "ratio large/small: %.1f (goal <= 2: %s)\n", l / s, (l <= 2 * s) ? "met" : "NOT met"}'
+awk -v g="$gz" -v s="$ms" -v l="$ml" 'BEGIN {
+  printf "reference: in-process gunzip of the large body alone: %.4f ms (%.1fx the small profile'"'"'s whole cost; %.0f%% of the large one'"'"'s)\n", g, g / s, 100 * g / l }'
