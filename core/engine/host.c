@@ -164,6 +164,7 @@ static const pp_host host_table = {
     .cfg_template = cfg_template,
     .cfg_fill = cfg_fill,
     .memory_pressure = host_memory_pressure,
+    .profile_adopt_raw = profile_adopt_raw,
 };
 
 const pp_host *host_api(void)

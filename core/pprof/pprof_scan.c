@@ -3,25 +3,24 @@
  *
  * A Pyroscope PushRequest carries no time window, so each raw profile's
  * own time is read when the request is decoded. A gzip'd profile is
- * inflated through a fixed buffer and its top-level fields are walked by
+ * inflated through lib/gzstream's fixed buffer and its top-level fields
+ * are walked by
  * lib/protowire's streaming reader, which skips every length-delimited
  * field, so a gzip bomb inside a request costs CPU up to
  * PROFILE_MAX_DECOMPRESSED bytes but never that much memory. */
 #include "pprof_internal.h"
 
-#include <string.h>
-#include <zlib.h>
-
+#include "gzstream.h"
 #include "pprof_wire.h"
 #include "profile.h"
 
-#define SCAN_CHUNK 65536
-#define SCAN_WINDOW_BITS (15 + 16) /* gzip header */
-
-/* What the scan keeps: the two times, and the wire state. */
+/* What the scan keeps: the two times, the wire state, where a reason
+ * goes. */
 typedef struct scanner {
     wire_stream wire;
     int64_t *time_nanos, *duration_nanos;
+    char *err;
+    size_t errlen;
 } scanner;
 
 static void scan_varint(void *ctx, uint64_t field, uint64_t v)
@@ -46,6 +45,7 @@ static int scan_feed(scanner *s, const uint8_t *p, size_t n, char *err, size_t e
         return pprof_errorf(err, errlen, "bad protobuf: wire type %u in Profile at byte %zu",
                             s->wire.bad_type, s->wire.total);
     case WIRE_STREAM_VARINT_TOO_LONG:
+    case WIRE_STREAM_FIELD_RANGE: /* no max_field here */
         break;
     }
     return pprof_errorf(err, errlen, "bad protobuf: varint too long at byte %zu", s->wire.total);
@@ -61,52 +61,30 @@ static int scan_finish(const scanner *s, char *err, size_t errlen)
     return 0;
 }
 
+/* gzstream's sink: the next inflated piece. */
+static int scan_sink(void *ctx, const uint8_t *p, size_t n)
+{
+    scanner *s = ctx;
+    return scan_feed(s, p, n, s->err, s->errlen);
+}
+
 /* Inflates every gzip member of data through a fixed buffer into s. */
 static int scan_gzip(scanner *s, const uint8_t *data, size_t len, pp_err *kind, char *err,
                      size_t errlen)
 {
     static const size_t limit = PROFILE_MAX_DECOMPRESSED;
-    uint8_t out[SCAN_CHUNK];
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    if (inflateInit2(&zs, SCAN_WINDOW_BITS) != Z_OK)
-        return pprof_errorf(err, errlen, "gzip: cannot start inflating");
-    zs.next_in = (Bytef *)data;
-    zs.avail_in = (uInt)len;
-    int rc = -1;
-    for (;;) {
-        zs.next_out = out;
-        zs.avail_out = sizeof out;
-        int z = inflate(&zs, Z_NO_FLUSH);
-        if (z != Z_OK && z != Z_STREAM_END && !(z == Z_BUF_ERROR && zs.avail_in == 0)) {
-            pprof_errorf(err, errlen, "bad gzip: %s", zs.msg ? zs.msg : "corrupt stream");
-            break;
-        }
-        size_t got = sizeof out - zs.avail_out;
-        if (s->wire.total + got > limit) {
-            *kind = PP_ERR_TOO_LARGE;
-            pprof_errorf(err, errlen, "profile inflates to more than %zu bytes", limit);
-            break;
-        }
-        if (scan_feed(s, out, got, err, errlen) < 0)
-            break;
-        if (z == Z_STREAM_END) {
-            if (zs.avail_in == 0) {
-                rc = 0;
-                break;
-            }
-            if (!gz_is_gzip(zs.next_in, zs.avail_in)) {
-                pprof_errorf(err, errlen, "bad gzip: %u bytes of trailing garbage", zs.avail_in);
-                break;
-            }
-            inflateReset(&zs);
-        } else if (got == 0 && zs.avail_in == 0) {
-            pprof_errorf(err, errlen, "bad gzip: truncated stream");
-            break;
-        }
+    switch (gzstream_inflate(data, len, limit, 0, scan_sink, s, NULL, err, errlen)) {
+    case GZSTREAM_OK:
+        return 0;
+    case GZSTREAM_TOO_LARGE:
+        *kind = PP_ERR_TOO_LARGE;
+        return pprof_errorf(err, errlen, "profile inflates to more than %zu bytes", limit);
+    case GZSTREAM_SINK: /* the reason is scan_feed's */
+    case GZSTREAM_INVALID:
+    case GZSTREAM_NO_MEMORY:
+        break;
     }
-    inflateEnd(&zs);
-    return rc;
+    return -1;
 }
 
 int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos, int64_t *duration_nanos,
@@ -114,7 +92,8 @@ int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos, int64_
 {
     pp_err why = PP_ERR_INVALID;
     *time_nanos = *duration_nanos = 0;
-    scanner s = {.time_nanos = time_nanos, .duration_nanos = duration_nanos};
+    scanner s = {
+        .time_nanos = time_nanos, .duration_nanos = duration_nanos, .err = err, .errlen = errlen};
     int rc = gz_is_gzip(data, len) ? scan_gzip(&s, data, len, &why, err, errlen)
                                    : scan_feed(&s, data, len, err, errlen);
     if (rc == 0)

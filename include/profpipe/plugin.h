@@ -543,6 +543,12 @@ typedef struct pp_host {
      * `self` in profpipe_memory_refusals_total. Cheap (a cached reading,
      * refreshed at most once per check_interval). Any thread. */
     int (*memory_pressure)(pp_instance *self);
+
+    /* Added in 2.1: profile_set_raw without the copy. p takes data, a
+     * malloc'd block of len bytes (gzip'd or plain serialized pprof), and
+     * frees it when done; the caller must not touch it again. 0, or -1
+     * when out of memory (data is freed then too). */
+    int (*profile_adopt_raw)(pp_profile *p, void *data, size_t len);
 } pp_host;
 
 /* 1 when the host has the call `member` (of a minor newer than the one a

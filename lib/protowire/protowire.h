@@ -132,9 +132,10 @@ static inline int wire_next(wire_reader *r, wire_field *f, const char **why)
 
 typedef enum wire_stream_error {
     WIRE_STREAM_OK = 0,
-    WIRE_STREAM_FIELD_ZERO,     /* field number 0 */
-    WIRE_STREAM_BAD_WIRE_TYPE,  /* bad_type holds it */
-    WIRE_STREAM_VARINT_TOO_LONG /* more than 64 bits */
+    WIRE_STREAM_FIELD_ZERO,      /* field number 0 */
+    WIRE_STREAM_BAD_WIRE_TYPE,   /* bad_type holds it */
+    WIRE_STREAM_VARINT_TOO_LONG, /* more than 64 bits */
+    WIRE_STREAM_FIELD_RANGE      /* field number above max_field */
 } wire_stream_error;
 
 enum wire_stream_state { WIRE_S_TAG, WIRE_S_VARINT, WIRE_S_LENGTH, WIRE_S_SKIP };
@@ -145,13 +146,15 @@ typedef struct wire_stream {
     enum wire_stream_state state; /* zero: expecting a tag */
     uint64_t acc;                 /* varint being read */
     unsigned shift;
-    uint64_t field;    /* field number of the current value */
-    uint64_t skip;     /* payload bytes left to skip */
-    size_t total;      /* bytes seen */
-    unsigned bad_type; /* with WIRE_STREAM_BAD_WIRE_TYPE */
+    uint64_t field;     /* field number of the current value */
+    uint64_t skip;      /* payload bytes left to skip */
+    size_t total;       /* bytes seen */
+    unsigned bad_type;  /* with WIRE_STREAM_BAD_WIRE_TYPE */
+    uint64_t max_field; /* set by the caller: higher field numbers are refused (0: none) */
+    size_t field_at;    /* offset of the current field's tag */
 } wire_stream;
 
-/* Called with each top-level varint field. */
+/* Called with each top-level varint field (NULL: none wanted). */
 typedef void (*wire_stream_varint_fn)(void *ctx, uint64_t field, uint64_t value);
 
 /* Starts the value of a field whose tag was just read. */
@@ -160,6 +163,8 @@ static inline wire_stream_error wire_stream_tag(wire_stream *s, uint64_t tag)
     s->field = tag >> WIRE_TAG_SHIFT;
     if (s->field == 0)
         return WIRE_STREAM_FIELD_ZERO;
+    if (s->max_field && s->field > s->max_field)
+        return WIRE_STREAM_FIELD_RANGE;
     unsigned type = (unsigned)(tag & WIRE_TYPE_MASK);
     switch (type) {
     case WIRE_VARINT:
@@ -192,8 +197,10 @@ static inline wire_stream_error wire_stream_feed(wire_stream *s, const uint8_t *
             p += take;
             s->skip -= take;
             s->total += take;
-            if (s->skip == 0)
+            if (s->skip == 0) {
                 s->state = WIRE_S_TAG;
+                s->field_at = s->total;
+            }
             continue;
         }
         uint8_t b = *p++;
@@ -212,14 +219,26 @@ static inline wire_stream_error wire_stream_feed(wire_stream *s, const uint8_t *
             if (e != WIRE_STREAM_OK)
                 return e;
         } else if (s->state == WIRE_S_VARINT) {
-            on_varint(ctx, s->field, v);
+            if (on_varint)
+                on_varint(ctx, s->field, v);
             s->state = WIRE_S_TAG;
+            s->field_at = s->total;
         } else { /* WIRE_S_LENGTH */
             s->skip = v;
             s->state = v ? WIRE_S_SKIP : WIRE_S_TAG;
+            if (!v)
+                s->field_at = s->total;
         }
     }
     return WIRE_STREAM_OK;
+}
+
+/* 1 when the bytes fed so far end inside a field's payload (an I64, I32
+ * or length-delimited field cut off), as opposed to inside a tag, varint
+ * or length. */
+static inline int wire_stream_in_payload(const wire_stream *s)
+{
+    return s->state == WIRE_S_SKIP;
 }
 
 /* 1 when the bytes fed so far end between two fields. */

@@ -16,8 +16,9 @@
  * libcurl handles are pooled (reset, not re-created); the multi handle
  * keeps the connection cache, so keep-alive connections to a target are
  * reused across its profile types and intervals. Response bodies are
- * freed as soon as the profile holds its copy: memory does not grow with
- * time, only with the number of targets (their delta tables). */
+ * handed over to the profile (or freed) as soon as the transfer ends:
+ * memory does not grow with time, only with the number of targets (their
+ * delta tables). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
