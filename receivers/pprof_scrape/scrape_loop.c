@@ -186,11 +186,15 @@ static void schedule_next(const scrape_loop *l, scrape_slot *s, int64_t now)
         s->next_due += ((now - s->next_due) / iv + 1) * iv;
 }
 
-/* Starts what is due; returns the earliest due time left. */
+/* Starts what is due; returns the earliest due time left. Due times only
+ * move later (a turn done, a Retry-After), so until the earliest one seen
+ * by the last look, no slot needs looking at. */
 static int64_t start_due(scrape_loop *l, int64_t now)
 {
     int64_t earliest = now + LOOP_MAX_WAIT_MS * NS_PER_MS;
     size_t i, j;
+    if (l->next_scan > now)
+        return l->next_scan < earliest ? l->next_scan : earliest;
     for (i = 0; i < l->n_targets; i++) {
         scrape_target *t = l->targets[i];
         for (j = 0; j < t->n_slots; j++) {
@@ -208,6 +212,7 @@ static int64_t start_due(scrape_loop *l, int64_t now)
                 earliest = s->next_due;
         }
     }
+    l->next_scan = earliest;
     return earliest;
 }
 
