@@ -34,7 +34,14 @@
 #define LOOP_MAX_WAIT_MS 1000
 /* Idle libcurl handles kept for reuse. */
 #define EASY_POOL_MAX 64
-#define BODY_INITIAL_CAP 16384
+/* A transfer's memory: libcurl's receive buffer and the body's first
+ * allocation. 4 KiB each, as Go's HTTP client reads: a slow round
+ * (every target answering late) has every transfer in flight at once,
+ * 2,500 of them at 500 targets x 5 types, and libcurl's default 16 KiB
+ * buffer alone was 40 MiB of them. Larger bodies take a few more reads
+ * and the body grows by doubling. */
+#define RECV_BUFFER_BYTES 4096L
+#define BODY_INITIAL_CAP 4096
 #define CONNECT_TIMEOUT_MAX_MS 5000L
 #define USER_AGENT "profpipe-pprof-scrape/1"
 /* Socket events handled per epoll_wait. */
@@ -156,6 +163,7 @@ static int slot_start(scrape_loop *l, scrape_slot *s, int64_t now)
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->body);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, e->errbuf);
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, RECV_BUFFER_BYTES);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(
