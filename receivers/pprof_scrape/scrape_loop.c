@@ -44,6 +44,8 @@
 #define BODY_INITIAL_CAP 4096
 #define CONNECT_TIMEOUT_MAX_MS 5000L
 #define USER_AGENT "profpipe-pprof-scrape/1"
+/* Profiles handed on together at most (see drain). */
+#define BATCH_MAX_PROFILES 32
 /* Socket events handled per epoll_wait. */
 #define EPOLL_BATCH 256
 
@@ -224,6 +226,19 @@ static int64_t start_due(scrape_loop *l, int64_t now)
     return earliest;
 }
 
+static void flush_batch(scrape_loop *l)
+{
+    pp_batch *b = l->batch;
+    l->batch = NULL;
+    if (!b)
+        return;
+    if (l->host->batch_count(b) == 0) {
+        l->host->batch_unref(b);
+        return;
+    }
+    l->host->emit(l->self, b); /* -1 means shutting down: dropped, counted by the host */
+}
+
 static void drain(scrape_loop *l)
 {
     CURLMsg *m;
@@ -241,20 +256,12 @@ static void drain(scrape_loop *l)
         easy_put(l, s->easy);
         s->easy = NULL;
         body_free(&s->body);
+        /* a busy turn finishes hundreds of transfers: hand profiles on as
+         * they come, not all at the end, so that decoded delta trees are
+         * not all held here at once */
+        if (l->batch && l->host->batch_count(l->batch) >= BATCH_MAX_PROFILES)
+            flush_batch(l);
     }
-}
-
-static void flush_batch(scrape_loop *l)
-{
-    pp_batch *b = l->batch;
-    l->batch = NULL;
-    if (!b)
-        return;
-    if (l->host->batch_count(b) == 0) {
-        l->host->batch_unref(b);
-        return;
-    }
-    l->host->emit(l->self, b); /* -1 means shutting down: dropped, counted by the host */
 }
 
 /* ---- libcurl's socket interface ---- */
