@@ -18,6 +18,10 @@
 # For each N: CPU time (user + system) over DURATION seconds after a
 # warm-up of two intervals, and RSS sampled every second over the same
 # time: first sample, peak, last (flat memory means last ~ first).
+# On a loaded machine the target answers late and scrapes time out, on
+# each side differently, so the work done differs; the last column is
+# therefore each side's CPU per MiB of response bodies received over its
+# whole run (profpipe's scrape_bytes_total; the peer counts its own).
 #
 # usage: bench/scrape/run.sh [BUILD_DIR]        (default: build)
 # env:   NS="10 100 500"  INTERVAL=10 (seconds)  DURATION=40 (seconds)
@@ -65,7 +69,8 @@ free_base() { # n
 }
 
 # measure PID: waits two intervals, then samples DURATION seconds;
-# prints "cpu_seconds rss_first_kb rss_peak_kb rss_last_kb".
+# prints "cpu_seconds rss_first_kb rss_peak_kb rss_last_kb
+# cpu_seconds_since_start".
 measure() {
   local pid=$1 c0 c1 r first="" peak=0
   sleep $((2 * INTERVAL))
@@ -77,7 +82,8 @@ measure() {
     [ "$r" -gt "$peak" ] && peak=$r
   done
   c1=$(cpu_ticks "$pid")
-  echo "$(awk -v d=$((c1 - c0)) -v t="$TICK" 'BEGIN {printf "%.2f", d / t}') $first $peak $r"
+  echo "$(awk -v d=$((c1 - c0)) -v t="$TICK" 'BEGIN {printf "%.2f", d / t}') $first $peak $r" \
+    "$(awk -v d="$c1" -v t="$TICK" 'BEGIN {printf "%.2f", d / t}')"
 }
 
 run_profpipe() { # n base mport -> measure line
@@ -131,8 +137,8 @@ sum_metric() { # file name
 
 printf 'pprof_scrape vs a plain Go scraper: 5 profile types per target, interval %ss, %ss measured\n' \
   "$INTERVAL" "$DURATION"
-printf '%6s | %24s | %24s | %11s | %s\n' "" "CPU s (% of one core)" "RSS MiB first/peak/last" "ratio" ""
-printf '%6s | %11s %12s | %11s %12s | %5s %5s | %s\n' N profpipe peer profpipe peer CPU RSS "profiles emitted / scrape errors"
+printf '%6s | %24s | %24s | %11s | %17s | %s\n' "" "CPU s (% of one core)" "RSS MiB first/peak/last" "ratio" "CPU ms per MiB in" ""
+printf '%6s | %11s %12s | %11s %12s | %5s %5s | %5s %5s %5s | %s\n' N profpipe peer profpipe peer CPU RSS pp peer ratio "profiles emitted / scrape errors"
 for n in $NS; do
   base=$(free_base "$n") || { echo "no $n free ports" >&2; exit 1; }
   mport=$((base + n))
@@ -141,18 +147,25 @@ for n in $NS; do
   tpid=$!
   PIDS+=("$tpid")
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$base/stats" >/dev/null && break; sleep 0.1; done
-  read -r pc pf pp pl < <(run_profpipe "$n" "$base" "$mport")
-  read -r gc gf gp gl < <(run_peer "$n" "$base")
+  read -r pc pf pp pl pt < <(run_profpipe "$n" "$base" "$mport")
+  read -r gc gf gp gl gt < <(run_peer "$n" "$base")
+  # the peer prints its counts as it exits, a moment after the measure
+  for _ in $(seq 1 100); do grep -q '^peer:' "$T/peer-$n.log" 2>/dev/null && break; sleep 0.1; done
   kill -TERM "$tpid"
   wait "$tpid" 2>/dev/null || true
   okp=$(sum_metric "$T/metrics-$n.txt" profpipe_receiver_accepted_profiles_total)
   errs=$(sum_metric "$T/metrics-$n.txt" profpipe_scrape_errors_total)
+  pbytes=$(sum_metric "$T/metrics-$n.txt" profpipe_scrape_bytes_total)
+  gbytes=$(awk '/^peer:/ {print $6}' "$T/peer-$n.log")
   awk -v n="$n" -v pc="$pc" -v gc="$gc" -v pf="$pf" -v pp="$pp" -v pl="$pl" \
-    -v gf="$gf" -v gp="$gp" -v gl="$gl" -v d="$DURATION" -v ok="$okp" -v e="$errs" 'BEGIN {
-      printf "%6d | %5.2f (%3.0f%%) %5.2f (%3.0f%%) | %3.0f/%3.0f/%3.0f %3.0f/%3.0f/%3.0f | %5.2f %5.2f | %s / %s\n",
+    -v gf="$gf" -v gp="$gp" -v gl="$gl" -v d="$DURATION" -v ok="$okp" -v e="$errs" \
+    -v pt="$pt" -v gt="$gt" -v pb="${pbytes:-0}" -v gb="${gbytes:-0}" 'BEGIN {
+      pm = pb > 0 ? 1000 * pt / (pb / 1048576) : 0
+      gm = gb > 0 ? 1000 * gt / (gb / 1048576) : 0
+      printf "%6d | %5.2f (%3.0f%%) %5.2f (%3.0f%%) | %3.0f/%3.0f/%3.0f %3.0f/%3.0f/%3.0f | %5.2f %5.2f | %5.0f %5.0f %5.2f | %s / %s\n",
         n, pc, 100 * pc / d, gc, 100 * gc / d,
         pf / 1024, pp / 1024, pl / 1024, gf / 1024, gp / 1024, gl / 1024,
-        (gc > 0 ? pc / gc : 0), (gp > 0 ? pp / gp : 0), ok, e
+        (gc > 0 ? pc / gc : 0), (gp > 0 ? pp / gp : 0), pm, gm, (gm > 0 ? pm / gm : 0), ok, e
     }'
 done
 echo "ratio: profpipe / peer (below 1: profpipe cheaper). Emitted profiles exclude the"

@@ -171,6 +171,7 @@ static const pp_host host_table = {
     .cfg_fill = cfg_fill,
     .memory_pressure = host_memory_pressure,
     .pprof_peek = host_pprof_peek,
+    .profile_adopt_raw = profile_adopt_raw,
 };
 
 const pp_host *host_api(void)

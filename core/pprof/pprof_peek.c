@@ -347,6 +347,7 @@ static int stream_error(peek *k, wire_stream_error e, const wire_stream *s, cons
         return peek_fail(k, "bad protobuf: field number past 2^32 in %s at byte %zu", msg,
                          s->total);
     case WIRE_STREAM_STOPPED:
+    case WIRE_STREAM_FIELD_RANGE: /* no max_field here */
         break;
     }
     return -1; /* the callback that stopped it said why */

@@ -3,20 +3,16 @@
  *
  * A Pyroscope PushRequest carries no time window, so each raw profile's
  * own time is read when the request is decoded. A gzip'd profile is
- * inflated through a fixed buffer and its top-level fields are walked by
+ * inflated through lib/gzstream's fixed buffer and its top-level fields
+ * are walked by
  * lib/protowire's streaming reader, which skips every length-delimited
  * field, so a gzip bomb inside a request costs CPU up to
  * PROFILE_MAX_DECOMPRESSED bytes but never that much memory. */
 #include "pprof_internal.h"
 
-#include <string.h>
-#include <zlib.h>
-
+#include "gzstream.h"
 #include "pprof_wire.h"
 #include "profile.h"
-
-#define SCAN_CHUNK 65536
-#define SCAN_WINDOW_BITS (15 + 16) /* gzip header */
 
 /* What the scan keeps: the two times, and the wire state. */
 typedef struct scanner {
@@ -51,7 +47,8 @@ static int scan_feed(void *ctx, const uint8_t *p, size_t n, char *err, size_t er
                             "bad protobuf: field number past 2^32 in Profile at byte %zu",
                             s->wire.total);
     case WIRE_STREAM_VARINT_TOO_LONG:
-    case WIRE_STREAM_STOPPED: /* scan_varint never stops it */
+    case WIRE_STREAM_STOPPED:     /* scan_varint never stops it */
+    case WIRE_STREAM_FIELD_RANGE: /* no max_field here */
         break;
     }
     return pprof_errorf(err, errlen, "bad protobuf: varint too long at byte %zu", s->wire.total);
@@ -67,52 +64,38 @@ static int scan_finish(const scanner *s, char *err, size_t errlen)
     return 0;
 }
 
-/* Inflates every gzip member of data through a fixed buffer into feed. */
+/* gzstream's sink, handing each inflated piece to a pprof_stream_fn. */
+typedef struct stream_sink {
+    pprof_stream_fn feed;
+    void *ctx;
+    char *err;
+    size_t errlen;
+} stream_sink;
+
+static int sink_piece(void *ctx, const uint8_t *p, size_t n)
+{
+    stream_sink *k = ctx;
+    return k->feed(k->ctx, p, n, k->err, k->errlen);
+}
+
+/* Inflates every gzip member of data through lib/gzstream's fixed buffer
+ * into feed. */
 static int stream_gzip(const uint8_t *data, size_t len, size_t limit, pprof_stream_fn feed,
                        void *ctx, size_t *plain_len, pp_err *kind, char *err, size_t errlen)
 {
-    uint8_t out[SCAN_CHUNK];
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    if (inflateInit2(&zs, SCAN_WINDOW_BITS) != Z_OK)
-        return pprof_errorf(err, errlen, "gzip: cannot start inflating");
-    zs.next_in = (Bytef *)data;
-    zs.avail_in = (uInt)len;
-    int rc = -1;
-    for (;;) {
-        zs.next_out = out;
-        zs.avail_out = sizeof out;
-        int z = inflate(&zs, Z_NO_FLUSH);
-        if (z != Z_OK && z != Z_STREAM_END && !(z == Z_BUF_ERROR && zs.avail_in == 0)) {
-            pprof_errorf(err, errlen, "bad gzip: %s", zs.msg ? zs.msg : "corrupt stream");
-            break;
-        }
-        size_t got = sizeof out - zs.avail_out;
-        if (*plain_len + got > limit) {
-            *kind = PP_ERR_TOO_LARGE;
-            pprof_errorf(err, errlen, "profile inflates to more than %zu bytes", limit);
-            break;
-        }
-        *plain_len += got;
-        if (feed(ctx, out, got, err, errlen) < 0)
-            break;
-        if (z == Z_STREAM_END) {
-            if (zs.avail_in == 0) {
-                rc = 0;
-                break;
-            }
-            if (!gz_is_gzip(zs.next_in, zs.avail_in)) {
-                pprof_errorf(err, errlen, "bad gzip: %u bytes of trailing garbage", zs.avail_in);
-                break;
-            }
-            inflateReset(&zs);
-        } else if (got == 0 && zs.avail_in == 0) {
-            pprof_errorf(err, errlen, "bad gzip: truncated stream");
-            break;
-        }
+    stream_sink k = {.feed = feed, .ctx = ctx, .err = err, .errlen = errlen};
+    switch (gzstream_inflate(data, len, limit, 0, sink_piece, &k, plain_len, err, errlen)) {
+    case GZSTREAM_OK:
+        return 0;
+    case GZSTREAM_TOO_LARGE:
+        *kind = PP_ERR_TOO_LARGE;
+        return pprof_errorf(err, errlen, "profile inflates to more than %zu bytes", limit);
+    case GZSTREAM_SINK: /* the reason is feed's */
+    case GZSTREAM_INVALID:
+    case GZSTREAM_NO_MEMORY:
+        break;
     }
-    inflateEnd(&zs);
-    return rc;
+    return -1;
 }
 
 int pprof_stream(const uint8_t *data, size_t len, size_t limit, pprof_stream_fn feed, void *ctx,

@@ -320,9 +320,9 @@ void profile_set_window(pp_profile *p, int64_t from_ns, int64_t until_ns)
 
 /* ---------------- payload ---------------- */
 
-int profile_set_raw(pp_profile *p, const void *data, size_t len)
+/* p's payload becomes b (NULL: out of memory). */
+static int profile_put_raw(pp_profile *p, raw_buf *b)
 {
-    raw_buf *b = raw_buf_new(data, len);
     if (!b)
         return -1;
     pthread_mutex_lock(&p->lock);
@@ -331,6 +331,16 @@ int profile_set_raw(pp_profile *p, const void *data, size_t len)
     p->raw = b;
     pthread_mutex_unlock(&p->lock);
     return 0;
+}
+
+int profile_set_raw(pp_profile *p, const void *data, size_t len)
+{
+    return profile_put_raw(p, raw_buf_new(data, len));
+}
+
+int profile_adopt_raw(pp_profile *p, void *data, size_t len)
+{
+    return profile_put_raw(p, raw_buf_adopt(data, len));
 }
 
 static int raw_gz_locked(pp_profile *p, const uint8_t **data, size_t *len, char *err, size_t errlen)

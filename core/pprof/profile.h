@@ -44,6 +44,9 @@ int64_t profile_until(const pp_profile *p);
 void profile_set_window(pp_profile *p, int64_t from_ns, int64_t until_ns);
 
 int profile_set_raw(pp_profile *p, const void *data, size_t len);
+/* profile_set_raw taking a malloc'd block instead of copying it (freed on
+ * failure too). */
+int profile_adopt_raw(pp_profile *p, void *data, size_t len);
 int profile_raw_gz(pp_profile *p, const uint8_t **data, size_t *len, char *err, size_t errlen);
 size_t profile_size(const pp_profile *p);
 const pp_pprof *profile_tree(pp_profile *p, char *err, size_t errlen);

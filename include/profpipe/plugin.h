@@ -560,6 +560,12 @@ typedef struct pp_host {
      * PP_ERR_INVALID, PP_ERR_NO_MEMORY. */
     pp_pprof *(*pprof_peek)(const void *data, size_t len, size_t max_plain, size_t *plain_len,
                             pp_err *kind, char *err, size_t errlen);
+
+    /* Added in 2.1: profile_set_raw without the copy. p takes data, a
+     * malloc'd block of len bytes (gzip'd or plain serialized pprof), and
+     * frees it when done; the caller must not touch it again. 0, or -1
+     * when out of memory (data is freed then too). */
+    int (*profile_adopt_raw)(pp_profile *p, void *data, size_t len);
 } pp_host;
 
 /* 1 when the host has the call `member` (of a minor newer than the one a

@@ -139,7 +139,8 @@ typedef enum wire_stream_error {
     WIRE_STREAM_BAD_WIRE_TYPE,   /* bad_type holds it */
     WIRE_STREAM_VARINT_TOO_LONG, /* more than 64 bits */
     WIRE_STREAM_STOPPED,         /* a wire_stream_fns callback said stop */
-    WIRE_STREAM_FIELD_TOO_BIG    /* a field number past 2^32 - 1 (wire_next refuses it too) */
+    WIRE_STREAM_FIELD_TOO_BIG,   /* a field number past 2^32 - 1 (wire_next refuses it too) */
+    WIRE_STREAM_FIELD_RANGE      /* field number above max_field */
 } wire_stream_error;
 
 enum wire_stream_state { WIRE_S_TAG, WIRE_S_VARINT, WIRE_S_LENGTH, WIRE_S_SKIP, WIRE_S_PAYLOAD };
@@ -150,14 +151,16 @@ typedef struct wire_stream {
     enum wire_stream_state state; /* zero: expecting a tag */
     uint64_t acc;                 /* varint being read */
     unsigned shift;
-    uint64_t field;    /* field number of the current value */
-    uint64_t skip;     /* payload bytes left to skip */
-    int payload_begun; /* WIRE_S_PAYLOAD: a piece of it was handed over */
-    size_t total;      /* bytes seen */
-    unsigned bad_type; /* with WIRE_STREAM_BAD_WIRE_TYPE */
+    uint64_t field;     /* field number of the current value */
+    uint64_t skip;      /* payload bytes left to skip */
+    int payload_begun;  /* WIRE_S_PAYLOAD: a piece of it was handed over */
+    size_t total;       /* bytes seen */
+    unsigned bad_type;  /* with WIRE_STREAM_BAD_WIRE_TYPE */
+    uint64_t max_field; /* set by the caller: higher field numbers are refused (0: none) */
+    size_t field_at;    /* offset of the current field's tag */
 } wire_stream;
 
-/* Called with each top-level varint field. */
+/* Called with each top-level varint field (NULL: none wanted). */
 typedef void (*wire_stream_varint_fn)(void *ctx, uint64_t field, uint64_t value);
 
 /* What wire_stream_run hands over; any member may be NULL. tag sees each
@@ -180,6 +183,8 @@ static inline wire_stream_error wire_stream_tag(wire_stream *s, uint64_t tag)
         return WIRE_STREAM_FIELD_ZERO;
     if (s->field > UINT32_MAX)
         return WIRE_STREAM_FIELD_TOO_BIG;
+    if (s->max_field && s->field > s->max_field)
+        return WIRE_STREAM_FIELD_RANGE;
     unsigned type = (unsigned)(tag & WIRE_TYPE_MASK);
     switch (type) {
     case WIRE_VARINT:
@@ -219,8 +224,10 @@ static inline wire_stream_error wire_stream_run(wire_stream *s, const uint8_t *p
                     return WIRE_STREAM_STOPPED;
             }
             p += take;
-            if (s->skip == 0)
+            if (s->skip == 0) {
                 s->state = WIRE_S_TAG;
+                s->field_at = s->total;
+            }
             continue;
         }
         uint8_t b = *p++;
@@ -244,10 +251,13 @@ static inline wire_stream_error wire_stream_run(wire_stream *s, const uint8_t *p
             if (f->varint)
                 f->varint(ctx, s->field, v);
             s->state = WIRE_S_TAG;
+            s->field_at = s->total;
         } else { /* WIRE_S_LENGTH */
             s->skip = v;
             s->payload_begun = 0;
             s->state = v ? WIRE_S_PAYLOAD : WIRE_S_TAG;
+            if (!v)
+                s->field_at = s->total;
             if (!v && f->bytes && f->bytes(ctx, s->field, p, 0, 1, 1))
                 return WIRE_STREAM_STOPPED;
         }
@@ -261,6 +271,14 @@ static inline wire_stream_error wire_stream_feed(wire_stream *s, const uint8_t *
 {
     const wire_stream_fns f = {.varint = on_varint};
     return wire_stream_run(s, p, n, &f, ctx);
+}
+
+/* 1 when the bytes fed so far end inside a field's payload (an I64, I32
+ * or length-delimited field cut off), as opposed to inside a tag, varint
+ * or length. */
+static inline int wire_stream_in_payload(const wire_stream *s)
+{
+    return s->state == WIRE_S_SKIP || s->state == WIRE_S_PAYLOAD;
 }
 
 /* 1 when the bytes fed so far end between two fields. */

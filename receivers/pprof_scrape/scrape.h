@@ -26,6 +26,7 @@
 #include <profpipe/plugin.h>
 
 #include "http_client.h"
+#include "protowire.h"
 
 /* One name/value pair (series label, query parameter); both owned. */
 typedef http_client_kv scrape_kv;
@@ -100,12 +101,35 @@ int scrape_sd_read(const char *path, scrape_spec **specs, size_t *n_specs, char 
 
 /* --- scrape_check.c --- */
 
+/* How much of a bad body a reason quotes. */
+#define SCRAPE_QUOTE_BYTES 24
+
+/* A walk over a pprof's top-level fields, fed in pieces of any size. */
+typedef struct scrape_walk {
+    wire_stream wire;
+    uint8_t head[SCRAPE_QUOTE_BYTES]; /* the first bytes, for the reason */
+    size_t n_head;
+    int failed; /* bad bytes at wire.field_at; later pieces fill head only */
+} scrape_walk;
+
+void scrape_walk_init(scrape_walk *w);
+void scrape_walk_feed(scrape_walk *w, const uint8_t *p, size_t n);
+/* After the last piece: 0, or -1 with the reason ("not a pprof: invalid
+ * protobuf at byte N (body starts "...")", "not a pprof: protobuf
+ * truncated (field F at byte N)"). */
+int scrape_walk_end(const scrape_walk *w, char *err, size_t errlen);
+
 /* Checks that body is a pprof (gzip'd or not) without decoding it into a
- * tree: gunzips (bounded by max_out) and walks the protobuf's top-level
- * fields. 0, or -1 with a reason such as "not gzip or protobuf (starts
- * with '<!DOCTYPE')" or "gzip: unexpected end of stream". */
-int scrape_check_pprof(const pp_host *host, const uint8_t *body, size_t len, size_t max_out,
-                       char *err, size_t errlen);
+ * tree and without holding it inflated: a gzip'd body is inflated in
+ * pieces of `chunk` bytes (0: gzstream's buffer) up to max_out bytes, and
+ * the pieces are walked. 0, or -1 with a reason such as "not a pprof:
+ * invalid protobuf at byte 0 (body starts "<!DOCTYPE html>...")" or "not
+ * a pprof: gzip: bad gzip: truncated stream (unexpected end of input)";
+ * *too_large is 1 when it failed because the body inflates past max_out. */
+int scrape_check_pprof(const uint8_t *body, size_t len, size_t max_out, size_t chunk,
+                       int *too_large, char *err, size_t errlen);
+/* The same walk over a body already inflated (len bytes at plain). */
+int scrape_check_inflated(const uint8_t *plain, size_t len, char *err, size_t errlen);
 
 /* --- scrape_loop.c --- */
 

@@ -239,44 +239,10 @@ static void table_add(delta_table *t, size_t width, uint64_t key, const int64_t 
 
 /* ---- the baseline ---- */
 
-static long base_find(const delta_base *b, uint64_t key)
-{
-    size_t lo = 0, hi = b->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (b->keys[mid] < key)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < b->n && b->keys[lo] == key ? (long)lo : -1;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
-}
-
-/* The table's keys and values, sorted, sized exactly. */
-static int base_from_table(delta_base *b, const delta_table *t, size_t width)
-{
-    size_t i, n = 0;
-    b->keys = malloc((t->count ? t->count : 1) * sizeof *b->keys);
-    b->vals = malloc((t->count ? t->count : 1) * width * sizeof *b->vals);
-    if (!b->keys || !b->vals) {
-        base_free(b);
-        return -1;
-    }
-    for (i = 0; i < t->cap; i++)
-        if (t->keys[i])
-            b->keys[n++] = t->keys[i];
-    qsort(b->keys, n, sizeof *b->keys, cmp_u64);
-    for (i = 0; i < n; i++)
-        memcpy(&b->vals[i * width], &t->vals[table_slot(t, b->keys[i]) * width],
-               width * sizeof *b->vals);
-    b->n = n;
-    return 0;
 }
 
 /* ---- apply ---- */
@@ -294,16 +260,49 @@ static size_t cumulative_indexes(const pp_pprof *t, size_t *idx)
     return n;
 }
 
-/* One scrape's transient state. */
+/* One scrape's transient state. The table's keys are also sorted and
+ * matched with the baseline's in one merge, so that each key finds its
+ * previous values without a search, and the sorted keys become the next
+ * baseline as they are. */
 typedef struct delta_work {
     delta_table cur;
     uint64_t *sample_keys; /* one per sample */
+    uint64_t *sorted;      /* the table's keys, ascending (count) */
+    size_t *slot_of;       /* the table slot of sorted[i] */
+    long *prev_of;         /* per table slot: the key's position in the baseline, or -1 */
 } delta_work;
 
 static void work_free(delta_work *w)
 {
     table_free(&w->cur);
     free(w->sample_keys);
+    free(w->sorted);
+    free(w->slot_of);
+    free(w->prev_of);
+}
+
+/* Sorts the table's keys and finds each in the baseline (none: -1). */
+static int match_keys(delta_work *w, const delta_base *prev)
+{
+    const delta_table *t = &w->cur;
+    size_t i, n = 0, j = 0;
+    w->sorted = malloc((t->count ? t->count : 1) * sizeof *w->sorted);
+    w->slot_of = malloc((t->count ? t->count : 1) * sizeof *w->slot_of);
+    w->prev_of = malloc(t->cap * sizeof *w->prev_of);
+    if (!w->sorted || !w->slot_of || !w->prev_of)
+        return -1;
+    for (i = 0; i < t->cap; i++)
+        if (t->keys[i])
+            w->sorted[n++] = t->keys[i];
+    qsort(w->sorted, n, sizeof *w->sorted, cmp_u64);
+    for (i = 0; i < n; i++) {
+        size_t slot = table_slot(t, w->sorted[i]);
+        while (j < prev->n && prev->keys[j] < w->sorted[i])
+            j++;
+        w->slot_of[i] = slot;
+        w->prev_of[slot] = j < prev->n && prev->keys[j] == w->sorted[i] ? (long)j : -1;
+    }
+    return 0;
 }
 
 /* Keys every sample and sums the profile's values per key. */
@@ -335,18 +334,16 @@ static int fill_current(delta_work *w, const pp_host *host, const pp_profile *p,
 }
 
 /* 1 if some key's value is lower now than in the previous scrape. */
-static int went_back(const scrape_delta *d, const delta_table *cur)
+static int went_back(const scrape_delta *d, const delta_work *wk)
 {
     size_t i, j, w = d->width;
-    for (i = 0; i < cur->cap; i++) {
-        long ps;
-        if (!cur->keys[i])
-            continue;
-        ps = base_find(&d->prev, cur->keys[i]);
+    for (i = 0; i < wk->cur.count; i++) {
+        size_t slot = wk->slot_of[i];
+        long ps = wk->prev_of[slot];
         if (ps < 0)
             continue;
         for (j = 0; j < w; j++)
-            if (cur->vals[i * w + j] < d->prev.vals[(size_t)ps * w + j])
+            if (wk->cur.vals[slot * w + j] < d->prev.vals[(size_t)ps * w + j])
                 return 1;
     }
     return 0;
@@ -361,7 +358,7 @@ static int write_deltas(const scrape_delta *d, delta_work *wk, pp_pprof *t)
     for (i = 0; i < t->n_samples; i++) {
         int64_t *v = t->samples[i].values;
         size_t cs = table_slot(&wk->cur, wk->sample_keys[i]);
-        long ps = base_find(&d->prev, wk->sample_keys[i]);
+        long ps = wk->prev_of[cs];
         for (j = 0; j < w; j++) {
             int64_t before = ps >= 0 ? d->prev.vals[(size_t)ps * w + j] : 0;
             v[d->idx[j]] = wk->cur.used[cs] ? 0 : wk->cur.vals[cs * w + j] - before;
@@ -374,12 +371,20 @@ static int write_deltas(const scrape_delta *d, delta_work *wk, pp_pprof *t)
     return zeros;
 }
 
-/* The scrape in wk becomes the baseline. */
-static int rebase(scrape_delta *d, const delta_work *wk, int64_t time_ns)
+/* The scrape in wk becomes the baseline: its sorted keys (taken over)
+ * and their summed values, sized exactly. */
+static int rebase(scrape_delta *d, delta_work *wk, int64_t time_ns)
 {
     delta_base next = {0};
-    if (base_from_table(&next, &wk->cur, d->width) < 0)
+    size_t i, w = d->width, n = wk->cur.count;
+    next.vals = malloc((n ? n : 1) * w * sizeof *next.vals);
+    if (!next.vals)
         return -1;
+    for (i = 0; i < n; i++)
+        memcpy(&next.vals[i * w], &wk->cur.vals[wk->slot_of[i] * w], w * sizeof *next.vals);
+    next.keys = wk->sorted;
+    next.n = n;
+    wk->sorted = NULL;
     base_free(&d->prev);
     d->prev = next;
     d->have_prev = 1;
@@ -393,7 +398,7 @@ static scrape_delta_result delta_against_base(scrape_delta *d, delta_work *wk, c
                                               int64_t *from_ns)
 {
     int zeros;
-    if (went_back(d, &wk->cur))
+    if (went_back(d, wk))
         return rebase(d, wk, time_ns) < 0 ? SCRAPE_DELTA_ERROR : SCRAPE_DELTA_RESET;
     zeros = write_deltas(d, wk, t);
     if (from_ns)
@@ -423,7 +428,8 @@ scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host, pp_
     if (width == 0)
         return SCRAPE_DELTA_NONE;
     sig = types_signature(host, t);
-    if (fill_current(&wk, host, p, t, width, idx, err, errlen) < 0) {
+    if (fill_current(&wk, host, p, t, width, idx, err, errlen) < 0 ||
+        match_keys(&wk, &d->prev) < 0) {
         if (err && !err[0])
             snprintf(err, errlen, "out of memory");
         work_free(&wk);

@@ -16,8 +16,9 @@
  * libcurl handles are pooled (reset, not re-created); the multi handle
  * keeps the connection cache, so keep-alive connections to a target are
  * reused across its profile types and intervals. Response bodies are
- * freed as soon as the profile holds its copy: memory does not grow with
- * time, only with the number of targets (their delta tables). */
+ * handed over to the profile (or freed) as soon as the transfer ends:
+ * memory does not grow with time, only with the number of targets (their
+ * delta tables). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +34,18 @@
 #define LOOP_MAX_WAIT_MS 1000
 /* Idle libcurl handles kept for reuse. */
 #define EASY_POOL_MAX 64
-#define BODY_INITIAL_CAP 16384
+/* A transfer's memory: libcurl's receive buffer and the body's first
+ * allocation. 4 KiB each, as Go's HTTP client reads: a slow round
+ * (every target answering late) has every transfer in flight at once,
+ * 2,500 of them at 500 targets x 5 types, and libcurl's default 16 KiB
+ * buffer alone was 40 MiB of them. Larger bodies take a few more reads
+ * and the body grows by doubling. */
+#define RECV_BUFFER_BYTES 4096L
+#define BODY_INITIAL_CAP 4096
 #define CONNECT_TIMEOUT_MAX_MS 5000L
 #define USER_AGENT "profpipe-pprof-scrape/1"
+/* Profiles handed on together at most (see drain). */
+#define BATCH_MAX_PROFILES 32
 /* Socket events handled per epoll_wait. */
 #define EPOLL_BATCH 256
 
@@ -155,6 +165,7 @@ static int slot_start(scrape_loop *l, scrape_slot *s, int64_t now)
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->body);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, e->errbuf);
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, RECV_BUFFER_BYTES);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(
@@ -185,11 +196,15 @@ static void schedule_next(const scrape_loop *l, scrape_slot *s, int64_t now)
         s->next_due += ((now - s->next_due) / iv + 1) * iv;
 }
 
-/* Starts what is due; returns the earliest due time left. */
+/* Starts what is due; returns the earliest due time left. Due times only
+ * move later (a turn done, a Retry-After), so until the earliest one seen
+ * by the last look, no slot needs looking at. */
 static int64_t start_due(scrape_loop *l, int64_t now)
 {
     int64_t earliest = now + LOOP_MAX_WAIT_MS * NS_PER_MS;
     size_t i, j;
+    if (l->next_scan > now)
+        return l->next_scan < earliest ? l->next_scan : earliest;
     for (i = 0; i < l->n_targets; i++) {
         scrape_target *t = l->targets[i];
         for (j = 0; j < t->n_slots; j++) {
@@ -207,7 +222,21 @@ static int64_t start_due(scrape_loop *l, int64_t now)
                 earliest = s->next_due;
         }
     }
+    l->next_scan = earliest;
     return earliest;
+}
+
+static void flush_batch(scrape_loop *l)
+{
+    pp_batch *b = l->batch;
+    l->batch = NULL;
+    if (!b)
+        return;
+    if (l->host->batch_count(b) == 0) {
+        l->host->batch_unref(b);
+        return;
+    }
+    l->host->emit(l->self, b); /* -1 means shutting down: dropped, counted by the host */
 }
 
 static void drain(scrape_loop *l)
@@ -227,20 +256,12 @@ static void drain(scrape_loop *l)
         easy_put(l, s->easy);
         s->easy = NULL;
         body_free(&s->body);
+        /* a busy turn finishes hundreds of transfers: hand profiles on as
+         * they come, not all at the end, so that decoded delta trees are
+         * not all held here at once */
+        if (l->batch && l->host->batch_count(l->batch) >= BATCH_MAX_PROFILES)
+            flush_batch(l);
     }
-}
-
-static void flush_batch(scrape_loop *l)
-{
-    pp_batch *b = l->batch;
-    l->batch = NULL;
-    if (!b)
-        return;
-    if (l->host->batch_count(b) == 0) {
-        l->host->batch_unref(b);
-        return;
-    }
-    l->host->emit(l->self, b); /* -1 means shutting down: dropped, counted by the host */
 }
 
 /* ---- libcurl's socket interface ---- */

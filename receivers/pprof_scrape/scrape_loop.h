@@ -105,6 +105,10 @@ struct scrape_loop {
     int64_t sd_next;       /* monotonic time of the next check */
     pp_metric *m_targets;
     int synced; /* the first target set has been built */
+    /* Nothing is due before this (monotonic ns): a loop turn woken by
+     * socket activity does not look at every slot. 0: look now (set
+     * when the target set changes). */
+    int64_t next_scan;
 
     pp_batch *batch; /* profiles finished in this loop turn */
 

@@ -10,8 +10,11 @@
  *
  * A 200 becomes a profile once a cheap check says it is a pprof at all
  * and inflates to no more than body_size_limit: cumulative types go
- * through the slot's delta state (and need the decoded tree); the rest
- * pass as the raw bytes received. Series
+ * through the slot's delta state (and need the decoded tree: the body is
+ * inflated once, checked in memory, and decoded from those bytes); the
+ * rest pass as the raw bytes received, checked through a fixed inflate
+ * buffer. Either way the profile takes the bytes over (profile_adopt_raw),
+ * no copy. Series
  * labels are the target's plus `__name__`, and `__delta__="false"` on
  * profiles whose values are already per-interval deltas (ours, or
  * godeltaprof's), as Alloy sends it so Pyroscope does not delta again. */
@@ -19,8 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scrape_loop.h"
+#include "gzstream.h"
 #include "pp_constants.h"
+#include "scrape_loop.h"
 
 /* Upper bound on a decompressed profile during the pprof check. */
 #define CHECK_MAX_DECOMPRESSED ((size_t)512 << 20)
@@ -139,37 +143,80 @@ static int set_labels(const pp_host *h, pp_profile *p, const scrape_slot *s, int
     return delta ? h->label_set(p, "__delta__", "false") : 0;
 }
 
-/* The size a gzip stream says it inflates to (its trailer: modulo 4 GiB,
- * and meaningless if the stream is cut short). */
-static uint64_t gzip_isize(const scrape_buf *b)
+/* The body inflated past max: what it inflates to, counted through
+ * gzstream's buffer without keeping it, for a reason that says how far
+ * past body_size_limit it is. REASON_INVALID (why left as the check wrote
+ * it) when there is no limit, or the stream is broken or passes even
+ * CHECK_MAX_DECOMPRESSED. */
+static scrape_reason too_large(const scrape_buf *b, char *why, size_t whylen)
 {
-    const uint8_t *t = b->data + b->len - 4;
-    if (b->len < 18 || !pp_is_gzip(b->data, b->len))
-        return 0;
-    return (uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 | (uint64_t)t[3] << 24;
+    size_t total = 0;
+    char ignored[256];
+    if (b->limit <= 0 || gzstream_inflate(b->data, b->len, CHECK_MAX_DECOMPRESSED, 0, NULL, NULL,
+                                          &total, ignored, sizeof ignored) != GZSTREAM_OK)
+        return REASON_INVALID;
+    snprintf(why, whylen, "body inflates to %zu bytes, more than body_size_limit (%lld bytes)",
+             total, (long long)b->limit);
+    return REASON_BODY_LIMIT;
 }
 
-/* Is the body a pprof, inflating to no more than body_size_limit? Only
- * when the bounded check fails and the trailer claims a large size is
- * the body inflated again without the limit, to tell "too large" from
- * "broken" (a truncated stream's trailer is garbage). */
-static scrape_reason check_body(const pp_host *h, const scrape_buf *b, char *why, size_t whylen)
+static size_t inflate_limit(const scrape_buf *b)
 {
-    uint8_t *plain = NULL;
-    size_t plain_len = 0;
-    char ignored[256];
-    if (scrape_check_pprof(h, b->data, b->len,
-                           b->limit > 0 ? (size_t)b->limit : CHECK_MAX_DECOMPRESSED, why,
-                           whylen) == 0)
-        return REASON_NONE;
-    if (b->limit <= 0 || gzip_isize(b) <= (uint64_t)b->limit ||
-        h->gunzip(b->data, b->len, CHECK_MAX_DECOMPRESSED, &plain, &plain_len, NULL, ignored,
-                  sizeof ignored) < 0)
+    return b->limit > 0 ? (size_t)b->limit : CHECK_MAX_DECOMPRESSED;
+}
+
+/* Takes the body's bytes out of the slot, trimmed to their length: the
+ * profile holds them from now on. */
+static uint8_t *take_body(scrape_buf *b, size_t *len)
+{
+    uint8_t *data = b->data, *trimmed;
+    *len = b->len;
+    if (b->cap > b->len && b->len > 0 && (trimmed = realloc(data, b->len)))
+        data = trimmed;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return data;
+}
+
+/* The payload of a profile that needs no delta: the body as received,
+ * once a walk over it (inflated through a fixed buffer) says it is a
+ * pprof inflating to no more than body_size_limit. */
+static scrape_reason check_body(scrape_buf *b, uint8_t **out, size_t *out_len, char *why,
+                                size_t whylen)
+{
+    int over = 0;
+    if (scrape_check_pprof(b->data, b->len, inflate_limit(b), 0, &over, why, whylen) < 0)
+        return over ? too_large(b, why, whylen) : REASON_INVALID;
+    *out = take_body(b, out_len);
+    return REASON_NONE;
+}
+
+/* The payload of a profile that will be decoded for its deltas: the body
+ * inflated once, here, bounded by body_size_limit, and walked in memory
+ * for the same reasons as check_body gives; the decode then reads the
+ * inflated bytes without inflating again. A plain body is checked and
+ * taken as it is. */
+static scrape_reason inflate_body(const pp_host *h, scrape_buf *b, uint8_t **out, size_t *out_len,
+                                  char *why, size_t whylen)
+{
+    char err[256];
+    pp_err kind = PP_ERR_NONE;
+    if (!pp_is_gzip(b->data, b->len))
+        return check_body(b, out, out_len, why, whylen);
+    err[0] = '\0';
+    if (h->gunzip(b->data, b->len, inflate_limit(b), out, out_len, &kind, err, sizeof err) < 0) {
+        snprintf(why, whylen, "not a pprof: gzip: %s", err[0] ? err : "cannot decompress");
+        return kind == PP_ERR_TOO_LARGE ? too_large(b, why, whylen) : REASON_INVALID;
+    }
+    if (scrape_check_inflated(*out, *out_len, why, whylen) < 0) {
+        free(*out);
+        *out = NULL;
         return REASON_INVALID;
-    free(plain);
-    snprintf(why, whylen, "body inflates to %zu bytes, more than body_size_limit (%lld bytes)",
-             plain_len, (long long)b->limit);
-    return REASON_BODY_LIMIT;
+    }
+    free(b->data); /* inflated: the compressed bytes are done with */
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return REASON_NONE;
 }
 
 /* Runs the body through the slot's delta state; REASON_NONE with *keep
@@ -206,12 +253,19 @@ static scrape_reason take_profile(scrape_loop *l, scrape_slot *s, char *why, siz
     const pp_host *h = l->host;
     int64_t until = h->now_ns(), from = s->start_wall;
     int delta = target_sent_deltas(s->ptype), keep = 1;
-    scrape_reason r = check_body(h, &s->body, why, whylen);
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    scrape_reason r = needs_delta(s->ptype) ? inflate_body(h, &s->body, &bytes, &n, why, whylen)
+                                            : check_body(&s->body, &bytes, &n, why, whylen);
     pp_profile *p;
     if (r != REASON_NONE)
         return r;
     p = h->profile_new();
-    if (!p || h->profile_set_raw(p, s->body.data, s->body.len) < 0) {
+    if (!p) {
+        free(bytes);
+        snprintf(why, whylen, "out of memory");
+        r = REASON_INVALID;
+    } else if (h->profile_adopt_raw(p, bytes, n) < 0) { /* frees bytes */
         snprintf(why, whylen, "out of memory");
         r = REASON_INVALID;
     } else if (needs_delta(s->ptype)) {
@@ -245,7 +299,8 @@ static void describe(char *out, size_t outlen, CURLcode rc, long status, const s
 }
 
 /* What the built-in page shows for this target x profile type. */
-static void report_state(scrape_loop *l, const scrape_slot *s, int ok, const char *why, int64_t now)
+static void report_state(scrape_loop *l, const scrape_slot *s, size_t bytes, int ok,
+                         const char *why, int64_t now)
 {
     if (!l->host->target_state)
         return;
@@ -255,7 +310,7 @@ static void report_state(scrape_loop *l, const scrape_slot *s, int ok, const cha
                           .up = ok,
                           .last_ns = s->start_wall,
                           .duration_ns = now - s->start_mono,
-                          .bytes = s->body.len,
+                          .bytes = bytes,
                           .error = ok ? NULL : why};
     l->host->target_state(l->self, &st);
 }
@@ -265,10 +320,11 @@ void scrape_result(scrape_loop *l, scrape_slot *s, CURLcode rc, int64_t now)
     scrape_target *t = s->target;
     long status = 0;
     char why[512];
+    size_t received = s->body.len; /* the profile may take the body over */
     scrape_reason r;
     curl_easy_getinfo(s->easy->curl, CURLINFO_RESPONSE_CODE, &status);
     l->host->metric_set(s->m_duration, (double)(now - s->start_mono) / NS_PER_SEC);
-    l->host->metric_add(t->m_bytes, (double)s->body.len);
+    l->host->metric_add(t->m_bytes, (double)received);
     r = classify(rc, status, &s->body);
     if (r == REASON_NONE) {
         r = take_profile(l, s, why, sizeof why);
@@ -276,14 +332,14 @@ void scrape_result(scrape_loop *l, scrape_slot *s, CURLcode rc, int64_t now)
             on_success(l, s);
         else
             on_failure(l, s, r, why, now);
-        report_state(l, s, r == REASON_NONE, why, now);
+        report_state(l, s, received, r == REASON_NONE, why, now);
     } else {
         describe(why, sizeof why, rc, status, s, r);
         if (r == REASON_HTTP_429 || r == REASON_HTTP_503)
             strncat(why, ": skipping this profile type until Retry-After has passed",
                     sizeof why - strlen(why) - 1);
         on_failure(l, s, r, why, now);
-        report_state(l, s, 0, why, now);
+        report_state(l, s, received, 0, why, now);
     }
     l->host->metric_set(t->m_up, t->down ? 0 : 1);
 }

@@ -128,11 +128,12 @@ static void test_host_layout(void **state)
         PIN(pp_host, cfg_fill, HOST_HEAD + 72 * PTR),
         PIN(pp_host, memory_pressure, HOST_HEAD + 73 * PTR),
         PIN(pp_host, pprof_peek, HOST_HEAD + 74 * PTR),
+        PIN(pp_host, profile_adopt_raw, HOST_HEAD + 75 * PTR),
     };
     assert_pinned(host, sizeof host / sizeof host[0]);
     /* 2.0 ends with pprof_time; a member appended after the last one
      * pinned needs its line */
-    assert_int_equal(sizeof(pp_host), HOST_HEAD + 75 * PTR);
+    assert_int_equal(sizeof(pp_host), HOST_HEAD + 76 * PTR);
 }
 
 /* pp_component: kind (an enum) and flags (unsigned) each take a pointer

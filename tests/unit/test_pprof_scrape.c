@@ -194,6 +194,7 @@ static void test_pprof_check(void **st)
     const uint8_t *gz;
     size_t len;
     char err[256];
+    int too_large = 0;
     const char *html = "<!DOCTYPE html><html><body>404</body></html>";
     (void)st;
     t->sample_types = h->profile_alloc(p, sizeof *t->sample_types);
@@ -201,13 +202,14 @@ static void test_pprof_check(void **st)
     t->sample_types[0].type = h->pprof_intern(p, "goroutine");
     t->sample_types[0].unit = h->pprof_intern(p, "count");
     assert_int_equal(h->profile_raw_gz(p, &gz, &len, err, sizeof err), 0);
-    assert_int_equal(scrape_check_pprof(h, gz, len, 1 << 20, err, sizeof err), 0);
-    assert_int_equal(scrape_check_pprof(h, gz, len - 5, 1 << 20, err, sizeof err), -1);
+    assert_int_equal(scrape_check_pprof(gz, len, 1 << 20, 0, &too_large, err, sizeof err), 0);
+    assert_int_equal(scrape_check_pprof(gz, len - 5, 1 << 20, 0, &too_large, err, sizeof err), -1);
     assert_non_null(strstr(err, "gzip"));
-    assert_int_equal(
-        scrape_check_pprof(h, (const uint8_t *)html, strlen(html), 1 << 20, err, sizeof err), -1);
+    assert_int_equal(scrape_check_pprof((const uint8_t *)html, strlen(html), 1 << 20, 0, &too_large,
+                                        err, sizeof err),
+                     -1);
     assert_non_null(strstr(err, "<!DOCTYPE"));
-    assert_int_equal(scrape_check_pprof(h, gz, 0, 1 << 20, err, sizeof err), -1);
+    assert_int_equal(scrape_check_pprof(gz, 0, 1 << 20, 0, &too_large, err, sizeof err), -1);
     h->profile_free(p);
 }
 

@@ -401,6 +401,71 @@ static void target_states(void **state)
     expect(&r, 200, "{\"targets\":[]}");
 }
 
+/* Occurrences of needle in the body of r (freed). */
+static size_t count_in(ui_response *r, const char *needle)
+{
+    size_t n = 0, len = strlen(needle);
+    for (const char *p = r->body, *end = r->body + r->len;
+         (p = memmem(p, (size_t)(end - p), needle, len)); p += len)
+        n++;
+    free(r->body);
+    return n;
+}
+
+/* Hundreds of targets x profile types (the index grows several times),
+ * each reported again with a new state, some forgotten and reported
+ * anew: every one is listed once, with its latest state. */
+static void target_states_many(void **state)
+{
+    (void)state;
+    enum { TARGETS = 300 };
+    static const char *const profiles[] = {"memory", "goroutine", "block"};
+    char target[64], error[64];
+    pp_target_state st = {.path = "/debug/pprof/x", .last_ns = 5000 * MS};
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < TARGETS; i++)
+            for (int j = 0; j < 3; j++) {
+                snprintf(target, sizeof target, "http://127.0.0.1:%d", 10000 + i);
+                snprintf(error, sizeof error, "round %d", round);
+                st.target = target;
+                st.profile = profiles[j];
+                st.up = round;
+                st.error = round ? NULL : error;
+                st.bytes = (uint64_t)(round * 1000 + j);
+                ui_target_state(j == 2 ? "pprof_scrape/b" : "pprof_scrape/a", &st);
+            }
+    ui_response r = get("/api/v1/targets", NULL);
+    assert_int_equal(count_in(&r, "\"component\""), 3 * TARGETS);
+    r = get("/api/v1/targets", NULL);
+    assert_int_equal(count_in(&r, "\"error\":\"round 0\""), 0);
+    r = get("/api/v1/targets", NULL);
+    assert_int_equal(count_in(&r, "\"bytes\":1002"), TARGETS);
+    for (int i = 0; i < TARGETS; i += 2) {
+        snprintf(target, sizeof target, "http://127.0.0.1:%d", 10000 + i);
+        ui_target_forget("pprof_scrape/a", target, NULL); /* memory and goroutine */
+    }
+    r = get("/api/v1/targets", NULL);
+    assert_int_equal(count_in(&r, "\"component\""), 3 * TARGETS - TARGETS);
+    /* positions moved: an update still finds its entry, a new one is added */
+    st.target = "http://127.0.0.1:10001";
+    st.profile = "memory";
+    st.error = "refused";
+    ui_target_state("pprof_scrape/a", &st);
+    st.target = "http://127.0.0.1:10000";
+    ui_target_state("pprof_scrape/a", &st);
+    r = get("/api/v1/targets", NULL);
+    assert_int_equal(count_in(&r, "\"component\""), 3 * TARGETS - TARGETS + 1);
+    r = get("/api/v1/targets", NULL);
+    assert_int_equal(count_in(&r, "\"error\":\"refused\""), 2);
+    for (int i = 0; i < TARGETS; i++) {
+        snprintf(target, sizeof target, "http://127.0.0.1:%d", 10000 + i);
+        ui_target_forget("pprof_scrape/a", target, NULL);
+        ui_target_forget("pprof_scrape/b", target, NULL);
+    }
+    r = get("/api/v1/targets", NULL);
+    expect(&r, 200, "{\"targets\":[]}");
+}
+
 /* Mutated and truncated parameter values: every answer is 200, 400 or
  * 404 with a JSON body, never a crash (ASan runs this too). */
 static void fuzz_parameters(void **state)
@@ -527,6 +592,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(retention_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(fan_out_kept_once, setup, teardown),
         cmocka_unit_test_setup_teardown(target_states, setup, teardown),
+        cmocka_unit_test_setup_teardown(target_states_many, setup, teardown),
         cmocka_unit_test_setup_teardown(fuzz_parameters, setup, teardown),
         cmocka_unit_test_setup_teardown(kept_by_reference_not_decoded, setup, teardown),
         cmocka_unit_test(config_section),

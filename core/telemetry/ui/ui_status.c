@@ -24,6 +24,7 @@
 #include "service.h"
 #include "ui.h"
 #include "ui_internal.h"
+#include "wordhash.h"
 
 /* A component counts as in trouble this long after its last error. */
 #define UI_TROUBLE_NS (300 * 1000000000LL)
@@ -59,7 +60,13 @@ static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 static last_error *errors;
 static size_t n_errors;
 static target_entry *targets;
-static size_t n_targets;
+static size_t n_targets, cap_targets;
+/* (component, target, profile) -> position in targets + 1, 0 = empty;
+ * open addressing, at most half full. A scraper with 500 targets x 5
+ * profile types reports a state every scrape: a scan of every entry
+ * for each was its largest cost. */
+static size_t *target_slots;
+static size_t n_target_slots; /* power of two, or 0 */
 
 static int64_t wall_ns(void)
 {
@@ -142,10 +149,89 @@ static char *dup_or_empty(const char *s)
     return strdup(s ? s : "");
 }
 
+#define TARGET_SLOTS_MIN 64
+
+static uint64_t target_hash(const char *component, const char *target, const char *profile)
+{
+    uint64_t h = WORDHASH_SEED;
+    const char *parts[] = {component, target, profile};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        size_t n = strlen(parts[i]);
+        h = wordhash(wordhash_u64(h, n), parts[i], n); /* length first: "ab"+"c" is not "a"+"bc" */
+    }
+    return wordhash_finish(h);
+}
+
+/* The slot of the entry, or the empty slot where it would go. */
+static size_t target_slot(const char *component, const char *target, const char *profile)
+{
+    size_t mask = n_target_slots - 1;
+    size_t i = (size_t)target_hash(component, target, profile) & mask;
+    while (target_slots[i] &&
+           !target_matches(&targets[target_slots[i] - 1], component, target, profile))
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Rebuilds the index for every entry, with room for one more. -1 when
+ * out of memory (the index is then gone, and lookups scan). */
+static int targets_reindex(void)
+{
+    size_t want = TARGET_SLOTS_MIN;
+    while (want < 2 * (n_targets + 1))
+        want *= 2;
+    free(target_slots);
+    target_slots = calloc(want, sizeof *target_slots);
+    n_target_slots = target_slots ? want : 0;
+    if (!target_slots)
+        return -1;
+    for (size_t i = 0; i < n_targets; i++)
+        target_slots[target_slot(targets[i].component, targets[i].target, targets[i].profile)] =
+            i + 1;
+    return 0;
+}
+
+/* Position of the entry, or -1. */
+static long target_find(const char *component, const char *target, const char *profile)
+{
+    if (!target_slots && targets_reindex() < 0) {
+        for (size_t i = 0; i < n_targets; i++)
+            if (target_matches(&targets[i], component, target, profile))
+                return (long)i;
+        return -1;
+    }
+    size_t slot = target_slot(component, target, profile);
+    return target_slots[slot] ? (long)target_slots[slot] - 1 : -1;
+}
+
+/* Replaces *s with a copy of v unless it already reads v. */
+static void replace_text(char **s, const char *v)
+{
+    char *copy;
+    v = v ? v : "";
+    if (strcmp(*s, v) != 0 && (copy = strdup(v))) {
+        free(*s);
+        *s = copy;
+    }
+}
+
 void ui_target_state(const char *component, const pp_target_state *st)
 {
     if (!component || !st || !st->target || !st->profile)
         return;
+    pthread_mutex_lock(&status_lock);
+    long at = target_find(component, st->target, st->profile);
+    if (at >= 0) { /* the same target again: its texts rarely change */
+        target_entry *t = &targets[at];
+        replace_text(&t->path, st->path);
+        replace_text(&t->error, st->error);
+        t->up = st->up ? 1 : 0;
+        t->last_ns = st->last_ns;
+        t->duration_ns = st->duration_ns;
+        t->bytes = st->bytes;
+        pthread_mutex_unlock(&status_lock);
+        return;
+    }
     target_entry fresh = {.component = strdup(component),
                           .target = strdup(st->target),
                           .profile = strdup(st->profile),
@@ -155,26 +241,26 @@ void ui_target_state(const char *component, const pp_target_state *st)
                           .last_ns = st->last_ns,
                           .duration_ns = st->duration_ns,
                           .bytes = st->bytes};
-    if (!fresh.component || !fresh.target || !fresh.profile || !fresh.path || !fresh.error) {
-        target_free(&fresh);
-        return;
-    }
-    pthread_mutex_lock(&status_lock);
-    for (size_t i = 0; i < n_targets; i++) {
-        if (target_matches(&targets[i], component, st->target, st->profile)) {
-            target_free(&targets[i]);
-            targets[i] = fresh;
-            pthread_mutex_unlock(&status_lock);
-            return;
+    target_entry *grown = targets;
+    if (n_targets == cap_targets) {
+        size_t cap = cap_targets ? 2 * cap_targets : TARGET_SLOTS_MIN;
+        grown = realloc(targets, cap * sizeof *grown);
+        if (grown) {
+            targets = grown;
+            cap_targets = cap;
         }
     }
-    target_entry *grown = realloc(targets, (n_targets + 1) * sizeof *grown);
-    if (grown) {
-        targets = grown;
-        targets[n_targets++] = fresh;
-    } else {
+    if (!grown || !fresh.component || !fresh.target || !fresh.profile || !fresh.path ||
+        !fresh.error) {
         target_free(&fresh);
+        pthread_mutex_unlock(&status_lock);
+        return;
     }
+    targets[n_targets++] = fresh;
+    if (target_slots && 2 * (n_targets + 1) <= n_target_slots)
+        target_slots[target_slot(fresh.component, fresh.target, fresh.profile)] = n_targets;
+    else
+        targets_reindex();
     pthread_mutex_unlock(&status_lock);
 }
 
@@ -191,6 +277,7 @@ void ui_target_forget(const char *component, const char *target, const char *pro
             targets[kept++] = targets[i];
     }
     n_targets = kept;
+    targets_reindex(); /* positions moved */
     pthread_mutex_unlock(&status_lock);
 }
 
@@ -454,6 +541,9 @@ void ui_status_reset(void)
         target_free(&targets[i]);
     free(targets);
     targets = NULL;
-    n_targets = 0;
+    n_targets = cap_targets = 0;
+    free(target_slots);
+    target_slots = NULL;
+    n_target_slots = 0;
     pthread_mutex_unlock(&status_lock);
 }

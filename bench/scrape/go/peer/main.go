@@ -22,7 +22,16 @@ import (
 	"time"
 )
 
-var ok, failed int64
+var ok, failed, received int64
+
+// counter counts the bytes read through it.
+type counter struct{ r io.Reader }
+
+func (c counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	atomic.AddInt64(&received, int64(n))
+	return n, err
+}
 
 func scrape(c *http.Client, url string) {
 	resp, err := c.Get(url)
@@ -36,7 +45,7 @@ func scrape(c *http.Client, url string) {
 		atomic.AddInt64(&failed, 1)
 		return
 	}
-	zr, err := gzip.NewReader(resp.Body)
+	zr, err := gzip.NewReader(counter{resp.Body})
 	if err == nil {
 		_, err = io.Copy(io.Discard, zr)
 	}
@@ -91,5 +100,5 @@ func main() {
 	time.Sleep(*duration)
 	close(stop)
 	wg.Wait()
-	fmt.Fprintf(os.Stderr, "peer: %d ok, %d failed\n", ok, failed)
+	fmt.Fprintf(os.Stderr, "peer: %d ok, %d failed, %d bytes\n", ok, failed, received)
 }
