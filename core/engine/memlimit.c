@@ -45,6 +45,8 @@
  * trim is kept free in the heap before another trim gives it back (what
  * exporters freed after the last one). */
 #define MEMLIMIT_IDLE_FREE_BYTES ((size_t)8 << 20)
+/* malloc's heaps (arenas) for every thread together. */
+#define MEMLIMIT_ARENAS 1
 /* With a memory limit: glibc's default trim threshold. */
 #define MEMLIMIT_TRIM_LIMITED (128 << 10)
 
@@ -118,7 +120,7 @@ static void publish(uint64_t rss, size_t accounted, memlimit_state st)
 static int heap_set_by_environment(void)
 {
     static const char *const vars[] = {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
-                                       "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"};
+                                       "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
         if (getenv(vars[i]))
             return 1;
@@ -131,6 +133,16 @@ void memlimit_heap_settings(uint64_t hard)
     static int applied;
     if (heap_set_by_environment())
         return;
+    /* One heap for every thread: malloc_trim returns the free top of the
+     * main heap only, and a thread heap's top goes back only when a free()
+     * in it finds the top past the trim threshold (64 MiB here, and as
+     * high under glibc's own dynamic threshold). With a heap per thread
+     * (glibc's default: 8 per core), a burst drained left 8 to 15 MiB
+     * free at the top of each receiver thread's heap: RSS 40 MiB above
+     * idle, in use 1.4 MiB (malloc_stats). Threads keep their own small
+     * blocks in glibc's per-thread cache, so the one lock is taken for
+     * larger blocks only. */
+    mallopt(M_ARENA_MAX, MEMLIMIT_ARENAS);
     if (hard) {
         /* the limit watches RSS: free pages go back as they are freed
          * (glibc's default trim threshold) if the settings came first */

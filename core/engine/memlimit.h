@@ -24,10 +24,13 @@
  * one freed instead of returning them at every free() and faulting them
  * in again (issue 14:
  * ~650 minor faults per 250 KB CPU profile, ~6,700 per 1 MB heap profile,
- * measured by bench/processors/large.sh). Settings the operator gives
- * glibc in the environment (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_,
- * MALLOC_TOP_PAD_, MALLOC_MMAP_MAX_, glibc.malloc tunables) are left as
- * they are: then profpipe changes none. */
+ * measured by bench/processors/large.sh). With or without a limit it
+ * keeps one malloc heap (arena) for all threads, because malloc_trim
+ * returns the free top of the main heap only. Settings the operator
+ * gives glibc in the environment (MALLOC_MMAP_THRESHOLD_,
+ * MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_, MALLOC_MMAP_MAX_,
+ * MALLOC_ARENA_MAX, glibc.malloc tunables) are left as they are: then
+ * profpipe changes none. */
 /* Reading a limit as written (sizes, percentages of the cgroup) is the
  * config room's: core/config/memory_size.h. */
 #ifndef PROFPIPE_MEMLIMIT_H
