@@ -404,6 +404,7 @@ static int cmd_run(const char *path)
 
 int main(int argc, char **argv)
 {
+    memlimit_heap_start();
     const char *command = "run";
     int first = 1;
     if (argc > 1 && argv[1][0] != '-') {

@@ -128,9 +128,8 @@ static int heap_set_by_environment(void)
     return tunables && strstr(tunables, "glibc.malloc.");
 }
 
-void memlimit_heap_settings(uint64_t hard)
+void memlimit_heap_start(void)
 {
-    static int applied;
     if (heap_set_by_environment())
         return;
     /* One heap for every thread: malloc_trim returns the free top of the
@@ -141,8 +140,16 @@ void memlimit_heap_settings(uint64_t hard)
      * free at the top of each receiver thread's heap: RSS 40 MiB above
      * idle, in use 1.4 MiB (malloc_stats). Threads keep their own small
      * blocks in glibc's per-thread cache, so the one lock is taken for
-     * larger blocks only. */
+     * larger blocks only. glibc fixes the number of heaps at the first
+     * thread's first malloc, so this comes before any thread starts. */
     mallopt(M_ARENA_MAX, MEMLIMIT_ARENAS);
+}
+
+void memlimit_heap_settings(uint64_t hard)
+{
+    static int applied;
+    if (heap_set_by_environment())
+        return;
     if (hard) {
         /* the limit watches RSS: free pages go back as they are freed
          * (glibc's default trim threshold) if the settings came first */

@@ -52,6 +52,9 @@ void memlimit_configure(uint64_t soft, uint64_t hard, int64_t check_interval_ns)
  * and would be taken for pressure. Main, at start and on reload (the
  * benchmarks too). */
 void memlimit_heap_settings(uint64_t hard);
+/* One malloc heap for every thread (see above). Main, first thing,
+ * before any thread starts. */
+void memlimit_heap_start(void);
 /* Starts/stops the monitor thread (main). */
 int memlimit_start(void);
 void memlimit_stop(void);
