@@ -12,8 +12,10 @@
 #
 # Robust on a loaded machine: the workload runs until it has used CPU_S
 # seconds of CPU (not of wall time), at a raised priority when allowed, so
-# the samplers always get about CPU_S × 99 samples (~1000: the 3:1 split's
-# standard error is then 1.4 points, the 5-point tolerance 3.6 of them); its
+# the samplers always get about CPU_S × 99 samples (~2000: the 3:1 split's
+# standard error is then 0.97 points, the 5-point tolerance 5.2 of them; with
+# 10 s of CPU it was 3.6 of them, and CI once saw perf report 4 standard
+# errors off while the receiver was 0.5 points from the truth); its
 # slices have random lengths so the 10.1 ms sampling period cannot beat
 # against them. No sleeps: stopping profpipe drains the rings and emits the
 # partial last interval, and the exporter's queue is drained before exit.
@@ -22,8 +24,8 @@ source "$SOURCE_DIR/tests/e2e/perf/perf_lib.sh"
 perf_require_access
 
 FREQ=99
-CPU_S=10   # CPU seconds the workload burns: ~1000 samples at 99 Hz
-WALL_S=35  # ... unless this much wall time passes first (overloaded machine)
+CPU_S=20   # CPU seconds the workload burns: ~2000 samples at 99 Hz
+WALL_S=60  # ... unless this much wall time passes first (overloaded machine)
 perf_build_workload "$T/split_workload"
 port=$(free_port)
 perf_config "$T/cfg.yaml" "$T/out" "$port" "    interval: 2s
