@@ -10,6 +10,7 @@
 # names, and the load average.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bench/lib.sh
 build=${1:-build}
 n=${2:-3000}
 rounds=${3:-5}
@@ -21,12 +22,12 @@ for r in $(seq 1 "$rounds"); do
   rm -rf "$work/r"
   "$build/bench/file/file_bench" "$work/r" "$n" "$last" >>"$work/results"
 done
-median() { awk -v k="$1" '$1 == k { print $2 }' "$work/results" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-d=$(median distinct)
+median_of() { awk -v k="$1" '$1 == k { print $2 }' "$work/results" | median; }
+d=$(median_of distinct)
 printf 'N=%s writes of 1 KiB, mean of the last %s, median of %s rounds; load %s\n' \
   "$n" "$last" "$rounds" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-12s %12s %10s\n' names 'us/write' 'x distinct'
 for k in distinct same same-probe; do
-  v=$(median "$k")
+  v=$(median_of "$k")
   printf '%-12s %12s %10s\n' "$k" "$v" "$(awk -v a="$v" -v b="$d" 'BEGIN { printf "%.2f", a / b }')"
 done

@@ -10,6 +10,7 @@
 #   bench/gzip/run.sh [BUILD_DIR] [ROUNDS] [MS_EACH]
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$SRC/bench/lib.sh"
 BUILD=${1:-$SRC/build}
 ROUNDS=${2:-7}
 MS_EACH=${3:-300}
@@ -22,7 +23,6 @@ if [ -z "${PROFILES:-}" ]; then
 fi
 "$BUILD/bench/gzip/gz_bench" "$ROUNDS" "$MS_EACH" "$PROFILES"/big.cpu.pb.gz "$PROFILES"/big.heap.pb.gz >"$TMP/out"
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo "median of $ROUNDS rounds (each operation repeated for ${MS_EACH} ms of CPU per round), CPU us per operation"
 printf '%-22s %10s %12s %13s %13s %15s %8s %8s  %s\n' file plain_KB zlib_gunzip libdeflate zlib_gzip_-1 libdeflate_-1 gunzip_x gzip_x "gz KB zlib/libdeflate; load per round"
 for f in big.cpu.pb.gz big.heap.pb.gz; do

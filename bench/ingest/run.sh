@@ -29,6 +29,7 @@
 #        SMALL="150 300" LARGE="21000 42000" (bigprof LOCATIONS SAMPLES)
 set -euo pipefail
 SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+source "$SOURCE_DIR/bench/lib.sh"
 BUILD_DIR=$(cd "${1:-$SOURCE_DIR/build}" && pwd)
 PROFPIPE=$BUILD_DIR/profpipe
 ROUNDS=${ROUNDS:-5}
@@ -58,28 +59,12 @@ trap cleanup EXIT
 # shellcheck disable=SC2086
 "$T/bigprof" "$T/large.pb.gz" $LARGE 2 >/dev/null
 
-port() { # a free loopback port
-  local p
-  for _ in $(seq 1 100); do
-    p=$((10000 + RANDOM % 22000))
-    ss -Htan "( sport = :$p or dport = :$p )" | grep -q . || { echo "$p"; return; }
-  done
-  return 1
-}
-metric() { curl -sf "http://127.0.0.1:$MPORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-idle() { [ "$(metric 'profpipe_ledger_in_flight_profiles{pipeline="profiles/default"}')" = 0 ]; }
+idle() { [ "$(metric_at "$MPORT" 'profpipe_ledger_in_flight_profiles{pipeline="profiles/default"}')" = 0 ]; }
 ready() { curl -sf "http://127.0.0.1:$MPORT/healthz" >/dev/null; }
-wait_until() { # seconds command...
-  local end=$(($(date +%s) + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$end" ] || return 1
-    sleep 0.05
-  done
-}
 ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 HZ=$(getconf CLK_TCK)
 
-PPORT=$(port) MPORT=$(port)
+PPORT=$(free_port) MPORT=$(free_port)
 mkdir -p "$T/out"
 case $EXPORTER in
   kafka)
@@ -140,9 +125,8 @@ for r in $(seq 1 "$ROUNDS"); do
     $(tail -1 "$T/small") $(tail -1 "$T/large")
 done
 
-median() { sort -n "$1" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 loads() { awk '{print $2}' "$1" | sort -n | awk '{v[NR]=$1} END {printf "%s-%s", v[1], v[NR]}'; }
-ms=$(median "$T/small") ml=$(median "$T/large")
+ms=$(awk '{print $1}' "$T/small" | median) ml=$(awk '{print $1}' "$T/large" | median)
 gz=$(python3 - "$T/large.pb.gz" <<'PY'
 import sys, time, zlib
 data = open(sys.argv[1], "rb").read()

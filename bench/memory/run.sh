@@ -26,6 +26,7 @@
 #        LOCATIONS=300 SAMPLES=1000 (the profile's size) SETTLE_S=3 PEER_BIN=
 set -euo pipefail
 SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+source "$SOURCE_DIR/bench/lib.sh"
 BUILD_DIR=$(cd "${1:-$SOURCE_DIR/build}" && pwd)
 PROFPIPE=$BUILD_DIR/profpipe
 PEER_BIN=${PEER_BIN:-}
@@ -55,30 +56,14 @@ trap cleanup EXIT
 "$T/bigprof" "$T/small.pb.gz" "$LOCATIONS" "$SAMPLES" 1 >/dev/null
 size=$(wc -c <"$T/small.pb.gz")
 
-port() { # a free loopback port
-  local p
-  for _ in $(seq 1 100); do
-    p=$((10000 + RANDOM % 22000))
-    ss -Htan "( sport = :$p or dport = :$p )" | grep -q . || { echo "$p"; return; }
-  done
-  return 1
-}
-metric_of() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
-wait_until() { # seconds command...
-  local end=$(($(date +%s) + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$end" ] || return 1
-    sleep 0.1
-  done
-}
-drained() { [ "$(metric_of "$1" 'profpipe_exporter_queue_bytes{component_id="pyroscope"}')" = 0 ]; }
+drained() { [ "$(metric_at "$1" 'profpipe_exporter_queue_bytes{component_id="pyroscope"}')" = 0 ]; }
 ready() { curl -sf "http://127.0.0.1:$1/healthz" >/dev/null; }
 stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; }
 
 round() { # config-name binary memory_limit-line
   local name=$1 bin=$2 pa ma pb mb a b idle peak after
-  pa=$(port) ma=$(port) pb=$(port) mb=$(port)
+  pa=$(free_port) ma=$(free_port) pb=$(free_port) mb=$(free_port)
   cat >"$T/a.yaml" <<YAML
 receivers:
   pyroscope: {endpoint: "127.0.0.1:$pa"}
@@ -134,8 +119,8 @@ YAML
       n, i/1024, p/1024, a/1024, ok, rf, l }'
 }
 
-median() { # file column
-  awk -v c="$2" '{print $c}' "$1" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
+column_median() { # file column
+  awk -v c="$2" '{print $c}' "$1" | median
 }
 
 echo "burst: $REQUESTS posts of $size bytes from $CLIENTS clients; limited: soft $SOFT, hard $HARD"
@@ -156,18 +141,18 @@ case $HARD in
 esac
 echo "medians of $ROUNDS rounds:"
 for name in $configs; do
-  awk -v n="$name" -v i="$(median "$T/$name" 1)" -v p="$(median "$T/$name" 2)" \
-    -v a="$(median "$T/$name" 3)" -v ok="$(median "$T/$name" 4)" -v rf="$(median "$T/$name" 5)" 'BEGIN {
+  awk -v n="$name" -v i="$(column_median "$T/$name" 1)" -v p="$(column_median "$T/$name" 2)" \
+    -v a="$(column_median "$T/$name" 3)" -v ok="$(column_median "$T/$name" 4)" -v rf="$(column_median "$T/$name" 5)" 'BEGIN {
     printf "  %-8s idle %6.1f MiB  peak %7.1f MiB  after drain %6.1f MiB  200: %d  503: %d\n",
       n, i/1024, p/1024, a/1024, ok, rf }'
 done
-lp=$(median "$T/limited" 2) la=$(median "$T/limited" 3) li=$(median "$T/limited" 1)
+lp=$(column_median "$T/limited" 2) la=$(column_median "$T/limited" 3) li=$(column_median "$T/limited" 1)
 awk -v lp="$lp" -v la="$la" -v li="$li" -v h="$hard_kib" -v o="$OVERHEAD_MIB" 'BEGIN {
   printf "limited: peak %.1f MiB vs hard limit %.0f MiB + %d MiB overhead: %s; after drain %.1f MiB above idle\n",
     lp/1024, h/1024, o, (lp <= h + o*1024) ? "within" : "PAST", (la-li)/1024 }'
 for peer in ${configs#limited }; do
-  awk -v n="$peer" -v lp="$lp" -v la="$la" -v pp="$(median "$T/$peer" 2)" -v pa="$(median "$T/$peer" 3)" \
-    -v pi="$(median "$T/$peer" 1)" 'BEGIN {
+  awk -v n="$peer" -v lp="$lp" -v la="$la" -v pp="$(column_median "$T/$peer" 2)" -v pa="$(column_median "$T/$peer" 3)" \
+    -v pi="$(column_median "$T/$peer" 1)" 'BEGIN {
     printf "ratio limited/%s: peak %.2f  after drain %.2f  (%s after drain %.1f MiB above idle)\n",
       n, lp/pp, la/pa, n, (pa-pi)/1024 }'
 done

@@ -25,6 +25,7 @@
 # the verdict is printed for the receiver and for A's whole process.
 set -euo pipefail
 SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+source "$SOURCE_DIR/bench/lib.sh"
 BUILD_DIR=${1:-$SOURCE_DIR/build}
 PROFPIPE=$BUILD_DIR/profpipe
 DISCARD=$BUILD_DIR/bench/perf/libbench_discard.so
@@ -43,14 +44,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 30000 ))
-    if ! ss -Htan "sport = :$p" | grep -q .; then echo "$p"; return 0; fi
-  done
-  echo "no free port" >&2; return 1
-}
 port_a=$(free_port)
 port_b=$(free_port)
 [ "$port_a" != "$port_b" ] || port_b=$((port_a + 1))

@@ -21,6 +21,7 @@
 #   made here when not given)
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$SRC/bench/lib.sh"
 BUILD=${BUILD_DIR:-$SRC/build}
 ROUNDS=${1:-5}
 SECONDS_EACH=${2:-3}
@@ -37,7 +38,6 @@ if [ -z "${PROFILES:-}" ]; then
 fi
 PB=$BUILD/bench/processors/proc_bench
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo "min_fraction=$MIN_FRACTION max_stack_depth=$MAX_DEPTH; median of $ROUNDS rounds of ${SECONDS_EACH}s per side; CPU us per profile"
 printf '%-16s %6s %9s %9s %9s %9s %7s %9s %14s  %s\n' file gz_KB profpipe defaults go floor go/pp pp/floor "minflt pp/dflt" "load per round"
 for f in big.cpu.pb.gz big.heap.pb.gz; do
