@@ -15,7 +15,9 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "pprof_internal.h"
+#include "unit_support.h"
 
 #define ERR_LEN 512
 #define ROUNDS 4000
@@ -36,45 +38,19 @@ static uint64_t rnd(void)
 
 static uint8_t *seed_profile(size_t *len)
 {
+    enum { N = 6 };
     pp_profile *p = profile_new();
-    pp_pprof *t = profile_tree_new(p);
-    t->sample_types = profile_alloc(p, 2 * sizeof(pp_value_type));
+    pp_pprof *t = unit_chain_tree(p, N, 2, 1);
     t->sample_types[0] = (pp_value_type){pprof_intern(p, "samples"), pprof_intern(p, "count")};
     t->sample_types[1] = (pp_value_type){pprof_intern(p, "cpu"), pprof_intern(p, "nanoseconds")};
     t->n_sample_types = 2;
-    t->mappings = profile_alloc(p, sizeof(pp_mapping));
-    t->mappings[0] = (pp_mapping){1, 0x1000, 0x9000, 0, pprof_intern(p, "/bin/x"), 0, 1, 1, 1, 1};
-    t->n_mappings = 1;
-    enum { N = 6 };
-    t->functions = profile_alloc(p, N * sizeof(pp_function));
-    t->locations = profile_alloc(p, N * sizeof(pp_location));
-    t->samples = profile_alloc(p, N * sizeof(pp_sample));
     for (int i = 0; i < N; i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "pkg.fn%d", i);
-        t->functions[i] =
-            (pp_function){(uint64_t)i + 1, pprof_intern(p, name), 0, pprof_intern(p, "x.go"), i};
-        pp_location *l = &t->locations[i];
-        l->id = (uint64_t)i + 1;
-        l->mapping_id = 1;
-        l->address = 0x1000 + 16 * (uint64_t)i;
-        l->lines = profile_alloc(p, sizeof(pp_line));
-        l->lines[0] = (pp_line){(uint64_t)i + 1, 100 + i, 0};
-        l->n_lines = 1;
         pp_sample *s = &t->samples[i];
-        s->location_ids = profile_alloc(p, (size_t)(i + 1) * sizeof(uint64_t));
-        for (int j = 0; j <= i; j++)
-            s->location_ids[j] = (uint64_t)(i - j) + 1;
-        s->n_location_ids = (size_t)i + 1;
-        s->values = profile_alloc(p, 2 * sizeof(int64_t));
         s->values[0] = i + 1;
         s->values[1] = (i + 1) * 10000;
-        s->n_values = 2;
-        s->labels = profile_alloc(p, sizeof(pp_label));
         s->labels[0] = (pp_label){pprof_intern(p, "k"), pprof_intern(p, "v"), 0, 0};
         s->n_labels = 1;
     }
-    t->n_functions = t->n_locations = t->n_samples = N;
     t->period_type = t->sample_types[1];
     uint8_t *out;
     assert_int_equal(pprof_encode(t, &out, len), 0);

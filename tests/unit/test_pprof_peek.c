@@ -17,6 +17,8 @@
 #include "pprof_internal.h"
 #include "pprof_wire.h"
 #include "profile.h"
+#include "harness.h"
+#include "unit_support.h"
 
 #define SEED 0x9e3779b97f4a7c15ULL
 #define XS_MUL 0x2545F4914F6CDD1DULL
@@ -40,11 +42,11 @@ static uint64_t rnd(void)
  * with the sample types "type/unit,type/unit". Plain protobuf. */
 static uint8_t *make_profile(const char *types, size_t *len)
 {
+    enum { N = 5, MAX_TYPES = 8 };
     pp_profile *p = profile_new();
-    pp_pprof *t = profile_tree_new(p);
+    pp_pprof *t = unit_chain_tree(p, N, MAX_TYPES, 2);
     char buf[256];
     snprintf(buf, sizeof buf, "%s", types);
-    t->sample_types = profile_alloc(p, 8 * sizeof(pp_value_type));
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         char *slash = strchr(tok, '/');
@@ -52,40 +54,15 @@ static uint8_t *make_profile(const char *types, size_t *len)
         t->sample_types[t->n_sample_types++] =
             (pp_value_type){pprof_intern(p, tok), pprof_intern(p, slash + 1)};
     }
-    t->mappings = profile_alloc(p, sizeof(pp_mapping));
-    t->mappings[0] = (pp_mapping){1, 0x1000, 0x9000, 0, pprof_intern(p, "/bin/x"), 0, 1, 1, 1, 1};
-    t->n_mappings = 1;
-    enum { N = 5 };
-    t->functions = profile_alloc(p, N * sizeof(pp_function));
-    t->locations = profile_alloc(p, N * sizeof(pp_location));
-    t->samples = profile_alloc(p, N * sizeof(pp_sample));
     for (int i = 0; i < N; i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "pkg.fn%d", i);
-        t->functions[i] =
-            (pp_function){(uint64_t)i + 1, pprof_intern(p, name), 0, pprof_intern(p, "x.go"), i};
-        pp_location *l = &t->locations[i];
-        l->id = (uint64_t)i + 1;
-        l->mapping_id = 1;
-        l->address = 0x1000 + 16 * (uint64_t)i;
-        l->lines = profile_alloc(p, sizeof(pp_line));
-        l->lines[0] = (pp_line){(uint64_t)i + 1, 100 + i, 0};
-        l->n_lines = 1;
         pp_sample *s = &t->samples[i];
-        s->location_ids = profile_alloc(p, (size_t)(i + 1) * sizeof(uint64_t));
-        for (int j = 0; j <= i; j++)
-            s->location_ids[j] = (uint64_t)(i - j) + 1;
-        s->n_location_ids = (size_t)i + 1;
-        s->values = profile_alloc(p, t->n_sample_types * sizeof(int64_t));
         for (size_t v = 0; v < t->n_sample_types; v++)
             s->values[v] = (int64_t)((size_t)(i + 1) * (v + 1) * 1000);
         s->n_values = t->n_sample_types;
-        s->labels = profile_alloc(p, 2 * sizeof(pp_label));
         s->labels[0] = (pp_label){pprof_intern(p, "span_id"), pprof_intern(p, "abc"), 0, 0};
         s->labels[1] = (pp_label){pprof_intern(p, "bytes"), 0, 4096, pprof_intern(p, "bytes")};
         s->n_labels = 2;
     }
-    t->n_functions = t->n_locations = t->n_samples = N;
     t->period_type = t->sample_types[t->n_sample_types - 1];
     t->period = 10000000;
     t->time_nanos = T0;

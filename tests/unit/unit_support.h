@@ -86,6 +86,49 @@ static inline void unit_one_frame_tree(pp_profile *p, const char *type, const ch
     t->n_samples = 1;
 }
 
+/* Makes p's payload a new tree of n samples over n_types sample types
+ * (names and values left to the caller: t->sample_types has room for
+ * n_types, each sample's values for n_types, n_sample_types is 0): one
+ * mapping /bin/x, functions pkg.fn0 .. pkg.fn<n-1> in x.go, one location
+ * each, and sample i on the stack fn<i> .. fn0 (i + 1 frames), with room
+ * for n_labels labels. Returns the tree. */
+static inline pp_pprof *unit_chain_tree(pp_profile *p, int n, size_t n_types, size_t n_labels)
+{
+    const pp_host *h = harness_host();
+    pp_pprof *t = h->profile_tree_new(p);
+    t->sample_types = h->profile_alloc(p, n_types * sizeof(pp_value_type));
+    t->mappings = h->profile_alloc(p, sizeof(pp_mapping));
+    t->mappings[0] =
+        (pp_mapping){1, 0x1000, 0x9000, 0, h->pprof_intern(p, "/bin/x"), 0, 1, 1, 1, 1};
+    t->n_mappings = 1;
+    t->functions = h->profile_alloc(p, (size_t)n * sizeof(pp_function));
+    t->locations = h->profile_alloc(p, (size_t)n * sizeof(pp_location));
+    t->samples = h->profile_alloc(p, (size_t)n * sizeof(pp_sample));
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "pkg.fn%d", i);
+        t->functions[i] = (pp_function){(uint64_t)i + 1, h->pprof_intern(p, name), 0,
+                                        h->pprof_intern(p, "x.go"), i};
+        pp_location *l = &t->locations[i];
+        l->id = (uint64_t)i + 1;
+        l->mapping_id = 1;
+        l->address = 0x1000 + 16 * (uint64_t)i;
+        l->lines = h->profile_alloc(p, sizeof(pp_line));
+        l->lines[0] = (pp_line){(uint64_t)i + 1, 100 + i, 0};
+        l->n_lines = 1;
+        pp_sample *s = &t->samples[i];
+        s->location_ids = h->profile_alloc(p, (size_t)(i + 1) * sizeof(uint64_t));
+        for (int j = 0; j <= i; j++)
+            s->location_ids[j] = (uint64_t)(i - j) + 1;
+        s->n_location_ids = (size_t)i + 1;
+        s->values = h->profile_alloc(p, n_types * sizeof(int64_t));
+        s->n_values = n_types;
+        s->labels = n_labels ? h->profile_alloc(p, n_labels * sizeof(pp_label)) : NULL;
+    }
+    t->n_functions = t->n_locations = t->n_samples = (size_t)n;
+    return t;
+}
+
 /* A new folder /tmp/<name>.XXXXXX in dir (room for 256 bytes). 0 or -1. */
 static inline int unit_make_tmpdir(char *dir, size_t len, const char *name)
 {
