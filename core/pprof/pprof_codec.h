@@ -33,6 +33,11 @@ int pprof_scan_time(const uint8_t *data, size_t len, int64_t *time_nanos, int64_
 typedef int (*pprof_stream_fn)(void *ctx, const uint8_t *p, size_t n, char *err, size_t errlen);
 int pprof_stream(const uint8_t *data, size_t len, size_t limit, pprof_stream_fn feed, void *ctx,
                  size_t *plain_len, pp_err *kind, char *err, size_t errlen);
+/* Most sample types a profile may have, in the decoder and in
+ * pprof_peek alike (which keeps them in a fixed table): Go writes at most
+ * 4, and every receiver must refuse the same profiles whichever of the
+ * two reads them. */
+#define PPROF_MAX_SAMPLE_TYPES 64
 /* One streaming pass in fixed memory (pprof_peek.c): a skeleton pp_pprof
  * holding only the sample types (with their type and unit strings, which
  * are all its string table holds), time_nanos and duration_nanos, after

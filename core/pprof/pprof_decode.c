@@ -387,8 +387,12 @@ int pprof_decode(arena *a, const uint8_t *data, size_t len, pp_pprof *out, char 
     if (len == 0)
         return pprof_errorf(err, errlen, "empty profile (0 bytes)");
     profile_counts c = {0};
-    if (profile_count(&d, data, len, &c) < 0 || profile_alloc_arrays(&d, &c, out) < 0 ||
-        profile_fill(&d, data, len, out) < 0)
+    if (profile_count(&d, data, len, &c) < 0)
+        return -1;
+    if (c.sample_types > PPROF_MAX_SAMPLE_TYPES)
+        return pprof_errorf(err, errlen, "more than %d sample types (%zu)", PPROF_MAX_SAMPLE_TYPES,
+                            c.sample_types);
+    if (profile_alloc_arrays(&d, &c, out) < 0 || profile_fill(&d, data, len, out) < 0)
         return -1;
     return pprof_validate(out, err, errlen);
 }

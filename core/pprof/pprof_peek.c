@@ -10,7 +10,7 @@
  * then a Sample's Label or a Location's Line), each handing the next one the payload of its
  * length-delimited fields piece by piece. Nothing is kept per sample,
  * location or string: the sample types' string indexes are recorded as
- * they stream by (at most PEEK_MAX_SAMPLE_TYPES of them), and the strings
+ * they stream by (at most PPROF_MAX_SAMPLE_TYPES of them), and the strings
  * they name are captured when the string table reaches them; every other
  * string index only raises the largest index seen, compared with the
  * table's size at the end. Go writes string_table after the samples and
@@ -34,7 +34,6 @@
 
 #include "pprof_wire.h"
 
-#define PEEK_MAX_SAMPLE_TYPES 64
 #define PEEK_MAX_TYPE_NAME 256 /* bytes of a sample type string kept (a longer type: 400) */
 #define PEEK_STRING0_QUOTED 40 /* bytes of a non-empty string_table[0] quoted */
 
@@ -92,11 +91,11 @@ typedef struct peek {
     /* what the profile says */
     int64_t time_nanos, duration_nanos;
     size_t n_sample_types;
-    int64_t types[PEEK_MAX_SAMPLE_TYPES][2];
+    int64_t types[PPROF_MAX_SAMPLE_TYPES][2];
     size_t n_strings;
     size_t string0_len;
     char string0[PEEK_STRING0_QUOTED + 1];
-    wanted_string wanted[2 * PEEK_MAX_SAMPLE_TYPES];
+    wanted_string wanted[2 * PPROF_MAX_SAMPLE_TYPES];
     size_t n_wanted;
     wanted_string *capturing; /* the string under way, when wanted */
     int late_type;            /* a sample type named a string already passed */
@@ -456,8 +455,8 @@ static int sub_end(peek *k)
         see_index(k, (uint64_t)k->vt_unit, "sample_type.unit", at);
         if (k->capture_only)
             return 0;
-        if (k->n_sample_types == PEEK_MAX_SAMPLE_TYPES)
-            return peek_fail(k, "more than %d sample types", PEEK_MAX_SAMPLE_TYPES);
+        if (k->n_sample_types == PPROF_MAX_SAMPLE_TYPES)
+            return peek_fail(k, "more than %d sample types", PPROF_MAX_SAMPLE_TYPES);
         k->types[k->n_sample_types][0] = k->vt_type;
         k->types[k->n_sample_types][1] = k->vt_unit;
         k->n_sample_types++;

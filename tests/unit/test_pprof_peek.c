@@ -516,6 +516,32 @@ static void test_last_occurrence_wins(void **state)
     expect_refusal(&w, PP_ERR_INVALID, "function 0 has id 0");
 }
 
+/* PPROF_MAX_SAMPLE_TYPES sample types pass both readers; one more is
+ * refused by both, with the same words (the fuzzer found the decoder
+ * taking 65 that the peek refused: regressions/peek-more-sample-types-than-decoder). */
+static void test_sample_type_limit(void **state)
+{
+    (void)state;
+    wbuf w = {.n = 0};
+    put_string(&w, "");
+    for (int i = 0; i < PPROF_MAX_SAMPLE_TYPES; i++)
+        put_type(&w, PROFILE_SAMPLE_TYPE, 0, 0);
+    decoded dec, pk;
+    decode(w.b, w.n, NULL, &dec);
+    peek_as_decoded(w.b, w.n, NULL, &pk);
+    assert_true(dec.ok);
+    assert_true(pk.ok);
+    assert_consistent(w.b, w.n);
+
+    put_type(&w, PROFILE_SAMPLE_TYPE, 0, 0);
+    decode(w.b, w.n, NULL, &dec);
+    assert_false(dec.ok);
+    if (!strstr(dec.err, "more than 64 sample types"))
+        fail_msg("decoder: %s", dec.err);
+    expect_refusal(&w, PP_ERR_INVALID, "more than 64 sample types");
+    assert_consistent(w.b, w.n);
+}
+
 /* A type string past the limit is refused; a unit that long is kept cut. */
 static void test_long_strings(void **state)
 {
@@ -580,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_long_strings),
         cmocka_unit_test(test_last_occurrence_wins),
+        cmocka_unit_test(test_sample_type_limit),
         cmocka_unit_test(test_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
