@@ -84,6 +84,10 @@ typedef struct peek {
      * protobuf reads them), by field number, checked when the message ends */
     uint64_t sub_str[8], inner_str[8], top_str[16];
     unsigned sub_seen, inner_seen, top_seen;
+    /* period_type, a singular message: protobuf merges its occurrences,
+     * so its fields are the last of each over all of them */
+    uint64_t period_str[3];
+    unsigned period_seen;
     size_t n_values;
     packed pk; /* a packed field of the sample or the comments */
     uint64_t pk_field;
@@ -295,11 +299,16 @@ static void sub_varint(void *ctx, uint64_t field, uint64_t v)
     peek *k = ctx;
     switch (k->msg) {
     case MSG_SAMPLE_TYPE:
-    case MSG_PERIOD_TYPE:
         if (field == 1)
             k->vt_type = (int64_t)v;
         else if (field == 2)
             k->vt_unit = (int64_t)v;
+        break;
+    case MSG_PERIOD_TYPE:
+        if (field == 1 || field == 2) {
+            k->period_str[field] = v;
+            k->period_seen |= 1u << field;
+        }
         break;
     case MSG_SAMPLE:
         if (field == 2)
@@ -462,10 +471,6 @@ static int sub_end(peek *k)
         k->n_sample_types++;
         want_string(k, k->vt_type, 1);
         want_string(k, k->vt_unit, 0);
-        return 0;
-    case MSG_PERIOD_TYPE:
-        see_index(k, (uint64_t)k->vt_type, "period_type.type", 0);
-        see_index(k, (uint64_t)k->vt_unit, "period_type.unit", 0);
         return 0;
     case MSG_SAMPLE:
         if (k->n_samples++ == 0)
@@ -674,6 +679,9 @@ static int peek_finish(peek *k)
                                             [PROFILE_DEFAULT_SAMPLE_TYPE] = "default_sample_type",
                                             [PROFILE_DOC_URL] = "doc_url"};
     see_last(k, k->top_str, k->top_seen, top_names, sizeof top_names / sizeof top_names[0], 0);
+    static const char *const period_names[] = {[1] = "period_type.type",
+                                               [2] = "period_type.unit"};
+    see_last(k, k->period_str, k->period_seen, period_names, 3, 0);
     if (k->n_strings == 0)
         return peek_fail(k, "string table is empty (string_table[0] must be \"\")");
     if (k->string0_len != 0)

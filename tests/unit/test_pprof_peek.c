@@ -516,6 +516,37 @@ static void test_last_occurrence_wins(void **state)
     expect_refusal(&w, PP_ERR_INVALID, "function 0 has id 0");
 }
 
+/* period_type is a singular message: protobuf merges its occurrences
+ * field by field, so a bad index in one that a later one overrides is
+ * no error, and one that no later occurrence sets stays (the fuzzer
+ * found the peek checking each occurrence alone:
+ * regressions/peek-period-type-occurrences-merge). */
+static void test_period_type_merges(void **state)
+{
+    (void)state;
+    wbuf w = {.n = 0};
+    put_string(&w, "");
+    put_string(&w, "x");
+    put_type(&w, PROFILE_PERIOD_TYPE, 1, 99);
+    put_type(&w, PROFILE_PERIOD_TYPE, 1, 1);
+    assert_consistent(w.b, w.n);
+    decoded pk;
+    peek_as_decoded(w.b, w.n, NULL, &pk);
+    assert_true(pk.ok);
+
+    w.n = 0;
+    put_string(&w, "");
+    put_string(&w, "x");
+    put_type(&w, PROFILE_PERIOD_TYPE, 1, 99);
+    {
+        wbuf m = {.n = 0};
+        put_field_varint(&m, 1, 1); /* type only: the unit stays 99 */
+        put_field_bytes(&w, PROFILE_PERIOD_TYPE, m.b, m.n);
+    }
+    assert_consistent(w.b, w.n);
+    expect_refusal(&w, PP_ERR_INVALID, "string index 99 out of range");
+}
+
 /* PPROF_MAX_SAMPLE_TYPES sample types pass both readers; one more is
  * refused by both, with the same words (the fuzzer found the decoder
  * taking 65 that the peek refused: regressions/peek-more-sample-types-than-decoder). */
@@ -607,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_long_strings),
         cmocka_unit_test(test_last_occurrence_wins),
         cmocka_unit_test(test_sample_type_limit),
+        cmocka_unit_test(test_period_type_merges),
         cmocka_unit_test(test_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
