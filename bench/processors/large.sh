@@ -2,7 +2,9 @@
 # Issue 14's goal for large rewrites: relabel dropping a label (tmp_.*) +
 # downsample(max_stack_depth 16, min_fraction 0.001) on the production-sized
 # CPU (~250 KB, ~5,000 locations) and heap (~1 MB) profiles of
-# genprofiles.sh, one file at a time. Four sides, alternating within each
+# genprofiles.sh, one file at a time, and the goroutine profile with
+# 10,000 distinct span_id labels (no goal of its own: every sample is a
+# stack of its own, the fold's and the label tables' worst case). Four sides, alternating within each
 # round so the machine's load hits all alike:
 #   profpipe  proc_bench: the processors through the host API, decode to
 #             gzip'd encoding, with the daemon's glibc heap settings
@@ -17,8 +19,9 @@
 # per profile (with the settings, and with glibc's defaults), the ratios go/profpipe (goal >= 8) and profpipe/floor
 # (goal <= 1.5), and the load average at each round.
 #   bench/processors/large.sh [ROUNDS] [SECONDS_EACH]   (BUILD_DIR: default
-#   ./build; PROFILES: a directory with big.cpu.pb.gz and big.heap.pb.gz,
-#   made here when not given)
+#   ./build; PROFILES: a directory with big.cpu.pb.gz, big.heap.pb.gz and
+#   spans.goroutine.pb.gz, made here when not given; FILES: which of them,
+#   all three by default)
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$SRC/bench/lib.sh"
@@ -34,13 +37,13 @@ trap 'rm -rf "$TMP"' EXIT
 (cd "$SRC/bench/processors/gobench" && go build -o "$TMP/gobench" .)
 if [ -z "${PROFILES:-}" ]; then
   PROFILES=$TMP/in
-  "$SRC/bench/processors/genprofiles.sh" "$PROFILES" cpu heap >/dev/null
+  "$SRC/bench/processors/genprofiles.sh" "$PROFILES" cpu heap spans >/dev/null
 fi
 PB=$BUILD/bench/processors/proc_bench
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
 echo "min_fraction=$MIN_FRACTION max_stack_depth=$MAX_DEPTH; median of $ROUNDS rounds of ${SECONDS_EACH}s per side; CPU us per profile"
-printf '%-16s %6s %9s %9s %9s %9s %7s %9s %14s  %s\n' file gz_KB profpipe defaults go floor go/pp pp/floor "minflt pp/dflt" "load per round"
-for f in big.cpu.pb.gz big.heap.pb.gz; do
+printf '%-22s %6s %9s %9s %9s %9s %7s %9s %14s  %s\n' file gz_KB profpipe defaults go floor go/pp pp/floor "minflt pp/dflt" "load per round"
+for f in ${FILES:-big.cpu.pb.gz big.heap.pb.gz spans.goroutine.pb.gz}; do
   in=$PROFILES/$f
   : >"$TMP/pp"; : >"$TMP/df"; : >"$TMP/pe"; : >"$TMP/go"; : >"$TMP/fl"; loads=""
   for _ in $(seq 1 "$ROUNDS"); do
@@ -64,7 +67,7 @@ for f in big.cpu.pb.gz big.heap.pb.gz; do
       "peer/profpipe $(awk -v a="$pe" -v b="$(field cpu_us_per_profile <"$TMP/pp" | median)" 'BEGIN{printf "%.2f", a/b}')"
   fi
   flt=$(field minflt_per_profile <"$TMP/pp" | median)/$(field minflt_per_profile <"$TMP/df" | median)
-  printf '%-16s %6d %9s %9s %9s %9s %7.2f %9.2f %14s %s\n' "$f" "$(( $(wc -c <"$in") / 1024 ))" \
+  printf '%-22s %6d %9s %9s %9s %9s %7.2f %9.2f %14s %s\n' "$f" "$(( $(wc -c <"$in") / 1024 ))" \
     "$pp" "$df" "$go" "$fl" "$(awk -v a="$go" -v b="$pp" 'BEGIN{print a/b}')" \
     "$(awk -v a="$pp" -v b="$fl" 'BEGIN{print a/b}')" "$flt" "$loads"
 done
