@@ -161,8 +161,15 @@ int instance_emit(pp_instance *inst, pp_batch *b)
     }
     int refused = 0;
     pthread_rwlock_rdlock(&inst->wiring);
-    for (size_t i = 0; i < inst->n_pipelines; i++) {
-        batch_ref(b);
+    size_t np = inst->n_pipelines;
+    for (size_t i = 0; i < np; i++) {
+        /* The last pipeline takes the caller's reference. A reference of
+         * our own, held until this returns, raced the pipeline's thread:
+         * seeing two, it copied the batch before a processor that edits
+         * it (batch_make_exclusive), re-encoding every tree a receiver
+         * had changed. Not touched after the push that takes it. */
+        if (i + 1 < np)
+            batch_ref(b);
         if (pipeline_push(inst->pipelines[i], b) != 0) {
             batch_mark_lost(b);
             batch_unref(b);
@@ -170,13 +177,14 @@ int instance_emit(pp_instance *inst, pp_batch *b)
         }
     }
     pthread_rwlock_unlock(&inst->wiring);
+    if (np == 0)
+        batch_unref(b);
     if (refused) {
         metrics_add(inst->m_dropped, (double)n);
     } else {
         metrics_add(inst->m_in, (double)n);
         metrics_add(inst->m_in_bytes, (double)bytes);
     }
-    batch_unref(b);
     return refused ? -1 : 0;
 }
 

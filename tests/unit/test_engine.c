@@ -18,7 +18,9 @@
 #include "batch.h"
 #include "exporter.h"
 #include "harness.h"
+#include "instance.h"
 #include "metrics.h"
+#include "pipeline.h"
 #include "profile.h"
 #include "queue.h"
 #include "registry.h"
@@ -338,6 +340,91 @@ static void test_given_up_profiles_are_lost_in_ack(void **state)
     harness_free(h);
 }
 
+static const pp_component quiet_receiver = {
+    .type = "quiet",
+    .kind = PP_RECEIVER,
+    .description = "emits only what a test hands it",
+    .options = no_options,
+    .create = failing_create,
+    .destroy = failing_destroy,
+};
+
+typedef struct emit_call {
+    pp_instance *inst;
+    pp_batch *b;
+    int rc;
+} emit_call;
+
+static void *emit_thread(void *arg)
+{
+    emit_call *c = arg;
+    c->rc = instance_emit(c->inst, c->b);
+    return NULL;
+}
+
+/* A receiver's emit hands its batch over to the last pipeline it feeds:
+ * the pipeline finds it held once, so a processor that edits profiles
+ * needs no copy. The emit used to take a reference of its own for the
+ * push and drop it when it returned, and a pipeline thread quick enough
+ * to see two copied every batch, re-encoding the trees a receiver had
+ * changed. Seen here without a race: the pipeline's queue is full, so the
+ * emit waits inside the push, after the ledger counted the batch in;
+ * the batch must be held once all along. Two pipelines share a batch,
+ * and the first to edit it copies. */
+static void test_emit_hands_its_reference_over(void **state)
+{
+    (void)state;
+    char err[512];
+    harness *h = harness_new(&quiet_receiver, "quiet", "", err, sizeof err);
+    assert_non_null(h);
+    pp_instance *inst = harness_instance(h);
+    inst->sink = NULL; /* to the pipelines, not the harness's capture */
+    pipeline *one = pipeline_new("profiles/handover-one", 1, QUEUE_BLOCK);
+    pipeline *two = pipeline_new("profiles/handover-two", 1 << 20, QUEUE_BLOCK);
+    assert_non_null(one);
+    assert_non_null(two);
+    struct pipeline **wiring = malloc(sizeof *wiring);
+    wiring[0] = one;
+    instance_rewire(inst, wiring, 1);
+    assert_int_equal(pipeline_push(one, batch_of(1, 10)), 0); /* 1 byte: now full */
+    pp_metric *in = metrics_get("profpipe_ledger_in_profiles_total", "", PP_COUNTER,
+                                "pipeline=\"profiles/handover-one\",source=\"receivers\"");
+    double before = metrics_value(in);
+    emit_call call = {inst, batch_of(1, 10), -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, emit_thread, &call), 0);
+    while (metrics_value(in) < before + 1) /* the emit is in the push */
+        usleep(1000);
+    assert_int_equal(batch_refcount(call.b), 1);
+    batch_unref(queue_pop(one->q, 0)); /* room: the push ends */
+    pthread_join(th, NULL);
+    assert_int_equal(call.rc, 0);
+    pp_batch *got = queue_pop(one->q, 0);
+    assert_ptr_equal(got, call.b);
+    assert_ptr_equal(batch_make_exclusive(got), call.b);
+    batch_unref(got);
+
+    wiring = malloc(2 * sizeof *wiring);
+    wiring[0] = one;
+    wiring[1] = two;
+    instance_rewire(inst, wiring, 2);
+    pp_batch *b = batch_of(1, 10);
+    assert_int_equal(instance_emit(inst, b), 0);
+    pp_batch *a = queue_pop(one->q, 0), *c = queue_pop(two->q, 0);
+    assert_ptr_equal(a, b);
+    assert_ptr_equal(c, b);
+    pp_batch *mine = batch_make_exclusive(a); /* shared: a copy */
+    assert_ptr_not_equal(mine, b);
+    assert_ptr_equal(batch_make_exclusive(c), b); /* the other is alone now */
+    batch_unref(mine);
+    batch_unref(c);
+
+    instance_rewire(inst, NULL, 0);
+    pipeline_free(one);
+    pipeline_free(two);
+    harness_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_registry_load_errors),
         cmocka_unit_test(test_metrics_render),
         cmocka_unit_test(test_given_up_profiles_are_lost_in_ack),
+        cmocka_unit_test(test_emit_hands_its_reference_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
