@@ -113,26 +113,36 @@ static long id_index_find(id_index *x, const void *arr, size_t n, size_t stride,
     return i;
 }
 
+long pprof_location_pos(pp_profile *p, uint64_t id)
+{
+    const pp_pprof *t = &p->tree;
+    return id_index_find(&p->loc_index, t->locations, t->n_locations, sizeof(pp_location), id);
+}
+
+long pprof_function_pos(pp_profile *p, uint64_t id)
+{
+    const pp_pprof *t = &p->tree;
+    return id_index_find(&p->fn_index, t->functions, t->n_functions, sizeof(pp_function), id);
+}
+
 /* Lookups take a const profile: the index is a cache, see the file comment;
  * readers of a shared profile may build it concurrently, hence the lock. */
 const pp_location *pprof_location(const pp_profile *p, uint64_t id)
 {
     pp_profile *m = (pp_profile *)p;
-    const pp_pprof *t = &m->tree;
     pthread_mutex_lock(&m->lock);
-    long i = id_index_find(&m->loc_index, t->locations, t->n_locations, sizeof(pp_location), id);
+    long i = pprof_location_pos(m, id);
     pthread_mutex_unlock(&m->lock);
-    return i < 0 ? NULL : &t->locations[i];
+    return i < 0 ? NULL : &m->tree.locations[i];
 }
 
 const pp_function *pprof_function(const pp_profile *p, uint64_t id)
 {
     pp_profile *m = (pp_profile *)p;
-    const pp_pprof *t = &m->tree;
     pthread_mutex_lock(&m->lock);
-    long i = id_index_find(&m->fn_index, t->functions, t->n_functions, sizeof(pp_function), id);
+    long i = pprof_function_pos(m, id);
     pthread_mutex_unlock(&m->lock);
-    return i < 0 ? NULL : &t->functions[i];
+    return i < 0 ? NULL : &m->tree.functions[i];
 }
 
 /* ---------------- string lengths ---------------- */

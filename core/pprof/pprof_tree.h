@@ -19,6 +19,10 @@ int64_t pprof_intern_bytes(pp_profile *p, const char *s, size_t len);
 size_t pprof_string_len(const pp_pprof *t, int64_t idx);
 const pp_location *pprof_location(const pp_profile *p, uint64_t id);
 const pp_function *pprof_function(const pp_profile *p, uint64_t id);
+/* The same as array positions (-1: no such id), without the profile's
+ * lock: for its owner while it edits the tree, when no reader shares it. */
+long pprof_location_pos(pp_profile *p, uint64_t id);
+long pprof_function_pos(pp_profile *p, uint64_t id);
 const char *pprof_family(const pp_pprof *t);
 const char *pprof_family_display(const pp_pprof *t, const char *const *display);
 
