@@ -239,10 +239,31 @@ static void table_add(delta_table *t, size_t width, uint64_t key, const int64_t 
 
 /* ---- the baseline ---- */
 
-static int cmp_u64(const void *a, const void *b)
+/* Sorts n keys ascending through tmp (room for n): LSD radix, a byte a
+ * pass. qsort's call per comparison was 6% of a scrape's CPU; keys are
+ * hashes, so every pass moves them, and the passes are linear. */
+static void sort_keys(uint64_t *keys, uint64_t *tmp, size_t n)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    uint64_t *src = keys, *dst = tmp;
+    for (unsigned shift = 0; n > 1 && shift < 64; shift += 8) {
+        size_t count[256] = {0}, sum = 0;
+        for (size_t i = 0; i < n; i++)
+            count[(src[i] >> shift) & 0xff]++;
+        if (count[(src[0] >> shift) & 0xff] == n)
+            continue; /* one value of this byte: already in order */
+        for (size_t b = 0; b < 256; b++) {
+            size_t c = count[b];
+            count[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[(src[i] >> shift) & 0xff]++] = src[i];
+        uint64_t *swap = src;
+        src = dst;
+        dst = swap;
+    }
+    if (src != keys)
+        memcpy(keys, src, n * sizeof *keys);
 }
 
 /* ---- apply ---- */
@@ -289,12 +310,16 @@ static int match_keys(delta_work *w, const delta_base *prev)
     w->sorted = malloc((t->count ? t->count : 1) * sizeof *w->sorted);
     w->slot_of = malloc((t->count ? t->count : 1) * sizeof *w->slot_of);
     w->prev_of = malloc(t->cap * sizeof *w->prev_of);
-    if (!w->sorted || !w->slot_of || !w->prev_of)
+    uint64_t *tmp = malloc((t->count ? t->count : 1) * sizeof *tmp);
+    if (!w->sorted || !w->slot_of || !w->prev_of || !tmp) {
+        free(tmp);
         return -1;
+    }
     for (i = 0; i < t->cap; i++)
         if (t->keys[i])
             w->sorted[n++] = t->keys[i];
-    qsort(w->sorted, n, sizeof *w->sorted, cmp_u64);
+    sort_keys(w->sorted, tmp, n);
+    free(tmp);
     for (i = 0; i < n; i++) {
         size_t slot = table_slot(t, w->sorted[i]);
         while (j < prev->n && prev->keys[j] < w->sorted[i])
@@ -349,12 +374,15 @@ static int went_back(const scrape_delta *d, const delta_work *wk)
     return 0;
 }
 
-/* Writes each key's delta into its first sample; returns 1 if some
- * sample is now all zeros (and needs compacting away). */
+/* Writes each key's delta into its first sample and drops the samples
+ * that are now all zeros (most of them, between two scrapes of a quiet
+ * process), so that the compaction after it only sees what is left;
+ * returns 1 if any was dropped (the locations, functions and strings
+ * only they named are then compacted away). sample_keys no longer match
+ * the samples afterwards. */
 static int write_deltas(const scrape_delta *d, delta_work *wk, pp_pprof *t)
 {
-    size_t i, j, w = d->width;
-    int zeros = 0;
+    size_t i, j, w = d->width, kept = 0;
     for (i = 0; i < t->n_samples; i++) {
         int64_t *v = t->samples[i].values;
         size_t cs = table_slot(&wk->cur, wk->sample_keys[i]);
@@ -366,9 +394,12 @@ static int write_deltas(const scrape_delta *d, delta_work *wk, pp_pprof *t)
         wk->cur.used[cs] = 1;
         for (j = 0; j < t->samples[i].n_values && v[j] == 0; j++)
             ;
-        zeros |= j == t->samples[i].n_values;
+        if (j < t->samples[i].n_values)
+            t->samples[kept++] = t->samples[i];
     }
-    return zeros;
+    int dropped = kept < t->n_samples;
+    t->n_samples = kept;
+    return dropped;
 }
 
 /* The scrape in wk becomes the baseline: its sorted keys (taken over)
@@ -397,16 +428,16 @@ static scrape_delta_result delta_against_base(scrape_delta *d, delta_work *wk, c
                                               pp_profile *p, pp_pprof *t, int64_t time_ns,
                                               int64_t *from_ns)
 {
-    int zeros;
+    int dropped;
     if (went_back(d, wk))
         return rebase(d, wk, time_ns) < 0 ? SCRAPE_DELTA_ERROR : SCRAPE_DELTA_RESET;
-    zeros = write_deltas(d, wk, t);
+    dropped = write_deltas(d, wk, t);
     if (from_ns)
         *from_ns = d->prev_time_ns;
     t->duration_nanos = time_ns - d->prev_time_ns;
     if (rebase(d, wk, time_ns) < 0)
         return SCRAPE_DELTA_ERROR;
-    if (zeros)
+    if (dropped)
         host->pprof_compact(p);
     return SCRAPE_DELTA_EMIT;
 }

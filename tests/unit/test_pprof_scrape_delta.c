@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -302,6 +303,47 @@ static void test_changed_types_start_over(void **st)
 }
 
 /* Many scrapes of the same stacks: the state does not grow. */
+/* Thousands of stacks, the second scrape in another order, some gone and
+ * some new: each stack's delta is found against its own baseline value
+ * (the keys are sorted and merged with the baseline's), and those that
+ * did not move are dropped. */
+static void test_many_stacks(void **st)
+{
+    enum { N = 3000, GONE_EVERY = 7, NEW = 100 };
+    const pp_host *h = harness_host();
+    static char names[N + NEW][16];
+    static heap_sample a[N], b[N + NEW];
+    size_t nb = 0, moved = 0;
+    (void)st;
+    for (int i = 0; i < N + NEW; i++)
+        snprintf(names[i], sizeof names[i], "fn%d", i);
+    for (int i = 0; i < N; i++)
+        a[i] = (heap_sample){names[i], i, 0, {1000 + i, 0, 0, 0}};
+    for (int i = N + NEW - 1; i >= 0; i--) { /* reversed */
+        if (i < N && i % GONE_EVERY == 0)
+            continue;
+        int64_t grow = i < N ? i % 5 : 1000 + i; /* a new stack counts in full */
+        b[nb++] = (heap_sample){names[i], i, 0, {(i < N ? 1000 + i : 0) + grow, 0, 0, 0}};
+        moved += grow != 0;
+    }
+    scrape_delta *d = scrape_delta_new();
+    pp_profile *p1 = heap(a, N), *p2 = heap(b, nb);
+    assert_int_equal(apply(d, p1, T0), SCRAPE_DELTA_BASELINE);
+    assert_int_equal(scrape_delta_size(d), N);
+    assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_EMIT);
+    assert_int_equal(scrape_delta_size(d), nb);
+    assert_int_equal(h->profile_tree(p2, NULL, 0)->n_samples, moved);
+    for (int i = 0; i < N + NEW; i++) {
+        int64_t want = i < N ? (i % GONE_EVERY == 0 ? 0 : i % 5) : 1000 + i;
+        if (total(p2, names[i], 0) != want)
+            fail_msg("%s: delta %lld, want %lld", names[i], (long long)total(p2, names[i], 0),
+                     (long long)want);
+    }
+    h->profile_free(p1);
+    h->profile_free(p2);
+    scrape_delta_free(d);
+}
+
 static void test_state_stays_flat(void **st)
 {
     const pp_host *h = harness_host();
@@ -332,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_block_profile_and_non_cumulative),
         cmocka_unit_test(test_changed_types_start_over),
         cmocka_unit_test(test_state_stays_flat),
+        cmocka_unit_test(test_many_stacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
