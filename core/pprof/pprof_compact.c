@@ -10,7 +10,7 @@
  * existing arrays. Labels of a sample are sorted first so that label order
  * does not make two equal samples look different, as in pprof. */
 #include "pprof_internal.h"
-#include "pprof_keymap.h"
+#include "wordhash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,33 +36,75 @@ void pprof_sample_add(pp_sample *dst, const pp_sample *src)
         dst->values[i] = pprof_add_sat(dst->values[i], src->values[i]);
 }
 
+/* A sample's identity, hashed from its fields directly: its stack, then
+ * its labels (sorted by the caller). */
+static uint64_t sample_hash(const pp_sample *s)
+{
+    uint64_t h = wordhash_u64(WORDHASH_SEED, s->n_location_ids);
+    for (size_t i = 0; i < s->n_location_ids; i++)
+        h = wordhash_u64(h, s->location_ids[i]);
+    h = wordhash_u64(h, s->n_labels);
+    for (size_t i = 0; i < s->n_labels; i++) {
+        const pp_label *l = &s->labels[i];
+        h = wordhash_u64(h, (uint64_t)l->key);
+        h = wordhash_u64(h, (uint64_t)l->str);
+        h = wordhash_u64(h, (uint64_t)l->num);
+        h = wordhash_u64(h, (uint64_t)l->num_unit);
+    }
+    return wordhash_finish(h);
+}
+
+static int same_sample(const pp_sample *a, const pp_sample *b)
+{
+    if (a->n_location_ids != b->n_location_ids || a->n_labels != b->n_labels)
+        return 0;
+    if (a->n_location_ids &&
+        memcmp(a->location_ids, b->location_ids, a->n_location_ids * sizeof(uint64_t)) != 0)
+        return 0;
+    for (size_t i = 0; i < a->n_labels; i++) {
+        const pp_label *x = &a->labels[i], *y = &b->labels[i];
+        if (x->key != y->key || x->str != y->str || x->num != y->num || x->num_unit != y->num_unit)
+            return 0;
+    }
+    return 1;
+}
+
+/* Sums samples with equal stacks and labels into the first of them.
+ * The kept samples are found by content through an open-addressing table
+ * of compact entries: a hash and the kept sample's position, so that a
+ * probe compares 8 bytes and reads a sample only when the hashes agree
+ * (no key is built or copied). */
 static int compact_samples(pp_pprof *t)
 {
-    keymap seen;
-    key_buf k = {0};
-    if (keymap_init(&seen, t->n_samples) < 0)
+    size_t n_slots = 16;
+    while (n_slots < t->n_samples * 2)
+        n_slots *= 2;
+    uint64_t *hashes = malloc(n_slots * sizeof *hashes);
+    uint32_t *at = calloc(n_slots, sizeof *at); /* kept position + 1; 0 = empty */
+    if (!hashes || !at || t->n_samples >= UINT32_MAX) {
+        free(hashes);
+        free(at);
         return -1;
+    }
     size_t kept = 0;
-    int rc = 0;
-    for (size_t i = 0; i < t->n_samples && rc == 0; i++) {
+    for (size_t i = 0; i < t->n_samples; i++) {
         pp_sample *s = &t->samples[i];
         if (s->n_labels > 1)
             qsort(s->labels, s->n_labels, sizeof(pp_label), pprof_label_cmp);
-        pprof_sample_key(&k, s->location_ids, s->n_location_ids, s->labels, s->n_labels);
-        uint64_t at;
-        if (k.failed)
-            rc = -1;
-        else if (keymap_get(&seen, k.data, k.len, &at))
-            pprof_sample_add(&t->samples[at], s);
-        else if (keymap_put(&seen, k.data, k.len, kept) < 0)
-            rc = -1;
-        else
-            t->samples[kept++] = *s;
+        uint64_t h = sample_hash(s);
+        size_t j = (size_t)h & (n_slots - 1);
+        while (at[j] && !(hashes[j] == h && same_sample(&t->samples[at[j] - 1], s)))
+            j = (j + 1) & (n_slots - 1);
+        if (at[j]) {
+            pprof_sample_add(&t->samples[at[j] - 1], s);
+            continue;
+        }
+        hashes[j] = h;
+        at[j] = (uint32_t)kept + 1;
+        t->samples[kept++] = *s;
     }
-    keymap_free(&seen);
-    key_buf_free(&k);
-    if (rc < 0)
-        return -1;
+    free(hashes);
+    free(at);
     t->n_samples = kept;
     pprof_drop_zero_samples(t);
     return 0;

@@ -693,6 +693,64 @@ static void add_sample(pp_profile *p, const uint64_t *locs, size_t n, int64_t v0
     t->n_samples++;
 }
 
+/* Many samples over few identities (stack x label), interleaved: each
+ * identity ends as one sample holding the sum of its copies, in the
+ * order of its first copy. */
+static void test_compact_many_duplicates(void **state)
+{
+    (void)state;
+    enum { IDS = 60, COPIES = 10 };
+    static const char *const threads[] = {NULL, "a", "b"};
+    pp_profile *p = fixture();
+    pp_pprof *t = profile_tree_mut(p, NULL, 0);
+    t->n_samples = 0; /* the fixture's locations, our samples only */
+    for (int c = 0; c < COPIES; c++)
+        for (int i = 0; i < IDS; i++) {
+            uint64_t stack[] = {(uint64_t)(i % 3) + 1, (uint64_t)((i / 3) % 3) + 1,
+                                (uint64_t)((i / 9) % 3) + 1};
+            add_sample(p, stack, 1 + (size_t)(i / 27), i + 1, c, threads[(i / 3) % 3]);
+        }
+    assert_int_equal(pprof_compact(p), 0);
+    /* identities: stack (i%3, i/3%3, i/9%3) cut to 1 + i/27 frames, and
+     * the thread chosen by i/3%3; count them the slow way */
+    size_t distinct = 0;
+    for (int i = 0; i < IDS; i++) {
+        int first = 1;
+        for (int j = 0; j < i && first; j++) {
+            size_t ni = 1 + (size_t)(i / 27), nj = 1 + (size_t)(j / 27);
+            int same = ni == nj && (i / 3) % 3 == (j / 3) % 3 && i % 3 == j % 3;
+            if (same && ni > 2)
+                same = (i / 9) % 3 == (j / 9) % 3;
+            first = !same;
+        }
+        distinct += first;
+    }
+    assert_int_equal(t->n_samples, distinct);
+    int64_t sum0 = 0, sum1 = 0, want0 = 0, want1 = 0;
+    for (size_t k = 0; k < t->n_samples; k++) {
+        sum0 += t->samples[k].values[0];
+        sum1 += t->samples[k].values[1];
+    }
+    for (int c = 0; c < COPIES; c++)
+        for (int i = 0; i < IDS; i++) {
+            want0 += i + 1;
+            want1 += c;
+        }
+    assert_int_equal(sum0, want0);
+    assert_int_equal(sum1, want1);
+    /* no two kept samples are the same identity */
+    for (size_t a = 0; a < t->n_samples; a++)
+        for (size_t b = a + 1; b < t->n_samples; b++) {
+            const pp_sample *x = &t->samples[a], *y = &t->samples[b];
+            int same = x->n_location_ids == y->n_location_ids && x->n_labels == y->n_labels &&
+                       memcmp(x->location_ids, y->location_ids,
+                              x->n_location_ids * sizeof(uint64_t)) == 0 &&
+                       (x->n_labels == 0 || x->labels[0].str == y->labels[0].str);
+            assert_false(same);
+        }
+    profile_free(p);
+}
+
 static void test_compact(void **state)
 {
     (void)state;
@@ -944,6 +1002,7 @@ int main(void)
         cmocka_unit_test(test_intern),
         cmocka_unit_test(test_lookup_by_id),
         cmocka_unit_test(test_compact),
+        cmocka_unit_test(test_compact_many_duplicates),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_merge_incompatible),
         cmocka_unit_test(test_family),
