@@ -113,15 +113,20 @@ static long id_index_find(id_index *x, const void *arr, size_t n, size_t stride,
     return i;
 }
 
+/* Go writes ids 1..n in order: id - 1 is checked first. */
 long pprof_location_pos(pp_profile *p, uint64_t id)
 {
     const pp_pprof *t = &p->tree;
+    if (id >= 1 && id <= t->n_locations && t->locations[id - 1].id == id)
+        return (long)(id - 1);
     return id_index_find(&p->loc_index, t->locations, t->n_locations, sizeof(pp_location), id);
 }
 
 long pprof_function_pos(pp_profile *p, uint64_t id)
 {
     const pp_pprof *t = &p->tree;
+    if (id >= 1 && id <= t->n_functions && t->functions[id - 1].id == id)
+        return (long)(id - 1);
     return id_index_find(&p->fn_index, t->functions, t->n_functions, sizeof(pp_function), id);
 }
 
