@@ -679,8 +679,7 @@ static int peek_finish(peek *k)
                                             [PROFILE_DEFAULT_SAMPLE_TYPE] = "default_sample_type",
                                             [PROFILE_DOC_URL] = "doc_url"};
     see_last(k, k->top_str, k->top_seen, top_names, sizeof top_names / sizeof top_names[0], 0);
-    static const char *const period_names[] = {[1] = "period_type.type",
-                                               [2] = "period_type.unit"};
+    static const char *const period_names[] = {[1] = "period_type.type", [2] = "period_type.unit"};
     see_last(k, k->period_str, k->period_seen, period_names, 3, 0);
     if (k->n_strings == 0)
         return peek_fail(k, "string table is empty (string_table[0] must be \"\")");
