@@ -139,8 +139,8 @@ static long mapping_pos(const pp_pprof *t, uint64_t id)
  * locations, and the functions and mappings of those locations. Positions
  * come from the profile's id indexes, so this is linear in the stacks.
  * The owner is editing the tree, so no reader shares it: the indexes are
- * read without the profile's lock (taking it per frame was 4% of a
- * scrape's CPU). */
+ * read without the profile's lock (taking it per frame was 10% of a
+ * scrape's CPU at 500 targets). */
 static void mark_used(pp_profile *p, uint8_t *loc_used, uint8_t *fn_used, uint8_t *map_used)
 {
     const pp_pprof *t = &p->tree;

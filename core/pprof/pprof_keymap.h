@@ -1,7 +1,7 @@
-/* pprof_keymap: a hash map from byte-string keys to 64-bit values, for the
- * tree operations that identify things by content (compact: samples with
- * equal stacks and labels; merge: functions, mappings, locations and samples
- * across two profiles whose ids differ). Keys are copied into the map's own
+/* pprof_keymap: a hash map from byte-string keys to 64-bit values, for
+ * pprof_merge, which identifies functions, mappings, locations and samples
+ * by content across two profiles whose ids differ (compaction, within one
+ * profile, compares samples in place: pprof_compact.c). Keys are copied into the map's own
  * arena; open addressing with linear probing; no deletion (not needed). */
 #ifndef PROFPIPE_PPROF_KEYMAP_H
 #define PROFPIPE_PPROF_KEYMAP_H
