@@ -313,6 +313,18 @@ static inline size_t wire_put_varint(uint8_t *out, uint64_t v)
     return n;
 }
 
+/* sint64's ZigZag mapping: small magnitudes of either sign take small
+ * varints (0, -1, 1, -2 ... -> 0, 1, 2, 3 ...). */
+static inline uint64_t wire_zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t wire_unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
 /* A field's tag. */
 static inline uint64_t wire_tag(uint32_t num, unsigned type)
 {

@@ -2,8 +2,12 @@
  *
  * Design and rules: see scrape_delta.h. Between scrapes a series keeps
  * only its baseline: the keys of the last scrape, sorted, with their
- * summed cumulative values, allocated to the exact size (24 bytes per
- * distinct stack for Go's two alloc_* types). A scrape builds a
+ * summed cumulative values packed as ZigZag varints in the keys' order,
+ * allocated to the exact size. For Go's two alloc_* types that is 8
+ * bytes of key and typically 5-7 of values per distinct stack, where two
+ * plain int64 took 16: the baselines are most of what scraping 500
+ * targets holds. The values are read back in the same pass that merges
+ * the sorted keys, so packing costs no search. A scrape builds a
  * transient hash table of its own keys, compares it with the baseline,
  * writes the deltas, and becomes the new baseline; the table and the
  * per-profile scratch arrays are freed before returning, so 500 targets
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protowire.h"
 #include "wordhash.h"
 
 /* Cumulative sample types one profile may have (Go has two). */
@@ -27,11 +32,13 @@
 /* Kept apart from any real string hash: marks a frame without symbols. */
 #define KEY_NO_SYMBOL 0x9e3779b97f4a7c15ull
 
-/* The last scrape: keys ascending, `width` values per key. */
+/* The last scrape: keys ascending; `width` values per key, in the keys'
+ * order, each a ZigZag varint. */
 typedef struct delta_base {
     uint64_t *keys;
-    int64_t *vals;
+    uint8_t *vals;
     size_t n;
+    size_t vals_len;
 } delta_base;
 
 /* A scrape being processed: key -> summed values, open addressing. */
@@ -95,6 +102,30 @@ void scrape_delta_free(scrape_delta *d)
 size_t scrape_delta_size(const scrape_delta *d)
 {
     return d->have_prev ? d->prev.n : 0;
+}
+
+size_t scrape_delta_bytes(const scrape_delta *d)
+{
+    return d->have_prev ? d->prev.n * sizeof *d->prev.keys + d->prev.vals_len : 0;
+}
+
+/* Saturating sums and differences: a target's values are not trusted,
+ * and C's signed overflow is undefined. A sum out of range sticks at
+ * INT64_MAX or INT64_MIN. */
+static int64_t add_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (!__builtin_add_overflow(a, b, &r))
+        return r;
+    return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
+static int64_t sub_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (!__builtin_sub_overflow(a, b, &r))
+        return r;
+    return b < 0 ? INT64_MAX : INT64_MIN;
 }
 
 /* ---- hashing (wordhash.h: 8 bytes per step) ---- */
@@ -234,7 +265,7 @@ static void table_add(delta_table *t, size_t width, uint64_t key, const int64_t 
         t->count++;
     }
     for (j = 0; j < width; j++)
-        t->vals[slot * width + j] += values[idx[j]];
+        t->vals[slot * width + j] = add_sat(t->vals[slot * width + j], values[idx[j]]);
 }
 
 /* ---- the baseline ---- */
@@ -287,10 +318,11 @@ static size_t cumulative_indexes(const pp_pprof *t, size_t *idx)
  * baseline as they are. */
 typedef struct delta_work {
     delta_table cur;
-    uint64_t *sample_keys; /* one per sample */
-    uint64_t *sorted;      /* the table's keys, ascending (count) */
-    size_t *slot_of;       /* the table slot of sorted[i] */
-    long *prev_of;         /* per table slot: the key's position in the baseline, or -1 */
+    uint64_t *sample_keys;  /* one per sample */
+    uint64_t *sorted;       /* the table's keys, ascending (count) */
+    size_t *slot_of;        /* the table slot of sorted[i] */
+    unsigned char *in_prev; /* per table slot: the key is in the baseline */
+    int64_t *before;        /* per table slot: its baseline values (0 when new) */
 } delta_work;
 
 static void work_free(delta_work *w)
@@ -299,19 +331,37 @@ static void work_free(delta_work *w)
     free(w->sample_keys);
     free(w->sorted);
     free(w->slot_of);
-    free(w->prev_of);
+    free(w->in_prev);
+    free(w->before);
 }
 
-/* Sorts the table's keys and finds each in the baseline (none: -1). */
-static int match_keys(delta_work *w, const delta_base *prev)
+/* Reads n packed values into out (NULL: skips them). The baseline is our
+ * own bytes, written by pack_values; a short one is a bug, and reads as
+ * zeros rather than past the end. */
+static void unpack_values(wire_reader *r, size_t n, int64_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        if (wire_varint(r, &v) < 0)
+            v = 0;
+        if (out)
+            out[i] = wire_unzigzag(v);
+    }
+}
+
+/* Sorts the table's keys and finds each in the baseline `prev` (with
+ * `width` values per key; NULL: every key is new), unpacking the values
+ * of those found as the merge passes them. */
+static int match_keys(delta_work *w, const delta_base *prev, size_t width)
 {
     const delta_table *t = &w->cur;
-    size_t i, n = 0, j = 0;
+    size_t i, n = 0, j = 0, unpacked = 0;
     w->sorted = malloc((t->count ? t->count : 1) * sizeof *w->sorted);
     w->slot_of = malloc((t->count ? t->count : 1) * sizeof *w->slot_of);
-    w->prev_of = malloc(t->cap * sizeof *w->prev_of);
+    w->in_prev = calloc(t->cap, 1);
+    w->before = calloc(t->cap * width, sizeof *w->before);
     uint64_t *tmp = malloc((t->count ? t->count : 1) * sizeof *tmp);
-    if (!w->sorted || !w->slot_of || !w->prev_of || !tmp) {
+    if (!w->sorted || !w->slot_of || !w->in_prev || !w->before || !tmp) {
         free(tmp);
         return -1;
     }
@@ -320,12 +370,19 @@ static int match_keys(delta_work *w, const delta_base *prev)
             w->sorted[n++] = t->keys[i];
     sort_keys(w->sorted, tmp, n);
     free(tmp);
+    size_t prev_n = prev ? prev->n : 0;
+    wire_reader packed = {prev ? prev->vals : NULL, prev ? prev->vals + prev->vals_len : NULL};
     for (i = 0; i < n; i++) {
         size_t slot = table_slot(t, w->sorted[i]);
-        while (j < prev->n && prev->keys[j] < w->sorted[i])
-            j++;
         w->slot_of[i] = slot;
-        w->prev_of[slot] = j < prev->n && prev->keys[j] == w->sorted[i] ? (long)j : -1;
+        while (j < prev_n && prev->keys[j] < w->sorted[i])
+            j++;
+        if (j < prev_n && prev->keys[j] == w->sorted[i]) {
+            unpack_values(&packed, (j - unpacked) * width, NULL);
+            unpack_values(&packed, width, &w->before[slot * width]);
+            unpacked = j + 1;
+            w->in_prev[slot] = 1;
+        }
     }
     return 0;
 }
@@ -364,11 +421,10 @@ static int went_back(const scrape_delta *d, const delta_work *wk)
     size_t i, j, w = d->width;
     for (i = 0; i < wk->cur.count; i++) {
         size_t slot = wk->slot_of[i];
-        long ps = wk->prev_of[slot];
-        if (ps < 0)
+        if (!wk->in_prev[slot])
             continue;
         for (j = 0; j < w; j++)
-            if (wk->cur.vals[slot * w + j] < d->prev.vals[(size_t)ps * w + j])
+            if (wk->cur.vals[slot * w + j] < wk->before[slot * w + j])
                 return 1;
     }
     return 0;
@@ -386,11 +442,9 @@ static int write_deltas(const scrape_delta *d, delta_work *wk, pp_pprof *t)
     for (i = 0; i < t->n_samples; i++) {
         int64_t *v = t->samples[i].values;
         size_t cs = table_slot(&wk->cur, wk->sample_keys[i]);
-        long ps = wk->prev_of[cs];
-        for (j = 0; j < w; j++) {
-            int64_t before = ps >= 0 ? d->prev.vals[(size_t)ps * w + j] : 0;
-            v[d->idx[j]] = wk->cur.used[cs] ? 0 : wk->cur.vals[cs * w + j] - before;
-        }
+        for (j = 0; j < w; j++)
+            v[d->idx[j]] =
+                wk->cur.used[cs] ? 0 : sub_sat(wk->cur.vals[cs * w + j], wk->before[cs * w + j]);
         wk->cur.used[cs] = 1;
         for (j = 0; j < t->samples[i].n_values && v[j] == 0; j++)
             ;
@@ -403,16 +457,21 @@ static int write_deltas(const scrape_delta *d, delta_work *wk, pp_pprof *t)
 }
 
 /* The scrape in wk becomes the baseline: its sorted keys (taken over)
- * and their summed values, sized exactly. */
+ * and their summed values, packed and sized exactly. */
 static int rebase(scrape_delta *d, delta_work *wk, int64_t time_ns)
 {
     delta_base next = {0};
-    size_t i, w = d->width, n = wk->cur.count;
-    next.vals = malloc((n ? n : 1) * w * sizeof *next.vals);
+    size_t i, j, w = d->width, n = wk->cur.count, len = 0;
+    for (i = 0; i < n; i++)
+        for (j = 0; j < w; j++)
+            len += wire_varint_size(wire_zigzag(wk->cur.vals[wk->slot_of[i] * w + j]));
+    next.vals = malloc(len ? len : 1);
     if (!next.vals)
         return -1;
     for (i = 0; i < n; i++)
-        memcpy(&next.vals[i * w], &wk->cur.vals[wk->slot_of[i] * w], w * sizeof *next.vals);
+        for (j = 0; j < w; j++)
+            next.vals_len += wire_put_varint(next.vals + next.vals_len,
+                                             wire_zigzag(wk->cur.vals[wk->slot_of[i] * w + j]));
     next.keys = wk->sorted;
     next.n = n;
     wk->sorted = NULL;
@@ -459,8 +518,11 @@ scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host, pp_
     if (width == 0)
         return SCRAPE_DELTA_NONE;
     sig = types_signature(host, t);
+    /* the baseline's values are read only if it has these sample types
+     * (so as many values per key) */
+    const delta_base *prev = d->have_prev && sig == d->signature ? &d->prev : NULL;
     if (fill_current(&wk, host, p, t, width, idx, err, errlen) < 0 ||
-        match_keys(&wk, &d->prev) < 0) {
+        match_keys(&wk, prev, width) < 0) {
         if (err && !err[0])
             snprintf(err, errlen, "out of memory");
         work_free(&wk);

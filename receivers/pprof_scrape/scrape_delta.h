@@ -9,8 +9,9 @@
  * the key is a 64-bit hash of the stack (function name and line of every
  * frame, or the address of a frame without symbols) and the sample's
  * labels (Go's heap profile tells allocation sizes apart by a `bytes`
- * label). Only the values are kept, never the profile: memory stays at
- * one table (two, swapped) per series whatever the number of scrapes.
+ * label). Only the keys and values are kept, never the profile, packed
+ * between scrapes: memory stays at one baseline per series, sized to its
+ * distinct stacks, whatever the number of scrapes.
  *
  * Rules (as Grafana Alloy's pyroscope.scrape does them):
  * - cumulative sample types are alloc_objects/count, alloc_space/bytes,
@@ -55,5 +56,8 @@ scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host, pp_
 
 /* Number of keys remembered (for tests and memory checks). */
 size_t scrape_delta_size(const scrape_delta *d);
+
+/* Bytes the baseline holds between scrapes (keys and packed values). */
+size_t scrape_delta_bytes(const scrape_delta *d);
 
 #endif

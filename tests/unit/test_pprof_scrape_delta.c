@@ -344,6 +344,71 @@ static void test_many_stacks(void **st)
     scrape_delta_free(d);
 }
 
+/* The baseline holds 8 bytes of key per stack and its values as
+ * varints: two values under 64 take a byte each (two int64 took 16). */
+static void test_baseline_is_packed(void **st)
+{
+    enum { N = 1000 };
+    const pp_host *h = harness_host();
+    static char names[N][16];
+    static heap_sample a[N], b[N];
+    (void)st;
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "fn%d", i);
+        a[i] = (heap_sample){names[i], i, 0, {i % 63, 63 - i % 63, 5, 5}};
+        b[i] = (heap_sample){names[i], i, 0, {i % 63 + i % 3, 63 - i % 63, 5, 5}};
+    }
+    scrape_delta *d = scrape_delta_new();
+    pp_profile *p1 = heap(a, N), *p2 = heap(b, N);
+    assert_int_equal(apply(d, p1, T0), SCRAPE_DELTA_BASELINE);
+    assert_int_equal(scrape_delta_bytes(d), N * (sizeof(uint64_t) + 2));
+    assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_EMIT);
+    for (int i = 0; i < N; i += 97)
+        assert_int_equal(total(p2, names[i], 0), i % 3);
+    assert_int_equal(total(p2, NULL, 1), 0);
+    h->profile_free(p1);
+    h->profile_free(p2);
+    scrape_delta_free(d);
+}
+
+/* A target's values are not trusted: any int64 survives the packed
+ * baseline, and sums and differences that leave int64 saturate instead
+ * of overflowing (undefined in C; UBSan aborts this test without it). */
+static void test_extreme_values(void **st)
+{
+    const pp_host *h = harness_host();
+    heap_sample a[] = {
+        {"main.max", 1, 0, {INT64_MAX - 10, -100, 0, 0}},
+        {"main.min", 2, 0, {INT64_MIN, INT64_MIN + 1, 0, 0}},
+        {"main.wide", 3, 0, {-1, 0, 0, 0}},
+        {"main.twice", 4, 0, {INT64_MAX, 1, 0, 0}}, /* one key, twice: sums saturate */
+        {"main.twice", 4, 0, {INT64_MAX, 1, 0, 0}},
+    };
+    heap_sample b[] = {
+        {"main.max", 1, 0, {INT64_MAX, -50, 0, 0}},
+        {"main.min", 2, 0, {INT64_MIN + 3, INT64_MIN + 1, 0, 0}},
+        {"main.wide", 3, 0, {INT64_MAX, 0, 0, 0}},
+        {"main.twice", 4, 0, {INT64_MAX, 2, 0, 0}},
+        {"main.twice", 4, 0, {INT64_MAX, 1, 0, 0}},
+    };
+    scrape_delta *d = scrape_delta_new();
+    pp_profile *p1 = heap(a, 5), *p2 = heap(b, 5);
+    (void)st;
+    assert_int_equal(apply(d, p1, T0), SCRAPE_DELTA_BASELINE);
+    assert_int_equal(scrape_delta_size(d), 4);
+    assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_EMIT);
+    assert_int_equal(total(p2, "main.max", 0), 10);
+    assert_int_equal(total(p2, "main.max", 1), 50);
+    assert_int_equal(total(p2, "main.min", 0), 3);
+    assert_int_equal(total(p2, "main.min", 1), 0);
+    assert_true(total(p2, "main.wide", 0) == INT64_MAX); /* INT64_MAX + 1, saturated */
+    assert_int_equal(total(p2, "main.twice", 0), 0);
+    assert_int_equal(total(p2, "main.twice", 1), 1);
+    h->profile_free(p1);
+    h->profile_free(p2);
+    scrape_delta_free(d);
+}
+
 static void test_state_stays_flat(void **st)
 {
     const pp_host *h = harness_host();
@@ -375,6 +440,8 @@ int main(void)
         cmocka_unit_test(test_changed_types_start_over),
         cmocka_unit_test(test_state_stays_flat),
         cmocka_unit_test(test_many_stacks),
+        cmocka_unit_test(test_baseline_is_packed),
+        cmocka_unit_test(test_extreme_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

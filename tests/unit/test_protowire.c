@@ -131,6 +131,30 @@ static uint8_t *heap_copy(const uint8_t *b, size_t len)
     return c;
 }
 
+/* sint64's mapping as protobuf's encoding guide gives it: 0, -1, 1, -2
+ * ... -> 0, 1, 2, 3 ..., the extremes at the top of uint64. */
+static void test_zigzag(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t s;
+        uint64_t u;
+    } cases[] = {
+        {0, 0},
+        {-1, 1},
+        {1, 2},
+        {-2, 3},
+        {2147483647, 4294967294u},
+        {-2147483648LL, 4294967295u},
+        {INT64_MAX, UINT64_MAX - 1},
+        {INT64_MIN, UINT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_true(wire_zigzag(cases[i].s) == cases[i].u);
+        assert_true(wire_unzigzag(cases[i].u) == cases[i].s);
+    }
+}
+
 static void test_varint_roundtrip(void **state)
 {
     (void)state;
@@ -352,11 +376,9 @@ static void test_stream_run_pieces(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_varint_roundtrip),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_stream_matches_whole),
-        cmocka_unit_test(test_truncations),
-        cmocka_unit_test(test_mutants),
+        cmocka_unit_test(test_varint_roundtrip),  cmocka_unit_test(test_zigzag),
+        cmocka_unit_test(test_refusals),          cmocka_unit_test(test_stream_matches_whole),
+        cmocka_unit_test(test_truncations),       cmocka_unit_test(test_mutants),
         cmocka_unit_test(test_stream_run_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
