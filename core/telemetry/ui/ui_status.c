@@ -324,9 +324,12 @@ static char *read_config_text(const char *path)
     char *text = malloc((size_t)UI_CONFIG_TEXT_MAX + 1);
     size_t n = text ? fread(text, 1, (size_t)UI_CONFIG_TEXT_MAX, f) : 0;
     fclose(f);
-    if (text)
-        text[n] = '\0';
-    return text;
+    if (!text)
+        return NULL;
+    text[n] = '\0';
+    /* kept while the service runs: the size read, not the most allowed */
+    char *fit = realloc(text, n + 1);
+    return fit ? fit : text;
 }
 
 void ui_set_running(service *s, const config *c)
