@@ -322,7 +322,7 @@ typedef struct delta_work {
     uint64_t *sorted;       /* the table's keys, ascending (count) */
     size_t *slot_of;        /* the table slot of sorted[i] */
     unsigned char *in_prev; /* per table slot: the key is in the baseline */
-    int64_t *before;        /* per table slot: its baseline values (0 when new) */
+    int64_t *before;        /* per table slot: its baseline values, if in_prev */
 } delta_work;
 
 static void work_free(delta_work *w)
@@ -359,7 +359,7 @@ static int match_keys(delta_work *w, const delta_base *prev, size_t width)
     w->sorted = malloc((t->count ? t->count : 1) * sizeof *w->sorted);
     w->slot_of = malloc((t->count ? t->count : 1) * sizeof *w->slot_of);
     w->in_prev = calloc(t->cap, 1);
-    w->before = calloc(t->cap * width, sizeof *w->before);
+    w->before = malloc(t->cap * width * sizeof *w->before);
     uint64_t *tmp = malloc((t->count ? t->count : 1) * sizeof *tmp);
     if (!w->sorted || !w->slot_of || !w->in_prev || !w->before || !tmp) {
         free(tmp);
@@ -443,8 +443,10 @@ static int write_deltas(const scrape_delta *d, delta_work *wk, pp_pprof *t)
         int64_t *v = t->samples[i].values;
         size_t cs = table_slot(&wk->cur, wk->sample_keys[i]);
         for (j = 0; j < w; j++)
-            v[d->idx[j]] =
-                wk->cur.used[cs] ? 0 : sub_sat(wk->cur.vals[cs * w + j], wk->before[cs * w + j]);
+            v[d->idx[j]] = wk->cur.used[cs] ? 0
+                           : wk->in_prev[cs]
+                               ? sub_sat(wk->cur.vals[cs * w + j], wk->before[cs * w + j])
+                               : wk->cur.vals[cs * w + j];
         wk->cur.used[cs] = 1;
         for (j = 0; j < t->samples[i].n_values && v[j] == 0; j++)
             ;
@@ -461,17 +463,23 @@ static int write_deltas(const scrape_delta *d, delta_work *wk, pp_pprof *t)
 static int rebase(scrape_delta *d, delta_work *wk, int64_t time_ns)
 {
     delta_base next = {0};
-    size_t i, j, w = d->width, n = wk->cur.count, len = 0;
-    for (i = 0; i < n; i++)
-        for (j = 0; j < w; j++)
-            len += wire_varint_size(wire_zigzag(wk->cur.vals[wk->slot_of[i] * w + j]));
-    next.vals = malloc(len ? len : 1);
-    if (!next.vals)
+    size_t i, j, w = d->width, n = wk->cur.count;
+    /* one pass into room for the longest varints, then a copy sized
+     * exactly: a baseline shrunk in place would leave a hole beside
+     * every long-lived one */
+    uint8_t *packed = malloc(n && w ? n * w * WIRE_MAX_VARINT_BYTES : 1);
+    if (!packed)
         return -1;
     for (i = 0; i < n; i++)
         for (j = 0; j < w; j++)
-            next.vals_len += wire_put_varint(next.vals + next.vals_len,
+            next.vals_len += wire_put_varint(packed + next.vals_len,
                                              wire_zigzag(wk->cur.vals[wk->slot_of[i] * w + j]));
+    next.vals = malloc(next.vals_len ? next.vals_len : 1);
+    if (next.vals)
+        memcpy(next.vals, packed, next.vals_len);
+    free(packed);
+    if (!next.vals)
+        return -1;
     next.keys = wk->sorted;
     next.n = n;
     wk->sorted = NULL;
