@@ -336,8 +336,8 @@ static void work_free(delta_work *w)
 }
 
 /* Reads n packed values into out (NULL: skips them). The baseline is our
- * own bytes, written by pack_values; a short one is a bug, and reads as
- * zeros rather than past the end. */
+ * own bytes, written by rebase; a short one would be a bug, and reads
+ * as zeros rather than past the end. */
 static void unpack_values(wire_reader *r, size_t n, int64_t *out)
 {
     for (size_t i = 0; i < n; i++) {

@@ -4,7 +4,11 @@
  *
  *   fuzz_seeds profiles OUT PROFILE...   pprof, pyroscope_push,
  *                                        pyroscope_json, pyroscope_multipart,
- *                                        pyroscope_name, relabel, kafka
+ *                                        pyroscope_name, relabel, kafka,
+ *                                        scrape_delta (every ordered pair
+ *                                        of the profiles, plain; and each
+ *                                        one beside a copy whose values are
+ *                                        near INT64_MAX, for the sums)
  *   fuzz_seeds configs OUT FILE...       config, relabel (its rule sets)
  *   fuzz_seeds gopclntab OUT SECTION     perf_gopclntab: small tables made of
  *                                        the first functions of a real Go
@@ -33,6 +37,7 @@
 #include "host.h"
 #include "kafka_client.h"
 #include "perf_gopclntab.h"
+#include "pprof_codec.h"
 #include "pprof_internal.h"
 #include "push_codec.h"
 #include "profile.h"
@@ -409,9 +414,69 @@ static int seed_jfr(const char *out, int argc, char **argv)
     return 0;
 }
 
+/* Two scrapes of one series, as the scrape_delta harness splits them. */
+#define SCRAPE_DELTA_SEP "\n#next-scrape\n"
+
+static void seed_scrape_pair(const char *out, const char *name, const void *a, size_t a_len,
+                             const void *b, size_t b_len)
+{
+    seed_buf s = {0};
+    put(&s, a, a_len);
+    puts_buf(&s, SCRAPE_DELTA_SEP);
+    put(&s, b, b_len);
+    write_seed(out, "scrape_delta", name, s.data, s.len);
+    free(s.data);
+}
+
+/* The profile with every value v made INT64_MAX - 2^20 + v (encoded,
+ * plain; NULL if it does not decode): a sample copied next to itself
+ * then overflows a sum. */
+static uint8_t *near_max(const seed_buf *plain, size_t *len)
+{
+    pp_profile *p = profile_new();
+    char err[ERR_LEN];
+    pp_pprof *t = p && profile_set_raw(p, plain->data, plain->len) == 0
+                      ? profile_tree_mut(p, err, sizeof err)
+                      : NULL;
+    uint8_t *bytes = NULL;
+    if (t) {
+        for (size_t i = 0; i < t->n_samples; i++)
+            for (size_t j = 0; j < t->samples[i].n_values; j++)
+                t->samples[i].values[j] =
+                    INT64_MAX - (1 << 20) + (t->samples[i].values[j] & 0xfffff);
+        if (pprof_encode(t, &bytes, len) != 0)
+            bytes = NULL;
+    }
+    profile_free(p);
+    return bytes;
+}
+
+static void seed_scrape_pairs(const char *out, char **names, seed_buf *plain, int n)
+{
+    char name[PATH_LEN];
+    for (int i = 0; i < n; i++) {
+        if (!plain[i].data)
+            continue;
+        for (int j = 0; j < n; j++) {
+            if (!plain[j].data)
+                continue;
+            snprintf(name, sizeof name, "%s+%s", base_name(names[i]), base_name(names[j]));
+            seed_scrape_pair(out, name, plain[i].data, plain[i].len, plain[j].data, plain[j].len);
+        }
+        size_t big_len;
+        uint8_t *big = near_max(&plain[i], &big_len);
+        if (big) {
+            snprintf(name, sizeof name, "%s+near-max", base_name(names[i]));
+            seed_scrape_pair(out, name, plain[i].data, plain[i].len, big, big_len);
+            free(big);
+        }
+    }
+}
+
 static int seed_profiles(const char *out, int argc, char **argv)
 {
     pp_profile **all = calloc((size_t)argc, sizeof *all);
+    seed_buf *plains = calloc((size_t)argc, sizeof *plains);
     size_t n_all = 0;
     for (int i = 0; i < argc; i++) {
         size_t len;
@@ -428,6 +493,8 @@ static int seed_profiles(const char *out, int argc, char **argv)
                       sizeof err) == 0) {
             snprintf(name, sizeof name, "%s.plain", base);
             write_seed(out, "pprof", name, plain, plain_len);
+            if (plains)
+                put(&plains[i], plain, plain_len);
             free(plain);
         }
         pp_profile *p = labelled_profile(argv[i], data, len);
@@ -457,9 +524,15 @@ static int seed_profiles(const char *out, int argc, char **argv)
         seed_push(out, "all-series", all, n_all);
         seed_push_json(out, "all-series", all, n_all);
     }
+    if (plains) {
+        seed_scrape_pairs(out, argv, plains, argc);
+        for (int i = 0; i < argc; i++)
+            free(plains[i].data);
+    }
     for (size_t i = 0; i < n_all; i++)
         profile_free(all[i]);
     free(all);
+    free(plains);
     return 0;
 }
 
