@@ -428,9 +428,9 @@ static void seed_scrape_pair(const char *out, const char *name, const void *a, s
     free(s.data);
 }
 
-/* The profile with every value v made INT64_MAX - 2^20 + v (encoded,
- * plain; NULL if it does not decode): a sample copied next to itself
- * then overflows a sum. */
+/* The profile with every value made INT64_MAX - 2^20 plus its low 20
+ * bits (encoded, plain; NULL if it does not decode): a sample copied
+ * next to itself then overflows a sum. */
 static uint8_t *near_max(const seed_buf *plain, size_t *len)
 {
     pp_profile *p = profile_new();
