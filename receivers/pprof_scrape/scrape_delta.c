@@ -26,8 +26,6 @@
 #include "protowire.h"
 #include "wordhash.h"
 
-/* Cumulative sample types one profile may have (Go has two). */
-#define DELTA_MAX_TYPES 8
 #define DELTA_MIN_CAP 64
 /* Kept apart from any real string hash: marks a frame without symbols. */
 #define KEY_NO_SYMBOL 0x9e3779b97f4a7c15ull
@@ -55,7 +53,7 @@ struct scrape_delta {
     int have_prev;
     uint64_t signature; /* of the sample types the baseline had */
     size_t width;       /* cumulative types in the baseline */
-    size_t idx[DELTA_MAX_TYPES];
+    size_t idx[SCRAPE_DELTA_MAX_TYPES];
     int64_t prev_time_ns;
 };
 
@@ -299,10 +297,10 @@ static void sort_keys(uint64_t *keys, uint64_t *tmp, size_t n)
 
 /* ---- apply ---- */
 
-static size_t cumulative_indexes(const pp_pprof *t, size_t *idx)
+size_t scrape_delta_cumulative_types(const pp_pprof *t, size_t *idx)
 {
     size_t i, n = 0;
-    for (i = 0; i < t->n_sample_types && n < DELTA_MAX_TYPES; i++) {
+    for (i = 0; i < t->n_sample_types && n < SCRAPE_DELTA_MAX_TYPES; i++) {
         int64_t ty = t->sample_types[i].type, un = t->sample_types[i].unit;
         if (ty <= 0 || un <= 0 || (size_t)ty >= t->n_strings || (size_t)un >= t->n_strings)
             continue;
@@ -512,7 +510,7 @@ static scrape_delta_result delta_against_base(scrape_delta *d, delta_work *wk, c
 scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host, pp_profile *p,
                                        int64_t time_ns, int64_t *from_ns, char *err, size_t errlen)
 {
-    size_t idx[DELTA_MAX_TYPES], width;
+    size_t idx[SCRAPE_DELTA_MAX_TYPES], width;
     uint64_t sig;
     delta_work wk = {0};
     scrape_delta_result r;
@@ -522,7 +520,7 @@ scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host, pp_
     t = host->profile_tree_mut(p, err, errlen);
     if (!t)
         return SCRAPE_DELTA_ERROR;
-    width = cumulative_indexes(t, idx);
+    width = scrape_delta_cumulative_types(t, idx);
     if (width == 0)
         return SCRAPE_DELTA_NONE;
     sig = types_signature(host, t);

@@ -44,8 +44,15 @@ typedef enum scrape_delta_result {
 scrape_delta *scrape_delta_new(void);
 void scrape_delta_free(scrape_delta *d);
 
+/* Cumulative sample types one profile may have (Go has two). */
+#define SCRAPE_DELTA_MAX_TYPES 8
+
 /* 1 if a sample type (type/unit strings) is cumulative since process start. */
 int scrape_delta_is_cumulative(const char *type, const char *unit);
+
+/* The indexes of t's cumulative sample types, in order, into idx (room
+ * for SCRAPE_DELTA_MAX_TYPES); returns how many. */
+size_t scrape_delta_cumulative_types(const pp_pprof *t, size_t *idx);
 
 /* Applies the rules above to p (its tree is decoded and changed in
  * place). `time_ns` is the scrape's wall-clock time; on EMIT the tree's

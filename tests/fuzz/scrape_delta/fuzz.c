@@ -20,35 +20,11 @@
 #define T0 1000000000000LL
 #define SEC 1000000000LL
 
-/* Indexes of the cumulative sample types of t, at most n. */
-static size_t cumulative(const pp_pprof *t, size_t *idx, size_t n)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < t->n_sample_types && k < n; i++) {
-        int64_t ty = t->sample_types[i].type, un = t->sample_types[i].unit;
-        if (ty > 0 && un > 0 && (size_t)ty < t->n_strings && (size_t)un < t->n_strings &&
-            scrape_delta_is_cumulative(t->strings[ty], t->strings[un]))
-            idx[k++] = i;
-    }
-    return k;
-}
-
-/* 1 if some sample has a negative value for a cumulative type. */
-static int has_negative(const pp_pprof *t)
-{
-    size_t idx[16], n = cumulative(t, idx, 16);
-    for (size_t i = 0; i < t->n_samples; i++)
-        for (size_t j = 0; j < n; j++)
-            if (idx[j] < t->samples[i].n_values && t->samples[i].values[idx[j]] < 0)
-                return 1;
-    return 0;
-}
-
 /* Calls f(value) for each cumulative value of t's samples; returns the
  * first value that fails, or 0 with *ok = 1. */
 static int64_t check_values(const pp_pprof *t, int (*f)(int64_t), int *ok)
 {
-    size_t idx[16], n = cumulative(t, idx, 16);
+    size_t idx[SCRAPE_DELTA_MAX_TYPES], n = scrape_delta_cumulative_types(t, idx);
     *ok = 1;
     for (size_t i = 0; i < t->n_samples; i++)
         for (size_t j = 0; j < n; j++)
@@ -80,7 +56,11 @@ static scrape_delta_result scrape(scrape_delta *d, const pp_host *h, const uint8
         return SCRAPE_DELTA_ERROR;
     }
     const pp_pprof *in = h->profile_tree(p, err, sizeof err);
-    int negative = in ? has_negative(in) : 1;
+    int ok = 0;
+    int64_t bad;
+    if (in)
+        check_values(in, non_negative, &ok);
+    int negative = !ok;
     size_t size_before = scrape_delta_size(d), bytes_before = scrape_delta_bytes(d);
     int64_t from = 0;
     scrape_delta_result r = scrape_delta_apply(d, h, p, when, &from, err, sizeof err);
@@ -92,8 +72,6 @@ static scrape_delta_result scrape(scrape_delta *d, const pp_host *h, const uint8
                    (long long)from);
         const pp_pprof *out = h->profile_tree(p, err, sizeof err);
         FUZZ_CHECK(out != NULL, "the delta'd tree is gone: %s", err);
-        int ok;
-        int64_t bad;
         if (!negative) {
             bad = check_values(out, non_negative, &ok);
             FUZZ_CHECK(ok, "a delta of %lld from values that are all >= 0", (long long)bad);
