@@ -13,7 +13,10 @@
 #
 # The peer (bench/scrape/go/peer) runs the same schedule against the same
 # URLs with Go's net/http (keep-alive), reads every body and inflates it:
-# the least any scraper does (no deltas, no profile built).
+# the least any scraper does (no deltas, no profile built). Both give a
+# request the same time (profpipe's scrape_timeout, the peer's -timeout:
+# the interval): a side that waited longer would see fewer timeouts, and
+# each timeout closes a connection that the next scrape opens again.
 #
 # For each N: CPU time (user + system) over DURATION seconds after a
 # warm-up of two intervals, and RSS sampled every second over the same
@@ -123,7 +126,7 @@ run_profpipe() { # n base mport -> measure line
 run_peer() { # n base -> measure line
   local n=$1 base=$2 i targets=""
   for i in $(seq 0 $((n - 1))); do targets="$targets${targets:+,}127.0.0.1:$((base + i))"; done
-  "$T/peer" -targets "$targets" -paths "$PATHS" -interval "${INTERVAL}s" \
+  "$T/peer" -targets "$targets" -paths "$PATHS" -interval "${INTERVAL}s" -timeout "${INTERVAL}s" \
     -duration "$((2 * INTERVAL + DURATION + 1))s" 2>"$T/peer-$n.log" &
   local pid=$!
   PIDS+=("$pid")
@@ -138,7 +141,7 @@ sum_metric() { # file name
 printf 'pprof_scrape vs a plain Go scraper: 5 profile types per target, interval %ss, %ss measured\n' \
   "$INTERVAL" "$DURATION"
 printf '%6s | %24s | %24s | %11s | %17s | %s\n' "" "CPU s (% of one core)" "RSS MiB first/peak/last" "ratio" "CPU ms per MiB in" ""
-printf '%6s | %11s %12s | %11s %12s | %5s %5s | %5s %5s %5s | %s\n' N profpipe peer profpipe peer CPU RSS pp peer ratio "profiles emitted / scrape errors"
+printf '%6s | %11s %12s | %11s %12s | %5s %5s | %5s %5s %5s | %s\n' N profpipe peer profpipe peer CPU RSS pp peer ratio "profiles emitted / scrape errors; the peer's ok / failed"
 for n in $NS; do
   base=$(free_base "$n") || { echo "no $n free ports" >&2; exit 1; }
   mport=$((base + n))
@@ -157,15 +160,18 @@ for n in $NS; do
   errs=$(sum_metric "$T/metrics-$n.txt" profpipe_scrape_errors_total)
   pbytes=$(sum_metric "$T/metrics-$n.txt" profpipe_scrape_bytes_total)
   gbytes=$(awk '/^peer:/ {print $6}' "$T/peer-$n.log")
+  gok=$(awk '/^peer:/ {print $2}' "$T/peer-$n.log")
+  gfail=$(awk '/^peer:/ {print $4}' "$T/peer-$n.log")
   awk -v n="$n" -v pc="$pc" -v gc="$gc" -v pf="$pf" -v pp="$pp" -v pl="$pl" \
     -v gf="$gf" -v gp="$gp" -v gl="$gl" -v d="$DURATION" -v ok="$okp" -v e="$errs" \
-    -v pt="$pt" -v gt="$gt" -v pb="${pbytes:-0}" -v gb="${gbytes:-0}" 'BEGIN {
+    -v pt="$pt" -v gt="$gt" -v pb="${pbytes:-0}" -v gb="${gbytes:-0}" \
+    -v gok="${gok:-?}" -v gfail="${gfail:-?}" 'BEGIN {
       pm = pb > 0 ? 1000 * pt / (pb / 1048576) : 0
       gm = gb > 0 ? 1000 * gt / (gb / 1048576) : 0
-      printf "%6d | %5.2f (%3.0f%%) %5.2f (%3.0f%%) | %3.0f/%3.0f/%3.0f %3.0f/%3.0f/%3.0f | %5.2f %5.2f | %5.0f %5.0f %5.2f | %s / %s\n",
+      printf "%6d | %5.2f (%3.0f%%) %5.2f (%3.0f%%) | %3.0f/%3.0f/%3.0f %3.0f/%3.0f/%3.0f | %5.2f %5.2f | %5.0f %5.0f %5.2f | %s / %s; %s / %s\n",
         n, pc, 100 * pc / d, gc, 100 * gc / d,
         pf / 1024, pp / 1024, pl / 1024, gf / 1024, gp / 1024, gl / 1024,
-        (gc > 0 ? pc / gc : 0), (gp > 0 ? pp / gp : 0), pm, gm, (gm > 0 ? pm / gm : 0), ok, e
+        (gc > 0 ? pc / gc : 0), (gp > 0 ? pp / gp : 0), pm, gm, (gm > 0 ? pm / gm : 0), ok, e, gok, gfail
     }'
 done
 echo "ratio: profpipe / peer (below 1: profpipe cheaper). Emitted profiles exclude the"

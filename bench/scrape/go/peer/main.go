@@ -83,10 +83,12 @@ func main() {
 	paths := flag.String("paths", "/debug/pprof/allocs", "paths, comma-separated")
 	interval := flag.Duration("interval", 5*time.Second, "scrape interval")
 	duration := flag.Duration("duration", 30*time.Second, "how long to run")
+	timeout := flag.Duration("timeout", 5*time.Second,
+		"a request's whole time, as pprof_scrape's scrape_timeout")
 	flag.Parse()
 
 	c := &http.Client{
-		Timeout:   10 * time.Second,
+		Timeout:   *timeout,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 8, MaxIdleConns: 100000},
 	}
 	stop := make(chan struct{})
