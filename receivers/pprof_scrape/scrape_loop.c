@@ -4,8 +4,9 @@
  * Each slot (target x profile type) has its own due time, first placed
  * at a hash-derived offset within the interval so that 500 targets do
  * not all fire at once, then advanced by whole intervals (a slot that
- * fell behind skips the missed turns rather than bunching up). A slot
- * whose previous transfer is still running skips its turn: one request
+ * fell behind skips the missed turns rather than bunching up); the
+ * slots wait in a heap by due time, so a turn looks only at those due. A
+ * slot whose previous transfer is still running skips its turn: one request
  * per target and profile type at a time, which is also what Go's CPU
  * profile handler allows. Between turns the thread sleeps in
  * epoll_wait until the next due time, libcurl's own timer, socket
@@ -196,33 +197,81 @@ static void schedule_next(const scrape_loop *l, scrape_slot *s, int64_t now)
         s->next_due += ((now - s->next_due) / iv + 1) * iv;
 }
 
+/* ---- the schedule: a binary heap of slots by due time ---- */
+
+static void due_sift_down(scrape_due *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t least = i, c = 2 * i + 1;
+        if (c < n && h[c].at < h[least].at)
+            least = c;
+        if (c + 1 < n && h[c + 1].at < h[least].at)
+            least = c + 1;
+        if (least == i)
+            return;
+        scrape_due tmp = h[i];
+        h[i] = h[least];
+        h[least] = tmp;
+        i = least;
+    }
+}
+
+/* Every slot of every target, placed at its due time. */
+static int due_rebuild(scrape_loop *l)
+{
+    size_t n = 0, i, j;
+    for (i = 0; i < l->n_targets; i++)
+        n += l->targets[i]->n_slots;
+    if (n > l->cap_due) {
+        scrape_due *h = realloc(l->due, n * sizeof *h);
+        if (!h)
+            return -1;
+        l->due = h;
+        l->cap_due = n;
+    }
+    l->n_due = 0;
+    for (i = 0; i < l->n_targets; i++)
+        for (j = 0; j < l->targets[i]->n_slots; j++) {
+            scrape_slot *s = &l->targets[i]->slots[j];
+            l->due[l->n_due++] = (scrape_due){s->next_due, s};
+        }
+    for (i = l->n_due / 2; i-- > 0;)
+        due_sift_down(l->due, l->n_due, i);
+    return 0;
+}
+
 /* Starts what is due; returns the earliest due time left. Due times only
- * move later (a turn done, a Retry-After), so until the earliest one seen
- * by the last look, no slot needs looking at. */
+ * move later (a turn done, a Retry-After), so a slot is looked at when
+ * the time it was placed at comes, and placed again at its new time: a
+ * turn costs a few steps per slot that is due, however many slots there
+ * are (a scan of every slot at every turn grew as targets x turns, and
+ * turns grow with targets). */
 static int64_t start_due(scrape_loop *l, int64_t now)
 {
     int64_t earliest = now + LOOP_MAX_WAIT_MS * NS_PER_MS;
-    size_t i, j;
-    if (l->next_scan > now)
-        return l->next_scan < earliest ? l->next_scan : earliest;
-    for (i = 0; i < l->n_targets; i++) {
-        scrape_target *t = l->targets[i];
-        for (j = 0; j < t->n_slots; j++) {
-            scrape_slot *s = &t->slots[j];
-            if (s->next_due <= now) {
-                /* past the memory limit the round is skipped (counted in
-                 * profpipe_memory_refusals_total) */
-                if (!s->easy && l->host->memory_pressure(l->self) != PP_MEMORY_OK)
-                    l->host->log(l->self, PP_LOG_DEBUG, "memory limit: skipped %s", s->url);
-                else if (!s->easy && slot_start(l, s, now) < 0)
-                    l->host->log(l->self, PP_LOG_ERROR, "cannot start %s: out of memory", s->url);
-                schedule_next(l, s, now);
-            }
-            if (s->next_due < earliest)
-                earliest = s->next_due;
+    if (l->schedule_stale) {
+        if (due_rebuild(l) < 0) {
+            l->host->log(l->self, PP_LOG_ERROR, "cannot schedule the targets: out of memory");
+            return earliest;
         }
+        l->schedule_stale = 0;
     }
-    l->next_scan = earliest;
+    while (l->n_due && l->due[0].at <= now) {
+        scrape_slot *s = l->due[0].slot;
+        if (s->next_due <= now) {
+            /* past the memory limit the round is skipped (counted in
+             * profpipe_memory_refusals_total) */
+            if (!s->easy && l->host->memory_pressure(l->self) != PP_MEMORY_OK)
+                l->host->log(l->self, PP_LOG_DEBUG, "memory limit: skipped %s", s->url);
+            else if (!s->easy && slot_start(l, s, now) < 0)
+                l->host->log(l->self, PP_LOG_ERROR, "cannot start %s: out of memory", s->url);
+            schedule_next(l, s, now);
+        }
+        l->due[0].at = s->next_due;
+        due_sift_down(l->due, l->n_due, 0);
+    }
+    if (l->n_due && l->due[0].at < earliest)
+        earliest = l->due[0].at;
     return earliest;
 }
 
@@ -420,6 +469,7 @@ void scrape_loop_free(scrape_loop *l)
         curl_easy_cleanup(e->curl);
         free(e);
     }
+    free(l->due);
     if (l->batch)
         l->host->batch_unref(l->batch);
     if (l->multi)

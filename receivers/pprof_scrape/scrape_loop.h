@@ -64,6 +64,14 @@ typedef struct scrape_slot {
     pp_metric *m_duration;
 } scrape_slot;
 
+/* A slot in the schedule, with the due time it was placed at: a slot
+ * whose next_due moved later since (Retry-After) is placed again when
+ * that time comes. */
+typedef struct scrape_due {
+    int64_t at;
+    scrape_slot *slot;
+} scrape_due;
+
 typedef struct scrape_target {
     char *key;           /* identity for diffing: URL base and labels */
     char *base_url;      /* scheme://host:port[/prefix] as requested */
@@ -105,10 +113,13 @@ struct scrape_loop {
     int64_t sd_next;       /* monotonic time of the next check */
     pp_metric *m_targets;
     int synced; /* the first target set has been built */
-    /* Nothing is due before this (monotonic ns): a loop turn woken by
-     * socket activity does not look at every slot. 0: look now (set
-     * when the target set changes). */
-    int64_t next_scan;
+    /* Every slot by its due time, earliest first (a binary heap): a turn
+     * looks at the slots that are due, not at every slot. Rebuilt when
+     * the target set changes (schedule_stale). */
+    scrape_due *due;
+    size_t n_due;
+    size_t cap_due;
+    int schedule_stale;
 
     pp_batch *batch; /* profiles finished in this loop turn */
 

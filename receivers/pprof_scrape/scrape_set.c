@@ -373,7 +373,7 @@ void scrape_set_sync(scrape_loop *l)
     }
     n_want = resolve_all(l, want);
     drop_unwanted(l, want, n_want);
-    l->next_scan = 0; /* new slots have due times of their own */
+    l->schedule_stale = 1; /* new slots have due times of their own */
     for (i = 0; i < n_want; i++) {
         if ((t = take_target(l->targets, l->n_targets, want[i].key))) {
             next[n_next++] = t;
