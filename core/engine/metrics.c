@@ -1,11 +1,19 @@
-/* metrics: a mutex-guarded array of metric records. The count of series
- * is small (components × a handful, plus per-target series), so lookups
- * are linear and rendering sorts by name to group HELP/TYPE lines. */
+/* metrics: a mutex-guarded array of metric records, and a hash index
+ * over it by name and labels; rendering sorts by name to group HELP/TYPE
+ * lines. The index matters because series grow with targets (7 to 17
+ * per scraped target: tens of thousands at 2,000 targets), while lookups
+ * come with events: a suppressed log line looks its counter up each time
+ * (log.c). A linear search made every lookup cost every series
+ * (bench/README.md, the scraping run that brought this index in).
+ * Records are freed only all at once (metrics_reset_all), so the index
+ * holds positions in the array and only grows. */
 #include "metrics.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "wordhash.h"
 
 struct pp_metric {
     char *name;
@@ -19,6 +27,9 @@ struct pp_metric {
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static pp_metric **metrics;
 static size_t n_metrics, cap_metrics;
+/* Open addressing, at most half full: a position in metrics + 1, 0 empty. */
+static size_t *index_slots;
+static size_t index_cap;
 
 /* Components' own text (exposition_add), called after the registry is
  * rendered and its lock released, under their own lock so that removing
@@ -32,39 +43,90 @@ static pthread_mutex_t expositions_lock = PTHREAD_MUTEX_INITIALIZER;
 static exposition *expositions;
 static size_t n_expositions, cap_expositions;
 
-static int same(const char *a, const char *b)
+/* name and labels (NULL: none) as one key; the length of each goes in,
+ * so "a","bc" and "ab","c" differ. */
+static uint64_t series_hash(const char *name, const char *labels)
 {
-    return strcmp(a ? a : "", b ? b : "") == 0;
+    size_t n = strlen(name), l = labels ? strlen(labels) : 0;
+    uint64_t h = wordhash(wordhash_u64(WORDHASH_SEED, n), name, n);
+    return wordhash_finish(wordhash(wordhash_u64(h, l), labels ? labels : "", l));
+}
+
+/* The slot of the series, or of the empty slot where it would go. */
+static size_t index_find(const char *name, const char *labels, uint64_t h)
+{
+    size_t mask = index_cap - 1, i = (size_t)h & mask;
+    for (; index_slots[i]; i = (i + 1) & mask) {
+        const pp_metric *m = metrics[index_slots[i] - 1];
+        if (strcmp(m->name, name) == 0 && strcmp(m->labels, labels ? labels : "") == 0)
+            break;
+    }
+    return i;
+}
+
+/* Room for one more series at a load of at most one half. */
+static int index_reserve(void)
+{
+    if (2 * (n_metrics + 1) <= index_cap)
+        return 0;
+    size_t cap = index_cap ? index_cap * 2 : 128;
+    size_t *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -1;
+    free(index_slots);
+    index_slots = slots;
+    index_cap = cap;
+    for (size_t i = 0; i < n_metrics; i++)
+        index_slots[index_find(metrics[i]->name, metrics[i]->labels,
+                               series_hash(metrics[i]->name, metrics[i]->labels))] = i + 1;
+    return 0;
+}
+
+static pp_metric *metric_new(const char *name, const char *help, pp_metric_type type,
+                             const char *labels)
+{
+    pp_metric *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->name = strdup(name);
+    m->help = strdup(help ? help : "");
+    m->labels = strdup(labels ? labels : "");
+    m->type = type;
+    if (!m->name || !m->help || !m->labels) {
+        free(m->name);
+        free(m->help);
+        free(m->labels);
+        free(m);
+        return NULL;
+    }
+    return m;
 }
 
 pp_metric *metrics_get(const char *name, const char *help, pp_metric_type type, const char *labels)
 {
+    uint64_t h = series_hash(name, labels);
     pthread_mutex_lock(&metrics_lock);
-    for (size_t i = 0; i < n_metrics; i++) {
-        pp_metric *m = metrics[i];
-        if (same(m->name, name) && same(m->labels, labels)) {
+    if (index_cap) {
+        size_t slot = index_find(name, labels, h);
+        if (index_slots[slot]) {
+            pp_metric *m = metrics[index_slots[slot] - 1];
             m->hidden = 0;
             pthread_mutex_unlock(&metrics_lock);
             return m;
         }
     }
-    pp_metric *m = calloc(1, sizeof *m);
-    if (m && n_metrics == cap_metrics) {
+    pp_metric *m = NULL;
+    if (index_reserve() == 0 && n_metrics == cap_metrics) {
         size_t cap = cap_metrics ? cap_metrics * 2 : 64;
         pp_metric **grown = realloc(metrics, cap * sizeof *grown);
-        if (!grown) {
-            free(m);
-            m = NULL;
-        } else {
+        if (grown) {
             metrics = grown;
             cap_metrics = cap;
         }
     }
-    if (m) {
-        m->name = strdup(name);
-        m->help = strdup(help ? help : "");
-        m->labels = strdup(labels ? labels : "");
-        m->type = type;
+    if (2 * (n_metrics + 1) <= index_cap && n_metrics < cap_metrics &&
+        (m = metric_new(name, help, type, labels))) {
+        index_slots[index_find(name, labels, h)] = n_metrics + 1;
         metrics[n_metrics++] = m;
     }
     pthread_mutex_unlock(&metrics_lock);
@@ -211,5 +273,8 @@ void metrics_reset_all(void)
     free(metrics);
     metrics = NULL;
     n_metrics = cap_metrics = 0;
+    free(index_slots);
+    index_slots = NULL;
+    index_cap = 0;
     pthread_mutex_unlock(&metrics_lock);
 }

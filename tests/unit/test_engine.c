@@ -284,6 +284,48 @@ static void test_metrics_render(void **state)
     free(text);
 }
 
+/* The registry's index: every series is found again as the same record
+ * through growth from 0 to thousands, names and labels are told apart
+ * wherever the bytes split, no labels is the same as empty labels, and a
+ * reset forgets every series. */
+static void test_metrics_index(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    static pp_metric *got[N];
+    char name[64], labels[64];
+    metrics_reset_all();
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "profpipe_idx_%d_total", i % 7);
+        snprintf(labels, sizeof labels, "target=\"t%d\"", i);
+        got[i] = metrics_get(name, "", PP_COUNTER, labels);
+        assert_non_null(got[i]);
+        for (int j = 0; j < i; j += 997)
+            assert_ptr_not_equal(got[i], got[j]);
+    }
+    for (int i = N - 1; i >= 0; i--) {
+        snprintf(name, sizeof name, "profpipe_idx_%d_total", i % 7);
+        snprintf(labels, sizeof labels, "target=\"t%d\"", i);
+        assert_ptr_equal(metrics_get(name, "other help", PP_COUNTER, labels), got[i]);
+    }
+    pp_metric *bare = metrics_get("profpipe_idx_bare", "", PP_GAUGE, NULL);
+    assert_ptr_equal(metrics_get("profpipe_idx_bare", "", PP_GAUGE, ""), bare);
+    pp_metric *ab = metrics_get("profpipe_idx_ab", "", PP_GAUGE, "c");
+    pp_metric *a = metrics_get("profpipe_idx_a", "", PP_GAUGE, "bc");
+    assert_ptr_not_equal(ab, a);
+    assert_ptr_equal(metrics_get("profpipe_idx_ab", "", PP_GAUGE, "c"), ab);
+    metrics_set(got[1234], 42);
+    size_t len;
+    char *text = metrics_render(&len);
+    assert_non_null(strstr(text, "profpipe_idx_2_total{target=\"t1234\"} 42\n"));
+    free(text);
+    metrics_reset_all();
+    pp_metric *again = metrics_get("profpipe_idx_2_total", "", PP_COUNTER, "target=\"t1234\"");
+    assert_non_null(again);
+    assert_true(metrics_value(again) == 0);
+    metrics_reset_all();
+}
+
 /* An exporter whose backend never answers. */
 static int always_failing_calls;
 static int failing_create(const pp_host *h, pp_instance *self, const pp_config *c, void **st)
@@ -439,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_backoff_full_jitter_bounds),
         cmocka_unit_test(test_registry_load_errors),
         cmocka_unit_test(test_metrics_render),
+        cmocka_unit_test(test_metrics_index),
         cmocka_unit_test(test_given_up_profiles_are_lost_in_ack),
         cmocka_unit_test(test_emit_hands_its_reference_over),
     };
