@@ -23,8 +23,13 @@
  * functions, comments, drop/keep frames, default sample type, doc url)
  * against the table's size, string_table[0] == "", non-zero mapping,
  * location and function ids, one value per sample type in every sample.
- * Not checked (it needs memory that grows with the profile): duplicate
- * ids, and that the ids a sample, location or line names exist. */
+ * Ids (duplicates, and that the ids a sample, location or line names
+ * exist) are checked as the decoder checks them while they are numbered
+ * 1..n, as every writer known here numbers them: a bitmap of the ids
+ * seen (a bit each, none kept for an id far past the count), and the
+ * lowest and highest id each kind of reference names. A profile whose
+ * ids are not 1..n is decoded once more, whole, to be judged: the
+ * answer is always the decoder's. */
 #include "pprof_internal.h"
 
 #include <stdarg.h>
@@ -57,6 +62,27 @@ typedef struct wanted_string {
     int is_type; /* a sample type's type (else only a unit: cut at the limit) */
     char text[PEEK_MAX_TYPE_NAME + 1];
 } wanted_string;
+
+/* The ids of one kind of message (mapping, location, function), while
+ * they are dense: a bit per id up to the highest. An id far past the
+ * count of messages so far makes them `sparse` (the bitmap is let go and
+ * the profile is decoded to be judged). */
+typedef struct peek_ids {
+    uint64_t *bits;
+    size_t words;
+    size_t count;
+    uint64_t max;
+    int sparse;
+    int have_dup;
+    uint64_t dup; /* the first id seen twice */
+} peek_ids;
+
+/* The ids one kind of reference names: how many, the lowest, the highest. */
+typedef struct peek_refs {
+    size_t n;
+    uint64_t min, max;
+    size_t max_at; /* the message naming the highest */
+} peek_refs;
 
 /* Packed varints that arrive in pieces. */
 typedef struct packed {
@@ -114,7 +140,18 @@ typedef struct peek {
     int have_odd;
     const char *zero_id_what; /* the first message with id 0 */
     size_t zero_id_at;
+    uint64_t cur_id;        /* of the mapping, location or function under way */
+    uint64_t cur_mapping;   /* the location's mapping_id (the last one written) */
+    uint64_t cur_function;  /* the line's function_id (the last one written) */
+    peek_ids ids[3];        /* mappings, locations, functions */
+    peek_refs sample_locs;  /* a sample's location ids (0 included) */
+    peek_refs loc_mappings; /* a location's mapping_id, when not 0 */
+    peek_refs line_funcs;   /* a line's function_id, when not 0 */
 } peek;
+
+enum { IDS_MAPPING, IDS_LOCATION, IDS_FUNCTION };
+/* An id past 8 per message so far plus this is taken for sparse ids. */
+#define PEEK_IDS_SLACK 4096
 
 static int peek_fail(peek *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -162,6 +199,63 @@ static int check_type(peek *k, const char *msg, uint64_t field, unsigned type, i
         return 0;
     return peek_fail(k, "bad protobuf: %s field %llu has wire type %u, expected %u", msg,
                      (unsigned long long)field, type, want == PACKABLE ? WIRE_VARINT : want);
+}
+
+/* ---------------- ids and references ---------------- */
+
+static void ids_add(peek_ids *d, uint64_t id)
+{
+    d->count++;
+    if (id > d->max)
+        d->max = id;
+    if (d->sparse)
+        return;
+    if (id > 8 * (uint64_t)d->count + PEEK_IDS_SLACK) {
+        d->sparse = 1;
+        free(d->bits);
+        d->bits = NULL;
+        d->words = 0;
+        return;
+    }
+    size_t w = (size_t)(id / 64);
+    if (w >= d->words) {
+        size_t words = d->words ? d->words : 64;
+        while (words <= w)
+            words *= 2;
+        uint64_t *bits = realloc(d->bits, words * sizeof *bits);
+        if (!bits) { /* judged by the decoder instead */
+            d->sparse = 1;
+            free(d->bits);
+            d->bits = NULL;
+            d->words = 0;
+            return;
+        }
+        memset(bits + d->words, 0, (words - d->words) * sizeof *bits);
+        d->bits = bits;
+        d->words = words;
+    }
+    uint64_t bit = UINT64_C(1) << (id % 64);
+    if ((d->bits[w] & bit) && !d->have_dup) {
+        d->have_dup = 1;
+        d->dup = id;
+    }
+    d->bits[w] |= bit;
+}
+
+static void refs_add(peek_refs *r, uint64_t id, size_t at)
+{
+    if (r->n == 0 || id < r->min)
+        r->min = id;
+    if (r->n == 0 || id > r->max) {
+        r->max = id;
+        r->max_at = at;
+    }
+    r->n++;
+}
+
+static void on_location_ref(peek *k, uint64_t id)
+{
+    refs_add(&k->sample_locs, id, k->index[MSG_SAMPLE]);
 }
 
 /* ---------------- packed varints ---------------- */
@@ -245,7 +339,16 @@ static int line_tag(void *ctx, uint64_t field, unsigned type)
     return check_type(ctx, "Line", field, type, field >= 1 && field <= 3 ? WIRE_VARINT : -1);
 }
 
-static const wire_stream_fns line_fns = {.tag = line_tag};
+/* A singular field: the last occurrence counts, as protobuf reads it;
+ * named when the line ends. */
+static void line_varint(void *ctx, uint64_t field, uint64_t v)
+{
+    peek *k = ctx;
+    if (field == 1)
+        k->cur_function = v;
+}
+
+static const wire_stream_fns line_fns = {.tag = line_tag, .varint = line_varint};
 
 /* ---------------- messages of the Profile's fields ---------------- */
 
@@ -313,23 +416,31 @@ static void sub_varint(void *ctx, uint64_t field, uint64_t v)
     case MSG_SAMPLE:
         if (field == 2)
             k->n_values++;
+        else if (field == 1)
+            on_location_ref(k, v);
         break;
     case MSG_MAPPING:
-        if (field == 1)
+        if (field == 1) {
             k->has_id = v != 0;
-        else if (field == 5 || field == 6) {
+            k->cur_id = v;
+        } else if (field == 5 || field == 6) {
             k->sub_str[field] = v;
             k->sub_seen |= 1u << field;
         }
         break;
     case MSG_LOCATION:
-        if (field == 1)
+        if (field == 1) {
             k->has_id = v != 0;
+            k->cur_id = v;
+        } else if (field == 2) {
+            k->cur_mapping = v; /* the last one counts: named when the location ends */
+        }
         break;
     case MSG_FUNCTION:
-        if (field == 1)
+        if (field == 1) {
             k->has_id = v != 0;
-        else if (field >= 2 && field <= 4) {
+            k->cur_id = v;
+        } else if (field >= 2 && field <= 4) {
             k->sub_str[field] = v;
             k->sub_seen |= 1u << field;
         }
@@ -368,12 +479,15 @@ static int inner_bytes(peek *k, const wire_stream_fns *fns, const char *msg, con
     if (begin) {
         k->inner = (wire_stream){0};
         k->inner_seen = 0;
+        k->cur_function = 0;
     }
     if (stream_error(k, wire_stream_run(&k->inner, p, n, fns, k), &k->inner, msg) < 0)
         return -1;
     if (end && !wire_stream_at_boundary(&k->inner))
         return peek_fail(k, "bad protobuf: %s truncated in %s %zu", msg, msg_name(k->msg),
                          k->index[k->msg]);
+    if (end && fns == &line_fns && k->cur_function != 0)
+        refs_add(&k->line_funcs, k->cur_function, k->index[MSG_LOCATION]);
     if (end && fns == &label_fns) {
         static const char *const names[] = {[1] = "label.key of sample",
                                             [2] = "label.str of sample",
@@ -401,7 +515,8 @@ static int sample_bytes(void *ctx, uint64_t field, const uint8_t *p, size_t n, i
         return 0;
     if (begin)
         k->pk = (packed){0};
-    if (packed_count(k, &k->pk, p, n, "Sample") < 0)
+    if (field == 1 ? packed_feed(k, &k->pk, p, n, "Sample", on_location_ref) < 0
+                   : packed_count(k, &k->pk, p, n, "Sample") < 0)
         return -1;
     if (!end)
         return 0;
@@ -447,6 +562,8 @@ static void sub_begin(peek *k)
     k->sub = (wire_stream){0};
     k->vt_type = k->vt_unit = 0;
     k->has_id = 0;
+    k->cur_id = 0;
+    k->cur_mapping = 0;
     k->sub_seen = 0;
     k->n_values = 0;
 }
@@ -495,6 +612,13 @@ static int sub_end(peek *k)
                                                 [7] = NULL};
             see_last(k, k->sub_str, k->sub_seen, names, 8, at);
         }
+        if (k->msg == MSG_LOCATION && k->cur_mapping != 0)
+            refs_add(&k->loc_mappings, k->cur_mapping, at);
+        if (k->has_id && !k->capture_only)
+            ids_add(&k->ids[k->msg == MSG_MAPPING    ? IDS_MAPPING
+                            : k->msg == MSG_LOCATION ? IDS_LOCATION
+                                                     : IDS_FUNCTION],
+                    k->cur_id);
         if (!k->has_id && !k->zero_id_what) {
             k->zero_id_what = k->msg == MSG_MAPPING    ? "mapping"
                               : k->msg == MSG_LOCATION ? "location"
@@ -709,6 +833,52 @@ static int peek_finish(peek *k)
     return 0;
 }
 
+/* Ids as the decoder judges them (pprof_validate), from the bitmaps and
+ * the ranges the references named. Returns 1 when that settles it (*rc:
+ * 0, or -1 with the reason), 0 when some kind's ids are not 1..n, for
+ * the decoder to judge. */
+static int ids_verdict(peek *k, int *rc)
+{
+    static const char *const kinds[] = {"mapping", "location", "function"};
+    int exact[3];
+    *rc = 0;
+    for (int i = 0; i < 3; i++)
+        if (k->ids[i].sparse)
+            return 0;
+    for (int i = 0; i < 3; i++) {
+        if (k->ids[i].have_dup) {
+            *rc = peek_fail(k, "duplicate %s id %llu", kinds[i], (unsigned long long)k->ids[i].dup);
+            return 1;
+        }
+        exact[i] = k->ids[i].count == k->ids[i].max;
+    }
+    const peek_refs *r = &k->sample_locs;
+    if (r->n && !exact[IDS_LOCATION])
+        return 0;
+    if (r->n && r->min == 0) {
+        *rc = peek_fail(k, "a sample names unknown location id 0");
+        return 1;
+    }
+    if (r->n && r->max > k->ids[IDS_LOCATION].max) {
+        *rc = peek_fail(k, "sample %zu names unknown location id %llu", r->max_at,
+                        (unsigned long long)r->max);
+        return 1;
+    }
+    const peek_refs *refs[] = {&k->loc_mappings, &k->line_funcs};
+    const int of[] = {IDS_MAPPING, IDS_FUNCTION};
+    for (int i = 0; i < 2; i++) {
+        r = refs[i];
+        if (r->n && !exact[of[i]])
+            return 0;
+        if (r->n && r->max > k->ids[of[i]].max) {
+            *rc = peek_fail(k, "the location at index %zu names unknown %s id %llu", r->max_at,
+                            kinds[of[i]], (unsigned long long)r->max);
+            return 1;
+        }
+    }
+    return 1;
+}
+
 /* The one block: pp_pprof, sample types, string pointers, then strings. */
 /* The captured string of index idx, and its length as kept. */
 static const char *kept(const peek *k, int64_t idx, size_t *len)
@@ -791,12 +961,22 @@ pp_pprof *pprof_peek(const uint8_t *data, size_t len, size_t max_plain, size_t *
         if (rc == 0)
             rc = peek_finish(k);
     }
+    if (rc == 0 && !ids_verdict(k, &rc)) {
+        /* ids not numbered 1..n: the decoder judges them, once */
+        arena a;
+        pp_pprof whole = {0};
+        arena_init(&a);
+        rc = pprof_decode_any(&a, data, len, &whole, err, errlen);
+        arena_free(&a);
+    }
     pp_pprof *t = NULL;
     if (rc == 0 && !(t = skeleton(k))) {
         why = PP_ERR_NO_MEMORY;
         pprof_errorf(err, errlen, "out of memory");
     }
     *kind = t ? PP_ERR_NONE : why;
+    for (int i = 0; i < 3; i++)
+        free(k->ids[i].bits);
     free(k);
     return t;
 }

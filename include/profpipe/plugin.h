@@ -549,12 +549,13 @@ typedef struct pp_host {
      * without decoding it. Returns a skeleton tree holding only the
      * sample types (strings[] holds just their type and unit strings, so
      * pprof_family_display works on it), time_nanos and duration_nanos;
-     * one malloc'd block: free() it. Before returning it checks what
-     * needs no memory beyond a few counters: the wire format and wire
-     * types, string indexes against the string table's size,
-     * string_table[0] == "", non-zero ids, one value per sample type in
-     * every sample. Not checked: duplicate ids and the ids samples,
-     * locations and lines name (a later decode refuses those). *plain_len
+     * one malloc'd block: free() it. Before returning it checks, as the
+     * decoder would: the wire format and wire types, string indexes
+     * against the string table's size, string_table[0] == "", non-zero
+     * and unique ids, one value per sample type in every sample, and
+     * that the ids samples, locations and lines name exist (from a bit
+     * per id while ids are 1..n, else by decoding once more): what it
+     * accepts, a decode accepts. *plain_len
      * is the size the bytes inflate to. NULL with the reason in err and
      * *kind: PP_ERR_TOO_LARGE past max_plain (or the host's own limit),
      * PP_ERR_INVALID, PP_ERR_NO_MEMORY. */
