@@ -82,6 +82,20 @@ static int index_reserve(void)
     return 0;
 }
 
+/* Room for one more record in the array. */
+static int array_reserve(void)
+{
+    if (n_metrics < cap_metrics)
+        return 0;
+    size_t cap = cap_metrics ? cap_metrics * 2 : 64;
+    pp_metric **grown = realloc(metrics, cap * sizeof *grown);
+    if (!grown)
+        return -1;
+    metrics = grown;
+    cap_metrics = cap;
+    return 0;
+}
+
 static pp_metric *metric_new(const char *name, const char *help, pp_metric_type type,
                              const char *labels)
 {
@@ -116,15 +130,7 @@ pp_metric *metrics_get(const char *name, const char *help, pp_metric_type type, 
         }
     }
     pp_metric *m = NULL;
-    if (index_reserve() == 0 && n_metrics == cap_metrics) {
-        size_t cap = cap_metrics ? cap_metrics * 2 : 64;
-        pp_metric **grown = realloc(metrics, cap * sizeof *grown);
-        if (grown) {
-            metrics = grown;
-            cap_metrics = cap;
-        }
-    }
-    if (2 * (n_metrics + 1) <= index_cap && n_metrics < cap_metrics &&
+    if (index_reserve() == 0 && array_reserve() == 0 &&
         (m = metric_new(name, help, type, labels))) {
         index_slots[index_find(name, labels, h)] = n_metrics + 1;
         metrics[n_metrics++] = m;

@@ -203,6 +203,15 @@ static int check_type(peek *k, const char *msg, uint64_t field, unsigned type, i
 
 /* ---------------- ids and references ---------------- */
 
+/* The bitmap is let go: the decoder judges these ids. */
+static void ids_sparse(peek_ids *d)
+{
+    d->sparse = 1;
+    free(d->bits);
+    d->bits = NULL;
+    d->words = 0;
+}
+
 static void ids_add(peek_ids *d, uint64_t id)
 {
     d->count++;
@@ -211,10 +220,7 @@ static void ids_add(peek_ids *d, uint64_t id)
     if (d->sparse)
         return;
     if (id > 8 * (uint64_t)d->count + PEEK_IDS_SLACK) {
-        d->sparse = 1;
-        free(d->bits);
-        d->bits = NULL;
-        d->words = 0;
+        ids_sparse(d);
         return;
     }
     size_t w = (size_t)(id / 64);
@@ -223,11 +229,8 @@ static void ids_add(peek_ids *d, uint64_t id)
         while (words <= w)
             words *= 2;
         uint64_t *bits = realloc(d->bits, words * sizeof *bits);
-        if (!bits) { /* judged by the decoder instead */
-            d->sparse = 1;
-            free(d->bits);
-            d->bits = NULL;
-            d->words = 0;
+        if (!bits) {
+            ids_sparse(d);
             return;
         }
         memset(bits + d->words, 0, (words - d->words) * sizeof *bits);
