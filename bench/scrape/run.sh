@@ -25,6 +25,9 @@
 # each side differently, so the work done differs; the last column is
 # therefore each side's CPU per MiB of response bodies received over its
 # whole run (profpipe's scrape_bytes_total; the peer counts its own).
+# Below each row: what profpipe's delta baselines held at the end
+# (scrape_delta_baseline_bytes), the part of its RSS that grows with the
+# targets' profiles.
 #
 # usage: bench/scrape/run.sh [BUILD_DIR]        (default: build)
 # env:   NS="10 100 500"  INTERVAL=10 (seconds)  DURATION=40 (seconds)
@@ -173,6 +176,11 @@ for n in $NS; do
         pf / 1024, pp / 1024, pl / 1024, gf / 1024, gp / 1024, gl / 1024,
         (gc > 0 ? pc / gc : 0), (gp > 0 ? pp / gp : 0), pm, gm, (gm > 0 ? pm / gm : 0), ok, e, gok, gfail
     }'
+  held=$(sum_metric "$T/metrics-$n.txt" profpipe_scrape_delta_baseline_bytes)
+  printf '%6s   profpipe: delta baselines %.1f MiB at the end (scrape_delta_baseline_bytes)\n' "" \
+    "$(awk -v b="${held:-0}" 'BEGIN {print b / 1048576}')"
 done
 echo "ratio: profpipe / peer (below 1: profpipe cheaper). Emitted profiles exclude the"
-echo "first scrape of each cumulative type, kept as a delta baseline."
+echo "first scrape of each cumulative type, kept as a delta baseline. The baselines"
+echo "grow with the distinct stacks the target reports, and its allocs profile gains"
+echo "stacks while it serves the scrapes: compare peaks of runs of the same length."

@@ -128,6 +128,13 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+void scrape_baseline_account(scrape_loop *l, size_t before, size_t after)
+{
+    l->baseline_bytes = l->baseline_bytes - before + after;
+    if (l->m_baseline_bytes)
+        l->host->metric_set(l->m_baseline_bytes, (double)l->baseline_bytes);
+}
+
 void scrape_slot_abort(scrape_loop *l, scrape_slot *s)
 {
     if (!s->easy)
@@ -426,6 +433,11 @@ scrape_loop *scrape_loop_new(const pp_host *host, pp_instance *self, const scrap
     curl_share_setopt(l->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(l->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     l->m_targets = host->metric(self, "scrape_targets", "Targets being scraped.", PP_GAUGE, NULL);
+    l->m_baseline_bytes =
+        host->metric(self, "scrape_delta_baseline_bytes",
+                     "Bytes held between scrapes by the delta baselines of cumulative profile "
+                     "types (the last scrape's stack keys and values).",
+                     PP_GAUGE, NULL);
     return l;
 }
 

@@ -112,6 +112,10 @@ struct scrape_loop {
     uint64_t sd_signature; /* paths, sizes and mtimes seen last */
     int64_t sd_next;       /* monotonic time of the next check */
     pp_metric *m_targets;
+    /* Bytes every slot's delta baseline holds (scrape_delta_bytes),
+     * kept up to date as baselines change and targets go. */
+    size_t baseline_bytes;
+    pp_metric *m_baseline_bytes;
     int synced; /* the first target set has been built */
     /* Every slot by its due time, earliest first (a binary heap): a turn
      * looks at the slots that are due, not at every slot. Rebuilt when
@@ -139,6 +143,9 @@ void scrape_target_free(scrape_loop *l, scrape_target *t);
 
 /* scrape_loop.c */
 void scrape_slot_abort(scrape_loop *l, scrape_slot *s);
+/* A slot's delta baseline went from `before` to `after` bytes (0: none):
+ * updates the loop's total and its gauge. */
+void scrape_baseline_account(scrape_loop *l, size_t before, size_t after);
 uint64_t scrape_hash(const char *a, const char *b);
 
 /* scrape_result.c */

@@ -232,7 +232,9 @@ static scrape_reason take_delta(scrape_loop *l, scrape_slot *s, pp_profile *p, i
         snprintf(why, whylen, "out of memory");
         return REASON_INVALID;
     }
+    size_t held = scrape_delta_bytes(s->delta);
     r = scrape_delta_apply(s->delta, h, p, until, from, err, sizeof err);
+    scrape_baseline_account(l, held, scrape_delta_bytes(s->delta));
     if (r == SCRAPE_DELTA_ERROR) {
         snprintf(why, whylen, "not a pprof: %s", err);
         return REASON_INVALID;

@@ -3,7 +3,9 @@
 # (JSON and YAML, matched by a glob) and follow their changes:
 # - a target added to a file is scraped within one interval (+ refresh);
 # - one removed stops being scraped, its self-metrics go away;
-# - a broken file keeps the previous targets, with a warning.
+# - a broken file keeps the previous targets, with a warning;
+# - the delta baselines of removed targets are let go: the
+#   scrape_delta_baseline_bytes gauge is back at 0 with no target left.
 # temp files under our build dir: other suites clean /tmp
 export TMPDIR="${BUILD_DIR:?}/e2e-tmp" && mkdir -p "$TMPDIR"
 source "$SOURCE_DIR/tests/e2e/lib.sh"
@@ -28,7 +30,6 @@ write_config "$T/c.yaml" "$MP" <<EOF
     scrape_interval: ${INTERVAL_MS}ms
     profiling_config:
       profile.process_cpu: {enabled: false}
-      profile.memory: {enabled: false}
       profile.block: {enabled: false}
       profile.mutex: {enabled: false}
 EOF
@@ -48,13 +49,21 @@ grep -F '"env":"test"' "$T/out/index.jsonl" | grep -qF '"service_name":"sd-b"' |
   fail "B's file_sd labels missing"
 pass "added target scraped after ${lag} ms (interval ${INTERVAL_MS} ms, refresh ${REFRESH_MS} ms)"
 
+# memory is a cumulative type: a delta (a file) means a baseline is held
+baseline_bytes() { metric 'profpipe_scrape_delta_baseline_bytes{component_id="pprof_scrape/e2e"}' "$MP"; }
+wait_for 20 files_at_least "$T/out/sd-a/memory" 1 || fail "no memory delta from A"
+wait_for 20 files_at_least "$T/out/sd-b/memory" 1 || fail "no memory delta from B"
+held=$(baseline_bytes)
+[ "${held:-0}" -gt 0 ] || fail "scrape_delta_baseline_bytes is '$held' with two baselines held"
+pass "two targets' memory baselines: scrape_delta_baseline_bytes $held"
+
 # --- remove A ---
 put a.json "[]"
 wait_for 5 grep -qF "target removed: http://127.0.0.1:$PA" "$T/scrape.log" ||
   fail "A not removed"
 t_rm=$(date +%s%3N)
 # B scraped three times since: A's slot had two intervals to show up
-b_since() { [ "$(target_requests "$PB" | awk -v t="$1" '$1 > t' | wc -l)" -ge "$2" ]; }
+b_since() { [ "$(target_requests "$PB" | awk -v t="$1" '$1 > t && $2 == "/debug/pprof/goroutine"' | wc -l)" -ge "$2" ]; }
 wait_for 20 b_since "$t_rm" 3 || fail "B not scraped after A's removal"
 late=$(target_requests "$PA" | awk -v t="$t_rm" '$1 > t' | wc -l)
 [ "$late" = 0 ] || fail "A still scraped $late times after removal"
@@ -73,5 +82,17 @@ t_broken=$(date +%s%3N)
 wait_for 20 b_since "$t_broken" 2 || fail "B not scraped after the broken file"
 [ "$(target_requests "$PB" | wc -l)" -gt "$n_b" ] || fail "B not scraped after the broken file"
 pass "broken file: warning, previous targets kept"
+
+# --- no target left: no baseline held ---
+put a.json "[]"
+put b.yaml "[]"
+wait_for 5 grep -qF "target removed: http://127.0.0.1:$PB" "$T/scrape.log" ||
+  fail "B not removed"
+curl -sf "http://127.0.0.1:$MP/metrics" >"$T/metrics.txt"
+grep -qF "scrape_targets{component_id=\"pprof_scrape/e2e\"} 0" "$T/metrics.txt" ||
+  fail "scrape_targets is not 0"
+held=$(baseline_bytes)
+[ "$held" = 0 ] || fail "scrape_delta_baseline_bytes is '$held' with no target left"
+pass "every target removed: scrape_delta_baseline_bytes 0"
 
 stop_profpipe "$PROFPIPE_PID"
