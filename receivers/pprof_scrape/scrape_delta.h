@@ -67,4 +67,8 @@ size_t scrape_delta_size(const scrape_delta *d);
 /* Bytes the baseline holds between scrapes (keys and packed values). */
 size_t scrape_delta_bytes(const scrape_delta *d);
 
+/* Bytes of the pages the baseline has to itself (a multiple of the page
+ * size); 0 while it is small enough to live in malloc's heap. */
+size_t scrape_delta_page_bytes(const scrape_delta *d);
+
 #endif

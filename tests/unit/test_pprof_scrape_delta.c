@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -409,6 +410,58 @@ static void test_extreme_values(void **st)
     scrape_delta_free(d);
 }
 
+/* A baseline of 4 KiB or more has pages of its own: the next scrape's
+ * baseline is written over them while it fits, gets new pages when it
+ * grows past them or needs less than half, and goes back to the heap
+ * when small. Every step's deltas are checked, so a baseline written
+ * over in place is read right. */
+static void test_baseline_pages(void **st)
+{
+    enum { MAX = 3000 };
+    static const size_t sizes[] = {1000, 1000, 1100, 3000, 1000, 200, 1000, 1000};
+    const pp_host *h = harness_host();
+    static char names[MAX][16];
+    static heap_sample in[MAX];
+    size_t pages[sizeof sizes / sizeof sizes[0]], bytes[sizeof sizes / sizeof sizes[0]];
+    size_t prev_n = 0, page = (size_t)sysconf(_SC_PAGESIZE);
+    (void)st;
+    for (int i = 0; i < MAX; i++)
+        snprintf(names[i], sizeof names[i], "fn%d", i);
+    scrape_delta *d = scrape_delta_new();
+    for (size_t step = 0; step < sizeof sizes / sizeof sizes[0]; step++) {
+        size_t n = sizes[step];
+        for (size_t i = 0; i < n; i++) /* each step adds 1000 to a stack's count */
+            in[i] = (heap_sample){
+                names[i], (int64_t)i, 0, {1000 * (int64_t)step + (int64_t)i, 1, 0, 0}};
+        pp_profile *p = heap(in, n);
+        scrape_delta_result r = apply(d, p, T0 + (int64_t)step * SEC);
+        assert_int_equal(r, step == 0 ? SCRAPE_DELTA_BASELINE : SCRAPE_DELTA_EMIT);
+        assert_int_equal(scrape_delta_size(d), n);
+        bytes[step] = scrape_delta_bytes(d);
+        pages[step] = scrape_delta_page_bytes(d);
+        assert_true(pages[step] % page == 0 && (!pages[step] || pages[step] >= bytes[step]));
+        for (size_t i = 0; step > 0 && i < n; i += 37) {
+            int64_t want = i < prev_n ? 1000 : 1000 * (int64_t)step + (int64_t)i;
+            if (total(p, names[i], 0) != want)
+                fail_msg("step %zu, %s: delta %lld, want %lld", step, names[i],
+                         (long long)total(p, names[i], 0), (long long)want);
+        }
+        prev_n = n;
+        h->profile_free(p);
+    }
+    /* new pages are the baseline rounded up to a page */
+    assert_true(pages[0] > 0 && pages[0] - bytes[0] < page);
+    assert_int_equal(pages[1], pages[0]);                           /* as large: the same pages */
+    assert_true(pages[3] > pages[2] && pages[3] - bytes[3] < page); /* grew: new ones */
+    /* needs less than half of them: new ones */
+    assert_true(pages[4] < pages[3] && pages[4] - bytes[4] < page);
+    assert_true(bytes[5] < 4096);
+    assert_int_equal(pages[5], 0); /* 200 stacks: in the heap */
+    assert_true(pages[6] > 0 && pages[6] - bytes[6] < page);
+    assert_int_equal(pages[7], pages[6]);
+    scrape_delta_free(d);
+}
+
 static void test_state_stays_flat(void **st)
 {
     const pp_host *h = harness_host();
@@ -442,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_many_stacks),
         cmocka_unit_test(test_baseline_is_packed),
         cmocka_unit_test(test_extreme_values),
+        cmocka_unit_test(test_baseline_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
