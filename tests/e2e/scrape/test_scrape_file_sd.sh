@@ -88,11 +88,12 @@ put a.json "[]"
 put b.yaml "[]"
 wait_for 5 grep -qF "target removed: http://127.0.0.1:$PB" "$T/scrape.log" ||
   fail "B not removed"
-curl -sf "http://127.0.0.1:$MP/metrics" >"$T/metrics.txt"
-grep -qF "scrape_targets{component_id=\"pprof_scrape/e2e\"} 0" "$T/metrics.txt" ||
-  fail "scrape_targets is not 0"
-held=$(baseline_bytes)
-[ "$held" = 0 ] || fail "scrape_delta_baseline_bytes is '$held' with no target left"
+# the log line comes just before the target is freed and the gauges set
+gauge_is() { [ "$(metric "$1{component_id=\"pprof_scrape/e2e\"}" "$MP")" = "$2" ]; }
+wait_for 5 gauge_is profpipe_scrape_targets 0 ||
+  fail "scrape_targets is '$(metric 'profpipe_scrape_targets{' "$MP")', not 0"
+wait_for 5 gauge_is profpipe_scrape_delta_baseline_bytes 0 ||
+  fail "scrape_delta_baseline_bytes is '$(baseline_bytes)' with no target left"
 pass "every target removed: scrape_delta_baseline_bytes 0"
 
 stop_profpipe "$PROFPIPE_PID"
