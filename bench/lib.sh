@@ -8,7 +8,7 @@ free_port() {
   local p
   for _ in $(seq 1 100); do
     p=$((10000 + RANDOM % 22000))
-    ss -Htan "( sport = :$p or dport = :$p )" | grep -q . || { echo "$p"; return 0; }
+    ss -Htan "( sport = :$p or dport = :$p )" | grep . >/dev/null || { echo "$p"; return 0; }
   done
   echo "no free port" >&2
   return 1

@@ -32,7 +32,7 @@ if [ "${1:-}" = test ] && ! { command -v node && command -v npm; } >/dev/null 2>
 fi
 missing=""
 for p in $want; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
   echo "setup: installing$missing"

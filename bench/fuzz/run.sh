@@ -32,7 +32,7 @@ for t in "${targets[@]}"; do
   start=$(date +%s)
   # run.sh reads extra libFuzzer flags from FUZZ_EXTRA_FLAGS
   line=$(FUZZ_EXTRA_FLAGS="${extra[*]:-}" bash tests/fuzz/run.sh "$build/tests/fuzz/fuzz_$t" \
-           "tests/fuzz/$t" fuzz "$seconds" "$build/fuzz-corpus/$t" "$out" | head -1)
+           "tests/fuzz/$t" fuzz "$seconds" "$build/fuzz-corpus/$t" "$out" | sed -n 1p)
   rc=${PIPESTATUS[0]}
   took=$(( $(date +%s) - start ))
   execs=$(echo "$line" | sed -n 's/^fuzz [^:]*: \([0-9]*\) executions.*/\1/p')

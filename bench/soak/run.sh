@@ -76,7 +76,7 @@ go_build "$W/recorder" "$SOURCE_DIR/tests/e2e/pyroscope/recorder" || die "cannot
 go_build "$W/gosdk" "$SOURCE_DIR/tests/e2e/pyroscope/gosdk" || die "cannot build gosdk"
 
 # --- ports ----------------------------------------------------------------
-port_free() { ! ss -Htan "( sport = :$1 or dport = :$1 )" | grep -q .; }
+port_free() { ! ss -Htan "( sport = :$1 or dport = :$1 )" | grep . >/dev/null; }
 free_port() {
   local p
   for _ in $(seq 1 100); do
@@ -106,7 +106,7 @@ wait_until() { # seconds command...
     sleep 0.2
   done
 }
-listens() { ss -Htln "sport = :$1" | grep -q .; }
+listens() { ss -Htln "sport = :$1" | grep . >/dev/null; }
 
 # bounded logs: each stream goes to FILE, and after LOG_LINES lines FILE
 # becomes FILE.1 (the one before is removed)
@@ -322,7 +322,7 @@ sample_all() {
   if snapshot; then
     # what the built-in page keeps (bounded by its retention), in KiB
     echo "$(date +%s) $LIFE page_kib $(awk '/^profpipe_ui_bytes / { printf "%d", $NF / 1024 }' "$W/lives/$LIFE.prom") 0 0" >>"$W/samples"
-    if identity "$W/lives/$LIFE.prom" | grep -q BROKEN; then
+    if identity "$W/lives/$LIFE.prom" | grep BROKEN >/dev/null; then
       SAMPLES_BROKEN=$((SAMPLES_BROKEN + 1))
     else
       SAMPLES_OK=$((SAMPLES_OK + 1))

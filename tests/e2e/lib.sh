@@ -3,8 +3,10 @@
 #
 # Two pitfalls these tests have hit: `wait_for N test "$(cmd)"` expands
 # $(cmd) once, so pass a function that reads the state on every poll; and
-# `curl … | grep -q …` fails under pipefail when grep exits at its match
-# while curl still writes (SIGPIPE): read the page whole first.
+# `cmd | grep -q …` or `cmd | head -1` fails under pipefail when the reader
+# leaves before cmd is done writing (SIGPIPE, exit 141): read the input
+# whole (`grep … >/dev/null`, `sed -n 1p`); tests/style/check_pipes.sh
+# refuses the early readers.
 set -euo pipefail
 
 : "${SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -59,7 +61,7 @@ free_port() {
   local p
   for _ in $(seq 1 100); do
     p=$(( 10000 + RANDOM % 22000 ))
-    if ! ss -Htan "( sport = :$p or dport = :$p )" | grep -q .; then echo "$p"; return 0; fi
+    if ! ss -Htan "( sport = :$p or dport = :$p )" | grep . >/dev/null; then echo "$p"; return 0; fi
   done
   return 1
 }

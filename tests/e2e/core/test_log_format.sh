@@ -34,4 +34,4 @@ grep -E "^ts=.* level=error component=config msg=\"[^\"]*unknown[^\"]*\" file=\"
   "$T/bad.log" >/dev/null || fail "error line: $(cat "$T/bad.log")"
 bad=$(grep -v '^ts=[0-9T:.-]*Z level=[a-z]* ' "$T/bad.log" || true)
 [ -z "$bad" ] || fail "lines that are not logfmt: $bad"
-pass "config error as logfmt fields, exit 2: $(grep level=error "$T/bad.log" | head -1)"
+pass "config error as logfmt fields, exit 2: $(grep level=error "$T/bad.log" | sed -n 1p)"

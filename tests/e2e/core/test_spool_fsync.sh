@@ -41,7 +41,7 @@ strace_pid=$!
 PIDS+=("$strace_pid")
 traced() { pgrep -x -P "$strace_pid" profpipe >/dev/null; }
 wait_for 30 traced || fail "profpipe did not start under strace"
-profpipe_pid=$(pgrep -x -P "$strace_pid" profpipe | head -1)
+profpipe_pid=$(pgrep -x -P "$strace_pid" profpipe | sed -n 1p)
 PIDS+=("$profpipe_pid")
 wait_for 60 delivered || fail "the two profiles were not delivered: $(tail -5 "$T/run.log")"
 # stop profpipe itself (strace, signalled, would only detach); strace ends with it
@@ -71,7 +71,7 @@ records=$(awk -v dir="$spool" '
   }
   END { print done + 0 }' "$T"/trace.*)
 [ "$records" -ge 2 ] || {
-  cat "$T"/trace.* | grep -E "ppspool|\"$spool\"|fsync" | head -30 >&2
+  cat "$T"/trace.* | grep -E "ppspool|\"$spool\"|fsync" | sed -n 1,30p >&2
   fail "$records records went through fsync(record), rename, fsync(directory); want 2"
 }
 pass "$records spooled records: fsync before the rename, the spool directory fsync'ed after it"

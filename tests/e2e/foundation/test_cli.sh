@@ -17,17 +17,17 @@ expect_rc 0 "$PROFPIPE" components --plugin "$PLUGIN"
 has '^receiver file \(built-in\)'
 for o in include exclude poll_interval min_file_age max_file_size labels service_name \
          profile_type delete_after_read failed_dir; do
-  sed -n '/^receiver file /,/^$/p' "$T/out" | grep -qE "^  $o +" || fail "receiver file: option $o not listed"
+  sed -n '/^receiver file /,/^$/p' "$T/out" | grep -E "^  $o +" >/dev/null || fail "receiver file: option $o not listed"
 done
 has '^exporter file \(built-in\)'
 for o in directory fsync max_total_size max_age retry_on_failure sending_queue; do
-  sed -n '/^exporter file /,/^$/p' "$T/out" | grep -qE "^  $o +" || fail "exporter file: option $o not listed"
+  sed -n '/^exporter file /,/^$/p' "$T/out" | grep -E "^  $o +" >/dev/null || fail "exporter file: option $o not listed"
 done
 has "^processor label_edit \\($PLUGIN\\)"
 for o in set remove drop_types; do
-  sed -n '/^processor label_edit /,/^$/p' "$T/out" | grep -qE "^  $o +" || fail "label_edit: option $o not listed"
+  sed -n '/^processor label_edit /,/^$/p' "$T/out" | grep -E "^  $o +" >/dev/null || fail "label_edit: option $o not listed"
 done
-sed -n '/^receiver file /,/^$/p' "$T/out" | grep -qE '^  min_file_age +duration +1s ' ||
+sed -n '/^receiver file /,/^$/p' "$T/out" | grep -E '^  min_file_age +duration +1s ' >/dev/null ||
   fail "receiver file: min_file_age should show type duration and default 1s"
 pass "components lists file receiver, file exporter and the plugin's label_edit with their options"
 

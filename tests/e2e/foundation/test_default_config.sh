@@ -25,7 +25,7 @@ drop "$T/gen/goapp.heap.pb.gz" dropin myapp.heap.pb.gz
 echo "hello" > dropin/notes.pb.gz
 wait_index profiles 4 20
 ls profiles/myapp/memory/*.pb.gz >/dev/null 2>&1 || fail "the dropped file is not in profiles/myapp/memory"
-tail -1 profiles/index.jsonl | grep -q '"source":"dropin"' || fail "no source=dropin label: $(tail -1 profiles/index.jsonl)"
+tail -1 profiles/index.jsonl | grep '"source":"dropin"' >/dev/null || fail "no source=dropin label: $(tail -1 profiles/index.jsonl)"
 wait_for 10 test ! -e dropin/myapp.heap.pb.gz || fail "the dropped file was not deleted after writing"
 wait_for 10 test -e dropin/failed/notes.pb.gz || fail "the bad file was not moved to dropin/failed"
 expect_metric 'profpipe_file_receiver_files_total{component_id="file/dropin",result="failed"}' 1
@@ -40,7 +40,7 @@ code=$(curl -s -o "$T/ingest.out" -w '%{http_code}' --data-binary @"$T/gen/goapp
   "http://127.0.0.1:$pyro_port/ingest?name=pushed.alloc_space%7Bregion%3Deu%7D&format=pprof&from=1700000000&until=1700000010")
 [ "$code" = 200 ] || fail "/ingest answered $code: $(cat "$T/ingest.out")"
 wait_index profiles 5 20
-grep '"service_name":"pushed"' profiles/index.jsonl | grep -q '"region":"eu"' ||
+grep '"service_name":"pushed"' profiles/index.jsonl | grep '"region":"eu"' >/dev/null ||
   fail "the pushed profile is not in the index with its tag: $(tail -1 profiles/index.jsonl)"
 pushed=$(ls profiles/pushed/memory/*.pb.gz) || fail "no file in profiles/pushed/memory"
 [ "$(pprof_total "$pushed" 2)" = "$(pprof_total "$T/gen/goapp.heap.pb.gz" 2)" ] ||

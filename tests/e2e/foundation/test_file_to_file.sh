@@ -61,7 +61,7 @@ pass "6 Go profile types through the plugin: labels, families and go tool pprof 
 # nothing in the pipeline needed the tree changed: the bytes pass through
 for type in cpu heap allocs goroutine block mutex; do
   in="$T/in/goapp.$type.pb.gz"
-  match=$(cd "$T/out" && find . -name '*.pb.gz' -exec cmp -s "$in" {} \; -print | head -1)
+  match=$(cd "$T/out" && find . -name '*.pb.gz' -exec cmp -s "$in" {} \; -print | sed -n 1p)
   [ -n "$match" ] || fail "$type: no output is byte-identical to the input (was it re-encoded?)"
 done
 pass "payloads pass through unchanged"

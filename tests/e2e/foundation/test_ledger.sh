@@ -134,5 +134,5 @@ awk -v r=$((ROUNDS + 1)) '$1 % (2 * r) != 0 { bad = 1 } END { exit bad }' <<<"$o
 while read -r path; do
   [ -s "$T/ok/$path" ] || fail "index lists $path, not written"
 done < <(grep -o '"path":"[^"]*"' "$T/ok/index.jsonl" | cut -d'"' -f4)
-grep -v '"service_name":"goapp"' "$T/ok/index.jsonl" | grep -q . && fail "index holds a profile of another service"
+grep -v '"service_name":"goapp"' "$T/ok/index.jsonl" | grep . >/dev/null && fail "index holds a profile of another service"
 pass "ledger: $n in per pipeline, $more more after a reload to fan-out 1; a: $kept exported + $goroutines filtered per edge, file/broken $kept failed; b: $n exported; index $((kept + n)) lines"

@@ -25,7 +25,7 @@ frozen_major=$(awk '$2 == "PP_ABI_MAJOR" {print $3}' "$FROZEN")
 # while the host is still at .0, its header is the frozen one, to the byte
 if [ "$host_minor" = 0 ]; then
   cmp -s "$SOURCE_DIR/include/profpipe/plugin.h" "$FROZEN" ||
-    fail "plugin.h changed while PP_ABI_MINOR is 0: bump the minor (appending) or, before $host_major.0 is released, freeze it again: $(diff "$FROZEN" "$SOURCE_DIR/include/profpipe/plugin.h" | head -5)"
+    fail "plugin.h changed while PP_ABI_MINOR is 0: bump the minor (appending) or, before $host_major.0 is released, freeze it again: $(diff "$FROZEN" "$SOURCE_DIR/include/profpipe/plugin.h" | sed -n 1,5p)"
 fi
 
 # --- a 2.0 plugin on this host ---------------------------------------------
@@ -53,7 +53,7 @@ grep -q "^processor abi_stamp ($DIR/libabi_2_0.so)" "$T/components" || fail "abi
 start_profpipe run "$T/old.yaml"
 wait_index "$T/out" 2 30
 metric='profpipe_abi_stamp_profiles_total{component_id="abi_stamp"'
-wait_for 20 sh -c "curl -sf http://$TELEMETRY/metrics | grep -F '$metric' | grep -q ' 2\$'" ||
+wait_for 20 sh -c "curl -sf http://$TELEMETRY/metrics | grep -F '$metric' | grep ' 2\$' >/dev/null" ||
   fail "the 2.0 plugin's metric: $(curl -sf "http://$TELEMETRY/metrics" | grep abi_stamp)"
 stop_profpipe "$PROFPIPE_PID"
 

@@ -15,7 +15,7 @@ mkdir -p "$T/prefix/include/profpipe"
 cp "$SOURCE_DIR/include/profpipe/plugin.h" "$T/prefix/include/profpipe/"
 cc_line=$(grep -A1 '^cc -std=c11' "$README" | tr -d '\\\n' | sed "s|-I/usr/local/include|-I$T/prefix/include|")
 (cd "$T" && eval "$cc_line") || fail "the README's cc command failed: $cc_line"
-nm -D --defined-only "$T/libmy_plugin.so" | grep -q ' profpipe_module$' || fail "profpipe_module not exported"
+nm -D --defined-only "$T/libmy_plugin.so" | grep ' profpipe_module$' >/dev/null || fail "profpipe_module not exported"
 [ "$(nm -D --defined-only "$T/libmy_plugin.so" | grep -c ' [TDBR] ')" = 1 ] ||
   fail "the plugin exports more than profpipe_module: $(nm -D --defined-only "$T/libmy_plugin.so")"
 pass "README plugin builds out of tree against the installed header, exports only profpipe_module"
@@ -43,7 +43,7 @@ YAML
 start_profpipe run "$T/config.yaml"
 wait_index "$T/out" 2 30
 metric='profpipe_counter_profiles_total{component_id="counter"'
-wait_for 10 sh -c "curl -sf http://$TELEMETRY/metrics | grep -F '$metric' | grep -q ' 2\$'" ||
+wait_for 10 sh -c "curl -sf http://$TELEMETRY/metrics | grep -F '$metric' | grep ' 2\$' >/dev/null" ||
   fail "the plugin's metric: $(curl -sf "http://$TELEMETRY/metrics" | grep counter_profiles)"
 stop_profpipe "$PROFPIPE_PID"
 pass "the out-of-tree plugin runs in a pipeline and its metric counted 2 profiles"

@@ -65,7 +65,7 @@ pass "good reload: new label on later profiles, the 5 in flight all arrived once
 write_config v3 "    poll_intervall: 1s"
 kill -HUP "$PROFPIPE_PID"
 wait_for 20 grep -q 'reload refused' "$T/run.log" || fail "broken config not refused: $(tail -5 "$T/run.log")"
-grep 'reload refused' "$T/run.log" | grep -q 'config.yaml:6:.*poll_intervall' ||
+grep 'reload refused' "$T/run.log" | grep 'config.yaml:6:.*poll_intervall' >/dev/null ||
   fail "the refusal does not name config.yaml:6 and poll_intervall: $(grep 'reload refused' "$T/run.log")"
 drop "$P" "$T/in" d1.heap.pb.gz
 wait_index "$T/out" 8 20

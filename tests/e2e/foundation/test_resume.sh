@@ -47,7 +47,7 @@ start_profpipe first "$T/config.yaml"
 wait_for 60 half || fail "only $(acked) acknowledged in 60s: $(tail -5 "$T/first.log")"
 kill -KILL "$PROFPIPE_PID"
 wait "$PROFPIPE_PID" 2>/dev/null || true
-head -1 "$STATE" | grep -qx 'profpipe-file-receiver-state 1' || fail "state header: $(head -1 "$STATE")"
+head -1 "$STATE" | grep -x 'profpipe-file-receiver-state 1' >/dev/null || fail "state header: $(head -1 "$STATE")"
 tail -n +2 "$STATE" | awk '{print $NF}' | xargs -n1 basename | sed 's/\..*//' | sort > "$T/acked"
 at_kill=$(wc -l < "$T/acked")
 written_at_kill=$(index_lines "$T/out")

@@ -27,7 +27,7 @@ mock_cmd() {
   echo "$*" >&7
   MOCK_REPLIES=$((MOCK_REPLIES + 1))
   wait_for 10 mock_replied || fail "mock: no reply to $*"
-  tail -n 1 "$T/mock.out" | grep -q '^ok' || fail "mock: $* -> $(tail -n 1 "$T/mock.out")"
+  tail -n 1 "$T/mock.out" | grep '^ok' >/dev/null || fail "mock: $* -> $(tail -n 1 "$T/mock.out")"
 }
 
 # kcat_meta TOPIC > FILE: one line per message: partition, offset, key,

@@ -68,7 +68,7 @@ pass "$want profiles: $n1 via gateway 1, $n2 via gateway 2, $dups duplicates" \
 # The outputs are the agent's profiles: same totals in go tool pprof.
 for f in "$T/go"/*.pb.gz; do
   type=$(basename "$f" .pb.gz)
-  out=$(ls "$T"/out*/"r1-$type"/*/*.pb.gz | head -n 1)
+  out=$(ls "$T"/out*/"r1-$type"/*/*.pb.gz | sed -n 1p)
   for col in 1 2; do
     [ "$(pprof_total "$f" "$col")" = "$(pprof_total "$out" "$col")" ] ||
       fail "r1-$type column $col: totals differ after kafka"

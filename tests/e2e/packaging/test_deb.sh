@@ -45,7 +45,7 @@ for f in /usr/bin/profpipe /etc/profpipe/profpipe.yaml /etc/default/profpipe \
   grep -qx "$f" "$T/files" || fail "$DEB lacks $f"
 done
 mkdir -p "$T/x" && dpkg-deb -x "$T/pkg/$DEB" "$T/x"
-! readelf -S "$T/x/usr/bin/profpipe" | grep -qE '\.debug_info|\.symtab' ||
+! readelf -S "$T/x/usr/bin/profpipe" | grep -E '\.debug_info|\.symtab' >/dev/null ||
   fail "the packaged binary is not stripped"
 grep -q '/usr/share/profpipe/samples/\*\.pb\.gz' "$T/x/etc/profpipe/profpipe.yaml" ||
   fail "installed config does not read the installed samples"
@@ -65,7 +65,7 @@ pass "systemd-analyze security --offline: $score"
 
 # --- installed on this machine -----------------------------------------
 if [ "$(id -u)" != 0 ]; then echo "skip: installing needs root"; exit 0; fi
-if dpkg-query -W -f='${Status}' profpipe 2>/dev/null | grep -q installed; then
+if dpkg-query -W -f='${Status}' profpipe 2>/dev/null | grep installed >/dev/null; then
   echo "skip: a profpipe package is installed on this machine already; not touching it"
   exit 0
 fi
@@ -82,7 +82,7 @@ trap 'cleanup; uninstall' EXIT # processes first: a user still running cannot go
 export DEBIAN_FRONTEND=noninteractive
 
 dpkg -i "$T/pkg/$DEB" </dev/null >"$T/install.log" 2>&1 || fail "dpkg -i: $(cat "$T/install.log")"
-getent passwd profpipe | grep -q ':/var/lib/profpipe:' || fail "no profpipe user: $(getent passwd profpipe)"
+getent passwd profpipe | grep ':/var/lib/profpipe:' >/dev/null || fail "no profpipe user: $(getent passwd profpipe)"
 [ "$(stat -c %U:%G /var/lib/profpipe)" = profpipe:profpipe ] ||
   fail "/var/lib/profpipe owned by $(stat -c %U:%G /var/lib/profpipe)"
 pass "installed: user $(getent passwd profpipe | cut -d: -f1,3,6), /var/lib/profpipe owned by it"
@@ -116,7 +116,7 @@ install -o profpipe -g profpipe -m 644 /usr/share/profpipe/samples/example.heap.
 mv /var/lib/profpipe/dropin/pkgtest.heap.pb.gz.part /var/lib/profpipe/dropin/pkgtest.heap.pb.gz
 dropped() { grep -q '"service_name":"pkgtest"' "$idx"; }
 wait_for 30 dropped || fail "a dropped file was not exported: $(tail -5 "$T/run.log")"
-[ "$(stat -c %U "$(ls -d /var/lib/profpipe/profiles/pkgtest/memory/* | head -1)")" = profpipe ] ||
+[ "$(stat -c %U "$(ls -d /var/lib/profpipe/profiles/pkgtest/memory/* | sed -n 1p)")" = profpipe ] ||
   fail "profiles not written as profpipe"
 stop_profpipe "$run_pid"
 pass "installed binary on the installed config, as profpipe: 3 samples and a dropped file exported"
@@ -149,7 +149,7 @@ fi
 
 # --- upgrades keep a config edit; remove keeps it; purge --------------
 echo "# edited by the admin" >>/etc/profpipe/profpipe.yaml
-edited() { tail -1 /etc/profpipe/profpipe.yaml | grep -qx '# edited by the admin'; }
+edited() { tail -1 /etc/profpipe/profpipe.yaml | grep -x '# edited by the admin' >/dev/null; }
 dpkg -i "$T/pkg/$DEB" </dev/null >"$T/reinstall.log" 2>&1 || fail "reinstall: $(cat "$T/reinstall.log")"
 edited || fail "reinstall lost the config edit"
 (cd "$BUILD_DIR" && cpack -G DEB -B "$T/pkg2" -D CPACK_DEBIAN_PACKAGE_RELEASE=2 >"$T/cpack2.log" 2>&1) ||

@@ -37,7 +37,7 @@ wait "$opid" || fail "workload outside failed"
 stop_profpipe "$PROFPIPE_PID"
 
 [ -s "$T/out/index.jsonl" ] || { cat "$T/perf.log" >&2; fail "no profiles written"; }
-iline=$(index_lines_with "$T/out/index.jsonl" pid "$ipid" | head -1)
+iline=$(index_lines_with "$T/out/index.jsonl" pid "$ipid" | sed -n 1p)
 [ -n "$iline" ] || fail "no profile of the process in the cgroup (pid $ipid)"
 [[ "$iline" == *"\"container_id\":\"$cid\""* ]] || fail "container_id missing or wrong: $iline"
 [[ "$iline" == *'"service_name":"inside"'* ]] || fail "service_name: $iline"

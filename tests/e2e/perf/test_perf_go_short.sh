@@ -23,7 +23,7 @@ perf_require_access
 go_build "$T/goburn" "$SOURCE_DIR/tests/e2e/perf/goburn"
 (cd "$SOURCE_DIR/tests/e2e/perf/goburn" && go build -ldflags="-s -w" -o "$T/gostripped" .) ||
   fail "cannot build the stripped Go program"
-! readelf -S "$T/gostripped" | grep -q '\.symtab' || fail "gostripped still has a .symtab"
+! readelf -S "$T/gostripped" | grep '\.symtab' >/dev/null || fail "gostripped still has a .symtab"
 perf_build_workload "$T/shortlived"
 cp "$(command -v bash)" "$T/prexec"
 cp "$T/shortlived" "$T/tiny"
@@ -87,7 +87,7 @@ go_burn_on_top() {
 
 # the Go program: main.burnCPU on top
 go_burn_on_top goburn "$gpid"
-index_lines_with "$T/out/index.jsonl" pid "$gpid" | head -1 | grep -q '"service_name":"goburn"' ||
+index_lines_with "$T/out/index.jsonl" pid "$gpid" | sed -n 1p | grep '"service_name":"goburn"' >/dev/null ||
   fail "goburn's service_name is not its executable's name"
 pass "goburn: main.burnCPU on top of $NPROFILES profiles ($NSAMPLES samples)"
 
@@ -96,7 +96,7 @@ go_burn_on_top gostripped "$gspid"
 pass "gostripped (no .symtab): main.burnCPU on top of $NPROFILES profiles, named from .gopclntab"
 
 # the short-lived process: its own profile and labels
-sline=$(index_lines_with "$T/out/index.jsonl" pid "$spid" | head -1)
+sline=$(index_lines_with "$T/out/index.jsonl" pid "$spid" | sed -n 1p)
 [ -n "$sline" ] || fail "no profile of the short-lived process (pid $spid)"
 for kv in '"service_name":"svc-lived"' '"comm":"shortlived"' "\"exe\":\"$T/shortlived\"" \
           '"__name__":"process_cpu"'; do
@@ -113,8 +113,8 @@ grep -q '^heavy_work ' "$T/short.counts" || { cat "$T/short.counts" >&2; fail "s
 pass "short-lived pid $spid: profile with service_name=svc-lived, comm, exe, and its functions"
 
 # one process, two programs: a profile for each side of the exec
-xline=$(index_lines_with "$T/out/index.jsonl" pid "$xpid" | grep -F '"comm":"prexec"' | head -1)
-yline=$(index_lines_with "$T/out/index.jsonl" pid "$xpid" | grep -F '"comm":"shortlived"' | head -1)
+xline=$(index_lines_with "$T/out/index.jsonl" pid "$xpid" | grep -F '"comm":"prexec"' | sed -n 1p)
+yline=$(index_lines_with "$T/out/index.jsonl" pid "$xpid" | grep -F '"comm":"shortlived"' | sed -n 1p)
 [ -n "$xline" ] || fail "no profile of pid $xpid before its exec (comm prexec)"
 [ -n "$yline" ] || fail "no profile of pid $xpid after its exec (comm shortlived)"
 [[ "$xline" == *"\"exe\":\"$T/prexec\""* ]] || fail "before exec, exe: $xline"
@@ -128,7 +128,7 @@ grep -q '^heavy_work ' "$T/y.counts" || { cat "$T/y.counts" >&2; fail "the progr
 pass "exec in pid $xpid: $(wc -l < "$T/x.counts") functions as prexec, heavy_work only after the exec"
 
 # 150 ms of life: known from the kernel's records
-tline=$(index_lines_with "$T/out/index.jsonl" pid "$tpid" | head -1)
+tline=$(index_lines_with "$T/out/index.jsonl" pid "$tpid" | sed -n 1p)
 [ -n "$tline" ] || fail "no profile of the 150 ms process (pid $tpid)"
 [[ "$tline" == *"\"comm\":\"tiny\""* && "$tline" == *"\"exe\":\"$T/tiny\""* ]] ||
   fail "150 ms process labels: $tline"

@@ -69,7 +69,7 @@ for f in "${files[@]}"; do
         s && /^ *[0-9]+ +[0-9]+:/ { v=$2; sub(/:.*/, "", v); if (v != $1 * p) print }' "$T/raw.txt")
   [ -z "$bad" ] || fail "$f: cpu/nanoseconds is not samples × period: $bad"
 done
-line=$(grep -F "\"pid\":\"$wpid\"" "$T/out/index.jsonl" | head -1)
+line=$(grep -F "\"pid\":\"$wpid\"" "$T/out/index.jsonl" | sed -n 1p)
 for kv in '"__name__":"process_cpu"' '"service_name":"split_workload"' '"comm":"split_workload"' \
           "\"exe\":\"$T/split_workload\""; do
   [[ "$line" == *"$kv"* ]] || fail "labels lack $kv: $line"

@@ -99,7 +99,7 @@ check_fraction() { # type column: the output of that type is told apart from
   # allocs (same family, same totals) by allocs' default sample type
   local in="$T/in/goapp.$1.pb.gz" out p
   for p in $(awk -F'\t' -v f="__name__=$(family "$1")," 'index($2, f) {print $1}' "$T/frac.summary"); do
-    go tool pprof -raw "$T/frac/$p" 2>/dev/null | sed -n '/^Samples:/{n;p;q}' | grep -q dflt || out="$T/frac/$p"
+    go tool pprof -raw "$T/frac/$p" 2>/dev/null | sed -n '/^Samples:/{n;p}' | grep dflt >/dev/null || out="$T/frac/$p"
   done
   [ -n "$out" ] || fail "$1: no output of its family"
   read -r min total < <(raw_smallest_node "$in" "$2" none)

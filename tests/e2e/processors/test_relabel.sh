@@ -91,7 +91,7 @@ sort -o "$T/want" "$T/want"; sort -o "$T/got" "$T/got"
 diff -u "$T/want" "$T/got" || fail "series labels differ from the Prometheus semantics"
 for type in cpu heap allocs block mutex; do
   in="$T/in/goapp.$type.pb.gz"
-  match=$(cd "$T/series" && find . -name '*.pb.gz' -exec cmp -s "$in" {} \; -print | head -1)
+  match=$(cd "$T/series" && find . -name '*.pb.gz' -exec cmp -s "$in" {} \; -print | sed -n 1p)
   [ -n "$match" ] || fail "$type: no output is byte-identical to the input (was it decoded?)"
 done
 pass "series rules: labels as Prometheus defines them, 2 types dropped, payloads untouched"
@@ -112,7 +112,7 @@ n_in=$(raw_samples "$SPANS" | wc -l); n_out=$(raw_samples "$OUT" | wc -l)
 n_want=$(raw_samples "$SPANS" | sed -E 's/^[^|]*\| //; s/(span|trace)_id:\[[^]]*\] ?//g; s/ +$//' | sort -u | wc -l)
 [ "$n_out" = "$n_want" ] || fail "$n_out samples left of $n_in, want $n_want (equal ones merged)"
 pass "sample_labels labeldrop: ids gone, $n_in samples merged into $n_out, totals equal"
-cmp -s "$SPANS" "$(find "$T/noop" -name '*.pb.gz' | head -1)" ||
+cmp -s "$SPANS" "$(find "$T/noop" -name '*.pb.gz' | sed -n 1p)" ||
   fail "sample rules that change nothing still re-encoded the payload"
 pass "sample rules that change nothing leave the payload byte for byte"
 

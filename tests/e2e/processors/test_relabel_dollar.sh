@@ -77,7 +77,7 @@ r5_v=v$
 r6=${HOME}z
 TXT
 diff "$T/want.txt" "$T/prom.txt" || fail "Prometheus' labels are not the expected ones (above)"
-pass "Prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}'): $(tr '\n' ' ' <"$T/prom.txt")"
+pass "Prometheus $(prometheus --version 2>&1 | sed -n 1p | awk '{print $3}'): $(tr '\n' ' ' <"$T/prom.txt")"
 grep -v '^r7=' "$T/profpipe.txt" | diff "$T/prom.txt" - || fail "profpipe's labels differ from Prometheus' (above)"
 grep -qxF 'r7=from-env-${env:PP_DOLLAR_TEST}' "$T/profpipe.txt" ||
   fail "\${env:} in a template: $(grep '^r7=' "$T/profpipe.txt")"

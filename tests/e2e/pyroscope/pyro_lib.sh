@@ -19,7 +19,7 @@ start_recorder() {
 
 # listens PORT PID: PID itself listens on PORT (not another test's process
 # that took the port first).
-listens() { ss -Htlnp "sport = :$1" | grep -q "pid=$2,"; }
+listens() { ss -Htlnp "sport = :$1" | grep "pid=$2," >/dev/null; }
 
 # free_port, skipping ports any socket holds (not only listeners): with
 # many tests on one machine, a client's ephemeral port or a TIME_WAIT one
@@ -28,7 +28,7 @@ unused_port() {
   local p
   for _ in $(seq 1 20); do
     p=$(free_port) || return 1
-    if ! ss -Htan "sport = :$p" | grep -q .; then echo "$p"; return 0; fi
+    if ! ss -Htan "sport = :$p" | grep . >/dev/null; then echo "$p"; return 0; fi
   done
   return 1
 }
@@ -153,14 +153,14 @@ more_answers() {
 # their number.
 answered_once() {
   local bad dups
-  bad=$(awk '$2 != 200 && $2 != 429 && $2 != 503' "$T/answers" | head -3)
+  bad=$(awk '$2 != 200 && $2 != 429 && $2 != 503' "$T/answers" | sed -n 1,3p)
   [ -z "$bad" ] || fail "answers other than 200/429/503 (000: refused or cut): $bad"
   awk '$2 == 200 {print $1}' "$T/answers" | sort -n > "$T/ok"
   OKS=$(wc -l < "$T/ok")
   [ "$OKS" -gt 0 ] || fail "no request answered 200"
   grep -o '"seq":"[0-9]*"' "$1" | cut -d'"' -f4 | sort -n > "$T/written"
-  dups=$(uniq -d "$T/written" | head -3)
+  dups=$(uniq -d "$T/written" | sed -n 1,3p)
   [ -z "$dups" ] || fail "written more than once: seq $dups"
   diff -q "$T/ok" "$T/written" > /dev/null ||
-    fail "200'd and written differ: $(diff "$T/ok" "$T/written" | head -5)"
+    fail "200'd and written differ: $(diff "$T/ok" "$T/written" | sed -n 1,5p)"
 }

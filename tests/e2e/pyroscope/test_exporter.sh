@@ -80,7 +80,7 @@ wait_for 40 finished || fail "503: not finished; $(tail -5 "$T/a1.log"); $(cat "
 retries=$(metric_value "$mport" 'profpipe_exporter_retries_total')
 sent=$(metric_value "$mport" 'profpipe_exporter_sent_profiles_total')
 stop_profpipe "$PROFPIPE_PID"
-! grep -q '^error' "$T/r1.log" || fail "recorder: $(grep '^error' "$T/r1.log" | head -3)"
+! grep -q '^error' "$T/r1.log" || fail "recorder: $(grep '^error' "$T/r1.log" | sed -n 1,3p)"
 ok=$(count_lines "$T/r1.log" '^profile .* status=200 ')
 uniq=$(grep -E '^profile .* status=200 ' "$T/r1.log" | grep -o 'sha=[0-9a-f]*' | sort -u | wc -l)
 [ "$ok" = "$n_in" ] && [ "$uniq" = "$n_in" ] ||
@@ -131,7 +131,7 @@ t2=$(awk '/^req n=2 /{sub("ms=","",$3); print $3}' "$T/rt.log")
 [ "$retries" -ge 1 ] || fail "timeout: no retry counted"
 uniq=$(grep -E '^profile .* status=200 ' "$T/rt.log" | grep -o 'sha=[0-9a-f]*' | sort -u | wc -l)
 [ "$uniq" = "$n_in" ] || fail "timeout: $uniq of $n_in profiles delivered (bearer_token_file?)"
-! grep -q '^error' "$T/rt.log" || fail "timeout: $(grep '^error' "$T/rt.log" | head -3)"
+! grep -q '^error' "$T/rt.log" || fail "timeout: $(grep '^error' "$T/rt.log" | sed -n 1,3p)"
 pass "timeout: the hung request given up on, next one $((t2 - t1)) ms later; bearer_token_file sent"
 
 # -- 400: rejected, never retried ---------------------------------------------
@@ -149,7 +149,7 @@ sentn=$(count_lines "$T/r2.log" '^profile ')
 uniq=$(grep '^profile ' "$T/r2.log" | grep -o 'sha=[0-9a-f]*' | sort -u | wc -l)
 [ "$sentn" = "$n_in" ] && [ "$uniq" = "$n_in" ] || fail "400: $sentn profiles sent ($uniq distinct), want each once"
 grep -q 'rejected profile {.*service_name=.*checkout.*bad profile for test' "$T/a2.log" ||
-  fail "400: the server's message is not logged with the series: $(grep -i reject "$T/a2.log" | head -3)"
+  fail "400: the server's message is not logged with the series: $(grep -i reject "$T/a2.log" | sed -n 1,3p)"
 pass "400: $n_in profiles rejected once each, no retry, server message logged"
 
 # -- 429 with Retry-After: 2 --------------------------------------------------
@@ -174,9 +174,9 @@ start_recorder "$rp" "$T/r4.log" -script 200 -bearer tok3n -tenant tenant-1
 run_agent a4 "$rp" "    api: ingest"
 wait_for 30 finished || fail "ingest: not finished; $(tail -5 "$T/a4.log")"
 stop_profpipe "$PROFPIPE_PID"
-! grep -q '^error' "$T/r4.log" || fail "ingest: $(grep '^error' "$T/r4.log" | head -3)"
+! grep -q '^error' "$T/r4.log" || fail "ingest: $(grep '^error' "$T/r4.log" | sed -n 1,3p)"
 [ "$(count_lines "$T/r4.log" '^ingest .*name=checkout\{env=test\} .*format=pprof spyName=profpipe')" = "$n_in" ] ||
-  fail "ingest: $(grep '^ingest' "$T/r4.log" | cut -c1-200 | head -3)"
+  fail "ingest: $(grep '^ingest' "$T/r4.log" | cut -c1-200 | sed -n 1,3p)"
 grep -qE '^ingest .*sampleRate=100 .*types=samples/count,cpu/nanoseconds' "$T/r4.log" ||
   fail "ingest: the CPU profile has no sampleRate=100"
 awk '/^ingest /{for(i=1;i<=NF;i++){if($i~/^from=/)f=substr($i,6); if($i~/^until=/)u=substr($i,7)}
@@ -203,7 +203,7 @@ local_rej=$(metric_value "$mport" 'profpipe_pyroscope_rejected_profiles_total\{.
 stop_profpipe "$PROFPIPE_PID"
 [ "$(count_lines "$T/r5b.log" '^req ')" = 0 ] || fail "size limit: requests were sent"
 [ "$local_rej" = "$n_in" ] || fail "size limit: $local_rej counted by reason, want $n_in"
-grep -q 'rejected profile {.*(profile_size_limit)' "$T/a5b.log" || fail "size limit: not logged: $(grep -i reject "$T/a5b.log" | head -2)"
+grep -q 'rejected profile {.*(profile_size_limit)' "$T/a5b.log" || fail "size limit: not logged: $(grep -i reject "$T/a5b.log" | sed -n 1,2p)"
 pass "limits: $n_in profiles over max_profile_size rejected locally, none sent"
 
 # -- tenant_label: one PushRequest per tenant, the label sent as the header -----

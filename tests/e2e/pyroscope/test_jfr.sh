@@ -166,7 +166,7 @@ wait_for 30 have_all || fail "want $want profiles per upload: $(cat "$idx" 2>/de
 # file_of SERVICE FIRST_SAMPLE_TYPE/UNIT FAMILY: the file of that profile
 file_of() {
   jq -r --arg s "$1" --arg t "$2" --arg n "$3" 'select(.labels.service_name == $s and
-    .sample_types[0] == $t and .labels.__name__ == $n) | .path' "$idx" | head -1
+    .sample_types[0] == $t and .labels.__name__ == $n) | .path' "$idx" | sed -n 1p
 }
 # raw_totals FILE: the sums of each sample value column
 raw_totals() {

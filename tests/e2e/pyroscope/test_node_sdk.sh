@@ -135,7 +135,7 @@ for type in wall memory; do
   [ "$na" = "$nb" ] || fail "$type: A has $na files, B $nb"
   cmp -s <(cut -d' ' -f1 "$T/a.$type") <(cut -d' ' -f1 "$T/b.$type") ||
     fail "$type: B's profiles differ from A's; only in B: $(join -v2 <(cut -d' ' -f1 "$T/a.$type") \
-          <(cut -d' ' -f1 "$T/b.$type") | head -3) (files: $(cat "$T/b.$type"))"
+          <(cut -d' ' -f1 "$T/b.$type") | sed -n 1,3p) (files: $(cat "$T/b.$type"))"
   checked=$((checked + nb))
 done
 [ "$checked" = "$(n_b)" ] || fail "checked $checked files for $(n_b) index lines"

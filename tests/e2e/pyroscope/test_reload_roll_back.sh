@@ -77,5 +77,5 @@ stop_profpipe "$PROFPIPE_PID"
 answered_once "$T/out/index.jsonl"
 cpu=$(awk '/^profile_cpu_seconds_total\{service_name="app"/ {print $2}' "$T/pm2.txt")
 awk -v v="${cpu:-0}" 'BEGIN { exit !(v > 0) }' ||
-  fail "profile_metrics on $M1 counted no CPU after the roll-back: $(grep -v '^#' "$T/pm2.txt" | head -5)"
+  fail "profile_metrics on $M1 counted no CPU after the roll-back: $(grep -v '^#' "$T/pm2.txt" | sed -n 1,5p)"
 pass "a replacement failing after the switch rolled back, receiver and file exporter kept: $OKS requests answered 200, all written once, none refused; profile_metrics back on $M1 ($cpu CPU seconds counted)"

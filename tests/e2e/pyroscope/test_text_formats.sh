@@ -93,7 +93,7 @@ f_lines="$T/out/$(jq -r .path <<<"$lines")"
   fail "folded total $(pprof_total "$f_folded" 1), want $n_samples x $period"
 [ "$(pprof_total "$f_lines" 1)" = "$n_samples" ] ||
   fail "lines total $(pprof_total "$f_lines" 1), want $n_samples"
-go tool pprof -raw "$f_folded" 2>/dev/null | grep -q "^Period: $period" || fail "folded: period is not $period"
+go tool pprof -raw "$f_folded" 2>/dev/null | grep "^Period: $period" >/dev/null || fail "folded: period is not $period"
 for f in "$f_folded" "$f_lines"; do
   top=$(go tool pprof -top "$f" 2>/dev/null | awk '/flat%/ {getline; print $NF; exit}')
   [ "$top" = hot_loop ] || fail "$f: top function is '$top', want hot_loop"

@@ -15,7 +15,7 @@ start_target() {
   TARGET_PID=$!
   PIDS+=("$TARGET_PID")
   local addr
-  addr=$(printf '%s\n' "$@" | grep -o '^127\.0\.0\.1:[0-9]*' | head -1 | cut -d: -f2)
+  addr=$(printf '%s\n' "$@" | grep -o '^127\.0\.0\.1:[0-9]*' | sed -n 1p | cut -d: -f2)
   wait_for 20 curl -sf "http://127.0.0.1:$addr/stats" || fail "target $name did not start"
 }
 
@@ -108,5 +108,5 @@ count_log() { grep "level=$1 " "$T/scrape.log" | grep -cE "$2" || true; }
 # metric NAME_AND_LABEL_SUBSTRING MPORT: the value of the first matching
 # /metrics line.
 metric() {
-  curl -sf "http://127.0.0.1:$2/metrics" | grep -F "$1" | head -1 | awk '{print $NF}'
+  curl -sf "http://127.0.0.1:$2/metrics" | grep -F "$1" | sed -n 1p | awk '{print $NF}'
 }

@@ -22,7 +22,7 @@ start_profpipe scrape "$T/c.yaml"
 wait_for 40 files_at_least "$T/out/disc-svc/goroutine" 1 ||
   { cat "$T/scrape.log"; fail "the discovered target was not scraped"; }
 stop_profpipe "$PROFPIPE_PID"
-line=$(grep -F '"__name__":"goroutine"' "$T/out/index.jsonl" | head -1)
+line=$(grep -F '"__name__":"goroutine"' "$T/out/index.jsonl" | sed -n 1p)
 for kv in '"service_name":"disc-svc"' '"env":"prod"' "\"instance\":\"127.0.0.1:$P\""; do
   [[ "$line" == *"$kv"* ]] || fail "labels lack $kv: $line"
 done

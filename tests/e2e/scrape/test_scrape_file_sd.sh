@@ -45,7 +45,7 @@ wait_for 10 files_at_least "$T/out/sd-b/goroutine" 1 || fail "B not scraped afte
 first_b=$(target_requests "$PB" | awk 'NR == 1 {print $1}')
 lag=$((first_b - t_add))
 [ "$lag" -le $((INTERVAL_MS + REFRESH_MS + 500)) ] || fail "B first scraped ${lag} ms after being added"
-grep -F '"env":"test"' "$T/out/index.jsonl" | grep -qF '"service_name":"sd-b"' ||
+grep -F '"env":"test"' "$T/out/index.jsonl" | grep -F '"service_name":"sd-b"' >/dev/null ||
   fail "B's file_sd labels missing"
 pass "added target scraped after ${lag} ms (interval ${INTERVAL_MS} ms, refresh ${REFRESH_MS} ms)"
 

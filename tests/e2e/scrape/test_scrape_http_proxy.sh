@@ -129,7 +129,7 @@ for f in "$T"/out/{a-proxied,b-no-proxy,c-loopback,d-env,e-none,f-bare}/goroutin
   parked=$(raw_sum "$f" 1 main.parked)
   [ "$parked" = 50 ] || fail "$f: $parked goroutines in main.parked, want 50"
 done
-grep -F '"service_name":"d-env"' "$T/out/index.jsonl" | grep -qF "\"instance\":\"$HOST:${P[4]}\"" ||
+grep -F '"service_name":"d-env"' "$T/out/index.jsonl" | grep -F "\"instance\":\"$HOST:${P[4]}\"" >/dev/null ||
   fail "d-env profiles without instance $HOST:${P[4]}"
 pass "every target's goroutine profiles hold the 50 parked goroutines"
 

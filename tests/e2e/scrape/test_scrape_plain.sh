@@ -117,7 +117,7 @@ pass "no negative values"
 # --- series labels ---
 idx="$T/out/index.jsonl"
 for name in process_cpu memory goroutine block mutex; do
-  line=$(grep -F "\"__name__\":\"$name\"" "$idx" | head -1)
+  line=$(grep -F "\"__name__\":\"$name\"" "$idx" | sed -n 1p)
   [ -n "$line" ] || fail "no $name in the index"
   for kv in '"service_name":"plain-svc"' '"team":"e2e"' '"job":"pprof_scrape/e2e"' \
     "\"instance\":\"127.0.0.1:$P\""; do

@@ -105,8 +105,8 @@ stop_good_client() {
     ok=$(awk -v k=$kind '$1 == k && $2 == 200' "$T/good.log" | wc -l)
     bad=$(awk -v k=$kind '$1 == k && $2 != 200 && $2 != 503' "$T/good.log" | wc -l)
     max=$(awk -v k=$kind '$1 == k && $2 == 200 { if ($3 > m) m = $3 } END { printf "%d", m * 1000 }' "$T/good.log")
-    [ "$ok" -ge 2 ] || fail "$1: only $ok good $kind requests answered 200: $(grep "^$kind" "$T/good.log" | head -5 | tr '\n' ' ')"
-    [ "$bad" = 0 ] || fail "$1: $bad good $kind requests failed: $(awk -v k=$kind '$1 == k && $2 != 200' "$T/good.log" | head -5 | tr '\n' ' ')"
+    [ "$ok" -ge 2 ] || fail "$1: only $ok good $kind requests answered 200: $(grep "^$kind" "$T/good.log" | sed -n 1,5p | tr '\n' ' ')"
+    [ "$bad" = 0 ] || fail "$1: $bad good $kind requests failed: $(awk -v k=$kind '$1 == k && $2 != 200' "$T/good.log" | sed -n 1,5p | tr '\n' ' ')"
     [ "$max" -le "$GOOD_LATENCY_BOUND_MS" ] || fail "$1: a good $kind took ${max}ms (bound ${GOOD_LATENCY_BOUND_MS}ms)"
     echo "  $1: good $kind: $ok answered 200, slowest ${max}ms, 503s: $(awk -v k=$kind '$1 == k && $2 == 503' "$T/good.log" | wc -l)"
   done

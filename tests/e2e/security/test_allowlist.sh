@@ -58,7 +58,7 @@ c=$(push_tenant ""); [ "$c" = 200 ] || fail "no tenant header: HTTP $c"
 GOOD_ACCEPTED=$((accepted + 2))
 check_nothing_lost
 [ "$(grep -c '"tenant":"team-a"' "$T/out/index.jsonl")" = 2 ] ||
-  fail "the pinned tenant is not on both profiles: $(grep tenant "$T/out/index.jsonl" | head -3)"
+  fail "the pinned tenant is not on both profiles: $(grep tenant "$T/out/index.jsonl" | sed -n 1,3p)"
 grep -q 'team-b' "$T/out/index.jsonl" && fail "a profile of the refused tenant was written"
 pass "tenant pinned to the bearer token: another refused 403, none or the same kept as team-a"
 

@@ -25,7 +25,7 @@ YAML
   out=$("$PROFPIPE" validate -c "$T/c.yaml" 2>&1) || rc=$?
   [ "$rc" != 0 ] || fail "accepted: $2 $3"
   grep -qF -- "$1" <<<"$out" || fail "want \"$1\", got: $out"
-  echo "  $out" | head -1
+  echo "  $out" | sed -n 1p
 }
 check 'c.yaml:4:5: receivers.pyroscope: allowed_networks: item 1 "10.0.0.0/33" is not an IPv4 or IPv6 CIDR' \
   '    allowed_networks: [127.0.0.1, 10.0.0.0/33]'

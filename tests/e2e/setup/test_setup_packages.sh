@@ -49,7 +49,7 @@ owner() {
     local p
     p=$({ dpkg -S "$f" "$(readlink -f "$f")" "${f/#\/usr\/bin\//\/bin/}" \
             "${f/#\/usr\/sbin\//\/sbin/}" 2>/dev/null || true; } |
-          grep -v '^diversion' | head -1 | cut -d: -f1)
+          grep -v '^diversion' | sed -n 1p | cut -d: -f1)
     [ -n "$p" ] || fail "no Debian package owns $f"
     printf '%s\t%s\n' "$p" "$f"
   done
@@ -107,7 +107,7 @@ PKG_CONFIG_LIBDIR=$T/pc cmake -S . -B "$T/run" -DPROFPIPE_TESTS=OFF \
   { cat "$T/run.cmake" >&2; fail "configure with tests off and the run path's packages failed"; }
 cmake --build "$T/run" --target help >"$T/targets"
 grep -q '\bdaemon\b' "$T/targets" || fail "no daemon target"
-! grep -qE 'test_|e2e_|bench' "$T/targets" || fail "tests-off build has test targets: $(grep -E 'test_|e2e_|bench' "$T/targets" | head -3)"
+! grep -qE 'test_|e2e_|bench' "$T/targets" || fail "tests-off build has test targets: $(grep -E 'test_|e2e_|bench' "$T/targets" | sed -n 1,3p)"
 if PKG_CONFIG_LIBDIR=$T/pc cmake -S . -B "$T/withtests" -DPROFPIPE_TESTS=ON >"$T/wt.cmake" 2>&1; then
   fail "configure with tests on succeeded without cmocka.pc: the restriction is not real"
 fi

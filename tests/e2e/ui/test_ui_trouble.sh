@@ -32,7 +32,7 @@ failed() { api "$MP" /api/v1/pipeline | jq -e '.components[] | select(.id == "py
 wait_for 60 failed || { tail "$T/trouble.log"; fail "the dead exporter never failed"; }
 
 # the dropin receiver gets a file every 0.5 s while the page is open
-feeder() { for i in $(seq 1 120); do cp "$SOURCE_DIR/config/samples/$(ls "$SOURCE_DIR/config/samples" | head -1)" "$T/drop/s.$i.pb.gz.tmp" && mv "$T/drop/s.$i.pb.gz.tmp" "$T/drop/s.$i.pb.gz"; sleep 0.5; done; }
+feeder() { for i in $(seq 1 120); do cp "$SOURCE_DIR/config/samples/$(ls "$SOURCE_DIR/config/samples" | sed -n 1p)" "$T/drop/s.$i.pb.gz.tmp" && mv "$T/drop/s.$i.pb.gz.tmp" "$T/drop/s.$i.pb.gz"; sleep 0.5; done; }
 bg feeder
 READ_DROP="(() => { const td = document.querySelector('#components tr[data-component=\"file/drop\"] td[data-k=accepted]'); return td ? +td.textContent.replace(/,/g, '') : -1; })()"
 shown=$(page "http://127.0.0.1:$MP/#pipeline" \
