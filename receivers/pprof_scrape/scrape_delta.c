@@ -13,13 +13,11 @@
  * per-profile scratch arrays are freed before returning, so 500 targets
  * with large heap profiles hold baselines only.
  *
- * A baseline of 4 KiB or more lives in pages of its own (mmap), which the
- * next scrape's baseline reuses while it fits. In malloc's heap, every
- * scrape freed a baseline and took a slightly larger one among the
- * scrape's transient arrays and decode arenas, and the holes left behind
- * grew the heap: with 500 targets, 13 MB of baselines went with 32 MiB of
- * heap for 24 MB in use. In pages of their own they cost the rounding to
- * a page (about 2 KiB each), and the heap stays near what is in use.
+ * The baselines of a scrape loop live in its scrape_baseheap, end to end
+ * in one mapping that is compacted as they are replaced (see
+ * scrape_baseheap.h for why not malloc's heap); a baseline that still
+ * fits its block, with the slack the heap gives it, is rewritten in place.
+ * Without a heap (or when it cannot grow) they are malloc'd.
  *
  * Samples of one profile that share a key (same frames and labels,
  * different addresses) are summed first; the whole key's delta is written
@@ -28,11 +26,8 @@
 #include "scrape_delta.h"
 
 #include <stdio.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "protowire.h"
 #include "wordhash.h"
@@ -41,23 +36,24 @@
 /* Kept apart from any real string hash: marks a frame without symbols. */
 #define KEY_NO_SYMBOL 0x9e3779b97f4a7c15ull
 
-/* The last scrape: keys ascending; `width` values per key, in the keys'
- * order, each a ZigZag varint. */
+/* The last scrape: n keys ascending, then `width` values per key in the
+ * keys' order, each a ZigZag varint (vals_len bytes), in one block. */
 typedef struct delta_base {
-    uint64_t *keys;
-    uint8_t *vals;
+    void *mem;
     size_t n;
     size_t vals_len;
-    size_t mapped; /* keys and vals share pages of their own: their length */
+    size_t cap; /* a block of the baseheap: its capacity; 0: malloc'd */
 } delta_base;
 
-/* A baseline this large gets pages of its own (keys, then values)... */
-#define BASE_OWN_PAGES_MIN ((size_t)4 << 10)
-/* ...while the process has fewer such baselines than this: each may be a
- * mapping of its own, and Linux allows 65,530 by default (a munmap that
- * splits a mapping past the limit fails, and would keep the pages). */
-#define BASE_OWN_PAGES_MAX_COUNT 16384
-static atomic_size_t own_pages_count;
+static const uint64_t *base_keys(const delta_base *b)
+{
+    return b->mem;
+}
+
+static const uint8_t *base_vals(const delta_base *b)
+{
+    return (const uint8_t *)b->mem + b->n * sizeof(uint64_t);
+}
 
 /* A scrape being processed: key -> summed values, open addressing. */
 typedef struct delta_table {
@@ -69,6 +65,7 @@ typedef struct delta_table {
 } delta_table;
 
 struct scrape_delta {
+    scrape_baseheap *heap; /* NULL: baselines are malloc'd */
     delta_base prev;
     int have_prev;
     uint64_t signature; /* of the sample types the baseline had */
@@ -97,54 +94,46 @@ int scrape_delta_is_cumulative(const char *type, const char *unit)
     return 0;
 }
 
-scrape_delta *scrape_delta_new(void)
+scrape_delta *scrape_delta_new(scrape_baseheap *heap)
 {
-    return calloc(1, sizeof(scrape_delta));
+    scrape_delta *d = calloc(1, sizeof(scrape_delta));
+    if (d)
+        d->heap = heap;
+    return d;
 }
 
-static void base_free(delta_base *b)
+static void base_free(scrape_delta *d)
 {
-    if (b->mapped) {
-        munmap(b->keys, b->mapped);
-        atomic_fetch_sub(&own_pages_count, 1);
-    } else {
-        free(b->keys);
-        free(b->vals);
-    }
-    memset(b, 0, sizeof *b);
+    if (d->prev.cap)
+        scrape_baseheap_release(d->heap, d->prev.mem);
+    else
+        free(d->prev.mem);
+    memset(&d->prev, 0, sizeof d->prev);
 }
 
-/* Puts keys (n) and their packed values (len) in pages of b's own, after
- * one another: the pages b has when they fit and are not more than twice
- * what is needed, else new ones (b's old ones let go). 0 when done; -1
- * (b unchanged) when they are small enough for malloc, or no pages are
- * to be had. b is no longer read when this is called. */
-static int base_into_pages(delta_base *b, const uint64_t *keys, size_t n, const uint8_t *vals,
-                           size_t len)
+/* Room for `need` bytes of baseline at d->prev.mem, whose contents are no
+ * longer needed: its block when they fit and fill more than half of it,
+ * else a new block of the heap (or of malloc), the old one let go. -1
+ * (d->prev unchanged) when there is no memory. */
+static int base_room(scrape_delta *d, size_t need)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), need = n * sizeof *keys + len;
-    if (need < BASE_OWN_PAGES_MIN)
+    delta_base *b = &d->prev;
+    if (b->cap && need <= b->cap && need > b->cap / 2)
+        return 0;
+    size_t cap = 0;
+    void *m = d->heap && need ? scrape_baseheap_alloc(d->heap, need, &b->mem, &cap) : NULL;
+    if (!m && !(m = malloc(need ? need : 1)))
         return -1;
-    size_t map = (need + page - 1) / page * page;
-    if (!b->mapped || map > b->mapped || 2 * map <= b->mapped) {
-        if (atomic_fetch_add(&own_pages_count, 1) >= BASE_OWN_PAGES_MAX_COUNT) {
-            atomic_fetch_sub(&own_pages_count, 1);
-            return -1;
-        }
-        void *m = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED) {
-            atomic_fetch_sub(&own_pages_count, 1);
-            return -1;
-        }
-        base_free(b);
-        b->keys = m;
-        b->mapped = map;
-    }
-    b->vals = (uint8_t *)b->keys + n * sizeof *keys;
-    memcpy(b->keys, keys, n * sizeof *keys);
-    memcpy(b->vals, vals, len);
-    b->n = n;
-    b->vals_len = len;
+    /* read only now: making room may have moved the old block */
+    void *old = b->mem;
+    size_t old_cap = b->cap;
+    b->mem = m;
+    b->cap = cap;
+    /* may move the new block, rewriting b->mem */
+    if (old_cap)
+        scrape_baseheap_release(d->heap, old);
+    else
+        free(old);
     return 0;
 }
 
@@ -152,7 +141,7 @@ void scrape_delta_free(scrape_delta *d)
 {
     if (!d)
         return;
-    base_free(&d->prev);
+    base_free(d);
     free(d);
 }
 
@@ -163,12 +152,14 @@ size_t scrape_delta_size(const scrape_delta *d)
 
 size_t scrape_delta_bytes(const scrape_delta *d)
 {
-    return d->have_prev ? d->prev.n * sizeof *d->prev.keys + d->prev.vals_len : 0;
+    return d->have_prev ? d->prev.n * sizeof(uint64_t) + d->prev.vals_len : 0;
 }
 
-size_t scrape_delta_page_bytes(const scrape_delta *d)
+const void *scrape_delta_block(const scrape_delta *d, size_t *cap)
 {
-    return d->prev.mapped;
+    if (cap)
+        *cap = d->prev.cap;
+    return d->prev.mem;
 }
 
 /* Saturating sums and differences: a target's values are not trusted,
@@ -433,13 +424,15 @@ static int match_keys(delta_work *w, const delta_base *prev, size_t width)
     sort_keys(w->sorted, tmp, n);
     free(tmp);
     size_t prev_n = prev ? prev->n : 0;
-    wire_reader packed = {prev ? prev->vals : NULL, prev ? prev->vals + prev->vals_len : NULL};
+    const uint64_t *prev_keys = prev ? base_keys(prev) : NULL;
+    const uint8_t *prev_vals = prev ? base_vals(prev) : NULL;
+    wire_reader packed = {prev_vals, prev_vals ? prev_vals + prev->vals_len : NULL};
     for (i = 0; i < n; i++) {
         size_t slot = table_slot(t, w->sorted[i]);
         w->slot_of[i] = slot;
-        while (j < prev_n && prev->keys[j] < w->sorted[i])
+        while (j < prev_n && prev_keys[j] < w->sorted[i])
             j++;
-        if (j < prev_n && prev->keys[j] == w->sorted[i]) {
+        if (j < prev_n && prev_keys[j] == w->sorted[i]) {
             unpack_values(&packed, (j - unpacked) * width, NULL);
             unpack_values(&packed, width, &w->before[slot * width]);
             unpacked = j + 1;
@@ -520,38 +513,30 @@ static int write_deltas(const scrape_delta *d, delta_work *wk, pp_pprof *t)
     return dropped;
 }
 
-/* The scrape in wk becomes the baseline: its sorted keys (taken over)
- * and their summed values, packed and sized exactly. */
+/* The scrape in wk becomes the baseline: its sorted keys and their
+ * summed values, packed. */
 static int rebase(scrape_delta *d, delta_work *wk, int64_t time_ns)
 {
-    delta_base next = {0};
-    size_t i, j, w = d->width, n = wk->cur.count;
-    /* one pass into room for the longest varints, then a copy sized
-     * exactly: a baseline shrunk in place would leave a hole beside
-     * every long-lived one */
+    size_t i, j, w = d->width, n = wk->cur.count, len = 0;
+    /* packed into room for the longest varints, then copied into a block
+     * sized to what they took */
     uint8_t *packed = malloc(n && w ? n * w * WIRE_MAX_VARINT_BYTES : 1);
     if (!packed)
         return -1;
     for (i = 0; i < n; i++)
         for (j = 0; j < w; j++)
-            next.vals_len += wire_put_varint(packed + next.vals_len,
-                                             wire_zigzag(wk->cur.vals[wk->slot_of[i] * w + j]));
-    if (base_into_pages(&d->prev, wk->sorted, n, packed, next.vals_len) == 0) {
+            len += wire_put_varint(packed + len, wire_zigzag(wk->cur.vals[wk->slot_of[i] * w + j]));
+    if (base_room(d, n * sizeof(uint64_t) + len) < 0) {
         free(packed);
-        goto rebased;
-    }
-    next.vals = malloc(next.vals_len ? next.vals_len : 1);
-    if (next.vals)
-        memcpy(next.vals, packed, next.vals_len);
-    free(packed);
-    if (!next.vals)
         return -1;
-    next.keys = wk->sorted;
-    next.n = n;
-    wk->sorted = NULL;
-    base_free(&d->prev);
-    d->prev = next;
-rebased:
+    }
+    if (n)
+        memcpy(d->prev.mem, wk->sorted, n * sizeof(uint64_t));
+    if (len)
+        memcpy((uint8_t *)d->prev.mem + n * sizeof(uint64_t), packed, len);
+    free(packed);
+    d->prev.n = n;
+    d->prev.vals_len = len;
     d->have_prev = 1;
     d->prev_time_ns = time_ns;
     return 0;

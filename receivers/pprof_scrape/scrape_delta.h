@@ -30,6 +30,7 @@
 #include <stddef.h>
 
 #include <profpipe/plugin.h>
+#include "scrape_baseheap.h"
 
 typedef struct scrape_delta scrape_delta;
 
@@ -41,7 +42,8 @@ typedef enum scrape_delta_result {
     SCRAPE_DELTA_EMIT = 3,     /* p now holds the deltas: emit it */
 } scrape_delta_result;
 
-scrape_delta *scrape_delta_new(void);
+/* heap: where the baselines live (the scrape loop's; NULL: malloc). */
+scrape_delta *scrape_delta_new(scrape_baseheap *heap);
 void scrape_delta_free(scrape_delta *d);
 
 /* Cumulative sample types one profile may have (Go has two). */
@@ -67,8 +69,8 @@ size_t scrape_delta_size(const scrape_delta *d);
 /* Bytes the baseline holds between scrapes (keys and packed values). */
 size_t scrape_delta_bytes(const scrape_delta *d);
 
-/* Bytes of the pages the baseline has to itself (a multiple of the page
- * size); 0 while it is small enough to live in malloc's heap. */
-size_t scrape_delta_page_bytes(const scrape_delta *d);
+/* The baseline's block (for tests): its address, and in *cap its
+ * capacity in the heap (0 when malloc'd). */
+const void *scrape_delta_block(const scrape_delta *d, size_t *cap);
 
 #endif

@@ -422,7 +422,9 @@ scrape_loop *scrape_loop_new(const pp_host *host, pp_instance *self, const scrap
     l->share = curl_share_init();
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     l->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (!l->multi || !l->share || l->epfd < 0 || l->wakefd < 0 || add_wakefd(l) < 0) {
+    l->baseheap = scrape_baseheap_new(SCRAPE_BASEHEAP_HOLES_MIN);
+    if (!l->multi || !l->share || l->epfd < 0 || l->wakefd < 0 || !l->baseheap ||
+        add_wakefd(l) < 0) {
         scrape_loop_free(l);
         return NULL;
     }
@@ -472,6 +474,7 @@ void scrape_loop_free(scrape_loop *l)
     for (i = 0; i < l->n_targets; i++)
         scrape_target_free(l, l->targets[i]);
     free(l->targets);
+    scrape_baseheap_free(l->baseheap); /* its blocks went with the targets */
     for (i = 0; i < l->n_sd_specs; i++)
         scrape_spec_clear(&l->sd_specs[i]);
     free(l->sd_specs);

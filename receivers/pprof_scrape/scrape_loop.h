@@ -116,7 +116,8 @@ struct scrape_loop {
      * kept up to date as baselines change and targets go. */
     size_t baseline_bytes;
     pp_metric *m_baseline_bytes;
-    int synced; /* the first target set has been built */
+    scrape_baseheap *baseheap; /* where the baselines live */
+    int synced;                /* the first target set has been built */
     /* Every slot by its due time, earliest first (a binary heap): a turn
      * looks at the slots that are due, not at every slot. Rebuilt when
      * the target set changes (schedule_stale). */

@@ -228,7 +228,7 @@ static scrape_reason take_delta(scrape_loop *l, scrape_slot *s, pp_profile *p, i
     char err[256];
     scrape_delta_result r;
     *keep = 0;
-    if (!s->delta && !(s->delta = scrape_delta_new())) {
+    if (!s->delta && !(s->delta = scrape_delta_new(l->baseheap))) {
         snprintf(why, whylen, "out of memory");
         return REASON_INVALID;
     }

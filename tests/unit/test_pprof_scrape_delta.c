@@ -99,6 +99,17 @@ static int64_t total(pp_profile *p, const char *fn, size_t col)
     return sum;
 }
 
+/* The series of the tests below share one heap, which compacts at every
+ * hole, as a scrape loop's share its own. */
+static scrape_delta *new_delta(void)
+{
+    static scrape_baseheap *shared;
+    if (!shared)
+        shared = scrape_baseheap_new(0);
+    assert_non_null(shared);
+    return scrape_delta_new(shared);
+}
+
 static scrape_delta_result apply(scrape_delta *d, pp_profile *p, int64_t when)
 {
     char err[256];
@@ -116,7 +127,7 @@ static void test_first_is_baseline_then_deltas(void **st)
                        {"main.other", 20, 0, {5, 500, 1, 100}}};
     heap_sample b[] = {{"main.grow", 10, 0, {25, 9096, 4, 1100}},
                        {"main.other", 20, 0, {5, 500, 1, 100}}};
-    scrape_delta *d = scrape_delta_new();
+    scrape_delta *d = new_delta();
     pp_profile *p1 = heap(a, 2), *p2 = heap(b, 2);
     (void)st;
     assert_int_equal(apply(d, p1, T0), SCRAPE_DELTA_BASELINE);
@@ -142,7 +153,7 @@ static void test_all_zero_samples_dropped(void **st)
                        {"main.idle", 30, 0, {7, 700, 0, 0}}};
     heap_sample b[] = {{"main.grow", 10, 0, {11, 4496, 0, 0}},
                        {"main.idle", 30, 0, {7, 700, 0, 0}}};
-    scrape_delta *d = scrape_delta_new();
+    scrape_delta *d = new_delta();
     pp_profile *p1 = heap(a, 2), *p2 = heap(b, 2);
     (void)st;
     apply(d, p1, T0);
@@ -162,7 +173,7 @@ static void test_equal_stacks_summed(void **st)
     heap_sample a[] = {{"main.grow", 10, 0, {10, 100, 0, 0}},
                        {"main.grow", 10, 0, {20, 200, 0, 0}}};
     heap_sample b[] = {{"main.grow", 10, 0, {5, 50, 0, 0}}, {"main.grow", 10, 0, {40, 400, 0, 0}}};
-    scrape_delta *d = scrape_delta_new();
+    scrape_delta *d = new_delta();
     pp_profile *p1 = heap(a, 2), *p2 = heap(b, 2);
     (void)st;
     apply(d, p1, T0);
@@ -184,7 +195,7 @@ static void test_labels_are_part_of_the_key(void **st)
                        {"main.grow", 10, 64, {100, 6400, 0, 0}}};
     heap_sample b[] = {{"main.grow", 10, 4096, {12, 49152, 0, 0}},
                        {"main.grow", 10, 64, {100, 6400, 0, 0}}};
-    scrape_delta *d = scrape_delta_new();
+    scrape_delta *d = new_delta();
     pp_profile *p1 = heap(a, 2), *p2 = heap(b, 2);
     (void)st;
     apply(d, p1, T0);
@@ -203,7 +214,7 @@ static void test_names_differing_after_nul(void **st)
 {
     const pp_host *h = harness_host();
     heap_sample a[] = {{"main.f", 10, 0, {10, 100, 0, 0}}, {"main.f", 10, 0, {20, 200, 0, 0}}};
-    scrape_delta *d = scrape_delta_new();
+    scrape_delta *d = new_delta();
     pp_profile *p1 = heap(a, 2);
     (void)st;
     pp_pprof *t = h->profile_tree_mut(p1, NULL, 0);
@@ -220,7 +231,7 @@ static void test_new_stack_counts_in_full(void **st)
     const pp_host *h = harness_host();
     heap_sample a[] = {{"main.grow", 10, 0, {10, 100, 0, 0}}};
     heap_sample b[] = {{"main.grow", 10, 0, {10, 100, 0, 0}}, {"main.fresh", 40, 0, {3, 30, 0, 0}}};
-    scrape_delta *d = scrape_delta_new();
+    scrape_delta *d = new_delta();
     pp_profile *p1 = heap(a, 1), *p2 = heap(b, 2);
     (void)st;
     apply(d, p1, T0);
@@ -243,7 +254,7 @@ static void test_restart_resets_baseline(void **st)
                        {"runtime.init", 5, 0, {3, 300, 0, 0}}};
     heap_sample c[] = {{"main.grow", 10, 0, {30, 3000, 0, 0}},
                        {"runtime.init", 5, 0, {3, 300, 0, 0}}};
-    scrape_delta *d = scrape_delta_new();
+    scrape_delta *d = new_delta();
     pp_profile *p1 = heap(a, 2), *p2 = heap(b, 2), *p3 = heap(c, 2);
     (void)st;
     apply(d, p1, T0);
@@ -266,7 +277,7 @@ static void test_block_profile_and_non_cumulative(void **st)
     heap_sample a[] = {{"sync.(*Mutex).Lock", 1, 0, {4, 4000, 0, 0}}};
     heap_sample b[] = {{"sync.(*Mutex).Lock", 1, 0, {9, 9500, 0, 0}}};
     heap_sample g[] = {{"main.parked", 1, 0, {50, 0, 0, 0}}};
-    scrape_delta *d = scrape_delta_new(), *dg = scrape_delta_new();
+    scrape_delta *d = new_delta(), *dg = new_delta();
     pp_profile *p1 = make_profile(block_types, 2, a, 1);
     pp_profile *p2 = make_profile(block_types, 2, b, 1);
     pp_profile *pg = make_profile(goroutine_types, 1, g, 1);
@@ -293,7 +304,7 @@ static void test_changed_types_start_over(void **st)
                                                   {"delay", "nanoseconds"}};
     const pp_host *h = harness_host();
     heap_sample a[] = {{"main.grow", 10, 0, {10, 100, 0, 0}}};
-    scrape_delta *d = scrape_delta_new();
+    scrape_delta *d = new_delta();
     pp_profile *p1 = heap(a, 1), *p2 = make_profile(block_types, 2, a, 1);
     (void)st;
     apply(d, p1, T0);
@@ -327,7 +338,7 @@ static void test_many_stacks(void **st)
         b[nb++] = (heap_sample){names[i], i, 0, {(i < N ? 1000 + i : 0) + grow, 0, 0, 0}};
         moved += grow != 0;
     }
-    scrape_delta *d = scrape_delta_new();
+    scrape_delta *d = new_delta();
     pp_profile *p1 = heap(a, N), *p2 = heap(b, nb);
     assert_int_equal(apply(d, p1, T0), SCRAPE_DELTA_BASELINE);
     assert_int_equal(scrape_delta_size(d), N);
@@ -359,7 +370,7 @@ static void test_baseline_is_packed(void **st)
         a[i] = (heap_sample){names[i], i, 0, {i % 63, 63 - i % 63, 5, 5}};
         b[i] = (heap_sample){names[i], i, 0, {i % 63 + i % 3, 63 - i % 63, 5, 5}};
     }
-    scrape_delta *d = scrape_delta_new();
+    scrape_delta *d = new_delta();
     pp_profile *p1 = heap(a, N), *p2 = heap(b, N);
     assert_int_equal(apply(d, p1, T0), SCRAPE_DELTA_BASELINE);
     assert_int_equal(scrape_delta_bytes(d), N * (sizeof(uint64_t) + 2));
@@ -392,7 +403,7 @@ static void test_extreme_values(void **st)
         {"main.twice", 4, 0, {INT64_MAX, 2, 0, 0}},
         {"main.twice", 4, 0, {INT64_MAX, 1, 0, 0}},
     };
-    scrape_delta *d = scrape_delta_new();
+    scrape_delta *d = new_delta();
     pp_profile *p1 = heap(a, 5), *p2 = heap(b, 5);
     (void)st;
     assert_int_equal(apply(d, p1, T0), SCRAPE_DELTA_BASELINE);
@@ -415,20 +426,25 @@ static void test_extreme_values(void **st)
  * grows past them or needs less than half, and goes back to the heap
  * when small. Every step's deltas are checked, so a baseline written
  * over in place is read right. */
-static void test_baseline_pages(void **st)
+/* A baseline is rewritten in its block while it fits and fills more than
+ * half of it; else it moves to a new block. Every step's deltas are
+ * checked. */
+static void test_baseline_block(void **st)
 {
     enum { MAX = 3000 };
-    static const size_t sizes[] = {1000, 1000, 1100, 3000, 1000, 200, 1000, 1000};
+    static const size_t sizes[] = {1000, 1000, 1010, 3000, 1000, 200, 200};
+    enum { STEPS = sizeof sizes / sizeof sizes[0] };
     const pp_host *h = harness_host();
     static char names[MAX][16];
     static heap_sample in[MAX];
-    size_t pages[sizeof sizes / sizeof sizes[0]], bytes[sizeof sizes / sizeof sizes[0]];
-    size_t prev_n = 0, page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t cap[STEPS], bytes[STEPS], prev_n = 0;
+    const void *at[STEPS];
     (void)st;
     for (int i = 0; i < MAX; i++)
         snprintf(names[i], sizeof names[i], "fn%d", i);
-    scrape_delta *d = scrape_delta_new();
-    for (size_t step = 0; step < sizeof sizes / sizeof sizes[0]; step++) {
+    scrape_baseheap *bh = scrape_baseheap_new(SCRAPE_BASEHEAP_HOLES_MIN);
+    scrape_delta *d = scrape_delta_new(bh);
+    for (size_t step = 0; step < STEPS; step++) {
         size_t n = sizes[step];
         for (size_t i = 0; i < n; i++) /* each step adds 1000 to a stack's count */
             in[i] = (heap_sample){
@@ -438,8 +454,8 @@ static void test_baseline_pages(void **st)
         assert_int_equal(r, step == 0 ? SCRAPE_DELTA_BASELINE : SCRAPE_DELTA_EMIT);
         assert_int_equal(scrape_delta_size(d), n);
         bytes[step] = scrape_delta_bytes(d);
-        pages[step] = scrape_delta_page_bytes(d);
-        assert_true(pages[step] % page == 0 && (!pages[step] || pages[step] >= bytes[step]));
+        at[step] = scrape_delta_block(d, &cap[step]);
+        assert_true(cap[step] >= bytes[step]);
         for (size_t i = 0; step > 0 && i < n; i += 37) {
             int64_t want = i < prev_n ? 1000 : 1000 * (int64_t)step + (int64_t)i;
             if (total(p, names[i], 0) != want)
@@ -449,23 +465,141 @@ static void test_baseline_pages(void **st)
         prev_n = n;
         h->profile_free(p);
     }
-    /* new pages are the baseline rounded up to a page */
-    assert_true(pages[0] > 0 && pages[0] - bytes[0] < page);
-    assert_int_equal(pages[1], pages[0]);                           /* as large: the same pages */
-    assert_true(pages[3] > pages[2] && pages[3] - bytes[3] < page); /* grew: new ones */
-    /* needs less than half of them: new ones */
-    assert_true(pages[4] < pages[3] && pages[4] - bytes[4] < page);
-    assert_true(bytes[5] < 4096);
-    assert_int_equal(pages[5], 0); /* 200 stacks: in the heap */
-    assert_true(pages[6] > 0 && pages[6] - bytes[6] < page);
-    assert_int_equal(pages[7], pages[6]);
+    assert_true(at[1] == at[0] && cap[1] == cap[0]); /* as large: in place */
+    assert_true(bytes[2] > bytes[1]);
+    assert_true(at[2] == at[1] && cap[2] == cap[1]); /* a little larger: in its slack */
+    assert_true(at[3] != at[2] && cap[3] > cap[2]);  /* grew past it: a new block */
+    assert_true(at[4] != at[3] && cap[4] < cap[3]);  /* needs less than half: a new one */
+    assert_true(cap[5] < cap[4] && cap[5] > 0);      /* small ones live in the heap too */
+    assert_true(at[6] == at[5]);
+    assert_int_equal(scrape_baseheap_live(bh) - 16, cap[6]); /* one block, its header */
     scrape_delta_free(d);
+    assert_int_equal(scrape_baseheap_live(bh), 0);
+    assert_int_equal(scrape_baseheap_span(bh), 0);
+    scrape_baseheap_free(bh);
+
+    /* without a heap: malloc'd */
+    d = scrape_delta_new(NULL);
+    pp_profile *p = heap(in, 100);
+    assert_int_equal(apply(d, p, T0), SCRAPE_DELTA_BASELINE);
+    assert_non_null(scrape_delta_block(d, &cap[0]));
+    assert_int_equal(cap[0], 0);
+    h->profile_free(p);
+    scrape_delta_free(d);
+}
+
+/* Fills n bytes at p from seed; checks them. */
+static void pattern_fill(uint8_t *p, size_t n, uint32_t seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 24);
+}
+
+static int pattern_holds(const uint8_t *p, size_t n, uint32_t seed)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (uint8_t)((seed = seed * 1103515245u + 12345u) >> 24))
+            return 0;
+    return 1;
+}
+
+/* The heap alone: blocks of random sizes taken and let go, through
+ * compactions and the mapping's growth (past 1 MiB, which may move it):
+ * each block's owner always finds its bytes, and the holes never pass a
+ * sixteenth of what is live. */
+static void test_baseheap_moves(void **st)
+{
+    enum { N = 300, OPS = 6000 };
+    static void *owner[N];
+    static size_t len[N];
+    static uint32_t seed[N];
+    uint32_t rng = 12345;
+    (void)st;
+    scrape_baseheap *hp = scrape_baseheap_new(0);
+    assert_non_null(hp);
+    for (int op = 0; op < OPS; op++) {
+        rng = rng * 1664525u + 1013904223u;
+        size_t i = (rng >> 8) % N;
+        if (owner[i]) {
+            assert_true(pattern_holds(owner[i], len[i], seed[i]));
+            scrape_baseheap_release(hp, owner[i]);
+            owner[i] = NULL;
+        } else {
+            size_t cap = 0;
+            /* mostly a few KiB, now and then 64 KiB: the mapping grows */
+            len[i] = 1 + (rng >> 4) % (op % 50 == 0 ? 65536 : 12000);
+            seed[i] = rng;
+            void *m = scrape_baseheap_alloc(hp, len[i], &owner[i], &cap);
+            assert_non_null(m);
+            assert_true(cap >= len[i] && ((uintptr_t)m & 7) == 0);
+            owner[i] = m;
+            pattern_fill(m, len[i], seed[i]);
+        }
+        size_t live = scrape_baseheap_live(hp), span = scrape_baseheap_span(hp);
+        assert_true(span >= live && span - live <= live / 16);
+        if (op % 97 == 0)
+            for (size_t k = 0; k < N; k++)
+                if (owner[k] && !pattern_holds(owner[k], len[k], seed[k]))
+                    fail_msg("op %d: block %zu lost its bytes", op, k);
+    }
+    assert_true(scrape_baseheap_compactions(hp) > 100);
+    for (size_t k = 0; k < N; k++)
+        if (owner[k]) {
+            assert_true(pattern_holds(owner[k], len[k], seed[k]));
+            scrape_baseheap_release(hp, owner[k]);
+        }
+    assert_int_equal(scrape_baseheap_live(hp), 0);
+    assert_int_equal(scrape_baseheap_span(hp), 0);
+    scrape_baseheap_free(hp);
+}
+
+/* 40 series share a heap that compacts at every hole, their profiles
+ * growing at different rates: every delta is right while their
+ * baselines move under one another. */
+static void test_series_share_a_heap(void **st)
+{
+    enum { SERIES = 40, STEPS = 12, MAX = 600 };
+    const pp_host *h = harness_host();
+    static char names[MAX][16];
+    static heap_sample in[MAX];
+    scrape_delta *d[SERIES];
+    (void)st;
+    for (int i = 0; i < MAX; i++)
+        snprintf(names[i], sizeof names[i], "fn%d", i);
+    scrape_baseheap *bh = scrape_baseheap_new(0);
+    for (int k = 0; k < SERIES; k++)
+        d[k] = scrape_delta_new(bh);
+    for (int step = 0; step < STEPS; step++)
+        for (int k = 0; k < SERIES; k++) {
+            /* series k has 20 + k * 5 * step / 4 stacks; each stack's count grows
+             * by its index + 1 per step */
+            size_t n = 20 + (size_t)(k * 5 * step / 4);
+            size_t prev_n = step ? 20 + (size_t)(k * 5 * (step - 1) / 4) : 0;
+            for (size_t i = 0; i < n; i++)
+                in[i] = (heap_sample){names[i], (int64_t)i, 0, {(int64_t)(i + 1) * step, 7, 0, 0}};
+            pp_profile *p = heap(in, n);
+            scrape_delta_result r = apply(d[k], p, T0 + (int64_t)step * SEC);
+            assert_int_equal(r, step == 0 ? SCRAPE_DELTA_BASELINE : SCRAPE_DELTA_EMIT);
+            for (size_t i = 0; step > 0 && i < n; i++) {
+                int64_t want = i < prev_n ? (int64_t)i + 1 : (int64_t)(i + 1) * step;
+                if (total(p, names[i], 0) != want)
+                    fail_msg("series %d step %d %s: delta %lld, want %lld", k, step, names[i],
+                             (long long)total(p, names[i], 0), (long long)want);
+            }
+            h->profile_free(p);
+        }
+    assert_true(scrape_baseheap_compactions(bh) > 0);
+    for (int k = 0; k < SERIES; k++)
+        scrape_delta_free(d[k]);
+    assert_int_equal(scrape_baseheap_live(bh), 0);
+    assert_int_equal(scrape_baseheap_span(bh), 0);
+    scrape_baseheap_free(bh);
 }
 
 static void test_state_stays_flat(void **st)
 {
     const pp_host *h = harness_host();
-    scrape_delta *d = scrape_delta_new();
+    scrape_delta *d = new_delta();
     int i;
     (void)st;
     for (i = 0; i < 50; i++) {
@@ -495,7 +629,9 @@ int main(void)
         cmocka_unit_test(test_many_stacks),
         cmocka_unit_test(test_baseline_is_packed),
         cmocka_unit_test(test_extreme_values),
-        cmocka_unit_test(test_baseline_pages),
+        cmocka_unit_test(test_baseline_block),
+        cmocka_unit_test(test_baseheap_moves),
+        cmocka_unit_test(test_series_share_a_heap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
 /* Fuzz target: pprof_scrape's delta state, fed what a scraped target
  * sends. The input is two pprof bodies (plain or gzip'd) separated by
  * SEP: two scrapes of one series. Each is decoded and applied in turn,
- * then the second body once more. Checked:
+ * then the second body once more, to two series whose baselines share a
+ * baseheap that compacts at every hole (so blocks move under both).
+ * Checked:
  * - an error leaves the baseline as it was (size and bytes);
  * - an emitted profile starts where the previous scrape was taken, still
  *   encodes, and decodes again;
@@ -100,13 +102,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     const pp_host *h = harness_host();
     size_t a_len, b_len;
     const uint8_t *b = fuzz_split(data, len, SEP, &a_len, &b_len);
-    scrape_delta *d = scrape_delta_new();
-    if (!d)
+    static scrape_baseheap *heap;
+    if (!heap && !(heap = scrape_baseheap_new(0)))
         return 0;
-    scrape(d, h, data, a_len, T0, 0);
-    scrape_delta_result r = scrape(d, h, b, b_len, T0 + SEC, 0);
-    if (r != SCRAPE_DELTA_ERROR && r != SCRAPE_DELTA_NONE)
-        scrape(d, h, b, b_len, T0 + 2 * SEC, 1);
-    scrape_delta_free(d);
+    scrape_delta *d[2] = {scrape_delta_new(heap), scrape_delta_new(heap)};
+    if (!d[0] || !d[1]) {
+        scrape_delta_free(d[0]);
+        scrape_delta_free(d[1]);
+        return 0;
+    }
+    scrape_delta_result r[2];
+    for (int i = 0; i < 2; i++)
+        scrape(d[i], h, data, a_len, T0, 0);
+    for (int i = 0; i < 2; i++)
+        r[i] = scrape(d[i], h, b, b_len, T0 + SEC, 0);
+    for (int i = 0; i < 2; i++)
+        if (r[i] != SCRAPE_DELTA_ERROR && r[i] != SCRAPE_DELTA_NONE)
+            scrape(d[i], h, b, b_len, T0 + 2 * SEC, 1);
+    scrape_delta_free(d[0]);
+    scrape_delta_free(d[1]);
+    FUZZ_CHECK(scrape_baseheap_live(heap) == 0 && scrape_baseheap_span(heap) == 0,
+               "the baseheap holds %zu bytes (span %zu) with no series left",
+               scrape_baseheap_live(heap), scrape_baseheap_span(heap));
     return 0;
 }
