@@ -1,11 +1,11 @@
 /* scrape_delta: cumulative sample types -> per-interval deltas.
  *
  * Design and rules: see scrape_delta.h. Between scrapes a series keeps
- * only its baseline: the keys of the last scrape, sorted, with their
- * summed cumulative values packed as ZigZag varints in the keys' order,
- * allocated to the exact size. For Go's two alloc_* types that is 8
- * bytes of key and typically 5-7 of values per distinct stack, where two
- * plain int64 took 16: the baselines are most of what scraping 500
+ * only its baseline: the keys of the last scrape, sorted and Elias-Fano
+ * coded, with their summed cumulative values packed as ZigZag varints in
+ * the keys' order. For Go's two alloc_* types that is about 7 bytes of
+ * key and typically 5-7 of values per distinct stack, where a plain key
+ * and two int64 took 24: the baselines are most of what scraping 500
  * targets holds. The values are read back in the same pass that merges
  * the sorted keys, so packing costs no search. A scrape builds a
  * transient hash table of its own keys, compares it with the baseline,
@@ -30,14 +30,16 @@
 #include <string.h>
 
 #include "protowire.h"
+#include "scrape_efkeys.h"
 #include "wordhash.h"
 
 #define DELTA_MIN_CAP 64
 /* Kept apart from any real string hash: marks a frame without symbols. */
 #define KEY_NO_SYMBOL 0x9e3779b97f4a7c15ull
 
-/* The last scrape: n keys ascending, then `width` values per key in the
- * keys' order, each a ZigZag varint (vals_len bytes), in one block. */
+/* The last scrape: n keys ascending (Elias-Fano coded: scrape_efkeys.h),
+ * then `width` values per key in the keys' order, each a ZigZag varint
+ * (vals_len bytes), in one block. */
 typedef struct delta_base {
     void *mem;
     size_t n;
@@ -45,14 +47,9 @@ typedef struct delta_base {
     size_t cap; /* a block of the baseheap: its capacity; 0: malloc'd */
 } delta_base;
 
-static const uint64_t *base_keys(const delta_base *b)
-{
-    return b->mem;
-}
-
 static const uint8_t *base_vals(const delta_base *b)
 {
-    return (const uint8_t *)b->mem + b->n * sizeof(uint64_t);
+    return (const uint8_t *)b->mem + efkeys_bytes(b->n);
 }
 
 /* A scrape being processed: key -> summed values, open addressing. */
@@ -152,7 +149,7 @@ size_t scrape_delta_size(const scrape_delta *d)
 
 size_t scrape_delta_bytes(const scrape_delta *d)
 {
-    return d->have_prev ? d->prev.n * sizeof(uint64_t) + d->prev.vals_len : 0;
+    return d->have_prev ? efkeys_bytes(d->prev.n) + d->prev.vals_len : 0;
 }
 
 const void *scrape_delta_block(const scrape_delta *d, size_t *cap)
@@ -424,15 +421,18 @@ static int match_keys(delta_work *w, const delta_base *prev, size_t width)
     sort_keys(w->sorted, tmp, n);
     free(tmp);
     size_t prev_n = prev ? prev->n : 0;
-    const uint64_t *prev_keys = prev ? base_keys(prev) : NULL;
     const uint8_t *prev_vals = prev ? base_vals(prev) : NULL;
     wire_reader packed = {prev_vals, prev_vals ? prev_vals + prev->vals_len : NULL};
+    efkeys_reader keys;
+    efkeys_reader_init(&keys, prev ? prev->mem : NULL, prev_n);
+    uint64_t key = prev_n ? efkeys_next(&keys) : 0; /* the baseline's j-th key */
     for (i = 0; i < n; i++) {
         size_t slot = table_slot(t, w->sorted[i]);
         w->slot_of[i] = slot;
-        while (j < prev_n && prev_keys[j] < w->sorted[i])
-            j++;
-        if (j < prev_n && prev_keys[j] == w->sorted[i]) {
+        while (j < prev_n && key < w->sorted[i])
+            if (++j < prev_n)
+                key = efkeys_next(&keys);
+        if (j < prev_n && key == w->sorted[i]) {
             unpack_values(&packed, (j - unpacked) * width, NULL);
             unpack_values(&packed, width, &w->before[slot * width]);
             unpacked = j + 1;
@@ -526,14 +526,14 @@ static int rebase(scrape_delta *d, delta_work *wk, int64_t time_ns)
     for (i = 0; i < n; i++)
         for (j = 0; j < w; j++)
             len += wire_put_varint(packed + len, wire_zigzag(wk->cur.vals[wk->slot_of[i] * w + j]));
-    if (base_room(d, n * sizeof(uint64_t) + len) < 0) {
+    size_t keys_len = efkeys_bytes(n);
+    if (base_room(d, keys_len + len) < 0) {
         free(packed);
         return -1;
     }
-    if (n)
-        memcpy(d->prev.mem, wk->sorted, n * sizeof(uint64_t));
+    efkeys_encode(wk->sorted, n, d->prev.mem);
     if (len)
-        memcpy((uint8_t *)d->prev.mem + n * sizeof(uint64_t), packed, len);
+        memcpy((uint8_t *)d->prev.mem + keys_len, packed, len);
     free(packed);
     d->prev.n = n;
     d->prev.vals_len = len;

@@ -7,12 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "../../receivers/pprof_scrape/scrape_delta.h"
+#include "../../receivers/pprof_scrape/scrape_efkeys.h"
 
 #include "harness.h"
 
@@ -356,8 +358,11 @@ static void test_many_stacks(void **st)
     scrape_delta_free(d);
 }
 
-/* The baseline holds 8 bytes of key per stack and its values as
- * varints: two values under 64 take a byte each (two int64 took 16). */
+/* The baseline holds its keys Elias-Fano coded and its values as
+ * varints: for 1,000 keys, 1,000 + 1,024 bits of high part (32 words)
+ * and 54 bits of low part each, 256 + 6,750 bytes and 9 of padding
+ * (8,000 as plain keys); two values under 64 take a byte each (two int64
+ * took 16). */
 static void test_baseline_is_packed(void **st)
 {
     enum { N = 1000 };
@@ -373,7 +378,7 @@ static void test_baseline_is_packed(void **st)
     scrape_delta *d = new_delta();
     pp_profile *p1 = heap(a, N), *p2 = heap(b, N);
     assert_int_equal(apply(d, p1, T0), SCRAPE_DELTA_BASELINE);
-    assert_int_equal(scrape_delta_bytes(d), N * (sizeof(uint64_t) + 2));
+    assert_int_equal(scrape_delta_bytes(d), 256 + 6750 + 9 + N * 2);
     assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_EMIT);
     for (int i = 0; i < N; i += 97)
         assert_int_equal(total(p2, names[i], 0), i % 3);
@@ -486,6 +491,56 @@ static void test_baseline_block(void **st)
     assert_int_equal(cap[0], 0);
     h->profile_free(p);
     scrape_delta_free(d);
+}
+
+static uint64_t rand64(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Keys come back as they went in, for counts around the powers of two
+ * where the split between high and low bits changes, with keys spread
+ * over 2^64, packed together, and at both ends (0 and UINT64_MAX). */
+static void test_efkeys_round_trip(void **st)
+{
+    static const size_t counts[] = {1, 2, 3, 7, 8, 9, 63, 64, 65, 1000, 1023, 1024, 1025, 5000};
+    static uint64_t keys[5000];
+    static uint8_t mem[5000 * 9 + 64] __attribute__((aligned(8)));
+    uint64_t seed = 88172645463325252ull;
+    (void)st;
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
+        for (int shape = 0; shape < 3; shape++) {
+            size_t n = counts[c];
+            for (size_t i = 0; i < n; i++)
+                keys[i] = shape == 0   ? rand64(&seed)
+                          : shape == 1 ? 1000000 + i * 3 /* close together */
+                                       : (i % 2 ? UINT64_MAX - i : i);
+            qsort(keys, n, sizeof keys[0], cmp_u64);
+            size_t bytes = efkeys_bytes(n);
+            assert_true(bytes <= sizeof mem && bytes < n * 8 + 64);
+            memset(mem, 0xa5, sizeof mem);
+            efkeys_encode(keys, n, mem);
+            efkeys_reader r;
+            efkeys_reader_init(&r, mem, n);
+            for (size_t i = 0; i < n; i++) {
+                uint64_t k = efkeys_next(&r);
+                if (k != keys[i])
+                    fail_msg("n %zu shape %d: key %zu is %llx, want %llx", n, shape, i,
+                             (unsigned long long)k, (unsigned long long)keys[i]);
+            }
+        }
+    assert_int_equal(efkeys_bytes(0), 0);
+    /* 2,438 keys (bitlen 12): 6,534 bits of high part, 52 bits of low */
+    assert_int_equal(efkeys_bytes(2438), 103 * 8 + (2438 * 52 + 7) / 8 + 9);
 }
 
 /* Fills n bytes at p from seed; checks them. */
@@ -629,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_many_stacks),
         cmocka_unit_test(test_baseline_is_packed),
         cmocka_unit_test(test_extreme_values),
+        cmocka_unit_test(test_efkeys_round_trip),
         cmocka_unit_test(test_baseline_block),
         cmocka_unit_test(test_baseheap_moves),
         cmocka_unit_test(test_series_share_a_heap),
