@@ -27,7 +27,8 @@
 # whole run (profpipe's scrape_bytes_total; the peer counts its own).
 # Below each row: what profpipe's delta baselines held at the end
 # (scrape_delta_baseline_bytes), the part of its RSS that grows with the
-# targets' profiles.
+# targets' profiles, and the span of the mapping that holds them
+# (scrape_delta_baseline_heap_bytes: with their slack and holes).
 #
 # usage: bench/scrape/run.sh [BUILD_DIR]        (default: build)
 # env:   NS="10 100 500"  INTERVAL=10 (seconds)  DURATION=40 (seconds)
@@ -143,8 +144,8 @@ sum_metric() { # file name
 
 printf 'pprof_scrape vs a plain Go scraper: 5 profile types per target, interval %ss, %ss measured\n' \
   "$INTERVAL" "$DURATION"
-printf '%6s | %24s | %24s | %11s | %17s | %s\n' "" "CPU s (% of one core)" "RSS MiB first/peak/last" "ratio" "CPU ms per MiB in" ""
-printf '%6s | %11s %12s | %11s %12s | %5s %5s | %5s %5s %5s | %s\n' N profpipe peer profpipe peer CPU RSS pp peer ratio "profiles emitted / scrape errors; the peer's ok / failed"
+printf '%6s | %24s | %29s | %11s | %17s | %s\n' "" "CPU s (% of one core)" "RSS MiB first/peak/last" "ratio" "CPU ms per MiB in" ""
+printf '%6s | %11s %12s | %14s %14s | %5s %5s | %5s %5s %5s | %s\n' N profpipe peer profpipe peer CPU RSS pp peer ratio "profiles emitted / scrape errors; the peer's ok / failed"
 for n in $NS; do
   base=$(free_base "$n") || { echo "no $n free ports" >&2; exit 1; }
   mport=$((base + n))
@@ -171,14 +172,15 @@ for n in $NS; do
     -v gok="${gok:-?}" -v gfail="${gfail:-?}" 'BEGIN {
       pm = pb > 0 ? 1000 * pt / (pb / 1048576) : 0
       gm = gb > 0 ? 1000 * gt / (gb / 1048576) : 0
-      printf "%6d | %5.2f (%3.0f%%) %5.2f (%3.0f%%) | %3.0f/%3.0f/%3.0f %3.0f/%3.0f/%3.0f | %5.2f %5.2f | %5.0f %5.0f %5.2f | %s / %s; %s / %s\n",
+      printf "%6d | %5.2f (%3.0f%%) %5.2f (%3.0f%%) | %4.1f/%4.1f/%4.1f %4.1f/%4.1f/%4.1f | %5.2f %5.2f | %5.0f %5.0f %5.2f | %s / %s; %s / %s\n",
         n, pc, 100 * pc / d, gc, 100 * gc / d,
         pf / 1024, pp / 1024, pl / 1024, gf / 1024, gp / 1024, gl / 1024,
         (gc > 0 ? pc / gc : 0), (gp > 0 ? pp / gp : 0), pm, gm, (gm > 0 ? pm / gm : 0), ok, e, gok, gfail
     }'
   held=$(sum_metric "$T/metrics-$n.txt" profpipe_scrape_delta_baseline_bytes)
-  printf '%6s   profpipe: delta baselines %.1f MiB at the end (scrape_delta_baseline_bytes)\n' "" \
-    "$(awk -v b="${held:-0}" 'BEGIN {print b / 1048576}')"
+  span=$(sum_metric "$T/metrics-$n.txt" profpipe_scrape_delta_baseline_heap_bytes)
+  printf '%6s   profpipe: delta baselines %.1f MiB at the end (scrape_delta_baseline_bytes), in %.1f MiB of mapping\n' "" \
+    "$(awk -v b="${held:-0}" 'BEGIN {print b / 1048576}')" "$(awk -v b="${span:-0}" 'BEGIN {print b / 1048576}')"
 done
 echo "ratio: profpipe / peer (below 1: profpipe cheaper). Emitted profiles exclude the"
 echo "first scrape of each cumulative type, kept as a delta baseline. The baselines"

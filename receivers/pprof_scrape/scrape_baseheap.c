@@ -15,11 +15,10 @@ typedef struct block_hdr {
 } block_hdr;
 
 #define HDR sizeof(block_hdr)
-#define BLOCK_ALIGN 64
+#define BLOCK_ALIGN 16
 /* Room to grow in place: a baseline gains a few stacks at most scrapes;
- * with a sixteenth more (at least 256 bytes) it moves every few scrapes,
- * not at each one. */
-#define BLOCK_SLACK_MIN 256
+ * with a thirty-second more it moves every few scrapes, not at each one. */
+#define BLOCK_SLACK_DIV 32
 #define FIRST_MAP ((size_t)1 << 20)
 
 struct scrape_baseheap {
@@ -91,7 +90,7 @@ static int grow(scrape_baseheap *h, size_t need)
 
 void *scrape_baseheap_alloc(scrape_baseheap *h, size_t bytes, void **owner, size_t *cap)
 {
-    size_t slack = bytes / 16 > BLOCK_SLACK_MIN ? bytes / 16 : BLOCK_SLACK_MIN;
+    size_t slack = bytes / BLOCK_SLACK_DIV;
     if (bytes > SIZE_MAX / 2)
         return NULL;
     size_t size = round_up(HDR + bytes + slack, BLOCK_ALIGN);

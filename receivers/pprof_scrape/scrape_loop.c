@@ -133,6 +133,8 @@ void scrape_baseline_account(scrape_loop *l, size_t before, size_t after)
     l->baseline_bytes = l->baseline_bytes - before + after;
     if (l->m_baseline_bytes)
         l->host->metric_set(l->m_baseline_bytes, (double)l->baseline_bytes);
+    if (l->m_baseheap_bytes)
+        l->host->metric_set(l->m_baseheap_bytes, (double)scrape_baseheap_span(l->baseheap));
 }
 
 void scrape_slot_abort(scrape_loop *l, scrape_slot *s)
@@ -440,6 +442,11 @@ scrape_loop *scrape_loop_new(const pp_host *host, pp_instance *self, const scrap
                      "Bytes held between scrapes by the delta baselines of cumulative profile "
                      "types (the last scrape's stack keys and values).",
                      PP_GAUGE, NULL);
+    l->m_baseheap_bytes = host->metric(
+        self, "scrape_delta_baseline_heap_bytes",
+        "Bytes the mapping that holds the delta baselines spans: the baselines, the slack "
+        "each has to grow in place, and the holes not yet compacted away.",
+        PP_GAUGE, NULL);
     return l;
 }
 

@@ -116,8 +116,9 @@ struct scrape_loop {
      * kept up to date as baselines change and targets go. */
     size_t baseline_bytes;
     pp_metric *m_baseline_bytes;
-    scrape_baseheap *baseheap; /* where the baselines live */
-    int synced;                /* the first target set has been built */
+    pp_metric *m_baseheap_bytes; /* the span of the baselines' mapping */
+    scrape_baseheap *baseheap;   /* where the baselines live */
+    int synced;                  /* the first target set has been built */
     /* Every slot by its due time, earliest first (a binary heap): a turn
      * looks at the slots that are due, not at every slot. Rebuilt when
      * the target set changes (schedule_stale). */
@@ -145,7 +146,7 @@ void scrape_target_free(scrape_loop *l, scrape_target *t);
 /* scrape_loop.c */
 void scrape_slot_abort(scrape_loop *l, scrape_slot *s);
 /* A slot's delta baseline went from `before` to `after` bytes (0: none):
- * updates the loop's total and its gauge. */
+ * updates the loop's total and its gauge, and the baseheap's. */
 void scrape_baseline_account(scrape_loop *l, size_t before, size_t after);
 uint64_t scrape_hash(const char *a, const char *b);
 

@@ -249,9 +249,11 @@ void scrape_target_free(scrape_loop *l, scrape_target *t)
         return;
     for (i = 0; i < t->n_slots; i++) {
         scrape_slot_abort(l, &t->slots[i]);
-        if (t->slots[i].delta)
-            scrape_baseline_account(l, scrape_delta_bytes(t->slots[i].delta), 0);
-        scrape_delta_free(t->slots[i].delta);
+        if (t->slots[i].delta) {
+            size_t held = scrape_delta_bytes(t->slots[i].delta);
+            scrape_delta_free(t->slots[i].delta); /* may compact the baseheap */
+            scrape_baseline_account(l, held, 0);
+        }
         free(t->slots[i].url);
         if (t->slots[i].m_duration)
             l->host->metric_remove(t->slots[i].m_duration);

@@ -5,7 +5,9 @@
 # - one removed stops being scraped, its self-metrics go away;
 # - a broken file keeps the previous targets, with a warning;
 # - the delta baselines of removed targets are let go: the
-#   scrape_delta_baseline_bytes gauge is back at 0 with no target left.
+#   scrape_delta_baseline_bytes gauge is back at 0 with no target left,
+#   and so is the span of the mapping that held them
+#   (scrape_delta_baseline_heap_bytes).
 # temp files under our build dir: other suites clean /tmp
 export TMPDIR="${BUILD_DIR:?}/e2e-tmp" && mkdir -p "$TMPDIR"
 source "$SOURCE_DIR/tests/e2e/lib.sh"
@@ -55,7 +57,10 @@ wait_for 20 files_at_least "$T/out/sd-a/memory" 1 || fail "no memory delta from 
 wait_for 20 files_at_least "$T/out/sd-b/memory" 1 || fail "no memory delta from B"
 held=$(baseline_bytes)
 [ "${held:-0}" -gt 0 ] || fail "scrape_delta_baseline_bytes is '$held' with two baselines held"
-pass "two targets' memory baselines: scrape_delta_baseline_bytes $held"
+span=$(metric 'profpipe_scrape_delta_baseline_heap_bytes{component_id="pprof_scrape/e2e"}' "$MP")
+[ "${span:-0}" -ge "$held" ] ||
+  fail "scrape_delta_baseline_heap_bytes is '$span', less than the $held bytes of baselines it holds"
+pass "two targets' memory baselines: scrape_delta_baseline_bytes $held, in $span bytes of mapping"
 
 # --- remove A ---
 put a.json "[]"
@@ -94,6 +99,8 @@ wait_for 5 gauge_is profpipe_scrape_targets 0 ||
   fail "scrape_targets is '$(metric 'profpipe_scrape_targets{' "$MP")', not 0"
 wait_for 5 gauge_is profpipe_scrape_delta_baseline_bytes 0 ||
   fail "scrape_delta_baseline_bytes is '$(baseline_bytes)' with no target left"
-pass "every target removed: scrape_delta_baseline_bytes 0"
+wait_for 5 gauge_is profpipe_scrape_delta_baseline_heap_bytes 0 ||
+  fail "scrape_delta_baseline_heap_bytes is '$(metric 'profpipe_scrape_delta_baseline_heap_bytes{' "$MP")' with no target left"
+pass "every target removed: scrape_delta_baseline_bytes 0, scrape_delta_baseline_heap_bytes 0"
 
 stop_profpipe "$PROFPIPE_PID"
