@@ -5,8 +5,8 @@
  * kept as they are, packed; its high bits, at most bitlen(n) of them, go
  * in unary, as one bit set at position high + i in a bitmap of n +
  * 2^bitlen(n) bits (at most 3n). That is 64 - bitlen(n) + 2 to 3 bits a
- * key where a plain array takes 64: 55 bits for 1,000 keys, 54.7 for
- * 2,438, about 14% less, and the keys are the larger part of a baseline.
+ * key where a plain array takes 64: 56 bits for 1,000 keys, 54.7 for
+ * 2,438, 12-15% less, and the keys are the larger part of a baseline.
  * The merge against the next scrape reads the keys in order, which this
  * form gives at a few instructions a key; it has no random access. */
 #ifndef SCRAPE_EFKEYS_H
