@@ -5,11 +5,21 @@
 
 #include <string.h>
 
-#define LOW_PAD 9 /* a key's low bits are read as 8 bytes and one more */
+/* A key's low bits are read and written as the 8 bytes from the first
+ * that holds them: at most 7 bits before them and 47 of them. */
+#define LOW_PAD 8
+_Static_assert(EFKEYS_KEY_BITS <= 58, "a key's low bits and their shift fit one 64-bit word");
 
 static unsigned bitlen(size_t n)
 {
     return n ? 64 - (unsigned)__builtin_clzll((unsigned long long)n) : 0;
+}
+
+/* A key's low bits: what the high bitmap leaves (none from 2^47 keys). */
+static unsigned low_bits(size_t n)
+{
+    unsigned b = bitlen(n);
+    return b < EFKEYS_KEY_BITS ? EFKEYS_KEY_BITS - b : 0;
 }
 
 static size_t high_words(size_t n)
@@ -35,14 +45,14 @@ size_t efkeys_bytes(size_t n)
 {
     if (!n)
         return 0;
-    return high_words(n) * 8 + (n * (64 - bitlen(n)) + 7) / 8 + LOW_PAD;
+    return high_words(n) * 8 + (n * low_bits(n) + 7) / 8 + LOW_PAD;
 }
 
 void efkeys_encode(const uint64_t *keys, size_t n, void *out)
 {
     if (!n)
         return;
-    unsigned lb = 64 - bitlen(n); /* 1..63 */
+    unsigned lb = low_bits(n); /* 0..47 */
     uint64_t *high = out, mask = ((uint64_t)1 << lb) - 1;
     uint8_t *low = (uint8_t *)out + high_words(n) * 8;
     memset(out, 0, efkeys_bytes(n));
@@ -53,8 +63,6 @@ void efkeys_encode(const uint64_t *keys, size_t n, void *out)
         uint8_t *at = low + bit / 8;
         unsigned sh = (unsigned)(bit % 8);
         store_le64(at, load_le64(at) | v << sh);
-        if (sh + lb > 64)
-            at[8] |= (uint8_t)(v >> (64 - sh));
     }
 }
 
@@ -64,7 +72,7 @@ void efkeys_reader_init(efkeys_reader *r, const void *mem, size_t n)
     if (!n)
         return;
     r->n = n;
-    r->low_bits = 64 - bitlen(n);
+    r->low_bits = low_bits(n);
     r->high = mem;
     r->low = (const uint8_t *)mem + high_words(n) * 8;
     r->bits = r->high[0];
@@ -80,10 +88,7 @@ uint64_t efkeys_next(efkeys_reader *r)
     size_t bit = r->i * lb;
     const uint8_t *at = r->low + bit / 8;
     unsigned sh = (unsigned)(bit % 8);
-    uint64_t v = load_le64(at) >> sh;
-    if (sh + lb > 64)
-        v |= (uint64_t)at[8] << (64 - sh);
-    v &= ((uint64_t)1 << lb) - 1;
+    uint64_t v = (load_le64(at) >> sh) & (((uint64_t)1 << lb) - 1);
     uint64_t high = (uint64_t)(pos - r->i);
     r->i++;
     return high << lb | v;

@@ -1,21 +1,24 @@
-/* scrape_efkeys: a delta baseline's keys (ascending 64-bit stack hashes)
- * in Elias-Fano form, read back in order.
+/* scrape_efkeys: a delta baseline's keys (ascending stack hashes of
+ * EFKEYS_KEY_BITS bits) in Elias-Fano form, read back in order.
  *
- * n keys spread over 2^64: each key's low L = 64 - bitlen(n) bits are
- * kept as they are, packed; its high bits, at most bitlen(n) of them, go
- * in unary, as one bit set at position high + i in a bitmap of n +
- * 2^bitlen(n) bits (at most 3n). That is 64 - bitlen(n) + 2 to 3 bits a
- * key where a plain array takes 64: 56 bits for 1,000 keys, 54.7 for
- * 2,438, 12-15% less, and the keys are the larger part of a baseline.
- * The merge against the next scrape reads the keys in order, which this
- * form gives at a few instructions a key; it has no random access. */
+ * n keys spread over 2^EFKEYS_KEY_BITS: each key's low L = 48 - bitlen(n)
+ * bits are kept as they are, packed; its high bits, at most bitlen(n) of
+ * them, go in unary, as one bit set at position high + i in a bitmap of
+ * n + 2^bitlen(n) bits (at most 3n). That is 48 - bitlen(n) + 2 to 3
+ * bits a key where a plain array takes 64: 40 bits for 1,000 keys, 38.7
+ * for 2,438, and the keys are the larger part of a baseline. The merge
+ * against the next scrape reads the keys in order, which this form gives
+ * at a few instructions a key; it has no random access. */
 #ifndef SCRAPE_EFKEYS_H
 #define SCRAPE_EFKEYS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Bytes n keys take (a multiple of 8 plus the packed low bits and 9
+/* A key is below 2^EFKEYS_KEY_BITS (scrape_delta.c says why 48). */
+#define EFKEYS_KEY_BITS 48
+
+/* Bytes n keys take (a multiple of 8 plus the packed low bits and 8
  * bytes of padding for word reads); 0 for none. */
 size_t efkeys_bytes(size_t n);
 /* Writes n ascending keys into out (efkeys_bytes(n) bytes, 8-byte

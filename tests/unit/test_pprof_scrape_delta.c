@@ -358,11 +358,11 @@ static void test_many_stacks(void **st)
     scrape_delta_free(d);
 }
 
-/* The baseline holds its keys Elias-Fano coded and its values as
- * varints: for 1,000 keys, 1,000 + 1,024 bits of high part (32 words)
- * and 54 bits of low part each, 256 + 6,750 bytes and 9 of padding
- * (8,000 as plain keys); two values under 64 take a byte each (two int64
- * took 16). */
+/* The baseline holds its 48-bit keys Elias-Fano coded and its values
+ * as varints: for 1,000 keys, 1,000 + 1,024 bits of high part (32
+ * words) and 38 bits of low part each, 256 + 4,750 bytes and 8 of
+ * padding (8,000 as plain 64-bit keys); two values under 64 take a byte
+ * each (two int64 took 16). */
 static void test_baseline_is_packed(void **st)
 {
     enum { N = 1000 };
@@ -378,7 +378,7 @@ static void test_baseline_is_packed(void **st)
     scrape_delta *d = new_delta();
     pp_profile *p1 = heap(a, N), *p2 = heap(b, N);
     assert_int_equal(apply(d, p1, T0), SCRAPE_DELTA_BASELINE);
-    assert_int_equal(scrape_delta_bytes(d), 256 + 6750 + 9 + N * 2);
+    assert_int_equal(scrape_delta_bytes(d), 256 + 4750 + 8 + N * 2);
     assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_EMIT);
     for (int i = 0; i < N; i += 97)
         assert_int_equal(total(p2, names[i], 0), i % 3);
@@ -509,9 +509,10 @@ static int cmp_u64(const void *a, const void *b)
 
 /* Keys come back as they went in, for counts around the powers of two
  * where the split between high and low bits changes, with keys spread
- * over 2^64, packed together, and at both ends (0 and UINT64_MAX). */
+ * over their 2^48, packed together, and at both ends (0 and 2^48 - 1). */
 static void test_efkeys_round_trip(void **st)
 {
+    const uint64_t KEY_MAX = ((uint64_t)1 << EFKEYS_KEY_BITS) - 1;
     static const size_t counts[] = {1, 2, 3, 7, 8, 9, 63, 64, 65, 1000, 1023, 1024, 1025, 5000};
     static uint64_t keys[5000];
     static uint8_t mem[5000 * 9 + 64] __attribute__((aligned(8)));
@@ -521,9 +522,9 @@ static void test_efkeys_round_trip(void **st)
         for (int shape = 0; shape < 3; shape++) {
             size_t n = counts[c];
             for (size_t i = 0; i < n; i++)
-                keys[i] = shape == 0   ? rand64(&seed)
+                keys[i] = shape == 0   ? rand64(&seed) >> (64 - EFKEYS_KEY_BITS)
                           : shape == 1 ? 1000000 + i * 3 /* close together */
-                                       : (i % 2 ? UINT64_MAX - i : i);
+                                       : (i % 2 ? KEY_MAX - i : i);
             qsort(keys, n, sizeof keys[0], cmp_u64);
             size_t bytes = efkeys_bytes(n);
             assert_true(bytes <= sizeof mem && bytes < n * 8 + 64);
@@ -539,8 +540,8 @@ static void test_efkeys_round_trip(void **st)
             }
         }
     assert_int_equal(efkeys_bytes(0), 0);
-    /* 2,438 keys (bitlen 12): 6,534 bits of high part, 52 bits of low */
-    assert_int_equal(efkeys_bytes(2438), 103 * 8 + (2438 * 52 + 7) / 8 + 9);
+    /* 2,438 keys (bitlen 12): 6,534 bits of high part, 36 bits of low */
+    assert_int_equal(efkeys_bytes(2438), 103 * 8 + (2438 * 36 + 7) / 8 + 8);
 }
 
 /* Fills n bytes at p from seed; checks them. */
