@@ -331,12 +331,13 @@ static void table_add(delta_table *t, size_t width, uint64_t key, const int64_t 
 /* ---- the baseline ---- */
 
 /* Sorts n keys ascending through tmp (room for n): LSD radix, a byte a
- * pass. qsort's call per comparison was 6% of a scrape's CPU; keys are
- * hashes, so every pass moves them, and the passes are linear. */
+ * pass, over the EFKEYS_KEY_BITS a key has. qsort's call per comparison
+ * was 6% of a scrape's CPU; keys are hashes, so every pass moves them,
+ * and the passes are linear. */
 static void sort_keys(uint64_t *keys, uint64_t *tmp, size_t n)
 {
     uint64_t *src = keys, *dst = tmp;
-    for (unsigned shift = 0; n > 1 && shift < 64; shift += 8) {
+    for (unsigned shift = 0; n > 1 && shift < EFKEYS_KEY_BITS; shift += 8) {
         size_t count[256] = {0}, sum = 0;
         for (size_t i = 0; i < n; i++)
             count[(src[i] >> shift) & 0xff]++;
