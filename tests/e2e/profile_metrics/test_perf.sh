@@ -10,7 +10,8 @@
 # - the series carries the window's end as its timestamp, not in the future;
 # - burn, the leaf function, is first in profile_function_cpu_seconds_total
 #   with most of the CPU (never more than all of it), and its callers
-#   heavy_work, light_work and main have no series (self CPU only);
+#   heavy_work, light_work and main have at most a tenth of it each (self
+#   CPU only: what a sample in their own few instructions gives);
 # - it equals exactly the cpu/nanoseconds total (go tool pprof) of the
 #   profiles a file exporter in the same pipeline wrote, up to the window
 #   named by the series' timestamp (windows are contiguous: no gap fill);
@@ -86,8 +87,12 @@ read -r top top_s <"$T/functions"
 [ "$top" = burn ] || { cat "$T/functions" >&2; fail "first function is $top, not burn"; }
 awk -v t="$top_s" -v g="$got" 'BEGIN { exit !(t > 0.5 * g && t <= g * 1.000001) }' ||
   fail "burn has ${top_s}s of the ${got}s: not most of it, or more than all"
-! grep -Eq '^(heavy_work|light_work|main) ' "$T/functions" ||
-  { cat "$T/functions" >&2; fail "a caller of burn has self CPU series (leaf frame expected)"; }
+# a caller's series is its self CPU only: a sample lands in main's own
+# loop (or the wrappers' few instructions) now and then, one in ~600 in a
+# CI run, but its time with burn's would be nearly all of the total
+awk -v g="$got" '$1 ~ /^(heavy_work|light_work|main)$/ && $2 > 0.1 * g { bad = 1 } END { exit bad }' \
+  "$T/functions" ||
+  { cat "$T/functions" >&2; fail "a caller of burn has more than a tenth of the CPU (leaf frame expected)"; }
 pass "first function: burn ${top_s}s of ${got}s; functions: $(tr '\n' ' ' <"$T/functions")"
 
 lost=$(awk '/^profpipe_perf_lost_samples_total/ {print $2}' "$T/page.txt")
