@@ -4,9 +4,24 @@
 #
 # One Go service (tests/e2e/scrape/go/target, no workload, Go's default
 # MemProfileRate) listens on N consecutive ports; each port is one target.
+# Its heap and allocs profiles hold STACKS distinct stacks from the start
+# (the target's -alloc-stacks: pseudo-random call paths 21 frames deep;
+# 1,200 stacks make ~17 KB gzip'd bodies), the same for both sides and
+# through the run; they used to grow from what the target allocated
+# while serving, so that the side measured second got larger profiles.
+# It serves each profile type from a rendering at most RENDER_EVERY old
+# (the target's -render-every): one process answering for 500 services
+# renders 500 profiles a second otherwise, which took it to 1.4-1.5 of
+# this machine's two cores, and the scraper measured then waited in its
+# backlog (transfers in flight, each holding its connection and buffers,
+# rose and fell with the target's queue). RENDER_EVERY=0 renders every
+# request, as before. The target's CPU over each side's measured time is
+# printed below the row: well under 2 cores, its answers are prompt.
 # Five profile types per target: memory, goroutine, block, mutex and a
-# custom `heap` (/debug/pprof/heap): three of them go through the delta
-# path. process_cpu is left out because a Go process serves one CPU
+# custom `heap` (/debug/pprof/heap): all but goroutine go through the
+# delta path (the custom type too: its sample types are cumulative), and
+# with no workload block and mutex are empty, so each target has two
+# delta series that hold stacks. process_cpu is left out because a Go process serves one CPU
 # profile at a time, and all targets here are one process.
 # profpipe's pipeline drops every profile right after the receiver
 # (relabel `drop`), so what is measured is scraping, not an exporter.
@@ -32,6 +47,7 @@
 #
 # usage: bench/scrape/run.sh [BUILD_DIR]        (default: build)
 # env:   NS="10 100 500"  INTERVAL=10 (seconds)  DURATION=40 (seconds)
+#        RENDER_EVERY=1s  STACKS=1200
 set -euo pipefail
 SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD_DIR=$(cd "${1:-$SOURCE_DIR/build}" && pwd)
@@ -39,6 +55,8 @@ PROFPIPE=$BUILD_DIR/profpipe
 NS=${NS:-"10 100 500"}
 INTERVAL=${INTERVAL:-10}
 DURATION=${DURATION:-40}
+RENDER_EVERY=${RENDER_EVERY:-1s}
+STACKS=${STACKS:-1200}
 PATHS="/debug/pprof/allocs,/debug/pprof/goroutine,/debug/pprof/block,/debug/pprof/mutex,/debug/pprof/heap"
 [ -x "$PROFPIPE" ] || { echo "no $PROFPIPE: build first" >&2; exit 1; }
 export GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$BUILD_DIR/gocache"
@@ -77,11 +95,13 @@ free_base() { # n
 
 # measure PID: waits two intervals, then samples DURATION seconds;
 # prints "cpu_seconds rss_first_kb rss_peak_kb rss_last_kb
-# cpu_seconds_since_start".
+# cpu_seconds_since_start target_cpu_seconds" (the target's, $tpid, over
+# the same DURATION).
 measure() {
-  local pid=$1 c0 c1 r first="" peak=0
+  local pid=$1 c0 c1 t0 t1 r first="" peak=0
   sleep $((2 * INTERVAL))
   c0=$(cpu_ticks "$pid")
+  t0=$(cpu_ticks "$tpid")
   for _ in $(seq 1 "$DURATION"); do
     sleep 1
     r=$(rss_kb "$pid")
@@ -89,8 +109,10 @@ measure() {
     [ "$r" -gt "$peak" ] && peak=$r
   done
   c1=$(cpu_ticks "$pid")
+  t1=$(cpu_ticks "$tpid")
   echo "$(awk -v d=$((c1 - c0)) -v t="$TICK" 'BEGIN {printf "%.2f", d / t}') $first $peak $r" \
-    "$(awk -v d="$c1" -v t="$TICK" 'BEGIN {printf "%.2f", d / t}')"
+    "$(awk -v d="$c1" -v t="$TICK" 'BEGIN {printf "%.2f", d / t}')" \
+    "$(awk -v d=$((t1 - t0)) -v t="$TICK" 'BEGIN {printf "%.2f", d / t}')"
 }
 
 run_profpipe() { # n base mport -> measure line
@@ -149,13 +171,15 @@ printf '%6s | %11s %12s | %14s %14s | %5s %5s | %5s %5s %5s | %s\n' N profpipe p
 for n in $NS; do
   base=$(free_base "$n") || { echo "no $n free ports" >&2; exit 1; }
   mport=$((base + n))
-  "$T/target" -workload=false -exact-allocs=false -mem-rate 524288 -addr "127.0.0.1:$base" -port-count "$n" \
+  "$T/target" -workload=false -exact-allocs=false -mem-rate 524288 -render-every "$RENDER_EVERY" \
+    -alloc-stacks "$STACKS" \
+    -addr "127.0.0.1:$base" -port-count "$n" \
     >"$T/target-$n.log" 2>&1 &
   tpid=$!
   PIDS+=("$tpid")
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$base/stats" >/dev/null && break; sleep 0.1; done
-  read -r pc pf pp pl pt < <(run_profpipe "$n" "$base" "$mport")
-  read -r gc gf gp gl gt < <(run_peer "$n" "$base")
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$base/stats" >/dev/null && break; sleep 0.1; done
+  read -r pc pf pp pl pt ptc < <(run_profpipe "$n" "$base" "$mport")
+  read -r gc gf gp gl gt gtc < <(run_peer "$n" "$base")
   # the peer prints its counts as it exits, a moment after the measure
   for _ in $(seq 1 100); do grep -q '^peer:' "$T/peer-$n.log" 2>/dev/null && break; sleep 0.1; done
   kill -TERM "$tpid"
@@ -181,6 +205,8 @@ for n in $NS; do
   span=$(sum_metric "$T/metrics-$n.txt" profpipe_scrape_delta_baseline_heap_bytes)
   printf '%6s   profpipe: delta baselines %.1f MiB at the end (scrape_delta_baseline_bytes), in %.1f MiB of mapping\n' "" \
     "$(awk -v b="${held:-0}" 'BEGIN {print b / 1048576}')" "$(awk -v b="${span:-0}" 'BEGIN {print b / 1048576}')"
+  awk -v p="$ptc" -v g="$gtc" -v d="$DURATION" -v r="$RENDER_EVERY" 'BEGIN {
+    printf "%6s   the target (render-every %s): %.0f%% of one core while profpipe scraped, %.0f%% while the peer did\n", "", r, 100 * p / d, 100 * g / d }'
 done
 echo "ratio: profpipe / peer (below 1: profpipe cheaper). Emitted profiles exclude the"
 echo "first scrape of each cumulative type, kept as a delta baseline. The baselines"

@@ -32,6 +32,11 @@
 // -bearer and -basic make the prod mode check those instead of the token.
 // -tls-max 1.2 offers TLS 1.2 at most; -h2 offers HTTP/2 over TLS (ALPN)
 // besides HTTP/1.1; /requests shows the protocol each request came over.
+// -alloc-stacks N gives the heap and allocs profiles N distinct stacks at
+// start (callPath). -render-every D serves /debug/pprof/{allocs,heap,goroutine,block,mutex}
+// (without a query) from a rendering of the profile at most D old: the
+// benchmark's one process stands for hundreds of services, and rendering
+// each of their requests saturated it (see rendered).
 package main
 
 import (
@@ -127,6 +132,56 @@ func grow(every time.Duration) {
 	}
 }
 
+// callPath allocates size bytes at the end of a call path of depth
+// levels, each level one of eight call sites picked by three bits of p:
+// distinct paths are distinct stacks, from one function. The eight cases
+// are alike on purpose: each is a call site (a return address) of its own.
+//
+//go:noinline
+func callPath(p uint64, depth, size int) []byte {
+	if depth == 0 {
+		return make([]byte, size)
+	}
+	switch p & 7 {
+	case 0:
+		return callPath(p>>3, depth-1, size)
+	case 1:
+		return callPath(p>>3, depth-1, size)
+	case 2:
+		return callPath(p>>3, depth-1, size)
+	case 3:
+		return callPath(p>>3, depth-1, size)
+	case 4:
+		return callPath(p>>3, depth-1, size)
+	case 5:
+		return callPath(p>>3, depth-1, size)
+	case 6:
+		return callPath(p>>3, depth-1, size)
+	default:
+		return callPath(p>>3, depth-1, size)
+	}
+}
+
+// allocStacks gives the heap and allocs profiles n distinct stacks, as a
+// service's profiles have hundreds to thousands: one allocation at the
+// end of each of n pseudo-random paths 21 calls deep (the bench's old
+// target, which grew its stacks from serving, reached 1,200 stacks of
+// ~20 frames, 25 KB gzip'd), four times MemProfileRate so that the
+// sampler keeps nearly every one (1 - e^-4), then two GCs to publish them.
+func allocStacks(n int) {
+	size := 4 * runtime.MemProfileRate
+	if size < allocSize {
+		size = allocSize
+	}
+	for i := 0; i < n; i++ {
+		p := uint64(i+1) * 0x9e3779b97f4a7c15
+		sinkBytes = callPath(p^p>>29, 21, size)
+	}
+	sinkBytes = nil
+	runtime.GC()
+	runtime.GC()
+}
+
 //go:noinline
 func parked(ch chan struct{}) {
 	<-ch
@@ -185,6 +240,46 @@ func allocsHandler(w http.ResponseWriter, r *http.Request) {
 		ms.TotalAlloc, ms.Mallocs})
 	snapMu.Unlock()
 	pprof.Handler("allocs").ServeHTTP(w, r)
+}
+
+// rendered serves one profile type from its last rendering while that is
+// younger than every, and renders it again after. With -port-count 500
+// and five types scraped every 5 s, this one process answers 500
+// requests a second that 500 services would each answer once a second;
+// rendering each one (gzip'd protobuf of every stack, ~3 ms) took the
+// target to 1.4-1.5 of this machine's 2 cores, and a scraper's requests
+// then waited in its queue for up to seconds, so what a benchmark
+// measured was the target's backlog. A body at most `every` old differs
+// from the one a port served a scrape interval before, as a service's
+// would. Requests with a query (debug=1, gc=1, seconds) go to
+// net/http/pprof as usual.
+func rendered(name string, every time.Duration) http.HandlerFunc {
+	var mu sync.Mutex
+	var at time.Time
+	var body []byte
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery != "" {
+			pprof.Handler(name).ServeHTTP(w, r)
+			return
+		}
+		mu.Lock()
+		if body == nil || time.Since(at) >= every {
+			var b bytes.Buffer
+			if err := rpprof.Lookup(name).WriteTo(&b, 0); err != nil {
+				mu.Unlock()
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			body, at = b.Bytes(), time.Now()
+		}
+		out := body
+		mu.Unlock()
+		// the headers net/http/pprof sets for a profile
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Write(out)
+	}
 }
 
 func statsHandler(w http.ResponseWriter, r *http.Request) {
@@ -465,6 +560,9 @@ func main() {
 	basic := flag.String("basic", "", "prod: require basic auth user:password instead")
 	tlsMax := flag.String("tls-max", "", "with -tls-name: newest TLS version offered (1.2)")
 	h2 := flag.Bool("h2", false, "with -tls-name: offer HTTP/2 (ALPN h2)")
+	stacks := flag.Int("alloc-stacks", 0, "give the heap and allocs profiles this many distinct stacks at start")
+	renderEvery := flag.Duration("render-every", 0,
+		"plain: serve allocs, heap, goroutine, block and mutex from a rendering at most this old")
 	flag.Parse()
 	if u, p, ok := strings.Cut(*basic, ":"); ok {
 		basicUser, basicPass = u, p
@@ -480,6 +578,7 @@ func main() {
 		}
 	}
 	runtime.MemProfileRate = *memRate
+	allocStacks(*stacks)
 
 	if *silent != "" {
 		listenSilent(*silent)
@@ -511,6 +610,13 @@ func main() {
 		http.HandleFunc("/bad/html", badHTML)
 		http.HandleFunc("/bad/truncated", badTruncated)
 		http.HandleFunc("/bad/big", badBig)
+		if *renderEvery > 0 {
+			for _, name := range []string{"allocs", "heap", "goroutine", "block", "mutex"} {
+				if name != "allocs" || !*exact {
+					http.HandleFunc("/debug/pprof/"+name, rendered(name, *renderEvery))
+				}
+			}
+		}
 		for _, k := range deltaKinds {
 			http.HandleFunc(k.path, deltaHandler(k))
 		}
