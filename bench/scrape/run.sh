@@ -11,7 +11,7 @@
 # while serving, so that the side measured second got larger profiles.
 # It serves each profile type from a rendering at most RENDER_EVERY old
 # (the target's -render-every): one process answering for 500 services
-# renders 500 profiles a second otherwise, which took it to 1.4-1.5 of
+# renders 500 profiles a second otherwise, which took it to 1.5-1.6 of
 # this machine's two cores, and the scraper measured then waited in its
 # backlog (transfers in flight, each holding its connection and buffers,
 # rose and fell with the target's queue). RENDER_EVERY=0 renders every
@@ -21,8 +21,9 @@
 # custom `heap` (/debug/pprof/heap): all but goroutine go through the
 # delta path (the custom type too: its sample types are cumulative), and
 # with no workload block and mutex are empty, so each target has two
-# delta series that hold stacks. process_cpu is left out because a Go process serves one CPU
-# profile at a time, and all targets here are one process.
+# delta series that hold stacks. process_cpu is left out because a Go
+# process serves one CPU profile at a time, and all targets here are one
+# process.
 # profpipe's pipeline drops every profile right after the receiver
 # (relabel `drop`), so what is measured is scraping, not an exporter.
 #

@@ -33,8 +33,9 @@
 // -tls-max 1.2 offers TLS 1.2 at most; -h2 offers HTTP/2 over TLS (ALPN)
 // besides HTTP/1.1; /requests shows the protocol each request came over.
 // -alloc-stacks N gives the heap and allocs profiles N distinct stacks at
-// start (callPath). -render-every D serves /debug/pprof/{allocs,heap,goroutine,block,mutex}
-// (without a query) from a rendering of the profile at most D old: the
+// start (callPath). -render-every D serves /debug/pprof/{allocs,heap,
+// goroutine,block,mutex} (without a query) from a rendering of the
+// profile at most D old: the
 // benchmark's one process stands for hundreds of services, and rendering
 // each of their requests saturated it (see rendered).
 package main
@@ -246,8 +247,8 @@ func allocsHandler(w http.ResponseWriter, r *http.Request) {
 // younger than every, and renders it again after. With -port-count 500
 // and five types scraped every 5 s, this one process answers 500
 // requests a second that 500 services would each answer once a second;
-// rendering each one (gzip'd protobuf of every stack, ~3 ms) took the
-// target to 1.4-1.5 of this machine's 2 cores, and a scraper's requests
+// rendering each one (a gzip'd protobuf of every stack) took the target
+// to 1.5-1.6 of this machine's 2 cores, and a scraper's requests
 // then waited in its queue for up to seconds, so what a benchmark
 // measured was the target's backlog. A body at most `every` old differs
 // from the one a port served a scrape interval before, as a service's
