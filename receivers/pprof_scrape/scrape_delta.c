@@ -14,6 +14,14 @@
  * before returning, so 500 targets with large heap profiles hold
  * baselines only.
  *
+ * The scrape's bytes are read in place (scrape_pbview.h), never decoded
+ * into a tree, and the deltas are written as a new plain pprof that
+ * copies every other field as it came. A tree of Go's heap profile
+ * takes ten times its plain bytes (566 KB for a 59 KB profile of 1,213
+ * samples 21 frames deep), and the emitted profile kept it until the
+ * pipeline was done with it: at 500 targets, 1.5-2 MiB of trees were
+ * alive at once, and each came and went through malloc's heap.
+ *
  * The baselines of a scrape loop live in its scrape_baseheap, end to end
  * in one mapping that is compacted as they are replaced (see
  * scrape_baseheap.h for why not malloc's heap); a baseline that still
@@ -32,11 +40,9 @@
 
 #include "protowire.h"
 #include "scrape_efkeys.h"
-#include "wordhash.h"
+#include "scrape_pbview.h"
 
 #define DELTA_MIN_CAP 64
-/* Kept apart from any real string hash: marks a frame without symbols. */
-#define KEY_NO_SYMBOL 0x9e3779b97f4a7c15ull
 
 /* The last scrape: n keys ascending (Elias-Fano coded: scrape_efkeys.h),
  * then `width` values per key in the keys' order, each a ZigZag varint
@@ -179,103 +185,20 @@ static int64_t sub_sat(int64_t a, int64_t b)
     return b < 0 ? INT64_MAX : INT64_MIN;
 }
 
-/* ---- hashing (wordhash.h: 8 bytes per step) ---- */
+/* ---- keys ---- */
 
-/* Every byte of string idx: pprof strings may hold NUL bytes, and two
- * that differ after one are two strings. */
-static uint64_t hash_str(uint64_t h, const pp_host *host, const pp_pprof *t, int64_t idx)
+/* 48 bits of the sample's hash (EFKEYS_KEY_BITS), never 0 (an empty
+ * slot). Two stacks of one series that share a key are one key to the
+ * deltas: their values are summed, as for samples that differ only in
+ * addresses, and the sum's delta goes to the first of them; the
+ * profile's totals stay exact. Among n distinct stacks that happens with
+ * a chance of about n^2 / 2^49: 2e-9 for 1,000 stacks, 2e-7 for 10,000.
+ * Each key is 2 bytes smaller than with 64 bits: a seventh of what
+ * scraping 500 Go targets holds in baselines. */
+static uint64_t sample_key(const pbview_sample *s)
 {
-    int in_range = idx > 0 && (size_t)idx < t->n_strings;
-    size_t n = in_range ? host->pprof_string_len(t, idx) : 0;
-    h = wordhash_u64(h, n); /* length first: "ab"+"c" differs from "a"+"bc" */
-    return n ? wordhash(h, t->strings[idx], n) : h;
-}
-
-/* Go writes ids 1..n in order; use that, ask the host otherwise. */
-static const pp_location *find_location(const pp_host *host, const pp_profile *p, const pp_pprof *t,
-                                        uint64_t id)
-{
-    if (id >= 1 && id <= t->n_locations && t->locations[id - 1].id == id)
-        return &t->locations[id - 1];
-    return host->pprof_location(p, id);
-}
-
-static const pp_function *find_function(const pp_host *host, const pp_profile *p, const pp_pprof *t,
-                                        uint64_t id)
-{
-    if (id >= 1 && id <= t->n_functions && t->functions[id - 1].id == id)
-        return &t->functions[id - 1];
-    return host->pprof_function(p, id);
-}
-
-/* The hash of one location's frames, seeded so that it can be mixed
- * into a stack's hash in order. */
-static uint64_t hash_location(const pp_host *host, const pp_profile *p, const pp_pprof *t,
-                              const pp_location *loc)
-{
-    uint64_t h = WORDHASH_SEED;
-    size_t i;
-    if (loc->n_lines == 0)
-        return wordhash_u64(wordhash_u64(h, KEY_NO_SYMBOL), loc->address);
-    for (i = 0; i < loc->n_lines; i++) {
-        const pp_function *fn = find_function(host, p, t, loc->lines[i].function_id);
-        h = fn ? hash_str(h, host, t, fn->name) : wordhash_u64(h, KEY_NO_SYMBOL);
-        h = wordhash_u64(h, (uint64_t)loc->lines[i].line);
-    }
-    return h;
-}
-
-/* Hashes every location once per profile: a sample's stack is then a
- * few multiplications per frame, however long the function names.
- * Returns a malloc'd array indexed like t->locations, NULL when out of
- * memory. */
-static uint64_t *hash_locations(const pp_host *host, const pp_profile *p, const pp_pprof *t)
-{
-    uint64_t *h = malloc((t->n_locations ? t->n_locations : 1) * sizeof *h);
-    size_t i;
-    for (i = 0; h && i < t->n_locations; i++)
-        h[i] = hash_location(host, p, t, &t->locations[i]);
-    return h;
-}
-
-static uint64_t sample_key(const uint64_t *loc_hashes, const pp_host *host, const pp_profile *p,
-                           const pp_pprof *t, const pp_sample *s)
-{
-    uint64_t h = WORDHASH_SEED;
-    size_t i;
-    h = wordhash_u64(h, s->n_location_ids);
-    for (i = 0; i < s->n_location_ids; i++) {
-        const pp_location *loc = find_location(host, p, t, s->location_ids[i]);
-        h = wordhash_u64(h, loc ? loc_hashes[loc - t->locations] : s->location_ids[i]);
-    }
-    h = wordhash_u64(h, s->n_labels);
-    for (i = 0; i < s->n_labels; i++) {
-        h = hash_str(h, host, t, s->labels[i].key);
-        h = hash_str(h, host, t, s->labels[i].str);
-        h = wordhash_u64(h, (uint64_t)s->labels[i].num);
-        h = hash_str(h, host, t, s->labels[i].num_unit);
-    }
-    /* 48 bits of the hash (EFKEYS_KEY_BITS), never 0 (an empty slot).
-     * Two stacks of one series that share a key are one key to the
-     * deltas: their values are summed, as for samples that differ only
-     * in addresses, and the sum's delta goes to the first of them; the
-     * profile's totals stay exact. Among n distinct stacks that happens
-     * with a chance of about n^2 / 2^49: 2e-9 for 1,000 stacks, 2e-7
-     * for 10,000. Each key is 2 bytes smaller than with 64 bits: a
-     * seventh of what scraping 500 Go targets holds in baselines. */
-    uint64_t key = wordhash_finish(h) >> (64 - EFKEYS_KEY_BITS);
+    uint64_t key = s->key >> (64 - EFKEYS_KEY_BITS);
     return key ? key : 1;
-}
-
-static uint64_t types_signature(const pp_host *host, const pp_pprof *t)
-{
-    uint64_t h = wordhash_u64(WORDHASH_SEED, t->n_sample_types);
-    size_t i;
-    for (i = 0; i < t->n_sample_types; i++) {
-        h = hash_str(h, host, t, t->sample_types[i].type);
-        h = hash_str(h, host, t, t->sample_types[i].unit);
-    }
-    return wordhash_finish(h);
 }
 
 /* ---- the transient table ---- */
@@ -360,16 +283,36 @@ static void sort_keys(uint64_t *keys, uint64_t *tmp, size_t n)
 
 /* ---- apply ---- */
 
-size_t scrape_delta_cumulative_types(const pp_pprof *t, size_t *idx)
+size_t scrape_delta_cumulative_types(const pp_host *host, const pp_pprof *t, size_t *idx)
 {
-    size_t i, n = 0;
+    size_t i, j, n = 0;
     for (i = 0; i < t->n_sample_types && n < SCRAPE_DELTA_MAX_TYPES; i++) {
         int64_t ty = t->sample_types[i].type, un = t->sample_types[i].unit;
         if (ty <= 0 || un <= 0 || (size_t)ty >= t->n_strings || (size_t)un >= t->n_strings)
             continue;
-        if (scrape_delta_is_cumulative(t->strings[ty], t->strings[un]))
+        for (j = 0; j < sizeof cumulative_types / sizeof cumulative_types[0]; j++)
+            if (host->pprof_string_len(t, ty) == strlen(cumulative_types[j].type) &&
+                host->pprof_string_len(t, un) == strlen(cumulative_types[j].unit) &&
+                strcmp(t->strings[ty], cumulative_types[j].type) == 0 &&
+                strcmp(t->strings[un], cumulative_types[j].unit) == 0)
+                break;
+        if (j < sizeof cumulative_types / sizeof cumulative_types[0])
             idx[n++] = i;
     }
+    return n;
+}
+
+/* The same, of a view: the strings compared byte for byte. */
+static size_t view_cumulative_types(const pbview *v, size_t *idx)
+{
+    size_t i, j, n = 0;
+    for (i = 0; i < v->n_types && n < SCRAPE_DELTA_MAX_TYPES; i++)
+        for (j = 0; j < sizeof cumulative_types / sizeof cumulative_types[0]; j++)
+            if (pbview_str_is(v, v->type[i], cumulative_types[j].type) &&
+                pbview_str_is(v, v->unit[i], cumulative_types[j].unit)) {
+                idx[n++] = i;
+                break;
+            }
     return n;
 }
 
@@ -453,31 +396,49 @@ static int match_keys(delta_work *w, const delta_base *prev, size_t width)
     return 0;
 }
 
-/* Keys every sample and sums the profile's values per key. */
-static int fill_current(delta_work *w, const pp_host *host, const pp_profile *p, const pp_pprof *t,
-                        size_t width, const size_t *idx, char *err, size_t errlen)
+/* The next sample of a view's profile (its message in f); 0 at the end.
+ * The view has walked these bytes already, so they are well formed. */
+static int next_sample(wire_reader *r, wire_field *f)
 {
-    uint64_t *loc_hashes;
-    size_t i;
-    w->sample_keys = malloc((t->n_samples ? t->n_samples : 1) * sizeof *w->sample_keys);
-    loc_hashes = hash_locations(host, p, t);
-    if (!w->sample_keys || !loc_hashes || table_alloc(&w->cur, t->n_samples, width) < 0) {
-        free(loc_hashes);
+    const char *why;
+    while (r->p < r->end) {
+        if (wire_next(r, f, &why) < 0)
+            return 0;
+        if (f->num == PB_SAMPLE)
+            return 1;
+    }
+    return 0;
+}
+
+/* Keys every sample and sums the profile's values per key. */
+static int fill_current(delta_work *w, const pbview *v, size_t width, const size_t *idx, char *err,
+                        size_t errlen)
+{
+    pbview_sample s;
+    wire_field f;
+    size_t i = 0;
+    w->sample_keys = malloc((v->n_samples ? v->n_samples : 1) * sizeof *w->sample_keys);
+    if (!w->sample_keys || table_alloc(&w->cur, v->n_samples, width) < 0)
         return -1;
-    }
-    for (i = 0; i < t->n_samples; i++) {
-        const pp_sample *s = &t->samples[i];
-        if (s->n_values != t->n_sample_types) {
-            if (err)
-                snprintf(err, errlen, "sample %zu has %zu values for %zu sample types", i,
-                         s->n_values, t->n_sample_types);
-            free(loc_hashes);
+    for (wire_reader r = {v->buf, v->buf + v->len}; next_sample(&r, &f); i++) {
+        if (pbview_sample_read(v, f.data, f.len, i, &s, err, errlen) < 0)
             return -1;
-        }
-        w->sample_keys[i] = sample_key(loc_hashes, host, p, t, s);
-        table_add(&w->cur, width, w->sample_keys[i], s->values, idx);
+        w->sample_keys[i] = sample_key(&s);
+        table_add(&w->cur, width, w->sample_keys[i], s.values, idx);
     }
-    free(loc_hashes);
+    return 0;
+}
+
+/* Reads every sample, for its checks only (a profile with nothing to
+ * delta is passed on as it is, and must decode like any other). */
+static int check_samples(const pbview *v, char *err, size_t errlen)
+{
+    pbview_sample s;
+    wire_field f;
+    size_t i = 0;
+    for (wire_reader r = {v->buf, v->buf + v->len}; next_sample(&r, &f); i++)
+        if (pbview_sample_read(v, f.data, f.len, i, &s, err, errlen) < 0)
+            return -1;
     return 0;
 }
 
@@ -496,32 +457,183 @@ static int went_back(const scrape_delta *d, const delta_work *wk)
     return 0;
 }
 
-/* Writes each key's delta into its first sample and drops the samples
- * that are now all zeros (most of them, between two scrapes of a quiet
- * process), so that the compaction after it only sees what is left;
- * returns 1 if any was dropped (the locations, functions and strings
- * only they named are then compacted away). sample_keys no longer match
- * the samples afterwards. */
-static int write_deltas(const scrape_delta *d, delta_work *wk, pp_pprof *t)
+/* ---- the delta'd profile ---- */
+
+/* Sample i's values with its key's delta: the whole delta in the first
+ * sample of the key, zeros in the others; the rest of its values (the
+ * inuse_* types) as they are. */
+static void delta_values(const scrape_delta *d, const delta_work *wk, size_t i, int first,
+                         int64_t *v)
 {
-    size_t i, j, w = d->width, kept = 0;
-    for (i = 0; i < t->n_samples; i++) {
-        int64_t *v = t->samples[i].values;
-        size_t cs = table_slot(&wk->cur, wk->sample_keys[i]);
-        for (j = 0; j < w; j++)
-            v[d->idx[j]] = wk->cur.used[cs] ? 0
-                           : wk->in_prev[cs]
-                               ? sub_sat(wk->cur.vals[cs * w + j], wk->before[cs * w + j])
-                               : wk->cur.vals[cs * w + j];
-        wk->cur.used[cs] = 1;
-        for (j = 0; j < t->samples[i].n_values && v[j] == 0; j++)
-            ;
-        if (j < t->samples[i].n_values)
-            t->samples[kept++] = t->samples[i];
+    size_t j, w = d->width, cs = table_slot(&wk->cur, wk->sample_keys[i]);
+    for (j = 0; j < w; j++)
+        v[d->idx[j]] = !first            ? 0
+                       : wk->in_prev[cs] ? sub_sat(wk->cur.vals[cs * w + j], wk->before[cs * w + j])
+                                         : wk->cur.vals[cs * w + j];
+}
+
+/* A growing output buffer; a failed allocation sticks. */
+typedef struct obuf {
+    uint8_t *p;
+    size_t n, cap;
+    int failed;
+} obuf;
+
+static void ob_put(obuf *o, const void *src, size_t n)
+{
+    if (o->failed || n == 0)
+        return;
+    if (n > o->cap - o->n) {
+        size_t cap = o->cap ? o->cap : 256;
+        while (n > cap - o->n)
+            cap *= 2;
+        uint8_t *p = realloc(o->p, cap);
+        if (!p) {
+            o->failed = 1;
+            return;
+        }
+        o->p = p;
+        o->cap = cap;
     }
-    int dropped = kept < t->n_samples;
-    t->n_samples = kept;
-    return dropped;
+    memcpy(o->p + o->n, src, n);
+    o->n += n;
+}
+
+static void ob_varint(obuf *o, uint64_t v)
+{
+    uint8_t b[WIRE_MAX_VARINT_BYTES];
+    ob_put(o, b, wire_put_varint(b, v));
+}
+
+/* Sample i again, its message's fields as they were but its values
+ * (packed, after them) the deltas. */
+static void put_sample(obuf *o, const scrape_delta *d, const delta_work *wk, const pbview *v,
+                       const wire_field *sample, size_t i, int first)
+{
+    pbview_sample s;
+    size_t j, kept = 0, packed = 0;
+    const char *why;
+    wire_field f;
+    pbview_sample_values(v, sample->data, sample->len, s.values);
+    delta_values(d, wk, i, first, s.values);
+    for (wire_reader r = {sample->data, sample->data + sample->len}; r.p < r.end;) {
+        const uint8_t *at = r.p;
+        if (wire_next(&r, &f, &why) < 0)
+            break;
+        if (f.num != 2)
+            kept += (size_t)(r.p - at);
+    }
+    for (j = 0; j < v->n_types; j++)
+        packed += wire_varint_size((uint64_t)s.values[j]);
+    size_t values =
+        packed ? wire_varint_size(wire_tag(2, WIRE_LEN)) + wire_varint_size(packed) + packed : 0;
+    ob_varint(o, wire_tag(PB_SAMPLE, WIRE_LEN));
+    ob_varint(o, kept + values);
+    for (wire_reader r = {sample->data, sample->data + sample->len}; r.p < r.end;) {
+        const uint8_t *at = r.p;
+        if (wire_next(&r, &f, &why) < 0)
+            break;
+        if (f.num != 2)
+            ob_put(o, at, (size_t)(r.p - at));
+    }
+    if (!packed)
+        return;
+    ob_varint(o, wire_tag(2, WIRE_LEN));
+    ob_varint(o, packed);
+    for (j = 0; j < v->n_types; j++)
+        ob_varint(o, (uint64_t)s.values[j]);
+}
+
+/* Which samples keep a non-zero value once delta'd (most do not, between
+ * two scrapes of a quiet process): keep[i] is 0 for a dropped sample, 1
+ * for a kept one, 3 when it is also its key's first. With any dropped,
+ * the locations and functions only they named are marked unused;
+ * returns how many were dropped, or -1 (memory). */
+static long plan_samples(const scrape_delta *d, delta_work *wk, const pbview *v,
+                         unsigned char *keep, unsigned char *loc_used, unsigned char *fn_used)
+{
+    pbview_sample s;
+    wire_field f;
+    size_t i = 0, j, dropped = 0;
+    for (wire_reader r = {v->buf, v->buf + v->len}; next_sample(&r, &f); i++) {
+        size_t cs = table_slot(&wk->cur, wk->sample_keys[i]);
+        int first = !wk->cur.used[cs];
+        wk->cur.used[cs] = 1;
+        pbview_sample_values(v, f.data, f.len, s.values);
+        delta_values(d, wk, i, first, s.values);
+        for (j = 0; j < v->n_types && s.values[j] == 0; j++)
+            ;
+        keep[i] = j < v->n_types ? (unsigned char)(first ? 3 : 1) : 0;
+        if (keep[i])
+            pbview_sample_locations(v, f.data, f.len, loc_used);
+        else
+            dropped++;
+    }
+    if (!dropped)
+        return 0;
+    i = 0;
+    for (wire_reader r = {v->buf, v->buf + v->len}; r.p < r.end;) {
+        const char *why;
+        if (wire_next(&r, &f, &why) < 0)
+            break;
+        if (f.num == PB_LOCATION && loc_used[i++])
+            pbview_location_functions(v, f.data, f.len, fn_used);
+    }
+    return (long)dropped;
+}
+
+/* The profile with its deltas, as plain protobuf: every field as it came
+ * but the samples (their values delta'd, those left all zero dropped),
+ * the locations and functions that only dropped samples named (gone
+ * too) and the duration (the time since the previous scrape). The
+ * string table stays whole: its unused strings cost bytes, not
+ * correctness, and renumbering them would mean rewriting every message
+ * that names one. */
+static int write_profile(const scrape_delta *d, delta_work *wk, const pbview *v, int64_t duration,
+                         uint8_t **out, size_t *out_len)
+{
+    unsigned char *keep = calloc(v->n_samples ? v->n_samples : 1, 1);
+    unsigned char *loc_used = calloc(v->n_locs ? v->n_locs : 1, 1);
+    unsigned char *fn_used = calloc(v->n_fns ? v->n_fns : 1, 1);
+    obuf o = {0};
+    long dropped = -1;
+    if (keep && loc_used && fn_used)
+        dropped = plan_samples(d, wk, v, keep, loc_used, fn_used);
+    size_t i = 0, nl = 0, nf = 0;
+    for (wire_reader r = {v->buf, v->buf + v->len}; dropped >= 0 && r.p < r.end;) {
+        const uint8_t *at = r.p;
+        const char *why;
+        wire_field f;
+        if (wire_next(&r, &f, &why) < 0)
+            break;
+        if (f.num == PB_SAMPLE) {
+            if (keep[i])
+                put_sample(&o, d, wk, v, &f, i, keep[i] == 3);
+            i++;
+        } else if (f.num == PB_LOCATION) {
+            if (!dropped || loc_used[nl])
+                ob_put(&o, at, (size_t)(r.p - at));
+            nl++;
+        } else if (f.num == PB_FUNCTION) {
+            if (!dropped || fn_used[nf])
+                ob_put(&o, at, (size_t)(r.p - at));
+            nf++;
+        } else if (f.num != PB_DURATION) {
+            ob_put(&o, at, (size_t)(r.p - at));
+        }
+    }
+    ob_varint(&o, wire_tag(PB_DURATION, WIRE_VARINT));
+    ob_varint(&o, (uint64_t)duration);
+    free(keep);
+    free(loc_used);
+    free(fn_used);
+    if (dropped < 0 || o.failed) {
+        free(o.p);
+        return -1;
+    }
+    *out = o.p;
+    *out_len = o.n;
+    return 0;
 }
 
 /* The scrape in wk becomes the baseline: its sorted keys and their
@@ -553,54 +665,60 @@ static int rebase(scrape_delta *d, delta_work *wk, int64_t time_ns)
     return 0;
 }
 
-/* Deltas of p against the baseline (same sample types as it). */
-static scrape_delta_result delta_against_base(scrape_delta *d, delta_work *wk, const pp_host *host,
-                                              pp_profile *p, pp_pprof *t, int64_t time_ns,
-                                              int64_t *from_ns)
+/* Deltas against the baseline (same sample types as it). */
+static scrape_delta_result delta_against_base(scrape_delta *d, delta_work *wk, const pbview *v,
+                                              int64_t time_ns, int64_t *from_ns, uint8_t **out,
+                                              size_t *out_len)
 {
-    int dropped;
     if (went_back(d, wk))
         return rebase(d, wk, time_ns) < 0 ? SCRAPE_DELTA_ERROR : SCRAPE_DELTA_RESET;
-    dropped = write_deltas(d, wk, t);
+    if (write_profile(d, wk, v, time_ns - d->prev_time_ns, out, out_len) < 0)
+        return SCRAPE_DELTA_ERROR;
     if (from_ns)
         *from_ns = d->prev_time_ns;
-    t->duration_nanos = time_ns - d->prev_time_ns;
-    if (rebase(d, wk, time_ns) < 0)
+    if (rebase(d, wk, time_ns) < 0) {
+        free(*out);
+        *out = NULL;
+        *out_len = 0;
         return SCRAPE_DELTA_ERROR;
-    if (dropped)
-        host->pprof_compact(p);
+    }
     return SCRAPE_DELTA_EMIT;
 }
 
-scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host, pp_profile *p,
-                                       int64_t time_ns, int64_t *from_ns, char *err, size_t errlen)
+scrape_delta_result scrape_delta_apply(scrape_delta *d, const uint8_t *plain, size_t len,
+                                       int64_t time_ns, int64_t *from_ns, uint8_t **out,
+                                       size_t *out_len, char *err, size_t errlen)
 {
     size_t idx[SCRAPE_DELTA_MAX_TYPES], width;
     uint64_t sig;
     delta_work wk = {0};
     scrape_delta_result r;
-    pp_pprof *t;
+    pbview v;
+    *out = NULL;
+    *out_len = 0;
     if (err && errlen)
         err[0] = '\0';
-    t = host->profile_tree_mut(p, err, errlen);
-    if (!t)
+    if (pbview_open(&v, plain, len, err, errlen) < 0)
         return SCRAPE_DELTA_ERROR;
-    width = scrape_delta_cumulative_types(t, idx);
-    if (width == 0)
-        return SCRAPE_DELTA_NONE;
-    sig = types_signature(host, t);
+    width = view_cumulative_types(&v, idx);
+    if (width == 0) {
+        r = check_samples(&v, err, errlen) < 0 ? SCRAPE_DELTA_ERROR : SCRAPE_DELTA_NONE;
+        pbview_close(&v);
+        return r;
+    }
+    sig = pbview_types_signature(&v);
     /* the baseline's values are read only if it has these sample types
      * (so as many values per key) */
     const delta_base *prev = d->have_prev && sig == d->signature ? &d->prev : NULL;
-    if (fill_current(&wk, host, p, t, width, idx, err, errlen) < 0 ||
-        match_keys(&wk, prev, width) < 0) {
-        if (err && !err[0])
+    if (fill_current(&wk, &v, width, idx, err, errlen) < 0 || match_keys(&wk, prev, width) < 0) {
+        if (err && errlen && !err[0])
             snprintf(err, errlen, "out of memory");
         work_free(&wk);
+        pbview_close(&v);
         return SCRAPE_DELTA_ERROR;
     }
-    if (d->have_prev && sig == d->signature) {
-        r = delta_against_base(d, &wk, host, p, t, time_ns, from_ns);
+    if (prev) {
+        r = delta_against_base(d, &wk, &v, time_ns, from_ns, out, out_len);
     } else {
         /* a new series, or other sample types: start over */
         d->signature = sig;
@@ -608,8 +726,9 @@ scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host, pp_
         memcpy(d->idx, idx, sizeof idx);
         r = rebase(d, &wk, time_ns) < 0 ? SCRAPE_DELTA_ERROR : SCRAPE_DELTA_BASELINE;
     }
-    if (r == SCRAPE_DELTA_ERROR && err && !err[0])
+    if (r == SCRAPE_DELTA_ERROR && err && errlen && !err[0])
         snprintf(err, errlen, "out of memory");
     work_free(&wk);
+    pbview_close(&v);
     return r;
 }

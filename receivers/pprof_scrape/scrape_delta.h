@@ -22,7 +22,7 @@
  *   becomes the new baseline and nothing is emitted, so no value ever
  *   goes negative;
  * - samples whose deltas are all zero (and with no other non-zero value)
- *   are dropped by pprof_compact.
+ *   are dropped, with the locations and functions only they named.
  */
 #ifndef SCRAPE_DELTA_H
 #define SCRAPE_DELTA_H
@@ -54,14 +54,18 @@ int scrape_delta_is_cumulative(const char *type, const char *unit);
 
 /* The indexes of t's cumulative sample types, in order, into idx (room
  * for SCRAPE_DELTA_MAX_TYPES); returns how many. */
-size_t scrape_delta_cumulative_types(const pp_pprof *t, size_t *idx);
+size_t scrape_delta_cumulative_types(const pp_host *host, const pp_pprof *t, size_t *idx);
 
-/* Applies the rules above to p (its tree is decoded and changed in
- * place). `time_ns` is the scrape's wall-clock time; on EMIT the tree's
- * duration becomes the time since the previous scrape and *from_ns says
- * when that was. */
-scrape_delta_result scrape_delta_apply(scrape_delta *d, const pp_host *host, pp_profile *p,
-                                       int64_t time_ns, int64_t *from_ns, char *err, size_t errlen);
+/* Applies the rules above to one scrape's plain (inflated) pprof bytes,
+ * read in place (scrape_pbview.h): no tree is decoded. `time_ns` is the
+ * scrape's wall-clock time. On EMIT, *out is a malloc'd plain pprof
+ * holding the deltas (its duration the time since the previous scrape,
+ * which *from_ns gives); otherwise *out is NULL. The bytes are checked
+ * as the host's decoder would check them: ERROR for a profile the
+ * pipeline could not decode, with the reason in err. */
+scrape_delta_result scrape_delta_apply(scrape_delta *d, const uint8_t *plain, size_t len,
+                                       int64_t time_ns, int64_t *from_ns, uint8_t **out,
+                                       size_t *out_len, char *err, size_t errlen);
 
 /* Number of keys remembered (for tests and memory checks). */
 size_t scrape_delta_size(const scrape_delta *d);

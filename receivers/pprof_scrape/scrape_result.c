@@ -191,11 +191,10 @@ static scrape_reason check_body(scrape_buf *b, uint8_t **out, size_t *out_len, c
     return REASON_NONE;
 }
 
-/* The payload of a profile that will be decoded for its deltas: the body
+/* The payload of a profile that goes through the delta pass: the body
  * inflated once, here, bounded by body_size_limit, and walked in memory
- * for the same reasons as check_body gives; the decode then reads the
- * inflated bytes without inflating again. A plain body is checked and
- * taken as it is. */
+ * for the same reasons as check_body gives; the delta pass then reads the
+ * inflated bytes in place. A plain body is checked and taken as it is. */
 static scrape_reason inflate_body(const pp_host *h, scrape_buf *b, uint8_t **out, size_t *out_len,
                                   char *why, size_t whylen)
 {
@@ -219,23 +218,29 @@ static scrape_reason inflate_body(const pp_host *h, scrape_buf *b, uint8_t **out
     return REASON_NONE;
 }
 
-/* Runs the body through the slot's delta state; REASON_NONE with *keep
- * telling whether to emit p, or REASON_INVALID with why. */
-static scrape_reason take_delta(scrape_loop *l, scrape_slot *s, pp_profile *p, int64_t until,
-                                int64_t *from, int *delta, int *keep, char *why, size_t whylen)
+/* Runs the inflated body (bytes, taken over: freed or adopted) through
+ * the slot's delta state; REASON_NONE with *out the profile to emit (or
+ * NULL when the scrape only set a baseline), or REASON_INVALID with why. */
+static scrape_reason take_delta(scrape_loop *l, scrape_slot *s, uint8_t *bytes, size_t n,
+                                int64_t until, int64_t *from, int *delta, pp_profile **out,
+                                char *why, size_t whylen)
 {
     const pp_host *h = l->host;
     char err[256];
+    uint8_t *deltas = NULL;
+    size_t deltas_len = 0;
     scrape_delta_result r;
-    *keep = 0;
+    *out = NULL;
     if (!s->delta && !(s->delta = scrape_delta_new(l->baseheap))) {
+        free(bytes);
         snprintf(why, whylen, "out of memory");
         return REASON_INVALID;
     }
     size_t held = scrape_delta_bytes(s->delta);
-    r = scrape_delta_apply(s->delta, h, p, until, from, err, sizeof err);
+    r = scrape_delta_apply(s->delta, bytes, n, until, from, &deltas, &deltas_len, err, sizeof err);
     scrape_baseline_account(l, held, scrape_delta_bytes(s->delta));
     if (r == SCRAPE_DELTA_ERROR) {
+        free(bytes);
         snprintf(why, whylen, "not a pprof: %s", err);
         return REASON_INVALID;
     }
@@ -243,8 +248,24 @@ static scrape_reason take_delta(scrape_loop *l, scrape_slot *s, pp_profile *p, i
         h->log(l->self, PP_LOG_INFO,
                "%s%s: counters went back (process restarted?): new delta baseline",
                s->target->base_url, s->ptype->path);
-    *keep = r == SCRAPE_DELTA_EMIT || r == SCRAPE_DELTA_NONE;
     *delta = r == SCRAPE_DELTA_EMIT;
+    if (r == SCRAPE_DELTA_EMIT) {
+        free(bytes); /* the deltas replace them */
+        bytes = deltas;
+        n = deltas_len;
+    } else if (r != SCRAPE_DELTA_NONE) {
+        free(bytes); /* a baseline only */
+        return REASON_NONE;
+    }
+    pp_profile *p = h->profile_new();
+    if (!p || h->profile_adopt_raw(p, bytes, n) < 0) { /* frees bytes */
+        if (!p)
+            free(bytes);
+        h->profile_free(p);
+        snprintf(why, whylen, "out of memory");
+        return REASON_INVALID;
+    }
+    *out = p;
     return REASON_NONE;
 }
 
@@ -254,31 +275,31 @@ static scrape_reason take_profile(scrape_loop *l, scrape_slot *s, char *why, siz
 {
     const pp_host *h = l->host;
     int64_t until = h->now_ns(), from = s->start_wall;
-    int delta = target_sent_deltas(s->ptype), keep = 1;
+    int delta = target_sent_deltas(s->ptype);
     uint8_t *bytes = NULL;
     size_t n = 0;
-    scrape_reason r = needs_delta(s->ptype) ? inflate_body(h, &s->body, &bytes, &n, why, whylen)
-                                            : check_body(&s->body, &bytes, &n, why, whylen);
-    pp_profile *p;
-    if (r != REASON_NONE)
-        return r;
-    p = h->profile_new();
-    if (!p) {
-        free(bytes);
-        snprintf(why, whylen, "out of memory");
-        r = REASON_INVALID;
-    } else if (h->profile_adopt_raw(p, bytes, n) < 0) { /* frees bytes */
-        snprintf(why, whylen, "out of memory");
-        r = REASON_INVALID;
-    } else if (needs_delta(s->ptype)) {
-        r = take_delta(l, s, p, until, &from, &delta, &keep, why, whylen);
+    pp_profile *p = NULL;
+    scrape_reason r;
+    if (needs_delta(s->ptype)) {
+        r = inflate_body(h, &s->body, &bytes, &n, why, whylen);
+        if (r == REASON_NONE)
+            r = take_delta(l, s, bytes, n, until, &from, &delta, &p, why, whylen);
+    } else {
+        r = check_body(&s->body, &bytes, &n, why, whylen);
+        if (r == REASON_NONE &&
+            (!(p = h->profile_new()) || h->profile_adopt_raw(p, bytes, n) < 0)) {
+            if (!p)
+                free(bytes);
+            snprintf(why, whylen, "out of memory");
+            r = REASON_INVALID;
+        }
     }
-    if (r == REASON_NONE && keep &&
+    if (r == REASON_NONE && p &&
         (set_labels(h, p, s, delta) < 0 || (!l->batch && !(l->batch = h->batch_new())))) {
         snprintf(why, whylen, "out of memory");
         r = REASON_INVALID;
     }
-    if (r != REASON_NONE || !keep) {
+    if (r != REASON_NONE || !p) {
         if (p)
             h->profile_free(p);
         return r;

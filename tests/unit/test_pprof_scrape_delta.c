@@ -112,13 +112,28 @@ static scrape_delta *new_delta(void)
     return scrape_delta_new(shared);
 }
 
+/* Runs p's bytes (its tree encoded, then inflated: what a scrape
+ * hands over) through d; on EMIT, p holds the deltas afterwards. */
 static scrape_delta_result apply(scrape_delta *d, pp_profile *p, int64_t when)
 {
+    const pp_host *h = harness_host();
     char err[256];
     int64_t from = 0;
-    scrape_delta_result r = scrape_delta_apply(d, harness_host(), p, when, &from, err, sizeof err);
-    if (r == SCRAPE_DELTA_EMIT)
+    const uint8_t *gz;
+    uint8_t *plain, *out;
+    size_t gz_len, plain_len, out_len;
+    assert_int_equal(h->profile_raw_gz(p, &gz, &gz_len, err, sizeof err), 0);
+    assert_int_equal(
+        h->gunzip(gz, gz_len, (size_t)64 << 20, &plain, &plain_len, NULL, err, sizeof err), 0);
+    scrape_delta_result r =
+        scrape_delta_apply(d, plain, plain_len, when, &from, &out, &out_len, err, sizeof err);
+    free(plain);
+    if (r == SCRAPE_DELTA_EMIT) {
         assert_int_equal(from, when - SEC);
+        assert_int_equal(h->profile_adopt_raw(p, out, out_len), 0);
+    } else {
+        assert_null(out);
+    }
     return r;
 }
 
@@ -652,6 +667,141 @@ static void test_series_share_a_heap(void **st)
     scrape_baseheap_free(bh);
 }
 
+/* The delta'd profile is written from the scrape's bytes: the samples
+ * left all zero go, with the locations and functions only they named;
+ * every other field comes through as it was. */
+static void test_dropped_samples_take_their_frames(void **st)
+{
+    const pp_host *h = harness_host();
+    heap_sample a[] = {{"main.grow", 10, 0, {10, 100, 1, 1}},
+                       {"main.idle", 20, 0, {7, 70, 0, 0}},
+                       {"main.rest", 30, 0, {1, 10, 0, 0}}};
+    heap_sample b[] = {{"main.grow", 10, 0, {12, 120, 1, 1}},
+                       {"main.idle", 20, 0, {7, 70, 0, 0}},
+                       {"main.rest", 30, 0, {1, 10, 0, 0}}};
+    scrape_delta *d = new_delta();
+    pp_profile *p1 = heap(a, 3), *p2 = heap(b, 3);
+    (void)st;
+    pp_pprof *t = h->profile_tree_mut(p2, NULL, 0);
+    t->period = 524288;
+    t->time_nanos = 77;
+    t->period_type.type = h->pprof_intern(p2, "space");
+    t->period_type.unit = h->pprof_intern(p2, "bytes");
+    size_t strings = t->n_strings;
+    apply(d, p1, T0);
+    assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_EMIT);
+    const pp_pprof *out = h->profile_tree(p2, NULL, 0);
+    assert_non_null(out);
+    assert_int_equal(out->n_samples, 1);
+    assert_int_equal(out->n_locations, 1);
+    assert_int_equal(out->n_functions, 1);
+    assert_string_equal(out->strings[out->functions[0].name], "main.grow");
+    assert_int_equal(out->locations[0].address, 0x1000); /* the message as it came */
+    assert_int_equal(out->samples[0].values[0], 2);
+    assert_int_equal(out->samples[0].values[1], 20);
+    assert_int_equal(out->samples[0].values[2], 1); /* inuse_*: as they are */
+    assert_int_equal(out->n_strings, strings);      /* the string table stays whole */
+    assert_int_equal(out->period, 524288);
+    assert_int_equal(out->time_nanos, 77);
+    assert_string_equal(out->strings[out->period_type.type], "space");
+    assert_int_equal(out->duration_nanos, SEC);
+    h->profile_free(p1);
+    h->profile_free(p2);
+    scrape_delta_free(d);
+}
+
+/* ids need not be 1..n in order (Go writes them so; others may not):
+ * they are then looked up, and the deltas come out the same. */
+static void test_ids_out_of_order(void **st)
+{
+    const pp_host *h = harness_host();
+    heap_sample a[] = {{"main.a", 1, 0, {1, 10, 0, 0}}, {"main.b", 2, 0, {2, 20, 0, 0}}};
+    heap_sample b[] = {{"main.a", 1, 0, {4, 40, 0, 0}}, {"main.b", 2, 0, {2, 20, 0, 0}}};
+    scrape_delta *d = new_delta();
+    pp_profile *p[2] = {heap(a, 2), heap(b, 2)};
+    (void)st;
+    for (int k = 0; k < 2; k++) {
+        pp_pprof *t = h->profile_tree_mut(p[k], NULL, 0);
+        for (size_t i = 0; i < 2; i++) {
+            uint64_t id = 900 - 100 * i; /* 900, 800: descending */
+            t->functions[i].id = id + 1;
+            t->locations[i].lines[0].function_id = id + 1;
+            t->locations[i].id = id;
+            t->samples[i].location_ids[0] = id;
+        }
+    }
+    assert_int_equal(apply(d, p[0], T0), SCRAPE_DELTA_BASELINE);
+    assert_int_equal(apply(d, p[1], T0 + SEC), SCRAPE_DELTA_EMIT);
+    const pp_pprof *out = h->profile_tree(p[1], NULL, 0);
+    assert_int_equal(out->n_samples, 1);
+    assert_int_equal(out->samples[0].location_ids[0], 900);
+    assert_int_equal(total(p[1], "main.a", 1), 30);
+    h->profile_free(p[0]);
+    h->profile_free(p[1]);
+    scrape_delta_free(d);
+}
+
+/* Applies p's bytes to a fresh series; the error in err. */
+static scrape_delta_result apply_err(pp_profile *p, char *err, size_t errlen)
+{
+    const pp_host *h = harness_host();
+    const uint8_t *gz;
+    uint8_t *plain, *out;
+    size_t gz_len, plain_len, out_len;
+    int64_t from;
+    scrape_delta *d = new_delta();
+    assert_int_equal(h->profile_raw_gz(p, &gz, &gz_len, err, errlen), 0);
+    assert_int_equal(h->gunzip(gz, gz_len, (size_t)1 << 20, &plain, &plain_len, NULL, err, errlen),
+                     0);
+    scrape_delta_result r =
+        scrape_delta_apply(d, plain, plain_len, T0, &from, &out, &out_len, err, errlen);
+    assert_int_equal(scrape_delta_size(d), 0);
+    free(plain);
+    scrape_delta_free(d);
+    return r;
+}
+
+/* What the pipeline's decoder refuses, the delta pass refuses, with the
+ * same reason (the fuzz harness holds the two to each other). */
+static void test_refuses_what_does_not_decode(void **st)
+{
+    const pp_host *h = harness_host();
+    heap_sample a[] = {{"main.a", 1, 0, {1, 10, 0, 0}}, {"main.b", 2, 0, {2, 20, 0, 0}}};
+    static const struct {
+        int what;
+        const char *reason;
+    } cases[] = {
+        {0, "sample 1 names unknown location id 99"},
+        {1, "location 1 names unknown function id 42"},
+        {2, "string index 1000 out of range (string table has"},
+        {3, "duplicate location id 1"},
+        {4, "sample 0 has 3 values, expected 4"},
+        {5, "location 2 names unknown mapping id 5"},
+    };
+    (void)st;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char err[256] = "";
+        pp_profile *p = heap(a, 2);
+        pp_pprof *t = h->profile_tree_mut(p, NULL, 0);
+        if (cases[c].what == 0)
+            t->samples[1].location_ids[0] = 99;
+        else if (cases[c].what == 1)
+            t->locations[0].lines[0].function_id = 42;
+        else if (cases[c].what == 2)
+            t->functions[1].name = 1000;
+        else if (cases[c].what == 3)
+            t->locations[1].id = 1;
+        else if (cases[c].what == 4)
+            t->samples[0].n_values = 3;
+        else
+            t->locations[1].mapping_id = 5;
+        assert_int_equal(apply_err(p, err, sizeof err), SCRAPE_DELTA_ERROR);
+        if (!strstr(err, cases[c].reason))
+            fail_msg("case %zu: \"%s\" does not say \"%s\"", c, err, cases[c].reason);
+        h->profile_free(p);
+    }
+}
+
 static void test_state_stays_flat(void **st)
 {
     const pp_host *h = harness_host();
@@ -689,6 +839,9 @@ int main(void)
         cmocka_unit_test(test_baseline_block),
         cmocka_unit_test(test_baseheap_moves),
         cmocka_unit_test(test_series_share_a_heap),
+        cmocka_unit_test(test_dropped_samples_take_their_frames),
+        cmocka_unit_test(test_ids_out_of_order),
+        cmocka_unit_test(test_refuses_what_does_not_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
