@@ -415,7 +415,7 @@ static int fill_current(delta_work *w, const pbview *v, size_t width, const size
                         size_t errlen)
 {
     pbview_sample s;
-    wire_field f;
+    wire_field f = {0};
     size_t i = 0;
     w->sample_keys = malloc((v->n_samples ? v->n_samples : 1) * sizeof *w->sample_keys);
     if (!w->sample_keys || table_alloc(&w->cur, v->n_samples, width) < 0)
@@ -434,7 +434,7 @@ static int fill_current(delta_work *w, const pbview *v, size_t width, const size
 static int check_samples(const pbview *v, char *err, size_t errlen)
 {
     pbview_sample s;
-    wire_field f;
+    wire_field f = {0};
     size_t i = 0;
     for (wire_reader r = {v->buf, v->buf + v->len}; next_sample(&r, &f); i++)
         if (pbview_sample_read(v, f.data, f.len, i, &s, err, errlen) < 0)
@@ -472,88 +472,16 @@ static void delta_values(const scrape_delta *d, const delta_work *wk, size_t i, 
                                          : wk->cur.vals[cs * w + j];
 }
 
-/* A growing output buffer; a failed allocation sticks. */
-typedef struct obuf {
-    uint8_t *p;
-    size_t n, cap;
-    int failed;
-} obuf;
-
-static void ob_put(obuf *o, const void *src, size_t n)
-{
-    if (o->failed || n == 0)
-        return;
-    if (n > o->cap - o->n) {
-        size_t cap = o->cap ? o->cap : 256;
-        while (n > cap - o->n)
-            cap *= 2;
-        uint8_t *p = realloc(o->p, cap);
-        if (!p) {
-            o->failed = 1;
-            return;
-        }
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->n, src, n);
-    o->n += n;
-}
-
-static void ob_varint(obuf *o, uint64_t v)
-{
-    uint8_t b[WIRE_MAX_VARINT_BYTES];
-    ob_put(o, b, wire_put_varint(b, v));
-}
-
-/* Sample i again, its message's fields as they were but its values
- * (packed, after them) the deltas. */
-static void put_sample(obuf *o, const scrape_delta *d, const delta_work *wk, const pbview *v,
-                       const wire_field *sample, size_t i, int first)
-{
-    pbview_sample s;
-    size_t j, kept = 0, packed = 0;
-    const char *why;
-    wire_field f;
-    pbview_sample_values(v, sample->data, sample->len, s.values);
-    delta_values(d, wk, i, first, s.values);
-    for (wire_reader r = {sample->data, sample->data + sample->len}; r.p < r.end;) {
-        const uint8_t *at = r.p;
-        if (wire_next(&r, &f, &why) < 0)
-            break;
-        if (f.num != 2)
-            kept += (size_t)(r.p - at);
-    }
-    for (j = 0; j < v->n_types; j++)
-        packed += wire_varint_size((uint64_t)s.values[j]);
-    size_t values =
-        packed ? wire_varint_size(wire_tag(2, WIRE_LEN)) + wire_varint_size(packed) + packed : 0;
-    ob_varint(o, wire_tag(PB_SAMPLE, WIRE_LEN));
-    ob_varint(o, kept + values);
-    for (wire_reader r = {sample->data, sample->data + sample->len}; r.p < r.end;) {
-        const uint8_t *at = r.p;
-        if (wire_next(&r, &f, &why) < 0)
-            break;
-        if (f.num != 2)
-            ob_put(o, at, (size_t)(r.p - at));
-    }
-    if (!packed)
-        return;
-    ob_varint(o, wire_tag(2, WIRE_LEN));
-    ob_varint(o, packed);
-    for (j = 0; j < v->n_types; j++)
-        ob_varint(o, (uint64_t)s.values[j]);
-}
-
 /* Which samples keep a non-zero value once delta'd (most do not, between
  * two scrapes of a quiet process): keep[i] is 0 for a dropped sample, 1
  * for a kept one, 3 when it is also its key's first. With any dropped,
  * the locations and functions only they named are marked unused;
- * returns how many were dropped, or -1 (memory). */
-static long plan_samples(const scrape_delta *d, delta_work *wk, const pbview *v,
-                         unsigned char *keep, unsigned char *loc_used, unsigned char *fn_used)
+ * returns how many were dropped. */
+static size_t plan_samples(const scrape_delta *d, delta_work *wk, const pbview *v,
+                           unsigned char *keep, unsigned char *loc_used, unsigned char *fn_used)
 {
     pbview_sample s;
-    wire_field f;
+    wire_field f = {0};
     size_t i = 0, j, dropped = 0;
     for (wire_reader r = {v->buf, v->buf + v->len}; next_sample(&r, &f); i++) {
         size_t cs = table_slot(&wk->cur, wk->sample_keys[i]);
@@ -579,61 +507,41 @@ static long plan_samples(const scrape_delta *d, delta_work *wk, const pbview *v,
         if (f.num == PB_LOCATION && loc_used[i++])
             pbview_location_functions(v, f.data, f.len, fn_used);
     }
-    return (long)dropped;
+    return dropped;
 }
 
-/* The profile with its deltas, as plain protobuf: every field as it came
- * but the samples (their values delta'd, those left all zero dropped),
- * the locations and functions that only dropped samples named (gone
- * too) and the duration (the time since the previous scrape). The
- * string table stays whole: its unused strings cost bytes, not
- * correctness, and renumbering them would mean rewriting every message
- * that names one. */
+typedef struct values_ctx {
+    const scrape_delta *d;
+    const delta_work *wk;
+} values_ctx;
+
+static void sample_deltas(void *ctx, size_t i, unsigned mark, int64_t *values)
+{
+    const values_ctx *c = ctx;
+    delta_values(c->d, c->wk, i, mark == 3, values);
+}
+
+/* The profile with its deltas, as plain protobuf (pbview_write): the
+ * samples left all zero dropped, with the locations, functions and
+ * strings only they named; the duration the time since the previous
+ * scrape. */
 static int write_profile(const scrape_delta *d, delta_work *wk, const pbview *v, int64_t duration,
                          uint8_t **out, size_t *out_len)
 {
     unsigned char *keep = calloc(v->n_samples ? v->n_samples : 1, 1);
     unsigned char *loc_used = calloc(v->n_locs ? v->n_locs : 1, 1);
     unsigned char *fn_used = calloc(v->n_fns ? v->n_fns : 1, 1);
-    obuf o = {0};
-    long dropped = -1;
-    if (keep && loc_used && fn_used)
-        dropped = plan_samples(d, wk, v, keep, loc_used, fn_used);
-    size_t i = 0, nl = 0, nf = 0;
-    for (wire_reader r = {v->buf, v->buf + v->len}; dropped >= 0 && r.p < r.end;) {
-        const uint8_t *at = r.p;
-        const char *why;
-        wire_field f;
-        if (wire_next(&r, &f, &why) < 0)
-            break;
-        if (f.num == PB_SAMPLE) {
-            if (keep[i])
-                put_sample(&o, d, wk, v, &f, i, keep[i] == 3);
-            i++;
-        } else if (f.num == PB_LOCATION) {
-            if (!dropped || loc_used[nl])
-                ob_put(&o, at, (size_t)(r.p - at));
-            nl++;
-        } else if (f.num == PB_FUNCTION) {
-            if (!dropped || fn_used[nf])
-                ob_put(&o, at, (size_t)(r.p - at));
-            nf++;
-        } else if (f.num != PB_DURATION) {
-            ob_put(&o, at, (size_t)(r.p - at));
-        }
+    values_ctx ctx = {d, wk};
+    int rc = -1;
+    if (keep && loc_used && fn_used) {
+        pbview_kept kept = {keep, loc_used, fn_used,
+                            plan_samples(d, wk, v, keep, loc_used, fn_used)};
+        rc = pbview_write(v, &kept, sample_deltas, &ctx, duration, out, out_len);
     }
-    ob_varint(&o, wire_tag(PB_DURATION, WIRE_VARINT));
-    ob_varint(&o, (uint64_t)duration);
     free(keep);
     free(loc_used);
     free(fn_used);
-    if (dropped < 0 || o.failed) {
-        free(o.p);
-        return -1;
-    }
-    *out = o.p;
-    *out_len = o.n;
-    return 0;
+    return rc;
 }
 
 /* The scrape in wk becomes the baseline: its sorted keys and their

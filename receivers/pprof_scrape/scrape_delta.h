@@ -22,7 +22,8 @@
  *   becomes the new baseline and nothing is emitted, so no value ever
  *   goes negative;
  * - samples whose deltas are all zero (and with no other non-zero value)
- *   are dropped, with the locations and functions only they named.
+ *   are dropped, with the locations, functions and strings only they
+ *   named.
  */
 #ifndef SCRAPE_DELTA_H
 #define SCRAPE_DELTA_H

@@ -103,6 +103,27 @@ void pbview_location_functions(const pbview *v, const uint8_t *data, size_t len,
 /* A hash of the sample types (their type and unit strings, in order). */
 uint64_t pbview_types_signature(const pbview *v);
 
+/* What of a viewed profile is written again (pbview_write), each array
+ * in the order of the profile's messages of that kind. */
+typedef struct pbview_kept {
+    const unsigned char *sample;   /* 0: left out; else handed to the values call */
+    const unsigned char *location; /* 1: named by a kept sample */
+    const unsigned char *function; /* 1: named by a kept location */
+    size_t dropped;                /* samples left out; 0: all else is kept whole */
+} pbview_kept;
+
+/* Gives sample i (whose kept[] mark is `mark`) its new values, in place
+ * of its values as they came. */
+typedef void (*pbview_values_fn)(void *ctx, size_t i, unsigned mark, int64_t *values);
+
+/* v's profile as plain protobuf (scrape_pbwrite.c): every field as it
+ * came but the kept samples with their new values, without the samples,
+ * locations and functions left out and the strings only they named (the
+ * rest renumbered), and with `duration` as duration_nanos. A malloc'd
+ * *out; 0, or -1 when out of memory. */
+int pbview_write(const pbview *v, const pbview_kept *kept, pbview_values_fn values, void *ctx,
+                 int64_t duration, uint8_t **out, size_t *out_len);
+
 /* 1 if string idx of v is exactly s. */
 int pbview_str_is(const pbview *v, int64_t idx, const char *s);
 

@@ -668,8 +668,8 @@ static void test_series_share_a_heap(void **st)
 }
 
 /* The delta'd profile is written from the scrape's bytes: the samples
- * left all zero go, with the locations and functions only they named;
- * every other field comes through as it was. */
+ * left all zero go, with the locations, functions and strings only they
+ * named; every other field comes through as it was. */
 static void test_dropped_samples_take_their_frames(void **st)
 {
     const pp_host *h = harness_host();
@@ -682,6 +682,14 @@ static void test_dropped_samples_take_their_frames(void **st)
     scrape_delta *d = new_delta();
     pp_profile *p1 = heap(a, 3), *p2 = heap(b, 3);
     (void)st;
+    for (int k = 0; k < 2; k++) { /* a label whose strings come after the dropped names */
+        pp_profile *p = k ? p2 : p1;
+        pp_pprof *tk = h->profile_tree_mut(p, NULL, 0);
+        tk->samples[0].labels = h->profile_alloc(p, sizeof(pp_label));
+        tk->samples[0].n_labels = 1;
+        tk->samples[0].labels[0].key = h->pprof_intern(p, "site");
+        tk->samples[0].labels[0].str = h->pprof_intern(p, "eu");
+    }
     pp_pprof *t = h->profile_tree_mut(p2, NULL, 0);
     t->period = 524288;
     t->time_nanos = 77;
@@ -700,7 +708,15 @@ static void test_dropped_samples_take_their_frames(void **st)
     assert_int_equal(out->samples[0].values[0], 2);
     assert_int_equal(out->samples[0].values[1], 20);
     assert_int_equal(out->samples[0].values[2], 1); /* inuse_*: as they are */
-    assert_int_equal(out->n_strings, strings);      /* the string table stays whole */
+    /* the two names only dropped samples had are gone, the rest renumbered */
+    assert_int_equal(out->n_strings, strings - 2);
+    for (size_t i = 0; i < out->n_strings; i++)
+        assert_true(strcmp(out->strings[i], "main.idle") != 0 &&
+                    strcmp(out->strings[i], "main.rest") != 0);
+    assert_string_equal(out->strings[out->samples[0].labels[0].key], "site");
+    assert_string_equal(out->strings[out->samples[0].labels[0].str], "eu");
+    assert_string_equal(out->strings[out->sample_types[1].type], "alloc_space");
+    assert_string_equal(out->strings[out->sample_types[3].unit], "bytes");
     assert_int_equal(out->period, 524288);
     assert_int_equal(out->time_nanos, 77);
     assert_string_equal(out->strings[out->period_type.type], "space");
