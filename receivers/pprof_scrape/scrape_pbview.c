@@ -105,7 +105,7 @@ typedef struct int_iter {
 static int int_iter_init(int_iter *it, const wire_field *f)
 {
     it->left = f->type == WIRE_VARINT;
-    it->one = f->v;
+    it->one = it->left ? f->v : 0; /* v is set for varints only */
     it->r = f->type == WIRE_LEN ? (wire_reader){f->data, f->data + f->len} : (wire_reader){0};
     return f->type == WIRE_VARINT || f->type == WIRE_LEN ? 0 : -1;
 }
