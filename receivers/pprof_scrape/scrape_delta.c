@@ -88,12 +88,14 @@ static const struct {
     {"delay", "nanoseconds"},
 };
 
-int scrape_delta_is_cumulative(const char *type, const char *unit)
+int scrape_delta_is_cumulative(const char *type, size_t type_len, const char *unit, size_t unit_len)
 {
     size_t i;
     for (i = 0; i < sizeof cumulative_types / sizeof cumulative_types[0]; i++)
-        if (strcmp(type, cumulative_types[i].type) == 0 &&
-            strcmp(unit, cumulative_types[i].unit) == 0)
+        if (type_len == strlen(cumulative_types[i].type) &&
+            unit_len == strlen(cumulative_types[i].unit) &&
+            memcmp(type, cumulative_types[i].type, type_len) == 0 &&
+            memcmp(unit, cumulative_types[i].unit, unit_len) == 0)
             return 1;
     return 0;
 }
@@ -285,34 +287,27 @@ static void sort_keys(uint64_t *keys, uint64_t *tmp, size_t n)
 
 size_t scrape_delta_cumulative_types(const pp_host *host, const pp_pprof *t, size_t *idx)
 {
-    size_t i, j, n = 0;
+    size_t i, n = 0;
     for (i = 0; i < t->n_sample_types && n < SCRAPE_DELTA_MAX_TYPES; i++) {
         int64_t ty = t->sample_types[i].type, un = t->sample_types[i].unit;
         if (ty <= 0 || un <= 0 || (size_t)ty >= t->n_strings || (size_t)un >= t->n_strings)
             continue;
-        for (j = 0; j < sizeof cumulative_types / sizeof cumulative_types[0]; j++)
-            if (host->pprof_string_len(t, ty) == strlen(cumulative_types[j].type) &&
-                host->pprof_string_len(t, un) == strlen(cumulative_types[j].unit) &&
-                strcmp(t->strings[ty], cumulative_types[j].type) == 0 &&
-                strcmp(t->strings[un], cumulative_types[j].unit) == 0)
-                break;
-        if (j < sizeof cumulative_types / sizeof cumulative_types[0])
+        if (scrape_delta_is_cumulative(t->strings[ty], host->pprof_string_len(t, ty),
+                                       t->strings[un], host->pprof_string_len(t, un)))
             idx[n++] = i;
     }
     return n;
 }
 
-/* The same, of a view: the strings compared byte for byte. */
+/* The same, of a view. */
 static size_t view_cumulative_types(const pbview *v, size_t *idx)
 {
-    size_t i, j, n = 0;
-    for (i = 0; i < v->n_types && n < SCRAPE_DELTA_MAX_TYPES; i++)
-        for (j = 0; j < sizeof cumulative_types / sizeof cumulative_types[0]; j++)
-            if (pbview_str_is(v, v->type[i], cumulative_types[j].type) &&
-                pbview_str_is(v, v->unit[i], cumulative_types[j].unit)) {
-                idx[n++] = i;
-                break;
-            }
+    size_t i, n = 0;
+    for (i = 0; i < v->n_types && n < SCRAPE_DELTA_MAX_TYPES; i++) {
+        const pbview_str *ty = &v->strings[v->type[i]], *un = &v->strings[v->unit[i]];
+        if (scrape_delta_is_cumulative((const char *)ty->p, ty->n, (const char *)un->p, un->n))
+            idx[n++] = i;
+    }
     return n;
 }
 
@@ -396,15 +391,16 @@ static int match_keys(delta_work *w, const delta_base *prev, size_t width)
     return 0;
 }
 
-/* The next sample of a view's profile (its message in f); 0 at the end.
- * The view has walked these bytes already, so they are well formed. */
-static int next_sample(wire_reader *r, wire_field *f)
+/* The next top-level field numbered num of a view's profile (in f); 0
+ * at the end. The view has walked these bytes already, so they are well
+ * formed. */
+static int next_field(wire_reader *r, wire_field *f, uint32_t num)
 {
     const char *why;
     while (r->p < r->end) {
         if (wire_next(r, f, &why) < 0)
             return 0;
-        if (f->num == PB_SAMPLE)
+        if (f->num == num)
             return 1;
     }
     return 0;
@@ -420,7 +416,7 @@ static int fill_current(delta_work *w, const pbview *v, size_t width, const size
     w->sample_keys = malloc((v->n_samples ? v->n_samples : 1) * sizeof *w->sample_keys);
     if (!w->sample_keys || table_alloc(&w->cur, v->n_samples, width) < 0)
         return -1;
-    for (wire_reader r = {v->buf, v->buf + v->len}; next_sample(&r, &f); i++) {
+    for (wire_reader r = {v->buf, v->buf + v->len}; next_field(&r, &f, PB_SAMPLE); i++) {
         if (pbview_sample_read(v, f.data, f.len, i, &s, err, errlen) < 0)
             return -1;
         w->sample_keys[i] = sample_key(&s);
@@ -436,7 +432,7 @@ static int check_samples(const pbview *v, char *err, size_t errlen)
     pbview_sample s;
     wire_field f = {0};
     size_t i = 0;
-    for (wire_reader r = {v->buf, v->buf + v->len}; next_sample(&r, &f); i++)
+    for (wire_reader r = {v->buf, v->buf + v->len}; next_field(&r, &f, PB_SAMPLE); i++)
         if (pbview_sample_read(v, f.data, f.len, i, &s, err, errlen) < 0)
             return -1;
     return 0;
@@ -483,7 +479,7 @@ static size_t plan_samples(const scrape_delta *d, delta_work *wk, const pbview *
     pbview_sample s;
     wire_field f = {0};
     size_t i = 0, j, dropped = 0;
-    for (wire_reader r = {v->buf, v->buf + v->len}; next_sample(&r, &f); i++) {
+    for (wire_reader r = {v->buf, v->buf + v->len}; next_field(&r, &f, PB_SAMPLE); i++) {
         size_t cs = table_slot(&wk->cur, wk->sample_keys[i]);
         int first = !wk->cur.used[cs];
         wk->cur.used[cs] = 1;
@@ -500,13 +496,9 @@ static size_t plan_samples(const scrape_delta *d, delta_work *wk, const pbview *
     if (!dropped)
         return 0;
     i = 0;
-    for (wire_reader r = {v->buf, v->buf + v->len}; r.p < r.end;) {
-        const char *why;
-        if (wire_next(&r, &f, &why) < 0)
-            break;
-        if (f.num == PB_LOCATION && loc_used[i++])
+    for (wire_reader r = {v->buf, v->buf + v->len}; next_field(&r, &f, PB_LOCATION);)
+        if (loc_used[i++])
             pbview_location_functions(v, f.data, f.len, fn_used);
-    }
     return dropped;
 }
 

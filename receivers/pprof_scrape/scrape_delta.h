@@ -50,8 +50,10 @@ void scrape_delta_free(scrape_delta *d);
 /* Cumulative sample types one profile may have (Go has two). */
 #define SCRAPE_DELTA_MAX_TYPES 8
 
-/* 1 if a sample type (type/unit strings) is cumulative since process start. */
-int scrape_delta_is_cumulative(const char *type, const char *unit);
+/* 1 if a sample type (type/unit byte strings, which may hold NUL bytes)
+ * is cumulative since process start. */
+int scrape_delta_is_cumulative(const char *type, size_t type_len, const char *unit,
+                               size_t unit_len);
 
 /* The indexes of t's cumulative sample types, in order, into idx (room
  * for SCRAPE_DELTA_MAX_TYPES); returns how many. */

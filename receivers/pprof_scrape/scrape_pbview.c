@@ -3,14 +3,15 @@
  * Walks over the top-level fields, each skipping by its length what it
  * does not need: the first counts and checks the wire types, and reads
  * the sample types and the profile's scalars; the second collects the
- * strings, functions and mapping ids; then the string indexes are
- * checked (the table may come after the fields that name it); the last
- * hashes every location, which needs the functions' names. Samples are
- * left to pbview_sample_read. The rules follow the host's decoder (wire
- * types of known fields, the last value of a repeated scalar wins,
- * unknown fields skipped) and its validation, so that a profile this
- * view accepts is one the pipeline decodes: the fuzz harness
- * (tests/fuzz/scrape_delta) checks that both refuse the same inputs. */
+ * strings, functions and mapping ids, checking string indexes as it
+ * reads them (the first walk counted the strings, which may come after
+ * the fields that name them); the last hashes every location, which
+ * needs the functions' names. Samples are left to pbview_sample_read.
+ * The rules follow the host's decoder (wire types of known fields, the
+ * last value of a repeated scalar wins, unknown fields skipped) and its
+ * validation, so that a profile this view accepts is one the pipeline
+ * decodes: the fuzz harness (tests/fuzz/scrape_delta) checks that both
+ * refuse the same inputs. */
 #include "scrape_pbview.h"
 
 #include <stdarg.h>
@@ -139,13 +140,6 @@ static int str_ok(const pbview *v, uint64_t idx, const char *what, size_t i, cha
                 (long long)idx, v->n_strings, what, i);
 }
 
-int pbview_str_is(const pbview *v, int64_t idx, const char *s)
-{
-    size_t n = strlen(s);
-    return idx >= 0 && (uint64_t)idx < v->n_strings && v->strings[idx].n == n &&
-           memcmp(v->strings[idx].p, s, n) == 0;
-}
-
 static uint64_t hash_str(uint64_t h, const pbview *v, uint64_t idx)
 {
     size_t n = idx < v->n_strings ? v->strings[idx].n : 0;
@@ -261,7 +255,7 @@ static int walk_counts(pbview *v, counts *c, char *err, size_t errlen)
                 return -1;
             break;
         case PB_COMMENT:
-            break; /* its string indexes are checked once the strings are counted */
+            break; /* its string indexes: the second walk checks them */
         default:
             if (f.num <= PB_LAST_SCALAR) {
                 if (expect(&f, WIRE_VARINT, "Profile", err, errlen) < 0)
@@ -298,31 +292,28 @@ static int check_profile_strings(const pbview *v, const counts *c, char *err, si
     if (str_ok(v, c->period_type[0], "period_type.type", 0, err, errlen) < 0 ||
         str_ok(v, c->period_type[1], "period_type.unit", 0, err, errlen) < 0)
         return -1;
-    size_t n = 0;
-    for (wire_reader r = {v->buf, v->buf + v->len}; r.p < r.end;) {
-        wire_field f;
-        int_iter it;
-        uint64_t idx;
-        int rc;
-        if (next(&r, &f, "Profile", err, errlen) < 0)
-            return -1;
-        if (f.num != PB_COMMENT)
-            continue;
-        if (int_iter_init(&it, &f) < 0)
-            return bad_ints(&f, "Profile.comment", err, errlen);
-        while ((rc = int_iter_next(&it, &idx)) > 0)
-            if (str_ok(v, idx, "comment", n++, err, errlen) < 0)
-                return -1;
-        if (rc < 0)
-            return bad_ints(&f, "Profile.comment", err, errlen);
-    }
     return 0;
 }
 
-/* Second walk: strings, functions, mapping ids. */
+/* A comment's string indexes (the strings are counted by now). */
+static int check_comments(const pbview *v, const wire_field *f, size_t *n, char *err, size_t errlen)
+{
+    int_iter it;
+    uint64_t idx;
+    int rc;
+    if (int_iter_init(&it, f) < 0)
+        return bad_ints(f, "Profile.comment", err, errlen);
+    while ((rc = int_iter_next(&it, &idx)) > 0)
+        if (str_ok(v, idx, "comment", (*n)++, err, errlen) < 0)
+            return -1;
+    return rc < 0 ? bad_ints(f, "Profile.comment", err, errlen) : 0;
+}
+
+/* Second walk: strings, functions (checking their string indexes: the
+ * first walk counted the strings), mapping ids and comments. */
 static int walk_tables(pbview *v, pbview_ent *maps, char *err, size_t errlen)
 {
-    size_t ns = 0, nf = 0, nm = 0;
+    size_t ns = 0, nf = 0, nm = 0, nc = 0;
     for (wire_reader r = {v->buf, v->buf + v->len}; r.p < r.end;) {
         wire_field f;
         uint64_t s[MAPPING_FIELDS];
@@ -332,42 +323,22 @@ static int walk_tables(pbview *v, pbview_ent *maps, char *err, size_t errlen)
             v->strings[ns].p = f.data;
             v->strings[ns++].n = f.len;
         } else if (f.num == PB_FUNCTION) {
-            if (scalars(f.data, f.len, FUNCTION_FIELDS, s, "Function", err, errlen) < 0)
-                return -1;
-            v->fns[nf] = (pbview_ent){s[0], s[1], nf};
-            nf++;
-        } else if (f.num == PB_MAPPING) {
-            if (scalars(f.data, f.len, MAPPING_FIELDS, s, "Mapping", err, errlen) < 0)
-                return -1;
-            maps[nm] = (pbview_ent){s[0], 0, nm};
-            nm++;
-        }
-    }
-    return 0;
-}
-
-/* The string indexes of functions and mappings, once all strings are in. */
-static int check_table_strings(const pbview *v, char *err, size_t errlen)
-{
-    size_t nf = 0, nm = 0;
-    for (wire_reader r = {v->buf, v->buf + v->len}; r.p < r.end;) {
-        wire_field f;
-        uint64_t s[MAPPING_FIELDS];
-        if (next(&r, &f, "Profile", err, errlen) < 0)
-            return -1;
-        if (f.num == PB_FUNCTION) {
             if (scalars(f.data, f.len, FUNCTION_FIELDS, s, "Function", err, errlen) < 0 ||
                 str_ok(v, s[1], "function.name", nf, err, errlen) < 0 ||
                 str_ok(v, s[2], "function.system_name", nf, err, errlen) < 0 ||
                 str_ok(v, s[3], "function.filename", nf, err, errlen) < 0)
                 return -1;
+            v->fns[nf] = (pbview_ent){s[0], s[1], nf};
             nf++;
         } else if (f.num == PB_MAPPING) {
             if (scalars(f.data, f.len, MAPPING_FIELDS, s, "Mapping", err, errlen) < 0 ||
                 str_ok(v, s[4], "mapping.filename", nm, err, errlen) < 0 ||
                 str_ok(v, s[5], "mapping.build_id", nm, err, errlen) < 0)
                 return -1;
+            maps[nm] = (pbview_ent){s[0], 0, nm};
             nm++;
+        } else if (f.num == PB_COMMENT && check_comments(v, &f, &nc, err, errlen) < 0) {
+            return -1;
         }
     }
     return 0;
@@ -461,7 +432,6 @@ int pbview_open(pbview *v, const uint8_t *buf, size_t len, char *err, size_t err
         goto fail;
     }
     if (walk_tables(v, maps, err, errlen) < 0 || check_profile_strings(v, &c, err, errlen) < 0 ||
-        check_table_strings(v, err, errlen) < 0 ||
         ids_sort(maps, c.mappings, "mapping", err, errlen) < 0 ||
         ids_sort(v->fns, v->n_fns, "function", err, errlen) < 0 ||
         walk_locations(v, maps, c.mappings, err, errlen) < 0 ||

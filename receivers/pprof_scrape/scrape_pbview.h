@@ -124,7 +124,4 @@ typedef void (*pbview_values_fn)(void *ctx, size_t i, unsigned mark, int64_t *va
 int pbview_write(const pbview *v, const pbview_kept *kept, pbview_values_fn values, void *ctx,
                  int64_t duration, uint8_t **out, size_t *out_len);
 
-/* 1 if string idx of v is exactly s. */
-int pbview_str_is(const pbview *v, int64_t idx, const char *s);
-
 #endif

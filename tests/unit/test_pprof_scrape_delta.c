@@ -112,19 +112,30 @@ static scrape_delta *new_delta(void)
     return scrape_delta_new(shared);
 }
 
-/* Runs p's bytes (its tree encoded, then inflated: what a scrape
- * hands over) through d; on EMIT, p holds the deltas afterwards. */
+/* p's bytes as a scrape hands them over: its tree encoded, then
+ * inflated (malloc'd). */
+static uint8_t *plain_bytes(pp_profile *p, size_t *len)
+{
+    const pp_host *h = harness_host();
+    char err[256];
+    const uint8_t *gz;
+    uint8_t *plain;
+    size_t gz_len;
+    assert_int_equal(h->profile_raw_gz(p, &gz, &gz_len, err, sizeof err), 0);
+    assert_int_equal(h->gunzip(gz, gz_len, (size_t)64 << 20, &plain, len, NULL, err, sizeof err),
+                     0);
+    return plain;
+}
+
+/* Runs p's bytes through d; on EMIT, p holds the deltas afterwards. */
 static scrape_delta_result apply(scrape_delta *d, pp_profile *p, int64_t when)
 {
     const pp_host *h = harness_host();
     char err[256];
     int64_t from = 0;
-    const uint8_t *gz;
-    uint8_t *plain, *out;
-    size_t gz_len, plain_len, out_len;
-    assert_int_equal(h->profile_raw_gz(p, &gz, &gz_len, err, sizeof err), 0);
-    assert_int_equal(
-        h->gunzip(gz, gz_len, (size_t)64 << 20, &plain, &plain_len, NULL, err, sizeof err), 0);
+    uint8_t *out;
+    size_t plain_len, out_len;
+    uint8_t *plain = plain_bytes(p, &plain_len);
     scrape_delta_result r =
         scrape_delta_apply(d, plain, plain_len, when, &from, &out, &out_len, err, sizeof err);
     free(plain);
@@ -299,8 +310,9 @@ static void test_block_profile_and_non_cumulative(void **st)
     pp_profile *p2 = make_profile(block_types, 2, b, 1);
     pp_profile *pg = make_profile(goroutine_types, 1, g, 1);
     (void)st;
-    assert_true(scrape_delta_is_cumulative("delay", "nanoseconds"));
-    assert_false(scrape_delta_is_cumulative("inuse_space", "bytes"));
+    assert_true(scrape_delta_is_cumulative("delay", 5, "nanoseconds", 11));
+    assert_false(scrape_delta_is_cumulative("inuse_space", 11, "bytes", 5));
+    assert_false(scrape_delta_is_cumulative("delay\0x", 7, "nanoseconds", 11));
     apply(d, p1, T0);
     assert_int_equal(apply(d, p2, T0 + SEC), SCRAPE_DELTA_EMIT);
     assert_int_equal(total(p2, NULL, 0), 5);
@@ -760,15 +772,11 @@ static void test_ids_out_of_order(void **st)
 /* Applies p's bytes to a fresh series; the error in err. */
 static scrape_delta_result apply_err(pp_profile *p, char *err, size_t errlen)
 {
-    const pp_host *h = harness_host();
-    const uint8_t *gz;
-    uint8_t *plain, *out;
-    size_t gz_len, plain_len, out_len;
+    uint8_t *out;
+    size_t plain_len, out_len;
     int64_t from;
     scrape_delta *d = new_delta();
-    assert_int_equal(h->profile_raw_gz(p, &gz, &gz_len, err, errlen), 0);
-    assert_int_equal(h->gunzip(gz, gz_len, (size_t)1 << 20, &plain, &plain_len, NULL, err, errlen),
-                     0);
+    uint8_t *plain = plain_bytes(p, &plain_len);
     scrape_delta_result r =
         scrape_delta_apply(d, plain, plain_len, T0, &from, &out, &out_len, err, errlen);
     assert_int_equal(scrape_delta_size(d), 0);

@@ -17,6 +17,7 @@
  * The sanitizers catch overflow and reads out of bounds. */
 #include "fuzz_support.h"
 #include "harness.h"
+#include "pp_constants.h"
 #include "scrape_delta.h"
 
 #define SEP "\n#next-scrape\n"
@@ -57,7 +58,7 @@ static scrape_delta_result scrape(scrape_delta *d, const pp_host *h, const uint8
     char err[ERR_LEN] = "";
     uint8_t *plain = NULL, *out = NULL;
     size_t plain_len = 0, out_len = 0;
-    if (len >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) {
+    if (pp_is_gzip(bytes, len)) {
         if (h->gunzip(bytes, len, (size_t)16 << 20, &plain, &plain_len, NULL, err, sizeof err) < 0)
             return SCRAPE_DELTA_ERROR;
     } else if (!(plain = malloc(len ? len : 1))) {
