@@ -75,12 +75,13 @@ static int expect(const wire_field *f, unsigned type, const char *msg, char *err
                 f->type, type);
 }
 
-/* A message of varints (fields 1..n; others skipped): out[k - 1] is the
- * last value of field k, 0 when absent. */
-static int scalars(const uint8_t *data, size_t len, size_t n, uint64_t *out, const char *msg,
-                   char *err, size_t errlen)
+/* A message of varints (fields 1..n; others skipped) merged into out:
+ * out[k - 1] becomes the last value of field k, and stays as it was when
+ * the message has none (protobuf merges a singular message field that
+ * comes more than once, as the decoder does the profile's period_type). */
+static int scalars_merge(const uint8_t *data, size_t len, size_t n, uint64_t *out, const char *msg,
+                         char *err, size_t errlen)
 {
-    memset(out, 0, n * sizeof *out);
     for (wire_reader r = {data, data + len}; r.p < r.end;) {
         wire_field f;
         if (next(&r, &f, msg, err, errlen) < 0)
@@ -92,6 +93,14 @@ static int scalars(const uint8_t *data, size_t len, size_t n, uint64_t *out, con
         out[f.num - 1] = f.v;
     }
     return 0;
+}
+
+/* The same into a zeroed out: a field absent is 0. */
+static int scalars(const uint8_t *data, size_t len, size_t n, uint64_t *out, const char *msg,
+                   char *err, size_t errlen)
+{
+    memset(out, 0, n * sizeof *out);
+    return scalars_merge(data, len, n, out, msg, err, errlen);
 }
 
 /* The varints of a repeated integer field's occurrence, packed or not,
@@ -250,8 +259,8 @@ static int walk_counts(pbview *v, counts *c, char *err, size_t errlen)
             break;
         case PB_PERIOD_TYPE:
             if (expect(&f, WIRE_LEN, "Profile", err, errlen) < 0 ||
-                scalars(f.data, f.len, VALUE_TYPE_FIELDS, c->period_type, "ValueType", err,
-                        errlen) < 0)
+                scalars_merge(f.data, f.len, VALUE_TYPE_FIELDS, c->period_type, "ValueType", err,
+                              errlen) < 0)
                 return -1;
             break;
         case PB_COMMENT:

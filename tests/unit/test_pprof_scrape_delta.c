@@ -826,6 +826,36 @@ static void test_refuses_what_does_not_decode(void **st)
     }
 }
 
+/* A period_type that comes twice is merged, as protobuf and the decoder
+ * merge it: a second one holding only a unit leaves the first one's
+ * type, here out of range, in force. */
+static void test_period_type_merged(void **st)
+{
+    const pp_host *h = harness_host();
+    heap_sample a[] = {{"main.a", 1, 0, {1, 10, 0, 0}}};
+    pp_profile *p = heap(a, 1);
+    char err[256] = "";
+    int64_t from;
+    uint8_t *out;
+    size_t len, out_len;
+    (void)st;
+    h->profile_tree_mut(p, NULL, 0)->period_type.type = 1000;
+    uint8_t *plain = plain_bytes(p, &len);
+    /* Profile.period_type (11) = {unit (2): 1}: bytes 0x5a 0x02 0x10 0x01 */
+    uint8_t *more = realloc(plain, len + 4);
+    assert_non_null(more);
+    memcpy(more + len, "\x5a\x02\x10\x01", 4);
+    scrape_delta *d = new_delta();
+    assert_int_equal(
+        scrape_delta_apply(d, more, len + 4, T0, &from, &out, &out_len, err, sizeof err),
+        SCRAPE_DELTA_ERROR);
+    assert_non_null(strstr(err, "string index 1000 out of range"));
+    assert_non_null(strstr(err, "period_type.type"));
+    free(more);
+    scrape_delta_free(d);
+    h->profile_free(p);
+}
+
 static void test_state_stays_flat(void **st)
 {
     const pp_host *h = harness_host();
@@ -866,6 +896,7 @@ int main(void)
         cmocka_unit_test(test_dropped_samples_take_their_frames),
         cmocka_unit_test(test_ids_out_of_order),
         cmocka_unit_test(test_refuses_what_does_not_decode),
+        cmocka_unit_test(test_period_type_merged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
