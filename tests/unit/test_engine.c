@@ -277,10 +277,22 @@ static void test_metrics_render(void **state)
                                  "# TYPE profpipe_test_total counter\n"
                                  "profpipe_test_total{component_id=\"x\"} 5\n"
                                  "profpipe_test_total{component_id=\"y\"} 7\n"));
+    /* one HELP and TYPE per name: the series share their family's */
+    const char *help = strstr(text, "# HELP profpipe_test_total");
+    assert_null(strstr(help + 1, "# HELP profpipe_test_total"));
     free(text);
     metrics_remove(b);
     text = metrics_render(&len);
     assert_null(strstr(text, "component_id=\"y\""));
+    free(text);
+    /* a name first looked up without help takes the help given later */
+    metrics_set(metrics_get("profpipe_late_help", "", PP_GAUGE, "a=\"1\""), 1);
+    metrics_set(metrics_get("profpipe_late_help", "Given later.", PP_GAUGE, "a=\"2\""), 2);
+    text = metrics_render(&len);
+    assert_non_null(strstr(text, "# HELP profpipe_late_help Given later.\n"
+                                 "# TYPE profpipe_late_help gauge\n"
+                                 "profpipe_late_help{a=\"1\"} 1\n"
+                                 "profpipe_late_help{a=\"2\"} 2\n"));
     free(text);
 }
 
