@@ -20,12 +20,24 @@
 # round with the load average; then the medians of ROUNDS rounds and
 # their ratio (large / small; the goal is <= 2).
 #
+# Peer, in the same rounds: bench/ingest/relay, the least a daemon can
+# do with an upload and still own it before its 200 (Go's net/http reads
+# the body whole into a pooled buffer sized from Content-Length, writes
+# it to one TCP connection to a sink process, answers; nothing is
+# inflated or checked), posted the same bodies by the same client. Its
+# large-minus-small cost is what moving the large body's extra bytes in
+# and out of a process costs at least; printed as a multiple of
+# profpipe's whole small profile, which a ratio of 2 allows it once. The
+# relay is posted RELAY_SCALE times as many bodies: it costs a tenth to a
+# fiftieth as much, and CPU time comes in 10 ms ticks.
+#
 # Reference: the CPU time of a plain in-process gunzip of the large body
 # (CPython's zlib module, the same libz the daemon links), to tell whether
 # any path that inflates the body could meet the goal.
 #
 # usage: bench/ingest/run.sh [BUILD_DIR]
 # env:   ROUNDS=5 CLIENTS=4 SMALL_N=2000 LARGE_N=30 EXPORTER=kafka|file
+#        RELAY_SCALE=10
 #        SMALL="150 300" LARGE="21000 42000" (bigprof LOCATIONS SAMPLES)
 set -euo pipefail
 SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
@@ -37,6 +49,7 @@ CLIENTS=${CLIENTS:-4}
 SMALL_N=${SMALL_N:-2000}
 LARGE_N=${LARGE_N:-30}
 EXPORTER=${EXPORTER:-kafka}
+RELAY_SCALE=${RELAY_SCALE:-10}
 SMALL=${SMALL:-150 300}
 LARGE=${LARGE:-21000 42000}
 KAFKA_MOCK=$BUILD_DIR/tests/e2e/kafka/kafka_mock
@@ -44,8 +57,9 @@ KAFKA_MOCK=$BUILD_DIR/tests/e2e/kafka/kafka_mock
 export GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$BUILD_DIR/gocache"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/profpipe-bench-ingest.XXXXXX")
-PID= MOCK=
+PID='' MOCK='' RELAY='' SINK=''
 cleanup() {
+  for p in $RELAY $SINK; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   [ -z "$PID" ] || { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
   [ -z "$MOCK" ] || { kill -TERM "$MOCK" 2>/dev/null || true; wait "$MOCK" 2>/dev/null || true; }
   rm -rf "$T"
@@ -54,6 +68,7 @@ trap cleanup EXIT
 
 (cd "$SOURCE_DIR/tests/e2e/ui/bigprof" && go build -o "$T/bigprof" .)
 (cd "$SOURCE_DIR/bench/ingest/post" && go build -o "$T/post" .)
+(cd "$SOURCE_DIR/bench/ingest/relay" && go build -o "$T/relay" .)
 # shellcheck disable=SC2086 # LOCATIONS SAMPLES
 "$T/bigprof" "$T/small.pb.gz" $SMALL 1 >/dev/null
 # shellcheck disable=SC2086
@@ -61,7 +76,7 @@ trap cleanup EXIT
 
 idle() { [ "$(metric_at "$MPORT" 'profpipe_ledger_in_flight_profiles{pipeline="profiles/default"}')" = 0 ]; }
 ready() { curl -sf "http://127.0.0.1:$MPORT/healthz" >/dev/null; }
-ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
 PPORT=$(free_port) MPORT=$(free_port)
@@ -96,16 +111,27 @@ YAML
 PID=$!
 wait_until 30 ready || { tail -5 "$T/p.log" >&2; exit 1; }
 
-URL="http://127.0.0.1:$PPORT/ingest?name=shop%7Benv%3Dbench%2Cregion%3Deu%7D&format=pprof&spyName=gospy&sampleRate=100"
-batch() { # name file posts -> appends "ms_per_profile load" to $T/name
+SPORT=$(free_port) RPORT=$(free_port)
+"$T/relay" -sink "127.0.0.1:$SPORT" 2>"$T/sink.err" &
+SINK=$!
+wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SPORT" || { cat "$T/sink.err" >&2; exit 1; }
+"$T/relay" -listen "127.0.0.1:$RPORT" -to "127.0.0.1:$SPORT" 2>"$T/relay.err" &
+RELAY=$!
+wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$RPORT" || { cat "$T/relay.err" >&2; exit 1; }
+
+QUERY="ingest?name=shop%7Benv%3Dbench%2Cregion%3Deu%7D&format=pprof&spyName=gospy&sampleRate=100"
+URL="http://127.0.0.1:$PPORT/$QUERY" RURL="http://127.0.0.1:$RPORT/$QUERY"
+batch() { # name pid url file posts -> appends "ms_per_profile load" to $T/name
   local t0 t1
-  t0=$(ticks)
-  "$T/post" -url "$URL" -file "$2" -n "$3" -c "$CLIENTS" >"$T/post.out" ||
+  t0=$(ticks "$2")
+  "$T/post" -url "$3" -file "$4" -n "$5" -c "$CLIENTS" >"$T/post.out" ||
     { cat "$T/post.out" >&2; tail -5 "$T/p.log" >&2; exit 1; }
-  wait_until 120 idle || { echo "the pipeline did not drain" >&2; exit 1; }
-  t1=$(ticks)
-  awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$3" -v l="$(cut -d' ' -f1 /proc/loadavg)" \
-    'BEGIN {printf "%.4f %s\n", d * 1000 / hz / n, l}' >>"$T/$1"
+  # the relay has written a body before it answers; profpipe is waited for
+  [ "$2" != "$PID" ] || wait_until 120 idle || { echo "the pipeline did not drain" >&2; exit 1; }
+  t1=$(ticks "$2")
+  awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$5" -v l="$(cut -d' ' -f1 /proc/loadavg)" \
+    'BEGIN {printf "%.4f %s\n", d * 1000 / hz / n, l}' >"$T/$1.last"
+  cat "$T/$1.last" >>"$T/$1"
 }
 
 small_size=$(wc -c <"$T/small.pb.gz") large_size=$(wc -c <"$T/large.pb.gz")
@@ -117,16 +143,27 @@ echo "pipeline: pyroscope /ingest -> relabel (series labels) -> $EXPORTER; $CLIE
 # warm-up: the exporter's folders, the allocator's arenas
 "$T/post" -url "$URL" -file "$T/small.pb.gz" -n 200 -c "$CLIENTS" >/dev/null
 "$T/post" -url "$URL" -file "$T/large.pb.gz" -n 5 -c "$CLIENTS" >/dev/null
+"$T/post" -url "$RURL" -file "$T/small.pb.gz" -n 200 -c "$CLIENTS" >/dev/null
+"$T/post" -url "$RURL" -file "$T/large.pb.gz" -n 5 -c "$CLIENTS" >/dev/null
 wait_until 120 idle
 for r in $(seq 1 "$ROUNDS"); do
-  batch small "$T/small.pb.gz" "$SMALL_N"
-  batch large "$T/large.pb.gz" "$LARGE_N"
-  printf 'round %d: small %s ms/profile (load %s)  large %s ms/profile (load %s)\n' "$r" \
-    $(tail -1 "$T/small") $(tail -1 "$T/large")
+  batch small "$PID" "$URL" "$T/small.pb.gz" "$SMALL_N"
+  batch large "$PID" "$URL" "$T/large.pb.gz" "$LARGE_N"
+  batch relay_small "$RELAY" "$RURL" "$T/small.pb.gz" $((SMALL_N * RELAY_SCALE))
+  batch relay_large "$RELAY" "$RURL" "$T/large.pb.gz" $((LARGE_N * RELAY_SCALE))
+  read -r s_ms s_load <"$T/small.last"
+  read -r l_ms l_load <"$T/large.last"
+  read -r rs_ms rs_load <"$T/relay_small.last"
+  read -r rl_ms rl_load <"$T/relay_large.last"
+  printf 'round %d: small %s ms/profile (load %s)  large %s ms/profile (load %s)\n' \
+    "$r" "$s_ms" "$s_load" "$l_ms" "$l_load"
+  printf '         relay: small %s ms/profile (load %s)  large %s ms/profile (load %s)\n' \
+    "$rs_ms" "$rs_load" "$rl_ms" "$rl_load"
 done
 
 loads() { awk '{print $2}' "$1" | sort -n | awk '{v[NR]=$1} END {printf "%s-%s", v[1], v[NR]}'; }
 ms=$(awk '{print $1}' "$T/small" | median) ml=$(awk '{print $1}' "$T/large" | median)
+rs=$(awk '{print $1}' "$T/relay_small" | median) rl=$(awk '{print $1}' "$T/relay_large" | median)
 gz=$(python3 - "$T/large.pb.gz" <<'PY'
 import sys, time, zlib
 data = open(sys.argv[1], "rb").read()
@@ -145,3 +182,7 @@ printf '  large (%d B): %.4f ms CPU per profile (load %s)\n' "$large_size" "$ml"
 awk -v s="$ms" -v l="$ml" 'BEGIN {printf "ratio large/small: %.1f (goal <= 2: %s)\n", l / s, (l <= 2 * s) ? "met" : "NOT met"}'
 awk -v g="$gz" -v s="$ms" -v l="$ml" 'BEGIN {
   printf "reference: in-process gunzip of the large body alone: %.4f ms (%.1fx the small profile'"'"'s whole cost; %.0f%% of the large one'"'"'s)\n", g, g / s, 100 * g / l }'
+printf 'peer: the relay (bytes moved, nothing checked): small %.4f ms, large %.4f ms, ratio %.1f\n' \
+  "$rs" "$rl" "$(awk -v s="$rs" -v l="$rl" 'BEGIN {printf "%.1f", l / s}')"
+awk -v s="$ms" -v rs="$rs" -v rl="$rl" 'BEGIN {
+  printf "moving the large body instead of the small one costs the relay %.4f ms: %.1fx profpipe'"'"'s whole small profile (a ratio of 2 allows 1x)\n", rl - rs, (rl - rs) / s }'
