@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_PKGS="cmake make gcc pkg-config libyaml-dev libprotobuf-c-dev protobuf-c-compiler
-  zlib1g-dev libdeflate-dev libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev librdkafka-dev libpcre2-dev libelf-dev"
+  zlib1g-dev libdeflate-dev libisal-dev libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev librdkafka-dev libpcre2-dev libelf-dev"
 TEST_PKGS="libcmocka-dev golang-go golang-github-google-pprof-dev kcat linux-perf
   procps iproute2 curl ca-certificates jq prometheus golang-gopkg-yaml.v3-dev chromium openjdk-17-jdk-headless openssl
   stress-ng lintian systemd adduser time strace clang libclang-rt-14-dev binutils

@@ -1,5 +1,7 @@
 /* gz_bench: in-process gunzip and gzip of whole buffers, zlib against
- * libdeflate, on the same files, alternating per round (bench/gzip/run.sh).
+ * libdeflate, on the same files, alternating per round (bench/gzip/run.sh);
+ * and gunzip through a fixed 64 KiB buffer, zlib against gzstream_inflate
+ * (ISA-L, what the streaming readers use).
  *
  * zlib's side is what core/pprof/gz.c did before libdeflate: inflate into
  * one buffer (here sized from the gzip trailer up front, zlib's best case)
@@ -10,7 +12,9 @@
  * repeated until it has used about `ms_each` milliseconds of CPU; a line per
  * file and round: "round R file F zlib_gunzip_us A deflate_gunzip_us B
  * zlib_gzip_us C deflate_gzip_us D gz_bytes_zlib E gz_bytes_deflate G
- * load L".
+ * zlib_stream_us H gzstream_us I load L". zlib's streaming side is what
+ * lib/gzstream did before ISA-L: inflate into the same 64 KiB buffer
+ * until the stream ends; gzstream's is gzstream_inflate with no sink.
  *
  * Usage: gz_bench ROUNDS MS_EACH FILE.pb.gz... */
 #include <stdint.h>
@@ -22,6 +26,7 @@
 
 #include "fileio.h"
 #include "gz.h"
+#include "gzstream.h"
 
 #define BENCH_MAX_INPUT ((size_t)1 << 30)
 
@@ -74,7 +79,30 @@ static size_t zlib_gzip(const uint8_t *in, size_t in_len, uint8_t **out)
     return n;
 }
 
-enum op { ZLIB_GUNZIP, DEFLATE_GUNZIP, ZLIB_GZIP, DEFLATE_GZIP, OPS };
+/* zlib inflate of a single-member gzip through one GZSTREAM_CHUNK buffer:
+ * the bytes it made. */
+static size_t zlib_stream(const uint8_t *in, size_t in_len)
+{
+    static uint8_t buf[GZSTREAM_CHUNK];
+    z_stream zs;
+    size_t n = 0;
+    int zr;
+    memset(&zs, 0, sizeof zs);
+    if (inflateInit2(&zs, 15 + 16) != Z_OK)
+        return 0;
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = (uInt)in_len;
+    do {
+        zs.next_out = buf;
+        zs.avail_out = sizeof buf;
+        zr = inflate(&zs, Z_NO_FLUSH);
+        n += sizeof buf - zs.avail_out;
+    } while (zr == Z_OK);
+    inflateEnd(&zs);
+    return zr == Z_STREAM_END ? n : 0;
+}
+
+enum op { ZLIB_GUNZIP, DEFLATE_GUNZIP, ZLIB_GZIP, DEFLATE_GZIP, ZLIB_STREAM, GZSTREAM, OPS };
 
 typedef struct input {
     const char *path;
@@ -103,6 +131,16 @@ static size_t run_op(enum op op, const input *in)
         if (gz_gzip(in->plain, in->plain_len, &out, &n) < 0)
             n = 0;
         break;
+    case ZLIB_STREAM:
+        n = zlib_stream(in->gz, in->gz_len);
+        break;
+    case GZSTREAM: {
+        char err[128];
+        if (gzstream_inflate(in->gz, in->gz_len, PROFILE_MAX_DECOMPRESSED, 0, NULL, NULL, &n, err,
+                             sizeof err) != GZSTREAM_OK)
+            n = 0;
+        break;
+    }
     default:
         break;
     }
@@ -166,9 +204,10 @@ int main(int argc, char **argv)
             }
             printf("round %d file %s plain_bytes %zu zlib_gunzip_us %.1f deflate_gunzip_us %.1f "
                    "zlib_gzip_us %.1f deflate_gzip_us %.1f gz_bytes_zlib %zu gz_bytes_deflate %zu "
-                   "load %s\n",
+                   "zlib_stream_us %.1f gzstream_us %.1f load %s\n",
                    r, ins[i].path, ins[i].plain_len, us[ZLIB_GUNZIP], us[DEFLATE_GUNZIP],
-                   us[ZLIB_GZIP], us[DEFLATE_GZIP], made[ZLIB_GZIP], made[DEFLATE_GZIP], load);
+                   us[ZLIB_GZIP], us[DEFLATE_GZIP], made[ZLIB_GZIP], made[DEFLATE_GZIP],
+                   us[ZLIB_STREAM], us[GZSTREAM], load);
             fflush(stdout);
         }
     }

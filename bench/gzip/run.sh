@@ -6,7 +6,9 @@
 # them). Each round runs the four operations on each file one after the
 # other, so the machine's load hits all alike; prints the median over
 # ROUNDS rounds of CPU microseconds per operation, the ratio zlib/libdeflate
-# (above 1: libdeflate faster) and the load average at each round.
+# (above 1: libdeflate faster) and the load average at each round. Then
+# the streaming side: gunzip through one 64 KiB buffer, zlib against
+# lib/gzstream (ISA-L, what the streaming readers use), the same way.
 #   bench/gzip/run.sh [BUILD_DIR] [ROUNDS] [MS_EACH]
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,4 +35,12 @@ for f in big.cpu.pb.gz big.heap.pb.gz; do
     "$zg" "$dg" "$zz" "$dz" "$(awk -v a="$zg" -v b="$dg" 'BEGIN{print a/b}')" \
     "$(awk -v a="$zz" -v b="$dz" 'BEGIN{print a/b}')" "$(( $(m gz_bytes_zlib) / 1024 ))" \
     "$(( $(m gz_bytes_deflate) / 1024 ))" "$(field load <"$TMP/$f.lines" | paste -sd' ')"
+done
+echo "through one 64 KiB buffer (the streaming readers), CPU us per operation"
+printf '%-22s %10s %12s %13s %8s  %s\n' file plain_KB zlib_stream gzstream stream_x "load per round"
+for f in big.cpu.pb.gz big.heap.pb.gz; do
+  m() { field "$1" <"$TMP/$f.lines" | median; }
+  zs=$(m zlib_stream_us); gs=$(m gzstream_us)
+  printf '%-22s %10d %12s %13s %8.2f  %s\n' "$f" "$(( $(m plain_bytes) / 1024 ))" "$zs" "$gs" \
+    "$(awk -v a="$zs" -v b="$gs" 'BEGIN{print a/b}')" "$(field load <"$TMP/$f.lines" | paste -sd' ')"
 done

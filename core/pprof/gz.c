@@ -16,8 +16,8 @@
  * skips unchecked), is inflated again by zlib (gz_zlib_gunzip below),
  * whose verdict is kept, so that every error names what was wrong exactly
  * as it always did (a truncated stream, trailing garbage, zlib's reason).
- * zlib also stays wherever a stream is inflated in fixed chunks
- * (pprof_scan.c). */
+ * A stream inflated in fixed chunks (pprof_scan.c, pprof_peek.c) goes
+ * through lib/gzstream: ISA-L, zlib wording what it refuses. */
 #include "pprof_internal.h"
 
 #include <stdlib.h>

@@ -4,9 +4,10 @@
  * scan, the scrape receiver's check that a body is a pprof): every member
  * of the stream (RFC 1952 allows several) is inflated into one buffer of
  * at most GZSTREAM_CHUNK bytes, and each piece goes to a sink before the
- * next overwrites it. Memory stays at that buffer and zlib's window
- * whatever the stream inflates to; CPU is bounded by `limit`, the most
- * the stream may inflate to. */
+ * next overwrites it. ISA-L inflates; what it refuses zlib reads again,
+ * without the sink, and words. Memory stays at that buffer and the
+ * inflater's state whatever the stream inflates to; CPU is bounded by
+ * `limit`, the most the stream may inflate to. */
 #ifndef PROFPIPE_GZSTREAM_H
 #define PROFPIPE_GZSTREAM_H
 
@@ -21,7 +22,7 @@ typedef enum gzstream_status {
     GZSTREAM_SINK,      /* the sink stopped the walk: its reason is its own */
     GZSTREAM_TOO_LARGE, /* more than `limit` bytes: no message, the caller words it */
     GZSTREAM_INVALID,   /* corrupt or truncated stream, trailing garbage: message in err */
-    GZSTREAM_NO_MEMORY, /* zlib could not start: message in err */
+    GZSTREAM_NO_MEMORY, /* the inflater could not start: message in err */
 } gzstream_status;
 
 /* Takes the next n inflated bytes (valid during the call only). 0 to go

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
+#include "gz_member.h"
 #include "pprof_internal.h"
 #include "profile.pb-c.h"
 
@@ -490,12 +491,7 @@ static void test_gunzip_header_crc(void **state)
     assert_int_equal(gz_gzip("hello", 5, &gz, &gl), 0);
     assert_int_equal(gz[3], 0); /* no flags: a 10-byte header */
     uint8_t *m = malloc(gl + 2);
-    memcpy(m, gz, 10);
-    m[3] = 0x02;
-    uint32_t crc = (uint32_t)crc32(0, m, 10);
-    m[10] = (uint8_t)crc;
-    m[11] = (uint8_t)(crc >> 8);
-    memcpy(m + 12, gz + 10, gl - 10);
+    gz_member_with_header_crc(gz, gl, m);
     assert_int_equal(gz_gunzip(m, gl + 2, 100, &out, &ol, NULL, NULL, 0), 0);
     assert_int_equal(ol, 5);
     assert_memory_equal(out, "hello", 5);

@@ -26,6 +26,7 @@
 
 #include "../../receivers/pprof_scrape/scrape.h"
 
+#include "gz_member.h"
 #include "gzstream.h"
 /* the fixture's helpers for processor tests are not all needed here */
 #pragma GCC diagnostic push
@@ -469,6 +470,72 @@ static void test_gzstream(void **st)
     free(gz);
 }
 
+/* What ISA-L refuses is worded by zlib, as a whole-buffer gunzip words it;
+ * a header CRC (FHCRC), which ISA-L checks too, passes when right. */
+static void test_gzstream_refusals_in_zlib_words(void **st)
+{
+    size_t n, gz_len, total = 0;
+    uint8_t *gz, *plain = real_profile(&n, &gz, &gz_len);
+    uint8_t *m = malloc(gz_len + 2);
+    collect c = {malloc(n), 0, n, 0, 0};
+    char err[ERR_LEN];
+    (void)st;
+    assert_non_null(m);
+    assert_non_null(c.buf);
+    assert_int_equal(gz[3], 0); /* no flags: a 10-byte header */
+    gz_member_with_header_crc(gz, gz_len, m);
+    assert_int_equal(
+        gzstream_inflate(m, gz_len + 2, BIG, 0, collect_sink, &c, &total, err, sizeof err),
+        GZSTREAM_OK);
+    assert_int_equal(c.len, n);
+    assert_memory_equal(c.buf, plain, n);
+    m[10] ^= 1;
+    assert_int_equal(gzstream_inflate(m, gz_len + 2, BIG, 0, NULL, NULL, &total, err, sizeof err),
+                     GZSTREAM_INVALID);
+    assert_string_equal(err, "bad gzip: header crc mismatch");
+    /* a trailer whose length is wrong */
+    memcpy(m, gz, gz_len);
+    m[gz_len - 1] ^= 0x40;
+    assert_int_equal(gzstream_inflate(m, gz_len, BIG, 0, NULL, NULL, &total, err, sizeof err),
+                     GZSTREAM_INVALID);
+    assert_string_equal(err, "bad gzip: incorrect length check");
+    /* and one whose CRC is */
+    memcpy(m, gz, gz_len);
+    m[gz_len - 8] ^= 1;
+    assert_int_equal(gzstream_inflate(m, gz_len, BIG, 0, NULL, NULL, &total, err, sizeof err),
+                     GZSTREAM_INVALID);
+    assert_string_equal(err, "bad gzip: incorrect data check");
+    /* a reserved header flag, which ISA-L alone would read (the pprof
+     * fuzz target), in the first member and in a second one */
+    memcpy(m, gz, gz_len);
+    m[3] = 0x20;
+    assert_int_equal(gzstream_inflate(m, gz_len, BIG, 0, NULL, NULL, &total, err, sizeof err),
+                     GZSTREAM_INVALID);
+    assert_string_equal(err, "bad gzip: unknown header flags set");
+    uint8_t *two = malloc(2 * gz_len);
+    assert_non_null(two);
+    memcpy(two, gz, gz_len);
+    memcpy(two + gz_len, m, gz_len);
+    assert_int_equal(gzstream_inflate(two, 2 * gz_len, BIG, 0, NULL, NULL, &total, err, sizeof err),
+                     GZSTREAM_INVALID);
+    assert_string_equal(err, "bad gzip: unknown header flags set");
+    free(two);
+    /* a block type that does not exist (BTYPE 11) */
+    memcpy(m, gz, gz_len);
+    m[10] |= 0x06;
+    assert_int_equal(gzstream_inflate(m, gz_len, BIG, 0, NULL, NULL, &total, err, sizeof err),
+                     GZSTREAM_INVALID);
+    assert_string_equal(err, "bad gzip: invalid block type");
+    /* cut short inside the deflate data */
+    assert_int_equal(gzstream_inflate(gz, gz_len / 2, BIG, 0, NULL, NULL, &total, err, sizeof err),
+                     GZSTREAM_INVALID);
+    assert_string_equal(err, "bad gzip: truncated stream (unexpected end of input)");
+    free(m);
+    free(c.buf);
+    free(plain);
+    free(gz);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_reasons),
         cmocka_unit_test(test_size_bound),
         cmocka_unit_test(test_gzstream),
+        cmocka_unit_test(test_gzstream_refusals_in_zlib_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

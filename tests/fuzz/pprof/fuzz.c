@@ -47,11 +47,12 @@ static void check_peek(const pp_pprof *peeked, const pp_pprof *t)
                a ? a : "-", b ? b : "-");
 }
 
-/* zlib (the streaming readers' inflate, in fixed memory) refuses some
- * malformed deflate headers that libdeflate (the decoder's whole-buffer
- * gunzip) reads, e.g. a code-length repeat with nothing to repeat: zlib
- * and gzip say "invalid bit length repeat", libdeflate 1.14 decodes it.
- * The streaming readers are then the stricter ones: they refuse before
+/* The streaming readers' inflate (lib/gzstream, in fixed memory: ISA-L,
+ * and zlib judging again what ISA-L refuses) may refuse malformed deflate
+ * headers that libdeflate (the decoder's whole-buffer gunzip) reads, e.g.
+ * a code-length repeat with nothing to repeat: zlib and gzip say "invalid
+ * bit length repeat", libdeflate 1.14 decodes it. The streaming readers
+ * are then the stricter ones: they refuse before
  * anything is accepted, with the reason, so nothing accepted is lost. The
  * other way round (a stream refusing less than the decoder) stays checked. */
 static int stricter_inflate(const uint8_t *data, size_t len, const char *why)
