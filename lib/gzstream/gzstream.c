@@ -110,6 +110,7 @@ static gzstream_status isal_run(struct inflate_state *s, const uint8_t *data, si
     s->next_in = (uint8_t *)data;
     s->avail_in = 0;
     for (;;) {
+        size_t before = consumed;
         if (s->avail_in == 0 && consumed < len)
             s->avail_in = gzstream_feed_size(len - consumed);
         s->next_out = out;
@@ -134,8 +135,8 @@ static gzstream_status isal_run(struct inflate_state *s, const uint8_t *data, si
             s->crc_flag = ISAL_GZIP;
             s->next_in = (uint8_t *)data + consumed;
             s->avail_in = 0;
-        } else if (got == 0 && consumed == len && s->avail_in == 0) {
-            return GZSTREAM_INVALID; /* truncated */
+        } else if (got == 0 && consumed == before) {
+            return GZSTREAM_INVALID; /* no progress: truncated, when all is read */
         }
     }
 }
