@@ -32,8 +32,9 @@
 # fiftieth as much, and CPU time comes in 10 ms ticks.
 #
 # Reference: the CPU time of a plain in-process gunzip of the large body
-# (CPython's zlib module, the same libz the daemon links), to tell whether
-# any path that inflates the body could meet the goal.
+# (CPython's zlib module), to tell whether any path that inflates the body
+# could meet the goal. The daemon's streaming pass inflates with ISA-L
+# (lib/gzstream), which takes about 0.56 of zlib's CPU (bench/gzip/run.sh).
 #
 # usage: bench/ingest/run.sh [BUILD_DIR]
 # env:   ROUNDS=5 CLIENTS=4 SMALL_N=2000 LARGE_N=30 EXPORTER=kafka|file

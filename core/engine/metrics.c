@@ -3,12 +3,13 @@
  * lines. A record is one allocation, its labels inline; its name, help
  * and type are its family's, kept once per name: a scrape of 500 targets
  * holds 3,500 series of a handful of names, and a name and help copied
- * into each took about 0.45 MiB of the scrape's 32 MiB (bench/README.md,
- * "Scraping, latest"). The index matters because series grow with targets (7 to 17
- * per scraped target: tens of thousands at 2,000 targets), while lookups
- * come with events: a suppressed log line looks its counter up each time
- * (log.c). A linear search made every lookup cost every series
- * (bench/README.md, the scraping run that brought this index in).
+ * into each took about 0.5 MB of the scrape's heap (bench/README.md,
+ * "Scraping, after the metric families"). The index matters because
+ * series grow with targets (7 to 17 per scraped target: tens of
+ * thousands at 2,000 targets), while lookups come with events: a
+ * suppressed log line looks its counter up each time (log.c). A linear
+ * search made every lookup cost every series (bench/README.md, the
+ * scraping run that brought this index in).
  * Records are freed only all at once (metrics_reset_all), so the index
  * holds positions in the array and only grows. */
 #include "metrics.h"
