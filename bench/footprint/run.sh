@@ -10,7 +10,7 @@
 # measured the same way in the same run. Usage: bench/footprint/run.sh [BUILD_DIR]
 set -euo pipefail
 SOURCE_DIR=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD_DIR=${1:-$SOURCE_DIR/build}
+BUILD_DIR=$(cd "${1:-$SOURCE_DIR/build}" && pwd) # absolute: the run starts in a scratch folder
 SETTLE_S=${SETTLE_S:-5}
 T=$(mktemp -d)
 pids=()
