@@ -285,15 +285,16 @@ static int packed_feed(peek *k, packed *pk, const uint8_t *p, size_t n, const ch
 }
 
 /* packed_feed for a Sample's location ids, the bulk of a profile's
- * bytes: the same steps with the varint and the lowest and highest id in
- * locals, not written back through k after every byte (perf: those
- * stores and loads were most of the pass's time in a 3 MB profile). */
+ * bytes: the same steps with the varint and the references' range in
+ * locals (refs_add on a copy, which stays in registers), not written
+ * back through k after every byte (perf: those stores and loads were
+ * most of the pass's time in a 3 MB profile). */
 static int packed_locations(peek *k, packed *pk, const uint8_t *p, size_t n)
 {
-    peek_refs *r = &k->sample_locs;
-    uint64_t acc = pk->acc, lo = r->min, hi = r->max;
+    peek_refs refs = k->sample_locs;
+    uint64_t acc = pk->acc;
     unsigned shift = pk->shift;
-    size_t count = pk->count, refs = r->n, hi_at = r->max_at, at = k->index[MSG_SAMPLE];
+    size_t count = pk->count, at = k->index[MSG_SAMPLE];
     for (size_t i = 0; i < n; i++) {
         if (shift > WIRE_STREAM_MAX_SHIFT)
             return peek_fail(k, "bad protobuf: Sample: bad packed varint");
@@ -301,24 +302,13 @@ static int packed_locations(peek *k, packed *pk, const uint8_t *p, size_t n)
         shift += 7;
         if (p[i] & WIRE_VARINT_MORE)
             continue;
-        if (refs == 0 || acc < lo)
-            lo = acc;
-        if (refs == 0 || acc > hi) {
-            hi = acc;
-            hi_at = at;
-        }
-        refs++;
+        refs_add(&refs, acc, at);
         count++;
         acc = 0;
         shift = 0;
     }
-    pk->acc = acc;
-    pk->shift = shift;
-    pk->count = count;
-    r->min = lo;
-    r->max = hi;
-    r->max_at = hi_at;
-    r->n = refs;
+    *pk = (packed){.acc = acc, .shift = shift, .count = count};
+    k->sample_locs = refs;
     return 0;
 }
 
